@@ -1,0 +1,172 @@
+/*
+ * agora.h - libagora, the element core: the one header that agora-fused,
+ * agora-s3d and the agora tool include.
+ *
+ * An element is a file, a directory entry target and an S3 object at
+ * once. Elements are named by inode number (stable, cluster-wide, never
+ * reused) and by (parent, name) entries. Reads go straight to the drives
+ * at the newest generation this handle knows; changes are transactions
+ * committed by agora-metad, and a call returns only once its change is
+ * durable.
+ *
+ * Every function returns 0 (or a byte count) or a negative errno; project
+ * causes (corruption, no quorum) are reported by ag_strerror(). A struct
+ * ag_cluster may be shared by threads.
+ */
+#ifndef AGORA_H
+#define AGORA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define AG_ROOT 1ull
+
+/* The attributes of an element (also its on-drive inode record). */
+struct ag_attr {
+	uint64_t ino;
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size;
+	int64_t atime, mtime, ctime, btime; /* nanoseconds since 1970 */
+	uint64_t generation;
+	uint64_t rdev;
+	uint32_t flags;
+	uint8_t etag[16];
+	uint64_t parent;
+};
+
+struct ag_cluster;
+
+#define AG_OPEN_RDONLY 0x1 /* no metad: reads only (fsck, status) */
+
+/* Open the cluster described by the config file. */
+int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp);
+/* Release leases, close drives. Accepts NULL. */
+void ag_cluster_close(struct ag_cluster *c);
+/* Move this handle to the newest committed generation (strong
+ * consistency for the next reads). */
+int ag_cluster_refresh(struct ag_cluster *c);
+uint64_t ag_cluster_generation(struct ag_cluster *c);
+const char *ag_strerror(int err);
+
+/* ---- namespace ---- */
+
+int ag_getattr(struct ag_cluster *c, uint64_t ino, struct ag_attr *a);
+int ag_lookup(struct ag_cluster *c, uint64_t parent, const char *name,
+	      struct ag_attr *a);
+/* Resolve an absolute path ("/" is the root). */
+int ag_resolve(struct ag_cluster *c, const char *path, struct ag_attr *a);
+/* Split path into its parent directory (resolved) and last name, which
+ * points into path. -EINVAL for "/". */
+int ag_resolve_parent(struct ag_cluster *c, const char *path, uint64_t *parent,
+		      const char **name);
+
+/* Call cb for each entry of dir in byte order of names, starting after
+ * name "after" (NULL: from the first). cb returns non-zero to stop (that
+ * value is returned). */
+typedef int (*ag_dirent_cb)(void *arg, const char *name, size_t nlen,
+			    uint64_t ino, unsigned type);
+int ag_readdir(struct ag_cluster *c, uint64_t dir, const char *after,
+	       ag_dirent_cb cb, void *arg);
+
+int ag_mknod(struct ag_cluster *c, uint64_t parent, const char *name,
+	     uint32_t mode, uint32_t uid, uint32_t gid, uint64_t rdev,
+	     struct ag_attr *a);
+int ag_mkdir(struct ag_cluster *c, uint64_t parent, const char *name,
+	     uint32_t mode, uint32_t uid, uint32_t gid, struct ag_attr *a);
+/* mkdir -p of an absolute path; the final directory in *a. */
+int ag_mkdir_path(struct ag_cluster *c, const char *path, uint32_t mode,
+		  uint32_t uid, uint32_t gid, struct ag_attr *a);
+int ag_symlink(struct ag_cluster *c, uint64_t parent, const char *name,
+	       const char *target, uint32_t uid, uint32_t gid,
+	       struct ag_attr *a);
+/* Copy the target into buf (size bytes); returns its length. */
+ssize_t ag_readlink(struct ag_cluster *c, uint64_t ino, char *buf,
+		    size_t size);
+int ag_unlink(struct ag_cluster *c, uint64_t parent, const char *name);
+int ag_rmdir(struct ag_cluster *c, uint64_t parent, const char *name);
+#define AG_RENAME_NOREPLACE 0x1
+#define AG_RENAME_EXCHANGE 0x2
+int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
+	      uint64_t dparent, const char *dname, unsigned flags);
+int ag_link(struct ag_cluster *c, uint64_t ino, uint64_t parent,
+	    const char *name, struct ag_attr *a);
+
+/* setattr: fields named by mask (AG_SET_* in txn.h terms). */
+#define AG_ATTR_MODE 0x01
+#define AG_ATTR_UID 0x02
+#define AG_ATTR_GID 0x04
+#define AG_ATTR_SIZE 0x08
+#define AG_ATTR_ATIME 0x10
+#define AG_ATTR_MTIME 0x20
+int ag_setattr(struct ag_cluster *c, uint64_t ino, unsigned mask,
+	       const struct ag_attr *in, struct ag_attr *out);
+
+ssize_t ag_getxattr(struct ag_cluster *c, uint64_t ino, const char *name,
+		    void *buf, size_t size);
+int ag_setxattr(struct ag_cluster *c, uint64_t ino, const char *name,
+		const void *val, size_t len, int flags);
+int ag_removexattr(struct ag_cluster *c, uint64_t ino, const char *name);
+/* NUL-separated names as listxattr(2); size 0 asks for the length. */
+ssize_t ag_listxattr(struct ag_cluster *c, uint64_t ino, char *buf,
+		     size_t size);
+
+/* ---- data ---- */
+
+/* Read up to len bytes at off; returns the count (short at end of file,
+ * holes read as zeros). */
+ssize_t ag_read(struct ag_cluster *c, uint64_t ino, uint64_t off, void *buf,
+		size_t len);
+/* Write len bytes at off (random overwrite, append, past the end leaving a
+ * hole); durable when it returns. */
+ssize_t ag_write(struct ag_cluster *c, uint64_t ino, uint64_t off,
+		 const void *buf, size_t len);
+/* Truncate or extend. */
+int ag_truncate(struct ag_cluster *c, uint64_t ino, uint64_t size);
+
+/* A streaming writer: fills a new, nameless element and publishes it under
+ * (parent, name) atomically at commit, replacing a file of that name. Used
+ * by put (agora put, S3 PutObject). */
+struct ag_writer;
+int ag_writer_new(struct ag_cluster *c, uint32_t mode, uint32_t uid,
+		  uint32_t gid, struct ag_writer **wp);
+int ag_writer_write(struct ag_writer *w, const void *buf, size_t len);
+/* Make everything durable and name it; *a gets the final attributes. */
+int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
+		     struct ag_attr *a);
+/* Drop an uncommitted writer (its data is reclaimed). Accepts NULL. */
+void ag_writer_free(struct ag_writer *w);
+
+/* ---- cluster state ---- */
+
+struct ag_drive_status {
+	char path[256];
+	int state;  /* 0 ok, 1 missing, 2 foreign, 3 failed */
+	unsigned long read_errors, write_errors, csum_errors;
+};
+
+struct ag_status {
+	uint8_t uuid[16];
+	uint64_t generation;
+	int ndrives, ec_k, ec_m;
+	struct ag_drive_status drives[64];
+	uint64_t raw_bytes;       /* sum of segment space on all drives */
+	uint64_t capacity_bytes;  /* usable for data after EC overhead */
+	uint64_t used_bytes;      /* segments in use, as raw bytes */
+	uint64_t free_bytes;      /* usable bytes still free */
+	uint32_t nsegments, free_segments, meta_segments, data_segments;
+	uint64_t logical_bytes;   /* what users stored */
+	uint64_t unique_bytes;    /* after dedup */
+	uint64_t stored_bytes;    /* after dedup and compression */
+	uint64_t chunks, inodes;
+	uint32_t chunk_min, chunk_avg, chunk_max, strip_size;
+	uint64_t segment_size;
+};
+int ag_cluster_status(struct ag_cluster *c, struct ag_status *st);
+
+/* Walk the whole tree and every reference; print findings to out (a FILE
+ * *, NULL: quiet). Returns 0 when clean, 1 when damage was found, or a
+ * negative errno when the check could not run. */
+int ag_fsck(struct ag_cluster *c, void *out, int verbose);
+
+#endif

@@ -1,0 +1,1520 @@
+/*
+ * apply.c - metad's engine: open the cluster for writing, apply
+ * transactions atomically with an undo log, group-commit them.
+ *
+ * Invariants kept by every op:
+ *   - a directory entry always names an existing inode;
+ *   - nlink of a file is its number of names; of a directory, 2 plus its
+ *     subdirectories; an inode with nlink 0 is held by an ORPHAN record;
+ *   - a chunk record's refs is the number of extents that name it, and a
+ *     data segment's live bytes the sum of its chunks' stored lengths;
+ *   - the STATS record is the sum of what it counts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "btree.h"
+#include "drive.h"
+#include "format.h"
+#include "keys.h"
+#include "pager.h"
+#include "space.h"
+#include "txn.h"
+#include "util.h"
+
+#define SYMLINK_XATTR "\001symlink"
+#define MAX_CLIENTS 4096
+
+struct undo {
+	uint8_t *key;
+	size_t klen;
+	uint8_t *val; /* NULL: the key did not exist */
+	size_t vlen;
+};
+
+struct client_seen {
+	uint64_t id;
+	uint64_t mono;
+};
+
+struct ag_meta {
+	const struct ag_config *cfg;
+	struct ag_drives *ds;
+	struct ag_pagestore *ps;
+	struct ag_pager pager;
+	struct ag_tree *tree;
+	struct ag_space space;
+	struct ag_commit_rec rec; /* the newest durable commit */
+	uint64_t next_ino;
+	struct ag_stats_rec stats;
+	int pending;              /* transactions applied since commit */
+	int lock_fd;
+	struct client_seen clients[MAX_CLIENTS];
+	int nclients;
+	uint64_t started;
+};
+
+/* The state of one transaction being applied. */
+struct tx {
+	struct ag_meta *m;
+	uint64_t client;
+	int64_t now;
+	struct undo *undo;
+	size_t nundo, undo_cap;
+	struct ag_stats_rec stats; /* copy, committed on success */
+	uint64_t last_ino;
+	uint32_t seg;
+};
+
+/* ---- undoable tree access ---- */
+
+static int remember(struct tx *tx, const void *k, size_t kl)
+{
+	uint8_t val[AG_VAL_MAX];
+	size_t vl = sizeof(val);
+	struct undo *u;
+	int rc;
+
+	if (tx->nundo == tx->undo_cap) {
+		size_t cap = tx->undo_cap ? 2 * tx->undo_cap : 64;
+		struct undo *n = realloc(tx->undo, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		tx->undo = n;
+		tx->undo_cap = cap;
+	}
+	u = &tx->undo[tx->nundo];
+	memset(u, 0, sizeof(*u));
+	rc = ag_tree_get(tx->m->tree, k, kl, val, &vl);
+	if (rc && rc != -ENOENT)
+		return rc;
+	u->key = malloc(kl);
+	if (!u->key)
+		return -ENOMEM;
+	memcpy(u->key, k, kl);
+	u->klen = kl;
+	if (!rc) {
+		u->val = malloc(vl ? vl : 1);
+		if (!u->val) {
+			free(u->key);
+			return -ENOMEM;
+		}
+		memcpy(u->val, val, vl);
+		u->vlen = vl;
+	}
+	tx->nundo++;
+	return 0;
+}
+
+static int tput(struct tx *tx, const void *k, size_t kl, const void *v,
+		size_t vl)
+{
+	int rc = remember(tx, k, kl);
+
+	return rc ? rc : ag_tree_put(tx->m->tree, k, kl, v, vl);
+}
+
+static int tdel(struct tx *tx, const void *k, size_t kl)
+{
+	int rc = remember(tx, k, kl);
+
+	return rc ? rc : ag_tree_del(tx->m->tree, k, kl);
+}
+
+static int tget(struct tx *tx, const void *k, size_t kl, void *v, size_t *vl)
+{
+	return ag_tree_get(tx->m->tree, k, kl, v, vl);
+}
+
+static void tx_rollback(struct tx *tx)
+{
+	size_t i = tx->nundo;
+
+	while (i--) {
+		struct undo *u = &tx->undo[i];
+
+		/* restoring can only fail on memory exhaustion, after which
+		 * the batch is abandoned by the caller */
+		if (u->val)
+			ag_tree_put(tx->m->tree, u->key, u->klen, u->val,
+				    u->vlen);
+		else
+			ag_tree_del(tx->m->tree, u->key, u->klen);
+	}
+}
+
+static void tx_free(struct tx *tx)
+{
+	size_t i;
+
+	for (i = 0; i < tx->nundo; i++) {
+		free(tx->undo[i].key);
+		free(tx->undo[i].val);
+	}
+	free(tx->undo);
+}
+
+/* ---- records ---- */
+
+static int inode_get(struct tx *tx, uint64_t ino, struct ag_attr *in)
+{
+	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
+	size_t vl = sizeof(v);
+	int rc;
+
+	if (!ino)
+		ino = tx->last_ino;
+	rc = tget(tx, k, ag_key_inode(k, ino), v, &vl);
+	if (rc)
+		return rc == -ERANGE ? AG_CORRUPT("inode %llu",
+						  (unsigned long long)ino)
+				     : rc;
+	return ag_inode_decode(v, vl, ino, in);
+}
+
+static int inode_put(struct tx *tx, const struct ag_attr *in)
+{
+	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
+
+	ag_inode_encode(v, in);
+	return tput(tx, k, ag_key_inode(k, in->ino), v, sizeof(v));
+}
+
+static int dirent_get(struct tx *tx, uint64_t parent, const char *name,
+		      size_t nlen, uint64_t *ino)
+{
+	uint8_t k[AG_KEYBUF], v[16];
+	size_t vl = sizeof(v);
+	int rc = tget(tx, k, ag_key_dirent(k, parent, name, nlen), v, &vl);
+
+	if (rc)
+		return rc;
+	if (vl != 9)
+		return AG_CORRUPT("dirent value length %zu", vl);
+	*ino = get_le64(v);
+	return 0;
+}
+
+static int dirent_put(struct tx *tx, uint64_t parent, const char *name,
+		      size_t nlen, const struct ag_attr *in)
+{
+	uint8_t k[AG_KEYBUF], v[9];
+
+	put_le64(v, in->ino);
+	v[8] = (uint8_t)((in->mode & S_IFMT) >> 12);
+	return tput(tx, k, ag_key_dirent(k, parent, name, nlen), v, 9);
+}
+
+static int dirent_del(struct tx *tx, uint64_t parent, const char *name,
+		      size_t nlen)
+{
+	uint8_t k[AG_KEYBUF];
+
+	return tdel(tx, k, ag_key_dirent(k, parent, name, nlen));
+}
+
+/* 1 when the directory has no entries. */
+static int dir_empty(struct tx *tx, uint64_t dir)
+{
+	uint8_t k[AG_KEYBUF];
+	struct ag_cursor *c;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	size_t kl = ag_key_dirent(k, dir, "", 0);
+	int rc;
+
+	rc = ag_tree_seek(tx->m->tree, k, kl, &c);
+	if (rc)
+		return rc;
+	rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl);
+	if (rc == 1)
+		rc = !(ckl > kl && !memcmp(ck, k, kl));
+	else if (rc == 0)
+		rc = 1;
+	ag_cursor_free(c);
+	return rc;
+}
+
+static int name_valid(const char *name, size_t nlen)
+{
+	if (!nlen)
+		return -EINVAL;
+	if (nlen > AG_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (memchr(name, '/', nlen) || memchr(name, 0, nlen))
+		return -EINVAL;
+	if ((nlen == 1 && name[0] == '.') ||
+	    (nlen == 2 && name[0] == '.' && name[1] == '.'))
+		return -EINVAL;
+	return 0;
+}
+
+static int is_dir(const struct ag_attr *in)
+{
+	return S_ISDIR(in->mode);
+}
+
+static int seg_get(struct tx *tx, uint32_t seg, struct ag_seg_rec *r)
+{
+	uint8_t k[AG_KEYBUF], v[AG_SEG_REC_LEN];
+	size_t vl = sizeof(v);
+	int rc = tget(tx, k, ag_key_segment(k, seg), v, &vl);
+
+	if (rc == -ENOENT) {
+		memset(r, 0, sizeof(*r));
+		return 0;
+	}
+	return rc ? rc : ag_seg_rec_decode(v, vl, r);
+}
+
+static int seg_put(struct tx *tx, uint32_t seg, const struct ag_seg_rec *r)
+{
+	struct ag_space *sp = &tx->m->space;
+	uint8_t k[AG_KEYBUF], v[AG_SEG_REC_LEN];
+	int rc;
+
+	ag_seg_rec_encode(v, r);
+	rc = tput(tx, k, ag_key_segment(k, seg), v, sizeof(v));
+	if (rc)
+		return rc;
+	/* the in-memory mirror follows the tree; a rolled back transaction
+	 * can leave it ahead, which only makes a segment look busier */
+	sp->state[seg] = r->state;
+	sp->recorded[seg] = 1;
+	sp->owner[seg] = r->owner;
+	if (r->state == AG_SEG_FREE) {
+		sp->free_gen[seg] = r->free_gen;
+		sp->free_mono[seg] = ag_mono_ns();
+	}
+	return 0;
+}
+
+/* ---- chunks and extents ---- */
+
+static int chunk_get(struct tx *tx, const uint8_t *sha, struct ag_chunk_rec *c)
+{
+	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_LEN];
+	size_t vl = sizeof(v);
+	int rc = tget(tx, k, ag_key_chunk(k, sha), v, &vl);
+
+	return rc ? rc : ag_chunk_rec_decode(v, vl, c);
+}
+
+static int chunk_put(struct tx *tx, const uint8_t *sha,
+		     const struct ag_chunk_rec *c)
+{
+	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_LEN];
+
+	ag_chunk_rec_encode(v, c);
+	return tput(tx, k, ag_key_chunk(k, sha), v, sizeof(v));
+}
+
+static int seg_add_live(struct tx *tx, uint32_t seg, int64_t delta)
+{
+	struct ag_seg_rec r;
+	int rc = seg_get(tx, seg, &r);
+
+	if (rc)
+		return rc;
+	if (r.state != AG_SEG_DATA)
+		return AG_CORRUPT("chunk in segment %u which holds no data",
+				  seg);
+	r.live += delta;
+	if (!r.live && !r.owner) {
+		r.state = AG_SEG_FREE;
+		r.fill = 0;
+		r.free_gen = tx->m->rec.gen + 1;
+	}
+	return seg_put(tx, seg, &r);
+}
+
+static int chunk_ref(struct tx *tx, const uint8_t *sha, int delta)
+{
+	struct ag_chunk_rec c;
+	uint8_t k[AG_KEYBUF];
+	int rc = chunk_get(tx, sha, &c);
+
+	if (rc == -ENOENT)
+		return delta > 0 ? -ESTALE : AG_CORRUPT("extent names a "
+							"missing chunk");
+	if (rc)
+		return rc;
+	if (delta < 0 && !c.refs)
+		return AG_CORRUPT("chunk reference count below zero");
+	c.refs += delta;
+	if (c.refs)
+		return chunk_put(tx, sha, &c);
+	rc = tdel(tx, k, ag_key_chunk(k, sha));
+	if (rc)
+		return rc;
+	tx->stats.chunks--;
+	tx->stats.unique -= c.ulen;
+	tx->stats.stored -= c.clen;
+	return seg_add_live(tx, AG_ADDR_SEG(c.addr), -(int64_t)c.clen);
+}
+
+static int extent_put(struct tx *tx, uint64_t ino, const struct ag_extent *e)
+{
+	uint8_t k[AG_KEYBUF], v[AG_EXTENT_LEN];
+
+	ag_extent_encode(v, e);
+	return tput(tx, k, ag_key_extent(k, ino, e->off), v, sizeof(v));
+}
+
+/* The extents of ino that overlap [start, end), in order. */
+static int extents_overlapping(struct tx *tx, uint64_t ino, uint64_t start,
+			       uint64_t end, struct ag_extent **out, size_t *n)
+{
+	uint8_t k[AG_KEYBUF];
+	uint64_t from = start > AG_CHUNK_LIMIT ? start - AG_CHUNK_LIMIT : 0;
+	struct ag_extent *arr = NULL, e;
+	size_t cnt = 0, cap = 0;
+	struct ag_cursor *c;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	int rc;
+
+	rc = ag_tree_seek(tx->m->tree, k, ag_key_extent(k, ino, from), &c);
+	if (rc)
+		return rc;
+	while ((rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl)) == 1) {
+		const uint8_t *kb = ck;
+
+		if (ckl != 17 || kb[0] != AG_K_EXTENT || get_be64(kb + 1) != ino)
+			break;
+		rc = ag_extent_decode(ck, ckl, cv, cvl, &e);
+		if (rc)
+			break;
+		if (e.off >= end)
+			break;
+		if (e.off + e.len <= start)
+			continue;
+		if (cnt == cap) {
+			struct ag_extent *na;
+
+			cap = cap ? 2 * cap : 16;
+			na = realloc(arr, cap * sizeof(*na));
+			if (!na) {
+				rc = -ENOMEM;
+				break;
+			}
+			arr = na;
+		}
+		arr[cnt++] = e;
+	}
+	ag_cursor_free(c);
+	if (rc < 0) {
+		free(arr);
+		return rc;
+	}
+	*out = arr;
+	*n = cnt;
+	return 0;
+}
+
+/* Remove file bytes [start, end) of ino from its extent map: extents
+ * inside go (dropping their chunk reference), extents across an edge are
+ * trimmed or split (a split adds a reference). */
+static int punch(struct tx *tx, uint64_t ino, uint64_t start, uint64_t end)
+{
+	uint8_t k[AG_KEYBUF];
+	struct ag_extent *arr;
+	size_t n, i;
+	int rc;
+
+	if (start >= end)
+		return 0;
+	rc = extents_overlapping(tx, ino, start, end, &arr, &n);
+	if (rc)
+		return rc;
+	for (i = 0; i < n && !rc; i++) {
+		struct ag_extent e = arr[i];
+		uint64_t e_end = e.off + e.len;
+
+		if (e.off < start) {
+			struct ag_extent head = e;
+
+			head.len = start - e.off;
+			rc = extent_put(tx, ino, &head);
+			tx->stats.logical -= AG_MIN(e_end, end) - start;
+			if (!rc && e_end > end) {
+				struct ag_extent tail = e;
+
+				tail.off = end;
+				tail.coff = e.coff + (end - e.off);
+				tail.len = e_end - end;
+				rc = extent_put(tx, ino, &tail);
+				if (!rc)
+					rc = chunk_ref(tx, e.sha, 1);
+			}
+			continue;
+		}
+		rc = tdel(tx, k, ag_key_extent(k, ino, e.off));
+		if (rc)
+			break;
+		if (e_end > end) {
+			struct ag_extent tail = e;
+
+			tail.off = end;
+			tail.coff = e.coff + (end - e.off);
+			tail.len = e_end - end;
+			rc = extent_put(tx, ino, &tail);
+			tx->stats.logical -= end - e.off;
+		} else {
+			rc = chunk_ref(tx, e.sha, -1);
+			tx->stats.logical -= e.len;
+		}
+	}
+	free(arr);
+	return rc;
+}
+
+/* Delete every record of an inode with its data. */
+static int destroy_inode(struct tx *tx, const struct ag_attr *in)
+{
+	uint8_t k[AG_KEYBUF], (*keys)[AG_KEYBUF] = NULL;
+	size_t *lens = NULL, n = 0, cap = 0, i, pl;
+	struct ag_cursor *c;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	int rc;
+
+	rc = punch(tx, in->ino, 0, UINT64_MAX);
+	if (rc)
+		return rc;
+	pl = ag_key_xattr(k, in->ino, "", 0);
+	rc = ag_tree_seek(tx->m->tree, k, pl, &c);
+	if (rc)
+		return rc;
+	while ((rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl)) == 1) {
+		if (ckl < pl || memcmp(ck, k, pl))
+			break;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			keys = realloc(keys, cap * AG_KEYBUF);
+			lens = realloc(lens, cap * sizeof(*lens));
+			if (!keys || !lens) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		memcpy(keys[n], ck, ckl);
+		lens[n++] = ckl;
+	}
+	ag_cursor_free(c);
+	for (i = 0; rc >= 0 && i < n; i++)
+		rc = tdel(tx, keys[i], lens[i]);
+	free(keys);
+	free(lens);
+	if (rc < 0)
+		return rc;
+	rc = tdel(tx, k, ag_key_orphan(k, in->ino));
+	if (rc && rc != -ENOENT)
+		return rc;
+	tx->stats.inodes--;
+	return tdel(tx, k, ag_key_inode(k, in->ino));
+}
+
+/* One name of in went away. */
+static int drop_link(struct tx *tx, struct ag_attr *in, uint32_t flags)
+{
+	uint8_t k[AG_KEYBUF], v[8];
+	int rc;
+
+	in->ctime = tx->now;
+	if (is_dir(in))
+		return destroy_inode(tx, in);
+	if (in->nlink)
+		in->nlink--;
+	if (in->nlink)
+		return inode_put(tx, in);
+	if (!(flags & AG_UNLINK_KEEP))
+		return destroy_inode(tx, in);
+	put_le64(v, tx->client);
+	rc = tput(tx, k, ag_key_orphan(k, in->ino), v, 8);
+	return rc ? rc : inode_put(tx, in);
+}
+
+static int touch_dir(struct tx *tx, struct ag_attr *dir, int nlink_delta)
+{
+	dir->nlink += nlink_delta;
+	dir->mtime = dir->ctime = tx->now;
+	return inode_put(tx, dir);
+}
+
+static int get_dir(struct tx *tx, uint64_t ino, struct ag_attr *dir)
+{
+	int rc = inode_get(tx, ino, dir);
+
+	if (rc)
+		return rc;
+	return is_dir(dir) ? 0 : -ENOTDIR;
+}
+
+/* ---- ops ---- */
+
+static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
+{
+	struct ag_attr in, dir;
+	uint8_t k[AG_KEYBUF], v[8];
+	uint64_t existing;
+	int rc, orphan = o->flags & AG_MKNODE_ORPHAN;
+
+	switch (o->mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFIFO:
+	case S_IFCHR: case S_IFBLK: case S_IFSOCK:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (orphan && S_ISDIR(o->mode))
+		return -EINVAL;
+	if (!orphan) {
+		rc = name_valid(o->name, o->nlen);
+		if (rc)
+			return rc;
+		rc = get_dir(tx, o->parent, &dir);
+		if (rc)
+			return rc;
+		rc = dirent_get(tx, dir.ino, o->name, o->nlen, &existing);
+		if (!rc) {
+			struct ag_attr ex;
+
+			if (!(o->flags & AG_MKNODE_EXIST_OK) ||
+			    !S_ISDIR(o->mode))
+				return -EEXIST;
+			rc = inode_get(tx, existing, &ex);
+			if (rc)
+				return rc;
+			if (!is_dir(&ex))
+				return -EEXIST;
+			tx->last_ino = ex.ino;
+			if ((ex.flags & AG_INODE_IMPLICIT) &&
+			    !(o->flags & AG_MKNODE_IMPLICIT)) {
+				ex.flags &= ~AG_INODE_IMPLICIT;
+				return inode_put(tx, &ex);
+			}
+			return 0;
+		}
+		if (rc != -ENOENT)
+			return rc;
+	}
+	memset(&in, 0, sizeof(in));
+	in.ino = tx->m->next_ino++;
+	in.mode = o->mode;
+	in.uid = o->uid;
+	in.gid = o->gid;
+	in.rdev = o->rdev;
+	in.nlink = orphan ? 0 : S_ISDIR(o->mode) ? 2 : 1;
+	in.atime = in.mtime = in.ctime = in.btime = tx->now;
+	in.parent = orphan ? 0 : o->parent;
+	if (S_ISDIR(o->mode) && (o->flags & AG_MKNODE_IMPLICIT))
+		in.flags |= AG_INODE_IMPLICIT;
+	if (S_ISLNK(o->mode)) {
+		if (!o->tlen)
+			return -EINVAL;
+		in.size = o->tlen;
+		rc = tput(tx, k, ag_key_xattr(k, in.ino, SYMLINK_XATTR,
+					      strlen(SYMLINK_XATTR)),
+			  o->target, o->tlen);
+		if (rc)
+			return rc;
+	}
+	rc = inode_put(tx, &in);
+	if (rc)
+		return rc;
+	tx->stats.inodes++;
+	tx->last_ino = in.ino;
+	if (orphan) {
+		put_le64(v, tx->client);
+		return tput(tx, k, ag_key_orphan(k, in.ino), v, 8);
+	}
+	rc = dirent_put(tx, dir.ino, o->name, o->nlen, &in);
+	if (rc)
+		return rc;
+	return touch_dir(tx, &dir, S_ISDIR(o->mode) ? 1 : 0);
+}
+
+static int op_unlink(struct tx *tx, const struct ag_op_unlink *o)
+{
+	struct ag_attr dir, in;
+	uint64_t ino;
+	int rc;
+
+	rc = name_valid(o->name, o->nlen);
+	if (rc)
+		return rc == -EINVAL ? -ENOENT : rc;
+	rc = get_dir(tx, o->parent, &dir);
+	if (rc)
+		return rc;
+	rc = dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
+	if (rc)
+		return rc;
+	rc = inode_get(tx, ino, &in);
+	if (rc)
+		return rc;
+	if (is_dir(&in)) {
+		if (!(o->flags & (AG_UNLINK_DIR | AG_UNLINK_ANY)))
+			return -EISDIR;
+		rc = dir_empty(tx, ino);
+		if (rc < 0)
+			return rc;
+		if (!rc)
+			return -ENOTEMPTY;
+	} else if (o->flags & AG_UNLINK_DIR) {
+		return -ENOTDIR;
+	}
+	rc = dirent_del(tx, dir.ino, o->name, o->nlen);
+	if (rc)
+		return rc;
+	rc = touch_dir(tx, &dir, is_dir(&in) ? -1 : 0);
+	if (rc)
+		return rc;
+	return drop_link(tx, &in, o->flags);
+}
+
+/* -EINVAL when dir is ancestor or the directory itself of ino's new
+ * parent: moving a directory into its own subtree. */
+static int check_not_ancestor(struct tx *tx, uint64_t moving, uint64_t parent)
+{
+	int depth = 0;
+
+	while (parent != AG_ROOT_INO) {
+		struct ag_attr p;
+		int rc;
+
+		if (parent == moving)
+			return -EINVAL;
+		rc = inode_get(tx, parent, &p);
+		if (rc)
+			return rc;
+		if (++depth > 4096 || !p.parent)
+			return AG_CORRUPT("directory %llu: broken parent chain",
+					  (unsigned long long)parent);
+		parent = p.parent;
+	}
+	return moving == AG_ROOT_INO ? -EINVAL : 0;
+}
+
+static int op_rename(struct tx *tx, const struct ag_op_rename *o)
+{
+	struct ag_attr sdir, ddir, src, dst;
+	uint64_t sino, dino;
+	int rc, have_dst, same_dir = o->src == o->dst;
+
+	if ((o->flags & AG_RENAME_NOREPLACE) && (o->flags & AG_RENAME_EXCHANGE))
+		return -EINVAL;
+	rc = name_valid(o->sname, o->slen);
+	if (!rc)
+		rc = name_valid(o->dname, o->dlen);
+	if (rc)
+		return rc;
+	rc = get_dir(tx, o->src, &sdir);
+	if (!rc)
+		rc = get_dir(tx, o->dst, &ddir);
+	if (!rc)
+		rc = dirent_get(tx, o->src, o->sname, o->slen, &sino);
+	if (!rc)
+		rc = inode_get(tx, sino, &src);
+	if (rc)
+		return rc;
+	rc = dirent_get(tx, o->dst, o->dname, o->dlen, &dino);
+	if (rc && rc != -ENOENT)
+		return rc;
+	have_dst = !rc;
+	if (have_dst && dino == sino)
+		return 0; /* same inode: POSIX says do nothing */
+	if (have_dst) {
+		rc = inode_get(tx, dino, &dst);
+		if (rc)
+			return rc;
+	}
+	if (is_dir(&src) && o->src != o->dst) {
+		rc = check_not_ancestor(tx, sino, o->dst);
+		if (rc)
+			return rc;
+	}
+	if (o->flags & AG_RENAME_EXCHANGE) {
+		if (!have_dst)
+			return -ENOENT;
+		if (is_dir(&dst) && o->src != o->dst) {
+			rc = check_not_ancestor(tx, dino, o->src);
+			if (rc)
+				return rc;
+		}
+		rc = dirent_put(tx, o->src, o->sname, o->slen, &dst);
+		if (!rc)
+			rc = dirent_put(tx, o->dst, o->dname, o->dlen, &src);
+		if (rc)
+			return rc;
+		src.ctime = dst.ctime = tx->now;
+		if (!same_dir) {
+			int delta = is_dir(&src) - is_dir(&dst);
+
+			src.parent = o->dst;
+			dst.parent = o->src;
+			sdir.nlink -= delta;
+			ddir.nlink += delta;
+		}
+		rc = inode_put(tx, &src);
+		if (!rc)
+			rc = inode_put(tx, &dst);
+		if (!rc && !same_dir)
+			rc = touch_dir(tx, &ddir, 0);
+		return rc ? rc : touch_dir(tx, &sdir, 0);
+	}
+	if (have_dst) {
+		if (o->flags & AG_RENAME_NOREPLACE)
+			return -EEXIST;
+		if (is_dir(&dst) && !is_dir(&src))
+			return -EISDIR;
+		if (!is_dir(&dst) && is_dir(&src))
+			return -ENOTDIR;
+		if (is_dir(&dst)) {
+			rc = dir_empty(tx, dino);
+			if (rc < 0)
+				return rc;
+			if (!rc)
+				return -ENOTEMPTY;
+			ddir.nlink--;
+		}
+		rc = drop_link(tx, &dst, 0);
+		if (rc)
+			return rc;
+	}
+	rc = dirent_del(tx, o->src, o->sname, o->slen);
+	if (!rc)
+		rc = dirent_put(tx, o->dst, o->dname, o->dlen, &src);
+	if (rc)
+		return rc;
+	src.ctime = tx->now;
+	if (!same_dir)
+		src.parent = o->dst;
+	rc = inode_put(tx, &src);
+	if (rc)
+		return rc;
+	if (same_dir)
+		return touch_dir(tx, &sdir, have_dst && is_dir(&dst) ? -1 : 0);
+	rc = touch_dir(tx, &sdir, is_dir(&src) ? -1 : 0);
+	if (!rc)
+		rc = touch_dir(tx, &ddir, is_dir(&src) ? 1 : 0);
+	return rc;
+}
+
+static int op_link(struct tx *tx, const struct ag_op_link *o)
+{
+	struct ag_attr in, dir, old;
+	uint8_t k[AG_KEYBUF];
+	uint64_t existing;
+	int rc;
+
+	rc = name_valid(o->name, o->nlen);
+	if (rc)
+		return rc;
+	rc = inode_get(tx, o->ino, &in);
+	if (rc)
+		return rc;
+	if (is_dir(&in))
+		return -EPERM;
+	rc = get_dir(tx, o->parent, &dir);
+	if (rc)
+		return rc;
+	rc = dirent_get(tx, dir.ino, o->name, o->nlen, &existing);
+	if (!rc) {
+		if (!(o->flags & AG_LINK_REPLACE))
+			return -EEXIST;
+		if (existing == in.ino)
+			return 0;
+		rc = inode_get(tx, existing, &old);
+		if (rc)
+			return rc;
+		if (is_dir(&old))
+			return -EISDIR;
+		rc = drop_link(tx, &old, 0);
+	} else if (rc == -ENOENT) {
+		rc = 0;
+	}
+	if (rc)
+		return rc;
+	if (!in.nlink) {
+		rc = tdel(tx, k, ag_key_orphan(k, in.ino));
+		if (rc && rc != -ENOENT)
+			return rc;
+		in.parent = dir.ino;
+	}
+	in.nlink++;
+	in.ctime = tx->now;
+	rc = inode_put(tx, &in);
+	if (!rc)
+		rc = dirent_put(tx, dir.ino, o->name, o->nlen, &in);
+	return rc ? rc : touch_dir(tx, &dir, 0);
+}
+
+static int op_setattr(struct tx *tx, const struct ag_op_setattr *o)
+{
+	struct ag_attr in;
+	int rc = inode_get(tx, o->ino, &in);
+
+	if (rc)
+		return rc;
+	if (o->mask & AG_SET_MODE)
+		in.mode = (in.mode & S_IFMT) | (o->mode & 07777);
+	if (o->mask & AG_SET_UID)
+		in.uid = o->uid;
+	if (o->mask & AG_SET_GID)
+		in.gid = o->gid;
+	if (o->mask & AG_SET_SIZE) {
+		if (is_dir(&in))
+			return -EISDIR;
+		if (!S_ISREG(in.mode))
+			return -EINVAL;
+		if (o->size < in.size) {
+			rc = punch(tx, in.ino, o->size, UINT64_MAX);
+			if (rc)
+				return rc;
+		}
+		if (o->size != in.size) {
+			in.size = o->size;
+			in.flags &= ~AG_INODE_ETAG;
+			in.mtime = tx->now;
+		}
+	}
+	if (o->mask & AG_SET_ATIME)
+		in.atime = o->atime;
+	if (o->mask & AG_SET_MTIME)
+		in.mtime = o->mtime;
+	in.ctime = (o->mask & AG_SET_CTIME) ? o->ctime : tx->now;
+	if (o->mask & AG_SET_ETAG) {
+		memcpy(in.etag, o->etag, 16);
+		in.flags |= AG_INODE_ETAG;
+	}
+	return inode_put(tx, &in);
+}
+
+static int op_xattr(struct tx *tx, enum ag_op_type type,
+		    const struct ag_op_xattr *o)
+{
+	uint8_t k[AG_KEYBUF], v[AG_VAL_MAX];
+	size_t kl, vl = sizeof(v);
+	struct ag_attr in;
+	int rc;
+
+	if (!o->nlen || o->nlen > AG_NAME_MAX || o->name[0] == '\001' ||
+	    memchr(o->name, 0, o->nlen))
+		return -EINVAL;
+	rc = inode_get(tx, o->ino, &in);
+	if (rc)
+		return rc;
+	kl = ag_key_xattr(k, in.ino, o->name, o->nlen);
+	rc = tget(tx, k, kl, v, &vl);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (type == AG_OP_RMXATTR) {
+		if (rc)
+			return -ENODATA;
+		rc = tdel(tx, k, kl);
+	} else {
+		if (!rc && (o->flags & AG_XATTR_CREATE))
+			return -EEXIST;
+		if (rc && (o->flags & AG_XATTR_REPLACE))
+			return -ENODATA;
+		rc = tput(tx, k, kl, o->value, o->vlen);
+	}
+	if (rc)
+		return rc;
+	in.ctime = tx->now;
+	return inode_put(tx, &in);
+}
+
+static int add_extent(struct tx *tx, uint64_t ino, const struct ag_write_ext *w)
+{
+	struct ag_space *sp = &tx->m->space;
+	struct ag_chunk_rec c;
+	struct ag_extent e;
+	int rc = chunk_get(tx, w->sha, &c);
+
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == -ENOENT) {
+		uint32_t seg = AG_ADDR_SEG(w->addr);
+
+		if (!w->has_loc)
+			return -ESTALE; /* deleted since the client looked */
+		if (seg >= sp->nseg || sp->state[seg] != AG_SEG_DATA ||
+		    sp->owner[seg] != tx->client || !w->clen ||
+		    w->ulen > AG_CHUNK_LIMIT || !w->ulen)
+			return -ESTALE;
+		c.addr = w->addr;
+		c.clen = w->clen;
+		c.ulen = w->ulen;
+		c.crc = w->crc;
+		c.flags = w->cflags;
+		c.refs = 0;
+		rc = seg_add_live(tx, seg, c.clen);
+		if (rc)
+			return rc;
+		tx->stats.chunks++;
+		tx->stats.unique += c.ulen;
+		tx->stats.stored += c.clen;
+	}
+	if (!w->len || w->len > c.ulen)
+		return -EINVAL;
+	c.refs++;
+	rc = chunk_put(tx, w->sha, &c);
+	if (rc)
+		return rc;
+	e.off = w->off;
+	e.len = w->len;
+	e.coff = 0;
+	memcpy(e.sha, w->sha, 32);
+	tx->stats.logical += w->len;
+	return extent_put(tx, ino, &e);
+}
+
+static int op_write(struct tx *tx, const struct ag_op_write *o)
+{
+	struct ag_write_ext w;
+	struct ag_attr in;
+	uint64_t prev_end;
+	uint32_t i;
+	int rc = inode_get(tx, o->ino, &in);
+
+	if (rc)
+		return rc;
+	if (is_dir(&in))
+		return -EISDIR;
+	if (!S_ISREG(in.mode))
+		return -EINVAL;
+	if (o->start > o->end)
+		return -EINVAL;
+	prev_end = o->start;
+	for (i = 0; i < o->next; i++) {
+		ag_write_ext_get(o, i, &w);
+		if (w.off < prev_end || w.off + w.len > o->end ||
+		    w.off + w.len < w.off)
+			return -EINVAL;
+		prev_end = w.off + w.len;
+	}
+	rc = punch(tx, in.ino, o->start, o->end);
+	for (i = 0; !rc && i < o->next; i++) {
+		ag_write_ext_get(o, i, &w);
+		rc = add_extent(tx, in.ino, &w);
+	}
+	if (rc)
+		return rc;
+	if (o->flags & AG_WRITE_TRUNCATE) {
+		if (o->new_size < in.size)
+			rc = punch(tx, in.ino, o->new_size, UINT64_MAX);
+		in.size = o->new_size;
+	} else if (o->new_size > in.size) {
+		in.size = o->new_size;
+	}
+	in.mtime = in.ctime = tx->now;
+	in.flags &= ~AG_INODE_ETAG;
+	return rc ? rc : inode_put(tx, &in);
+}
+
+static int op_stripe(struct tx *tx, const struct ag_op_stripe *o)
+{
+	struct ag_space *sp = &tx->m->space;
+	uint8_t k[AG_KEYBUF];
+
+	if (o->seg >= sp->nseg || sp->owner[o->seg] != tx->client ||
+	    o->n != tx->m->ds->label.ec_k + tx->m->ds->label.ec_m)
+		return -ESTALE;
+	return tput(tx, k, ag_key_stripe(k, o->seg, o->stripe), o->crcs,
+		    4 * o->n);
+}
+
+static int op_seg_lease(struct tx *tx)
+{
+	struct ag_seg_rec r = { .state = AG_SEG_DATA };
+	uint32_t seg;
+	int rc = ag_space_find_free(&tx->m->space, tx->m->rec.gen, &seg);
+
+	if (rc)
+		return rc;
+	r.owner = tx->client;
+	rc = seg_put(tx, seg, &r);
+	if (!rc)
+		tx->seg = seg;
+	return rc;
+}
+
+static int seal_segment(struct tx *tx, uint32_t seg, uint64_t fill)
+{
+	struct ag_seg_rec r;
+	int rc = seg_get(tx, seg, &r);
+
+	if (rc)
+		return rc;
+	r.owner = 0;
+	if (fill > r.fill)
+		r.fill = fill;
+	if (!r.live) {
+		r.state = AG_SEG_FREE;
+		r.fill = 0;
+		r.free_gen = tx->m->rec.gen + 1;
+	}
+	return seg_put(tx, seg, &r);
+}
+
+static int op_seg_release(struct tx *tx, const struct ag_op_seg *o)
+{
+	struct ag_space *sp = &tx->m->space;
+
+	if (o->seg >= sp->nseg || sp->state[o->seg] != AG_SEG_DATA ||
+	    sp->owner[o->seg] != tx->client)
+		return -ESTALE;
+	return seal_segment(tx, o->seg, o->fill);
+}
+
+static int op_drop_orphan(struct tx *tx, uint64_t ino)
+{
+	uint8_t k[AG_KEYBUF], v[8];
+	size_t vl = sizeof(v);
+	struct ag_attr in;
+	int rc = inode_get(tx, ino, &in);
+
+	if (rc)
+		return rc;
+	if (in.nlink)
+		return 0; /* linked again meanwhile: nothing to drop */
+	rc = tget(tx, k, ag_key_orphan(k, in.ino), v, &vl);
+	if (rc)
+		return rc;
+	return destroy_inode(tx, &in);
+}
+
+static int apply_op(struct tx *tx, const struct ag_op *op)
+{
+	switch (op->type) {
+	case AG_OP_MKNODE:
+		return op_mknode(tx, &op->u.mknode);
+	case AG_OP_UNLINK:
+		return op_unlink(tx, &op->u.unlink);
+	case AG_OP_RENAME:
+		return op_rename(tx, &op->u.rename);
+	case AG_OP_LINK:
+		return op_link(tx, &op->u.link);
+	case AG_OP_SETATTR:
+		return op_setattr(tx, &op->u.setattr);
+	case AG_OP_SETXATTR:
+	case AG_OP_RMXATTR:
+		return op_xattr(tx, op->type, &op->u.xattr);
+	case AG_OP_WRITE:
+		return op_write(tx, &op->u.write);
+	case AG_OP_STRIPE:
+		return op_stripe(tx, &op->u.stripe);
+	case AG_OP_SEG_LEASE:
+		return op_seg_lease(tx);
+	case AG_OP_SEG_RELEASE:
+		return op_seg_release(tx, &op->u.seg);
+	case AG_OP_DROP_ORPHAN:
+		return op_drop_orphan(tx, op->u.ino);
+	}
+	return -EINVAL;
+}
+
+/* CLIENT record: 0 last txid u64, 8 generation u64, 16 ino u64, 24 seg u32 */
+#define CLIENT_REC_LEN 28
+
+int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
+		  struct ag_meta_result *res)
+{
+	uint8_t k[AG_KEYBUF], v[CLIENT_REC_LEN];
+	size_t kl, vl = sizeof(v);
+	struct ag_txn_iter it;
+	struct ag_op op;
+	struct tx tx;
+	uint64_t txid;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&tx, 0, sizeof(tx));
+	tx.m = m;
+	tx.now = (int64_t)ag_now_ns();
+	tx.stats = m->stats;
+	rc = ag_txn_parse(buf, len, &tx.client, &txid, &it);
+	if (rc)
+		return rc;
+	ag_meta_client_alive(m, tx.client);
+	kl = ag_key_client(k, tx.client);
+	rc = ag_tree_get(m->tree, k, kl, v, &vl);
+	if (!rc && vl == CLIENT_REC_LEN && txid && get_le64(v) >= txid) {
+		/* a retry of a transaction that is already applied */
+		res->replay = 1;
+		res->ino = get_le64(v + 16);
+		res->seg = get_le32(v + 24);
+		return 0;
+	}
+	while ((rc = ag_txn_next(&it, &op)) == 1) {
+		rc = apply_op(&tx, &op);
+		if (rc)
+			break;
+	}
+	if (rc == -AG_EPROTO) {
+		tx_rollback(&tx);
+		tx_free(&tx);
+		return rc;
+	}
+	if (!rc && txid) {
+		put_le64(v, txid);
+		put_le64(v + 8, m->rec.gen + 1);
+		put_le64(v + 16, tx.last_ino);
+		put_le32(v + 24, tx.seg);
+		rc = tput(&tx, k, kl, v, CLIENT_REC_LEN);
+	}
+	if (rc) {
+		tx_rollback(&tx);
+	} else {
+		m->stats = tx.stats;
+		res->ino = tx.last_ino;
+		res->seg = tx.seg;
+	}
+	res->status = rc;
+	m->pending++;
+	tx_free(&tx);
+	return 0;
+}
+
+/* ---- open, commit, housekeeping ---- */
+
+static int write_counters(struct ag_meta *m)
+{
+	uint8_t k[AG_KEYBUF], v[AG_STATS_REC_LEN];
+	int rc;
+
+	put_le64(v, m->next_ino);
+	rc = ag_tree_put(m->tree, k, ag_key_super(k, "next_ino"), v, 8);
+	if (rc)
+		return rc;
+	ag_stats_rec_encode(v, &m->stats);
+	return ag_tree_put(m->tree, k, ag_key_stats(k), v, sizeof(v));
+}
+
+static int read_counters(struct ag_meta *m)
+{
+	uint8_t k[AG_KEYBUF], v[AG_STATS_REC_LEN];
+	size_t vl = 8;
+	int rc;
+
+	rc = ag_tree_get(m->tree, k, ag_key_super(k, "next_ino"), v, &vl);
+	if (rc)
+		return rc;
+	if (vl != 8)
+		return AG_CORRUPT("next_ino record");
+	m->next_ino = get_le64(v);
+	vl = sizeof(v);
+	rc = ag_tree_get(m->tree, k, ag_key_stats(k), v, &vl);
+	if (rc)
+		return rc;
+	return ag_stats_rec_decode(v, vl, &m->stats);
+}
+
+/* Keep a spare metadata segment recorded, so that page allocation during
+ * a flush never needs to change the tree. */
+static int ensure_meta_segments(struct ag_meta *m)
+{
+	struct ag_space *sp = &m->space;
+	struct tx tx = { .m = m };
+	struct ag_seg_rec r = { .state = AG_SEG_META };
+	int rc = 0;
+
+	while (!rc && (sp->spare_meta == AG_SEG_NONE ||
+		       sp->cur_meta == AG_SEG_NONE)) {
+		uint32_t seg;
+
+		rc = ag_space_find_free(sp, m->rec.gen, &seg);
+		if (rc)
+			break;
+		rc = seg_put(&tx, seg, &r);
+		if (rc)
+			break;
+		if (sp->cur_meta == AG_SEG_NONE) {
+			sp->cur_meta = seg;
+			sp->next_page = seg == 0 ? 1 : 0;
+		} else {
+			sp->spare_meta = seg;
+		}
+	}
+	tx_free(&tx);
+	return rc;
+}
+
+static int reload(struct ag_meta *m)
+{
+	int rc;
+
+	ag_tree_close(m->tree);
+	m->tree = NULL;
+	ag_space_destroy(&m->space);
+	rc = ag_commit_read_latest(m->ds, &m->rec);
+	if (rc) {
+		AG_ERR("no valid commit record on the drives: %s",
+		       ag_strerror(rc));
+		return rc;
+	}
+	rc = ag_space_init(&m->space, &m->ds->label);
+	if (rc)
+		return rc;
+	rc = ag_tree_open(&m->tree, &m->pager, m->rec.root);
+	if (!rc)
+		rc = ag_space_load(&m->space, m->tree);
+	if (!rc)
+		rc = read_counters(m);
+	m->pending = 0;
+	return rc;
+}
+
+static int lock_cluster(struct ag_meta *m)
+{
+	int i;
+
+	/* one metad per cluster: an exclusive lock on the first present
+	 * drive (a lease with a fencing epoch recorded on the drives is
+	 * what many gateways on many hosts will use) */
+	for (i = 0; i < m->ds->n; i++) {
+		if (m->ds->d[i].state != AG_DRIVE_OK)
+			continue;
+		m->lock_fd = open(m->ds->d[i].path, O_RDONLY | O_CLOEXEC);
+		if (m->lock_fd < 0)
+			return -errno;
+		if (flock(m->lock_fd, LOCK_EX | LOCK_NB)) {
+			AG_ERR("another agora-metad already serves this "
+			       "cluster (%s is locked)", m->ds->d[i].path);
+			return -EBUSY;
+		}
+		return 0;
+	}
+	return -AG_ENOQUORUM;
+}
+
+static int meta_new(const struct ag_config *cfg, struct ag_meta **mp)
+{
+	struct ag_meta *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	m->cfg = cfg;
+	m->lock_fd = -1;
+	m->started = ag_mono_ns();
+	rc = ag_drives_open(cfg, &m->ds);
+	if (!rc)
+		rc = lock_cluster(m);
+	if (!rc)
+		rc = ag_pagestore_new(m->ds, cfg->page_cache, &m->ps);
+	if (rc) {
+		ag_meta_close(m);
+		return rc;
+	}
+	ag_pagestore_pager(m->ps, &m->pager, ag_space_page_alloc,
+			   ag_space_page_release, &m->space);
+	*mp = m;
+	return 0;
+}
+
+int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp)
+{
+	struct ag_meta *m;
+	int rc = meta_new(cfg, &m);
+
+	if (rc)
+		return rc;
+	rc = reload(m);
+	if (!rc) {
+		m->rec.epoch++;
+		rc = ensure_meta_segments(m);
+	}
+	if (rc) {
+		ag_meta_close(m);
+		return rc;
+	}
+	*mp = m;
+	return 0;
+}
+
+int ag_meta_mkfs(const struct ag_config *cfg, int force)
+{
+	struct ag_label label;
+	struct ag_meta *m = NULL;
+	struct ag_attr root;
+	uint64_t gen, rootaddr;
+	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
+	int rc;
+
+	rc = ag_drives_format(cfg, force, &label);
+	if (rc)
+		return rc;
+	rc = meta_new(cfg, &m);
+	if (rc)
+		return rc;
+	memcpy(m->rec.uuid, m->ds->label.uuid, 16);
+	m->rec.gen = 0;
+	m->rec.epoch = 1;
+	rc = ag_space_init(&m->space, &m->ds->label);
+	if (!rc)
+		rc = ag_tree_open(&m->tree, &m->pager, 0);
+	if (rc)
+		goto out;
+	rc = ensure_meta_segments(m);
+	if (rc)
+		goto out;
+	memset(&root, 0, sizeof(root));
+	root.ino = AG_ROOT_INO;
+	root.mode = S_IFDIR | 0755;
+	root.nlink = 2;
+	root.atime = root.mtime = root.ctime = root.btime = ag_now_ns();
+	root.parent = AG_ROOT_INO;
+	ag_inode_encode(v, &root);
+	rc = ag_tree_put(m->tree, k, ag_key_inode(k, AG_ROOT_INO), v,
+			 AG_INODE_LEN);
+	if (rc)
+		goto out;
+	m->next_ino = AG_ROOT_INO + 1;
+	m->stats.inodes = 1;
+	m->pending = 1;
+	rc = ag_meta_commit(m, &gen, &rootaddr);
+out:
+	ag_meta_close(m);
+	return rc;
+}
+
+int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root)
+{
+	struct ag_commit_rec rec = m->rec;
+	uint32_t drained[64], n, i;
+	int rc;
+
+	if (!m->pending && !ag_tree_dirty(m->tree))
+		goto done;
+	rec.gen = m->rec.gen + 1;
+	rec.time_ns = ag_now_ns();
+	rc = write_counters(m);
+	if (!rc)
+		rc = ag_tree_flush(m->tree, rec.gen, &rec.root);
+	/* pages first, then the record that makes them the cluster's state */
+	if (!rc)
+		rc = ag_drives_sync(m->ds);
+	if (!rc)
+		rc = ag_commit_write(m->ds, &rec);
+	if (rc) {
+		AG_ERR("commit of generation %llu failed: %s; reloading",
+		       (unsigned long long)rec.gen, ag_strerror(rc));
+		ag_space_abort(&m->space);
+		if (reload(m) == 0)
+			ensure_meta_segments(m);
+		return rc;
+	}
+	m->rec = rec;
+	m->pending = 0;
+	n = ag_space_committed(&m->space, drained, AG_ARRAY_LEN(drained));
+	if (n) {
+		struct tx tx = { .m = m };
+		struct ag_seg_rec r = { .state = AG_SEG_FREE };
+
+		r.free_gen = rec.gen + 1;
+		for (i = 0; i < n; i++)
+			if (seg_put(&tx, drained[i], &r))
+				break;
+		tx_free(&tx);
+	}
+	rc = ensure_meta_segments(m);
+	if (rc)
+		AG_WARN("no free segment for metadata: %s", ag_strerror(rc));
+done:
+	*gen = m->rec.gen;
+	*root = m->rec.root;
+	return 0;
+}
+
+int ag_meta_pending(const struct ag_meta *m)
+{
+	return m->pending;
+}
+
+uint64_t ag_meta_gen(const struct ag_meta *m)
+{
+	return m->rec.gen;
+}
+
+uint64_t ag_meta_root(const struct ag_meta *m)
+{
+	return m->rec.root;
+}
+
+void ag_meta_client_alive(struct ag_meta *m, uint64_t client)
+{
+	uint64_t now = ag_mono_ns();
+	int i, oldest = 0;
+
+	for (i = 0; i < m->nclients; i++) {
+		if (m->clients[i].id == client) {
+			m->clients[i].mono = now;
+			return;
+		}
+		if (m->clients[i].mono < m->clients[oldest].mono)
+			oldest = i;
+	}
+	if (m->nclients < MAX_CLIENTS)
+		i = m->nclients++;
+	else
+		i = oldest;
+	m->clients[i].id = client;
+	m->clients[i].mono = now;
+}
+
+static uint64_t client_last_seen(const struct ag_meta *m, uint64_t client)
+{
+	int i;
+
+	for (i = 0; i < m->nclients; i++)
+		if (m->clients[i].id == client)
+			return m->clients[i].mono;
+	/* unknown since our start: give it the full timeout from then */
+	return m->started;
+}
+
+void ag_meta_tick(struct ag_meta *m)
+{
+	struct ag_space *sp = &m->space;
+	uint64_t now = ag_mono_ns();
+	uint64_t timeout = (uint64_t)m->cfg->lease_timeout * 1000000000ull;
+	uint32_t s;
+
+	for (s = 0; s < sp->nseg; s++) {
+		struct tx tx = { .m = m };
+
+		if (sp->state[s] != AG_SEG_DATA || !sp->owner[s] ||
+		    now - client_last_seen(m, sp->owner[s]) < timeout)
+			continue;
+		AG_INFO("segment %u: lease of silent client %016llx expired",
+			s, (unsigned long long)sp->owner[s]);
+		if (seal_segment(&tx, s, 0) == 0)
+			m->pending++;
+		else
+			tx_rollback(&tx);
+		tx_free(&tx);
+	}
+}
+
+void ag_meta_close(struct ag_meta *m)
+{
+	if (!m)
+		return;
+	ag_tree_close(m->tree);
+	ag_space_destroy(&m->space);
+	ag_pagestore_free(m->ps);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
+	ag_drives_close(m->ds);
+	free(m);
+}

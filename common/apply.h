@@ -1,0 +1,62 @@
+/*
+ * apply.h - the metadata engine inside agora-metad: applies logical
+ * transactions to the tree, groups them into commits, and owns segment
+ * allocation.
+ *
+ * Each transaction is atomic: an undo log restores every record it
+ * touched when one of its ops fails, so a batch holds only whole
+ * transactions. ag_meta_commit() then writes the batch's pages, syncs,
+ * and writes one commit record: the batch becomes durable at once or not
+ * at all. Results are only sent to clients after that.
+ *
+ * Not thread-safe: metad calls it from one thread.
+ */
+#ifndef AG_APPLY_H
+#define AG_APPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct ag_meta;
+
+struct ag_meta_result {
+	int status;      /* 0 or negative errno of the failed op */
+	uint64_t ino;    /* inode made by the last MKNODE */
+	uint32_t seg;    /* segment of the last SEG_LEASE */
+	int replay;      /* the txid was already applied: a retry */
+};
+
+/* Format the drives of cfg and commit generation 1: an empty root
+ * directory. */
+int ag_meta_mkfs(const struct ag_config *cfg, int force);
+
+/* Open the cluster for committing: newest commit record, tree, segment
+ * state. Takes an exclusive lock so one metad runs per cluster. */
+int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp);
+void ag_meta_close(struct ag_meta *m);
+
+/* Apply one encoded transaction to the open batch. Returns 0 with the
+ * outcome in *res, or -AG_EPROTO when the bytes are malformed. */
+int ag_meta_apply(struct ag_meta *m, const uint8_t *txn, size_t len,
+		  struct ag_meta_result *res);
+
+/* Make the open batch durable. *gen and *root describe the result (the
+ * current ones when nothing was applied). On failure the batch is lost,
+ * metad reloads its state from the drives and every transaction of the
+ * batch must be answered with the error. */
+int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root);
+/* Non-zero when transactions wait in the open batch. */
+int ag_meta_pending(const struct ag_meta *m);
+
+uint64_t ag_meta_gen(const struct ag_meta *m);
+uint64_t ag_meta_root(const struct ag_meta *m);
+
+/* A client was heard from (its leases stay valid). */
+void ag_meta_client_alive(struct ag_meta *m, uint64_t client);
+/* Housekeeping between batches: expire leases of silent clients, free
+ * drained segments. Adds work to the open batch. */
+void ag_meta_tick(struct ag_meta *m);
+
+#endif

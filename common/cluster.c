@@ -1,0 +1,269 @@
+/*
+ * cluster.c - open a cluster as a client: drives, page cache, stripe
+ * reader, the connection to metad and the data segment lease.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "format.h"
+#include "keys.h"
+#include "util.h"
+
+void ag_chunk_cache_free(struct ag_chunk_cache *cc);
+int ag_chunk_cache_new(uint64_t bytes, struct ag_chunk_cache **ccp);
+
+static int retire(struct ag_cluster *c);
+
+static void set_state(struct ag_cluster *c, uint64_t gen, uint64_t root)
+{
+	pthread_mutex_lock(&c->state_lock);
+	if (gen > c->gen) {
+		c->gen = gen;
+		c->root = root;
+	}
+	pthread_mutex_unlock(&c->state_lock);
+}
+
+int ag_cluster_refresh(struct ag_cluster *c)
+{
+	struct ag_commit_rec rec;
+	struct ag_rpc_reply r;
+	int rc;
+
+	if (c->rpc) {
+		rc = ag_rpc_call(c->rpc, AG_RPC_STATE, NULL, 0, &r);
+		if (!rc) {
+			set_state(c, r.gen, r.root);
+			return 0;
+		}
+		/* no metad: the drives still say what is committed */
+	}
+	rc = ag_commit_read_latest(c->ds, &rec);
+	if (rc)
+		return rc;
+	set_state(c, rec.gen, rec.root);
+	return 0;
+}
+
+uint64_t ag_cluster_generation(struct ag_cluster *c)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&c->state_lock);
+	g = c->gen;
+	pthread_mutex_unlock(&c->state_lock);
+	return g;
+}
+
+int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
+{
+	struct ag_cluster *c = calloc(1, sizeof(*c));
+	const struct ag_label *l;
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	c->flags = flags;
+	pthread_mutex_init(&c->state_lock, NULL);
+	pthread_mutex_init(&c->pack_lock, NULL);
+	rc = ag_config_load(config, &c->cfg);
+	if (rc)
+		goto fail;
+	rc = ag_drives_open(c->cfg, &c->ds);
+	if (rc)
+		goto fail;
+	l = &c->ds->label;
+	rc = ag_cdc_init(&c->cdc, l->chunk_min, l->chunk_avg, l->chunk_max);
+	if (!rc)
+		rc = ag_pagestore_new(c->ds, c->cfg->page_cache, &c->ps);
+	if (!rc)
+		rc = ag_stripes_new(c->ds, &c->stripes);
+	if (!rc)
+		rc = ag_packer_new(c->stripes, &c->packer);
+	if (!rc)
+		rc = ag_chunk_cache_new(c->cfg->chunk_cache, &c->cache);
+	if (!rc)
+		rc = ag_random(&c->client_id, sizeof(c->client_id));
+	if (rc)
+		goto fail;
+	c->client_id |= 1; /* 0 means "no owner" in segment records */
+	atomic_init(&c->next_txid, 1);
+	ag_pagestore_pager(c->ps, &c->pager, NULL, NULL, NULL);
+	if (!(flags & AG_OPEN_RDONLY)) {
+		rc = ag_rpc_new(c->cfg->metad, &c->rpc);
+		if (rc)
+			goto fail;
+	}
+	rc = ag_cluster_refresh(c);
+	if (rc) {
+		AG_ERR("cannot find the cluster's state: %s", ag_strerror(rc));
+		goto fail;
+	}
+	*cp = c;
+	return 0;
+fail:
+	ag_cluster_close(c);
+	return rc;
+}
+
+void ag_cluster_close(struct ag_cluster *c)
+{
+	if (!c)
+		return;
+	if (c->rpc && c->packer && ag_packer_active(c->packer)) {
+		struct ag_txn t;
+
+		/* hand the lease back: the rest of the segment is free for
+		 * others once its data drains */
+		pthread_mutex_lock(&c->pack_lock);
+		ag_cl_txn(c, &t);
+		if (!retire(c) && !ag_cl_pack_seal(c, &t))
+			ag_cl_commit(c, &t, NULL);
+		ag_txn_release(&t);
+		pthread_mutex_unlock(&c->pack_lock);
+	}
+	ag_packer_free(c->packer);
+	ag_chunk_cache_free(c->cache);
+	ag_stripes_free(c->stripes);
+	ag_rpc_free(c->rpc);
+	ag_pagestore_free(c->ps);
+	ag_drives_close(c->ds);
+	ag_config_free(c->cfg);
+	pthread_mutex_destroy(&c->state_lock);
+	pthread_mutex_destroy(&c->pack_lock);
+	free(c);
+}
+
+/* Stop packing into the current segment: write its open stripe and queue
+ * the segment for release by the next sealed transaction. */
+static int retire(struct ag_cluster *c)
+{
+	int rc;
+
+	if (!ag_packer_active(c->packer))
+		return 0;
+	if (c->nretired == (int)AG_ARRAY_LEN(c->retired)) {
+		/* forget the oldest: its lease lapses when metad restarts */
+		memmove(c->retired, c->retired + 1,
+			sizeof(c->retired) - sizeof(c->retired[0]));
+		memmove(c->retired_fill, c->retired_fill + 1,
+			sizeof(c->retired_fill) - sizeof(c->retired_fill[0]));
+		c->nretired--;
+	}
+	rc = ag_packer_flush(c->packer);
+	if (rc)
+		return rc;
+	c->retired[c->nretired] = c->lease_seg;
+	c->retired_fill[c->nretired++] = ag_packer_fill(c->packer);
+	ag_packer_stop(c->packer);
+	return 0;
+}
+
+static int lease(struct ag_cluster *c)
+{
+	struct ag_rpc_reply r;
+	struct ag_txn t;
+	int rc;
+
+	ag_cl_txn(c, &t);
+	ag_txn_seg_lease(&t);
+	rc = ag_cl_commit(c, &t, &r);
+	ag_txn_release(&t);
+	if (rc)
+		return rc;
+	c->lease_seg = r.seg;
+	ag_packer_start(c->packer, r.seg, 0);
+	return 0;
+}
+
+int ag_cl_pack(struct ag_cluster *c, const void *buf, size_t len,
+	       uint64_t *addr)
+{
+	int rc;
+
+	if (ag_packer_active(c->packer) && ag_packer_room(c->packer) < len) {
+		rc = retire(c);
+		if (rc)
+			return rc;
+	}
+	if (!ag_packer_active(c->packer)) {
+		rc = lease(c);
+		if (rc)
+			return rc;
+	}
+	return ag_packer_add(c->packer, buf, len, addr);
+}
+
+int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t)
+{
+	const struct ag_label *l = &c->ds->label;
+	struct ag_stripe_done *done = NULL;
+	int i, n = 0, rc;
+
+	if (ag_packer_active(c->packer)) {
+		rc = ag_packer_flush(c->packer);
+		if (rc)
+			return rc;
+	}
+	rc = ag_packer_take(c->packer, &done, &n);
+	if (rc)
+		return rc;
+	if (n || c->nretired) {
+		/* data before the metadata that points at it */
+		rc = ag_drives_sync(c->ds);
+		if (rc)
+			goto out;
+	}
+	for (i = 0; i < n; i++)
+		ag_txn_stripe(t, done[i].seg, done[i].stripe, done[i].crc,
+			      l->ec_k + l->ec_m);
+	/* a retired segment is released only when no other writer may still
+	 * commit chunks into it: releasing makes an empty segment free */
+	if (c->inflight <= 1) {
+		for (i = 0; i < c->nretired; i++)
+			ag_txn_seg_release(t, c->retired[i],
+					   c->retired_fill[i]);
+		c->nretired = 0;
+	}
+	rc = t->error;
+out:
+	free(done);
+	return rc;
+}
+
+int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp)
+{
+	uint64_t root;
+
+	pthread_mutex_lock(&c->state_lock);
+	root = c->root;
+	pthread_mutex_unlock(&c->state_lock);
+	return ag_tree_open(tp, &c->pager, root);
+}
+
+void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t)
+{
+	ag_txn_init(t, c->client_id, atomic_fetch_add(&c->next_txid, 1));
+}
+
+int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
+		 struct ag_rpc_reply *r)
+{
+	struct ag_rpc_reply tmp;
+	int rc;
+
+	if (!r)
+		r = &tmp;
+	if (t->error)
+		return t->error;
+	if (!c->rpc)
+		return -EROFS;
+	rc = ag_rpc_call(c->rpc, AG_RPC_TXN, t->buf, t->len, r);
+	if (rc)
+		return rc;
+	if (r->gen)
+		set_state(c, r->gen, r->root);
+	return r->status;
+}

@@ -1,0 +1,67 @@
+/*
+ * cluster.h - the client side of libagora: struct ag_cluster and the
+ * helpers elem.c, file.c and fsck.c share (read a tree at the newest
+ * known root, commit a transaction through metad).
+ */
+#ifndef AG_CLUSTER_H
+#define AG_CLUSTER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "agora.h"
+#include "btree.h"
+#include "cdc.h"
+#include "config.h"
+#include "drive.h"
+#include "pager.h"
+#include "rpc.h"
+#include "stripe.h"
+#include "txn.h"
+
+struct ag_chunk_cache;
+
+struct ag_cluster {
+	struct ag_config *cfg;
+	int flags;
+	struct ag_drives *ds;
+	struct ag_pagestore *ps;
+	struct ag_pager pager;
+	struct ag_stripes *stripes;
+	struct ag_rpc *rpc;          /* NULL when opened read-only */
+	struct ag_cdc cdc;
+	uint64_t client_id;
+	atomic_uint_fast64_t next_txid;
+	pthread_mutex_t state_lock;  /* protects gen and root */
+	uint64_t gen, root;
+	pthread_mutex_t pack_lock;   /* protects packer and lease */
+	struct ag_packer *packer;
+	uint32_t retired[64];        /* filled segments to release */
+	uint64_t retired_fill[64];
+	int nretired;
+	uint32_t lease_seg;          /* segment the packer fills */
+	int inflight;                /* writers with uncommitted chunks */
+	struct ag_chunk_cache *cache;
+};
+
+/* A read handle on the newest root this cluster handle knows. */
+int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp);
+/* Start a transaction with this handle's client id and a fresh txid. */
+void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t);
+/* Send t to metad and wait until it is durable; returns the status of the
+ * transaction and fills *r (may be NULL). Moves the handle to the
+ * committed generation. */
+int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
+		 struct ag_rpc_reply *r);
+
+/* Data plane for file.c: store one chunk's bytes (already compressed as
+ * flags say) into the leased segment, leasing a new one when needed.
+ * Called with pack_lock held. */
+int ag_cl_pack(struct ag_cluster *c, const void *buf, size_t len,
+	       uint64_t *addr);
+/* Write the open stripe, sync the data drives and add the STRIPE records
+ * of every stripe written since the last call to t. With pack_lock. */
+int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * config.h - the cluster configuration file every program reads (-c FILE).
+ *
+ * INI syntax: [section], key = value, comments with # or ;. Unknown
+ * sections and keys are errors that name file:line, so a typo never
+ * silently falls back to a default.
+ */
+#ifndef AG_CONFIG_H
+#define AG_CONFIG_H
+
+#include <stdint.h>
+
+#define AG_MAX_DRIVES 64
+
+struct ag_config {
+	char *path;
+	/* [cluster] */
+	int ndrives;
+	char *drives[AG_MAX_DRIVES];
+	int ec_k, ec_m;
+	uint64_t drive_size;
+	char *metad;        /* "unix:PATH" or "HOST:PORT" */
+	uint32_t chunk_min, chunk_avg, chunk_max;
+	uint32_t strip_size;
+	uint64_t segment_size;
+	int zstd_level;
+	uint64_t page_cache, chunk_cache;
+	/* [metad] */
+	char *pidfile;
+	char *log;
+	int batch_max;
+	int lease_timeout;
+};
+
+/* Read FILE into *cp (freed with ag_config_free). On a syntax error or an
+ * unknown key, logs file:line and returns -EINVAL. */
+int ag_config_load(const char *file, struct ag_config **cp);
+void ag_config_free(struct ag_config *c);
+
+#endif

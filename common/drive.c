@@ -1,0 +1,575 @@
+/*
+ * drive.c - open, label and do I/O on the drives of a cluster, and read
+ * and write the commit ring.
+ *
+ * Drives are opened O_DIRECT when the file system allows it (tmpfs does
+ * not: we fall back to buffered I/O and rely on fdatasync). Labels decide
+ * which drive is which, so the order of paths in the config does not
+ * matter once a cluster is formatted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "drive.h"
+#include "format.h"
+#include "util.h"
+
+int (*ag_drive_fault_hook)(int drive, int is_write, uint64_t off, size_t len);
+
+static void label_encode(uint8_t *b, const struct ag_label *l)
+{
+	memset(b, 0, AG_BLOCK);
+	memcpy(b, AG_LABEL_MAGIC, 8);
+	put_le32(b + 8, l->version);
+	put_le32(b + 12, l->index);
+	memcpy(b + 16, l->uuid, 16);
+	put_le32(b + 32, l->ndrives);
+	put_le32(b + 36, l->ec_k);
+	put_le32(b + 40, l->ec_m);
+	put_le32(b + 44, l->page_size);
+	put_le32(b + 48, l->strip_size);
+	put_le32(b + 52, l->nsegments);
+	put_le64(b + 56, l->segment_size);
+	put_le64(b + 64, l->drive_size);
+	put_le32(b + 72, l->chunk_min);
+	put_le32(b + 76, l->chunk_avg);
+	put_le32(b + 80, l->chunk_max);
+	put_le32(b + 84, (uint32_t)l->zstd_level);
+	put_le64(b + 88, l->created);
+	put_le32(b + 4092, ag_crc32c(b, 4092));
+}
+
+/* 0, -ENOENT when there is no label at all, -AG_ECORRUPT when damaged. */
+static int label_decode(const uint8_t *b, struct ag_label *l)
+{
+	if (memcmp(b, AG_LABEL_MAGIC, 8))
+		return -ENOENT;
+	if (get_le32(b + 4092) != ag_crc32c(b, 4092))
+		return -AG_ECORRUPT;
+	l->version = get_le32(b + 8);
+	l->index = get_le32(b + 12);
+	memcpy(l->uuid, b + 16, 16);
+	l->ndrives = get_le32(b + 32);
+	l->ec_k = get_le32(b + 36);
+	l->ec_m = get_le32(b + 40);
+	l->page_size = get_le32(b + 44);
+	l->strip_size = get_le32(b + 48);
+	l->nsegments = get_le32(b + 52);
+	l->segment_size = get_le64(b + 56);
+	l->drive_size = get_le64(b + 64);
+	l->chunk_min = get_le32(b + 72);
+	l->chunk_avg = get_le32(b + 76);
+	l->chunk_max = get_le32(b + 80);
+	l->zstd_level = (int32_t)get_le32(b + 84);
+	l->created = get_le64(b + 88);
+	if (l->version != AG_FORMAT_VERSION || l->ndrives < AG_MIN_DRIVES ||
+	    l->ndrives > AG_MAX_DRIVES || l->index >= l->ndrives ||
+	    l->page_size != AG_PAGE_SIZE || !l->strip_size ||
+	    l->strip_size % AG_BLOCK || l->segment_size % l->strip_size ||
+	    l->ec_k + l->ec_m > l->ndrives || !l->ec_k)
+		return -AG_ECORRUPT;
+	return 0;
+}
+
+static int open_path(const char *path, int flags, int *direct)
+{
+	int fd = open(path, flags | O_DIRECT | O_CLOEXEC);
+
+	*direct = fd >= 0;
+	if (fd < 0 && errno == EINVAL)
+		fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static uint64_t fd_size(int fd)
+{
+	struct stat st;
+	uint64_t sz = 0;
+
+	if (fstat(fd, &st))
+		return 0;
+	if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(fd, 0, SEEK_END);
+
+		sz = end > 0 ? (uint64_t)end : 0;
+	} else {
+		sz = st.st_size;
+	}
+	return sz;
+}
+
+static int raw_io(struct ag_drive *d, int i, int is_write, void *buf,
+		  size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	if (d->state == AG_DRIVE_MISSING || d->state == AG_DRIVE_FOREIGN ||
+	    d->fd < 0)
+		return -EIO;
+	if (ag_drive_fault_hook) {
+		int f = ag_drive_fault_hook(i, is_write, off, len);
+
+		if (f < 0)
+			goto fail;
+		if (f > 0 && is_write)
+			return 0;
+	}
+	while (len) {
+		ssize_t n = is_write ? pwrite(d->fd, p, len, off)
+				     : pread(d->fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ENOSPC)
+			return -ENOSPC;
+		if (n <= 0) {
+			if (n == 0 && !is_write) {
+				memset(p, 0, len); /* past the end reads zeros */
+				return 0;
+			}
+			goto fail;
+		}
+		p += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+fail:
+	if (is_write)
+		atomic_fetch_add(&d->write_errors, 1);
+	else
+		atomic_fetch_add(&d->read_errors, 1);
+	return -EIO;
+}
+
+static int drive_io(struct ag_drives *ds, int i, int is_write, void *buf,
+		    size_t len, uint64_t off)
+{
+	struct ag_drive *d = &ds->d[i];
+	uint64_t start, end;
+	uint8_t *bounce;
+	int rc;
+
+	if (i < 0 || i >= ds->n)
+		return -EINVAL;
+	if (!d->direct ||
+	    (!(off % AG_BLOCK) && !(len % AG_BLOCK) &&
+	     !((uintptr_t)buf % AG_BLOCK)))
+		return raw_io(d, i, is_write, buf, len, off);
+	start = off & ~(uint64_t)(AG_BLOCK - 1);
+	end = (off + len + AG_BLOCK - 1) & ~(uint64_t)(AG_BLOCK - 1);
+	bounce = ag_alloc_aligned(end - start);
+	if (!bounce)
+		return -ENOMEM;
+	if (is_write && (start != off || end != off + len)) {
+		/* read-modify-write of the edge blocks: only the label and
+		 * commit paths ever write unaligned, and they write whole
+		 * blocks, so this is a fallback, not a hot path */
+		rc = raw_io(d, i, 0, bounce, end - start, start);
+		if (rc)
+			goto out;
+	}
+	if (is_write) {
+		memcpy(bounce + (off - start), buf, len);
+		rc = raw_io(d, i, 1, bounce, end - start, start);
+	} else {
+		rc = raw_io(d, i, 0, bounce, end - start, start);
+		if (!rc)
+			memcpy(buf, bounce + (off - start), len);
+	}
+out:
+	free(bounce);
+	return rc;
+}
+
+int ag_drive_read(struct ag_drives *ds, int i, void *buf, size_t len,
+		  uint64_t off)
+{
+	return drive_io(ds, i, 0, buf, len, off);
+}
+
+int ag_drive_write(struct ag_drives *ds, int i, const void *buf, size_t len,
+		   uint64_t off)
+{
+	return drive_io(ds, i, 1, (void *)buf, len, off);
+}
+
+int ag_drives_sync(struct ag_drives *ds)
+{
+	int i, ok = 0, rc = 0;
+
+	for (i = 0; i < ds->n; i++) {
+		struct ag_drive *d = &ds->d[i];
+
+		if (d->state != AG_DRIVE_OK)
+			continue;
+		if (fdatasync(d->fd)) {
+			atomic_fetch_add(&d->write_errors, 1);
+			rc = -EIO;
+			continue;
+		}
+		ok++;
+	}
+	return ok ? 0 : rc ? rc : -AG_ENOQUORUM;
+}
+
+static int label_from_config(const struct ag_config *cfg, struct ag_label *l)
+{
+	uint64_t usable;
+
+	memset(l, 0, sizeof(*l));
+	l->version = AG_FORMAT_VERSION;
+	l->ndrives = cfg->ndrives;
+	l->ec_k = cfg->ec_k;
+	l->ec_m = cfg->ec_m;
+	l->page_size = AG_PAGE_SIZE;
+	l->strip_size = cfg->strip_size;
+	l->segment_size = cfg->segment_size;
+	l->drive_size = cfg->drive_size;
+	l->chunk_min = cfg->chunk_min;
+	l->chunk_avg = cfg->chunk_avg;
+	l->chunk_max = cfg->chunk_max;
+	l->zstd_level = cfg->zstd_level;
+	l->created = ag_now_ns() / 1000000000ull;
+	if (cfg->ndrives < AG_MIN_DRIVES) {
+		AG_ERR("a cluster needs at least %d drives, the config has %d",
+		       AG_MIN_DRIVES, cfg->ndrives);
+		return -EINVAL;
+	}
+	if (cfg->ec_k + cfg->ec_m > cfg->ndrives) {
+		AG_ERR("ec %d+%d needs %d drives, the config has %d",
+		       cfg->ec_k, cfg->ec_m, cfg->ec_k + cfg->ec_m,
+		       cfg->ndrives);
+		return -EINVAL;
+	}
+	if (!cfg->strip_size || cfg->strip_size % AG_BLOCK ||
+	    cfg->segment_size % cfg->strip_size ||
+	    cfg->segment_size < 16ull * cfg->strip_size) {
+		AG_ERR("strip_size must be a multiple of 4K and segment_size "
+		       "a multiple of at least 16 strips");
+		return -EINVAL;
+	}
+	if (cfg->chunk_min < 64 || cfg->chunk_min > cfg->chunk_avg ||
+	    cfg->chunk_avg > cfg->chunk_max || cfg->chunk_max > (4u << 20)) {
+		AG_ERR("need 64 <= chunk_min <= chunk_avg <= chunk_max <= 4M");
+		return -EINVAL;
+	}
+	if (cfg->drive_size < AG_DATA_START + 8 * cfg->segment_size) {
+		AG_ERR("drive_size is too small: at least %llu bytes",
+		       (unsigned long long)(AG_DATA_START +
+					    8 * cfg->segment_size));
+		return -EINVAL;
+	}
+	usable = cfg->drive_size - AG_DATA_START;
+	l->nsegments = usable / cfg->segment_size;
+	return ag_random(l->uuid, 16);
+}
+
+int ag_drives_format(const struct ag_config *cfg, int force,
+		     struct ag_label *out)
+{
+	struct ag_label l;
+	uint8_t *blk = NULL;
+	int i, rc, fds[AG_MAX_DRIVES];
+
+	rc = label_from_config(cfg, &l);
+	if (rc)
+		return rc;
+	blk = ag_alloc_aligned(AG_BLOCK);
+	if (!blk)
+		return -ENOMEM;
+	for (i = 0; i < cfg->ndrives; i++)
+		fds[i] = -1;
+	for (i = 0; i < cfg->ndrives; i++) {
+		struct ag_label old;
+		int direct;
+
+		fds[i] = open_path(cfg->drives[i], O_RDWR | O_CREAT, &direct);
+		if (fds[i] < 0) {
+			rc = fds[i];
+			AG_ERR("%s: %s", cfg->drives[i], strerror(-rc));
+			goto out;
+		}
+		if (fd_size(fds[i]) < cfg->drive_size) {
+			struct stat st;
+
+			if (fstat(fds[i], &st) || !S_ISREG(st.st_mode) ||
+			    ftruncate(fds[i], cfg->drive_size)) {
+				rc = -ENOSPC;
+				AG_ERR("%s: smaller than drive_size and cannot "
+				       "grow", cfg->drives[i]);
+				goto out;
+			}
+		}
+		if (pread(fds[i], blk, AG_BLOCK, 0) == AG_BLOCK &&
+		    label_decode(blk, &old) != -ENOENT && !force) {
+			AG_ERR("%s already holds an Agora label; use --force "
+			       "to destroy it", cfg->drives[i]);
+			rc = -EEXIST;
+			goto out;
+		}
+	}
+	for (i = 0; i < cfg->ndrives; i++) {
+		uint32_t s;
+
+		/* an old commit ring must never outlive a new label */
+		memset(blk, 0, AG_BLOCK);
+		for (s = 0; s < AG_COMMIT_SLOTS; s++)
+			if (pwrite(fds[i], blk, AG_BLOCK,
+				   AG_COMMIT_OFF + s * AG_BLOCK) != AG_BLOCK)
+				goto ioerr;
+		l.index = i;
+		label_encode(blk, &l);
+		if (pwrite(fds[i], blk, AG_BLOCK, 0) != AG_BLOCK ||
+		    fdatasync(fds[i]))
+			goto ioerr;
+	}
+	l.index = 0;
+	*out = l;
+	rc = 0;
+	goto out;
+ioerr:
+	rc = errno ? -errno : -EIO;
+	AG_ERR("%s: %s", cfg->drives[i], strerror(errno));
+out:
+	for (i = 0; i < cfg->ndrives; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(blk);
+	return rc;
+}
+
+/* Pick the cluster label most drives agree on: the one that mkfs wrote. */
+static int pick_cluster(struct ag_label *labels, const int *ok, int n)
+{
+	int best = -1, best_votes = 0, i, j;
+
+	for (i = 0; i < n; i++) {
+		int votes = 0;
+
+		if (!ok[i])
+			continue;
+		for (j = 0; j < n; j++)
+			if (ok[j] && !memcmp(labels[i].uuid, labels[j].uuid, 16))
+				votes++;
+		if (votes > best_votes) {
+			best = i;
+			best_votes = votes;
+		}
+	}
+	return best;
+}
+
+int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
+{
+	struct ag_label labels[AG_MAX_DRIVES];
+	int fds[AG_MAX_DRIVES], direct[AG_MAX_DRIVES], ok[AG_MAX_DRIVES];
+	struct ag_drives *ds;
+	uint8_t *blk;
+	int i, best, rc = 0;
+
+	ds = calloc(1, sizeof(*ds));
+	blk = ag_alloc_aligned(AG_BLOCK);
+	if (!ds || !blk) {
+		free(ds);
+		free(blk);
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->ndrives; i++) {
+		ok[i] = 0;
+		fds[i] = open_path(cfg->drives[i], O_RDWR, &direct[i]);
+		if (fds[i] < 0) {
+			AG_WARN("drive %s: %s", cfg->drives[i],
+				strerror(-fds[i]));
+			continue;
+		}
+		if (pread(fds[i], blk, AG_BLOCK, 0) != AG_BLOCK) {
+			AG_WARN("drive %s: cannot read its label",
+				cfg->drives[i]);
+			continue;
+		}
+		rc = label_decode(blk, &labels[i]);
+		if (rc == -ENOENT)
+			AG_WARN("drive %s: no Agora label (not formatted, or "
+				"zeroed)", cfg->drives[i]);
+		else if (rc)
+			AG_WARN("drive %s: damaged label", cfg->drives[i]);
+		else
+			ok[i] = 1;
+	}
+	best = pick_cluster(labels, ok, cfg->ndrives);
+	if (best < 0) {
+		AG_ERR("no drive of %s holds a valid Agora label; run "
+		       "'agora mkfs'", cfg->path);
+		rc = -ENOENT;
+		goto fail;
+	}
+	ds->label = labels[best];
+	ds->n = ds->label.ndrives;
+	for (i = 0; i < ds->n; i++) {
+		ds->d[i].fd = -1;
+		ds->d[i].state = AG_DRIVE_MISSING;
+	}
+	for (i = 0; i < cfg->ndrives; i++) {
+		struct ag_drive *d;
+
+		if (!ok[i])
+			continue;
+		if (memcmp(labels[i].uuid, ds->label.uuid, 16)) {
+			AG_ERR("drive %s belongs to another cluster; ignoring "
+			       "it", cfg->drives[i]);
+			continue;
+		}
+		if (labels[i].ndrives != ds->label.ndrives) {
+			AG_ERR("drive %s: label disagrees on the drive count",
+			       cfg->drives[i]);
+			continue;
+		}
+		d = &ds->d[labels[i].index];
+		if (d->fd >= 0) {
+			AG_ERR("drive %s is a duplicate of %s (both index %u); "
+			       "ignoring it", cfg->drives[i], d->path,
+			       labels[i].index);
+			continue;
+		}
+		d->fd = fds[i];
+		fds[i] = -1;
+		d->direct = direct[i];
+		d->state = AG_DRIVE_OK;
+		d->path = strdup(cfg->drives[i]);
+	}
+	for (i = 0; i < ds->n; i++) {
+		if (ds->d[i].state == AG_DRIVE_OK)
+			continue;
+		ds->missing++;
+		if (!ds->d[i].path)
+			ds->d[i].path = strdup(i < cfg->ndrives ? cfg->drives[i]
+								: "?");
+		AG_WARN("drive %d (%s) is missing: running degraded", i,
+			ds->d[i].path ? ds->d[i].path : "?");
+	}
+	if (ds->missing > (int)ds->label.ec_m) {
+		AG_ERR("%d of %d drives are missing; at most %u may be",
+		       ds->missing, ds->n, ds->label.ec_m);
+		rc = -AG_ENOQUORUM;
+		goto fail;
+	}
+	for (i = 0; i < cfg->ndrives; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(blk);
+	ds->label.index = 0;
+	*dsp = ds;
+	return 0;
+fail:
+	for (i = 0; i < cfg->ndrives; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(blk);
+	ag_drives_close(ds);
+	return rc;
+}
+
+void ag_drives_close(struct ag_drives *ds)
+{
+	int i;
+
+	if (!ds)
+		return;
+	for (i = 0; i < ds->n; i++) {
+		if (ds->d[i].fd >= 0)
+			close(ds->d[i].fd);
+		free(ds->d[i].path);
+	}
+	free(ds);
+}
+
+static void commit_encode(uint8_t *b, const struct ag_commit_rec *r)
+{
+	memset(b, 0, AG_BLOCK);
+	memcpy(b, AG_COMMIT_MAGIC, 8);
+	put_le64(b + 8, r->gen);
+	put_le64(b + 16, r->root);
+	put_le32(b + 24, r->epoch);
+	memcpy(b + 32, r->uuid, 16);
+	put_le64(b + 48, r->time_ns);
+	put_le32(b + 4092, ag_crc32c(b, 4092));
+}
+
+static int commit_decode(const uint8_t *b, struct ag_commit_rec *r)
+{
+	if (memcmp(b, AG_COMMIT_MAGIC, 8))
+		return -ENOENT;
+	if (get_le32(b + 4092) != ag_crc32c(b, 4092))
+		return -AG_ECORRUPT;
+	r->gen = get_le64(b + 8);
+	r->root = get_le64(b + 16);
+	r->epoch = get_le32(b + 24);
+	memcpy(r->uuid, b + 32, 16);
+	r->time_ns = get_le64(b + 48);
+	return 0;
+}
+
+int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec)
+{
+	uint8_t *ring = ag_alloc_aligned(AG_COMMIT_SLOTS * AG_BLOCK);
+	int i, found = 0;
+	uint32_t s;
+
+	if (!ring)
+		return -ENOMEM;
+	for (i = 0; i < ds->n; i++) {
+		if (ag_drive_read(ds, i, ring, AG_COMMIT_SLOTS * AG_BLOCK,
+				  AG_COMMIT_OFF))
+			continue;
+		for (s = 0; s < AG_COMMIT_SLOTS; s++) {
+			struct ag_commit_rec r;
+			int rc = commit_decode(ring + s * AG_BLOCK, &r);
+
+			if (rc == -AG_ECORRUPT) {
+				/* a torn write of the newest slot is normal
+				 * after a crash; count it, use an older one */
+				atomic_fetch_add(&ds->d[i].csum_errors, 1);
+				continue;
+			}
+			if (rc || memcmp(r.uuid, ds->label.uuid, 16) ||
+			    r.gen % AG_COMMIT_SLOTS != s)
+				continue;
+			if (!found || r.gen > rec->gen)
+				*rec = r;
+			found = 1;
+		}
+	}
+	free(ring);
+	return found ? 0 : -ENOENT;
+}
+
+int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec)
+{
+	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
+	uint64_t off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) * AG_BLOCK;
+	int i, ok = 0, present = 0;
+
+	if (!b)
+		return -ENOMEM;
+	commit_encode(b, rec);
+	for (i = 0; i < ds->n; i++) {
+		if (ds->d[i].state != AG_DRIVE_OK)
+			continue;
+		present++;
+		if (ag_drive_write(ds, i, b, AG_BLOCK, off))
+			continue;
+		if (fdatasync(ds->d[i].fd)) {
+			atomic_fetch_add(&ds->d[i].write_errors, 1);
+			continue;
+		}
+		ok++;
+	}
+	free(b);
+	return ok >= AG_MIN(3, present) && ok ? 0 : -AG_ENOQUORUM;
+}

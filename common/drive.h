@@ -1,0 +1,105 @@
+/*
+ * drive.h - the lowest layer: a set of drives (files or block devices),
+ * their labels and the commit ring.
+ *
+ * Every I/O of the upper layers goes through ag_drive_read/write, which
+ * take care of O_DIRECT alignment, count errors per drive and pass through
+ * a fault hook that tests use to fail, lose or corrupt I/O.
+ */
+#ifndef AG_DRIVE_H
+#define AG_DRIVE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct ag_label {
+	uint32_t version, index, ndrives;
+	uint8_t uuid[16];
+	uint32_t ec_k, ec_m, page_size, strip_size, nsegments;
+	uint64_t segment_size, drive_size;
+	uint32_t chunk_min, chunk_avg, chunk_max;
+	int32_t zstd_level;
+	uint64_t created;
+};
+
+struct ag_commit_rec {
+	uint64_t gen;
+	uint64_t root;
+	uint32_t epoch;
+	uint8_t uuid[16];
+	uint64_t time_ns;
+};
+
+enum ag_drive_state {
+	AG_DRIVE_OK = 0,
+	AG_DRIVE_MISSING,  /* cannot be opened or has no label */
+	AG_DRIVE_FOREIGN,  /* label of another cluster */
+	AG_DRIVE_FAILED,   /* failed I/O since it was opened */
+};
+
+struct ag_drive {
+	char *path;
+	int fd;
+	int direct; /* opened with O_DIRECT */
+	enum ag_drive_state state;
+	atomic_ulong read_errors, write_errors, csum_errors;
+};
+
+struct ag_drives {
+	int n;                 /* drive count of the cluster (label) */
+	struct ag_label label; /* the cluster's label (index field unused) */
+	struct ag_drive d[AG_MAX_DRIVES];
+	int missing;           /* drives not OK at open */
+};
+
+/* A test hook consulted before every drive I/O: return 0 to let it run,
+ * a negative errno to fail it, or 1 (writes only) to drop it silently. */
+extern int (*ag_drive_fault_hook)(int drive, int is_write, uint64_t off,
+				  size_t len);
+
+/* Create (sparse, drive_size) missing drive files and write fresh labels
+ * and an empty commit ring. Refuses drives that already hold an Agora
+ * label unless force. */
+int ag_drives_format(const struct ag_config *cfg, int force,
+		     struct ag_label *out);
+
+/* Open every drive of cfg, read and cross-check labels. Succeeds degraded
+ * when at most ec_m drives are missing or foreign; the per-drive state
+ * says which. Logs each problem clearly. */
+int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp);
+void ag_drives_close(struct ag_drives *ds);
+
+/* Read/write len bytes at byte offset off of drive i. Any alignment is
+ * accepted (bounce-buffered when the drive is O_DIRECT and the request is
+ * not aligned). Returns 0 or a negative errno; a failed or missing drive
+ * gives -EIO at once. */
+int ag_drive_read(struct ag_drives *ds, int i, void *buf, size_t len,
+		  uint64_t off);
+int ag_drive_write(struct ag_drives *ds, int i, const void *buf, size_t len,
+		   uint64_t off);
+/* fdatasync every present drive. */
+int ag_drives_sync(struct ag_drives *ds);
+
+/* The newest valid commit record on any drive; -ENOENT if none. */
+int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec);
+/* Write rec into slot gen % 16 of every present drive and sync; succeeds
+ * when at least min(3, present) drives took it. */
+int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec);
+
+/* Byte offset on a drive of segment seg, unit-sized slot L. */
+static inline uint64_t ag_slot_offset(const struct ag_label *l, uint32_t seg,
+				      uint64_t slot, uint32_t unit)
+{
+	return (uint64_t)(1u << 20) + (uint64_t)seg * l->segment_size +
+	       (slot / l->ndrives) * unit;
+}
+
+static inline int ag_slot_drive(const struct ag_label *l, uint64_t slot)
+{
+	return (int)(slot % l->ndrives);
+}
+
+#endif

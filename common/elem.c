@@ -1,0 +1,566 @@
+/*
+ * elem.c - the namespace of elements as clients see it: lookups and
+ * listings read the tree at the newest known root; every change is one
+ * transaction committed by metad (the rules live in apply.c, once).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cluster.h"
+#include "format.h"
+#include "keys.h"
+#include "util.h"
+
+#define SYMLINK_XATTR "\001symlink"
+
+/* Run a read at the newest root; a reader that meets a page reused since
+ * its root was current sees a corrupt page: refresh once and retry. */
+#define WITH_TREE(c, t, expr)                                           \
+	({                                                              \
+		int _rc = ag_cl_tree((c), &(t));                        \
+		if (!_rc) {                                             \
+			_rc = (expr);                                   \
+			ag_tree_close(t);                               \
+			if (_rc == -AG_ECORRUPT &&                      \
+			    !ag_cluster_refresh(c) &&                   \
+			    !(_rc = ag_cl_tree((c), &(t)))) {           \
+				_rc = (expr);                           \
+				ag_tree_close(t);                       \
+			}                                               \
+		}                                                       \
+		_rc;                                                    \
+	})
+
+static int tree_getattr(struct ag_tree *t, uint64_t ino, struct ag_attr *a)
+{
+	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
+	size_t vl = sizeof(v);
+	int rc = ag_tree_get(t, k, ag_key_inode(k, ino), v, &vl);
+
+	if (rc == -ERANGE)
+		return AG_CORRUPT("inode %llu", (unsigned long long)ino);
+	return rc ? rc : ag_inode_decode(v, vl, ino, a);
+}
+
+static int check_name(const char *name, size_t *nlen)
+{
+	size_t n = strnlen(name, AG_NAME_MAX + 1);
+
+	if (!n)
+		return -EINVAL;
+	if (n > AG_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (memchr(name, '/', n))
+		return -EINVAL;
+	*nlen = n;
+	return 0;
+}
+
+static int tree_lookup(struct ag_tree *t, uint64_t parent, const char *name,
+		       size_t nlen, struct ag_attr *a)
+{
+	uint8_t k[AG_KEYBUF], v[16];
+	size_t vl = sizeof(v);
+	int rc = ag_tree_get(t, k, ag_key_dirent(k, parent, name, nlen), v,
+			     &vl);
+
+	if (rc == -ENOENT) {
+		/* tell "no such name" from "parent is not a directory" */
+		struct ag_attr p;
+		int prc = tree_getattr(t, parent, &p);
+
+		if (prc)
+			return prc;
+		return S_ISDIR(p.mode) ? -ENOENT : -ENOTDIR;
+	}
+	if (rc)
+		return rc;
+	if (vl != 9)
+		return AG_CORRUPT("directory entry");
+	return tree_getattr(t, get_le64(v), a);
+}
+
+int ag_getattr(struct ag_cluster *c, uint64_t ino, struct ag_attr *a)
+{
+	struct ag_tree *t;
+
+	return WITH_TREE(c, t, tree_getattr(t, ino, a));
+}
+
+int ag_lookup(struct ag_cluster *c, uint64_t parent, const char *name,
+	      struct ag_attr *a)
+{
+	struct ag_tree *t;
+	size_t nlen;
+	int rc = check_name(name, &nlen);
+
+	if (rc)
+		return rc;
+	if (!strcmp(name, "."))
+		return ag_getattr(c, parent, a);
+	if (!strcmp(name, "..")) {
+		struct ag_attr d;
+
+		rc = ag_getattr(c, parent, &d);
+		return rc ? rc : ag_getattr(c, d.parent ? d.parent : AG_ROOT,
+					    a);
+	}
+	return WITH_TREE(c, t, tree_lookup(t, parent, name, nlen, a));
+}
+
+/* Walk components of path; with parent_only, stop before the last one. */
+static int walk(struct ag_tree *t, const char *path, int parent_only,
+		struct ag_attr *a, const char **last)
+{
+	const char *p = path, *end;
+	int rc;
+
+	if (*p != '/')
+		return -EINVAL;
+	rc = tree_getattr(t, AG_ROOT, a);
+	while (!rc) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		end = strchrnul(p, '/');
+		n = end - p;
+		if (n > AG_NAME_MAX)
+			return -ENAMETOOLONG;
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return -EINVAL; /* paths are canonical: no dot parts */
+		if (parent_only) {
+			const char *q = end;
+
+			while (*q == '/')
+				q++;
+			if (!*q) {
+				*last = p;
+				return S_ISDIR(a->mode) ? 0 : -ENOTDIR;
+			}
+		}
+		if (!S_ISDIR(a->mode))
+			return -ENOTDIR;
+		rc = tree_lookup(t, a->ino, p, n, a);
+		p = end;
+	}
+	if (!rc && parent_only)
+		return -EINVAL; /* "/" has no parent */
+	return rc;
+}
+
+int ag_resolve(struct ag_cluster *c, const char *path, struct ag_attr *a)
+{
+	struct ag_tree *t;
+
+	return WITH_TREE(c, t, walk(t, path, 0, a, NULL));
+}
+
+int ag_resolve_parent(struct ag_cluster *c, const char *path, uint64_t *parent,
+		      const char **name)
+{
+	struct ag_attr a;
+	struct ag_tree *t;
+	int rc = WITH_TREE(c, t, walk(t, path, 1, &a, name));
+
+	if (!rc)
+		*parent = a.ino;
+	return rc;
+}
+
+struct listing {
+	ag_dirent_cb cb;
+	void *arg;
+};
+
+static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
+			ag_dirent_cb cb, void *arg)
+{
+	uint8_t k[AG_KEYBUF];
+	size_t pl = ag_key_dirent(k, dir, "", 0), kl = pl, alen = 0;
+	struct ag_cursor *cur;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	int rc;
+
+	if (after) {
+		alen = strnlen(after, AG_NAME_MAX + 1);
+		if (alen > AG_NAME_MAX)
+			return -ENAMETOOLONG;
+		kl = ag_key_dirent(k, dir, after, alen);
+	}
+	rc = ag_tree_seek(t, k, kl, &cur);
+	if (rc)
+		return rc;
+	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
+		const uint8_t *kb = ck, *vb = cv;
+
+		if (ckl <= pl || memcmp(kb, k, pl))
+			break;
+		if (after && ckl == kl && !memcmp(kb, k, kl))
+			continue;
+		if (cvl != 9) {
+			rc = AG_CORRUPT("directory entry");
+			break;
+		}
+		rc = cb(arg, (const char *)kb + pl, ckl - pl, get_le64(vb),
+			vb[8]);
+		if (rc)
+			break;
+	}
+	ag_cursor_free(cur);
+	return rc;
+}
+
+int ag_readdir(struct ag_cluster *c, uint64_t dir, const char *after,
+	       ag_dirent_cb cb, void *arg)
+{
+	struct ag_tree *t;
+	struct ag_attr a;
+	int rc = ag_getattr(c, dir, &a);
+
+	if (rc)
+		return rc;
+	if (!S_ISDIR(a.mode))
+		return -ENOTDIR;
+	return WITH_TREE(c, t, tree_readdir(t, dir, after, cb, arg));
+}
+
+/* Commit t, then read the attributes of the inode it made or named. */
+static int commit_get(struct ag_cluster *c, struct ag_txn *t, uint64_t ino,
+		      struct ag_attr *a)
+{
+	struct ag_rpc_reply r;
+	int rc = ag_cl_commit(c, t, &r);
+
+	ag_txn_release(t);
+	if (rc || !a)
+		return rc;
+	return ag_getattr(c, ino ? ino : r.ino, a);
+}
+
+static int make_node(struct ag_cluster *c, uint64_t parent, const char *name,
+		     uint32_t mode, uint32_t uid, uint32_t gid, uint64_t rdev,
+		     const char *target, uint32_t flags, struct ag_attr *a)
+{
+	struct ag_op_mknode o = {
+		.parent = parent, .mode = mode, .uid = uid, .gid = gid,
+		.rdev = rdev, .name = name, .flags = flags,
+	};
+	struct ag_txn t;
+	size_t nlen;
+	int rc = check_name(name, &nlen);
+
+	if (rc)
+		return rc;
+	o.nlen = nlen;
+	if (target) {
+		size_t tl = strlen(target);
+
+		if (!tl)
+			return -ENOENT;
+		if (tl > AG_VAL_MAX)
+			return -ENAMETOOLONG;
+		o.target = target;
+		o.tlen = tl;
+	}
+	ag_cl_txn(c, &t);
+	ag_txn_mknode(&t, &o);
+	return commit_get(c, &t, 0, a);
+}
+
+int ag_mknod(struct ag_cluster *c, uint64_t parent, const char *name,
+	     uint32_t mode, uint32_t uid, uint32_t gid, uint64_t rdev,
+	     struct ag_attr *a)
+{
+	if (S_ISDIR(mode) || S_ISLNK(mode))
+		return -EINVAL;
+	if (!(mode & S_IFMT))
+		mode |= S_IFREG;
+	return make_node(c, parent, name, mode, uid, gid, rdev, NULL, 0, a);
+}
+
+int ag_mkdir(struct ag_cluster *c, uint64_t parent, const char *name,
+	     uint32_t mode, uint32_t uid, uint32_t gid, struct ag_attr *a)
+{
+	return make_node(c, parent, name, S_IFDIR | (mode & 07777), uid, gid,
+			 0, NULL, 0, a);
+}
+
+int ag_mkdir_path(struct ag_cluster *c, const char *path, uint32_t mode,
+		  uint32_t uid, uint32_t gid, struct ag_attr *a)
+{
+	char name[AG_NAME_MAX + 1];
+	const char *p = path, *end;
+	int rc;
+
+	if (*p != '/')
+		return -EINVAL;
+	rc = ag_getattr(c, AG_ROOT, a);
+	while (!rc) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		end = strchrnul(p, '/');
+		n = end - p;
+		if (n > AG_NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(name, p, n);
+		name[n] = 0;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			return -EINVAL;
+		rc = ag_lookup(c, a->ino, name, a);
+		if (rc == -ENOENT)
+			rc = make_node(c, a->ino, name, S_IFDIR | (mode & 07777),
+				       uid, gid, 0, NULL, AG_MKNODE_EXIST_OK,
+				       a);
+		if (!rc && !S_ISDIR(a->mode))
+			rc = -ENOTDIR;
+		p = end;
+	}
+	return rc;
+}
+
+int ag_symlink(struct ag_cluster *c, uint64_t parent, const char *name,
+	       const char *target, uint32_t uid, uint32_t gid,
+	       struct ag_attr *a)
+{
+	return make_node(c, parent, name, S_IFLNK | 0777, uid, gid, 0, target,
+			 0, a);
+}
+
+static ssize_t tree_getxattr(struct ag_tree *t, uint64_t ino, const char *name,
+			     size_t nlen, void *buf, size_t size)
+{
+	uint8_t k[AG_KEYBUF], v[AG_VAL_MAX];
+	size_t vl = sizeof(v);
+	int rc = ag_tree_get(t, k, ag_key_xattr(k, ino, name, nlen), v, &vl);
+
+	if (rc == -ENOENT) {
+		struct ag_attr a;
+
+		rc = tree_getattr(t, ino, &a);
+		return rc ? rc : -ENODATA;
+	}
+	if (rc)
+		return rc;
+	if (!size)
+		return vl;
+	if (vl > size)
+		return -ERANGE;
+	memcpy(buf, v, vl);
+	return vl;
+}
+
+ssize_t ag_readlink(struct ag_cluster *c, uint64_t ino, char *buf, size_t size)
+{
+	struct ag_tree *t;
+	ssize_t n;
+
+	n = WITH_TREE(c, t, (int)tree_getxattr(t, ino, SYMLINK_XATTR,
+					       strlen(SYMLINK_XATTR), buf,
+					       size));
+	return n == -ENODATA ? -EINVAL : n;
+}
+
+static int remove_name(struct ag_cluster *c, uint64_t parent,
+		       const char *name, uint32_t flags)
+{
+	struct ag_op_unlink o = { .parent = parent, .name = name,
+				  .flags = flags };
+	struct ag_txn t;
+	size_t nlen;
+	int rc = check_name(name, &nlen);
+
+	if (rc)
+		return rc;
+	o.nlen = nlen;
+	ag_cl_txn(c, &t);
+	ag_txn_unlink(&t, &o);
+	return commit_get(c, &t, 0, NULL);
+}
+
+int ag_unlink(struct ag_cluster *c, uint64_t parent, const char *name)
+{
+	return remove_name(c, parent, name, 0);
+}
+
+int ag_rmdir(struct ag_cluster *c, uint64_t parent, const char *name)
+{
+	return remove_name(c, parent, name, AG_UNLINK_DIR);
+}
+
+int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
+	      uint64_t dparent, const char *dname, unsigned flags)
+{
+	struct ag_op_rename o = { .src = sparent, .dst = dparent,
+				  .sname = sname, .dname = dname,
+				  .flags = flags };
+	struct ag_txn t;
+	size_t sl, dl;
+	int rc = check_name(sname, &sl);
+
+	if (!rc)
+		rc = check_name(dname, &dl);
+	if (rc)
+		return rc;
+	o.slen = sl;
+	o.dlen = dl;
+	ag_cl_txn(c, &t);
+	ag_txn_rename(&t, &o);
+	return commit_get(c, &t, 0, NULL);
+}
+
+int ag_link(struct ag_cluster *c, uint64_t ino, uint64_t parent,
+	    const char *name, struct ag_attr *a)
+{
+	struct ag_op_link o = { .ino = ino, .parent = parent, .name = name };
+	struct ag_txn t;
+	size_t nlen;
+	int rc = check_name(name, &nlen);
+
+	if (rc)
+		return rc;
+	o.nlen = nlen;
+	ag_cl_txn(c, &t);
+	ag_txn_link(&t, &o);
+	return commit_get(c, &t, ino, a);
+}
+
+int ag_setattr(struct ag_cluster *c, uint64_t ino, unsigned mask,
+	       const struct ag_attr *in, struct ag_attr *out)
+{
+	struct ag_op_setattr o = { .ino = ino };
+	struct ag_txn t;
+
+	if (mask & AG_ATTR_MODE) {
+		o.mask |= AG_SET_MODE;
+		o.mode = in->mode;
+	}
+	if (mask & AG_ATTR_UID) {
+		o.mask |= AG_SET_UID;
+		o.uid = in->uid;
+	}
+	if (mask & AG_ATTR_GID) {
+		o.mask |= AG_SET_GID;
+		o.gid = in->gid;
+	}
+	if (mask & AG_ATTR_SIZE) {
+		o.mask |= AG_SET_SIZE;
+		o.size = in->size;
+	}
+	if (mask & AG_ATTR_ATIME) {
+		o.mask |= AG_SET_ATIME;
+		o.atime = in->atime;
+	}
+	if (mask & AG_ATTR_MTIME) {
+		o.mask |= AG_SET_MTIME;
+		o.mtime = in->mtime;
+	}
+	ag_cl_txn(c, &t);
+	ag_txn_setattr(&t, &o);
+	return commit_get(c, &t, ino, out);
+}
+
+int ag_truncate(struct ag_cluster *c, uint64_t ino, uint64_t size)
+{
+	struct ag_attr a = { .size = size };
+
+	return ag_setattr(c, ino, AG_ATTR_SIZE, &a, NULL);
+}
+
+ssize_t ag_getxattr(struct ag_cluster *c, uint64_t ino, const char *name,
+		    void *buf, size_t size)
+{
+	struct ag_tree *t;
+	size_t nlen = strnlen(name, AG_NAME_MAX + 1);
+
+	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
+		return -ERANGE;
+	return WITH_TREE(c, t, (int)tree_getxattr(t, ino, name, nlen, buf,
+						  size));
+}
+
+int ag_setxattr(struct ag_cluster *c, uint64_t ino, const char *name,
+		const void *val, size_t len, int flags)
+{
+	struct ag_op_xattr o = { .ino = ino, .name = name, .value = val,
+				 .vlen = len, .flags = flags };
+	struct ag_txn t;
+	size_t nlen = strnlen(name, AG_NAME_MAX + 1);
+
+	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
+		return -ERANGE;
+	if (len > AG_VAL_MAX)
+		return -E2BIG;
+	o.nlen = nlen;
+	ag_cl_txn(c, &t);
+	ag_txn_setxattr(&t, &o);
+	return commit_get(c, &t, 0, NULL);
+}
+
+int ag_removexattr(struct ag_cluster *c, uint64_t ino, const char *name)
+{
+	struct ag_txn t;
+	size_t nlen = strnlen(name, AG_NAME_MAX + 1);
+
+	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
+		return -ERANGE;
+	ag_cl_txn(c, &t);
+	ag_txn_rmxattr(&t, ino, name, nlen);
+	return commit_get(c, &t, 0, NULL);
+}
+
+static ssize_t tree_listxattr(struct ag_tree *t, uint64_t ino, char *buf,
+			      size_t size)
+{
+	uint8_t k[AG_KEYBUF];
+	size_t pl = ag_key_xattr(k, ino, "", 0), total = 0;
+	struct ag_cursor *cur;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	struct ag_attr a;
+	int rc = tree_getattr(t, ino, &a);
+
+	if (rc)
+		return rc;
+	rc = ag_tree_seek(t, k, pl, &cur);
+	if (rc)
+		return rc;
+	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
+		const char *name = (const char *)ck + pl;
+		size_t n = ckl - pl;
+
+		if (ckl <= pl || memcmp(ck, k, pl))
+			break;
+		if (name[0] == '\001')
+			continue; /* internal records, not user xattrs */
+		if (size) {
+			if (total + n + 1 > size) {
+				rc = -ERANGE;
+				break;
+			}
+			memcpy(buf + total, name, n);
+			buf[total + n] = 0;
+		}
+		total += n + 1;
+	}
+	ag_cursor_free(cur);
+	return rc < 0 ? rc : (ssize_t)total;
+}
+
+ssize_t ag_listxattr(struct ag_cluster *c, uint64_t ino, char *buf,
+		     size_t size)
+{
+	struct ag_tree *t;
+
+	return WITH_TREE(c, t, (int)tree_listxattr(t, ino, buf, size));
+}

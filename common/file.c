@@ -1,0 +1,742 @@
+/*
+ * file.c - element data: the write path (content-defined chunks, SHA-256,
+ * global dedup through the tree, zstd, packing into erasure-coded
+ * stripes, one WRITE op per commit) and the read path (extent map, chunk
+ * records, verified stripe reads, decompression, a chunk cache).
+ *
+ * A chunk is stored once cluster-wide: its SHA-256 names it in the tree,
+ * and an extent is a view (offset, length) into a chunk, so overwrites
+ * and truncates never rewrite a chunk.
+ */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include "cluster.h"
+#include "format.h"
+#include "keys.h"
+#include "util.h"
+
+/* A writer commits its extents at least this often, so that one
+ * transaction stays small and a crash loses little unacknowledged work. */
+#define COMMIT_EVERY (32u << 20)
+
+/* ---- chunk cache: plain chunk bytes by SHA-256 ---- */
+
+struct cached {
+	uint8_t sha[32];
+	uint8_t *data;
+	uint32_t len;
+	uint64_t tick;
+};
+
+struct ag_chunk_cache {
+	pthread_mutex_t lock;
+	struct cached *slots;
+	uint32_t nslots;
+	uint64_t tick;
+};
+
+int ag_chunk_cache_new(uint64_t bytes, struct ag_chunk_cache **ccp);
+void ag_chunk_cache_free(struct ag_chunk_cache *cc);
+
+int ag_chunk_cache_new(uint64_t bytes, struct ag_chunk_cache **ccp)
+{
+	struct ag_chunk_cache *cc = calloc(1, sizeof(*cc));
+
+	if (!cc)
+		return -ENOMEM;
+	/* sized for chunks of 64 KiB on average; a set-associative table
+	 * with 8 ways is plenty for sequential and repeated reads */
+	cc->nslots = (uint32_t)AG_MAX(bytes / (64 << 10), 64);
+	cc->nslots = (cc->nslots + 7) & ~7u;
+	cc->slots = calloc(cc->nslots, sizeof(*cc->slots));
+	if (!cc->slots) {
+		free(cc);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&cc->lock, NULL);
+	*ccp = cc;
+	return 0;
+}
+
+void ag_chunk_cache_free(struct ag_chunk_cache *cc)
+{
+	uint32_t i;
+
+	if (!cc)
+		return;
+	for (i = 0; i < cc->nslots; i++)
+		free(cc->slots[i].data);
+	pthread_mutex_destroy(&cc->lock);
+	free(cc->slots);
+	free(cc);
+}
+
+static struct cached *cache_set(struct ag_chunk_cache *cc, const uint8_t *sha)
+{
+	uint32_t set;
+
+	memcpy(&set, sha, 4);
+	return &cc->slots[(set % (cc->nslots / 8)) * 8];
+}
+
+/* Copy [off, off + len) of the cached chunk; 1 on a hit. */
+static int cache_read(struct ag_chunk_cache *cc, const uint8_t *sha,
+		      uint32_t off, void *buf, uint32_t len)
+{
+	struct cached *s = cache_set(cc, sha);
+	int i, hit = 0;
+
+	pthread_mutex_lock(&cc->lock);
+	for (i = 0; i < 8; i++) {
+		if (s[i].data && !memcmp(s[i].sha, sha, 32) &&
+		    off + len <= s[i].len) {
+			memcpy(buf, s[i].data + off, len);
+			s[i].tick = ++cc->tick;
+			hit = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cc->lock);
+	return hit;
+}
+
+/* Keep data (malloc'd, ownership passes to the cache). */
+static void cache_insert(struct ag_chunk_cache *cc, const uint8_t *sha,
+			 uint8_t *data, uint32_t len)
+{
+	struct cached *s = cache_set(cc, sha), *victim = s;
+	int i;
+
+	pthread_mutex_lock(&cc->lock);
+	for (i = 0; i < 8; i++) {
+		if (s[i].data && !memcmp(s[i].sha, sha, 32)) {
+			victim = &s[i];
+			break;
+		}
+		if (!s[i].data || s[i].tick < victim->tick)
+			victim = &s[i];
+	}
+	free(victim->data);
+	memcpy(victim->sha, sha, 32);
+	victim->data = data;
+	victim->len = len;
+	victim->tick = ++cc->tick;
+	pthread_mutex_unlock(&cc->lock);
+}
+
+/* ---- read path ---- */
+
+static int chunk_lookup(struct ag_tree *t, const uint8_t *sha,
+			struct ag_chunk_rec *rec)
+{
+	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_LEN];
+	size_t vl = sizeof(v);
+	int rc = ag_tree_get(t, k, ag_key_chunk(k, sha), v, &vl);
+
+	if (rc == -ERANGE)
+		return AG_CORRUPT("chunk record");
+	return rc ? rc : ag_chunk_rec_decode(v, vl, rec);
+}
+
+/* The plain bytes of a chunk, in a malloc'd buffer of rec->ulen. */
+static int chunk_fetch(struct ag_cluster *c, const struct ag_chunk_rec *rec,
+		       uint8_t **out)
+{
+	uint8_t *stored, *plain;
+	size_t n;
+	int rc;
+
+	stored = malloc(rec->clen);
+	if (!stored)
+		return -ENOMEM;
+	rc = ag_stripes_read(c->stripes, rec->addr, stored, rec->clen,
+			     rec->crc);
+	if (rc) {
+		free(stored);
+		return rc;
+	}
+	if (!(rec->flags & AG_CHUNK_ZSTD)) {
+		if (rec->clen != rec->ulen) {
+			free(stored);
+			return AG_CORRUPT("raw chunk of wrong length");
+		}
+		*out = stored;
+		return 0;
+	}
+	plain = malloc(rec->ulen);
+	if (!plain) {
+		free(stored);
+		return -ENOMEM;
+	}
+	n = ZSTD_decompress(plain, rec->ulen, stored, rec->clen);
+	free(stored);
+	if (ZSTD_isError(n) || n != rec->ulen) {
+		free(plain);
+		return AG_CORRUPT("chunk does not decompress to its length");
+	}
+	*out = plain;
+	return 0;
+}
+
+static int extent_read(struct ag_cluster *c, struct ag_tree *t,
+		       const struct ag_extent *e, uint32_t from, uint8_t *dst,
+		       uint32_t len)
+{
+	struct ag_chunk_rec rec;
+	uint8_t *plain;
+	int rc;
+
+	if (cache_read(c->cache, e->sha, e->coff + from, dst, len))
+		return 0;
+	rc = chunk_lookup(t, e->sha, &rec);
+	if (rc)
+		return rc == -ENOENT ? AG_CORRUPT("extent names a missing "
+						  "chunk") : rc;
+	if ((uint64_t)e->coff + e->len > rec.ulen)
+		return AG_CORRUPT("extent past the end of its chunk");
+	rc = chunk_fetch(c, &rec, &plain);
+	if (rc)
+		return rc;
+	memcpy(dst, plain + e->coff + from, len);
+	cache_insert(c->cache, e->sha, plain, rec.ulen);
+	return 0;
+}
+
+static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
+			 uint64_t off, uint8_t *buf, size_t len)
+{
+	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
+	uint64_t from = off > AG_CHUNK_LIMIT ? off - AG_CHUNK_LIMIT : 0, end;
+	struct ag_cursor *cur;
+	const void *ck, *cv;
+	size_t ckl, cvl, vl = sizeof(v);
+	struct ag_attr a;
+	int rc;
+
+	rc = ag_tree_get(t, k, ag_key_inode(k, ino), v, &vl);
+	if (!rc)
+		rc = ag_inode_decode(v, vl, ino, &a);
+	if (rc)
+		return rc;
+	if (S_ISDIR(a.mode))
+		return -EISDIR;
+	if (off >= a.size)
+		return 0;
+	len = AG_MIN(len, a.size - off);
+	end = off + len;
+	memset(buf, 0, len); /* holes read as zeros */
+	rc = ag_tree_seek(t, k, ag_key_extent(k, ino, from), &cur);
+	if (rc)
+		return rc;
+	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
+		const uint8_t *kb = ck;
+		struct ag_extent e;
+		uint64_t s, f;
+
+		if (ckl != 17 || kb[0] != AG_K_EXTENT || get_be64(kb + 1) != ino)
+			break;
+		rc = ag_extent_decode(ck, ckl, cv, cvl, &e);
+		if (rc)
+			break;
+		if (e.off >= end)
+			break;
+		if (e.off + e.len <= off)
+			continue;
+		s = AG_MAX(off, e.off);
+		f = AG_MIN(end, e.off + e.len);
+		rc = extent_read(c, t, &e, s - e.off, buf + (s - off), f - s);
+		if (rc)
+			break;
+	}
+	ag_cursor_free(cur);
+	return rc < 0 ? rc : (ssize_t)len;
+}
+
+ssize_t ag_read(struct ag_cluster *c, uint64_t ino, uint64_t off, void *buf,
+		size_t len)
+{
+	struct ag_tree *t;
+	ssize_t n;
+	int tries;
+
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+	for (tries = 0; tries < 2; tries++) {
+		int rc = ag_cl_tree(c, &t);
+
+		if (rc)
+			return rc;
+		n = tree_read(c, t, ino, off, buf, len);
+		ag_tree_close(t);
+		/* a page or chunk reused since our root was current looks
+		 * corrupt: move to the newest root and try once more */
+		if (n != -AG_ECORRUPT || ag_cluster_refresh(c))
+			break;
+	}
+	return n;
+}
+
+/* ---- write path ---- */
+
+/* Chunks stored by this sink but not yet committed: dedup within one
+ * stream before the tree knows them. Open addressing, keyed by SHA. */
+struct local_chunk {
+	uint8_t sha[32];
+	uint8_t used;
+};
+
+struct sink {
+	struct ag_cluster *c;
+	struct ag_txn txn;
+	uint64_t ino;         /* 0: the orphan made by this txn's MKNODE */
+	struct ag_tree *dedup; /* tree at the root of the last commit */
+	ZSTD_CCtx *zc;
+	uint8_t *zbuf;
+	size_t zcap;
+	EVP_MD_CTX *md;
+	struct local_chunk *local;
+	uint32_t nlocal, local_cap;
+	uint64_t uncommitted;  /* bytes chunked since the last commit */
+	int packing;           /* counted in c->inflight */
+};
+
+static int sink_init(struct sink *s, struct ag_cluster *c)
+{
+	const struct ag_label *l = &c->ds->label;
+
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	s->zc = ZSTD_createCCtx();
+	s->zcap = ZSTD_compressBound(l->chunk_max);
+	s->zbuf = malloc(s->zcap);
+	s->md = EVP_MD_CTX_new();
+	if (!s->zc || !s->zbuf || !s->md)
+		return -ENOMEM;
+	ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, l->zstd_level);
+	ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 0);
+	ZSTD_CCtx_setParameter(s->zc, ZSTD_c_contentSizeFlag, 1);
+	ag_cl_txn(c, &s->txn);
+	return ag_cl_tree(c, &s->dedup);
+}
+
+static void sink_not_packing(struct sink *s)
+{
+	if (!s->packing)
+		return;
+	pthread_mutex_lock(&s->c->pack_lock);
+	s->c->inflight--;
+	pthread_mutex_unlock(&s->c->pack_lock);
+	s->packing = 0;
+}
+
+static void sink_destroy(struct sink *s)
+{
+	sink_not_packing(s);
+	ag_tree_close(s->dedup);
+	ag_txn_release(&s->txn);
+	ZSTD_freeCCtx(s->zc);
+	EVP_MD_CTX_free(s->md);
+	free(s->zbuf);
+	free(s->local);
+}
+
+static int local_find(struct sink *s, const uint8_t *sha, int insert)
+{
+	uint32_t h, i;
+
+	if (insert && (s->nlocal + 1) * 2 > s->local_cap) {
+		uint32_t cap = s->local_cap ? 2 * s->local_cap : 1024, j;
+		struct local_chunk *n = calloc(cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		for (j = 0; j < s->local_cap; j++) {
+			if (!s->local[j].used)
+				continue;
+			memcpy(&h, s->local[j].sha, 4);
+			for (i = h % cap; n[i].used; i = (i + 1) % cap)
+				;
+			n[i] = s->local[j];
+		}
+		free(s->local);
+		s->local = n;
+		s->local_cap = cap;
+	}
+	if (!s->local_cap)
+		return 0;
+	memcpy(&h, sha, 4);
+	for (i = h % s->local_cap; s->local[i].used; i = (i + 1) % s->local_cap)
+		if (!memcmp(s->local[i].sha, sha, 32))
+			return 1;
+	if (insert) {
+		memcpy(s->local[i].sha, sha, 32);
+		s->local[i].used = 1;
+		s->nlocal++;
+	}
+	return 0;
+}
+
+/* Store one chunk (or find it) and add its extent at file offset off. */
+static int sink_chunk(struct sink *s, const uint8_t *data, uint32_t n,
+		      uint64_t off)
+{
+	struct ag_write_ext e = { .off = off, .len = n };
+	struct ag_chunk_rec rec;
+	unsigned int mdlen;
+	const uint8_t *stored = data;
+	size_t clen;
+	int rc;
+
+	if (!EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(s->md, data, n) ||
+	    !EVP_DigestFinal_ex(s->md, e.sha, &mdlen))
+		return -EIO;
+	rc = local_find(s, e.sha, 0);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		rc = chunk_lookup(s->dedup, e.sha, &rec);
+		if (rc && rc != -ENOENT)
+			return rc;
+	}
+	s->uncommitted += n;
+	if (rc == 0 || rc == 1)
+		return ag_txn_write_ext(&s->txn, &e);
+	clen = ZSTD_compress2(s->zc, s->zbuf, s->zcap, data, n);
+	if (!ZSTD_isError(clen) && clen < n) {
+		stored = s->zbuf;
+		e.cflags = AG_CHUNK_ZSTD;
+	} else {
+		clen = n; /* does not shrink: store it raw */
+	}
+	e.has_loc = 1;
+	e.clen = clen;
+	e.ulen = n;
+	e.crc = ag_crc32c(stored, clen);
+	pthread_mutex_lock(&s->c->pack_lock);
+	if (!s->packing) {
+		s->packing = 1;
+		s->c->inflight++;
+	}
+	rc = ag_cl_pack(s->c, stored, clen, &e.addr);
+	pthread_mutex_unlock(&s->c->pack_lock);
+	if (rc)
+		return rc;
+	rc = local_find(s, e.sha, 1);
+	return rc < 0 ? rc : ag_txn_write_ext(&s->txn, &e);
+}
+
+/* Chunk buf (file offset off); with eof the whole buffer is consumed,
+ * otherwise the tail that does not end at a cut point is left: *used
+ * says how much was chunked. */
+static int sink_bytes(struct sink *s, const uint8_t *buf, size_t len,
+		      uint64_t off, int eof, size_t *used)
+{
+	size_t pos = 0;
+	int rc = 0;
+
+	while (pos < len) {
+		size_t n = ag_cdc_next(&s->c->cdc, buf + pos, len - pos, eof);
+
+		if (!n)
+			break;
+		rc = sink_chunk(s, buf + pos, (uint32_t)n, off + pos);
+		if (rc)
+			break;
+		pos += n;
+	}
+	*used = pos;
+	return rc;
+}
+
+/* Seal the data, commit the transaction, start the next one. */
+static int sink_commit(struct sink *s, struct ag_rpc_reply *r)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->c->pack_lock);
+	rc = ag_cl_pack_seal(s->c, &s->txn);
+	pthread_mutex_unlock(&s->c->pack_lock);
+	if (!rc)
+		rc = ag_cl_commit(s->c, &s->txn, r);
+	sink_not_packing(s);
+	ag_cl_txn(s->c, &s->txn);
+	s->nlocal = 0;
+	if (s->local)
+		memset(s->local, 0, s->local_cap * sizeof(*s->local));
+	s->uncommitted = 0;
+	ag_tree_close(s->dedup);
+	s->dedup = NULL;
+	if (!rc)
+		rc = ag_cl_tree(s->c, &s->dedup);
+	return rc;
+}
+
+/* ---- streaming writer (put) ---- */
+
+struct ag_writer {
+	struct sink s;
+	uint8_t *buf;        /* bytes not yet chunked */
+	size_t len, cap;
+	uint64_t off;        /* file offset of buf[0] */
+	uint64_t piece;      /* start of the open WRITE op */
+	int error;
+};
+
+static int writer_begin_piece(struct ag_writer *w)
+{
+	w->piece = w->off;
+	return ag_txn_write(&w->s.txn, w->s.ino, w->off, UINT64_MAX, w->off,
+			    0);
+}
+
+int ag_writer_new(struct ag_cluster *c, uint32_t mode, uint32_t uid,
+		  uint32_t gid, struct ag_writer **wp)
+{
+	struct ag_op_mknode o = { .mode = S_IFREG | (mode & 07777),
+				  .uid = uid, .gid = gid,
+				  .flags = AG_MKNODE_ORPHAN };
+	struct ag_writer *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	if (!c->rpc) {
+		free(w);
+		return -EROFS;
+	}
+	rc = sink_init(&w->s, c);
+	w->cap = 2 * (size_t)c->ds->label.chunk_max + (1 << 20);
+	w->buf = malloc(w->cap);
+	if (!rc && !w->buf)
+		rc = -ENOMEM;
+	if (!rc)
+		rc = ag_txn_mknode(&w->s.txn, &o);
+	if (!rc)
+		rc = writer_begin_piece(w);
+	if (rc) {
+		ag_writer_free(w);
+		return rc;
+	}
+	*wp = w;
+	return 0;
+}
+
+/* Commit the extents so far; the orphan keeps them until publish. */
+static int writer_checkpoint(struct ag_writer *w)
+{
+	struct ag_rpc_reply r;
+	int rc;
+
+	rc = ag_txn_write_size(&w->s.txn, w->off);
+	if (!rc)
+		rc = sink_commit(&w->s, &r);
+	if (rc)
+		return rc;
+	if (!w->s.ino)
+		w->s.ino = r.ino;
+	return writer_begin_piece(w);
+}
+
+int ag_writer_write(struct ag_writer *w, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	if (w->error)
+		return w->error;
+	while (len) {
+		size_t n = AG_MIN(len, w->cap - w->len), used;
+		int rc;
+
+		memcpy(w->buf + w->len, p, n);
+		w->len += n;
+		p += n;
+		len -= n;
+		if (w->len < w->cap)
+			continue;
+		rc = sink_bytes(&w->s, w->buf, w->len, w->off, 0, &used);
+		if (!rc) {
+			memmove(w->buf, w->buf + used, w->len - used);
+			w->len -= used;
+			w->off += used;
+			if (w->s.uncommitted >= COMMIT_EVERY)
+				rc = writer_checkpoint(w);
+		}
+		if (rc)
+			return w->error = rc;
+	}
+	return 0;
+}
+
+int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
+		     struct ag_attr *a)
+{
+	struct ag_op_link o = { .parent = parent, .name = name,
+				.flags = AG_LINK_REPLACE };
+	struct ag_rpc_reply r;
+	size_t used;
+	int rc = w->error;
+
+	if (!rc)
+		rc = sink_bytes(&w->s, w->buf, w->len, w->off, 1, &used);
+	if (rc)
+		return w->error = rc;
+	w->off += used;
+	w->len = 0;
+	o.ino = w->s.ino;
+	o.nlen = strnlen(name, AG_NAME_MAX + 1);
+	rc = ag_txn_write_size(&w->s.txn, w->off);
+	if (!rc)
+		rc = ag_txn_link(&w->s.txn, &o);
+	if (!rc)
+		rc = sink_commit(&w->s, &r);
+	if (rc)
+		return w->error = rc;
+	if (!w->s.ino)
+		w->s.ino = r.ino;
+	w->error = -EALREADY; /* committed: nothing more to write */
+	return a ? ag_getattr(w->s.c, w->s.ino, a) : 0;
+}
+
+void ag_writer_free(struct ag_writer *w)
+{
+	if (!w)
+		return;
+	if (w->s.ino && w->error != -EALREADY && w->s.c->rpc) {
+		struct ag_txn t;
+
+		/* drop the half-written orphan now rather than at fsck */
+		ag_cl_txn(w->s.c, &t);
+		ag_txn_drop_orphan(&t, w->s.ino);
+		ag_cl_commit(w->s.c, &t, NULL);
+		ag_txn_release(&t);
+	}
+	sink_destroy(&w->s);
+	free(w->buf);
+	free(w);
+}
+
+/* ---- random writes ---- */
+
+/* Extend [*start, *end) to the edges of the extents it cuts, so that the
+ * rewritten range is re-chunked whole and nothing else is touched. */
+static int widen(struct ag_tree *t, uint64_t ino, uint64_t *start,
+		 uint64_t *end)
+{
+	uint8_t k[AG_KEYBUF];
+	uint64_t from = *start > AG_CHUNK_LIMIT ? *start - AG_CHUNK_LIMIT : 0;
+	uint64_t s = *start, e = *end;
+	struct ag_cursor *cur;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	int rc;
+
+	rc = ag_tree_seek(t, k, ag_key_extent(k, ino, from), &cur);
+	if (rc)
+		return rc;
+	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
+		const uint8_t *kb = ck;
+		struct ag_extent x;
+
+		if (ckl != 17 || kb[0] != AG_K_EXTENT || get_be64(kb + 1) != ino)
+			break;
+		rc = ag_extent_decode(ck, ckl, cv, cvl, &x);
+		if (rc)
+			break;
+		if (x.off >= *end)
+			break;
+		if (x.off + x.len <= *start)
+			continue;
+		s = AG_MIN(s, x.off);
+		e = AG_MAX(e, x.off + x.len);
+	}
+	ag_cursor_free(cur);
+	if (rc < 0)
+		return rc;
+	*start = s;
+	*end = e;
+	return 0;
+}
+
+static ssize_t write_piece(struct ag_cluster *c, struct sink *s,
+			   uint64_t ino, uint64_t off, const uint8_t *data,
+			   size_t len)
+{
+	uint64_t start = off, end = off + len;
+	struct ag_attr a;
+	uint8_t *region;
+	size_t used;
+	int rc;
+
+	rc = ag_getattr(c, ino, &a);
+	if (rc)
+		return rc;
+	if (S_ISDIR(a.mode))
+		return -EISDIR;
+	if (!S_ISREG(a.mode))
+		return -EINVAL;
+	rc = widen(s->dedup, ino, &start, &end);
+	if (rc)
+		return rc;
+	region = malloc(end - start);
+	if (!region)
+		return -ENOMEM;
+	if (start < off) {
+		ssize_t n = ag_read(c, ino, start, region, off - start);
+
+		if (n < 0) {
+			free(region);
+			return n;
+		}
+	}
+	memcpy(region + (off - start), data, len);
+	if (end > off + len) {
+		ssize_t n = ag_read(c, ino, off + len, region + (off - start) +
+				    len, end - off - len);
+
+		if (n < 0) {
+			free(region);
+			return n;
+		}
+	}
+	rc = ag_txn_write(&s->txn, ino, start, end,
+			  AG_MAX(a.size, off + len), 0);
+	if (!rc)
+		rc = sink_bytes(s, region, end - start, start, 1, &used);
+	if (!rc)
+		rc = sink_commit(s, NULL);
+	free(region);
+	return rc ? rc : (ssize_t)len;
+}
+
+ssize_t ag_write(struct ag_cluster *c, uint64_t ino, uint64_t off,
+		 const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	struct sink s;
+	size_t done = 0;
+	int rc;
+
+	if (!c->rpc)
+		return -EROFS;
+	if (off + len < off)
+		return -EFBIG;
+	rc = sink_init(&s, c);
+	while (!rc && done < len) {
+		size_t n = AG_MIN(len - done, COMMIT_EVERY);
+		ssize_t w = write_piece(c, &s, ino, off + done, p + done, n);
+
+		if (w < 0)
+			rc = (int)w;
+		else
+			done += w;
+	}
+	sink_destroy(&s);
+	return done ? (ssize_t)done : rc;
+}

@@ -1,0 +1,96 @@
+/*
+ * format.h - Agora's on-drive format, in one place.
+ *
+ * Every drive of a cluster has the same layout:
+ *
+ *   offset             size              contents
+ *   0                  4096              drive label
+ *   4096               16 * 4096         commit ring: slot = generation % 16
+ *   AG_DATA_START      nsegments * seg   segments (the same rows on all drives)
+ *
+ * A segment is one row across all N drives: bytes [data_start + s * seg,
+ * data_start + (s + 1) * seg) of every drive. A segment is cut into slots of
+ * a fixed unit (a page for metadata segments, a strip for data segments)
+ * numbered round-robin across the drives: slot L lies on drive L % N at
+ * offset (L / N) * unit inside the segment. Any W <= N consecutive slots are
+ * therefore on W distinct drives:
+ *   - metadata page p of a segment is mirrored in slots 3p, 3p+1, 3p+2;
+ *   - data stripe t of a segment is slots t(k+m) .. t(k+m)+k+m-1: k data
+ *     strips then m parity strips.
+ * A data segment's payload is the concatenation of the data strips of its
+ * stripes: payload byte x is in stripe x / (k * strip), data strip
+ * (x % (k * strip)) / strip. Chunks are packed into the payload and may
+ * cross strip and stripe boundaries.
+ *
+ * Addresses (u64):  segment << 32 | index
+ *   page address:   index = page number p within the segment (never 0:
+ *                   segment 0 page 0 is reserved, so 0 means "no page")
+ *   data address:   index = payload byte offset within the segment
+ *
+ * All integers are little-endian. Checksums are crc32c (isa-l
+ * crc32_iscsi, seed 0xffffffff, final value stored as is).
+ *
+ * Drive label (4096 bytes at offset 0):
+ *   0   8  magic "AGORADRV"
+ *   8   4  format version (1)
+ *   12  4  drive index
+ *   16  16 cluster uuid
+ *   32  4  drive count N
+ *   36  4  ec k
+ *   40  4  ec m
+ *   44  4  page size
+ *   48  4  strip size
+ *   52  4  segment count
+ *   56  8  segment size (bytes per drive)
+ *   64  8  drive size (bytes)
+ *   72  4  chunk min
+ *   76  4  chunk avg
+ *   80  4  chunk max
+ *   84  4  zstd level
+ *   88  8  creation time (unix seconds)
+ *   4092 4 crc32c of bytes [0, 4092)
+ *
+ * Commit record (4096 bytes, slot gen % 16 of the ring, written to every
+ * drive that is present; at least 3 must succeed):
+ *   0   8  magic "AGORACMT"
+ *   8   8  generation
+ *   16  8  root page address of the metadata tree
+ *   24  4  fencing epoch of the metad that wrote it
+ *   28  4  reserved (0)
+ *   32  16 cluster uuid
+ *   48  8  commit time (unix nanoseconds)
+ *   4092 4 crc32c of bytes [0, 4092)
+ * The valid record with the highest generation (ties: any) is the state of
+ * the cluster.
+ *
+ * Page header (first AG_PAGE_HDR = 32 bytes of every metadata page):
+ *   0   4  crc32c of bytes [4, page size)
+ *   4   4  magic "AGPG"
+ *   8   8  own page address
+ *   16  8  generation that wrote it
+ *   24  8  reserved (0)
+ * A copy whose checksum, magic or address is wrong is corrupt; the reader
+ * takes another mirror.
+ */
+#ifndef AG_FORMAT_H
+#define AG_FORMAT_H
+
+#include <stdint.h>
+
+#define AG_FORMAT_VERSION 1
+#define AG_BLOCK 4096u
+#define AG_LABEL_MAGIC "AGORADRV"
+#define AG_COMMIT_MAGIC "AGORACMT"
+#define AG_PAGE_MAGIC "AGPG"
+#define AG_COMMIT_OFF 4096u
+#define AG_COMMIT_SLOTS 16u
+#define AG_DATA_START (1u << 20)
+#define AG_PAGE_SIZE 4096u
+#define AG_PAGE_COPIES 3
+#define AG_MIN_DRIVES 3
+
+#define AG_ADDR(seg, idx) (((uint64_t)(seg) << 32) | (uint32_t)(idx))
+#define AG_ADDR_SEG(a) ((uint32_t)((a) >> 32))
+#define AG_ADDR_IDX(a) ((uint32_t)(a))
+
+#endif

@@ -1,0 +1,632 @@
+/*
+ * fsck.c - check a whole cluster, and report its status.
+ *
+ * fsck reads the newest commit and walks everything it references: every
+ * page (each mirror), every record, every reference between records, and
+ * every stripe and chunk of data. It recounts what the tree stores as
+ * counts (link counts, chunk references, live bytes per segment, the
+ * STATS record) and reports each difference. It changes nothing.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cluster.h"
+#include "format.h"
+#include "keys.h"
+#include "util.h"
+
+/* ---- a small open-addressing map with 32-byte keys ---- */
+
+struct entry {
+	uint8_t key[32];
+	uint8_t used;
+	uint32_t mode;
+	uint64_t a, b, c; /* meaning depends on the map */
+};
+
+struct map {
+	struct entry *e;
+	size_t n, cap;
+};
+
+static struct entry *map_get(struct map *m, const void *key, size_t klen,
+			     int create)
+{
+	uint8_t k[32] = { 0 };
+	uint64_t h;
+	size_t i;
+
+	memcpy(k, key, klen);
+	if (create && (m->n + 1) * 2 > m->cap) {
+		struct map nm = { .cap = m->cap ? 2 * m->cap : 1024 };
+		size_t j;
+
+		nm.e = calloc(nm.cap, sizeof(*nm.e));
+		if (!nm.e)
+			return NULL;
+		for (j = 0; j < m->cap; j++) {
+			if (!m->e[j].used)
+				continue;
+			memcpy(&h, m->e[j].key, 8);
+			h *= 0x9e3779b97f4a7c15ull;
+			for (i = h % nm.cap; nm.e[i].used; i = (i + 1) % nm.cap)
+				;
+			nm.e[i] = m->e[j];
+		}
+		free(m->e);
+		m->e = nm.e;
+		m->cap = nm.cap;
+	}
+	if (!m->cap)
+		return NULL;
+	memcpy(&h, k, 8);
+	h *= 0x9e3779b97f4a7c15ull;
+	for (i = h % m->cap; m->e[i].used; i = (i + 1) % m->cap)
+		if (!memcmp(m->e[i].key, k, 32))
+			return &m->e[i];
+	if (!create)
+		return NULL;
+	memcpy(m->e[i].key, k, 32);
+	m->e[i].used = 1;
+	m->n++;
+	return &m->e[i];
+}
+
+/* ---- the check ---- */
+
+struct fsck {
+	struct ag_cluster *c;
+	FILE *out;
+	int verbose;
+	unsigned long problems;
+	struct map inodes;  /* ino -> mode, a = links counted, b = nlink,
+			     * c = subdirectories counted */
+	struct map chunks;  /* sha -> a = references counted */
+	uint64_t *seg_live; /* live bytes counted per segment */
+	uint8_t *seg_state; /* state recorded per segment (0xff: none) */
+	uint64_t *seg_rec_live;
+	uint32_t *seg_pages;
+	struct ag_stats_rec counted;
+	uint64_t max_ino, next_ino, orphans, pages, bad_copies;
+	int have_stats;
+	struct ag_stats_rec stats;
+};
+
+static void problem(struct fsck *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void problem(struct fsck *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->problems++;
+	if (!f->out || (f->problems > 200 && !f->verbose))
+		return;
+	fprintf(f->out, "DAMAGE: ");
+	va_start(ap, fmt);
+	vfprintf(f->out, fmt, ap);
+	va_end(ap);
+	fprintf(f->out, "\n");
+}
+
+static void note(struct fsck *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note(struct fsck *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!f->out)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f->out, fmt, ap);
+	va_end(ap);
+	fprintf(f->out, "\n");
+}
+
+static int check_page(uint64_t addr, int level, void *arg)
+{
+	struct fsck *f = arg;
+	int bad = 0, good;
+	uint32_t seg = AG_ADDR_SEG(addr);
+
+	f->pages++;
+	if (level < 0) {
+		problem(f, "page %#llx cannot be read from any mirror",
+			(unsigned long long)addr);
+		return 0;
+	}
+	if (seg < f->c->ds->label.nsegments)
+		f->seg_pages[seg]++;
+	good = ag_page_check(f->c->ps, addr, &bad);
+	if (good < 0)
+		return good;
+	if (bad) {
+		f->bad_copies += bad;
+		problem(f, "page %#llx: %d of its mirrors are corrupt or "
+			"unreadable (%d good)", (unsigned long long)addr, bad,
+			good);
+	}
+	return 0;
+}
+
+static void rec_inode(struct fsck *f, const uint8_t *k, size_t kl,
+		      const void *v, size_t vl)
+{
+	uint64_t ino = kl == 9 ? get_be64(k + 1) : 0;
+	struct ag_attr a;
+	struct entry *e;
+
+	if (!ino || ag_inode_decode(v, vl, ino, &a)) {
+		problem(f, "inode record %llu is malformed",
+			(unsigned long long)ino);
+		return;
+	}
+	e = map_get(&f->inodes, &ino, 8, 1);
+	if (!e)
+		return;
+	e->mode = a.mode;
+	e->b = a.nlink;
+	if (ino > f->max_ino)
+		f->max_ino = ino;
+	f->counted.inodes++;
+}
+
+static void rec_dirent(struct fsck *f, const uint8_t *k, size_t kl,
+		       const uint8_t *v, size_t vl)
+{
+	uint64_t parent = get_be64(k + 1), ino;
+	struct entry *pe, *ce;
+	size_t nlen = kl - 9;
+
+	if (kl <= 9 || vl != 9) {
+		problem(f, "directory entry in %llu is malformed",
+			(unsigned long long)parent);
+		return;
+	}
+	if (nlen > AG_NAME_MAX || memchr(k + 9, '/', nlen) ||
+	    memchr(k + 9, 0, nlen))
+		problem(f, "directory %llu holds an invalid name",
+			(unsigned long long)parent);
+	ino = get_le64(v);
+	pe = map_get(&f->inodes, &parent, 8, 0);
+	ce = map_get(&f->inodes, &ino, 8, 0);
+	if (!pe || !S_ISDIR(pe->mode)) {
+		problem(f, "entry '%.*s' is in %llu, which is not a directory",
+			(int)nlen, k + 9, (unsigned long long)parent);
+		return;
+	}
+	if (!ce) {
+		problem(f, "entry '%.*s' in %llu names missing inode %llu",
+			(int)nlen, k + 9, (unsigned long long)parent,
+			(unsigned long long)ino);
+		return;
+	}
+	if (v[8] != ((ce->mode & S_IFMT) >> 12))
+		problem(f, "entry '%.*s' in %llu has the wrong type",
+			(int)nlen, k + 9, (unsigned long long)parent);
+	ce->a++;
+	if (S_ISDIR(ce->mode))
+		pe->c++;
+}
+
+static void rec_extent(struct fsck *f, const uint8_t *k, size_t kl,
+		       const void *v, size_t vl, uint64_t *last_ino,
+		       uint64_t *last_end)
+{
+	struct ag_extent x;
+	struct entry *ie, *ce;
+	uint64_t ino;
+
+	if (ag_extent_decode(k, kl, v, vl, &x)) {
+		problem(f, "malformed extent record");
+		return;
+	}
+	ino = get_be64(k + 1);
+	ie = map_get(&f->inodes, &ino, 8, 0);
+	if (!ie || !S_ISREG(ie->mode))
+		problem(f, "extent at %llu of %llu, which is not a file",
+			(unsigned long long)x.off, (unsigned long long)ino);
+	if (ino == *last_ino && x.off < *last_end)
+		problem(f, "extents of %llu overlap at %llu",
+			(unsigned long long)ino, (unsigned long long)x.off);
+	*last_ino = ino;
+	*last_end = x.off + x.len;
+	ce = map_get(&f->chunks, x.sha, 32, 1);
+	if (ce)
+		ce->a++;
+	f->counted.logical += x.len;
+}
+
+static void rec_chunk(struct fsck *f, const uint8_t *k, size_t kl,
+		      const void *v, size_t vl, int check_data)
+{
+	struct ag_chunk_rec r;
+	struct entry *e;
+	uint32_t seg;
+
+	if (kl != 33 || ag_chunk_rec_decode(v, vl, &r)) {
+		problem(f, "malformed chunk record");
+		return;
+	}
+	e = map_get(&f->chunks, k + 1, 32, 0);
+	if (!e || e->a != r.refs)
+		problem(f, "chunk %02x%02x%02x%02x: %u references recorded, "
+			"%llu found", k[1], k[2], k[3], k[4], r.refs,
+			(unsigned long long)(e ? e->a : 0));
+	if (e)
+		e->b = 1; /* seen */
+	seg = AG_ADDR_SEG(r.addr);
+	if (seg >= f->c->ds->label.nsegments) {
+		problem(f, "chunk address %#llx outside the cluster",
+			(unsigned long long)r.addr);
+		return;
+	}
+	f->seg_live[seg] += r.clen;
+	f->counted.chunks++;
+	f->counted.unique += r.ulen;
+	f->counted.stored += r.clen;
+	if (check_data) {
+		uint8_t *buf = malloc(r.clen);
+		int rc;
+
+		if (!buf)
+			return;
+		rc = ag_stripes_read(f->c->stripes, r.addr, buf, r.clen, r.crc);
+		if (rc)
+			problem(f, "chunk %02x%02x%02x%02x at %#llx cannot be "
+				"read back: %s", k[1], k[2], k[3], k[4],
+				(unsigned long long)r.addr, ag_strerror(rc));
+		free(buf);
+	}
+}
+
+static void rec_stripe(struct fsck *f, const uint8_t *k, const uint8_t *v,
+		       size_t vl, uint8_t **bufs, uint8_t *ok)
+{
+	const struct ag_label *l = &f->c->ds->label;
+	uint32_t seg = get_be32(k + 1), stripe = get_be32(k + 5);
+	uint32_t i, n = l->ec_k + l->ec_m;
+
+	if (vl != 4 * n) {
+		problem(f, "stripe %u/%u record is malformed", seg, stripe);
+		return;
+	}
+	if (ag_stripes_read_raw(f->c->stripes, seg, stripe, bufs, ok))
+		memset(ok, 0, n);
+	for (i = 0; i < n; i++) {
+		int d = ag_slot_drive(l, (uint64_t)stripe * n + i);
+
+		if (f->c->ds->d[d].state != AG_DRIVE_OK)
+			continue; /* reported once as a missing drive */
+		if (!ok[i])
+			problem(f, "segment %u stripe %u strip %u (drive %d) "
+				"is unreadable", seg, stripe, i, d);
+		else if (ag_crc32c(bufs[i], l->strip_size) !=
+			 get_le32(v + 4 * i))
+			problem(f, "segment %u stripe %u strip %u (drive %d) "
+				"fails its checksum", seg, stripe, i, d);
+	}
+}
+
+static void rec_segment(struct fsck *f, const uint8_t *k, const void *v,
+			size_t vl)
+{
+	uint32_t seg = get_be32(k + 1);
+	struct ag_seg_rec r;
+
+	if (seg >= f->c->ds->label.nsegments || ag_seg_rec_decode(v, vl, &r)) {
+		problem(f, "segment record %u is malformed", seg);
+		return;
+	}
+	f->seg_state[seg] = r.state;
+	f->seg_rec_live[seg] = r.live;
+}
+
+static void rec_orphan(struct fsck *f, const uint8_t *k)
+{
+	uint64_t ino = get_be64(k + 1);
+	struct entry *e = map_get(&f->inodes, &ino, 8, 0);
+
+	if (!e) {
+		problem(f, "orphan record names missing inode %llu",
+			(unsigned long long)ino);
+		return;
+	}
+	e->c |= 1ull << 63; /* marked: allowed to have no name */
+	f->orphans++;
+}
+
+static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
+{
+	const struct ag_label *l = &f->c->ds->label;
+	uint8_t *bufs[AG_MAX_DRIVES], ok[AG_MAX_DRIVES];
+	uint64_t last_ino = 0, last_end = 0;
+	struct ag_cursor *cur;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	uint32_t i, n = l->ec_k + l->ec_m;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		bufs[i] = ag_alloc_aligned(l->strip_size);
+		if (!bufs[i]) {
+			while (i--)
+				free(bufs[i]);
+			return -ENOMEM;
+		}
+	}
+	rc = ag_tree_seek(t, NULL, 0, &cur);
+	if (rc)
+		goto out;
+	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
+		const uint8_t *k = ck;
+
+		switch (k[0]) {
+		case AG_K_SUPER:
+			if (ckl == 9 && !memcmp(k + 1, "next_ino", 8) &&
+			    cvl == 8)
+				f->next_ino = get_le64(cv);
+			break;
+		case AG_K_SEGMENT:
+			if (ckl == 5)
+				rec_segment(f, k, cv, cvl);
+			break;
+		case AG_K_INODE:
+			rec_inode(f, k, ckl, cv, cvl);
+			break;
+		case AG_K_DIRENT:
+			rec_dirent(f, k, ckl, cv, cvl);
+			break;
+		case AG_K_XATTR: {
+			uint64_t ino = ckl > 9 ? get_be64(k + 1) : 0;
+
+			if (!map_get(&f->inodes, &ino, 8, 0))
+				problem(f, "xattr of missing inode %llu",
+					(unsigned long long)ino);
+			break;
+		}
+		case AG_K_EXTENT:
+			rec_extent(f, k, ckl, cv, cvl, &last_ino, &last_end);
+			break;
+		case AG_K_CHUNK:
+			rec_chunk(f, k, ckl, cv, cvl, check_data);
+			break;
+		case AG_K_STRIPE:
+			if (check_data && ckl == 9)
+				rec_stripe(f, k, cv, cvl, bufs, ok);
+			break;
+		case AG_K_CLIENT:
+			break;
+		case AG_K_STATS:
+			if (!ag_stats_rec_decode(cv, cvl, &f->stats))
+				f->have_stats = 1;
+			break;
+		case AG_K_ORPHAN:
+			if (ckl == 9)
+				rec_orphan(f, k);
+			break;
+		default:
+			problem(f, "record of unknown type %#x", k[0]);
+		}
+	}
+	ag_cursor_free(cur);
+	if (rc < 0)
+		problem(f, "the tree cannot be scanned: %s", ag_strerror(rc));
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(bufs[i]);
+	return rc;
+}
+
+static void check_counts(struct fsck *f)
+{
+	const struct ag_label *l = &f->c->ds->label;
+	size_t i;
+	uint32_t s;
+
+	for (i = 0; i < f->inodes.cap; i++) {
+		struct entry *e = &f->inodes.e[i];
+		uint64_t ino, want, orphan;
+
+		if (!e->used)
+			continue;
+		memcpy(&ino, e->key, 8);
+		orphan = e->c >> 63;
+		if (S_ISDIR(e->mode)) {
+			want = 2 + (e->c & ~(1ull << 63));
+			if (ino != AG_ROOT && e->a != 1)
+				problem(f, "directory %llu has %llu names",
+					(unsigned long long)ino,
+					(unsigned long long)e->a);
+		} else {
+			want = e->a;
+			if (!want && !orphan)
+				problem(f, "inode %llu has no name and is no "
+					"orphan (lost)", (unsigned long long)ino);
+		}
+		if (e->b != want)
+			problem(f, "inode %llu: nlink %llu, counted %llu",
+				(unsigned long long)ino,
+				(unsigned long long)e->b,
+				(unsigned long long)want);
+	}
+	if (!map_get(&f->inodes, &(uint64_t){ AG_ROOT }, 8, 0))
+		problem(f, "the root directory is missing");
+	for (i = 0; i < f->chunks.cap; i++) {
+		struct entry *e = &f->chunks.e[i];
+
+		if (e->used && !e->b)
+			problem(f, "extents name chunk %02x%02x%02x%02x, which "
+				"has no record", e->key[0], e->key[1],
+				e->key[2], e->key[3]);
+	}
+	for (s = 0; s < l->nsegments; s++) {
+		if (f->seg_live[s] && f->seg_state[s] != AG_SEG_DATA)
+			problem(f, "segment %u holds chunks but is not a data "
+				"segment", s);
+		if (f->seg_state[s] == AG_SEG_DATA &&
+		    f->seg_live[s] != f->seg_rec_live[s])
+			problem(f, "segment %u: %llu live bytes recorded, %llu "
+				"counted", s,
+				(unsigned long long)f->seg_rec_live[s],
+				(unsigned long long)f->seg_live[s]);
+		if (f->seg_pages[s] && f->seg_state[s] != AG_SEG_META)
+			problem(f, "segment %u holds metadata pages but is not "
+				"a metadata segment", s);
+	}
+	if (!f->have_stats)
+		problem(f, "the STATS record is missing");
+	else if (memcmp(&f->stats, &f->counted, sizeof(f->stats)))
+		problem(f, "STATS disagree: recorded logical %llu unique %llu "
+			"stored %llu chunks %llu inodes %llu; counted %llu %llu "
+			"%llu %llu %llu",
+			(unsigned long long)f->stats.logical,
+			(unsigned long long)f->stats.unique,
+			(unsigned long long)f->stats.stored,
+			(unsigned long long)f->stats.chunks,
+			(unsigned long long)f->stats.inodes,
+			(unsigned long long)f->counted.logical,
+			(unsigned long long)f->counted.unique,
+			(unsigned long long)f->counted.stored,
+			(unsigned long long)f->counted.chunks,
+			(unsigned long long)f->counted.inodes);
+	if (f->next_ino <= f->max_ino)
+		problem(f, "next inode number %llu is not above the largest "
+			"in use, %llu", (unsigned long long)f->next_ino,
+			(unsigned long long)f->max_ino);
+}
+
+int ag_fsck(struct ag_cluster *c, void *out, int verbose)
+{
+	const struct ag_label *l = &c->ds->label;
+	struct fsck f = { .c = c, .out = out, .verbose = verbose };
+	struct ag_tree *t = NULL;
+	int rc, i;
+
+	f.seg_live = calloc(l->nsegments, sizeof(uint64_t));
+	f.seg_rec_live = calloc(l->nsegments, sizeof(uint64_t));
+	f.seg_pages = calloc(l->nsegments, sizeof(uint32_t));
+	f.seg_state = malloc(l->nsegments);
+	if (!f.seg_live || !f.seg_rec_live || !f.seg_pages || !f.seg_state) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memset(f.seg_state, 0xff, l->nsegments);
+	for (i = 0; i < c->ds->n; i++)
+		if (c->ds->d[i].state != AG_DRIVE_OK)
+			problem(&f, "drive %d (%s) is missing or not of this "
+				"cluster", i, c->ds->d[i].path);
+	rc = ag_cluster_refresh(c);
+	if (!rc)
+		rc = ag_cl_tree(c, &t);
+	if (rc)
+		goto out;
+	note(&f, "checking generation %llu",
+	     (unsigned long long)ag_cluster_generation(c));
+	rc = ag_tree_walk(t, check_page, &f);
+	if (rc && rc != -AG_ECORRUPT && rc != -EIO)
+		goto out;
+	rc = scan_records(&f, t, 1);
+	if (rc)
+		goto out;
+	check_counts(&f);
+	note(&f, "%llu pages (%llu bad mirror copies), %llu inodes, %llu "
+	     "chunks, %llu orphans", (unsigned long long)f.pages,
+	     (unsigned long long)f.bad_copies,
+	     (unsigned long long)f.counted.inodes,
+	     (unsigned long long)f.counted.chunks,
+	     (unsigned long long)f.orphans);
+	note(&f, f.problems ? "%lu problems found" : "clean", f.problems);
+	rc = f.problems ? 1 : 0;
+out:
+	ag_tree_close(t);
+	free(f.inodes.e);
+	free(f.chunks.e);
+	free(f.seg_live);
+	free(f.seg_rec_live);
+	free(f.seg_pages);
+	free(f.seg_state);
+	return rc;
+}
+
+int ag_cluster_status(struct ag_cluster *c, struct ag_status *st)
+{
+	const struct ag_label *l = &c->ds->label;
+	uint8_t k[AG_KEYBUF], v[AG_STATS_REC_LEN];
+	uint64_t payload = ag_segment_payload(l);
+	struct ag_stats_rec s;
+	struct ag_cursor *cur;
+	struct ag_tree *t;
+	const void *ck, *cv;
+	size_t ckl, cvl, vl = sizeof(v);
+	int i, rc;
+
+	memset(st, 0, sizeof(*st));
+	rc = ag_cluster_refresh(c);
+	if (rc)
+		return rc;
+	memcpy(st->uuid, l->uuid, 16);
+	st->generation = ag_cluster_generation(c);
+	st->ndrives = c->ds->n;
+	st->ec_k = l->ec_k;
+	st->ec_m = l->ec_m;
+	st->chunk_min = l->chunk_min;
+	st->chunk_avg = l->chunk_avg;
+	st->chunk_max = l->chunk_max;
+	st->strip_size = l->strip_size;
+	st->segment_size = l->segment_size;
+	for (i = 0; i < c->ds->n && i < 64; i++) {
+		struct ag_drive *d = &c->ds->d[i];
+
+		snprintf(st->drives[i].path, sizeof(st->drives[i].path), "%s",
+			 d->path ? d->path : "?");
+		st->drives[i].state = d->state;
+		st->drives[i].read_errors = d->read_errors;
+		st->drives[i].write_errors = d->write_errors;
+		st->drives[i].csum_errors = d->csum_errors;
+	}
+	st->nsegments = l->nsegments;
+	st->raw_bytes = (uint64_t)l->nsegments * l->segment_size * c->ds->n;
+	st->capacity_bytes = (uint64_t)l->nsegments * payload;
+	rc = ag_cl_tree(c, &t);
+	if (rc)
+		return rc;
+	rc = ag_tree_get(t, k, ag_key_stats(k), v, &vl);
+	if (!rc && !ag_stats_rec_decode(v, vl, &s)) {
+		st->logical_bytes = s.logical;
+		st->unique_bytes = s.unique;
+		st->stored_bytes = s.stored;
+		st->chunks = s.chunks;
+		st->inodes = s.inodes;
+	}
+	rc = ag_tree_seek(t, k, ag_key_segment(k, 0), &cur);
+	if (rc)
+		goto out;
+	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
+		const uint8_t *kb = ck;
+		struct ag_seg_rec r;
+
+		if (kb[0] != AG_K_SEGMENT || ag_seg_rec_decode(cv, cvl, &r))
+			break;
+		if (r.state == AG_SEG_META)
+			st->meta_segments++;
+		else if (r.state == AG_SEG_DATA)
+			st->data_segments++;
+	}
+	ag_cursor_free(cur);
+	rc = rc < 0 ? rc : 0;
+	st->free_segments = st->nsegments - st->meta_segments -
+			    st->data_segments;
+	st->used_bytes = (uint64_t)(st->meta_segments + st->data_segments) *
+			 l->segment_size * c->ds->n;
+	st->free_bytes = (uint64_t)st->free_segments * payload;
+out:
+	ag_tree_close(t);
+	return rc;
+}

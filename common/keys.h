@@ -1,0 +1,145 @@
+/*
+ * keys.h - the typed records of the metadata tree: key encodings and
+ * value layouts.
+ *
+ * A key starts with one type byte; integers in keys are big-endian so that
+ * memcmp order is numeric order (all extents of a file are adjacent and in
+ * offset order; all entries of a directory are adjacent and in byte order
+ * of their names, which is S3's listing order). Values are little-endian.
+ *
+ *   type  key                               value
+ *   0x01  SUPER  | name                     counters (next inode number)
+ *   0x02  SEGMENT| seg u32                  struct ag_seg_rec (40 bytes)
+ *   0x03  INODE  | ino u64                  struct ag_attr (104 bytes)
+ *   0x04  DIRENT | parent u64 | name        ino u64, type u8 (9 bytes)
+ *   0x05  XATTR  | ino u64 | name           raw value
+ *   0x06  EXTENT | ino u64 | offset u64     struct ag_extent (40 bytes)
+ *   0x07  CHUNK  | sha256 (32)              struct ag_chunk_rec (32 bytes)
+ *   0x08  STRIPE | seg u32 | stripe u32     crc32c u32 per strip (k+m)
+ *   0x09  CLIENT | client id u64            last txid u64, generation u64
+ *   0x0a  STATS  | "all"                    struct ag_stats_rec
+ *   0x0b  ORPHAN | ino u64                  client u64: an inode with no name yet
+ *                                           (being written) or no name left
+ *                                           (unlinked while open)
+ *   0x0c..0x1f   reserved (users, events, triggers, similarity features)
+ */
+#ifndef AG_KEYS_H
+#define AG_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agora.h"
+
+enum ag_key_type {
+	AG_K_SUPER = 0x01,
+	AG_K_SEGMENT = 0x02,
+	AG_K_INODE = 0x03,
+	AG_K_DIRENT = 0x04,
+	AG_K_XATTR = 0x05,
+	AG_K_EXTENT = 0x06,
+	AG_K_CHUNK = 0x07,
+	AG_K_STRIPE = 0x08,
+	AG_K_CLIENT = 0x09,
+	AG_K_STATS = 0x0a,
+	AG_K_ORPHAN = 0x0b,
+};
+
+#define AG_NAME_MAX 255
+#define AG_ROOT_INO AG_ROOT
+
+/* Segment record states. A segment with no record has never been used. */
+enum ag_seg_state {
+	AG_SEG_FREE = 0,    /* free since free_gen: reusable when no reader
+			     * can still see that generation */
+	AG_SEG_META = 1,    /* metadata pages */
+	AG_SEG_DATA = 2,    /* data stripes; owner != 0 while leased */
+};
+
+/* value of a SEGMENT record:
+ *   0 u8 state, 1 u8 reserved[3], 4 u32 strip size (0: the label's;
+ *   reserved for segments of small strips), 8 u64 owner client (0: sealed),
+ *   16 u64 live payload bytes, 24 u64 fill (payload bytes handed out),
+ *   32 u64 free_gen */
+struct ag_seg_rec {
+	uint8_t state;
+	uint64_t owner;
+	uint64_t live;
+	uint64_t fill;
+	uint64_t free_gen;
+};
+#define AG_SEG_REC_LEN 40
+
+/* value of an INODE record (offsets): 0 mode u32, 4 uid u32, 8 gid u32,
+ * 12 nlink u32, 16 size u64, 24 atime ns i64, 32 mtime ns i64, 40 ctime
+ * ns i64, 48 btime ns i64, 56 generation u64, 64 rdev u64, 72 flags u32,
+ * 76 etag md5 [16], 92 reserved u32, 96 parent u64 (directories: their
+ * parent; other types: the directory they were created in) */
+#define AG_INODE_LEN 104
+#define AG_INODE_IMPLICIT 0x1 /* directory made by an S3 PUT of a deeper key */
+#define AG_INODE_ETAG 0x2     /* etag holds the MD5 of the current content */
+
+/* value of an EXTENT record: 0 len u32, 4 chunk offset u32, 8 sha256 [32].
+ * The extent covers file bytes [offset, offset + len) and holds bytes
+ * [chunk offset, chunk offset + len) of the plain chunk named by sha: a
+ * view, so an overwrite or truncate in the middle of a chunk splits or
+ * trims extents without rewriting the chunk. No extent is longer than
+ * AG_CHUNK_LIMIT. */
+struct ag_extent {
+	uint64_t off; /* from the key */
+	uint32_t len;
+	uint32_t coff;
+	uint8_t sha[32];
+};
+#define AG_CHUNK_LIMIT (4u << 20)
+#define AG_EXTENT_LEN 40
+
+/* value of a CHUNK record: 0 data address u64, 8 stored length u32,
+ * 12 plain length u32, 16 crc32c of the stored bytes u32, 20 refs u32,
+ * 24 flags u32, 28 reserved u32 */
+struct ag_chunk_rec {
+	uint64_t addr;
+	uint32_t clen, ulen, crc, refs, flags;
+};
+#define AG_CHUNK_REC_LEN 32
+#define AG_CHUNK_ZSTD 0x1 /* stored bytes are a zstd frame */
+
+/* value of the STATS record: 0 logical bytes u64 (sum of extent lengths),
+ * 8 unique bytes u64 (sum of plain chunk lengths), 16 stored bytes u64
+ * (sum of stored chunk lengths), 24 chunks u64, 32 inodes u64 */
+struct ag_stats_rec {
+	uint64_t logical, unique, stored, chunks, inodes;
+};
+#define AG_STATS_REC_LEN 40
+
+#define AG_KEYBUF 300
+
+/* Each encoder writes the key into buf (AG_KEYBUF bytes) and returns its
+ * length. */
+size_t ag_key_super(uint8_t *buf, const char *name);
+size_t ag_key_segment(uint8_t *buf, uint32_t seg);
+size_t ag_key_inode(uint8_t *buf, uint64_t ino);
+size_t ag_key_dirent(uint8_t *buf, uint64_t parent, const char *name,
+		     size_t nlen);
+size_t ag_key_xattr(uint8_t *buf, uint64_t ino, const char *name, size_t nlen);
+size_t ag_key_extent(uint8_t *buf, uint64_t ino, uint64_t off);
+size_t ag_key_chunk(uint8_t *buf, const uint8_t sha[32]);
+size_t ag_key_stripe(uint8_t *buf, uint32_t seg, uint32_t stripe);
+size_t ag_key_client(uint8_t *buf, uint64_t client);
+size_t ag_key_stats(uint8_t *buf);
+size_t ag_key_orphan(uint8_t *buf, uint64_t ino);
+
+void ag_seg_rec_encode(uint8_t *v, const struct ag_seg_rec *r);
+int ag_seg_rec_decode(const uint8_t *v, size_t len, struct ag_seg_rec *r);
+void ag_inode_encode(uint8_t *v, const struct ag_attr *in);
+int ag_inode_decode(const uint8_t *v, size_t len, uint64_t ino,
+		    struct ag_attr *in);
+void ag_extent_encode(uint8_t *v, const struct ag_extent *e);
+int ag_extent_decode(const uint8_t *k, size_t klen, const uint8_t *v,
+		     size_t vlen, struct ag_extent *e);
+void ag_chunk_rec_encode(uint8_t *v, const struct ag_chunk_rec *c);
+int ag_chunk_rec_decode(const uint8_t *v, size_t len, struct ag_chunk_rec *c);
+void ag_stats_rec_encode(uint8_t *v, const struct ag_stats_rec *s);
+int ag_stats_rec_decode(const uint8_t *v, size_t len, struct ag_stats_rec *s);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * pager.c - mirrored metadata pages and their cache.
+ *
+ * The cache is a fixed array of page frames indexed by a hash of the
+ * address (direct-mapped with 4-way buckets, clock replacement inside a
+ * bucket). Pages are immutable, so a hit needs no validation and writes
+ * simply insert.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "pager.h"
+#include "util.h"
+
+#define WAYS 4
+
+atomic_ulong ag_page_fallbacks;
+
+struct frame {
+	uint64_t addr; /* 0: empty */
+	uint8_t *data;
+	uint8_t ref;
+};
+
+struct ag_pagestore {
+	struct ag_drives *ds;
+	size_t page_size;
+	uint32_t nbuckets;
+	struct frame *frames;  /* nbuckets * WAYS */
+	uint8_t *mem;
+	pthread_mutex_t *locks; /* one per bucket */
+	/* pager context handed to the tree */
+	int (*alloc)(void *, uint64_t *);
+	void (*release)(void *, uint64_t);
+	void *alloc_ctx;
+};
+
+uint32_t ag_pages_per_segment(const struct ag_label *l)
+{
+	return (uint32_t)((uint64_t)l->ndrives *
+			  (l->segment_size / l->page_size) / AG_PAGE_COPIES);
+}
+
+int ag_pagestore_new(struct ag_drives *ds, uint64_t cache_bytes,
+		     struct ag_pagestore **psp)
+{
+	struct ag_pagestore *ps = calloc(1, sizeof(*ps));
+	uint32_t i;
+
+	if (!ps)
+		return -ENOMEM;
+	ps->ds = ds;
+	ps->page_size = ds->label.page_size;
+	ps->nbuckets = cache_bytes / ps->page_size / WAYS;
+	if (ps->nbuckets < 16)
+		ps->nbuckets = 16;
+	ps->frames = calloc((size_t)ps->nbuckets * WAYS, sizeof(*ps->frames));
+	ps->locks = calloc(ps->nbuckets, sizeof(*ps->locks));
+	ps->mem = malloc((size_t)ps->nbuckets * WAYS * ps->page_size);
+	if (!ps->frames || !ps->locks || !ps->mem) {
+		ag_pagestore_free(ps);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ps->nbuckets; i++)
+		pthread_mutex_init(&ps->locks[i], NULL);
+	for (i = 0; i < ps->nbuckets * WAYS; i++)
+		ps->frames[i].data = ps->mem + (size_t)i * ps->page_size;
+	*psp = ps;
+	return 0;
+}
+
+void ag_pagestore_free(struct ag_pagestore *ps)
+{
+	uint32_t i;
+
+	if (!ps)
+		return;
+	if (ps->locks)
+		for (i = 0; i < ps->nbuckets; i++)
+			pthread_mutex_destroy(&ps->locks[i]);
+	free(ps->locks);
+	free(ps->frames);
+	free(ps->mem);
+	free(ps);
+}
+
+static uint32_t bucket_of(const struct ag_pagestore *ps, uint64_t addr)
+{
+	uint64_t h = addr * 0x9e3779b97f4a7c15ull;
+
+	return (uint32_t)(h >> 32) % ps->nbuckets;
+}
+
+static int cache_get(struct ag_pagestore *ps, uint64_t addr, void *buf)
+{
+	uint32_t b = bucket_of(ps, addr), w;
+	struct frame *f = &ps->frames[(size_t)b * WAYS];
+	int hit = 0;
+
+	pthread_mutex_lock(&ps->locks[b]);
+	for (w = 0; w < WAYS; w++) {
+		if (f[w].addr == addr) {
+			memcpy(buf, f[w].data, ps->page_size);
+			f[w].ref = 1;
+			hit = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ps->locks[b]);
+	return hit;
+}
+
+static void cache_put(struct ag_pagestore *ps, uint64_t addr, const void *buf)
+{
+	uint32_t b = bucket_of(ps, addr), w, victim = 0;
+	struct frame *f = &ps->frames[(size_t)b * WAYS];
+
+	pthread_mutex_lock(&ps->locks[b]);
+	for (w = 0; w < WAYS; w++) {
+		if (f[w].addr == addr || !f[w].addr) {
+			victim = w;
+			goto fill;
+		}
+	}
+	/* clock: the first frame not used since the last sweep */
+	for (w = 0; w < 2 * WAYS; w++) {
+		victim = w % WAYS;
+		if (!f[victim].ref)
+			break;
+		f[victim].ref = 0;
+	}
+fill:
+	f[victim].addr = addr;
+	f[victim].ref = 1;
+	memcpy(f[victim].data, buf, ps->page_size);
+	pthread_mutex_unlock(&ps->locks[b]);
+}
+
+static void cache_drop(struct ag_pagestore *ps, uint64_t addr)
+{
+	uint32_t b = bucket_of(ps, addr), w;
+	struct frame *f = &ps->frames[(size_t)b * WAYS];
+
+	pthread_mutex_lock(&ps->locks[b]);
+	for (w = 0; w < WAYS; w++)
+		if (f[w].addr == addr)
+			f[w].addr = 0;
+	pthread_mutex_unlock(&ps->locks[b]);
+}
+
+/* Where copy c of page addr lives. */
+static void copy_place(const struct ag_pagestore *ps, uint64_t addr, int c,
+		       int *drive, uint64_t *off)
+{
+	const struct ag_label *l = &ps->ds->label;
+	uint64_t slot = (uint64_t)AG_ADDR_IDX(addr) * AG_PAGE_COPIES + c;
+
+	*drive = ag_slot_drive(l, slot);
+	*off = ag_slot_offset(l, AG_ADDR_SEG(addr), slot, l->page_size);
+}
+
+static int valid_addr(const struct ag_pagestore *ps, uint64_t addr)
+{
+	const struct ag_label *l = &ps->ds->label;
+
+	return addr && AG_ADDR_SEG(addr) < l->nsegments &&
+	       AG_ADDR_IDX(addr) < ag_pages_per_segment(l);
+}
+
+static int verify(const struct ag_pagestore *ps, uint64_t addr,
+		  const uint8_t *p)
+{
+	if (memcmp(p + 4, AG_PAGE_MAGIC, 4) || get_le64(p + 8) != addr ||
+	    get_le32(p) != ag_crc32c(p + 4, ps->page_size - 4))
+		return -AG_ECORRUPT;
+	return 0;
+}
+
+static int read_copy(struct ag_pagestore *ps, uint64_t addr, int c, void *buf)
+{
+	int drive, rc;
+	uint64_t off;
+
+	copy_place(ps, addr, c, &drive, &off);
+	rc = ag_drive_read(ps->ds, drive, buf, ps->page_size, off);
+	if (rc)
+		return rc;
+	rc = verify(ps, addr, buf);
+	if (rc)
+		atomic_fetch_add(&ps->ds->d[drive].csum_errors, 1);
+	return rc;
+}
+
+int ag_page_read(struct ag_pagestore *ps, uint64_t addr, void *buf)
+{
+	int c, rc = -EIO;
+
+	if (!valid_addr(ps, addr))
+		return AG_CORRUPT("page address %#llx out of range",
+				  (unsigned long long)addr);
+	if (cache_get(ps, addr, buf))
+		return 0;
+	for (c = 0; c < AG_PAGE_COPIES; c++) {
+		rc = read_copy(ps, addr, c, buf);
+		if (!rc) {
+			if (c)
+				atomic_fetch_add(&ag_page_fallbacks, 1);
+			cache_put(ps, addr, buf);
+			return 0;
+		}
+	}
+	AG_ERR("page %#llx: no good copy on any mirror (%s)",
+	       (unsigned long long)addr, ag_strerror(rc));
+	return rc;
+}
+
+int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad)
+{
+	uint8_t *buf = ag_alloc_aligned(ps->page_size);
+	int c, good = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (c = 0; c < AG_PAGE_COPIES; c++) {
+		int drive;
+		uint64_t off;
+
+		copy_place(ps, addr, c, &drive, &off);
+		if (ps->ds->d[drive].state != AG_DRIVE_OK)
+			continue; /* a missing drive is reported on its own */
+		if (valid_addr(ps, addr) && !read_copy(ps, addr, c, buf))
+			good++;
+		else
+			(*bad)++;
+	}
+	free(buf);
+	return good;
+}
+
+int ag_page_write(struct ag_pagestore *ps, uint64_t addr, uint64_t gen,
+		  void *buf)
+{
+	uint8_t *p = buf;
+	int c, ok = 0, rc = 0;
+
+	if (!valid_addr(ps, addr))
+		return -EINVAL;
+	memcpy(p + 4, AG_PAGE_MAGIC, 4);
+	put_le64(p + 8, addr);
+	put_le64(p + 16, gen);
+	put_le64(p + 24, 0);
+	put_le32(p, ag_crc32c(p + 4, ps->page_size - 4));
+	for (c = 0; c < AG_PAGE_COPIES; c++) {
+		int drive, r;
+		uint64_t off;
+
+		copy_place(ps, addr, c, &drive, &off);
+		if (ps->ds->d[drive].state != AG_DRIVE_OK)
+			continue;
+		r = ag_drive_write(ps->ds, drive, p, ps->page_size, off);
+		if (r)
+			rc = r;
+		else
+			ok++;
+	}
+	if (!ok)
+		return rc ? rc : -AG_ENOQUORUM;
+	if (rc == -ENOSPC)
+		return rc;
+	cache_put(ps, addr, p);
+	return 0;
+}
+
+static int pg_read(void *ctx, uint64_t addr, void *buf)
+{
+	return ag_page_read(ctx, addr, buf);
+}
+
+static int pg_write(void *ctx, uint64_t addr, uint64_t gen, void *buf)
+{
+	return ag_page_write(ctx, addr, gen, buf);
+}
+
+static int pg_alloc(void *ctx, uint64_t *addr)
+{
+	struct ag_pagestore *ps = ctx;
+
+	return ps->alloc ? ps->alloc(ps->alloc_ctx, addr) : -EROFS;
+}
+
+static void pg_release(void *ctx, uint64_t addr)
+{
+	struct ag_pagestore *ps = ctx;
+
+	if (ps->release)
+		ps->release(ps->alloc_ctx, addr);
+}
+
+void ag_pagestore_pager(struct ag_pagestore *ps, struct ag_pager *pg,
+			int (*alloc)(void *, uint64_t *),
+			void (*release)(void *, uint64_t), void *alloc_ctx)
+{
+	ps->alloc = alloc;
+	ps->release = release;
+	ps->alloc_ctx = alloc_ctx;
+	pg->page_size = ps->page_size;
+	pg->ctx = ps;
+	pg->read = pg_read;
+	pg->write = pg_write;
+	pg->alloc = pg_alloc;
+	pg->release = pg_release;
+}
+
+/* A freed page's address may be reused: forget the cached copy. */
+void ag_pagestore_forget(struct ag_pagestore *ps, uint64_t addr)
+{
+	cache_drop(ps, addr);
+}

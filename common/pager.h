@@ -1,0 +1,54 @@
+/*
+ * pager.h - metadata pages on the drives: each page mirrored on 3
+ * distinct drives, verified on read (crc32c, magic, own address), with a
+ * shared read cache.
+ *
+ * Pages are immutable once written, so the cache needs no invalidation:
+ * an address means the same bytes until its segment is freed, and a
+ * reader that meets a reused address sees a wrong generation or address
+ * and starts over from a newer commit.
+ */
+#ifndef AG_PAGER_H
+#define AG_PAGER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "btree.h"
+#include "drive.h"
+
+struct ag_pagestore;
+
+/* A page cache of cache_bytes over ds (borrowed; must outlive it). */
+int ag_pagestore_new(struct ag_drives *ds, uint64_t cache_bytes,
+		     struct ag_pagestore **psp);
+void ag_pagestore_free(struct ag_pagestore *ps);
+
+/* Read a verified copy of the page at addr into buf, trying each mirror
+ * in turn; a bad copy is counted against its drive. -AG_ECORRUPT or -EIO
+ * when no copy is good. */
+int ag_page_read(struct ag_pagestore *ps, uint64_t addr, void *buf);
+/* Stamp the header of buf (crc, magic, addr, gen) and write all mirrors.
+ * Succeeds when at least one copy landed and every present drive of the
+ * three took it or is already known failed. */
+int ag_page_write(struct ag_pagestore *ps, uint64_t addr, uint64_t gen,
+		  void *buf);
+/* Check every mirror of the page (fsck): returns the number of good
+ * copies, and adds the addresses of bad ones to *bad. */
+int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad);
+
+/* Pages one metadata segment holds. */
+uint32_t ag_pages_per_segment(const struct ag_label *l);
+
+/* Fill pg with this store's read and write; alloc and release come from
+ * the caller (metad's space manager), or NULL for read-only handles. */
+void ag_pagestore_pager(struct ag_pagestore *ps, struct ag_pager *pg,
+			int (*alloc)(void *, uint64_t *),
+			void (*release)(void *, uint64_t), void *alloc_ctx);
+
+/* A freed address may be reused: drop its cached copy. */
+void ag_pagestore_forget(struct ag_pagestore *ps, uint64_t addr);
+
+extern atomic_ulong ag_page_fallbacks; /* reads served by a 2nd mirror */
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * rpc.c - sockets and frames between clients and agora-metad.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rpc.h"
+#include "util.h"
+
+#define PATIENCE_NS (60ull * 1000000000ull)
+
+struct ag_rpc {
+	char *addr;
+	int fd;
+	int was_connected; /* a lost metad is waited for; an absent one not */
+	uint64_t next_id;
+	pthread_mutex_t lock;
+};
+
+void ag_rpc_reply_encode(uint8_t *p, const struct ag_rpc_reply *r)
+{
+	put_le32(p, (uint32_t)r->status);
+	put_le32(p + 4, r->flags);
+	put_le64(p + 8, r->gen);
+	put_le64(p + 16, r->root);
+	put_le64(p + 24, r->ino);
+	put_le32(p + 32, r->seg);
+	put_le32(p + 36, 0);
+}
+
+int ag_rpc_reply_decode(const uint8_t *p, size_t len, struct ag_rpc_reply *r)
+{
+	if (len != AG_RPC_REPLY_LEN)
+		return -AG_EPROTO;
+	r->status = (int32_t)get_le32(p);
+	r->flags = get_le32(p + 4);
+	r->gen = get_le64(p + 8);
+	r->root = get_le64(p + 16);
+	r->ino = get_le64(p + 24);
+	r->seg = get_le32(p + 32);
+	return 0;
+}
+
+static int unix_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+static int tcp_addr(const char *addr, struct addrinfo **res)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, addr, colon - addr);
+	host[colon - addr] = 0;
+	return getaddrinfo(host, colon + 1, &hints, res) ? -EINVAL : 0;
+}
+
+int ag_rpc_listen(const char *addr)
+{
+	int fd, rc, one = 1;
+
+	if (!strncmp(addr, "unix:", 5)) {
+		struct sockaddr_un sa;
+
+		rc = unix_addr(addr + 5, &sa);
+		if (rc)
+			return rc;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		unlink(sa.sun_path); /* a stale socket of a dead metad */
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    listen(fd, 128)) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+		return fd;
+	} else {
+		struct addrinfo *ai;
+
+		rc = tcp_addr(addr, &ai);
+		if (rc)
+			return rc;
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			rc = -errno;
+			freeaddrinfo(ai);
+			return rc;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128)) {
+			rc = -errno;
+			close(fd);
+			freeaddrinfo(ai);
+			return rc;
+		}
+		freeaddrinfo(ai);
+		return fd;
+	}
+}
+
+int ag_rpc_connect(const char *addr)
+{
+	int fd, rc, one = 1;
+
+	if (!strncmp(addr, "unix:", 5)) {
+		struct sockaddr_un sa;
+
+		rc = unix_addr(addr + 5, &sa);
+		if (rc)
+			return rc;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+		return fd;
+	} else {
+		struct addrinfo *ai;
+
+		rc = tcp_addr(addr, &ai);
+		if (rc)
+			return rc;
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+			rc = -errno;
+			if (fd >= 0)
+				close(fd);
+			freeaddrinfo(ai);
+			return rc;
+		}
+		freeaddrinfo(ai);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		return fd;
+	}
+}
+
+int ag_rpc_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -EAGAIN : -EPIPE;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int ag_rpc_read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EPIPE;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int ag_rpc_new(const char *addr, struct ag_rpc **rp)
+{
+	struct ag_rpc *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->addr = strdup(addr);
+	if (!r->addr) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->fd = -1;
+	r->next_id = 1;
+	pthread_mutex_init(&r->lock, NULL);
+	*rp = r;
+	return 0;
+}
+
+void ag_rpc_free(struct ag_rpc *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	pthread_mutex_destroy(&r->lock);
+	free(r->addr);
+	free(r);
+}
+
+static int call_once(struct ag_rpc *r, uint32_t type, const void *payload,
+		     size_t len, struct ag_rpc_reply *reply)
+{
+	uint8_t hdr[AG_RPC_HDR], body[AG_RPC_REPLY_LEN];
+	uint64_t id = r->next_id++;
+	uint32_t rlen;
+	int rc;
+
+	if (r->fd < 0) {
+		r->fd = ag_rpc_connect(r->addr);
+		if (r->fd < 0)
+			return r->fd;
+		r->was_connected = 1;
+	}
+	put_le32(hdr, (uint32_t)(12 + len));
+	put_le32(hdr + 4, type);
+	put_le64(hdr + 8, id);
+	rc = ag_rpc_write_all(r->fd, hdr, sizeof(hdr));
+	if (!rc && len)
+		rc = ag_rpc_write_all(r->fd, payload, len);
+	if (!rc)
+		rc = ag_rpc_read_all(r->fd, hdr, sizeof(hdr));
+	if (rc)
+		goto broken;
+	rlen = get_le32(hdr);
+	if (rlen != 12 + AG_RPC_REPLY_LEN || get_le32(hdr + 4) !=
+	    (type | AG_RPC_REPLY) || get_le64(hdr + 8) != id)
+		goto broken;
+	rc = ag_rpc_read_all(r->fd, body, sizeof(body));
+	if (rc)
+		goto broken;
+	return ag_rpc_reply_decode(body, sizeof(body), reply);
+broken:
+	close(r->fd);
+	r->fd = -1;
+	return -EPIPE;
+}
+
+int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,
+		size_t len, struct ag_rpc_reply *reply)
+{
+	uint64_t start = ag_mono_ns();
+	int rc, tries = 0;
+
+	if (len > AG_RPC_MAX - 12)
+		return -E2BIG;
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		rc = call_once(r, type, payload, len, reply);
+		if (rc != -EPIPE && rc != -ECONNREFUSED && rc != -ENOENT)
+			break;
+		/* metad is restarting: the same transaction id is safe to
+		 * send again, it is applied at most once */
+		if (ag_mono_ns() - start > (r->was_connected ? PATIENCE_NS
+							     : PATIENCE_NS / 60))
+			break;
+		if (tries++ == 3)
+			AG_WARN("agora-metad at %s does not answer; retrying",
+				r->addr);
+		usleep(tries < 10 ? 20000 : 200000);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (rc == -EPIPE || rc == -ECONNREFUSED || rc == -ENOENT)
+		rc = -ENOTCONN;
+	return rc;
+}

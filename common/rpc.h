@@ -1,0 +1,59 @@
+/*
+ * rpc.h - the wire between libagora clients and agora-metad:
+ * length-prefixed binary frames over a Unix or TCP stream socket.
+ *
+ * Frame (little-endian):
+ *   0 u32 length of what follows (12 + payload), at most AG_RPC_MAX
+ *   4 u32 type      8 u64 request id      16 payload
+ * Requests: AG_RPC_TXN (payload: an encoded transaction, txn.h),
+ * AG_RPC_STATE (empty: asks for the newest generation and root).
+ * A reply has the request's type with AG_RPC_REPLY set, the same request
+ * id, and the payload struct ag_rpc_reply (40 bytes):
+ *   0 i32 status   4 u32 flags (1: replayed)   8 u64 generation
+ *   16 u64 root    24 u64 inode made   32 u32 segment leased  36 u32 0
+ */
+#ifndef AG_RPC_H
+#define AG_RPC_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AG_RPC_MAX (64u << 20)
+#define AG_RPC_HDR 16
+#define AG_RPC_TXN 1u
+#define AG_RPC_STATE 2u
+#define AG_RPC_REPLY 0x80000000u
+#define AG_RPC_REPLY_LEN 40
+
+struct ag_rpc_reply {
+	int32_t status;
+	uint32_t flags;
+	uint64_t gen, root, ino;
+	uint32_t seg;
+};
+
+void ag_rpc_reply_encode(uint8_t *p, const struct ag_rpc_reply *r);
+int ag_rpc_reply_decode(const uint8_t *p, size_t len, struct ag_rpc_reply *r);
+
+/* Listen on "unix:PATH" or "HOST:PORT"; returns the socket or -errno. */
+int ag_rpc_listen(const char *addr);
+/* Connect to the same forms; returns the socket or -errno. */
+int ag_rpc_connect(const char *addr);
+
+/* A client connection, safe to share between threads (one call at a
+ * time goes on the wire). It reconnects and resends when metad restarts:
+ * transactions are idempotent by their id. */
+struct ag_rpc;
+int ag_rpc_new(const char *addr, struct ag_rpc **rp);
+void ag_rpc_free(struct ag_rpc *r);
+/* Send one request and wait for its reply; retries for up to the
+ * configured patience when the connection fails. */
+int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,
+		size_t len, struct ag_rpc_reply *reply);
+
+/* Blocking helpers for whole buffers; -EPIPE on a closed peer. */
+int ag_rpc_write_all(int fd, const void *buf, size_t len);
+int ag_rpc_read_all(int fd, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * stripe.h - the data plane under the chunk store: packing stored chunks
+ * into full erasure-coded stripes of a leased data segment, and reading
+ * them back, rebuilding from any k strips when drives are missing,
+ * unreadable or return corrupt bytes.
+ *
+ * Geometry (format.h): stripe t of segment s is slots t(k+m) ..
+ * t(k+m)+k+m-1 of strip_size each; the first k are data, the rest parity.
+ * A segment's payload (the data strips of its stripes, in order) is one
+ * byte range; a data address is seg << 32 | payload offset. Chunks are
+ * packed back to back and may cross strip and stripe boundaries, never
+ * segments. Only whole stripes are ever written, and never rewritten.
+ */
+#ifndef AG_STRIPE_H
+#define AG_STRIPE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drive.h"
+
+struct ag_stripes;
+struct ag_packer;
+
+/* A stripe that reached the drives: the tree records its strip crcs. */
+struct ag_stripe_done {
+	uint32_t seg, stripe;
+	uint32_t crc[AG_MAX_DRIVES]; /* k + m strip crc32c */
+};
+
+/* Shared, thread-safe reader context over ds (borrowed). */
+int ag_stripes_new(struct ag_drives *ds, struct ag_stripes **sp);
+void ag_stripes_free(struct ag_stripes *s);
+
+/* Payload bytes one segment holds: stripes_per_segment * k * strip. */
+uint64_t ag_segment_payload(const struct ag_label *l);
+
+/* Read len bytes of payload at data address addr into buf and check that
+ * their crc32c equals crc. On an I/O error or a crc mismatch, rebuild the
+ * affected stripes from the other strips (trying each way of leaving out
+ * up to m strips until the crc matches) and count the repair in
+ * ag_stripe_rebuilds. Returns 0, -AG_ECORRUPT when no combination gives
+ * the right bytes, -EIO when fewer than k strips can be read, -EINVAL when
+ * the range leaves its segment. */
+int ag_stripes_read(struct ag_stripes *s, uint64_t addr, void *buf,
+		    size_t len, uint32_t crc);
+
+/* Read stripe t of segment seg whole (k + m strips into bufs, strip_size
+ * each; a NULL entry skips that strip) and report in ok[] which strips
+ * were readable; used by fsck and scrub to check strip crcs. */
+int ag_stripes_read_raw(struct ag_stripes *s, uint32_t seg, uint32_t stripe,
+			uint8_t *const *bufs, uint8_t *ok);
+
+/* A packer fills leased segments; one per writer thread. */
+int ag_packer_new(struct ag_stripes *s, struct ag_packer **pp);
+void ag_packer_free(struct ag_packer *p);
+/* Begin packing into segment seg from payload offset fill (a multiple of
+ * the stripe payload, k * strip). Any open stripe must be flushed first. */
+void ag_packer_start(struct ag_packer *p, uint32_t seg, uint64_t fill);
+/* Stop using the open segment (flush first); ag_packer_active becomes 0. */
+void ag_packer_stop(struct ag_packer *p);
+/* 1 when a segment is open. */
+int ag_packer_active(const struct ag_packer *p);
+/* Bytes that still fit in the open segment (0 when none is open). */
+uint64_t ag_packer_room(const struct ag_packer *p);
+/* Append len bytes; *addr gets their data address. Full stripes are
+ * encoded and written at once. -ENOSPC when len exceeds the room. */
+int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
+		  uint64_t *addr);
+/* Write the open, partly filled stripe (zero padded); the next add starts
+ * a new stripe. Does not sync. */
+int ag_packer_flush(struct ag_packer *p);
+/* Payload offset where the next stripe of the open segment begins. */
+uint64_t ag_packer_fill(const struct ag_packer *p);
+/* Move the stripes written since the last call to the caller: *list
+ * (malloc'd, caller frees) and *n. */
+int ag_packer_take(struct ag_packer *p, struct ag_stripe_done **list, int *n);
+
+extern atomic_ulong ag_stripe_rebuilds;
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * txn.h - logical metadata transactions: what a client asks metad to do,
+ * as a list of operations applied atomically (all or none).
+ *
+ * Encoding of one transaction (little-endian), the payload of a TXN frame:
+ *   0  u64 client id     8  u64 txid (per client, increasing)
+ *   16 u32 op count      20 ops...
+ * Each op: u16 type, u16 reserved, u32 length of its body, body.
+ *
+ * Inode numbers in ops may be 0, meaning "the inode created by the most
+ * recent MKNODE of this transaction": a client can create, fill and name a
+ * file in one transaction without a round trip.
+ */
+#ifndef AG_TXN_H
+#define AG_TXN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ag_op_type {
+	AG_OP_MKNODE = 1,   /* create an inode, named or orphan */
+	AG_OP_UNLINK = 2,   /* remove a name (rmdir with AG_UNLINK_DIR) */
+	AG_OP_RENAME = 3,
+	AG_OP_LINK = 4,     /* add a name; AG_LINK_REPLACE: atomic publish */
+	AG_OP_SETATTR = 5,
+	AG_OP_SETXATTR = 6,
+	AG_OP_RMXATTR = 7,
+	AG_OP_WRITE = 8,    /* replace the extents of a byte range */
+	AG_OP_STRIPE = 9,   /* record strip crcs of a written stripe */
+	AG_OP_SEG_LEASE = 10,
+	AG_OP_SEG_RELEASE = 11,
+	AG_OP_DROP_ORPHAN = 12, /* the last open handle of an unlinked inode */
+};
+
+/* MKNODE flags */
+#define AG_MKNODE_ORPHAN 0x1   /* no name: an ORPHAN record holds it */
+#define AG_MKNODE_IMPLICIT 0x2 /* directory made for a deeper S3 key */
+#define AG_MKNODE_EXIST_OK 0x4 /* an existing directory is success */
+/* UNLINK flags */
+#define AG_UNLINK_DIR 0x1      /* rmdir: only directories, only empty */
+#define AG_UNLINK_ANY 0x2      /* files or empty directories */
+#define AG_UNLINK_KEEP 0x4     /* keep the inode as an orphan when the last
+				* name goes (it is still open) */
+/* RENAME flags (as renameat2) */
+#define AG_RENAME_NOREPLACE 0x1
+#define AG_RENAME_EXCHANGE 0x2
+/* LINK flags */
+#define AG_LINK_REPLACE 0x1    /* replace an existing non-directory */
+/* SETATTR mask */
+#define AG_SET_MODE 0x01
+#define AG_SET_UID 0x02
+#define AG_SET_GID 0x04
+#define AG_SET_SIZE 0x08
+#define AG_SET_ATIME 0x10
+#define AG_SET_MTIME 0x20
+#define AG_SET_CTIME 0x40
+#define AG_SET_ETAG 0x80
+/* SETXATTR flags (as setxattr) */
+#define AG_XATTR_CREATE 0x1
+#define AG_XATTR_REPLACE 0x2
+/* WRITE flags */
+#define AG_WRITE_TRUNCATE 0x1  /* size becomes new_size exactly */
+
+struct ag_op_mknode {
+	uint64_t parent;   /* 0 with AG_MKNODE_ORPHAN */
+	uint32_t mode, uid, gid, flags;
+	uint64_t rdev;
+	const char *name;  /* not NUL-terminated */
+	uint32_t nlen;
+	const char *target; /* symlink target */
+	uint32_t tlen;
+};
+
+struct ag_op_unlink {
+	uint64_t parent;
+	uint32_t flags;
+	const char *name;
+	uint32_t nlen;
+};
+
+struct ag_op_rename {
+	uint64_t src, dst;
+	uint32_t flags;
+	const char *sname, *dname;
+	uint32_t slen, dlen;
+};
+
+struct ag_op_link {
+	uint64_t ino, parent;
+	uint32_t flags;
+	const char *name;
+	uint32_t nlen;
+};
+
+struct ag_op_setattr {
+	uint64_t ino;
+	uint32_t mask, mode, uid, gid;
+	uint64_t size;
+	int64_t atime, mtime, ctime;
+	uint8_t etag[16];
+};
+
+struct ag_op_xattr {
+	uint64_t ino;
+	uint32_t flags;
+	const char *name;
+	uint32_t nlen;
+	const void *value;
+	uint32_t vlen;
+};
+
+/* One extent of a WRITE. has_loc says the client stored the chunk and
+ * gives its location; otherwise the client found the chunk in the dedup
+ * index and metad adds a reference (or answers -ESTALE when it is gone). */
+struct ag_write_ext {
+	uint64_t off;
+	uint32_t len;       /* bytes of the chunk used by this extent */
+	uint8_t sha[32];
+	uint8_t has_loc;
+	uint64_t addr;
+	uint32_t clen, ulen, crc, cflags;
+};
+
+struct ag_op_write {
+	uint64_t ino;
+	uint64_t start, end;  /* extents starting in [start, end) go */
+	uint64_t new_size;    /* size grows to this (or is set with TRUNCATE) */
+	uint32_t flags;
+	uint32_t next;
+	const uint8_t *exts;  /* encoded ag_write_ext array (decoder side) */
+};
+
+struct ag_op_stripe {
+	uint32_t seg, stripe, n;
+	const uint8_t *crcs; /* n little-endian u32 */
+};
+
+struct ag_op_seg {
+	uint32_t seg;
+	uint64_t fill;
+};
+
+struct ag_op {
+	enum ag_op_type type;
+	union {
+		struct ag_op_mknode mknode;
+		struct ag_op_unlink unlink;
+		struct ag_op_rename rename;
+		struct ag_op_link link;
+		struct ag_op_setattr setattr;
+		struct ag_op_xattr xattr;
+		struct ag_op_write write;
+		struct ag_op_stripe stripe;
+		struct ag_op_seg seg;
+		uint64_t ino;
+	} u;
+};
+
+/* A transaction being built by a client. */
+struct ag_txn {
+	uint8_t *buf;
+	size_t len, cap;
+	uint32_t nops;
+	int error; /* sticky: the first failed append poisons the txn */
+	size_t write_at; /* offset of the open WRITE op, 0 if none */
+};
+
+#define AG_TXN_HDR 20
+#define AG_WRITE_EXT_LEN 72
+
+void ag_txn_init(struct ag_txn *t, uint64_t client, uint64_t txid);
+void ag_txn_release(struct ag_txn *t);
+/* Restart the transaction with a new id, keeping its buffer. */
+void ag_txn_reset(struct ag_txn *t, uint64_t client, uint64_t txid);
+void ag_txn_set_id(struct ag_txn *t, uint64_t client, uint64_t txid);
+
+/* Append one op. Errors are sticky in t->error and returned by every
+ * later call, so callers may check once at the end. */
+int ag_txn_mknode(struct ag_txn *t, const struct ag_op_mknode *o);
+int ag_txn_unlink(struct ag_txn *t, const struct ag_op_unlink *o);
+int ag_txn_rename(struct ag_txn *t, const struct ag_op_rename *o);
+int ag_txn_link(struct ag_txn *t, const struct ag_op_link *o);
+int ag_txn_setattr(struct ag_txn *t, const struct ag_op_setattr *o);
+int ag_txn_setxattr(struct ag_txn *t, const struct ag_op_xattr *o);
+int ag_txn_rmxattr(struct ag_txn *t, uint64_t ino, const char *name,
+		   uint32_t nlen);
+/* Begin a WRITE; append its extents with ag_txn_write_ext. */
+int ag_txn_write(struct ag_txn *t, uint64_t ino, uint64_t start, uint64_t end,
+		 uint64_t new_size, uint32_t flags);
+int ag_txn_write_ext(struct ag_txn *t, const struct ag_write_ext *e);
+/* Change the new_size of the open WRITE (the size is known last). */
+int ag_txn_write_size(struct ag_txn *t, uint64_t new_size);
+int ag_txn_stripe(struct ag_txn *t, uint32_t seg, uint32_t stripe,
+		  const uint32_t *crcs, uint32_t n);
+int ag_txn_seg_lease(struct ag_txn *t);
+int ag_txn_seg_release(struct ag_txn *t, uint32_t seg, uint64_t fill);
+int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino);
+
+/* Decoder (metad side): iterate the ops of an encoded transaction. */
+struct ag_txn_iter {
+	const uint8_t *p, *end;
+	uint32_t left;
+};
+/* Parse the header; -AG_EPROTO on a malformed one. */
+int ag_txn_parse(const uint8_t *buf, size_t len, uint64_t *client,
+		 uint64_t *txid, struct ag_txn_iter *it);
+/* 1 and *op filled; 0 at the end; -AG_EPROTO on malformed input (every
+ * length is checked against the frame). Pointers in *op point into the
+ * frame. */
+int ag_txn_next(struct ag_txn_iter *it, struct ag_op *op);
+/* Decode extent i of a WRITE op. */
+void ag_write_ext_get(const struct ag_op_write *w, uint32_t i,
+		      struct ag_write_ext *e);
+
+#endif

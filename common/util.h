@@ -1,0 +1,103 @@
+/*
+ * util.h - small helpers every layer of libagora uses: project error codes,
+ * little/big-endian encoding, crc32c, logging, clocks, aligned buffers.
+ */
+#ifndef AG_UTIL_H
+#define AG_UTIL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Project errors live above every errno value, so a negative return is
+ * either -errno or -AG_E*. ag_strerror() names both. */
+#define AG_EBASE 4096
+#define AG_ECORRUPT (AG_EBASE + 1) /* checksum or structure mismatch */
+#define AG_ENOQUORUM (AG_EBASE + 2) /* too few drives answered */
+#define AG_EFOREIGN (AG_EBASE + 3) /* drive of another cluster */
+#define AG_EPROTO (AG_EBASE + 4) /* malformed frame from a peer */
+
+const char *ag_strerror(int err);
+
+/* Log sink: level as syslog (3 err, 4 warning, 6 info, 7 debug). */
+void ag_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ag_log_set_level(int level);
+#define AG_ERR(...) ag_log(3, __VA_ARGS__)
+#define AG_WARN(...) ag_log(4, __VA_ARGS__)
+#define AG_INFO(...) ag_log(6, __VA_ARGS__)
+#define AG_DEBUG(...) ag_log(7, __VA_ARGS__)
+
+/* Report corruption once, with the place it was first seen. */
+#define AG_CORRUPT(...) \
+	(ag_log(3, "corruption at %s:%d: ", __FILE__, __LINE__), \
+	 ag_log(3, __VA_ARGS__), -AG_ECORRUPT)
+
+uint32_t ag_crc32c(const void *buf, size_t len);
+uint64_t ag_now_ns(void);
+uint64_t ag_mono_ns(void);
+/* Aligned to AG_BLOCK for O_DIRECT; free with free(). NULL on failure. */
+void *ag_alloc_aligned(size_t len);
+/* Parse "64K", "1G", "4096" into bytes; -EINVAL on junk. */
+int ag_parse_size(const char *s, uint64_t *out);
+/* Fill buf with random bytes from the kernel. */
+int ag_random(void *buf, size_t len);
+
+static inline void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4); /* x86 and arm64 are little-endian */
+}
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+static inline uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+static inline uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+	v = __builtin_bswap32(v);
+	memcpy(p, &v, 4);
+}
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+	v = __builtin_bswap64(v);
+	memcpy(p, &v, 8);
+}
+static inline uint32_t get_be32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return __builtin_bswap32(v);
+}
+static inline uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return __builtin_bswap64(v);
+}
+
+#define AG_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define AG_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define AG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,190 @@
+#!/bin/bash
+# contrib/agora-start.sh - bring up a one-machine Agora cluster to try.
+#
+#   contrib/agora-start.sh [start]   install packages, build, format, start
+#   contrib/agora-start.sh status    show what runs and the cluster status
+#   contrib/agora-start.sh stop      stop agora-metad
+#
+# start installs the Debian packages of contrib/packages.txt that are
+# missing (as root, or with sudo), builds Agora out of tree in build/
+# (or in place when the source tree is configured in place), writes a
+# config in the work directory, formats six 1G drive files there with a
+# 4+2 erasure code unless they are formatted already, and starts
+# agora-metad in the background.
+#
+# Environment:
+#   AGORA_WORK=dir     work directory (default: work/ at the top of the tree)
+#   AGORA_BUILD=dir    build directory (default: build/ at the top of the tree)
+#   AGORA_SKIP_DEPS=1  do not check or install packages
+#   AGORA_JOBS=n       parallel make jobs (default 2)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# abspath PATH: PATH made absolute against the current directory.
+abspath() {
+	case $1 in
+	/*) printf '%s\n' "$1" ;;
+	*) printf '%s\n' "$PWD/${1#./}" ;;
+	esac
+}
+
+work=$(abspath "${AGORA_WORK:-$root/work}")
+conf=$work/agora.conf
+pidfile=$work/agora-metad.pid
+sock=$work/metad.sock
+log=$work/agora-metad.log
+ndrives=6
+
+say() { printf 'agora-start: %s\n' "$*"; }
+die() { printf 'agora-start: error: %s\n' "$*" >&2; exit 1; }
+
+# Where the programs are built: in place if the tree was configured in
+# place (an out-of-tree build is then refused by configure), else build/.
+if [ -n "${AGORA_BUILD:-}" ]; then
+	build=$(abspath "$AGORA_BUILD")
+elif [ -f "$root/config.status" ]; then
+	build=$root
+else
+	build=$root/build
+fi
+agora=$build/metad/agora
+metad=$build/metad/agora-metad
+
+running_pid() {
+	local pid
+	[ -s "$pidfile" ] || return 1
+	pid=$(cat "$pidfile")
+	kill -0 "$pid" 2>/dev/null || return 1
+	echo "$pid"
+}
+
+do_build() {
+	mkdir -p "$work" "$build"
+	if [ "${AGORA_SKIP_DEPS:-0}" != 1 ]; then
+		say "checking packages (contrib/packages.txt)"
+		"$root/contrib/install-deps.sh"
+	fi
+	if [ ! -x "$root/configure" ]; then
+		say "autoreconf -fi"
+		(cd "$root" && autoreconf -fi)
+	fi
+	if [ ! -f "$build/config.status" ]; then
+		say "configuring in $build"
+		(cd "$build" && "$root/configure") >"$work/configure.log" 2>&1 ||
+			{ tail -n 20 "$work/configure.log" >&2; die "configure failed (see $work/configure.log)"; }
+	fi
+	say "building in $build"
+	make -C "$build" -j"${AGORA_JOBS:-2}" >"$work/build.log" 2>&1 ||
+		{ tail -n 30 "$work/build.log" >&2; die "build failed (see $work/build.log)"; }
+	if [ ! -x "$agora" ] || [ ! -x "$metad" ]; then
+		die "build did not produce $agora and $metad"
+	fi
+}
+
+write_conf() {
+	local drives="" i
+	if [ -f "$conf" ]; then
+		say "keeping the existing config $conf"
+		return
+	fi
+	for ((i = 0; i < ndrives; i++)); do
+		drives+="${drives:+,}$work/drives/d$i"
+	done
+	mkdir -p "$work/drives"
+	cat >"$conf" <<EOF
+# Agora configuration written by contrib/agora-start.sh; see agora.conf(5).
+[cluster]
+drives = $drives
+ec = 4+2
+drive_size = 1G
+metad = unix:$sock
+
+[metad]
+pidfile = $pidfile
+log = $log
+EOF
+	say "wrote $conf"
+}
+
+# The cluster is formatted when drive 0 carries an Agora label.
+formatted() {
+	local d0=$work/drives/d0
+	[ -f "$d0" ] && [ "$(head -c 8 "$d0" 2>/dev/null)" = AGORADRV ]
+}
+
+do_start() {
+	local pid
+	do_build
+	write_conf
+	if pid=$(running_pid); then
+		say "agora-metad already runs (pid $pid)"
+	else
+		if formatted; then
+			say "drives already formatted: keeping their content"
+		else
+			say "formatting $ndrives drives of 1G (4+2) in $work/drives"
+			"$agora" -c "$conf" mkfs || die "agora mkfs failed"
+		fi
+		rm -f "$pidfile"
+		say "starting agora-metad"
+		"$metad" -c "$conf" -d -p "$pidfile" ||
+			{ [ -f "$log" ] && tail -n 20 "$log" >&2; die "agora-metad did not start (log: $log)"; }
+		pid=$(running_pid) || die "agora-metad exited right after starting (log: $log)"
+	fi
+	cat <<EOF
+
+Agora is running.
+  agora-metad  pid $pid, socket $sock
+  config       $conf
+  drives       $work/drives (d0 .. d$((ndrives - 1)))
+  log          $log
+
+Try it:
+  $agora -c $conf put /etc/services /demo/services
+  $agora -c $conf ls -l /demo
+  $agora -c $conf get /demo/services - | head
+  $agora -c $conf status
+
+Stop it:
+  $root/contrib/agora-start.sh stop
+EOF
+}
+
+do_stop() {
+	local pid n=100
+	if ! pid=$(running_pid); then
+		say "agora-metad is not running"
+		rm -f "$pidfile"
+		return 0
+	fi
+	say "stopping agora-metad (pid $pid)"
+	kill -TERM "$pid"
+	while kill -0 "$pid" 2>/dev/null; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || die "agora-metad (pid $pid) still runs 10 s after SIGTERM"
+		sleep 0.1
+	done
+	rm -f "$pidfile"
+	say "stopped"
+}
+
+do_status() {
+	local pid
+	if pid=$(running_pid); then
+		say "agora-metad runs: pid $pid, socket $sock, config $conf"
+	else
+		say "agora-metad is not running"
+	fi
+	if [ -x "$agora" ] && [ -f "$conf" ] && formatted; then
+		"$agora" -c "$conf" status
+	fi
+}
+
+case ${1:-start} in
+start) do_start ;;
+stop) do_stop ;;
+status) do_status ;;
+-h | --help | help) sed -n '2,/^set -euo/{/^set/d;s/^# \{0,1\}//;p}' "$0" ;;
+*) die "unknown command '$1' (start, stop, status)" ;;
+esac

@@ -1,0 +1,536 @@
+/*
+ * agora.c - the admin tool: format a cluster, inspect it, check it, and
+ * use the element core directly (put, get, ls, stat, rm, mkdir) with no
+ * FUSE or S3 in between. One table lists the commands.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/agora.h"
+#include "../common/apply.h"
+#include "../common/config.h"
+#include "../common/util.h"
+
+struct cmd {
+	const char *name;
+	const char *usage;
+	int min_args, max_args;
+	int needs; /* 0: nothing opened, 1: read-only, 2: through metad */
+	int (*run)(struct ag_cluster *c, const char *cfg, int argc,
+		   char **argv);
+};
+
+static int opt_force, opt_long, opt_recursive, opt_verbose;
+
+static int fail(const char *what, int rc)
+{
+	fprintf(stderr, "agora: %s: %s\n", what, ag_strerror(rc));
+	return 1;
+}
+
+static int cmd_mkfs(struct ag_cluster *c, const char *cfgfile, int argc,
+		    char **argv)
+{
+	struct ag_config *cfg;
+	int rc;
+
+	(void)c;
+	(void)argc;
+	(void)argv;
+	rc = ag_config_load(cfgfile, &cfg);
+	if (rc)
+		return 2;
+	rc = ag_meta_mkfs(cfg, opt_force);
+	if (!rc)
+		printf("formatted %d drives, ec %d+%d\n", cfg->ndrives,
+		       cfg->ec_k, cfg->ec_m);
+	ag_config_free(cfg);
+	return rc ? fail("mkfs", rc) : 0;
+}
+
+static void human(char *buf, size_t len, uint64_t v)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	int u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", d, units[u]);
+}
+
+static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
+		      char **argv)
+{
+	static const char *const states[] = { "ok", "MISSING", "FOREIGN",
+					      "FAILED" };
+	struct ag_status st;
+	char a[32], b[32], d[32];
+	int i, rc;
+
+	(void)cfg;
+	(void)argc;
+	(void)argv;
+	rc = ag_cluster_status(c, &st);
+	if (rc)
+		return fail("status", rc);
+	printf("cluster    ");
+	for (i = 0; i < 16; i++)
+		printf("%02x%s", st.uuid[i],
+		       i == 3 || i == 5 || i == 7 || i == 9 ? "-" : "");
+	printf("\ngeneration %" PRIu64 "\n", st.generation);
+	printf("erasure    %d+%d over %d drives, strips of %u KiB\n", st.ec_k,
+	       st.ec_m, st.ndrives, st.strip_size >> 10);
+	printf("chunks     min %u KiB, avg %u KiB, max %u KiB\n",
+	       st.chunk_min >> 10, st.chunk_avg >> 10, st.chunk_max >> 10);
+	printf("drives:\n");
+	for (i = 0; i < st.ndrives; i++)
+		printf("  %2d %-8s %s (errors: read %lu, write %lu, "
+		       "checksum %lu)\n", i, states[st.drives[i].state & 3],
+		       st.drives[i].path, st.drives[i].read_errors,
+		       st.drives[i].write_errors, st.drives[i].csum_errors);
+	human(a, sizeof(a), st.capacity_bytes);
+	human(b, sizeof(b), st.free_bytes);
+	human(d, sizeof(d), st.used_bytes);
+	printf("capacity   %s for data, %s free; %s raw in use\n", a, b, d);
+	printf("segments   %u: %u free, %u metadata, %u data\n", st.nsegments,
+	       st.free_segments, st.meta_segments, st.data_segments);
+	human(a, sizeof(a), st.logical_bytes);
+	human(b, sizeof(b), st.unique_bytes);
+	human(d, sizeof(d), st.stored_bytes);
+	printf("data       logical %s, after dedup %s, stored %s\n", a, b, d);
+	printf("reduction  dedup %.2f:1, compression %.2f:1, total %.2f:1\n",
+	       st.unique_bytes ? (double)st.logical_bytes / st.unique_bytes : 1,
+	       st.stored_bytes ? (double)st.unique_bytes / st.stored_bytes : 1,
+	       st.stored_bytes ? (double)st.logical_bytes / st.stored_bytes : 1);
+	printf("elements   %" PRIu64 " inodes, %" PRIu64 " chunks\n", st.inodes,
+	       st.chunks);
+	return 0;
+}
+
+static int split_parent(struct ag_cluster *c, const char *path,
+			uint64_t *parent, const char **name)
+{
+	char dir[4096];
+	struct ag_attr a;
+	size_t len = strlen(path), cut;
+	int rc;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	if (len >= sizeof(dir))
+		return -ENAMETOOLONG;
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	cut = len;
+	while (cut && path[cut - 1] != '/')
+		cut--;
+	if (cut == len)
+		return -EINVAL; /* "/" has no name */
+	*name = path + cut;
+	memcpy(dir, path, cut);
+	dir[cut > 1 ? cut - 1 : 1] = 0;
+	rc = ag_mkdir_path(c, dir, 0755, getuid(), getgid(), &a);
+	if (!rc)
+		*parent = a.ino;
+	return rc;
+}
+
+static int cmd_put(struct ag_cluster *c, const char *cfg, int argc,
+		   char **argv)
+{
+	const char *local = argv[0], *path = argv[1], *name;
+	static uint8_t buf[4 << 20];
+	struct ag_writer *w = NULL;
+	uint64_t parent;
+	char namebuf[256];
+	int fd, rc;
+
+	(void)cfg;
+	(void)argc;
+	fd = strcmp(local, "-") ? open(local, O_RDONLY | O_CLOEXEC)
+				: STDIN_FILENO;
+	if (fd < 0)
+		return fail(local, -errno);
+	rc = split_parent(c, path, &parent, &name);
+	if (rc)
+		goto out;
+	/* the name ends at a trailing slash, if any */
+	snprintf(namebuf, sizeof(namebuf), "%.*s",
+		 (int)strcspn(name, "/"), name);
+	if (strlen(name) > 255) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	rc = ag_writer_new(c, 0644, getuid(), getgid(), &w);
+	while (!rc) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = -errno;
+		if (n <= 0)
+			break;
+		rc = ag_writer_write(w, buf, n);
+	}
+	if (!rc)
+		rc = ag_writer_commit(w, parent, namebuf, NULL);
+out:
+	ag_writer_free(w);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return rc ? fail(path, rc) : 0;
+}
+
+static int cmd_get(struct ag_cluster *c, const char *cfg, int argc,
+		   char **argv)
+{
+	const char *path = argv[0], *local = argv[1];
+	static uint8_t buf[8 << 20];
+	struct ag_attr a;
+	uint64_t off = 0;
+	int fd, rc;
+
+	(void)cfg;
+	(void)argc;
+	rc = ag_resolve(c, path, &a);
+	if (rc)
+		return fail(path, rc);
+	if (S_ISDIR(a.mode))
+		return fail(path, -EISDIR);
+	fd = strcmp(local, "-") ? open(local, O_WRONLY | O_CREAT | O_TRUNC |
+					      O_CLOEXEC, 0644)
+				: STDOUT_FILENO;
+	if (fd < 0)
+		return fail(local, -errno);
+	while (off < a.size) {
+		ssize_t n = ag_read(c, a.ino, off, buf, sizeof(buf)), w;
+		const uint8_t *p = buf;
+
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		if (!n)
+			break;
+		off += n;
+		while (n) {
+			w = write(fd, p, n);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = -errno;
+				break;
+			}
+			p += w;
+			n -= w;
+		}
+		if (rc)
+			break;
+	}
+	if (fd != STDOUT_FILENO && close(fd) && !rc)
+		rc = -errno;
+	return rc ? fail(path, rc) : 0;
+}
+
+static char type_char(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR: return 'd';
+	case S_IFLNK: return 'l';
+	case S_IFIFO: return 'p';
+	case S_IFCHR: return 'c';
+	case S_IFBLK: return 'b';
+	case S_IFSOCK: return 's';
+	}
+	return '-';
+}
+
+static void print_long(const struct ag_attr *a, const char *name, size_t nlen)
+{
+	char when[32];
+	time_t t = a->mtime / 1000000000;
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	printf("%c%04o %3u %5u %5u %12" PRIu64 " %s %.*s\n", type_char(a->mode),
+	       a->mode & 07777, a->nlink, a->uid, a->gid, a->size, when,
+	       (int)nlen, name);
+}
+
+struct ls_ctx {
+	struct ag_cluster *c;
+	int rc;
+};
+
+static int ls_one(void *arg, const char *name, size_t nlen, uint64_t ino,
+		  unsigned type)
+{
+	struct ls_ctx *ctx = arg;
+	struct ag_attr a;
+
+	(void)type;
+	if (!opt_long) {
+		printf("%.*s\n", (int)nlen, name);
+		return 0;
+	}
+	ctx->rc = ag_getattr(ctx->c, ino, &a);
+	if (ctx->rc)
+		return ctx->rc;
+	print_long(&a, name, nlen);
+	return 0;
+}
+
+static int cmd_ls(struct ag_cluster *c, const char *cfg, int argc,
+		  char **argv)
+{
+	const char *path = argc ? argv[0] : "/";
+	struct ls_ctx ctx = { .c = c };
+	struct ag_attr a;
+	int rc;
+
+	(void)cfg;
+	rc = ag_resolve(c, path, &a);
+	if (rc)
+		return fail(path, rc);
+	if (!S_ISDIR(a.mode)) {
+		const char *base = strrchr(path, '/');
+
+		base = base ? base + 1 : path;
+		if (opt_long)
+			print_long(&a, base, strlen(base));
+		else
+			printf("%s\n", base);
+		return 0;
+	}
+	rc = ag_readdir(c, a.ino, NULL, ls_one, &ctx);
+	return rc ? fail(path, rc) : 0;
+}
+
+static int cmd_stat(struct ag_cluster *c, const char *cfg, int argc,
+		    char **argv)
+{
+	struct ag_attr a;
+	char target[1100];
+	int i, rc;
+
+	(void)cfg;
+	(void)argc;
+	rc = ag_resolve(c, argv[0], &a);
+	if (rc)
+		return fail(argv[0], rc);
+	printf("path   %s\ninode  %" PRIu64 "\ntype   %c\nmode   %04o\n"
+	       "links  %u\nuid    %u\ngid    %u\nsize   %" PRIu64 "\n",
+	       argv[0], a.ino, type_char(a.mode), a.mode & 07777, a.nlink,
+	       a.uid, a.gid, a.size);
+	printf("mtime  %lld.%09lld\nctime  %lld.%09lld\n",
+	       (long long)(a.mtime / 1000000000),
+	       (long long)(a.mtime % 1000000000),
+	       (long long)(a.ctime / 1000000000),
+	       (long long)(a.ctime % 1000000000));
+	if (S_ISLNK(a.mode)) {
+		ssize_t n = ag_readlink(c, a.ino, target, sizeof(target) - 1);
+
+		if (n >= 0)
+			printf("target %.*s\n", (int)n, target);
+	}
+	if (a.flags & 0x2) {
+		printf("etag   ");
+		for (i = 0; i < 16; i++)
+			printf("%02x", a.etag[i]);
+		printf("\n");
+	}
+	return 0;
+}
+
+static int remove_path(struct ag_cluster *c, uint64_t parent,
+		       const char *name);
+
+struct rm_ctx {
+	char names[64][256];
+	int n;
+};
+
+static int collect(void *arg, const char *name, size_t nlen, uint64_t ino,
+		   unsigned type)
+{
+	struct rm_ctx *ctx = arg;
+
+	(void)ino;
+	(void)type;
+	snprintf(ctx->names[ctx->n++], 256, "%.*s", (int)nlen, name);
+	return ctx->n == 64;
+}
+
+static int remove_tree(struct ag_cluster *c, uint64_t dir)
+{
+	struct rm_ctx *ctx = malloc(sizeof(*ctx));
+	int rc = 0, i;
+
+	if (!ctx)
+		return -ENOMEM;
+	/* remove in batches: the listing restarts after each batch */
+	do {
+		ctx->n = 0;
+		rc = ag_readdir(c, dir, NULL, collect, ctx);
+		if (rc < 0)
+			break;
+		for (i = 0, rc = 0; i < ctx->n && !rc; i++)
+			rc = remove_path(c, dir, ctx->names[i]);
+	} while (!rc && ctx->n);
+	free(ctx);
+	return rc;
+}
+
+static int remove_path(struct ag_cluster *c, uint64_t parent, const char *name)
+{
+	struct ag_attr a;
+	int rc = ag_lookup(c, parent, name, &a);
+
+	if (rc)
+		return rc;
+	if (!S_ISDIR(a.mode))
+		return ag_unlink(c, parent, name);
+	if (opt_recursive) {
+		rc = remove_tree(c, a.ino);
+		if (rc)
+			return rc;
+	}
+	return ag_rmdir(c, parent, name);
+}
+
+static int cmd_rm(struct ag_cluster *c, const char *cfg, int argc,
+		  char **argv)
+{
+	uint64_t parent;
+	const char *name;
+	char buf[4096];
+	int rc;
+
+	(void)cfg;
+	(void)argc;
+	snprintf(buf, sizeof(buf), "%s", argv[0]);
+	while (strlen(buf) > 1 && buf[strlen(buf) - 1] == '/')
+		buf[strlen(buf) - 1] = 0;
+	rc = ag_resolve_parent(c, buf, &parent, &name);
+	if (!rc)
+		rc = remove_path(c, parent, name);
+	return rc ? fail(argv[0], rc) : 0;
+}
+
+static int cmd_mkdir(struct ag_cluster *c, const char *cfg, int argc,
+		     char **argv)
+{
+	struct ag_attr a;
+	int rc;
+
+	(void)cfg;
+	(void)argc;
+	rc = ag_mkdir_path(c, argv[0], 0755, getuid(), getgid(), &a);
+	return rc ? fail(argv[0], rc) : 0;
+}
+
+static int cmd_fsck(struct ag_cluster *c, const char *cfg, int argc,
+		    char **argv)
+{
+	int rc;
+
+	(void)cfg;
+	(void)argc;
+	(void)argv;
+	rc = ag_fsck(c, stdout, opt_verbose);
+	if (rc < 0) {
+		fail("fsck", rc);
+		return 2;
+	}
+	return rc;
+}
+
+static const struct cmd cmds[] = {
+	{ "mkfs", "mkfs [--force]", 0, 0, 0, cmd_mkfs },
+	{ "status", "status", 0, 0, 1, cmd_status },
+	{ "put", "put LOCAL|- /PATH", 2, 2, 2, cmd_put },
+	{ "get", "get /PATH LOCAL|-", 2, 2, 1, cmd_get },
+	{ "ls", "ls [-l] [/PATH]", 0, 1, 1, cmd_ls },
+	{ "stat", "stat /PATH", 1, 1, 1, cmd_stat },
+	{ "rm", "rm [-r] /PATH", 1, 1, 2, cmd_rm },
+	{ "mkdir", "mkdir /PATH", 1, 1, 2, cmd_mkdir },
+	{ "fsck", "fsck [-v]", 0, 0, 1, cmd_fsck },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: agora -c CONFIG COMMAND [ARGS]\n");
+	for (i = 0; i < AG_ARRAY_LEN(cmds); i++)
+		fprintf(f, "       agora -c CONFIG %s\n", cmds[i].usage);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfg = NULL;
+	const struct cmd *cmd = NULL;
+	struct ag_cluster *c = NULL;
+	int opt, rc, nargs;
+	size_t i;
+
+	/* options may come before or after the command */
+	while ((opt = getopt_long(argc, argv, "c:flrvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': cfg = optarg; break;
+		case 'f': opt_force = 1; break;
+		case 'l': opt_long = 1; break;
+		case 'r': opt_recursive = 1; break;
+		case 'v': opt_verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!cfg || optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < AG_ARRAY_LEN(cmds); i++)
+		if (!strcmp(cmds[i].name, argv[optind]))
+			cmd = &cmds[i];
+	if (!cmd) {
+		fprintf(stderr, "agora: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	nargs = argc - optind - 1;
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		fprintf(stderr, "usage: agora -c CONFIG %s\n", cmd->usage);
+		return 2;
+	}
+	if (cmd->needs) {
+		rc = ag_cluster_open(cfg, cmd->needs == 1 ? AG_OPEN_RDONLY : 0,
+				     &c);
+		if (rc) {
+			fprintf(stderr, "agora: cannot open the cluster of %s: "
+				"%s\n", cfg, ag_strerror(rc));
+			return 2;
+		}
+	}
+	rc = cmd->run(c, cfg, nargs, argv + optind + 1);
+	ag_cluster_close(c);
+	return rc;
+}

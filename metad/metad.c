@@ -1,0 +1,451 @@
+/*
+ * metad.c - agora-metad, the metadata commit service.
+ *
+ * One thread, one poll loop. Every turn it reads whatever frames the
+ * clients have sent, applies each transaction to the open batch, then
+ * commits the batch once (pages, sync, one commit record) and answers
+ * every transaction of it: group commit falls out of the loop, the
+ * batch is whatever arrived while the previous commit was on the drives.
+ *
+ * A client that sends garbage or an oversized frame is disconnected;
+ * everyone else goes on. Replies are buffered per connection so a slow
+ * reader never stalls the loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/apply.h"
+#include "../common/config.h"
+#include "../common/rpc.h"
+#include "../common/util.h"
+
+#define MAX_CONNS 1024
+
+struct conn {
+	int fd;
+	uint8_t hdr[AG_RPC_HDR];
+	size_t hdr_got;
+	uint8_t *body;
+	size_t body_len, body_got;
+	uint8_t *out;
+	size_t out_len, out_cap;
+};
+
+/* A transaction applied in the open batch, waiting for its commit. */
+struct waiter {
+	int conn;
+	int fd;            /* to notice a reused slot */
+	uint32_t type;
+	uint64_t id;
+	struct ag_rpc_reply reply;
+};
+
+static volatile sig_atomic_t stopping;
+static struct conn conns[MAX_CONNS];
+static int nconns;
+static struct waiter *waiters;
+static size_t nwaiters, waiters_cap;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void conn_close(int i)
+{
+	struct conn *c = &conns[i];
+
+	close(c->fd);
+	free(c->body);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static int conn_flush(struct conn *c)
+{
+	while (c->out_len) {
+		ssize_t n = send(c->fd, c->out, c->out_len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0)
+			return -EPIPE;
+		memmove(c->out, c->out + n, c->out_len - n);
+		c->out_len -= n;
+	}
+	return 0;
+}
+
+static void send_reply(int i, uint32_t type, uint64_t id,
+		       const struct ag_rpc_reply *r)
+{
+	struct conn *c = &conns[i];
+	size_t need = AG_RPC_HDR + AG_RPC_REPLY_LEN;
+	uint8_t *p;
+
+	if (c->out_len + need > c->out_cap) {
+		size_t cap = c->out_cap ? 2 * c->out_cap : 4096;
+		uint8_t *n;
+
+		while (cap < c->out_len + need)
+			cap *= 2;
+		n = realloc(c->out, cap);
+		if (!n) {
+			conn_close(i);
+			return;
+		}
+		c->out = n;
+		c->out_cap = cap;
+	}
+	p = c->out + c->out_len;
+	put_le32(p, 12 + AG_RPC_REPLY_LEN);
+	put_le32(p + 4, type | AG_RPC_REPLY);
+	put_le64(p + 8, id);
+	ag_rpc_reply_encode(p + AG_RPC_HDR, r);
+	c->out_len += need;
+}
+
+static int add_waiter(int conn, uint32_t type, uint64_t id,
+		      const struct ag_rpc_reply *r)
+{
+	if (nwaiters == waiters_cap) {
+		size_t cap = waiters_cap ? 2 * waiters_cap : 256;
+		struct waiter *n = realloc(waiters, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		waiters = n;
+		waiters_cap = cap;
+	}
+	waiters[nwaiters].conn = conn;
+	waiters[nwaiters].fd = conns[conn].fd;
+	waiters[nwaiters].type = type;
+	waiters[nwaiters].id = id;
+	waiters[nwaiters].reply = *r;
+	nwaiters++;
+	return 0;
+}
+
+/* Handle one whole frame; returns -1 to drop the connection. */
+static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
+			const uint8_t *body, size_t len)
+{
+	struct ag_rpc_reply r = { 0 };
+	struct ag_meta_result res;
+	int rc;
+
+	switch (type) {
+	case AG_RPC_TXN:
+		rc = ag_meta_apply(m, body, len, &res);
+		if (rc == -AG_EPROTO) {
+			AG_WARN("connection %d: malformed transaction", i);
+			r.status = -EPROTO;
+			send_reply(i, type, id, &r);
+			return 0;
+		}
+		r.status = res.status;
+		r.flags = res.replay;
+		r.ino = res.ino;
+		r.seg = res.seg;
+		return add_waiter(i, type, id, &r) ? -1 : 0;
+	case AG_RPC_STATE:
+		if (len)
+			return -1;
+		/* answered after the open batch commits, so the reader sees
+		 * everything acknowledged before it asked */
+		return add_waiter(i, type, id, &r) ? -1 : 0;
+	}
+	AG_WARN("connection %d: unknown frame type %#x", i, type);
+	return -1;
+}
+
+/* Read what the socket has; handle complete frames. -1: drop it. */
+static int conn_read(struct ag_meta *m, int i, int budget)
+{
+	struct conn *c = &conns[i];
+
+	while (budget > 0) {
+		ssize_t n;
+
+		if (c->hdr_got < AG_RPC_HDR) {
+			n = recv(c->fd, c->hdr + c->hdr_got,
+				 AG_RPC_HDR - c->hdr_got, MSG_DONTWAIT);
+		} else {
+			n = recv(c->fd, c->body + c->body_got,
+				 c->body_len - c->body_got, MSG_DONTWAIT);
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		if (c->hdr_got < AG_RPC_HDR) {
+			uint32_t flen;
+
+			c->hdr_got += n;
+			if (c->hdr_got < AG_RPC_HDR)
+				continue;
+			flen = get_le32(c->hdr);
+			if (flen < 12 || flen > AG_RPC_MAX) {
+				AG_WARN("connection %d: bad frame length %u",
+					i, flen);
+				return -1;
+			}
+			c->body_len = flen - 12;
+			c->body_got = 0;
+			c->body = malloc(c->body_len ? c->body_len : 1);
+			if (!c->body)
+				return -1;
+		} else {
+			c->body_got += n;
+		}
+		if (c->hdr_got == AG_RPC_HDR && c->body_got == c->body_len) {
+			int rc = handle_frame(m, i, get_le32(c->hdr + 4),
+					      get_le64(c->hdr + 8), c->body,
+					      c->body_len);
+
+			free(c->body);
+			c->body = NULL;
+			c->hdr_got = 0;
+			if (rc)
+				return -1;
+			budget--;
+		}
+	}
+	return 0;
+}
+
+static void commit_and_answer(struct ag_meta *m)
+{
+	uint64_t gen, root;
+	size_t w;
+	int rc;
+
+	if (!nwaiters && !ag_meta_pending(m))
+		return;
+	rc = ag_meta_commit(m, &gen, &root);
+	for (w = 0; w < nwaiters; w++) {
+		struct waiter *wt = &waiters[w];
+
+		if (conns[wt->conn].fd != wt->fd || wt->fd < 0)
+			continue; /* the client went away */
+		if (rc && wt->type == AG_RPC_TXN)
+			wt->reply.status = rc;
+		wt->reply.gen = gen;
+		wt->reply.root = root;
+		send_reply(wt->conn, wt->type, wt->id, &wt->reply);
+	}
+	nwaiters = 0;
+}
+
+static int accept_conn(int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int i;
+
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < nconns; i++)
+		if (conns[i].fd < 0)
+			break;
+	if (i == MAX_CONNS) {
+		AG_WARN("too many connections; refusing one");
+		close(fd);
+		return -EMFILE;
+	}
+	if (i == nconns)
+		nconns++;
+	memset(&conns[i], 0, sizeof(conns[i]));
+	conns[i].fd = fd;
+	return 0;
+}
+
+static int serve(struct ag_meta *m, int lfd, int batch_max)
+{
+	static struct pollfd pfd[MAX_CONNS + 1];
+	uint64_t last_tick = ag_mono_ns();
+	int i;
+
+	while (!stopping) {
+		int n = 0, rc, budget = batch_max;
+
+		pfd[n].fd = lfd;
+		pfd[n++].events = POLLIN;
+		for (i = 0; i < nconns; i++) {
+			pfd[n].fd = conns[i].fd;
+			pfd[n].events = conns[i].fd < 0 ? 0
+				      : POLLIN | (conns[i].out_len ? POLLOUT : 0);
+			n++;
+		}
+		rc = poll(pfd, n, 1000);
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		if (rc > 0 && (pfd[0].revents & POLLIN))
+			accept_conn(lfd);
+		for (i = 0; rc > 0 && i < nconns; i++) {
+			short ev = pfd[i + 1].revents;
+
+			if (conns[i].fd < 0 || !ev)
+				continue;
+			if ((ev & (POLLIN | POLLHUP | POLLERR)) &&
+			    conn_read(m, i, budget) < 0) {
+				conn_close(i);
+				continue;
+			}
+		}
+		commit_and_answer(m);
+		for (i = 0; i < nconns; i++)
+			if (conns[i].fd >= 0 && conns[i].out_len &&
+			    conn_flush(&conns[i]))
+				conn_close(i);
+		if (ag_mono_ns() - last_tick > 1000000000ull) {
+			last_tick = ag_mono_ns();
+			ag_meta_tick(m);
+			commit_and_answer(m);
+		}
+	}
+	commit_and_answer(m);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: agora-metad -c CONFIG [-d] [-p PIDFILE]\n"
+		   "  -c CONFIG   cluster configuration (agora.conf(5))\n"
+		   "  -d          detach once ready, write the pid file\n"
+		   "  -p PIDFILE  pid file (default: [metad] pidfile)\n"
+		   "  -v          log debug messages\n");
+}
+
+/* Fork; the parent waits until the child says it is serving. */
+static int detach(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(1); /* the child failed and said why */
+		_exit(0);
+	}
+	close(p[0]);
+	setsid();
+	*ready_fd = p[1];
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cfgfile = NULL, *pidfile = NULL, *sock;
+	struct ag_config *cfg = NULL;
+	struct ag_meta *m = NULL;
+	int opt, daemonize = 0, lfd = -1, ready_fd = -1, rc;
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	while ((opt = getopt(argc, argv, "c:dp:vh")) != -1) {
+		switch (opt) {
+		case 'c': cfgfile = optarg; break;
+		case 'd': daemonize = 1; break;
+		case 'p': pidfile = optarg; break;
+		case 'v': ag_log_set_level(7); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!cfgfile || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (ag_config_load(cfgfile, &cfg))
+		return 2;
+	if (!pidfile)
+		pidfile = cfg->pidfile;
+	if (cfg->log) {
+		int fd = open(cfg->log, O_WRONLY | O_CREAT | O_APPEND |
+				       O_CLOEXEC, 0644);
+
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+			fprintf(stderr, "agora-metad: %s: %s\n", cfg->log,
+				strerror(errno));
+			return 2;
+		}
+		close(fd);
+	}
+	if (daemonize && detach(&ready_fd)) {
+		perror("agora-metad: fork");
+		return 1;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = ag_meta_open(cfg, &m);
+	if (rc) {
+		AG_ERR("cannot open the cluster: %s", ag_strerror(rc));
+		goto out;
+	}
+	sock = cfg->metad;
+	lfd = ag_rpc_listen(sock);
+	if (lfd < 0) {
+		rc = lfd;
+		AG_ERR("cannot listen on %s: %s", sock, ag_strerror(rc));
+		goto out;
+	}
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+
+		if (f) {
+			fprintf(f, "%d\n", (int)getpid());
+			fclose(f);
+		}
+	}
+	AG_INFO("serving %s at generation %llu", sock,
+		(unsigned long long)ag_meta_gen(m));
+	if (ready_fd >= 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (write(ready_fd, "r", 1) != 1)
+			AG_WARN("lost the parent before it saw us start");
+		close(ready_fd);
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+			if (!cfg->log)
+				dup2(devnull, STDERR_FILENO);
+			close(devnull);
+		}
+	}
+	rc = serve(m, lfd, cfg->batch_max > 0 ? cfg->batch_max : 256);
+	AG_INFO("stopping at generation %llu", (unsigned long long)ag_meta_gen(m));
+	if (pidfile)
+		unlink(pidfile);
+	if (!strncmp(sock, "unix:", 5))
+		unlink(sock + 5);
+out:
+	if (lfd >= 0)
+		close(lfd);
+	ag_meta_close(m);
+	ag_config_free(cfg);
+	return rc ? 1 : 0;
+}

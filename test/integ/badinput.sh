@@ -1,0 +1,131 @@
+#!/bin/bash
+# test/integ/badinput.sh - what must be refused, and what must survive:
+# bad configuration files, bad command lines, a second agora-metad on the
+# same drives, requests that make no sense, and damaged drives (missing,
+# wiped, corrupted) that the erasure code and the page mirrors must ride
+# out while fsck reports them.
+. "$(dirname "$0")/lib.sh"
+
+write_conf
+
+step "configuration errors name file:line"
+bad=$T/bad.conf
+{ head -n 4 "$CONF"; echo "no_such_key = 1"; tail -n +5 "$CONF"; } >"$bad"
+expect_fail "unknown key" "$AGORA" -c "$bad" status
+grep -q "bad.conf:5" "$T/err" || fail "unknown key: message does not name bad.conf:5"
+sed 's/^ec = .*/ec = four+two/' "$CONF" >"$bad"
+expect_fail "unparsable ec" "$AGORA" -c "$bad" mkfs
+sed 's/^drive_size = .*/drive_size = 12Q/' "$CONF" >"$bad"
+expect_fail "unparsable size" "$AGORA" -c "$bad" mkfs
+expect_fail "missing config file" "$AGORA" -c "$T/none.conf" status
+sed 's/^ec = .*/ec = 5+2/' "$CONF" >"$bad"
+expect_fail "k+m larger than the drive count" "$AGORA" -c "$bad" mkfs
+sed "s|^drives = .*|drives = $T/x0,$T/x1|" "$CONF" >"$bad"
+expect_fail "two drives" "$AGORA" -c "$bad" mkfs
+
+step "command line errors"
+expect_fail "no -c" "$AGORA" status
+expect_fail "no command" ag
+expect_fail "unknown command" ag frobnicate
+expect_fail "put without arguments" ag put
+expect_fail "get with one argument" ag get /x
+
+step "fsck that cannot run exits 2"
+rc=0
+"$AGORA" -c "$T/none.conf" fsck >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "fsck with a missing config exited $rc, not 2"
+rc=0
+ag fsck >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "fsck of an unformatted cluster exited $rc, not 2"
+
+step "one agora-metad per cluster"
+ag mkfs || fail "mkfs exited $?"
+metad_start
+other=$T/other.conf
+sed -e "s|unix:$T/metad.sock|unix:$T/other.sock|" \
+	-e "s|^pidfile = .*|pidfile = $T/other.pid|" \
+	-e "s|^log = .*|log = $T/other.log|" "$CONF" >"$other"
+expect_fail "a second agora-metad" \
+	timeout "$AGORA_TIMEOUT" "$METAD" -c "$other" -d -p "$T/other.pid"
+if [ -s "$T/other.pid" ] && kill -0 "$(cat "$T/other.pid")" 2>/dev/null; then
+	started_pids+=("$(cat "$T/other.pid")")
+	fail "a second agora-metad is running"
+fi
+
+step "requests that make no sense"
+mkdata "$T/small" 5000 text
+ag put "$T/small" /b/file || fail "put exited $?"
+expect_fail "get of a missing file" ag get /b/missing "$T/x"
+expect_fail "put under a file" ag put "$T/small" /b/file/below
+expect_fail "mkdir over a file" ag mkdir /b/file
+expect_fail "rm of a missing path" ag rm /b/missing
+expect_fail "put of a missing local file" ag put "$T/no-such-file" /b/x
+expect_fail "ls of a missing directory" ag ls /nothing
+same "$T/small" /b/file
+
+step "data survives lost and damaged drives"
+mkdata "$T/random" $((6 << 20)) random
+mkdata "$T/text" $((2 << 20)) text
+ag put "$T/random" /b/random || fail "put exited $?"
+ag put "$T/text" /b/text || fail "put exited $?"
+metad_stop
+ag fsck || fail "fsck before any damage exited $?"
+
+# a missing drive (not drive 0, which carries metad's lock)
+mv "$T/d5" "$T/d5.gone"
+same "$T/random" /b/random
+same "$T/text" /b/text
+rc=0
+ag fsck >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "fsck with a missing drive exited $rc, not 1"
+mv "$T/d5.gone" "$T/d5"
+ag fsck || fail "fsck with the drive back exited $?"
+
+# two wiped drives: m = 2 parity strips and 3 page copies are enough
+for d in d4 d2; do
+	truncate -s 0 "$T/$d"
+	truncate -s 256M "$T/$d"
+done
+same "$T/random" /b/random
+same "$T/text" /b/text
+ag ls /b >/dev/null || fail "ls with two wiped drives exited $?"
+rc=0
+ag fsck >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "fsck with two wiped drives exited $rc, not 1"
+
+step "garbage written over one drive's used blocks"
+ag mkfs --force || fail "mkfs --force exited $?"
+metad_start
+ag put "$T/random" /c/random || fail "put exited $?"
+ag put "$T/text" /c/text || fail "put exited $?"
+metad_stop
+# Overwrite every 7th used 4 KiB block past the commit ring of drive 3.
+python3 - "$T/d3" <<'PY' || fail "found no used block to corrupt on $T/d3"
+import os, random, sys
+path = sys.argv[1]
+rng = random.Random(42)
+hit = 0
+with open(path, "r+b") as f:
+    size = os.fstat(f.fileno()).st_size
+    off, n = 1 << 20, 0
+    while off < size:
+        f.seek(off)
+        block = f.read(4096)
+        if block.strip(b"\0"):
+            n += 1
+            if n % 7 == 1:
+                f.seek(off)
+                f.write(rng.randbytes(4096))
+                hit += 1
+        off += 4096
+print("# overwrote %d used blocks" % hit)
+if hit == 0:
+    sys.exit(1)
+PY
+same "$T/random" /c/random
+same "$T/text" /c/text
+rc=0
+ag fsck >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "fsck with a corrupted drive exited $rc, not 1"
+
+echo "PASS: $steps steps"

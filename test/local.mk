@@ -1,0 +1,54 @@
+# test/local.mk - unit tests (C programs printing TAP) and integration
+# tests (scripts that run the real programs in a temporary directory).
+#
+#   make check              everything (the fast tier)
+#   AGORA_LONG=1 make check also the long tier (crash and soak loops)
+#   make check-unit         unit tests only
+#   make check TESTS=test/integ/basic.sh   one test
+
+AGORA_UNIT_TESTS = \
+	test/unit/test_cdc \
+	test/unit/test_ec \
+	test/unit/test_btree \
+	test/unit/test_stripe \
+	test/unit/test_core
+
+AGORA_INTEG_TESTS = \
+	test/integ/basic.sh \
+	test/integ/crash.sh \
+	test/integ/badinput.sh
+
+check_PROGRAMS += $(AGORA_UNIT_TESTS)
+
+test_unit_test_cdc_SOURCES = test/unit/test_cdc.c test/unit/tap.h
+test_unit_test_ec_SOURCES = test/unit/test_ec.c test/unit/tap.h
+test_unit_test_btree_SOURCES = test/unit/test_btree.c test/unit/tap.h
+test_unit_test_stripe_SOURCES = test/unit/test_stripe.c test/unit/tap.h
+test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h
+
+TESTS += $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
+EXTRA_DIST += $(AGORA_INTEG_TESTS) test/integ/lib.sh test/run-all.sh
+
+# Unit tests (no extension) speak TAP: one result per test point.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \
+	$(top_srcdir)/build-aux/tap-driver.sh
+
+# Scripts use automake's plain driver (build-aux/test-driver): exit 0
+# pass, 77 skip, 99 hard error, anything else fail. They run through their
+# interpreter, so the executable bit does not matter.
+TEST_EXTENSIONS = .sh .py
+SH_LOG_COMPILER = bash
+PY_LOG_COMPILER = python3
+
+# What every test sees. UBSan stops at the first report so that undefined
+# behaviour fails the test under --enable-asan instead of scrolling by.
+AM_TESTS_ENVIRONMENT = \
+	AGORA_BUILDDIR='$(abs_top_builddir)'; \
+	AGORA_SRCDIR='$(abs_top_srcdir)'; \
+	UBSAN_OPTIONS="$${UBSAN_OPTIONS-print_stacktrace=1:halt_on_error=1}"; \
+	export AGORA_BUILDDIR AGORA_SRCDIR UBSAN_OPTIONS;
+
+check-unit:
+	$(AM_V_at)$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(AGORA_UNIT_TESTS)'
+
+.PHONY: check-unit

@@ -1,0 +1,135 @@
+#!/bin/bash
+# test/run-all.sh - the whole test run, as CI does it (.ci/run).
+#
+#  1. install the missing packages of contrib/packages.txt (root or sudo);
+#  2. autoreconf -fi;
+#  3. build in build-check/ with --enable-werror and run make check
+#     (unit tests and integration tests);
+#  4. build in build-asan/ with --enable-asan (ASan + UBSan) and run the
+#     unit tests there (make check-unit);
+#  5. print one last line, "N passed, N failed" (", N skipped" when some
+#     were), summed over both runs. Every TAP test point of a unit test and
+#     every integration script counts as one result.
+#
+# Exit status: 0 when nothing failed, 1 otherwise.
+#
+# Environment:
+#   AGORA_LONG=1       also run the long tier (crash and soak loops)
+#   AGORA_SKIP_DEPS=1  do not check or install packages
+#   AGORA_JOBS=n       parallel make jobs (default: number of CPUs)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+export AGORA_LONG=${AGORA_LONG:-0}
+jobs=${AGORA_JOBS:-$(nproc 2>/dev/null || echo 2)}
+passed=0
+failed=0
+skipped=0
+run_failed=0
+
+say() { printf '\n=== run-all: %s\n' "$*"; }
+
+# count BUILDDIR: add the results of BUILDDIR's last make check, read from
+# the summary automake writes at the top of test-suite.log (the sum of
+# every :test-result: line of the .trs files); the failures of this run
+# are left in run_failed. Returns 1 when there is nothing to count.
+count() {
+	local log=$1/test-suite.log p f s
+	[ -f "$log" ] || return 1
+	read -r p f s < <(awk '
+		/^# (PASS|XFAIL):/ { p += $3 }
+		/^# (FAIL|XPASS|ERROR):/ { f += $3 }
+		/^# SKIP:/ { s += $3 }
+		/^# ERROR:/ { exit }
+		END { print p + 0, f + 0, s + 0 }' "$log")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	run_failed=$f
+	echo "run-all: ${1#"$root"/}: $p passed, $f failed, $s skipped"
+	return 0
+}
+
+# phase NAME BUILDDIR MAKE-TARGET CONFIGURE-ARGS...: configure (when the
+# options changed), build and test one tree. A step that fails without
+# leaving test results counts as one failure.
+phase() {
+	local name=$1 dir=$2 target=$3
+	shift 3
+	local want="$*" have=""
+	say "$name: configure ${want:-(defaults)} in ${dir#"$root"/}/"
+	if [ -f "$dir/config.status" ]; then
+		have=$("$dir/config.status" --config 2>/dev/null | tr -d "'")
+	fi
+	if [ ! -f "$dir/Makefile" ] || [ "$have" != "$want" ]; then
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		if ! (cd "$dir" && "$root/configure" "$@") >"$dir.configure.log" 2>&1; then
+			tail -n 30 "$dir.configure.log"
+			echo "run-all: $name: configure FAILED (log: ${dir#"$root"/}.configure.log)"
+			failed=$((failed + 1))
+			return
+		fi
+	fi
+	say "$name: make"
+	if ! make -C "$dir" -j"$jobs"; then
+		echo "run-all: $name: build FAILED"
+		failed=$((failed + 1))
+		return
+	fi
+	say "$name: make $target"
+	rm -f "$dir/test-suite.log"
+	local rc=0
+	make -C "$dir" -j"$jobs" "$target" || rc=$?
+	if [ "$rc" -ne 0 ] && [ -f "$dir/test-suite.log" ]; then
+		# the logs of what failed, for the CI output
+		cat "$dir/test-suite.log"
+	fi
+	if ! count "$dir"; then
+		echo "run-all: $name: make $target FAILED before any test ran"
+		failed=$((failed + 1))
+	elif [ "$rc" -ne 0 ] && [ "$run_failed" -eq 0 ]; then
+		echo "run-all: $name: make $target FAILED (exit $rc)"
+		failed=$((failed + 1))
+	fi
+}
+
+if [ "${AGORA_SKIP_DEPS:-0}" != 1 ]; then
+	say "packages"
+	# on failure go on: configure names what is missing
+	"$root/contrib/install-deps.sh" || echo "run-all: installing packages FAILED"
+fi
+
+# configure refuses out-of-tree builds of a tree configured in place.
+if [ -f "$root/config.status" ]; then
+	say "the source tree is configured in place: make distclean there first"
+	make -C "$root" distclean >/dev/null 2>&1 || rm -f "$root/config.status"
+fi
+
+# UBSan reports stop the program, so undefined behaviour fails its test.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+say "autoreconf -fi"
+if autoreconf -fi; then
+	phase "werror" "$root/build-check" check --enable-werror
+	phase "asan" "$root/build-asan" check-unit --enable-asan
+else
+	echo "run-all: autoreconf FAILED"
+	failed=$((failed + 1))
+fi
+
+if [ "$AGORA_LONG" = 1 ]; then
+	say "done (long tier)"
+else
+	say "done"
+fi
+if [ $((passed + failed + skipped)) -eq 0 ]; then
+	echo "run-all: no test ran at all"
+	failed=1
+fi
+summary="$passed passed, $failed failed"
+[ "$skipped" -eq 0 ] || summary+=", $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,356 @@
+/*
+ * test_core.c - the element core end to end: a real agora-metad (built
+ * next to this test) on six drive files, libagora as its client.
+ *
+ * Checks the namespace rules, random writes/truncates against an
+ * in-memory model, dedup reference counting through the STATS record,
+ * fsck after each phase, offsets past 4 GiB, and degraded reads with a
+ * zeroed drive.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agora.h"
+#include "apply.h"
+#include "config.h"
+#include "tap.h"
+
+static char dir[256], conf[300];
+static pid_t metad = -1;
+static uint64_t seed;
+
+static void write_config(void)
+{
+	FILE *f = fopen(conf, "w");
+	int i;
+
+	fprintf(f, "[cluster]\ndrives = ");
+	for (i = 0; i < 6; i++)
+		fprintf(f, "%s%s/d%d", i ? "," : "", dir, i);
+	fprintf(f, "\nec = 4+2\ndrive_size = 128M\nmetad = unix:%s/metad.sock\n"
+		   "chunk_min = 1K\nchunk_avg = 4K\nchunk_max = 16K\n"
+		   "strip_size = 16K\nsegment_size = 1M\n"
+		   "[metad]\nlease_timeout = 30\n", dir);
+	fclose(f);
+}
+
+static int start_metad(void)
+{
+	const char *b = getenv("AGORA_BUILDDIR");
+	char bin[512], sock[300];
+	int i;
+
+	snprintf(bin, sizeof(bin), "%s/metad/agora-metad", b ? b : ".");
+	snprintf(sock, sizeof(sock), "%s/metad.sock", dir);
+	unlink(sock);
+	metad = fork();
+	if (!metad) {
+		execl(bin, bin, "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		if (!access(sock, F_OK))
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void stop_metad(void)
+{
+	if (metad > 0) {
+		kill(metad, SIGTERM);
+		waitpid(metad, NULL, 0);
+		metad = -1;
+	}
+}
+
+static int fsck_clean(struct ag_cluster *c)
+{
+	int rc = ag_fsck(c, stderr, 0);
+
+	return rc == 0;
+}
+
+static void test_namespace(struct ag_cluster *c)
+{
+	struct ag_attr d, f, g, a;
+	char name[300];
+	ssize_t n;
+
+	ok(!ag_mkdir(c, AG_ROOT, "dir", 0755, 1000, 1000, &d), "mkdir");
+	ok(S_ISDIR(d.mode) && d.nlink == 2 && d.uid == 1000, "dir attrs");
+	ok(ag_mkdir(c, AG_ROOT, "dir", 0755, 0, 0, &a) == -EEXIST,
+	   "mkdir twice: EEXIST");
+	ok(!ag_mknod(c, d.ino, "f", 0644, 0, 0, 0, &f), "create file");
+	ok(ag_lookup(c, d.ino, "f", &a) == 0 && a.ino == f.ino, "lookup");
+	ok(ag_lookup(c, d.ino, "nope", &a) == -ENOENT, "lookup: ENOENT");
+	ok(ag_lookup(c, f.ino, "x", &a) == -ENOTDIR, "lookup in file: ENOTDIR");
+	ok(ag_resolve(c, "/dir/f", &a) == 0 && a.ino == f.ino, "resolve");
+	ok(ag_resolve(c, "/dir/../dir/f", &a) == -EINVAL, "resolve: .. refused");
+	memset(name, 'x', 256);
+	name[256] = 0;
+	ok(ag_mknod(c, d.ino, name, 0644, 0, 0, 0, &a) == -ENAMETOOLONG,
+	   "256-byte name: ENAMETOOLONG");
+	name[255] = 0;
+	ok(!ag_mknod(c, d.ino, name, 0644, 0, 0, 0, &a), "255-byte name ok");
+	ok(ag_mknod(c, d.ino, "a/b", 0644, 0, 0, 0, &a) == -EINVAL,
+	   "slash in name: EINVAL");
+	ok(ag_rmdir(c, AG_ROOT, "dir") == -ENOTEMPTY, "rmdir non-empty");
+	ok(ag_unlink(c, AG_ROOT, "dir") == -EISDIR, "unlink dir: EISDIR");
+	ok(ag_rmdir(c, d.ino, "f") == -ENOTDIR, "rmdir file: ENOTDIR");
+	ok(!ag_mkdir(c, d.ino, "sub", 0700, 0, 0, &g), "mkdir sub");
+	ok(!ag_getattr(c, d.ino, &a) && a.nlink == 3, "parent nlink 3");
+	ok(ag_rename(c, AG_ROOT, "dir", g.ino, "x", 0) == -EINVAL,
+	   "rename dir into itself: EINVAL");
+	ok(!ag_link(c, f.ino, AG_ROOT, "hard", &a) && a.nlink == 2,
+	   "hard link: nlink 2");
+	ok(ag_link(c, d.ino, AG_ROOT, "dl", &a) == -EPERM, "link dir: EPERM");
+	ok(!ag_rename(c, AG_ROOT, "hard", d.ino, "f", 0), "rename onto own link");
+	ok(!ag_mknod(c, AG_ROOT, "other", 0644, 0, 0, 0, &a), "create other");
+	ok(!ag_rename(c, AG_ROOT, "other", d.ino, "f", 0),
+	   "rename over existing file");
+	ok(!ag_getattr(c, f.ino, &a) && a.nlink == 1,
+	   "replaced file lost a link");
+	ok(ag_rename(c, AG_ROOT, "hard", d.ino, "f2",
+		     AG_RENAME_NOREPLACE) == 0, "noreplace to new name");
+	ok(ag_rename(c, d.ino, "f2", d.ino, "f", AG_RENAME_NOREPLACE) ==
+	   -EEXIST, "noreplace over existing: EEXIST");
+	ok(!ag_rename(c, d.ino, "f2", d.ino, "sub", AG_RENAME_EXCHANGE),
+	   "exchange file and dir");
+	ok(!ag_lookup(c, d.ino, "sub", &a) && S_ISREG(a.mode),
+	   "exchange swapped");
+	ok(!ag_symlink(c, AG_ROOT, "ln", "/dir/f", 0, 0, &a) &&
+	   S_ISLNK(a.mode), "symlink");
+	n = ag_readlink(c, a.ino, name, sizeof(name));
+	ok(n == 6 && !memcmp(name, "/dir/f", 6), "readlink");
+	ok(!ag_setxattr(c, a.ino, "user.k", "v1", 2, 0), "setxattr");
+	ok(ag_getxattr(c, a.ino, "user.k", name, sizeof(name)) == 2 &&
+	   !memcmp(name, "v1", 2), "getxattr");
+	ok(ag_setxattr(c, a.ino, "user.k", "v", 1, 1) == -EEXIST,
+	   "setxattr create: EEXIST");
+	ok(ag_listxattr(c, a.ino, name, sizeof(name)) == 7, "listxattr");
+	ok(!ag_removexattr(c, a.ino, "user.k") &&
+	   ag_getxattr(c, a.ino, "user.k", name, 10) == -ENODATA,
+	   "removexattr");
+	ok(fsck_clean(c), "fsck clean after namespace ops");
+}
+
+/* A random sequence of writes and truncates, compared with a model. */
+static void test_data_model(struct ag_cluster *c)
+{
+	size_t cap = 4 << 20, size = 0;
+	uint8_t *model = calloc(1, cap), *buf = malloc(cap), *got = malloc(cap);
+	struct ag_attr f, a;
+	int i, bad = 0;
+
+	ok(!ag_mknod(c, AG_ROOT, "model", 0644, 0, 0, 0, &f), "create model");
+	for (i = 0; i < 120 && !bad; i++) {
+		uint64_t r = tap_rand(&seed);
+		size_t off = r % (cap / 2), len = 1 + (r >> 24) % (256 << 10);
+
+		if ((r >> 50) % 8 == 0) {
+			size_t ns = (r >> 8) % (cap / 2);
+
+			if (ag_truncate(c, f.ino, ns)) {
+				bad = 1;
+				break;
+			}
+			if (ns > size)
+				memset(model + size, 0, ns - size);
+			size = ns;
+			continue;
+		}
+		if (off + len > cap)
+			len = cap - off;
+		for (size_t j = 0; j < len; j++) /* partly compressible */
+			buf[j] = (j / 64) % 3 ? (uint8_t)(i + j / 512)
+					     : (uint8_t)tap_rand(&seed);
+		if (ag_write(c, f.ino, off, buf, len) != (ssize_t)len) {
+			bad = 2;
+			break;
+		}
+		if (off > size)
+			memset(model + size, 0, off - size);
+		memcpy(model + off, buf, len);
+		if (off + len > size)
+			size = off + len;
+	}
+	ok(!bad, "120 random writes and truncates (%d)", bad);
+	ok(!ag_getattr(c, f.ino, &a) && a.size == size,
+	   "size matches the model (%llu vs %zu)", (unsigned long long)a.size,
+	   size);
+	ok(ag_read(c, f.ino, 0, got, cap) == (ssize_t)size &&
+	   !memcmp(got, model, size), "content matches the model");
+	ok(fsck_clean(c), "fsck clean after random writes");
+	free(model);
+	free(buf);
+	free(got);
+}
+
+static void stats(struct ag_cluster *c, struct ag_status *st)
+{
+	if (ag_cluster_status(c, st))
+		memset(st, 0, sizeof(*st));
+}
+
+static int put(struct ag_cluster *c, const char *name, const void *data,
+	       size_t len)
+{
+	struct ag_writer *w;
+	int rc = ag_writer_new(c, 0644, 0, 0, &w);
+
+	if (!rc)
+		rc = ag_writer_write(w, data, len);
+	if (!rc)
+		rc = ag_writer_commit(w, AG_ROOT, name, NULL);
+	ag_writer_free(w);
+	return rc;
+}
+
+static void test_dedup(struct ag_cluster *c)
+{
+	size_t len = 3 << 20;
+	uint8_t *data = malloc(len), *got = malloc(len);
+	struct ag_status s0, s1, s2, s3;
+	struct ag_attr a;
+	size_t j;
+
+	for (j = 0; j < len; j++)
+		data[j] = (uint8_t)tap_rand(&seed);
+	stats(c, &s0);
+	ok(!put(c, "one", data, len), "put one");
+	stats(c, &s1);
+	ok(!put(c, "two", data, len), "put the same bytes as two");
+	stats(c, &s2);
+	ok(s2.logical_bytes - s0.logical_bytes == 2 * len,
+	   "logical bytes count both");
+	ok(s2.unique_bytes == s1.unique_bytes && s2.chunks == s1.chunks,
+	   "second copy stored no new chunk");
+	ok(!ag_resolve(c, "/two", &a) && ag_read(c, a.ino, 0, got, len) ==
+	   (ssize_t)len && !memcmp(got, data, len), "two reads back");
+	ok(!ag_unlink(c, AG_ROOT, "one"), "unlink one");
+	ok(!ag_resolve(c, "/two", &a) && ag_read(c, a.ino, 0, got, len) ==
+	   (ssize_t)len && !memcmp(got, data, len), "two still reads back");
+	ok(fsck_clean(c), "fsck clean with shared chunks");
+	ok(!put(c, "two", data + 1000, len - 1000), "overwrite two by put");
+	ok(!ag_unlink(c, AG_ROOT, "two"), "unlink two");
+	stats(c, &s3);
+	ok(s3.chunks == s0.chunks && s3.unique_bytes == s0.unique_bytes,
+	   "all their chunks are gone (%llu vs %llu)",
+	   (unsigned long long)s3.chunks, (unsigned long long)s0.chunks);
+	ok(fsck_clean(c), "fsck clean after deletes");
+	free(data);
+	free(got);
+}
+
+static void test_big_offset(struct ag_cluster *c)
+{
+	uint64_t off = (5ull << 30) + 12345;
+	uint8_t buf[5000], got[7000];
+	struct ag_attr f, a;
+
+	memset(buf, 0xab, sizeof(buf));
+	ok(!ag_mknod(c, AG_ROOT, "sparse", 0644, 0, 0, 0, &f), "create sparse");
+	ok(ag_write(c, f.ino, off, buf, sizeof(buf)) == sizeof(buf),
+	   "write past 4 GiB");
+	ok(!ag_getattr(c, f.ino, &a) && a.size == off + sizeof(buf),
+	   "size past 4 GiB");
+	ok(ag_read(c, f.ino, off - 2000, got, sizeof(got)) == 7000 &&
+	   got[0] == 0 && got[1999] == 0 && got[2000] == 0xab &&
+	   got[6999] == 0xab, "hole reads zeros, data reads back");
+	ok(!ag_truncate(c, f.ino, off + 10) && !ag_getattr(c, f.ino, &a) &&
+	   a.size == off + 10, "truncate shrinks");
+	ok(ag_read(c, f.ino, off, got, 100) == 10, "read stops at size");
+}
+
+static void test_degraded(void)
+{
+	struct ag_cluster *c;
+	uint8_t *data, *got;
+	size_t len = 1 << 20, j;
+	struct ag_attr a;
+	char path[300];
+	int fd;
+
+	data = malloc(len);
+	got = malloc(len);
+	for (j = 0; j < len; j++)
+		data[j] = (uint8_t)(j * 7 + j / 1000);
+	ok(!ag_cluster_open(conf, 0, &c), "open");
+	ok(!put(c, "degraded", data, len), "put before damage");
+	ag_cluster_close(c);
+	stop_metad();
+	/* zero drive 2 but its label: every strip on it is garbage */
+	snprintf(path, sizeof(path), "%s/d2", dir);
+	fd = open(path, O_WRONLY);
+	{
+		static uint8_t z[1 << 20];
+
+		for (j = 1; j < 128; j++)
+			if (pwrite(fd, z, sizeof(z), (off_t)j << 20) < 0)
+				break;
+	}
+	close(fd);
+	ok(!ag_cluster_open(conf, AG_OPEN_RDONLY, &c), "open read-only");
+	ok(!ag_resolve(c, "/degraded", &a) &&
+	   ag_read(c, a.ino, 0, got, len) == (ssize_t)len &&
+	   !memcmp(got, data, len), "reads right with a zeroed drive");
+	ok(ag_fsck(c, NULL, 0) == 1, "fsck reports the damage");
+	ag_cluster_close(c);
+	/* drop drive 2 entirely: still opens and reads */
+	unlink(path);
+	ok(!ag_cluster_open(conf, AG_OPEN_RDONLY, &c), "open with a drive gone");
+	ok(c && !ag_resolve(c, "/degraded", &a) &&
+	   ag_read(c, a.ino, 0, got, len) == (ssize_t)len &&
+	   !memcmp(got, data, len), "reads right with a drive missing");
+	ag_cluster_close(c);
+	free(data);
+	free(got);
+}
+
+int main(void)
+{
+	struct ag_config *cfg;
+	struct ag_cluster *c = NULL;
+	const char *tmp = getenv("TMPDIR");
+
+	seed = tap_seed() | 1;
+	snprintf(dir, sizeof(dir), "%s/agora-core.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return 99;
+	snprintf(conf, sizeof(conf), "%s/agora.conf", dir);
+	write_config();
+	ok(!ag_config_load(conf, &cfg), "config loads");
+	ok(!ag_meta_mkfs(cfg, 0), "mkfs");
+	ok(ag_meta_mkfs(cfg, 0) == -EEXIST, "mkfs refuses formatted drives");
+	ag_config_free(cfg);
+	if (!ok(!start_metad(), "metad starts"))
+		return tap_done();
+	if (ok(!ag_cluster_open(conf, 0, &c), "cluster opens")) {
+		test_namespace(c);
+		test_data_model(c);
+		test_dedup(c);
+		test_big_offset(c);
+		ag_cluster_close(c);
+	}
+	test_degraded();
+	stop_metad();
+	if (!tap_failed) {
+		char cmd[400];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd))
+			diag("could not remove %s", dir);
+	} else {
+		diag("kept %s", dir);
+	}
+	return tap_done();
+}

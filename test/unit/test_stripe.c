@@ -1,0 +1,767 @@
+/*
+ * test_stripe.c - unit tests for the data plane on a 6-drive 4+2 cluster
+ * of files: packed runs of random length read back by address and crc,
+ * stripe crcs match the drives, reads survive missing drives, failing
+ * reads, lost writes and corrupt strips (and give up past m), degraded
+ * packing, concurrent readers, and throughput figures.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drive.h"
+#include "format.h"
+#include "stripe.h"
+#include "tap.h"
+#include "util.h"
+
+#define NDRIVES 6
+#define K 4
+#define M 2
+#define W (K + M)
+#define STRIP (64u << 10)
+#define SPAY ((uint64_t)K * STRIP)
+#define MAXRUNS 1024
+
+struct run {
+	uint64_t addr;
+	uint32_t len, crc;
+	uint8_t *data;
+};
+
+struct cluster {
+	char dir[256];
+	struct ag_config *cfg;
+	struct ag_drives *ds;
+	struct ag_stripes *s;
+	struct ag_packer *p;
+};
+
+static uint64_t rng;
+static struct run runs[MAXRUNS];
+static int nruns;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fill_random(uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		uint64_t v = tap_rand(&rng);
+
+		memcpy(p + i, &v, 8);
+	}
+	for (; i < len; i++)
+		p[i] = tap_rand(&rng);
+}
+
+static int cluster_open(struct cluster *c, const char *base,
+			const char *drive_size)
+{
+	char path[512];
+	struct ag_label l;
+	FILE *f;
+	int i, rc;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->dir, sizeof(c->dir), "%s/agora-stripe-XXXXXX", base);
+	if (!mkdtemp(c->dir))
+		return -errno;
+	snprintf(path, sizeof(path), "%s/agora.conf", c->dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "[cluster]\ndrives = ");
+	for (i = 0; i < NDRIVES; i++)
+		fprintf(f, "%s%s/d%d", i ? ", " : "", c->dir, i);
+	fprintf(f, "\nec = %d+%d\ndrive_size = %s\nmetad = unix:%s/metad\n"
+		   "strip_size = 64K\nsegment_size = 1M\n", K, M, drive_size,
+		c->dir);
+	fclose(f);
+	rc = ag_config_load(path, &c->cfg);
+	if (!rc)
+		rc = ag_drives_format(c->cfg, 0, &l);
+	if (!rc)
+		rc = ag_drives_open(c->cfg, &c->ds);
+	if (!rc)
+		rc = ag_stripes_new(c->ds, &c->s);
+	if (!rc)
+		rc = ag_packer_new(c->s, &c->p);
+	return rc;
+}
+
+static void cluster_close(struct cluster *c)
+{
+	char path[512];
+	int i;
+
+	ag_packer_free(c->p);
+	ag_stripes_free(c->s);
+	ag_drives_close(c->ds);
+	if (c->cfg)
+		ag_config_free(c->cfg);
+	for (i = 0; i < NDRIVES; i++) {
+		snprintf(path, sizeof(path), "%s/d%d", c->dir, i);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/agora.conf", c->dir);
+	unlink(path);
+	rmdir(c->dir);
+}
+
+/* Where payload byte x of segment seg lives. */
+static void locate(const struct ag_label *l, uint32_t seg, uint64_t x,
+		   int *drive, uint64_t *off, int *stripe, int *strip)
+{
+	uint64_t t = x / SPAY, r = x % SPAY, slot = t * W + r / STRIP;
+
+	*drive = ag_slot_drive(l, slot);
+	*off = ag_slot_offset(l, seg, slot, STRIP) + r % STRIP;
+	if (stripe)
+		*stripe = t;
+	if (strip)
+		*strip = r / STRIP;
+}
+
+/* 1 if some byte of run r is on a drive of mask. */
+static int run_touches(const struct ag_label *l, const struct run *r,
+		       unsigned mask)
+{
+	uint64_t x = AG_ADDR_IDX(r->addr), end = x + r->len;
+
+	for (; x < end; x = (x / STRIP + 1) * STRIP) {
+		int d;
+		uint64_t off;
+
+		locate(l, AG_ADDR_SEG(r->addr), x, &d, &off, NULL, NULL);
+		if (mask >> d & 1)
+			return 1;
+	}
+	return 0;
+}
+
+static int read_one(struct ag_stripes *s, const struct run *r, uint8_t *buf)
+{
+	int rc = ag_stripes_read(s, r->addr, buf, r->len, r->crc);
+
+	if (!rc && memcmp(buf, r->data, r->len))
+		return -1000;
+	return rc;
+}
+
+/* How many runs read back right; runs touching a drive of eio_mask must
+ * give -EIO instead. */
+static int read_all(struct ag_stripes *s, const struct ag_label *l,
+		    unsigned eio_mask, int *first_bad)
+{
+	uint8_t *buf = malloc(300 << 10);
+	int i, good = 0;
+
+	*first_bad = -1;
+	for (i = 0; i < nruns; i++) {
+		int rc = read_one(s, &runs[i], buf);
+		int want = run_touches(l, &runs[i], eio_mask) ? -EIO : 0;
+
+		if (rc == want)
+			good++;
+		else if (*first_bad < 0)
+			*first_bad = i;
+	}
+	free(buf);
+	return good;
+}
+
+#define READ_ALL(s, l, mask, ...)                                         \
+	do {                                                              \
+		int bad_, good_ = read_all(s, l, mask, &bad_);            \
+		ok(good_ == nruns, __VA_ARGS__);                          \
+		if (good_ != nruns)                                       \
+			diag("%d of %d right, first wrong run %d", good_, \
+			     nruns, bad_);                                \
+	} while (0)
+
+static int add_run(struct ag_packer *p, uint32_t len, uint64_t *expect,
+		   int *addr_ok)
+{
+	struct run *r = &runs[nruns];
+	int rc;
+
+	r->data = malloc(len ? len : 1);
+	if (!r->data)
+		return -ENOMEM;
+	fill_random(r->data, len);
+	r->len = len;
+	r->crc = ag_crc32c(r->data, len);
+	rc = ag_packer_add(p, r->data, len, &r->addr);
+	if (rc) {
+		free(r->data);
+		return rc;
+	}
+	if (expect) {
+		if (r->addr != *expect)
+			*addr_ok = 0;
+		*expect = r->addr + len;
+	}
+	nruns++;
+	return 0;
+}
+
+/* Mostly small runs, so that two segments hold a few hundred of them,
+ * with enough big ones to cross strips and stripes. */
+static uint32_t random_len(void)
+{
+	switch (tap_rand(&rng) % 8) {
+	case 0: case 1: case 2: case 3:
+		return 1 + tap_rand(&rng) % 100;
+	case 4: case 5:
+		return 1 + tap_rand(&rng) % 8192;
+	case 6:
+		return 1 + tap_rand(&rng) % (64 << 10);
+	default:
+		return 1 + tap_rand(&rng) % (300 << 10);
+	}
+}
+
+/* Pack random runs into segments first..last, flushing now and then. */
+static int pack_segments(struct ag_packer *p, uint32_t first, uint32_t last,
+			 int *addr_ok, int *crossings)
+{
+	uint32_t seg = first;
+	uint64_t expect = AG_ADDR(seg, 0);
+	int rc;
+
+	ag_packer_start(p, seg, 0);
+	while (nruns < MAXRUNS) {
+		uint32_t len = random_len();
+		uint64_t a;
+
+		if (len > ag_packer_room(p)) {
+			rc = ag_packer_flush(p);
+			if (rc || seg == last)
+				return rc;
+			ag_packer_start(p, ++seg, 0);
+			expect = AG_ADDR(seg, 0);
+		}
+		rc = add_run(p, len, &expect, addr_ok);
+		if (rc)
+			return rc;
+		a = AG_ADDR_IDX(runs[nruns - 1].addr);
+		if (a / SPAY != (a + len - 1) / SPAY)
+			crossings[1]++;
+		else if (a / STRIP != (a + len - 1) / STRIP)
+			crossings[0]++;
+		if (tap_rand(&rng) % 32 == 0) {
+			uint64_t f = ag_packer_fill(p);
+
+			rc = ag_packer_flush(p);
+			if (rc)
+				return rc;
+			if (ag_packer_fill(p) != f)
+				*addr_ok = 0;
+			expect = AG_ADDR(seg, f);
+		}
+	}
+	return ag_packer_flush(p);
+}
+
+static int check_take(struct ag_stripes *s, struct ag_packer *p, int *count)
+{
+	struct ag_stripe_done *list;
+	uint8_t *bufs[W], ok_[W];
+	int n, i, j, bad = 0;
+
+	if (ag_packer_take(p, &list, &n))
+		return -1;
+	*count = n;
+	for (j = 0; j < W; j++)
+		bufs[j] = ag_alloc_aligned(STRIP);
+	for (i = 0; i < n; i++) {
+		if (i && list[i].seg == list[i - 1].seg &&
+		    list[i].stripe <= list[i - 1].stripe)
+			bad++;
+		if (ag_stripes_read_raw(s, list[i].seg, list[i].stripe, bufs,
+					ok_)) {
+			bad++;
+			continue;
+		}
+		for (j = 0; j < W; j++)
+			if (!ok_[j] ||
+			    ag_crc32c(bufs[j], STRIP) != list[i].crc[j])
+				bad++;
+	}
+	for (j = 0; j < W; j++)
+		free(bufs[j]);
+	free(list);
+	return bad;
+}
+
+/*
+ * Read-modify-write the 4K block around [off, off + len) of a drive file
+ * behind the library's back: junk (save[] xor random non-zero) when
+ * corrupting, save[] when healing. The file is opened O_DIRECT like the
+ * library opens it, so page cache and direct reads cannot disagree.
+ */
+static int poke(struct ag_drives *ds, int d, uint64_t off, size_t len,
+		uint8_t *save, int heal)
+{
+	uint64_t blk = off & ~(uint64_t)(AG_BLOCK - 1);
+	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
+	int fd = open(ds->d[d].path, O_RDWR | O_DIRECT), rc = -1;
+	size_t i;
+
+	if (fd < 0 && errno == EINVAL)
+		fd = open(ds->d[d].path, O_RDWR);
+	if (fd < 0 || !b || off + len > blk + AG_BLOCK ||
+	    pread(fd, b, AG_BLOCK, blk) != AG_BLOCK)
+		goto out;
+	if (heal) {
+		memcpy(b + (off - blk), save, len);
+	} else {
+		memcpy(save, b + (off - blk), len);
+		for (i = 0; i < len; i++)
+			b[off - blk + i] ^= 1 + tap_rand(&rng) % 255;
+	}
+	if (pwrite(fd, b, AG_BLOCK, blk) != AG_BLOCK || fdatasync(fd))
+		goto out;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+	return rc;
+}
+
+struct damage {
+	int drive;
+	uint64_t off;
+	uint8_t save[512];
+};
+
+/* Corrupt 512 bytes at payload byte x of run r's segment. */
+static int hurt(struct ag_drives *ds, const struct run *r, uint64_t x,
+		struct damage *dm)
+{
+	locate(&ds->label, AG_ADDR_SEG(r->addr), x, &dm->drive, &dm->off, NULL,
+	       NULL);
+	dm->off &= ~511ull;
+	return poke(ds, dm->drive, dm->off, 512, dm->save, 0);
+}
+
+static int heal(struct ag_drives *ds, struct damage *dm)
+{
+	return poke(ds, dm->drive, dm->off, 512, dm->save, 1);
+}
+
+/* A run spanning at least nstrips data strips of one stripe, or -1. */
+static int find_run(int nstrips, int cross_stripe)
+{
+	int i;
+
+	for (i = 0; i < nruns; i++) {
+		uint64_t a = AG_ADDR_IDX(runs[i].addr), e = a + runs[i].len - 1;
+
+		if (cross_stripe) {
+			if (a / SPAY != e / SPAY && e % SPAY >= STRIP &&
+			    a % SPAY < SPAY - STRIP)
+				return i;
+			continue;
+		}
+		if (a / SPAY == e / SPAY &&
+		    (int)(e / STRIP - a / STRIP) + 1 >= nstrips)
+			return i;
+	}
+	return -1;
+}
+
+static int fail_drive = -1, drop_drive = -1, drop_all;
+
+static int hook(int drive, int is_write, uint64_t off, size_t len)
+{
+	(void)off;
+	(void)len;
+	if (!is_write && drive == fail_drive)
+		return -EIO;
+	if (is_write && (drive == drop_drive || drop_all))
+		return 1;
+	if (is_write && fail_drive == 99 && drive < 3)
+		return -EIO;
+	return 0;
+}
+
+static void test_corruption(struct cluster *c)
+{
+	struct ag_drives *ds = c->ds;
+	struct damage dm[6];
+	uint8_t *buf = malloc(300 << 10);
+	unsigned long before, csum0;
+	int i, r, rc;
+	uint64_t a;
+
+	/* (b) one corrupt data strip */
+	r = find_run(1, 0);
+	a = AG_ADDR_IDX(runs[r].addr);
+	ok(!hurt(ds, &runs[r], a + runs[r].len / 2, &dm[0]),
+	   "corrupted a data strip under run %d", r);
+	before = atomic_load(&ag_stripe_rebuilds);
+	csum0 = atomic_load(&ds->d[dm[0].drive].csum_errors);
+	rc = read_one(c->s, &runs[r], buf);
+	ok(rc == 0, "read over one corrupt strip is rebuilt (%d)", rc);
+	ok(atomic_load(&ag_stripe_rebuilds) > before,
+	   "ag_stripe_rebuilds counted it");
+	ok(atomic_load(&ds->d[dm[0].drive].csum_errors) > csum0,
+	   "the lying drive got a checksum error");
+	READ_ALL(c->s, &ds->label, 0, "all runs right with one corrupt strip");
+
+	/* the same corruption with a drive missing: no spare parity left,
+	 * only the crc tells which strip lies */
+	ds->d[(dm[0].drive + 1) % NDRIVES].state = AG_DRIVE_MISSING;
+	READ_ALL(c->s, &ds->label, 0,
+		 "all runs right with one corrupt strip and a drive missing");
+	ds->d[(dm[0].drive + 1) % NDRIVES].state = AG_DRIVE_OK;
+	ok(!heal(ds, &dm[0]), "healed");
+
+	/* two corrupt strips of one stripe */
+	r = find_run(2, 0);
+	if (r < 0) {
+		ok(0, "no run spans two strips");
+	} else {
+		a = AG_ADDR_IDX(runs[r].addr);
+		hurt(ds, &runs[r], a, &dm[0]);
+		hurt(ds, &runs[r], a + runs[r].len - 1, &dm[1]);
+		before = atomic_load(&ag_stripe_rebuilds);
+		rc = read_one(c->s, &runs[r], buf);
+		ok(rc == 0 && atomic_load(&ag_stripe_rebuilds) > before,
+		   "read over two corrupt strips of a stripe is rebuilt (%d)",
+		   rc);
+		READ_ALL(c->s, &ds->label, 0,
+			 "all runs right with two corrupt strips in a stripe");
+		heal(ds, &dm[1]);
+		heal(ds, &dm[0]);
+	}
+
+	/* two corrupt strips in each of two stripes under one run */
+	r = find_run(0, 1);
+	if (r < 0) {
+		ok(0, "no run crosses a stripe boundary over two strips");
+	} else {
+		uint64_t e;
+
+		a = AG_ADDR_IDX(runs[r].addr);
+		e = a + runs[r].len - 1;
+		hurt(ds, &runs[r], a, &dm[0]);
+		hurt(ds, &runs[r], AG_MIN(e, (a / STRIP + 1) * STRIP), &dm[1]);
+		hurt(ds, &runs[r], e, &dm[2]);
+		hurt(ds, &runs[r], (e / STRIP - 1) * STRIP, &dm[3]);
+		rc = read_one(c->s, &runs[r], buf);
+		ok(rc == 0, "read over 2 + 2 corrupt strips in two stripes "
+			    "is rebuilt (%d)", rc);
+		for (i = 3; i >= 0; i--)
+			heal(ds, &dm[i]);
+	}
+
+	/* three corrupt strips of one stripe: beyond m */
+	r = find_run(3, 0);
+	if (r < 0) {
+		ok(0, "no run spans three strips");
+	} else {
+		a = AG_ADDR_IDX(runs[r].addr);
+		for (i = 0; i < 3; i++)
+			hurt(ds, &runs[r], (a / STRIP + i) * STRIP +
+				   (i ? 0 : a % STRIP), &dm[i]);
+		rc = read_one(c->s, &runs[r], buf);
+		ok(rc == -AG_ECORRUPT,
+		   "three corrupt strips give -AG_ECORRUPT (%d)", rc);
+		for (i = 2; i >= 0; i--)
+			heal(ds, &dm[i]);
+		ok(read_one(c->s, &runs[r], buf) == 0, "healed, reads again");
+	}
+	free(buf);
+}
+
+struct reader_arg {
+	struct ag_stripes *s;
+	int start, bad;
+};
+
+static void *reader(void *v)
+{
+	struct reader_arg *ra = v;
+	uint8_t *buf = malloc(300 << 10);
+	int i, pass;
+
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < nruns; i++) {
+			const struct run *r = &runs[(i + ra->start) % nruns];
+
+			if (read_one(ra->s, r, buf))
+				ra->bad++;
+		}
+	free(buf);
+	return NULL;
+}
+
+static void test_threads(struct cluster *c)
+{
+	struct reader_arg ra[4];
+	pthread_t th[4];
+	struct damage dm;
+	int i, bad = 0, r = find_run(1, 0);
+
+	/* every reader hits the slow path: a drive is gone and a strip lies */
+	c->ds->d[5].state = AG_DRIVE_MISSING;
+	hurt(c->ds, &runs[r], AG_ADDR_IDX(runs[r].addr), &dm);
+	if (dm.drive == 5) {
+		heal(c->ds, &dm);
+		hurt(c->ds, &runs[r], AG_ADDR_IDX(runs[r].addr) + STRIP, &dm);
+	}
+	for (i = 0; i < 4; i++) {
+		ra[i].s = c->s;
+		ra[i].start = i * nruns / 4;
+		ra[i].bad = 0;
+		pthread_create(&th[i], NULL, reader, &ra[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		bad += ra[i].bad;
+	}
+	ok(!bad, "4 concurrent readers, degraded and corrupt: %d bad", bad);
+	heal(c->ds, &dm);
+	c->ds->d[5].state = AG_DRIVE_OK;
+}
+
+static void test_degraded_packing(struct cluster *c)
+{
+	struct ag_label *l = &c->ds->label;
+	struct ag_stripe_done *list;
+	int first = nruns, addr_ok = 1, cross[2] = { 0, 0 }, rc, i, n, bad;
+	uint64_t a;
+
+	/* (d) pack with drive 2 missing; when it comes back it holds none
+	 * of those strips (zeros), which the crc catches */
+	c->ds->d[2].state = AG_DRIVE_MISSING;
+	rc = pack_segments(c->p, 2, 3, &addr_ok, cross);
+	ok(!rc && addr_ok, "packed segments 2-3 with a drive missing "
+			  "(%d runs)", nruns - first);
+	bad = check_take(c->s, c->p, &n);
+	ok(bad == n * 1, "take: %d stripes, only the missing strips "
+			   "unreadable (%d)", n, bad);
+	READ_ALL(c->s, l, 0, "all runs right, drive still missing");
+	c->ds->d[2].state = AG_DRIVE_OK;
+	READ_ALL(c->s, l, 0, "all runs right, drive back without its strips");
+
+	/* lost writes: the drive says yes and keeps nothing */
+	first = nruns;
+	drop_drive = 4;
+	ag_packer_start(c->p, 4, 0);
+	for (i = 0; i < 20; i++)
+		rc |= add_run(c->p, random_len(), NULL, NULL);
+	rc |= ag_packer_flush(c->p);
+	drop_drive = -1;
+	ok(!rc, "packed segment 4 with a drive dropping writes");
+	READ_ALL(c->s, l, 0, "all runs right after lost writes");
+
+	/* too few drives take the stripe */
+	fail_drive = 99;
+	a = ag_packer_fill(c->p);
+	rc = add_run(c->p, SPAY, NULL, NULL);
+	ok(rc == -EIO, "a stripe only 3 drives take fails with -EIO (%d)", rc);
+	fail_drive = -1;
+	ok(ag_packer_fill(c->p) == a + SPAY &&
+	   ag_packer_room(c->p) == ag_segment_payload(l) - a - SPAY,
+	   "the failed stripe stays open");
+	ok(!ag_packer_flush(c->p), "and is written by the next flush");
+	ag_packer_take(c->p, &list, &n);
+	free(list);
+}
+
+static void bench(const char *base)
+{
+	struct cluster c;
+	const size_t piece = 1 << 20;
+	const int npieces = 192;
+	uint8_t *src = malloc(4 << 20), *buf = malloc(piece);
+	uint64_t *addr = calloc(npieces, sizeof(*addr));
+	uint32_t *crc = calloc(npieces, sizeof(*crc));
+	struct ag_stripe_done *list;
+	double t0, tw, tr, td, tc;
+	uint32_t seg = 0;
+	int i, n, rc;
+
+	rc = cluster_open(&c, base, "256M");
+	if (rc || !src || !buf || !addr || !crc) {
+		diag("bench skipped: %s", ag_strerror(rc));
+		goto out;
+	}
+	fill_random(src, 4 << 20);
+	for (i = 0; i < npieces; i++)
+		crc[i] = ag_crc32c(src + (i % 3) * piece + i % 4096, piece);
+	t0 = now();
+	ag_packer_start(c.p, seg, 0);
+	for (i = 0; i < npieces && !rc; i++) {
+		if (ag_packer_room(c.p) < piece) {
+			rc = ag_packer_flush(c.p);
+			ag_packer_start(c.p, ++seg, 0);
+		}
+		rc |= ag_packer_add(c.p, src + (i % 3) * piece + i % 4096,
+				    piece, &addr[i]);
+	}
+	rc |= ag_packer_flush(c.p);
+	tw = now() - t0;
+	ag_packer_take(c.p, &list, &n);
+	free(list);
+	t0 = now();
+	for (i = 0; i < npieces && !rc; i++)
+		rc = ag_stripes_read(c.s, addr[i], buf, piece, crc[i]);
+	tr = now() - t0;
+	c.ds->d[1].state = AG_DRIVE_MISSING;
+	t0 = now();
+	for (i = 0; i < npieces && !rc; i++)
+		rc = ag_stripes_read(c.s, addr[i], buf, piece, crc[i]);
+	td = now() - t0;
+	c.ds->d[1].state = AG_DRIVE_OK;
+	ok(!rc, "bench round trip (%s)", ag_strerror(rc));
+	/* the packer's own cost: the same again with every write dropped */
+	drop_all = 1;
+	ag_drive_fault_hook = hook;
+	t0 = now();
+	ag_packer_start(c.p, ++seg, 0);
+	for (i = 0; i < npieces && !rc; i++) {
+		if (ag_packer_room(c.p) < piece) {
+			rc = ag_packer_flush(c.p);
+			ag_packer_start(c.p, ++seg, 0);
+		}
+		rc |= ag_packer_add(c.p, src + (i % 3) * piece + i % 4096,
+				    piece, &addr[i]);
+	}
+	rc |= ag_packer_flush(c.p);
+	tc = now() - t0;
+	ag_drive_fault_hook = NULL;
+	drop_all = 0;
+	ag_packer_take(c.p, &list, &n);
+	free(list);
+	diag("throughput on %s (%d x 1 MiB): pack %.0f MB/s (%.0f MB/s "
+	     "without the writes), read %.0f MB/s, one drive missing "
+	     "%.0f MB/s", base, npieces, npieces * piece / tw / 1e6,
+	     npieces * piece / tc / 1e6, npieces * piece / tr / 1e6,
+	     npieces * piece / td / 1e6);
+out:
+	cluster_close(&c);
+	free(src);
+	free(buf);
+	free(addr);
+	free(crc);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct cluster c;
+	struct ag_label *l;
+	struct ag_stripe_done *list;
+	uint8_t *buf;
+	int addr_ok = 1, cross[2] = { 0, 0 }, rc, n, bad, i;
+	uint64_t a;
+
+	rng = tap_seed() | 1;
+	ag_log_set_level(3);
+	rc = cluster_open(&c, tmp && *tmp ? tmp : "/tmp", "64M");
+	ok(!rc, "6 drives, 4+2, 64K strips, 1M segments (%s)",
+	   ag_strerror(rc));
+	if (rc)
+		return tap_done();
+	l = &c.ds->label;
+	ok(ag_segment_payload(l) == 16 * SPAY, "segment payload %llu",
+	   (unsigned long long)ag_segment_payload(l));
+	ok(!ag_packer_active(c.p) && !ag_packer_room(c.p),
+	   "a new packer has no segment");
+
+	rc = pack_segments(c.p, 0, 1, &addr_ok, cross);
+	ok(!rc, "packed segments 0 and 1: %d runs (%s)", nruns,
+	   ag_strerror(rc));
+	ok(addr_ok, "addresses follow each other, flushes skip to a stripe");
+	ok(cross[0] > 0 && cross[1] > 0,
+	   "%d runs cross strips, %d cross stripes", cross[0], cross[1]);
+	bad = check_take(c.s, c.p, &n);
+	ok(n >= 16 && !bad, "take: %d stripes, crcs match the drives (%d bad)",
+	   n, bad);
+	rc = ag_packer_take(c.p, &list, &n);
+	ok(!rc && !n && !list, "take again: nothing new");
+
+	READ_ALL(c.s, l, 0, "every run reads back by address and crc");
+
+	buf = malloc(300 << 10);
+	a = ag_segment_payload(l);
+	ok(ag_stripes_read(c.s, AG_ADDR(0, a - 10), buf, 11, 0) == -EINVAL,
+	   "a range leaving the segment is -EINVAL");
+	ok(ag_stripes_read(c.s, AG_ADDR(l->nsegments, 0), buf, 1, 0) ==
+		   -EINVAL, "a segment past the end is -EINVAL");
+	rc = ag_stripes_read(c.s, runs[0].addr, buf, runs[0].len,
+			     runs[0].crc ^ 1);
+	ok(rc == -AG_ECORRUPT, "a wrong crc gives -AG_ECORRUPT (%d)", rc);
+	free(buf);
+
+	/* packer edge cases on a segment nobody else uses */
+	ag_packer_start(c.p, 9, 3);
+	ok(!ag_packer_active(c.p), "start at a fill off the stripe grid "
+				   "is refused");
+	ag_packer_start(c.p, 9, ag_segment_payload(l) - SPAY);
+	ok(ag_packer_active(c.p) && ag_packer_room(c.p) == SPAY,
+	   "start at the last stripe: room %llu",
+	   (unsigned long long)ag_packer_room(c.p));
+	rc = add_run(c.p, SPAY + 1, NULL, NULL);
+	ok(rc == -ENOSPC, "adding past the room is -ENOSPC");
+	rc = add_run(c.p, SPAY, NULL, NULL);
+	ok(!rc && !ag_packer_active(c.p) && !ag_packer_room(c.p),
+	   "filling the last stripe closes the segment");
+	ag_packer_take(c.p, &list, &n);
+	ok(n == 1 && list[0].seg == 9 && list[0].stripe == 15,
+	   "it was written as stripe 15");
+	free(list);
+
+	/* (a) missing drives */
+	c.ds->d[3].state = AG_DRIVE_MISSING;
+	READ_ALL(c.s, l, 0, "all runs right with drive 3 missing");
+	c.ds->d[0].state = AG_DRIVE_MISSING;
+	READ_ALL(c.s, l, 0, "all runs right with drives 0, 3 missing");
+	c.ds->d[4].state = AG_DRIVE_MISSING;
+	ag_log_set_level(2); /* one error line per failed read */
+	READ_ALL(c.s, l, 1u << 0 | 1u << 3 | 1u << 4,
+		 "drives 0, 3, 4 missing: runs on them -EIO, others right");
+	ag_log_set_level(3);
+	for (i = 0; i < NDRIVES; i++)
+		c.ds->d[i].state = AG_DRIVE_OK;
+
+	/* (c) a drive failing every read */
+	ag_drive_fault_hook = hook;
+	fail_drive = 1;
+	READ_ALL(c.s, l, 0, "all runs right with drive 1 failing reads");
+	fail_drive = -1;
+
+	/* (b) corrupt strips */
+	test_corruption(&c);
+	test_threads(&c);
+	test_degraded_packing(&c);
+	ag_drive_fault_hook = NULL;
+	READ_ALL(c.s, l, 0, "everything still reads back at the end");
+	for (i = 0; i < nruns; i++)
+		free(runs[i].data);
+	cluster_close(&c);
+
+	bench(access("/dev/shm", W_OK) ? (tmp && *tmp ? tmp : "/tmp")
+				       : "/dev/shm");
+	return tap_done();
+}
