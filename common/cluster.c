@@ -67,6 +67,7 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 		return -ENOMEM;
 	c->flags = flags;
 	pthread_mutex_init(&c->state_lock, NULL);
+	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_mutex_init(&c->pack_lock, NULL);
 	rc = ag_config_load(config, &c->cfg);
 	if (rc)
@@ -132,6 +133,7 @@ void ag_cluster_close(struct ag_cluster *c)
 	ag_drives_close(c->ds);
 	ag_config_free(c->cfg);
 	pthread_mutex_destroy(&c->state_lock);
+	pthread_mutex_destroy(&c->send_lock);
 	pthread_mutex_destroy(&c->pack_lock);
 	free(c);
 }
@@ -245,7 +247,7 @@ int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp)
 
 void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t)
 {
-	ag_txn_init(t, c->client_id, atomic_fetch_add(&c->next_txid, 1));
+	ag_txn_init(t, c->client_id, 0);
 }
 
 int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
@@ -260,7 +262,14 @@ int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
 		return t->error;
 	if (!c->rpc)
 		return -EROFS;
+	/* metad takes a txid at or below the last one it applied for this
+	 * client as a retry, so ids must be given in the order they go out
+	 * (a lease committed while a writer builds its transaction must not
+	 * overtake it) */
+	pthread_mutex_lock(&c->send_lock);
+	ag_txn_set_id(t, c->client_id, atomic_fetch_add(&c->next_txid, 1));
 	rc = ag_rpc_call(c->rpc, AG_RPC_TXN, t->buf, t->len, r);
+	pthread_mutex_unlock(&c->send_lock);
 	if (rc)
 		return rc;
 	if (r->gen)

@@ -33,6 +33,7 @@ struct ag_cluster {
 	struct ag_cdc cdc;
 	uint64_t client_id;
 	atomic_uint_fast64_t next_txid;
+	pthread_mutex_t send_lock;   /* txids reach metad in order */
 	pthread_mutex_t state_lock;  /* protects gen and root */
 	uint64_t gen, root;
 	pthread_mutex_t pack_lock;   /* protects packer and lease */
@@ -47,7 +48,7 @@ struct ag_cluster {
 
 /* A read handle on the newest root this cluster handle knows. */
 int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp);
-/* Start a transaction with this handle's client id and a fresh txid. */
+/* Start a transaction; its id is assigned when it is sent. */
 void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t);
 /* Send t to metad and wait until it is durable; returns the status of the
  * transaction and fills *r (may be NULL). Moves the handle to the

@@ -102,7 +102,7 @@ int ag_stripes_new(struct ag_drives *ds, struct ag_stripes **sp)
 	/* a data address keeps the payload offset in 32 bits */
 	if (!s->nstripes || s->payload > (1ull << 32)) {
 		AG_ERR("segment geometry gives %llu payload bytes per segment; "
-		       "a data segment must hold 1 to 4G",
+		       "a data segment holds at most 4G",
 		       (unsigned long long)s->payload);
 		free(s);
 		return -EINVAL;

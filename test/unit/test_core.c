@@ -159,7 +159,10 @@ static void test_data_model(struct ag_cluster *c)
 		if ((r >> 50) % 8 == 0) {
 			size_t ns = (r >> 8) % (cap / 2);
 
-			if (ag_truncate(c, f.ino, ns)) {
+			int rc = ag_truncate(c, f.ino, ns);
+
+			if (rc) {
+				diag("truncate: %s", ag_strerror(rc));
 				bad = 1;
 				break;
 			}
@@ -173,7 +176,11 @@ static void test_data_model(struct ag_cluster *c)
 		for (size_t j = 0; j < len; j++) /* partly compressible */
 			buf[j] = (j / 64) % 3 ? (uint8_t)(i + j / 512)
 					     : (uint8_t)tap_rand(&seed);
-		if (ag_write(c, f.ino, off, buf, len) != (ssize_t)len) {
+		ssize_t wn = ag_write(c, f.ino, off, buf, len);
+
+		if (wn != (ssize_t)len) {
+			diag("write %zu at %zu: %zd %s", len, off, wn,
+			     wn < 0 ? ag_strerror((int)wn) : "");
 			bad = 2;
 			break;
 		}
@@ -183,7 +190,8 @@ static void test_data_model(struct ag_cluster *c)
 		if (off + len > size)
 			size = off + len;
 	}
-	ok(!bad, "120 random writes and truncates (%d)", bad);
+	ok(!bad, "120 random writes and truncates (%d at op %d)", bad, i);
+	memset(&a, 0, sizeof(a));
 	ok(!ag_getattr(c, f.ino, &a) && a.size == size,
 	   "size matches the model (%llu vs %zu)", (unsigned long long)a.size,
 	   size);
@@ -212,6 +220,8 @@ static int put(struct ag_cluster *c, const char *name, const void *data,
 	if (!rc)
 		rc = ag_writer_commit(w, AG_ROOT, name, NULL);
 	ag_writer_free(w);
+	if (rc)
+		diag("put %s: %s", name, ag_strerror(rc));
 	return rc;
 }
 
