@@ -200,8 +200,10 @@ static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
 	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
 		const uint8_t *kb = ck, *vb = cv;
 
-		if (ckl <= pl || memcmp(kb, k, pl))
+		if (ckl <= pl || memcmp(kb, k, pl)) {
+			rc = 0; /* past the directory's entries */
 			break;
+		}
 		if (after && ckl == kl && !memcmp(kb, k, kl))
 			continue;
 		if (cvl != 9) {
