@@ -1483,6 +1483,48 @@ static uint64_t client_last_seen(const struct ag_meta *m, uint64_t client)
 	return m->started;
 }
 
+/* Orphans are files being written or unlinked while open; when their
+ * client has gone silent, nobody can name or close them any more. */
+static void reap_orphans(struct ag_meta *m, uint64_t now, uint64_t timeout)
+{
+	uint8_t k[AG_KEYBUF];
+	uint64_t dead[64];
+	struct ag_cursor *c;
+	const void *ck, *cv;
+	size_t ckl, cvl, pl = 1;
+	int n = 0, i;
+
+	k[0] = AG_K_ORPHAN;
+	if (ag_tree_seek(m->tree, k, pl, &c))
+		return;
+	while (n < (int)AG_ARRAY_LEN(dead) &&
+	       ag_cursor_next(c, &ck, &ckl, &cv, &cvl) == 1) {
+		const uint8_t *kb = ck;
+
+		if (kb[0] != AG_K_ORPHAN)
+			break;
+		if (ckl != 9 || cvl != 8)
+			continue;
+		if (now - client_last_seen(m, get_le64(cv)) >= timeout)
+			dead[n++] = get_be64(kb + 1);
+	}
+	ag_cursor_free(c);
+	for (i = 0; i < n; i++) {
+		struct tx tx = { .m = m, .now = (int64_t)ag_now_ns(),
+				 .stats = m->stats };
+
+		if (op_drop_orphan(&tx, dead[i]) == 0) {
+			m->stats = tx.stats;
+			m->pending++;
+			AG_INFO("dropped orphan inode %llu of a silent client",
+				(unsigned long long)dead[i]);
+		} else {
+			tx_rollback(&tx);
+		}
+		tx_free(&tx);
+	}
+}
+
 void ag_meta_tick(struct ag_meta *m)
 {
 	struct ag_space *sp = &m->space;
@@ -1504,6 +1546,7 @@ void ag_meta_tick(struct ag_meta *m)
 			tx_rollback(&tx);
 		tx_free(&tx);
 	}
+	reap_orphans(m, now, timeout);
 }
 
 void ag_meta_close(struct ag_meta *m)

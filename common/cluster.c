@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cluster.h"
 #include "format.h"
@@ -57,6 +58,34 @@ uint64_t ag_cluster_generation(struct ag_cluster *c)
 	return g;
 }
 
+/* Tell metad we are alive a few times per lease timeout, so that our
+ * segment leases and our open orphans outlive quiet periods. */
+static void *heartbeat_main(void *arg)
+{
+	struct ag_cluster *c = arg;
+	int period = c->cfg->lease_timeout > 3 ? c->cfg->lease_timeout / 3 : 1;
+	uint8_t id[8];
+
+	put_le64(id, c->client_id);
+	pthread_mutex_lock(&c->hb_lock);
+	while (!c->closing) {
+		struct timespec ts;
+		struct ag_rpc_reply r;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += period;
+		if (pthread_cond_timedwait(&c->hb_cond, &c->hb_lock, &ts) == 0 ||
+		    c->closing)
+			continue;
+		pthread_mutex_unlock(&c->hb_lock);
+		if (!ag_rpc_call(c->rpc, AG_RPC_PING, id, sizeof(id), &r))
+			set_state(c, r.gen, r.root);
+		pthread_mutex_lock(&c->hb_lock);
+	}
+	pthread_mutex_unlock(&c->hb_lock);
+	return NULL;
+}
+
 int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 {
 	struct ag_cluster *c = calloc(1, sizeof(*c));
@@ -69,6 +98,8 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 	pthread_mutex_init(&c->state_lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_mutex_init(&c->pack_lock, NULL);
+	pthread_mutex_init(&c->hb_lock, NULL);
+	pthread_cond_init(&c->hb_cond, NULL);
 	rc = ag_config_load(config, &c->cfg);
 	if (rc)
 		goto fail;
@@ -102,6 +133,8 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 		AG_ERR("cannot find the cluster's state: %s", ag_strerror(rc));
 		goto fail;
 	}
+	if (c->rpc && !pthread_create(&c->heartbeat, NULL, heartbeat_main, c))
+		c->heartbeat_running = 1;
 	*cp = c;
 	return 0;
 fail:
@@ -113,6 +146,13 @@ void ag_cluster_close(struct ag_cluster *c)
 {
 	if (!c)
 		return;
+	if (c->heartbeat_running) {
+		pthread_mutex_lock(&c->hb_lock);
+		c->closing = 1;
+		pthread_cond_signal(&c->hb_cond);
+		pthread_mutex_unlock(&c->hb_lock);
+		pthread_join(c->heartbeat, NULL);
+	}
 	if (c->rpc && c->packer && ag_packer_active(c->packer)) {
 		struct ag_txn t;
 
@@ -134,6 +174,8 @@ void ag_cluster_close(struct ag_cluster *c)
 	ag_config_free(c->cfg);
 	pthread_mutex_destroy(&c->state_lock);
 	pthread_mutex_destroy(&c->send_lock);
+	pthread_mutex_destroy(&c->hb_lock);
+	pthread_cond_destroy(&c->hb_cond);
 	pthread_mutex_destroy(&c->pack_lock);
 	free(c);
 }

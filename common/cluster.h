@@ -44,6 +44,11 @@ struct ag_cluster {
 	uint32_t lease_seg;          /* segment the packer fills */
 	int inflight;                /* writers with uncommitted chunks */
 	struct ag_chunk_cache *cache;
+	pthread_t heartbeat;         /* keeps leases and orphans alive */
+	int heartbeat_running;
+	pthread_mutex_t hb_lock;
+	pthread_cond_t hb_cond;
+	int closing;
 };
 
 /* A read handle on the newest root this cluster handle knows. */

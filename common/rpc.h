@@ -6,7 +6,9 @@
  *   0 u32 length of what follows (12 + payload), at most AG_RPC_MAX
  *   4 u32 type      8 u64 request id      16 payload
  * Requests: AG_RPC_TXN (payload: an encoded transaction, txn.h),
- * AG_RPC_STATE (empty: asks for the newest generation and root).
+ * AG_RPC_STATE (empty: asks for the newest generation and root),
+ * AG_RPC_PING (u64 client id: the client is alive, its segment leases
+ * and orphans stay; answered at once).
  * A reply has the request's type with AG_RPC_REPLY set, the same request
  * id, and the payload struct ag_rpc_reply (40 bytes):
  *   0 i32 status   4 u32 flags (1: replayed)   8 u64 generation
@@ -23,6 +25,7 @@
 #define AG_RPC_HDR 16
 #define AG_RPC_TXN 1u
 #define AG_RPC_STATE 2u
+#define AG_RPC_PING 3u
 #define AG_RPC_REPLY 0x80000000u
 #define AG_RPC_REPLY_LEN 40
 

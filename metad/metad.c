@@ -162,6 +162,14 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 		r.ino = res.ino;
 		r.seg = res.seg;
 		return add_waiter(i, type, id, &r) ? -1 : 0;
+	case AG_RPC_PING:
+		if (len != 8)
+			return -1;
+		ag_meta_client_alive(m, get_le64(body));
+		r.gen = ag_meta_gen(m);
+		r.root = ag_meta_root(m);
+		send_reply(i, type, id, &r);
+		return 0;
 	case AG_RPC_STATE:
 		if (len)
 			return -1;
