@@ -84,14 +84,20 @@ static void gen_random(uint8_t *p, size_t n, uint64_t *s)
 static void gen_text(uint8_t *p, size_t n, uint64_t *s)
 {
 	char tmp[32];
-	size_t i = 0, len;
+	size_t i = 0, len, prev = 0;
 	int col = 0;
 
 	while (i < n) {
 		uint64_t r = rnd(s);
-		const char *w = words[r % AG_ARRAY_LEN(words)];
+		const char *w;
 
-		if ((r >> 8) % 16 == 0) {
+		/* a word mostly follows from the one before (one of two),
+		 * as phrases recur in real text */
+		prev = (r >> 4) % 8 ? (prev * 7 + r % 2) % AG_ARRAY_LEN(words)
+				    : r % AG_ARRAY_LEN(words);
+		w = words[prev];
+
+		if ((r >> 8) % 32 == 0) {
 			len = (size_t)snprintf(tmp, sizeof(tmp), "%u",
 					       (unsigned)(r >> 32) % 100000);
 			w = tmp;
@@ -118,7 +124,7 @@ static void gen_records(uint8_t *p, size_t n, uint64_t *s, uint64_t *clock)
 	while (i < n) {
 		uint64_t r = rnd(s), r2 = rnd(s);
 
-		*clock += r % 5000;
+		*clock += r % 1000;
 		len = (size_t)snprintf(line, sizeof(line),
 			"2026-11-25T%02u:%02u:%02u.%06u host%02u %s "
 			"/bucket%u/objects/%08x status=%u bytes=%u "
@@ -126,19 +132,19 @@ static void gen_records(uint8_t *p, size_t n, uint64_t *s, uint64_t *clock)
 			(unsigned)(*clock / 3600000000ull % 24),
 			(unsigned)(*clock / 60000000 % 60),
 			(unsigned)(*clock / 1000000 % 60),
-			(unsigned)(*clock % 1000000), (unsigned)(r >> 8) % 16,
+			(unsigned)(*clock % 1000000), (unsigned)(r >> 8) % 4,
 			verbs[(r >> 16) % AG_ARRAY_LEN(verbs)],
-			(unsigned)(r >> 24) % 8, (unsigned)(r2 & 0xfffff),
+			(unsigned)(r >> 24) % 8, (unsigned)(r2 & 0xff) * 4099,
 			(r >> 32) % 50 ? 200 : 404,
-			(unsigned)(r2 >> 20) % 65536 * 16,
-			(unsigned)(r2 >> 40) % 2000 + 50);
+			(unsigned)(r2 >> 20) % 16 * 4096,
+			(unsigned)(r2 >> 40) % 20 * 10 + 50);
 		len = AG_MIN(len, n - i);
 		memcpy(p + i, line, len);
 		i += len;
 	}
 }
 
-/* Pieces of 1-16 KiB of each kind, in random order, so that every chunk
+/* Pieces of 4-32 KiB of each kind, in random order, so that every chunk
  * holds a mix. */
 static void gen_data(uint8_t *buf, size_t size, uint64_t seed)
 {
@@ -147,7 +153,7 @@ static void gen_data(uint8_t *buf, size_t size, uint64_t seed)
 
 	while (pos < size) {
 		uint64_t r = rnd(&s);
-		size_t n = AG_MIN((size_t)(1024 + (r >> 8) % (15 << 10)),
+		size_t n = AG_MIN((size_t)(4096 + (r >> 8) % (28 << 10)),
 				  size - pos);
 
 		switch (r % 3) {

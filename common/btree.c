@@ -5,7 +5,7 @@
  *  - A page read from the pager is validated once, in full, before it
  *    enters the handle's node map; everything after that trusts offsets
  *    and lengths without re-checking them. Pages come from disks, so a
- *    bad page must become -EUCLEAN, never a wild read.
+ *    bad page must become -AG_ECORRUPT, never a wild read.
  *  - Clean nodes live in the map under their disk address and may be
  *    evicted (LRU) at the start of any public call, never in the middle of
  *    one. Dirty nodes live under a virtual address (VBIT set) and stay
@@ -49,14 +49,12 @@
  * right page's first key that still sorts above the left page's last key
  * (suffix truncation), so branch pages stay small and fan out widely.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "btree.h"
+#include "util.h" /* AG_ECORRUPT and the little-endian helpers */
 
 #define H AG_PAGE_HDR
 #define T_LEVEL 0
@@ -131,32 +129,6 @@ struct ag_cursor {
 	uint8_t val[AG_VAL_MAX];
 };
 
-static inline unsigned get16(const uint8_t *p)
-{
-	return p[0] | (unsigned)p[1] << 8;
-}
-
-static inline void put16(uint8_t *p, unsigned v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++, v >>= 8)
-		p[i] = v;
-}
-
 static inline void cpy(void *d, const void *s, size_t n)
 {
 	if (n)
@@ -170,12 +142,12 @@ static inline int nlevel(const uint8_t *b)
 
 static inline unsigned nkeys(const uint8_t *b)
 {
-	return get16(b + H + T_NKEYS);
+	return get_le16(b + H + T_NKEYS);
 }
 
 static inline unsigned nplen(const uint8_t *b)
 {
-	return get16(b + H + T_PLEN);
+	return get_le16(b + H + T_PLEN);
 }
 
 static inline const uint8_t *nprefix(const uint8_t *b)
@@ -190,17 +162,17 @@ static inline size_t slots(const uint8_t *b)
 
 static inline unsigned slot(const uint8_t *b, unsigned i)
 {
-	return get16(b + slots(b) + 2 * i);
+	return get_le16(b + slots(b) + 2 * i);
 }
 
 static inline uint64_t child(const uint8_t *b, unsigned i)
 {
-	return get64(b + slot(b, i) + 2);
+	return get_le64(b + slot(b, i) + 2);
 }
 
 static inline void set_child(uint8_t *b, unsigned i, uint64_t a)
 {
-	put64(b + slot(b, i) + 2, a);
+	put_le64(b + slot(b, i) + 2, a);
 }
 
 static inline size_t min_sz(size_t a, size_t b)
@@ -234,53 +206,53 @@ static int check_cells(const struct ag_tree *t, const uint8_t *b,
 		size_t sz;
 
 		if (off < cs || off + (leaf ? LCELL : BCELL) > t->ps)
-			return -EUCLEAN;
-		kl = get16(b + off);
+			return -AG_ECORRUPT;
+		kl = get_le16(b + off);
 		if (leaf) {
-			unsigned vl = get16(b + off + 2);
+			unsigned vl = get_le16(b + off + 2);
 
 			if (plen + kl > AG_KEY_MAX || plen + kl == 0 ||
 			    vl > AG_VAL_MAX)
-				return -EUCLEAN;
+				return -AG_ECORRUPT;
 			sz = LCELL + kl + vl;
 			k = b + off + LCELL;
 		} else {
-			uint64_t c = get64(b + off + 2);
+			uint64_t c = get_le64(b + off + 2);
 
 			if (kl > AG_KEY_MAX || (i == 0) != (kl == 0) || !c ||
 			    (c & VBIT))
-				return -EUCLEAN;
+				return -AG_ECORRUPT;
 			sz = BCELL + kl;
 			k = b + off + BCELL;
 		}
 		if (off + sz > t->ps)
-			return -EUCLEAN;
+			return -AG_ECORRUPT;
 		sum += sz;
 		/* leaves compare suffixes: they share the prefix */
 		if (pk && keycmp(pk, pl, k, kl) >= 0)
-			return -EUCLEAN;
+			return -AG_ECORRUPT;
 		if (leaf || i > 0) {
 			pk = k;
 			pl = kl;
 		}
 	}
 	/* bounds nkeys by space, which bounds every scratch array */
-	return sum > t->ps - cs ? -EUCLEAN : 0;
+	return sum > t->ps - cs ? -AG_ECORRUPT : 0;
 }
 
 static int check_page(const struct ag_tree *t, const uint8_t *b)
 {
 	unsigned n = nkeys(b), plen = nplen(b);
-	unsigned cs = get16(b + H + T_CSTART);
+	unsigned cs = get_le16(b + H + T_CSTART);
 	int level = nlevel(b);
 
 	if (b[H + T_FLAGS] || level >= MAX_H || plen > AG_KEY_MAX)
-		return -EUCLEAN;
+		return -AG_ECORRUPT;
 	if (level > 0 && (plen || !n))
-		return -EUCLEAN;
+		return -AG_ECORRUPT;
 	if (H + NODE_HDR + plen + 2 * (size_t)n > cs || cs > t->ps ||
-	    get16(b + H + T_FRAG) > t->ps)
-		return -EUCLEAN;
+	    get_le16(b + H + T_FRAG) > t->ps)
+		return -AG_ECORRUPT;
 	return check_cells(t, b, n, plen, cs);
 }
 
@@ -424,7 +396,7 @@ static int load(struct ag_tree *t, uint64_t addr, int expect,
 
 	if (!n) {
 		if (!addr || (addr & VBIT))
-			return -EUCLEAN;
+			return -AG_ECORRUPT;
 		if (!(n = idle_take(t)))
 			return -ENOMEM;
 		rc = t->pg->read(t->pg->ctx, addr, n->buf);
@@ -445,7 +417,7 @@ static int load(struct ag_tree *t, uint64_t addr, int expect,
 		lru_front(t, n);
 	}
 	if (expect >= 0 && nlevel(n->buf) != expect)
-		return -EUCLEAN;
+		return -AG_ECORRUPT;
 	*np = n;
 	return 0;
 }
@@ -472,7 +444,7 @@ static unsigned leaf_search(const uint8_t *b, const uint8_t *k, size_t kl,
 	}
 	while (lo < hi) {
 		unsigned mid = (lo + hi) / 2, off = slot(b, mid);
-		int c = keycmp(b + off + LCELL, get16(b + off), k, kl);
+		int c = keycmp(b + off + LCELL, get_le16(b + off), k, kl);
 
 		if (c < 0) {
 			lo = mid + 1;
@@ -495,7 +467,7 @@ static unsigned branch_search(const uint8_t *b, const uint8_t *k, size_t kl)
 	while (lo < hi) {
 		unsigned mid = (lo + hi) / 2, off = slot(b, mid);
 
-		if (keycmp(b + off + BCELL, get16(b + off), k, kl) <= 0)
+		if (keycmp(b + off + BCELL, get_le16(b + off), k, kl) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -529,7 +501,7 @@ static int descend(struct ag_tree *t, const uint8_t *k, size_t kl,
 		a = child(n->buf, i);
 		expect = nlevel(n->buf) - 1;
 	}
-	return -EUCLEAN;
+	return -AG_ECORRUPT;
 }
 
 /* ---- entries ---- */
@@ -577,17 +549,17 @@ static int gather(const uint8_t *b, struct ent *e)
 		if (nlevel(b) == 0) {
 			e->k1 = nprefix(b);
 			e->k1len = nplen(b);
-			e->k2len = get16(c);
+			e->k2len = get_le16(c);
 			e->k2 = c + LCELL;
-			e->vlen = get16(c + 2);
+			e->vlen = get_le16(c + 2);
 			e->v = e->k2 + e->k2len;
 			e->child = 0;
 		} else {
-			e->k1len = get16(c);
+			e->k1len = get_le16(c);
 			e->k1 = c + BCELL;
 			e->k2 = e->v = NULL;
 			e->k2len = e->vlen = 0;
-			e->child = get64(c + 2);
+			e->child = get_le64(c + 2);
 		}
 	}
 	return n;
@@ -597,7 +569,7 @@ static void ent_pkey(struct ent *e, const uint8_t *b, unsigned i)
 {
 	const uint8_t *c = b + slot(b, i);
 
-	e->k1len = get16(c);
+	e->k1len = get_le16(c);
 	e->k1 = c + BCELL;
 	e->k2 = NULL;
 	e->k2len = 0;
@@ -624,7 +596,7 @@ static int prep(struct ag_tree *t, const struct ent *e, int m, int leaf)
 
 		if (l == klen(e + j + 1) ||
 		    (l < klen(e + j) && kbyte(e + j, l) > kbyte(e + j + 1, l)))
-			return -EUCLEAN;
+			return -AG_ECORRUPT;
 		t->alcp[j] = l;
 		if (l < allp)
 			allp = l;
@@ -684,7 +656,7 @@ static int partition(struct ag_tree *t, const struct ent *e, int m, int leaf,
 		}
 	}
 	if (bk < 0)
-		return -EUCLEAN;
+		return -AG_ECORRUPT;
 	cut[1] = bk;
 	cut[2] = m;
 	return 2;
@@ -703,13 +675,13 @@ static int write_page(const struct ag_tree *t, uint8_t *b, int level,
 		need += level ? 2 + BCELL + (i > a ? klen(e + i) : 0)
 			      : 2 + LCELL + klen(e + i) - p + e[i].vlen;
 	if (need + p > t->cap)
-		return -EUCLEAN;
+		return -AG_ECORRUPT;
 	sl = H + NODE_HDR + p;
 	b[H + T_LEVEL] = level;
 	b[H + T_FLAGS] = 0;
-	put16(b + H + T_NKEYS, z - a);
-	put16(b + H + T_FRAG, 0);
-	put16(b + H + T_PLEN, p);
+	put_le16(b + H + T_NKEYS, z - a);
+	put_le16(b + H + T_FRAG, 0);
+	put_le16(b + H + T_PLEN, p);
 	if (z > a)
 		kcopy(b + H + NODE_HDR, e + a, 0, p);
 	for (int i = a; i < z; i++, sl += 2) {
@@ -718,21 +690,21 @@ static int write_page(const struct ag_tree *t, uint8_t *b, int level,
 
 		if (level == 0) {
 			off -= LCELL + kl - p + x->vlen;
-			put16(b + off, kl - p);
-			put16(b + off + 2, x->vlen);
+			put_le16(b + off, kl - p);
+			put_le16(b + off + 2, x->vlen);
 			kcopy(b + off + LCELL, x, p, kl);
 			cpy(b + off + LCELL + kl - p, x->v, x->vlen);
 		} else {
 			kl = i > a ? kl : 0;
 			off -= BCELL + kl;
-			put16(b + off, kl);
-			put64(b + off + 2, x->child);
+			put_le16(b + off, kl);
+			put_le64(b + off + 2, x->child);
 			kcopy(b + off + BCELL, x, 0, kl);
 		}
-		put16(b + sl, off);
+		put_le16(b + sl, off);
 	}
 	memset(b + sl, 0, off - sl);
-	put16(b + H + T_CSTART, off);
+	put_le16(b + H + T_CSTART, off);
 	return 0;
 }
 
@@ -1065,7 +1037,7 @@ static int rebalance(struct ag_tree *t, struct path *p, int d, int m,
 static size_t leaf_used(const struct ag_tree *t, const uint8_t *b)
 {
 	return slots(b) - H + 2 * nkeys(b) + t->ps -
-	       get16(b + H + T_CSTART) - get16(b + H + T_FRAG);
+	       get_le16(b + H + T_CSTART) - get_le16(b + H + T_FRAG);
 }
 
 /* -ENOSPC: the page must be rebuilt (no room, or k lacks the prefix). */
@@ -1073,7 +1045,7 @@ static int leaf_insert(uint8_t *b, unsigned i, const uint8_t *k, size_t kl,
 		       const void *v, size_t vl)
 {
 	unsigned n = nkeys(b), plen = nplen(b);
-	size_t sl = slots(b), cs = get16(b + H + T_CSTART);
+	size_t sl = slots(b), cs = get_le16(b + H + T_CSTART);
 	size_t sz = LCELL + kl - plen + vl;
 
 	if (kl < plen || (plen && memcmp(k, nprefix(b), plen)))
@@ -1081,21 +1053,21 @@ static int leaf_insert(uint8_t *b, unsigned i, const uint8_t *k, size_t kl,
 	if (sl + 2 * (n + 1) + sz > cs)
 		return -ENOSPC;
 	cs -= sz;
-	put16(b + cs, kl - plen);
-	put16(b + cs + 2, vl);
+	put_le16(b + cs, kl - plen);
+	put_le16(b + cs + 2, vl);
 	cpy(b + cs + LCELL, k + plen, kl - plen);
 	cpy(b + cs + LCELL + kl - plen, v, vl);
 	memmove(b + sl + 2 * (i + 1), b + sl + 2 * i, 2 * (n - i));
-	put16(b + sl + 2 * i, cs);
-	put16(b + H + T_NKEYS, n + 1);
-	put16(b + H + T_CSTART, cs);
+	put_le16(b + sl + 2 * i, cs);
+	put_le16(b + H + T_NKEYS, n + 1);
+	put_le16(b + H + T_CSTART, cs);
 	return 0;
 }
 
 static int leaf_replace(uint8_t *b, unsigned i, const void *v, size_t vl)
 {
-	unsigned off = slot(b, i), sl = get16(b + off), ovl = get16(b + off + 2);
-	size_t cs = get16(b + H + T_CSTART), sz = LCELL + sl + vl;
+	unsigned off = slot(b, i), sl = get_le16(b + off), ovl = get_le16(b + off + 2);
+	size_t cs = get_le16(b + H + T_CSTART), sz = LCELL + sl + vl;
 
 	if (ovl == vl) {
 		cpy(b + off + LCELL + sl, v, vl);
@@ -1104,29 +1076,29 @@ static int leaf_replace(uint8_t *b, unsigned i, const void *v, size_t vl)
 	if (slots(b) + 2 * nkeys(b) + sz > cs)
 		return -ENOSPC;
 	cs -= sz;
-	put16(b + cs, sl);
-	put16(b + cs + 2, vl);
+	put_le16(b + cs, sl);
+	put_le16(b + cs + 2, vl);
 	cpy(b + cs + LCELL, b + off + LCELL, sl);
 	cpy(b + cs + LCELL + sl, v, vl);
-	put16(b + slots(b) + 2 * i, cs);
-	put16(b + H + T_CSTART, cs);
-	put16(b + H + T_FRAG, get16(b + H + T_FRAG) + LCELL + sl + ovl);
+	put_le16(b + slots(b) + 2 * i, cs);
+	put_le16(b + H + T_CSTART, cs);
+	put_le16(b + H + T_FRAG, get_le16(b + H + T_FRAG) + LCELL + sl + ovl);
 	return 0;
 }
 
 static void leaf_delete(uint8_t *b, unsigned i)
 {
 	unsigned n = nkeys(b), off = slot(b, i);
-	unsigned sz = LCELL + get16(b + off) + get16(b + off + 2);
-	unsigned cs = get16(b + H + T_CSTART);
+	unsigned sz = LCELL + get_le16(b + off) + get_le16(b + off + 2);
+	unsigned cs = get_le16(b + H + T_CSTART);
 	size_t sl = slots(b);
 
 	memmove(b + sl + 2 * i, b + sl + 2 * (i + 1), 2 * (n - i - 1));
-	put16(b + H + T_NKEYS, n - 1);
+	put_le16(b + H + T_NKEYS, n - 1);
 	if (off == cs)
-		put16(b + H + T_CSTART, cs + sz);
+		put_le16(b + H + T_CSTART, cs + sz);
 	else
-		put16(b + H + T_FRAG, get16(b + H + T_FRAG) + sz);
+		put_le16(b + H + T_FRAG, get_le16(b + H + T_FRAG) + sz);
 }
 
 /* ---- public interface ---- */
@@ -1210,13 +1182,13 @@ int ag_tree_get(struct ag_tree *t, const void *key, size_t klen, void *val,
 		return -ENOENT;
 	c = p.n[p.depth - 1]->buf;
 	c += slot(c, p.idx[p.depth - 1]);
-	len = get16(c + 2);
+	len = get_le16(c + 2);
 	if (len > *vlen) {
 		*vlen = len;
 		return -ERANGE;
 	}
 	*vlen = len;
-	cpy(val, c + LCELL + get16(c), len);
+	cpy(val, c + LCELL + get_le16(c), len);
 	return 0;
 }
 
@@ -1319,7 +1291,7 @@ static int flush_node(struct ag_tree *t, struct node *n, uint64_t gen)
 		if (!(ca & VBIT))
 			continue;
 		if (!(c = hash_get(t, ca)))
-			return -EUCLEAN;
+			return -AG_ECORRUPT;
 		if ((rc = flush_node(t, c, gen)))
 			return rc;
 		set_child(b, i, c->addr);
@@ -1348,7 +1320,7 @@ int ag_tree_flush(struct ag_tree *t, uint64_t gen, uint64_t *root)
 		return -EINVAL;
 	if (t->root & VBIT) {
 		if (!(n = hash_get(t, t->root)))
-			return -EUCLEAN;
+			return -AG_ECORRUPT;
 		if ((rc = flush_node(t, n, gen)))
 			return rc;
 		t->root = n->addr;
@@ -1452,10 +1424,10 @@ int ag_cursor_next(struct ag_cursor *c, const void **key, size_t *klen,
 		}
 		cell = b + slot(b, c->st[0].idx++);
 		plen = nplen(b);
-		sl = get16(cell);
+		sl = get_le16(cell);
 		cpy(c->key, nprefix(b), plen);
 		cpy(c->key + plen, cell + LCELL, sl);
-		*vlen = get16(cell + 2);
+		*vlen = get_le16(cell + 2);
 		cpy(c->val, cell + LCELL + sl, *vlen);
 		*key = c->key;
 		*klen = plen + sl;
@@ -1492,7 +1464,7 @@ static int walk_node(struct walk *w, uint64_t addr, int expect, int depth)
 	if (n) {
 		b = n->buf;
 	} else if (!addr || (addr & VBIT) || depth > MAX_H) {
-		rc = -EUCLEAN;
+		rc = -AG_ECORRUPT;
 	} else if (!w->bufs[depth] && !(w->bufs[depth] = malloc(t->ps))) {
 		return -ENOMEM;
 	} else {
@@ -1504,7 +1476,7 @@ static int walk_node(struct walk *w, uint64_t addr, int expect, int depth)
 			rc = check_page(t, b);
 	}
 	if (!rc && expect >= 0 && nlevel(b) != expect)
-		rc = -EUCLEAN;
+		rc = -AG_ECORRUPT;
 	if (rc) {
 		if (!w->err)
 			w->err = rc;

@@ -16,7 +16,8 @@
  * own address, generation); the tree owns [AG_PAGE_HDR, page_size).
  * page_size must hold two maximum-size leaf entries (at least 2678 bytes;
  * 4096 in practice) and be at most 32768; ag_tree_open() says -EINVAL
- * otherwise. A page whose contents do not parse gives -EUCLEAN.
+ * otherwise. A page whose contents do not parse gives -AG_ECORRUPT
+ * (util.h).
  *
  * Locking: a handle is used by one thread at a time. Any number of read
  * handles may share one pager concurrently if the pager is thread-safe.

@@ -609,7 +609,9 @@ void ag_packer_start(struct ag_packer *p, uint32_t seg, uint64_t fill)
 	}
 	p->seg = seg;
 	p->fill = fill;
-	p->active = fill < s->payload;
+	/* even when full: the segment stays open (room 0) until the owner
+	 * stops it and hands the lease back */
+	p->active = 1;
 }
 
 int ag_packer_active(const struct ag_packer *p)
@@ -675,8 +677,6 @@ static int put_stripe(struct ag_packer *p)
 	p->ndone++;
 	p->fill += s->spay;
 	p->used = 0;
-	if (p->fill >= s->payload)
-		p->active = 0;
 	return 0;
 }
 

@@ -725,8 +725,14 @@ int main(void)
 	rc = add_run(c.p, SPAY + 1, NULL, NULL);
 	ok(rc == -ENOSPC, "adding past the room is -ENOSPC");
 	rc = add_run(c.p, SPAY, NULL, NULL);
-	ok(!rc && !ag_packer_active(c.p) && !ag_packer_room(c.p),
-	   "filling the last stripe closes the segment");
+	ok(!rc && ag_packer_active(c.p) && !ag_packer_room(c.p) &&
+	   ag_packer_fill(c.p) == ag_segment_payload(l),
+	   "filling the last stripe leaves the segment open with no room");
+	ok(add_run(c.p, 1, NULL, NULL) == -ENOSPC && !ag_packer_flush(c.p),
+	   "a full segment takes nothing more, flush has nothing to do");
+	ag_packer_stop(c.p);
+	ok(!ag_packer_active(c.p) && !ag_packer_room(c.p),
+	   "ag_packer_stop closes it");
 	ag_packer_take(c.p, &list, &n);
 	ok(n == 1 && list[0].seg == 9 && list[0].stripe == 15,
 	   "it was written as stripe 15");

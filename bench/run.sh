@@ -1,0 +1,202 @@
+#!/bin/bash
+# bench/run.sh - the element core's benchmarks, side by side with what the
+# hardware allows: `agora put` and `agora get` against the single-thread
+# pipeline ceiling (bench_pipeline), and metad's group commit rate with 1
+# and 8 clients (bench_commit). Every figure is a median of several runs:
+# the machines are noisy.
+#
+#   bench/run.sh
+#
+# Builds first (in place, or in build/ as contrib/agora-start.sh does),
+# then makes a cluster of six sparse drive files in a temporary directory,
+# formats it, starts agora-metad there and removes it all at the end.
+#
+# Environment:
+#   AGORA_BENCH_SIZE=1G     bytes per put (K, M, G suffixes)
+#   AGORA_BENCH_RUNS=3      runs per figure; each put gets its own data
+#   AGORA_BENCH_CREATES=2000  empty files per client in bench_commit
+#   AGORA_BENCH_DIR=dir     where the temporary directory goes
+#                           (default ${TMPDIR:-/tmp})
+#   AGORA_BUILD=dir         build directory (default: in place if the tree
+#                           is configured in place, else build/)
+#   AGORA_KEEP=1            keep the temporary directory
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+size_arg=${AGORA_BENCH_SIZE:-1G}
+runs=${AGORA_BENCH_RUNS:-3}
+creates=${AGORA_BENCH_CREATES:-2000}
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'bench/run.sh: error: %s\n' "$*" >&2; exit 1; }
+
+if [ -n "${AGORA_BUILD:-}" ]; then
+	build=$(cd "$AGORA_BUILD" && pwd)
+elif [ -f "$root/config.status" ]; then
+	build=$root
+else
+	build=$root/build
+fi
+[ -f "$build/Makefile" ] ||
+	die "no configured build in $build: run contrib/agora-start.sh, or" \
+	    "autoreconf -fi && ./configure at the top of the tree, first"
+make -C "$build" -j2 >"${TMPDIR:-/tmp}/agora-bench-make.$$.log" 2>&1 || {
+	cat "${TMPDIR:-/tmp}/agora-bench-make.$$.log" >&2
+	rm -f "${TMPDIR:-/tmp}/agora-bench-make.$$.log"
+	die "make failed"
+}
+rm -f "${TMPDIR:-/tmp}/agora-bench-make.$$.log"
+
+agora=$build/metad/agora
+metad=$build/metad/agora-metad
+bench_pipeline=$build/bench/bench_pipeline
+bench_commit=$build/bench/bench_commit
+
+size=$(numfmt --from=iec "${size_arg%[bB]}" 2>/dev/null) ||
+	die "AGORA_BENCH_SIZE=$size_arg: not a size"
+[ "$size" -gt 0 ] || die "AGORA_BENCH_SIZE must be > 0"
+[[ $runs =~ ^[1-9][0-9]*$ ]] || die "AGORA_BENCH_RUNS=$runs: not a count"
+# sparse drives with room for every put even with no reduction at all
+# (4+2 over 6 drives: each drive takes a quarter of the data), EC overhead
+# and metadata, twice over
+drive_size=$(( (size * runs / 2 + (1 << 30)) >> 30 ))G
+
+base=${AGORA_BENCH_DIR:-${TMPDIR:-/tmp}}
+mkdir -p "$base"
+T=$(mktemp -d "$base/agora-bench.XXXXXX")
+T=$(cd "$T" && pwd)
+conf=$T/agora.conf
+pidfile=$T/metad.pid
+metad_pid=
+
+cleanup() {
+	local rc=$? n=100
+	set +e
+	if [ -n "$metad_pid" ] && kill -0 "$metad_pid" 2>/dev/null; then
+		kill -TERM "$metad_pid"
+		while kill -0 "$metad_pid" 2>/dev/null && [ $n -gt 0 ]; do
+			sleep 0.1
+			n=$((n - 1))
+		done
+		kill -0 "$metad_pid" 2>/dev/null && kill -KILL "$metad_pid"
+	fi
+	if [ "$rc" -ne 0 ] && [ -s "$T/metad.log" ]; then
+		say "---- last lines of $T/metad.log" >&2
+		tail -n 20 "$T/metad.log" >&2
+	fi
+	if [ "${AGORA_KEEP:-0}" = 1 ]; then
+		say "kept $T"
+	else
+		rm -rf "$T"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# median NUMBERS...: the median (mean of the middle two for an even count).
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR % 2) print v[(NR + 1) / 2];
+		      else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+now() { date +%s.%N; }
+# mbps START END: MB/s (10^6 bytes) of $size bytes over END - START.
+mbps() { awk -v b="$size" -v s="$1" -v e="$2" \
+	'BEGIN { printf "%.1f", b / (e - s) / 1e6 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() {
+	awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "ok" : "BELOW") }'
+}
+# result FILE KEY: the value of a "result KEY VALUE" line.
+result() { awk -v k="$2" '$1 == "result" && $2 == k { print $3 }' "$1"; }
+ag() { "$agora" -c "$conf" "$@"; }
+
+drives=
+for i in 0 1 2 3 4 5; do
+	drives+="${drives:+,}$T/d$i"
+done
+cat >"$conf" <<CONF
+# written by bench/run.sh
+[cluster]
+drives = $drives
+ec = 4+2
+drive_size = $drive_size
+metad = unix:$T/metad.sock
+
+[metad]
+pidfile = $pidfile
+log = $T/metad.log
+CONF
+
+say "Agora element core benchmarks: $size_arg per put, $runs runs, medians"
+say "host: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' \
+	/proc/cpuinfo 2>/dev/null || echo unknown CPU)"
+say "work: $T (drives of $drive_size, ec 4+2)"
+ag mkfs >/dev/null
+"$metad" -c "$conf" -d -p "$pidfile"
+metad_pid=$(cat "$pidfile")
+kill -0 "$metad_pid" 2>/dev/null || die "agora-metad did not start"
+
+say ""
+say "== pipeline ceiling (one thread, in memory) =="
+"$bench_pipeline" -s "$size" -S 1 -r "$runs" -o "$T/data-1" | tee "$T/pipeline"
+for ((i = 2; i <= runs; i++)); do
+	"$bench_pipeline" -s "$size" -S "$i" -r 0 -o "$T/data-$i"
+done
+ceil_w=$(result "$T/pipeline" write_MBps)
+ceil_r=$(result "$T/pipeline" read_MBps)
+
+say ""
+say "== agora put / get ($size_arg, distinct data each run) =="
+puts=() gets=()
+for ((i = 1; i <= runs; i++)); do
+	t0=$(now)
+	ag put "$T/data-$i" "/bench/data-$i"
+	t1=$(now)
+	puts+=("$(mbps "$t0" "$t1")")
+	say "put data-$i: ${puts[-1]} MB/s"
+done
+for ((i = 1; i <= runs; i++)); do
+	t0=$(now)
+	ag get "/bench/data-$i" /dev/null
+	t1=$(now)
+	gets+=("$(mbps "$t0" "$t1")")
+	say "get data-$i: ${gets[-1]} MB/s"
+done
+want=$(sha256sum <"$T/data-1" | cut -d' ' -f1)
+got=$(ag get /bench/data-1 - | sha256sum | cut -d' ' -f1)
+[ "$want" = "$got" ] || die "get /bench/data-1 differs from data-1"
+say "get /bench/data-1 verified: sha256 matches"
+put=$(median "${puts[@]}")
+get=$(median "${gets[@]}")
+
+say ""
+say "== metad group commit: empty creates, one handle per client =="
+c1=() c8=()
+for ((i = 1; i <= runs; i++)); do
+	"$bench_commit" -c "$conf" -t 1 -n "$creates" | tee "$T/commit"
+	c1+=("$(result "$T/commit" creates_per_s)")
+	"$bench_commit" -c "$conf" -t 8 -n "$creates" | tee "$T/commit"
+	c8+=("$(result "$T/commit" creates_per_s)")
+done
+cr1=$(median "${c1[@]}")
+cr8=$(median "${c8[@]}")
+
+say ""
+say "== agora status =="
+ag status
+
+say ""
+say "== summary (medians of $runs) =="
+printf '%-26s %12s %12s %7s %8s  %s\n' "" measured ceiling ratio target ""
+printf '%-26s %12s %12s %7s %8s  %s\n' "put MB/s" "$put" "$ceil_w" \
+	"$(ratio "$put" "$ceil_w")" ">= 0.60" \
+	"$(verdict "$(ratio "$put" "$ceil_w")" 0.60)"
+printf '%-26s %12s %12s %7s %8s  %s\n' "get MB/s" "$get" "$ceil_r" \
+	"$(ratio "$get" "$ceil_r")" ">= 0.60" \
+	"$(verdict "$(ratio "$get" "$ceil_r")" 0.60)"
+printf '%-26s %12s %12s %7s %8s\n' "creates/s, 1 client" "$cr1" "" "" ""
+printf '%-26s %12s %12s %7s %8s  %s\n' "creates/s, 8 clients" "$cr8" \
+	20000 "$(ratio "$cr8" 20000)" ">= 1.00" "$(verdict "$cr8" 20000)"
