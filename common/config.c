@@ -168,7 +168,15 @@ int ag_config_load(const char *file, struct ag_config **cp)
 		}
 		*eq = 0;
 		key = trim(s);
-		val = trim(eq + 1);
+		val = eq + 1;
+		/* a comment may follow a value after white space */
+		for (char *h = val; *h; h++)
+			if ((*h == '#' || *h == ';') && h > val &&
+			    isspace((unsigned char)h[-1])) {
+				*h = 0;
+				break;
+			}
+		val = trim(val);
 		for (i = 0; i < AG_ARRAY_LEN(keys); i++)
 			if (!strcmp(keys[i].section, section) &&
 			    !strcmp(keys[i].name, key))

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,21 +200,127 @@ int ag_drive_write(struct ag_drives *ds, int i, const void *buf, size_t len,
 	return drive_io(ds, i, 1, (void *)buf, len, off);
 }
 
+struct pool_worker {
+	struct ag_drives *ds;
+	int i;
+};
+
+static void *pool_main(void *arg)
+{
+	struct pool_worker *w = arg;
+	struct ag_drive_pool *p = &w->ds->pool;
+	uint64_t seen = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->stopping && p->seq == seen)
+			pthread_cond_wait(&p->start, &p->lock);
+		if (p->stopping)
+			break;
+		seen = p->seq;
+		pthread_mutex_unlock(&p->lock);
+		p->rc[w->i] = p->fn(w->ds, w->i, p->arg);
+		pthread_mutex_lock(&p->lock);
+		if (!--p->pending)
+			pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(w);
+	return NULL;
+}
+
+static void pool_init(struct ag_drives *ds)
+{
+	struct ag_drive_pool *p = &ds->pool;
+
+	pthread_mutex_init(&p->job_lock, NULL);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->start, NULL);
+	pthread_cond_init(&p->done, NULL);
+}
+
+static void pool_stop(struct ag_drives *ds)
+{
+	struct ag_drive_pool *p = &ds->pool;
+	int i;
+
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->start);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < p->nthreads; i++)
+		pthread_join(p->thr[i], NULL);
+	p->nthreads = 0;
+	pthread_cond_destroy(&p->start);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->job_lock);
+}
+
+/* Run fn on every drive at once; rc[i] holds each result. Falls back to
+ * running them in turn if threads cannot be had. */
+static void pool_run(struct ag_drives *ds,
+		     int (*fn)(struct ag_drives *, int, void *), void *arg)
+{
+	struct ag_drive_pool *p = &ds->pool;
+	int i;
+
+	pthread_mutex_lock(&p->job_lock);
+	while (p->nthreads < ds->n) {
+		struct pool_worker *w = malloc(sizeof(*w));
+
+		if (!w)
+			break;
+		w->ds = ds;
+		w->i = p->nthreads;
+		if (pthread_create(&p->thr[p->nthreads], NULL, pool_main, w)) {
+			free(w);
+			break;
+		}
+		p->nthreads++;
+	}
+	if (p->nthreads < ds->n) {
+		for (i = 0; i < ds->n; i++)
+			p->rc[i] = fn(ds, i, arg);
+		pthread_mutex_unlock(&p->job_lock);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->fn = fn;
+	p->arg = arg;
+	p->pending = ds->n;
+	p->seq++;
+	pthread_cond_broadcast(&p->start);
+	while (p->pending)
+		pthread_cond_wait(&p->done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->job_lock);
+}
+
+static int sync_one(struct ag_drives *ds, int i, void *arg)
+{
+	struct ag_drive *d = &ds->d[i];
+
+	(void)arg;
+	if (d->state != AG_DRIVE_OK)
+		return 1; /* not counted either way */
+	if (fdatasync(d->fd)) {
+		atomic_fetch_add(&d->write_errors, 1);
+		return -EIO;
+	}
+	return 0;
+}
+
 int ag_drives_sync(struct ag_drives *ds)
 {
 	int i, ok = 0, rc = 0;
 
+	pool_run(ds, sync_one, NULL);
 	for (i = 0; i < ds->n; i++) {
-		struct ag_drive *d = &ds->d[i];
-
-		if (d->state != AG_DRIVE_OK)
-			continue;
-		if (fdatasync(d->fd)) {
-			atomic_fetch_add(&d->write_errors, 1);
-			rc = -EIO;
-			continue;
-		}
-		ok++;
+		if (!ds->pool.rc[i])
+			ok++;
+		else if (ds->pool.rc[i] < 0)
+			rc = ds->pool.rc[i];
 	}
 	return ok ? 0 : rc ? rc : -AG_ENOQUORUM;
 }
@@ -380,6 +487,7 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 		free(blk);
 		return -ENOMEM;
 	}
+	pool_init(ds);
 	for (i = 0; i < cfg->ndrives; i++) {
 		ok[i] = 0;
 		fds[i] = open_path(cfg->drives[i], O_RDWR, &direct[i]);
@@ -481,6 +589,7 @@ void ag_drives_close(struct ag_drives *ds)
 
 	if (!ds)
 		return;
+	pool_stop(ds);
 	for (i = 0; i < ds->n; i++) {
 		if (ds->d[i].fd >= 0)
 			close(ds->d[i].fd);
@@ -549,26 +658,43 @@ int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec)
 	return found ? 0 : -ENOENT;
 }
 
+struct commit_job {
+	const uint8_t *block;
+	uint64_t off;
+};
+
+static int commit_one(struct ag_drives *ds, int i, void *arg)
+{
+	const struct commit_job *j = arg;
+	int rc;
+
+	if (ds->d[i].state != AG_DRIVE_OK)
+		return 1;
+	rc = ag_drive_write(ds, i, j->block, AG_BLOCK, j->off);
+	if (rc)
+		return rc;
+	return sync_one(ds, i, NULL);
+}
+
 int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec)
 {
+	struct commit_job j = {
+		.off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) * AG_BLOCK,
+	};
 	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
-	uint64_t off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) * AG_BLOCK;
 	int i, ok = 0, present = 0;
 
 	if (!b)
 		return -ENOMEM;
 	commit_encode(b, rec);
+	j.block = b;
+	pool_run(ds, commit_one, &j);
 	for (i = 0; i < ds->n; i++) {
-		if (ds->d[i].state != AG_DRIVE_OK)
+		if (ds->pool.rc[i] == 1)
 			continue;
 		present++;
-		if (ag_drive_write(ds, i, b, AG_BLOCK, off))
-			continue;
-		if (fdatasync(ds->d[i].fd)) {
-			atomic_fetch_add(&ds->d[i].write_errors, 1);
-			continue;
-		}
-		ok++;
+		if (!ds->pool.rc[i])
+			ok++;
 	}
 	free(b);
 	return ok >= AG_MIN(3, present) && ok ? 0 : -AG_ENOQUORUM;

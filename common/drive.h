@@ -9,6 +9,7 @@
 #ifndef AG_DRIVE_H
 #define AG_DRIVE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,11 +49,28 @@ struct ag_drive {
 	atomic_ulong read_errors, write_errors, csum_errors;
 };
 
+struct ag_drives;
+
+/* One thread per drive runs a job on all drives at once (syncs and
+ * commit records), so a commit costs one device flush, not N in a row. */
+struct ag_drive_pool {
+	pthread_mutex_t job_lock;  /* one job at a time */
+	pthread_mutex_t lock;      /* protects everything below */
+	pthread_cond_t start, done;
+	pthread_t thr[AG_MAX_DRIVES];
+	int nthreads, stopping, pending;
+	uint64_t seq;
+	int (*fn)(struct ag_drives *ds, int i, void *arg);
+	void *arg;
+	int rc[AG_MAX_DRIVES];
+};
+
 struct ag_drives {
 	int n;                 /* drive count of the cluster (label) */
 	struct ag_label label; /* the cluster's label (index field unused) */
 	struct ag_drive d[AG_MAX_DRIVES];
 	int missing;           /* drives not OK at open */
+	struct ag_drive_pool pool;
 };
 
 /* A test hook consulted before every drive I/O: return 0 to let it run,
