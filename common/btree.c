@@ -74,6 +74,7 @@
 #define CACHE_PAGES 4096	 /* clean pages a handle keeps */
 #define SPARE_KEEP 64
 #define IDLE_KEEP 32		 /* evicted nodes kept for the next read */
+#define BUF_ALIGN 4096		 /* lets an O_DIRECT pager skip bouncing */
 
 struct node {
 	uint64_t addr;		   /* disk address, or VBIT | n when dirty */
@@ -333,11 +334,21 @@ static void lru_front(struct ag_tree *t, struct node *n)
 }
 
 /* Buffers for pages being read need no zeroing: the pager fills them. */
+static uint8_t *buf_alloc(const struct ag_tree *t, int zero)
+{
+	uint8_t *b = aligned_alloc(BUF_ALIGN, (t->ps + BUF_ALIGN - 1) &
+						      ~(size_t)(BUF_ALIGN - 1));
+
+	if (b && zero)
+		memset(b, 0, t->ps);
+	return b;
+}
+
 static struct node *node_alloc(const struct ag_tree *t, int zero)
 {
 	struct node *n = calloc(1, sizeof(*n));
 
-	if (n && !(n->buf = zero ? calloc(1, t->ps) : malloc(t->ps))) {
+	if (n && !(n->buf = buf_alloc(t, zero))) {
 		free(n);
 		n = NULL;
 	}
@@ -1465,7 +1476,7 @@ static int walk_node(struct walk *w, uint64_t addr, int expect, int depth)
 		b = n->buf;
 	} else if (!addr || (addr & VBIT) || depth > MAX_H) {
 		rc = -AG_ECORRUPT;
-	} else if (!w->bufs[depth] && !(w->bufs[depth] = malloc(t->ps))) {
+	} else if (!w->bufs[depth] && !(w->bufs[depth] = buf_alloc(t, 0))) {
 		return -ENOMEM;
 	} else {
 		b = w->bufs[depth];
