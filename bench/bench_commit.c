@@ -51,7 +51,8 @@ static void *worker_main(void *arg)
 		snprintf(name, sizeof(name), "t%d", w->id);
 		rc = ag_mkdir(w->c, w->parent, name, 0755, getuid(), getgid(),
 			      &a);
-		w->dir = a.ino;
+		if (!rc)
+			w->dir = a.ino;
 	}
 	w->rc = rc;
 	pthread_barrier_wait(&ready);
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
 {
 	static struct worker ws[THREADS_MAX];
 	const char *config = NULL;
-	struct ag_cluster *c;
+	struct ag_cluster *c = NULL;
 	struct ag_attr a;
 	uint64_t t0, t1, *all, total = 0;
 	int opt, threads = 1, n = 2000, i, j, rc, failed = 0;

@@ -56,10 +56,10 @@ size=$(numfmt --from=iec "${size_arg%[bB]}" 2>/dev/null) ||
 	die "AGORA_BENCH_SIZE=$size_arg: not a size"
 [ "$size" -gt 0 ] || die "AGORA_BENCH_SIZE must be > 0"
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "AGORA_BENCH_RUNS=$runs: not a count"
-# sparse drives with room for every put even with no reduction at all
-# (4+2 over 6 drives: each drive takes a quarter of the data), EC overhead
-# and metadata, twice over
-drive_size=$(( (size * runs / 2 + (1 << 30)) >> 30 ))G
+# sparse drives: 4+2 over 6 drives puts a quarter of the data on each;
+# leave room for every put even with no reduction at all, four times over,
+# and for the metadata of the creates
+drive_size=$(( (size * runs + (1 << 30)) >> 30 ))G
 
 base=${AGORA_BENCH_DIR:-${TMPDIR:-/tmp}}
 mkdir -p "$base"
@@ -101,10 +101,19 @@ median() {
 		END { if (NR % 2) print v[(NR + 1) / 2];
 		      else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-now() { date +%s.%N; }
-# mbps START END: MB/s (10^6 bytes) of $size bytes over END - START.
-mbps() { awk -v b="$size" -v s="$1" -v e="$2" \
-	'BEGIN { printf "%.1f", b / (e - s) / 1e6 }'; }
+# timed COMMAND...: run it; wall and cpu (user + sys) seconds in $wall and
+# $cpu. Its own stderr still goes to stderr.
+timed() {
+	local TIMEFORMAT='%3R %3U %3S' r u s
+	{ time "$@" 2>&3; } 3>&2 2>"$T/time"
+	read -r r u s <"$T/time"
+	wall=$r
+	cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+}
+# mbps SECONDS: MB/s (10^6 bytes) of $size bytes in that time.
+mbps() { awk -v b="$size" -v t="$1" 'BEGIN { printf "%.1f", b / t / 1e6 }'; }
+# busy: the cpu share of the last timed command.
+busy() { awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.0f", 100 * c / w }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 verdict() {
 	awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "ok" : "BELOW") }'
@@ -152,18 +161,14 @@ say ""
 say "== agora put / get ($size_arg, distinct data each run) =="
 puts=() gets=()
 for ((i = 1; i <= runs; i++)); do
-	t0=$(now)
-	ag put "$T/data-$i" "/bench/data-$i"
-	t1=$(now)
-	puts+=("$(mbps "$t0" "$t1")")
-	say "put data-$i: ${puts[-1]} MB/s"
+	timed ag put "$T/data-$i" "/bench/data-$i"
+	puts+=("$(mbps "$wall")")
+	say "put data-$i: ${puts[-1]} MB/s ($wall s, cpu $cpu s: $(busy) %)"
 done
 for ((i = 1; i <= runs; i++)); do
-	t0=$(now)
-	ag get "/bench/data-$i" /dev/null
-	t1=$(now)
-	gets+=("$(mbps "$t0" "$t1")")
-	say "get data-$i: ${gets[-1]} MB/s"
+	timed ag get "/bench/data-$i" /dev/null
+	gets+=("$(mbps "$wall")")
+	say "get data-$i: ${gets[-1]} MB/s ($wall s, cpu $cpu s: $(busy) %)"
 done
 want=$(sha256sum <"$T/data-1" | cut -d' ' -f1)
 got=$(ag get /bench/data-1 - | sha256sum | cut -d' ' -f1)
@@ -190,7 +195,7 @@ ag status
 
 say ""
 say "== summary (medians of $runs) =="
-printf '%-26s %12s %12s %7s %8s  %s\n' "" measured ceiling ratio target ""
+printf '%-26s %12s %12s %7s %8s\n' "" measured ceiling ratio target
 printf '%-26s %12s %12s %7s %8s  %s\n' "put MB/s" "$put" "$ceil_w" \
 	"$(ratio "$put" "$ceil_w")" ">= 0.60" \
 	"$(verdict "$(ratio "$put" "$ceil_w")" 0.60)"
