@@ -1318,6 +1318,7 @@ static int meta_new(const struct ag_config *cfg, struct ag_meta **mp)
 	}
 	ag_pagestore_pager(m->ps, &m->pager, ag_space_page_alloc,
 			   ag_space_page_release, &m->space);
+	ag_pagestore_defer(m->ps, 1);
 	*mp = m;
 	return 0;
 }
@@ -1403,10 +1404,11 @@ int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root)
 		rc = ag_tree_flush(m->tree, rec.gen, &rec.root);
 	/* pages first, then the record that makes them the cluster's state */
 	if (!rc)
-		rc = ag_drives_sync(m->ds);
+		rc = ag_pagestore_flush(m->ps);
 	if (!rc)
 		rc = ag_commit_write(m->ds, &rec);
 	if (rc) {
+		ag_pagestore_discard(m->ps);
 		AG_ERR("commit of generation %llu failed: %s; reloading",
 		       (unsigned long long)rec.gen, ag_strerror(rc));
 		ag_space_abort(&m->space);

@@ -79,11 +79,11 @@ static int label_decode(const uint8_t *b, struct ag_label *l)
 
 static int open_path(const char *path, int flags, int *direct)
 {
-	int fd = open(path, flags | O_DIRECT | O_CLOEXEC);
+	int fd = open(path, flags | O_DIRECT | O_CLOEXEC, 0600);
 
 	*direct = fd >= 0;
 	if (fd < 0 && errno == EINVAL)
-		fd = open(path, flags | O_CLOEXEC);
+		fd = open(path, flags | O_CLOEXEC, 0600);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -259,8 +259,8 @@ static void pool_stop(struct ag_drives *ds)
 
 /* Run fn on every drive at once; rc[i] holds each result. Falls back to
  * running them in turn if threads cannot be had. */
-static void pool_run(struct ag_drives *ds,
-		     int (*fn)(struct ag_drives *, int, void *), void *arg)
+void ag_drives_run(struct ag_drives *ds,
+		   int (*fn)(struct ag_drives *, int, void *), void *arg)
 {
 	struct ag_drive_pool *p = &ds->pool;
 	int i;
@@ -311,11 +311,64 @@ static int sync_one(struct ag_drives *ds, int i, void *arg)
 	return 0;
 }
 
+int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
+		    int iovcnt, uint64_t off)
+{
+	struct ag_drive *d = &ds->d[i];
+	size_t len = 0;
+	ssize_t n;
+	int k;
+
+	for (k = 0; k < iovcnt; k++)
+		len += iov[k].iov_len;
+	if (d->state != AG_DRIVE_OK || d->fd < 0)
+		return -EIO;
+	if (ag_drive_fault_hook) {
+		int f = ag_drive_fault_hook(i, 1, off, len);
+
+		if (f > 0)
+			return 0;
+		if (f < 0) {
+			atomic_fetch_add(&d->write_errors, 1);
+			return -EIO;
+		}
+	}
+	do
+		n = pwritev(d->fd, iov, iovcnt, off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == ENOSPC)
+			return -ENOSPC;
+		atomic_fetch_add(&d->write_errors, 1);
+		return -EIO;
+	}
+	/* a short write: finish the rest buffer by buffer */
+	for (k = 0; (size_t)n < len && k < iovcnt; k++) {
+		size_t l = iov[k].iov_len;
+		int rc;
+
+		if ((size_t)n >= l) {
+			n -= l;
+			off += l;
+			len -= l;
+			continue;
+		}
+		rc = ag_drive_write(ds, i, (uint8_t *)iov[k].iov_base + n,
+				    l - n, off + n);
+		if (rc)
+			return rc;
+		off += l;
+		len -= l;
+		n = 0;
+	}
+	return 0;
+}
+
 int ag_drives_sync(struct ag_drives *ds)
 {
 	int i, ok = 0, rc = 0;
 
-	pool_run(ds, sync_one, NULL);
+	ag_drives_run(ds, sync_one, NULL);
 	for (i = 0; i < ds->n; i++) {
 		if (!ds->pool.rc[i])
 			ok++;
@@ -688,7 +741,7 @@ int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec)
 		return -ENOMEM;
 	commit_encode(b, rec);
 	j.block = b;
-	pool_run(ds, commit_one, &j);
+	ag_drives_run(ds, commit_one, &j);
 	for (i = 0; i < ds->n; i++) {
 		if (ds->pool.rc[i] == 1)
 			continue;

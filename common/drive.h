@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/uio.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -98,6 +99,14 @@ int ag_drive_read(struct ag_drives *ds, int i, void *buf, size_t len,
 		  uint64_t off);
 int ag_drive_write(struct ag_drives *ds, int i, const void *buf, size_t len,
 		   uint64_t off);
+/* Write iovcnt buffers (4 KiB aligned, whole blocks) contiguously at off. */
+int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
+		    int iovcnt, uint64_t off);
+/* Run fn(ds, i, arg) for every drive i at once, one thread per drive, and
+ * wait for all; each result lands in ds->pool.rc[i]. One job runs at a
+ * time per drive set. */
+void ag_drives_run(struct ag_drives *ds,
+		   int (*fn)(struct ag_drives *ds, int i, void *arg), void *arg);
 /* fdatasync every present drive. */
 int ag_drives_sync(struct ag_drives *ds);
 

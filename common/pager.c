@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,11 @@ struct frame {
 	uint8_t ref;
 };
 
+struct queued {
+	uint64_t addr;
+	uint8_t *page;
+};
+
 struct ag_pagestore {
 	struct ag_drives *ds;
 	size_t page_size;
@@ -32,6 +39,10 @@ struct ag_pagestore {
 	struct frame *frames;  /* nbuckets * WAYS */
 	uint8_t *mem;
 	pthread_mutex_t *locks; /* one per bucket */
+	/* queued page writes (deferred mode) */
+	int deferred;
+	struct queued *queue;
+	size_t nqueue, queue_cap;
 	/* pager context handed to the tree */
 	int (*alloc)(void *, uint64_t *);
 	void (*release)(void *, uint64_t);
@@ -78,6 +89,8 @@ void ag_pagestore_free(struct ag_pagestore *ps)
 
 	if (!ps)
 		return;
+	ag_pagestore_discard(ps);
+	free(ps->queue);
 	if (ps->locks)
 		for (i = 0; i < ps->nbuckets; i++)
 			pthread_mutex_destroy(&ps->locks[i]);
@@ -240,6 +253,143 @@ int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad)
 	return good;
 }
 
+static int enqueue(struct ag_pagestore *ps, uint64_t addr, const void *p)
+{
+	struct queued *q;
+
+	if (ps->nqueue == ps->queue_cap) {
+		size_t cap = ps->queue_cap ? 2 * ps->queue_cap : 64;
+
+		q = realloc(ps->queue, cap * sizeof(*q));
+		if (!q)
+			return -ENOMEM;
+		ps->queue = q;
+		ps->queue_cap = cap;
+	}
+	q = &ps->queue[ps->nqueue];
+	q->page = ag_alloc_aligned(ps->page_size);
+	if (!q->page)
+		return -ENOMEM;
+	memcpy(q->page, p, ps->page_size);
+	q->addr = addr;
+	ps->nqueue++;
+	cache_put(ps, addr, p);
+	return 0;
+}
+
+void ag_pagestore_defer(struct ag_pagestore *ps, int on)
+{
+	ps->deferred = on;
+}
+
+void ag_pagestore_discard(struct ag_pagestore *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nqueue; i++) {
+		cache_drop(ps, ps->queue[i].addr);
+		free(ps->queue[i].page);
+	}
+	ps->nqueue = 0;
+}
+
+struct copy {
+	uint64_t off;
+	const uint8_t *page;
+};
+
+static int by_offset(const void *a, const void *b)
+{
+	const struct copy *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Runs on drive d's thread: write every queued copy that lives on d, in
+ * runs of adjacent blocks, then sync. */
+static int flush_drive(struct ag_drives *ds, int d, void *arg)
+{
+	struct ag_pagestore *ps = arg;
+	struct iovec iov[256];
+	struct copy *cp;
+	size_t i, n = 0;
+	int c, rc = 0;
+
+	if (ds->d[d].state != AG_DRIVE_OK)
+		return 1;
+	cp = malloc(ps->nqueue * AG_PAGE_COPIES * sizeof(*cp) + 1);
+	if (!cp)
+		return -ENOMEM;
+	for (i = 0; i < ps->nqueue; i++) {
+		for (c = 0; c < AG_PAGE_COPIES; c++) {
+			int drive;
+			uint64_t off;
+
+			copy_place(ps, ps->queue[i].addr, c, &drive, &off);
+			if (drive == d) {
+				cp[n].off = off;
+				cp[n++].page = ps->queue[i].page;
+			}
+		}
+	}
+	qsort(cp, n, sizeof(*cp), by_offset);
+	for (i = 0; i < n && !rc;) {
+		size_t run = 0;
+		uint64_t start = cp[i].off;
+
+		while (i < n && run < AG_ARRAY_LEN(iov) &&
+		       cp[i].off == start + run * ps->page_size) {
+			iov[run].iov_base = (void *)cp[i].page;
+			iov[run++].iov_len = ps->page_size;
+			i++;
+		}
+		rc = ag_drive_writev(ds, d, iov, (int)run, start);
+	}
+	free(cp);
+	if (rc)
+		return rc;
+	if (fdatasync(ds->d[d].fd)) {
+		atomic_fetch_add(&ds->d[d].write_errors, 1);
+		return -EIO;
+	}
+	return 0;
+}
+
+int ag_pagestore_flush(struct ag_pagestore *ps)
+{
+	struct ag_drives *ds = ps->ds;
+	size_t i;
+	int c, rc = 0;
+
+	ag_drives_run(ds, flush_drive, ps);
+	/* every page needs a copy on a drive that took its writes */
+	for (i = 0; i < ps->nqueue && !rc; i++) {
+		int landed = 0;
+
+		for (c = 0; c < AG_PAGE_COPIES; c++) {
+			int drive;
+			uint64_t off;
+
+			copy_place(ps, ps->queue[i].addr, c, &drive, &off);
+			if (ds->pool.rc[drive] == 0)
+				landed++;
+		}
+		if (!landed)
+			rc = -AG_ENOQUORUM;
+	}
+	for (c = 0; c < ds->n && !rc; c++)
+		if (ds->pool.rc[c] == -ENOSPC)
+			rc = -ENOSPC;
+	if (rc) {
+		ag_pagestore_discard(ps);
+		return rc;
+	}
+	for (i = 0; i < ps->nqueue; i++)
+		free(ps->queue[i].page);
+	ps->nqueue = 0;
+	return 0;
+}
+
 int ag_page_write(struct ag_pagestore *ps, uint64_t addr, uint64_t gen,
 		  void *buf)
 {
@@ -253,6 +403,8 @@ int ag_page_write(struct ag_pagestore *ps, uint64_t addr, uint64_t gen,
 	put_le64(p + 16, gen);
 	put_le64(p + 24, 0);
 	put_le32(p, ag_crc32c(p + 4, ps->page_size - 4));
+	if (ps->deferred)
+		return enqueue(ps, addr, p);
 	for (c = 0; c < AG_PAGE_COPIES; c++) {
 		int drive, r;
 		uint64_t off;

@@ -33,6 +33,13 @@ int ag_page_read(struct ag_pagestore *ps, uint64_t addr, void *buf);
  * three took it or is already known failed. */
 int ag_page_write(struct ag_pagestore *ps, uint64_t addr, uint64_t gen,
 		  void *buf);
+/* Deferred writes (metad): while on, ag_page_write only stamps and queues
+ * the page; ag_pagestore_flush then writes every queued copy, coalesced
+ * per drive and on all drives at once, and syncs them. */
+void ag_pagestore_defer(struct ag_pagestore *ps, int on);
+int ag_pagestore_flush(struct ag_pagestore *ps);
+/* Drop queued pages (a failed commit). */
+void ag_pagestore_discard(struct ag_pagestore *ps);
 /* Check every mirror of the page (fsck): returns the number of good
  * copies, and adds the addresses of bad ones to *bad. */
 int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad);

@@ -631,9 +631,35 @@ uint64_t ag_packer_fill(const struct ag_packer *p)
 
 /* Encode and write the full open stripe. On failure nothing moves, so a
  * later add or flush writes it again. */
+struct strip_job {
+	struct ag_stripes *s;
+	uint8_t **strips;
+	uint32_t seg, t;
+};
+
+/* Runs on drive d's thread: write the strip of the stripe that lies on d. */
+static int write_strip(struct ag_drives *ds, int d, void *arg)
+{
+	const struct strip_job *job = arg;
+	const struct ag_stripes *s = job->s;
+	int j;
+
+	(void)ds;
+	for (j = 0; j < s->w; j++) {
+		if (slot_drive(s, job->t, j) != d)
+			continue;
+		if (!drive_ok(s, d))
+			return 1;
+		return ag_drive_write(s->ds, d, job->strips[j], s->strip,
+				      slot_off(s, job->seg, job->t, j));
+	}
+	return 1;
+}
+
 static int put_stripe(struct ag_packer *p)
 {
 	struct ag_stripes *s = p->s;
+	struct strip_job job;
 	struct ag_stripe_done *sd;
 	uint8_t *strips[AG_EC_MAX];
 	uint32_t t = p->fill / s->spay;
@@ -656,17 +682,18 @@ static int put_stripe(struct ag_packer *p)
 	for (j = 0; j < s->w; j++)
 		strips[j] = p->buf + (size_t)j * s->strip;
 	ag_ec_encode(s->ec, s->strip, strips, strips + s->k);
-	for (j = 0; j < s->w; j++) {
-		int d = slot_drive(s, t, j);
-
+	for (j = 0; j < s->w; j++)
 		sd->crc[j] = ag_crc32c(strips[j], s->strip);
-		/* a degraded write is fine: the missing strips are rebuilt
-		 * on read like any other erasure */
-		if (drive_ok(s, d) &&
-		    !ag_drive_write(s->ds, d, strips[j], s->strip,
-				    slot_off(s, p->seg, t, j)))
+	job.s = s;
+	job.strips = strips;
+	job.seg = p->seg;
+	job.t = t;
+	/* the k + m strips go to k + m drives at once; a degraded write is
+	 * fine: the missing strips are rebuilt on read like any erasure */
+	ag_drives_run(s->ds, write_strip, &job);
+	for (j = 0; j < s->ds->n; j++)
+		if (!s->ds->pool.rc[j])
 			landed++;
-	}
 	if (landed < s->k) {
 		AG_ERR("segment %u stripe %u: only %d of %d strips written, "
 		       "%d needed", p->seg, t, landed, s->w, s->k);
