@@ -144,38 +144,25 @@ static int chunk_lookup(struct ag_tree *t, const uint8_t *sha,
 	return rc ? rc : ag_chunk_rec_decode(v, vl, rec);
 }
 
-/* The plain bytes of a chunk, in a malloc'd buffer of rec->ulen. */
-static int chunk_fetch(struct ag_cluster *c, const struct ag_chunk_rec *rec,
-		       uint8_t **out)
+/* Turn a chunk's stored bytes into its plain bytes (malloc'd, ulen). */
+static int chunk_decode(const struct ag_chunk_rec *rec, const uint8_t *stored,
+			uint8_t **out)
 {
-	uint8_t *stored, *plain;
+	uint8_t *plain = malloc(rec->ulen);
 	size_t n;
-	int rc;
 
-	stored = malloc(rec->clen);
-	if (!stored)
+	if (!plain)
 		return -ENOMEM;
-	rc = ag_stripes_read(c->stripes, rec->addr, stored, rec->clen,
-			     rec->crc);
-	if (rc) {
-		free(stored);
-		return rc;
-	}
 	if (!(rec->flags & AG_CHUNK_ZSTD)) {
 		if (rec->clen != rec->ulen) {
-			free(stored);
+			free(plain);
 			return AG_CORRUPT("raw chunk of wrong length");
 		}
-		*out = stored;
+		memcpy(plain, stored, rec->ulen);
+		*out = plain;
 		return 0;
 	}
-	plain = malloc(rec->ulen);
-	if (!plain) {
-		free(stored);
-		return -ENOMEM;
-	}
 	n = ZSTD_decompress(plain, rec->ulen, stored, rec->clen);
-	free(stored);
 	if (ZSTD_isError(n) || n != rec->ulen) {
 		free(plain);
 		return AG_CORRUPT("chunk does not decompress to its length");
@@ -184,28 +171,96 @@ static int chunk_fetch(struct ag_cluster *c, const struct ag_chunk_rec *rec,
 	return 0;
 }
 
-static int extent_read(struct ag_cluster *c, struct ag_tree *t,
-		       const struct ag_extent *e, uint32_t from, uint8_t *dst,
-		       uint32_t len)
+/* The plain bytes of a chunk read on its own (verified, rebuilt if need
+ * be), in a malloc'd buffer of rec->ulen. */
+static int chunk_fetch(struct ag_cluster *c, const struct ag_chunk_rec *rec,
+		       uint8_t **out)
 {
-	struct ag_chunk_rec rec;
-	uint8_t *plain;
+	uint8_t *stored = malloc(rec->clen);
 	int rc;
 
-	if (cache_read(c->cache, e->sha, e->coff + from, dst, len))
-		return 0;
-	rc = chunk_lookup(t, e->sha, &rec);
-	if (rc)
-		return rc == -ENOENT ? AG_CORRUPT("extent names a missing "
-						  "chunk") : rc;
-	if ((uint64_t)e->coff + e->len > rec.ulen)
+	if (!stored)
+		return -ENOMEM;
+	rc = ag_stripes_read(c->stripes, rec->addr, stored, rec->clen,
+			     rec->crc);
+	if (!rc)
+		rc = chunk_decode(rec, stored, out);
+	free(stored);
+	return rc;
+}
+
+/* One extent of a read: where its bytes go and the chunk they come from. */
+struct want {
+	struct ag_extent e;
+	uint32_t from, len;  /* bytes [from, from + len) of the extent */
+	uint8_t *dst;
+	struct ag_chunk_rec rec;
+};
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct want *x = a, *y = b;
+
+	return x->rec.addr < y->rec.addr ? -1 : x->rec.addr > y->rec.addr;
+}
+
+static int deliver(struct ag_cluster *c, const struct want *w, uint8_t *plain)
+{
+	if ((uint64_t)w->e.coff + w->e.len > w->rec.ulen) {
+		free(plain);
 		return AG_CORRUPT("extent past the end of its chunk");
-	rc = chunk_fetch(c, &rec, &plain);
-	if (rc)
-		return rc;
-	memcpy(dst, plain + e->coff + from, len);
-	cache_insert(c->cache, e->sha, plain, rec.ulen);
+	}
+	memcpy(w->dst, plain + w->e.coff + w->from, w->len);
+	cache_insert(c->cache, w->e.sha, plain, w->rec.ulen);
 	return 0;
+}
+
+/* Largest payload range read in one go, and the largest hole between two
+ * chunks worth reading through rather than seeking past. */
+#define RUN_MAX (8u << 20)
+#define GAP_MAX (256u << 10)
+
+/* Fetch the chunks of ws[0..n) (sorted by address): neighbours on the
+ * drives are read as one range, each chunk then checked on its own. */
+static int fetch_runs(struct ag_cluster *c, struct want *ws, size_t n)
+{
+	uint8_t *run = NULL;
+	size_t i = 0, j;
+	int rc = 0;
+
+	while (i < n && !rc) {
+		uint64_t start = ws[i].rec.addr, end = start + ws[i].rec.clen;
+
+		for (j = i + 1; j < n; j++) {
+			uint64_t a = ws[j].rec.addr;
+
+			if (AG_ADDR_SEG(a) != AG_ADDR_SEG(start) ||
+			    a > end + GAP_MAX ||
+			    AG_MAX(end, a + ws[j].rec.clen) - start > RUN_MAX)
+				break;
+			end = AG_MAX(end, a + ws[j].rec.clen);
+		}
+		free(run);
+		run = malloc(end - start);
+		if (!run)
+			return -ENOMEM;
+		if (j - i == 1 ||
+		    ag_stripes_read_range(c->stripes, start, run, end - start))
+			memset(run, 0, end - start); /* per-chunk path below */
+		for (; i < j && !rc; i++) {
+			const uint8_t *stored = run + (ws[i].rec.addr - start);
+			uint8_t *plain = NULL;
+
+			if (ag_crc32c(stored, ws[i].rec.clen) == ws[i].rec.crc)
+				rc = chunk_decode(&ws[i].rec, stored, &plain);
+			else
+				rc = chunk_fetch(c, &ws[i].rec, &plain);
+			if (!rc)
+				rc = deliver(c, &ws[i], plain);
+		}
+	}
+	free(run);
+	return rc;
 }
 
 static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
@@ -213,6 +268,8 @@ static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 {
 	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
 	uint64_t from = off > AG_CHUNK_LIMIT ? off - AG_CHUNK_LIMIT : 0, end;
+	struct want *ws = NULL;
+	size_t nw = 0, cap = 0, i;
 	struct ag_cursor *cur;
 	const void *ck, *cv;
 	size_t ckl, cvl, vl = sizeof(v);
@@ -236,25 +293,50 @@ static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 		return rc;
 	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
 		const uint8_t *kb = ck;
-		struct ag_extent e;
+		struct want w;
 		uint64_t s, f;
 
 		if (ckl != 17 || kb[0] != AG_K_EXTENT || get_be64(kb + 1) != ino)
 			break;
-		rc = ag_extent_decode(ck, ckl, cv, cvl, &e);
+		rc = ag_extent_decode(ck, ckl, cv, cvl, &w.e);
 		if (rc)
 			break;
-		if (e.off >= end)
+		if (w.e.off >= end)
 			break;
-		if (e.off + e.len <= off)
+		if (w.e.off + w.e.len <= off)
 			continue;
-		s = AG_MAX(off, e.off);
-		f = AG_MIN(end, e.off + e.len);
-		rc = extent_read(c, t, &e, s - e.off, buf + (s - off), f - s);
-		if (rc)
-			break;
+		s = AG_MAX(off, w.e.off);
+		f = AG_MIN(end, w.e.off + w.e.len);
+		w.from = s - w.e.off;
+		w.len = f - s;
+		w.dst = buf + (s - off);
+		if (cache_read(c->cache, w.e.sha, w.e.coff + w.from, w.dst,
+			       w.len))
+			continue;
+		if (nw == cap) {
+			struct want *n;
+
+			cap = cap ? 2 * cap : 64;
+			n = realloc(ws, cap * sizeof(*n));
+			if (!n) {
+				rc = -ENOMEM;
+				break;
+			}
+			ws = n;
+		}
+		ws[nw++] = w;
 	}
 	ag_cursor_free(cur);
+	for (i = 0; rc >= 0 && i < nw; i++) {
+		rc = chunk_lookup(t, ws[i].e.sha, &ws[i].rec);
+		if (rc == -ENOENT)
+			rc = AG_CORRUPT("extent names a missing chunk");
+	}
+	if (rc >= 0 && nw) {
+		qsort(ws, nw, sizeof(*ws), by_addr);
+		rc = fetch_runs(c, ws, nw);
+	}
+	free(ws);
 	return rc < 0 ? rc : (ssize_t)len;
 }
 

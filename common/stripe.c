@@ -565,6 +565,93 @@ int ag_stripes_read(struct ag_stripes *s, uint64_t addr, void *buf,
 	return read_slow(s, seg, off, buf, len, crc);
 }
 
+struct piece {
+	int drive;
+	uint64_t off;  /* on the drive */
+	uint8_t *dst;
+	size_t len;
+};
+
+struct range_job {
+	struct piece *pc;
+	int n;
+};
+
+/* Runs on drive d's thread: one aligned read spanning all of d's pieces,
+ * copied out to their places in the caller's buffer. */
+static int read_pieces(struct ag_drives *ds, int d, void *arg)
+{
+	const struct range_job *job = arg;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	uint8_t *tmp;
+	int i, rc;
+
+	for (i = 0; i < job->n; i++) {
+		if (job->pc[i].drive != d)
+			continue;
+		lo = AG_MIN(lo, job->pc[i].off);
+		hi = AG_MAX(hi, job->pc[i].off + job->pc[i].len);
+	}
+	if (lo == UINT64_MAX)
+		return 0;
+	lo &= ~(uint64_t)(AG_BLOCK - 1);
+	hi = (hi + AG_BLOCK - 1) & ~(uint64_t)(AG_BLOCK - 1);
+	tmp = ag_alloc_aligned(hi - lo);
+	if (!tmp)
+		return -ENOMEM;
+	rc = ag_drive_read(ds, d, tmp, hi - lo, lo);
+	for (i = 0; !rc && i < job->n; i++)
+		if (job->pc[i].drive == d)
+			memcpy(job->pc[i].dst, tmp + (job->pc[i].off - lo),
+			       job->pc[i].len);
+	free(tmp);
+	return rc;
+}
+
+int ag_stripes_read_range(struct ag_stripes *s, uint64_t addr, void *buf,
+			  size_t len)
+{
+	uint32_t seg = AG_ADDR_SEG(addr);
+	uint64_t off = AG_ADDR_IDX(addr), x, end = off + len;
+	struct range_job job = { 0 };
+	uint8_t *p = buf;
+	int i, cap, rc = 0;
+
+	if (seg >= s->l->nsegments || len > s->payload ||
+	    off > s->payload - len)
+		return -EINVAL;
+	cap = (int)(len / s->strip) + 2;
+	job.pc = malloc(cap * sizeof(*job.pc));
+	if (!job.pc)
+		return -ENOMEM;
+	for (x = off; x < end;) {
+		uint32_t t = x / s->spay;
+		uint64_t r = x % s->spay;
+		int j = r / s->strip, d = slot_drive(s, t, j);
+		uint64_t o = r % s->strip;
+		size_t n = AG_MIN(s->strip - o, end - x);
+
+		if (!drive_ok(s, d) || job.n == cap) {
+			rc = -EIO;
+			break;
+		}
+		job.pc[job.n].drive = d;
+		job.pc[job.n].off = slot_off(s, seg, t, j) + o;
+		job.pc[job.n].dst = p;
+		job.pc[job.n++].len = n;
+		p += n;
+		x += n;
+	}
+	if (!rc) {
+		ag_drives_run(s->ds, read_pieces, &job);
+		for (i = 0; i < s->ds->n; i++)
+			if (s->ds->pool.rc[i] < 0)
+				rc = -EIO;
+	}
+	free(job.pc);
+	return rc;
+}
+
 /* ---- the packer ---- */
 
 int ag_packer_new(struct ag_stripes *s, struct ag_packer **pp)

@@ -46,6 +46,14 @@ uint64_t ag_segment_payload(const struct ag_label *l);
 int ag_stripes_read(struct ag_stripes *s, uint64_t addr, void *buf,
 		    size_t len, uint32_t crc);
 
+/* Read len bytes of payload at addr as they are on the drives, with no
+ * check and no rebuild: the pieces on each drive in one read, all drives
+ * at once. For large sequential reads whose chunks the caller checks one
+ * by one (falling back to ag_stripes_read for any that fails). -EIO when
+ * a piece cannot be read. */
+int ag_stripes_read_range(struct ag_stripes *s, uint64_t addr, void *buf,
+			  size_t len);
+
 /* Read stripe t of segment seg whole (k + m strips into bufs, strip_size
  * each; a NULL entry skips that strip) and report in ok[] which strips
  * were readable; used by fsck and scrub to check strip crcs. */
