@@ -251,6 +251,8 @@ static void pool_stop(struct ag_drives *ds)
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->thr[i], NULL);
 	p->nthreads = 0;
+	for (i = 0; i < AG_MAX_DRIVES; i++)
+		free(p->scratch[i]);
 	pthread_cond_destroy(&p->start);
 	pthread_cond_destroy(&p->done);
 	pthread_mutex_destroy(&p->lock);
@@ -295,6 +297,18 @@ void ag_drives_run(struct ag_drives *ds,
 		pthread_cond_wait(&p->done, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 	pthread_mutex_unlock(&p->job_lock);
+}
+
+void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len)
+{
+	struct ag_drive_pool *p = &ds->pool;
+
+	if (p->scratch_len[i] < len) {
+		free(p->scratch[i]);
+		p->scratch[i] = ag_alloc_aligned(len);
+		p->scratch_len[i] = p->scratch[i] ? len : 0;
+	}
+	return p->scratch[i];
 }
 
 static int sync_one(struct ag_drives *ds, int i, void *arg)

@@ -64,6 +64,8 @@ struct ag_drive_pool {
 	int (*fn)(struct ag_drives *ds, int i, void *arg);
 	void *arg;
 	int rc[AG_MAX_DRIVES];
+	uint8_t *scratch[AG_MAX_DRIVES]; /* per drive thread, reused */
+	size_t scratch_len[AG_MAX_DRIVES];
 };
 
 struct ag_drives {
@@ -107,6 +109,9 @@ int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
  * time per drive set. */
 void ag_drives_run(struct ag_drives *ds,
 		   int (*fn)(struct ag_drives *ds, int i, void *arg), void *arg);
+/* An aligned buffer of at least len bytes for drive i's job to use; it
+ * stays valid until the job returns (NULL when memory is short). */
+void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len);
 /* fdatasync every present drive. */
 int ag_drives_sync(struct ag_drives *ds);
 

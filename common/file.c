@@ -225,7 +225,7 @@ static int deliver(struct ag_cluster *c, const struct want *w, uint8_t *plain)
 static int fetch_runs(struct ag_cluster *c, struct want *ws, size_t n)
 {
 	uint8_t *run = NULL;
-	size_t i = 0, j;
+	size_t i = 0, j, run_cap = 0;
 	int rc = 0;
 
 	while (i < n && !rc) {
@@ -240,10 +240,13 @@ static int fetch_runs(struct ag_cluster *c, struct want *ws, size_t n)
 				break;
 			end = AG_MAX(end, a + ws[j].rec.clen);
 		}
-		free(run);
-		run = malloc(end - start);
-		if (!run)
-			return -ENOMEM;
+		if (end - start > run_cap) {
+			free(run);
+			run_cap = end - start;
+			run = malloc(run_cap);
+			if (!run)
+				return -ENOMEM;
+		}
 		if (j - i == 1 ||
 		    ag_stripes_read_range(c->stripes, start, run, end - start))
 			memset(run, 0, end - start); /* per-chunk path below */

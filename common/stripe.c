@@ -596,7 +596,7 @@ static int read_pieces(struct ag_drives *ds, int d, void *arg)
 		return 0;
 	lo &= ~(uint64_t)(AG_BLOCK - 1);
 	hi = (hi + AG_BLOCK - 1) & ~(uint64_t)(AG_BLOCK - 1);
-	tmp = ag_alloc_aligned(hi - lo);
+	tmp = ag_drives_scratch(ds, d, hi - lo);
 	if (!tmp)
 		return -ENOMEM;
 	rc = ag_drive_read(ds, d, tmp, hi - lo, lo);
@@ -604,7 +604,6 @@ static int read_pieces(struct ag_drives *ds, int d, void *arg)
 		if (job->pc[i].drive == d)
 			memcpy(job->pc[i].dst, tmp + (job->pc[i].off - lo),
 			       job->pc[i].len);
-	free(tmp);
 	return rc;
 }
 
