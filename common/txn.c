@@ -115,7 +115,8 @@ int ag_txn_mknode(struct ag_txn *t, const struct ag_op_mknode *o)
 	put_le64(p + 24, o->rdev);
 	put_le32(p + 32, o->nlen);
 	put_le32(p + 36, o->tlen);
-	memcpy(p + 40, o->name, o->nlen);
+	if (o->nlen)
+		memcpy(p + 40, o->name, o->nlen);
 	if (o->tlen)
 		memcpy(p + 40 + o->nlen, o->target, o->tlen);
 	return 0;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +53,19 @@ static int start_metad(void)
 	unlink(sock);
 	metad = fork();
 	if (!metad) {
+		char log[320];
+		int fd;
+
+		/* metad must not hold the test's output open (the TAP driver
+		 * waits for it to close) nor outlive the test */
+		snprintf(log, sizeof(log), "%s/metad.log", dir);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(bin, bin, "-c", conf, (char *)NULL);
 		_exit(127);
 	}
