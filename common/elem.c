@@ -13,8 +13,6 @@
 #include "keys.h"
 #include "util.h"
 
-#define SYMLINK_XATTR "\001symlink"
-
 /* Run a read at the newest root; a reader that meets a page reused since
  * its root was current sees a corrupt page: refresh once and retry. */
 #define WITH_TREE(c, t, expr)                                           \
@@ -367,8 +365,8 @@ ssize_t ag_readlink(struct ag_cluster *c, uint64_t ino, char *buf, size_t size)
 	struct ag_tree *t;
 	ssize_t n;
 
-	n = WITH_TREE(c, t, (int)tree_getxattr(t, ino, SYMLINK_XATTR,
-					       strlen(SYMLINK_XATTR), buf,
+	n = WITH_TREE(c, t, (int)tree_getxattr(t, ino, AG_XATTR_SYMLINK,
+					       strlen(AG_XATTR_SYMLINK), buf,
 					       size));
 	return n == -ENODATA ? -EINVAL : n;
 }

@@ -46,6 +46,9 @@ enum ag_key_type {
 };
 
 #define AG_NAME_MAX 255
+/* The XATTR record holding a symlink's target. Names starting with byte
+ * 0x01 are internal: users can neither set nor list them. */
+#define AG_XATTR_SYMLINK "\001symlink"
 #define AG_ROOT_INO AG_ROOT
 
 /* Segment record states. A segment with no record has never been used. */

@@ -16,6 +16,7 @@ common_libagora_a_SOURCES = \
 	common/stripe.c common/stripe.h \
 	common/txn.c common/txn.h \
 	common/space.c common/space.h \
+	common/meta.c common/meta_int.h \
 	common/apply.c common/apply.h \
 	common/rpc.c common/rpc.h \
 	common/cluster.c common/cluster.h \

@@ -1,0 +1,395 @@
+/*
+ * meta.c - the second half of metad's engine: open the cluster for
+ * writing, group-commit the transactions apply.c applied (pages, sync,
+ * one commit record), and keep house between batches (segment leases of
+ * silent clients, their orphans, drained metadata segments).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "format.h"
+#include "meta_int.h"
+#include "util.h"
+
+static int write_counters(struct ag_meta *m)
+{
+	uint8_t k[AG_KEYBUF], v[AG_STATS_REC_LEN];
+	int rc;
+
+	put_le64(v, m->next_ino);
+	rc = ag_tree_put(m->tree, k, ag_key_super(k, "next_ino"), v, 8);
+	if (rc)
+		return rc;
+	ag_stats_rec_encode(v, &m->stats);
+	return ag_tree_put(m->tree, k, ag_key_stats(k), v, sizeof(v));
+}
+
+static int read_counters(struct ag_meta *m)
+{
+	uint8_t k[AG_KEYBUF], v[AG_STATS_REC_LEN];
+	size_t vl = 8;
+	int rc;
+
+	rc = ag_tree_get(m->tree, k, ag_key_super(k, "next_ino"), v, &vl);
+	if (rc)
+		return rc;
+	if (vl != 8)
+		return AG_CORRUPT("next_ino record");
+	m->next_ino = get_le64(v);
+	vl = sizeof(v);
+	rc = ag_tree_get(m->tree, k, ag_key_stats(k), v, &vl);
+	if (rc)
+		return rc;
+	return ag_stats_rec_decode(v, vl, &m->stats);
+}
+
+/* Keep a spare metadata segment recorded, so that page allocation during
+ * a flush never needs to change the tree. */
+static int ensure_meta_segments(struct ag_meta *m)
+{
+	struct ag_space *sp = &m->space;
+	struct tx tx = { .m = m };
+	struct ag_seg_rec r = { .state = AG_SEG_META };
+	int rc = 0;
+
+	while (!rc && (sp->spare_meta == AG_SEG_NONE ||
+		       sp->cur_meta == AG_SEG_NONE)) {
+		uint32_t seg;
+
+		rc = ag_space_find_free(sp, m->rec.gen, &seg);
+		if (rc)
+			break;
+		rc = ag_tx_seg_put(&tx, seg, &r);
+		if (rc)
+			break;
+		if (sp->cur_meta == AG_SEG_NONE) {
+			sp->cur_meta = seg;
+			sp->next_page = seg == 0 ? 1 : 0;
+		} else {
+			sp->spare_meta = seg;
+		}
+	}
+	ag_tx_free(&tx);
+	return rc;
+}
+
+static int reload(struct ag_meta *m)
+{
+	int rc;
+
+	ag_tree_close(m->tree);
+	m->tree = NULL;
+	ag_space_destroy(&m->space);
+	rc = ag_commit_read_latest(m->ds, &m->rec);
+	if (rc) {
+		AG_ERR("no valid commit record on the drives: %s",
+		       ag_strerror(rc));
+		return rc;
+	}
+	rc = ag_space_init(&m->space, &m->ds->label);
+	if (rc)
+		return rc;
+	rc = ag_tree_open(&m->tree, &m->pager, m->rec.root);
+	if (!rc)
+		rc = ag_space_load(&m->space, m->tree);
+	if (!rc)
+		rc = read_counters(m);
+	m->pending = 0;
+	return rc;
+}
+
+static int lock_cluster(struct ag_meta *m)
+{
+	int i;
+
+	/* one metad per cluster: an exclusive lock on the first present
+	 * drive (a lease with a fencing epoch recorded on the drives is
+	 * what many gateways on many hosts will use) */
+	for (i = 0; i < m->ds->n; i++) {
+		if (m->ds->d[i].state != AG_DRIVE_OK)
+			continue;
+		m->lock_fd = open(m->ds->d[i].path, O_RDONLY | O_CLOEXEC);
+		if (m->lock_fd < 0)
+			return -errno;
+		if (flock(m->lock_fd, LOCK_EX | LOCK_NB)) {
+			AG_ERR("another agora-metad already serves this "
+			       "cluster (%s is locked)", m->ds->d[i].path);
+			return -EBUSY;
+		}
+		return 0;
+	}
+	return -AG_ENOQUORUM;
+}
+
+static int meta_new(const struct ag_config *cfg, struct ag_meta **mp)
+{
+	struct ag_meta *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	m->cfg = cfg;
+	m->lock_fd = -1;
+	m->started = ag_mono_ns();
+	rc = ag_drives_open(cfg, &m->ds);
+	if (!rc)
+		rc = lock_cluster(m);
+	if (!rc)
+		rc = ag_pagestore_new(m->ds, cfg->page_cache, &m->ps);
+	if (rc) {
+		ag_meta_close(m);
+		return rc;
+	}
+	ag_pagestore_pager(m->ps, &m->pager, ag_space_page_alloc,
+			   ag_space_page_release, &m->space);
+	ag_pagestore_defer(m->ps, 1);
+	*mp = m;
+	return 0;
+}
+
+int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp)
+{
+	struct ag_meta *m;
+	int rc = meta_new(cfg, &m);
+
+	if (rc)
+		return rc;
+	rc = reload(m);
+	if (!rc) {
+		m->rec.epoch++;
+		rc = ensure_meta_segments(m);
+	}
+	if (rc) {
+		ag_meta_close(m);
+		return rc;
+	}
+	*mp = m;
+	return 0;
+}
+
+int ag_meta_mkfs(const struct ag_config *cfg, int force)
+{
+	struct ag_label label;
+	struct ag_meta *m = NULL;
+	struct ag_attr root;
+	uint64_t gen, rootaddr;
+	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
+	int rc;
+
+	rc = ag_drives_format(cfg, force, &label);
+	if (rc)
+		return rc;
+	rc = meta_new(cfg, &m);
+	if (rc)
+		return rc;
+	memcpy(m->rec.uuid, m->ds->label.uuid, 16);
+	m->rec.gen = 0;
+	m->rec.epoch = 1;
+	rc = ag_space_init(&m->space, &m->ds->label);
+	if (!rc)
+		rc = ag_tree_open(&m->tree, &m->pager, 0);
+	if (rc)
+		goto out;
+	rc = ensure_meta_segments(m);
+	if (rc)
+		goto out;
+	memset(&root, 0, sizeof(root));
+	root.ino = AG_ROOT_INO;
+	root.mode = S_IFDIR | 0755;
+	root.nlink = 2;
+	root.atime = root.mtime = root.ctime = root.btime = ag_now_ns();
+	root.parent = AG_ROOT_INO;
+	ag_inode_encode(v, &root);
+	rc = ag_tree_put(m->tree, k, ag_key_inode(k, AG_ROOT_INO), v,
+			 AG_INODE_LEN);
+	if (rc)
+		goto out;
+	m->next_ino = AG_ROOT_INO + 1;
+	m->stats.inodes = 1;
+	m->pending = 1;
+	rc = ag_meta_commit(m, &gen, &rootaddr);
+out:
+	ag_meta_close(m);
+	return rc;
+}
+
+int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root)
+{
+	struct ag_commit_rec rec = m->rec;
+	uint32_t drained[64], n, i;
+	int rc;
+
+	if (!m->pending && !ag_tree_dirty(m->tree))
+		goto done;
+	rec.gen = m->rec.gen + 1;
+	rec.time_ns = ag_now_ns();
+	rc = write_counters(m);
+	if (!rc)
+		rc = ag_tree_flush(m->tree, rec.gen, &rec.root);
+	/* pages first, then the record that makes them the cluster's state */
+	if (!rc)
+		rc = ag_pagestore_flush(m->ps);
+	if (!rc)
+		rc = ag_commit_write(m->ds, &rec);
+	if (rc) {
+		ag_pagestore_discard(m->ps);
+		AG_ERR("commit of generation %llu failed: %s; reloading",
+		       (unsigned long long)rec.gen, ag_strerror(rc));
+		ag_space_abort(&m->space);
+		if (reload(m) == 0)
+			ensure_meta_segments(m);
+		return rc;
+	}
+	m->rec = rec;
+	m->pending = 0;
+	n = ag_space_committed(&m->space, drained, AG_ARRAY_LEN(drained));
+	if (n) {
+		struct tx tx = { .m = m };
+		struct ag_seg_rec r = { .state = AG_SEG_FREE };
+
+		r.free_gen = rec.gen + 1;
+		for (i = 0; i < n; i++)
+			if (ag_tx_seg_put(&tx, drained[i], &r))
+				break;
+		ag_tx_free(&tx);
+	}
+	rc = ensure_meta_segments(m);
+	if (rc)
+		AG_WARN("no free segment for metadata: %s", ag_strerror(rc));
+done:
+	*gen = m->rec.gen;
+	*root = m->rec.root;
+	return 0;
+}
+
+int ag_meta_pending(const struct ag_meta *m)
+{
+	return m->pending;
+}
+
+uint64_t ag_meta_gen(const struct ag_meta *m)
+{
+	return m->rec.gen;
+}
+
+uint64_t ag_meta_root(const struct ag_meta *m)
+{
+	return m->rec.root;
+}
+
+void ag_meta_client_alive(struct ag_meta *m, uint64_t client)
+{
+	uint64_t now = ag_mono_ns();
+	int i, oldest = 0;
+
+	for (i = 0; i < m->nclients; i++) {
+		if (m->clients[i].id == client) {
+			m->clients[i].mono = now;
+			return;
+		}
+		if (m->clients[i].mono < m->clients[oldest].mono)
+			oldest = i;
+	}
+	if (m->nclients < MAX_CLIENTS)
+		i = m->nclients++;
+	else
+		i = oldest;
+	m->clients[i].id = client;
+	m->clients[i].mono = now;
+}
+
+static uint64_t client_last_seen(const struct ag_meta *m, uint64_t client)
+{
+	int i;
+
+	for (i = 0; i < m->nclients; i++)
+		if (m->clients[i].id == client)
+			return m->clients[i].mono;
+	/* unknown since our start: give it the full timeout from then */
+	return m->started;
+}
+
+/* Orphans are files being written or unlinked while open; when their
+ * client has gone silent, nobody can name or close them any more. */
+static void reap_orphans(struct ag_meta *m, uint64_t now, uint64_t timeout)
+{
+	uint8_t k[AG_KEYBUF];
+	uint64_t dead[64];
+	struct ag_cursor *c;
+	const void *ck, *cv;
+	size_t ckl, cvl, pl = 1;
+	int n = 0, i;
+
+	k[0] = AG_K_ORPHAN;
+	if (ag_tree_seek(m->tree, k, pl, &c))
+		return;
+	while (n < (int)AG_ARRAY_LEN(dead) &&
+	       ag_cursor_next(c, &ck, &ckl, &cv, &cvl) == 1) {
+		const uint8_t *kb = ck;
+
+		if (kb[0] != AG_K_ORPHAN)
+			break;
+		if (ckl != 9 || cvl != 8)
+			continue;
+		if (now - client_last_seen(m, get_le64(cv)) >= timeout)
+			dead[n++] = get_be64(kb + 1);
+	}
+	ag_cursor_free(c);
+	for (i = 0; i < n; i++) {
+		struct tx tx = { .m = m, .now = (int64_t)ag_now_ns(),
+				 .stats = m->stats };
+
+		if (ag_tx_drop_orphan(&tx, dead[i]) == 0) {
+			m->stats = tx.stats;
+			m->pending++;
+			AG_INFO("dropped orphan inode %llu of a silent client",
+				(unsigned long long)dead[i]);
+		} else {
+			ag_tx_rollback(&tx);
+		}
+		ag_tx_free(&tx);
+	}
+}
+
+void ag_meta_tick(struct ag_meta *m)
+{
+	struct ag_space *sp = &m->space;
+	uint64_t now = ag_mono_ns();
+	uint64_t timeout = (uint64_t)m->cfg->lease_timeout * 1000000000ull;
+	uint32_t s;
+
+	for (s = 0; s < sp->nseg; s++) {
+		struct tx tx = { .m = m };
+
+		if (sp->state[s] != AG_SEG_DATA || !sp->owner[s] ||
+		    now - client_last_seen(m, sp->owner[s]) < timeout)
+			continue;
+		AG_INFO("segment %u: lease of silent client %016llx expired",
+			s, (unsigned long long)sp->owner[s]);
+		if (ag_tx_seal_segment(&tx, s, 0) == 0)
+			m->pending++;
+		else
+			ag_tx_rollback(&tx);
+		ag_tx_free(&tx);
+	}
+	reap_orphans(m, now, timeout);
+}
+
+void ag_meta_close(struct ag_meta *m)
+{
+	if (!m)
+		return;
+	ag_tree_close(m->tree);
+	ag_space_destroy(&m->space);
+	ag_pagestore_free(m->ps);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
+	ag_drives_close(m->ds);
+	free(m);
+}

@@ -1,0 +1,72 @@
+/*
+ * meta_int.h - what the two halves of metad's engine share: apply.c
+ * (transactions applied with an undo log) and meta.c (open, group
+ * commit, housekeeping). Nothing outside those two files includes it.
+ */
+#ifndef AG_META_INT_H
+#define AG_META_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apply.h"
+#include "btree.h"
+#include "drive.h"
+#include "keys.h"
+#include "pager.h"
+#include "space.h"
+
+#define MAX_CLIENTS 4096
+
+struct undo {
+	uint8_t *key;
+	size_t klen;
+	uint8_t *val; /* NULL: the key did not exist */
+	size_t vlen;
+};
+
+struct client_seen {
+	uint64_t id;
+	uint64_t mono;
+};
+
+struct ag_meta {
+	const struct ag_config *cfg;
+	struct ag_drives *ds;
+	struct ag_pagestore *ps;
+	struct ag_pager pager;
+	struct ag_tree *tree;
+	struct ag_space space;
+	struct ag_commit_rec rec; /* the newest durable commit */
+	uint64_t next_ino;
+	struct ag_stats_rec stats;
+	int pending;              /* transactions applied since commit */
+	int lock_fd;
+	struct client_seen clients[MAX_CLIENTS];
+	int nclients;
+	uint64_t started;
+};
+
+/* The state of one transaction being applied. */
+struct tx {
+	struct ag_meta *m;
+	uint64_t client;
+	int64_t now;
+	struct undo *undo;
+	size_t nundo, undo_cap;
+	struct ag_stats_rec stats; /* copy, committed on success */
+	uint64_t last_ino;
+	uint32_t seg;
+};
+
+/* Segment record changes that keep space's in-memory mirror in step. */
+int ag_tx_seg_put(struct tx *tx, uint32_t seg, const struct ag_seg_rec *r);
+/* Give a leased segment back: sealed, or free when nothing in it lives. */
+int ag_tx_seal_segment(struct tx *tx, uint32_t seg, uint64_t fill);
+/* Destroy an orphan inode with its data (nothing if it was named again). */
+int ag_tx_drop_orphan(struct tx *tx, uint64_t ino);
+/* Undo every change of the transaction; then free it. */
+void ag_tx_rollback(struct tx *tx);
+void ag_tx_free(struct tx *tx);
+
+#endif
