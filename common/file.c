@@ -551,7 +551,7 @@ static int sink_commit(struct sink *s, struct ag_rpc_reply *r)
 	if (!rc)
 		rc = ag_cl_commit(s->c, &s->txn, r);
 	sink_not_packing(s);
-	ag_cl_txn(s->c, &s->txn);
+	ag_txn_reset(&s->txn, s->c->client_id, 0);
 	s->nlocal = 0;
 	if (s->local)
 		memset(s->local, 0, s->local_cap * sizeof(*s->local));
