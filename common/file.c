@@ -144,28 +144,37 @@ static int chunk_lookup(struct ag_tree *t, const uint8_t *sha,
 	return rc ? rc : ag_chunk_rec_decode(v, vl, rec);
 }
 
-/* Turn a chunk's stored bytes into its plain bytes (malloc'd, ulen). */
+/* Turn a chunk's stored bytes into its rec->ulen plain bytes at plain. */
+static int chunk_decode_into(const struct ag_chunk_rec *rec,
+			     const uint8_t *stored, uint8_t *plain)
+{
+	size_t n;
+
+	if (!(rec->flags & AG_CHUNK_ZSTD)) {
+		if (rec->clen != rec->ulen)
+			return AG_CORRUPT("raw chunk of wrong length");
+		memcpy(plain, stored, rec->ulen);
+		return 0;
+	}
+	n = ZSTD_decompress(plain, rec->ulen, stored, rec->clen);
+	if (ZSTD_isError(n) || n != rec->ulen)
+		return AG_CORRUPT("chunk does not decompress to its length");
+	return 0;
+}
+
+/* The same into a malloc'd buffer. */
 static int chunk_decode(const struct ag_chunk_rec *rec, const uint8_t *stored,
 			uint8_t **out)
 {
 	uint8_t *plain = malloc(rec->ulen);
-	size_t n;
+	int rc;
 
 	if (!plain)
 		return -ENOMEM;
-	if (!(rec->flags & AG_CHUNK_ZSTD)) {
-		if (rec->clen != rec->ulen) {
-			free(plain);
-			return AG_CORRUPT("raw chunk of wrong length");
-		}
-		memcpy(plain, stored, rec->ulen);
-		*out = plain;
-		return 0;
-	}
-	n = ZSTD_decompress(plain, rec->ulen, stored, rec->clen);
-	if (ZSTD_isError(n) || n != rec->ulen) {
+	rc = chunk_decode_into(rec, stored, plain);
+	if (rc) {
 		free(plain);
-		return AG_CORRUPT("chunk does not decompress to its length");
+		return rc;
 	}
 	*out = plain;
 	return 0;
@@ -254,7 +263,18 @@ static int fetch_runs(struct ag_cluster *c, struct want *ws, size_t n)
 			const uint8_t *stored = run + (ws[i].rec.addr - start);
 			uint8_t *plain = NULL;
 
-			if (ag_crc32c(stored, ws[i].rec.clen) == ws[i].rec.crc)
+			int good = ag_crc32c(stored, ws[i].rec.clen) ==
+				   ws[i].rec.crc;
+
+			/* a whole chunk read whole (a sequential read) goes
+			 * straight to the caller: no copy, no cache */
+			if (good && !ws[i].e.coff && !ws[i].from &&
+			    ws[i].len == ws[i].rec.ulen) {
+				rc = chunk_decode_into(&ws[i].rec, stored,
+						       ws[i].dst);
+				continue;
+			}
+			if (good)
 				rc = chunk_decode(&ws[i].rec, stored, &plain);
 			else
 				rc = chunk_fetch(c, &ws[i].rec, &plain);

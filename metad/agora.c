@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,13 +194,130 @@ out:
 	return rc ? fail(path, rc) : 0;
 }
 
+/* get reads ahead with two threads, each fetching every other block, so
+ * that the drives and both cores work while blocks go out in order. */
+#define GET_BLOCK (8u << 20)
+#define GET_SLOTS 4
+#define GET_THREADS 2
+
+struct get_job {
+	struct ag_cluster *c;
+	uint64_t ino, size, nblocks;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	uint8_t *buf[GET_SLOTS];
+	ssize_t got[GET_SLOTS];
+	int full[GET_SLOTS];
+	int stop;
+};
+
+struct get_worker {
+	struct get_job *job;
+	int first;
+};
+
+static void *get_worker(void *arg)
+{
+	struct get_worker *w = arg;
+	struct get_job *j = w->job;
+	uint64_t b;
+
+	for (b = w->first; b < j->nblocks; b += GET_THREADS) {
+		int slot = b % GET_SLOTS;
+		ssize_t n;
+
+		pthread_mutex_lock(&j->lock);
+		while (j->full[slot] && !j->stop)
+			pthread_cond_wait(&j->cv, &j->lock);
+		pthread_mutex_unlock(&j->lock);
+		if (j->stop)
+			break;
+		n = ag_read(j->c, j->ino, b * GET_BLOCK, j->buf[slot],
+			    GET_BLOCK);
+		pthread_mutex_lock(&j->lock);
+		j->got[slot] = n;
+		j->full[slot] = 1;
+		pthread_cond_broadcast(&j->cv);
+		pthread_mutex_unlock(&j->lock);
+	}
+	return NULL;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+static int stream_out(struct ag_cluster *c, const struct ag_attr *a, int fd)
+{
+	struct get_job j = { .c = c, .ino = a->ino, .size = a->size };
+	struct get_worker w[GET_THREADS];
+	pthread_t thr[GET_THREADS];
+	int i, started = 0, rc = 0;
+	uint64_t b;
+
+	j.nblocks = (a->size + GET_BLOCK - 1) / GET_BLOCK;
+	pthread_mutex_init(&j.lock, NULL);
+	pthread_cond_init(&j.cv, NULL);
+	for (i = 0; i < GET_SLOTS; i++)
+		if (!(j.buf[i] = malloc(GET_BLOCK)))
+			rc = -ENOMEM;
+	for (i = 0; !rc && i < GET_THREADS; i++) {
+		w[i].job = &j;
+		w[i].first = i;
+		if (pthread_create(&thr[i], NULL, get_worker, &w[i]))
+			break;
+		started++;
+	}
+	if (!rc && started < GET_THREADS)
+		rc = -EAGAIN;
+	for (b = 0; !rc && b < j.nblocks; b++) {
+		int slot = b % GET_SLOTS;
+		uint64_t want = AG_MIN(GET_BLOCK, a->size - b * GET_BLOCK);
+
+		pthread_mutex_lock(&j.lock);
+		while (!j.full[slot])
+			pthread_cond_wait(&j.cv, &j.lock);
+		pthread_mutex_unlock(&j.lock);
+		if (j.got[slot] < 0)
+			rc = (int)j.got[slot];
+		else if ((uint64_t)j.got[slot] != want)
+			rc = -EIO; /* the element shrank under us */
+		else
+			rc = write_all(fd, j.buf[slot], want);
+		pthread_mutex_lock(&j.lock);
+		j.full[slot] = 0;
+		pthread_cond_broadcast(&j.cv);
+		pthread_mutex_unlock(&j.lock);
+	}
+	pthread_mutex_lock(&j.lock);
+	j.stop = 1;
+	pthread_cond_broadcast(&j.cv);
+	pthread_mutex_unlock(&j.lock);
+	for (i = 0; i < started; i++)
+		pthread_join(thr[i], NULL);
+	for (i = 0; i < GET_SLOTS; i++)
+		free(j.buf[i]);
+	pthread_cond_destroy(&j.cv);
+	pthread_mutex_destroy(&j.lock);
+	return rc;
+}
+
 static int cmd_get(struct ag_cluster *c, const char *cfg, int argc,
 		   char **argv)
 {
 	const char *path = argv[0], *local = argv[1];
-	static uint8_t buf[8 << 20];
 	struct ag_attr a;
-	uint64_t off = 0;
 	int fd, rc;
 
 	(void)cfg;
@@ -214,31 +332,7 @@ static int cmd_get(struct ag_cluster *c, const char *cfg, int argc,
 				: STDOUT_FILENO;
 	if (fd < 0)
 		return fail(local, -errno);
-	while (off < a.size) {
-		ssize_t n = ag_read(c, a.ino, off, buf, sizeof(buf)), w;
-		const uint8_t *p = buf;
-
-		if (n < 0) {
-			rc = (int)n;
-			break;
-		}
-		if (!n)
-			break;
-		off += n;
-		while (n) {
-			w = write(fd, p, n);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				rc = -errno;
-				break;
-			}
-			p += w;
-			n -= w;
-		}
-		if (rc)
-			break;
-	}
+	rc = stream_out(c, &a, fd);
 	if (fd != STDOUT_FILENO && close(fd) && !rc)
 		rc = -errno;
 	return rc ? fail(path, rc) : 0;
