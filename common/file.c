@@ -396,15 +396,41 @@ struct local_chunk {
 	uint8_t used;
 };
 
+/* A chunk between cutting and storing. Hashing and compressing are the
+ * dear stages of ingest, and independent per chunk: the two halves of a
+ * batch run on two threads. */
+struct cut {
+	const uint8_t *data;
+	uint32_t n;
+	uint64_t off;
+	uint8_t sha[32];
+	uint8_t *zbuf;          /* in the sink's arena */
+	const uint8_t *stored;  /* data or zbuf */
+	size_t clen;
+	uint32_t cflags;
+	int error;
+};
+
+/* What one preparing thread owns. */
+struct preparer {
+	ZSTD_CCtx *zc;
+	EVP_MD_CTX *md;
+	struct cut *cuts;
+	size_t first, ncuts;
+};
+
+#define PREPARERS 2
+
 struct sink {
 	struct ag_cluster *c;
 	struct ag_txn txn;
 	uint64_t ino;         /* 0: the orphan made by this txn's MKNODE */
 	struct ag_tree *dedup; /* tree at the root of the last commit */
-	ZSTD_CCtx *zc;
-	uint8_t *zbuf;
-	size_t zcap;
-	EVP_MD_CTX *md;
+	struct preparer prep[PREPARERS];
+	struct cut *cuts;
+	size_t cuts_cap;
+	uint8_t *arena;       /* compressed chunks of the batch */
+	size_t arena_cap;
 	struct local_chunk *local;
 	uint32_t nlocal, local_cap;
 	uint64_t uncommitted;  /* bytes chunked since the last commit */
@@ -414,18 +440,22 @@ struct sink {
 static int sink_init(struct sink *s, struct ag_cluster *c)
 {
 	const struct ag_label *l = &c->ds->label;
+	int i;
 
 	memset(s, 0, sizeof(*s));
 	s->c = c;
-	s->zc = ZSTD_createCCtx();
-	s->zcap = ZSTD_compressBound(l->chunk_max);
-	s->zbuf = malloc(s->zcap);
-	s->md = EVP_MD_CTX_new();
-	if (!s->zc || !s->zbuf || !s->md)
-		return -ENOMEM;
-	ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, l->zstd_level);
-	ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 0);
-	ZSTD_CCtx_setParameter(s->zc, ZSTD_c_contentSizeFlag, 1);
+	for (i = 0; i < PREPARERS; i++) {
+		struct preparer *p = &s->prep[i];
+
+		p->zc = ZSTD_createCCtx();
+		p->md = EVP_MD_CTX_new();
+		if (!p->zc || !p->md)
+			return -ENOMEM;
+		ZSTD_CCtx_setParameter(p->zc, ZSTD_c_compressionLevel,
+				       l->zstd_level);
+		ZSTD_CCtx_setParameter(p->zc, ZSTD_c_checksumFlag, 0);
+		ZSTD_CCtx_setParameter(p->zc, ZSTD_c_contentSizeFlag, 1);
+	}
 	ag_cl_txn(c, &s->txn);
 	return ag_cl_tree(c, &s->dedup);
 }
@@ -442,12 +472,17 @@ static void sink_not_packing(struct sink *s)
 
 static void sink_destroy(struct sink *s)
 {
+	int i;
+
 	sink_not_packing(s);
 	ag_tree_close(s->dedup);
 	ag_txn_release(&s->txn);
-	ZSTD_freeCCtx(s->zc);
-	EVP_MD_CTX_free(s->md);
-	free(s->zbuf);
+	for (i = 0; i < PREPARERS; i++) {
+		ZSTD_freeCCtx(s->prep[i].zc);
+		EVP_MD_CTX_free(s->prep[i].md);
+	}
+	free(s->cuts);
+	free(s->arena);
 	free(s->local);
 }
 
@@ -487,21 +522,76 @@ static int local_find(struct sink *s, const uint8_t *sha, int insert)
 	return 0;
 }
 
-/* Store one chunk (or find it) and add its extent at file offset off. */
-static int sink_chunk(struct sink *s, const uint8_t *data, uint32_t n,
-		      uint64_t off)
+/* Fingerprint and compress one chunk (stored raw when zstd does not
+ * shrink it). */
+static void prepare_cut(struct preparer *p, struct cut *c)
 {
-	struct ag_write_ext e = { .off = off, .len = n };
-	struct ag_chunk_rec rec;
 	unsigned int mdlen;
-	const uint8_t *stored = data;
 	size_t clen;
+
+	if (!EVP_DigestInit_ex(p->md, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(p->md, c->data, c->n) ||
+	    !EVP_DigestFinal_ex(p->md, c->sha, &mdlen)) {
+		c->error = -EIO;
+		return;
+	}
+	clen = ZSTD_compress2(p->zc, c->zbuf, ZSTD_compressBound(c->n),
+			      c->data, c->n);
+	if (!ZSTD_isError(clen) && clen < c->n) {
+		c->stored = c->zbuf;
+		c->clen = clen;
+		c->cflags = AG_CHUNK_ZSTD;
+	} else {
+		c->stored = c->data;
+		c->clen = c->n;
+		c->cflags = 0;
+	}
+}
+
+static void *prepare_main(void *arg)
+{
+	struct preparer *p = arg;
+	size_t i;
+
+	for (i = p->first; i < p->ncuts; i += PREPARERS)
+		prepare_cut(p, &p->cuts[i]);
+	return NULL;
+}
+
+/* Prepare n cuts, on as many threads as help. */
+static void prepare_all(struct sink *s, size_t n)
+{
+	pthread_t thr[PREPARERS];
+	int i, started = 1;
+
+	for (i = 0; i < PREPARERS; i++) {
+		s->prep[i].cuts = s->cuts;
+		s->prep[i].first = i;
+		s->prep[i].ncuts = n;
+	}
+	for (i = 1; n > 1 && i < PREPARERS; i++, started++)
+		if (pthread_create(&thr[i], NULL, prepare_main, &s->prep[i]))
+			break;
+	/* the calling thread takes share 0 and any share whose thread
+	 * could not start */
+	for (i = 0; i < PREPARERS; i++)
+		if (i == 0 || i >= started)
+			prepare_main(&s->prep[i]);
+	for (i = 1; i < started; i++)
+		pthread_join(thr[i], NULL);
+}
+
+/* Store one prepared chunk (or find it) and add its extent. */
+static int store_cut(struct sink *s, const struct cut *c)
+{
+	struct ag_write_ext e = { .off = c->off, .len = c->n };
+	struct ag_chunk_rec rec;
 	int rc;
 
-	if (!EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(s->md, data, n) ||
-	    !EVP_DigestFinal_ex(s->md, e.sha, &mdlen))
-		return -EIO;
+	if (c->error)
+		return c->error;
+	memcpy(e.sha, c->sha, 32);
+	s->uncommitted += c->n;
 	rc = local_find(s, e.sha, 0);
 	if (rc < 0)
 		return rc;
@@ -509,32 +599,52 @@ static int sink_chunk(struct sink *s, const uint8_t *data, uint32_t n,
 		rc = chunk_lookup(s->dedup, e.sha, &rec);
 		if (rc && rc != -ENOENT)
 			return rc;
+		rc = !rc; /* 1: the tree has it */
 	}
-	s->uncommitted += n;
-	if (rc == 0 || rc == 1)
+	if (rc == 1)
 		return ag_txn_write_ext(&s->txn, &e);
-	clen = ZSTD_compress2(s->zc, s->zbuf, s->zcap, data, n);
-	if (!ZSTD_isError(clen) && clen < n) {
-		stored = s->zbuf;
-		e.cflags = AG_CHUNK_ZSTD;
-	} else {
-		clen = n; /* does not shrink: store it raw */
-	}
 	e.has_loc = 1;
-	e.clen = clen;
-	e.ulen = n;
-	e.crc = ag_crc32c(stored, clen);
+	e.clen = c->clen;
+	e.ulen = c->n;
+	e.cflags = c->cflags;
+	e.crc = ag_crc32c(c->stored, c->clen);
 	pthread_mutex_lock(&s->c->pack_lock);
 	if (!s->packing) {
 		s->packing = 1;
 		s->c->inflight++;
 	}
-	rc = ag_cl_pack(s->c, stored, clen, &e.addr);
+	rc = ag_cl_pack(s->c, c->stored, c->clen, &e.addr);
 	pthread_mutex_unlock(&s->c->pack_lock);
 	if (rc)
 		return rc;
 	rc = local_find(s, e.sha, 1);
 	return rc < 0 ? rc : ag_txn_write_ext(&s->txn, &e);
+}
+
+/* Room for the cuts of len bytes and their compressed forms. */
+static int sink_reserve(struct sink *s, size_t len)
+{
+	const struct ag_label *l = &s->c->ds->label;
+	size_t ncuts = len / l->chunk_min + 2;
+	size_t arena = ZSTD_compressBound(len) + ncuts * 64;
+
+	if (ncuts > s->cuts_cap) {
+		struct cut *n = realloc(s->cuts, ncuts * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->cuts = n;
+		s->cuts_cap = ncuts;
+	}
+	if (arena > s->arena_cap) {
+		uint8_t *n = realloc(s->arena, arena);
+
+		if (!n)
+			return -ENOMEM;
+		s->arena = n;
+		s->arena_cap = arena;
+	}
+	return 0;
 }
 
 /* Chunk buf (file offset off); with eof the whole buffer is consumed,
@@ -543,20 +653,34 @@ static int sink_chunk(struct sink *s, const uint8_t *data, uint32_t n,
 static int sink_bytes(struct sink *s, const uint8_t *buf, size_t len,
 		      uint64_t off, int eof, size_t *used)
 {
-	size_t pos = 0;
-	int rc = 0;
+	size_t pos = 0, n = 0, zpos = 0, i;
+	int rc = sink_reserve(s, len);
 
+	*used = 0;
+	if (rc)
+		return rc;
 	while (pos < len) {
-		size_t n = ag_cdc_next(&s->c->cdc, buf + pos, len - pos, eof);
+		size_t cl = ag_cdc_next(&s->c->cdc, buf + pos, len - pos, eof);
+		struct cut *c = &s->cuts[n++];
 
-		if (!n)
+		if (!cl) {
+			n--;
 			break;
-		rc = sink_chunk(s, buf + pos, (uint32_t)n, off + pos);
-		if (rc)
-			break;
-		pos += n;
+		}
+		memset(c, 0, sizeof(*c));
+		c->data = buf + pos;
+		c->n = (uint32_t)cl;
+		c->off = off + pos;
+		c->zbuf = s->arena + zpos;
+		zpos += ZSTD_compressBound(cl);
+		pos += cl;
 	}
-	*used = pos;
+	prepare_all(s, n);
+	for (i = 0; i < n && !rc; i++) {
+		rc = store_cut(s, &s->cuts[i]);
+		if (!rc)
+			*used += s->cuts[i].n;
+	}
 	return rc;
 }
 
@@ -617,7 +741,8 @@ int ag_writer_new(struct ag_cluster *c, uint32_t mode, uint32_t uid,
 		return -EROFS;
 	}
 	rc = sink_init(&w->s, c);
-	w->cap = 2 * (size_t)c->ds->label.chunk_max + (1 << 20);
+	/* batches of a few MiB keep both preparing threads busy */
+	w->cap = 2 * (size_t)c->ds->label.chunk_max + (8 << 20);
 	w->buf = malloc(w->cap);
 	if (!rc && !w->buf)
 		rc = -ENOMEM;
