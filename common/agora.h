@@ -74,7 +74,11 @@ int ag_mknod(struct ag_cluster *c, uint64_t parent, const char *name,
 	     struct ag_attr *a);
 int ag_mkdir(struct ag_cluster *c, uint64_t parent, const char *name,
 	     uint32_t mode, uint32_t uid, uint32_t gid, struct ag_attr *a);
-/* mkdir -p of an absolute path; the final directory in *a. */
+/* 0 when path is absolute with every name 1 to 255 bytes and no "." or
+ * ".." part; -EINVAL or -ENAMETOOLONG otherwise. */
+int ag_path_check(const char *path);
+/* mkdir -p of an absolute path; the final directory in *a. Checks the
+ * whole path first, so a refused path creates nothing. */
 int ag_mkdir_path(struct ag_cluster *c, const char *path, uint32_t mode,
 		  uint32_t uid, uint32_t gid, struct ag_attr *a);
 int ag_symlink(struct ag_cluster *c, uint64_t parent, const char *name,

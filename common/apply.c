@@ -245,10 +245,9 @@ int ag_tx_seg_put(struct tx *tx, uint32_t seg, const struct ag_seg_rec *r)
 	sp->state[seg] = r->state;
 	sp->recorded[seg] = 1;
 	sp->owner[seg] = r->owner;
-	if (r->state == AG_SEG_FREE) {
+	sp->reusable[seg] = 0; /* freed space waits for a reuse round */
+	if (r->state == AG_SEG_FREE)
 		sp->free_gen[seg] = r->free_gen;
-		sp->free_mono[seg] = ag_mono_ns();
-	}
 	return 0;
 }
 
@@ -993,7 +992,7 @@ static int op_seg_lease(struct tx *tx)
 {
 	struct ag_seg_rec r = { .state = AG_SEG_DATA };
 	uint32_t seg;
-	int rc = ag_space_find_free(&tx->m->space, tx->m->rec.gen, &seg);
+	int rc = ag_space_find_free(&tx->m->space, &seg);
 
 	if (rc)
 		return rc;

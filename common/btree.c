@@ -98,6 +98,7 @@ struct ag_tree {
 	const struct ag_pager *pg;
 	size_t ps, cap;		/* page size; bytes the tree owns per page */
 	uint64_t root, committed, vnext;
+	uint64_t max_gen;	/* pages stamped later are not of this tree */
 	struct node **hash;
 	size_t hmask, hcount;
 	struct node lru;	/* sentinel; most recently used at next */
@@ -241,7 +242,18 @@ static int check_cells(const struct ag_tree *t, const uint8_t *b,
 	return sum > t->ps - cs ? -AG_ECORRUPT : 0;
 }
 
+static int check_layout(const struct ag_tree *t, const uint8_t *b);
+
 static int check_page(const struct ag_tree *t, const uint8_t *b)
+{
+	/* a page written after the root we read from is a reused address:
+	 * the caller's view is stale and must move to a newer root */
+	if (get_le64(b + 16) > t->max_gen)
+		return -AG_ECORRUPT;
+	return check_layout(t, b);
+}
+
+static int check_layout(const struct ag_tree *t, const uint8_t *b)
 {
 	unsigned n = nkeys(b), plen = nplen(b);
 	unsigned cs = get_le16(b + H + T_CSTART);
@@ -1135,6 +1147,7 @@ int ag_tree_open(struct ag_tree **tp, const struct ag_pager *pager,
 	t->ps = pager->page_size;
 	t->cap = t->ps - H;
 	t->root = t->committed = root;
+	t->max_gen = UINT64_MAX;
 	t->lru.next = t->lru.prev = &t->lru;
 	t->maxclean = CACHE_PAGES;
 	*tp = t;
@@ -1339,6 +1352,11 @@ int ag_tree_flush(struct ag_tree *t, uint64_t gen, uint64_t *root)
 	t->committed = t->root;
 	*root = t->root;
 	return 0;
+}
+
+void ag_tree_set_max_gen(struct ag_tree *t, uint64_t gen)
+{
+	t->max_gen = gen;
 }
 
 uint64_t ag_tree_root(const struct ag_tree *t)

@@ -72,6 +72,10 @@ int ag_tree_del(struct ag_tree *t, const void *key, size_t klen);
  * the new root address in *root (0 for an empty tree). The handle stays
  * usable and now reads the flushed tree. */
 int ag_tree_flush(struct ag_tree *t, uint64_t gen, uint64_t *root);
+/* Refuse (with -AG_ECORRUPT) any page whose header says it was written
+ * after generation gen: a reader at an old root meeting a reused address
+ * learns that it must move to a newer root. Default: no limit. */
+void ag_tree_set_max_gen(struct ag_tree *t, uint64_t gen);
 /* Root address and height of what the handle last opened or flushed. */
 uint64_t ag_tree_root(const struct ag_tree *t);
 /* Non-zero when the handle has unflushed changes. */

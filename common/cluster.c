@@ -279,12 +279,17 @@ out:
 
 int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp)
 {
-	uint64_t root;
+	uint64_t root, gen;
+	int rc;
 
 	pthread_mutex_lock(&c->state_lock);
 	root = c->root;
+	gen = c->gen;
 	pthread_mutex_unlock(&c->state_lock);
-	return ag_tree_open(tp, &c->pager, root);
+	rc = ag_tree_open(tp, &c->pager, root);
+	if (!rc)
+		ag_tree_set_max_gen(*tp, gen);
+	return rc;
 }
 
 void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t)

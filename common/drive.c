@@ -441,6 +441,13 @@ static int label_from_config(const struct ag_config *cfg, struct ag_label *l)
 	}
 	usable = cfg->drive_size - AG_DATA_START;
 	l->nsegments = usable / cfg->segment_size;
+	if ((uint64_t)cfg->ndrives * (cfg->segment_size / AG_PAGE_SIZE) / 3 >
+	    AG_MAX_PAGE_SLOTS) {
+		AG_ERR("segment_size is too large for %d drives: a segment may "
+		       "hold at most %u metadata pages", cfg->ndrives,
+		       AG_MAX_PAGE_SLOTS);
+		return -EINVAL;
+	}
 	return ag_random(l->uuid, 16);
 }
 

@@ -113,10 +113,10 @@ static int walk(struct ag_tree *t, const char *path, int parent_only,
 		struct ag_attr *a, const char **last)
 {
 	const char *p = path, *end;
-	int rc;
+	int rc = ag_path_check(path);
 
-	if (*p != '/')
-		return -EINVAL;
+	if (rc)
+		return rc;
 	rc = tree_getattr(t, AG_ROOT, a);
 	while (!rc) {
 		size_t n;
@@ -127,11 +127,6 @@ static int walk(struct ag_tree *t, const char *path, int parent_only,
 			break;
 		end = strchrnul(p, '/');
 		n = end - p;
-		if (n > AG_NAME_MAX)
-			return -ENAMETOOLONG;
-		if ((n == 1 && p[0] == '.') ||
-		    (n == 2 && p[0] == '.' && p[1] == '.'))
-			return -EINVAL; /* paths are canonical: no dot parts */
 		if (parent_only) {
 			const char *q = end;
 
@@ -292,6 +287,30 @@ int ag_mkdir(struct ag_cluster *c, uint64_t parent, const char *name,
 			 0, NULL, 0, a);
 }
 
+int ag_path_check(const char *path)
+{
+	const char *p = path, *end;
+
+	if (*p != '/')
+		return -EINVAL;
+	for (;;) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return 0;
+		end = strchrnul(p, '/');
+		n = end - p;
+		if (n > AG_NAME_MAX)
+			return -ENAMETOOLONG;
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return -EINVAL;
+		p = end;
+	}
+}
+
 int ag_mkdir_path(struct ag_cluster *c, const char *path, uint32_t mode,
 		  uint32_t uid, uint32_t gid, struct ag_attr *a)
 {
@@ -299,8 +318,10 @@ int ag_mkdir_path(struct ag_cluster *c, const char *path, uint32_t mode,
 	const char *p = path, *end;
 	int rc;
 
-	if (*p != '/')
-		return -EINVAL;
+	/* refuse a bad path whole, before any directory of it is made */
+	rc = ag_path_check(path);
+	if (rc)
+		return rc;
 	rc = ag_getattr(c, AG_ROOT, a);
 	while (!rc) {
 		size_t n;
@@ -311,12 +332,8 @@ int ag_mkdir_path(struct ag_cluster *c, const char *path, uint32_t mode,
 			break;
 		end = strchrnul(p, '/');
 		n = end - p;
-		if (n > AG_NAME_MAX)
-			return -ENAMETOOLONG;
-		memcpy(name, p, n);
+		memcpy(name, p, n); /* n <= AG_NAME_MAX: checked above */
 		name[n] = 0;
-		if (!strcmp(name, ".") || !strcmp(name, ".."))
-			return -EINVAL;
 		rc = ag_lookup(c, a->ino, name, a);
 		if (rc == -ENOENT)
 			rc = make_node(c, a->ino, name, S_IFDIR | (mode & 07777),

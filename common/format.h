@@ -23,8 +23,12 @@
  * cross strip and stripe boundaries.
  *
  * Addresses (u64):  segment << 32 | index
- *   page address:   index = page number p within the segment (never 0:
- *                   segment 0 page 0 is reserved, so 0 means "no page")
+ *   page address:   index = epoch << 16 | page slot p within the segment.
+ *                   The slot says where the page lies; the epoch (the
+ *                   page epoch of metad when it wrote the page, never 0)
+ *                   makes a reused slot a new address, so no cache keyed
+ *                   by address ever serves an old page for a new one.
+ *                   0 means "no page".
  *   data address:   index = payload byte offset within the segment
  *
  * All integers are little-endian. Checksums are crc32c (isa-l
@@ -92,5 +96,10 @@
 #define AG_ADDR(seg, idx) (((uint64_t)(seg) << 32) | (uint32_t)(idx))
 #define AG_ADDR_SEG(a) ((uint32_t)((a) >> 32))
 #define AG_ADDR_IDX(a) ((uint32_t)(a))
+#define AG_PAGE_SLOT(a) ((uint32_t)(a) & 0xffffu)
+#define AG_PAGE_EPOCH(a) (((uint32_t)(a) >> 16) & 0xffffu)
+#define AG_PAGE_ADDR(seg, epoch, slot) \
+	AG_ADDR(seg, ((uint32_t)(epoch) & 0xffffu) << 16 | (slot))
+#define AG_MAX_PAGE_SLOTS 0xffffu
 
 #endif

@@ -26,6 +26,11 @@ static int write_counters(struct ag_meta *m)
 	rc = ag_tree_put(m->tree, k, ag_key_super(k, "next_ino"), v, 8);
 	if (rc)
 		return rc;
+	/* the epoch of every page this commit writes is at most this */
+	put_le64(v, m->space.epoch);
+	rc = ag_tree_put(m->tree, k, ag_key_super(k, "page_epoch"), v, 8);
+	if (rc)
+		return rc;
 	ag_stats_rec_encode(v, &m->stats);
 	return ag_tree_put(m->tree, k, ag_key_stats(k), v, sizeof(v));
 }
@@ -42,6 +47,13 @@ static int read_counters(struct ag_meta *m)
 	if (vl != 8)
 		return AG_CORRUPT("next_ino record");
 	m->next_ino = get_le64(v);
+	/* start an epoch no page on the drives has (the stored one may be
+	 * in client caches) */
+	vl = 8;
+	rc = ag_tree_get(m->tree, k, ag_key_super(k, "page_epoch"), v, &vl);
+	if (rc && rc != -ENOENT)
+		return rc;
+	m->space.epoch = (rc ? 0 : get_le64(v) % AG_MAX_PAGE_SLOTS) + 1;
 	vl = sizeof(v);
 	rc = ag_tree_get(m->tree, k, ag_key_stats(k), v, &vl);
 	if (rc)
@@ -62,7 +74,7 @@ static int ensure_meta_segments(struct ag_meta *m)
 		       sp->cur_meta == AG_SEG_NONE)) {
 		uint32_t seg;
 
-		rc = ag_space_find_free(sp, m->rec.gen, &seg);
+		rc = ag_space_find_free(sp, &seg);
 		if (rc)
 			break;
 		rc = ag_tx_seg_put(&tx, seg, &r);
@@ -70,7 +82,7 @@ static int ensure_meta_segments(struct ag_meta *m)
 			break;
 		if (sp->cur_meta == AG_SEG_NONE) {
 			sp->cur_meta = seg;
-			sp->next_page = seg == 0 ? 1 : 0;
+			sp->next_page = 0;
 		} else {
 			sp->spare_meta = seg;
 		}
@@ -223,12 +235,13 @@ int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root)
 {
 	struct ag_commit_rec rec = m->rec;
 	uint32_t drained[64], n, i;
-	int rc;
+	int rc, round;
 
 	if (!m->pending && !ag_tree_dirty(m->tree))
 		goto done;
 	rec.gen = m->rec.gen + 1;
 	rec.time_ns = ag_now_ns();
+	round = ag_space_round_due(&m->space, m->rec.gen);
 	rc = write_counters(m);
 	if (!rc)
 		rc = ag_tree_flush(m->tree, rec.gen, &rec.root);
@@ -248,7 +261,9 @@ int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root)
 	}
 	m->rec = rec;
 	m->pending = 0;
-	n = ag_space_committed(&m->space, drained, AG_ARRAY_LEN(drained));
+	ag_space_committed(&m->space, rec.gen);
+	n = round ? ag_space_round_done(&m->space, drained,
+					AG_ARRAY_LEN(drained)) : 0;
 	if (n) {
 		struct tx tx = { .m = m };
 		struct ag_seg_rec r = { .state = AG_SEG_FREE };

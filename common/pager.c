@@ -169,7 +169,7 @@ static void copy_place(const struct ag_pagestore *ps, uint64_t addr, int c,
 		       int *drive, uint64_t *off)
 {
 	const struct ag_label *l = &ps->ds->label;
-	uint64_t slot = (uint64_t)AG_ADDR_IDX(addr) * AG_PAGE_COPIES + c;
+	uint64_t slot = (uint64_t)AG_PAGE_SLOT(addr) * AG_PAGE_COPIES + c;
 
 	*drive = ag_slot_drive(l, slot);
 	*off = ag_slot_offset(l, AG_ADDR_SEG(addr), slot, l->page_size);
@@ -180,7 +180,7 @@ static int valid_addr(const struct ag_pagestore *ps, uint64_t addr)
 	const struct ag_label *l = &ps->ds->label;
 
 	return addr && AG_ADDR_SEG(addr) < l->nsegments &&
-	       AG_ADDR_IDX(addr) < ag_pages_per_segment(l);
+	       AG_PAGE_SLOT(addr) < ag_pages_per_segment(l);
 }
 
 static int verify(const struct ag_pagestore *ps, uint64_t addr,

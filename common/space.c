@@ -1,5 +1,5 @@
 /*
- * space.c - segment bookkeeping for metad (see space.h).
+ * space.c - segment and page-slot bookkeeping for metad (see space.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,6 +11,27 @@
 #include "space.h"
 #include "util.h"
 
+/* Rounds no more often than this: each one costs every client its page
+ * cache. */
+#define ROUND_EVERY_NS (2ull * 1000000000ull)
+
+static int bit(const struct ag_space *sp, uint32_t seg, uint32_t page)
+{
+	uint64_t b = (uint64_t)seg * sp->pages_per_seg + page;
+
+	return sp->pages[b >> 3] >> (b & 7) & 1;
+}
+
+static void set_bit(struct ag_space *sp, uint32_t seg, uint32_t page, int on)
+{
+	uint64_t b = (uint64_t)seg * sp->pages_per_seg + page;
+
+	if (on)
+		sp->pages[b >> 3] |= 1u << (b & 7);
+	else
+		sp->pages[b >> 3] &= ~(1u << (b & 7));
+}
+
 int ag_space_init(struct ag_space *sp, const struct ag_label *l)
 {
 	memset(sp, 0, sizeof(*sp));
@@ -18,17 +39,19 @@ int ag_space_init(struct ag_space *sp, const struct ag_label *l)
 	sp->pages_per_seg = ag_pages_per_segment(l);
 	sp->state = calloc(sp->nseg, 1);
 	sp->recorded = calloc(sp->nseg, 1);
+	sp->reusable = calloc(sp->nseg, 1);
 	sp->free_gen = calloc(sp->nseg, sizeof(uint64_t));
-	sp->free_mono = calloc(sp->nseg, sizeof(uint64_t));
 	sp->meta_live = calloc(sp->nseg, sizeof(uint32_t));
 	sp->owner = calloc(sp->nseg, sizeof(uint64_t));
+	sp->pages = calloc(((uint64_t)sp->nseg * sp->pages_per_seg + 7) / 8, 1);
 	sp->cur_meta = sp->spare_meta = AG_SEG_NONE;
-	sp->grace_ns = 5ull * 1000000000ull;
-	if (!sp->state || !sp->recorded || !sp->free_gen || !sp->free_mono ||
-	    !sp->meta_live || !sp->owner) {
+	sp->last_round = ag_mono_ns();
+	if (!sp->state || !sp->recorded || !sp->reusable || !sp->free_gen ||
+	    !sp->meta_live || !sp->owner || !sp->pages) {
 		ag_space_destroy(sp);
 		return -ENOMEM;
 	}
+	sp->epoch = 1;
 	return 0;
 }
 
@@ -36,22 +59,28 @@ void ag_space_destroy(struct ag_space *sp)
 {
 	free(sp->state);
 	free(sp->recorded);
+	free(sp->reusable);
 	free(sp->free_gen);
-	free(sp->free_mono);
 	free(sp->meta_live);
 	free(sp->owner);
+	free(sp->pages);
 	free(sp->released);
+	free(sp->cooling);
+	free(sp->cooling_gen);
 	memset(sp, 0, sizeof(*sp));
 }
 
 static int count_page(uint64_t addr, int level, void *arg)
 {
 	struct ag_space *sp = arg;
-	uint32_t seg = AG_ADDR_SEG(addr);
+	uint32_t seg = AG_ADDR_SEG(addr), page = AG_PAGE_SLOT(addr);
 
-	if (level < 0 || seg >= sp->nseg)
+	if (level < 0 || seg >= sp->nseg || page >= sp->pages_per_seg)
 		return 0; /* fsck reports unreadable pages */
-	sp->meta_live[seg]++;
+	if (!bit(sp, seg, page)) {
+		set_bit(sp, seg, page, 1);
+		sp->meta_live[seg]++;
+	}
 	return 0;
 }
 
@@ -61,7 +90,6 @@ int ag_space_load(struct ag_space *sp, struct ag_tree *t)
 	struct ag_cursor *c;
 	const void *k, *v;
 	size_t kl, vl;
-	uint64_t now = ag_mono_ns();
 	uint32_t s;
 	int rc;
 
@@ -83,22 +111,15 @@ int ag_space_load(struct ag_space *sp, struct ag_tree *t)
 		sp->recorded[s] = 1;
 		sp->free_gen[s] = r.free_gen;
 		sp->owner[s] = r.owner;
-		sp->free_mono[s] = now; /* readers may predate our start */
 	}
 	ag_cursor_free(c);
 	if (rc < 0)
 		return rc;
-	memset(sp->meta_live, 0, sp->nseg * sizeof(uint32_t));
-	rc = ag_tree_walk(t, count_page, sp);
-	if (rc)
-		return rc;
-	return 0;
+	return ag_tree_walk(t, count_page, sp);
 }
 
-int ag_space_find_free(struct ag_space *sp, uint64_t committed_gen,
-		       uint32_t *seg)
+int ag_space_find_free(struct ag_space *sp, uint32_t *seg)
 {
-	uint64_t now = ag_mono_ns();
 	uint32_t i;
 
 	for (i = 0; i < sp->nseg; i++) {
@@ -107,8 +128,7 @@ int ag_space_find_free(struct ag_space *sp, uint64_t committed_gen,
 		if (sp->state[s] != AG_SEG_FREE || s == sp->cur_meta ||
 		    s == sp->spare_meta)
 			continue;
-		if (sp->recorded[s] && (sp->free_gen[s] > committed_gen ||
-					now - sp->free_mono[s] < sp->grace_ns))
+		if (sp->recorded[s] && !sp->reusable[s])
 			continue;
 		sp->search = s + 1;
 		*seg = s;
@@ -117,20 +137,74 @@ int ag_space_find_free(struct ag_space *sp, uint64_t committed_gen,
 	return -ENOSPC;
 }
 
+/* A metadata segment other than the current one with room to spare. */
+static uint32_t roomy_meta(const struct ag_space *sp)
+{
+	uint32_t s, best = AG_SEG_NONE, best_free = sp->pages_per_seg / 8;
+
+	for (s = 0; s < sp->nseg; s++) {
+		uint32_t f = sp->pages_per_seg - sp->meta_live[s];
+
+		if (sp->state[s] == AG_SEG_META && s != sp->cur_meta &&
+		    s != sp->spare_meta && f > best_free) {
+			best = s;
+			best_free = f;
+		}
+	}
+	return best;
+}
+
 int ag_space_page_alloc(void *ctx, uint64_t *addr)
 {
 	struct ag_space *sp = ctx;
 
-	if (sp->cur_meta == AG_SEG_NONE || sp->next_page >= sp->pages_per_seg) {
-		if (sp->spare_meta == AG_SEG_NONE)
-			return -ENOSPC;
-		sp->cur_meta = sp->spare_meta;
-		sp->spare_meta = AG_SEG_NONE;
-		/* page 0 of segment 0 is address 0, which means "none" */
-		sp->next_page = sp->cur_meta == 0 ? 1 : 0;
+	for (;;) {
+		uint32_t s = sp->cur_meta, p;
+
+		if (s != AG_SEG_NONE) {
+			for (p = sp->next_page; p < sp->pages_per_seg; p++) {
+				if (bit(sp, s, p))
+					continue;
+				set_bit(sp, s, p, 1);
+				sp->meta_live[s]++;
+				sp->next_page = p + 1;
+				*addr = AG_PAGE_ADDR(s, sp->epoch, p);
+				return 0;
+			}
+		}
+		/* fill holes left by old tree versions before new space */
+		s = roomy_meta(sp);
+		if (s == AG_SEG_NONE) {
+			if (sp->spare_meta == AG_SEG_NONE)
+				return -ENOSPC;
+			s = sp->spare_meta;
+			sp->spare_meta = AG_SEG_NONE;
+		}
+		sp->cur_meta = s;
+		sp->next_page = 0;
 	}
-	*addr = AG_ADDR(sp->cur_meta, sp->next_page++);
-	sp->meta_live[sp->cur_meta]++;
+}
+
+static int grow(uint64_t **a, uint64_t **b, uint32_t *cap, uint32_t need)
+{
+	uint32_t c = *cap ? *cap : 256;
+	uint64_t *na, *nb = NULL;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	na = realloc(*a, c * sizeof(**a));
+	if (na)
+		*a = na;
+	if (b) {
+		nb = realloc(*b, c * sizeof(**b));
+		if (nb)
+			*b = nb;
+	}
+	if (!na || (b && !nb))
+		return -ENOMEM;
+	*cap = c;
 	return 0;
 }
 
@@ -138,38 +212,78 @@ void ag_space_page_release(void *ctx, uint64_t addr)
 {
 	struct ag_space *sp = ctx;
 
-	if (sp->nreleased == sp->released_cap) {
-		uint32_t cap = sp->released_cap ? 2 * sp->released_cap : 256;
-		uint64_t *n = realloc(sp->released, cap * sizeof(*n));
-
-		if (!n)
-			return; /* the page leaks until the next restart */
-		sp->released = n;
-		sp->released_cap = cap;
-	}
+	/* on failure the slot stays in use until the next restart */
+	if (grow(&sp->released, NULL, &sp->released_cap, sp->nreleased + 1))
+		return;
 	sp->released[sp->nreleased++] = addr;
 }
 
-uint32_t ag_space_committed(struct ag_space *sp, uint32_t *drained,
-			    uint32_t cap)
+void ag_space_committed(struct ag_space *sp, uint64_t gen)
 {
-	uint32_t i, n = 0;
+	uint32_t i;
 
-	for (i = 0; i < sp->nreleased; i++) {
-		uint32_t s = AG_ADDR_SEG(sp->released[i]);
-
-		if (s < sp->nseg && sp->meta_live[s])
-			sp->meta_live[s]--;
+	if (!grow(&sp->cooling, &sp->cooling_gen, &sp->cooling_cap,
+		  sp->ncooling + sp->nreleased)) {
+		for (i = 0; i < sp->nreleased; i++) {
+			sp->cooling[sp->ncooling] = sp->released[i];
+			sp->cooling_gen[sp->ncooling++] = gen;
+		}
 	}
 	sp->nreleased = 0;
-	for (i = 0; i < sp->nseg && n < cap; i++)
-		if (sp->state[i] == AG_SEG_META && !sp->meta_live[i] &&
-		    i != sp->cur_meta && i != sp->spare_meta)
-			drained[n++] = i;
-	return n;
 }
 
 void ag_space_abort(struct ag_space *sp)
 {
 	sp->nreleased = 0;
+}
+
+int ag_space_round_due(struct ag_space *sp, uint64_t committed_gen)
+{
+	uint32_t s;
+	int waiting = sp->ncooling > 0;
+
+	if (ag_mono_ns() - sp->last_round < ROUND_EVERY_NS)
+		return 0;
+	for (s = 0; !waiting && s < sp->nseg; s++)
+		waiting = sp->state[s] == AG_SEG_FREE && sp->recorded[s] &&
+			  !sp->reusable[s] && sp->free_gen[s] <= committed_gen;
+	if (waiting)
+		sp->round_gen = committed_gen;
+	return waiting;
+}
+
+uint32_t ag_space_round_done(struct ag_space *sp, uint32_t *drained,
+			     uint32_t cap)
+{
+	uint32_t i, j = 0, s, n = 0;
+
+	for (i = 0; i < sp->ncooling; i++) {
+		uint64_t a = sp->cooling[i];
+
+		if (sp->cooling_gen[i] > sp->round_gen) {
+			sp->cooling[j] = a;
+			sp->cooling_gen[j++] = sp->cooling_gen[i];
+			continue;
+		}
+		s = AG_ADDR_SEG(a);
+		if (s < sp->nseg && AG_PAGE_SLOT(a) < sp->pages_per_seg &&
+		    bit(sp, s, AG_PAGE_SLOT(a))) {
+			set_bit(sp, s, AG_PAGE_SLOT(a), 0);
+			sp->meta_live[s]--;
+		}
+	}
+	sp->ncooling = j;
+	for (s = 0; s < sp->nseg; s++) {
+		if (sp->state[s] == AG_SEG_FREE && sp->recorded[s] &&
+		    sp->free_gen[s] <= sp->round_gen)
+			sp->reusable[s] = 1;
+		if (n < cap && sp->state[s] == AG_SEG_META &&
+		    !sp->meta_live[s] && s != sp->cur_meta &&
+		    s != sp->spare_meta)
+			drained[n++] = s;
+	}
+	/* slots freed from now on belong to the new epoch's addresses */
+	sp->epoch = sp->epoch % AG_MAX_PAGE_SLOTS + 1;
+	sp->last_round = ag_mono_ns();
+	return n;
 }

@@ -1,15 +1,23 @@
 /*
  * space.h - metad's view of the segments: which are free, which hold
- * metadata pages, which hold data; hands out metadata pages and data
- * segment leases.
+ * metadata pages, which hold data; hands out metadata pages (reusing
+ * freed page slots) and data segment leases.
  *
  * Segment states live in the tree (SEGMENT records) so they survive a
- * restart; the live-page count of metadata segments is derived at start
- * by walking the tree, and kept in memory afterwards. A freed segment is
- * reused only when the generation that freed it is committed and a grace
- * time has passed, so a reader still holding an older root is very
- * unlikely to meet a reused address, and if it does, page addresses and
- * chunk crcs make it notice and retry.
+ * restart; which page slots of a metadata segment are in use is derived
+ * at start by walking the tree, and kept in memory afterwards.
+ *
+ * Freed space comes back in reuse rounds. Space freed by a committed
+ * generation (a page slot of an old tree version, a drained segment) is
+ * not handed out at once: it waits for the next round, and each round
+ * starts a new page epoch, which is part of every page address. A reused
+ * slot therefore has a new address: no cache keyed by address ever serves
+ * the old page for it, and a reader still on an older root that reads the
+ * slot from a drive finds another address in the page header (or a chunk
+ * whose crc fails, for data) and moves to a newer root. The epoch is kept
+ * in the tree (SUPER "page_epoch") and moves on at every metad start, so
+ * an epoch is not reused for some 65,000 rounds; clients drop cached
+ * pages long before that.
  */
 #ifndef AG_SPACE_H
 #define AG_SPACE_H
@@ -26,41 +34,54 @@ struct ag_space {
 	uint32_t pages_per_seg;
 	uint8_t *state;       /* enum ag_seg_state per segment */
 	uint8_t *recorded;    /* 1 when the tree holds a SEGMENT record */
+	uint8_t *reusable;    /* FREE and released by a reuse round */
 	uint64_t *free_gen;   /* FREE: generation that freed it */
-	uint64_t *free_mono;  /* FREE: when (monotonic ns) it was freed */
-	uint32_t *meta_live;  /* META: pages the committed tree uses */
+	uint32_t *meta_live;  /* META: page slots in use (live or cooling) */
+	uint8_t *pages;       /* META: bitmap of page slots in use */
 	uint64_t *owner;      /* DATA: client holding the lease, 0 sealed */
 	uint32_t cur_meta, spare_meta, next_page;
 	uint32_t search;      /* where the next free-segment search starts */
-	uint64_t grace_ns;
 	/* pages released by the batch being committed */
 	uint64_t *released;
 	uint32_t nreleased, released_cap;
+	/* pages of committed generations waiting for a reuse round */
+	uint64_t *cooling, *cooling_gen;
+	uint32_t ncooling, cooling_cap;
+	uint32_t epoch;       /* page epoch of new addresses, 1..0xffff */
+	uint64_t last_round;  /* monotonic ns */
+	uint64_t round_gen;   /* what the pending round may release */
 };
 
 int ag_space_init(struct ag_space *sp, const struct ag_label *l);
 void ag_space_destroy(struct ag_space *sp);
 
 /* Rebuild from the committed tree: SEGMENT records and a walk of every
- * page. Metadata segments found empty become free. */
+ * page. Nothing freed is reusable until the first round. */
 int ag_space_load(struct ag_space *sp, struct ag_tree *t);
 
-/* A free segment usable now (committed_gen is the newest durable
- * generation); -ENOSPC when none. Does not change its state. */
-int ag_space_find_free(struct ag_space *sp, uint64_t committed_gen,
-		       uint32_t *seg);
+/* A free segment usable now; -ENOSPC when none. Does not change its
+ * state. */
+int ag_space_find_free(struct ag_space *sp, uint32_t *seg);
 
 /* Pager callbacks: ctx is the struct ag_space. */
 int ag_space_page_alloc(void *ctx, uint64_t *addr);
 void ag_space_page_release(void *ctx, uint64_t addr);
 
-/* After a successful commit: count this batch's releases out of
- * meta_live (allocations count at once). Fills drained[] (capacity cap) with metadata segments
- * that no longer hold a live page; the caller records them FREE. */
-uint32_t ag_space_committed(struct ag_space *sp, uint32_t *drained,
-			    uint32_t cap);
+/* After a successful commit of generation gen: this batch's released
+ * pages start cooling. */
+void ag_space_committed(struct ag_space *sp, uint64_t gen);
 /* After a failed commit: forget this batch's releases. The caller then
  * reloads the whole state from the drives. */
 void ag_space_abort(struct ag_space *sp);
+
+/* 1 when a reuse round should go with the next commit (something freed
+ * by a committed generation waits, and the last round is not too
+ * recent); it then remembers committed_gen as the round's limit. */
+int ag_space_round_due(struct ag_space *sp, uint64_t committed_gen);
+/* The commit carrying the round is durable: release what it covers.
+ * Fills drained[] (capacity cap) with metadata segments left with no page
+ * in use; the caller records them FREE. Returns their count. */
+uint32_t ag_space_round_done(struct ag_space *sp, uint32_t *drained,
+			     uint32_t cap);
 
 #endif

@@ -127,8 +127,9 @@ static int split_parent(struct ag_cluster *c, const char *path,
 	size_t len = strlen(path), cut;
 	int rc;
 
-	if (path[0] != '/')
-		return -EINVAL;
+	rc = ag_path_check(path);
+	if (rc)
+		return rc;
 	if (len >= sizeof(dir))
 		return -ENAMETOOLONG;
 	while (len > 1 && path[len - 1] == '/')
