@@ -23,6 +23,7 @@
 #include "meta_int.h"
 #include "pager.h"
 #include "space.h"
+#include "stripe.h"
 #include "txn.h"
 #include "util.h"
 
@@ -230,12 +231,54 @@ static int seg_get(struct tx *tx, uint32_t seg, struct ag_seg_rec *r)
 	return rc ? rc : ag_seg_rec_decode(v, vl, r);
 }
 
+/* Forget the strip checksums of a segment whose data is all gone: the
+ * next lessee writes other stripes there. */
+static int drop_stripes(struct tx *tx, uint32_t seg)
+{
+	uint8_t k[AG_KEYBUF], (*keys)[9] = NULL;
+	struct ag_cursor *c;
+	const void *ck, *cv;
+	size_t ckl, cvl, n = 0, cap = 0, i;
+	int rc;
+
+	ag_key_stripe(k, seg, 0);
+	rc = ag_tree_seek(tx->m->tree, k, 5, &c);
+	if (rc)
+		return rc;
+	while ((rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl)) == 1) {
+		if (ckl != 9 || memcmp(ck, k, 5))
+			break;
+		if (n == cap) {
+			void *nk;
+
+			cap = cap ? 2 * cap : 64;
+			nk = realloc(keys, cap * sizeof(*keys));
+			if (!nk) {
+				rc = -ENOMEM;
+				break;
+			}
+			keys = nk;
+		}
+		memcpy(keys[n++], ck, 9);
+	}
+	ag_cursor_free(c);
+	for (i = 0; rc >= 0 && i < n; i++)
+		rc = tdel(tx, keys[i], 9);
+	free(keys);
+	return rc < 0 ? rc : 0;
+}
+
 int ag_tx_seg_put(struct tx *tx, uint32_t seg, const struct ag_seg_rec *r)
 {
 	struct ag_space *sp = &tx->m->space;
 	uint8_t k[AG_KEYBUF], v[AG_SEG_REC_LEN];
 	int rc;
 
+	if (r->state == AG_SEG_FREE && sp->state[seg] == AG_SEG_DATA) {
+		rc = drop_stripes(tx, seg);
+		if (rc)
+			return rc;
+	}
 	ag_seg_rec_encode(v, r);
 	rc = tput(tx, k, ag_key_segment(k, seg), v, sizeof(v));
 	if (rc)
@@ -245,6 +288,7 @@ int ag_tx_seg_put(struct tx *tx, uint32_t seg, const struct ag_seg_rec *r)
 	sp->state[seg] = r->state;
 	sp->recorded[seg] = 1;
 	sp->owner[seg] = r->owner;
+	sp->fill[seg] = r->fill;
 	sp->reusable[seg] = 0; /* freed space waits for a reuse round */
 	if (r->state == AG_SEG_FREE)
 		sp->free_gen[seg] = r->free_gen;
@@ -271,8 +315,14 @@ static int chunk_put(struct tx *tx, const uint8_t *sha,
 	return tput(tx, k, ag_key_chunk(k, sha), v, sizeof(v));
 }
 
-static int seg_add_live(struct tx *tx, uint32_t seg, int64_t delta)
+/* Account delta live bytes to a data segment; a new chunk ending at
+ * payload offset end also moves the segment's fill past its stripe, so
+ * a later lease of the segment never writes over committed data. */
+static int seg_add_live(struct tx *tx, uint32_t seg, int64_t delta,
+			uint64_t end)
 {
+	const struct ag_label *l = &tx->m->ds->label;
+	uint64_t spay = (uint64_t)l->ec_k * l->strip_size;
 	struct ag_seg_rec r;
 	int rc = seg_get(tx, seg, &r);
 
@@ -282,6 +332,9 @@ static int seg_add_live(struct tx *tx, uint32_t seg, int64_t delta)
 		return AG_CORRUPT("chunk in segment %u which holds no data",
 				  seg);
 	r.live += delta;
+	end = (end + spay - 1) / spay * spay;
+	if (end > r.fill)
+		r.fill = end;
 	if (!r.live && !r.owner) {
 		r.state = AG_SEG_FREE;
 		r.fill = 0;
@@ -312,7 +365,7 @@ static int chunk_ref(struct tx *tx, const uint8_t *sha, int delta)
 	tx->stats.chunks--;
 	tx->stats.unique -= c.ulen;
 	tx->stats.stored -= c.clen;
-	return seg_add_live(tx, AG_ADDR_SEG(c.addr), -(int64_t)c.clen);
+	return seg_add_live(tx, AG_ADDR_SEG(c.addr), -(int64_t)c.clen, 0);
 }
 
 static int extent_put(struct tx *tx, uint64_t ino, const struct ag_extent *e)
@@ -912,7 +965,8 @@ static int add_extent(struct tx *tx, uint64_t ino, const struct ag_write_ext *w)
 		c.crc = w->crc;
 		c.flags = w->cflags;
 		c.refs = 0;
-		rc = seg_add_live(tx, seg, c.clen);
+		rc = seg_add_live(tx, seg, c.clen,
+				  (uint64_t)AG_ADDR_IDX(c.addr) + c.clen);
 		if (rc)
 			return rc;
 		tx->stats.chunks++;
@@ -981,25 +1035,54 @@ static int op_stripe(struct tx *tx, const struct ag_op_stripe *o)
 	struct ag_space *sp = &tx->m->space;
 	uint8_t k[AG_KEYBUF];
 
+	const struct ag_label *l = &tx->m->ds->label;
+	uint64_t end = ((uint64_t)o->stripe + 1) * l->ec_k * l->strip_size;
+	struct ag_seg_rec r;
+	int rc;
+
 	if (o->seg >= sp->nseg || sp->owner[o->seg] != tx->client ||
-	    o->n != tx->m->ds->label.ec_k + tx->m->ds->label.ec_m)
+	    o->n != l->ec_k + l->ec_m || end > ag_segment_payload(l))
 		return -ESTALE;
-	return tput(tx, k, ag_key_stripe(k, o->seg, o->stripe), o->crcs,
-		    4 * o->n);
+	rc = tput(tx, k, ag_key_stripe(k, o->seg, o->stripe), o->crcs,
+		  4 * o->n);
+	if (rc)
+		return rc;
+	/* a recorded stripe is never written over by a later lessee */
+	rc = seg_get(tx, o->seg, &r);
+	if (rc || r.fill >= end)
+		return rc;
+	r.fill = end;
+	return ag_tx_seg_put(tx, o->seg, &r);
 }
 
 static int op_seg_lease(struct tx *tx)
 {
+	const struct ag_label *l = &tx->m->ds->label;
 	struct ag_seg_rec r = { .state = AG_SEG_DATA };
 	uint32_t seg;
-	int rc = ag_space_find_free(&tx->m->space, &seg);
+	int rc;
 
-	if (rc)
-		return rc;
+	/* fill what others sealed before taking a fresh segment */
+	rc = ag_space_find_sealed(&tx->m->space, ag_segment_payload(l),
+				  (uint64_t)l->ec_k * l->strip_size, &seg);
+	if (!rc) {
+		rc = seg_get(tx, seg, &r);
+		if (rc)
+			return rc;
+	} else {
+		/* the last free segments are kept for metadata: without them
+		 * not even a delete could commit on a full cluster */
+		rc = ag_space_find_free_beyond(&tx->m->space, AG_META_RESERVE,
+					       &seg);
+		if (rc)
+			return rc;
+	}
 	r.owner = tx->client;
 	rc = ag_tx_seg_put(tx, seg, &r);
-	if (!rc)
+	if (!rc) {
 		tx->seg = seg;
+		tx->fill = r.fill;
+	}
 	return rc;
 }
 
@@ -1078,8 +1161,9 @@ static int apply_op(struct tx *tx, const struct ag_op *op)
 	return -EINVAL;
 }
 
-/* CLIENT record: 0 last txid u64, 8 generation u64, 16 ino u64, 24 seg u32 */
-#define CLIENT_REC_LEN 28
+/* CLIENT record: 0 last txid u64, 8 generation u64, 16 ino u64, 24 seg
+ * u32, 28 fill u64 (what a retried transaction is answered with) */
+#define CLIENT_REC_LEN 36
 
 int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 		  struct ag_meta_result *res)
@@ -1108,6 +1192,7 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 		res->replay = 1;
 		res->ino = get_le64(v + 16);
 		res->seg = get_le32(v + 24);
+		res->fill = get_le64(v + 28);
 		return 0;
 	}
 	while ((rc = ag_txn_next(&it, &op)) == 1) {
@@ -1125,6 +1210,7 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 		put_le64(v + 8, m->rec.gen + 1);
 		put_le64(v + 16, tx.last_ino);
 		put_le32(v + 24, tx.seg);
+		put_le64(v + 28, tx.fill);
 		rc = tput(&tx, k, kl, v, CLIENT_REC_LEN);
 	}
 	if (rc) {
@@ -1133,6 +1219,7 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 		m->stats = tx.stats;
 		res->ino = tx.last_ino;
 		res->seg = tx.seg;
+		res->fill = tx.fill;
 	}
 	res->status = rc;
 	m->pending++;

@@ -25,6 +25,7 @@ struct ag_meta_result {
 	int status;      /* 0 or negative errno of the failed op */
 	uint64_t ino;    /* inode made by the last MKNODE */
 	uint32_t seg;    /* segment of the last SEG_LEASE */
+	uint64_t fill;   /* where in it the lessee starts packing */
 	int replay;      /* the txid was already applied: a retry */
 };
 

@@ -218,7 +218,7 @@ static int lease(struct ag_cluster *c)
 	if (rc)
 		return rc;
 	c->lease_seg = r.seg;
-	ag_packer_start(c->packer, r.seg, 0);
+	ag_packer_start(c->packer, r.seg, r.fill);
 	return 0;
 }
 

@@ -468,13 +468,27 @@ int ag_drives_format(const struct ag_config *cfg, int force,
 		fds[i] = -1;
 	for (i = 0; i < cfg->ndrives; i++) {
 		struct ag_label old;
-		int direct;
+		struct stat st, other;
+		int direct, j;
 
 		fds[i] = open_path(cfg->drives[i], O_RDWR | O_CREAT, &direct);
 		if (fds[i] < 0) {
 			rc = fds[i];
 			AG_ERR("%s: %s", cfg->drives[i], strerror(-rc));
 			goto out;
+		}
+		/* one file or device named twice would hold two strips of
+		 * every stripe: losing it would lose both */
+		for (j = 0; j < i; j++) {
+			if (!fstat(fds[i], &st) && !fstat(fds[j], &other) &&
+			    st.st_dev == other.st_dev &&
+			    st.st_ino == other.st_ino &&
+			    st.st_rdev == other.st_rdev) {
+				AG_ERR("%s and %s are the same drive",
+				       cfg->drives[j], cfg->drives[i]);
+				rc = -EINVAL;
+				goto out;
+			}
 		}
 		if (fd_size(fds[i]) < cfg->drive_size) {
 			struct stat st;
@@ -550,6 +564,7 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 {
 	struct ag_label labels[AG_MAX_DRIVES];
 	int fds[AG_MAX_DRIVES], direct[AG_MAX_DRIVES], ok[AG_MAX_DRIVES];
+	uint8_t foreign[AG_MAX_DRIVES] = { 0 };
 	struct ag_drives *ds;
 	uint8_t *blk;
 	int i, best, rc = 0;
@@ -605,6 +620,7 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 		if (memcmp(labels[i].uuid, ds->label.uuid, 16)) {
 			AG_ERR("drive %s belongs to another cluster; ignoring "
 			       "it", cfg->drives[i]);
+			foreign[i] = 1;
 			continue;
 		}
 		if (labels[i].ndrives != ds->label.ndrives) {
@@ -629,6 +645,13 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 		if (ds->d[i].state == AG_DRIVE_OK)
 			continue;
 		ds->missing++;
+		/* a foreign drive most likely took this drive's place in the
+		 * config: name it so the report says what is wrong */
+		if (i < cfg->ndrives && foreign[i] && !ds->d[i].path) {
+			ds->d[i].state = AG_DRIVE_FOREIGN;
+			ds->d[i].path = strdup(cfg->drives[i]);
+			continue;
+		}
 		if (!ds->d[i].path)
 			ds->d[i].path = strdup(i < cfg->ndrives ? cfg->drives[i]
 								: "?");

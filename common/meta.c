@@ -175,7 +175,12 @@ int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp)
 	rc = reload(m);
 	if (!rc) {
 		m->rec.epoch++;
-		rc = ensure_meta_segments(m);
+		/* a full cluster must still start, or nothing could ever be
+		 * deleted: metadata then lives in free slots of its own
+		 * segments until space comes back */
+		if (ensure_meta_segments(m) == -ENOSPC)
+			AG_WARN("no free segment for metadata: the cluster is "
+				"full");
 	}
 	if (rc) {
 		ag_meta_close(m);

@@ -57,6 +57,7 @@ struct tx {
 	struct ag_stats_rec stats; /* copy, committed on success */
 	uint64_t last_ino;
 	uint32_t seg;
+	uint64_t fill;
 };
 
 /* Segment record changes that keep space's in-memory mirror in step. */

@@ -36,6 +36,7 @@ void ag_rpc_reply_encode(uint8_t *p, const struct ag_rpc_reply *r)
 	put_le64(p + 24, r->ino);
 	put_le32(p + 32, r->seg);
 	put_le32(p + 36, 0);
+	put_le64(p + 40, r->fill);
 }
 
 int ag_rpc_reply_decode(const uint8_t *p, size_t len, struct ag_rpc_reply *r)
@@ -48,6 +49,7 @@ int ag_rpc_reply_decode(const uint8_t *p, size_t len, struct ag_rpc_reply *r)
 	r->root = get_le64(p + 16);
 	r->ino = get_le64(p + 24);
 	r->seg = get_le32(p + 32);
+	r->fill = get_le64(p + 40);
 	return 0;
 }
 

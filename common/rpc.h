@@ -27,13 +27,14 @@
 #define AG_RPC_STATE 2u
 #define AG_RPC_PING 3u
 #define AG_RPC_REPLY 0x80000000u
-#define AG_RPC_REPLY_LEN 40
+#define AG_RPC_REPLY_LEN 48
 
 struct ag_rpc_reply {
 	int32_t status;
 	uint32_t flags;
 	uint64_t gen, root, ino;
 	uint32_t seg;
+	uint64_t fill;
 };
 
 void ag_rpc_reply_encode(uint8_t *p, const struct ag_rpc_reply *r);

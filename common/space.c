@@ -43,11 +43,12 @@ int ag_space_init(struct ag_space *sp, const struct ag_label *l)
 	sp->free_gen = calloc(sp->nseg, sizeof(uint64_t));
 	sp->meta_live = calloc(sp->nseg, sizeof(uint32_t));
 	sp->owner = calloc(sp->nseg, sizeof(uint64_t));
+	sp->fill = calloc(sp->nseg, sizeof(uint64_t));
 	sp->pages = calloc(((uint64_t)sp->nseg * sp->pages_per_seg + 7) / 8, 1);
 	sp->cur_meta = sp->spare_meta = AG_SEG_NONE;
 	sp->last_round = ag_mono_ns();
 	if (!sp->state || !sp->recorded || !sp->reusable || !sp->free_gen ||
-	    !sp->meta_live || !sp->owner || !sp->pages) {
+	    !sp->meta_live || !sp->owner || !sp->fill || !sp->pages) {
 		ag_space_destroy(sp);
 		return -ENOMEM;
 	}
@@ -63,6 +64,7 @@ void ag_space_destroy(struct ag_space *sp)
 	free(sp->free_gen);
 	free(sp->meta_live);
 	free(sp->owner);
+	free(sp->fill);
 	free(sp->pages);
 	free(sp->released);
 	free(sp->cooling);
@@ -111,11 +113,33 @@ int ag_space_load(struct ag_space *sp, struct ag_tree *t)
 		sp->recorded[s] = 1;
 		sp->free_gen[s] = r.free_gen;
 		sp->owner[s] = r.owner;
+		sp->fill[s] = r.fill;
+		/* a new page epoch starts with us, and data is checked by
+		 * crc: what the committed tree holds free is free now */
+		sp->reusable[s] = r.state == AG_SEG_FREE;
 	}
 	ag_cursor_free(c);
 	if (rc < 0)
 		return rc;
 	return ag_tree_walk(t, count_page, sp);
+}
+
+static int usable(const struct ag_space *sp, uint32_t s)
+{
+	return sp->state[s] == AG_SEG_FREE && s != sp->cur_meta &&
+	       s != sp->spare_meta && (!sp->recorded[s] || sp->reusable[s]);
+}
+
+int ag_space_find_free_beyond(struct ag_space *sp, uint32_t reserve,
+			      uint32_t *seg)
+{
+	uint32_t s, n = 0;
+
+	for (s = 0; s < sp->nseg && n <= reserve; s++)
+		n += usable(sp, s);
+	if (n <= reserve)
+		return -ENOSPC;
+	return ag_space_find_free(sp, seg);
 }
 
 int ag_space_find_free(struct ag_space *sp, uint32_t *seg)
@@ -125,10 +149,7 @@ int ag_space_find_free(struct ag_space *sp, uint32_t *seg)
 	for (i = 0; i < sp->nseg; i++) {
 		uint32_t s = (sp->search + i) % sp->nseg;
 
-		if (sp->state[s] != AG_SEG_FREE || s == sp->cur_meta ||
-		    s == sp->spare_meta)
-			continue;
-		if (sp->recorded[s] && !sp->reusable[s])
+		if (!usable(sp, s))
 			continue;
 		sp->search = s + 1;
 		*seg = s;
@@ -137,10 +158,26 @@ int ag_space_find_free(struct ag_space *sp, uint32_t *seg)
 	return -ENOSPC;
 }
 
-/* A metadata segment other than the current one with room to spare. */
-static uint32_t roomy_meta(const struct ag_space *sp)
+int ag_space_find_sealed(struct ag_space *sp, uint64_t payload,
+			 uint64_t stripe, uint32_t *seg)
 {
-	uint32_t s, best = AG_SEG_NONE, best_free = sp->pages_per_seg / 8;
+	uint32_t s;
+
+	for (s = 0; s < sp->nseg; s++) {
+		if (sp->state[s] == AG_SEG_DATA && !sp->owner[s] &&
+		    sp->fill[s] + 4 * stripe <= payload) {
+			*seg = s;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* A metadata segment other than the current one with more than want
+ * free slots, the roomiest. */
+static uint32_t roomy_meta(const struct ag_space *sp, uint32_t want)
+{
+	uint32_t s, best = AG_SEG_NONE, best_free = want;
 
 	for (s = 0; s < sp->nseg; s++) {
 		uint32_t f = sp->pages_per_seg - sp->meta_live[s];
@@ -173,13 +210,16 @@ int ag_space_page_alloc(void *ctx, uint64_t *addr)
 			}
 		}
 		/* fill holes left by old tree versions before new space */
-		s = roomy_meta(sp);
-		if (s == AG_SEG_NONE) {
-			if (sp->spare_meta == AG_SEG_NONE)
-				return -ENOSPC;
+		s = roomy_meta(sp, sp->pages_per_seg / 8);
+		if (s == AG_SEG_NONE && sp->spare_meta != AG_SEG_NONE) {
 			s = sp->spare_meta;
 			sp->spare_meta = AG_SEG_NONE;
 		}
+		/* out of fresh segments: any free slot will do */
+		if (s == AG_SEG_NONE)
+			s = roomy_meta(sp, 0);
+		if (s == AG_SEG_NONE)
+			return -ENOSPC;
 		sp->cur_meta = s;
 		sp->next_page = 0;
 	}

@@ -39,6 +39,7 @@ struct ag_space {
 	uint32_t *meta_live;  /* META: page slots in use (live or cooling) */
 	uint8_t *pages;       /* META: bitmap of page slots in use */
 	uint64_t *owner;      /* DATA: client holding the lease, 0 sealed */
+	uint64_t *fill;       /* DATA: payload offset past all data in it */
 	uint32_t cur_meta, spare_meta, next_page;
 	uint32_t search;      /* where the next free-segment search starts */
 	/* pages released by the batch being committed */
@@ -62,6 +63,20 @@ int ag_space_load(struct ag_space *sp, struct ag_tree *t);
 /* A free segment usable now; -ENOSPC when none. Does not change its
  * state. */
 int ag_space_find_free(struct ag_space *sp, uint32_t *seg);
+
+/* Free segments held back from data leases for metadata. */
+#define AG_META_RESERVE 2
+
+/* The same, but only while more than reserve free segments remain. */
+int ag_space_find_free_beyond(struct ag_space *sp, uint32_t reserve,
+			      uint32_t *seg);
+
+/* A sealed data segment with at least four stripes of room left after
+ * its data (payload and stripe are the segment's and a stripe's payload
+ * bytes), to lease again: small writers then share segments instead of
+ * each leaving most of one empty. -ENOSPC when none. */
+int ag_space_find_sealed(struct ag_space *sp, uint64_t payload,
+			 uint64_t stripe, uint32_t *seg);
 
 /* Pager callbacks: ctx is the struct ag_space. */
 int ag_space_page_alloc(void *ctx, uint64_t *addr);

@@ -161,6 +161,7 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 		r.flags = res.replay;
 		r.ino = res.ino;
 		r.seg = res.seg;
+		r.fill = res.fill;
 		return add_waiter(i, type, id, &r) ? -1 : 0;
 	case AG_RPC_PING:
 		if (len != 8)

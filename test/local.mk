@@ -16,7 +16,12 @@ AGORA_UNIT_TESTS = \
 AGORA_INTEG_TESTS = \
 	test/integ/basic.sh \
 	test/integ/crash.sh \
-	test/integ/badinput.sh
+	test/integ/badinput.sh \
+	test/integ/corrupt.sh \
+	test/integ/foreign.sh \
+	test/integ/full.sh \
+	test/integ/protocol.sh \
+	test/integ/concurrent.sh
 
 check_PROGRAMS += $(AGORA_UNIT_TESTS)
 

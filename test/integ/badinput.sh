@@ -1,12 +1,19 @@
 #!/bin/bash
 # test/integ/badinput.sh - what must be refused, and what must survive:
 # bad configuration files, bad command lines, a second agora-metad on the
-# same drives, requests that make no sense, and damaged drives (missing,
+# same drives, requests that make no sense, names too long or with dot
+# parts (refused, changing nothing), and damaged drives (missing,
 # wiped, corrupted) that the erasure code and the page mirrors must ride
 # out while fsck reports them.
 . "$(dirname "$0")/lib.sh"
 
 write_conf
+failed=()
+# check_failed MESSAGE: a failure that does not stop the test.
+check_failed() {
+	printf 'FAIL (continuing): %s\n' "$*"
+	failed+=("$*")
+}
 
 step "configuration errors name file:line"
 bad=$T/bad.conf
@@ -61,6 +68,52 @@ expect_fail "mkdir over a file" ag mkdir /b/file
 expect_fail "rm of a missing path" ag rm /b/missing
 expect_fail "put of a missing local file" ag put "$T/no-such-file" /b/x
 expect_fail "ls of a missing directory" ag ls /nothing
+same "$T/small" /b/file
+
+step "names: 255 bytes are fine, 256 are too long, no . or .. parts"
+n255=$(printf 'n%.0s' $(seq 255))
+n256=${n255}x
+ag put "$T/small" "/b/$n255" || fail "put of a 255-byte name exited $?"
+same "$T/small" "/b/$n255"
+ag mkdir "/b/d$n255" 2>"$T/err" && fail "mkdir of a 256-byte name succeeded"
+grep -q 'File name too long' "$T/err" || fail "mkdir of a 256-byte name: $(cat "$T/err")"
+ag mkdir "/b/${n255:1}d" || fail "mkdir of a 255-byte name exited $?"
+ag ls "/b/${n255:1}d" >/dev/null || fail "ls of a 255-byte directory name exited $?"
+ag ls /b | grep -qx "$n255" || fail "ls /b does not show the 255-byte name"
+for path in "/b/$n256" "/$n256/file" "/b/$n256/file" "/e/f/$n256/g"; do
+	short=${path//$n256/NAME256}
+	for cmd in "put $T/small $path" "get $path $T/x" "mkdir $path" "ls $path" \
+		"stat $path" "rm $path"; do
+		rc=0
+		# shellcheck disable=SC2086 # word splitting wanted
+		ag $cmd >"$T/out" 2>"$T/err" || rc=$?
+		[ "$rc" -ne 0 ] || fail "${cmd%% *} $short succeeded"
+		[ "$rc" -ne 124 ] || fail "${cmd%% *} $short timed out"
+		grep -q 'File name too long' "$T/err" ||
+			fail "${cmd%% *} $short: no 'File name too long': $(head -c 200 "$T/err")"
+	done
+done
+say "a 256-byte name: $(head -n 1 "$T/err" | sed "s/$n256/NAME256/")"
+for path in /b/.. /b/../b/file /b/./file /b/x/../file /.. /b/. /./b/file; do
+	for cmd in "put $T/small $path" "get $path $T/x" "mkdir $path" "ls $path" \
+		"stat $path" "rm $path"; do
+		rc=0
+		# shellcheck disable=SC2086 # word splitting wanted
+		ag $cmd >"$T/out" 2>"$T/err" || rc=$?
+		[ "$rc" -ne 0 ] || fail "${cmd%% *} $path succeeded"
+		[ "$rc" -ne 124 ] || fail "${cmd%% *} $path timed out"
+		[ -s "$T/err" ] || fail "${cmd%% *} $path failed without a message"
+	done
+done
+say "a dot part: $(head -n 1 "$T/err")"
+# a refused path changes nothing, not even the parents before the bad part
+ag ls /b | sort >"$T/ls"
+printf '%s\n' "${n255:1}d" "$n255" file | sort >"$T/ls.want"
+extra=$(comm -13 "$T/ls.want" "$T/ls" | tr '\n' ' ')
+[ -z "$extra" ] || check_failed "refused put/mkdir left directories in /b: $extra"
+[ -z "$(comm -23 "$T/ls.want" "$T/ls")" ] || fail "entries of /b went missing"
+extra=$(ag ls / | grep -vx b | tr '\n' ' ' || true)
+[ -z "$extra" ] || check_failed "refused put/mkdir left directories in /: $extra"
 same "$T/small" /b/file
 
 step "data survives lost and damaged drives"
@@ -128,4 +181,5 @@ rc=0
 ag fsck >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || fail "fsck with a corrupted drive exited $rc, not 1"
 
+[ "${#failed[@]}" -eq 0 ] || fail "${#failed[@]} check(s) failed: ${failed[*]}"
 echo "PASS: $steps steps"

@@ -1,0 +1,304 @@
+#!/bin/bash
+# test/integ/corrupt.sh - damaged metadata on the drives, with agora-metad
+# stopped. Each scenario starts from the same saved copy of the drives:
+#   (a) every metadata page copy on one drive overwritten with garbage:
+#       fsck reports damage (exit 1), reads fall back to other mirrors;
+#   (b) the newest commit record damaged on one drive (the generation does
+#       not move), on all drives but one (neither), on every drive (the
+#       previous generation is the state, and it is whole);
+#   (c) labels damaged or zeroed: up to m drives are missing and the
+#       cluster opens degraded; m + 1 and it refuses to open (exit 2).
+# AGORA_LONG=1 corrupts the pages of every drive in turn, not only of the
+# two that hold the first copy of every page.
+. "$(dirname "$0")/lib.sh"
+
+write_conf
+# 1G sparse drives: each put of new data takes a segment of its own
+sed -i 's/^drive_size = .*/drive_size = 1G/' "$CONF"
+
+# ---- helpers ----
+
+# save_drives / restore_drives: a sparse copy of all drives in $T/saved.
+save_drives() {
+	mkdir -p "$T/saved"
+	for ((i = 0; i < NDRIVES; i++)); do
+		cp --sparse=always "$T/d$i" "$T/saved/d$i"
+	done
+}
+restore_drives() {
+	for ((i = 0; i < NDRIVES; i++)); do
+		cp --sparse=always "$T/saved/d$i" "$T/d$i"
+	done
+}
+
+# generation: what status says the cluster's generation is.
+generation() {
+	ag status 2>/dev/null | awk '$1 == "generation" { print $2 }'
+}
+
+# check_all: every file reads back byte-equal, every directory lists.
+# (Warnings about missing drives go to $T/check.err.)
+check_all() {
+	check_all_ 2>"$T/check.err"
+}
+check_all_() {
+	local f d
+	for f in "${files[@]}"; do
+		same "$T/src/${f//\//_}" "$f"
+	done
+	ag ls / >"$T/ls" || fail "ls / exited $?"
+	for d in a b c; do
+		ag ls -l "/$d" >"$T/ls" || fail "ls -l /$d exited $?"
+		[ "$(grep -c . "$T/ls")" -ge 1 ] || fail "ls -l /$d shows nothing"
+	done
+	ag ls /c/deep/er >/dev/null || fail "ls /c/deep/er exited $?"
+}
+
+# fsck_expect RC WHAT: run fsck, which must exit RC; output in $T/fsck.out.
+fsck_expect() {
+	local want=$1 what=$2 rc=0
+	ag fsck >"$T/fsck.out" 2>"$T/fsck.err" || rc=$?
+	sed 's/^/#   /' "$T/fsck.out" | tail -n 4
+	[ "$rc" -eq "$want" ] || fail "$what: fsck exited $rc, not $want"
+}
+
+# trash_pages DRIVE: overwrite every 4 KiB block of the data area that
+# holds a metadata page copy (magic "AGPG" at byte 4) with random bytes.
+trash_pages() {
+	python3 - "$1" <<'PY' || fail "no metadata page found on $1"
+import os, sys
+path = sys.argv[1]
+hit = 0
+with open(path, "r+b") as f:
+    size = os.fstat(f.fileno()).st_size
+    base = 1 << 20
+    while base < size:
+        f.seek(base)
+        chunk = f.read(1 << 20)
+        for off in range(0, len(chunk), 4096):
+            if chunk[off + 4:off + 8] == b"AGPG":
+                f.seek(base + off)
+                f.write(os.urandom(4096))
+                hit += 1
+        base += 1 << 20
+print("# overwrote %d page copies on %s" % (hit, os.path.basename(path)))
+sys.exit(0 if hit else 1)
+PY
+}
+
+# newest_commit DRIVE: "GENERATION SLOT" of the newest commit record in
+# the drive's ring (16 slots of 4 KiB at 4096, magic then u64 generation).
+newest_commit() {
+	python3 - "$1" <<'PY'
+import struct, sys
+best = None
+with open(sys.argv[1], "rb") as f:
+    for s in range(16):
+        f.seek(4096 + s * 4096)
+        b = f.read(4096)
+        if b[:8] == b"AGORACMT":
+            g = struct.unpack_from("<Q", b, 8)[0]
+            if best is None or g > best[0]:
+                best = (g, s)
+if best is None:
+    sys.exit(1)
+print(best[0], best[1])
+PY
+}
+
+# garble DRIVE OFFSET LEN: random bytes over [OFFSET, OFFSET + LEN).
+garble() {
+	python3 -c '
+import os, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]))
+    f.write(os.urandom(int(sys.argv[3])))' "$1" "$2" "$3"
+}
+
+# trash_newest_commit DRIVE: garble the drive's newest commit record.
+trash_newest_commit() {
+	local g s
+	read -r g s < <(newest_commit "$1") || fail "$1: no commit record"
+	garble "$1" $((4096 + s * 4096)) 4096
+	echo "$g"
+}
+
+zero_label() {
+	dd if=/dev/zero of="$1" bs=4096 count=1 conv=notrunc status=none ||
+		fail "cannot zero the label of $1"
+}
+
+# ---- a cluster with enough metadata for several pages ----
+
+step "fill a cluster: files in nested directories"
+ag mkfs >/dev/null || fail "mkfs exited $?"
+metad_start
+mkdir "$T/src"
+files=()
+addfile() { # PATH SIZE KIND
+	local local_=$T/src/${1//\//_}
+	mkdata "$local_" "$2" "$3"
+	ag put "$local_" "$1" || fail "put $1 exited $?"
+	files+=("$1")
+}
+for i in 0 1 2 3 4 5; do
+	addfile "/a/random$i" $((i * 190000 + 1000 + RANDOM)) random
+done
+addfile /b/text-big $((3 << 20)) text
+addfile /c/deep/er/text 70000 text
+addfile /c/empty 0 zero
+# many small files in one directory: the tree gets several leaves
+mkdata "$T/many" 200 text
+for i in $(seq -w 0 39); do
+	cp "$T/many" "$T/src/_b_small$i"
+	echo "$i" >>"$T/src/_b_small$i"
+	ag put "$T/src/_b_small$i" "/b/small$i" || fail "put /b/small$i exited $?"
+	files+=("/b/small$i")
+done
+metad_stop
+fsck_expect 0 "the undamaged cluster"
+pages=$(sed -n 's/^\([0-9]*\) pages .*/\1/p' "$T/fsck.out")
+say "the tree has $pages pages"
+[ "${pages:-0}" -ge 2 ] || fail "the tree has only ${pages:-0} page(s); the test needs more"
+check_all
+gen0=$(generation)
+[ -n "$gen0" ] || fail "status shows no generation"
+say "generation $gen0"
+save_drives
+
+# ---- (a) one mirror copy of every page is garbage ----
+
+# Copy c of page p is on drive (3p + c) % 6: drives 0 and 3 hold every
+# first copy, so damaging them makes every read take another mirror.
+drives_a="0 3"
+[ "$AGORA_LONG" = 1 ] && drives_a="0 1 2 3 4 5"
+for d in $drives_a; do
+	step "(a) the metadata page copies of drive $d are garbage"
+	restore_drives
+	trash_pages "$T/d$d"
+	fsck_expect 1 "page copies of drive $d trashed"
+	grep -q '^DAMAGE: page .*mirrors are corrupt' "$T/fsck.out" ||
+		fail "fsck does not report the bad page copies"
+	check_all
+	[ "$(generation)" = "$gen0" ] || fail "the generation moved"
+done
+
+step "(a) agora-metad runs on the damaged drive; new puts work"
+metad_start
+mkdata "$T/src/_a_new" 300000 random
+ag put "$T/src/_a_new" /a/new || fail "put on a damaged cluster exited $?"
+ag put "$T/src/_a_random2" /a/gone || fail "put on a damaged cluster exited $?"
+ag rm /a/gone || fail "rm on a damaged cluster exited $?"
+metad_stop
+files+=(/a/new)
+check_all
+unset 'files[-1]'
+expect_fail "get of the removed file" ag get /a/gone "$T/x"
+rc=0
+ag fsck >"$T/fsck.out" 2>&1 || rc=$?
+[ "$rc" -le 1 ] || fail "fsck after new commits on a damaged drive exited $rc"
+
+# ---- (b) commit records ----
+
+step "(b) the newest commit record of one drive is garbage"
+restore_drives
+g=$(trash_newest_commit "$T/d2")
+[ "$g" = "$gen0" ] || fail "drive 2's newest record is $g, status said $gen0"
+[ "$(generation)" = "$gen0" ] ||
+	fail "generation is $(generation), not $gen0, with one bad commit record"
+check_all
+
+step "(b) the newest commit record survives on one drive only"
+restore_drives
+for d in 0 1 3 4 5; do
+	g=$(trash_newest_commit "$T/d$d")
+	[ "$g" = "$gen0" ] || fail "drive $d's newest record is $g, not $gen0"
+done
+[ "$(generation)" = "$gen0" ] ||
+	fail "generation is $(generation), not $gen0, with one good newest record"
+check_all
+fsck_expect 0 "a good newest commit record on one drive"
+
+step "(b) the newest commit record is garbage everywhere: one step back"
+trash_newest_commit "$T/d2" >/dev/null
+prev=$((gen0 - 1))
+[ "$(generation)" = "$prev" ] ||
+	fail "generation is $(generation), not $prev, with the newest record gone"
+# the last commits of the fill were the puts of /b/small*, their
+# segment releases and nothing else; the previous generation still
+# holds every file but perhaps the very last one
+fsck_expect 0 "the previous generation"
+last=${files[-1]}
+for f in "${files[@]}"; do
+	[ "$f" = "$last" ] && continue
+	same "$T/src/${f//\//_}" "$f"
+done
+if ag get "$last" "$T/got" 2>/dev/null; then
+	cmp -s "$T/src/${last//\//_}" "$T/got" ||
+		fail "$last is present at generation $prev but not whole"
+fi
+metad_start
+ag put "$T/src/_a_random1" /a/after-revert || fail "put after the revert exited $?"
+same "$T/src/_a_random1" /a/after-revert
+metad_stop
+fsck_expect 0 "new commits after the revert"
+
+# ---- (c) labels ----
+
+step "(c) a damaged label: the drive is missing, the cluster degraded"
+restore_drives
+garble "$T/d5" 20 4 # inside the uuid: the label checksum fails
+ag status >"$T/status.out" 2>"$T/status.err" || fail "status exited $?"
+grep -E '^ +5 ' "$T/status.out" | grep -q ' ok ' &&
+	fail "status shows the drive with a damaged label as ok"
+grep -qi 'label' "$T/status.err" || fail "no message about the label of d5"
+check_all
+fsck_expect 1 "a damaged label"
+
+step "(c) a zeroed label: the drive is missing, the cluster degraded"
+restore_drives
+zero_label "$T/d4"
+ag status >"$T/status.out" 2>"$T/status.err" || fail "status exited $?"
+sed 's/^/#   /' "$T/status.err"
+grep -E '^ +4 ' "$T/status.out" | grep -q MISSING ||
+	fail "status does not show drive 4 as MISSING: $(grep -E '^ +4 ' "$T/status.out")"
+[ "$(grep -c ' ok ' "$T/status.out")" -eq 5 ] || fail "status does not show 5 drives ok"
+[ "$(generation)" = "$gen0" ] || fail "the generation moved"
+check_all
+fsck_expect 1 "a zeroed label"
+grep -q 'DAMAGE: drive 4 ' "$T/fsck.out" || fail "fsck does not name drive 4"
+
+step "(c) agora-metad and puts work on the degraded cluster"
+metad_start
+mkdata "$T/src/_a_degraded" 400000 random
+ag put "$T/src/_a_degraded" /a/degraded || fail "degraded put exited $?"
+files+=(/a/degraded)
+metad_stop
+check_all
+
+step "(c) two zeroed labels (m = 2): still readable"
+zero_label "$T/d1"
+check_all
+
+step "(c) three zeroed labels: the cluster refuses to open"
+zero_label "$T/d2"
+for cmd in "get /a/random1 $T/x" "ls /a" "status" "stat /a/random1" \
+	"put $T/src/_a_random1 /a/nope" "mkdir /nope"; do
+	rc=0
+	# shellcheck disable=SC2086 # word splitting wanted
+	ag $cmd >"$T/out" 2>"$T/err" || rc=$?
+	[ "$rc" -eq 2 ] || fail "$cmd with 3 of 6 drives missing exited $rc, not 2"
+	grep -q 'missing' "$T/err" ||
+		fail "$cmd: no message saying drives are missing: $(tail -n 1 "$T/err")"
+done
+say "message: $(grep -i 'missing;' "$T/err" | sed -n "1,1p")"
+fsck_expect 2 "three missing drives"
+rc=0
+timeout "$AGORA_TIMEOUT" "$METAD" -c "$CONF" -d -p "$T/m3.pid" 2>/dev/null || rc=$?
+if [ -s "$T/m3.pid" ] && kill -0 "$(cat "$T/m3.pid")" 2>/dev/null; then
+	started_pids+=("$(cat "$T/m3.pid")")
+	fail "agora-metad started with 3 of 6 drives missing"
+fi
+[ "$rc" -ne 0 ] || fail "agora-metad -d exited 0 with 3 of 6 drives missing"
+
+echo "PASS: $steps steps"
