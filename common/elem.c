@@ -455,33 +455,19 @@ int ag_link(struct ag_cluster *c, uint64_t ino, uint64_t parent,
 int ag_setattr(struct ag_cluster *c, uint64_t ino, unsigned mask,
 	       const struct ag_attr *in, struct ag_attr *out)
 {
-	struct ag_op_setattr o = { .ino = ino };
+	/* the public mask bits are the transaction's, by construction */
+	_Static_assert(AG_ATTR_MODE == AG_SET_MODE && AG_ATTR_UID == AG_SET_UID &&
+		       AG_ATTR_GID == AG_SET_GID && AG_ATTR_SIZE == AG_SET_SIZE &&
+		       AG_ATTR_ATIME == AG_SET_ATIME &&
+		       AG_ATTR_MTIME == AG_SET_MTIME, "setattr masks differ");
+	struct ag_op_setattr o = {
+		.ino = ino, .mode = in->mode, .uid = in->uid, .gid = in->gid,
+		.size = in->size, .atime = in->atime, .mtime = in->mtime,
+		.mask = mask & (AG_SET_MODE | AG_SET_UID | AG_SET_GID |
+				AG_SET_SIZE | AG_SET_ATIME | AG_SET_MTIME),
+	};
 	struct ag_txn t;
 
-	if (mask & AG_ATTR_MODE) {
-		o.mask |= AG_SET_MODE;
-		o.mode = in->mode;
-	}
-	if (mask & AG_ATTR_UID) {
-		o.mask |= AG_SET_UID;
-		o.uid = in->uid;
-	}
-	if (mask & AG_ATTR_GID) {
-		o.mask |= AG_SET_GID;
-		o.gid = in->gid;
-	}
-	if (mask & AG_ATTR_SIZE) {
-		o.mask |= AG_SET_SIZE;
-		o.size = in->size;
-	}
-	if (mask & AG_ATTR_ATIME) {
-		o.mask |= AG_SET_ATIME;
-		o.atime = in->atime;
-	}
-	if (mask & AG_ATTR_MTIME) {
-		o.mask |= AG_SET_MTIME;
-		o.mtime = in->mtime;
-	}
 	ag_cl_txn(c, &t);
 	ag_txn_setattr(&t, &o);
 	return commit_get(c, &t, ino, out);

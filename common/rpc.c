@@ -53,111 +53,74 @@ int ag_rpc_reply_decode(const uint8_t *p, size_t len, struct ag_rpc_reply *r)
 	return 0;
 }
 
-static int unix_addr(const char *path, struct sockaddr_un *sa)
+/* Resolve "unix:PATH" or "HOST:PORT" into sa (capacity *len). */
+static int resolve(const char *addr, struct sockaddr_storage *sa,
+		   socklen_t *len)
 {
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
-}
-
-static int tcp_addr(const char *addr, struct addrinfo **res)
-{
-	char host[256];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	const char *colon = strrchr(addr, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	char host[256];
 
+	memset(sa, 0, sizeof(*sa));
+	if (!strncmp(addr, "unix:", 5)) {
+		struct sockaddr_un *un = (struct sockaddr_un *)sa;
+
+		if (strlen(addr + 5) >= sizeof(un->sun_path))
+			return -ENAMETOOLONG;
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, addr + 5);
+		*len = sizeof(*un);
+		return 0;
+	}
 	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
 		return -EINVAL;
 	memcpy(host, addr, colon - addr);
 	host[colon - addr] = 0;
-	return getaddrinfo(host, colon + 1, &hints, res) ? -EINVAL : 0;
+	if (getaddrinfo(host, colon + 1, &hints, &ai))
+		return -EINVAL;
+	memcpy(sa, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+/* A socket bound and listening (listen) or connected to addr. */
+static int open_socket(const char *addr, int listening)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int fd, rc, one = 1;
+
+	rc = resolve(addr, &sa, &len);
+	if (rc)
+		return rc;
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (sa.ss_family != AF_UNIX)
+		setsockopt(fd, listening ? SOL_SOCKET : IPPROTO_TCP,
+			   listening ? SO_REUSEADDR : TCP_NODELAY, &one,
+			   sizeof(one));
+	else if (listening)
+		unlink(((struct sockaddr_un *)&sa)->sun_path); /* stale */
+	if (listening ? bind(fd, (struct sockaddr *)&sa, len) ||
+			listen(fd, 128)
+		      : connect(fd, (struct sockaddr *)&sa, len)) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 int ag_rpc_listen(const char *addr)
 {
-	int fd, rc, one = 1;
-
-	if (!strncmp(addr, "unix:", 5)) {
-		struct sockaddr_un sa;
-
-		rc = unix_addr(addr + 5, &sa);
-		if (rc)
-			return rc;
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		unlink(sa.sun_path); /* a stale socket of a dead metad */
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-		    listen(fd, 128)) {
-			rc = -errno;
-			close(fd);
-			return rc;
-		}
-		return fd;
-	} else {
-		struct addrinfo *ai;
-
-		rc = tcp_addr(addr, &ai);
-		if (rc)
-			return rc;
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			rc = -errno;
-			freeaddrinfo(ai);
-			return rc;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128)) {
-			rc = -errno;
-			close(fd);
-			freeaddrinfo(ai);
-			return rc;
-		}
-		freeaddrinfo(ai);
-		return fd;
-	}
+	return open_socket(addr, 1);
 }
 
 int ag_rpc_connect(const char *addr)
 {
-	int fd, rc, one = 1;
-
-	if (!strncmp(addr, "unix:", 5)) {
-		struct sockaddr_un sa;
-
-		rc = unix_addr(addr + 5, &sa);
-		if (rc)
-			return rc;
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-			rc = -errno;
-			close(fd);
-			return rc;
-		}
-		return fd;
-	} else {
-		struct addrinfo *ai;
-
-		rc = tcp_addr(addr, &ai);
-		if (rc)
-			return rc;
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-			rc = -errno;
-			if (fd >= 0)
-				close(fd);
-			freeaddrinfo(ai);
-			return rc;
-		}
-		freeaddrinfo(ai);
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		return fd;
-	}
+	return open_socket(addr, 0);
 }
 
 int ag_rpc_write_all(int fd, const void *buf, size_t len)
