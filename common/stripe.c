@@ -135,6 +135,20 @@ static uint64_t slot_off(const struct ag_stripes *s, uint32_t seg, uint32_t t,
 	return ag_slot_offset(s->l, seg, (uint64_t)t * s->w + j, s->strip);
 }
 
+/* Where payload byte x of segment seg lies: returns the drive, sets its
+ * offset there and how many bytes (up to end) follow it in that strip. */
+static int locate(const struct ag_stripes *s, uint32_t seg, uint64_t x,
+		  uint64_t end, uint64_t *doff, size_t *n)
+{
+	uint32_t t = x / s->spay;
+	uint64_t r = x % s->spay, o = r % s->strip;
+	int j = r / s->strip;
+
+	*doff = slot_off(s, seg, t, j) + o;
+	*n = AG_MIN(s->strip - o, end - x);
+	return slot_drive(s, t, j);
+}
+
 static int drive_ok(const struct ag_stripes *s, int d)
 {
 	return s->ds->d[d].state == AG_DRIVE_OK;
@@ -545,14 +559,11 @@ int ag_stripes_read(struct ag_stripes *s, uint64_t addr, void *buf,
 	    off > s->payload - len)
 		return -EINVAL;
 	for (x = off; x < end;) {
-		uint32_t t = x / s->spay;
-		uint64_t r = x % s->spay;
-		int j = r / s->strip, d = slot_drive(s, t, j);
-		uint64_t o = r % s->strip;
-		size_t n = AG_MIN(s->strip - o, end - x);
+		uint64_t doff;
+		size_t n;
+		int d = locate(s, seg, x, end, &doff, &n);
 
-		if (!drive_ok(s, d) ||
-		    ag_drive_read(s->ds, d, p, n, slot_off(s, seg, t, j) + o))
+		if (!drive_ok(s, d) || ag_drive_read(s->ds, d, p, n, doff))
 			return read_slow(s, seg, off, buf, len, crc);
 		got = crc_more(got, p, n);
 		p += n;
@@ -624,18 +635,16 @@ int ag_stripes_read_range(struct ag_stripes *s, uint64_t addr, void *buf,
 	if (!job.pc)
 		return -ENOMEM;
 	for (x = off; x < end;) {
-		uint32_t t = x / s->spay;
-		uint64_t r = x % s->spay;
-		int j = r / s->strip, d = slot_drive(s, t, j);
-		uint64_t o = r % s->strip;
-		size_t n = AG_MIN(s->strip - o, end - x);
+		uint64_t doff;
+		size_t n;
+		int d = locate(s, seg, x, end, &doff, &n);
 
 		if (!drive_ok(s, d) || job.n == cap) {
 			rc = -EIO;
 			break;
 		}
 		job.pc[job.n].drive = d;
-		job.pc[job.n].off = slot_off(s, seg, t, j) + o;
+		job.pc[job.n].off = doff;
 		job.pc[job.n].dst = p;
 		job.pc[job.n++].len = n;
 		p += n;
