@@ -198,8 +198,8 @@ out:
 /* get reads ahead with two threads, each fetching every other block, so
  * that the drives and both cores work while blocks go out in order. */
 #define GET_BLOCK (8u << 20)
-#define GET_SLOTS 4
-#define GET_THREADS 2
+#define GET_SLOTS 6
+#define GET_THREADS 3
 
 struct get_job {
 	struct ag_cluster *c;
