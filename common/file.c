@@ -291,6 +291,7 @@ static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 {
 	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
 	uint64_t from = off > AG_CHUNK_LIMIT ? off - AG_CHUNK_LIMIT : 0, end;
+	uint64_t hole; /* bytes before it are covered or zeroed */
 	struct want *ws = NULL;
 	size_t nw = 0, cap = 0, i;
 	struct ag_cursor *cur;
@@ -310,7 +311,7 @@ static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 		return 0;
 	len = AG_MIN(len, a.size - off);
 	end = off + len;
-	memset(buf, 0, len); /* holes read as zeros */
+	hole = off;
 	rc = ag_tree_seek(t, k, ag_key_extent(k, ino, from), &cur);
 	if (rc)
 		return rc;
@@ -330,6 +331,9 @@ static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 			continue;
 		s = AG_MAX(off, w.e.off);
 		f = AG_MIN(end, w.e.off + w.e.len);
+		if (s > hole) /* holes read as zeros */
+			memset(buf + (hole - off), 0, s - hole);
+		hole = f;
 		w.from = s - w.e.off;
 		w.len = f - s;
 		w.dst = buf + (s - off);
@@ -350,6 +354,8 @@ static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 		ws[nw++] = w;
 	}
 	ag_cursor_free(cur);
+	if (rc >= 0 && hole < end)
+		memset(buf + (hole - off), 0, end - hole);
 	for (i = 0; rc >= 0 && i < nw; i++) {
 		rc = chunk_lookup(t, ws[i].e.sha, &ws[i].rec);
 		if (rc == -ENOENT)
