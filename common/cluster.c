@@ -41,7 +41,8 @@ int ag_cluster_refresh(struct ag_cluster *c)
 		}
 		/* no metad: the drives still say what is committed */
 	}
-	rc = ag_commit_read_latest(c->ds, &rec);
+	rc = ag_commit_read_latest(c->ds, &rec, ag_pagestore_check_commit,
+				   c->ps);
 	if (rc)
 		return rc;
 	set_state(c, rec.gen, rec.root);

@@ -695,8 +695,10 @@ void ag_drives_close(struct ag_drives *ds)
 	free(ds);
 }
 
-static void commit_encode(uint8_t *b, const struct ag_commit_rec *r)
+void ag_commit_encode(uint8_t *b, const struct ag_commit_rec *r)
 {
+	uint32_t i;
+
 	memset(b, 0, AG_BLOCK);
 	memcpy(b, AG_COMMIT_MAGIC, 8);
 	put_le64(b + 8, r->gen);
@@ -704,11 +706,16 @@ static void commit_encode(uint8_t *b, const struct ag_commit_rec *r)
 	put_le32(b + 24, r->epoch);
 	memcpy(b + 32, r->uuid, 16);
 	put_le64(b + 48, r->time_ns);
+	put_le32(b + 64, r->npages);
+	for (i = 0; i < r->npages && i < AG_COMMIT_PAGES; i++)
+		put_le64(b + 72 + 8 * i, r->pages[i]);
 	put_le32(b + 4092, ag_crc32c(b, 4092));
 }
 
 static int commit_decode(const uint8_t *b, struct ag_commit_rec *r)
 {
+	uint32_t i;
+
 	if (memcmp(b, AG_COMMIT_MAGIC, 8))
 		return -ENOENT;
 	if (get_le32(b + 4092) != ag_crc32c(b, 4092))
@@ -718,41 +725,89 @@ static int commit_decode(const uint8_t *b, struct ag_commit_rec *r)
 	r->epoch = get_le32(b + 24);
 	memcpy(r->uuid, b + 32, 16);
 	r->time_ns = get_le64(b + 48);
+	r->npages = get_le32(b + 64);
+	if (r->npages > AG_COMMIT_PAGES)
+		return -AG_ECORRUPT;
+	for (i = 0; i < r->npages; i++)
+		r->pages[i] = get_le64(b + 72 + 8 * i);
 	return 0;
 }
 
-int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec)
+static int newer(const struct ag_commit_rec *a, const struct ag_commit_rec *b)
+{
+	return a->gen > b->gen || (a->gen == b->gen && a->epoch > b->epoch);
+}
+
+int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
+			  int (*check)(void *arg, const struct ag_commit_rec *r),
+			  void *arg)
 {
 	uint8_t *ring = ag_alloc_aligned(AG_COMMIT_SLOTS * AG_BLOCK);
-	int i, found = 0;
+	struct ag_commit_rec *cand, *r;
+	int i, n = 0, rc = -ENOENT;
 	uint32_t s;
 
-	if (!ring)
+	cand = malloc(sizeof(*cand) * AG_COMMIT_SLOTS * ds->n + 1);
+	if (!ring || !cand) {
+		free(ring);
+		free(cand);
 		return -ENOMEM;
+	}
 	for (i = 0; i < ds->n; i++) {
 		if (ag_drive_read(ds, i, ring, AG_COMMIT_SLOTS * AG_BLOCK,
 				  AG_COMMIT_OFF))
 			continue;
 		for (s = 0; s < AG_COMMIT_SLOTS; s++) {
-			struct ag_commit_rec r;
-			int rc = commit_decode(ring + s * AG_BLOCK, &r);
+			int drc;
 
-			if (rc == -AG_ECORRUPT) {
+			r = &cand[n];
+			drc = commit_decode(ring + s * AG_BLOCK, r);
+			if (drc == -AG_ECORRUPT) {
 				/* a torn write of the newest slot is normal
 				 * after a crash; count it, use an older one */
 				atomic_fetch_add(&ds->d[i].csum_errors, 1);
 				continue;
 			}
-			if (rc || memcmp(r.uuid, ds->label.uuid, 16) ||
-			    r.gen % AG_COMMIT_SLOTS != s)
-				continue;
-			if (!found || r.gen > rec->gen)
-				*rec = r;
-			found = 1;
+			if (!drc && !memcmp(r->uuid, ds->label.uuid, 16) &&
+			    r->gen % AG_COMMIT_SLOTS == s)
+				n++;
 		}
 	}
+	/* newest first; a record whose listed pages did not all land was
+	 * never acknowledged: the one before it is the cluster's state */
+	while (n) {
+		int best = 0;
+
+		for (i = 1; i < n; i++)
+			if (newer(&cand[i], &cand[best]))
+				best = i;
+		if (!check || !cand[best].npages || check(arg, &cand[best])) {
+			*rec = cand[best];
+			rc = 0;
+			break;
+		}
+		AG_WARN("commit %llu lists pages that are not all on the "
+			"drives; using an older one",
+			(unsigned long long)cand[best].gen);
+		cand[best] = cand[--n];
+	}
+	free(cand);
 	free(ring);
-	return found ? 0 : -ENOENT;
+	return rc;
+}
+
+int ag_drives_quorum(const struct ag_drives *ds)
+{
+	int i, ok = 0, present = 0;
+
+	for (i = 0; i < ds->n; i++) {
+		if (ds->pool.rc[i] == 1)
+			continue;
+		present++;
+		if (!ds->pool.rc[i])
+			ok++;
+	}
+	return ok >= AG_MIN(3, present) && ok;
 }
 
 struct commit_job {
@@ -779,20 +834,12 @@ int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec)
 		.off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) * AG_BLOCK,
 	};
 	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
-	int i, ok = 0, present = 0;
 
 	if (!b)
 		return -ENOMEM;
-	commit_encode(b, rec);
+	ag_commit_encode(b, rec);
 	j.block = b;
 	ag_drives_run(ds, commit_one, &j);
-	for (i = 0; i < ds->n; i++) {
-		if (ds->pool.rc[i] == 1)
-			continue;
-		present++;
-		if (!ds->pool.rc[i])
-			ok++;
-	}
 	free(b);
-	return ok >= AG_MIN(3, present) && ok ? 0 : -AG_ENOQUORUM;
+	return ag_drives_quorum(ds) ? 0 : -AG_ENOQUORUM;
 }

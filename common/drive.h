@@ -27,12 +27,17 @@ struct ag_label {
 	uint64_t created;
 };
 
+/* Pages a commit record can list (see format.h). */
+#define AG_COMMIT_PAGES 502
+
 struct ag_commit_rec {
 	uint64_t gen;
 	uint64_t root;
 	uint32_t epoch;
 	uint8_t uuid[16];
 	uint64_t time_ns;
+	uint32_t npages;  /* pages written with the record, to check */
+	uint64_t pages[AG_COMMIT_PAGES];
 };
 
 enum ag_drive_state {
@@ -115,11 +120,20 @@ void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len);
 /* fdatasync every present drive. */
 int ag_drives_sync(struct ag_drives *ds);
 
-/* The newest valid commit record on any drive; -ENOENT if none. */
-int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec);
+/* The newest valid commit record on any drive, by generation and then
+ * epoch, that check (when not NULL) accepts: a record that lists pages
+ * counts only once they are all on the drives. -ENOENT if none. */
+int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
+			  int (*check)(void *arg, const struct ag_commit_rec *r),
+			  void *arg);
+/* The 4096-byte block of a commit record. */
+void ag_commit_encode(uint8_t *block, const struct ag_commit_rec *rec);
 /* Write rec into slot gen % 16 of every present drive and sync; succeeds
  * when at least min(3, present) drives took it. */
 int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec);
+/* Whether enough drives took a job's write: min(3, present), at least
+ * one (from ds->pool.rc after ag_drives_run). */
+int ag_drives_quorum(const struct ag_drives *ds);
 
 /* Byte offset on a drive of segment seg, unit-sized slot L. */
 static inline uint64_t ag_slot_offset(const struct ag_label *l, uint32_t seg,

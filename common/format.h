@@ -63,9 +63,17 @@
  *   28  4  reserved (0)
  *   32  16 cluster uuid
  *   48  8  commit time (unix nanoseconds)
+ *   56  8  reserved (0)
+ *   64  4  npages: pages listed below (at most 502)
+ *   72  8n addresses of the pages this commit wrote
  *   4092 4 crc32c of bytes [0, 4092)
- * The valid record with the highest generation (ties: any) is the state of
- * the cluster.
+ * A commit writes its pages and its record in one flush of every drive,
+ * so after a crash the record may be on a drive while some of its pages
+ * are not: a record that lists pages counts only when each of them has a
+ * good copy written by its generation. (A commit of more pages than fit
+ * lists none and writes its record only after its pages are durable.)
+ * Of the records that count, the highest generation, then the highest
+ * fencing epoch, is the state of the cluster.
  *
  * Page header (first AG_PAGE_HDR = 32 bytes of every metadata page):
  *   0   4  crc32c of bytes [4, page size)

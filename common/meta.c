@@ -98,7 +98,8 @@ static int reload(struct ag_meta *m)
 	ag_tree_close(m->tree);
 	m->tree = NULL;
 	ag_space_destroy(&m->space);
-	rc = ag_commit_read_latest(m->ds, &m->rec);
+	rc = ag_commit_read_latest(m->ds, &m->rec, ag_pagestore_check_commit,
+				   m->ps);
 	if (rc) {
 		AG_ERR("no valid commit record on the drives: %s",
 		       ag_strerror(rc));
@@ -252,9 +253,7 @@ int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root)
 		rc = ag_tree_flush(m->tree, rec.gen, &rec.root);
 	/* pages first, then the record that makes them the cluster's state */
 	if (!rc)
-		rc = ag_pagestore_flush(m->ps);
-	if (!rc)
-		rc = ag_commit_write(m->ds, &rec);
+		rc = ag_pagestore_commit(m->ps, &rec);
 	if (rc) {
 		ag_pagestore_discard(m->ps);
 		AG_ERR("commit of generation %llu failed: %s; reloading",

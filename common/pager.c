@@ -305,11 +305,18 @@ static int by_offset(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+struct flush_job {
+	struct ag_pagestore *ps;
+	const uint8_t *commit; /* a commit record block to write too */
+	uint64_t commit_off;
+};
+
 /* Runs on drive d's thread: write every queued copy that lives on d, in
- * runs of adjacent blocks, then sync. */
+ * runs of adjacent blocks, and the commit record if any, then sync. */
 static int flush_drive(struct ag_drives *ds, int d, void *arg)
 {
-	struct ag_pagestore *ps = arg;
+	const struct flush_job *job = arg;
+	struct ag_pagestore *ps = job->ps;
 	struct iovec iov[256];
 	struct copy *cp;
 	size_t i, n = 0;
@@ -346,6 +353,11 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 		rc = ag_drive_writev(ds, d, iov, (int)run, start);
 	}
 	free(cp);
+	if (!rc && job->commit) {
+		iov[0].iov_base = (void *)job->commit;
+		iov[0].iov_len = AG_BLOCK;
+		rc = ag_drive_writev(ds, d, iov, 1, job->commit_off);
+	}
 	if (rc)
 		return rc;
 	if (fdatasync(ds->d[d].fd)) {
@@ -355,13 +367,13 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 	return 0;
 }
 
-int ag_pagestore_flush(struct ag_pagestore *ps)
+static int flush_queue(struct ag_pagestore *ps, const struct flush_job *job)
 {
 	struct ag_drives *ds = ps->ds;
 	size_t i;
 	int c, rc = 0;
 
-	ag_drives_run(ds, flush_drive, ps);
+	ag_drives_run(ds, flush_drive, (void *)job);
 	/* every page needs a copy on a drive that took its writes */
 	for (i = 0; i < ps->nqueue && !rc; i++) {
 		int landed = 0;
@@ -388,6 +400,59 @@ int ag_pagestore_flush(struct ag_pagestore *ps)
 		free(ps->queue[i].page);
 	ps->nqueue = 0;
 	return 0;
+}
+
+int ag_pagestore_flush(struct ag_pagestore *ps)
+{
+	struct flush_job job = { .ps = ps };
+
+	return flush_queue(ps, &job);
+}
+
+int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec)
+{
+	struct flush_job job = { .ps = ps };
+	uint8_t *block;
+	size_t i;
+	int rc;
+
+	if (ps->nqueue > AG_COMMIT_PAGES) {
+		/* too many to list: pages first, then the record */
+		rec->npages = 0;
+		rc = ag_pagestore_flush(ps);
+		return rc ? rc : ag_commit_write(ps->ds, rec);
+	}
+	/* one flush for pages and record: the record lists the pages, and
+	 * a reader takes it only once all of them are on the drives */
+	rec->npages = ps->nqueue;
+	for (i = 0; i < ps->nqueue; i++)
+		rec->pages[i] = ps->queue[i].addr;
+	block = ag_alloc_aligned(AG_BLOCK);
+	if (!block)
+		return -ENOMEM;
+	ag_commit_encode(block, rec);
+	job.commit = block;
+	job.commit_off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) *
+			 AG_BLOCK;
+	rc = flush_queue(ps, &job);
+	if (!rc && !ag_drives_quorum(ps->ds))
+		rc = -AG_ENOQUORUM;
+	free(block);
+	return rc;
+}
+
+int ag_pagestore_check_commit(void *arg, const struct ag_commit_rec *rec)
+{
+	struct ag_pagestore *ps = arg;
+	uint8_t *buf = ag_alloc_aligned(ps->page_size);
+	uint32_t i;
+	int good = buf != NULL;
+
+	for (i = 0; good && i < rec->npages; i++)
+		good = !ag_page_read(ps, rec->pages[i], buf) &&
+		       get_le64(buf + 16) == rec->gen;
+	free(buf);
+	return good;
 }
 
 int ag_page_write(struct ag_pagestore *ps, uint64_t addr, uint64_t gen,

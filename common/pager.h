@@ -38,6 +38,13 @@ int ag_page_write(struct ag_pagestore *ps, uint64_t addr, uint64_t gen,
  * per drive and on all drives at once, and syncs them. */
 void ag_pagestore_defer(struct ag_pagestore *ps, int on);
 int ag_pagestore_flush(struct ag_pagestore *ps);
+/* Make the queued pages and rec durable in one flush of every drive; rec
+ * lists the pages so that readers can tell a whole commit from a torn
+ * one (a commit of too many pages to list takes two flushes). */
+int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec);
+/* A check for ag_commit_read_latest (arg: the page store): 1 when every
+ * page rec lists is on the drives, written by rec's generation. */
+int ag_pagestore_check_commit(void *arg, const struct ag_commit_rec *rec);
 /* Drop queued pages (a failed commit). */
 void ag_pagestore_discard(struct ag_pagestore *ps);
 /* Check every mirror of the page (fsck): returns the number of good

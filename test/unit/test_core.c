@@ -21,6 +21,8 @@
 #include "agora.h"
 #include "apply.h"
 #include "config.h"
+#include "drive.h"
+#include "txn.h"
 #include "tap.h"
 
 static char dir[256], conf[300];
@@ -295,6 +297,52 @@ static void test_big_offset(struct ag_cluster *c)
 	ok(ag_read(c, f.ino, off, got, 100) == 10, "read stops at size");
 }
 
+/* Drop page writes: the commit record lands, the pages it lists do not. */
+static int drop_pages(int drive, int is_write, uint64_t off, size_t len)
+{
+	(void)drive;
+	(void)len;
+	return is_write && off >= (1u << 20) ? 1 : 0;
+}
+
+/* A commit whose pages never reached the drives (a crash in its one
+ * flush) must not count: the cluster stays at the commit before it. */
+static void test_torn_commit(void)
+{
+	struct ag_config *cfg;
+	struct ag_meta *m;
+	struct ag_meta_result res;
+	struct ag_op_mknode o = { .parent = AG_ROOT, .mode = 040755,
+				  .name = "torn", .nlen = 4 };
+	struct ag_cluster *c;
+	struct ag_attr a;
+	struct ag_txn t;
+	uint64_t before = 0, gen, root;
+
+	if (!ok(!ag_config_load(conf, &cfg), "config for an in-process metad"))
+		return;
+	if (ok(!ag_meta_open(cfg, &m), "in-process metad opens")) {
+		before = ag_meta_gen(m);
+		ag_txn_init(&t, 77, 1);
+		ag_txn_mknode(&t, &o);
+		ok(!ag_meta_apply(m, t.buf, t.len, &res) && !res.status,
+		   "mkdir applied");
+		ag_drive_fault_hook = drop_pages;
+		ag_meta_commit(m, &gen, &root);
+		ag_drive_fault_hook = NULL;
+		ag_txn_release(&t);
+		ag_meta_close(m);
+	}
+	ag_config_free(cfg);
+	ok(!ag_cluster_open(conf, AG_OPEN_RDONLY, &c), "open after the crash");
+	ok(c && ag_cluster_generation(c) == before,
+	   "the torn commit is ignored (generation %llu)",
+	   (unsigned long long)before);
+	ok(c && ag_resolve(c, "/torn", &a) == -ENOENT, "its mkdir is not there");
+	ok(c && ag_fsck(c, NULL, 0) == 0, "fsck clean");
+	ag_cluster_close(c);
+}
+
 static void test_degraded(void)
 {
 	struct ag_cluster *c;
@@ -365,6 +413,10 @@ int main(void)
 		test_big_offset(c);
 		ag_cluster_close(c);
 	}
+	stop_metad();
+	test_torn_commit();
+	if (!ok(!start_metad(), "metad starts again"))
+		return tap_done();
 	test_degraded();
 	stop_metad();
 	if (!tap_failed) {
