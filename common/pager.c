@@ -530,9 +530,3 @@ void ag_pagestore_pager(struct ag_pagestore *ps, struct ag_pager *pg,
 	pg->alloc = pg_alloc;
 	pg->release = pg_release;
 }
-
-/* A freed page's address may be reused: forget the cached copy. */
-void ag_pagestore_forget(struct ag_pagestore *ps, uint64_t addr)
-{
-	cache_drop(ps, addr);
-}

@@ -60,9 +60,6 @@ void ag_pagestore_pager(struct ag_pagestore *ps, struct ag_pager *pg,
 			int (*alloc)(void *, uint64_t *),
 			void (*release)(void *, uint64_t), void *alloc_ctx);
 
-/* A freed address may be reused: drop its cached copy. */
-void ag_pagestore_forget(struct ag_pagestore *ps, uint64_t addr);
-
 extern atomic_ulong ag_page_fallbacks; /* reads served by a 2nd mirror */
 
 #endif
