@@ -30,10 +30,13 @@ struct ag_attr {
 	int64_t atime, mtime, ctime, btime; /* nanoseconds since 1970 */
 	uint64_t generation;
 	uint64_t rdev;
-	uint32_t flags;
+	uint32_t flags;   /* AG_ATTR_* */
 	uint8_t etag[16];
 	uint64_t parent;
 };
+#define AG_ATTR_IMPLICIT 0x1 /* directory made for a deeper S3 key */
+#define AG_ATTR_ETAG 0x2     /* etag is the MD5 of the current content;
+			      * any change of the data clears it */
 
 struct ag_cluster;
 
@@ -127,6 +130,12 @@ ssize_t ag_write(struct ag_cluster *c, uint64_t ino, uint64_t off,
 		 const void *buf, size_t len);
 /* Truncate or extend. */
 int ag_truncate(struct ag_cluster *c, uint64_t ino, uint64_t size);
+/* Make dst's bytes [doff, doff + len) those of src's [soff, soff + len)
+ * by reference: dst shares src's chunks, no data is read or written.
+ * The range is clipped at src's end; returns the bytes cloned. src and
+ * dst may be the same file when the ranges do not overlap. */
+ssize_t ag_clone_range(struct ag_cluster *c, uint64_t src, uint64_t soff,
+		       uint64_t dst, uint64_t doff, uint64_t len);
 
 /* A streaming writer: fills a new, nameless element and publishes it under
  * (parent, name) atomically at commit, replacing a file of that name. Used
@@ -135,7 +144,19 @@ struct ag_writer;
 int ag_writer_new(struct ag_cluster *c, uint32_t mode, uint32_t uid,
 		  uint32_t gid, struct ag_writer **wp);
 int ag_writer_write(struct ag_writer *w, const void *buf, size_t len);
-/* Make everything durable and name it; *a gets the final attributes. */
+/* Append len bytes of element src from soff by reference (as
+ * ag_clone_range); -EINVAL when src holds fewer. */
+int ag_writer_clone(struct ag_writer *w, uint64_t src, uint64_t soff,
+		    uint64_t len);
+/* Set an xattr in the transaction that publishes the element, so the
+ * element never appears without it. */
+int ag_writer_setxattr(struct ag_writer *w, const char *name,
+		       const void *val, size_t len);
+/* The ETag stored at commit. By default it is the MD5 of the bytes
+ * written, and none is stored when a range was cloned. */
+void ag_writer_set_etag(struct ag_writer *w, const uint8_t md5[16]);
+/* Make everything durable and name it; *a gets the final attributes
+ * (with the ETag flagged in a->flags when one was stored). */
 int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 		     struct ag_attr *a);
 /* Drop an uncommitted writer (its data is reclaimed). Accepts NULL. */
@@ -172,5 +193,41 @@ int ag_cluster_status(struct ag_cluster *c, struct ag_status *st);
  * *, NULL: quiet). Returns 0 when clean, 1 when damage was found, or a
  * negative errno when the check could not run. */
 int ag_fsck(struct ag_cluster *c, void *out, int verbose);
+
+/* ---- S3 support (objects.c) ---- */
+
+/* struct ag_attr.flags: a directory made implicitly for a deeper S3 key
+ * (removed again by an S3 DELETE once empty). */
+#define AG_ATTR_IMPLICIT 0x1
+
+/* mkdir of one implicit directory: an existing directory is success (and
+ * stays as it is), an existing non-directory is -EEXIST. */
+int ag_mkdir_implicit(struct ag_cluster *c, uint64_t parent, const char *name,
+		      uint32_t uid, uint32_t gid, struct ag_attr *a);
+/* Store md5 as the ETag of ino's current content. Racy by design: a write
+ * landing between the caller's read and this call would be tagged with the
+ * older MD5, so callers pass the size and mtime they hashed and the store
+ * is skipped (-EAGAIN) when they no longer match. */
+int ag_etag_store(struct ag_cluster *c, uint64_t ino, uint64_t size,
+		  int64_t mtime, const uint8_t md5[16]);
+
+/* S3 users: xattrs "agora.s3.user.ACCESS" of the root directory, value
+ * "SECRET UID GID NAME" (a namespace the kernel refuses, so never reachable
+ * over FUSE). */
+struct ag_user {
+	char name[65];
+	char access[33];
+	char secret[65];
+	uint32_t uid, gid;
+};
+/* Add u (its access key must be new: -EEXIST; so must its name). */
+int ag_user_add(struct ag_cluster *c, const struct ag_user *u);
+/* Find the user of an access key: -ENOENT when there is none. */
+int ag_user_get(struct ag_cluster *c, const char *access, struct ag_user *u);
+/* Remove the user named name (or holding that access key). */
+int ag_user_remove(struct ag_cluster *c, const char *name);
+/* Call cb for each user; a non-zero return stops and is returned. */
+int ag_user_list(struct ag_cluster *c,
+		 int (*cb)(void *arg, const struct ag_user *u), void *arg);
 
 #endif

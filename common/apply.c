@@ -1030,6 +1030,58 @@ static int op_write(struct tx *tx, const struct ag_op_write *o)
 	return rc ? rc : inode_put(tx, &in);
 }
 
+/* The source's extents are read before the destination is punched, so
+ * a file may clone a range of itself to a range that does not overlap. */
+static int op_clone(struct tx *tx, const struct ag_op_clone *o)
+{
+	struct ag_attr src, dst;
+	struct ag_extent *arr = NULL;
+	uint64_t len = o->len, send;
+	size_t n = 0, i;
+	int rc = inode_get(tx, o->src, &src);
+
+	if (!rc)
+		rc = inode_get(tx, o->dst, &dst);
+	if (rc)
+		return rc;
+	if (is_dir(&src) || is_dir(&dst))
+		return -EISDIR;
+	if (!S_ISREG(src.mode) || !S_ISREG(dst.mode))
+		return -EINVAL;
+	if (o->soff >= src.size)
+		return 0;
+	len = AG_MIN(len, src.size - o->soff);
+	send = o->soff + len;
+	if (o->doff + len < o->doff)
+		return -EFBIG;
+	if (src.ino == dst.ino && o->soff < o->doff + len &&
+	    o->doff < send)
+		return -EINVAL;
+	rc = extents_overlapping(tx, src.ino, o->soff, send, &arr, &n);
+	if (!rc)
+		rc = punch(tx, dst.ino, o->doff, o->doff + len);
+	for (i = 0; i < n && !rc; i++) {
+		struct ag_extent e = arr[i];
+		uint64_t from = AG_MAX(e.off, o->soff);
+		uint64_t to = AG_MIN(e.off + e.len, send);
+
+		e.coff += (uint32_t)(from - e.off);
+		e.len = (uint32_t)(to - from);
+		e.off = o->doff + (from - o->soff);
+		rc = chunk_ref(tx, e.sha, 1);
+		if (!rc)
+			rc = extent_put(tx, dst.ino, &e);
+		tx->stats.logical += e.len;
+	}
+	free(arr);
+	if (rc)
+		return rc;
+	dst.size = AG_MAX(dst.size, o->doff + len);
+	dst.mtime = dst.ctime = tx->now;
+	dst.flags &= ~AG_INODE_ETAG;
+	return inode_put(tx, &dst);
+}
+
 static int op_stripe(struct tx *tx, const struct ag_op_stripe *o)
 {
 	struct ag_space *sp = &tx->m->space;
@@ -1157,6 +1209,8 @@ static int apply_op(struct tx *tx, const struct ag_op *op)
 		return op_seg_release(tx, &op->u.seg);
 	case AG_OP_DROP_ORPHAN:
 		return ag_tx_drop_orphan(tx, op->u.ino);
+	case AG_OP_CLONE:
+		return op_clone(tx, &op->u.clone);
 	}
 	return -EINVAL;
 }

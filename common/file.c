@@ -715,12 +715,19 @@ static int sink_commit(struct sink *s, struct ag_rpc_reply *r)
 
 /* ---- streaming writer (put) ---- */
 
+/* The ETag a writer will store. */
+enum etag_state { ETAG_MD5, ETAG_SET, ETAG_NONE };
+
 struct ag_writer {
 	struct sink s;
 	uint8_t *buf;        /* bytes not yet chunked */
 	size_t len, cap;
 	uint64_t off;        /* file offset of buf[0] */
 	uint64_t piece;      /* start of the open WRITE op */
+	EVP_MD_CTX *md5;     /* of every byte written, in order */
+	enum etag_state etag_state;
+	uint8_t etag[16];
+	struct ag_txn xattrs; /* SETXATTR ops held for the publishing txn */
 	int error;
 };
 
@@ -747,6 +754,10 @@ int ag_writer_new(struct ag_cluster *c, uint32_t mode, uint32_t uid,
 		return -EROFS;
 	}
 	rc = sink_init(&w->s, c);
+	ag_txn_init(&w->xattrs, 0, 0);
+	w->md5 = EVP_MD_CTX_new();
+	if (!rc && (!w->md5 || !EVP_DigestInit_ex(w->md5, EVP_md5(), NULL)))
+		rc = -ENOMEM;
 	/* batches of a few MiB keep both preparing threads busy */
 	w->cap = 2 * (size_t)c->ds->label.chunk_max + (8 << 20);
 	w->buf = malloc(w->cap);
@@ -786,6 +797,8 @@ int ag_writer_write(struct ag_writer *w, const void *data, size_t len)
 
 	if (w->error)
 		return w->error;
+	if (w->etag_state == ETAG_MD5 && !EVP_DigestUpdate(w->md5, data, len))
+		return w->error = -EIO;
 	while (len) {
 		size_t n = AG_MIN(len, w->cap - w->len), used;
 		int rc;
@@ -810,26 +823,119 @@ int ag_writer_write(struct ag_writer *w, const void *data, size_t len)
 	return 0;
 }
 
+/* Chunk and store every buffered byte, so that what comes next starts
+ * at w->off. */
+static int writer_drain(struct ag_writer *w)
+{
+	size_t used;
+	int rc = sink_bytes(&w->s, w->buf, w->len, w->off, 1, &used);
+
+	if (rc)
+		return rc;
+	w->off += used;
+	w->len = 0;
+	return 0;
+}
+
+int ag_writer_clone(struct ag_writer *w, uint64_t src, uint64_t soff,
+		    uint64_t len)
+{
+	struct ag_op_clone o = { .src = src, .soff = soff, .len = len };
+	struct ag_attr a;
+	int rc = w->error;
+
+	if (rc)
+		return rc;
+	rc = ag_getattr(w->s.c, src, &a);
+	if (rc)
+		return rc;
+	if (!S_ISREG(a.mode))
+		return S_ISDIR(a.mode) ? -EISDIR : -EINVAL;
+	if (soff > a.size || len > a.size - soff)
+		return -EINVAL;
+	rc = writer_drain(w);
+	if (!rc)
+		rc = ag_txn_write_size(&w->s.txn, w->off);
+	o.dst = w->s.ino; /* 0 before the first checkpoint: the MKNODE */
+	o.doff = w->off;
+	if (!rc && len)
+		rc = ag_txn_clone(&w->s.txn, &o);
+	if (rc)
+		return w->error = rc;
+	w->off += len;
+	if (len && w->etag_state == ETAG_MD5)
+		w->etag_state = ETAG_NONE;
+	rc = writer_begin_piece(w);
+	return rc ? (w->error = rc) : 0;
+}
+
+int ag_writer_setxattr(struct ag_writer *w, const char *name,
+		       const void *val, size_t len)
+{
+	struct ag_op_xattr o = { .name = name, .value = val, .vlen = len };
+	size_t nlen = strnlen(name, AG_NAME_MAX + 1);
+
+	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
+		return -ERANGE;
+	if (len > AG_VAL_MAX)
+		return -E2BIG;
+	o.nlen = nlen;
+	return ag_txn_setxattr(&w->xattrs, &o);
+}
+
+void ag_writer_set_etag(struct ag_writer *w, const uint8_t md5[16])
+{
+	memcpy(w->etag, md5, 16);
+	w->etag_state = ETAG_SET;
+}
+
+/* Append the held xattrs (for ino) and the ETag to the final txn. */
+static int writer_attrs(struct ag_writer *w, uint64_t ino)
+{
+	struct ag_op_setattr sa = { .ino = ino, .mask = AG_SET_ETAG };
+	struct ag_txn_iter it;
+	struct ag_op op;
+	uint64_t client, txid;
+	unsigned int mdlen;
+	int rc;
+
+	rc = ag_txn_parse(w->xattrs.buf, w->xattrs.len, &client, &txid, &it);
+	while (!rc && (rc = ag_txn_next(&it, &op)) == 1) {
+		op.u.xattr.ino = ino;
+		rc = ag_txn_setxattr(&w->s.txn, &op.u.xattr);
+	}
+	if (rc)
+		return rc;
+	if (w->etag_state == ETAG_MD5 &&
+	    !EVP_DigestFinal_ex(w->md5, w->etag, &mdlen))
+		return -EIO;
+	if (w->etag_state == ETAG_NONE)
+		return 0;
+	memcpy(sa.etag, w->etag, 16);
+	return ag_txn_setattr(&w->s.txn, &sa);
+}
+
 int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 		     struct ag_attr *a)
 {
 	struct ag_op_link o = { .parent = parent, .name = name,
 				.flags = AG_LINK_REPLACE };
 	struct ag_rpc_reply r;
-	size_t used;
 	int rc = w->error;
 
 	if (!rc)
-		rc = sink_bytes(&w->s, w->buf, w->len, w->off, 1, &used);
+		rc = w->xattrs.error;
+	if (!rc)
+		rc = writer_drain(w);
 	if (rc)
 		return w->error = rc;
-	w->off += used;
-	w->len = 0;
 	o.ino = w->s.ino;
 	o.nlen = strnlen(name, AG_NAME_MAX + 1);
 	rc = ag_txn_write_size(&w->s.txn, w->off);
 	if (!rc)
 		rc = ag_txn_link(&w->s.txn, &o);
+	if (!rc)
+		rc = writer_attrs(w, o.ino);
 	if (!rc)
 		rc = sink_commit(&w->s, &r);
 	if (rc)
@@ -854,6 +960,8 @@ void ag_writer_free(struct ag_writer *w)
 		ag_txn_release(&t);
 	}
 	sink_destroy(&w->s);
+	ag_txn_release(&w->xattrs);
+	EVP_MD_CTX_free(w->md5);
 	free(w->buf);
 	free(w);
 }
@@ -949,6 +1057,34 @@ static ssize_t write_piece(struct ag_cluster *c, struct sink *s,
 		rc = sink_commit(s, NULL);
 	free(region);
 	return rc ? rc : (ssize_t)len;
+}
+
+ssize_t ag_clone_range(struct ag_cluster *c, uint64_t src, uint64_t soff,
+		       uint64_t dst, uint64_t doff, uint64_t len)
+{
+	struct ag_op_clone o = { .src = src, .soff = soff, .dst = dst,
+				 .doff = doff };
+	struct ag_attr a;
+	struct ag_txn t;
+	int rc;
+
+	if (!c->rpc)
+		return -EROFS;
+	rc = ag_getattr(c, src, &a);
+	if (rc)
+		return rc;
+	if (!S_ISREG(a.mode))
+		return S_ISDIR(a.mode) ? -EISDIR : -EINVAL;
+	if (soff >= a.size || !len)
+		return 0;
+	o.len = AG_MIN(len, a.size - soff);
+	if (doff + o.len < doff)
+		return -EFBIG;
+	ag_cl_txn(c, &t);
+	ag_txn_clone(&t, &o);
+	rc = ag_cl_commit(c, &t, NULL);
+	ag_txn_release(&t);
+	return rc ? rc : (ssize_t)o.len;
 }
 
 ssize_t ag_write(struct ag_cluster *c, uint64_t ino, uint64_t off,

@@ -316,6 +316,20 @@ int ag_txn_seg_release(struct ag_txn *t, uint32_t seg, uint64_t fill)
 	return 0;
 }
 
+int ag_txn_clone(struct ag_txn *t, const struct ag_op_clone *o)
+{
+	uint8_t *p = op_begin(t, AG_OP_CLONE, 40);
+
+	if (!p)
+		return t->error;
+	put_le64(p, o->src);
+	put_le64(p + 8, o->soff);
+	put_le64(p + 16, o->dst);
+	put_le64(p + 24, o->doff);
+	put_le64(p + 32, o->len);
+	return 0;
+}
+
 int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino)
 {
 	uint8_t *p = op_begin(t, AG_OP_DROP_ORPHAN, 8);
@@ -492,6 +506,18 @@ int ag_txn_next(struct ag_txn_iter *it, struct ag_op *op)
 			return -AG_EPROTO;
 		op->u.ino = get_le64(b);
 		return 1;
+	case AG_OP_CLONE: {
+		struct ag_op_clone *o = &op->u.clone;
+
+		if (blen != 40)
+			return -AG_EPROTO;
+		o->src = get_le64(b);
+		o->soff = get_le64(b + 8);
+		o->dst = get_le64(b + 16);
+		o->doff = get_le64(b + 24);
+		o->len = get_le64(b + 32);
+		return 1;
+	}
 	}
 	return -AG_EPROTO;
 }

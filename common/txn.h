@@ -30,6 +30,7 @@ enum ag_op_type {
 	AG_OP_SEG_LEASE = 10,
 	AG_OP_SEG_RELEASE = 11,
 	AG_OP_DROP_ORPHAN = 12, /* the last open handle of an unlinked inode */
+	AG_OP_CLONE = 13,   /* share a byte range of one file with another */
 };
 
 /* MKNODE flags */
@@ -130,6 +131,14 @@ struct ag_op_write {
 	const uint8_t *exts;  /* encoded ag_write_ext array (decoder side) */
 };
 
+/* dst [doff, doff + len) becomes src [soff, soff + len) by reference:
+ * the destination's extents name the source's chunks, which gain a
+ * reference each; no data moves. The range is clipped at the source's
+ * end; holes stay holes. */
+struct ag_op_clone {
+	uint64_t src, soff, dst, doff, len;
+};
+
 struct ag_op_stripe {
 	uint32_t seg, stripe, n;
 	const uint8_t *crcs; /* n little-endian u32 */
@@ -150,6 +159,7 @@ struct ag_op {
 		struct ag_op_setattr setattr;
 		struct ag_op_xattr xattr;
 		struct ag_op_write write;
+		struct ag_op_clone clone;
 		struct ag_op_stripe stripe;
 		struct ag_op_seg seg;
 		uint64_t ino;
@@ -190,6 +200,7 @@ int ag_txn_write(struct ag_txn *t, uint64_t ino, uint64_t start, uint64_t end,
 int ag_txn_write_ext(struct ag_txn *t, const struct ag_write_ext *e);
 /* Change the new_size of the open WRITE (the size is known last). */
 int ag_txn_write_size(struct ag_txn *t, uint64_t new_size);
+int ag_txn_clone(struct ag_txn *t, const struct ag_op_clone *o);
 int ag_txn_stripe(struct ag_txn *t, uint32_t seg, uint32_t stripe,
 		  const uint32_t *crcs, uint32_t n);
 int ag_txn_seg_lease(struct ag_txn *t);

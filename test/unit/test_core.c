@@ -297,6 +297,75 @@ static void test_big_offset(struct ag_cluster *c)
 	ok(ag_read(c, f.ino, off, got, 100) == 10, "read stops at size");
 }
 
+/* Clones share chunks: no new chunk, refcounts right after deletes. */
+static void test_clone(struct ag_cluster *c)
+{
+	size_t len = 2 << 20, j;
+	uint8_t *data = malloc(len), *got = malloc(2 * len), md5[16];
+	struct ag_status s0, s1;
+	struct ag_attr src, dst, a;
+	struct ag_writer *w = NULL;
+	char val[16];
+
+	for (j = 0; j < len; j++)
+		data[j] = (uint8_t)tap_rand(&seed);
+	ok(!put(c, "csrc", data, len) && !ag_resolve(c, "/csrc", &src),
+	   "put the clone source");
+	ok((src.flags & AG_ATTR_ETAG) && src.etag[0] | src.etag[15],
+	   "put stored an ETag");
+	memcpy(md5, src.etag, 16);
+	stats(c, &s0);
+	ok(!ag_mknod(c, AG_ROOT, "cdst", 0100644, 0, 0, 0, &dst), "create dst");
+	ok(ag_clone_range(c, src.ino, 1000, dst.ino, 5000, len) ==
+	   (ssize_t)(len - 1000), "clone is clipped at the source's end");
+	ok(!ag_getattr(c, dst.ino, &a) && a.size == 5000 + len - 1000,
+	   "dst size covers the clone");
+	ok(ag_read(c, dst.ino, 0, got, a.size) == (ssize_t)a.size &&
+	   !got[0] && !got[4999] && !memcmp(got + 5000, data + 1000,
+					    len - 1000),
+	   "dst reads a hole then the source's bytes");
+	ok(ag_clone_range(c, src.ino, 0, src.ino, 100, 1000) == -EINVAL,
+	   "overlapping clone within one file refused");
+	stats(c, &s1);
+	ok(s1.chunks == s0.chunks && s1.unique_bytes == s0.unique_bytes,
+	   "clone stored no chunk");
+	ok(!ag_writer_new(c, 0644, 0, 0, &w) &&
+	   !ag_writer_write(w, "head", 4) &&
+	   !ag_writer_clone(w, src.ino, 0, len) &&
+	   !ag_writer_write(w, "tail", 4) &&
+	   ag_writer_clone(w, src.ino, 1, len) == -EINVAL &&
+	   !ag_writer_setxattr(w, "user.color", "blue", 4) &&
+	   !ag_writer_commit(w, AG_ROOT, "cjoin", &a), "writer joins by clone");
+	ag_writer_free(w);
+	ok(a.size == len + 8 && !(a.flags & AG_ATTR_ETAG),
+	   "joined size, no ETag after a clone");
+	ok(ag_read(c, a.ino, 0, got, a.size) == (ssize_t)a.size &&
+	   !memcmp(got, "head", 4) && !memcmp(got + 4, data, len) &&
+	   !memcmp(got + 4 + len, "tail", 4), "joined bytes");
+	ok(ag_getxattr(c, a.ino, "user.color", val, sizeof(val)) == 4 &&
+	   !memcmp(val, "blue", 4), "xattr published with the element");
+	w = NULL;
+	ok(!ag_writer_new(c, 0644, 0, 0, &w) &&
+	   !ag_writer_clone(w, src.ino, 0, len), "copy by clone");
+	if (w)
+		ag_writer_set_etag(w, md5);
+	ok(w && !ag_writer_commit(w, AG_ROOT, "ccopy", &a) &&
+	   (a.flags & AG_ATTR_ETAG) && !memcmp(a.etag, md5, 16),
+	   "copy keeps the ETag it was given");
+	ag_writer_free(w);
+	ok(ag_write(c, a.ino, 0, "x", 1) == 1 && !ag_getattr(c, a.ino, &a) &&
+	   !(a.flags & AG_ATTR_ETAG), "a write clears the ETag");
+	ok(!ag_unlink(c, AG_ROOT, "csrc") && fsck_clean(c),
+	   "fsck clean with the source gone");
+	ok(!ag_unlink(c, AG_ROOT, "cdst") && !ag_unlink(c, AG_ROOT, "cjoin") &&
+	   !ag_unlink(c, AG_ROOT, "ccopy"), "remove the clones");
+	stats(c, &s1);
+	ok(s1.chunks < s0.chunks && fsck_clean(c),
+	   "their chunks are freed, fsck clean");
+	free(data);
+	free(got);
+}
+
 /* Drop page writes: the commit record lands, the pages it lists do not. */
 static int drop_pages(int drive, int is_write, uint64_t off, size_t len)
 {
@@ -411,6 +480,7 @@ int main(void)
 		test_data_model(c);
 		test_dedup(c);
 		test_big_offset(c);
+		test_clone(c);
 		ag_cluster_close(c);
 	}
 	stop_metad();
