@@ -725,6 +725,7 @@ struct ag_writer {
 	uint64_t off;        /* file offset of buf[0] */
 	uint64_t piece;      /* start of the open WRITE op */
 	EVP_MD_CTX *md5;     /* of every byte written, in order */
+	size_t hashed;       /* bytes of buf already in md5 */
 	enum etag_state etag_state;
 	uint8_t etag[16];
 	struct ag_txn xattrs; /* SETXATTR ops held for the publishing txn */
@@ -791,16 +792,60 @@ static int writer_checkpoint(struct ag_writer *w)
 	return writer_begin_piece(w);
 }
 
+struct md5_job {
+	EVP_MD_CTX *md;
+	const uint8_t *p;
+	size_t n;
+	int ok;
+};
+
+static void *md5_main(void *arg)
+{
+	struct md5_job *j = arg;
+
+	j->ok = EVP_DigestUpdate(j->md, j->p, j->n);
+	return NULL;
+}
+
+/* Chunk and store the buffer (all of it with eof, else up to its last
+ * cut point). MD5 is sequential and as dear as the rest of ingest on
+ * one core, so the new bytes are hashed on a thread of their own while
+ * they are chunked. */
+static int writer_chunk(struct ag_writer *w, int eof)
+{
+	struct md5_job j = { .md = w->md5, .p = w->buf + w->hashed,
+			     .n = w->len - w->hashed, .ok = 1 };
+	int hashing = w->etag_state == ETAG_MD5 && j.n, threaded = 0;
+	pthread_t thr;
+	size_t used;
+	int rc;
+
+	if (hashing)
+		threaded = !pthread_create(&thr, NULL, md5_main, &j);
+	rc = sink_bytes(&w->s, w->buf, w->len, w->off, eof, &used);
+	if (hashing && !threaded)
+		md5_main(&j);
+	if (threaded)
+		pthread_join(thr, NULL);
+	if (!rc && !j.ok)
+		rc = -EIO;
+	if (rc)
+		return rc;
+	memmove(w->buf, w->buf + used, w->len - used);
+	w->len -= used;
+	w->off += used;
+	w->hashed = w->len;
+	return 0;
+}
+
 int ag_writer_write(struct ag_writer *w, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
 	if (w->error)
 		return w->error;
-	if (w->etag_state == ETAG_MD5 && !EVP_DigestUpdate(w->md5, data, len))
-		return w->error = -EIO;
 	while (len) {
-		size_t n = AG_MIN(len, w->cap - w->len), used;
+		size_t n = AG_MIN(len, w->cap - w->len);
 		int rc;
 
 		memcpy(w->buf + w->len, p, n);
@@ -809,14 +854,9 @@ int ag_writer_write(struct ag_writer *w, const void *data, size_t len)
 		len -= n;
 		if (w->len < w->cap)
 			continue;
-		rc = sink_bytes(&w->s, w->buf, w->len, w->off, 0, &used);
-		if (!rc) {
-			memmove(w->buf, w->buf + used, w->len - used);
-			w->len -= used;
-			w->off += used;
-			if (w->s.uncommitted >= COMMIT_EVERY)
-				rc = writer_checkpoint(w);
-		}
+		rc = writer_chunk(w, 0);
+		if (!rc && w->s.uncommitted >= COMMIT_EVERY)
+			rc = writer_checkpoint(w);
 		if (rc)
 			return w->error = rc;
 	}
@@ -827,14 +867,7 @@ int ag_writer_write(struct ag_writer *w, const void *data, size_t len)
  * at w->off. */
 static int writer_drain(struct ag_writer *w)
 {
-	size_t used;
-	int rc = sink_bytes(&w->s, w->buf, w->len, w->off, 1, &used);
-
-	if (rc)
-		return rc;
-	w->off += used;
-	w->len = 0;
-	return 0;
+	return writer_chunk(w, 1);
 }
 
 int ag_writer_clone(struct ag_writer *w, uint64_t src, uint64_t soff,
