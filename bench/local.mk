@@ -1,4 +1,5 @@
-# bench/local.mk - benchmarks (not installed; bench/run.sh runs them).
+# bench/local.mk - benchmarks (not installed; bench/run.sh, bench/fuse.sh
+# and bench/s3.sh run them).
 
 noinst_PROGRAMS += bench/bench_pipeline bench/bench_commit
 
@@ -6,3 +7,14 @@ bench_bench_pipeline_SOURCES = bench/bench_pipeline.c
 bench_bench_commit_SOURCES = bench/bench_commit.c
 
 EXTRA_DIST += bench/run.sh
+
+# The gateways' benchmarks (bench/fuse.sh, bench/s3.sh): an S3 load
+# generator and the bare-civetweb HTTP ceiling it is compared with.
+noinst_PROGRAMS += bench/s3load bench/civet_null
+
+bench_s3load_SOURCES = bench/s3load.c
+bench_s3load_LDADD = $(CURL_LIBS) $(CRYPTO_LIBS)
+bench_civet_null_SOURCES = bench/civet_null.c
+bench_civet_null_LDADD = $(CIVETWEB_LIBS) -lpthread
+
+EXTRA_DIST += bench/lib.sh bench/fuse.sh bench/s3.sh

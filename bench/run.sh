@@ -7,6 +7,11 @@
 #
 #   bench/run.sh
 #
+# The gateways have benchmarks of their own, each side by side with its
+# ceiling: bench/fuse.sh (agora-fused against libfuse's passthrough_ll,
+# fio and a metadata run) and bench/s3.sh (agora-s3d against a bare
+# civetweb server, with the s3load load generator).
+#
 # Builds first (in place, or in build/ as contrib/agora-start.sh does),
 # then makes a cluster of six sparse drive files in a temporary directory,
 # formats it, starts agora-metad there and removes it all at the end.

@@ -162,6 +162,47 @@ int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 /* Drop an uncommitted writer (its data is reclaimed). Accepts NULL. */
 void ag_writer_free(struct ag_writer *w);
 
+/* ---- open files (openfile.c) ----
+ *
+ * What a gateway holds for a file it has open: one object per inode per
+ * cluster handle, shared by every opener (reads through any of them see
+ * the writes of all). Writes are buffered and committed in whole chunks
+ * at ag_file_flush, at close, before a setattr, and every few MiB; each
+ * commit is durable when it returns. An inode unlinked or renamed over
+ * while open on this handle stays readable and writable until its last
+ * close. The calls taking (c, ino) act on ino's open file if there is
+ * one, and work as well when there is none. */
+struct ag_file;
+/* Open ino (a reference on the shared object; no checks). */
+int ag_file_open(struct ag_cluster *c, uint64_t ino, struct ag_file **fp);
+/* Commit what is buffered and drop the reference; the last close of an
+ * unlinked inode destroys it. Returns the commit's error (the bytes are
+ * then lost). Accepts NULL. */
+int ag_file_close(struct ag_file *f);
+ssize_t ag_file_read(struct ag_file *f, uint64_t off, void *buf, size_t len);
+ssize_t ag_file_write(struct ag_file *f, uint64_t off, const void *buf,
+		      size_t len);
+/* Commit what is buffered: data and metadata are durable on return. */
+int ag_file_flush(struct ag_file *f);
+/* ag_getattr, with the size and mtime of writes still buffered. */
+int ag_file_getattr(struct ag_cluster *c, uint64_t ino, struct ag_attr *a);
+/* ag_setattr, after committing ino's buffered writes. */
+int ag_file_setattr(struct ag_cluster *c, uint64_t ino, unsigned mask,
+		    const struct ag_attr *in, struct ag_attr *out);
+/* Commit ino's buffered writes (fsync by inode). */
+int ag_file_sync(struct ag_cluster *c, uint64_t ino);
+/* Make [off, off + len) a hole (reads as zeros, stores nothing); the size
+ * does not change. */
+int ag_file_punch(struct ag_cluster *c, uint64_t ino, uint64_t off,
+		  uint64_t len);
+/* lseek(2) SEEK_DATA or SEEK_HOLE (whence) from off: *pos; -ENXIO at or
+ * past the end, or when no data follows off. */
+int ag_file_seek(struct ag_cluster *c, uint64_t ino, uint64_t off,
+		 int whence, uint64_t *pos);
+/* ag_clone_range after committing both files' buffered writes. */
+ssize_t ag_file_clone(struct ag_cluster *c, uint64_t src, uint64_t soff,
+		      uint64_t dst, uint64_t doff, uint64_t len);
+
 /* ---- cluster state ---- */
 
 struct ag_drive_status {
@@ -195,10 +236,6 @@ int ag_cluster_status(struct ag_cluster *c, struct ag_status *st);
 int ag_fsck(struct ag_cluster *c, void *out, int verbose);
 
 /* ---- S3 support (objects.c) ---- */
-
-/* struct ag_attr.flags: a directory made implicitly for a deeper S3 key
- * (removed again by an S3 DELETE once empty). */
-#define AG_ATTR_IMPLICIT 0x1
 
 /* mkdir of one implicit directory: an existing directory is success (and
  * stays as it is), an existing non-directory is -EEXIST. */

@@ -793,7 +793,8 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 				return -ENOTEMPTY;
 			ddir.nlink--;
 		}
-		rc = drop_link(tx, &dst, 0);
+		rc = drop_link(tx, &dst, (o->flags & AG_RENAME_KEEP) ?
+				   AG_UNLINK_KEEP : 0);
 		if (rc)
 			return rc;
 	}
@@ -906,6 +907,32 @@ static int op_setattr(struct tx *tx, const struct ag_op_setattr *o)
 	return inode_put(tx, &in);
 }
 
+/* The records after the first of a long xattr value (keys.h): write
+ * those of value[0..vlen), drop what an older, longer value left. */
+static int xattr_pieces(struct tx *tx, const struct ag_op_xattr *o,
+			uint64_t ino, uint32_t vlen)
+{
+	uint8_t k[AG_KEYBUF];
+	const uint8_t *val = o->value;
+	unsigned p;
+	int rc = 0;
+
+	for (p = 1; !rc && p < AG_XATTR_PIECES; p++) {
+		size_t off = (size_t)p * AG_VAL_MAX;
+		size_t kl = ag_key_xattr_piece(k, ino, o->name, o->nlen, p);
+
+		if (off < vlen) {
+			rc = tput(tx, k, kl, val + off,
+				  AG_MIN(AG_VAL_MAX, vlen - off));
+		} else {
+			rc = tdel(tx, k, kl);
+			if (rc == -ENOENT)
+				return 0;
+		}
+	}
+	return rc;
+}
+
 static int op_xattr(struct tx *tx, enum ag_op_type type,
 		    const struct ag_op_xattr *o)
 {
@@ -928,12 +955,18 @@ static int op_xattr(struct tx *tx, enum ag_op_type type,
 		if (rc)
 			return -ENODATA;
 		rc = tdel(tx, k, kl);
+		if (!rc)
+			rc = xattr_pieces(tx, o, in.ino, 0);
 	} else {
 		if (!rc && (o->flags & AG_XATTR_CREATE))
 			return -EEXIST;
 		if (rc && (o->flags & AG_XATTR_REPLACE))
 			return -ENODATA;
-		rc = tput(tx, k, kl, o->value, o->vlen);
+		if (o->vlen > AG_XATTR_MAX)
+			return -E2BIG;
+		rc = tput(tx, k, kl, o->value, AG_MIN(o->vlen, AG_VAL_MAX));
+		if (!rc)
+			rc = xattr_pieces(tx, o, in.ino, o->vlen);
 	}
 	if (rc)
 		return rc;

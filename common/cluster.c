@@ -10,6 +10,7 @@
 #include "cluster.h"
 #include "format.h"
 #include "keys.h"
+#include "openfile.h"
 #include "util.h"
 
 void ag_chunk_cache_free(struct ag_chunk_cache *cc);
@@ -118,6 +119,8 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 	if (!rc)
 		rc = ag_chunk_cache_new(c->cfg->chunk_cache, &c->cache);
 	if (!rc)
+		rc = ag_open_files_new(&c->open_files);
+	if (!rc)
 		rc = ag_random(&c->client_id, sizeof(c->client_id));
 	if (rc)
 		goto fail;
@@ -147,6 +150,8 @@ void ag_cluster_close(struct ag_cluster *c)
 {
 	if (!c)
 		return;
+	/* files a gateway still has open: commit what they buffer */
+	ag_open_files_free(c->open_files);
 	if (c->heartbeat_running) {
 		pthread_mutex_lock(&c->hb_lock);
 		c->closing = 1;

@@ -21,6 +21,7 @@
 #include "txn.h"
 
 struct ag_chunk_cache;
+struct ag_open_files;
 
 struct ag_cluster {
 	struct ag_config *cfg;
@@ -44,6 +45,7 @@ struct ag_cluster {
 	uint32_t lease_seg;          /* segment the packer fills */
 	int inflight;                /* writers with uncommitted chunks */
 	struct ag_chunk_cache *cache;
+	struct ag_open_files *open_files; /* openfile.c */
 	pthread_t heartbeat;         /* keeps leases and orphans alive */
 	int heartbeat_running;
 	pthread_mutex_t hb_lock;

@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "format.h"
 #include "keys.h"
+#include "openfile.h"
 #include "util.h"
 
 /* Run a read at the newest root; a reader that meets a page reused since
@@ -354,6 +355,36 @@ int ag_symlink(struct ag_cluster *c, uint64_t parent, const char *name,
 			 0, a);
 }
 
+/* Copy the value whose first record is v[0..vl) to buf (size 0: only
+ * measure it), reading the records a long value goes on in (keys.h). */
+static ssize_t xattr_rest(struct ag_tree *t, uint64_t ino, const char *name,
+			  size_t nlen, uint8_t *v, size_t vl, void *buf,
+			  size_t size)
+{
+	uint8_t k[AG_KEYBUF];
+	size_t total = 0;
+	unsigned p = 1;
+	int rc;
+
+	for (;;) {
+		if (size) {
+			if (total + vl > size)
+				return -ERANGE;
+			memcpy((uint8_t *)buf + total, v, vl);
+		}
+		total += vl;
+		if (vl < AG_VAL_MAX || p == AG_XATTR_PIECES)
+			return total;
+		vl = AG_VAL_MAX;
+		rc = ag_tree_get(t, k, ag_key_xattr_piece(k, ino, name, nlen,
+							 p++), v, &vl);
+		if (rc == -ENOENT)
+			return total;
+		if (rc)
+			return rc;
+	}
+}
+
 static ssize_t tree_getxattr(struct ag_tree *t, uint64_t ino, const char *name,
 			     size_t nlen, void *buf, size_t size)
 {
@@ -369,12 +400,7 @@ static ssize_t tree_getxattr(struct ag_tree *t, uint64_t ino, const char *name,
 	}
 	if (rc)
 		return rc;
-	if (!size)
-		return vl;
-	if (vl > size)
-		return -ERANGE;
-	memcpy(buf, v, vl);
-	return vl;
+	return xattr_rest(t, ino, name, nlen, v, vl, buf, size);
 }
 
 ssize_t ag_readlink(struct ag_cluster *c, uint64_t ino, char *buf, size_t size)
@@ -386,6 +412,18 @@ ssize_t ag_readlink(struct ag_cluster *c, uint64_t ino, char *buf, size_t size)
 					       strlen(AG_XATTR_SYMLINK), buf,
 					       size));
 	return n == -ENODATA ? -EINVAL : n;
+}
+
+/* Whether (parent, name) names a non-directory open on this handle: when
+ * its last name goes, it must stay as an orphan until its last close. */
+static int open_here(struct ag_cluster *c, uint64_t parent, const char *name)
+{
+	struct ag_attr a;
+
+	if (ag_open_files_none(c->open_files))
+		return 0;
+	return !ag_lookup(c, parent, name, &a) && !S_ISDIR(a.mode) &&
+	       ag_open_files_has(c->open_files, a.ino);
 }
 
 static int remove_name(struct ag_cluster *c, uint64_t parent,
@@ -400,6 +438,8 @@ static int remove_name(struct ag_cluster *c, uint64_t parent,
 	if (rc)
 		return rc;
 	o.nlen = nlen;
+	if (!(flags & AG_UNLINK_DIR) && open_here(c, parent, name))
+		o.flags |= AG_UNLINK_KEEP;
 	ag_cl_txn(c, &t);
 	ag_txn_unlink(&t, &o);
 	return commit_get(c, &t, 0, NULL);
@@ -429,6 +469,10 @@ int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
 		rc = check_name(dname, &dl);
 	if (rc)
 		return rc;
+	if (flags & ~(AG_RENAME_NOREPLACE | AG_RENAME_EXCHANGE))
+		return -EINVAL;
+	if (!(flags & AG_RENAME_EXCHANGE) && open_here(c, dparent, dname))
+		o.flags |= AG_RENAME_KEEP;
 	o.slen = sl;
 	o.dlen = dl;
 	ag_cl_txn(c, &t);
@@ -502,7 +546,7 @@ int ag_setxattr(struct ag_cluster *c, uint64_t ino, const char *name,
 
 	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
 		return -ERANGE;
-	if (len > AG_VAL_MAX)
+	if (len > AG_XATTR_MAX)
 		return -E2BIG;
 	o.nlen = nlen;
 	ag_cl_txn(c, &t);
@@ -544,8 +588,8 @@ static ssize_t tree_listxattr(struct ag_tree *t, uint64_t ino, char *buf,
 
 		if (ckl <= pl || memcmp(ck, k, pl))
 			break;
-		if (name[0] == '\001')
-			continue; /* internal records, not user xattrs */
+		if (name[0] == '\001' || memchr(name, 0, n))
+			continue; /* internal records, pieces of long values */
 		if (size) {
 			if (total + n + 1 > size) {
 				rc = -ERANGE;

@@ -19,11 +19,10 @@
 #include "cluster.h"
 #include "format.h"
 #include "keys.h"
+#include "file_int.h"
 #include "util.h"
 
-/* A writer commits its extents at least this often, so that one
- * transaction stays small and a crash loses little unacknowledged work. */
-#define COMMIT_EVERY (32u << 20)
+#define COMMIT_EVERY AG_COMMIT_EVERY
 
 /* ---- chunk cache: plain chunk bytes by SHA-256 ---- */
 
@@ -1144,4 +1143,73 @@ ssize_t ag_write(struct ag_cluster *c, uint64_t ino, uint64_t off,
 	}
 	sink_destroy(&s);
 	return done ? (ssize_t)done : rc;
+}
+
+/* ---- sinks for open files (file_int.h) ---- */
+
+struct ag_sink {
+	struct sink s;
+};
+
+int ag_sink_new(struct ag_cluster *c, struct ag_sink **sp)
+{
+	struct ag_sink *as;
+	int rc;
+
+	if (!c->rpc)
+		return -EROFS;
+	as = malloc(sizeof(*as));
+	if (!as)
+		return -ENOMEM;
+	rc = sink_init(&as->s, c);
+	if (rc) {
+		sink_destroy(&as->s);
+		free(as);
+		return rc;
+	}
+	*sp = as;
+	return 0;
+}
+
+void ag_sink_free(struct ag_sink *as)
+{
+	if (!as)
+		return;
+	sink_destroy(&as->s);
+	free(as);
+}
+
+int ag_sink_refresh(struct ag_sink *as)
+{
+	ag_tree_close(as->s.dedup);
+	as->s.dedup = NULL;
+	return ag_cl_tree(as->s.c, &as->s.dedup);
+}
+
+int ag_sink_widen(struct ag_sink *as, uint64_t ino, uint64_t *start,
+		  uint64_t *end)
+{
+	return widen(as->s.dedup, ino, start, end);
+}
+
+int ag_sink_begin(struct ag_sink *as, uint64_t ino, uint64_t start,
+		  uint64_t end, uint64_t new_size)
+{
+	return ag_txn_write(&as->s.txn, ino, start, end, new_size, 0);
+}
+
+int ag_sink_size(struct ag_sink *as, uint64_t new_size)
+{
+	return ag_txn_write_size(&as->s.txn, new_size);
+}
+
+int ag_sink_bytes(struct ag_sink *as, const void *buf, size_t len,
+		  uint64_t off, int eof, size_t *used)
+{
+	return sink_bytes(&as->s, buf, len, off, eof, used);
+}
+
+int ag_sink_commit(struct ag_sink *as)
+{
+	return sink_commit(&as->s, NULL);
 }

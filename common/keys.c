@@ -85,6 +85,16 @@ size_t ag_key_stats(uint8_t *buf)
 	return 4;
 }
 
+size_t ag_key_xattr_piece(uint8_t *buf, uint64_t ino, const char *name,
+			  size_t nlen, unsigned piece)
+{
+	size_t kl = ag_key_xattr(buf, ino, name, nlen);
+
+	buf[kl] = 0;
+	buf[kl + 1] = (uint8_t)piece;
+	return kl + 2;
+}
+
 size_t ag_key_orphan(uint8_t *buf, uint64_t ino)
 {
 	buf[0] = AG_K_ORPHAN;

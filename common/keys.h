@@ -125,6 +125,15 @@ size_t ag_key_inode(uint8_t *buf, uint64_t ino);
 size_t ag_key_dirent(uint8_t *buf, uint64_t parent, const char *name,
 		     size_t nlen);
 size_t ag_key_xattr(uint8_t *buf, uint64_t ino, const char *name, size_t nlen);
+/* An xattr value longer than AG_VAL_MAX goes on in records keyed
+ * XATTR | ino | name | 0x00 | piece u8, pieces 1, 2 ... each full but the
+ * last. Names hold no NUL, so these sort right after the first record and
+ * are never taken for names. Up to AG_XATTR_PIECES records: 64 KiB, as
+ * Linux allows. */
+#define AG_XATTR_PIECES 64
+#define AG_XATTR_MAX (AG_XATTR_PIECES * AG_VAL_MAX)
+size_t ag_key_xattr_piece(uint8_t *buf, uint64_t ino, const char *name,
+			  size_t nlen, unsigned piece);
 size_t ag_key_extent(uint8_t *buf, uint64_t ino, uint64_t off);
 size_t ag_key_chunk(uint8_t *buf, const uint8_t sha[32]);
 size_t ag_key_stripe(uint8_t *buf, uint32_t seg, uint32_t stripe);

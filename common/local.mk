@@ -21,7 +21,9 @@ common_libagora_a_SOURCES = \
 	common/rpc.c common/rpc.h \
 	common/cluster.c common/cluster.h \
 	common/elem.c \
-	common/file.c \
+	common/file.c common/file_int.h \
+	common/openfile.c common/openfile.h \
+	common/objects.c \
 	common/fsck.c
 
 # What every program links: the core, then the libraries it (and the

@@ -200,7 +200,7 @@ static int xattr_op(struct ag_txn *t, enum ag_op_type type,
 
 	if (!o->nlen || o->nlen > AG_NAME_MAX)
 		return t->error ? t->error : (t->error = -ERANGE);
-	if (o->vlen > AG_VAL_MAX)
+	if (o->vlen > AG_XATTR_MAX)
 		return t->error ? t->error : (t->error = -E2BIG);
 	p = op_begin(t, type, 20 + o->nlen + o->vlen);
 	if (!p)

@@ -45,6 +45,8 @@ enum ag_op_type {
 /* RENAME flags (as renameat2) */
 #define AG_RENAME_NOREPLACE 0x1
 #define AG_RENAME_EXCHANGE 0x2
+#define AG_RENAME_KEEP 0x4     /* a replaced target is kept as an orphan
+				* (it is still open), as AG_UNLINK_KEEP */
 /* LINK flags */
 #define AG_LINK_REPLACE 0x1    /* replace an existing non-directory */
 /* SETATTR mask */

@@ -3,14 +3,15 @@
 #
 #   contrib/agora-start.sh [start]   install packages, build, format, start
 #   contrib/agora-start.sh status    show what runs and the cluster status
-#   contrib/agora-start.sh stop      stop agora-metad
+#   contrib/agora-start.sh stop      unmount work/mnt, stop agora-s3d and agora-metad
 #
 # start installs the Debian packages of contrib/packages.txt that are
 # missing (as root, or with sudo), builds Agora out of tree in build/
 # (or in place when the source tree is configured in place), writes a
 # config in the work directory, formats six 1G drive files there with a
 # 4+2 erasure code unless they are formatted already, and starts
-# agora-metad in the background.
+# agora-metad in the background, then mounts the cluster on work/mnt with
+# agora-fused (when FUSE works here).
 #
 # Environment:
 #   AGORA_WORK=dir     work directory (default: work/ at the top of the tree)
@@ -50,6 +51,9 @@ else
 fi
 agora=$build/metad/agora
 metad=$build/metad/agora-metad
+fused=$build/fused/agora-fused
+mnt=$work/mnt
+fused_pidfile=$work/agora-fused.pid
 
 running_pid() {
 	local pid
@@ -132,6 +136,8 @@ do_start() {
 			{ [ -f "$log" ] && tail -n 20 "$log" >&2; die "agora-metad did not start (log: $log)"; }
 		pid=$(running_pid) || die "agora-metad exited right after starting (log: $log)"
 	fi
+	fuse_start
+	s3_start
 	cat <<EOF
 
 Agora is running.
@@ -139,20 +145,118 @@ Agora is running.
   config       $conf
   drives       $work/drives (d0 .. d$((ndrives - 1)))
   log          $log
+  mount        $mount_msg
 
 Try it:
   $agora -c $conf put /etc/services /demo/services
   $agora -c $conf ls -l /demo
   $agora -c $conf get /demo/services - | head
   $agora -c $conf status
+  ls -l $mnt
 
+$s3_msg
 Stop it:
   $root/contrib/agora-start.sh stop
 EOF
 }
 
+# ---- the S3 gateway (agora-s3d) on 127.0.0.1:9000 ----
+
+s3d=$build/s3d/agora-s3d
+s3_pidfile=$work/agora-s3d.pid
+s3_creds=$work/s3-credentials
+s3_msg=""
+
+s3_start() {
+	local pid key secret
+	[ -x "$s3d" ] || return 0
+	if ! grep -q '^\[s3\]' "$conf"; then
+		printf '\n[s3]\nlisten = 127.0.0.1:9000\npidfile = %s\nlog = %s\n' \
+			"$s3_pidfile" "$work/agora-s3d.log" >>"$conf"
+	fi
+	if [ ! -s "$s3_creds" ]; then
+		(umask 077 && "$agora" -c "$conf" user add demo >"$s3_creds") ||
+			{ s3_msg="S3: could not add a user"; return 0; }
+	fi
+	read -r key secret <"$s3_creds"
+	if [ -s "$s3_pidfile" ] && kill -0 "$(cat "$s3_pidfile")" 2>/dev/null; then
+		say "agora-s3d already runs"
+	elif ! "$s3d" -c "$conf" -d; then
+		s3_msg="S3: agora-s3d did not start (see $work/agora-s3d.log)"
+		return 0
+	fi
+	pid=$(cat "$s3_pidfile")
+	s3_msg="S3 (agora-s3d pid $pid):
+  endpoint     http://127.0.0.1:9000
+  access key   $key
+  secret key   $secret
+  try          export AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY='$secret'
+               aws --endpoint-url http://127.0.0.1:9000 s3 mb s3://demo
+               aws --endpoint-url http://127.0.0.1:9000 s3 cp /etc/services s3://demo/
+               aws --endpoint-url http://127.0.0.1:9000 s3 ls s3://demo/
+"
+}
+
+s3_stop() {
+	local pid n=100
+	[ -s "$s3_pidfile" ] || return 0
+	pid=$(cat "$s3_pidfile")
+	if kill -0 "$pid" 2>/dev/null; then
+		say "stopping agora-s3d (pid $pid)"
+		kill -TERM "$pid"
+		while kill -0 "$pid" 2>/dev/null && [ "$n" -gt 0 ]; do
+			n=$((n - 1))
+			sleep 0.1
+		done
+	fi
+	rm -f "$s3_pidfile"
+}
+
+# ---- the FUSE mount (agora-fused) at work/mnt ----
+
+mount_msg="none"
+
+fuse_start() {
+	if mountpoint -q "$mnt" 2>/dev/null; then
+		mount_msg="$mnt (already mounted)"
+		return
+	fi
+	if [ ! -x "$fused" ] || [ ! -c /dev/fuse ] ||
+		! command -v fusermount3 >/dev/null; then
+		mount_msg="none (no FUSE here)"
+		return
+	fi
+	mkdir -p "$mnt"
+	if "$fused" -c "$conf" \
+		-o log="$work/agora-fused.log",pidfile="$fused_pidfile" "$mnt"; then
+		mount_msg="$mnt (agora-fused; fusermount3 -u $mnt to unmount)"
+		say "mounted the cluster on $mnt"
+	else
+		mount_msg="none (agora-fused failed: see $work/agora-fused.log)"
+	fi
+}
+
+fuse_stop() {
+	local pid n=100
+	if mountpoint -q "$mnt" 2>/dev/null; then
+		say "unmounting $mnt"
+		fusermount3 -u "$mnt" || say "could not unmount $mnt (busy?)"
+	fi
+	# agora-fused commits what it still holds before exiting: let it,
+	# while agora-metad still runs
+	[ -s "$fused_pidfile" ] || return 0
+	pid=$(cat "$fused_pidfile")
+	while kill -0 "$pid" 2>/dev/null && [ "$n" -gt 0 ]; do
+		n=$((n - 1))
+		sleep 0.1
+	done
+	rm -f "$fused_pidfile"
+}
+
 do_stop() {
 	local pid n=100
+	fuse_stop
+	s3_stop
 	if ! pid=$(running_pid); then
 		say "agora-metad is not running"
 		rm -f "$pidfile"
@@ -175,6 +279,9 @@ do_status() {
 		say "agora-metad runs: pid $pid, socket $sock, config $conf"
 	else
 		say "agora-metad is not running"
+	fi
+	if mountpoint -q "$mnt" 2>/dev/null; then
+		say "the cluster is mounted on $mnt"
 	fi
 	if [ -x "$agora" ] && [ -f "$conf" ] && formatted; then
 		"$agora" -c "$conf" status

@@ -1,2 +1,6 @@
 # fused/local.mk - agora-fused, the FUSE gateway (libfuse3 low-level API).
-# Not built yet: sbin_PROGRAMS += fused/agora-fused comes with its sources.
+
+sbin_PROGRAMS += fused/agora-fused
+
+fused_agora_fused_SOURCES = fused/fused.h fused/main.c fused/node.c \
+	fused/data.c fused/dir.c

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,7 +30,8 @@ struct cmd {
 		   char **argv);
 };
 
-static int opt_force, opt_long, opt_recursive, opt_verbose;
+static int opt_bytes, opt_force, opt_long, opt_recursive, opt_verbose;
+static long opt_uid, opt_gid; /* user add --uid/--gid */
 
 static int fail(const char *what, int rc)
 {
@@ -70,6 +72,21 @@ static void human(char *buf, size_t len, uint64_t v)
 	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", d, units[u]);
 }
 
+/* status -b: exact figures, one "name value" line each, for scripts. */
+static int status_bytes(const struct ag_status *st)
+{
+	printf("generation %" PRIu64 "\n", st->generation);
+	printf("capacity_bytes %" PRIu64 "\n", st->capacity_bytes);
+	printf("free_bytes %" PRIu64 "\n", st->free_bytes);
+	printf("used_bytes %" PRIu64 "\n", st->used_bytes);
+	printf("logical_bytes %" PRIu64 "\n", st->logical_bytes);
+	printf("unique_bytes %" PRIu64 "\n", st->unique_bytes);
+	printf("stored_bytes %" PRIu64 "\n", st->stored_bytes);
+	printf("chunks %" PRIu64 "\n", st->chunks);
+	printf("inodes %" PRIu64 "\n", st->inodes);
+	return 0;
+}
+
 static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 		      char **argv)
 {
@@ -85,6 +102,8 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 	rc = ag_cluster_status(c, &st);
 	if (rc)
 		return fail("status", rc);
+	if (opt_bytes)
+		return status_bytes(&st);
 	printf("cluster    ");
 	for (i = 0; i < 16; i++)
 		printf("%02x%s", st.uuid[i],
@@ -553,9 +572,69 @@ static int cmd_fsck(struct ag_cluster *c, const char *cfg, int argc,
 	return rc;
 }
 
+/* ---- S3 users ---- */
+
+/* Fill out with n random characters of alphabet. */
+static int random_string(char *out, size_t n, const char *alphabet)
+{
+	size_t alen = strlen(alphabet), i;
+	uint8_t r[64];
+
+	if (n > sizeof(r) || getrandom(r, n, 0) != (ssize_t)n)
+		return -EIO;
+	for (i = 0; i < n; i++)
+		out[i] = alphabet[r[i] % alen];
+	out[n] = 0;
+	return 0;
+}
+
+static int print_user(void *arg, const struct ag_user *u)
+{
+	(void)arg;
+	printf("%s %s uid=%" PRIu32 " gid=%" PRIu32 "\n", u->name, u->access,
+	       u->uid, u->gid);
+	return 0;
+}
+
+static int cmd_user(struct ag_cluster *c, const char *cfg, int argc,
+		    char **argv)
+{
+	struct ag_user u = { .uid = (uint32_t)opt_uid, .gid = (uint32_t)opt_gid };
+	int rc;
+
+	(void)cfg;
+	if (!strcmp(argv[0], "list") && argc == 1)
+		return ag_user_list(c, print_user, NULL) ? fail("user list", -EIO)
+							 : 0;
+	if (!strcmp(argv[0], "remove") && argc == 2) {
+		rc = ag_user_remove(c, argv[1]);
+		return rc ? fail(argv[1], rc) : 0;
+	}
+	if (strcmp(argv[0], "add") || argc != 2) {
+		fprintf(stderr, "usage: agora -c CONFIG user add NAME "
+			"[--uid N --gid N] | list | remove NAME\n");
+		return 2;
+	}
+	if (strlen(argv[1]) >= sizeof(u.name)) {
+		fprintf(stderr, "agora: user name too long\n");
+		return 2;
+	}
+	snprintf(u.name, sizeof(u.name), "%s", argv[1]);
+	rc = random_string(u.access, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+	if (!rc)
+		rc = random_string(u.secret, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "abcdefghijklmnopqrstuvwxyz0123456789+/");
+	if (!rc)
+		rc = ag_user_add(c, &u);
+	if (rc)
+		return fail(argv[1], rc);
+	printf("%s %s\n", u.access, u.secret);
+	return 0;
+}
+
 static const struct cmd cmds[] = {
 	{ "mkfs", "mkfs [--force]", 0, 0, 0, cmd_mkfs },
-	{ "status", "status", 0, 0, 1, cmd_status },
+	{ "status", "status [-b]", 0, 0, 1, cmd_status },
 	{ "put", "put LOCAL|- /PATH", 2, 2, 2, cmd_put },
 	{ "get", "get /PATH LOCAL|-", 2, 2, 1, cmd_get },
 	{ "ls", "ls [-l] [/PATH]", 0, 1, 1, cmd_ls },
@@ -563,6 +642,8 @@ static const struct cmd cmds[] = {
 	{ "rm", "rm [-r] /PATH", 1, 1, 2, cmd_rm },
 	{ "mkdir", "mkdir /PATH", 1, 1, 2, cmd_mkdir },
 	{ "fsck", "fsck [-v]", 0, 0, 1, cmd_fsck },
+	{ "user", "user add NAME [--uid N --gid N] | list | remove NAME", 1, 2,
+	  2, cmd_user },
 };
 
 static void usage(FILE *f)
@@ -579,6 +660,8 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "uid", required_argument, NULL, 'U' },
+		{ "gid", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfg = NULL;
@@ -588,14 +671,17 @@ int main(int argc, char **argv)
 	size_t i;
 
 	/* options may come before or after the command */
-	while ((opt = getopt_long(argc, argv, "c:flrvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "bc:flrvh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'b': opt_bytes = 1; break;
 		case 'c': cfg = optarg; break;
 		case 'f': opt_force = 1; break;
 		case 'l': opt_long = 1; break;
 		case 'r': opt_recursive = 1; break;
 		case 'v': opt_verbose = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'U': opt_uid = strtol(optarg, NULL, 10); break;
+		case 'G': opt_gid = strtol(optarg, NULL, 10); break;
 		default: usage(stderr); return 2;
 		}
 	}

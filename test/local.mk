@@ -21,7 +21,18 @@ AGORA_INTEG_TESTS = \
 	test/integ/foreign.sh \
 	test/integ/full.sh \
 	test/integ/protocol.sh \
-	test/integ/concurrent.sh
+	test/integ/concurrent.sh \
+	test/integ/fuse_basic.sh \
+	test/integ/fuse_cross.sh \
+	test/integ/fuse_crash.sh \
+	test/integ/fuse_posix.sh \
+	test/integ/fuse_diff.py \
+	test/integ/s3_basic.sh \
+	test/integ/s3_boto.py \
+	test/integ/s3_clients.sh \
+	test/integ/s3_cross.sh \
+	test/integ/s3_badinput.py \
+	test/integ/s3_fuse.sh
 
 check_PROGRAMS += $(AGORA_UNIT_TESTS)
 
@@ -32,7 +43,8 @@ test_unit_test_stripe_SOURCES = test/unit/test_stripe.c test/unit/tap.h
 test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h
 
 TESTS += $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
-EXTRA_DIST += $(AGORA_INTEG_TESTS) test/integ/lib.sh test/run-all.sh
+EXTRA_DIST += $(AGORA_INTEG_TESTS) test/integ/lib.sh test/run-all.sh \
+	test/integ/s3_env.sh
 
 # Unit tests (no extension) speak TAP: one result per test point.
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \

@@ -30,6 +30,7 @@ CONF=$T/agora.conf
 PIDFILE=$T/metad.pid
 NDRIVES=6
 started_pids=()
+started_mounts=()
 steps=0
 
 # Messages go to stdout, which the test driver keeps in test/integ/NAME.log.
@@ -39,9 +40,15 @@ fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
 skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
 
 cleanup() {
-	local rc=$? pid
+	local rc=$? pid mnt i
 	set +e
-	for pid in "${started_pids[@]}"; do
+	for mnt in "${started_mounts[@]}"; do
+		mountpoint -q "$mnt" 2>/dev/null && fusermount3 -uz "$mnt"
+	done
+	# newest first: a gateway finishes its last commits while
+	# agora-metad still runs
+	for ((i = ${#started_pids[@]} - 1; i >= 0; i--)); do
+		pid=${started_pids[i]}
 		if kill -0 "$pid" 2>/dev/null; then
 			kill -TERM "$pid" 2>/dev/null
 			wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null
@@ -171,4 +178,116 @@ same() {
 	rm -f "$got"
 	ag get "$2" "$got" || fail "get $2 exited $?"
 	cmp -s "$1" "$got" || fail "get $2 differs from $1"
+}
+
+# ---- agora-fused ----
+
+FUSED=$AGORA_BUILDDIR/fused/agora-fused
+
+# fused_start MOUNTPOINT [OPTION...]: mount the test cluster there with
+# agora-fused (detached; allow_other, so that checks as another user reach
+# it; log in $T/fused-NAME.log, pid in FUSED_PID). Skips the test when
+# this machine cannot mount FUSE at all.
+fused_start() {
+	local mnt=$1 name rc=0
+	shift
+	name=$(basename "$mnt")
+	[ -x "$FUSED" ] || fail "$FUSED not built"
+	[ -c /dev/fuse ] || skip "no /dev/fuse here"
+	command -v fusermount3 >/dev/null || skip "no fusermount3 (fuse3)"
+	mkdir -p "$mnt"
+	timeout "$AGORA_TIMEOUT" "$FUSED" -c "$CONF" \
+		-o allow_other,log="$T/fused-$name.log",pidfile="$T/fused-$name.pid" \
+		"$@" "$mnt" 2>>"$T/fused-$name.log" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		if grep -qE "fuse: (device not found|failed to open /dev/fuse)|Operation not permitted|Permission denied" \
+			"$T/fused-$name.log"; then
+			skip "FUSE mounts are not allowed here: $(tail -n 1 "$T/fused-$name.log")"
+		fi
+		fail "agora-fused exited $rc"
+	fi
+	mountpoint -q "$mnt" || fail "agora-fused returned but $mnt is not mounted"
+	FUSED_PID=$(cat "$T/fused-$name.pid")
+	started_pids+=("$FUSED_PID")
+	started_mounts+=("$mnt")
+	say "agora-fused mounted $mnt, pid $FUSED_PID"
+}
+
+# fused_stop MOUNTPOINT: unmount; the daemon (FUSED_PID of that mount)
+# must then exit.
+fused_stop() {
+	local mnt=$1 pid
+	pid=$(cat "$T/fused-$(basename "$mnt").pid")
+	fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt exited $?"
+	wait_gone "$pid" 20 || fail "agora-fused (pid $pid) still runs after unmount"
+}
+
+# ---- agora-s3d (the S3 tests) ----
+
+: "${S3D:=$AGORA_BUILDDIR/s3d/agora-s3d}"  # S3D=... runs another build (ASan)
+
+# free_port: a TCP port on 127.0.0.1 that nobody listens on right now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# s3d_start: an [s3] section on a free port, a user "tester" (uid 1000),
+# agora-s3d detached. Sets S3_URL, S3_ACCESS, S3_SECRET and the AWS_*
+# variables that awscli and boto3 read, so they need no config file.
+s3d_start() {
+	local pid i
+	[ -x "$S3D" ] || fail "$S3D not built"
+	if ! grep -q '^\[s3\]' "$CONF"; then
+		S3_PORT=$(free_port)
+		cat >>"$CONF" <<CONF
+
+[s3]
+listen = 127.0.0.1:$S3_PORT
+pidfile = $T/s3d.pid
+log = $T/s3d.log
+threads = 8
+domain = s3.test
+timeout = 5
+CONF
+	fi
+	if [ -z "${S3_ACCESS:-}" ]; then
+		read -r S3_ACCESS S3_SECRET < <(ag user add tester --uid 1000 --gid 1000) ||
+			fail "agora user add failed"
+	fi
+	rm -f "$T/s3d.pid"
+	timeout "$AGORA_TIMEOUT" "$S3D" -c "$CONF" -d || fail "agora-s3d -d exited $?"
+	[ -s "$T/s3d.pid" ] || fail "agora-s3d -d returned but wrote no pid file"
+	pid=$(cat "$T/s3d.pid")
+	started_pids+=("$pid")
+	S3D_PID=$pid
+	S3_URL=http://127.0.0.1:$S3_PORT
+	export AWS_ACCESS_KEY_ID=$S3_ACCESS AWS_SECRET_ACCESS_KEY=$S3_SECRET
+	export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+	export AWS_CONFIG_FILE=$T/aws-config AWS_SHARED_CREDENTIALS_FILE=$T/aws-creds
+	export S3_URL S3_ACCESS S3_SECRET
+	# SigV4 everywhere (awscli 1 presigns with V2 unless told)
+	printf '[default]\ns3 =\n    signature_version = s3v4\n' >"$AWS_CONFIG_FILE"
+	for ((i = 0; i < 50; i++)); do
+		curl -s -o /dev/null "$S3_URL/" && break
+		sleep 0.1
+	done
+	say "agora-s3d running, pid $pid, $S3_URL"
+}
+
+s3d_stop() {
+	kill -TERM "$S3D_PID" 2>/dev/null || fail "agora-s3d already gone"
+	wait_gone "$S3D_PID" 20 || fail "agora-s3d ignored SIGTERM for 20 s"
+}
+
+# s3d_alive: fail unless agora-s3d still runs.
+s3d_alive() {
+	kill -0 "$S3D_PID" 2>/dev/null || fail "agora-s3d died: $(tail -n 5 "$T/s3d.log" 2>/dev/null)"
+}
+
+# aws ARGS...: awscli against the test gateway.
+awsc() { timeout "$AGORA_TIMEOUT" aws --endpoint-url "$S3_URL" "$@"; }
+
+# fsck_clean: the cluster checks clean.
+fsck_clean() {
+	ag fsck >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out"; fail "fsck found damage"; }
 }

@@ -1,0 +1,50 @@
+/*
+ * file_int.h - what file.c lends to openfile.c: a sink that chunks,
+ * fingerprints, dedups, compresses and stores bytes, gathers them as
+ * WRITE ops of one transaction and commits it. Nothing outside common/
+ * includes it.
+ *
+ * A sink belongs to one thread at a time (the caller serialises).
+ */
+#ifndef AG_FILE_INT_H
+#define AG_FILE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agora.h"
+
+/* A writer commits its extents at least this often, so that one
+ * transaction stays small and a crash loses little unacknowledged work. */
+#define AG_COMMIT_EVERY (32u << 20)
+
+struct ag_sink;
+
+int ag_sink_new(struct ag_cluster *c, struct ag_sink **sp);
+/* Accepts NULL; uncommitted work is dropped. */
+void ag_sink_free(struct ag_sink *s);
+/* Look at the newest root for dedup and widen: a sink kept between
+ * commits must, as others' commits may have dropped chunks and extents
+ * it saw. */
+int ag_sink_refresh(struct ag_sink *s);
+/* Extend [*start, *end) to the edges of ino's committed extents it cuts
+ * (as of the sink's last commit or refresh), so that a rewrite of that
+ * range re-chunks whole extents. */
+int ag_sink_widen(struct ag_sink *s, uint64_t ino, uint64_t *start,
+		  uint64_t *end);
+/* Open a WRITE op replacing the extents of ino starting in [start, end);
+ * the size grows to new_size. */
+int ag_sink_begin(struct ag_sink *s, uint64_t ino, uint64_t start,
+		  uint64_t end, uint64_t new_size);
+/* Change the new_size of the open WRITE op. */
+int ag_sink_size(struct ag_sink *s, uint64_t new_size);
+/* Chunk and store buf, file offset off, into the open WRITE op. With
+ * eof everything is used; otherwise the tail after the last cut point is
+ * left, and *used says how much was taken. */
+int ag_sink_bytes(struct ag_sink *s, const void *buf, size_t len,
+		  uint64_t off, int eof, size_t *used);
+/* Seal the stored data and commit the transaction (durable on return);
+ * the sink is ready for the next one. */
+int ag_sink_commit(struct ag_sink *s);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * objects.c - what the S3 face needs from the core beyond files and
+ * directories: implicit directories, ETags computed after the fact, and
+ * the store of S3 users (access keys mapped to POSIX owners).
+ *
+ * Users live as xattrs of the root directory in the "agora." namespace,
+ * which the kernel refuses for set/get over FUSE, so secrets are reachable
+ * only through libagora.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cluster.h"
+#include "keys.h"
+#include "txn.h"
+
+#define USER_PREFIX "agora.s3.user."
+
+int ag_mkdir_implicit(struct ag_cluster *c, uint64_t parent, const char *name,
+		      uint32_t uid, uint32_t gid, struct ag_attr *a)
+{
+	struct ag_op_mknode o = {
+		.parent = parent, .mode = S_IFDIR | 0755, .uid = uid,
+		.gid = gid, .name = name,
+		.flags = AG_MKNODE_IMPLICIT | AG_MKNODE_EXIST_OK,
+	};
+	struct ag_rpc_reply r;
+	struct ag_txn t;
+	size_t n = strnlen(name, AG_NAME_MAX + 1);
+	int rc;
+
+	if (!n || memchr(name, '/', n))
+		return -EINVAL;
+	if (n > AG_NAME_MAX)
+		return -ENAMETOOLONG;
+	o.nlen = n;
+	ag_cl_txn(c, &t);
+	ag_txn_mknode(&t, &o);
+	rc = ag_cl_commit(c, &t, &r);
+	ag_txn_release(&t);
+	if (rc)
+		return rc;
+	return ag_getattr(c, r.ino, a);
+}
+
+int ag_etag_store(struct ag_cluster *c, uint64_t ino, uint64_t size,
+		  int64_t mtime, const uint8_t md5[16])
+{
+	struct ag_op_setattr o = { .ino = ino, .mask = AG_SET_ETAG };
+	struct ag_attr a;
+	struct ag_txn t;
+	int rc = ag_getattr(c, ino, &a);
+
+	if (rc)
+		return rc;
+	/* the window between this check and the commit is a known race:
+	 * a write landing inside it clears nothing we set after it */
+	if (a.size != size || a.mtime != mtime)
+		return -EAGAIN;
+	/* keep ctime: tagging content is not a change of the element */
+	o.mask |= AG_SET_CTIME;
+	o.ctime = a.ctime;
+	memcpy(o.etag, md5, 16);
+	ag_cl_txn(c, &t);
+	ag_txn_setattr(&t, &o);
+	rc = ag_cl_commit(c, &t, NULL);
+	ag_txn_release(&t);
+	return rc;
+}
+
+/* ---- users ---- */
+
+static int user_parse(const char *access, const char *val, size_t len,
+		      struct ag_user *u)
+{
+	char buf[256];
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, val, len);
+	buf[len] = 0;
+	memset(u, 0, sizeof(*u));
+	snprintf(u->access, sizeof(u->access), "%s", access);
+	if (sscanf(buf, "%64s %" SCNu32 " %" SCNu32 " %64s", u->secret,
+		   &u->uid, &u->gid, u->name) != 4)
+		return -EINVAL;
+	return 0;
+}
+
+int ag_user_get(struct ag_cluster *c, const char *access, struct ag_user *u)
+{
+	char name[AG_NAME_MAX + 1], val[256];
+	ssize_t n;
+
+	if (!*access || strlen(access) >= sizeof(u->access) ||
+	    strpbrk(access, " \t\n"))
+		return -ENOENT;
+	snprintf(name, sizeof(name), USER_PREFIX "%s", access);
+	n = ag_getxattr(c, AG_ROOT, name, val, sizeof(val));
+	if (n == -ENODATA)
+		return -ENOENT;
+	if (n < 0)
+		return (int)n;
+	return user_parse(access, val, n, u);
+}
+
+int ag_user_list(struct ag_cluster *c,
+		 int (*cb)(void *arg, const struct ag_user *u), void *arg)
+{
+	char *names = NULL, *p;
+	ssize_t len;
+	int rc = 0;
+
+	len = ag_listxattr(c, AG_ROOT, NULL, 0);
+	if (len < 0)
+		return (int)len;
+	names = malloc(len + 1);
+	if (!names)
+		return -ENOMEM;
+	len = ag_listxattr(c, AG_ROOT, names, len + 1);
+	if (len < 0) {
+		rc = (int)len;
+		goto out;
+	}
+	for (p = names; !rc && p < names + len; p += strlen(p) + 1) {
+		struct ag_user u;
+
+		if (strncmp(p, USER_PREFIX, strlen(USER_PREFIX)))
+			continue;
+		if (ag_user_get(c, p + strlen(USER_PREFIX), &u))
+			continue; /* removed meanwhile, or not ours */
+		rc = cb(arg, &u);
+	}
+out:
+	free(names);
+	return rc;
+}
+
+static int same_name(void *arg, const struct ag_user *u)
+{
+	const char *name = arg;
+
+	return !strcmp(u->name, name) || !strcmp(u->access, name);
+}
+
+int ag_user_add(struct ag_cluster *c, const struct ag_user *u)
+{
+	char name[AG_NAME_MAX + 1], val[256];
+	int rc;
+
+	if (!*u->name || !*u->access || !*u->secret ||
+	    strpbrk(u->name, " \t\n") || strpbrk(u->access, " \t\n/") ||
+	    strpbrk(u->secret, " \t\n"))
+		return -EINVAL;
+	rc = ag_user_list(c, same_name, (void *)u->name);
+	if (rc)
+		return rc < 0 ? rc : -EEXIST;
+	snprintf(name, sizeof(name), USER_PREFIX "%s", u->access);
+	snprintf(val, sizeof(val), "%s %" PRIu32 " %" PRIu32 " %s", u->secret,
+		 u->uid, u->gid, u->name);
+	return ag_setxattr(c, AG_ROOT, name, val, strlen(val),
+			   AG_XATTR_CREATE);
+}
+
+struct find_user {
+	const char *name;
+	char access[sizeof(((struct ag_user *)0)->access)];
+};
+
+static int find_user(void *arg, const struct ag_user *u)
+{
+	struct find_user *f = arg;
+
+	if (strcmp(u->name, f->name) && strcmp(u->access, f->name))
+		return 0;
+	snprintf(f->access, sizeof(f->access), "%s", u->access);
+	return 1;
+}
+
+int ag_user_remove(struct ag_cluster *c, const char *name)
+{
+	struct find_user f = { .name = name };
+	char xname[AG_NAME_MAX + 1];
+	int rc = ag_user_list(c, find_user, &f);
+
+	if (rc < 0)
+		return rc;
+	if (!rc)
+		return -ENOENT;
+	snprintf(xname, sizeof(xname), USER_PREFIX "%s", f.access);
+	return ag_removexattr(c, AG_ROOT, xname);
+}

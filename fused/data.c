@@ -1,0 +1,220 @@
+/*
+ * data.c - agora-fused's file handlers: open and create, read and write
+ * through the core's open-file object (fi->fh), flush at every close so
+ * that another gateway sees the file once it is closed, fsync, fallocate,
+ * SEEK_DATA/SEEK_HOLE and copy_file_range as a reference copy.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fused.h"
+
+static struct ag_file *file_of(struct fuse_file_info *fi)
+{
+	return (struct ag_file *)(uintptr_t)fi->fh;
+}
+
+/* Open the core's file object for a and fill fi. */
+static int open_file(fuse_req_t req, const struct ag_attr *a,
+		     struct fuse_file_info *fi)
+{
+	struct ag_cluster *c = gw_of(req)->c;
+	struct ag_file *f;
+	int rc;
+
+	if (S_ISDIR(a->mode))
+		return -EISDIR;
+	/* the kernel has checked write access; an empty file (one just
+	 * made by create) needs no commit */
+	if ((fi->flags & O_TRUNC) && a->size) {
+		struct ag_attr in = { .size = 0 };
+
+		rc = ag_file_setattr(c, a->ino, AG_ATTR_SIZE, &in, NULL);
+		if (rc)
+			return rc;
+	}
+	rc = ag_file_open(c, a->ino, &f);
+	if (rc)
+		return rc;
+	fi->fh = (uintptr_t)f;
+	/* the page cache may hold what another gateway has replaced since:
+	 * drop it at open (close-to-open consistency) */
+	fi->keep_cache = 0;
+	return 0;
+}
+
+void gw_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ag_cluster *c = gw_of(req)->c;
+	struct ag_attr a;
+	int rc = ag_cluster_refresh(c);
+
+	if (!rc)
+		rc = ag_file_getattr(c, ino, &a); /* with buffered writes */
+	if (!rc)
+		rc = open_file(req, &a, fi);
+	if (rc) {
+		gw_reply_err(req, rc);
+		return;
+	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		ag_file_close(file_of(fi)); /* the caller was interrupted */
+}
+
+void gw_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi)
+{
+	struct ag_cluster *c = gw_of(req)->c;
+	struct fuse_entry_param e;
+	struct ag_attr a;
+	int rc = gw_make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL,
+			 &a);
+
+	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+		/* made by another gateway after our negative lookup */
+		rc = ag_lookup(c, parent, name, &a);
+	}
+	if (!rc)
+		rc = open_file(req, &a, fi);
+	if (!rc)
+		rc = ag_file_getattr(c, a.ino, &a);
+	if (rc) {
+		gw_reply_err(req, rc);
+		return;
+	}
+	gw_entry(req, &a, &e);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		ag_file_close(file_of(fi));
+}
+
+void gw_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = ag_file_read(file_of(fi), off, buf, size);
+	if (n < 0)
+		gw_reply_err(req, (int)n);
+	else
+		fuse_reply_buf(req, buf, n);
+	free(buf);
+}
+
+void gw_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n = ag_file_write(file_of(fi), off, buf, size);
+
+	(void)ino;
+	if (n < 0)
+		gw_reply_err(req, (int)n);
+	else
+		fuse_reply_write(req, n);
+}
+
+void gw_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	gw_reply_err(req, ag_file_flush(file_of(fi)));
+}
+
+void gw_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	gw_reply_err(req, ag_file_close(file_of(fi)));
+}
+
+void gw_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi)
+{
+	/* every commit is durable when it returns: committing the buffered
+	 * bytes is all fsync needs */
+	(void)datasync;
+	gw_reply_err(req, fi ? ag_file_flush(file_of(fi)) :
+			       ag_file_sync(gw_of(req)->c, ino));
+}
+
+void gw_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		  off_t length, struct fuse_file_info *fi)
+{
+	struct ag_cluster *c = gw_of(req)->c;
+	struct ag_attr a;
+	int rc;
+
+	(void)fi;
+	if (offset < 0 || length <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+		gw_reply_err(req, ag_file_punch(c, ino, offset, length));
+		return;
+	}
+	if (mode & ~FALLOC_FL_KEEP_SIZE) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	/* space is not reserved ahead (chunks are stored as written, after
+	 * dedup): plain allocation only sets the size */
+	rc = ag_file_getattr(c, ino, &a);
+	if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) &&
+	    (uint64_t)offset + length > a.size) {
+		struct ag_attr in = { .size = offset + length };
+
+		rc = ag_file_setattr(c, ino, AG_ATTR_SIZE, &in, NULL);
+	}
+	gw_reply_err(req, rc);
+}
+
+void gw_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	      struct fuse_file_info *fi)
+{
+	uint64_t pos;
+	int rc;
+
+	(void)fi;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		fuse_reply_err(req, EINVAL); /* the kernel does the others */
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	rc = ag_file_seek(gw_of(req)->c, ino, off, whence, &pos);
+	if (rc)
+		gw_reply_err(req, rc);
+	else
+		fuse_reply_lseek(req, pos);
+}
+
+void gw_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			off_t off_out, struct fuse_file_info *fi_out,
+			size_t len, int flags)
+{
+	ssize_t n;
+
+	(void)fi_in;
+	(void)fi_out;
+	if (flags || off_in < 0 || off_out < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	n = ag_file_clone(gw_of(req)->c, ino_in, off_in, ino_out, off_out,
+			  len);
+	if (n < 0)
+		gw_reply_err(req, (int)n);
+	else
+		fuse_reply_write(req, n);
+}

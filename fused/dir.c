@@ -1,0 +1,271 @@
+/*
+ * dir.c - agora-fused's directory listings, with offsets that stay valid
+ * across opendirs (what an NFS re-export needs).
+ *
+ * The offset ("cookie") of an entry is a 63-bit hash of its name, never
+ * 0, 1 or 2 (the start, "." and ".."). opendir takes the whole listing
+ * sorted by cookie; a read at offset X goes on with the first entry whose
+ * cookie is above X. So an offset handed out by one opendir means the
+ * same place in any later one, whatever was added or removed meanwhile.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fused.h"
+
+struct dent {
+	uint64_t cookie;
+	uint64_t ino;
+	unsigned type;   /* S_IFMT >> 12, as DT_* */
+	char *name;
+};
+
+struct dir_handle {
+	pthread_mutex_t lock;  /* protects everything below */
+	uint64_t ino, parent;
+	struct dent *e;
+	size_t n, cap;
+	int read_once;         /* a read at offset 0 after this re-lists */
+};
+
+/* FNV-1a, folded to 63 bits and kept clear of the reserved offsets. */
+static uint64_t cookie_of(const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 0x100000001b3ull;
+	}
+	h >>= 1;
+	return h < 3 ? h + 3 : h;
+}
+
+static int by_cookie(const void *a, const void *b)
+{
+	const struct dent *x = a, *y = b;
+
+	if (x->cookie != y->cookie)
+		return x->cookie < y->cookie ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static void dir_clear(struct dir_handle *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->e[i].name);
+	d->n = 0;
+}
+
+static int add_dent(void *arg, const char *name, size_t nlen, uint64_t ino,
+		    unsigned type)
+{
+	struct dir_handle *d = arg;
+	struct dent *e;
+
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 64;
+
+		e = realloc(d->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		d->e = e;
+		d->cap = cap;
+	}
+	e = &d->e[d->n];
+	e->name = strndup(name, nlen);
+	if (!e->name)
+		return -ENOMEM;
+	e->cookie = cookie_of(name, nlen);
+	e->ino = ino;
+	e->type = type;
+	d->n++;
+	return 0;
+}
+
+static int dir_load(struct ag_cluster *c, struct dir_handle *d)
+{
+	struct ag_attr a;
+	int rc = ag_getattr(c, d->ino, &a);
+
+	if (rc)
+		return rc;
+	d->parent = a.parent ? a.parent : d->ino;
+	dir_clear(d);
+	rc = ag_readdir(c, d->ino, NULL, add_dent, d);
+	if (rc)
+		return rc;
+	if (d->n) /* d->e may be NULL */
+		qsort(d->e, d->n, sizeof(*d->e), by_cookie);
+	return 0;
+}
+
+static void dir_free(struct dir_handle *d)
+{
+	if (!d)
+		return;
+	dir_clear(d);
+	free(d->e);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+void gw_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ag_cluster *c = gw_of(req)->c;
+	struct dir_handle *d = calloc(1, sizeof(*d));
+	int rc;
+
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	d->ino = ino;
+	/* a listing shows what other gateways committed before it */
+	rc = ag_cluster_refresh(c);
+	if (!rc)
+		rc = dir_load(c, d);
+	if (rc) {
+		dir_free(d);
+		gw_reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		dir_free(d);
+}
+
+/* First entry with a cookie above off. */
+static size_t first_after(const struct dir_handle *d, uint64_t off)
+{
+	size_t lo = 0, hi = d->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (d->e[mid].cookie <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Add one entry to buf; 0 when it does not fit. plus: with attributes,
+ * which need a getattr (an entry gone since the listing is skipped: -1). */
+static long add_entry(fuse_req_t req, char *buf, size_t room, int plus,
+		      const char *name, uint64_t ino, unsigned type,
+		      uint64_t next, int dot)
+{
+	struct fuse_entry_param e;
+	struct ag_attr a;
+	size_t n;
+
+	if (!plus) {
+		struct stat st = { .st_ino = ino, .st_mode = type << 12 };
+
+		n = fuse_add_direntry(req, buf, room, name, &st, next);
+		return n > room ? 0 : (long)n;
+	}
+	if (dot) {
+		/* the kernel takes no entry for "." and "..": node id 0 */
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = ino;
+		e.attr.st_mode = S_IFDIR;
+	} else {
+		if (ag_file_getattr(gw_of(req)->c, ino, &a))
+			return -1;
+		gw_entry(req, &a, &e);
+	}
+	n = fuse_add_direntry_plus(req, buf, room, name, &e, next);
+	return n > room ? 0 : (long)n;
+}
+
+static void list(fuse_req_t req, size_t size, off_t off,
+		 struct fuse_file_info *fi, int plus)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t pos = 0, i;
+	long n;
+	int rc = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (off == 0 && d->read_once)
+		rc = dir_load(gw_of(req)->c, d); /* rewinddir */
+	d->read_once = 1;
+	if (!rc && off < 1) {
+		n = add_entry(req, buf + pos, size - pos, plus, ".", d->ino,
+			      S_IFDIR >> 12, 1, 1);
+		if (n > 0) {
+			pos += n;
+			off = 1;
+		}
+	}
+	if (!rc && off == 1) {
+		n = add_entry(req, buf + pos, size - pos, plus, "..",
+			      d->parent, S_IFDIR >> 12, 2, 1);
+		if (n > 0) {
+			pos += n;
+			off = 2;
+		}
+	}
+	for (i = off < 2 ? d->n : first_after(d, off); !rc && i < d->n; i++) {
+		const struct dent *e = &d->e[i];
+
+		n = add_entry(req, buf + pos, size - pos, plus, e->name,
+			      e->ino, e->type, e->cookie, 0);
+		if (!n)
+			break;
+		if (n > 0)
+			pos += n;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (rc)
+		gw_reply_err(req, rc);
+	else
+		fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+void gw_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi)
+{
+	(void)ino;
+	list(req, size, off, fi, 0);
+}
+
+void gw_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)ino;
+	list(req, size, off, fi, 1);
+}
+
+void gw_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	dir_free((struct dir_handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+void gw_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi)
+{
+	/* namespace changes are durable when they return */
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}

@@ -1,0 +1,145 @@
+/*
+ * copy.c - CopyObject: the new element shares the source's chunks
+ * (ag_writer_clone), so no object data is read or written. Metadata is
+ * copied (directive COPY) or taken from the request (REPLACE).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "s3d.h"
+
+enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
+			   uint64_t *off, uint64_t *len)
+{
+	const char *h = s3_header(r, "x-amz-copy-source");
+	const char *range = s3_header(r, "x-amz-copy-source-range");
+	struct ag_attr bucket;
+	char *src, *slash, *q;
+	enum s3_err e;
+
+	if (!h)
+		return S3_INVALID_ARGUMENT;
+	src = strdup(h[0] == '/' ? h + 1 : h);
+	if (!src)
+		return S3_INTERNAL;
+	q = strchr(src, '?'); /* ?versionId=: every version is "null" */
+	if (q)
+		*q = 0;
+	slash = strchr(src, '/');
+	if (!slash || s3_uri_decode(src)) {
+		free(src);
+		return S3_INVALID_ARGUMENT;
+	}
+	slash = strchr(src, '/');
+	*slash = 0;
+	e = s3_object_find(r, src, slash + 1, &bucket, a);
+	free(src);
+	if (e)
+		return e;
+	if (S_ISDIR(a->mode))
+		return S3_NO_SUCH_KEY;
+	*off = 0;
+	*len = a->size;
+	if (range) {
+		unsigned long long from, to;
+		int n = 0;
+
+		if (sscanf(range, "bytes=%llu-%llu%n", &from, &to, &n) != 2 ||
+		    range[n] || to < from || to >= a->size)
+			return S3_INVALID_RANGE;
+		*off = from;
+		*len = to - from + 1;
+	}
+	return S3_OK;
+}
+
+/* x-amz-copy-source-if-*: the conditions of a copy, on the source. */
+static enum s3_err copy_conditions(struct s3_req *r, const char *etag,
+				   int64_t mtime)
+{
+	const char *im = s3_header(r, "x-amz-copy-source-if-match");
+	const char *inm = s3_header(r, "x-amz-copy-source-if-none-match");
+	const char *ims = s3_header(r, "x-amz-copy-source-if-modified-since");
+	const char *ius = s3_header(r, "x-amz-copy-source-if-unmodified-since");
+	int64_t secs = mtime / 1000000000 * 1000000000, t;
+
+	if (im && strcmp(im, etag) && strcmp(im, "*"))
+		return S3_PRECONDITION_FAILED;
+	if (!im && ius && (t = s3_parse_http_date(ius)) != INT64_MIN &&
+	    secs > t)
+		return S3_PRECONDITION_FAILED;
+	if (inm && (!strcmp(inm, etag) || !strcmp(inm, "*")))
+		return S3_PRECONDITION_FAILED;
+	if (!inm && ims && (t = s3_parse_http_date(ims)) != INT64_MIN &&
+	    secs <= t)
+		return S3_PRECONDITION_FAILED;
+	return S3_OK;
+}
+
+int s3_copy_object(struct s3_req *r)
+{
+	struct ag_attr bucket, src, a;
+	const char *dir = s3_header(r, "x-amz-metadata-directive");
+	struct ag_writer *w = NULL;
+	char etag[48], date[40];
+	uint64_t off, len, parent;
+	const char *name;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+	struct s3_xml x;
+	int replace, rc;
+
+	if (!e)
+		e = s3_key_check(r->key);
+	if (!e && r->key[strlen(r->key) - 1] == '/')
+		e = S3_INVALID_ARGUMENT;
+	if (!e)
+		e = s3_copy_source(r, &src, &off, &len);
+	if (e)
+		return s3_error(r, e, NULL);
+	if (s3_etag(r, &src, etag))
+		return s3_error(r, S3_INTERNAL, NULL);
+	e = copy_conditions(r, etag, src.mtime);
+	if (e)
+		return s3_error(r, e, NULL);
+	replace = dir && !strcasecmp(dir, "REPLACE");
+	if (dir && !replace && strcasecmp(dir, "COPY"))
+		return s3_error(r, S3_INVALID_ARGUMENT,
+				"Unknown metadata directive.");
+	e = s3_key_parent(r, bucket.ino, r->key, 1, &parent, &name);
+	if (!e && !ag_lookup(r->c, parent, name, &a) && S_ISDIR(a.mode))
+		e = S3_KEY_CONFLICT;
+	if (e)
+		return s3_error(r, e, NULL);
+	rc = ag_writer_new(r->c, 0644, r->user.uid, r->user.gid, &w);
+	if (!rc && len)
+		rc = ag_writer_clone(w, src.ino, off, len);
+	if (!rc)
+		rc = replace ? s3_meta_store(r, w, 0)
+			     : s3_meta_copy(r, src.ino, w);
+	/* the same bytes: the source's MD5 stays right (not a multipart
+	 * one, whose "-N" form a copy does not keep) */
+	if (!rc && (src.flags & AG_ATTR_ETAG) && !strchr(etag, '-'))
+		ag_writer_set_etag(w, src.etag);
+	if (!rc)
+		rc = ag_writer_commit(w, parent, name, &a);
+	ag_writer_free(w);
+	if (!rc)
+		rc = s3_etag(r, &a, etag);
+	if (rc) {
+		s3_remove_empty_parents(r, bucket.ino, r->key);
+		return s3_error(r, rc == -EISDIR ? S3_KEY_CONFLICT
+						  : s3_errno(rc, 1), NULL);
+	}
+	s3_iso_date(a.mtime, date, sizeof(date));
+	s3_xml_init(&x);
+	s3_xml_raw(&x, "<CopyObjectResult>");
+	s3_xml_text(&x, "LastModified", date);
+	s3_xml_text(&x, "ETag", etag);
+	s3_xml_raw(&x, "</CopyObjectResult>");
+	return s3_xml_reply(r, 200, &x);
+}

@@ -1,0 +1,439 @@
+/*
+ * http.c - the civetweb glue: turn one HTTP request into a struct s3_req
+ * (bucket and key from path-style or virtual-host-style addressing, the
+ * decoded query), authenticate it, pick the operation from one table, and
+ * the small reply helpers every operation uses.
+ */
+#include <civetweb.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "s3d.h"
+
+enum level { SERVICE, BUCKET, OBJECT };
+
+/* One S3 operation: method, addressing level, and the query parameter
+ * that selects it (NULL: none of the others matched). First match wins. */
+static const struct route {
+	const char *method;
+	enum level level;
+	const char *param;
+	const char *header; /* a header that must be present, or NULL */
+	int (*run)(struct s3_req *r);
+} routes[] = {
+	{ "GET", SERVICE, NULL, NULL, s3_list_buckets },
+	{ "GET", BUCKET, "location", NULL, s3_bucket_location },
+	{ "GET", BUCKET, "versioning", NULL, s3_bucket_versioning },
+	{ "GET", BUCKET, "uploads", NULL, s3_list_uploads },
+	{ "GET", BUCKET, NULL, NULL, s3_list_objects },
+	{ "HEAD", BUCKET, NULL, NULL, s3_head_bucket },
+	{ "PUT", BUCKET, NULL, NULL, s3_create_bucket },
+	{ "DELETE", BUCKET, NULL, NULL, s3_delete_bucket },
+	{ "POST", BUCKET, "delete", NULL, s3_delete_objects },
+	{ "POST", OBJECT, "uploads", NULL, s3_create_upload },
+	{ "POST", OBJECT, "uploadId", NULL, s3_complete_upload },
+	{ "PUT", OBJECT, "uploadId", NULL, s3_upload_part },
+	{ "GET", OBJECT, "uploadId", NULL, s3_list_parts },
+	{ "DELETE", OBJECT, "uploadId", NULL, s3_abort_upload },
+	{ "PUT", OBJECT, NULL, "x-amz-copy-source", s3_copy_object },
+	{ "PUT", OBJECT, NULL, NULL, s3_put_object },
+	{ "GET", OBJECT, NULL, NULL, s3_get_object },
+	{ "HEAD", OBJECT, NULL, NULL, s3_get_object },
+	{ "DELETE", OBJECT, NULL, NULL, s3_delete_object },
+};
+
+/* Subresources we do not serve: refused rather than misread as a list. */
+static const char *const unsupported[] = {
+	"acl", "policy", "cors", "lifecycle", "tagging", "website", "logging",
+	"notification", "replication", "encryption", "object-lock",
+	"retention", "legal-hold", "torrent", "select", "restore",
+	"accelerate", "requestPayment", "analytics", "metrics", "inventory",
+	"intelligent-tiering", "ownershipControls", "publicAccessBlock",
+	"policyStatus", "attributes",
+};
+
+const char *s3_header(struct s3_req *r, const char *name)
+{
+	return mg_get_header(r->conn, name);
+}
+
+const char *s3_param(struct s3_req *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->nparams; i++)
+		if (!strcmp(r->params[i].name, name))
+			return r->params[i].value;
+	return NULL;
+}
+
+void s3_hex(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+void s3_uri_encode(const char *src, size_t len, int keep_slash, char *out)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = src[i];
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		    ch == '.' || ch == '~' || (ch == '/' && keep_slash)) {
+			*out++ = ch;
+		} else {
+			*out++ = '%';
+			*out++ = digits[ch >> 4];
+			*out++ = digits[ch & 15];
+		}
+	}
+	*out = 0;
+}
+
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int s3_uri_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '%') {
+			int h = hexval(s[1]), l = h < 0 ? -1 : hexval(s[2]);
+
+			if (h < 0 || l < 0 || (h | l) == 0)
+				return -1;
+			*o++ = (char)(h << 4 | l);
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+	return 0;
+}
+
+void s3_http_date(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+void s3_iso_date(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)(ns / 1000000 % 1000));
+}
+
+int64_t s3_parse_http_date(const char *s)
+{
+	struct tm tm;
+	const char *e;
+
+	memset(&tm, 0, sizeof(tm));
+	e = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!e) {
+		memset(&tm, 0, sizeof(tm));
+		e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	}
+	if (!e)
+		return INT64_MIN;
+	return (int64_t)timegm(&tm) * 1000000000;
+}
+
+/* Whether the request carries a body nobody has read yet. */
+static int body_pending(struct s3_req *r)
+{
+	if (r->body_complete)
+		return 0;
+	return r->ri->content_length > 0 ||
+	       (r->ri->content_length < 0 && s3_header(r, "Transfer-Encoding"));
+}
+
+/* civetweb decides keep-alive from the request's Connection header once
+ * the handler returns; it has no call to drop a connection whose body was
+ * left unread (and a client waiting on "Expect: 100-continue" never sends
+ * that body), so we say "close" in its place. */
+static void force_close(struct s3_req *r)
+{
+	struct mg_request_info *ri = (struct mg_request_info *)r->ri;
+	int i;
+
+	for (i = 0; i < ri->num_headers; i++)
+		if (!strcasecmp(ri->http_headers[i].name, "Connection")) {
+			ri->http_headers[i].value = "close";
+			return;
+		}
+	if (ri->num_headers < MG_MAX_HEADERS) {
+		ri->http_headers[ri->num_headers].name = "Connection";
+		ri->http_headers[ri->num_headers].value = "close";
+		ri->num_headers++;
+	}
+}
+
+int s3_reply_head(struct s3_req *r, int status, const char *extra,
+		  int64_t len)
+{
+	char date[64], clen[48] = "";
+
+	s3_http_date((int64_t)time(NULL) * 1000000000, date, sizeof(date));
+	if (len >= 0)
+		snprintf(clen, sizeof(clen), "Content-Length: %" PRId64 "\r\n",
+			 len);
+	r->status = status;
+	r->replied = 1;
+	r->must_close = body_pending(r);
+	mg_printf(r->conn,
+		  "HTTP/1.1 %d %s\r\n"
+		  "Date: %s\r\n"
+		  "Server: AgoraS3\r\n"
+		  "x-amz-request-id: %s\r\n"
+		  "x-amz-id-2: %s\r\n"
+		  "%s%s%s\r\n",
+		  status, mg_get_response_code_text(r->conn, status), date,
+		  r->request_id, r->request_id, clen,
+		  r->must_close ? "Connection: close\r\n" : "",
+		  extra ? extra : "");
+	return 0;
+}
+
+int s3_reply_body(struct s3_req *r, int status, const char *ctype,
+		  const char *extra, const void *body, size_t len)
+{
+	char hdr[4096];
+
+	snprintf(hdr, sizeof(hdr), "Content-Type: %s\r\n%s", ctype,
+		 extra ? extra : "");
+	s3_reply_head(r, status, hdr, (int64_t)len);
+	if (len && strcmp(r->method, "HEAD"))
+		mg_write(r->conn, body, len);
+	return 0;
+}
+
+/* The query string into decoded name/value pairs. */
+static int parse_query(struct s3_req *r, const char *q)
+{
+	char *copy, *p, *tok, *save = NULL;
+	int n = 1;
+
+	if (!q || !*q)
+		return 0;
+	for (p = (char *)q; *p; p++)
+		n += *p == '&';
+	if (n > 256)
+		return -1;
+	r->params = calloc(n, sizeof(*r->params));
+	copy = strdup(q);
+	if (!r->params || !copy) {
+		free(copy);
+		return -1;
+	}
+	for (tok = strtok_r(copy, "&", &save); tok;
+	     tok = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(tok, '=');
+		struct s3_param *pp = &r->params[r->nparams];
+
+		if (eq)
+			*eq = 0;
+		pp->name = strdup(tok);
+		pp->value = strdup(eq ? eq + 1 : "");
+		if (!pp->name || !pp->value) {
+			free(pp->name);
+			free(pp->value);
+			free(copy);
+			return -1;
+		}
+		r->nparams++;
+		/* form encoding: '+' is a space in queries */
+		for (p = pp->value; *p; p++)
+			if (*p == '+')
+				*p = ' ';
+		if (s3_uri_decode(pp->name) || s3_uri_decode(pp->value)) {
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	return 0;
+}
+
+/* Bucket and key from the Host header and the path. */
+static enum s3_err parse_target(struct s3_req *r)
+{
+	const char *host = s3_header(r, "Host");
+	const char *path = r->raw_path;
+	char *vbucket = NULL, *slash, *rest;
+	size_t dl = strlen(r->conf->domain);
+
+	if (*r->conf->domain && host) {
+		size_t hl = strcspn(host, ":");
+
+		if (hl > dl + 1 && host[hl - dl - 1] == '.' &&
+		    !strncasecmp(host + hl - dl, r->conf->domain, dl))
+			vbucket = strndup(host, hl - dl - 1);
+	}
+	if (*path != '/')
+		return S3_INVALID_REQUEST;
+	rest = strdup(path + 1);
+	if (!rest) {
+		free(vbucket);
+		return S3_INTERNAL;
+	}
+	if (vbucket) {
+		r->bucket = vbucket;
+		r->key = rest;
+	} else {
+		slash = strchr(rest, '/');
+		if (slash) {
+			*slash = 0;
+			r->key = strdup(slash + 1);
+		} else {
+			r->key = strdup("");
+		}
+		r->bucket = rest;
+		if (!r->key)
+			return S3_INTERNAL;
+	}
+	if (s3_uri_decode(r->bucket) || s3_uri_decode(r->key))
+		return S3_INVALID_ARGUMENT;
+	return S3_OK;
+}
+
+static void req_free(struct s3_req *r)
+{
+	int i;
+
+	for (i = 0; i < r->nparams; i++) {
+		free(r->params[i].name);
+		free(r->params[i].value);
+	}
+	free(r->params);
+	free(r->raw_path);
+	free(r->bucket);
+	free(r->key);
+}
+
+static const struct route *find_route(struct s3_req *r)
+{
+	enum level lv = !*r->bucket ? SERVICE : !*r->key ? BUCKET : OBJECT;
+	size_t i;
+
+	for (i = 0; i < S3_ARRAY_LEN(routes); i++) {
+		const struct route *rt = &routes[i];
+
+		if (rt->level != lv || strcmp(rt->method, r->method))
+			continue;
+		if (rt->param && !s3_param(r, rt->param))
+			continue;
+		if (rt->header && !s3_header(r, rt->header))
+			continue;
+		return rt;
+	}
+	return NULL;
+}
+
+/* The request handler civetweb calls for every request. */
+int s3_http_handle(struct mg_connection *conn, void *arg)
+{
+	static unsigned long long counter;
+	struct s3_req r = { .conn = conn };
+	const struct route *rt;
+	const char *q;
+	enum s3_err e;
+	size_t i;
+
+	r.ri = mg_get_request_info(conn);
+	r.conf = arg;
+	r.c = mg_get_user_data(mg_get_context(conn));
+	r.method = r.ri->request_method;
+	snprintf(r.request_id, sizeof(r.request_id), "%08X%08llX",
+		 (unsigned)time(NULL),
+		 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+	r.bucket = strdup("");
+	r.key = strdup("");
+	/* the raw request target: signatures are over what was sent */
+	r.raw_path = strdup(r.ri->request_uri ? r.ri->request_uri : "/");
+	if (!r.bucket || !r.key || !r.raw_path) {
+		s3_error(&r, S3_INTERNAL, NULL);
+		goto out;
+	}
+	q = strchr(r.raw_path, '?');
+	if (q)
+		r.raw_path[q - r.raw_path] = 0;
+	free(r.bucket);
+	free(r.key);
+	r.bucket = r.key = NULL;
+	e = parse_target(&r);
+	if (!r.bucket)
+		r.bucket = strdup("");
+	if (!r.key)
+		r.key = strdup("");
+	if (!e && parse_query(&r, r.ri->query_string))
+		e = S3_INVALID_ARGUMENT;
+	if (e) {
+		s3_error(&r, e, NULL);
+		goto out;
+	}
+	/* S3 is strongly consistent: see what other gateways and clients
+	 * committed before this request arrived */
+	if (!e && ag_cluster_refresh(r.c))
+		e = S3_INTERNAL;
+	if (e) {
+		s3_error(&r, e, NULL);
+		goto out;
+	}
+	e = s3_auth(&r);
+	if (e) {
+		s3_error(&r, e, NULL);
+		goto out;
+	}
+	for (i = 0; i < S3_ARRAY_LEN(unsupported); i++)
+		if (s3_param(&r, unsupported[i])) {
+			s3_error(&r, S3_NOT_IMPLEMENTED, NULL);
+			goto out;
+		}
+	rt = find_route(&r);
+	if (!rt)
+		s3_error(&r, S3_METHOD_NOT_ALLOWED, NULL);
+	else
+		rt->run(&r);
+	if (!r.replied)
+		s3_error(&r, S3_INTERNAL, NULL);
+out:
+	if (r.must_close)
+		force_close(&r);
+	req_free(&r);
+	return r.status;
+}

@@ -1,0 +1,300 @@
+/*
+ * main.c - agora-s3d: read the [s3] section of the config file, open the
+ * cluster, start civetweb on the configured addresses, and serve until
+ * SIGTERM or SIGINT.
+ */
+#include <civetweb.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "s3d.h"
+
+int s3_http_handle(struct mg_connection *conn, void *arg);
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int append(char *dst, size_t size, const char *val, const char *suffix)
+{
+	size_t n = strlen(dst);
+	int w = snprintf(dst + n, size - n, "%s%s%s", n ? "," : "", val,
+			 suffix);
+
+	return w < 0 || (size_t)w >= size - n ? -1 : 0;
+}
+
+/* Keys of [s3]; everything else in the file belongs to others. */
+static int set_key(struct s3_conf *s, const char *key, char *val)
+{
+	char *tok, *save = NULL;
+
+	if (!strcmp(key, "listen") || !strcmp(key, "listen_tls")) {
+		const char *suffix = key[6] ? "s" : "";
+
+		s->tls |= key[6] != 0;
+		for (tok = strtok_r(val, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save))
+			if (append(s->listen, sizeof(s->listen), tok, suffix))
+				return -1;
+		return 0;
+	}
+#define STR(name)                                                         \
+	if (!strcmp(key, #name))                                          \
+		return snprintf(s->name, sizeof(s->name), "%s", val) >=  \
+			       (int)sizeof(s->name) ? -1 : 0;
+	STR(certificate)
+	STR(domain)
+	STR(region)
+	STR(pidfile)
+	STR(log)
+#undef STR
+	if (!strcmp(key, "threads")) {
+		s->threads = atoi(val);
+		return s->threads > 0 && s->threads <= 1024 ? 0 : -1;
+	}
+	if (!strcmp(key, "timeout")) {
+		s->timeout = atoi(val);
+		return s->timeout > 0 ? 0 : -1;
+	}
+	if (!strcmp(key, "max_skew")) {
+		s->max_skew = atoi(val);
+		return s->max_skew > 0 ? 0 : -1;
+	}
+	return -1;
+}
+
+static int load_conf(const char *file, struct s3_conf *s)
+{
+	char line[4096], section[64] = "";
+	int lineno = 0, rc = 0;
+	FILE *f = fopen(file, "r");
+
+	memset(s, 0, sizeof(*s));
+	s->threads = 16;
+	s->max_skew = 900;
+	s->timeout = 30;
+	snprintf(s->region, sizeof(s->region), "us-east-1");
+	if (!f) {
+		fprintf(stderr, "agora-s3d: %s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	while (!rc && fgets(line, sizeof(line), f)) {
+		char *p = trim(line), *eq, *h;
+
+		lineno++;
+		if (!*p || *p == '#' || *p == ';')
+			continue;
+		if (*p == '[') {
+			snprintf(section, sizeof(section), "%.*s",
+				 (int)strcspn(p + 1, "]"), p + 1);
+			continue;
+		}
+		if (strcmp(section, "s3"))
+			continue;
+		eq = strchr(p, '=');
+		if (!eq) {
+			rc = -1;
+			break;
+		}
+		*eq = 0;
+		for (h = eq + 1; *h; h++)
+			if ((*h == '#' || *h == ';') && isspace((unsigned char)h[-1])) {
+				*h = 0;
+				break;
+			}
+		rc = set_key(s, trim(p), trim(eq + 1));
+	}
+	fclose(f);
+	if (rc)
+		fprintf(stderr, "agora-s3d: %s:%d: bad or unknown [s3] key\n",
+			file, lineno);
+	else if (!*s->listen)
+		snprintf(s->listen, sizeof(s->listen), "127.0.0.1:9000");
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: agora-s3d -c CONFIG [-d] [-p PIDFILE]\n"
+		   "  -c CONFIG   cluster configuration with an [s3] section\n"
+		   "  -d          detach once serving, write the pid file\n"
+		   "  -p PIDFILE  pid file (default: [s3] pidfile)\n");
+}
+
+/* Fork; the parent waits until the child says it is serving. */
+static int detach(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	*ready_fd = p[1];
+	return 0;
+}
+
+static int log_message(const struct mg_connection *conn, const char *msg)
+{
+	(void)conn;
+	fprintf(stderr, "agora-s3d: %s\n", msg);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cfgfile = NULL, *pidfile = NULL;
+	struct mg_callbacks cb = { .log_message = log_message };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct ag_cluster *c = NULL;
+	struct mg_context *ctx = NULL;
+	struct s3_conf conf;
+	char threads[16], timeout[24];
+	const char *opts[32];
+	int opt, n = 0, daemonize = 0, ready_fd = -1, rc = 1;
+
+	while ((opt = getopt(argc, argv, "c:dp:h")) != -1) {
+		switch (opt) {
+		case 'c': cfgfile = optarg; break;
+		case 'd': daemonize = 1; break;
+		case 'p': pidfile = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!cfgfile || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (load_conf(cfgfile, &conf))
+		return 2;
+	if (conf.tls && !*conf.certificate) {
+		fprintf(stderr, "agora-s3d: listen_tls needs a certificate\n");
+		return 2;
+	}
+	if (!pidfile && *conf.pidfile)
+		pidfile = conf.pidfile;
+	if (*conf.log) {
+		int fd = open(conf.log, O_WRONLY | O_CREAT | O_APPEND |
+					O_CLOEXEC, 0644);
+
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+			fprintf(stderr, "agora-s3d: %s: %s\n", conf.log,
+				strerror(errno));
+			return 2;
+		}
+		close(fd);
+	}
+	if (daemonize && detach(&ready_fd)) {
+		perror("agora-s3d: fork");
+		return 1;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = ag_cluster_open(cfgfile, 0, &c);
+	if (rc) {
+		fprintf(stderr, "agora-s3d: cannot open the cluster: %s\n",
+			ag_strerror(rc));
+		rc = 1;
+		goto out;
+	}
+	snprintf(threads, sizeof(threads), "%d", conf.threads);
+	opts[n++] = "listening_ports";
+	opts[n++] = conf.listen;
+	opts[n++] = "num_threads";
+	opts[n++] = threads;
+	opts[n++] = "enable_keep_alive";
+	opts[n++] = "yes";
+	snprintf(timeout, sizeof(timeout), "%d", conf.timeout * 1000);
+	opts[n++] = "request_timeout_ms";
+	opts[n++] = timeout;
+	opts[n++] = "decode_url";
+	opts[n++] = "no";
+	if (*conf.certificate) {
+		opts[n++] = "ssl_certificate";
+		opts[n++] = conf.certificate;
+	}
+	opts[n] = NULL;
+	/* civetweb loads OpenSSL itself at run time; when that fails it would
+	 * still listen on the TLS ports and crash on the first handshake */
+	if (!mg_init_library(*conf.certificate ? MG_FEATURES_TLS : 0)) {
+		fprintf(stderr, "agora-s3d: civetweb cannot load its TLS library: "
+			"HTTPS (listen_tls) is not available with this build\n");
+		rc = 1;
+		goto out;
+	}
+	ctx = mg_start(&cb, c, opts);
+	if (!ctx) {
+		fprintf(stderr, "agora-s3d: cannot listen on %s\n", conf.listen);
+		rc = 1;
+		goto out;
+	}
+	mg_set_request_handler(ctx, "/", s3_http_handle, &conf);
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+
+		if (f) {
+			fprintf(f, "%d\n", (int)getpid());
+			fclose(f);
+		}
+	}
+	fprintf(stderr, "agora-s3d: serving S3 on %s\n", conf.listen);
+	if (ready_fd >= 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (write(ready_fd, "r", 1) != 1)
+			fprintf(stderr, "agora-s3d: lost the parent\n");
+		close(ready_fd);
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+			if (!*conf.log)
+				dup2(devnull, STDERR_FILENO);
+			close(devnull);
+		}
+	}
+	while (!stopping)
+		pause();
+	rc = 0;
+	if (pidfile)
+		unlink(pidfile);
+out:
+	if (ctx)
+		mg_stop(ctx);
+	mg_exit_library();
+	ag_cluster_close(c);
+	return rc;
+}

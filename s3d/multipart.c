@@ -1,0 +1,515 @@
+/*
+ * multipart.c - multipart uploads. An upload is a directory
+ * /.agora-multipart/UPLOADID (a top-level name no bucket can have, so no
+ * listing shows it) holding one file per part, named by its number; the
+ * upload's bucket, key and metadata are xattrs of that directory.
+ * Completing builds the object by reference to the parts' chunks
+ * (ag_writer_clone), publishes it atomically with its AWS multipart ETag
+ * (MD5 of the part MD5s, "-N"), then drops the upload directory.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "s3d.h"
+
+#define MPU_BUCKET "agora.mpu.bucket"
+#define MPU_KEY "agora.mpu.key"
+#define MAX_PART 10000
+#define MIN_PART_SIZE (5ull << 20)
+
+static int uploads_dir(struct s3_req *r, int create, uint64_t *ino)
+{
+	struct ag_attr a;
+	int rc = ag_lookup(r->c, AG_ROOT, S3_UPLOADS_DIR, &a);
+
+	if (rc == -ENOENT && create) {
+		rc = ag_mkdir(r->c, AG_ROOT, S3_UPLOADS_DIR, 0700, 0, 0, &a);
+		if (rc == -EEXIST)
+			rc = ag_lookup(r->c, AG_ROOT, S3_UPLOADS_DIR, &a);
+	}
+	*ino = a.ino;
+	return rc;
+}
+
+/* The upload named by ?uploadId= for this bucket and key. */
+static enum s3_err find_upload(struct s3_req *r, struct ag_attr *up)
+{
+	const char *id = s3_param(r, "uploadId");
+	char val[S3_KEY_MAX + 1];
+	uint64_t dir;
+	ssize_t n;
+	size_t i;
+
+	if (!id || strlen(id) != 32)
+		return S3_NO_SUCH_UPLOAD;
+	for (i = 0; i < 32; i++)
+		if (!strchr("0123456789abcdef", id[i]))
+			return S3_NO_SUCH_UPLOAD;
+	if (uploads_dir(r, 0, &dir) || ag_lookup(r->c, dir, id, up))
+		return S3_NO_SUCH_UPLOAD;
+	n = ag_getxattr(r->c, up->ino, MPU_BUCKET, val, sizeof(val) - 1);
+	if (n < 0 || (size_t)n != strlen(r->bucket) || memcmp(val, r->bucket, n))
+		return S3_NO_SUCH_UPLOAD;
+	n = ag_getxattr(r->c, up->ino, MPU_KEY, val, sizeof(val) - 1);
+	if (n < 0 || (size_t)n != strlen(r->key) || memcmp(val, r->key, n))
+		return S3_NO_SUCH_UPLOAD;
+	return S3_OK;
+}
+
+static void upload_xml_head(struct s3_req *r, struct s3_xml *x,
+			    const char *root)
+{
+	s3_xml_init(x);
+	s3_xml_raw(x, "<%s xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+		   root);
+	s3_xml_text(x, "Bucket", r->bucket);
+	s3_xml_text(x, "Key", r->key);
+}
+
+int s3_create_upload(struct s3_req *r)
+{
+	struct ag_attr bucket, up;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+	uint8_t rnd[16];
+	char id[33];
+	uint64_t dir;
+	struct s3_xml x;
+	int rc;
+
+	if (!e)
+		e = s3_key_check(r->key);
+	if (!e && r->key[strlen(r->key) - 1] == '/')
+		e = S3_INVALID_ARGUMENT;
+	if (e)
+		return s3_error(r, e, NULL);
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return s3_error(r, S3_INTERNAL, NULL);
+	s3_hex(rnd, sizeof(rnd), id);
+	rc = uploads_dir(r, 1, &dir);
+	if (!rc)
+		rc = ag_mkdir(r->c, dir, id, 0700, r->user.uid, r->user.gid, &up);
+	if (!rc)
+		rc = ag_setxattr(r->c, up.ino, MPU_BUCKET, r->bucket,
+				 strlen(r->bucket), 0);
+	if (!rc)
+		rc = ag_setxattr(r->c, up.ino, MPU_KEY, r->key, strlen(r->key),
+				 0);
+	if (!rc)
+		rc = s3_meta_store(r, NULL, up.ino);
+	if (rc)
+		return s3_error(r, s3_errno(rc, 1), NULL);
+	upload_xml_head(r, &x, "InitiateMultipartUploadResult");
+	s3_xml_text(&x, "UploadId", id);
+	s3_xml_raw(&x, "</InitiateMultipartUploadResult>");
+	return s3_xml_reply(r, 200, &x);
+}
+
+static int part_number(struct s3_req *r)
+{
+	const char *v = s3_param(r, "partNumber");
+	char *e;
+	long n;
+
+	if (!v)
+		return -1;
+	n = strtol(v, &e, 10);
+	return *e || e == v || n < 1 || n > MAX_PART ? -1 : (int)n;
+}
+
+int s3_upload_part(struct s3_req *r)
+{
+	struct ag_attr bucket, up, a, src;
+	struct ag_writer *w = NULL;
+	struct s3_body b;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+	int pn = part_number(r), copy = s3_header(r, "x-amz-copy-source") != NULL;
+	uint64_t off, len;
+	char name[16], etag[48], hdr[256];
+	int rc;
+
+	if (!e)
+		e = find_upload(r, &up);
+	if (!e && pn < 0)
+		e = S3_INVALID_ARGUMENT;
+	if (!e && copy)
+		e = s3_copy_source(r, &src, &off, &len);
+	if (e)
+		return s3_error(r, e, NULL);
+	snprintf(name, sizeof(name), "%05d", pn);
+	memset(&b, 0, sizeof(b));
+	if (copy) {
+		rc = ag_writer_new(r->c, 0600, r->user.uid, r->user.gid, &w);
+		if (!rc && len)
+			rc = ag_writer_clone(w, src.ino, off, len);
+		if (!rc && off == 0 && len == src.size &&
+		    (src.flags & AG_ATTR_ETAG) &&
+		    ag_getxattr(r->c, src.ino, S3_XATTR_PREFIX "parts", NULL,
+				0) < 0)
+			ag_writer_set_etag(w, src.etag);
+	} else {
+		e = s3_body_open(&b, r);
+		if (e) {
+			s3_body_close(&b);
+			return s3_error(r, e, NULL);
+		}
+		rc = s3_put_stream(r, &b, &w, &e);
+		s3_body_close(&b);
+	}
+	if (!rc)
+		rc = ag_writer_commit(w, up.ino, name, &a);
+	ag_writer_free(w);
+	if (!rc)
+		rc = s3_etag(r, &a, etag);
+	if (rc)
+		return s3_error(r, e ? e : s3_errno(rc, 1), NULL);
+	if (copy) {
+		struct s3_xml x;
+		char date[40];
+
+		s3_iso_date(a.mtime, date, sizeof(date));
+		s3_xml_init(&x);
+		s3_xml_raw(&x, "<CopyPartResult>");
+		s3_xml_text(&x, "LastModified", date);
+		s3_xml_text(&x, "ETag", etag);
+		s3_xml_raw(&x, "</CopyPartResult>");
+		return s3_xml_reply(r, 200, &x);
+	}
+	snprintf(hdr, sizeof(hdr), "ETag: %s\r\n", etag);
+	if (b.sum != S3_SUM_NONE)
+		snprintf(hdr + strlen(hdr), sizeof(hdr) - strlen(hdr),
+			 "x-amz-checksum-%s: %s\r\n", b.sum_name, b.sum_b64);
+	return s3_reply_head(r, 200, hdr, 0);
+}
+
+/* Remove the parts and the upload directory. */
+struct part_names {
+	char (*names)[16];
+	int n, cap;
+};
+
+static int collect_part(void *arg, const char *name, size_t nlen,
+			uint64_t ino, unsigned type)
+{
+	struct part_names *p = arg;
+
+	(void)ino;
+	(void)type;
+	if (nlen >= 16)
+		return 0;
+	if (p->n == p->cap) {
+		int cap = p->cap ? 2 * p->cap : 64;
+		void *nn = realloc(p->names, cap * sizeof(*p->names));
+
+		if (!nn)
+			return -ENOMEM;
+		p->names = nn;
+		p->cap = cap;
+	}
+	memcpy(p->names[p->n], name, nlen);
+	p->names[p->n++][nlen] = 0;
+	return 0;
+}
+
+static int list_part_names(struct s3_req *r, uint64_t up,
+			   struct part_names *p)
+{
+	memset(p, 0, sizeof(*p));
+	return ag_readdir(r->c, up, NULL, collect_part, p);
+}
+
+static int drop_upload(struct s3_req *r, const struct ag_attr *up)
+{
+	struct part_names p;
+	uint64_t dir;
+	int i, rc = list_part_names(r, up->ino, &p);
+
+	for (i = 0; !rc && i < p.n; i++)
+		rc = ag_unlink(r->c, up->ino, p.names[i]);
+	free(p.names);
+	if (!rc)
+		rc = uploads_dir(r, 0, &dir);
+	if (!rc)
+		rc = ag_rmdir(r->c, dir, s3_param(r, "uploadId"));
+	return rc;
+}
+
+int s3_abort_upload(struct s3_req *r)
+{
+	struct ag_attr bucket, up;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+	int rc;
+
+	if (!e)
+		e = find_upload(r, &up);
+	if (e)
+		return s3_error(r, e, NULL);
+	rc = drop_upload(r, &up);
+	if (rc)
+		return s3_error(r, s3_errno(rc, 1), NULL);
+	return s3_reply_head(r, 204, NULL, -1);
+}
+
+static int unquote_etag(const char *v, size_t vl, char *out)
+{
+	char buf[128];
+	int n = s3_xml_unescape(v, vl, buf, sizeof(buf));
+	char *p = buf;
+
+	if (n < 0)
+		return -1;
+	while (*p == ' ' || *p == '"')
+		p++;
+	n = (int)strcspn(p, "\" ");
+	if (n != 32)
+		return -1;
+	memcpy(out, p, 32);
+	out[32] = 0;
+	return 0;
+}
+
+int s3_complete_upload(struct s3_req *r)
+{
+	struct ag_attr bucket, up, part = { 0 }, a;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+	struct ag_writer *w = NULL;
+	EVP_MD_CTX *md = NULL;
+	char *body = NULL, etag[48], want[33], count[16];
+	const char *p, *end, *v, *pv;
+	size_t len, vl, pvl;
+	uint8_t sum[16];
+	unsigned int ml = 16;
+	uint64_t parent;
+	const char *name;
+	int rc, last = 0, n = 0, found;
+	struct s3_xml x;
+
+	if (!e)
+		e = find_upload(r, &up);
+	if (e)
+		return s3_error(r, e, NULL);
+	rc = s3_read_small_body(r, 1 << 20, &body, &len);
+	if (rc)
+		return s3_error(r, (enum s3_err)-rc, NULL);
+	p = body;
+	end = body + len;
+	if (s3_xml_next(&p, end, "CompleteMultipartUpload", &v, &vl)) {
+		free(body);
+		return s3_error(r, S3_MALFORMED_XML, NULL);
+	}
+	p = v;
+	end = v + vl;
+	md = EVP_MD_CTX_new();
+	rc = md && EVP_DigestInit_ex(md, EVP_md5(), NULL) ? 0 : -ENOMEM;
+	if (!rc)
+		rc = ag_writer_new(r->c, 0644, r->user.uid, r->user.gid, &w);
+	while (!rc && !e &&
+	       (found = s3_xml_next(&p, end, "Part", &pv, &pvl)) == 0) {
+		const char *q = pv, *nv, *ev;
+		size_t nvl, evl;
+		char num[16];
+		long pn;
+
+		if (s3_xml_next(&q, pv + pvl, "PartNumber", &nv, &nvl) ||
+		    (q = pv, s3_xml_next(&q, pv + pvl, "ETag", &ev, &evl)) ||
+		    nvl >= sizeof(num)) {
+			e = S3_MALFORMED_XML;
+			break;
+		}
+		memcpy(num, nv, nvl);
+		num[nvl] = 0;
+		pn = strtol(num, NULL, 10);
+		if (pn < 1 || pn > MAX_PART || unquote_etag(ev, evl, want)) {
+			e = S3_INVALID_PART;
+			break;
+		}
+		if (pn <= last) {
+			e = S3_INVALID_PART_ORDER;
+			break;
+		}
+		/* every part but the last has the minimum size */
+		if (n && part.size < MIN_PART_SIZE) {
+			e = S3_ENTITY_TOO_SMALL;
+			break;
+		}
+		last = (int)pn;
+		snprintf(num, sizeof(num), "%05ld", pn);
+		if (ag_lookup(r->c, up.ino, num, &part) ||
+		    s3_etag(r, &part, etag) || strncmp(etag + 1, want, 32)) {
+			e = S3_INVALID_PART;
+			break;
+		}
+		EVP_DigestUpdate(md, part.etag, 16);
+		if (part.size)
+			rc = ag_writer_clone(w, part.ino, 0, part.size);
+		n++;
+	}
+	free(body);
+	if (!rc && !e && (found < 0 || !n))
+		e = S3_MALFORMED_XML;
+	if (!rc && !e) {
+		EVP_DigestFinal_ex(md, sum, &ml);
+		ag_writer_set_etag(w, sum);
+		snprintf(count, sizeof(count), "%d", n);
+		rc = ag_writer_setxattr(w, S3_XATTR_PREFIX "parts", count,
+					strlen(count));
+	}
+	if (!rc && !e)
+		rc = s3_meta_copy(r, up.ino, w);
+	if (!rc && !e) {
+		e = s3_key_parent(r, bucket.ino, r->key, 1, &parent, &name);
+		if (!e && !ag_lookup(r->c, parent, name, &a) && S_ISDIR(a.mode))
+			e = S3_KEY_CONFLICT;
+	}
+	if (!rc && !e)
+		rc = ag_writer_commit(w, parent, name, &a);
+	ag_writer_free(w);
+	EVP_MD_CTX_free(md);
+	if (!rc && !e)
+		rc = s3_etag(r, &a, etag);
+	if (rc || e) {
+		s3_remove_empty_parents(r, bucket.ino, r->key);
+		return s3_error(r, e ? e : rc == -EISDIR ? S3_KEY_CONFLICT
+					       : s3_errno(rc, 1), NULL);
+	}
+	drop_upload(r, &up);
+	s3_xml_init(&x);
+	s3_xml_raw(&x, "<CompleteMultipartUploadResult xmlns=\"http://s3."
+		   "amazonaws.com/doc/2006-03-01/\">");
+	s3_xml_raw(&x, "<Location>/%s/", r->bucket);
+	s3_xml_raw(&x, "</Location>");
+	s3_xml_text(&x, "Bucket", r->bucket);
+	s3_xml_text(&x, "Key", r->key);
+	s3_xml_text(&x, "ETag", etag);
+	s3_xml_raw(&x, "</CompleteMultipartUploadResult>");
+	return s3_xml_reply(r, 200, &x);
+}
+
+int s3_list_parts(struct s3_req *r)
+{
+	struct ag_attr bucket, up, a;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+	const char *v = s3_param(r, "part-number-marker");
+	const char *mp = s3_param(r, "max-parts");
+	int marker = v ? atoi(v) : 0, max = mp ? atoi(mp) : 1000, i, shown = 0;
+	int truncated = 0, next = 0;
+	struct part_names p;
+	struct s3_xml x;
+	char etag[48], date[40];
+
+	if (!e)
+		e = find_upload(r, &up);
+	if (e)
+		return s3_error(r, e, NULL);
+	if (max < 0 || max > 1000)
+		max = 1000;
+	if (list_part_names(r, up.ino, &p)) {
+		free(p.names);
+		return s3_error(r, S3_INTERNAL, NULL);
+	}
+	upload_xml_head(r, &x, "ListPartsResult");
+	s3_xml_text(&x, "UploadId", s3_param(r, "uploadId"));
+	s3_xml_raw(&x, "<PartNumberMarker>%d</PartNumberMarker>", marker);
+	s3_xml_raw(&x, "<MaxParts>%d</MaxParts>", max);
+	s3_xml_raw(&x, "<StorageClass>STANDARD</StorageClass>");
+	for (i = 0; i < p.n; i++) {
+		int pn = atoi(p.names[i]);
+
+		if (pn <= marker)
+			continue;
+		if (shown == max) {
+			truncated = 1;
+			break;
+		}
+		if (ag_lookup(r->c, up.ino, p.names[i], &a) ||
+		    s3_etag(r, &a, etag))
+			continue;
+		s3_iso_date(a.mtime, date, sizeof(date));
+		s3_xml_raw(&x, "<Part><PartNumber>%d</PartNumber>", pn);
+		s3_xml_text(&x, "LastModified", date);
+		s3_xml_text(&x, "ETag", etag);
+		s3_xml_raw(&x, "<Size>%" PRIu64 "</Size></Part>", a.size);
+		shown++;
+		next = pn;
+	}
+	free(p.names);
+	s3_xml_raw(&x, "<NextPartNumberMarker>%d</NextPartNumberMarker>", next);
+	s3_xml_text(&x, "IsTruncated", truncated ? "true" : "false");
+	s3_xml_raw(&x, "</ListPartsResult>");
+	return s3_xml_reply(r, 200, &x);
+}
+
+struct upload_list {
+	struct s3_req *r;
+	struct s3_xml *x;
+	uint64_t dir;
+	const char *prefix;
+};
+
+static int add_upload(void *arg, const char *name, size_t nlen, uint64_t ino,
+		      unsigned type)
+{
+	struct upload_list *ul = arg;
+	char key[S3_KEY_MAX + 1], bucket[64], id[40], date[40];
+	struct ag_attr a;
+	ssize_t n;
+
+	(void)type;
+	if (nlen >= sizeof(id) || ag_getattr(ul->r->c, ino, &a))
+		return 0;
+	memcpy(id, name, nlen);
+	id[nlen] = 0;
+	n = ag_getxattr(ul->r->c, ino, MPU_BUCKET, bucket, sizeof(bucket) - 1);
+	if (n < 0)
+		return 0;
+	bucket[n] = 0;
+	if (strcmp(bucket, ul->r->bucket))
+		return 0;
+	n = ag_getxattr(ul->r->c, ino, MPU_KEY, key, sizeof(key) - 1);
+	if (n < 0)
+		return 0;
+	key[n] = 0;
+	if (strncmp(key, ul->prefix, strlen(ul->prefix)))
+		return 0;
+	s3_iso_date(a.btime, date, sizeof(date));
+	s3_xml_raw(ul->x, "<Upload>");
+	s3_xml_text(ul->x, "Key", key);
+	s3_xml_text(ul->x, "UploadId", id);
+	s3_xml_raw(ul->x, "<StorageClass>STANDARD</StorageClass>");
+	s3_xml_text(ul->x, "Initiated", date);
+	s3_xml_raw(ul->x, "</Upload>");
+	return 0;
+}
+
+int s3_list_uploads(struct s3_req *r)
+{
+	struct ag_attr bucket;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+	const char *prefix = s3_param(r, "prefix");
+	struct upload_list ul = { .r = r, .prefix = prefix ? prefix : "" };
+	struct s3_xml x;
+
+	if (e)
+		return s3_error(r, e, NULL);
+	s3_xml_init(&x);
+	ul.x = &x;
+	s3_xml_raw(&x, "<ListMultipartUploadsResult xmlns=\"http://s3."
+		   "amazonaws.com/doc/2006-03-01/\">");
+	s3_xml_text(&x, "Bucket", r->bucket);
+	s3_xml_raw(&x, "<KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
+		   "<MaxUploads>1000</MaxUploads>"
+		   "<IsTruncated>false</IsTruncated>");
+	/* uploads are few: a full scan of the staging directory */
+	if (!uploads_dir(r, 0, &ul.dir) &&
+	    ag_readdir(r->c, ul.dir, NULL, add_upload, &ul) < 0) {
+		s3_xml_free(&x);
+		return s3_error(r, S3_INTERNAL, NULL);
+	}
+	s3_xml_raw(&x, "</ListMultipartUploadsResult>");
+	return s3_xml_reply(r, 200, &x);
+}

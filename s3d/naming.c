@@ -1,0 +1,288 @@
+/*
+ * naming.c - how S3 objects map onto elements: keys onto paths below the
+ * bucket directory (implicit parents made on PUT, removed again on DELETE
+ * once empty), metadata onto xattrs, ETags onto the element's stored MD5.
+ *
+ *   x-amz-meta-NAME           user.NAME
+ *   Content-Type, ...         agora.s3.content-type, ...
+ *   x-amz-checksum-ALGO       agora.s3.checksum-ALGO
+ *   multipart part count      agora.s3.parts (ETag gets "-N")
+ */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <civetweb.h>
+
+#include "s3d.h"
+
+/* Headers stored as system xattrs and given back on GET/HEAD. */
+const char *const s3_stored_headers[] = {
+	"Content-Type", "Cache-Control", "Content-Disposition",
+	"Content-Encoding", "Content-Language", "Expires",
+	"x-amz-website-redirect-location", NULL,
+};
+
+enum s3_err s3_key_check(const char *key)
+{
+	const char *p = key, *end;
+	size_t n = strlen(key);
+
+	if (!n)
+		return S3_INVALID_ARGUMENT;
+	if (n > S3_KEY_MAX)
+		return S3_KEY_TOO_LONG;
+	for (;;) {
+		end = strchrnul(p, '/');
+		n = end - p;
+		if (!n && *end) /* leading '/' or "//" */
+			return S3_INVALID_ARGUMENT;
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return S3_INVALID_ARGUMENT;
+		if (n > 255)
+			return S3_KEY_TOO_LONG;
+		if (!*end || !end[1])
+			return S3_OK; /* a trailing '/' names a directory */
+		p = end + 1;
+	}
+}
+
+enum s3_err s3_key_parent(struct s3_req *r, uint64_t bucket, const char *key,
+			  int create, uint64_t *parent, const char **name)
+{
+	char seg[256];
+	const char *p = key, *end;
+	uint64_t dir = bucket;
+	struct ag_attr a;
+	int rc;
+
+	for (;;) {
+		size_t n;
+
+		end = strchr(p, '/');
+		if (!end || !end[1])
+			break; /* p is the last name (maybe with '/') */
+		n = end - p;
+		memcpy(seg, p, n);
+		seg[n] = 0;
+		rc = ag_lookup(r->c, dir, seg, &a);
+		if (rc == -ENOENT && create)
+			rc = ag_mkdir_implicit(r->c, dir, seg, r->user.uid,
+					       r->user.gid, &a);
+		if (rc == -EEXIST || (!rc && !S_ISDIR(a.mode)))
+			return S3_KEY_CONFLICT;
+		if (rc)
+			return s3_errno(rc, 1);
+		dir = a.ino;
+		p = end + 1;
+	}
+	*parent = dir;
+	*name = p;
+	return S3_OK;
+}
+
+void s3_remove_empty_parents(struct s3_req *r, uint64_t bucket,
+			     const char *key)
+{
+	uint64_t chain[S3_KEY_MAX / 2 + 2];
+	const char *names[S3_KEY_MAX / 2 + 2];
+	char *copy = strdup(key), *p, *slash;
+	struct ag_attr a;
+	int n = 0;
+
+	if (!copy)
+		return;
+	chain[0] = bucket;
+	for (p = copy; (slash = strchr(p, '/')) && slash[1]; p = slash + 1) {
+		*slash = 0;
+		if (ag_lookup(r->c, chain[n], p, &a) || !S_ISDIR(a.mode))
+			break;
+		names[n] = p;
+		chain[++n] = a.ino;
+	}
+	/* deepest first; stop at the first explicit or non-empty one */
+	while (n > 0) {
+		if (ag_getattr(r->c, chain[n], &a) ||
+		    !(a.flags & AG_ATTR_IMPLICIT) ||
+		    ag_rmdir(r->c, chain[n - 1], names[n - 1]))
+			break;
+		n--;
+	}
+	free(copy);
+}
+
+enum s3_err s3_object_find(struct s3_req *r, const char *bname,
+			   const char *key, struct ag_attr *bucket,
+			   struct ag_attr *a)
+{
+	enum s3_err e = s3_bucket_lookup(r, bname, bucket);
+	uint64_t parent;
+	const char *name;
+	char nm[256];
+	size_t n;
+	int rc;
+
+	if (!e)
+		e = s3_key_check(key);
+	if (!e)
+		e = s3_key_parent(r, bucket->ino, key, 0, &parent, &name);
+	if (e)
+		return e == S3_KEY_CONFLICT ? S3_NO_SUCH_KEY : e;
+	n = strlen(name);
+	if (name[n - 1] == '/')
+		n--;
+	memcpy(nm, name, n);
+	nm[n] = 0;
+	rc = ag_lookup(r->c, parent, nm, a);
+	if (rc)
+		return s3_errno(rc, 1);
+	/* directories answer only to their "name/" key */
+	if (S_ISDIR(a->mode) != (name[strlen(name) - 1] == '/'))
+		return S3_NO_SUCH_KEY;
+	if (!S_ISDIR(a->mode) && !S_ISREG(a->mode))
+		return S3_NO_SUCH_KEY;
+	return S3_OK;
+}
+
+/* ---- ETags ---- */
+
+static int md5_of_element(struct s3_req *r, const struct ag_attr *a,
+			  uint8_t md5[16])
+{
+	size_t bs = 4 << 20;
+	uint8_t *buf = malloc(bs);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint64_t off = 0;
+	unsigned int ml = 16;
+	int rc = 0;
+
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (off < a->size) {
+		ssize_t n = ag_read(r->c, a->ino, off, buf, bs);
+
+		if (n < 0) {
+			rc = (int)n;
+			goto out;
+		}
+		if (!n)
+			break;
+		EVP_DigestUpdate(ctx, buf, n);
+		off += n;
+	}
+	EVP_DigestFinal_ex(ctx, md5, &ml);
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48])
+{
+	uint8_t md5[16];
+	char hex[33], parts[16];
+	ssize_t n;
+	int rc;
+
+	if (S_ISDIR(a->mode)) {
+		snprintf(out, 48, "\"d41d8cd98f00b204e9800998ecf8427e\"");
+		return 0;
+	}
+	if (a->flags & AG_ATTR_ETAG) {
+		s3_hex(a->etag, 16, hex);
+		n = ag_getxattr(r->c, a->ino, S3_XATTR_PREFIX "parts", parts,
+				sizeof(parts) - 1);
+		if (n > 0) {
+			parts[n] = 0;
+			snprintf(out, 48, "\"%.32s-%.8s\"", hex, parts);
+		} else {
+			snprintf(out, 48, "\"%s\"", hex);
+		}
+		return 0;
+	}
+	/* written over POSIX: hash now, keep it until the data changes */
+	rc = md5_of_element(r, a, md5);
+	if (rc)
+		return rc;
+	ag_etag_store(r->c, a->ino, a->size, a->mtime, md5);
+	ag_removexattr(r->c, a->ino, S3_XATTR_PREFIX "parts");
+	s3_hex(md5, 16, hex);
+	snprintf(out, 48, "\"%s\"", hex);
+	return 0;
+}
+
+/* ---- metadata ---- */
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s += 'a' - 'A';
+}
+
+int s3_meta_store(struct s3_req *r, struct ag_writer *w, uint64_t ino)
+{
+	char name[300];
+	int i, rc;
+
+	for (i = 0; i < r->ri->num_headers; i++) {
+		const struct mg_header *h = &r->ri->http_headers[i];
+		int j;
+
+		name[0] = 0;
+		if (!strncasecmp(h->name, "x-amz-meta-", 11)) {
+			snprintf(name, sizeof(name), "user.%s", h->name + 11);
+		} else {
+			for (j = 0; s3_stored_headers[j]; j++)
+				if (!strcasecmp(h->name, s3_stored_headers[j]))
+					snprintf(name, sizeof(name),
+						 S3_XATTR_PREFIX "%s", h->name);
+		}
+		if (!name[0])
+			continue;
+		lower(name);
+		rc = w ? ag_writer_setxattr(w, name, h->value, strlen(h->value))
+		       : ag_setxattr(r->c, ino, name, h->value,
+				     strlen(h->value), 0);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int s3_meta_copy(struct s3_req *r, uint64_t src, struct ag_writer *w)
+{
+	char *names = NULL, *p, val[1024];
+	ssize_t len = ag_listxattr(r->c, src, NULL, 0);
+	int rc = 0;
+
+	if (len <= 0)
+		return (int)len;
+	names = malloc(len);
+	if (!names)
+		return -ENOMEM;
+	len = ag_listxattr(r->c, src, names, len);
+	for (p = names; len > 0 && p < names + len; p += strlen(p) + 1) {
+		ssize_t n;
+
+		if (strncmp(p, "user.", 5) &&
+		    (strncmp(p, S3_XATTR_PREFIX, strlen(S3_XATTR_PREFIX)) ||
+		     !strcmp(p, S3_XATTR_PREFIX "parts")))
+			continue;
+		n = ag_getxattr(r->c, src, p, val, sizeof(val));
+		if (n < 0)
+			continue;
+		rc = ag_writer_setxattr(w, p, val, n);
+		if (rc)
+			break;
+	}
+	free(names);
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,603 @@
+/*
+ * object.c - PutObject (streamed through an ag_writer, published
+ * atomically only once the whole body is in and verified), GetObject and
+ * HeadObject (ranges, conditions, stored headers), DeleteObject and
+ * DeleteObjects.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <civetweb.h>
+
+#include "s3d.h"
+
+#define IO_SIZE (1u << 20)
+
+/* Network reads and chunking overlap: a reader thread fills one buffer
+ * from the body while the writer chunks the other. */
+#define PUMP_SIZE (4u << 20)
+
+struct pump {
+	struct s3_body *b;
+	uint8_t *buf[2];
+	long len[2];          /* bytes, or -s3_err; 0: the verified end */
+	int full[2], stop;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;  /* a buffer was filled or emptied */
+};
+
+static void *pump_main(void *arg)
+{
+	struct pump *p = arg;
+	int i = 0;
+
+	for (;;) {
+		long n = 0, got = 1;
+
+		pthread_mutex_lock(&p->lock);
+		while (p->full[i] && !p->stop)
+			pthread_cond_wait(&p->cond, &p->lock);
+		pthread_mutex_unlock(&p->lock);
+		if (p->stop)
+			break;
+		while (n < PUMP_SIZE &&
+		       (got = s3_body_read(p->b, p->buf[i] + n, PUMP_SIZE - n)) > 0)
+			n += got;
+		pthread_mutex_lock(&p->lock);
+		p->len[i] = got < 0 ? got : n;
+		p->full[i] = 1;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		if (got <= 0)
+			break; /* the end (an empty buffer follows) or an error */
+		i ^= 1;
+	}
+	return NULL;
+}
+
+int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
+		  enum s3_err *e)
+{
+	struct pump p = { .b = b };
+	struct ag_writer *w = NULL;
+	pthread_t thr;
+	int i = 0, rc, last = 0;
+
+	*e = S3_OK;
+	p.buf[0] = malloc(2 * (size_t)PUMP_SIZE);
+	if (!p.buf[0])
+		return -ENOMEM;
+	p.buf[1] = p.buf[0] + PUMP_SIZE;
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cond, NULL);
+	rc = ag_writer_new(r->c, 0644, r->user.uid, r->user.gid, &w);
+	if (!rc && pthread_create(&thr, NULL, pump_main, &p))
+		rc = -EAGAIN;
+	if (rc)
+		goto out;
+	while (!rc && !last) {
+		long n;
+
+		pthread_mutex_lock(&p.lock);
+		while (!p.full[i])
+			pthread_cond_wait(&p.cond, &p.lock);
+		n = p.len[i];
+		pthread_mutex_unlock(&p.lock);
+		if (n < 0) {
+			*e = (enum s3_err)-n;
+			rc = -EIO;
+			break;
+		}
+		/* a short buffer is the last one: the reader met the end */
+		last = n < PUMP_SIZE;
+		if (n)
+			rc = ag_writer_write(w, p.buf[i], n);
+		pthread_mutex_lock(&p.lock);
+		p.full[i] = 0;
+		pthread_cond_broadcast(&p.cond);
+		pthread_mutex_unlock(&p.lock);
+		i ^= 1;
+	}
+	pthread_mutex_lock(&p.lock);
+	p.stop = 1;
+	pthread_cond_broadcast(&p.cond);
+	pthread_mutex_unlock(&p.lock);
+	pthread_join(thr, NULL);
+out:
+	pthread_cond_destroy(&p.cond);
+	pthread_mutex_destroy(&p.lock);
+	free(p.buf[0]);
+	if (rc) {
+		ag_writer_free(w);
+		return rc;
+	}
+	*wp = w;
+	return 0;
+}
+
+static int reply_etag(struct s3_req *r, const uint8_t md5[16],
+		      const struct s3_body *b)
+{
+	char hdr[512], hex[33];
+	int n;
+
+	s3_hex(md5, 16, hex);
+	n = snprintf(hdr, sizeof(hdr), "ETag: \"%s\"\r\n", hex);
+	if (b->sum != S3_SUM_NONE)
+		snprintf(hdr + n, sizeof(hdr) - n, "x-amz-checksum-%s: %s\r\n",
+			 b->sum_name, b->sum_b64);
+	return s3_reply_head(r, 200, hdr, 0);
+}
+
+/* PUT of "a/b/": an explicit, empty directory. */
+static int put_dir_marker(struct s3_req *r, struct ag_attr *bucket)
+{
+	uint64_t parent;
+	const char *name;
+	char nm[256];
+	char *body = NULL;
+	size_t len, n;
+	struct ag_attr a;
+	enum s3_err e;
+	int rc = s3_read_small_body(r, 0, &body, &len);
+
+	free(body);
+	if (rc)
+		return s3_error(r, (enum s3_err)-rc, NULL);
+	e = s3_key_parent(r, bucket->ino, r->key, 1, &parent, &name);
+	if (e)
+		return s3_error(r, e, NULL);
+	n = strlen(name) - 1;
+	memcpy(nm, name, n);
+	nm[n] = 0;
+	rc = ag_mkdir(r->c, parent, nm, 0755, r->user.uid, r->user.gid, &a);
+	if (rc == -EEXIST && !ag_lookup(r->c, parent, nm, &a) &&
+	    S_ISDIR(a.mode))
+		rc = 0;
+	if (rc)
+		return s3_error(r, s3_errno(rc, 1), NULL);
+	return s3_reply_head(r, 200,
+			     "ETag: \"d41d8cd98f00b204e9800998ecf8427e\"\r\n",
+			     0);
+}
+
+int s3_put_object(struct s3_req *r)
+{
+	struct ag_attr bucket, a;
+	struct ag_writer *w = NULL;
+	struct s3_body b;
+	uint64_t parent;
+	const char *name;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+	int rc;
+
+	if (!e)
+		e = s3_key_check(r->key);
+	if (e)
+		return s3_error(r, e, NULL);
+	if (r->key[strlen(r->key) - 1] == '/')
+		return put_dir_marker(r, &bucket);
+	e = s3_body_open(&b, r);
+	if (e) {
+		s3_body_close(&b);
+		return s3_error(r, e, NULL);
+	}
+	e = s3_key_parent(r, bucket.ino, r->key, 1, &parent, &name);
+	if (!e && !ag_lookup(r->c, parent, name, &a) && S_ISDIR(a.mode))
+		e = S3_KEY_CONFLICT;
+	if (e) {
+		s3_body_close(&b);
+		return s3_error(r, e, NULL);
+	}
+	rc = s3_put_stream(r, &b, &w, &e);
+	if (!rc)
+		rc = s3_meta_store(r, w, 0);
+	if (!rc && b.sum != S3_SUM_NONE) {
+		char xn[64];
+
+		snprintf(xn, sizeof(xn), S3_XATTR_PREFIX "checksum-%s",
+			 b.sum_name);
+		rc = ag_writer_setxattr(w, xn, b.sum_b64, strlen(b.sum_b64));
+	}
+	/* the writer's MD5 of the bytes becomes the stored ETag */
+	if (!rc)
+		rc = ag_writer_commit(w, parent, name, &a);
+	ag_writer_free(w);
+	if (rc) {
+		s3_body_close(&b);
+		s3_remove_empty_parents(r, bucket.ino, r->key);
+		if (!e)
+			e = rc == -EISDIR ? S3_KEY_CONFLICT : s3_errno(rc, 1);
+		return s3_error(r, e, NULL);
+	}
+	/* the writer stored the MD5 of what it was given as the ETag */
+	rc = reply_etag(r, a.etag, &b);
+	s3_body_close(&b);
+	return rc;
+}
+
+/* ---- GET and HEAD ---- */
+
+static enum s3_err find_object(struct s3_req *r, struct ag_attr *bucket,
+			       struct ag_attr *a)
+{
+	return s3_object_find(r, r->bucket, r->key, bucket, a);
+}
+
+static int etag_matches(const char *list, const char *etag)
+{
+	const char *p = list;
+	size_t el = strlen(etag);
+
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, " ,");
+		if (*p == '*')
+			return 1;
+		n = strcspn(p, ",");
+		while (n && p[n - 1] == ' ')
+			n--;
+		if (n == el && !memcmp(p, etag, n))
+			return 1;
+		/* unquoted forms are common in hand-made requests */
+		if (n == el - 2 && !memcmp(p, etag + 1, n))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* RFC 7232 order, as S3 applies it. */
+static enum s3_err check_conditions(struct s3_req *r, const char *etag,
+				    int64_t mtime)
+{
+	const char *im = s3_header(r, "If-Match");
+	const char *inm = s3_header(r, "If-None-Match");
+	const char *ims = s3_header(r, "If-Modified-Since");
+	const char *ius = s3_header(r, "If-Unmodified-Since");
+	int64_t secs = mtime / 1000000000 * 1000000000, t;
+
+	if (im && !etag_matches(im, etag))
+		return S3_PRECONDITION_FAILED;
+	if (!im && ius && (t = s3_parse_http_date(ius)) != INT64_MIN &&
+	    secs > t)
+		return S3_PRECONDITION_FAILED;
+	if (inm && etag_matches(inm, etag))
+		return S3_NOT_MODIFIED;
+	if (!inm && ims && (t = s3_parse_http_date(ims)) != INT64_MIN &&
+	    secs <= t)
+		return S3_NOT_MODIFIED;
+	return S3_OK;
+}
+
+/* 0: whole object; 1: [*from, *to]; -1: not satisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *from,
+		       uint64_t *to)
+{
+	unsigned long long a, b;
+	char *e;
+
+	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 0; /* absent, or a form we serve whole */
+	h += 6;
+	if (*h == '-') {
+		b = strtoull(h + 1, &e, 10);
+		if (e == h + 1 || *e)
+			return 0;
+		if (!b || !size)
+			return -1;
+		*from = b >= size ? 0 : size - b;
+		*to = size - 1;
+		return 1;
+	}
+	a = strtoull(h, &e, 10);
+	if (e == h || *e != '-')
+		return 0;
+	h = e + 1;
+	if (!*h) {
+		b = size ? size - 1 : 0;
+	} else {
+		b = strtoull(h, &e, 10);
+		if (*e || b < a)
+			return 0;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 1;
+}
+
+static void add_header(char *hdr, size_t size, const char *name,
+		       const char *val, size_t vlen)
+{
+	size_t n = strlen(hdr);
+
+	if (memchr(val, '\r', vlen) || memchr(val, '\n', vlen))
+		return;
+	snprintf(hdr + n, size - n, "%s: %.*s\r\n", name, (int)vlen, val);
+}
+
+/* Stored headers, user metadata and checksums of the element. */
+static void object_headers(struct s3_req *r, const struct ag_attr *a,
+			   int whole, char *hdr, size_t size)
+{
+	static const char *const overrides[][2] = {
+		{ "response-content-type", "Content-Type" },
+		{ "response-content-language", "Content-Language" },
+		{ "response-expires", "Expires" },
+		{ "response-cache-control", "Cache-Control" },
+		{ "response-content-disposition", "Content-Disposition" },
+		{ "response-content-encoding", "Content-Encoding" },
+	};
+	char *names = NULL, *p, val[1024];
+	ssize_t len = ag_listxattr(r->c, a->ino, NULL, 0);
+	int have_type = 0;
+	size_t i;
+
+	if (len > 0 && (names = malloc(len)) &&
+	    (len = ag_listxattr(r->c, a->ino, names, len)) > 0) {
+		for (p = names; p < names + len; p += strlen(p) + 1) {
+			ssize_t n = ag_getxattr(r->c, a->ino, p, val,
+						sizeof(val));
+			char hn[300];
+			int j;
+
+			if (n < 0)
+				continue;
+			if (!strncmp(p, "user.", 5)) {
+				snprintf(hn, sizeof(hn), "x-amz-meta-%s", p + 5);
+				add_header(hdr, size, hn, val, n);
+				continue;
+			}
+			if (strncmp(p, S3_XATTR_PREFIX, strlen(S3_XATTR_PREFIX)))
+				continue;
+			p += strlen(S3_XATTR_PREFIX);
+			if (!strncmp(p, "checksum-", 9)) {
+				const char *mode = s3_header(r, "x-amz-checksum-mode");
+
+				snprintf(hn, sizeof(hn), "x-amz-%s", p);
+				/* a checksum covers the whole object only */
+				if (whole && mode && !strcasecmp(mode, "ENABLED"))
+					add_header(hdr, size, hn, val, n);
+			}
+			for (j = 0; s3_stored_headers[j]; j++)
+				if (!strcasecmp(p, s3_stored_headers[j])) {
+					int over = 0;
+
+					for (i = 0; i < S3_ARRAY_LEN(overrides); i++)
+						over |= !strcasecmp(overrides[i][1], p) &&
+							s3_param(r, overrides[i][0]);
+					if (!over)
+						add_header(hdr, size,
+							   s3_stored_headers[j],
+							   val, n);
+					have_type |= j == 0;
+				}
+			p -= strlen(S3_XATTR_PREFIX);
+		}
+	}
+	free(names);
+	for (i = 0; i < S3_ARRAY_LEN(overrides); i++) {
+		const char *v = s3_param(r, overrides[i][0]);
+
+		if (v) {
+			add_header(hdr, size, overrides[i][1], v, strlen(v));
+			have_type |= i == 0;
+		}
+	}
+	if (!have_type)
+		add_header(hdr, size, "Content-Type", "binary/octet-stream", 19);
+}
+
+static int send_data(struct s3_req *r, uint64_t ino, uint64_t off,
+		     uint64_t len)
+{
+	uint8_t *buf = malloc(4 * IO_SIZE);
+
+	if (!buf)
+		return -ENOMEM;
+	while (len) {
+		ssize_t n = ag_read(r->c, ino, off,
+				    buf, len < 4 * IO_SIZE ? len : 4 * IO_SIZE);
+
+		if (n <= 0) {
+			free(buf);
+			return n ? (int)n : -EIO;
+		}
+		if (mg_write(r->conn, buf, n) != n)
+			break; /* the client went away */
+		off += n;
+		len -= n;
+	}
+	free(buf);
+	return 0;
+}
+
+#define HDR_MAX 16384
+
+/* The reply to GET or HEAD of a, into the heap buffer hdr (HDR_MAX). */
+static int get_reply(struct s3_req *r, const struct ag_attr *a,
+		     const char *etag, char *hdr)
+{
+	int head = !strcmp(r->method, "HEAD"), ranged;
+	enum s3_err e = check_conditions(r, etag, a->mtime);
+	uint64_t from = 0, to = 0, len;
+	char date[64];
+
+	s3_http_date(a->mtime, date, sizeof(date));
+	snprintf(hdr, HDR_MAX,
+		 "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
+		 etag, date);
+	if (e == S3_NOT_MODIFIED)
+		return s3_reply_head(r, 304, hdr, -1);
+	if (e)
+		return s3_error(r, e, NULL);
+	ranged = parse_range(s3_header(r, "Range"), a->size, &from, &to);
+	if (ranged < 0)
+		return s3_error(r, S3_INVALID_RANGE, NULL);
+	object_headers(r, a, !ranged, hdr, HDR_MAX);
+	len = a->size;
+	if (ranged) {
+		char cr[96];
+
+		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+			 from, to, a->size);
+		add_header(hdr, HDR_MAX, "Content-Range", cr, strlen(cr));
+		len = to - from + 1;
+	}
+	s3_reply_head(r, ranged ? 206 : 200, hdr, (int64_t)len);
+	if (head || !len)
+		return 0;
+	/* a read failing half-way leaves a short body: the client sees a
+	 * length mismatch, which is the only way HTTP has to say so */
+	send_data(r, a->ino, from, len);
+	return 0;
+}
+
+int s3_get_object(struct s3_req *r)
+{
+	struct ag_attr bucket, a;
+	enum s3_err e = find_object(r, &bucket, &a);
+	char etag[48], *hdr;
+	int rc;
+
+	if (e)
+		return s3_error(r, e, NULL);
+	if (S_ISDIR(a.mode))
+		a.size = 0;
+	rc = s3_etag(r, &a, etag);
+	if (rc)
+		return s3_error(r, s3_errno(rc, 1), NULL);
+	hdr = malloc(HDR_MAX); /* civetweb's worker stacks are small */
+	if (!hdr)
+		return s3_error(r, S3_INTERNAL, NULL);
+	rc = get_reply(r, &a, etag, hdr);
+	free(hdr);
+	return rc;
+}
+
+/* ---- DELETE ---- */
+
+/* Delete one key; a missing key is success, as in S3. */
+static enum s3_err delete_key(struct s3_req *r, struct ag_attr *bucket,
+			      const char *key)
+{
+	uint64_t parent;
+	const char *name;
+	char nm[256];
+	struct ag_attr a;
+	size_t n;
+	enum s3_err e = s3_key_check(key);
+	int rc;
+
+	if (e)
+		return e;
+	e = s3_key_parent(r, bucket->ino, key, 0, &parent, &name);
+	if (e == S3_NO_SUCH_KEY || e == S3_KEY_CONFLICT)
+		return S3_OK;
+	if (e)
+		return e;
+	n = strlen(name);
+	if (name[n - 1] == '/')
+		n--;
+	memcpy(nm, name, n);
+	nm[n] = 0;
+	rc = ag_lookup(r->c, parent, nm, &a);
+	if (rc == -ENOENT)
+		return S3_OK;
+	if (rc)
+		return s3_errno(rc, 1);
+	if (S_ISDIR(a.mode) != (name[strlen(name) - 1] == '/'))
+		return S3_OK; /* "a" when a is a prefix: nothing to delete */
+	rc = S_ISDIR(a.mode) ? ag_rmdir(r->c, parent, nm)
+			     : ag_unlink(r->c, parent, nm);
+	if (rc == -ENOTEMPTY)
+		return S3_OK; /* a marker with keys below stays a prefix */
+	if (rc && rc != -ENOENT)
+		return s3_errno(rc, 1);
+	s3_remove_empty_parents(r, bucket->ino, key);
+	return S3_OK;
+}
+
+int s3_delete_object(struct s3_req *r)
+{
+	struct ag_attr bucket;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+
+	if (!e)
+		e = delete_key(r, &bucket, r->key);
+	if (e)
+		return s3_error(r, e, NULL);
+	return s3_reply_head(r, 204, NULL, -1);
+}
+
+int s3_delete_objects(struct s3_req *r)
+{
+	struct ag_attr bucket;
+	enum s3_err e = s3_bucket_get(r, &bucket);
+	char *body = NULL, key[S3_KEY_MAX + 1];
+	const char *p, *end, *obj, *v;
+	size_t len, ol, vl;
+	int rc, quiet = 0, count = 0, found;
+	struct s3_xml x;
+
+	if (e)
+		return s3_error(r, e, NULL);
+	rc = s3_read_small_body(r, 2 << 20, &body, &len);
+	if (rc)
+		return s3_error(r, (enum s3_err)-rc, NULL);
+	p = body;
+	end = body + len;
+	if (s3_xml_next(&p, end, "Delete", &v, &vl)) {
+		free(body);
+		return s3_error(r, S3_MALFORMED_XML, NULL);
+	}
+	p = v;
+	end = v + vl;
+	{
+		const char *q = p, *qv;
+		size_t qvl;
+
+		if (!s3_xml_next(&q, end, "Quiet", &qv, &qvl))
+			quiet = qvl == 4 && !memcmp(qv, "true", 4);
+	}
+	s3_xml_init(&x);
+	s3_xml_raw(&x, "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/"
+		   "2006-03-01/\">");
+	while ((found = s3_xml_next(&p, end, "Object", &obj, &ol)) == 0) {
+		const char *q = obj;
+
+		if (++count > 1000 || s3_xml_next(&q, obj + ol, "Key", &v, &vl) ||
+		    s3_xml_unescape(v, vl, key, sizeof(key)) < 0) {
+			found = -1;
+			break;
+		}
+		e = delete_key(r, &bucket, key);
+		if (e) {
+			s3_xml_raw(&x, "<Error>");
+			s3_xml_text(&x, "Key", key);
+			s3_xml_text(&x, "Code", e == S3_KEY_TOO_LONG ?
+				    "KeyTooLongError" : "InvalidArgument");
+			s3_xml_raw(&x, "</Error>");
+		} else if (!quiet) {
+			s3_xml_raw(&x, "<Deleted>");
+			s3_xml_text(&x, "Key", key);
+			s3_xml_raw(&x, "</Deleted>");
+		}
+	}
+	free(body);
+	if (found < 0 || !count) {
+		s3_xml_free(&x);
+		return s3_error(r, S3_MALFORMED_XML, NULL);
+	}
+	s3_xml_raw(&x, "</DeleteResult>");
+	return s3_xml_reply(r, 200, &x);
+}

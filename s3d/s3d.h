@@ -1,0 +1,252 @@
+/*
+ * s3d.h - agora-s3d internals shared by its modules: the request being
+ * served, S3 errors, the reply helpers, the body reader, and one entry per
+ * operation group (bucket.c, object.c, list.c, multipart.c).
+ *
+ * Threads: civetweb runs each request on one of its worker threads; a
+ * struct s3_req lives on that thread's stack for the request only. The
+ * cluster handle is shared (libagora handles are thread-safe).
+ */
+#ifndef S3D_H
+#define S3D_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "../common/agora.h"
+
+struct mg_connection;
+struct mg_request_info;
+
+/* Names S3 can never produce (bucket names never start with '.'). */
+#define S3_UPLOADS_DIR ".agora-multipart"
+/* System xattrs (a namespace the kernel keeps FUSE clients out of). */
+#define S3_XATTR_PREFIX "agora.s3."
+#define S3_KEY_MAX 1024
+#define S3_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every error the gateway answers with (status, Code, message in err.c). */
+enum s3_err {
+	S3_OK = 0,
+	S3_ACCESS_DENIED,
+	S3_BAD_DIGEST,
+	S3_BUCKET_EXISTS,
+	S3_BUCKET_NOT_EMPTY,
+	S3_ENTITY_TOO_SMALL,
+	S3_EXPIRED,
+	S3_INCOMPLETE_BODY,
+	S3_INTERNAL,
+	S3_INVALID_ACCESS_KEY,
+	S3_INVALID_ARGUMENT,
+	S3_INVALID_BUCKET_NAME,
+	S3_INVALID_DIGEST,
+	S3_INVALID_PART,
+	S3_INVALID_PART_ORDER,
+	S3_INVALID_RANGE,
+	S3_INVALID_REQUEST,
+	S3_KEY_TOO_LONG,
+	S3_MALFORMED_XML,
+	S3_METHOD_NOT_ALLOWED,
+	S3_MISSING_CONTENT_LENGTH,
+	S3_MISSING_SECURITY_HEADER,
+	S3_NO_SUCH_BUCKET,
+	S3_NO_SUCH_KEY,
+	S3_NO_SUCH_UPLOAD,
+	S3_NOT_IMPLEMENTED,
+	S3_NOT_MODIFIED,
+	S3_PRECONDITION_FAILED,
+	S3_SHA256_MISMATCH,
+	S3_SIGNATURE_MISMATCH,
+	S3_TIME_SKEWED,
+	S3_AUTH_MALFORMED,
+	S3_SLOW_DOWN,
+	S3_NO_SPACE,
+	S3_KEY_CONFLICT,
+	S3_BAD_CHECKSUM,
+	S3_ERR_COUNT
+};
+
+/* The [s3] section of the config file. */
+struct s3_conf {
+	char listen[512];      /* civetweb listening_ports, comma separated */
+	char certificate[512]; /* PEM with key and certificate, for "s" ports */
+	char domain[256];      /* virtual-host style: BUCKET.domain */
+	char region[64];
+	char pidfile[512];
+	char log[512];
+	int threads;
+	int tls;               /* some listen_tls address was given */
+	int max_skew;          /* seconds */
+	int timeout;           /* seconds a client may stay silent */
+};
+
+struct s3_param {
+	char *name, *value; /* decoded */
+};
+
+/* One request. Strings are owned by the request (freed by s3_req_free). */
+struct s3_req {
+	struct mg_connection *conn;
+	const struct mg_request_info *ri;
+	struct ag_cluster *c;
+	const struct s3_conf *conf;
+	const char *method;
+	char *raw_path;         /* as sent, percent-encoded */
+	char *bucket, *key;     /* decoded; "" when absent */
+	struct s3_param *params;
+	int nparams;
+	struct ag_user user;
+	char request_id[17];
+	int status;             /* of the reply, for the log */
+	int replied;
+	int body_complete;      /* the request body was read to its end */
+	int must_close;         /* answered before reading the body */
+	/* from authentication, for the body reader */
+	char payload_hash[80];  /* x-amz-content-sha256 or UNSIGNED-PAYLOAD */
+	char amz_date[17], scope[128], seed_signature[65];
+	uint8_t signing_key[32];
+};
+
+/* ---- err.c ---- */
+/* Reply with the S3 error document; resource names the bucket or key. */
+int s3_error(struct s3_req *r, enum s3_err e, const char *detail);
+/* The S3 error for a core error in the context of a bucket or a key. */
+enum s3_err s3_errno(int rc, int on_key);
+
+/* ---- http.c ---- */
+const char *s3_header(struct s3_req *r, const char *name);
+/* The decoded value of query parameter name, NULL when absent. */
+const char *s3_param(struct s3_req *r, const char *name);
+/* Send status and headers (extra: complete "Name: value\r\n" lines or
+ * NULL); len < 0 means no Content-Length (no body follows). */
+int s3_reply_head(struct s3_req *r, int status, const char *extra,
+		  int64_t len);
+int s3_reply_body(struct s3_req *r, int status, const char *ctype,
+		  const char *extra, const void *body, size_t len);
+/* Percent-encode src as SigV4 does (slash kept when keep_slash). */
+void s3_uri_encode(const char *src, size_t len, int keep_slash, char *out);
+/* Decode %XX in place; -1 on a bad escape or an encoded NUL. */
+int s3_uri_decode(char *s);
+/* HTTP date (RFC 1123) and ISO 8601 of nanoseconds since 1970. */
+void s3_http_date(int64_t ns, char *buf, size_t len);
+void s3_iso_date(int64_t ns, char *buf, size_t len);
+int64_t s3_parse_http_date(const char *s);
+void s3_hex(const uint8_t *in, size_t n, char *out);
+
+/* ---- xml.c ---- */
+struct s3_xml {
+	char *buf;
+	size_t len, cap;
+	int error;
+};
+void s3_xml_init(struct s3_xml *x);
+void s3_xml_free(struct s3_xml *x);
+void s3_xml_raw(struct s3_xml *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* <tag>escaped text</tag> */
+void s3_xml_text(struct s3_xml *x, const char *tag, const char *text);
+void s3_xml_textn(struct s3_xml *x, const char *tag, const char *text,
+		  size_t len);
+int s3_xml_reply(struct s3_req *r, int status, struct s3_xml *x);
+/* Find the next <tag>...</tag> in [*p, end); on success *val and *vlen are the
+ * inner bytes and *p moves past it. 0 found, 1 none, -1 malformed. */
+int s3_xml_next(const char **p, const char *end, const char *tag,
+		const char **val, size_t *vlen);
+/* Copy inner text decoding entities; -1 on a bad entity or overflow. */
+int s3_xml_unescape(const char *in, size_t len, char *out, size_t size);
+/* Read the whole request body (at most max bytes) through the body reader. */
+int s3_read_small_body(struct s3_req *r, size_t max, char **out, size_t *len);
+
+/* ---- sigv4.c ---- */
+/* Check the request's signature (header or presigned URL) and fill
+ * r->user; S3_OK or the error to answer with. */
+enum s3_err s3_auth(struct s3_req *r);
+/* HMAC-SHA256 and SHA-256 helpers for the chunked body reader. */
+void s3_sha256_hex(const void *data, size_t len, char out[65]);
+void s3_hmac(const uint8_t *key, size_t klen, const void *data, size_t len,
+	     uint8_t out[32]);
+
+/* ---- body.c: request bodies, plain or aws-chunked, verified ---- */
+enum s3_sum { S3_SUM_NONE, S3_SUM_CRC32, S3_SUM_CRC32C, S3_SUM_CRC64NVME,
+	      S3_SUM_SHA1, S3_SUM_SHA256 };
+struct s3_body {
+	struct s3_req *r;
+	int chunked, signed_chunks, trailer;
+	int64_t left;          /* plain: bytes still to read */
+	uint64_t chunk_left;   /* aws-chunked: of the current chunk */
+	int done;
+	EVP_MD_CTX *sha, *md5, *chunk_sha, *sum_md;
+	char prev_sig[65], chunk_sig[65];
+	enum s3_sum sum;
+	uint64_t crc;
+	char sum_name[32];     /* "crc32", ... */
+	char sum_expect[100];  /* base64 from the header or the trailer */
+	uint64_t total;
+	uint8_t md5_out[16];   /* of the body, only with Content-MD5 */
+	char sum_b64[100];     /* the computed value, base64 */
+};
+enum s3_err s3_body_open(struct s3_body *b, struct s3_req *r);
+/* Read up to len bytes: the count, 0 at the verified end, or -s3_err. */
+long s3_body_read(struct s3_body *b, void *buf, size_t len);
+void s3_body_close(struct s3_body *b);
+/* CRCs as S3 names them, for sums computed outside a body. */
+uint64_t s3_crc_update(enum s3_sum s, uint64_t crc, const void *p, size_t n);
+void s3_sum_b64(enum s3_sum s, uint64_t crc, char *out);
+
+/* ---- naming.c: keys, parents, ETags, metadata ---- */
+extern const char *const s3_stored_headers[];
+enum s3_err s3_key_check(const char *key);
+/* Resolve the bucket; 0 and its attributes, or the S3 error. */
+enum s3_err s3_bucket_get(struct s3_req *r, struct ag_attr *a);
+/* The ETag of an element as a quoted string (computing the MD5 of a file
+ * written over POSIX on first use). */
+int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48]);
+/* Stream the body into a new writer (*wp, to commit or free); on a bad
+ * body the S3 error is in *e. */
+int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
+		  enum s3_err *e);
+/* Make the parent directories of key in bucket (implicitly); *parent and
+ * *name (points into key) name the object's place. */
+enum s3_err s3_key_parent(struct s3_req *r, uint64_t bucket, const char *key,
+			  int create, uint64_t *parent, const char **name);
+/* Store S3 metadata (x-amz-meta-*, Content-Type, ...) from the request:
+ * in the writer's publishing transaction when w, else on ino. */
+int s3_meta_store(struct s3_req *r, struct ag_writer *w, uint64_t ino);
+/* Copy every metadata xattr of src into the writer's element. */
+int s3_meta_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
+/* The object bname/key: S3_OK and its attributes, or the S3 error. */
+enum s3_err s3_object_find(struct s3_req *r, const char *bname,
+			   const char *key, struct ag_attr *bucket,
+			   struct ag_attr *a);
+enum s3_err s3_bucket_lookup(struct s3_req *r, const char *name,
+			     struct ag_attr *a);
+/* x-amz-copy-source: the source object, and the range asked for in
+ * x-amz-copy-source-range (whole object when absent). */
+enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
+			   uint64_t *off, uint64_t *len);
+void s3_remove_empty_parents(struct s3_req *r, uint64_t bucket,
+			     const char *key);
+
+/* Operations, one group per file; http.c dispatches with one table. */
+int s3_list_buckets(struct s3_req *r);      /* bucket.c */
+int s3_create_bucket(struct s3_req *r);
+int s3_head_bucket(struct s3_req *r);
+int s3_delete_bucket(struct s3_req *r);
+int s3_bucket_location(struct s3_req *r);
+int s3_bucket_versioning(struct s3_req *r);
+int s3_put_object(struct s3_req *r);        /* object.c */
+int s3_get_object(struct s3_req *r);        /* GET and HEAD */
+int s3_delete_object(struct s3_req *r);
+int s3_delete_objects(struct s3_req *r);
+int s3_copy_object(struct s3_req *r);       /* copy.c */
+int s3_list_objects(struct s3_req *r);      /* list.c: v1, v2, versions */
+int s3_create_upload(struct s3_req *r);     /* multipart.c */
+int s3_upload_part(struct s3_req *r);
+int s3_complete_upload(struct s3_req *r);
+int s3_abort_upload(struct s3_req *r);
+int s3_list_parts(struct s3_req *r);
+int s3_list_uploads(struct s3_req *r);
+
+#endif

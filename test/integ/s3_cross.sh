@@ -1,0 +1,64 @@
+# test/integ/s3_cross.sh - one namespace for S3 and the agora tool: put on
+# one side, read on the other (byte-equal, stored once), directories made
+# over POSIX seen as prefixes, removal seen both ways, owners from the
+# S3 user, users known to every gateway (a second one started later).
+# shellcheck source=test/integ/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+command -v aws >/dev/null || skip "awscli is not installed"
+
+write_conf
+ag mkfs >/dev/null || fail "mkfs"
+metad_start
+s3d_start
+export AWS_PAGER=""
+
+dedup_line() { ag status | grep '^data'; }
+
+step "agora put, then S3 GET and HEAD: same bytes, ETag is the MD5"
+mkdata "$T/f" $((5 << 20)) random
+ag mkdir /cross/posix || fail "agora mkdir"
+ag put "$T/f" /cross/posix/f || fail "agora put"
+awsc s3 cp --no-progress s3://cross/posix/f "$T/f.s3" >/dev/null || fail "S3 GET of an agora put"
+cmp -s "$T/f" "$T/f.s3" || fail "S3 GET differs"
+etag=$(awsc s3api head-object --bucket cross --key posix/f --query ETag --output text)
+[ "$etag" = "\"$(md5sum <"$T/f" | cut -c1-32)\"" ] || fail "ETag of an agora put: $etag"
+before=$(dedup_line)
+
+step "S3 PUT of the same bytes, then agora get: equal, and stored once"
+awsc s3api put-object --bucket cross --key s3side/f --body "$T/f" >/dev/null || fail "S3 PUT"
+same "$T/f" /cross/s3side/f
+after=$(dedup_line)
+say "before: $before"
+say "after:  $after"
+[ "${before#*after dedup}" = "${after#*after dedup}" ] || fail "the second copy took space: $after"
+
+step "S3-created elements: 0644 files, 0755 implicit dirs, owner of the S3 user"
+out=$(ag stat /cross/s3side/f)
+grep -q "^uid *1000$" <<<"$out" && grep -q "^mode *0644$" <<<"$out" || fail "file: $out"
+out=$(ag stat /cross/s3side)
+grep -q "^uid *1000$" <<<"$out" && grep -q "^mode *0755$" <<<"$out" || fail "dir: $out"
+
+step "directories made over POSIX list as prefixes and as dir/ keys"
+ag mkdir /cross/made || fail "agora mkdir made"
+got=$(awsc s3api list-objects-v2 --bucket cross --delimiter / --query 'CommonPrefixes[].Prefix' --output text)
+[ "$got" = "made/	posix/	s3side/" ] || fail "prefixes: $got"
+got=$(awsc s3api list-objects-v2 --bucket cross --prefix made --query 'Contents[].Key' --output text)
+[ "$got" = "made/" ] || fail "explicit dir key: $got"
+
+step "removal is seen both ways; S3 DELETE keeps explicit dirs, drops implicit ones"
+ag rm /cross/posix/f || fail "agora rm"
+expect_fail "S3 GET after agora rm" awsc s3api head-object --bucket cross --key posix/f
+awsc s3 rm s3://cross/s3side/f >/dev/null || fail "S3 DELETE"
+expect_fail "agora get after S3 DELETE" ag get /cross/s3side/f "$T/x"
+ag stat /cross/s3side >/dev/null 2>&1 && fail "implicit /cross/s3side left behind"
+ag stat /cross/posix >/dev/null || fail "explicit /cross/posix was removed"
+
+step "a second gateway started later knows the users"
+s3d_stop
+s3d_start
+awsc s3 ls s3://cross >/dev/null || fail "restarted gateway refuses the user"
+
+s3d_alive
+s3d_stop
+step "fsck is clean"
+fsck_clean
