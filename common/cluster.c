@@ -88,6 +88,14 @@ static void *heartbeat_main(void *arg)
 	return NULL;
 }
 
+/* A page metad pushed with the reply to our transaction: the next reads
+ * walk the new tree through it. */
+static void adopt_page(void *arg, const void *page)
+{
+	if (ag_pagestore_adopt(arg, page))
+		AG_WARN("agora-metad pushed a page that does not verify");
+}
+
 int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 {
 	struct ag_cluster *c = calloc(1, sizeof(*c));
@@ -131,6 +139,7 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 		rc = ag_rpc_new(c->cfg->metad, &c->rpc);
 		if (rc)
 			goto fail;
+		ag_rpc_set_page_sink(c->rpc, adopt_page, c->ps);
 	}
 	rc = ag_cluster_refresh(c);
 	if (rc) {

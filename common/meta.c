@@ -287,6 +287,19 @@ done:
 	return 0;
 }
 
+uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max)
+{
+	uint32_t i, n = m->rec.npages;
+
+	if (!n || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (ag_page_read(m->ps, m->rec.pages[i], buf +
+				 (size_t)i * AG_PAGE_SIZE))
+			return 0;
+	return n;
+}
+
 int ag_meta_pending(const struct ag_meta *m)
 {
 	return m->pending;

@@ -192,6 +192,16 @@ static int verify(const struct ag_pagestore *ps, uint64_t addr,
 	return 0;
 }
 
+int ag_pagestore_adopt(struct ag_pagestore *ps, const void *page)
+{
+	uint64_t addr = get_le64((const uint8_t *)page + 8);
+
+	if (!valid_addr(ps, addr) || verify(ps, addr, page))
+		return -AG_ECORRUPT;
+	cache_put(ps, addr, page);
+	return 0;
+}
+
 static int read_copy(struct ag_pagestore *ps, uint64_t addr, int c, void *buf)
 {
 	int drive, rc;

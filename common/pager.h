@@ -45,6 +45,11 @@ int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec);
 /* A check for ag_commit_read_latest (arg: the page store): 1 when every
  * page rec lists is on the drives, written by rec's generation. */
 int ag_pagestore_check_commit(void *arg, const struct ag_commit_rec *rec);
+/* Take a page another process read or wrote (metad pushes the pages of
+ * a commit to the client whose transaction it holds) into the cache, if
+ * it verifies: its bytes are those on the drives, pages being immutable.
+ * -AG_ECORRUPT otherwise. */
+int ag_pagestore_adopt(struct ag_pagestore *ps, const void *page);
 /* Drop queued pages (a failed commit). */
 void ag_pagestore_discard(struct ag_pagestore *ps);
 /* Check every mirror of the page (fsck): returns the number of good

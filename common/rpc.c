@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "rpc.h"
 #include "util.h"
 
@@ -25,7 +26,18 @@ struct ag_rpc {
 	int was_connected; /* a lost metad is waited for; an absent one not */
 	uint64_t next_id;
 	pthread_mutex_t lock;
+	void (*page_sink)(void *arg, const void *page);
+	void *page_arg;
+	uint8_t *pages; /* room for AG_RPC_PUSH_MAX pushed pages */
 };
+
+void ag_rpc_set_page_sink(struct ag_rpc *r,
+			  void (*sink)(void *arg, const void *page),
+			  void *arg)
+{
+	r->page_sink = sink;
+	r->page_arg = arg;
+}
 
 void ag_rpc_reply_encode(uint8_t *p, const struct ag_rpc_reply *r)
 {
@@ -182,8 +194,26 @@ void ag_rpc_free(struct ag_rpc *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	pthread_mutex_destroy(&r->lock);
+	free(r->pages);
 	free(r->addr);
 	free(r);
+}
+
+/* Read the pages pushed after a reply and hand them to the sink. */
+static int read_pages(struct ag_rpc *r, uint32_t n)
+{
+	uint32_t i;
+	int rc;
+
+	if (!r->pages) {
+		r->pages = malloc((size_t)AG_RPC_PUSH_MAX * AG_PAGE_SIZE);
+		if (!r->pages)
+			return -ENOMEM;
+	}
+	rc = ag_rpc_read_all(r->fd, r->pages, (size_t)n * AG_PAGE_SIZE);
+	for (i = 0; !rc && r->page_sink && i < n; i++)
+		r->page_sink(r->page_arg, r->pages + (size_t)i * AG_PAGE_SIZE);
+	return rc;
 }
 
 static int call_once(struct ag_rpc *r, uint32_t type, const void *payload,
@@ -191,7 +221,7 @@ static int call_once(struct ag_rpc *r, uint32_t type, const void *payload,
 {
 	uint8_t hdr[AG_RPC_HDR], body[AG_RPC_REPLY_LEN];
 	uint64_t id = r->next_id++;
-	uint32_t rlen;
+	uint32_t rlen, npages;
 	int rc;
 
 	if (r->fd < 0) {
@@ -211,10 +241,16 @@ static int call_once(struct ag_rpc *r, uint32_t type, const void *payload,
 	if (rc)
 		goto broken;
 	rlen = get_le32(hdr);
-	if (rlen != 12 + AG_RPC_REPLY_LEN || get_le32(hdr + 4) !=
+	if (rlen < 12 + AG_RPC_REPLY_LEN || get_le32(hdr + 4) !=
 	    (type | AG_RPC_REPLY) || get_le64(hdr + 8) != id)
 		goto broken;
+	npages = (rlen - 12 - AG_RPC_REPLY_LEN) / AG_PAGE_SIZE;
+	if (rlen != 12 + AG_RPC_REPLY_LEN + npages * AG_PAGE_SIZE ||
+	    npages > AG_RPC_PUSH_MAX || (npages && type != AG_RPC_TXN))
+		goto broken;
 	rc = ag_rpc_read_all(r->fd, body, sizeof(body));
+	if (!rc && npages)
+		rc = read_pages(r, npages);
 	if (rc)
 		goto broken;
 	return ag_rpc_reply_decode(body, sizeof(body), reply);

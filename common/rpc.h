@@ -13,6 +13,11 @@
  * id, and the payload struct ag_rpc_reply (40 bytes):
  *   0 i32 status   4 u32 flags (1: replayed)   8 u64 generation
  *   16 u64 root    24 u64 inode made   32 u32 segment leased  36 u32 0
+ *   40 u64 fill of the segment leased
+ * A TXN reply may carry after it up to AG_RPC_PUSH_MAX metadata pages
+ * (AG_PAGE_SIZE each): the pages of the commit that holds the
+ * transaction, which the client is about to read. metad sends them when
+ * the commit was small; the client checks and caches them.
  */
 #ifndef AG_RPC_H
 #define AG_RPC_H
@@ -28,6 +33,7 @@
 #define AG_RPC_PING 3u
 #define AG_RPC_REPLY 0x80000000u
 #define AG_RPC_REPLY_LEN 48
+#define AG_RPC_PUSH_MAX 64
 
 struct ag_rpc_reply {
 	int32_t status;
@@ -51,6 +57,11 @@ int ag_rpc_connect(const char *addr);
 struct ag_rpc;
 int ag_rpc_new(const char *addr, struct ag_rpc **rp);
 void ag_rpc_free(struct ag_rpc *r);
+/* Where the pages pushed with replies go (none: they are read and
+ * dropped). */
+void ag_rpc_set_page_sink(struct ag_rpc *r,
+			  void (*sink)(void *arg, const void *page),
+			  void *arg);
 /* Send one request and wait for its reply; retries for up to the
  * configured patience when the connection fails. */
 int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,

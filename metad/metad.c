@@ -26,6 +26,7 @@
 
 #include "../common/apply.h"
 #include "../common/config.h"
+#include "../common/format.h"
 #include "../common/rpc.h"
 #include "../common/util.h"
 
@@ -91,11 +92,14 @@ static int conn_flush(struct conn *c)
 	return 0;
 }
 
-static void send_reply(int i, uint32_t type, uint64_t id,
-		       const struct ag_rpc_reply *r)
+/* Queue a reply, followed by npages pushed pages. */
+static void send_reply_pages(int i, uint32_t type, uint64_t id,
+			     const struct ag_rpc_reply *r, const uint8_t *pages,
+			     uint32_t npages)
 {
 	struct conn *c = &conns[i];
-	size_t need = AG_RPC_HDR + AG_RPC_REPLY_LEN;
+	size_t extra = (size_t)npages * AG_PAGE_SIZE;
+	size_t need = AG_RPC_HDR + AG_RPC_REPLY_LEN + extra;
 	uint8_t *p;
 
 	if (c->out_len + need > c->out_cap) {
@@ -113,11 +117,19 @@ static void send_reply(int i, uint32_t type, uint64_t id,
 		c->out_cap = cap;
 	}
 	p = c->out + c->out_len;
-	put_le32(p, 12 + AG_RPC_REPLY_LEN);
+	put_le32(p, (uint32_t)(12 + AG_RPC_REPLY_LEN + extra));
 	put_le32(p + 4, type | AG_RPC_REPLY);
 	put_le64(p + 8, id);
 	ag_rpc_reply_encode(p + AG_RPC_HDR, r);
+	if (extra)
+		memcpy(p + AG_RPC_HDR + AG_RPC_REPLY_LEN, pages, extra);
 	c->out_len += need;
+}
+
+static void send_reply(int i, uint32_t type, uint64_t id,
+		       const struct ag_rpc_reply *r)
+{
+	send_reply_pages(i, type, id, r, NULL, 0);
 }
 
 static int add_waiter(int conn, uint32_t type, uint64_t id,
@@ -240,25 +252,52 @@ static int conn_read(struct ag_meta *m, int i, int budget)
 	return 0;
 }
 
+/* Pages of a small commit go to its clients with their replies: each
+ * is about to read the new tree, whose changed pages it has never seen.
+ * A big batch is not worth copying to everyone. */
+#define PUSH_BUDGET 64 /* pages times clients */
+
+static uint32_t pages_to_push(struct ag_meta *m, uint64_t old_gen,
+			      uint64_t gen, uint8_t **buf)
+{
+	size_t ntxn = 0, w;
+	uint32_t max;
+
+	for (w = 0; w < nwaiters; w++)
+		ntxn += waiters[w].type == AG_RPC_TXN;
+	if (gen == old_gen || !ntxn)
+		return 0;
+	max = AG_MIN(AG_RPC_PUSH_MAX, PUSH_BUDGET / ntxn);
+	if (!*buf)
+		*buf = malloc((size_t)AG_RPC_PUSH_MAX * AG_PAGE_SIZE);
+	return *buf ? ag_meta_commit_pages(m, *buf, max) : 0;
+}
+
 static void commit_and_answer(struct ag_meta *m)
 {
-	uint64_t gen, root;
+	static uint8_t *push;
+	uint64_t old_gen = ag_meta_gen(m), gen, root;
+	uint32_t npush = 0;
 	size_t w;
 	int rc;
 
 	if (!nwaiters && !ag_meta_pending(m))
 		return;
 	rc = ag_meta_commit(m, &gen, &root);
+	if (!rc)
+		npush = pages_to_push(m, old_gen, gen, &push);
 	for (w = 0; w < nwaiters; w++) {
 		struct waiter *wt = &waiters[w];
+		int txn = wt->type == AG_RPC_TXN;
 
 		if (conns[wt->conn].fd != wt->fd || wt->fd < 0)
 			continue; /* the client went away */
-		if (rc && wt->type == AG_RPC_TXN)
+		if (rc && txn)
 			wt->reply.status = rc;
 		wt->reply.gen = gen;
 		wt->reply.root = root;
-		send_reply(wt->conn, wt->type, wt->id, &wt->reply);
+		send_reply_pages(wt->conn, wt->type, wt->id, &wt->reply, push,
+				 txn ? npush : 0);
 	}
 	nwaiters = 0;
 }

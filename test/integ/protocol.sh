@@ -54,8 +54,9 @@ def reply(s):
         return None
     length, ftype, rid = struct.unpack("<IIQ", hdr)
     # the reply struct may grow (the protocol is private); it starts
-    # with i32 status, u32 flags, u64 generation
-    if length < 12 + 16 or length > 12 + 4096:
+    # with i32 status, u32 flags, u64 generation; a TXN reply may carry
+    # up to 64 pushed metadata pages after it
+    if length < 12 + 16 or length > 12 + 4096 + 64 * 4096:
         raise SystemExit("reply of length %d" % length)
     body = read_exact(s, length - 12)
     if body is None:
