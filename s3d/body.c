@@ -343,6 +343,15 @@ long s3_body_read(struct s3_body *b, void *buf, size_t len)
 
 	if (b->done)
 		return 0;
+	if (!b->r->continued) {
+		const char *ex = s3_header(b->r, "Expect");
+
+		/* civetweb leaves "100 Continue" to us: a client waiting
+		 * for it would otherwise stall (a second, for most) */
+		b->r->continued = 1;
+		if (ex && !strcasecmp(ex, "100-continue"))
+			mg_printf(b->r->conn, "HTTP/1.1 100 Continue\r\n\r\n");
+	}
 	if (!b->chunked) {
 		if (b->left == 0)
 			return finish(b);

@@ -243,6 +243,10 @@ int main(int argc, char **argv)
 	opts[n++] = timeout;
 	opts[n++] = "decode_url";
 	opts[n++] = "no";
+	/* headers and body leave in separate writes: without this, Nagle
+	 * and delayed ACKs add 40 ms to every small reply */
+	opts[n++] = "tcp_nodelay";
+	opts[n++] = "1";
 	if (*conf.certificate) {
 		opts[n++] = "ssl_certificate";
 		opts[n++] = conf.certificate;
@@ -250,12 +254,15 @@ int main(int argc, char **argv)
 	opts[n] = NULL;
 	/* civetweb loads OpenSSL itself at run time; when that fails it would
 	 * still listen on the TLS ports and crash on the first handshake */
-	if (!mg_init_library(*conf.certificate ? MG_FEATURES_TLS : 0)) {
+	if (*conf.certificate &&
+	    !(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS)) {
 		fprintf(stderr, "agora-s3d: civetweb cannot load its TLS library: "
 			"HTTPS (listen_tls) is not available with this build\n");
 		rc = 1;
 		goto out;
 	}
+	if (!*conf.certificate)
+		mg_init_library(0);
 	ctx = mg_start(&cb, c, opts);
 	if (!ctx) {
 		fprintf(stderr, "agora-s3d: cannot listen on %s\n", conf.listen);

@@ -344,7 +344,13 @@ int s3_complete_upload(struct s3_req *r)
 			e = S3_INVALID_PART;
 			break;
 		}
-		EVP_DigestUpdate(md, part.etag, 16);
+		/* the MD5 as s3_etag found it (it may have just computed
+		 * it for a part copied by reference) */
+		for (int k = 0; k < 16; k++)
+			sum[k] = (uint8_t)strtoul((char[3]){ etag[1 + 2 * k],
+							    etag[2 + 2 * k], 0 },
+						  NULL, 16);
+		EVP_DigestUpdate(md, sum, 16);
 		if (part.size)
 			rc = ag_writer_clone(w, part.ino, 0, part.size);
 		n++;

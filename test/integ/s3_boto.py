@@ -316,8 +316,13 @@ s3.complete_multipart_upload(Bucket="alpha", Key="mp/copied", UploadId=up4["Uplo
                              MultipartUpload={"Parts": [
                                  {"PartNumber": 1, "ETag": rc1["CopyPartResult"]["ETag"]},
                                  {"PartNumber": 2, "ETag": rc2["CopyPartResult"]["ETag"]}]})
-if s3.get_object(Bucket="alpha", Key="mp/copied")["Body"].read() != data[:part] + body:
+g = s3.get_object(Bucket="alpha", Key="mp/copied")
+if g["Body"].read() != data[:part] + body:
     fail("upload_part_copy data")
+want = '"%s-2"' % hashlib.md5(hashlib.md5(data[:part]).digest() +
+                              hashlib.md5(body).digest()).hexdigest()
+if g["ETag"] != want:
+    fail("upload_part_copy ETag %s != %s" % (g["ETag"], want))
 
 step("presigned URLs: GET and PUT work, expired and tampered ones are refused")
 u = s3.generate_presigned_url("get_object", Params={"Bucket": "alpha", "Key": "docs/report.bin"},
