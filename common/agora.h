@@ -248,9 +248,17 @@ int ag_mkdir_implicit(struct ag_cluster *c, uint64_t parent, const char *name,
 int ag_etag_store(struct ag_cluster *c, uint64_t ino, uint64_t size,
 		  int64_t mtime, const uint8_t md5[16]);
 
+/* Names the gateways keep to themselves: xattrs in the "agora." namespace
+ * (S3 attributes, the users and their secrets) and the top-level directory
+ * of multipart uploads. A POSIX face neither shows nor accepts them (the
+ * kernel passes any xattr name to a FUSE file system). */
+#define AG_PRIVATE_XATTR_PREFIX "agora."
+#define AG_UPLOADS_DIR ".agora-multipart"
+int ag_xattr_private(const char *name);
+int ag_name_private(uint64_t parent, const char *name, size_t nlen);
+
 /* S3 users: xattrs "agora.s3.user.ACCESS" of the root directory, value
- * "SECRET UID GID NAME" (a namespace the kernel refuses, so never reachable
- * over FUSE). */
+ * "SECRET UID GID NAME" (private names: see above). */
 struct ag_user {
 	char name[65];
 	char access[33];

@@ -4,7 +4,7 @@
  * the store of S3 users (access keys mapped to POSIX owners).
  *
  * Users live as xattrs of the root directory in the "agora." namespace,
- * which the kernel refuses for set/get over FUSE, so secrets are reachable
+ * which the POSIX faces hide (ag_xattr_private), so secrets are reachable
  * only through libagora.
  */
 #include <errno.h>
@@ -19,6 +19,18 @@
 #include "txn.h"
 
 #define USER_PREFIX "agora.s3.user."
+
+int ag_xattr_private(const char *name)
+{
+	return !strncmp(name, AG_PRIVATE_XATTR_PREFIX,
+			strlen(AG_PRIVATE_XATTR_PREFIX));
+}
+
+int ag_name_private(uint64_t parent, const char *name, size_t nlen)
+{
+	return parent == AG_ROOT && nlen == strlen(AG_UPLOADS_DIR) &&
+	       !memcmp(name, AG_UPLOADS_DIR, nlen);
+}
 
 int ag_mkdir_implicit(struct ag_cluster *c, uint64_t parent, const char *name,
 		      uint32_t uid, uint32_t gid, struct ag_attr *a)

@@ -88,9 +88,10 @@ void gw_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct gw *g = gw_of(req);
 	struct ag_attr a;
-	int rc = ag_lookup(g->c, parent, name, &a);
+	int hidden = ag_name_private(parent, name, strlen(name));
+	int rc = hidden ? -ENOENT : ag_lookup(g->c, parent, name, &a);
 
-	if (rc == -ENOENT && !ag_cluster_refresh(g->c))
+	if (rc == -ENOENT && !hidden && !ag_cluster_refresh(g->c))
 		/* another gateway may have made it since our last look */
 		rc = ag_lookup(g->c, parent, name, &a);
 	if (!rc)
@@ -351,6 +352,10 @@ void gw_statfs(fuse_req_t req, fuse_ino_t ino)
 void gw_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 const char *value, size_t size, int flags)
 {
+	if (ag_xattr_private(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	/* the core takes setxattr(2)'s flags as they are */
 	gw_reply_err(req, ag_setxattr(gw_of(req)->c, ino, name, value, size,
 				      flags));
@@ -366,7 +371,9 @@ void gw_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = ag_getxattr(gw_of(req)->c, ino, name, buf, size);
+	n = ag_xattr_private(name) ? -ENODATA
+				   : ag_getxattr(gw_of(req)->c, ino, name, buf,
+						 size);
 	if (n < 0)
 		gw_reply_err(req, (int)n);
 	else if (!size)
@@ -374,28 +381,59 @@ void gw_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	else
 		fuse_reply_buf(req, buf, n);
 	free(buf);
+}
+
+/* The names of ino's xattrs without the private ones, in *list (length
+ * returned). */
+static ssize_t public_xattrs(struct ag_cluster *c, fuse_ino_t ino,
+			     char **list)
+{
+	ssize_t n = ag_listxattr(c, ino, NULL, 0), got, i, kept = 0;
+	char *buf;
+
+	if (n < 0)
+		return n;
+	buf = malloc(n + 1);
+	if (!buf)
+		return -ENOMEM;
+	got = ag_listxattr(c, ino, buf, n);
+	if (got < 0) {
+		free(buf);
+		return got == -ERANGE ? -EAGAIN : got; /* grew meanwhile */
+	}
+	for (i = 0; i < got; i += strlen(buf + i) + 1) {
+		size_t len = strlen(buf + i) + 1;
+
+		if (!ag_xattr_private(buf + i)) {
+			memmove(buf + kept, buf + i, len);
+			kept += len;
+		}
+	}
+	*list = buf;
+	return kept;
 }
 
 void gw_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	char *buf = size ? malloc(size) : NULL;
-	ssize_t n;
+	char *list = NULL;
+	ssize_t n = public_xattrs(gw_of(req)->c, ino, &list);
 
-	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = ag_listxattr(gw_of(req)->c, ino, buf, size);
 	if (n < 0)
 		gw_reply_err(req, (int)n);
 	else if (!size)
 		fuse_reply_xattr(req, n);
+	else if ((size_t)n > size)
+		fuse_reply_err(req, ERANGE);
 	else
-		fuse_reply_buf(req, buf, n);
-	free(buf);
+		fuse_reply_buf(req, list, n);
+	free(list);
 }
 
 void gw_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	if (ag_xattr_private(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	gw_reply_err(req, ag_removexattr(gw_of(req)->c, ino, name));
 }

@@ -21,7 +21,7 @@ struct mg_connection;
 struct mg_request_info;
 
 /* Names S3 can never produce (bucket names never start with '.'). */
-#define S3_UPLOADS_DIR ".agora-multipart"
+#define S3_UPLOADS_DIR AG_UPLOADS_DIR
 /* System xattrs (a namespace the kernel keeps FUSE clients out of). */
 #define S3_XATTR_PREFIX "agora.s3."
 #define S3_KEY_MAX 1024
@@ -103,6 +103,7 @@ struct s3_req {
 	int replied;
 	int body_complete;      /* the request body was read to its end */
 	int must_close;         /* answered before reading the body */
+	int continued;          /* "100 Continue" sent, or not asked for */
 	/* from authentication, for the body reader */
 	char payload_hash[80];  /* x-amz-content-sha256 or UNSIGNED-PAYLOAD */
 	char amz_date[17], scope[128], seed_signature[65];

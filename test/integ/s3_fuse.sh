@@ -65,6 +65,29 @@ for ((i = 0; i < 50; i++)); do
 done
 [ ! -e "$M/fbk/x/y/a" ] || fail "deleted object still in the mount after 5 s"
 
+step "the gateways' private names stay out of the mount"
+head -c 6M /dev/urandom >"$T/mp"
+awsc s3api create-multipart-upload --bucket fbk --key pending >/dev/null ||
+	fail "create-multipart-upload"
+ls -a "$M" | grep -q '^\.agora-multipart$' && fail "the uploads directory shows"
+[ ! -e "$M/.agora-multipart" ] || fail "the uploads directory can be looked up"
+python3 - "$M" <<'PY' || fail "private xattrs are reachable through the mount"
+import errno, os, sys
+root = sys.argv[1]
+names = os.listxattr(root)
+if any(n.startswith("agora.") for n in names):
+    sys.exit("listed: %r" % names)
+for call in (lambda: os.getxattr(root, "agora.s3.user.X"),
+             lambda: os.setxattr(root, "agora.s3.user.X", b"s 0 0 x"),
+             lambda: os.removexattr(root, "agora.s3.user.X")):
+    try:
+        call()
+        sys.exit("a private xattr call succeeded")
+    except OSError as e:
+        if e.errno not in (errno.ENODATA, errno.EOPNOTSUPP):
+            raise
+PY
+
 fused_stop "$M"
 s3d_alive
 s3d_stop
