@@ -60,19 +60,31 @@ uint64_t ag_cluster_generation(struct ag_cluster *c)
 	return g;
 }
 
+/* Tell metad this client is alive, without waiting for a metad that is
+ * not there; 0 when it answered. */
+static int ping(struct ag_cluster *c)
+{
+	struct ag_rpc_reply r;
+	uint8_t id[8];
+	int rc;
+
+	put_le64(id, c->client_id);
+	rc = ag_rpc_try(c->rpc, AG_RPC_PING, id, sizeof(id), &r);
+	if (!rc)
+		set_state(c, r.gen, r.root);
+	return rc;
+}
+
 /* Tell metad we are alive a few times per lease timeout, so that our
  * segment leases and our open orphans outlive quiet periods. */
 static void *heartbeat_main(void *arg)
 {
 	struct ag_cluster *c = arg;
 	int period = c->cfg->lease_timeout > 3 ? c->cfg->lease_timeout / 3 : 1;
-	uint8_t id[8];
 
-	put_le64(id, c->client_id);
 	pthread_mutex_lock(&c->hb_lock);
 	while (!c->closing) {
 		struct timespec ts;
-		struct ag_rpc_reply r;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += period;
@@ -80,8 +92,7 @@ static void *heartbeat_main(void *arg)
 		    c->closing)
 			continue;
 		pthread_mutex_unlock(&c->hb_lock);
-		if (!ag_rpc_call(c->rpc, AG_RPC_PING, id, sizeof(id), &r))
-			set_state(c, r.gen, r.root);
+		ping(c);
 		pthread_mutex_lock(&c->hb_lock);
 	}
 	pthread_mutex_unlock(&c->hb_lock);
@@ -168,11 +179,12 @@ void ag_cluster_close(struct ag_cluster *c)
 		pthread_mutex_unlock(&c->hb_lock);
 		pthread_join(c->heartbeat, NULL);
 	}
-	if (c->rpc && c->packer && ag_packer_active(c->packer)) {
+	if (c->rpc && c->packer && ag_packer_active(c->packer) && !ping(c)) {
 		struct ag_txn t;
 
 		/* hand the lease back: the rest of the segment is free for
-		 * others once its data drains */
+		 * others once its data drains (or once the lease lapses, when
+		 * metad is gone and waiting for it would hold up the stop) */
 		pthread_mutex_lock(&c->pack_lock);
 		ag_cl_txn(c, &t);
 		if (!retire(c) && !ag_cl_pack_seal(c, &t))

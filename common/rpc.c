@@ -260,6 +260,21 @@ broken:
 	return -EPIPE;
 }
 
+int ag_rpc_try(struct ag_rpc *r, uint32_t type, const void *payload,
+	       size_t len, struct ag_rpc_reply *reply)
+{
+	int rc;
+
+	if (len > AG_RPC_MAX - 12)
+		return -E2BIG;
+	pthread_mutex_lock(&r->lock);
+	rc = call_once(r, type, payload, len, reply);
+	pthread_mutex_unlock(&r->lock);
+	if (rc == -EPIPE || rc == -ECONNREFUSED || rc == -ENOENT)
+		rc = -ENOTCONN;
+	return rc;
+}
+
 int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,
 		size_t len, struct ag_rpc_reply *reply)
 {

@@ -67,6 +67,11 @@ void ag_rpc_set_page_sink(struct ag_rpc *r,
 int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,
 		size_t len, struct ag_rpc_reply *reply);
 
+/* One attempt, no waiting for a restarting metad: -ENOTCONN at once when
+ * it is not there (a heartbeat must not hold up a client that stops). */
+int ag_rpc_try(struct ag_rpc *r, uint32_t type, const void *payload,
+	       size_t len, struct ag_rpc_reply *reply);
+
 /* Blocking helpers for whole buffers; -EPIPE on a closed peer. */
 int ag_rpc_write_all(int fd, const void *buf, size_t len);
 int ag_rpc_read_all(int fd, void *buf, size_t len);

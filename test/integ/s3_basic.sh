@@ -117,5 +117,13 @@ awsc s3 rm --recursive s3://one >/dev/null || fail "rm --recursive"
 awsc s3 rb s3://one >/dev/null || fail "rb after rm"
 s3d_alive
 s3d_stop
+
+step "with agora-metad killed, SIGTERM still stops agora-s3d at once"
+s3d_start
+awsc s3 ls >/dev/null || fail "ls after restart"
+metad_kill
+kill -TERM "$S3D_PID"
+wait_gone "$S3D_PID" 10 || fail "agora-s3d took over 10 s to stop without metad"
+metad_start
 step "fsck is clean"
 fsck_clean
