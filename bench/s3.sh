@@ -19,8 +19,9 @@
 #   AGORA_BENCH_THREADS=64   civetweb threads of both servers (civetweb
 #                            serves one connection per thread: keep it
 #                            above the 32 connections)
-#   AGORA_BENCH_SMALL=4000   4 KiB requests per row and run
-#   AGORA_BENCH_LARGE=256    1 MiB requests per row and run
+#   AGORA_BENCH_SMALL=4000   at most so many 4 KiB requests per row and run
+#   AGORA_BENCH_LARGE=256    at most so many 1 MiB requests per row and run
+#   AGORA_BENCH_SECS=5       at most so long per row and run
 #   AGORA_BENCH_SIZE=1G      bytes of the agora put reference
 bench_name=s3
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +29,7 @@ bench_name=s3
 threads=${AGORA_BENCH_THREADS:-64}
 small=${AGORA_BENCH_SMALL:-4000}
 large=${AGORA_BENCH_LARGE:-256}
+secs=${AGORA_BENCH_SECS:-5}
 size_arg=${AGORA_BENCH_SIZE:-1G}
 s3d=$build/s3d/agora-s3d
 s3load=$build/bench/s3load
@@ -73,7 +75,8 @@ null_port=$(free_port)
 bench_pids+=("$!")
 wait_http "http://127.0.0.1:$null_port/"
 
-# load NAME PORT ARGS...: one s3load run; its req/s and MB/s in $rps, $mbps.
+# load NAME PORT ARGS...: one s3load run; its req/s, MB/s and request
+# count in $rps, $mbps, $count.
 load() {
 	local name=$1 port=$2
 	shift 2
@@ -82,6 +85,7 @@ load() {
 		die "s3load against $name ($*) failed: $(head -n 3 "$T/load.err")"
 	rps=$(awk '$1 == "result" && $2 == "req_per_s" { print $3 }' "$T/load.out")
 	mbps=$(awk '$1 == "result" && $2 == "MBps" { print $3 }' "$T/load.out")
+	count=$(awk '$1 == "result" && $2 == "requests" { print $3 }' "$T/load.out")
 }
 
 "$s3load" -e "http://127.0.0.1:$s3_port" -a "$access" -s "$secret" -b bench -o mkbucket \
@@ -89,8 +93,8 @@ load() {
 
 say "Agora S3 benchmarks: agora-s3d against civet_null ($threads threads each), $runs runs, medians"
 say "host: $(nproc) CPUs; work: $T"
-say "requests per run: $small of 4 KiB, $large of 1 MiB"
-declare -A fig
+say "per row and run: at most $small requests of 4 KiB, $large of 1 MiB, $secs s"
+declare -A fig made
 rows=()
 for ((r = 1; r <= runs; r++)); do
 	for obj in 4K 1M; do
@@ -103,8 +107,13 @@ for ((r = 1; r <= runs; r++)); do
 				for side in s3d null; do
 					port=$s3_port
 					[ "$side" = null ] && port=$null_port
+					# a get reads the objects its put made
+					keys=
+					[ "$op" = get ] && keys="-k ${made[$side]}"
+					# shellcheck disable=SC2086 # $keys: none or two words
 					load "$side" "$port" -o "$op" -z "$obj" -c "$c" -n "$n" \
-						-p "r$r-$obj-c$c"
+						-d "$secs" $keys -p "r$r-$obj-c$c"
+					[ "$op" = put ] && made[$side]=$count
 					if [ "$obj" = 1M ]; then
 						fig[$row,$side]+=" $mbps"
 					else

@@ -7,13 +7,14 @@
  *
  *   s3load -e http://127.0.0.1:PORT [-a KEY -s SECRET] [-r REGION]
  *          -b BUCKET -o put|get|mkbucket [-z SIZE] [-c CONNS] [-n REQUESTS]
- *          [-k KEYS] [-p PREFIX] [-v]
+ *          [-k KEYS] [-p PREFIX] [-d SECONDS] [-v]
  *
  * put: REQUESTS objects PREFIX-0 .. PREFIX-(REQUESTS-1), each SIZE bytes
  * of distinct content (a random buffer with a request number stamped in
  * every 4 KiB, so that neither deduplication nor compression helps).
  * get: REQUESTS GETs of PREFIX-(i % KEYS); every body must be SIZE bytes.
- * mkbucket: one PUT of the bucket itself.
+ * mkbucket: one PUT of the bucket itself. -d stops starting requests after
+ * SECONDS (a put then prints how many objects it made: "result requests").
  * -v shows libcurl's trace. Without -a/-s, requests go unsigned. Exit 1 if any request failed.
  */
 #include <errno.h>
@@ -47,6 +48,7 @@ struct load {
 	int put;
 	size_t size;
 	long requests, keys, next, done, failed;
+	double seconds;      /* stop starting requests after this long (0: no limit) */
 	double *latency_us;  /* one per finished request */
 };
 
@@ -207,7 +209,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: s3load -e URL [-a KEY -s SECRET] [-r REGION] -b BUCKET\n"
 		"              -o put|get|mkbucket [-z SIZE] [-c CONNS] [-n REQUESTS]\n"
-		"              [-k KEYS] [-p PREFIX] [-v]\n");
+		"              [-k KEYS] [-p PREFIX] [-d SECONDS] [-v]\n");
 	exit(2);
 }
 
@@ -239,7 +241,7 @@ int main(int argc, char **argv)
 	double secs;
 	int opt, mkbucket, still, verbose = 0, rc = 1;
 
-	while ((opt = getopt(argc, argv, "e:a:s:r:b:o:z:c:n:k:p:v")) != -1) {
+	while ((opt = getopt(argc, argv, "e:a:s:r:b:o:z:c:n:k:p:d:v")) != -1) {
 		switch (opt) {
 		case 'e': l.endpoint = optarg; break;
 		case 'a': l.access = optarg; break;
@@ -253,6 +255,7 @@ int main(int argc, char **argv)
 		case 'k': l.keys = number(optarg); break;
 		case 'p': l.prefix = optarg; break;
 		case 'v': verbose = 1; break;
+		case 'd': l.seconds = (double)number(optarg); break;
 		default: usage();
 		}
 	}
@@ -345,7 +348,8 @@ int main(int argc, char **argv)
 			curl_multi_remove_handle(multi, c->easy);
 			running--;
 			finished++;
-			if (l.next < l.requests) {
+			if (l.next < l.requests &&
+			    !(l.seconds > 0 && since(&t0) >= l.seconds)) {
 				if (start(&l, c, multi, 0))
 					goto out;
 				running++;
@@ -368,8 +372,9 @@ int main(int argc, char **argv)
 		       "p50 %.0f us, p99 %.0f us, %ld failed\n",
 		       l.put ? "PUT" : "GET", l.size, l.done, nconns, ops, mbps,
 		       l.latency_us[l.done / 2], l.latency_us[l.done * 99 / 100], l.failed);
-		printf("result req_per_s %.0f\nresult MBps %.1f\nresult p50_us %.0f\n",
-		       ops, mbps, l.latency_us[l.done / 2]);
+		printf("result req_per_s %.0f\nresult MBps %.1f\nresult p50_us %.0f\n"
+		       "result requests %ld\n",
+		       ops, mbps, l.latency_us[l.done / 2], l.done);
 	}
 	rc = l.failed ? 1 : 0;
 out:

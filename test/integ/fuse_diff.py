@@ -10,7 +10,9 @@ the same on both; at the end so must the two trees: names, types, sizes,
 modes, link counts, which names share an inode, xattrs and every byte.
 
 The seed is printed first; --seed or AGORA_SEED replays a run. A few
-thousand ops normally, 100,000 with AGORA_LONG=1 (or --ops N). On a
+thousand ops normally, 100,000 with AGORA_LONG=1 (or --ops N), in 2 (4)
+processes at once, each on a tree of its own with seeds SEED, SEED+1...
+(--jobs N). On a
 mismatch it prints the seed, the op index and the tail of the op log.
 
 Without --mount it makes its own cluster through test/integ/lib.sh (mkfs,
@@ -354,7 +356,7 @@ class Differ:
             self.counts[op] = self.counts.get(op, 0) + 1
             getattr(self, "op_" + op)()
             if self.index % 10000 == 9999:
-                print("# %d ops done" % (self.index + 1), flush=True)
+                print("# seed %d: %d ops done" % (self.seed, self.index + 1), flush=True)
         self.index = self.ops
         while self.sides[1].fds:
             self.op_close()
@@ -467,6 +469,9 @@ def main():
                     help="operations (default 5000, 100000 with AGORA_LONG=1)")
     ap.add_argument("--mount", help="the agora-fused mount (a directory in it is used)")
     ap.add_argument("--ref", help="the reference directory (a local file system)")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="processes at once, each on its own tree with seeds "
+                         "SEED, SEED+1... (default 2, 4 with AGORA_LONG=1)")
     ap.add_argument("--compare-only", action="store_true",
                     help="only compare the trees an earlier run with this seed left")
     args = ap.parse_args()
@@ -480,19 +485,41 @@ def main():
     if ops is None:
         ops = 100000 if os.environ.get("AGORA_LONG") == "1" else 5000
 
+    if args.jobs is None:
+        args.jobs = 4 if os.environ.get("AGORA_LONG") == "1" else 2
+
     if not args.mount:
         here = os.path.dirname(os.path.abspath(__file__))
         env = dict(os.environ, AGORA_DIFF_LIB=os.path.join(here, "lib.sh"))
         rc = subprocess.call(["bash", "-c", CLUSTER_SCRIPT, os.path.abspath(__file__),
                               os.path.abspath(__file__), "--seed", str(seed),
-                              "--ops", str(ops)], env=env)
+                              "--ops", str(ops), "--jobs", str(args.jobs)], env=env)
         return rc
     if not args.ref:
         ap.error("--mount needs --ref")
 
     if not args.compare_only:
-        print("seed %d (replay: AGORA_SEED=%d or --seed %d), %d ops" % (seed, seed, seed, ops),
-              flush=True)
+        print("seed %d (replay: AGORA_SEED=%d or --seed %d), %d ops, %d jobs"
+              % (seed, seed, seed, ops, args.jobs), flush=True)
+    os.umask(0o022)
+    # one process per job, each on a tree of its own (seed, seed+1, ...):
+    # the daemon serves them at once, the results stay deterministic
+    pids = []
+    for job in range(args.jobs):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(run_one(seed + job, ops, args))
+        pids.append(pid)
+    rc = 0
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            rc = 1
+    return rc
+
+
+def run_one(seed, ops, args):
+    """One job: 0 if the trees stayed equal."""
     run_dir = "diff.%d" % seed
     mount = os.path.join(args.mount, run_dir)
     ref = os.path.join(args.ref, run_dir)
@@ -500,24 +527,26 @@ def main():
         try:
             compare_trees(mount, ref)
         except Mismatch as m:
-            print("MISMATCH, seed %d: %s" % (seed, m))
+            print("MISMATCH, seed %d: %s" % (seed, m), flush=True)
             return 1
         return 0
     os.mkdir(mount)
     os.mkdir(ref)
-    os.umask(0o022)
     d = Differ(seed, mount, ref, ops)
     try:
         d.run()
     except Mismatch as m:
-        print("MISMATCH at op %d of %d, seed %d: %s" % (d.index, ops, seed, m))
-        print("op log tail:")
-        for line in d.log[-LOG_TAIL:]:
-            print("  " + line)
+        # one write: the jobs' reports must not interleave
+        sys.stdout.write("MISMATCH at op %d of %d, seed %d: %s\nop log tail:\n%s\n"
+                         % (d.index, ops, seed, m,
+                            "\n".join("  " + line for line in d.log[-LOG_TAIL:])))
+        sys.stdout.flush()
         return 1
-    print("# ops run: " + ", ".join("%s %d" % kv for kv in sorted(d.counts.items())))
-    print("# outcomes: " + ", ".join("%s %d" % kv for kv in sorted(d.outcomes.items())))
-    print("PASS: %d ops, seed %d" % (ops, seed))
+    sys.stdout.write("# seed %d ops run: %s\n# seed %d outcomes: %s\nPASS: %d ops, seed %d\n"
+                     % (seed, ", ".join("%s %d" % kv for kv in sorted(d.counts.items())),
+                        seed, ", ".join("%s %d" % kv for kv in sorted(d.outcomes.items())),
+                        ops, seed))
+    sys.stdout.flush()
     return 0
 
 

@@ -40,7 +40,7 @@ fi
 step "POSIX checks in $target"
 rc=0
 timeout $((AGORA_TIMEOUT * 5)) python3 - "$target" <<'PY' || rc=$?
-import ctypes, errno, os, stat, sys, time
+import ctypes, errno, os, pickle, stat, sys, time
 
 top = sys.argv[1]
 D = os.path.join(top, "posix.%d" % os.getpid())
@@ -102,11 +102,10 @@ def as_user(uid, gid, fn, *args):
             os.setgroups([])
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
-            e, res = call(fn, *args)
-            msg = repr((e, res))
+            msg = pickle.dumps(call(fn, *args))
         except BaseException as x:  # report anything, never unwind the parent's code
-            msg = repr((-1, str(x)))
-        os.write(w, msg.encode())
+            msg = pickle.dumps((-1, str(x)))
+        os.write(w, msg)
         os._exit(0)
     os.close(w)
     data = b""
@@ -117,7 +116,7 @@ def as_user(uid, gid, fn, *args):
         data += chunk
     os.close(r)
     os.waitpid(pid, 0)
-    return eval(data.decode())
+    return pickle.loads(data)
 
 def user_err(desc, uid, want, fn, *args):
     got, res = as_user(uid, uid, fn, *args)
