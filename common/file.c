@@ -131,6 +131,18 @@ static void cache_insert(struct ag_chunk_cache *cc, const uint8_t *sha,
 
 /* ---- read path ---- */
 
+/* Keep a copy of data (when memory allows: the cache is a help only). */
+static void cache_copy(struct ag_chunk_cache *cc, const uint8_t *sha,
+		       const uint8_t *data, uint32_t len)
+{
+	uint8_t *copy = malloc(len);
+
+	if (copy) {
+		memcpy(copy, data, len);
+		cache_insert(cc, sha, copy, len);
+	}
+}
+
 static int chunk_lookup(struct ag_tree *t, const uint8_t *sha,
 			struct ag_chunk_rec *rec)
 {
@@ -266,11 +278,17 @@ static int fetch_runs(struct ag_cluster *c, struct want *ws, size_t n)
 				   ws[i].rec.crc;
 
 			/* a whole chunk read whole (a sequential read) goes
-			 * straight to the caller: no copy, no cache */
+			 * straight to the caller, and to the cache only when
+			 * it is shorter than chunk_min: a whole small file or
+			 * a file's tail, likely read again (small S3 GETs) */
 			if (good && !ws[i].e.coff && !ws[i].from &&
 			    ws[i].len == ws[i].rec.ulen) {
 				rc = chunk_decode_into(&ws[i].rec, stored,
 						       ws[i].dst);
+				if (!rc && ws[i].rec.ulen <
+					   c->ds->label.chunk_min)
+					cache_copy(c->cache, ws[i].e.sha,
+						   ws[i].dst, ws[i].rec.ulen);
 				continue;
 			}
 			if (good)

@@ -252,6 +252,16 @@ static int conn_read(struct ag_meta *m, int i, int budget)
 	return 0;
 }
 
+/* Transactions (not STATE requests) in the open batch. */
+static size_t txns_waiting(void)
+{
+	size_t n = 0, w;
+
+	for (w = 0; w < nwaiters; w++)
+		n += waiters[w].type == AG_RPC_TXN;
+	return n;
+}
+
 /* Pages of a small commit go to its clients with their replies: each
  * is about to read the new tree, whose changed pages it has never seen.
  * A big batch is not worth copying to everyone. */
@@ -260,11 +270,9 @@ static int conn_read(struct ag_meta *m, int i, int budget)
 static uint32_t pages_to_push(struct ag_meta *m, uint64_t old_gen,
 			      uint64_t gen, uint8_t **buf)
 {
-	size_t ntxn = 0, w;
+	size_t ntxn = txns_waiting();
 	uint32_t max;
 
-	for (w = 0; w < nwaiters; w++)
-		ntxn += waiters[w].type == AG_RPC_TXN;
 	if (gen == old_gen || !ntxn)
 		return 0;
 	max = AG_MIN(AG_RPC_PUSH_MAX, PUSH_BUDGET / ntxn);
@@ -370,8 +378,10 @@ static int poll_and_read(struct ag_meta *m, int lfd, int budget,
 static void gather(struct ag_meta *m, int lfd, int budget, size_t last_batch)
 {
 	uint64_t start = ag_mono_ns(), now = start;
+	size_t n;
 
-	while (!stopping && nwaiters && nwaiters < last_batch &&
+	/* a reader's STATE never waits: only transactions gather */
+	while (!stopping && (n = txns_waiting()) && n < last_batch &&
 	       now - start < GATHER_NS) {
 		if (poll_and_read(m, lfd, budget, GATHER_NS - (now - start),
 				  0))
@@ -391,8 +401,8 @@ static int serve(struct ag_meta *m, int lfd, int batch_max)
 		if (rc)
 			return rc;
 		gather(m, lfd, batch_max, last_batch);
-		if (nwaiters)
-			last_batch = nwaiters;
+		if (txns_waiting())
+			last_batch = txns_waiting();
 		commit_and_answer(m);
 		for (i = 0; i < nconns; i++)
 			if (conns[i].fd >= 0 && conns[i].out_len &&
