@@ -203,6 +203,17 @@ int ag_file_seek(struct ag_cluster *c, uint64_t ino, uint64_t off,
 ssize_t ag_file_clone(struct ag_cluster *c, uint64_t src, uint64_t soff,
 		      uint64_t dst, uint64_t doff, uint64_t len);
 
+/* ---- daemons (daemon.c) ---- */
+
+/* -d: fork into the background. The parent waits until the child calls
+ * ag_daemon_ready and exits with its status (1 when the child dies
+ * first). Returns, in the child, the descriptor to report on, or -errno. */
+int ag_daemon_detach(void);
+/* Report status (0: serving) on fd from ag_daemon_detach (-1: nothing to
+ * do); on success stdin, stdout and, unless keep_stderr (a log file),
+ * stderr go to /dev/null. */
+void ag_daemon_ready(int fd, int status, int keep_stderr);
+
 /* ---- cluster state ---- */
 
 struct ag_drive_status {

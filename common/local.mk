@@ -24,6 +24,7 @@ common_libagora_a_SOURCES = \
 	common/file.c common/file_int.h \
 	common/openfile.c common/openfile.h \
 	common/objects.c \
+	common/daemon.c \
 	common/fsck.c
 
 # What every program links: the core, then the libraries it (and the

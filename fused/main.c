@@ -146,52 +146,13 @@ static void set_readahead(const char *mountpoint, int kb)
 		fprintf(stderr, "agora-fused: cannot set %s\n", line);
 }
 
-/* Fork; the parent waits for the child's word that the mount is up and
- * exits with it. Returns the pipe end the child reports on. */
-static int detach(void)
+/* Tell the parent of -d how the start went; a detached daemon lets go
+ * of the directory it was started in. */
+static void report(int fd, int status, const char *log)
 {
-	int p[2];
-	char status = 1;
-	pid_t pid;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid > 0) {
-		close(p[1]);
-		if (read(p[0], &status, 1) != 1)
-			status = 1;
-		_exit(status);
-	}
-	close(p[0]);
-	setsid();
-	return p[1];
-}
-
-static void report(int fd, char status, const char *log)
-{
-	int null;
-
-	if (fd < 0)
-		return;
-	if (write(fd, &status, 1) != 1)
-		status = 1;
-	close(fd);
-	if (status)
-		return;
-	if (chdir("/"))
-		return;
-	null = open("/dev/null", O_RDWR);
-	if (null < 0)
-		return;
-	dup2(null, 0);
-	dup2(null, 1);
-	if (!log)
-		dup2(null, 2);
-	if (null > 2)
-		close(null);
+	ag_daemon_ready(fd, status, log != NULL);
+	if (fd >= 0 && !status && chdir("/"))
+		fprintf(stderr, "agora-fused: cannot chdir to /\n");
 }
 
 int main(int argc, char **argv)
@@ -243,9 +204,10 @@ int main(int argc, char **argv)
 		close(lfd);
 	}
 	if (!cl.foreground) {
-		fd = detach();
+		fd = ag_daemon_detach();
 		if (fd < 0) {
-			perror("agora-fused: fork");
+			fprintf(stderr, "agora-fused: fork: %s\n",
+				strerror(-fd));
 			goto out;
 		}
 	}

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/agora.h"
 #include "../common/apply.h"
 #include "../common/config.h"
 #include "../common/format.h"
@@ -427,30 +428,6 @@ static void usage(FILE *f)
 		   "  -v          log debug messages\n");
 }
 
-/* Fork; the parent waits until the child says it is serving. */
-static int detach(int *ready_fd)
-{
-	int p[2];
-	pid_t pid;
-	char c;
-
-	if (pipe(p))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) != 1)
-			_exit(1); /* the child failed and said why */
-		_exit(0);
-	}
-	close(p[0]);
-	setsid();
-	*ready_fd = p[1];
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *cfgfile = NULL, *pidfile = NULL, *sock;
@@ -488,8 +465,8 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	if (daemonize && detach(&ready_fd)) {
-		perror("agora-metad: fork");
+	if (daemonize && (ready_fd = ag_daemon_detach()) < 0) {
+		fprintf(stderr, "agora-metad: fork: %s\n", strerror(-ready_fd));
 		return 1;
 	}
 	sigaction(SIGTERM, &sa, NULL);
@@ -517,20 +494,7 @@ int main(int argc, char **argv)
 	}
 	AG_INFO("serving %s at generation %llu", sock,
 		(unsigned long long)ag_meta_gen(m));
-	if (ready_fd >= 0) {
-		int devnull = open("/dev/null", O_RDWR);
-
-		if (write(ready_fd, "r", 1) != 1)
-			AG_WARN("lost the parent before it saw us start");
-		close(ready_fd);
-		if (devnull >= 0) {
-			dup2(devnull, STDIN_FILENO);
-			dup2(devnull, STDOUT_FILENO);
-			if (!cfg->log)
-				dup2(devnull, STDERR_FILENO);
-			close(devnull);
-		}
-	}
+	ag_daemon_ready(ready_fd, 0, cfg->log != NULL);
 	rc = serve(m, lfd, cfg->batch_max > 0 ? cfg->batch_max : 256);
 	AG_INFO("stopping at generation %llu", (unsigned long long)ag_meta_gen(m));
 	if (pidfile)

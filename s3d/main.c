@@ -144,28 +144,6 @@ static void usage(FILE *f)
 		   "  -p PIDFILE  pid file (default: [s3] pidfile)\n");
 }
 
-/* Fork; the parent waits until the child says it is serving. */
-static int detach(int *ready_fd)
-{
-	int p[2];
-	pid_t pid;
-	char c;
-
-	if (pipe(p))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		close(p[1]);
-		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
-	}
-	close(p[0]);
-	setsid();
-	*ready_fd = p[1];
-	return 0;
-}
-
 static int log_message(const struct mg_connection *conn, const char *msg)
 {
 	(void)conn;
@@ -217,8 +195,8 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	if (daemonize && detach(&ready_fd)) {
-		perror("agora-s3d: fork");
+	if (daemonize && (ready_fd = ag_daemon_detach()) < 0) {
+		fprintf(stderr, "agora-s3d: fork: %s\n", strerror(-ready_fd));
 		return 1;
 	}
 	sigaction(SIGTERM, &sa, NULL);
@@ -279,20 +257,7 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "agora-s3d: serving S3 on %s\n", conf.listen);
-	if (ready_fd >= 0) {
-		int devnull = open("/dev/null", O_RDWR);
-
-		if (write(ready_fd, "r", 1) != 1)
-			fprintf(stderr, "agora-s3d: lost the parent\n");
-		close(ready_fd);
-		if (devnull >= 0) {
-			dup2(devnull, STDIN_FILENO);
-			dup2(devnull, STDOUT_FILENO);
-			if (!*conf.log)
-				dup2(devnull, STDERR_FILENO);
-			close(devnull);
-		}
-	}
+	ag_daemon_ready(ready_fd, 0, *conf.log != 0);
 	while (!stopping)
 		pause();
 	rc = 0;
