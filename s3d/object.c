@@ -400,7 +400,9 @@ static void object_headers(struct s3_req *r, const struct ag_attr *a,
 static int send_data(struct s3_req *r, uint64_t ino, uint64_t off,
 		     uint64_t len)
 {
-	uint8_t *buf = malloc(4 * IO_SIZE);
+	/* a small object needs a small buffer: a 4 MiB one per GET is an
+	 * mmap and a munmap each time */
+	uint8_t *buf = malloc(len < 4 * IO_SIZE ? len : 4 * IO_SIZE);
 
 	if (!buf)
 		return -ENOMEM;
