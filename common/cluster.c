@@ -28,20 +28,49 @@ static void set_state(struct ag_cluster *c, uint64_t gen, uint64_t root)
 	pthread_mutex_unlock(&c->state_lock);
 }
 
+/* Ask metad for the newest state. Threads that want it at the same time
+ * share one request: a caller needs an answer to a request sent after it
+ * arrived, so while one is on the wire it waits for the next, which
+ * serves everyone who came meanwhile. */
+static int state_shared(struct ag_cluster *c)
+{
+	uint64_t want, mine;
+	int rc;
+
+	pthread_mutex_lock(&c->rf_lock);
+	want = c->rf_sent + 1;
+	while (c->rf_done < want) {
+		struct ag_rpc_reply r;
+
+		if (c->rf_busy) {
+			pthread_cond_wait(&c->rf_cond, &c->rf_lock);
+			continue;
+		}
+		c->rf_busy = 1;
+		mine = ++c->rf_sent;
+		pthread_mutex_unlock(&c->rf_lock);
+		rc = ag_rpc_call(c->rpc, AG_RPC_STATE, NULL, 0, &r);
+		if (!rc)
+			set_state(c, r.gen, r.root);
+		pthread_mutex_lock(&c->rf_lock);
+		c->rf_busy = 0;
+		c->rf_done = mine;
+		c->rf_rc = rc;
+		pthread_cond_broadcast(&c->rf_cond);
+	}
+	rc = c->rf_rc;
+	pthread_mutex_unlock(&c->rf_lock);
+	return rc;
+}
+
 int ag_cluster_refresh(struct ag_cluster *c)
 {
 	struct ag_commit_rec rec;
-	struct ag_rpc_reply r;
 	int rc;
 
-	if (c->rpc) {
-		rc = ag_rpc_call(c->rpc, AG_RPC_STATE, NULL, 0, &r);
-		if (!rc) {
-			set_state(c, r.gen, r.root);
-			return 0;
-		}
-		/* no metad: the drives still say what is committed */
-	}
+	if (c->rpc && !state_shared(c))
+		return 0;
+	/* no metad: the drives still say what is committed */
 	rc = ag_commit_read_latest(c->ds, &rec, ag_pagestore_check_commit,
 				   c->ps);
 	if (rc)
@@ -121,6 +150,8 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 	pthread_mutex_init(&c->pack_lock, NULL);
 	pthread_mutex_init(&c->hb_lock, NULL);
 	pthread_cond_init(&c->hb_cond, NULL);
+	pthread_mutex_init(&c->rf_lock, NULL);
+	pthread_cond_init(&c->rf_cond, NULL);
 	rc = ag_config_load(config, &c->cfg);
 	if (rc)
 		goto fail;
@@ -203,6 +234,8 @@ void ag_cluster_close(struct ag_cluster *c)
 	pthread_mutex_destroy(&c->send_lock);
 	pthread_mutex_destroy(&c->hb_lock);
 	pthread_cond_destroy(&c->hb_cond);
+	pthread_mutex_destroy(&c->rf_lock);
+	pthread_cond_destroy(&c->rf_cond);
 	pthread_mutex_destroy(&c->pack_lock);
 	free(c);
 }

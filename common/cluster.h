@@ -51,6 +51,11 @@ struct ag_cluster {
 	pthread_mutex_t hb_lock;
 	pthread_cond_t hb_cond;
 	int closing;
+	/* refreshes in flight share one STATE request (cluster.c) */
+	pthread_mutex_t rf_lock;
+	pthread_cond_t rf_cond;
+	uint64_t rf_sent, rf_done;
+	int rf_busy, rf_rc;
 };
 
 /* A read handle on the newest root this cluster handle knows. */
