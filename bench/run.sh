@@ -20,92 +20,22 @@
 #   AGORA_BENCH_SIZE=1G     bytes per put (K, M, G suffixes)
 #   AGORA_BENCH_RUNS=3      runs per figure; each put gets its own data
 #   AGORA_BENCH_CREATES=2000  empty files per client in bench_commit
-#   AGORA_BENCH_DIR=dir     where the temporary directory goes
-#                           (default ${TMPDIR:-/tmp})
-#   AGORA_BUILD=dir         build directory (default: in place if the tree
-#                           is configured in place, else build/)
-#   AGORA_KEEP=1            keep the temporary directory
-set -euo pipefail
-
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+#   and those of bench/lib.sh (AGORA_BENCH_DIR, AGORA_BUILD, AGORA_KEEP)
 size_arg=${AGORA_BENCH_SIZE:-1G}
-runs=${AGORA_BENCH_RUNS:-3}
 creates=${AGORA_BENCH_CREATES:-2000}
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'bench/run.sh: error: %s\n' "$*" >&2; exit 1; }
-
-if [ -n "${AGORA_BUILD:-}" ]; then
-	build=$(cd "$AGORA_BUILD" && pwd)
-elif [ -f "$root/config.status" ]; then
-	build=$root
-else
-	build=$root/build
-fi
-[ -f "$build/Makefile" ] ||
-	die "no configured build in $build: run contrib/agora-start.sh, or" \
-	    "autoreconf -fi && ./configure at the top of the tree, first"
-make -C "$build" -j2 >"${TMPDIR:-/tmp}/agora-bench-make.$$.log" 2>&1 || {
-	cat "${TMPDIR:-/tmp}/agora-bench-make.$$.log" >&2
-	rm -f "${TMPDIR:-/tmp}/agora-bench-make.$$.log"
-	die "make failed"
-}
-rm -f "${TMPDIR:-/tmp}/agora-bench-make.$$.log"
-
-agora=$build/metad/agora
-metad=$build/metad/agora-metad
+bench_name=run
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_pipeline=$build/bench/bench_pipeline
 bench_commit=$build/bench/bench_commit
 
 size=$(numfmt --from=iec "${size_arg%[bB]}" 2>/dev/null) ||
 	die "AGORA_BENCH_SIZE=$size_arg: not a size"
 [ "$size" -gt 0 ] || die "AGORA_BENCH_SIZE must be > 0"
-[[ $runs =~ ^[1-9][0-9]*$ ]] || die "AGORA_BENCH_RUNS=$runs: not a count"
 # sparse drives: 4+2 over 6 drives puts a quarter of the data on each;
 # leave room for every put even with no reduction at all, four times over,
 # and for the metadata of the creates
 drive_size=$(( (size * runs + (1 << 30)) >> 30 ))G
 
-base=${AGORA_BENCH_DIR:-${TMPDIR:-/tmp}}
-mkdir -p "$base"
-T=$(mktemp -d "$base/agora-bench.XXXXXX")
-T=$(cd "$T" && pwd)
-conf=$T/agora.conf
-pidfile=$T/metad.pid
-metad_pid=
-
-cleanup() {
-	local rc=$? n=100
-	set +e
-	if [ -n "$metad_pid" ] && kill -0 "$metad_pid" 2>/dev/null; then
-		kill -TERM "$metad_pid"
-		while kill -0 "$metad_pid" 2>/dev/null && [ $n -gt 0 ]; do
-			sleep 0.1
-			n=$((n - 1))
-		done
-		kill -0 "$metad_pid" 2>/dev/null && kill -KILL "$metad_pid"
-	fi
-	if [ "$rc" -ne 0 ] && [ -s "$T/metad.log" ]; then
-		say "---- last lines of $T/metad.log" >&2
-		tail -n 20 "$T/metad.log" >&2
-	fi
-	if [ "${AGORA_KEEP:-0}" = 1 ]; then
-		say "kept $T"
-	else
-		rm -rf "$T"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# median NUMBERS...: the median (mean of the middle two for an even count).
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { if (NR % 2) print v[(NR + 1) / 2];
-		      else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 # timed COMMAND...: run it; wall and cpu (user + sys) seconds in $wall and
 # $cpu. Its own stderr still goes to stderr.
 timed() {
@@ -119,39 +49,14 @@ timed() {
 mbps() { awk -v b="$size" -v t="$1" 'BEGIN { printf "%.1f", b / t / 1e6 }'; }
 # busy: the cpu share of the last timed command.
 busy() { awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.0f", 100 * c / w }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-verdict() {
-	awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "ok" : "BELOW") }'
-}
 # result FILE KEY: the value of a "result KEY VALUE" line.
 result() { awk -v k="$2" '$1 == "result" && $2 == k { print $3 }' "$1"; }
-ag() { "$agora" -c "$conf" "$@"; }
-
-drives=
-for i in 0 1 2 3 4 5; do
-	drives+="${drives:+,}$T/d$i"
-done
-cat >"$conf" <<CONF
-# written by bench/run.sh
-[cluster]
-drives = $drives
-ec = 4+2
-drive_size = $drive_size
-metad = unix:$T/metad.sock
-
-[metad]
-pidfile = $pidfile
-log = $T/metad.log
-CONF
 
 say "Agora element core benchmarks: $size_arg per put, $runs runs, medians"
 say "host: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' \
 	/proc/cpuinfo 2>/dev/null || echo unknown CPU)"
 say "work: $T (drives of $drive_size, ec 4+2)"
-ag mkfs >/dev/null
-"$metad" -c "$conf" -d -p "$pidfile"
-metad_pid=$(cat "$pidfile")
-kill -0 "$metad_pid" 2>/dev/null || die "agora-metad did not start"
+cluster_start "$drive_size"
 
 say ""
 say "== pipeline ceiling (one thread, in memory) =="
