@@ -380,30 +380,14 @@ static int extent_put(struct tx *tx, uint64_t ino, const struct ag_extent *e)
 static int extents_overlapping(struct tx *tx, uint64_t ino, uint64_t start,
 			       uint64_t end, struct ag_extent **out, size_t *n)
 {
-	uint8_t k[AG_KEYBUF];
-	uint64_t from = start > AG_CHUNK_LIMIT ? start - AG_CHUNK_LIMIT : 0;
 	struct ag_extent *arr = NULL, e;
 	size_t cnt = 0, cap = 0;
-	struct ag_cursor *c;
-	const void *ck, *cv;
-	size_t ckl, cvl;
-	int rc;
+	struct ag_extent_walk w;
+	int rc = ag_extent_walk_start(tx->m->tree, ino, start, &w);
 
-	rc = ag_tree_seek(tx->m->tree, k, ag_key_extent(k, ino, from), &c);
 	if (rc)
 		return rc;
-	while ((rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl)) == 1) {
-		const uint8_t *kb = ck;
-
-		if (ckl != 17 || kb[0] != AG_K_EXTENT || get_be64(kb + 1) != ino)
-			break;
-		rc = ag_extent_decode(ck, ckl, cv, cvl, &e);
-		if (rc)
-			break;
-		if (e.off >= end)
-			break;
-		if (e.off + e.len <= start)
-			continue;
+	while ((rc = ag_extent_walk_next(&w, &e)) == 1 && e.off < end) {
 		if (cnt == cap) {
 			struct ag_extent *na;
 
@@ -417,7 +401,7 @@ static int extents_overlapping(struct tx *tx, uint64_t ino, uint64_t start,
 		}
 		arr[cnt++] = e;
 	}
-	ag_cursor_free(c);
+	ag_extent_walk_end(&w);
 	if (rc < 0) {
 		free(arr);
 		return rc;

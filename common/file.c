@@ -307,13 +307,10 @@ static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 			 uint64_t off, uint8_t *buf, size_t len)
 {
 	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
-	uint64_t from = off > AG_CHUNK_LIMIT ? off - AG_CHUNK_LIMIT : 0, end;
-	uint64_t hole; /* bytes before it are covered or zeroed */
+	uint64_t end, hole; /* bytes before hole are covered or zeroed */
 	struct want *ws = NULL;
-	size_t nw = 0, cap = 0, i;
-	struct ag_cursor *cur;
-	const void *ck, *cv;
-	size_t ckl, cvl, vl = sizeof(v);
+	size_t nw = 0, cap = 0, i, vl = sizeof(v);
+	struct ag_extent_walk walk;
 	struct ag_attr a;
 	int rc;
 
@@ -329,23 +326,16 @@ static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 	len = AG_MIN(len, a.size - off);
 	end = off + len;
 	hole = off;
-	rc = ag_tree_seek(t, k, ag_key_extent(k, ino, from), &cur);
+	rc = ag_extent_walk_start(t, ino, off, &walk);
 	if (rc)
 		return rc;
-	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
-		const uint8_t *kb = ck;
+	for (;;) {
 		struct want w;
 		uint64_t s, f;
 
-		if (ckl != 17 || kb[0] != AG_K_EXTENT || get_be64(kb + 1) != ino)
+		rc = ag_extent_walk_next(&walk, &w.e);
+		if (rc <= 0 || w.e.off >= end)
 			break;
-		rc = ag_extent_decode(ck, ckl, cv, cvl, &w.e);
-		if (rc)
-			break;
-		if (w.e.off >= end)
-			break;
-		if (w.e.off + w.e.len <= off)
-			continue;
 		s = AG_MAX(off, w.e.off);
 		f = AG_MIN(end, w.e.off + w.e.len);
 		if (s > hole) /* holes read as zeros */
@@ -370,7 +360,7 @@ static ssize_t tree_read(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 		}
 		ws[nw++] = w;
 	}
-	ag_cursor_free(cur);
+	ag_extent_walk_end(&walk);
 	if (rc >= 0 && hole < end)
 		memset(buf + (hole - off), 0, end - hole);
 	for (i = 0; rc >= 0 && i < nw; i++) {
@@ -1023,34 +1013,18 @@ void ag_writer_free(struct ag_writer *w)
 static int widen(struct ag_tree *t, uint64_t ino, uint64_t *start,
 		 uint64_t *end)
 {
-	uint8_t k[AG_KEYBUF];
-	uint64_t from = *start > AG_CHUNK_LIMIT ? *start - AG_CHUNK_LIMIT : 0;
 	uint64_t s = *start, e = *end;
-	struct ag_cursor *cur;
-	const void *ck, *cv;
-	size_t ckl, cvl;
-	int rc;
+	struct ag_extent_walk w;
+	struct ag_extent x;
+	int rc = ag_extent_walk_start(t, ino, *start, &w);
 
-	rc = ag_tree_seek(t, k, ag_key_extent(k, ino, from), &cur);
 	if (rc)
 		return rc;
-	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
-		const uint8_t *kb = ck;
-		struct ag_extent x;
-
-		if (ckl != 17 || kb[0] != AG_K_EXTENT || get_be64(kb + 1) != ino)
-			break;
-		rc = ag_extent_decode(ck, ckl, cv, cvl, &x);
-		if (rc)
-			break;
-		if (x.off >= *end)
-			break;
-		if (x.off + x.len <= *start)
-			continue;
+	while ((rc = ag_extent_walk_next(&w, &x)) == 1 && x.off < *end) {
 		s = AG_MIN(s, x.off);
 		e = AG_MAX(e, x.off + x.len);
 	}
-	ag_cursor_free(cur);
+	ag_extent_walk_end(&w);
 	if (rc < 0)
 		return rc;
 	*start = s;

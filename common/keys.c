@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "btree.h"
 #include "keys.h"
 #include "util.h"
 
@@ -233,4 +234,42 @@ int ag_stats_rec_decode(const uint8_t *v, size_t len, struct ag_stats_rec *s)
 	s->chunks = get_le64(v + 24);
 	s->inodes = get_le64(v + 32);
 	return 0;
+}
+
+int ag_extent_walk_start(struct ag_tree *t, uint64_t ino, uint64_t off,
+			 struct ag_extent_walk *w)
+{
+	uint8_t k[AG_KEYBUF];
+	uint64_t from = off > AG_CHUNK_LIMIT ? off - AG_CHUNK_LIMIT : 0;
+
+	w->ino = ino;
+	w->off = off;
+	return ag_tree_seek(t, k, ag_key_extent(k, ino, from), &w->cur);
+}
+
+int ag_extent_walk_next(struct ag_extent_walk *w, struct ag_extent *x)
+{
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	int rc;
+
+	while ((rc = ag_cursor_next(w->cur, &ck, &ckl, &cv, &cvl)) == 1) {
+		const uint8_t *kb = ck;
+
+		if (ckl != 17 || kb[0] != AG_K_EXTENT ||
+		    get_be64(kb + 1) != w->ino)
+			return 0;
+		rc = ag_extent_decode(ck, ckl, cv, cvl, x);
+		if (rc)
+			return rc;
+		if (x->off + x->len > w->off)
+			return 1;
+	}
+	return rc;
+}
+
+void ag_extent_walk_end(struct ag_extent_walk *w)
+{
+	ag_cursor_free(w->cur);
+	w->cur = NULL;
 }

@@ -154,4 +154,18 @@ int ag_chunk_rec_decode(const uint8_t *v, size_t len, struct ag_chunk_rec *c);
 void ag_stats_rec_encode(uint8_t *v, const struct ag_stats_rec *s);
 int ag_stats_rec_decode(const uint8_t *v, size_t len, struct ag_stats_rec *s);
 
+/* Walk the extents of ino that end after off, in file order: no extent
+ * is longer than AG_CHUNK_LIMIT, so the walk starts that far before off. */
+struct ag_tree;
+struct ag_cursor;
+struct ag_extent_walk {
+	struct ag_cursor *cur;
+	uint64_t ino, off;
+};
+int ag_extent_walk_start(struct ag_tree *t, uint64_t ino, uint64_t off,
+			 struct ag_extent_walk *w);
+/* 1 with the next extent in *x, 0 after ino's last one, or -errno. */
+int ag_extent_walk_next(struct ag_extent_walk *w, struct ag_extent *x);
+void ag_extent_walk_end(struct ag_extent_walk *w);
+
 #endif

@@ -728,36 +728,23 @@ out:
 static int tree_seek(struct ag_tree *t, uint64_t ino, uint64_t off,
 		     uint64_t *data, uint64_t *hole)
 {
-	uint8_t k[AG_KEYBUF];
-	uint64_t from = off > AG_CHUNK_LIMIT ? off - AG_CHUNK_LIMIT : 0;
-	struct ag_cursor *cur;
-	const void *ck, *cv;
-	size_t ckl, cvl;
+	struct ag_extent_walk w;
+	struct ag_extent x;
 	int rc;
 
 	*data = UINT64_MAX;
 	*hole = off;
-	rc = ag_tree_seek(t, k, ag_key_extent(k, ino, from), &cur);
+	rc = ag_extent_walk_start(t, ino, off, &w);
 	if (rc)
 		return rc;
-	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
-		const uint8_t *kb = ck;
-		struct ag_extent x;
-
-		if (ckl != 17 || kb[0] != AG_K_EXTENT || get_be64(kb + 1) != ino)
-			break;
-		rc = ag_extent_decode(ck, ckl, cv, cvl, &x);
-		if (rc)
-			break;
-		if (x.off + x.len <= off)
-			continue;
+	while ((rc = ag_extent_walk_next(&w, &x)) == 1) {
 		if (*data == UINT64_MAX)
 			*data = AG_MAX(off, x.off);
 		if (x.off > *hole)
 			break; /* a gap: the hole found stays */
 		*hole = x.off + x.len;
 	}
-	ag_cursor_free(cur);
+	ag_extent_walk_end(&w);
 	return rc < 0 ? rc : 0;
 }
 
