@@ -203,6 +203,18 @@ int ag_file_seek(struct ag_cluster *c, uint64_t ino, uint64_t off,
 ssize_t ag_file_clone(struct ag_cluster *c, uint64_t src, uint64_t soff,
 		      uint64_t dst, uint64_t doff, uint64_t len);
 
+/* ---- configuration (config.c) ---- */
+
+/* Call cb for every "key = value" of the config file, in order, with the
+ * section it is in (values trimmed, trailing comments cut); a non-zero
+ * return stops the walk and is returned. A gateway reads its own section
+ * this way, with the syntax every program shares. Syntax errors are
+ * reported naming file:line (-EINVAL). */
+int ag_config_walk(const char *file,
+		   int (*cb)(void *arg, const char *section, const char *key,
+			     char *val, int lineno),
+		   void *arg);
+
 /* ---- daemons (daemon.c) ---- */
 
 /* -d: fork into the background. The parent waits until the child calls

@@ -123,27 +123,22 @@ static void set_defaults(struct ag_config *c)
 	c->lease_timeout = 30;
 }
 
-int ag_config_load(const char *file, struct ag_config **cp)
+int ag_config_walk(const char *file,
+		   int (*cb)(void *arg, const char *section, const char *key,
+			     char *val, int lineno),
+		   void *arg)
 {
-	struct ag_config *c;
 	char line[8192], section[64] = "";
-	FILE *f;
 	int lineno = 0, rc = 0;
+	FILE *f = fopen(file, "r");
 
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	set_defaults(c);
-	c->path = strdup(file);
-	f = fopen(file, "r");
 	if (!f) {
 		rc = -errno;
 		AG_ERR("%s: %s", file, strerror(errno));
-		goto out;
+		return rc;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *s = trim(line), *eq, *key, *val;
-		size_t i;
+	while (!rc && fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *eq, *val;
 
 		lineno++;
 		if (!*s || *s == '#' || *s == ';')
@@ -167,7 +162,6 @@ int ag_config_load(const char *file, struct ag_config **cp)
 			break;
 		}
 		*eq = 0;
-		key = trim(s);
 		val = eq + 1;
 		/* a comment may follow a value after white space */
 		for (char *h = val; *h; h++)
@@ -176,28 +170,56 @@ int ag_config_load(const char *file, struct ag_config **cp)
 				*h = 0;
 				break;
 			}
-		val = trim(val);
-		for (i = 0; i < AG_ARRAY_LEN(keys); i++)
-			if (!strcmp(keys[i].section, section) &&
-			    !strcmp(keys[i].name, key))
-				break;
-		if (i == AG_ARRAY_LEN(keys)) {
-			/* sections of later daemons are theirs to check */
-			if (strcmp(section, "cluster") && strcmp(section, "metad"))
-				continue;
-			AG_ERR("%s:%d: unknown key '%s' in [%s]", file, lineno,
-			       key, section);
-			rc = -EINVAL;
-			break;
-		}
-		rc = set_key(c, &keys[i], val);
-		if (rc) {
-			AG_ERR("%s:%d: bad value for %s: '%s'", file, lineno,
-			       key, val);
-			break;
-		}
+		rc = cb(arg, section, trim(s), trim(val), lineno);
 	}
 	fclose(f);
+	return rc;
+}
+
+struct load {
+	struct ag_config *c;
+	const char *file;
+};
+
+/* One key of [cluster] or [metad]; other sections are the gateways'. */
+static int load_key(void *arg, const char *section, const char *key,
+		    char *val, int lineno)
+{
+	struct load *l = arg;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < AG_ARRAY_LEN(keys); i++)
+		if (!strcmp(keys[i].section, section) &&
+		    !strcmp(keys[i].name, key))
+			break;
+	if (i == AG_ARRAY_LEN(keys)) {
+		if (strcmp(section, "cluster") && strcmp(section, "metad"))
+			return 0;
+		AG_ERR("%s:%d: unknown key '%s' in [%s]", l->file, lineno,
+		       key, section);
+		return -EINVAL;
+	}
+	rc = set_key(l->c, &keys[i], val);
+	if (rc)
+		AG_ERR("%s:%d: bad value for %s: '%s'", l->file, lineno, key,
+		       val);
+	return rc;
+}
+
+int ag_config_load(const char *file, struct ag_config **cp)
+{
+	struct load l = { .file = file };
+	struct ag_config *c;
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	set_defaults(c);
+	c->path = strdup(file);
+	l.c = c;
+	rc = ag_config_walk(file, load_key, &l);
 	if (!rc && !c->ndrives) {
 		AG_ERR("%s: [cluster] drives is missing", file);
 		rc = -EINVAL;
@@ -206,7 +228,6 @@ int ag_config_load(const char *file, struct ag_config **cp)
 		AG_ERR("%s: [cluster] metad is missing", file);
 		rc = -EINVAL;
 	}
-out:
 	if (rc) {
 		ag_config_free(c);
 		return rc;

@@ -4,7 +4,6 @@
  * SIGTERM or SIGINT.
  */
 #include <civetweb.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -23,18 +22,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
-}
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = 0;
-	return s;
 }
 
 static int append(char *dst, size_t size, const char *val, const char *suffix)
@@ -86,54 +73,33 @@ static int set_key(struct s3_conf *s, const char *key, char *val)
 	return -1;
 }
 
+/* The [s3] section; the others belong to the core and other daemons. */
+static int s3_key(void *arg, const char *section, const char *key, char *val,
+		  int lineno)
+{
+	if (strcmp(section, "s3"))
+		return 0;
+	return set_key(arg, key, val) ? lineno : 0;
+}
+
 static int load_conf(const char *file, struct s3_conf *s)
 {
-	char line[4096], section[64] = "";
-	int lineno = 0, rc = 0;
-	FILE *f = fopen(file, "r");
+	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->threads = 16;
 	s->max_skew = 900;
 	s->timeout = 30;
 	snprintf(s->region, sizeof(s->region), "us-east-1");
-	if (!f) {
-		fprintf(stderr, "agora-s3d: %s: %s\n", file, strerror(errno));
-		return -1;
-	}
-	while (!rc && fgets(line, sizeof(line), f)) {
-		char *p = trim(line), *eq, *h;
-
-		lineno++;
-		if (!*p || *p == '#' || *p == ';')
-			continue;
-		if (*p == '[') {
-			snprintf(section, sizeof(section), "%.*s",
-				 (int)strcspn(p + 1, "]"), p + 1);
-			continue;
-		}
-		if (strcmp(section, "s3"))
-			continue;
-		eq = strchr(p, '=');
-		if (!eq) {
-			rc = -1;
-			break;
-		}
-		*eq = 0;
-		for (h = eq + 1; *h; h++)
-			if ((*h == '#' || *h == ';') && isspace((unsigned char)h[-1])) {
-				*h = 0;
-				break;
-			}
-		rc = set_key(s, trim(p), trim(eq + 1));
-	}
-	fclose(f);
-	if (rc)
+	rc = ag_config_walk(file, s3_key, s);
+	if (rc > 0)
 		fprintf(stderr, "agora-s3d: %s:%d: bad or unknown [s3] key\n",
-			file, lineno);
-	else if (!*s->listen)
+			file, rc);
+	if (rc)
+		return -1;
+	if (!*s->listen)
 		snprintf(s->listen, sizeof(s->listen), "127.0.0.1:9000");
-	return rc;
+	return 0;
 }
 
 static void usage(FILE *f)
