@@ -130,6 +130,9 @@ enum s3_err s3_errno(int rc, int on_key)
 	case -EBUSY:
 		return S3_SLOW_DOWN;
 	default:
+		/* the client only sees InternalError: say what it was */
+		fprintf(stderr, "agora-s3d: internal error: %s\n",
+			ag_strerror(rc));
 		return S3_INTERNAL;
 	}
 }
