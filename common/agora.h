@@ -264,12 +264,11 @@ int ag_fsck(struct ag_cluster *c, void *out, int verbose);
  * stays as it is), an existing non-directory is -EEXIST. */
 int ag_mkdir_implicit(struct ag_cluster *c, uint64_t parent, const char *name,
 		      uint32_t uid, uint32_t gid, struct ag_attr *a);
-/* Store md5 as the ETag of ino's current content. Racy by design: a write
- * landing between the caller's read and this call would be tagged with the
- * older MD5, so callers pass the size and mtime they hashed and the store
- * is skipped (-EAGAIN) when they no longer match. */
-int ag_etag_store(struct ag_cluster *c, uint64_t ino, uint64_t size,
-		  int64_t mtime, const uint8_t md5[16]);
+/* The MD5 of a regular file's content, its ETag: the stored one, or (for
+ * a file written over POSIX) hashed from the data now and stored with
+ * the element, unless the data changed meanwhile. a is the element's
+ * attributes as the caller read them. */
+int ag_etag(struct ag_cluster *c, const struct ag_attr *a, uint8_t md5[16]);
 
 /* Names the gateways keep to themselves: xattrs in the "agora." namespace
  * (S3 attributes, the users and their secrets) and the top-level directory

@@ -857,6 +857,9 @@ static int op_setattr(struct tx *tx, const struct ag_op_setattr *o)
 
 	if (rc)
 		return rc;
+	if ((o->mask & AG_SET_IF_SAME) &&
+	    (in.size != o->size || in.mtime != o->mtime))
+		return -EAGAIN;
 	if (o->mask & AG_SET_MODE)
 		in.mode = (in.mode & S_IFMT) | (o->mode & 07777);
 	if (o->mask & AG_SET_UID)

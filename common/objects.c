@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "cluster.h"
 #include "keys.h"
 #include "txn.h"
+#include "util.h"
 
 #define USER_PREFIX "agora.s3.user."
 
@@ -59,29 +61,73 @@ int ag_mkdir_implicit(struct ag_cluster *c, uint64_t parent, const char *name,
 	return ag_getattr(c, r.ino, a);
 }
 
-int ag_etag_store(struct ag_cluster *c, uint64_t ino, uint64_t size,
-		  int64_t mtime, const uint8_t md5[16])
+/* MD5 of a's bytes, read as they are now. */
+static int md5_of(struct ag_cluster *c, const struct ag_attr *a,
+		  uint8_t md5[16])
 {
-	struct ag_op_setattr o = { .ino = ino, .mask = AG_SET_ETAG };
-	struct ag_attr a;
-	struct ag_txn t;
-	int rc = ag_getattr(c, ino, &a);
+	const size_t bs = 4 << 20;
+	uint8_t *buf = malloc(AG_MIN(bs, AG_MAX(a->size, 1)));
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int ml = 16;
+	uint64_t off = 0;
+	int rc = 0;
 
-	if (rc)
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (off < a->size) {
+		ssize_t n = ag_read(c, a->ino, off, buf,
+				    AG_MIN(bs, a->size - off));
+
+		if (n < 0) {
+			rc = (int)n;
+			goto out;
+		}
+		if (!n)
+			break;
+		if (!EVP_DigestUpdate(ctx, buf, n)) {
+			rc = -EIO;
+			goto out;
+		}
+		off += n;
+	}
+	if (!EVP_DigestFinal_ex(ctx, md5, &ml))
+		rc = -EIO;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+int ag_etag(struct ag_cluster *c, const struct ag_attr *a, uint8_t md5[16])
+{
+	/* metad stores it only while size and mtime are what we hashed;
+	 * ctime stays: tagging content is not a change of the element */
+	struct ag_op_setattr o = {
+		.ino = a->ino, .size = a->size, .mtime = a->mtime,
+		.ctime = a->ctime,
+		.mask = AG_SET_ETAG | AG_SET_IF_SAME | AG_SET_CTIME,
+	};
+	struct ag_txn t;
+	int rc;
+
+	if (!S_ISREG(a->mode))
+		return S_ISDIR(a->mode) ? -EISDIR : -EINVAL;
+	if (a->flags & AG_ATTR_ETAG) {
+		memcpy(md5, a->etag, 16);
+		return 0;
+	}
+	rc = md5_of(c, a, md5);
+	if (rc || !c->rpc)
 		return rc;
-	/* the window between this check and the commit is a known race:
-	 * a write landing inside it clears nothing we set after it */
-	if (a.size != size || a.mtime != mtime)
-		return -EAGAIN;
-	/* keep ctime: tagging content is not a change of the element */
-	o.mask |= AG_SET_CTIME;
-	o.ctime = a.ctime;
 	memcpy(o.etag, md5, 16);
 	ag_cl_txn(c, &t);
 	ag_txn_setattr(&t, &o);
 	rc = ag_cl_commit(c, &t, NULL);
 	ag_txn_release(&t);
-	return rc;
+	/* changed since a was read: the hash answers for a, not kept */
+	return rc == -EAGAIN ? 0 : rc;
 }
 
 /* ---- users ---- */

@@ -58,6 +58,9 @@ enum ag_op_type {
 #define AG_SET_MTIME 0x20
 #define AG_SET_CTIME 0x40
 #define AG_SET_ETAG 0x80
+#define AG_SET_IF_SAME 0x100   /* only if size and mtime still are those
+				* given (-EAGAIN otherwise): an ETag hashed
+				* from the data never tags newer data */
 /* SETXATTR flags (as setxattr) */
 #define AG_XATTR_CREATE 0x1
 #define AG_XATTR_REPLACE 0x2

@@ -9,7 +9,6 @@
  *   multipart part count      agora.s3.parts (ETag gets "-N")
  */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,70 +150,34 @@ enum s3_err s3_object_find(struct s3_req *r, const char *bname,
 
 /* ---- ETags ---- */
 
-static int md5_of_element(struct s3_req *r, const struct ag_attr *a,
-			  uint8_t md5[16])
-{
-	size_t bs = 4 << 20;
-	uint8_t *buf = malloc(bs);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint64_t off = 0;
-	unsigned int ml = 16;
-	int rc = 0;
-
-	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while (off < a->size) {
-		ssize_t n = ag_read(r->c, a->ino, off, buf, bs);
-
-		if (n < 0) {
-			rc = (int)n;
-			goto out;
-		}
-		if (!n)
-			break;
-		EVP_DigestUpdate(ctx, buf, n);
-		off += n;
-	}
-	EVP_DigestFinal_ex(ctx, md5, &ml);
-out:
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	return rc;
-}
-
 int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48])
 {
 	uint8_t md5[16];
 	char hex[33], parts[16];
-	ssize_t n;
+	ssize_t n = 0;
 	int rc;
 
 	if (S_ISDIR(a->mode)) {
 		snprintf(out, 48, "\"d41d8cd98f00b204e9800998ecf8427e\"");
 		return 0;
 	}
-	if (a->flags & AG_ATTR_ETAG) {
-		s3_hex(a->etag, 16, hex);
-		n = ag_getxattr(r->c, a->ino, S3_XATTR_PREFIX "parts", parts,
-				sizeof(parts) - 1);
-		if (n > 0) {
-			parts[n] = 0;
-			snprintf(out, 48, "\"%.32s-%.8s\"", hex, parts);
-		} else {
-			snprintf(out, 48, "\"%s\"", hex);
-		}
-		return 0;
-	}
-	/* written over POSIX: hash now, keep it until the data changes */
-	rc = md5_of_element(r, a, md5);
+	rc = ag_etag(r->c, a, md5);
 	if (rc)
 		return rc;
-	ag_etag_store(r->c, a->ino, a->size, a->mtime, md5);
-	ag_removexattr(r->c, a->ino, S3_XATTR_PREFIX "parts");
 	s3_hex(md5, 16, hex);
-	snprintf(out, 48, "\"%s\"", hex);
+	/* a multipart upload's form stands while its ETag does; once the
+	 * data changed over POSIX it describes the data no more */
+	if (a->flags & AG_ATTR_ETAG)
+		n = ag_getxattr(r->c, a->ino, S3_XATTR_PREFIX "parts", parts,
+				sizeof(parts) - 1);
+	else
+		ag_removexattr(r->c, a->ino, S3_XATTR_PREFIX "parts");
+	if (n > 0) {
+		parts[n] = 0;
+		snprintf(out, 48, "\"%.32s-%.8s\"", hex, parts);
+	} else {
+		snprintf(out, 48, "\"%s\"", hex);
+	}
 	return 0;
 }
 

@@ -366,6 +366,31 @@ static void test_clone(struct ag_cluster *c)
 	free(got);
 }
 
+/* An ETag hashed from a file's data is kept, unless the data changed
+ * since the caller read the attributes it hashed for. */
+static void test_etag(struct ag_cluster *c)
+{
+	static const uint8_t md5_abc[16] = {
+		0x90, 0x01, 0x50, 0x98, 0x3c, 0xd2, 0x4f, 0xb0,
+		0xd6, 0x96, 0x3f, 0x7d, 0x28, 0xe1, 0x7f, 0x72 };
+	struct ag_attr f, a, stale;
+	uint8_t md5[16];
+
+	ok(!ag_mknod(c, AG_ROOT, "tagme", 0100644, 0, 0, 0, &f) &&
+	   ag_write(c, f.ino, 0, "abc", 3) == 3 && !ag_getattr(c, f.ino, &a) &&
+	   !(a.flags & AG_ATTR_ETAG), "a written file has no ETag yet");
+	ok(!ag_etag(c, &a, md5) && !memcmp(md5, md5_abc, 16),
+	   "ag_etag hashes the content");
+	ok(!ag_getattr(c, f.ino, &a) && (a.flags & AG_ATTR_ETAG) &&
+	   !memcmp(a.etag, md5_abc, 16), "and keeps it with the element");
+	stale = a;
+	stale.flags &= ~AG_ATTR_ETAG;
+	ok(ag_write(c, f.ino, 3, "d", 1) == 1 && !ag_etag(c, &stale, md5) &&
+	   !ag_getattr(c, f.ino, &a) && !(a.flags & AG_ATTR_ETAG),
+	   "an ETag hashed for older data is not kept");
+	ok(!ag_unlink(c, AG_ROOT, "tagme"), "remove it");
+}
+
 /* Drop page writes: the commit record lands, the pages it lists do not. */
 static int drop_pages(int drive, int is_write, uint64_t off, size_t len)
 {
@@ -481,6 +506,7 @@ int main(void)
 		test_dedup(c);
 		test_big_offset(c);
 		test_clone(c);
+		test_etag(c);
 		ag_cluster_close(c);
 	}
 	stop_metad();
