@@ -58,29 +58,6 @@ enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
 	return S3_OK;
 }
 
-/* x-amz-copy-source-if-*: the conditions of a copy, on the source. */
-static enum s3_err copy_conditions(struct s3_req *r, const char *etag,
-				   int64_t mtime)
-{
-	const char *im = s3_header(r, "x-amz-copy-source-if-match");
-	const char *inm = s3_header(r, "x-amz-copy-source-if-none-match");
-	const char *ims = s3_header(r, "x-amz-copy-source-if-modified-since");
-	const char *ius = s3_header(r, "x-amz-copy-source-if-unmodified-since");
-	int64_t secs = mtime / 1000000000 * 1000000000, t;
-
-	if (im && strcmp(im, etag) && strcmp(im, "*"))
-		return S3_PRECONDITION_FAILED;
-	if (!im && ius && (t = s3_parse_http_date(ius)) != INT64_MIN &&
-	    secs > t)
-		return S3_PRECONDITION_FAILED;
-	if (inm && (!strcmp(inm, etag) || !strcmp(inm, "*")))
-		return S3_PRECONDITION_FAILED;
-	if (!inm && ims && (t = s3_parse_http_date(ims)) != INT64_MIN &&
-	    secs <= t)
-		return S3_PRECONDITION_FAILED;
-	return S3_OK;
-}
-
 int s3_copy_object(struct s3_req *r)
 {
 	struct ag_attr bucket, src, a;
@@ -103,7 +80,9 @@ int s3_copy_object(struct s3_req *r)
 		return s3_error(r, e, NULL);
 	if (s3_etag(r, &src, etag))
 		return s3_error(r, S3_INTERNAL, NULL);
-	e = copy_conditions(r, etag, src.mtime);
+	/* x-amz-copy-source-if-*: on the source; unchanged is no 304 here */
+	e = s3_conditions(r, "x-amz-copy-source-", etag, src.mtime,
+			  S3_PRECONDITION_FAILED);
 	if (e)
 		return s3_error(r, e, NULL);
 	replace = dir && !strcasecmp(dir, "REPLACE");

@@ -254,26 +254,36 @@ static int etag_matches(const char *list, const char *etag)
 	return 0;
 }
 
-/* RFC 7232 order, as S3 applies it. */
-static enum s3_err check_conditions(struct s3_req *r, const char *etag,
-				    int64_t mtime)
+/* The header prefix + name of r. */
+static const char *cond_header(struct s3_req *r, const char *prefix,
+			       const char *name)
 {
-	const char *im = s3_header(r, "If-Match");
-	const char *inm = s3_header(r, "If-None-Match");
-	const char *ims = s3_header(r, "If-Modified-Since");
-	const char *ius = s3_header(r, "If-Unmodified-Since");
+	char h[64];
+
+	snprintf(h, sizeof(h), "%s%s", prefix, name);
+	return s3_header(r, h);
+}
+
+enum s3_err s3_conditions(struct s3_req *r, const char *prefix,
+			  const char *etag, int64_t mtime, enum s3_err unchanged)
+{
+	const char *im = cond_header(r, prefix, "If-Match");
+	const char *inm = cond_header(r, prefix, "If-None-Match");
+	const char *ims = cond_header(r, prefix, "If-Modified-Since");
+	const char *ius = cond_header(r, prefix, "If-Unmodified-Since");
 	int64_t secs = mtime / 1000000000 * 1000000000, t;
 
+	/* RFC 7232 order, as S3 applies it */
 	if (im && !etag_matches(im, etag))
 		return S3_PRECONDITION_FAILED;
 	if (!im && ius && (t = s3_parse_http_date(ius)) != INT64_MIN &&
 	    secs > t)
 		return S3_PRECONDITION_FAILED;
 	if (inm && etag_matches(inm, etag))
-		return S3_NOT_MODIFIED;
+		return unchanged;
 	if (!inm && ims && (t = s3_parse_http_date(ims)) != INT64_MIN &&
 	    secs <= t)
-		return S3_NOT_MODIFIED;
+		return unchanged;
 	return S3_OK;
 }
 
@@ -430,7 +440,7 @@ static int get_reply(struct s3_req *r, const struct ag_attr *a,
 		     const char *etag, char *hdr)
 {
 	int head = !strcmp(r->method, "HEAD"), ranged;
-	enum s3_err e = check_conditions(r, etag, a->mtime);
+	enum s3_err e = s3_conditions(r, "", etag, a->mtime, S3_NOT_MODIFIED);
 	uint64_t from = 0, to = 0, len;
 	char date[64];
 

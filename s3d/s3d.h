@@ -204,6 +204,13 @@ enum s3_err s3_bucket_get(struct s3_req *r, struct ag_attr *a);
 /* The ETag of an element as a quoted string (computing the MD5 of a file
  * written over POSIX on first use). */
 int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48]);
+/* The If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since
+ * headers (each behind prefix: "" for the object itself,
+ * "x-amz-copy-source-" for a copy's source) against etag and mtime, in
+ * RFC 7232 order; a match that means "unchanged" answers unchanged
+ * (304 for a GET, 412 for a copy). (object.c) */
+enum s3_err s3_conditions(struct s3_req *r, const char *prefix,
+			  const char *etag, int64_t mtime, enum s3_err unchanged);
 /* Stream the body into a new writer (*wp, to commit or free); on a bad
  * body the S3 error is in *e. */
 int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,

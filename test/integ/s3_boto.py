@@ -245,6 +245,15 @@ if s3.get_object(Bucket="alpha", Key="copies/c2")["Body"].read() != body:
     fail("copy data")
 expect_error("NoSuchKey", 404, s3.copy_object, Bucket="alpha", Key="copies/c3",
              CopySource={"Bucket": "alpha", "Key": "nope"})
+src = {"Bucket": "alpha", "Key": "docs/report.bin"}
+expect_error("PreconditionFailed", 412, s3.copy_object, Bucket="alpha",
+             Key="copies/c4", CopySource=src, CopySourceIfMatch='"0000"')
+expect_error("PreconditionFailed", 412, s3.copy_object, Bucket="alpha",
+             Key="copies/c4", CopySource=src, CopySourceIfNoneMatch=etag)
+s3.copy_object(Bucket="alpha", Key="copies/c4", CopySource=src,
+               CopySourceIfMatch=etag)
+if s3.head_object(Bucket="alpha", Key="copies/c4")["ETag"] != etag:
+    fail("copy under a matching If-Match")
 
 step("multipart: 72 MiB in 9 parts, ETag md5-of-md5s-N, list, abort, errors")
 part = 8 << 20
