@@ -44,7 +44,7 @@ test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h
 
 TESTS += $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
 EXTRA_DIST += $(AGORA_INTEG_TESTS) test/integ/lib.sh test/run-all.sh \
-	test/integ/s3_env.sh
+	test/integ/s3_env.sh test/integ/s3test.py
 
 # Unit tests (no extension) speak TAP: one result per test point.
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \

@@ -62,6 +62,21 @@ fsck_clean() {
 	fi
 }
 
+# fresh_full MIB: reformat, restart agora-metad and put files of MIB MiB
+# of random bytes under /fill until a put fails for want of space ($i
+# puts went in).
+fresh_full() {
+	metad_stop
+	ag mkfs --force >/dev/null || fail "mkfs --force exited $?"
+	last_damage=
+	metad_start
+	for ((i = 0; i < 500; i++)); do
+		mkdata "$T/f" $(($1 << 20)) random
+		ag put "$T/f" "/fill/f$i" 2>"$T/put.err" || break
+	done
+	grep -q 'No space left' "$T/put.err" || fail "the fill did not end with 'No space left'"
+}
+
 step "mkfs small drives"
 ag mkfs >/dev/null || fail "mkfs exited $?"
 metad_start
@@ -199,15 +214,7 @@ for ((i = 10; i < small; i++)); do
 done
 
 step "a fresh cluster filled up: rm -r empties it, a put works again"
-metad_stop
-ag mkfs --force >/dev/null || fail "mkfs --force exited $?"
-last_damage=
-metad_start
-for ((i = 0; i < 500; i++)); do
-	mkdata "$T/f" $((3 << 20)) random
-	ag put "$T/f" "/fill/f$i" 2>"$T/put.err" || break
-done
-grep -q 'No space left' "$T/put.err" || fail "the fill did not end with 'No space left'"
+fresh_full 3
 say "full after $i puts: $(status_line segments)"
 start=$SECONDS
 until ag rm -r /fill 2>"$T/rm.err"; do
@@ -233,15 +240,7 @@ fi
 fsck_clean "a full cluster emptied"
 
 step "a fresh cluster filled up: agora-metad restarts; removals make room"
-metad_stop
-ag mkfs --force >/dev/null || fail "mkfs --force exited $?"
-last_damage=
-metad_start
-for ((i = 0; i < 500; i++)); do
-	mkdata "$T/f" $((2 << 20)) random
-	ag put "$T/f" "/fill/f$i" 2>"$T/put.err" || break
-done
-grep -q 'No space left' "$T/put.err" || fail "the fill did not end with 'No space left'"
+fresh_full 2
 say "$(status_line segments)"
 metad_stop
 fsck_clean "full, metad stopped"

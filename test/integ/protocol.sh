@@ -335,35 +335,27 @@ kill -0 "$METAD_PID" 2>/dev/null || fail "agora-metad died under 1100 connection
 release_idle
 still_serving "after 1100 idle connections"
 
-step "a client stalled in a header does not hold up the others"
-rm -f "$T/stall.stop"
-python3 "$T/hostile.py" "$SOCK" stall header "$T/stall.stop" >"$T/stall.out" &
-stall_pid=$!
-started_pids+=("$stall_pid")
-for ((i = 0; i < 100; i++)); do
-	grep -q ready "$T/stall.out" && break
-	sleep 0.1
-done
-start=$SECONDS
-still_serving "with a client stalled half-way through a header"
-[ $((SECONDS - start)) -lt 10 ] || fail "the put took $((SECONDS - start)) s next to a stalled client"
-touch "$T/stall.stop"
-wait "$stall_pid" || fail "the stalled client exited $?"
-
-step "a client stalled in a body does not hold up the others"
-rm -f "$T/stall.stop"
-python3 "$T/hostile.py" "$SOCK" stall body "$T/stall.stop" >"$T/stall.out" &
-stall_pid=$!
-started_pids+=("$stall_pid")
-for ((i = 0; i < 100; i++)); do
-	grep -q ready "$T/stall.out" && break
-	sleep 0.1
-done
-start=$SECONDS
-still_serving "with a client stalled half-way through a body"
-[ $((SECONDS - start)) -lt 10 ] || fail "the put took $((SECONDS - start)) s next to a stalled client"
-touch "$T/stall.stop"
-wait "$stall_pid" || fail "the stalled client exited $?"
+# stalled WHERE: a client stops half-way through a frame's WHERE (header
+# or body); everyone else is served meanwhile.
+stalled() {
+	local where=$1 stall_pid start i
+	step "a client stalled in a $where does not hold up the others"
+	rm -f "$T/stall.stop"
+	python3 "$T/hostile.py" "$SOCK" stall "$where" "$T/stall.stop" >"$T/stall.out" &
+	stall_pid=$!
+	started_pids+=("$stall_pid")
+	for ((i = 0; i < 100; i++)); do
+		grep -q ready "$T/stall.out" && break
+		sleep 0.1
+	done
+	start=$SECONDS
+	still_serving "with a client stalled half-way through a $where"
+	[ $((SECONDS - start)) -lt 10 ] || fail "the put took $((SECONDS - start)) s next to a stalled client"
+	touch "$T/stall.stop"
+	wait "$stall_pid" || fail "the stalled client exited $?"
+}
+stalled header
+stalled body
 
 step "the cluster is consistent; metad stops cleanly"
 metad_stop

@@ -7,11 +7,10 @@
 # back, and a failed PUT left no object (fsck and space are checked by
 # s3_env.sh at the end).
 import os
-import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-if "S3_URL" not in os.environ:
-    os.execvp("bash", ["bash", os.path.join(here, "s3_env.sh"), os.path.abspath(__file__)])
+from s3test import client, done, fail, stage, step
+
+stage(__file__)
 
 import base64  # noqa: E402
 import hashlib  # noqa: E402
@@ -21,29 +20,13 @@ import time  # noqa: E402
 import urllib.parse  # noqa: E402
 import zlib  # noqa: E402
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
 
 URL = os.environ["S3_URL"]
 PORT = int(URL.rsplit(":", 1)[1])
 ACCESS, SECRET = os.environ["S3_ACCESS"], os.environ["S3_SECRET"]
-steps = 0
 
 
-def step(what):
-    global steps
-    steps += 1
-    print("step %d: %s" % (steps, what), flush=True)
-
-
-def fail(what):
-    print("FAIL: " + what, flush=True)
-    sys.exit(1)
-
-
-s3 = boto3.client("s3", endpoint_url=URL, region_name="us-east-1",
-                  aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
-                  config=Config(s3={"addressing_style": "path"}))
+s3 = client()
 
 
 def sign_key(date):
@@ -318,4 +301,4 @@ st = subprocess.run([os.environ["AGORA"], "-c", os.environ["CONF"], "status"],
 data = [ln for ln in st.splitlines() if ln.startswith("data")][0]
 if "logical 0 B, after dedup 0 B, stored 0 B" not in data:
     fail("space left after deleting everything: " + data)
-print("ok: %d steps" % steps)
+done()

@@ -5,12 +5,10 @@
 # each. The cluster and the gateway come from lib.sh (run through bash).
 import os
 import subprocess
-import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-if "S3_URL" not in os.environ:
-    # started by make check: let lib.sh set the stage, then come back
-    os.execvp("bash", ["bash", os.path.join(here, "s3_env.sh"), os.path.abspath(__file__)])
+from s3test import client, done, fail, stage, step
+
+stage(__file__)
 
 import hashlib  # noqa: E402
 import time  # noqa: E402
@@ -24,28 +22,6 @@ from botocore.exceptions import ClientError  # noqa: E402
 
 URL = os.environ["S3_URL"]
 T = os.environ["T"]
-steps = 0
-
-
-def step(what):
-    global steps
-    steps += 1
-    print("step %d: %s" % (steps, what), flush=True)
-
-
-def fail(what):
-    print("FAIL: " + what, flush=True)
-    sys.exit(1)
-
-
-def client(**cfg):
-    return boto3.client(
-        "s3", endpoint_url=URL, region_name="us-east-1",
-        aws_access_key_id=os.environ["S3_ACCESS"],
-        aws_secret_access_key=os.environ["S3_SECRET"],
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                      signature_version="s3v4",
-                      **cfg))
 
 
 def expect_error(code, status, fn, *a, **kw):
@@ -393,4 +369,4 @@ if s3.get_object(Bucket="alpha", Key="vhost/k")["Body"].read() != b"virtual":
     fail("virtual-host PUT not seen path-style")
 if [o["Key"] for o in vh.list_objects_v2(Bucket="alpha", Prefix="vhost/")["Contents"]] != ["vhost/k"]:
     fail("virtual-host listing")
-print("ok: %d steps" % steps)
+done()
