@@ -146,7 +146,8 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 		return -ENOMEM;
 	c->flags = flags;
 	pthread_mutex_init(&c->state_lock, NULL);
-	pthread_mutex_init(&c->send_lock, NULL);
+	pthread_mutex_init(&c->txid_lock, NULL);
+	pthread_cond_init(&c->txid_cond, NULL);
 	pthread_mutex_init(&c->pack_lock, NULL);
 	pthread_mutex_init(&c->hb_lock, NULL);
 	pthread_cond_init(&c->hb_cond, NULL);
@@ -175,7 +176,7 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 	if (rc)
 		goto fail;
 	c->client_id |= 1; /* 0 means "no owner" in segment records */
-	atomic_init(&c->next_txid, 1);
+	c->next_txid = 1;
 	ag_pagestore_pager(c->ps, &c->pager, NULL, NULL, NULL);
 	if (!(flags & AG_OPEN_RDONLY)) {
 		rc = ag_rpc_new(c->cfg->metad, &c->rpc);
@@ -231,7 +232,8 @@ void ag_cluster_close(struct ag_cluster *c)
 	ag_drives_close(c->ds);
 	ag_config_free(c->cfg);
 	pthread_mutex_destroy(&c->state_lock);
-	pthread_mutex_destroy(&c->send_lock);
+	pthread_mutex_destroy(&c->txid_lock);
+	pthread_cond_destroy(&c->txid_cond);
 	pthread_mutex_destroy(&c->hb_lock);
 	pthread_cond_destroy(&c->hb_cond);
 	pthread_mutex_destroy(&c->rf_lock);
@@ -361,6 +363,7 @@ int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
 		 struct ag_rpc_reply *r)
 {
 	struct ag_rpc_reply tmp;
+	uint64_t txid;
 	int rc;
 
 	if (!r)
@@ -369,14 +372,18 @@ int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
 		return t->error;
 	if (!c->rpc)
 		return -EROFS;
-	/* metad takes a txid at or below the last one it applied for this
-	 * client as a retry, so ids must be given in the order they go out
-	 * (a lease committed while a writer builds its transaction must not
-	 * overtake it) */
-	pthread_mutex_lock(&c->send_lock);
-	ag_txn_set_id(t, c->client_id, atomic_fetch_add(&c->next_txid, 1));
+	pthread_mutex_lock(&c->txid_lock);
+	while (c->txid_busy[c->next_txid % AG_TXN_WINDOW])
+		pthread_cond_wait(&c->txid_cond, &c->txid_lock);
+	txid = c->next_txid++;
+	c->txid_busy[txid % AG_TXN_WINDOW] = 1;
+	pthread_mutex_unlock(&c->txid_lock);
+	ag_txn_set_id(t, c->client_id, txid);
 	rc = ag_rpc_call(c->rpc, AG_RPC_TXN, t->buf, t->len, r);
-	pthread_mutex_unlock(&c->send_lock);
+	pthread_mutex_lock(&c->txid_lock);
+	c->txid_busy[txid % AG_TXN_WINDOW] = 0;
+	pthread_cond_broadcast(&c->txid_cond);
+	pthread_mutex_unlock(&c->txid_lock);
 	if (rc)
 		return rc;
 	if (r->gen)

@@ -15,6 +15,7 @@
 #include "cdc.h"
 #include "config.h"
 #include "drive.h"
+#include "format.h"
 #include "pager.h"
 #include "rpc.h"
 #include "stripe.h"
@@ -33,8 +34,12 @@ struct ag_cluster {
 	struct ag_rpc *rpc;          /* NULL when opened read-only */
 	struct ag_cdc cdc;
 	uint64_t client_id;
-	atomic_uint_fast64_t next_txid;
-	pthread_mutex_t send_lock;   /* txids reach metad in order */
+	/* txid t goes out only once t - AG_TXN_WINDOW is answered: metad
+	 * remembers the answers of the last AG_TXN_WINDOW (apply.c) */
+	pthread_mutex_t txid_lock;
+	pthread_cond_t txid_cond;
+	uint64_t next_txid;
+	uint8_t txid_busy[AG_TXN_WINDOW];
 	pthread_mutex_t state_lock;  /* protects gen and root */
 	uint64_t gen, root;
 	pthread_mutex_t pack_lock;   /* protects packer and lease */

@@ -100,6 +100,9 @@
 #define AG_PAGE_SIZE 4096u
 #define AG_PAGE_COPIES 3
 #define AG_MIN_DRIVES 3
+/* transactions a client may have in flight (the CLIENT record keeps the
+ * answers of this many) */
+#define AG_TXN_WINDOW 32u
 
 #define AG_ADDR(seg, idx) (((uint64_t)(seg) << 32) | (uint32_t)(idx))
 #define AG_ADDR_SEG(a) ((uint32_t)((a) >> 32))

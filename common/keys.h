@@ -16,7 +16,7 @@
  *   0x06  EXTENT | ino u64 | offset u64     struct ag_extent (40 bytes)
  *   0x07  CHUNK  | sha256 (32)              struct ag_chunk_rec (32 bytes)
  *   0x08  STRIPE | seg u32 | stripe u32     crc32c u32 per strip (k+m)
- *   0x09  CLIENT | client id u64            last txid u64, generation u64
+ *   0x09  CLIENT | client id u64            answers of its last transactions
  *   0x0a  STATS  | "all"                    struct ag_stats_rec
  *   0x0b  ORPHAN | ino u64                  client u64: an inode with no name yet
  *                                           (being written) or no name left

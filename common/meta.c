@@ -347,32 +347,48 @@ static uint64_t client_last_seen(const struct ag_meta *m, uint64_t client)
 	return m->started;
 }
 
+/* Up to max records of type ktype (keys: type, id u64) whose client
+ * has been silent for timeout; their ids go to out. The client is the
+ * key's id for CLIENT, the value for ORPHAN. */
+static int silent_records(struct ag_meta *m, uint8_t ktype, uint64_t now,
+			  uint64_t timeout, uint64_t *out, int max)
+{
+	uint8_t k[1] = { ktype };
+	struct ag_cursor *c;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	int n = 0;
+
+	if (ag_tree_seek(m->tree, k, 1, &c))
+		return 0;
+	while (n < max && ag_cursor_next(c, &ck, &ckl, &cv, &cvl) == 1) {
+		const uint8_t *kb = ck;
+		uint64_t client;
+
+		if (kb[0] != ktype)
+			break;
+		if (ckl != 9)
+			continue;
+		if (ktype == AG_K_CLIENT)
+			client = get_be64(kb + 1);
+		else if (cvl == 8)
+			client = get_le64(cv);
+		else
+			continue;
+		if (now - client_last_seen(m, client) >= timeout)
+			out[n++] = get_be64(kb + 1);
+	}
+	ag_cursor_free(c);
+	return n;
+}
+
 /* Orphans are files being written or unlinked while open; when their
  * client has gone silent, nobody can name or close them any more. */
 static void reap_orphans(struct ag_meta *m, uint64_t now, uint64_t timeout)
 {
-	uint8_t k[AG_KEYBUF];
 	uint64_t dead[64];
-	struct ag_cursor *c;
-	const void *ck, *cv;
-	size_t ckl, cvl, pl = 1;
-	int n = 0, i;
+	int n = silent_records(m, AG_K_ORPHAN, now, timeout, dead, 64), i;
 
-	k[0] = AG_K_ORPHAN;
-	if (ag_tree_seek(m->tree, k, pl, &c))
-		return;
-	while (n < (int)AG_ARRAY_LEN(dead) &&
-	       ag_cursor_next(c, &ck, &ckl, &cv, &cvl) == 1) {
-		const uint8_t *kb = ck;
-
-		if (kb[0] != AG_K_ORPHAN)
-			break;
-		if (ckl != 9 || cvl != 8)
-			continue;
-		if (now - client_last_seen(m, get_le64(cv)) >= timeout)
-			dead[n++] = get_be64(kb + 1);
-	}
-	ag_cursor_free(c);
 	for (i = 0; i < n; i++) {
 		struct tx tx = { .m = m, .now = (int64_t)ag_now_ns(),
 				 .stats = m->stats };
@@ -387,6 +403,20 @@ static void reap_orphans(struct ag_meta *m, uint64_t now, uint64_t timeout)
 		}
 		ag_tx_free(&tx);
 	}
+}
+
+/* A client's CLIENT record answers its retries; one silent for long
+ * after its leases expired will not retry any more (every process that
+ * ever committed has one, so they must not pile up). */
+static void reap_clients(struct ag_meta *m, uint64_t now, uint64_t timeout)
+{
+	uint8_t k[AG_KEYBUF];
+	uint64_t dead[64];
+	int n = silent_records(m, AG_K_CLIENT, now, timeout, dead, 64), i;
+
+	for (i = 0; i < n; i++)
+		if (!ag_tree_del(m->tree, k, ag_key_client(k, dead[i])))
+			m->pending++;
 }
 
 void ag_meta_tick(struct ag_meta *m)
@@ -411,6 +441,7 @@ void ag_meta_tick(struct ag_meta *m)
 		ag_tx_free(&tx);
 	}
 	reap_orphans(m, now, timeout);
+	reap_clients(m, now, 4 * timeout);
 }
 
 void ag_meta_close(struct ag_meta *m)

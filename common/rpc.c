@@ -20,15 +20,40 @@
 
 #define PATIENCE_NS (60ull * 1000000000ull)
 
+/* One connection to metad. Any number of calls share it: each sends its
+ * frame whole under write_lock, then waits for the reply with its id.
+ * One waiter at a time reads the socket (the reader) and hands each
+ * reply to its caller, so a lone caller reads its own reply with no
+ * thread in between. A broken link fails every call on it; its fd is
+ * closed when the last user lets go. */
+struct link {
+	int fd;
+	int refs;
+	int dead;
+	int reading;             /* a waiter is reading the socket */
+	struct pending *pending; /* calls sent, not answered */
+	pthread_mutex_t write_lock;
+	uint8_t *pages;          /* the reader's room for pushed pages */
+};
+
+/* A call waiting for its reply. */
+struct pending {
+	uint64_t id;
+	uint32_t type;
+	int done, rc;
+	struct ag_rpc_reply reply;
+	pthread_cond_t cv;
+	struct pending *next;
+};
+
 struct ag_rpc {
 	char *addr;
-	int fd;
 	int was_connected; /* a lost metad is waited for; an absent one not */
 	uint64_t next_id;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* link, ids, every link's pending list */
+	struct link *link;
 	void (*page_sink)(void *arg, const void *page);
 	void *page_arg;
-	uint8_t *pages; /* room for AG_RPC_PUSH_MAX pushed pages */
 };
 
 void ag_rpc_set_page_sink(struct ag_rpc *r,
@@ -180,84 +205,201 @@ int ag_rpc_new(const char *addr, struct ag_rpc **rp)
 		free(r);
 		return -ENOMEM;
 	}
-	r->fd = -1;
 	r->next_id = 1;
 	pthread_mutex_init(&r->lock, NULL);
 	*rp = r;
 	return 0;
 }
 
+static void link_put(struct link *l)
+{
+	if (--l->refs)
+		return;
+	close(l->fd);
+	pthread_mutex_destroy(&l->write_lock);
+	free(l->pages);
+	free(l);
+}
+
+/* Fail every call on l and stop new ones from using it. Under r->lock. */
+static void link_break(struct ag_rpc *r, struct link *l)
+{
+	struct pending *p;
+
+	if (l->dead)
+		return;
+	l->dead = 1;
+	shutdown(l->fd, SHUT_RDWR); /* wakes a reader blocked on it */
+	if (r->link == l) {
+		r->link = NULL;
+		link_put(l);
+	}
+	while ((p = l->pending)) {
+		l->pending = p->next;
+		p->rc = -EPIPE;
+		p->done = 1;
+		pthread_cond_signal(&p->cv);
+	}
+}
+
 void ag_rpc_free(struct ag_rpc *r)
 {
 	if (!r)
 		return;
-	if (r->fd >= 0)
-		close(r->fd);
+	if (r->link)
+		link_break(r, r->link);
 	pthread_mutex_destroy(&r->lock);
-	free(r->pages);
 	free(r->addr);
 	free(r);
 }
 
-/* Read the pages pushed after a reply and hand them to the sink. */
-static int read_pages(struct ag_rpc *r, uint32_t n)
+/* The current link, connecting when there is none. Under r->lock. */
+static int link_get(struct ag_rpc *r, struct link **lp)
 {
-	uint32_t i;
+	struct link *l = r->link;
+
+	if (!l) {
+		int fd = ag_rpc_connect(r->addr);
+
+		if (fd < 0)
+			return fd;
+		l = calloc(1, sizeof(*l));
+		if (!l) {
+			close(fd);
+			return -ENOMEM;
+		}
+		l->fd = fd;
+		l->refs = 1; /* r->link's */
+		pthread_mutex_init(&l->write_lock, NULL);
+		r->link = l;
+		r->was_connected = 1;
+	}
+	l->refs++;
+	*lp = l;
+	return 0;
+}
+
+/* Read one reply off l and give it to its caller. The reader runs
+ * without r->lock; 0 or -EPIPE (the link is broken). */
+static int read_reply(struct ag_rpc *r, struct link *l)
+{
+	uint8_t hdr[AG_RPC_HDR], body[AG_RPC_REPLY_LEN];
+	struct ag_rpc_reply reply;
+	struct pending **pp, *p;
+	uint32_t rlen, type, npages, i;
+	uint64_t id;
 	int rc;
 
-	if (!r->pages) {
-		r->pages = malloc((size_t)AG_RPC_PUSH_MAX * AG_PAGE_SIZE);
-		if (!r->pages)
-			return -ENOMEM;
+	rc = ag_rpc_read_all(l->fd, hdr, sizeof(hdr));
+	if (rc)
+		return rc;
+	rlen = get_le32(hdr);
+	type = get_le32(hdr + 4);
+	id = get_le64(hdr + 8);
+	npages = rlen < 12 + AG_RPC_REPLY_LEN ? 0 :
+		 (rlen - 12 - AG_RPC_REPLY_LEN) / AG_PAGE_SIZE;
+	if (rlen != 12 + AG_RPC_REPLY_LEN + npages * AG_PAGE_SIZE ||
+	    npages > AG_RPC_PUSH_MAX || !(type & AG_RPC_REPLY) ||
+	    (npages && type != (AG_RPC_TXN | AG_RPC_REPLY)))
+		return -EPIPE;
+	rc = ag_rpc_read_all(l->fd, body, sizeof(body));
+	if (rc || ag_rpc_reply_decode(body, sizeof(body), &reply))
+		return -EPIPE;
+	if (npages && !l->pages) {
+		l->pages = malloc((size_t)AG_RPC_PUSH_MAX * AG_PAGE_SIZE);
+		if (!l->pages)
+			return -EPIPE;
 	}
-	rc = ag_rpc_read_all(r->fd, r->pages, (size_t)n * AG_PAGE_SIZE);
-	for (i = 0; !rc && r->page_sink && i < n; i++)
-		r->page_sink(r->page_arg, r->pages + (size_t)i * AG_PAGE_SIZE);
+	if (npages && ag_rpc_read_all(l->fd, l->pages,
+				      (size_t)npages * AG_PAGE_SIZE))
+		return -EPIPE;
+	/* the pages are cached before the caller learns of its commit: it
+	 * is about to read them */
+	for (i = 0; r->page_sink && i < npages; i++)
+		r->page_sink(r->page_arg, l->pages + (size_t)i * AG_PAGE_SIZE);
+	pthread_mutex_lock(&r->lock);
+	for (pp = &l->pending; (p = *pp); pp = &p->next)
+		if (p->id == id)
+			break;
+	if (p && type == (p->type | AG_RPC_REPLY)) {
+		*pp = p->next;
+		p->reply = reply;
+		p->rc = 0;
+		p->done = 1;
+		pthread_cond_signal(&p->cv);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return p ? 0 : -EPIPE;
+}
+
+static int send_frame(struct link *l, uint32_t type, uint64_t id,
+		      const void *payload, size_t len)
+{
+	uint8_t hdr[AG_RPC_HDR];
+	int rc;
+
+	put_le32(hdr, (uint32_t)(12 + len));
+	put_le32(hdr + 4, type);
+	put_le64(hdr + 8, id);
+	pthread_mutex_lock(&l->write_lock);
+	rc = ag_rpc_write_all(l->fd, hdr, sizeof(hdr));
+	if (!rc && len)
+		rc = ag_rpc_write_all(l->fd, payload, len);
+	pthread_mutex_unlock(&l->write_lock);
 	return rc;
 }
 
 static int call_once(struct ag_rpc *r, uint32_t type, const void *payload,
 		     size_t len, struct ag_rpc_reply *reply)
 {
-	uint8_t hdr[AG_RPC_HDR], body[AG_RPC_REPLY_LEN];
-	uint64_t id = r->next_id++;
-	uint32_t rlen, npages;
+	struct pending p = { .type = type };
+	struct link *l;
 	int rc;
 
-	if (r->fd < 0) {
-		r->fd = ag_rpc_connect(r->addr);
-		if (r->fd < 0)
-			return r->fd;
-		r->was_connected = 1;
+	pthread_cond_init(&p.cv, NULL);
+	pthread_mutex_lock(&r->lock);
+	rc = link_get(r, &l);
+	if (rc)
+		goto out;
+	p.id = r->next_id++;
+	p.next = l->pending;
+	l->pending = &p;
+	pthread_mutex_unlock(&r->lock);
+
+	rc = send_frame(l, type, p.id, payload, len);
+
+	pthread_mutex_lock(&r->lock);
+	if (rc)
+		link_break(r, l);
+	while (!p.done) {
+		if (l->reading) {
+			pthread_cond_wait(&p.cv, &r->lock);
+			continue;
+		}
+		l->reading = 1;
+		pthread_mutex_unlock(&r->lock);
+		rc = read_reply(r, l);
+		pthread_mutex_lock(&r->lock);
+		l->reading = 0;
+		if (rc)
+			link_break(r, l);
 	}
-	put_le32(hdr, (uint32_t)(12 + len));
-	put_le32(hdr + 4, type);
-	put_le64(hdr + 8, id);
-	rc = ag_rpc_write_all(r->fd, hdr, sizeof(hdr));
-	if (!rc && len)
-		rc = ag_rpc_write_all(r->fd, payload, len);
+	/* someone else still waits: the socket is theirs to read now */
+	if (!l->reading && l->pending)
+		pthread_cond_signal(&l->pending->cv);
+	link_put(l);
+	rc = p.rc;
 	if (!rc)
-		rc = ag_rpc_read_all(r->fd, hdr, sizeof(hdr));
-	if (rc)
-		goto broken;
-	rlen = get_le32(hdr);
-	if (rlen < 12 + AG_RPC_REPLY_LEN || get_le32(hdr + 4) !=
-	    (type | AG_RPC_REPLY) || get_le64(hdr + 8) != id)
-		goto broken;
-	npages = (rlen - 12 - AG_RPC_REPLY_LEN) / AG_PAGE_SIZE;
-	if (rlen != 12 + AG_RPC_REPLY_LEN + npages * AG_PAGE_SIZE ||
-	    npages > AG_RPC_PUSH_MAX || (npages && type != AG_RPC_TXN))
-		goto broken;
-	rc = ag_rpc_read_all(r->fd, body, sizeof(body));
-	if (!rc && npages)
-		rc = read_pages(r, npages);
-	if (rc)
-		goto broken;
-	return ag_rpc_reply_decode(body, sizeof(body), reply);
-broken:
-	close(r->fd);
-	r->fd = -1;
-	return -EPIPE;
+		*reply = p.reply;
+out:
+	pthread_mutex_unlock(&r->lock);
+	pthread_cond_destroy(&p.cv);
+	return rc;
+}
+
+static int lost(int rc)
+{
+	return rc == -EPIPE || rc == -ECONNREFUSED || rc == -ENOENT;
 }
 
 int ag_rpc_try(struct ag_rpc *r, uint32_t type, const void *payload,
@@ -267,12 +409,8 @@ int ag_rpc_try(struct ag_rpc *r, uint32_t type, const void *payload,
 
 	if (len > AG_RPC_MAX - 12)
 		return -E2BIG;
-	pthread_mutex_lock(&r->lock);
 	rc = call_once(r, type, payload, len, reply);
-	pthread_mutex_unlock(&r->lock);
-	if (rc == -EPIPE || rc == -ECONNREFUSED || rc == -ENOENT)
-		rc = -ENOTCONN;
-	return rc;
+	return lost(rc) ? -ENOTCONN : rc;
 }
 
 int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,
@@ -283,10 +421,9 @@ int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,
 
 	if (len > AG_RPC_MAX - 12)
 		return -E2BIG;
-	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		rc = call_once(r, type, payload, len, reply);
-		if (rc != -EPIPE && rc != -ECONNREFUSED && rc != -ENOENT)
+		if (!lost(rc))
 			break;
 		/* metad is restarting: the same transaction id is safe to
 		 * send again, it is applied at most once */
@@ -298,8 +435,5 @@ int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,
 				r->addr);
 		usleep(tries < 10 ? 20000 : 200000);
 	}
-	pthread_mutex_unlock(&r->lock);
-	if (rc == -EPIPE || rc == -ECONNREFUSED || rc == -ENOENT)
-		rc = -ENOTCONN;
-	return rc;
+	return lost(rc) ? -ENOTCONN : rc;
 }

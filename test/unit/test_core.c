@@ -401,6 +401,69 @@ static int drop_pages(int drive, int is_write, uint64_t off, size_t len)
 
 /* A commit whose pages never reached the drives (a crash in its one
  * flush) must not count: the cluster stays at the commit before it. */
+/* mkdir NAME under the root as transaction txid of client 91. */
+static int apply_mkdir(struct ag_meta *m, uint64_t txid, const char *name,
+		       struct ag_meta_result *res)
+{
+	struct ag_op_mknode o = { .parent = AG_ROOT, .mode = 040755,
+				  .name = name, .nlen = strlen(name) };
+	struct ag_txn t;
+	int rc;
+
+	ag_txn_init(&t, 91, txid);
+	ag_txn_mknode(&t, &o);
+	rc = ag_meta_apply(m, t.buf, t.len, res);
+	ag_txn_release(&t);
+	return rc;
+}
+
+/* Retries of transactions in flight together, arriving in any order,
+ * get their own answers, before and after a restart; a new id that
+ * arrives after a higher one is applied. */
+static void test_retries(void)
+{
+	struct ag_meta_result r1, r2, res;
+	struct ag_config *cfg;
+	struct ag_meta *m;
+	uint64_t gen, root;
+	int pass;
+
+	if (!ok(!ag_config_load(conf, &cfg), "config for an in-process metad"))
+		return;
+	if (!ok(!ag_meta_open(cfg, &m), "in-process metad opens")) {
+		ag_config_free(cfg);
+		return;
+	}
+	ok(!apply_mkdir(m, 2, "retry2", &r2) && !r2.status && !r2.replay,
+	   "txid 2 applied");
+	ok(!apply_mkdir(m, 1, "retry1", &r1) && !r1.status && !r1.replay &&
+	   r1.ino != r2.ino, "txid 1, arriving after 2, is applied too");
+	for (pass = 0; pass < 2; pass++) {
+		const char *when = pass ? "after a restart" : "in the batch";
+
+		ok(!apply_mkdir(m, 1, "retry1", &res) && res.replay &&
+		   !res.status && res.ino == r1.ino,
+		   "%s: a retry of txid 1 gets its own inode", when);
+		ok(!apply_mkdir(m, 2, "retry2", &res) && res.replay &&
+		   !res.status && res.ino == r2.ino,
+		   "%s: a retry of txid 2 gets its own inode", when);
+		ag_meta_commit(m, &gen, &root);
+		ag_meta_close(m);
+		if (ag_meta_open(cfg, &m)) {
+			ok(0, "in-process metad opens again");
+			ag_config_free(cfg);
+			return;
+		}
+	}
+	ok(!apply_mkdir(m, 3, "retry1", &res) && res.status == -EEXIST,
+	   "a failing txid 3 is answered EEXIST");
+	ok(!apply_mkdir(m, 3, "retry1", &res) && res.status == -EEXIST &&
+	   !res.replay, "its retry is applied again, not taken as done");
+	ag_meta_commit(m, &gen, &root);
+	ag_meta_close(m);
+	ag_config_free(cfg);
+}
+
 static void test_torn_commit(void)
 {
 	struct ag_config *cfg;
@@ -510,6 +573,7 @@ int main(void)
 		ag_cluster_close(c);
 	}
 	stop_metad();
+	test_retries();
 	test_torn_commit();
 	if (!ok(!start_metad(), "metad starts again"))
 		return tap_done();
