@@ -51,8 +51,8 @@ int ag_rpc_listen(const char *addr);
 /* Connect to the same forms; returns the socket or -errno. */
 int ag_rpc_connect(const char *addr);
 
-/* A client connection, safe to share between threads (one call at a
- * time goes on the wire). It reconnects and resends when metad restarts:
+/* A client connection, shared by any number of threads with their calls
+ * in flight together. It reconnects and resends when metad restarts:
  * transactions are idempotent by their id. */
 struct ag_rpc;
 int ag_rpc_new(const char *addr, struct ag_rpc **rp);
