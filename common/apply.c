@@ -1102,6 +1102,16 @@ static int op_clone(struct tx *tx, const struct ag_op_clone *o)
 	return inode_put(tx, &dst);
 }
 
+/* A mirrored stripe records its length: whole blocks, within the
+ * payload its groups hold (stripe.h). */
+static int mirrored_len_ok(const struct ag_label *l, uint32_t len)
+{
+	uint32_t groups = (l->ec_k + l->ec_m) / (l->ec_m + 1);
+
+	return len && !(len % AG_BLOCK) &&
+	       len <= (uint64_t)groups * l->strip_size;
+}
+
 static int op_stripe(struct tx *tx, const struct ag_op_stripe *o)
 {
 	struct ag_space *sp = &tx->m->space;
@@ -1113,8 +1123,11 @@ static int op_stripe(struct tx *tx, const struct ag_op_stripe *o)
 	int rc;
 
 	if (o->seg >= sp->nseg || sp->owner[o->seg] != tx->client ||
-	    o->n != l->ec_k + l->ec_m || end > ag_segment_payload(l))
+	    end > ag_segment_payload(l))
 		return -ESTALE;
+	if (o->n == 1 ? !mirrored_len_ok(l, get_le32(o->crcs))
+		      : o->n != l->ec_k + l->ec_m)
+		return -EINVAL;
 	rc = tput(tx, k, ag_key_stripe(k, o->seg, o->stripe), o->crcs,
 		  4 * o->n);
 	if (rc)

@@ -322,9 +322,15 @@ int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t)
 		if (rc)
 			goto out;
 	}
-	for (i = 0; i < n; i++)
-		ag_txn_stripe(t, done[i].seg, done[i].stripe, done[i].crc,
-			      l->ec_k + l->ec_m);
+	for (i = 0; i < n; i++) {
+		/* a mirrored stripe's record is its length (agora-format(5)) */
+		if (done[i].mirrored)
+			ag_txn_stripe(t, done[i].seg, done[i].stripe,
+				      &done[i].mirrored, 1);
+		else
+			ag_txn_stripe(t, done[i].seg, done[i].stripe,
+				      done[i].crc, l->ec_k + l->ec_m);
+	}
 	/* a retired segment is released only when no other writer may still
 	 * commit chunks into it: releasing makes an empty segment free */
 	if (c->inflight <= 1) {

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cluster.h"
+#include "ec.h"
 #include "format.h"
 #include "keys.h"
 #include "util.h"
@@ -285,6 +286,32 @@ static void rec_chunk(struct fsck *f, const uint8_t *k, size_t kl,
 	}
 }
 
+/* Every copy of a mirrored stripe's blocks must be readable and equal. */
+static void rec_mirrored(struct fsck *f, uint32_t seg, uint32_t stripe,
+			 uint32_t bytes)
+{
+	const struct ag_label *l = &f->c->ds->label;
+	uint32_t i, n = l->ec_k + l->ec_m;
+	uint8_t bad[AG_EC_MAX];
+	int rc;
+
+	rc = ag_stripes_check_mirror(f->c->stripes, seg, stripe, bytes, bad);
+	if (rc < 0) {
+		problem(f, "mirrored stripe %u/%u (%u bytes) cannot be "
+			"checked: %s", seg, stripe, bytes, ag_strerror(rc));
+		return;
+	}
+	for (i = 0; rc && i < n; i++) {
+		int d = ag_slot_drive(l, (uint64_t)stripe * n + i);
+
+		if (!bad[i] || f->c->ds->d[d].state != AG_DRIVE_OK)
+			continue; /* reported once as a missing drive */
+		problem(f, "segment %u mirrored stripe %u copy in slot %u "
+			"(drive %d) %s", seg, stripe, i, d,
+			bad[i] == 1 ? "is unreadable" : "differs from the others");
+	}
+}
+
 static void rec_stripe(struct fsck *f, const uint8_t *k, const uint8_t *v,
 		       size_t vl, uint8_t **bufs, uint8_t *ok)
 {
@@ -292,6 +319,10 @@ static void rec_stripe(struct fsck *f, const uint8_t *k, const uint8_t *v,
 	uint32_t seg = get_be32(k + 1), stripe = get_be32(k + 5);
 	uint32_t i, n = l->ec_k + l->ec_m;
 
+	if (vl == 4) {
+		rec_mirrored(f, seg, stripe, get_le32(v));
+		return;
+	}
 	if (vl != 4 * n) {
 		problem(f, "stripe %u/%u record is malformed", seg, stripe);
 		return;

@@ -13,7 +13,8 @@ common_libagora_a_SOURCES = \
 	common/ec.c common/ec.h \
 	common/keys.c common/keys.h \
 	common/format.h \
-	common/stripe.c common/stripe.h \
+	common/stripe.c common/stripe.h common/stripe_int.h \
+	common/mirror.c \
 	common/txn.c common/txn.h \
 	common/space.c common/space.h \
 	common/meta.c common/meta_int.h \

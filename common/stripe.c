@@ -20,11 +20,9 @@
 #include "ec.h"
 #include "format.h"
 #include "stripe.h"
+#include "stripe_int.h"
 #include "util.h"
 
-/* ag_crc32c() is crc32_iscsi seeded with this; chaining the seed lets a
- * range be checked piece by piece. */
-#define CRC_SEED 0xffffffffu
 
 /* Bounds of the rebuild search, so that a hopeless read gives up in a
  * fraction of a second instead of walking a combinatorial explosion.
@@ -33,33 +31,6 @@
 #define JOINT_MAX 4096  /* crc checks over a range's combinations */
 
 atomic_ulong ag_stripe_rebuilds;
-
-struct ag_stripes {
-	struct ag_drives *ds;
-	struct ag_ec *ec;
-	const struct ag_label *l;
-	int k, m, w;            /* w = k + m strips per stripe */
-	size_t strip;
-	uint64_t spay;          /* payload of one stripe: k * strip */
-	uint32_t nstripes;      /* stripes per segment */
-	uint64_t payload;       /* payload per segment */
-};
-
-struct ag_packer {
-	struct ag_stripes *s;
-	uint32_t seg;
-	int active;
-	uint64_t fill;          /* payload offset of the open stripe */
-	uint64_t used;          /* bytes in it; == spay: full, not written */
-	uint8_t *buf;           /* k data strips back to back, then m parity */
-	struct ag_stripe_done *done;
-	int ndone, cap;
-};
-
-static uint32_t crc_more(uint32_t crc, const void *p, size_t len)
-{
-	return crc32_iscsi((unsigned char *)p, (int)len, crc);
-}
 
 static uint64_t geometry(const struct ag_label *l, uint32_t *nstripes)
 {
@@ -99,6 +70,8 @@ int ag_stripes_new(struct ag_drives *ds, struct ag_stripes **sp)
 	s->strip = l->strip_size;
 	s->spay = (uint64_t)s->k * s->strip;
 	s->payload = geometry(l, &s->nstripes);
+	s->groups = s->w / (s->m + 1);
+	s->mcap = (uint64_t)s->groups * s->strip;
 	/* a data address keeps the payload offset in 32 bits */
 	if (!s->nstripes || s->payload > (1ull << 32)) {
 		AG_ERR("segment geometry gives %llu payload bytes per segment; "
@@ -124,17 +97,6 @@ void ag_stripes_free(struct ag_stripes *s)
 	free(s);
 }
 
-static int slot_drive(const struct ag_stripes *s, uint32_t t, int j)
-{
-	return ag_slot_drive(s->l, (uint64_t)t * s->w + j);
-}
-
-static uint64_t slot_off(const struct ag_stripes *s, uint32_t seg, uint32_t t,
-			 int j)
-{
-	return ag_slot_offset(s->l, seg, (uint64_t)t * s->w + j, s->strip);
-}
-
 /* Where payload byte x of segment seg lies: returns the drive, sets its
  * offset there and how many bytes (up to end) follow it in that strip. */
 static int locate(const struct ag_stripes *s, uint32_t seg, uint64_t x,
@@ -147,11 +109,6 @@ static int locate(const struct ag_stripes *s, uint32_t seg, uint64_t x,
 	*doff = slot_off(s, seg, t, j) + o;
 	*n = AG_MIN(s->strip - o, end - x);
 	return slot_drive(s, t, j);
-}
-
-static int drive_ok(const struct ag_stripes *s, int d)
-{
-	return s->ds->d[d].state == AG_DRIVE_OK;
 }
 
 int ag_stripes_read_raw(struct ag_stripes *s, uint32_t seg, uint32_t stripe,
@@ -492,6 +449,10 @@ static int read_slow(struct ag_stripes *s, uint32_t seg, uint64_t off,
 	struct rctx c = { .s = s, .buf = buf };
 	uint8_t *mem;
 
+	/* a mirrored stripe has whole copies: try them before any rebuild
+	 * (for an erasure-coded stripe this fails at the crc) */
+	if (ag_mirror_read(s, seg, off, buf, len, crc) == 0)
+		return 0;
 	rs = calloc(ns, sizeof(*rs));
 	mem = ag_alloc_aligned(((size_t)ns + 1) * s->w * s->strip);
 	if (!rs || !mem) {
@@ -691,12 +652,15 @@ void ag_packer_start(struct ag_packer *p, uint32_t seg, uint64_t fill)
 {
 	struct ag_stripes *s = p->s;
 
-	if (p->active && p->used)
+	if (p->active && p->used > p->written)
 		AG_WARN("packer: segment %u restarted with %llu bytes not "
 			"flushed; they are dropped", p->seg,
 			(unsigned long long)p->used);
 	p->active = 0;
 	p->used = 0;
+	p->written = 0;
+	p->mirrored = 0;
+	p->crossed = 0;
 	if (seg >= s->l->nsegments || fill % s->spay || fill > s->payload) {
 		AG_ERR("packer: cannot start segment %u at %llu", seg,
 		       (unsigned long long)fill);
@@ -716,6 +680,10 @@ int ag_packer_active(const struct ag_packer *p)
 
 uint64_t ag_packer_room(const struct ag_packer *p)
 {
+	/* what does not fit a mirrored stripe goes to the next one */
+	if (p->active && p->mirrored)
+		return AG_MAX(p->s->mcap - p->used,
+			      p->s->payload - p->fill - p->s->spay);
 	return p->active ? p->s->payload - p->fill - p->used : 0;
 }
 
@@ -760,18 +728,10 @@ static int put_stripe(struct ag_packer *p)
 	uint32_t t = p->fill / s->spay;
 	int j, landed = 0;
 
-	if (p->ndone == p->cap) {
-		int cap = p->cap ? 2 * p->cap : 16;
-		struct ag_stripe_done *nd = realloc(p->done,
-						    cap * sizeof(*nd));
-
-		/* grown before the write: a stripe on the drives that
-		 * cannot be reported would be lost to the tree */
-		if (!nd)
-			return -ENOMEM;
-		p->done = nd;
-		p->cap = cap;
-	}
+	/* grown before the write: a stripe on the drives that cannot be
+	 * reported would be lost to the tree */
+	if (ag_packer_grow_done(p))
+		return -ENOMEM;
 	sd = &p->done[p->ndone];
 	memset(sd, 0, sizeof(*sd));
 	for (j = 0; j < s->w; j++)
@@ -799,7 +759,34 @@ static int put_stripe(struct ag_packer *p)
 	p->ndone++;
 	p->fill += s->spay;
 	p->used = 0;
+	p->crossed = 0;
 	return 0;
+}
+
+int ag_packer_grow_done(struct ag_packer *p)
+{
+	int cap = p->cap ? 2 * p->cap : 16;
+	struct ag_stripe_done *nd;
+
+	if (p->ndone < p->cap)
+		return 0;
+	nd = realloc(p->done, cap * sizeof(*nd));
+	if (!nd)
+		return -ENOMEM;
+	p->done = nd;
+	p->cap = cap;
+	return 0;
+}
+
+/* Leave the open mirrored stripe as it is: what follows starts the next
+ * stripe. */
+static void close_mirrored(struct ag_packer *p)
+{
+	p->fill += p->s->spay;
+	p->used = 0;
+	p->written = 0;
+	p->mirrored = 0;
+	p->crossed = 0;
 }
 
 int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
@@ -812,6 +799,13 @@ int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
 
 	if (len > ag_packer_room(p) || (!p->active && !len))
 		return -ENOSPC;
+	if (p->mirrored && p->used + len > s->mcap) {
+		/* what was added since the last flush goes out first */
+		rc = p->used > p->written ? ag_mirror_put(p) : 0;
+		if (rc)
+			return rc;
+		close_mirrored(p);
+	}
 	if (p->used == s->spay) {
 		rc = put_stripe(p);
 		if (rc)
@@ -829,6 +823,7 @@ int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
 			rc = put_stripe(p);
 			if (rc)
 				return rc;
+			p->crossed = len > 0;
 		}
 	}
 	*addr = AG_ADDR(p->seg, at);
@@ -839,8 +834,12 @@ int ag_packer_flush(struct ag_packer *p)
 {
 	struct ag_stripes *s = p->s;
 
-	if (!p->active || !p->used)
+	if (!p->active || p->used == p->written)
 		return 0;
+	/* a mirrored stripe holds whole chunks only, so that a rebuild of
+	 * one never spans an erasure-coded stripe too */
+	if (p->used <= s->mcap && !p->crossed)
+		return ag_mirror_put(p);
 	memset(p->buf + p->used, 0, s->spay - p->used);
 	p->used = s->spay;
 	return put_stripe(p);
@@ -858,10 +857,13 @@ int ag_packer_take(struct ag_packer *p, struct ag_stripe_done **list, int *n)
 
 void ag_packer_stop(struct ag_packer *p)
 {
-	if (p->active && p->used)
+	if (p->active && p->used > p->written)
 		AG_WARN("packer: segment %u stopped with %llu bytes not "
 			"flushed; they are dropped", p->seg,
 			(unsigned long long)p->used);
 	p->active = 0;
 	p->used = 0;
+	p->written = 0;
+	p->mirrored = 0;
+	p->crossed = 0;
 }

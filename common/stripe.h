@@ -9,7 +9,17 @@
  * A segment's payload (the data strips of its stripes, in order) is one
  * byte range; a data address is seg << 32 | payload offset. Chunks are
  * packed back to back and may cross strip and stripe boundaries, never
- * segments. Only whole stripes are ever written, and never rewritten.
+ * segments. No byte on a drive is ever written twice.
+ *
+ * A stripe is written whole when it fills. A commit that must make a
+ * partly filled stripe durable writes it mirrored instead, when its bytes
+ * fit: the stripe's k + m slots form G = (k + m) / (m + 1) groups of
+ * m + 1 slots, group g holding payload [g strip, (g + 1) strip) of the
+ * stripe on its m + 1 slots (slot g, then slots G + g m .. G + g m + m - 1).
+ * Slot g is where erasure coding keeps that payload too, so reads need
+ * not know which form a stripe has; only a rebuild does. Later commits
+ * append to a mirrored stripe block by block until it is closed; a small
+ * object costs its size m + 1 times over, not a whole stripe.
  */
 #ifndef AG_STRIPE_H
 #define AG_STRIPE_H
@@ -23,9 +33,11 @@
 struct ag_stripes;
 struct ag_packer;
 
-/* A stripe that reached the drives: the tree records its strip crcs. */
+/* A stripe that reached the drives: the tree records its strip crcs, or
+ * for a mirrored stripe how much of it is written. */
 struct ag_stripe_done {
 	uint32_t seg, stripe;
+	uint32_t mirrored;           /* bytes of a mirrored stripe; 0: EC */
 	uint32_t crc[AG_MAX_DRIVES]; /* k + m strip crc32c */
 };
 
@@ -60,6 +72,13 @@ int ag_stripes_read_range(struct ag_stripes *s, uint64_t addr, void *buf,
 int ag_stripes_read_raw(struct ag_stripes *s, uint32_t seg, uint32_t stripe,
 			uint8_t *const *bufs, uint8_t *ok);
 
+/* Check the first bytes of mirrored stripe t of segment seg: bad[j]
+ * becomes 1 for a slot that cannot be read, 2 for one whose copy differs
+ * from the others of its group (the majority, or slot g when there is
+ * none). Returns the number of bad slots, or -errno. */
+int ag_stripes_check_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
+			    uint32_t bytes, uint8_t *bad);
+
 /* A packer fills leased segments; one per writer thread. */
 int ag_packer_new(struct ag_stripes *s, struct ag_packer **pp);
 void ag_packer_free(struct ag_packer *p);
@@ -76,8 +95,10 @@ uint64_t ag_packer_room(const struct ag_packer *p);
  * encoded and written at once. -ENOSPC when len exceeds the room. */
 int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
 		  uint64_t *addr);
-/* Write the open, partly filled stripe (zero padded); the next add starts
- * a new stripe. Does not sync. */
+/* Make the bytes of the open stripe durable once synced: mirrored when
+ * they fit (the stripe stays open, and the next add starts at the next
+ * block), otherwise as a whole zero-padded stripe (the next add starts a
+ * new stripe). Does not sync. */
 int ag_packer_flush(struct ag_packer *p);
 /* Payload offset where the next stripe of the open segment begins. */
 uint64_t ag_packer_fill(const struct ag_packer *p);

@@ -26,7 +26,8 @@ enum ag_op_type {
 	AG_OP_SETXATTR = 6,
 	AG_OP_RMXATTR = 7,
 	AG_OP_WRITE = 8,    /* replace the extents of a byte range */
-	AG_OP_STRIPE = 9,   /* record strip crcs of a written stripe */
+	AG_OP_STRIPE = 9,   /* record strip crcs of a written stripe, or
+			     * (n = 1) the length of a mirrored one */
 	AG_OP_SEG_LEASE = 10,
 	AG_OP_SEG_RELEASE = 11,
 	AG_OP_DROP_ORPHAN = 12, /* the last open handle of an unlinked inode */
@@ -146,7 +147,8 @@ struct ag_op_clone {
 
 struct ag_op_stripe {
 	uint32_t seg, stripe, n;
-	const uint8_t *crcs; /* n little-endian u32 */
+	const uint8_t *crcs; /* n little-endian u32: k + m strip crcs, or the
+			      * bytes written of a mirrored stripe */
 };
 
 struct ag_op_seg {

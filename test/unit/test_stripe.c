@@ -137,11 +137,41 @@ static void locate(const struct ag_label *l, uint32_t seg, uint64_t x,
 		*strip = r / STRIP;
 }
 
-/* 1 if some byte of run r is on a drive of mask. */
+/* Bytes written of each mirrored stripe (0: erasure-coded), from the
+ * packer's take lists. Groups of a mirrored stripe: G = W / (M + 1), group
+ * g on slots g and G + g M .. G + g M + M - 1 (stripe.h). */
+#define GROUPS (W / (M + 1))
+#define MCAP ((uint64_t)GROUPS * STRIP)
+static uint32_t mirrored[128][64];
+
+static int mirror_slot(int g, int r)
+{
+	return r ? GROUPS + g * M + r - 1 : g;
+}
+
+/* 1 if run r cannot be read with the drives of mask gone. */
 static int run_touches(const struct ag_label *l, const struct run *r,
 		       unsigned mask)
 {
 	uint64_t x = AG_ADDR_IDX(r->addr), end = x + r->len;
+	uint32_t seg = AG_ADDR_SEG(r->addr);
+
+	if (mirrored[seg][x / SPAY]) {
+		uint64_t t = x / SPAY;
+		int g, c, lost;
+
+		for (g = x % SPAY / STRIP; g <= (int)((end - 1) % SPAY / STRIP);
+		     g++) {
+			for (c = 0, lost = 1; c <= M; c++)
+				if (!(mask >> ag_slot_drive(l, t * W +
+							    mirror_slot(g, c)) &
+				      1))
+					lost = 0;
+			if (lost)
+				return 1;
+		}
+		return 0;
+	}
 
 	for (; x < end; x = (x / STRIP + 1) * STRIP) {
 		int d;
@@ -212,7 +242,10 @@ static int add_run(struct ag_packer *p, uint32_t len, uint64_t *expect,
 		return rc;
 	}
 	if (expect) {
-		if (r->addr != *expect)
+		/* or the next stripe, when a mirrored one has no room */
+		uint64_t next = (*expect + SPAY - 1) / SPAY * SPAY;
+
+		if (r->addr != *expect && r->addr != next)
 			*addr_ok = 0;
 		*expect = r->addr + len;
 	}
@@ -272,27 +305,55 @@ static int pack_segments(struct ag_packer *p, uint32_t first, uint32_t last,
 				return rc;
 			if (ag_packer_fill(p) != f)
 				*addr_ok = 0;
-			expect = AG_ADDR(seg, f);
+			/* a mirrored stripe goes on at the next block, a
+			 * padded one at the next stripe */
+			expect = (expect + AG_BLOCK - 1) &
+				 ~(uint64_t)(AG_BLOCK - 1);
 		}
 	}
 	return ag_packer_flush(p);
 }
 
-static int check_take(struct ag_stripes *s, struct ag_packer *p, int *count)
+/* Check the stripes written since the last take against the drives: the
+ * strip crcs of erasure-coded ones, the copies of mirrored ones (a copy on
+ * a missing drive is not counted). *count: stripes, *nec: erasure-coded
+ * ones. Returns the bad strips and copies. */
+static int check_take(struct cluster *c, int *count, int *nec)
 {
+	struct ag_stripes *s = c->s;
+	const struct ag_label *l = &c->ds->label;
 	struct ag_stripe_done *list;
 	uint8_t *bufs[W], ok_[W];
 	int n, i, j, bad = 0;
 
-	if (ag_packer_take(p, &list, &n))
+	if (ag_packer_take(c->p, &list, &n))
 		return -1;
 	*count = n;
+	*nec = 0;
 	for (j = 0; j < W; j++)
 		bufs[j] = ag_alloc_aligned(STRIP);
 	for (i = 0; i < n; i++) {
 		if (i && list[i].seg == list[i - 1].seg &&
 		    list[i].stripe <= list[i - 1].stripe)
 			bad++;
+		if (list[i].mirrored) {
+			uint64_t slot0 = (uint64_t)list[i].stripe * W;
+
+			mirrored[list[i].seg][list[i].stripe] = list[i].mirrored;
+			if (list[i].mirrored > MCAP ||
+			    ag_stripes_check_mirror(s, list[i].seg,
+						    list[i].stripe,
+						    list[i].mirrored, ok_) < 0)
+				bad++;
+			else
+				for (j = 0; j < W; j++)
+					bad += ok_[j] == 2 ||
+					       (ok_[j] == 1 &&
+						c->ds->d[ag_slot_drive(l, slot0 + j)]
+							.state == AG_DRIVE_OK);
+			continue;
+		}
+		(*nec)++;
 		if (ag_stripes_read_raw(s, list[i].seg, list[i].stripe, bufs,
 					ok_)) {
 			bad++;
@@ -547,7 +608,7 @@ static void test_degraded_packing(struct cluster *c)
 {
 	struct ag_label *l = &c->ds->label;
 	struct ag_stripe_done *list;
-	int first = nruns, addr_ok = 1, cross[2] = { 0, 0 }, rc, i, n, bad;
+	int first = nruns, addr_ok = 1, cross[2] = { 0, 0 }, rc, i, n, nec, bad;
 	uint64_t a;
 
 	/* (d) pack with drive 2 missing; when it comes back it holds none
@@ -556,9 +617,9 @@ static void test_degraded_packing(struct cluster *c)
 	rc = pack_segments(c->p, 2, 3, &addr_ok, cross);
 	ok(!rc && addr_ok, "packed segments 2-3 with a drive missing "
 			  "(%d runs)", nruns - first);
-	bad = check_take(c->s, c->p, &n);
-	ok(bad == n * 1, "take: %d stripes, only the missing strips "
-			   "unreadable (%d)", n, bad);
+	bad = check_take(c, &n, &nec);
+	ok(bad == nec, "take: %d stripes (%d erasure-coded), only the "
+		       "missing strips unreadable (%d)", n, nec, bad);
 	READ_ALL(c->s, l, 0, "all runs right, drive still missing");
 	c->ds->d[2].state = AG_DRIVE_OK;
 	READ_ALL(c->s, l, 0, "all runs right, drive back without its strips");
@@ -586,6 +647,66 @@ static void test_degraded_packing(struct cluster *c)
 	ok(!ag_packer_flush(c->p), "and is written by the next flush");
 	ag_packer_take(c->p, &list, &n);
 	free(list);
+}
+
+/* Small commits into a fresh segment: each flush writes blocks, mirrored,
+ * and the next run follows at the next block of the same stripe. */
+static void test_mirrored(struct cluster *c)
+{
+	struct ag_drives *ds = c->ds;
+	struct ag_stripe_done *list;
+	uint8_t *buf = malloc(MCAP), bad[W];
+	uint64_t expect = AG_ADDR(11, 0), fill;
+	int first = nruns, i, n, addr_ok = 1, rc = 0, d0;
+	unsigned long csum;
+	struct damage dm;
+
+	ag_packer_start(c->p, 11, 0);
+	for (i = 0; i < 3; i++) {
+		rc |= add_run(c->p, 5000, &expect, &addr_ok);
+		rc |= ag_packer_flush(c->p);
+		expect = (expect + AG_BLOCK - 1) & ~(uint64_t)(AG_BLOCK - 1);
+	}
+	ok(!rc && addr_ok && runs[first + 1].addr == AG_ADDR(11, 8192) &&
+	   runs[first + 2].addr == AG_ADDR(11, 16384),
+	   "three flushed 5000-byte runs sit one 8K apart in stripe 0");
+	fill = ag_packer_fill(c->p);
+	ag_packer_take(c->p, &list, &n);
+	ok(n == 1 && list[0].stripe == 0 && list[0].mirrored == 24576 &&
+	   fill == SPAY, "taken as one mirrored stripe of 24K (%d, %u)", n,
+	   n ? list[0].mirrored : 0);
+	if (n)
+		mirrored[11][0] = list[0].mirrored;
+	free(list);
+	ok(ag_stripes_check_mirror(c->s, 11, 0, 24576, bad) == 0,
+	   "every copy of it is on the drives and equal");
+
+	d0 = ag_slot_drive(&ds->label, 0);
+	ds->d[d0].state = AG_DRIVE_MISSING;
+	ok(read_one(c->s, &runs[first], buf) == 0,
+	   "read right with the first copy's drive missing");
+	ds->d[d0].state = AG_DRIVE_OK;
+
+	hurt(ds, &runs[first + 1], AG_ADDR_IDX(runs[first + 1].addr) + 100,
+	     &dm);
+	csum = atomic_load(&ds->d[dm.drive].csum_errors);
+	ok(read_one(c->s, &runs[first + 1], buf) == 0 &&
+	   atomic_load(&ds->d[dm.drive].csum_errors) > csum,
+	   "read right over a corrupt first copy, which is charged");
+	ok(ag_stripes_check_mirror(c->s, 11, 0, 24576, bad) == 1 &&
+	   bad[0] == 2, "the check finds the copy that differs");
+	heal(ds, &dm);
+
+	rc = add_run(c->p, (uint32_t)MCAP, &expect, &addr_ok);
+	ok(!rc && runs[nruns - 1].addr == AG_ADDR(11, SPAY),
+	   "a run the mirrored stripe has no room for starts the next");
+	rc = ag_packer_flush(c->p);
+	ag_packer_take(c->p, &list, &n);
+	ok(!rc && n == 1 && list[0].stripe == 1 && list[0].mirrored == MCAP,
+	   "which is mirrored in turn");
+	free(list);
+	ag_packer_stop(c->p);
+	free(buf);
 }
 
 static void bench(const char *base)
@@ -673,7 +794,7 @@ int main(void)
 	struct ag_label *l;
 	struct ag_stripe_done *list;
 	uint8_t *buf;
-	int addr_ok = 1, cross[2] = { 0, 0 }, rc, n, bad, i;
+	int addr_ok = 1, cross[2] = { 0, 0 }, rc, n, nec, bad, i;
 	uint64_t a;
 
 	rng = tap_seed() | 1;
@@ -695,9 +816,9 @@ int main(void)
 	ok(addr_ok, "addresses follow each other, flushes skip to a stripe");
 	ok(cross[0] > 0 && cross[1] > 0,
 	   "%d runs cross strips, %d cross stripes", cross[0], cross[1]);
-	bad = check_take(c.s, c.p, &n);
-	ok(n >= 16 && !bad, "take: %d stripes, crcs match the drives (%d bad)",
-	   n, bad);
+	bad = check_take(&c, &n, &nec);
+	ok(n >= 16 && !bad, "take: %d stripes (%d erasure-coded), crcs and "
+	   "copies match the drives (%d bad)", n, nec, bad);
 	rc = ag_packer_take(c.p, &list, &n);
 	ok(!rc && !n && !list, "take again: nothing new");
 
@@ -759,6 +880,7 @@ int main(void)
 
 	/* (b) corrupt strips */
 	test_corruption(&c);
+	test_mirrored(&c);
 	test_threads(&c);
 	test_degraded_packing(&c);
 	ag_drive_fault_hook = NULL;
