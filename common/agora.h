@@ -41,6 +41,8 @@ struct ag_attr {
 struct ag_cluster;
 
 #define AG_OPEN_RDONLY 0x1 /* no metad: reads only (fsck, status) */
+#define AG_OPEN_WATCH 0x2  /* a gateway: learn commits as they happen, so
+			    * that ag_cluster_refresh rarely asks metad */
 
 /* Open the cluster described by the config file. */
 int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp);

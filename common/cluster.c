@@ -18,7 +18,7 @@ int ag_chunk_cache_new(uint64_t bytes, struct ag_chunk_cache **ccp);
 
 static int retire(struct ag_cluster *c);
 
-static void set_state(struct ag_cluster *c, uint64_t gen, uint64_t root)
+void ag_cl_set_state(struct ag_cluster *c, uint64_t gen, uint64_t root)
 {
 	pthread_mutex_lock(&c->state_lock);
 	if (gen > c->gen) {
@@ -51,7 +51,7 @@ static int state_shared(struct ag_cluster *c)
 		pthread_mutex_unlock(&c->rf_lock);
 		rc = ag_rpc_call(c->rpc, AG_RPC_STATE, NULL, 0, &r);
 		if (!rc)
-			set_state(c, r.gen, r.root);
+			ag_cl_set_state(c, r.gen, r.root);
 		pthread_mutex_lock(&c->rf_lock);
 		c->rf_busy = 0;
 		c->rf_done = mine;
@@ -68,6 +68,8 @@ int ag_cluster_refresh(struct ag_cluster *c)
 	struct ag_commit_rec rec;
 	int rc;
 
+	if (ag_watch_fresh(c->watch))
+		return 0;
 	if (c->rpc && !state_shared(c))
 		return 0;
 	/* no metad: the drives still say what is committed */
@@ -75,7 +77,7 @@ int ag_cluster_refresh(struct ag_cluster *c)
 				   c->ps);
 	if (rc)
 		return rc;
-	set_state(c, rec.gen, rec.root);
+	ag_cl_set_state(c, rec.gen, rec.root);
 	return 0;
 }
 
@@ -100,7 +102,7 @@ static int ping(struct ag_cluster *c)
 	put_le64(id, c->client_id);
 	rc = ag_rpc_try(c->rpc, AG_RPC_PING, id, sizeof(id), &r);
 	if (!rc)
-		set_state(c, r.gen, r.root);
+		ag_cl_set_state(c, r.gen, r.root);
 	return rc;
 }
 
@@ -149,6 +151,7 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 	pthread_mutex_init(&c->txid_lock, NULL);
 	pthread_cond_init(&c->txid_cond, NULL);
 	pthread_mutex_init(&c->pack_lock, NULL);
+	pthread_cond_init(&c->seal_cond, NULL);
 	pthread_mutex_init(&c->hb_lock, NULL);
 	pthread_cond_init(&c->hb_cond, NULL);
 	pthread_mutex_init(&c->rf_lock, NULL);
@@ -191,6 +194,8 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 	}
 	if (c->rpc && !pthread_create(&c->heartbeat, NULL, heartbeat_main, c))
 		c->heartbeat_running = 1;
+	if (c->rpc && (flags & AG_OPEN_WATCH))
+		ag_watch_start(c, &c->watch); /* without it: ask each time */
 	*cp = c;
 	return 0;
 fail:
@@ -224,6 +229,7 @@ void ag_cluster_close(struct ag_cluster *c)
 		ag_txn_release(&t);
 		pthread_mutex_unlock(&c->pack_lock);
 	}
+	ag_watch_stop(c->watch);
 	ag_packer_free(c->packer);
 	ag_chunk_cache_free(c->cache);
 	ag_stripes_free(c->stripes);
@@ -239,6 +245,7 @@ void ag_cluster_close(struct ag_cluster *c)
 	pthread_mutex_destroy(&c->rf_lock);
 	pthread_cond_destroy(&c->rf_cond);
 	pthread_mutex_destroy(&c->pack_lock);
+	pthread_cond_destroy(&c->seal_cond);
 	free(c);
 }
 
@@ -302,26 +309,37 @@ int ag_cl_pack(struct ag_cluster *c, const void *buf, size_t len,
 	return ag_packer_add(c->packer, buf, len, addr);
 }
 
-int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t)
+/* One round of sealing: flush the packer, sync the drives without
+ * pack_lock (others go on packing meanwhile), and record in t the
+ * stripes written. Every writer that asked before the round began is
+ * durable after it. */
+static int seal_round(struct ag_cluster *c, struct ag_txn *t)
 {
 	const struct ag_label *l = &c->ds->label;
+	uint64_t upto = c->seal_wanted;
 	struct ag_stripe_done *done = NULL;
-	int i, n = 0, rc;
+	int i, n = 0, rc = 0;
 
-	if (ag_packer_active(c->packer)) {
+	if (ag_packer_active(c->packer))
 		rc = ag_packer_flush(c->packer);
-		if (rc)
-			return rc;
-	}
-	rc = ag_packer_take(c->packer, &done, &n);
-	if (rc)
-		return rc;
-	if (n || c->nretired) {
+	if (!rc)
+		rc = ag_packer_take(c->packer, &done, &n);
+	if (!rc && (n || c->nretired || c->unsynced)) {
 		/* data before the metadata that points at it */
+		c->sealing = 1;
+		c->unsynced = 1; /* until a sync succeeds */
+		pthread_mutex_unlock(&c->pack_lock);
 		rc = ag_drives_sync(c->ds);
-		if (rc)
-			goto out;
+		pthread_mutex_lock(&c->pack_lock);
+		c->sealing = 0;
+		c->unsynced = rc != 0;
+		pthread_cond_broadcast(&c->seal_cond);
 	}
+	if (rc)
+		goto out;
+	c->seal_done = upto;
+	/* the chunks' own commits keep the segment's fill past them; these
+	 * records give scrub and fsck the strip crcs */
 	for (i = 0; i < n; i++) {
 		/* a mirrored stripe's record is its length (agora-format(5)) */
 		if (done[i].mirrored)
@@ -331,6 +349,26 @@ int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t)
 			ag_txn_stripe(t, done[i].seg, done[i].stripe,
 				      done[i].crc, l->ec_k + l->ec_m);
 	}
+out:
+	free(done);
+	return rc;
+}
+
+int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t)
+{
+	uint64_t ticket = ++c->seal_wanted;
+	int i, rc = 0;
+
+	/* group commit of data: while one writer syncs, the others wait
+	 * for the next round, which one sync serves for all of them */
+	while (!rc && c->seal_done < ticket) {
+		if (c->sealing)
+			pthread_cond_wait(&c->seal_cond, &c->pack_lock);
+		else
+			rc = seal_round(c, t);
+	}
+	if (rc)
+		return rc;
 	/* a retired segment is released only when no other writer may still
 	 * commit chunks into it: releasing makes an empty segment free */
 	if (c->inflight <= 1) {
@@ -339,10 +377,7 @@ int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t)
 					   c->retired_fill[i]);
 		c->nretired = 0;
 	}
-	rc = t->error;
-out:
-	free(done);
-	return rc;
+	return t->error;
 }
 
 int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp)
@@ -393,6 +428,6 @@ int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
 	if (rc)
 		return rc;
 	if (r->gen)
-		set_state(c, r->gen, r->root);
+		ag_cl_set_state(c, r->gen, r->root);
 	return r->status;
 }

@@ -49,8 +49,15 @@ struct ag_cluster {
 	int nretired;
 	uint32_t lease_seg;          /* segment the packer fills */
 	int inflight;                /* writers with uncommitted chunks */
+	/* sealing rounds (ag_cl_pack_seal), under pack_lock: a writer is
+	 * durable once seal_done reaches the ticket it took */
+	uint64_t seal_wanted, seal_done;
+	int sealing;
+	int unsynced;                /* a sync failed: the next round syncs */
+	pthread_cond_t seal_cond;
 	struct ag_chunk_cache *cache;
 	struct ag_open_files *open_files; /* openfile.c */
+	struct ag_watch *watch;      /* watch.c; NULL: ask metad each time */
 	pthread_t heartbeat;         /* keeps leases and orphans alive */
 	int heartbeat_running;
 	pthread_mutex_t hb_lock;
@@ -81,5 +88,14 @@ int ag_cl_pack(struct ag_cluster *c, const void *buf, size_t len,
 /* Write the open stripe, sync the data drives and add the STRIPE records
  * of every stripe written since the last call to t. With pack_lock. */
 int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t);
+/* Move to generation gen with root root, if newer than the one held. */
+void ag_cl_set_state(struct ag_cluster *c, uint64_t gen, uint64_t root);
+
+/* watch.c: a thread that learns every commit from metad as it happens
+ * (over a Unix socket only). ag_watch_fresh() is 1 when the state held
+ * includes every commit acknowledged so far, 0 when metad must be asked. */
+int ag_watch_start(struct ag_cluster *c, struct ag_watch **wp);
+void ag_watch_stop(struct ag_watch *w);
+int ag_watch_fresh(struct ag_watch *w);
 
 #endif

@@ -700,11 +700,14 @@ static int sink_bytes(struct sink *s, const uint8_t *buf, size_t len,
 /* Seal the data, commit the transaction, start the next one. */
 static int sink_commit(struct sink *s, struct ag_rpc_reply *r)
 {
-	int rc;
+	int rc = 0;
 
-	pthread_mutex_lock(&s->c->pack_lock);
-	rc = ag_cl_pack_seal(s->c, &s->txn);
-	pthread_mutex_unlock(&s->c->pack_lock);
+	/* a writer that stored no chunk has nothing to wait for */
+	if (s->packing) {
+		pthread_mutex_lock(&s->c->pack_lock);
+		rc = ag_cl_pack_seal(s->c, &s->txn);
+		pthread_mutex_unlock(&s->c->pack_lock);
+	}
 	if (!rc)
 		rc = ag_cl_commit(s->c, &s->txn, r);
 	sink_not_packing(s);

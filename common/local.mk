@@ -20,6 +20,7 @@ common_libagora_a_SOURCES = \
 	common/meta.c common/meta_int.h \
 	common/apply.c common/apply.h \
 	common/rpc.c common/rpc.h \
+	common/watch.c \
 	common/cluster.c common/cluster.h \
 	common/elem.c \
 	common/file.c common/file_int.h \

@@ -8,7 +8,11 @@
  * Requests: AG_RPC_TXN (payload: an encoded transaction, txn.h),
  * AG_RPC_STATE (empty: asks for the newest generation and root),
  * AG_RPC_PING (u64 client id: the client is alive, its segment leases
- * and orphans stay; answered at once).
+ * and orphans stay; answered at once), AG_RPC_WATCH (empty: answered at
+ * once with the newest generation; from then on, after every commit,
+ * the connection gets an AG_RPC_NOTIFY frame with the new generation and
+ * root (request id 0) written before any reply that acknowledges the
+ * commit).
  * A reply has the request's type with AG_RPC_REPLY set, the same request
  * id, and the payload struct ag_rpc_reply (40 bytes):
  *   0 i32 status   4 u32 flags (1: replayed)   8 u64 generation
@@ -31,6 +35,8 @@
 #define AG_RPC_TXN 1u
 #define AG_RPC_STATE 2u
 #define AG_RPC_PING 3u
+#define AG_RPC_WATCH 4u
+#define AG_RPC_NOTIFY (5u | AG_RPC_REPLY)
 #define AG_RPC_REPLY 0x80000000u
 #define AG_RPC_REPLY_LEN 48
 #define AG_RPC_PUSH_MAX 64

@@ -41,6 +41,7 @@ struct conn {
 	size_t body_len, body_got;
 	uint8_t *out;
 	size_t out_len, out_cap;
+	int watching;      /* gets AG_RPC_NOTIFY after every commit */
 };
 
 /* A transaction applied in the open batch, waiting for its commit. */
@@ -130,7 +131,29 @@ static void send_reply_pages(int i, uint32_t type, uint64_t id,
 static void send_reply(int i, uint32_t type, uint64_t id,
 		       const struct ag_rpc_reply *r)
 {
-	send_reply_pages(i, type, id, r, NULL, 0);
+	send_reply_pages(i, type & ~AG_RPC_REPLY, id, r, NULL, 0);
+}
+
+/* Tell the watchers of a new commit, before anyone learns it is done: a
+ * watcher that has read every byte of its socket knows every commit
+ * acknowledged so far. A watcher that cannot take the notice at once has
+ * stopped reading and is dropped (its client asks for the state again). */
+static void notify_watchers(uint64_t gen, uint64_t root)
+{
+	struct ag_rpc_reply r = { .gen = gen, .root = root };
+	int i;
+
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].fd < 0 || !conns[i].watching)
+			continue;
+		send_reply(i, AG_RPC_NOTIFY, 0, &r);
+		if (conns[i].fd >= 0 &&
+		    (conn_flush(&conns[i]) || conns[i].out_len)) {
+			AG_WARN("connection %d: a watcher does not read; "
+				"dropped", i);
+			conn_close(i);
+		}
+	}
 }
 
 static int add_waiter(int conn, uint32_t type, uint64_t id,
@@ -181,6 +204,14 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 		if (len != 8)
 			return -1;
 		ag_meta_client_alive(m, get_le64(body));
+		r.gen = ag_meta_gen(m);
+		r.root = ag_meta_root(m);
+		send_reply(i, type, id, &r);
+		return 0;
+	case AG_RPC_WATCH:
+		if (len)
+			return -1;
+		conns[i].watching = 1;
 		r.gen = ag_meta_gen(m);
 		r.root = ag_meta_root(m);
 		send_reply(i, type, id, &r);
@@ -293,6 +324,8 @@ static void commit_and_answer(struct ag_meta *m)
 	if (!nwaiters && !ag_meta_pending(m))
 		return;
 	rc = ag_meta_commit(m, &gen, &root);
+	if (!rc && gen != old_gen)
+		notify_watchers(gen, root);
 	if (!rc)
 		npush = pages_to_push(m, old_gen, gen, &push);
 	for (w = 0; w < nwaiters; w++) {

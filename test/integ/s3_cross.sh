@@ -38,6 +38,26 @@ grep -q "^uid *1000$" <<<"$out" && grep -q "^mode *0644$" <<<"$out" || fail "fil
 out=$(ag stat /cross/s3side)
 grep -q "^uid *1000$" <<<"$out" && grep -q "^mode *0755$" <<<"$out" || fail "dir: $out"
 
+step "every write another client has had acknowledged is read at once over S3"
+# agora put is another client of metad; the gateway learns its commits
+# from metad's notices, not by asking: each GET must see the put before it
+AGORA_BIN=$AGORA CONF=$CONF T=$T python3 - <<'PY' || fail "a GET missed an acknowledged put"
+import os, subprocess, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_URL"])
+path = os.path.join(os.environ["T"], "v")
+for i in range(100):
+    body = b"version %d\n" % i
+    with open(path, "wb") as f:
+        f.write(body)
+    subprocess.run([os.environ["AGORA_BIN"], "-c", os.environ["CONF"], "put",
+                    path, "/cross/versions"], check=True)
+    got = s3.get_object(Bucket="cross", Key="versions")["Body"].read()
+    if got != body:
+        print("FAIL: put %d acknowledged, GET read %r" % (i, got))
+        raise SystemExit(1)
+PY
+ag rm /cross/versions || fail "agora rm versions"
+
 step "directories made over POSIX list as prefixes and as dir/ keys"
 ag mkdir /cross/made || fail "agora mkdir made"
 got=$(awsc s3api list-objects-v2 --bucket cross --delimiter / --query 'CommonPrefixes[].Prefix' --output text)
