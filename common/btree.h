@@ -44,6 +44,10 @@ struct ag_pager {
 	int (*alloc)(void *ctx, uint64_t *addr);
 	/* A page the tree being built no longer references. */
 	void (*release)(void *ctx, uint64_t addr);
+	/* Non-zero when read checks bytes 0-3 of a page as a crc of the
+	 * rest: then a page seen before with the same crc, address and
+	 * generation is not checked again. */
+	int crc_verified;
 };
 
 struct ag_tree;

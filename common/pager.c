@@ -539,4 +539,5 @@ void ag_pagestore_pager(struct ag_pagestore *ps, struct ag_pager *pg,
 	pg->write = pg_write;
 	pg->alloc = pg_alloc;
 	pg->release = pg_release;
+	pg->crc_verified = 1;
 }

@@ -203,10 +203,14 @@ static void force_close(struct s3_req *r)
 	}
 }
 
+/* The status line and headers wait in r->head for the first bytes of
+ * the body (or the end of the request): a small reply leaves in one
+ * send, one packet, instead of two. */
 int s3_reply_head(struct s3_req *r, int status, const char *extra,
 		  int64_t len)
 {
 	char date[64], clen[48] = "";
+	int n;
 
 	s3_http_date((int64_t)time(NULL) * 1000000000, date, sizeof(date));
 	if (len >= 0)
@@ -215,18 +219,65 @@ int s3_reply_head(struct s3_req *r, int status, const char *extra,
 	r->status = status;
 	r->replied = 1;
 	r->must_close = body_pending(r);
-	mg_printf(r->conn,
-		  "HTTP/1.1 %d %s\r\n"
-		  "Date: %s\r\n"
-		  "Server: AgoraS3\r\n"
-		  "x-amz-request-id: %s\r\n"
-		  "x-amz-id-2: %s\r\n"
-		  "%s%s%s\r\n",
-		  status, mg_get_response_code_text(r->conn, status), date,
-		  r->request_id, r->request_id, clen,
-		  r->must_close ? "Connection: close\r\n" : "",
-		  extra ? extra : "");
+	free(r->head);
+	r->head = NULL;
+	n = asprintf(&r->head,
+		     "HTTP/1.1 %d %s\r\n"
+		     "Date: %s\r\n"
+		     "Server: AgoraS3\r\n"
+		     "x-amz-request-id: %s\r\n"
+		     "x-amz-id-2: %s\r\n"
+		     "%s%s%s\r\n",
+		     status, mg_get_response_code_text(r->conn, status), date,
+		     r->request_id, r->request_id, clen,
+		     r->must_close ? "Connection: close\r\n" : "",
+		     extra ? extra : "");
+	if (n < 0) {
+		r->head = NULL;
+		r->must_close = 1; /* no answer can be given: hang up */
+		return -ENOMEM;
+	}
+	r->head_len = (size_t)n;
 	return 0;
+}
+
+#define GATHER_MAX (64u << 10) /* body bytes sent with the headers */
+
+int s3_write(struct s3_req *r, const void *data, size_t len)
+{
+	char *both;
+	int rc;
+
+	if (!r->head)
+		return mg_write(r->conn, data, len) == (int)len ? 0 : -EPIPE;
+	both = len <= GATHER_MAX ? malloc(r->head_len + len) : NULL;
+	if (both) {
+		memcpy(both, r->head, r->head_len);
+		memcpy(both + r->head_len, data, len);
+		rc = mg_write(r->conn, both, r->head_len + len) ==
+				     (int)(r->head_len + len) ? 0 : -EPIPE;
+		free(both);
+	} else {
+		rc = s3_reply_flush(r);
+		if (!rc && len)
+			rc = mg_write(r->conn, data, len) == (int)len ? 0
+								 : -EPIPE;
+	}
+	free(r->head);
+	r->head = NULL;
+	return rc;
+}
+
+int s3_reply_flush(struct s3_req *r)
+{
+	int rc = 0;
+
+	if (r->head && mg_write(r->conn, r->head, r->head_len) !=
+			       (int)r->head_len)
+		rc = -EPIPE;
+	free(r->head);
+	r->head = NULL;
+	return rc;
 }
 
 int s3_reply_body(struct s3_req *r, int status, const char *ctype,
@@ -238,8 +289,8 @@ int s3_reply_body(struct s3_req *r, int status, const char *ctype,
 		 extra ? extra : "");
 	s3_reply_head(r, status, hdr, (int64_t)len);
 	if (len && strcmp(r->method, "HEAD"))
-		mg_write(r->conn, body, len);
-	return 0;
+		s3_write(r, body, len);
+	return s3_reply_flush(r);
 }
 
 /* The query string into decoded name/value pairs. */
@@ -343,6 +394,7 @@ static void req_free(struct s3_req *r)
 	free(r->raw_path);
 	free(r->bucket);
 	free(r->key);
+	free(r->head);
 }
 
 static const struct route *find_route(struct s3_req *r)
@@ -432,6 +484,7 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 	if (!r.replied)
 		s3_error(&r, S3_INTERNAL, NULL);
 out:
+	s3_reply_flush(&r);
 	if (r.must_close)
 		force_close(&r);
 	req_free(&r);

@@ -424,7 +424,7 @@ static int send_data(struct s3_req *r, uint64_t ino, uint64_t off,
 			free(buf);
 			return n ? (int)n : -EIO;
 		}
-		if (mg_write(r->conn, buf, n) != n)
+		if (s3_write(r, buf, n))
 			break; /* the client went away */
 		off += n;
 		len -= n;

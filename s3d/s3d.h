@@ -104,6 +104,8 @@ struct s3_req {
 	int body_complete;      /* the request body was read to its end */
 	int must_close;         /* answered before reading the body */
 	int continued;          /* "100 Continue" sent, or not asked for */
+	char *head;             /* status and headers not sent yet */
+	size_t head_len;
 	/* from authentication, for the body reader */
 	char payload_hash[80];  /* x-amz-content-sha256 or UNSIGNED-PAYLOAD */
 	char amz_date[17], scope[128], seed_signature[65];
@@ -126,6 +128,11 @@ int s3_reply_head(struct s3_req *r, int status, const char *extra,
 		  int64_t len);
 int s3_reply_body(struct s3_req *r, int status, const char *ctype,
 		  const char *extra, const void *body, size_t len);
+/* Send body bytes (the pending headers with them); -EPIPE when the
+ * client is gone. */
+int s3_write(struct s3_req *r, const void *data, size_t len);
+/* Send the pending headers, if any. */
+int s3_reply_flush(struct s3_req *r);
 /* Percent-encode src as SigV4 does (slash kept when keep_slash). */
 void s3_uri_encode(const char *src, size_t len, int keep_slash, char *out);
 /* Decode %XX in place; -1 on a bad escape or an encoded NUL. */

@@ -7,8 +7,9 @@
  * is kept on the request for aws-chunked bodies (body.c).
  */
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,52 @@ void s3_sha256_hex(const void *data, size_t len, char out[65])
 	s3_hex(md, 32, out);
 }
 
+/* SHA-256 fetched once: OpenSSL 3's HMAC() looks the algorithms up on
+ * every call, which was a tenth of a small GET's time (five HMACs each). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* H(key ^ pad, data) into out. */
+static int hmac_half(EVP_MD_CTX *ctx, const uint8_t *key, uint8_t pad,
+		     const void *data, size_t len, uint8_t out[32])
+{
+	uint8_t k[64];
+	int i;
+
+	for (i = 0; i < 64; i++)
+		k[i] = key[i] ^ pad;
+	return EVP_DigestInit_ex(ctx, sha256_md, NULL) &&
+	       EVP_DigestUpdate(ctx, k, sizeof(k)) &&
+	       EVP_DigestUpdate(ctx, data, len) &&
+	       EVP_DigestFinal_ex(ctx, out, NULL);
+}
+
+/* HMAC-SHA256 (RFC 2104). A failure leaves out zeroed, which matches no
+ * signature. */
 void s3_hmac(const uint8_t *key, size_t klen, const void *data, size_t len,
 	     uint8_t out[32])
 {
-	unsigned int ol = 32;
+	uint8_t k[64] = { 0 }, inner[32];
+	EVP_MD_CTX *ctx;
+	int ok;
 
-	HMAC(EVP_sha256(), key, (int)klen, data, len, out, &ol);
+	pthread_once(&sha256_once, sha256_fetch);
+	ctx = EVP_MD_CTX_new();
+	if (klen > sizeof(k))
+		SHA256(key, klen, k);
+	else
+		memcpy(k, key, klen);
+	ok = ctx && sha256_md &&
+	     hmac_half(ctx, k, 0x36, data, len, inner) &&
+	     hmac_half(ctx, k, 0x5c, inner, sizeof(inner), out);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		memset(out, 0, 32);
 }
 
 /* What the Authorization header or the query says. */
