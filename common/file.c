@@ -38,6 +38,8 @@ struct ag_chunk_cache {
 	struct cached *slots;
 	uint32_t nslots;
 	uint64_t tick;
+	uint64_t bytes, budget; /* cached, and at most */
+	uint32_t hand;          /* where eviction for room goes on */
 };
 
 int ag_chunk_cache_new(uint64_t bytes, struct ag_chunk_cache **ccp);
@@ -49,9 +51,10 @@ int ag_chunk_cache_new(uint64_t bytes, struct ag_chunk_cache **ccp)
 
 	if (!cc)
 		return -ENOMEM;
-	/* sized for chunks of 64 KiB on average; a set-associative table
-	 * with 8 ways is plenty for sequential and repeated reads */
-	cc->nslots = (uint32_t)AG_MAX(bytes / (64 << 10), 64);
+	/* a set-associative table with 8 ways, with slots enough for small
+	 * chunks (small objects) too; bytes bound what they hold */
+	cc->budget = bytes;
+	cc->nslots = (uint32_t)AG_MAX(bytes / (8 << 10), 64);
 	cc->nslots = (cc->nslots + 7) & ~7u;
 	cc->slots = calloc(cc->nslots, sizeof(*cc->slots));
 	if (!cc->slots) {
@@ -121,11 +124,25 @@ static void cache_insert(struct ag_chunk_cache *cc, const uint8_t *sha,
 		if (!s[i].data || s[i].tick < victim->tick)
 			victim = &s[i];
 	}
+	if (victim->data)
+		cc->bytes -= victim->len;
 	free(victim->data);
+	victim->data = NULL;
+	/* over budget: drop entries round the table, as a clock would */
+	while (cc->bytes + len > cc->budget && cc->bytes) {
+		struct cached *e = &cc->slots[cc->hand++ % cc->nslots];
+
+		if (e->data) {
+			cc->bytes -= e->len;
+			free(e->data);
+			e->data = NULL;
+		}
+	}
 	memcpy(victim->sha, sha, 32);
 	victim->data = data;
 	victim->len = len;
 	victim->tick = ++cc->tick;
+	cc->bytes += len;
 	pthread_mutex_unlock(&cc->lock);
 }
 
@@ -630,6 +647,11 @@ static int store_cut(struct sink *s, const struct cut *c)
 	pthread_mutex_unlock(&s->c->pack_lock);
 	if (rc)
 		return rc;
+	/* a small object is often read right after it is written (S3):
+	 * keep it as the read path would (the bytes of a digest never
+	 * change) */
+	if (c->n < s->c->ds->label.chunk_min)
+		cache_copy(s->c->cache, e.sha, c->data, c->n);
 	rc = local_find(s, e.sha, 1);
 	return rc < 0 ? rc : ag_txn_write_ext(&s->txn, &e);
 }
