@@ -1387,6 +1387,11 @@ void ag_tree_set_max_gen(struct ag_tree *t, uint64_t gen)
 	t->max_gen = gen;
 }
 
+void ag_tree_set_cache(struct ag_tree *t, size_t pages)
+{
+	t->maxclean = pages;
+}
+
 uint64_t ag_tree_root(const struct ag_tree *t)
 {
 	return t->committed;

@@ -80,6 +80,8 @@ int ag_tree_flush(struct ag_tree *t, uint64_t gen, uint64_t *root);
  * after generation gen: a reader at an old root meeting a reused address
  * learns that it must move to a newer root. Default: no limit. */
 void ag_tree_set_max_gen(struct ag_tree *t, uint64_t gen);
+/* Keep at most pages clean pages loaded (default 4096). */
+void ag_tree_set_cache(struct ag_tree *t, size_t pages);
 /* Root address and height of what the handle last opened or flushed. */
 uint64_t ag_tree_root(const struct ag_tree *t);
 /* Non-zero when the handle has unflushed changes. */

@@ -18,6 +18,8 @@ int ag_chunk_cache_new(uint64_t bytes, struct ag_chunk_cache **ccp);
 
 static int retire(struct ag_cluster *c);
 
+static atomic_uint_fast64_t next_instance = 1; /* ag_cluster.instance */
+
 void ag_cl_set_state(struct ag_cluster *c, uint64_t gen, uint64_t root)
 {
 	pthread_mutex_lock(&c->state_lock);
@@ -147,6 +149,7 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 	if (!c)
 		return -ENOMEM;
 	c->flags = flags;
+	c->instance = atomic_fetch_add(&next_instance, 1);
 	pthread_mutex_init(&c->state_lock, NULL);
 	pthread_mutex_init(&c->txid_lock, NULL);
 	pthread_cond_init(&c->txid_cond, NULL);
@@ -393,6 +396,76 @@ int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp)
 	if (!rc)
 		ag_tree_set_max_gen(*tp, gen);
 	return rc;
+}
+
+/* A reader's tree, kept per thread while the root stays the same: a
+ * request makes several lookups, and a quiet cluster serves many requests,
+ * on one root, and each fresh tree loaded (copied, checked) the same
+ * pages again. Kept small: every thread has one. */
+#define READ_TREE_PAGES 64
+
+struct read_tree {
+	uint64_t cluster, root;
+	struct ag_tree *t;
+	int busy; /* lent out: a nested reader opens its own */
+};
+
+static __thread struct read_tree read_tree;
+static pthread_key_t read_tree_key;
+static pthread_once_t read_tree_once = PTHREAD_ONCE_INIT;
+
+static void read_tree_drop(void *arg)
+{
+	struct read_tree *rt = arg;
+
+	ag_tree_close(rt->t);
+	rt->t = NULL;
+}
+
+static void read_tree_init(void)
+{
+	pthread_key_create(&read_tree_key, read_tree_drop);
+}
+
+int ag_cl_tree_read(struct ag_cluster *c, struct ag_tree **tp)
+{
+	struct read_tree *rt = &read_tree;
+	uint64_t root, gen;
+	int rc;
+
+	pthread_mutex_lock(&c->state_lock);
+	root = c->root;
+	gen = c->gen;
+	pthread_mutex_unlock(&c->state_lock);
+	if (rt->busy)
+		return ag_cl_tree(c, tp);
+	if (rt->t && rt->cluster == c->instance && rt->root == root) {
+		rt->busy = 1;
+		*tp = rt->t;
+		return 0;
+	}
+	pthread_once(&read_tree_once, read_tree_init);
+	ag_tree_close(rt->t);
+	rt->t = NULL;
+	rc = ag_tree_open(&rt->t, &c->pager, root);
+	if (rc)
+		return rc;
+	ag_tree_set_max_gen(rt->t, gen);
+	ag_tree_set_cache(rt->t, READ_TREE_PAGES);
+	pthread_setspecific(read_tree_key, rt); /* closed at thread exit */
+	rt->cluster = c->instance;
+	rt->root = root;
+	rt->busy = 1;
+	*tp = rt->t;
+	return 0;
+}
+
+void ag_cl_tree_done(struct ag_tree *t)
+{
+	if (t == read_tree.t)
+		read_tree.busy = 0;
+	else
+		ag_tree_close(t);
 }
 
 void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t)

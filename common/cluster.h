@@ -27,6 +27,7 @@ struct ag_open_files;
 struct ag_cluster {
 	struct ag_config *cfg;
 	int flags;
+	uint64_t instance;           /* unique in the process */
 	struct ag_drives *ds;
 	struct ag_pagestore *ps;
 	struct ag_pager pager;
@@ -72,6 +73,10 @@ struct ag_cluster {
 
 /* A read handle on the newest root this cluster handle knows. */
 int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp);
+/* The same for a short read: the calling thread's tree, kept while the
+ * root stays the same (give it back with ag_cl_tree_done; no writes). */
+int ag_cl_tree_read(struct ag_cluster *c, struct ag_tree **tp);
+void ag_cl_tree_done(struct ag_tree *t);
 /* Start a transaction; its id is assigned when it is sent. */
 void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t);
 /* Send t to metad and wait until it is durable; returns the status of the

@@ -18,15 +18,15 @@
  * its root was current sees a corrupt page: refresh once and retry. */
 #define WITH_TREE(c, t, expr)                                           \
 	({                                                              \
-		int _rc = ag_cl_tree((c), &(t));                        \
+		int _rc = ag_cl_tree_read((c), &(t));                   \
 		if (!_rc) {                                             \
 			_rc = (expr);                                   \
-			ag_tree_close(t);                               \
+			ag_cl_tree_done(t);                             \
 			if (_rc == -AG_ECORRUPT &&                      \
 			    !ag_cluster_refresh(c) &&                   \
-			    !(_rc = ag_cl_tree((c), &(t)))) {           \
+			    !(_rc = ag_cl_tree_read((c), &(t)))) {      \
 				_rc = (expr);                           \
-				ag_tree_close(t);                       \
+				ag_cl_tree_done(t);                     \
 			}                                               \
 		}                                                       \
 		_rc;                                                    \
