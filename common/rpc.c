@@ -230,15 +230,15 @@ static void link_break(struct ag_rpc *r, struct link *l)
 		return;
 	l->dead = 1;
 	shutdown(l->fd, SHUT_RDWR); /* wakes a reader blocked on it */
-	if (r->link == l) {
-		r->link = NULL;
-		link_put(l);
-	}
 	while ((p = l->pending)) {
 		l->pending = p->next;
 		p->rc = -EPIPE;
 		p->done = 1;
 		pthread_cond_signal(&p->cv);
+	}
+	if (r->link == l) {
+		r->link = NULL;
+		link_put(l); /* last: this may free l */
 	}
 }
 
