@@ -17,3 +17,13 @@ s3d_agora_s3d_SOURCES = \
 	s3d/copy.c \
 	s3d/list.c \
 	s3d/multipart.c
+
+# libagora-tls.so (see s3d/tlscompat.c), soname libssl.so: agora-s3d
+# loads it from beside itself (the build tree) or from $(pkglibdir).
+agoralibdir = $(pkglibdir)
+agoralib_PROGRAMS = s3d/libagora-tls.so
+s3d_libagora_tls_so_SOURCES = s3d/tlscompat.c
+s3d_libagora_tls_so_CFLAGS = $(AM_CFLAGS) -fPIC $(SSL_CFLAGS)
+s3d_libagora_tls_so_LDFLAGS = -shared -Wl,-soname,libssl.so
+s3d_libagora_tls_so_LDADD = $(SSL_LIBS)
+s3d_agora_s3d_CPPFLAGS = $(AM_CPPFLAGS) -DAGORA_PKGLIBDIR='"$(pkglibdir)"'

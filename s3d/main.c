@@ -4,8 +4,11 @@
  * SIGTERM or SIGINT.
  */
 #include <civetweb.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,25 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
+}
+
+/* Load libagora-tls.so (tlscompat.c) before civetweb looks for OpenSSL:
+ * from beside this program (a build tree), else from where it is
+ * installed. Without it civetweb finds no usable libssl and TLS fails. */
+static void load_tls_compat(void)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = 0;
+		snprintf(path, sizeof(path), "%s/libagora-tls.so",
+			 dirname(exe));
+		if (dlopen(path, RTLD_NOW | RTLD_GLOBAL))
+			return;
+	}
+	snprintf(path, sizeof(path), "%s/libagora-tls.so", AGORA_PKGLIBDIR);
+	dlopen(path, RTLD_NOW | RTLD_GLOBAL);
 }
 
 static int append(char *dst, size_t size, const char *val, const char *suffix)
@@ -198,10 +220,13 @@ int main(int argc, char **argv)
 	opts[n] = NULL;
 	/* civetweb loads OpenSSL itself at run time; when that fails it would
 	 * still listen on the TLS ports and crash on the first handshake */
+	if (*conf.certificate)
+		load_tls_compat();
 	if (*conf.certificate &&
 	    !(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS)) {
-		fprintf(stderr, "agora-s3d: civetweb cannot load its TLS library: "
-			"HTTPS (listen_tls) is not available with this build\n");
+		fprintf(stderr, "agora-s3d: civetweb cannot load its TLS library "
+			"(libssl.so, with libagora-tls.so in %s): HTTPS "
+			"(listen_tls) is not available\n", AGORA_PKGLIBDIR);
 		rc = 1;
 		goto out;
 	}

@@ -33,7 +33,8 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_clients.sh \
 	test/integ/s3_cross.sh \
 	test/integ/s3_badinput.py \
-	test/integ/s3_fuse.sh
+	test/integ/s3_fuse.sh \
+	test/integ/s3_tls.sh
 
 check_PROGRAMS += $(AGORA_UNIT_TESTS)
 
