@@ -383,19 +383,30 @@ int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t)
 	return t->error;
 }
 
-int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp)
+static void current(struct ag_cluster *c, uint64_t *root, uint64_t *gen)
 {
-	uint64_t root, gen;
-	int rc;
-
 	pthread_mutex_lock(&c->state_lock);
-	root = c->root;
-	gen = c->gen;
+	*root = c->root;
+	*gen = c->gen;
 	pthread_mutex_unlock(&c->state_lock);
-	rc = ag_tree_open(tp, &c->pager, root);
+}
+
+static int open_at(struct ag_cluster *c, uint64_t root, uint64_t gen,
+		   struct ag_tree **tp)
+{
+	int rc = ag_tree_open(tp, &c->pager, root);
+
 	if (!rc)
 		ag_tree_set_max_gen(*tp, gen);
 	return rc;
+}
+
+int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp)
+{
+	uint64_t root, gen;
+
+	current(c, &root, &gen);
+	return open_at(c, root, gen, tp);
 }
 
 /* A reader's tree, kept per thread while the root stays the same: a
@@ -433,12 +444,9 @@ int ag_cl_tree_read(struct ag_cluster *c, struct ag_tree **tp)
 	uint64_t root, gen;
 	int rc;
 
-	pthread_mutex_lock(&c->state_lock);
-	root = c->root;
-	gen = c->gen;
-	pthread_mutex_unlock(&c->state_lock);
+	current(c, &root, &gen);
 	if (rt->busy)
-		return ag_cl_tree(c, tp);
+		return open_at(c, root, gen, tp);
 	if (rt->t && rt->cluster == c->instance && rt->root == root) {
 		rt->busy = 1;
 		*tp = rt->t;
@@ -447,10 +455,9 @@ int ag_cl_tree_read(struct ag_cluster *c, struct ag_tree **tp)
 	pthread_once(&read_tree_once, read_tree_init);
 	ag_tree_close(rt->t);
 	rt->t = NULL;
-	rc = ag_tree_open(&rt->t, &c->pager, root);
+	rc = open_at(c, root, gen, &rt->t);
 	if (rc)
 		return rc;
-	ag_tree_set_max_gen(rt->t, gen);
 	ag_tree_set_cache(rt->t, READ_TREE_PAGES);
 	pthread_setspecific(read_tree_key, rt); /* closed at thread exit */
 	rt->cluster = c->instance;

@@ -321,15 +321,17 @@ static int read_reply(struct ag_rpc *r, struct link *l)
 	for (pp = &l->pending; (p = *pp); pp = &p->next)
 		if (p->id == id)
 			break;
-	if (p && type == (p->type | AG_RPC_REPLY)) {
-		*pp = p->next;
-		p->reply = reply;
-		p->rc = 0;
-		p->done = 1;
-		pthread_cond_signal(&p->cv);
+	if (!p || type != (p->type | AG_RPC_REPLY)) {
+		pthread_mutex_unlock(&r->lock);
+		return -EPIPE; /* an answer to nothing we asked */
 	}
+	*pp = p->next;
+	p->reply = reply;
+	p->rc = 0;
+	p->done = 1;
+	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&r->lock);
-	return p ? 0 : -EPIPE;
+	return 0;
 }
 
 static int send_frame(struct link *l, uint32_t type, uint64_t id,
