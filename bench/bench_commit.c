@@ -1,8 +1,8 @@
 /*
  * bench_commit.c - metad's group commit rate: THREADS clients, each with
- * its own cluster handle (a handle sends one transaction at a time on its
- * connection), each creating N empty files in a directory of its own as
- * fast as metad acknowledges them. Prints the total creates per second
+ * its own cluster handle and connection and one create at a time, each
+ * creating N empty files in a directory of its own as fast as metad
+ * acknowledges them. Prints the total creates per second
  * and the median and 99th percentile latency of one create.
  *
  *   bench_commit -c CONFIG [-t THREADS] [-n N]
