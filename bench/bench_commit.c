@@ -1,11 +1,12 @@
 /*
  * bench_commit.c - metad's group commit rate: THREADS clients, each with
- * its own cluster handle and connection and one create at a time, each
- * creating N empty files in a directory of its own as fast as metad
- * acknowledges them. Prints the total creates per second
- * and the median and 99th percentile latency of one create.
+ * its own cluster handle and connection, and PER threads on each handle
+ * (as a gateway's threads share one), each thread creating N empty files
+ * in a directory of its own, one at a time, as fast as metad acknowledges
+ * them. Prints the total creates per second and the median and 99th
+ * percentile latency of one create.
  *
- *   bench_commit -c CONFIG [-t THREADS] [-n N]
+ *   bench_commit -c CONFIG [-t THREADS] [-p PER] [-n N]
  *
  * Needs agora-metad running. The files stay under /bench-commit/.
  */
@@ -26,10 +27,9 @@
 struct worker {
 	pthread_t tid;
 	int id;
-	const char *config;
 	uint64_t parent;        /* this run's directory */
 	int n;
-	struct ag_cluster *c;
+	struct ag_cluster *c;   /* its client's handle */
 	uint64_t dir;
 	uint64_t *lat;          /* ns per create */
 	int done;
@@ -46,14 +46,10 @@ static void *worker_main(void *arg)
 	char name[32];
 	int i, rc;
 
-	rc = ag_cluster_open(w->config, 0, &w->c);
-	if (!rc) {
-		snprintf(name, sizeof(name), "t%d", w->id);
-		rc = ag_mkdir(w->c, w->parent, name, 0755, getuid(), getgid(),
-			      &a);
-		if (!rc)
-			w->dir = a.ino;
-	}
+	snprintf(name, sizeof(name), "t%d", w->id);
+	rc = ag_mkdir(w->c, w->parent, name, 0755, getuid(), getgid(), &a);
+	if (!rc)
+		w->dir = a.ino;
 	w->rc = rc;
 	pthread_barrier_wait(&ready);
 	pthread_barrier_wait(&go);
@@ -81,31 +77,36 @@ static int cmp_u64(const void *a, const void *b)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bench_commit -c CONFIG [-t THREADS] [-n N]\n"
+	fprintf(f, "usage: bench_commit -c CONFIG [-t THREADS] [-p PER] [-n N]\n"
 		"  -t THREADS  clients, each with its own handle (default 1)\n"
-		"  -n N        empty files each creates (default 2000)\n");
+		"  -p PER      threads sharing each handle (default 1)\n"
+		"  -n N        empty files each thread creates (default 2000)\n");
 }
 
 int main(int argc, char **argv)
 {
 	static struct worker ws[THREADS_MAX];
+	static struct ag_cluster *clients[THREADS_MAX];
 	const char *config = NULL;
 	struct ag_cluster *c = NULL;
 	struct ag_attr a;
 	uint64_t t0, t1, *all, total = 0;
-	int opt, threads = 1, n = 2000, i, j, rc, failed = 0;
+	int opt, nclients = 1, per = 1, threads, n = 2000, i, j, rc;
+	int failed = 0;
 	size_t k = 0;
 
-	while ((opt = getopt(argc, argv, "c:t:n:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:t:p:n:h")) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
-		case 't': threads = atoi(optarg); break;
+		case 't': nclients = atoi(optarg); break;
+		case 'p': per = atoi(optarg); break;
 		case 'n': n = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!config || optind != argc || threads < 1 ||
+	threads = nclients * per;
+	if (!config || optind != argc || nclients < 1 || per < 1 ||
 	    threads > THREADS_MAX || n < 1) {
 		usage(stderr);
 		return 2;
@@ -127,11 +128,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_commit: out of memory\n");
 		return 1;
 	}
+	for (i = 0; i < nclients; i++) {
+		rc = ag_cluster_open(config, 0, &clients[i]);
+		if (rc) {
+			fprintf(stderr, "bench_commit: %s: %s\n", config,
+				ag_strerror(rc));
+			return 1;
+		}
+	}
 	pthread_barrier_init(&ready, NULL, threads + 1);
 	pthread_barrier_init(&go, NULL, threads + 1);
 	for (i = 0; i < threads; i++) {
 		ws[i].id = i;
-		ws[i].config = config;
+		ws[i].c = clients[i / per];
 		ws[i].parent = a.ino;
 		ws[i].n = n;
 		ws[i].lat = all + (size_t)i * n;
@@ -159,12 +168,14 @@ int main(int argc, char **argv)
 		for (j = 0; j < ws[i].done; j++)
 			all[k++] = ws[i].lat[j];
 		total += ws[i].done;
-		ag_cluster_close(ws[i].c);
 	}
+	for (i = 0; i < nclients; i++)
+		ag_cluster_close(clients[i]);
 	qsort(all, k, sizeof(*all), cmp_u64);
-	printf("bench_commit: %d thread%s x %d creates in %s: %" PRIu64
-	       " in %.3f s\n", threads, threads > 1 ? "s" : "", n, run_name,
-	       total, (t1 - t0) / 1e9);
+	printf("bench_commit: %d client%s x %d thread%s x %d creates in %s: "
+	       "%" PRIu64 " in %.3f s\n", nclients, nclients > 1 ? "s" : "",
+	       per, per > 1 ? "s" : "", n, run_name, total,
+	       (t1 - t0) / 1e9);
 	if (k)
 		printf("  latency of one create: median %.0f us, p99 %.0f us\n",
 		       all[k / 2] / 1e3, all[k * 99 / 100] / 1e3);
