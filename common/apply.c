@@ -1106,10 +1106,7 @@ static int op_clone(struct tx *tx, const struct ag_op_clone *o)
  * payload its groups hold (stripe.h). */
 static int mirrored_len_ok(const struct ag_label *l, uint32_t len)
 {
-	uint32_t groups = (l->ec_k + l->ec_m) / (l->ec_m + 1);
-
-	return len && !(len % AG_BLOCK) &&
-	       len <= (uint64_t)groups * l->strip_size;
+	return len && !(len % AG_BLOCK) && len <= ag_mirror_payload(l);
 }
 
 static int op_stripe(struct tx *tx, const struct ag_op_stripe *o)

@@ -36,7 +36,7 @@
 #define AG_RPC_STATE 2u
 #define AG_RPC_PING 3u
 #define AG_RPC_WATCH 4u
-#define AG_RPC_NOTIFY (5u | AG_RPC_REPLY)
+#define AG_RPC_NOTIFY 5u /* sent as AG_RPC_NOTIFY | AG_RPC_REPLY */
 #define AG_RPC_REPLY 0x80000000u
 #define AG_RPC_REPLY_LEN 48
 #define AG_RPC_PUSH_MAX 64

@@ -49,6 +49,11 @@ uint64_t ag_segment_payload(const struct ag_label *l)
 	return geometry(l, NULL);
 }
 
+uint64_t ag_mirror_payload(const struct ag_label *l)
+{
+	return (uint64_t)(l->ec_k + l->ec_m) / (l->ec_m + 1) * l->strip_size;
+}
+
 int ag_stripes_new(struct ag_drives *ds, struct ag_stripes **sp)
 {
 	const struct ag_label *l = &ds->label;
@@ -71,7 +76,7 @@ int ag_stripes_new(struct ag_drives *ds, struct ag_stripes **sp)
 	s->spay = (uint64_t)s->k * s->strip;
 	s->payload = geometry(l, &s->nstripes);
 	s->groups = s->w / (s->m + 1);
-	s->mcap = (uint64_t)s->groups * s->strip;
+	s->mcap = ag_mirror_payload(l);
 	/* a data address keeps the payload offset in 32 bits */
 	if (!s->nstripes || s->payload > (1ull << 32)) {
 		AG_ERR("segment geometry gives %llu payload bytes per segment; "

@@ -47,6 +47,8 @@ void ag_stripes_free(struct ag_stripes *s);
 
 /* Payload bytes one segment holds: stripes_per_segment * k * strip. */
 uint64_t ag_segment_payload(const struct ag_label *l);
+/* Payload bytes a mirrored stripe holds: (k + m) / (m + 1) strips. */
+uint64_t ag_mirror_payload(const struct ag_label *l);
 
 /* Read len bytes of payload at data address addr into buf and check that
  * their crc32c equals crc. On an I/O error or a crc mismatch, rebuild the

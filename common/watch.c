@@ -96,7 +96,7 @@ static void *watch_main(void *arg)
 		/* busy before the bytes leave the socket: a reader that sees
 		 * the socket empty sees busy until the state is applied */
 		atomic_store(&w->busy, 1);
-		rc = read_notice(fd, AG_RPC_NOTIFY, &r);
+		rc = read_notice(fd, AG_RPC_NOTIFY | AG_RPC_REPLY, &r);
 		if (!rc)
 			ag_cl_set_state(w->c, r.gen, r.root);
 		else

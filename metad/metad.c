@@ -131,7 +131,7 @@ static void send_reply_pages(int i, uint32_t type, uint64_t id,
 static void send_reply(int i, uint32_t type, uint64_t id,
 		       const struct ag_rpc_reply *r)
 {
-	send_reply_pages(i, type & ~AG_RPC_REPLY, id, r, NULL, 0);
+	send_reply_pages(i, type, id, r, NULL, 0);
 }
 
 /* Tell the watchers of a new commit, before anyone learns it is done: a
