@@ -43,6 +43,10 @@ struct ag_cluster;
 #define AG_OPEN_RDONLY 0x1 /* no metad: reads only (fsck, status) */
 #define AG_OPEN_WATCH 0x2  /* a gateway: learn commits as they happen, so
 			    * that ag_cluster_refresh rarely asks metad */
+#define AG_OPEN_LAZY 0x4   /* a file system: metadata changes return once
+			    * every reader sees them and they survive the
+			    * death of any process; ag_cluster_sync (or a
+			    * second) makes them survive a power cut too */
 
 /* Open the cluster described by the config file. */
 int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp);
@@ -52,6 +56,9 @@ void ag_cluster_close(struct ag_cluster *c);
  * consistency for the next reads). */
 int ag_cluster_refresh(struct ag_cluster *c);
 uint64_t ag_cluster_generation(struct ag_cluster *c);
+/* Every change this handle made so far is durable on return (fsync of an
+ * AG_OPEN_LAZY handle; a no-op wait otherwise). */
+int ag_cluster_sync(struct ag_cluster *c);
 const char *ag_strerror(int err);
 
 /* ---- namespace ---- */
@@ -184,7 +191,8 @@ int ag_file_close(struct ag_file *f);
 ssize_t ag_file_read(struct ag_file *f, uint64_t off, void *buf, size_t len);
 ssize_t ag_file_write(struct ag_file *f, uint64_t off, const void *buf,
 		      size_t len);
-/* Commit what is buffered: data and metadata are durable on return. */
+/* Commit what is buffered: data and metadata are durable on return (on
+ * an AG_OPEN_LAZY handle, after ag_cluster_sync). */
 int ag_file_flush(struct ag_file *f);
 /* ag_getattr, with the size and mtime of writes still buffered. */
 int ag_file_getattr(struct ag_cluster *c, uint64_t ino, struct ag_attr *a);

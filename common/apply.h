@@ -5,9 +5,12 @@
  *
  * Each transaction is atomic: an undo log restores every record it
  * touched when one of its ops fails, so a batch holds only whole
- * transactions. ag_meta_commit() then writes the batch's pages, syncs,
- * and writes one commit record: the batch becomes durable at once or not
- * at all. Results are only sent to clients after that.
+ * transactions. ag_meta_commit() then writes the batch's pages and one
+ * commit record, and syncs them: the batch becomes durable at once or not
+ * at all. Results are only sent to clients after that. A lazy commit
+ * skips the sync: every reader sees it and it survives the death of any
+ * process, and the next sync (at most AG_COMMIT_SLOTS - 1 commits or
+ * AG_LAZY_SYNC_NS later) makes it survive a power cut too.
  *
  * Not thread-safe: metad calls it from one thread.
  */
@@ -43,11 +46,17 @@ void ag_meta_close(struct ag_meta *m);
 int ag_meta_apply(struct ag_meta *m, const uint8_t *txn, size_t len,
 		  struct ag_meta_result *res);
 
-/* Make the open batch durable. *gen and *root describe the result (the
- * current ones when nothing was applied). On failure the batch is lost,
- * metad reloads its state from the drives and every transaction of the
- * batch must be answered with the error. */
-int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root);
+/* Longest a lazy commit waits for its sync. */
+#define AG_LAZY_SYNC_NS (1000ull * 1000000ull)
+
+/* Commit the open batch: durable, with every commit before it, or lazy
+ * (written, not synced). *gen and *root describe the result (the current
+ * ones when nothing was applied; a durable call then syncs what lazy
+ * commits left). On failure the batch is lost, metad reloads its state
+ * from the drives and every transaction of the batch must be answered
+ * with the error. */
+int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
+		   uint64_t *root);
 /* Copy the pages the newest commit wrote into buf (max pages of
  * AG_PAGE_SIZE) and return their number; 0 when there are more than max
  * or one cannot be read. */
@@ -61,7 +70,8 @@ uint64_t ag_meta_root(const struct ag_meta *m);
 /* A client was heard from (its leases stay valid). */
 void ag_meta_client_alive(struct ag_meta *m, uint64_t client);
 /* Housekeeping between batches: expire leases of silent clients, free
- * drained segments. Adds work to the open batch. */
+ * drained segments, sync lazy commits that waited AG_LAZY_SYNC_NS. Adds
+ * work to the open batch. */
 void ag_meta_tick(struct ag_meta *m);
 
 #endif

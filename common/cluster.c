@@ -83,6 +83,17 @@ int ag_cluster_refresh(struct ag_cluster *c)
 	return 0;
 }
 
+int ag_cluster_sync(struct ag_cluster *c)
+{
+	struct ag_rpc_reply r;
+	int rc;
+
+	if (!c->rpc)
+		return 0;
+	rc = ag_rpc_call(c->rpc, AG_RPC_SYNC, NULL, 0, &r);
+	return rc ? rc : r.status;
+}
+
 uint64_t ag_cluster_generation(struct ag_cluster *c)
 {
 	uint64_t g;
@@ -232,6 +243,9 @@ void ag_cluster_close(struct ag_cluster *c)
 		ag_txn_release(&t);
 		pthread_mutex_unlock(&c->pack_lock);
 	}
+	/* an unmount leaves everything durable */
+	if (c->rpc && (c->flags & AG_OPEN_LAZY) && !ping(c))
+		ag_cluster_sync(c);
 	ag_watch_stop(c->watch);
 	ag_packer_free(c->packer);
 	ag_chunk_cache_free(c->cache);
@@ -500,7 +514,8 @@ int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
 	c->txid_busy[txid % AG_TXN_WINDOW] = 1;
 	pthread_mutex_unlock(&c->txid_lock);
 	ag_txn_set_id(t, c->client_id, txid);
-	rc = ag_rpc_call(c->rpc, AG_RPC_TXN, t->buf, t->len, r);
+	rc = ag_rpc_call(c->rpc, c->flags & AG_OPEN_LAZY ? AG_RPC_TXN_LAZY :
+			 AG_RPC_TXN, t->buf, t->len, r);
 	pthread_mutex_lock(&c->txid_lock);
 	c->txid_busy[txid % AG_TXN_WINDOW] = 0;
 	pthread_cond_broadcast(&c->txid_cond);

@@ -79,7 +79,8 @@ int ag_cl_tree_read(struct ag_cluster *c, struct ag_tree **tp);
 void ag_cl_tree_done(struct ag_tree *t);
 /* Start a transaction; its id is assigned when it is sent. */
 void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t);
-/* Send t to metad and wait until it is durable; returns the status of the
+/* Send t to metad and wait until it is durable (on an AG_OPEN_LAZY
+ * handle: until every reader sees it); returns the status of the
  * transaction and fills *r (may be NULL). Moves the handle to the
  * committed generation. */
 int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,

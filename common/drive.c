@@ -325,8 +325,18 @@ static int sync_one(struct ag_drives *ds, int i, void *arg)
 	return 0;
 }
 
-int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
-		    int iovcnt, uint64_t off)
+/* Drive i's descriptor through the page cache (opened on first use). */
+static int cached_fd(struct ag_drive *d)
+{
+	if (!d->direct)
+		return d->fd;
+	if (d->cached_fd < 0)
+		d->cached_fd = open(d->path, O_RDWR | O_CLOEXEC);
+	return d->cached_fd;
+}
+
+static int writev_fd(struct ag_drives *ds, int i, int fd,
+		     const struct iovec *iov, int iovcnt, uint64_t off)
 {
 	struct ag_drive *d = &ds->d[i];
 	size_t len = 0;
@@ -335,7 +345,7 @@ int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
 
 	for (k = 0; k < iovcnt; k++)
 		len += iov[k].iov_len;
-	if (d->state != AG_DRIVE_OK || d->fd < 0)
+	if (d->state != AG_DRIVE_OK || fd < 0)
 		return -EIO;
 	if (ag_drive_fault_hook) {
 		int f = ag_drive_fault_hook(i, 1, off, len);
@@ -348,7 +358,7 @@ int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
 		}
 	}
 	do
-		n = pwritev(d->fd, iov, iovcnt, off);
+		n = pwritev(fd, iov, iovcnt, off);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == ENOSPC)
@@ -376,6 +386,18 @@ int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
 		n = 0;
 	}
 	return 0;
+}
+
+int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
+		    int iovcnt, uint64_t off)
+{
+	return writev_fd(ds, i, ds->d[i].fd, iov, iovcnt, off);
+}
+
+int ag_drive_writev_cached(struct ag_drives *ds, int i,
+			   const struct iovec *iov, int iovcnt, uint64_t off)
+{
+	return writev_fd(ds, i, cached_fd(&ds->d[i]), iov, iovcnt, off);
 }
 
 int ag_drives_sync(struct ag_drives *ds)
@@ -609,7 +631,7 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 	ds->label = labels[best];
 	ds->n = ds->label.ndrives;
 	for (i = 0; i < ds->n; i++) {
-		ds->d[i].fd = -1;
+		ds->d[i].fd = ds->d[i].cached_fd = -1;
 		ds->d[i].state = AG_DRIVE_MISSING;
 	}
 	for (i = 0; i < cfg->ndrives; i++) {
@@ -690,6 +712,8 @@ void ag_drives_close(struct ag_drives *ds)
 	for (i = 0; i < ds->n; i++) {
 		if (ds->d[i].fd >= 0)
 			close(ds->d[i].fd);
+		if (ds->d[i].cached_fd >= 0)
+			close(ds->d[i].cached_fd);
 		free(ds->d[i].path);
 	}
 	free(ds);
@@ -706,6 +730,7 @@ void ag_commit_encode(uint8_t *b, const struct ag_commit_rec *r)
 	put_le32(b + 24, r->epoch);
 	memcpy(b + 32, r->uuid, 16);
 	put_le64(b + 48, r->time_ns);
+	put_le64(b + 56, r->lazy_since);
 	put_le32(b + 64, r->npages);
 	for (i = 0; i < r->npages && i < AG_COMMIT_PAGES; i++)
 		put_le64(b + 72 + 8 * i, r->pages[i]);
@@ -725,8 +750,11 @@ static int commit_decode(const uint8_t *b, struct ag_commit_rec *r)
 	r->epoch = get_le32(b + 24);
 	memcpy(r->uuid, b + 32, 16);
 	r->time_ns = get_le64(b + 48);
+	r->lazy_since = get_le64(b + 56);
 	r->npages = get_le32(b + 64);
-	if (r->npages > AG_COMMIT_PAGES)
+	if (r->npages > AG_COMMIT_PAGES ||
+	    (r->lazy_since && (r->lazy_since > r->gen ||
+			       r->gen - r->lazy_since >= AG_COMMIT_SLOTS)))
 		return -AG_ECORRUPT;
 	for (i = 0; i < r->npages; i++)
 		r->pages[i] = get_le64(b + 72 + 8 * i);
@@ -736,6 +764,38 @@ static int commit_decode(const uint8_t *b, struct ag_commit_rec *r)
 static int newer(const struct ag_commit_rec *a, const struct ag_commit_rec *b)
 {
 	return a->gen > b->gen || (a->gen == b->gen && a->epoch > b->epoch);
+}
+
+static int landed(const struct ag_commit_rec *r,
+		  int (*check)(void *arg, const struct ag_commit_rec *r),
+		  void *arg)
+{
+	return !check || !r->npages || check(arg, r);
+}
+
+/* Whether r stands: its own pages landed, and so did those of every
+ * record of the unsynced run it ends (written by the same metad, so of
+ * its epoch): a device may keep a later write and lose an earlier one
+ * until a sync, and r's tree holds pages of the whole run. */
+static int whole(const struct ag_commit_rec *cand, int n,
+		 const struct ag_commit_rec *r,
+		 int (*check)(void *arg, const struct ag_commit_rec *r),
+		 void *arg)
+{
+	uint64_t g;
+	int i;
+
+	if (!landed(r, check, arg))
+		return 0;
+	for (g = r->lazy_since ? r->lazy_since : r->gen; g < r->gen; g++) {
+		for (i = 0; i < n; i++)
+			if (cand[i].gen == g && cand[i].epoch == r->epoch &&
+			    landed(&cand[i], check, arg))
+				break;
+		if (i == n)
+			return 0;
+	}
+	return 1;
 }
 
 int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
@@ -781,7 +841,7 @@ int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
 		for (i = 1; i < n; i++)
 			if (newer(&cand[i], &cand[best]))
 				best = i;
-		if (!check || !cand[best].npages || check(arg, &cand[best])) {
+		if (whole(cand, n, &cand[best], check, arg)) {
 			*rec = cand[best];
 			rc = 0;
 			break;

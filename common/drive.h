@@ -36,6 +36,9 @@ struct ag_commit_rec {
 	uint32_t epoch;
 	uint8_t uuid[16];
 	uint64_t time_ns;
+	/* first generation of the unsynced run this record ends (0: none):
+	 * it counts only with every record of [lazy_since, gen) */
+	uint64_t lazy_since;
 	uint32_t npages;  /* pages written with the record, to check */
 	uint64_t pages[AG_COMMIT_PAGES];
 };
@@ -51,6 +54,7 @@ struct ag_drive {
 	char *path;
 	int fd;
 	int direct; /* opened with O_DIRECT */
+	int cached_fd; /* the same drive through the page cache, or -1 */
 	enum ag_drive_state state;
 	atomic_ulong read_errors, write_errors, csum_errors;
 };
@@ -109,6 +113,11 @@ int ag_drive_write(struct ag_drives *ds, int i, const void *buf, size_t len,
 /* Write iovcnt buffers (4 KiB aligned, whole blocks) contiguously at off. */
 int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
 		    int iovcnt, uint64_t off);
+/* The same through the page cache: a fraction of the cost when no sync
+ * follows soon (readers stay coherent: a direct read of a range first
+ * writes back what the cache holds of it). Not thread-safe. */
+int ag_drive_writev_cached(struct ag_drives *ds, int i,
+			   const struct iovec *iov, int iovcnt, uint64_t off);
 /* Run fn(ds, i, arg) for every drive i at once, one thread per drive, and
  * wait for all; each result lands in ds->pool.rc[i]. One job runs at a
  * time per drive set. */

@@ -91,6 +91,25 @@ static int ensure_meta_segments(struct ag_meta *m)
 	return rc;
 }
 
+/* Make every commit so far durable. */
+static int sync_all(struct ag_meta *m)
+{
+	int rc;
+
+	if (m->synced_gen == m->rec.gen)
+		return 0;
+	rc = ag_drives_sync(m->ds);
+	if (!rc && !ag_drives_quorum(m->ds))
+		rc = -AG_ENOQUORUM;
+	if (rc) {
+		AG_ERR("sync of generation %llu failed: %s",
+		       (unsigned long long)m->rec.gen, ag_strerror(rc));
+		return rc;
+	}
+	m->synced_gen = m->rec.gen;
+	return 0;
+}
+
 static int reload(struct ag_meta *m)
 {
 	int rc;
@@ -105,6 +124,12 @@ static int reload(struct ag_meta *m)
 		       ag_strerror(rc));
 		return rc;
 	}
+	/* the record found may be a lazy one: what we build on must be
+	 * durable, or a power cut could leave our records without it */
+	m->synced_gen = 0;
+	rc = sync_all(m);
+	if (rc)
+		return rc;
 	rc = ag_space_init(&m->space, &m->ds->label);
 	if (rc)
 		return rc;
@@ -231,29 +256,43 @@ int ag_meta_mkfs(const struct ag_config *cfg, int force)
 	m->next_ino = AG_ROOT_INO + 1;
 	m->stats.inodes = 1;
 	m->pending = 1;
-	rc = ag_meta_commit(m, &gen, &rootaddr);
+	rc = ag_meta_commit(m, 0, &gen, &rootaddr);
 out:
 	ag_meta_close(m);
 	return rc;
 }
 
-int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root)
+int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
+		   uint64_t *root)
 {
 	struct ag_commit_rec rec = m->rec;
 	uint32_t drained[64], n, i;
 	int rc, round;
 
-	if (!m->pending && !ag_tree_dirty(m->tree))
+	if (!m->pending && !ag_tree_dirty(m->tree)) {
+		rc = lazy ? 0 : sync_all(m);
 		goto done;
+	}
 	rec.gen = m->rec.gen + 1;
 	rec.time_ns = ag_now_ns();
-	round = ag_space_round_due(&m->space, m->rec.gen);
+	/* the records of the unsynced run and the last synced one must all
+	 * stay in the ring: the run ends with a durable commit before it
+	 * would wrap onto the synced record's slot */
+	rec.lazy_since = m->synced_gen + 1;
+	if (rec.gen - m->synced_gen >= AG_COMMIT_SLOTS - 1)
+		lazy = 0;
+	/* space freed by a commit a power cut could still undo is not
+	 * reused: rounds only cover synced generations */
+	round = ag_space_round_due(&m->space, m->synced_gen);
 	rc = write_counters(m);
 	if (!rc)
 		rc = ag_tree_flush(m->tree, rec.gen, &rec.root);
 	/* pages first, then the record that makes them the cluster's state */
-	if (!rc)
-		rc = ag_pagestore_commit(m->ps, &rec);
+	if (!rc) {
+		rc = ag_pagestore_commit(m->ps, &rec, lazy);
+		if (rc == -EAGAIN) /* too big to be lazy */
+			rc = ag_pagestore_commit(m->ps, &rec, lazy = 0);
+	}
 	if (rc) {
 		ag_pagestore_discard(m->ps);
 		AG_ERR("commit of generation %llu failed: %s; reloading",
@@ -263,6 +302,10 @@ int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root)
 			ensure_meta_segments(m);
 		return rc;
 	}
+	if (!lazy)
+		m->synced_gen = rec.gen;
+	else if (m->synced_gen == m->rec.gen)
+		m->unsynced_since = ag_mono_ns();
 	m->rec = rec;
 	m->pending = 0;
 	ag_space_committed(&m->space, rec.gen);
@@ -281,10 +324,11 @@ int ag_meta_commit(struct ag_meta *m, uint64_t *gen, uint64_t *root)
 	rc = ensure_meta_segments(m);
 	if (rc)
 		AG_WARN("no free segment for metadata: %s", ag_strerror(rc));
+	rc = 0;
 done:
 	*gen = m->rec.gen;
 	*root = m->rec.root;
-	return 0;
+	return rc;
 }
 
 uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max)
@@ -442,12 +486,17 @@ void ag_meta_tick(struct ag_meta *m)
 	}
 	reap_orphans(m, now, timeout);
 	reap_clients(m, now, 4 * timeout);
+	if (m->synced_gen != m->rec.gen &&
+	    now - m->unsynced_since >= AG_LAZY_SYNC_NS)
+		sync_all(m);
 }
 
 void ag_meta_close(struct ag_meta *m)
 {
 	if (!m)
 		return;
+	if (m->tree)
+		sync_all(m);
 	ag_tree_close(m->tree);
 	ag_space_destroy(&m->space);
 	ag_pagestore_free(m->ps);

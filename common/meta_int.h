@@ -37,7 +37,10 @@ struct ag_meta {
 	struct ag_pager pager;
 	struct ag_tree *tree;
 	struct ag_space space;
-	struct ag_commit_rec rec; /* the newest durable commit */
+	struct ag_commit_rec rec; /* the newest commit */
+	uint64_t synced_gen;      /* the newest synced: durable */
+	uint64_t unsynced_since;  /* monotonic ns of the first lazy commit
+				   * after it */
 	uint64_t next_ino;
 	struct ag_stats_rec stats;
 	int pending;              /* transactions applied since commit */

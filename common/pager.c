@@ -319,7 +319,18 @@ struct flush_job {
 	struct ag_pagestore *ps;
 	const uint8_t *commit; /* a commit record block to write too */
 	uint64_t commit_off;
+	int lazy;              /* write only: a later sync makes it durable */
 };
+
+/* A lazy commit goes through the page cache: a direct write costs a
+ * device round trip, and the sync that will follow writes the whole run
+ * of lazy commits back at once. */
+static int write_run(struct ag_drives *ds, int d, const struct iovec *iov,
+		     int n, uint64_t off, int lazy)
+{
+	return lazy ? ag_drive_writev_cached(ds, d, iov, n, off)
+		    : ag_drive_writev(ds, d, iov, n, off);
+}
 
 /* Runs on drive d's thread: write every queued copy that lives on d, in
  * runs of adjacent blocks, and the commit record if any, then sync. */
@@ -360,15 +371,15 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 			iov[run++].iov_len = ps->page_size;
 			i++;
 		}
-		rc = ag_drive_writev(ds, d, iov, (int)run, start);
+		rc = write_run(ds, d, iov, (int)run, start, job->lazy);
 	}
 	free(cp);
 	if (!rc && job->commit) {
 		iov[0].iov_base = (void *)job->commit;
 		iov[0].iov_len = AG_BLOCK;
-		rc = ag_drive_writev(ds, d, iov, 1, job->commit_off);
+		rc = write_run(ds, d, iov, 1, job->commit_off, job->lazy);
 	}
-	if (rc)
+	if (rc || job->lazy)
 		return rc;
 	if (fdatasync(ds->d[d].fd)) {
 		atomic_fetch_add(&ds->d[d].write_errors, 1);
@@ -383,7 +394,13 @@ static int flush_queue(struct ag_pagestore *ps, const struct flush_job *job)
 	size_t i;
 	int c, rc = 0;
 
-	ag_drives_run(ds, flush_drive, (void *)job);
+	if (job->lazy) {
+		/* copies into the page cache: no need for the threads */
+		for (c = 0; c < ds->n; c++)
+			ds->pool.rc[c] = flush_drive(ds, c, (void *)job);
+	} else {
+		ag_drives_run(ds, flush_drive, (void *)job);
+	}
 	/* every page needs a copy on a drive that took its writes */
 	for (i = 0; i < ps->nqueue && !rc; i++) {
 		int landed = 0;
@@ -419,15 +436,18 @@ int ag_pagestore_flush(struct ag_pagestore *ps)
 	return flush_queue(ps, &job);
 }
 
-int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec)
+int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
+			int lazy)
 {
-	struct flush_job job = { .ps = ps };
+	struct flush_job job = { .ps = ps, .lazy = lazy };
 	uint8_t *block;
 	size_t i;
 	int rc;
 
 	if (ps->nqueue > AG_COMMIT_PAGES) {
-		/* too many to list: pages first, then the record */
+		/* too many to list: pages first, then the record, durable */
+		if (lazy)
+			return -EAGAIN;
 		rec->npages = 0;
 		rc = ag_pagestore_flush(ps);
 		return rc ? rc : ag_commit_write(ps->ds, rec);

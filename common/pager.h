@@ -40,8 +40,12 @@ void ag_pagestore_defer(struct ag_pagestore *ps, int on);
 int ag_pagestore_flush(struct ag_pagestore *ps);
 /* Make the queued pages and rec durable in one flush of every drive; rec
  * lists the pages so that readers can tell a whole commit from a torn
- * one (a commit of too many pages to list takes two flushes). */
-int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec);
+ * one (a commit of too many pages to list takes two flushes). Lazy: write
+ * them all but sync nothing (rec->lazy_since says since when nothing was
+ * synced); -EAGAIN, with nothing written, for a commit of too many pages
+ * to list, which must be durable. */
+int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
+			int lazy);
 /* A check for ag_commit_read_latest (arg: the page store): 1 when every
  * page rec lists is on the drives, written by rec's generation. */
 int ag_pagestore_check_commit(void *arg, const struct ag_commit_rec *rec);

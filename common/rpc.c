@@ -300,7 +300,8 @@ static int read_reply(struct ag_rpc *r, struct link *l)
 		 (rlen - 12 - AG_RPC_REPLY_LEN) / AG_PAGE_SIZE;
 	if (rlen != 12 + AG_RPC_REPLY_LEN + npages * AG_PAGE_SIZE ||
 	    npages > AG_RPC_PUSH_MAX || !(type & AG_RPC_REPLY) ||
-	    (npages && type != (AG_RPC_TXN | AG_RPC_REPLY)))
+	    (npages && type != (AG_RPC_TXN | AG_RPC_REPLY) &&
+	     type != (AG_RPC_TXN_LAZY | AG_RPC_REPLY)))
 		return -EPIPE;
 	rc = ag_rpc_read_all(l->fd, body, sizeof(body));
 	if (rc || ag_rpc_reply_decode(body, sizeof(body), &reply))

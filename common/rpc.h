@@ -12,13 +12,16 @@
  * once with the newest generation; from then on, after every commit,
  * the connection gets an AG_RPC_NOTIFY frame with the new generation and
  * root (request id 0) written before any reply that acknowledges the
- * commit).
+ * commit), AG_RPC_TXN_LAZY (as TXN, but answered once the commit is
+ * written, before it is synced: it survives the death of any process,
+ * and a power cut once synced), AG_RPC_SYNC (empty: answered once every
+ * commit so far is durable).
  * A reply has the request's type with AG_RPC_REPLY set, the same request
  * id, and the payload struct ag_rpc_reply (40 bytes):
  *   0 i32 status   4 u32 flags (1: replayed)   8 u64 generation
  *   16 u64 root    24 u64 inode made   32 u32 segment leased  36 u32 0
  *   40 u64 fill of the segment leased
- * A TXN reply may carry after it up to AG_RPC_PUSH_MAX metadata pages
+ * A TXN or TXN_LAZY reply may carry after it up to AG_RPC_PUSH_MAX metadata pages
  * (AG_PAGE_SIZE each): the pages of the commit that holds the
  * transaction, which the client is about to read. metad sends them when
  * the commit was small; the client checks and caches them.
@@ -37,6 +40,8 @@
 #define AG_RPC_PING 3u
 #define AG_RPC_WATCH 4u
 #define AG_RPC_NOTIFY 5u /* sent as AG_RPC_NOTIFY | AG_RPC_REPLY */
+#define AG_RPC_TXN_LAZY 6u
+#define AG_RPC_SYNC 7u
 #define AG_RPC_REPLY 0x80000000u
 #define AG_RPC_REPLY_LEN 48
 #define AG_RPC_PUSH_MAX 64

@@ -265,9 +265,8 @@ void gw_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void gw_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi)
 {
-	/* namespace changes are durable when they return */
 	(void)ino;
 	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, 0);
+	gw_reply_err(req, ag_cluster_sync(gw_of(req)->c));
 }

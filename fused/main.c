@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* after the fork: the handle runs a heartbeat thread */
-	rc = ag_cluster_open(o.config, AG_OPEN_WATCH, &g.c);
+	rc = ag_cluster_open(o.config, AG_OPEN_WATCH | AG_OPEN_LAZY, &g.c);
 	if (rc) {
 		fprintf(stderr, "agora-fused: %s: %s\n", o.config,
 			ag_strerror(rc));

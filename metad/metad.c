@@ -3,10 +3,12 @@
  *
  * One thread, one poll loop. Every turn it reads whatever frames the
  * clients have sent, applies each transaction to the open batch, then
- * commits the batch once (pages, sync, one commit record) and answers
- * every transaction of it: group commit falls out of the loop, the
- * batch is whatever arrived while the previous commit was on the drives
- * (and, briefly, what the clients of the last batch send next).
+ * commits the batch once (pages and one commit record, synced) and
+ * answers every transaction of it: group commit falls out of the loop,
+ * the batch is whatever arrived while the previous commit was on the
+ * drives (and, briefly, what the clients of the last batch send next).
+ * A batch of lazy transactions only is written and not synced; a durable
+ * transaction, a SYNC request or the timer syncs it later.
  *
  * A client that sends garbage or an oversized frame is disconnected;
  * everyone else goes on. Replies are buffered per connection so a slow
@@ -187,6 +189,7 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 
 	switch (type) {
 	case AG_RPC_TXN:
+	case AG_RPC_TXN_LAZY:
 		rc = ag_meta_apply(m, body, len, &res);
 		if (rc == -AG_EPROTO) {
 			AG_WARN("connection %d: malformed transaction", i);
@@ -217,6 +220,7 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 		send_reply(i, type, id, &r);
 		return 0;
 	case AG_RPC_STATE:
+	case AG_RPC_SYNC:
 		if (len)
 			return -1;
 		/* answered after the open batch commits, so the reader sees
@@ -284,14 +288,31 @@ static int conn_read(struct ag_meta *m, int i, int budget)
 	return 0;
 }
 
-/* Transactions (not STATE requests) in the open batch. */
+static int is_txn(uint32_t type)
+{
+	return type == AG_RPC_TXN || type == AG_RPC_TXN_LAZY;
+}
+
+/* Transactions (not STATE or SYNC requests) in the open batch. */
 static size_t txns_waiting(void)
 {
 	size_t n = 0, w;
 
 	for (w = 0; w < nwaiters; w++)
-		n += waiters[w].type == AG_RPC_TXN;
+		n += is_txn(waiters[w].type);
 	return n;
+}
+
+/* Whether a waiter of the open batch wants it durable. */
+static int durable_wanted(void)
+{
+	size_t w;
+
+	for (w = 0; w < nwaiters; w++)
+		if (waiters[w].type == AG_RPC_TXN ||
+		    waiters[w].type == AG_RPC_SYNC)
+			return 1;
+	return 0;
 }
 
 /* Pages of a small commit go to its clients with their replies: each
@@ -323,18 +344,18 @@ static void commit_and_answer(struct ag_meta *m)
 
 	if (!nwaiters && !ag_meta_pending(m))
 		return;
-	rc = ag_meta_commit(m, &gen, &root);
+	rc = ag_meta_commit(m, !durable_wanted(), &gen, &root);
 	if (!rc && gen != old_gen)
 		notify_watchers(gen, root);
 	if (!rc)
 		npush = pages_to_push(m, old_gen, gen, &push);
 	for (w = 0; w < nwaiters; w++) {
 		struct waiter *wt = &waiters[w];
-		int txn = wt->type == AG_RPC_TXN;
+		int txn = is_txn(wt->type);
 
 		if (conns[wt->conn].fd != wt->fd || wt->fd < 0)
 			continue; /* the client went away */
-		if (rc && txn)
+		if (rc && wt->type != AG_RPC_STATE)
 			wt->reply.status = rc;
 		wt->reply.gen = gen;
 		wt->reply.root = root;

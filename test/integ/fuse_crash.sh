@@ -3,6 +3,9 @@
 # workload that fsyncs: after a lazy unmount of the dead mount and a fresh
 # mount, every file whose fsync returned is intact, and fsck is clean once
 # metad has reaped what the dead gateway held (its orphans and leases).
+# Then the same without fsync, killing agora-metad and then agora-fused:
+# the mount's changes are lazy (written, not synced), and no process
+# death may lose one that returned.
 . "$(dirname "$0")/lib.sh"
 
 M=$T/mnt
@@ -74,6 +77,66 @@ for ((round = 1; round <= rounds; round++)); do
 	done <"$T/synced"
 	fused_stop "$M"
 done
+
+# A workload that never syncs: small files made, written and closed, every
+# other one renamed, each logged once its last call returned.
+cat >"$T/lazy.py" <<'PY'
+import os, sys
+mnt, log, tag = sys.argv[1], sys.argv[2], sys.argv[3]
+d = os.path.join(mnt, "lazy-" + tag)
+os.mkdir(d)
+with open(log, "w", buffering=1) as out:
+    i = 0
+    while True:
+        name = "f%d" % i
+        with open(os.path.join(d, name), "w") as f:
+            f.write("%s %d\n" % (tag, i))
+        if i % 2:
+            os.rename(os.path.join(d, name), os.path.join(d, "r" + name))
+            name = "r" + name
+        out.write("%s %s\n" % (name, "%s %d" % (tag, i)))
+        i += 1
+PY
+
+# lazy_check TAG: every file the lazy workload logged is on the cluster
+# (agora get), with its content.
+lazy_check() {
+	local n=0 name want
+	while read -r name want; do
+		ag get "/lazy-$1/$name" "$T/got" 2>/dev/null ||
+			fail "/lazy-$1/$name: returned, then lost"
+		[ "$(cat "$T/got")" = "$want" ] || fail "/lazy-$1/$name: wrong content"
+		n=$((n + 1))
+	done <"$T/lazy-$1"
+	[ "$n" -gt 0 ] || fail "the lazy workload made nothing: $(tail -n 3 "$T/lazy.err")"
+	say "all $n files made without fsync are there"
+}
+
+step "kill -9 agora-metad under a mount that never syncs; restart it"
+fused_start "$M"
+python3 "$T/lazy.py" "$M" "$T/lazy-m" m 2>"$T/lazy.err" &
+wpid=$!
+started_pids+=("$wpid")
+sleep 2
+metad_kill
+metad_start
+sleep 1 # the mount carries on once metad is back
+kill "$wpid"
+wait "$wpid" 2>/dev/null || true
+lazy_check m
+fused_stop "$M"
+
+step "kill -9 agora-fused under a workload that never syncs"
+fused_start "$M"
+python3 "$T/lazy.py" "$M" "$T/lazy-f" f 2>"$T/lazy.err" &
+wpid=$!
+started_pids+=("$wpid")
+sleep 2
+kill -KILL "$FUSED_PID"
+wait_gone "$FUSED_PID" 10 || fail "agora-fused survived SIGKILL"
+wait "$wpid" 2>/dev/null || true
+fusermount3 -uz "$M" || fail "lazy unmount of the dead mount"
+lazy_check f
 
 step "fsck is clean once metad has reaped the dead gateways' orphans"
 sleep 7 # lease_timeout is 3 s in the test config

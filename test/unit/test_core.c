@@ -399,8 +399,6 @@ static int drop_pages(int drive, int is_write, uint64_t off, size_t len)
 	return is_write && off >= (1u << 20) ? 1 : 0;
 }
 
-/* A commit whose pages never reached the drives (a crash in its one
- * flush) must not count: the cluster stays at the commit before it. */
 /* mkdir NAME under the root as transaction txid of client 91. */
 static int apply_mkdir(struct ag_meta *m, uint64_t txid, const char *name,
 		       struct ag_meta_result *res)
@@ -447,7 +445,7 @@ static void test_retries(void)
 		ok(!apply_mkdir(m, 2, "retry2", &res) && res.replay &&
 		   !res.status && res.ino == r2.ino,
 		   "%s: a retry of txid 2 gets its own inode", when);
-		ag_meta_commit(m, &gen, &root);
+		ag_meta_commit(m, 0, &gen, &root);
 		ag_meta_close(m);
 		if (ag_meta_open(cfg, &m)) {
 			ok(0, "in-process metad opens again");
@@ -459,11 +457,13 @@ static void test_retries(void)
 	   "a failing txid 3 is answered EEXIST");
 	ok(!apply_mkdir(m, 3, "retry1", &res) && res.status == -EEXIST &&
 	   !res.replay, "its retry is applied again, not taken as done");
-	ag_meta_commit(m, &gen, &root);
+	ag_meta_commit(m, 0, &gen, &root);
 	ag_meta_close(m);
 	ag_config_free(cfg);
 }
 
+/* A commit whose pages never reached the drives (a crash in its one
+ * flush) must not count: the cluster stays at the commit before it. */
 static void test_torn_commit(void)
 {
 	struct ag_config *cfg;
@@ -485,7 +485,7 @@ static void test_torn_commit(void)
 		ok(!ag_meta_apply(m, t.buf, t.len, &res) && !res.status,
 		   "mkdir applied");
 		ag_drive_fault_hook = drop_pages;
-		ag_meta_commit(m, &gen, &root);
+		ag_meta_commit(m, 0, &gen, &root);
 		ag_drive_fault_hook = NULL;
 		ag_txn_release(&t);
 		ag_meta_close(m);
@@ -496,6 +496,62 @@ static void test_torn_commit(void)
 	   "the torn commit is ignored (generation %llu)",
 	   (unsigned long long)before);
 	ok(c && ag_resolve(c, "/torn", &a) == -ENOENT, "its mkdir is not there");
+	ok(c && ag_fsck(c, NULL, 0) == 0, "fsck clean");
+	ag_cluster_close(c);
+}
+
+/* Lazy commits: a run of them longer than the commit ring reads back
+ * whole after a restart; a run in which one commit's pages were lost (a
+ * power cut before the sync) does not count from that commit on, even
+ * where a later commit of the run landed whole. */
+static void test_lazy_run(void)
+{
+	struct ag_meta_result res;
+	struct ag_config *cfg;
+	struct ag_cluster *c;
+	struct ag_meta *m;
+	struct ag_attr a;
+	uint64_t before = 0, gen, root;
+	char name[32];
+	int i, seen = 0;
+
+	if (!ok(!ag_config_load(conf, &cfg), "config for an in-process metad"))
+		return;
+	if (ok(!ag_meta_open(cfg, &m), "in-process metad opens")) {
+		for (i = 0; i < 40; i++) {
+			snprintf(name, sizeof(name), "lazy%d", i);
+			apply_mkdir(m, 100 + i, name, &res);
+			ag_meta_commit(m, 1, &gen, &root);
+		}
+		before = ag_meta_gen(m);
+		ag_meta_close(m);
+	}
+	ok(!ag_cluster_open(conf, AG_OPEN_RDONLY, &c), "open after 40 lazy "
+	   "commits");
+	for (i = 0; c && i < 40; i++) {
+		snprintf(name, sizeof(name), "/lazy%d", i);
+		seen += !ag_resolve(c, name, &a);
+	}
+	ok(c && ag_cluster_generation(c) == before && seen == 40,
+	   "all 40 are there (%d)", seen);
+	ag_cluster_close(c);
+	if (ok(!ag_meta_open(cfg, &m), "in-process metad opens again")) {
+		apply_mkdir(m, 200, "lost", &res);
+		ag_drive_fault_hook = drop_pages;
+		ag_meta_commit(m, 1, &gen, &root);
+		ag_drive_fault_hook = NULL;
+		apply_mkdir(m, 201, "after", &res);
+		ag_meta_commit(m, 1, &gen, &root);
+		ag_meta_close(m);
+	}
+	ag_config_free(cfg);
+	ok(!ag_cluster_open(conf, AG_OPEN_RDONLY, &c), "open after the cut");
+	ok(c && ag_cluster_generation(c) == before,
+	   "the run is cut at the lost commit (generation %llu)",
+	   (unsigned long long)before);
+	ok(c && ag_resolve(c, "/lost", &a) == -ENOENT &&
+	   ag_resolve(c, "/after", &a) == -ENOENT,
+	   "neither its mkdir nor the next one is there");
 	ok(c && ag_fsck(c, NULL, 0) == 0, "fsck clean");
 	ag_cluster_close(c);
 }
@@ -575,6 +631,7 @@ int main(void)
 	stop_metad();
 	test_retries();
 	test_torn_commit();
+	test_lazy_run();
 	if (!ok(!start_metad(), "metad starts again"))
 		return tap_done();
 	test_degraded();
