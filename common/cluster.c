@@ -346,7 +346,7 @@ static int seal_round(struct ag_cluster *c, struct ag_txn *t)
 		c->sealing = 1;
 		c->unsynced = 1; /* until a sync succeeds */
 		pthread_mutex_unlock(&c->pack_lock);
-		rc = ag_drives_sync(c->ds);
+		rc = ag_drives_sync(c->ds, NULL);
 		pthread_mutex_lock(&c->pack_lock);
 		c->sealing = 0;
 		c->unsynced = rc != 0;

@@ -262,7 +262,8 @@ static void pool_stop(struct ag_drives *ds)
 /* Run fn on every drive at once; rc[i] holds each result. Falls back to
  * running them in turn if threads cannot be had. */
 void ag_drives_run(struct ag_drives *ds,
-		   int (*fn)(struct ag_drives *, int, void *), void *arg)
+		   int (*fn)(struct ag_drives *, int, void *), void *arg,
+		   int *rc)
 {
 	struct ag_drive_pool *p = &ds->pool;
 	int i;
@@ -283,7 +284,7 @@ void ag_drives_run(struct ag_drives *ds,
 	}
 	if (p->nthreads < ds->n) {
 		for (i = 0; i < ds->n; i++)
-			p->rc[i] = fn(ds, i, arg);
+			rc[i] = fn(ds, i, arg);
 		pthread_mutex_unlock(&p->job_lock);
 		return;
 	}
@@ -295,6 +296,8 @@ void ag_drives_run(struct ag_drives *ds,
 	pthread_cond_broadcast(&p->start);
 	while (p->pending)
 		pthread_cond_wait(&p->done, &p->lock);
+	/* the next job, perhaps another thread's, reuses p->rc */
+	memcpy(rc, p->rc, sizeof(*rc) * ds->n);
 	pthread_mutex_unlock(&p->lock);
 	pthread_mutex_unlock(&p->job_lock);
 }
@@ -400,18 +403,71 @@ int ag_drive_writev_cached(struct ag_drives *ds, int i,
 	return writev_fd(ds, i, cached_fd(&ds->d[i]), iov, iovcnt, off);
 }
 
-int ag_drives_sync(struct ag_drives *ds)
+int ag_drives_sync(struct ag_drives *ds, int *rcs)
 {
-	int i, ok = 0, rc = 0;
+	int i, ok = 0, rc = 0, mine[AG_MAX_DRIVES];
 
-	ag_drives_run(ds, sync_one, NULL);
+	if (!rcs)
+		rcs = mine;
+	ag_drives_run(ds, sync_one, NULL, rcs);
 	for (i = 0; i < ds->n; i++) {
-		if (!ds->pool.rc[i])
+		if (!rcs[i])
 			ok++;
-		else if (ds->pool.rc[i] < 0)
-			rc = ds->pool.rc[i];
+		else if (rcs[i] < 0)
+			rc = rcs[i];
 	}
 	return ok ? 0 : rc ? rc : -AG_ENOQUORUM;
+}
+
+struct fill_job {
+	uint64_t off, len;
+};
+
+/* Runs on drive i's thread: zeros over the holes of [off, off + len) of a
+ * drive file, then a sync, so that later writes there are overwrites. */
+static int fill_one(struct ag_drives *ds, int i, void *arg)
+{
+	const struct fill_job *j = arg;
+	struct ag_drive *d = &ds->d[i];
+	uint64_t end = j->off + j->len, pos = j->off;
+	size_t chunk = 1u << 20;
+	struct stat st;
+	void *zero;
+	int wrote = 0;
+
+	if (d->state != AG_DRIVE_OK || fstat(d->fd, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	zero = ag_drives_scratch(ds, i, chunk);
+	if (!zero)
+		return -ENOMEM;
+	memset(zero, 0, chunk);
+	while (pos < end) {
+		off_t hole = lseek(d->fd, (off_t)pos, SEEK_HOLE), data;
+		uint64_t stop;
+
+		if (hole < 0 || (uint64_t)hole >= end)
+			break;
+		data = lseek(d->fd, hole, SEEK_DATA);
+		stop = data < 0 || (uint64_t)data > end ? end : (uint64_t)data;
+		/* a hole ends and starts on block boundaries */
+		for (pos = (uint64_t)hole; pos < stop; pos += chunk) {
+			size_t n = AG_MIN(chunk, stop - pos);
+
+			if (ag_drive_write(ds, i, zero, n, pos))
+				return 0; /* an optimisation only */
+			wrote = 1;
+		}
+	}
+	return wrote && fdatasync(d->fd) ? -EIO : 0;
+}
+
+int ag_drives_fill_holes(struct ag_drives *ds, uint64_t off, uint64_t len)
+{
+	struct fill_job j = { .off = off, .len = len };
+	int rc[AG_MAX_DRIVES];
+
+	ag_drives_run(ds, fill_one, &j, rc);
+	return 0;
 }
 
 static int label_from_config(const struct ag_config *cfg, struct ag_label *l)
@@ -856,15 +912,15 @@ int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
 	return rc;
 }
 
-int ag_drives_quorum(const struct ag_drives *ds)
+int ag_drives_quorum(const struct ag_drives *ds, const int *rc)
 {
 	int i, ok = 0, present = 0;
 
 	for (i = 0; i < ds->n; i++) {
-		if (ds->pool.rc[i] == 1)
+		if (rc[i] == 1)
 			continue;
 		present++;
-		if (!ds->pool.rc[i])
+		if (!rc[i])
 			ok++;
 	}
 	return ok >= AG_MIN(3, present) && ok;
@@ -894,12 +950,13 @@ int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec)
 		.off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) * AG_BLOCK,
 	};
 	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
+	int rc[AG_MAX_DRIVES];
 
 	if (!b)
 		return -ENOMEM;
 	ag_commit_encode(b, rec);
 	j.block = b;
-	ag_drives_run(ds, commit_one, &j);
+	ag_drives_run(ds, commit_one, &j, rc);
 	free(b);
-	return ag_drives_quorum(ds) ? 0 : -AG_ENOQUORUM;
+	return ag_drives_quorum(ds, rc) ? 0 : -AG_ENOQUORUM;
 }

@@ -119,15 +119,23 @@ int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
 int ag_drive_writev_cached(struct ag_drives *ds, int i,
 			   const struct iovec *iov, int iovcnt, uint64_t off);
 /* Run fn(ds, i, arg) for every drive i at once, one thread per drive, and
- * wait for all; each result lands in ds->pool.rc[i]. One job runs at a
- * time per drive set. */
+ * wait for all; each result lands in rc[i] (ds->n entries). One job runs
+ * at a time per drive set. */
 void ag_drives_run(struct ag_drives *ds,
-		   int (*fn)(struct ag_drives *ds, int i, void *arg), void *arg);
+		   int (*fn)(struct ag_drives *ds, int i, void *arg), void *arg,
+		   int *rc);
 /* An aligned buffer of at least len bytes for drive i's job to use; it
  * stays valid until the job returns (NULL when memory is short). */
 void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len);
-/* fdatasync every present drive. */
-int ag_drives_sync(struct ag_drives *ds);
+/* fdatasync every present drive; 0 when one succeeded at least. Each
+ * drive's result lands in rc[i] when rc is not NULL. */
+int ag_drives_sync(struct ag_drives *ds, int *rc);
+/* Write zeros over the holes of bytes [off, off + len) of every drive that
+ * is a file, and sync: a sparse file allocates on the first write to a
+ * block, and a sync of allocated blocks then costs twice that of written
+ * ones (metadata segments, synced at every commit). Changes nothing a
+ * reader sees; block devices are left alone. */
+int ag_drives_fill_holes(struct ag_drives *ds, uint64_t off, uint64_t len);
 
 /* The newest valid commit record on any drive, by generation and then
  * epoch, that check (when not NULL) accepts: a record that lists pages
@@ -141,8 +149,8 @@ void ag_commit_encode(uint8_t *block, const struct ag_commit_rec *rec);
  * when at least min(3, present) drives took it. */
 int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec);
 /* Whether enough drives took a job's write: min(3, present), at least
- * one (from ds->pool.rc after ag_drives_run). */
-int ag_drives_quorum(const struct ag_drives *ds);
+ * one (from the results of ag_drives_run). */
+int ag_drives_quorum(const struct ag_drives *ds, const int *rc);
 
 /* Byte offset on a drive of segment seg, unit-sized slot L. */
 static inline uint64_t ag_slot_offset(const struct ag_label *l, uint32_t seg,

@@ -61,6 +61,16 @@ static int read_counters(struct ag_meta *m)
 	return ag_stats_rec_decode(v, vl, &m->stats);
 }
 
+/* Metadata segments are written and synced at every commit: make sure
+ * no write there allocates (see ag_drives_fill_holes). */
+static void prepare_meta_segment(struct ag_meta *m, uint32_t seg)
+{
+	const struct ag_label *l = &m->ds->label;
+
+	ag_drives_fill_holes(m->ds, ag_slot_offset(l, seg, 0, 0),
+			     l->segment_size);
+}
+
 /* Keep a spare metadata segment recorded, so that page allocation during
  * a flush never needs to change the tree. */
 static int ensure_meta_segments(struct ag_meta *m)
@@ -80,6 +90,7 @@ static int ensure_meta_segments(struct ag_meta *m)
 		rc = ag_tx_seg_put(&tx, seg, &r);
 		if (rc)
 			break;
+		prepare_meta_segment(m, seg);
 		if (sp->cur_meta == AG_SEG_NONE) {
 			sp->cur_meta = seg;
 			sp->next_page = 0;
@@ -94,12 +105,12 @@ static int ensure_meta_segments(struct ag_meta *m)
 /* Make every commit so far durable. */
 static int sync_all(struct ag_meta *m)
 {
-	int rc;
+	int rc, rcs[AG_MAX_DRIVES];
 
 	if (m->synced_gen == m->rec.gen)
 		return 0;
-	rc = ag_drives_sync(m->ds);
-	if (!rc && !ag_drives_quorum(m->ds))
+	rc = ag_drives_sync(m->ds, rcs);
+	if (!rc && !ag_drives_quorum(m->ds, rcs))
 		rc = -AG_ENOQUORUM;
 	if (rc) {
 		AG_ERR("sync of generation %llu failed: %s",
@@ -112,6 +123,7 @@ static int sync_all(struct ag_meta *m)
 
 static int reload(struct ag_meta *m)
 {
+	uint32_t s;
 	int rc;
 
 	ag_tree_close(m->tree);
@@ -138,6 +150,9 @@ static int reload(struct ag_meta *m)
 		rc = ag_space_load(&m->space, m->tree);
 	if (!rc)
 		rc = read_counters(m);
+	for (s = 0; !rc && s < m->space.nseg; s++)
+		if (m->space.state[s] == AG_SEG_META)
+			prepare_meta_segment(m, s);
 	m->pending = 0;
 	return rc;
 }

@@ -42,6 +42,7 @@ struct mirror_job {
 	const uint8_t *buf;   /* the stripe's payload */
 	uint32_t seg, t;
 	uint64_t from, to;    /* payload bytes to write */
+	int rc[AG_MAX_DRIVES]; /* each drive's result */
 };
 
 /* Runs on drive d's thread: write d's copies of [from, to). */
@@ -83,8 +84,8 @@ static int every_group_landed(const struct ag_stripes *s,
 		int landed = 0;
 
 		for (r = 0; r <= s->m; r++)
-			if (!s->ds->pool.rc[slot_drive(s, job->t,
-						       copy_slot(s, g, r))])
+			if (!job->rc[slot_drive(s, job->t,
+						copy_slot(s, g, r))])
 				landed++;
 		if (!landed)
 			return 0;
@@ -106,7 +107,7 @@ int ag_mirror_put(struct ag_packer *p)
 	if (ag_packer_grow_done(p))
 		return -ENOMEM;
 	memset(p->buf + p->used, 0, to - p->used);
-	ag_drives_run(s->ds, write_copies, &job);
+	ag_drives_run(s->ds, write_copies, &job, job.rc);
 	if (!every_group_landed(s, &job)) {
 		AG_ERR("segment %u stripe %u: a mirrored block reached no "
 		       "drive", p->seg, job.t);

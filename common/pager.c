@@ -320,6 +320,7 @@ struct flush_job {
 	const uint8_t *commit; /* a commit record block to write too */
 	uint64_t commit_off;
 	int lazy;              /* write only: a later sync makes it durable */
+	int rc[AG_MAX_DRIVES]; /* each drive's result */
 };
 
 /* A lazy commit goes through the page cache: a direct write costs a
@@ -388,7 +389,7 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 	return 0;
 }
 
-static int flush_queue(struct ag_pagestore *ps, const struct flush_job *job)
+static int flush_queue(struct ag_pagestore *ps, struct flush_job *job)
 {
 	struct ag_drives *ds = ps->ds;
 	size_t i;
@@ -397,9 +398,9 @@ static int flush_queue(struct ag_pagestore *ps, const struct flush_job *job)
 	if (job->lazy) {
 		/* copies into the page cache: no need for the threads */
 		for (c = 0; c < ds->n; c++)
-			ds->pool.rc[c] = flush_drive(ds, c, (void *)job);
+			job->rc[c] = flush_drive(ds, c, job);
 	} else {
-		ag_drives_run(ds, flush_drive, (void *)job);
+		ag_drives_run(ds, flush_drive, job, job->rc);
 	}
 	/* every page needs a copy on a drive that took its writes */
 	for (i = 0; i < ps->nqueue && !rc; i++) {
@@ -410,14 +411,14 @@ static int flush_queue(struct ag_pagestore *ps, const struct flush_job *job)
 			uint64_t off;
 
 			copy_place(ps, ps->queue[i].addr, c, &drive, &off);
-			if (ds->pool.rc[drive] == 0)
+			if (job->rc[drive] == 0)
 				landed++;
 		}
 		if (!landed)
 			rc = -AG_ENOQUORUM;
 	}
 	for (c = 0; c < ds->n && !rc; c++)
-		if (ds->pool.rc[c] == -ENOSPC)
+		if (job->rc[c] == -ENOSPC)
 			rc = -ENOSPC;
 	if (rc) {
 		ag_pagestore_discard(ps);
@@ -465,7 +466,7 @@ int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
 	job.commit_off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) *
 			 AG_BLOCK;
 	rc = flush_queue(ps, &job);
-	if (!rc && !ag_drives_quorum(ps->ds))
+	if (!rc && !ag_drives_quorum(ps->ds, job.rc))
 		rc = -AG_ENOQUORUM;
 	free(block);
 	return rc;

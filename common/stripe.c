@@ -617,9 +617,11 @@ int ag_stripes_read_range(struct ag_stripes *s, uint64_t addr, void *buf,
 		x += n;
 	}
 	if (!rc) {
-		ag_drives_run(s->ds, read_pieces, &job);
+		int rcs[AG_MAX_DRIVES];
+
+		ag_drives_run(s->ds, read_pieces, &job, rcs);
 		for (i = 0; i < s->ds->n; i++)
-			if (s->ds->pool.rc[i] < 0)
+			if (rcs[i] < 0)
 				rc = -EIO;
 	}
 	free(job.pc);
@@ -731,7 +733,7 @@ static int put_stripe(struct ag_packer *p)
 	struct ag_stripe_done *sd;
 	uint8_t *strips[AG_EC_MAX];
 	uint32_t t = p->fill / s->spay;
-	int j, landed = 0;
+	int j, landed = 0, rc[AG_MAX_DRIVES];
 
 	/* grown before the write: a stripe on the drives that cannot be
 	 * reported would be lost to the tree */
@@ -750,9 +752,9 @@ static int put_stripe(struct ag_packer *p)
 	job.t = t;
 	/* the k + m strips go to k + m drives at once; a degraded write is
 	 * fine: the missing strips are rebuilt on read like any erasure */
-	ag_drives_run(s->ds, write_strip, &job);
+	ag_drives_run(s->ds, write_strip, &job, rc);
 	for (j = 0; j < s->ds->n; j++)
-		if (!s->ds->pool.rc[j])
+		if (!rc[j])
 			landed++;
 	if (landed < s->k) {
 		AG_ERR("segment %u stripe %u: only %d of %d strips written, "
