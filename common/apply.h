@@ -9,8 +9,9 @@
  * commit record, and syncs them: the batch becomes durable at once or not
  * at all. Results are only sent to clients after that. A lazy commit
  * skips the sync: every reader sees it and it survives the death of any
- * process, and the next sync (at most AG_COMMIT_SLOTS - 1 commits or
- * AG_LAZY_SYNC_NS later) makes it survive a power cut too.
+ * process, and the next sync (in the background, at most
+ * AG_COMMIT_SLOTS - 1 commits or about AG_LAZY_SYNC_NS later) makes it
+ * survive a power cut too.
  *
  * Not thread-safe: metad calls it from one thread.
  */

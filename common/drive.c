@@ -419,28 +419,19 @@ int ag_drives_sync(struct ag_drives *ds, int *rcs)
 	return ok ? 0 : rc ? rc : -AG_ENOQUORUM;
 }
 
-struct fill_job {
-	uint64_t off, len;
-};
-
-/* Runs on drive i's thread: zeros over the holes of [off, off + len) of a
- * drive file, then a sync, so that later writes there are overwrites. */
-static int fill_one(struct ag_drives *ds, int i, void *arg)
+/* Zeros (chunk bytes of them) over the holes of [off, off + len) of drive
+ * i if it is a file, then a sync, so that later writes there are
+ * overwrites. */
+static void fill_one(struct ag_drives *ds, int i, uint64_t off,
+		     uint64_t len, const void *zero, size_t chunk)
 {
-	const struct fill_job *j = arg;
 	struct ag_drive *d = &ds->d[i];
-	uint64_t end = j->off + j->len, pos = j->off;
-	size_t chunk = 1u << 20;
+	uint64_t end = off + len, pos = off;
 	struct stat st;
-	void *zero;
 	int wrote = 0;
 
 	if (d->state != AG_DRIVE_OK || fstat(d->fd, &st) || !S_ISREG(st.st_mode))
-		return 0;
-	zero = ag_drives_scratch(ds, i, chunk);
-	if (!zero)
-		return -ENOMEM;
-	memset(zero, 0, chunk);
+		return;
 	while (pos < end) {
 		off_t hole = lseek(d->fd, (off_t)pos, SEEK_HOLE), data;
 		uint64_t stop;
@@ -454,20 +445,26 @@ static int fill_one(struct ag_drives *ds, int i, void *arg)
 			size_t n = AG_MIN(chunk, stop - pos);
 
 			if (ag_drive_write(ds, i, zero, n, pos))
-				return 0; /* an optimisation only */
+				return; /* an optimisation only */
 			wrote = 1;
 		}
 	}
-	return wrote && fdatasync(d->fd) ? -EIO : 0;
+	if (wrote)
+		fdatasync(d->fd);
 }
 
-int ag_drives_fill_holes(struct ag_drives *ds, uint64_t off, uint64_t len)
+void ag_drives_fill_holes(struct ag_drives *ds, uint64_t off, uint64_t len)
 {
-	struct fill_job j = { .off = off, .len = len };
-	int rc[AG_MAX_DRIVES];
+	size_t chunk = 1u << 20;
+	void *zero = ag_alloc_aligned(chunk);
+	int i;
 
-	ag_drives_run(ds, fill_one, &j, rc);
-	return 0;
+	if (!zero)
+		return;
+	memset(zero, 0, chunk);
+	for (i = 0; i < ds->n; i++)
+		fill_one(ds, i, off, len, zero, chunk);
+	free(zero);
 }
 
 static int label_from_config(const struct ag_config *cfg, struct ag_label *l)

@@ -134,8 +134,9 @@ int ag_drives_sync(struct ag_drives *ds, int *rc);
  * is a file, and sync: a sparse file allocates on the first write to a
  * block, and a sync of allocated blocks then costs twice that of written
  * ones (metadata segments, synced at every commit). Changes nothing a
- * reader sees; block devices are left alone. */
-int ag_drives_fill_holes(struct ag_drives *ds, uint64_t off, uint64_t len);
+ * reader sees; block devices are left alone. Runs in the calling thread,
+ * drive after drive, so a background caller holds up no drive job. */
+void ag_drives_fill_holes(struct ag_drives *ds, uint64_t off, uint64_t len);
 
 /* The newest valid commit record on any drive, by generation and then
  * epoch, that check (when not NULL) accepts: a record that lists pages

@@ -71,6 +71,33 @@ static void prepare_meta_segment(struct ag_meta *m, uint32_t seg)
 			     l->segment_size);
 }
 
+/* The spare metadata segment is prepared by the syncer, in the background:
+ * the page allocator takes it only once that is done (spare_wait). */
+static void prepare_spare(struct ag_meta *m, uint32_t seg)
+{
+	if (!m->syncer_running) {
+		prepare_meta_segment(m, seg);
+		m->space.spare_ready = 1;
+		return;
+	}
+	pthread_mutex_lock(&m->sync_lock);
+	m->fill_want = seg;
+	m->space.spare_ready = 0;
+	pthread_cond_broadcast(&m->sync_cond);
+	pthread_mutex_unlock(&m->sync_lock);
+}
+
+static void spare_wait(void *arg)
+{
+	struct ag_meta *m = arg;
+
+	pthread_mutex_lock(&m->sync_lock);
+	while (m->fill_done != m->space.spare_meta && m->syncer_running)
+		pthread_cond_wait(&m->sync_cond, &m->sync_lock);
+	pthread_mutex_unlock(&m->sync_lock);
+	m->space.spare_ready = 1;
+}
+
 /* Keep a spare metadata segment recorded, so that page allocation during
  * a flush never needs to change the tree. */
 static int ensure_meta_segments(struct ag_meta *m)
@@ -90,35 +117,121 @@ static int ensure_meta_segments(struct ag_meta *m)
 		rc = ag_tx_seg_put(&tx, seg, &r);
 		if (rc)
 			break;
-		prepare_meta_segment(m, seg);
 		if (sp->cur_meta == AG_SEG_NONE) {
+			prepare_meta_segment(m, seg);
 			sp->cur_meta = seg;
 			sp->next_page = 0;
 		} else {
 			sp->spare_meta = seg;
+			prepare_spare(m, seg);
 		}
 	}
 	ag_tx_free(&tx);
 	return rc;
 }
 
-/* Make every commit so far durable. */
-static int sync_all(struct ag_meta *m)
+/* Sync every drive: what was written before is durable once it returns
+ * 0 (min(3, present) drives synced). */
+static int sync_drives(struct ag_meta *m, uint64_t gen)
 {
 	int rc, rcs[AG_MAX_DRIVES];
 
-	if (m->synced_gen == m->rec.gen)
-		return 0;
 	rc = ag_drives_sync(m->ds, rcs);
 	if (!rc && !ag_drives_quorum(m->ds, rcs))
 		rc = -AG_ENOQUORUM;
-	if (rc) {
+	if (rc)
 		AG_ERR("sync of generation %llu failed: %s",
-		       (unsigned long long)m->rec.gen, ag_strerror(rc));
-		return rc;
+		       (unsigned long long)gen, ag_strerror(rc));
+	return rc;
+}
+
+/* Take what the syncer made durable. */
+static void harvest(struct ag_meta *m)
+{
+	pthread_mutex_lock(&m->sync_lock);
+	if (m->sync_done > m->synced_gen)
+		m->synced_gen = AG_MIN(m->sync_done, m->rec.gen);
+	pthread_mutex_unlock(&m->sync_lock);
+}
+
+/* Make every commit so far durable. */
+static int sync_all(struct ag_meta *m)
+{
+	uint64_t gen = m->rec.gen;
+	int rc;
+
+	harvest(m);
+	if (m->synced_gen == gen)
+		return 0;
+	rc = sync_drives(m, gen);
+	if (!rc)
+		m->synced_gen = gen;
+	return rc;
+}
+
+static void *syncer_main(void *arg)
+{
+	struct ag_meta *m = arg;
+
+	pthread_mutex_lock(&m->sync_lock);
+	while (!m->syncer_stop) {
+		uint64_t gen = m->sync_want;
+		uint32_t seg = m->fill_want;
+
+		if (seg != AG_SEG_NONE) {
+			pthread_mutex_unlock(&m->sync_lock);
+			prepare_meta_segment(m, seg);
+			pthread_mutex_lock(&m->sync_lock);
+			if (m->fill_want == seg)
+				m->fill_want = AG_SEG_NONE;
+			m->fill_done = seg;
+			pthread_cond_broadcast(&m->sync_cond);
+			continue;
+		}
+		if (gen <= m->sync_done) {
+			pthread_cond_wait(&m->sync_cond, &m->sync_lock);
+			continue;
+		}
+		m->syncer_busy = 1;
+		pthread_mutex_unlock(&m->sync_lock);
+		if (sync_drives(m, gen)) {
+			/* the loop's own syncs report it; try again later */
+			pthread_mutex_lock(&m->sync_lock);
+			m->sync_want = m->sync_done;
+		} else {
+			pthread_mutex_lock(&m->sync_lock);
+			m->sync_done = gen;
+		}
+		m->syncer_busy = 0;
+		pthread_cond_broadcast(&m->sync_cond);
 	}
-	m->synced_gen = m->rec.gen;
-	return 0;
+	pthread_mutex_unlock(&m->sync_lock);
+	return NULL;
+}
+
+/* Have the syncer make generation gen durable, in the background. */
+static void sync_soon(struct ag_meta *m, uint64_t gen)
+{
+	if (!m->syncer_running) {
+		sync_all(m);
+		return;
+	}
+	pthread_mutex_lock(&m->sync_lock);
+	if (gen > m->sync_want) {
+		m->sync_want = gen;
+		pthread_cond_broadcast(&m->sync_cond);
+	}
+	pthread_mutex_unlock(&m->sync_lock);
+}
+
+/* Wait for the syncer to finish what it is doing. */
+static void sync_wait(struct ag_meta *m)
+{
+	pthread_mutex_lock(&m->sync_lock);
+	while (m->syncer_busy)
+		pthread_cond_wait(&m->sync_cond, &m->sync_lock);
+	pthread_mutex_unlock(&m->sync_lock);
+	harvest(m);
 }
 
 static int reload(struct ag_meta *m)
@@ -145,6 +258,8 @@ static int reload(struct ag_meta *m)
 	rc = ag_space_init(&m->space, &m->ds->label);
 	if (rc)
 		return rc;
+	m->space.spare_wait = spare_wait;
+	m->space.spare_wait_arg = m;
 	rc = ag_tree_open(&m->tree, &m->pager, m->rec.root);
 	if (!rc)
 		rc = ag_space_load(&m->space, m->tree);
@@ -187,6 +302,9 @@ static int meta_new(const struct ag_config *cfg, struct ag_meta **mp)
 
 	if (!m)
 		return -ENOMEM;
+	pthread_mutex_init(&m->sync_lock, NULL);
+	pthread_cond_init(&m->sync_cond, NULL);
+	m->fill_want = m->fill_done = AG_SEG_NONE;
 	m->cfg = cfg;
 	m->lock_fd = -1;
 	m->started = ag_mono_ns();
@@ -223,6 +341,8 @@ int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp)
 			AG_WARN("no free segment for metadata: the cluster is "
 				"full");
 	}
+	if (!rc && !pthread_create(&m->syncer, NULL, syncer_main, m))
+		m->syncer_running = 1; /* without it: lazy runs sync inline */
 	if (rc) {
 		ag_meta_close(m);
 		return rc;
@@ -292,10 +412,14 @@ int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 	rec.time_ns = ag_now_ns();
 	/* the records of the unsynced run and the last synced one must all
 	 * stay in the ring: the run ends with a durable commit before it
-	 * would wrap onto the synced record's slot */
-	rec.lazy_since = m->synced_gen + 1;
+	 * would wrap onto the synced record's slot, unless the syncer has
+	 * caught up meanwhile */
+	harvest(m);
+	if (lazy && rec.gen - m->synced_gen >= AG_COMMIT_SLOTS - 1)
+		sync_wait(m);
 	if (rec.gen - m->synced_gen >= AG_COMMIT_SLOTS - 1)
 		lazy = 0;
+	rec.lazy_since = m->synced_gen + 1;
 	/* space freed by a commit a power cut could still undo is not
 	 * reused: rounds only cover synced generations */
 	round = ag_space_round_due(&m->space, m->synced_gen);
@@ -321,6 +445,9 @@ int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 		m->synced_gen = rec.gen;
 	else if (m->synced_gen == m->rec.gen)
 		m->unsynced_since = ag_mono_ns();
+	/* halfway through the ring, the syncer starts on the run */
+	if (lazy && rec.gen - m->synced_gen >= AG_COMMIT_SLOTS / 2)
+		sync_soon(m, rec.gen);
 	m->rec = rec;
 	m->pending = 0;
 	ag_space_committed(&m->space, rec.gen);
@@ -501,17 +628,28 @@ void ag_meta_tick(struct ag_meta *m)
 	}
 	reap_orphans(m, now, timeout);
 	reap_clients(m, now, 4 * timeout);
+	harvest(m);
 	if (m->synced_gen != m->rec.gen &&
 	    now - m->unsynced_since >= AG_LAZY_SYNC_NS)
-		sync_all(m);
+		sync_soon(m, m->rec.gen);
 }
 
 void ag_meta_close(struct ag_meta *m)
 {
 	if (!m)
 		return;
+	if (m->syncer_running) {
+		pthread_mutex_lock(&m->sync_lock);
+		m->syncer_stop = 1;
+		pthread_cond_broadcast(&m->sync_cond);
+		pthread_mutex_unlock(&m->sync_lock);
+		pthread_join(m->syncer, NULL);
+		m->syncer_running = 0;
+	}
 	if (m->tree)
 		sync_all(m);
+	pthread_mutex_destroy(&m->sync_lock);
+	pthread_cond_destroy(&m->sync_cond);
 	ag_tree_close(m->tree);
 	ag_space_destroy(&m->space);
 	ag_pagestore_free(m->ps);

@@ -6,6 +6,7 @@
 #ifndef AG_META_INT_H
 #define AG_META_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,14 @@ struct ag_meta {
 	uint64_t synced_gen;      /* the newest synced: durable */
 	uint64_t unsynced_since;  /* monotonic ns of the first lazy commit
 				   * after it */
+	/* the syncer: a thread that syncs runs of lazy commits while the
+	 * loop goes on committing (meta.c) */
+	pthread_t syncer;
+	int syncer_running, syncer_stop, syncer_busy;
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cond;
+	uint64_t sync_want, sync_done; /* generations, under sync_lock */
+	uint32_t fill_want, fill_done; /* spare segments to prepare */
 	uint64_t next_ino;
 	struct ag_stats_rec stats;
 	int pending;              /* transactions applied since commit */

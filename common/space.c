@@ -212,6 +212,8 @@ int ag_space_page_alloc(void *ctx, uint64_t *addr)
 		/* fill holes left by old tree versions before new space */
 		s = roomy_meta(sp, sp->pages_per_seg / 8);
 		if (s == AG_SEG_NONE && sp->spare_meta != AG_SEG_NONE) {
+			if (!sp->spare_ready && sp->spare_wait)
+				sp->spare_wait(sp->spare_wait_arg);
 			s = sp->spare_meta;
 			sp->spare_meta = AG_SEG_NONE;
 		}

@@ -41,6 +41,11 @@ struct ag_space {
 	uint64_t *owner;      /* DATA: client holding the lease, 0 sealed */
 	uint64_t *fill;       /* DATA: payload offset past all data in it */
 	uint32_t cur_meta, spare_meta, next_page;
+	/* the spare is prepared in the background (meta.c): the allocator
+	 * waits for it before it takes it */
+	int spare_ready;
+	void (*spare_wait)(void *arg);
+	void *spare_wait_arg;
 	uint32_t search;      /* where the next free-segment search starts */
 	/* pages released by the batch being committed */
 	uint64_t *released;
