@@ -17,20 +17,32 @@
 #include "meta_int.h"
 #include "util.h"
 
+/* Inode numbers are recorded this many ahead: a create then seldom
+ * changes the SUPER leaf (numbers a restart skips are never missed). */
+#define INO_AHEAD 4096
+
 static int write_counters(struct ag_meta *m)
 {
 	uint8_t k[AG_KEYBUF], v[AG_STATS_REC_LEN];
 	int rc;
 
-	put_le64(v, m->next_ino);
-	rc = ag_tree_put(m->tree, k, ag_key_super(k, "next_ino"), v, 8);
-	if (rc)
-		return rc;
+	if (m->next_ino > m->stored_ino) {
+		put_le64(v, m->next_ino + INO_AHEAD);
+		rc = ag_tree_put(m->tree, k, ag_key_super(k, "next_ino"), v,
+				 8);
+		if (rc)
+			return rc;
+		m->stored_ino = m->next_ino + INO_AHEAD;
+	}
 	/* the epoch of every page this commit writes is at most this */
-	put_le64(v, m->space.epoch);
-	rc = ag_tree_put(m->tree, k, ag_key_super(k, "page_epoch"), v, 8);
-	if (rc)
-		return rc;
+	if (m->space.epoch != m->stored_epoch) {
+		put_le64(v, m->space.epoch);
+		rc = ag_tree_put(m->tree, k, ag_key_super(k, "page_epoch"), v,
+				 8);
+		if (rc)
+			return rc;
+		m->stored_epoch = m->space.epoch;
+	}
 	ag_stats_rec_encode(v, &m->stats);
 	return ag_tree_put(m->tree, k, ag_key_stats(k), v, sizeof(v));
 }
@@ -46,7 +58,7 @@ static int read_counters(struct ag_meta *m)
 		return rc;
 	if (vl != 8)
 		return AG_CORRUPT("next_ino record");
-	m->next_ino = get_le64(v);
+	m->next_ino = m->stored_ino = get_le64(v);
 	/* start an epoch no page on the drives has (the stored one may be
 	 * in client caches) */
 	vl = 8;
@@ -54,6 +66,7 @@ static int read_counters(struct ag_meta *m)
 	if (rc && rc != -ENOENT)
 		return rc;
 	m->space.epoch = (rc ? 0 : get_le64(v) % AG_MAX_PAGE_SLOTS) + 1;
+	m->stored_epoch = 0; /* the new epoch goes with the next commit */
 	vl = sizeof(v);
 	rc = ag_tree_get(m->tree, k, ag_key_stats(k), v, &vl);
 	if (rc)

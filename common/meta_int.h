@@ -51,6 +51,8 @@ struct ag_meta {
 	uint64_t sync_want, sync_done; /* generations, under sync_lock */
 	uint32_t fill_want, fill_done; /* spare segments to prepare */
 	uint64_t next_ino;
+	uint64_t stored_ino;      /* the tree's next_ino: at least next_ino */
+	uint32_t stored_epoch;    /* the tree's page_epoch (0: not yet) */
 	struct ag_stats_rec stats;
 	int pending;              /* transactions applied since commit */
 	int lock_fd;
