@@ -54,8 +54,9 @@
  *   88  8  creation time (unix seconds)
  *   4092 4 crc32c of bytes [0, 4092)
  *
- * Commit record (4096 bytes, slot gen % 16 of the ring, written to every
- * drive that is present; at least 3 must succeed):
+ * Commit record (4096 bytes, slot gen % 16 of the ring, written to the
+ * drives that hold copies of its pages, or to every present drive when
+ * those are fewer than 3 (or than 3 succeed); at least 3 must succeed):
  *   0   8  magic "AGORACMT"
  *   8   8  generation
  *   16  8  root page address of the metadata tree
@@ -63,7 +64,8 @@
  *   28  4  reserved (0)
  *   32  16 cluster uuid
  *   48  8  commit time (unix nanoseconds)
- *   56  8  reserved (0)
+ *   56  8  lazy_since: first generation of the unsynced run the
+ *          record ends (0: none; see agora-format(5))
  *   64  4  npages: pages listed below (at most 502)
  *   72  8n addresses of the pages this commit wrote
  *   4092 4 crc32c of bytes [0, 4092)

@@ -132,8 +132,7 @@ static int ensure_meta_segments(struct ag_meta *m)
 			break;
 		if (sp->cur_meta == AG_SEG_NONE) {
 			prepare_meta_segment(m, seg);
-			sp->cur_meta = seg;
-			sp->next_page = 0;
+			ag_space_use_meta(sp, seg);
 		} else {
 			sp->spare_meta = seg;
 			prepare_spare(m, seg);
@@ -436,6 +435,7 @@ int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 	/* space freed by a commit a power cut could still undo is not
 	 * reused: rounds only cover synced generations */
 	round = ag_space_round_due(&m->space, m->synced_gen);
+	ag_space_set_lane(&m->space, rec.gen);
 	rc = write_counters(m);
 	if (!rc)
 		rc = ag_tree_flush(m->tree, rec.gen, &rec.root);

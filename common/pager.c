@@ -43,6 +43,7 @@ struct ag_pagestore {
 	int deferred;
 	struct queued *queue;
 	size_t nqueue, queue_cap;
+	uint64_t unsynced;      /* drives with lazy writes not synced since */
 	/* pager context handed to the tree */
 	int (*alloc)(void *, uint64_t *);
 	void (*release)(void *, uint64_t);
@@ -320,8 +321,41 @@ struct flush_job {
 	const uint8_t *commit; /* a commit record block to write too */
 	uint64_t commit_off;
 	int lazy;              /* write only: a later sync makes it durable */
-	int rc[AG_MAX_DRIVES]; /* each drive's result */
+	uint64_t record;       /* drives that take the record */
+	uint64_t sync;         /* drives to sync */
+	uint64_t touch;        /* drives with anything to do */
+	int rc[AG_MAX_DRIVES]; /* each drive's result; 1: not involved */
 };
+
+/* The drives that hold a copy of a queued page. */
+static uint64_t copy_drives(const struct ag_pagestore *ps)
+{
+	uint64_t mask = 0;
+	size_t i;
+	int c;
+
+	for (i = 0; i < ps->nqueue; i++) {
+		for (c = 0; c < AG_PAGE_COPIES; c++) {
+			int drive;
+			uint64_t off;
+
+			copy_place(ps, ps->queue[i].addr, c, &drive, &off);
+			mask |= 1ull << drive;
+		}
+	}
+	return mask;
+}
+
+static uint64_t present_drives(const struct ag_drives *ds)
+{
+	uint64_t mask = 0;
+	int i;
+
+	for (i = 0; i < ds->n; i++)
+		if (ds->d[i].state == AG_DRIVE_OK)
+			mask |= 1ull << i;
+	return mask;
+}
 
 /* A lazy commit goes through the page cache: a direct write costs a
  * device round trip, and the sync that will follow writes the whole run
@@ -344,7 +378,7 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 	size_t i, n = 0;
 	int c, rc = 0;
 
-	if (ds->d[d].state != AG_DRIVE_OK)
+	if (ds->d[d].state != AG_DRIVE_OK || !(job->touch >> d & 1))
 		return 1;
 	cp = malloc(ps->nqueue * AG_PAGE_COPIES * sizeof(*cp) + 1);
 	if (!cp)
@@ -375,12 +409,12 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 		rc = write_run(ds, d, iov, (int)run, start, job->lazy);
 	}
 	free(cp);
-	if (!rc && job->commit) {
+	if (!rc && job->commit && (job->record >> d & 1)) {
 		iov[0].iov_base = (void *)job->commit;
 		iov[0].iov_len = AG_BLOCK;
 		rc = write_run(ds, d, iov, 1, job->commit_off, job->lazy);
 	}
-	if (rc || job->lazy)
+	if (rc || !(job->sync >> d & 1))
 		return rc;
 	if (fdatasync(ds->d[d].fd)) {
 		atomic_fetch_add(&ds->d[d].write_errors, 1);
@@ -389,12 +423,27 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 	return 0;
 }
 
+/* Write the queued pages (and the record), syncing unless lazy; the
+ * queue stays for the caller to retry or drop. */
 static int flush_queue(struct ag_pagestore *ps, struct flush_job *job)
 {
 	struct ag_drives *ds = ps->ds;
+	uint64_t present = present_drives(ds), written;
 	size_t i;
 	int c, rc = 0;
 
+	/* the record goes where the pages go (one lane of drives, as metad
+	 * allocates them, space.c) when that makes a quorum */
+	if (job->commit && !job->record) {
+		job->record = copy_drives(ps) & present;
+		if (__builtin_popcountll(job->record) <
+		    AG_MIN(AG_PAGE_COPIES, __builtin_popcountll(present)))
+			job->record = present;
+	}
+	written = (copy_drives(ps) | job->record) & present;
+	/* a durable flush syncs what lazy ones left too */
+	job->sync = job->lazy ? 0 : written | (ps->unsynced & present);
+	job->touch = written | job->sync;
 	if (job->lazy) {
 		/* copies into the page cache: no need for the threads */
 		for (c = 0; c < ds->n; c++)
@@ -420,6 +469,22 @@ static int flush_queue(struct ag_pagestore *ps, struct flush_job *job)
 	for (c = 0; c < ds->n && !rc; c++)
 		if (job->rc[c] == -ENOSPC)
 			rc = -ENOSPC;
+	if (!rc && job->commit && !ag_drives_quorum(ds, job->rc))
+		rc = -AG_ENOQUORUM;
+	if (rc)
+		return rc;
+	if (job->lazy)
+		ps->unsynced |= written;
+	else
+		ps->unsynced = 0;
+	return 0;
+}
+
+/* After a flush: drop the queue, its pages written or not. */
+static int flush_done(struct ag_pagestore *ps, int rc)
+{
+	size_t i;
+
 	if (rc) {
 		ag_pagestore_discard(ps);
 		return rc;
@@ -434,7 +499,7 @@ int ag_pagestore_flush(struct ag_pagestore *ps)
 {
 	struct flush_job job = { .ps = ps };
 
-	return flush_queue(ps, &job);
+	return flush_done(ps, flush_queue(ps, &job));
 }
 
 int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
@@ -466,10 +531,13 @@ int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
 	job.commit_off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) *
 			 AG_BLOCK;
 	rc = flush_queue(ps, &job);
-	if (!rc && !ag_drives_quorum(ps->ds, job.rc))
-		rc = -AG_ENOQUORUM;
+	if (rc == -AG_ENOQUORUM && job.record != present_drives(ps->ds)) {
+		/* a drive of the lane failed: every drive takes it */
+		job.record = present_drives(ps->ds);
+		rc = flush_queue(ps, &job);
+	}
 	free(block);
-	return rc;
+	return flush_done(ps, rc);
 }
 
 int ag_pagestore_check_commit(void *arg, const struct ag_commit_rec *rec)

@@ -46,6 +46,8 @@ int ag_space_init(struct ag_space *sp, const struct ag_label *l)
 	sp->fill = calloc(sp->nseg, sizeof(uint64_t));
 	sp->pages = calloc(((uint64_t)sp->nseg * sp->pages_per_seg + 7) / 8, 1);
 	sp->cur_meta = sp->spare_meta = AG_SEG_NONE;
+	sp->lanes = l->ndrives % AG_PAGE_COPIES ? l->ndrives :
+		    l->ndrives / AG_PAGE_COPIES;
 	sp->last_round = ag_mono_ns();
 	if (!sp->state || !sp->recorded || !sp->reusable || !sp->free_gen ||
 	    !sp->meta_live || !sp->owner || !sp->fill || !sp->pages) {
@@ -191,23 +193,54 @@ static uint32_t roomy_meta(const struct ag_space *sp, uint32_t want)
 	return best;
 }
 
+void ag_space_use_meta(struct ag_space *sp, uint32_t seg)
+{
+	uint32_t j;
+
+	sp->cur_meta = seg;
+	for (j = 0; j < sp->lanes; j++)
+		sp->lane_next[j] = j;
+}
+
+void ag_space_set_lane(struct ag_space *sp, uint64_t gen)
+{
+	sp->lane = (uint32_t)(gen % sp->lanes);
+}
+
+/* A free page slot of lane j in the current metadata segment. */
+static int take_slot(struct ag_space *sp, uint32_t j, uint64_t *addr)
+{
+	uint32_t s = sp->cur_meta, p;
+
+	for (p = sp->lane_next[j]; p < sp->pages_per_seg; p += sp->lanes) {
+		if (bit(sp, s, p))
+			continue;
+		set_bit(sp, s, p, 1);
+		sp->meta_live[s]++;
+		sp->lane_next[j] = p + sp->lanes;
+		*addr = AG_PAGE_ADDR(s, sp->epoch, p);
+		return 0;
+	}
+	sp->lane_next[j] = p;
+	return -ENOSPC;
+}
+
 int ag_space_page_alloc(void *ctx, uint64_t *addr)
 {
 	struct ag_space *sp = ctx;
+	uint32_t j;
 
 	for (;;) {
-		uint32_t s = sp->cur_meta, p;
+		uint32_t s = sp->cur_meta;
 
 		if (s != AG_SEG_NONE) {
-			for (p = sp->next_page; p < sp->pages_per_seg; p++) {
-				if (bit(sp, s, p))
-					continue;
-				set_bit(sp, s, p, 1);
-				sp->meta_live[s]++;
-				sp->next_page = p + 1;
-				*addr = AG_PAGE_ADDR(s, sp->epoch, p);
+			/* the commit's lane, else any: a full lane must not
+			 * leave the segment's other slots unused */
+			if (!take_slot(sp, sp->lane, addr))
 				return 0;
-			}
+			for (j = 0; j < sp->lanes; j++)
+				if (!take_slot(sp, j, addr))
+					return 0;
 		}
 		/* fill holes left by old tree versions before new space */
 		s = roomy_meta(sp, sp->pages_per_seg / 8);
@@ -222,8 +255,7 @@ int ag_space_page_alloc(void *ctx, uint64_t *addr)
 			s = roomy_meta(sp, 0);
 		if (s == AG_SEG_NONE)
 			return -ENOSPC;
-		sp->cur_meta = s;
-		sp->next_page = 0;
+		ag_space_use_meta(sp, s);
 	}
 }
 

@@ -40,7 +40,13 @@ struct ag_space {
 	uint8_t *pages;       /* META: bitmap of page slots in use */
 	uint64_t *owner;      /* DATA: client holding the lease, 0 sealed */
 	uint64_t *fill;       /* DATA: payload offset past all data in it */
-	uint32_t cur_meta, spare_meta, next_page;
+	uint32_t cur_meta, spare_meta;
+	/* Page p of a segment lies on drives 3p .. 3p + 2 (mod N), which
+	 * depend on p mod lanes (N / gcd(N, 3)). A commit takes its pages
+	 * from one lane: then it writes, and syncs, 3 drives, not all N. */
+	uint32_t lanes, lane;
+	uint32_t lane_next[AG_MAX_DRIVES]; /* where the search in cur_meta
+					    * goes on, per lane */
 	/* the spare is prepared in the background (meta.c): the allocator
 	 * waits for it before it takes it */
 	int spare_ready;
@@ -82,6 +88,12 @@ int ag_space_find_free_beyond(struct ag_space *sp, uint32_t reserve,
  * each leaving most of one empty. -ENOSPC when none. */
 int ag_space_find_sealed(struct ag_space *sp, uint64_t payload,
 			 uint64_t stripe, uint32_t *seg);
+
+/* Make seg the metadata segment pages come from. */
+void ag_space_use_meta(struct ag_space *sp, uint32_t seg);
+/* The lane the next commit's pages come from (by its generation, so that
+ * commits in a row spread over the drives). */
+void ag_space_set_lane(struct ag_space *sp, uint64_t gen);
 
 /* Pager callbacks: ctx is the struct ag_space. */
 int ag_space_page_alloc(void *ctx, uint64_t *addr);

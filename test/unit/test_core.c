@@ -500,6 +500,48 @@ static void test_torn_commit(void)
 	ag_cluster_close(c);
 }
 
+/* Drive 0 fails every write. */
+static int fail_drive0(int drive, int is_write, uint64_t off, size_t len)
+{
+	(void)off;
+	(void)len;
+	return is_write && drive == 0 ? -EIO : 0;
+}
+
+/* A commit writes its lane's 3 drives; when one of them fails, the record
+ * goes to every drive and the commit still succeeds, in either lane. */
+static void test_lane_fallback(void)
+{
+	struct ag_meta_result res;
+	struct ag_config *cfg;
+	struct ag_cluster *c;
+	struct ag_meta *m;
+	struct ag_attr a;
+	uint64_t gen, root;
+	int i, failed = 0;
+
+	if (!ok(!ag_config_load(conf, &cfg), "config for an in-process metad"))
+		return;
+	if (ok(!ag_meta_open(cfg, &m), "in-process metad opens")) {
+		ag_drive_fault_hook = fail_drive0;
+		for (i = 0; i < 2; i++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "lane%d", i);
+			apply_mkdir(m, 300 + i, name, &res);
+			failed += ag_meta_commit(m, 0, &gen, &root) != 0;
+		}
+		ag_drive_fault_hook = NULL;
+		ok(!failed, "both lanes commit with drive 0 failing writes");
+		ag_meta_close(m);
+	}
+	ag_config_free(cfg);
+	ok(!ag_cluster_open(conf, AG_OPEN_RDONLY, &c), "open after it");
+	ok(c && !ag_resolve(c, "/lane0", &a) && !ag_resolve(c, "/lane1", &a),
+	   "both mkdirs are there");
+	ag_cluster_close(c);
+}
+
 /* Lazy commits: a run of them longer than the commit ring reads back
  * whole after a restart; a run in which one commit's pages were lost (a
  * power cut before the sync) does not count from that commit on, even
@@ -632,6 +674,7 @@ int main(void)
 	test_retries();
 	test_torn_commit();
 	test_lazy_run();
+	test_lane_fallback();
 	if (!ok(!start_metad(), "metad starts again"))
 		return tap_done();
 	test_degraded();
