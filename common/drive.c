@@ -213,16 +213,23 @@ static void *pool_main(void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
+		struct ag_drive_job *job;
+
 		while (!p->stopping && p->seq == seen)
 			pthread_cond_wait(&p->start, &p->lock);
 		if (p->stopping)
 			break;
 		seen = p->seq;
+		job = p->cur;
 		pthread_mutex_unlock(&p->lock);
-		p->rc[w->i] = p->fn(w->ds, w->i, p->arg);
+		job->rc[w->i] = job->fn(w->ds, w->i, job->arg);
 		pthread_mutex_lock(&p->lock);
-		if (!--p->pending)
+		if (!--p->pending) {
+			/* the last one frees the pool for the next job */
+			job->done = 1;
+			p->cur = NULL;
 			pthread_cond_broadcast(&p->done);
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	free(w);
@@ -233,7 +240,6 @@ static void pool_init(struct ag_drives *ds)
 {
 	struct ag_drive_pool *p = &ds->pool;
 
-	pthread_mutex_init(&p->job_lock, NULL);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->start, NULL);
 	pthread_cond_init(&p->done, NULL);
@@ -256,19 +262,19 @@ static void pool_stop(struct ag_drives *ds)
 	pthread_cond_destroy(&p->start);
 	pthread_cond_destroy(&p->done);
 	pthread_mutex_destroy(&p->lock);
-	pthread_mutex_destroy(&p->job_lock);
 }
 
-/* Run fn on every drive at once; rc[i] holds each result. Falls back to
- * running them in turn if threads cannot be had. */
-void ag_drives_run(struct ag_drives *ds,
-		   int (*fn)(struct ag_drives *, int, void *), void *arg,
-		   int *rc)
+/* Start job on every drive at once. Falls back to running it drive after
+ * drive, before returning, if threads cannot be had. */
+void ag_drives_start(struct ag_drives *ds, struct ag_drive_job *job)
 {
 	struct ag_drive_pool *p = &ds->pool;
 	int i;
 
-	pthread_mutex_lock(&p->job_lock);
+	job->done = 0;
+	pthread_mutex_lock(&p->lock);
+	while (p->cur)
+		pthread_cond_wait(&p->done, &p->lock);
 	while (p->nthreads < ds->n) {
 		struct pool_worker *w = malloc(sizeof(*w));
 
@@ -282,24 +288,43 @@ void ag_drives_run(struct ag_drives *ds,
 		}
 		p->nthreads++;
 	}
+	p->cur = job;
 	if (p->nthreads < ds->n) {
+		pthread_mutex_unlock(&p->lock);
 		for (i = 0; i < ds->n; i++)
-			rc[i] = fn(ds, i, arg);
-		pthread_mutex_unlock(&p->job_lock);
+			job->rc[i] = job->fn(ds, i, job->arg);
+		pthread_mutex_lock(&p->lock);
+		job->done = 1;
+		p->cur = NULL;
+		pthread_cond_broadcast(&p->done);
+		pthread_mutex_unlock(&p->lock);
 		return;
 	}
-	pthread_mutex_lock(&p->lock);
-	p->fn = fn;
-	p->arg = arg;
 	p->pending = ds->n;
 	p->seq++;
 	pthread_cond_broadcast(&p->start);
-	while (p->pending)
-		pthread_cond_wait(&p->done, &p->lock);
-	/* the next job, perhaps another thread's, reuses p->rc */
-	memcpy(rc, p->rc, sizeof(*rc) * ds->n);
 	pthread_mutex_unlock(&p->lock);
-	pthread_mutex_unlock(&p->job_lock);
+}
+
+void ag_drives_wait(struct ag_drives *ds, struct ag_drive_job *job)
+{
+	struct ag_drive_pool *p = &ds->pool;
+
+	pthread_mutex_lock(&p->lock);
+	while (!job->done)
+		pthread_cond_wait(&p->done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void ag_drives_run(struct ag_drives *ds,
+		   int (*fn)(struct ag_drives *, int, void *), void *arg,
+		   int *rc)
+{
+	struct ag_drive_job job = { .fn = fn, .arg = arg };
+
+	ag_drives_start(ds, &job);
+	ag_drives_wait(ds, &job);
+	memcpy(rc, job.rc, sizeof(*rc) * ds->n);
 }
 
 void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len)
@@ -781,6 +806,7 @@ void ag_commit_encode(uint8_t *b, const struct ag_commit_rec *r)
 	put_le64(b + 8, r->gen);
 	put_le64(b + 16, r->root);
 	put_le32(b + 24, r->epoch);
+	put_le32(b + 28, r->page_epoch);
 	memcpy(b + 32, r->uuid, 16);
 	put_le64(b + 48, r->time_ns);
 	put_le64(b + 56, r->lazy_since);
@@ -801,6 +827,7 @@ static int commit_decode(const uint8_t *b, struct ag_commit_rec *r)
 	r->gen = get_le64(b + 8);
 	r->root = get_le64(b + 16);
 	r->epoch = get_le32(b + 24);
+	r->page_epoch = get_le32(b + 28);
 	memcpy(r->uuid, b + 32, 16);
 	r->time_ns = get_le64(b + 48);
 	r->lazy_since = get_le64(b + 56);
@@ -812,6 +839,43 @@ static int commit_decode(const uint8_t *b, struct ag_commit_rec *r)
 	for (i = 0; i < r->npages; i++)
 		r->pages[i] = get_le64(b + 72 + 8 * i);
 	return 0;
+}
+
+int ag_page_epoch_ahead(uint32_t a, uint32_t b)
+{
+	uint32_t d = (a + AG_MAX_PAGE_SLOTS - b) % AG_MAX_PAGE_SLOTS;
+
+	return d && d < AG_MAX_PAGE_SLOTS / 2;
+}
+
+void ag_commit_ring_scan(struct ag_drives *ds, const struct ag_commit_rec *after,
+			 uint32_t *epoch, uint32_t *page_epoch)
+{
+	uint8_t *ring = ag_alloc_aligned(AG_COMMIT_SLOTS * AG_BLOCK);
+	struct ag_commit_rec *r = malloc(sizeof(*r));
+	uint32_t s;
+	int i;
+
+	*epoch = 0;
+	*page_epoch = 0;
+	for (i = 0; ring && r && i < ds->n; i++) {
+		if (ag_drive_read(ds, i, ring, AG_COMMIT_SLOTS * AG_BLOCK,
+				  AG_COMMIT_OFF))
+			continue;
+		for (s = 0; s < AG_COMMIT_SLOTS; s++) {
+			if (commit_decode(ring + s * AG_BLOCK, r) ||
+			    memcmp(r->uuid, ds->label.uuid, 16))
+				continue;
+			*epoch = AG_MAX(*epoch, r->epoch);
+			if (r->page_epoch && (r->gen > after->gen ||
+			    (r->gen == after->gen && r->epoch != after->epoch)) &&
+			    (!*page_epoch ||
+			     ag_page_epoch_ahead(r->page_epoch, *page_epoch)))
+				*page_epoch = r->page_epoch;
+		}
+	}
+	free(r);
+	free(ring);
 }
 
 static int newer(const struct ag_commit_rec *a, const struct ag_commit_rec *b)

@@ -34,6 +34,7 @@ struct ag_commit_rec {
 	uint64_t gen;
 	uint64_t root;
 	uint32_t epoch;
+	uint32_t page_epoch; /* of the pages it wrote, at most (0: unknown) */
 	uint8_t uuid[16];
 	uint64_t time_ns;
 	/* first generation of the unsynced run this record ends (0: none):
@@ -63,16 +64,21 @@ struct ag_drives;
 
 /* One thread per drive runs a job on all drives at once (syncs and
  * commit records), so a commit costs one device flush, not N in a row. */
+/* A job for every drive at once: fn(ds, i, arg) on each drive i. */
+struct ag_drive_job {
+	int (*fn)(struct ag_drives *ds, int i, void *arg);
+	void *arg;
+	int rc[AG_MAX_DRIVES];     /* each drive's result */
+	int done;
+};
+
 struct ag_drive_pool {
-	pthread_mutex_t job_lock;  /* one job at a time */
 	pthread_mutex_t lock;      /* protects everything below */
 	pthread_cond_t start, done;
 	pthread_t thr[AG_MAX_DRIVES];
 	int nthreads, stopping, pending;
 	uint64_t seq;
-	int (*fn)(struct ag_drives *ds, int i, void *arg);
-	void *arg;
-	int rc[AG_MAX_DRIVES];
+	struct ag_drive_job *cur;  /* the job running; one at a time */
 	uint8_t *scratch[AG_MAX_DRIVES]; /* per drive thread, reused */
 	size_t scratch_len[AG_MAX_DRIVES];
 };
@@ -124,6 +130,11 @@ int ag_drive_writev_cached(struct ag_drives *ds, int i,
 void ag_drives_run(struct ag_drives *ds,
 		   int (*fn)(struct ag_drives *ds, int i, void *arg), void *arg,
 		   int *rc);
+/* The same in two halves: start job (fn and arg set; once another job
+ * ends) and go on; ag_drives_wait returns when it is done, its results in
+ * job->rc. Any thread may wait; the job and its arg must live until then. */
+void ag_drives_start(struct ag_drives *ds, struct ag_drive_job *job);
+void ag_drives_wait(struct ag_drives *ds, struct ag_drive_job *job);
 /* An aligned buffer of at least len bytes for drive i's job to use; it
  * stays valid until the job returns (NULL when memory is short). */
 void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len);
@@ -144,6 +155,15 @@ void ag_drives_fill_holes(struct ag_drives *ds, uint64_t off, uint64_t len);
 int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
 			  int (*check)(void *arg, const struct ag_commit_rec *r),
 			  void *arg);
+/* Over every record in the rings that decodes: the highest fencing epoch
+ * (*epoch), and the page epoch furthest ahead (mod 0xffff) of those
+ * newer than after (*page_epoch, 0 when none): a metad that starts, or
+ * reloads, must use neither, or its records and pages could be taken
+ * for those of commits it rolled back. */
+void ag_commit_ring_scan(struct ag_drives *ds, const struct ag_commit_rec *after,
+			 uint32_t *epoch, uint32_t *page_epoch);
+/* Whether page epoch a is ahead of b (they wrap at 0xffff). */
+int ag_page_epoch_ahead(uint32_t a, uint32_t b);
 /* The 4096-byte block of a commit record. */
 void ag_commit_encode(uint8_t *block, const struct ag_commit_rec *rec);
 /* Write rec into slot gen % 16 of every present drive and sync; succeeds

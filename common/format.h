@@ -61,7 +61,7 @@
  *   8   8  generation
  *   16  8  root page address of the metadata tree
  *   24  4  fencing epoch of the metad that wrote it
- *   28  4  reserved (0)
+ *   28  4  page epoch of the pages it wrote, at most (0: unknown)
  *   32  16 cluster uuid
  *   48  8  commit time (unix nanoseconds)
  *   56  8  lazy_since: first generation of the unsynced run the

@@ -246,6 +246,19 @@ static void sync_wait(struct ag_meta *m)
 	harvest(m);
 }
 
+/* Epochs no record or page on the drives has: commits newer than the one
+ * reloaded were rolled back, and their records and pages may still be on
+ * drives ours will not overwrite (another lane, a drive that failed). */
+static void fresh_epochs(struct ag_meta *m)
+{
+	uint32_t epoch, page_epoch;
+
+	ag_commit_ring_scan(m->ds, &m->rec, &epoch, &page_epoch);
+	m->rec.epoch = AG_MAX(m->rec.epoch, epoch) + 1;
+	if (page_epoch && !ag_page_epoch_ahead(m->space.epoch, page_epoch))
+		m->space.epoch = page_epoch % AG_MAX_PAGE_SLOTS + 1;
+}
+
 static int reload(struct ag_meta *m)
 {
 	uint32_t s;
@@ -277,6 +290,8 @@ static int reload(struct ag_meta *m)
 		rc = ag_space_load(&m->space, m->tree);
 	if (!rc)
 		rc = read_counters(m);
+	if (!rc)
+		fresh_epochs(m);
 	for (s = 0; !rc && s < m->space.nseg; s++)
 		if (m->space.state[s] == AG_SEG_META)
 			prepare_meta_segment(m, s);
@@ -345,7 +360,6 @@ int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp)
 		return rc;
 	rc = reload(m);
 	if (!rc) {
-		m->rec.epoch++;
 		/* a full cluster must still start, or nothing could ever be
 		 * deleted: metadata then lives in free slots of its own
 		 * segments until space comes back */
@@ -422,6 +436,7 @@ int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 	}
 	rec.gen = m->rec.gen + 1;
 	rec.time_ns = ag_now_ns();
+	rec.page_epoch = m->space.epoch;
 	/* the records of the unsynced run and the last synced one must all
 	 * stay in the ring: the run ends with a durable commit before it
 	 * would wrap onto the synced record's slot, unless the syncer has

@@ -630,6 +630,8 @@ int ag_stripes_read_range(struct ag_stripes *s, uint64_t addr, void *buf,
 
 /* ---- the packer ---- */
 
+static int finish_write(struct ag_packer *p);
+
 int ag_packer_new(struct ag_stripes *s, struct ag_packer **pp)
 {
 	struct ag_packer *p = calloc(1, sizeof(*p));
@@ -638,7 +640,10 @@ int ag_packer_new(struct ag_stripes *s, struct ag_packer **pp)
 		return -ENOMEM;
 	p->s = s;
 	p->buf = ag_alloc_aligned(s->w * s->strip);
-	if (!p->buf) {
+	p->wbuf = ag_alloc_aligned(s->w * s->strip);
+	if (!p->buf || !p->wbuf) {
+		free(p->buf);
+		free(p->wbuf);
 		free(p);
 		return -ENOMEM;
 	}
@@ -650,7 +655,9 @@ void ag_packer_free(struct ag_packer *p)
 {
 	if (!p)
 		return;
+	finish_write(p);
 	free(p->buf);
+	free(p->wbuf);
 	free(p->done);
 	free(p);
 }
@@ -659,6 +666,7 @@ void ag_packer_start(struct ag_packer *p, uint32_t seg, uint64_t fill)
 {
 	struct ag_stripes *s = p->s;
 
+	finish_write(p);
 	if (p->active && p->used > p->written)
 		AG_WARN("packer: segment %u restarted with %llu bytes not "
 			"flushed; they are dropped", p->seg,
@@ -699,71 +707,94 @@ uint64_t ag_packer_fill(const struct ag_packer *p)
 	return p->fill + (p->used ? p->s->spay : 0);
 }
 
-/* Encode and write the full open stripe. On failure nothing moves, so a
- * later add or flush writes it again. */
-struct strip_job {
-	struct ag_stripes *s;
-	uint8_t **strips;
-	uint32_t seg, t;
-};
-
-/* Runs on drive d's thread: write the strip of the stripe that lies on d. */
+/* Runs on drive d's thread: write the strip of the stripe being written
+ * (p->wbuf) that lies on d. */
 static int write_strip(struct ag_drives *ds, int d, void *arg)
 {
-	const struct strip_job *job = arg;
-	const struct ag_stripes *s = job->s;
+	const struct ag_packer *p = arg;
+	const struct ag_stripes *s = p->s;
 	int j;
 
 	(void)ds;
 	for (j = 0; j < s->w; j++) {
-		if (slot_drive(s, job->t, j) != d)
+		if (slot_drive(s, p->wt, j) != d)
 			continue;
 		if (!drive_ok(s, d))
 			return 1;
-		return ag_drive_write(s->ds, d, job->strips[j], s->strip,
-				      slot_off(s, job->seg, job->t, j));
+		return ag_drive_write(s->ds, d, p->wstrips[j], s->strip,
+				      slot_off(s, p->wseg, p->wt, j));
 	}
 	return 1;
 }
 
+static int landed(const struct ag_packer *p)
+{
+	int j, n = 0;
+
+	for (j = 0; j < p->s->ds->n; j++)
+		n += !p->wjob.rc[j];
+	return n;
+}
+
+/* Wait for the stripe being written and check that k strips of it at
+ * least landed (a degraded write is fine: the missing strips are rebuilt
+ * on read like any erasure). One that did not is written again, and on
+ * a second failure stays pending for the next call: -EIO. */
+static int finish_write(struct ag_packer *p)
+{
+	struct ag_stripes *s = p->s;
+
+	if (!p->writing)
+		return 0;
+	ag_drives_wait(s->ds, &p->wjob);
+	if (landed(p) < s->k) {
+		ag_drives_start(s->ds, &p->wjob);
+		ag_drives_wait(s->ds, &p->wjob);
+	}
+	if (landed(p) < s->k) {
+		AG_ERR("segment %u stripe %u: only %d of %d strips written, "
+		       "%d needed", p->wseg, p->wt, landed(p), s->w, s->k);
+		return -EIO;
+	}
+	p->writing = 0;
+	return 0;
+}
+
+/* Encode the full open stripe and start writing it: the next one fills
+ * meanwhile. The stripe before it must be on the drives first; when it
+ * cannot be written, nothing moves and a later add or flush tries again. */
 static int put_stripe(struct ag_packer *p)
 {
 	struct ag_stripes *s = p->s;
-	struct strip_job job;
 	struct ag_stripe_done *sd;
 	uint8_t *strips[AG_EC_MAX];
-	uint32_t t = p->fill / s->spay;
-	int j, landed = 0, rc[AG_MAX_DRIVES];
+	int j, rc;
 
+	rc = finish_write(p);
+	if (rc)
+		return rc;
 	/* grown before the write: a stripe on the drives that cannot be
 	 * reported would be lost to the tree */
 	if (ag_packer_grow_done(p))
 		return -ENOMEM;
-	sd = &p->done[p->ndone];
+	sd = &p->done[p->ndone++];
 	memset(sd, 0, sizeof(*sd));
 	for (j = 0; j < s->w; j++)
 		strips[j] = p->buf + (size_t)j * s->strip;
 	ag_ec_encode(s->ec, s->strip, strips, strips + s->k);
 	for (j = 0; j < s->w; j++)
 		sd->crc[j] = ag_crc32c(strips[j], s->strip);
-	job.s = s;
-	job.strips = strips;
-	job.seg = p->seg;
-	job.t = t;
-	/* the k + m strips go to k + m drives at once; a degraded write is
-	 * fine: the missing strips are rebuilt on read like any erasure */
-	ag_drives_run(s->ds, write_strip, &job, rc);
-	for (j = 0; j < s->ds->n; j++)
-		if (!rc[j])
-			landed++;
-	if (landed < s->k) {
-		AG_ERR("segment %u stripe %u: only %d of %d strips written, "
-		       "%d needed", p->seg, t, landed, s->w, s->k);
-		return -EIO;
-	}
-	sd->seg = p->seg;
-	sd->stripe = t;
-	p->ndone++;
+	sd->seg = p->wseg = p->seg;
+	sd->stripe = p->wt = p->fill / s->spay;
+	/* reported in the done list now: it is taken only after a flush,
+	 * which waits for the write */
+	memcpy(p->wstrips, strips, sizeof(strips));
+	p->buf = p->wbuf;
+	p->wbuf = strips[0];
+	p->wjob.fn = write_strip;
+	p->wjob.arg = p;
+	ag_drives_start(s->ds, &p->wjob);
+	p->writing = 1;
 	p->fill += s->spay;
 	p->used = 0;
 	p->crossed = 0;
@@ -840,20 +871,27 @@ int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
 int ag_packer_flush(struct ag_packer *p)
 {
 	struct ag_stripes *s = p->s;
+	int rc = finish_write(p);
 
-	if (!p->active || p->used == p->written)
-		return 0;
+	if (rc || !p->active || p->used == p->written)
+		return rc;
 	/* a mirrored stripe holds whole chunks only, so that a rebuild of
 	 * one never spans an erasure-coded stripe too */
 	if (p->used <= s->mcap && !p->crossed)
 		return ag_mirror_put(p);
 	memset(p->buf + p->used, 0, s->spay - p->used);
 	p->used = s->spay;
-	return put_stripe(p);
+	rc = put_stripe(p);
+	return rc ? rc : finish_write(p);
 }
 
 int ag_packer_take(struct ag_packer *p, struct ag_stripe_done **list, int *n)
 {
+	/* every stripe listed is on the drives */
+	int rc = finish_write(p);
+
+	if (rc)
+		return rc;
 	*list = p->done;
 	*n = p->ndone;
 	p->done = NULL;
@@ -864,6 +902,9 @@ int ag_packer_take(struct ag_packer *p, struct ag_stripe_done **list, int *n)
 
 void ag_packer_stop(struct ag_packer *p)
 {
+	/* a stripe that cannot be written stays pending: the next flush or
+	 * take reports it */
+	finish_write(p);
 	if (p->active && p->used > p->written)
 		AG_WARN("packer: segment %u stopped with %llu bytes not "
 			"flushed; they are dropped", p->seg,

@@ -93,19 +93,23 @@ void ag_packer_stop(struct ag_packer *p);
 int ag_packer_active(const struct ag_packer *p);
 /* Bytes that still fit in the open segment (0 when none is open). */
 uint64_t ag_packer_room(const struct ag_packer *p);
-/* Append len bytes; *addr gets their data address. Full stripes are
- * encoded and written at once. -ENOSPC when len exceeds the room. */
+/* Append len bytes; *addr gets their data address. A full stripe is
+ * encoded and its write started; the next one fills while it goes to
+ * the drives (the write of a stripe is checked when the next is full, at
+ * flush and at take). -ENOSPC when len exceeds the room. */
 int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
 		  uint64_t *addr);
 /* Make the bytes of the open stripe durable once synced: mirrored when
  * they fit (the stripe stays open, and the next add starts at the next
  * block), otherwise as a whole zero-padded stripe (the next add starts a
- * new stripe). Does not sync. */
+ * new stripe). Every stripe is on the drives when it returns 0. Does not
+ * sync. */
 int ag_packer_flush(struct ag_packer *p);
 /* Payload offset where the next stripe of the open segment begins. */
 uint64_t ag_packer_fill(const struct ag_packer *p);
 /* Move the stripes written since the last call to the caller: *list
- * (malloc'd, caller frees) and *n. */
+ * (malloc'd, caller frees) and *n; -EIO when one of them could not be
+ * written. */
 int ag_packer_take(struct ag_packer *p, struct ag_stripe_done **list, int *n);
 
 extern atomic_ulong ag_stripe_rebuilds;

@@ -39,6 +39,13 @@ struct ag_packer {
 	uint8_t *buf;           /* k data strips back to back, then m parity */
 	struct ag_stripe_done *done;
 	int ndone, cap;
+	/* the full stripe before the open one goes to the drives while the
+	 * open one fills (stripe.c) */
+	uint8_t *wbuf;
+	uint8_t *wstrips[AG_EC_MAX];
+	uint32_t wseg, wt;
+	struct ag_drive_job wjob;
+	int writing;            /* wjob started, its outcome not checked */
 };
 
 static inline uint32_t crc_more(uint32_t crc, const void *p, size_t len)
