@@ -112,12 +112,17 @@ lazy_check() {
 	say "all $n files made without fsync are there"
 }
 
+# lazy_start TAG: mount, run the lazy workload for 2 s (pid in wpid).
+lazy_start() {
+	fused_start "$M"
+	python3 "$T/lazy.py" "$M" "$T/lazy-$1" "$1" 2>"$T/lazy.err" &
+	wpid=$!
+	started_pids+=("$wpid")
+	sleep 2
+}
+
 step "kill -9 agora-metad under a mount that never syncs; restart it"
-fused_start "$M"
-python3 "$T/lazy.py" "$M" "$T/lazy-m" m 2>"$T/lazy.err" &
-wpid=$!
-started_pids+=("$wpid")
-sleep 2
+lazy_start m
 metad_kill
 metad_start
 sleep 1 # the mount carries on once metad is back
@@ -127,11 +132,7 @@ lazy_check m
 fused_stop "$M"
 
 step "kill -9 agora-fused under a workload that never syncs"
-fused_start "$M"
-python3 "$T/lazy.py" "$M" "$T/lazy-f" f 2>"$T/lazy.err" &
-wpid=$!
-started_pids+=("$wpid")
-sleep 2
+lazy_start f
 kill -KILL "$FUSED_PID"
 wait_gone "$FUSED_PID" 10 || fail "agora-fused survived SIGKILL"
 wait "$wpid" 2>/dev/null || true
