@@ -446,7 +446,8 @@ struct preparer {
 	ZSTD_CCtx *zc;
 	EVP_MD_CTX *md;
 	struct cut *cuts;
-	size_t first, ncuts;
+	size_t ncuts;
+	atomic_size_t *next;  /* the next cut nobody took, shared */
 };
 
 #define PREPARERS 2
@@ -583,7 +584,10 @@ static void *prepare_main(void *arg)
 	struct preparer *p = arg;
 	size_t i;
 
-	for (i = p->first; i < p->ncuts; i += PREPARERS)
+	/* cuts are taken one by one, not dealt out: a thread the scheduler
+	 * holds back (the MD5 thread shares the cores) leaves its share to
+	 * the others instead of holding up the join */
+	while ((i = atomic_fetch_add(p->next, 1)) < p->ncuts)
 		prepare_cut(p, &p->cuts[i]);
 	return NULL;
 }
@@ -592,21 +596,19 @@ static void *prepare_main(void *arg)
 static void prepare_all(struct sink *s, size_t n)
 {
 	pthread_t thr[PREPARERS];
+	atomic_size_t next = 0;
 	int i, started = 1;
 
 	for (i = 0; i < PREPARERS; i++) {
 		s->prep[i].cuts = s->cuts;
-		s->prep[i].first = i;
 		s->prep[i].ncuts = n;
+		s->prep[i].next = &next;
 	}
 	for (i = 1; n > 1 && i < PREPARERS; i++, started++)
 		if (pthread_create(&thr[i], NULL, prepare_main, &s->prep[i]))
 			break;
-	/* the calling thread takes share 0 and any share whose thread
-	 * could not start */
-	for (i = 0; i < PREPARERS; i++)
-		if (i == 0 || i >= started)
-			prepare_main(&s->prep[i]);
+	/* the calling thread works too, and takes whatever is left */
+	prepare_main(&s->prep[0]);
 	for (i = 1; i < started; i++)
 		pthread_join(thr[i], NULL);
 }
