@@ -367,8 +367,9 @@ static int write_run(struct ag_drives *ds, int d, const struct iovec *iov,
 		    : ag_drive_writev(ds, d, iov, n, off);
 }
 
-/* Runs on drive d's thread: write every queued copy that lives on d, in
- * runs of adjacent blocks, and the commit record if any, then sync. */
+/* Runs on drive d's thread (lazy: in the caller's): write every queued
+ * copy that lives on d, in runs of adjacent blocks, and the commit record
+ * if d takes it, then sync if the job says so. */
 static int flush_drive(struct ag_drives *ds, int d, void *arg)
 {
 	const struct flush_job *job = arg;
@@ -428,19 +429,20 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 static int flush_queue(struct ag_pagestore *ps, struct flush_job *job)
 {
 	struct ag_drives *ds = ps->ds;
-	uint64_t present = present_drives(ds), written;
+	uint64_t present = present_drives(ds), copies = copy_drives(ps);
+	uint64_t written;
 	size_t i;
 	int c, rc = 0;
 
 	/* the record goes where the pages go (one lane of drives, as metad
 	 * allocates them, space.c) when that makes a quorum */
 	if (job->commit && !job->record) {
-		job->record = copy_drives(ps) & present;
+		job->record = copies & present;
 		if (__builtin_popcountll(job->record) <
 		    AG_MIN(AG_PAGE_COPIES, __builtin_popcountll(present)))
 			job->record = present;
 	}
-	written = (copy_drives(ps) | job->record) & present;
+	written = (copies | job->record) & present;
 	/* a durable flush syncs what lazy ones left too */
 	job->sync = job->lazy ? 0 : written | (ps->unsynced & present);
 	job->touch = written | job->sync;
