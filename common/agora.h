@@ -191,15 +191,18 @@ int ag_file_close(struct ag_file *f);
 ssize_t ag_file_read(struct ag_file *f, uint64_t off, void *buf, size_t len);
 ssize_t ag_file_write(struct ag_file *f, uint64_t off, const void *buf,
 		      size_t len);
-/* Commit what is buffered: data and metadata are durable on return (on
- * an AG_OPEN_LAZY handle, after ag_cluster_sync). */
+/* Commit what is buffered (at close): every reader sees it; durable on
+ * return unless the handle is AG_OPEN_LAZY. */
 int ag_file_flush(struct ag_file *f);
+/* fsync(2): commit what is buffered, and make it and every change of the
+ * handle before it durable. */
+int ag_file_fsync(struct ag_file *f);
 /* ag_getattr, with the size and mtime of writes still buffered. */
 int ag_file_getattr(struct ag_cluster *c, uint64_t ino, struct ag_attr *a);
 /* ag_setattr, after committing ino's buffered writes. */
 int ag_file_setattr(struct ag_cluster *c, uint64_t ino, unsigned mask,
 		    const struct ag_attr *in, struct ag_attr *out);
-/* Commit ino's buffered writes (fsync by inode). */
+/* fsync(2) by inode: ag_file_fsync of ino's buffered writes. */
 int ag_file_sync(struct ag_cluster *c, uint64_t ino);
 /* Make [off, off + len) a hole (reads as zeros, stores nothing); the size
  * does not change. */

@@ -848,34 +848,70 @@ int ag_page_epoch_ahead(uint32_t a, uint32_t b)
 	return d && d < AG_MAX_PAGE_SLOTS / 2;
 }
 
-void ag_commit_ring_scan(struct ag_drives *ds, const struct ag_commit_rec *after,
-			 uint32_t *epoch, uint32_t *page_epoch)
+/* Every record of the rings of all drives that decodes, is of this
+ * cluster and lies in its own slot, into *candp (malloc'd): returns their
+ * number, or -ENOMEM. A torn slot is counted against its drive when
+ * count_torn. */
+static int ring_records(struct ag_drives *ds, int count_torn,
+			struct ag_commit_rec **candp)
 {
 	uint8_t *ring = ag_alloc_aligned(AG_COMMIT_SLOTS * AG_BLOCK);
-	struct ag_commit_rec *r = malloc(sizeof(*r));
+	struct ag_commit_rec *cand, *r;
+	int i, n = 0;
 	uint32_t s;
-	int i;
 
-	*epoch = 0;
-	*page_epoch = 0;
-	for (i = 0; ring && r && i < ds->n; i++) {
+	cand = malloc(sizeof(*cand) * AG_COMMIT_SLOTS * ds->n + 1);
+	if (!ring || !cand) {
+		free(ring);
+		free(cand);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ds->n; i++) {
 		if (ag_drive_read(ds, i, ring, AG_COMMIT_SLOTS * AG_BLOCK,
 				  AG_COMMIT_OFF))
 			continue;
 		for (s = 0; s < AG_COMMIT_SLOTS; s++) {
-			if (commit_decode(ring + s * AG_BLOCK, r) ||
-			    memcmp(r->uuid, ds->label.uuid, 16))
+			int drc;
+
+			r = &cand[n];
+			drc = commit_decode(ring + s * AG_BLOCK, r);
+			if (drc == -AG_ECORRUPT) {
+				/* a torn write of the newest slot is normal
+				 * after a crash; count it, use an older one */
+				if (count_torn)
+					atomic_fetch_add(&ds->d[i].csum_errors,
+							 1);
 				continue;
-			*epoch = AG_MAX(*epoch, r->epoch);
-			if (r->page_epoch && (r->gen > after->gen ||
-			    (r->gen == after->gen && r->epoch != after->epoch)) &&
-			    (!*page_epoch ||
-			     ag_page_epoch_ahead(r->page_epoch, *page_epoch)))
-				*page_epoch = r->page_epoch;
+			}
+			if (!drc && !memcmp(r->uuid, ds->label.uuid, 16) &&
+			    r->gen % AG_COMMIT_SLOTS == s)
+				n++;
 		}
 	}
-	free(r);
 	free(ring);
+	*candp = cand;
+	return n;
+}
+
+void ag_commit_ring_scan(struct ag_drives *ds, const struct ag_commit_rec *after,
+			 uint32_t *epoch, uint32_t *page_epoch)
+{
+	struct ag_commit_rec *cand, *r;
+	int i, n = ring_records(ds, 0, &cand);
+
+	*epoch = 0;
+	*page_epoch = 0;
+	for (i = 0; i < n; i++) {
+		r = &cand[i];
+		*epoch = AG_MAX(*epoch, r->epoch);
+		if (r->page_epoch && (r->gen > after->gen ||
+		    (r->gen == after->gen && r->epoch != after->epoch)) &&
+		    (!*page_epoch ||
+		     ag_page_epoch_ahead(r->page_epoch, *page_epoch)))
+			*page_epoch = r->page_epoch;
+	}
+	if (n >= 0)
+		free(cand);
 }
 
 static int newer(const struct ag_commit_rec *a, const struct ag_commit_rec *b)
@@ -919,37 +955,11 @@ int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
 			  int (*check)(void *arg, const struct ag_commit_rec *r),
 			  void *arg)
 {
-	uint8_t *ring = ag_alloc_aligned(AG_COMMIT_SLOTS * AG_BLOCK);
-	struct ag_commit_rec *cand, *r;
-	int i, n = 0, rc = -ENOENT;
-	uint32_t s;
+	struct ag_commit_rec *cand;
+	int i, n = ring_records(ds, 1, &cand), rc = -ENOENT;
 
-	cand = malloc(sizeof(*cand) * AG_COMMIT_SLOTS * ds->n + 1);
-	if (!ring || !cand) {
-		free(ring);
-		free(cand);
-		return -ENOMEM;
-	}
-	for (i = 0; i < ds->n; i++) {
-		if (ag_drive_read(ds, i, ring, AG_COMMIT_SLOTS * AG_BLOCK,
-				  AG_COMMIT_OFF))
-			continue;
-		for (s = 0; s < AG_COMMIT_SLOTS; s++) {
-			int drc;
-
-			r = &cand[n];
-			drc = commit_decode(ring + s * AG_BLOCK, r);
-			if (drc == -AG_ECORRUPT) {
-				/* a torn write of the newest slot is normal
-				 * after a crash; count it, use an older one */
-				atomic_fetch_add(&ds->d[i].csum_errors, 1);
-				continue;
-			}
-			if (!drc && !memcmp(r->uuid, ds->label.uuid, 16) &&
-			    r->gen % AG_COMMIT_SLOTS == s)
-				n++;
-		}
-	}
+	if (n < 0)
+		return n;
 	/* newest first; a record whose listed pages did not all land was
 	 * never acknowledged: the one before it is the cluster's state */
 	while (n) {
@@ -969,7 +979,6 @@ int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
 		cand[best] = cand[--n];
 	}
 	free(cand);
-	free(ring);
 	return rc;
 }
 

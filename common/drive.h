@@ -62,8 +62,6 @@ struct ag_drive {
 
 struct ag_drives;
 
-/* One thread per drive runs a job on all drives at once (syncs and
- * commit records), so a commit costs one device flush, not N in a row. */
 /* A job for every drive at once: fn(ds, i, arg) on each drive i. */
 struct ag_drive_job {
 	int (*fn)(struct ag_drives *ds, int i, void *arg);
@@ -72,6 +70,8 @@ struct ag_drive_job {
 	int done;
 };
 
+/* One thread per drive runs a job on all drives at once (syncs and
+ * commit records), so a commit costs one device flush, not N in a row. */
 struct ag_drive_pool {
 	pthread_mutex_t lock;      /* protects everything below */
 	pthread_cond_t start, done;

@@ -537,6 +537,13 @@ ssize_t ag_file_read(struct ag_file *f, uint64_t off, void *buf, size_t len)
 	return n;
 }
 
+/* A lazy handle's commits are durable only once synced: fsync syncs
+ * them all (those of namespace changes of the file included). */
+static int durable(struct ag_cluster *c, int rc)
+{
+	return rc || !(c->flags & AG_OPEN_LAZY) ? rc : ag_cluster_sync(c);
+}
+
 int ag_file_flush(struct ag_file *f)
 {
 	int rc;
@@ -545,6 +552,11 @@ int ag_file_flush(struct ag_file *f)
 	rc = flush_locked(f, 1);
 	pthread_mutex_unlock(&f->lock);
 	return rc;
+}
+
+int ag_file_fsync(struct ag_file *f)
+{
+	return durable(f->c, ag_file_flush(f));
 }
 
 /* The last close of an inode that lost its last name while open here:
@@ -659,7 +671,7 @@ int ag_file_setattr(struct ag_cluster *c, uint64_t ino, unsigned mask,
 
 int ag_file_sync(struct ag_cluster *c, uint64_t ino)
 {
-	return flush_ino(c, ino);
+	return durable(c, flush_ino(c, ino));
 }
 
 int ag_file_punch(struct ag_cluster *c, uint64_t ino, uint64_t off,

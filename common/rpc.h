@@ -21,8 +21,8 @@
  *   0 i32 status   4 u32 flags (1: replayed)   8 u64 generation
  *   16 u64 root    24 u64 inode made   32 u32 segment leased  36 u32 0
  *   40 u64 fill of the segment leased
- * A TXN or TXN_LAZY reply may carry after it up to AG_RPC_PUSH_MAX metadata pages
- * (AG_PAGE_SIZE each): the pages of the commit that holds the
+ * A TXN or TXN_LAZY reply may carry after it up to AG_RPC_PUSH_MAX
+ * metadata pages (AG_PAGE_SIZE each): the pages of the commit that holds the
  * transaction, which the client is about to read. metad sends them when
  * the commit was small; the client checks and caches them.
  */

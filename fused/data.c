@@ -137,14 +137,9 @@ void gw_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void gw_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	      struct fuse_file_info *fi)
 {
-	struct ag_cluster *c = gw_of(req)->c;
-	int rc;
-
-	/* commit the buffered bytes, then sync every commit so far: ours
-	 * are lazy (namespace changes of this file included) */
 	(void)datasync;
-	rc = fi ? ag_file_flush(file_of(fi)) : ag_file_sync(c, ino);
-	gw_reply_err(req, rc ? rc : ag_cluster_sync(c));
+	gw_reply_err(req, fi ? ag_file_fsync(file_of(fi)) :
+			       ag_file_sync(gw_of(req)->c, ino));
 }
 
 void gw_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
