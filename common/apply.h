@@ -58,9 +58,9 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *txn, size_t len,
  * with the error. */
 int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 		   uint64_t *root);
-/* Copy the pages the newest commit wrote into buf (max pages of
- * AG_PAGE_SIZE) and return their number; 0 when there are more than max
- * or one cannot be read. */
+/* Copy the pages the newest commit wrote, up to max of them, into buf
+ * (AG_PAGE_SIZE each) and return their number; 0 when one cannot be
+ * read. */
 uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max);
 /* Non-zero when transactions wait in the open batch. */
 int ag_meta_pending(const struct ag_meta *m);
