@@ -326,6 +326,11 @@ int ag_cl_pack(struct ag_cluster *c, const void *buf, size_t len,
 	return ag_packer_add(c->packer, buf, len, addr);
 }
 
+int ag_cl_pack_kick(struct ag_cluster *c)
+{
+	return c->packer ? ag_packer_kick(c->packer) : 0;
+}
+
 /* One round of sealing: flush the packer, sync the drives without
  * pack_lock (others go on packing meanwhile), and record in t the
  * stripes written. Every writer that asked before the round began is

@@ -91,6 +91,9 @@ int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
  * Called with pack_lock held. */
 int ag_cl_pack(struct ag_cluster *c, const void *buf, size_t len,
 	       uint64_t *addr);
+/* Start writing the full stripes packed so far (ag_packer_kick). With
+ * pack_lock. */
+int ag_cl_pack_kick(struct ag_cluster *c);
 /* Write the open stripe, sync the data drives and add the STRIPE records
  * of every stripe written since the last call to t. With pack_lock. */
 int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t);

@@ -316,6 +316,17 @@ void ag_drives_wait(struct ag_drives *ds, struct ag_drive_job *job)
 	pthread_mutex_unlock(&p->lock);
 }
 
+int ag_drives_done(struct ag_drives *ds, struct ag_drive_job *job)
+{
+	struct ag_drive_pool *p = &ds->pool;
+	int done;
+
+	pthread_mutex_lock(&p->lock);
+	done = job->done;
+	pthread_mutex_unlock(&p->lock);
+	return done;
+}
+
 void ag_drives_run(struct ag_drives *ds,
 		   int (*fn)(struct ag_drives *, int, void *), void *arg,
 		   int *rc)

@@ -135,6 +135,8 @@ void ag_drives_run(struct ag_drives *ds,
  * job->rc. Any thread may wait; the job and its arg must live until then. */
 void ag_drives_start(struct ag_drives *ds, struct ag_drive_job *job);
 void ag_drives_wait(struct ag_drives *ds, struct ag_drive_job *job);
+/* 1 once a started job is done (ag_drives_wait would not wait). */
+int ag_drives_done(struct ag_drives *ds, struct ag_drive_job *job);
 /* An aligned buffer of at least len bytes for drive i's job to use; it
  * stays valid until the job returns (NULL when memory is short). */
 void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len);

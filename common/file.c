@@ -718,6 +718,12 @@ static int sink_bytes(struct sink *s, const uint8_t *buf, size_t len,
 		if (!rc)
 			*used += s->cuts[i].n;
 	}
+	/* the batch's stripes go to the drives while the next is prepared */
+	if (!rc && s->packing) {
+		pthread_mutex_lock(&s->c->pack_lock);
+		rc = ag_cl_pack_kick(s->c);
+		pthread_mutex_unlock(&s->c->pack_lock);
+	}
 	return rc;
 }
 

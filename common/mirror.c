@@ -104,7 +104,7 @@ int ag_mirror_put(struct ag_packer *p)
 
 	if (to > s->mcap)
 		return -EINVAL;
-	if (ag_packer_grow_done(p))
+	if (ag_packer_grow_done(p, 1))
 		return -ENOMEM;
 	memset(p->buf + p->used, 0, to - p->used);
 	ag_drives_run(s->ds, write_copies, &job, job.rc);

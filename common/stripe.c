@@ -15,6 +15,7 @@
 #include <isa-l/crc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "drive.h"
 #include "ec.h"
@@ -77,6 +78,11 @@ int ag_stripes_new(struct ag_drives *ds, struct ag_stripes **sp)
 	s->payload = geometry(l, &s->nstripes);
 	s->groups = s->w / (s->m + 1);
 	s->mcap = ag_mirror_payload(l);
+	/* runs of 1 MiB per drive: a disk takes them several times faster
+	 * than 64 KiB strips one stripe at a time (2.1 against 0.9 GB/s
+	 * here), and the drive threads wake once for sixteen stripes */
+	s->batch = (int)AG_MAX(1, AG_MIN(AG_BATCH_MAX,
+					 (1024u << 10) / s->strip));
 	/* a data address keeps the payload offset in 32 bits */
 	if (!s->nstripes || s->payload > (1ull << 32)) {
 		AG_ERR("segment geometry gives %llu payload bytes per segment; "
@@ -631,22 +637,32 @@ int ag_stripes_read_range(struct ag_stripes *s, uint64_t addr, void *buf,
 /* ---- the packer ---- */
 
 static int finish_write(struct ag_packer *p);
+static int write_batch(struct ag_packer *p);
+
+static uint8_t *batch_stripe(const struct ag_packer *p, uint8_t *b, int i)
+{
+	return b + (size_t)i * p->s->w * p->s->strip;
+}
 
 int ag_packer_new(struct ag_stripes *s, struct ag_packer **pp)
 {
 	struct ag_packer *p = calloc(1, sizeof(*p));
+	size_t bytes = (size_t)s->batch * s->w * s->strip;
 
 	if (!p)
 		return -ENOMEM;
 	p->s = s;
-	p->buf = ag_alloc_aligned(s->w * s->strip);
-	p->wbuf = ag_alloc_aligned(s->w * s->strip);
-	if (!p->buf || !p->wbuf) {
-		free(p->buf);
+	p->bbuf = ag_alloc_aligned(bytes);
+	p->wbuf = ag_alloc_aligned(bytes);
+	p->bdone = calloc(s->batch, sizeof(*p->bdone));
+	if (!p->bbuf || !p->wbuf || !p->bdone) {
+		free(p->bbuf);
 		free(p->wbuf);
+		free(p->bdone);
 		free(p);
 		return -ENOMEM;
 	}
+	p->buf = p->bbuf;
 	*pp = p;
 	return 0;
 }
@@ -656,26 +672,39 @@ void ag_packer_free(struct ag_packer *p)
 	if (!p)
 		return;
 	finish_write(p);
-	free(p->buf);
+	free(p->bbuf);
 	free(p->wbuf);
+	free(p->bdone);
 	free(p->done);
 	free(p);
+}
+
+/* Leave the segment: write what is whole, drop what is not. */
+static void leave(struct ag_packer *p, const char *how)
+{
+	/* a batch that cannot be written stays pending behind the one
+	 * before it, whose failure the next flush or take reports */
+	write_batch(p);
+	finish_write(p);
+	if (p->active && (p->used > p->written || p->nbatch))
+		AG_WARN("packer: segment %u %s with %llu bytes not flushed; "
+			"they are dropped", p->seg, how,
+			(unsigned long long)(p->used - p->written +
+					     p->nbatch * p->s->spay));
+	p->active = 0;
+	p->used = 0;
+	p->written = 0;
+	p->mirrored = 0;
+	p->crossed = 0;
+	p->nbatch = 0;
+	p->buf = p->bbuf;
 }
 
 void ag_packer_start(struct ag_packer *p, uint32_t seg, uint64_t fill)
 {
 	struct ag_stripes *s = p->s;
 
-	finish_write(p);
-	if (p->active && p->used > p->written)
-		AG_WARN("packer: segment %u restarted with %llu bytes not "
-			"flushed; they are dropped", p->seg,
-			(unsigned long long)p->used);
-	p->active = 0;
-	p->used = 0;
-	p->written = 0;
-	p->mirrored = 0;
-	p->crossed = 0;
+	leave(p, "restarted");
 	if (seg >= s->l->nsegments || fill % s->spay || fill > s->payload) {
 		AG_ERR("packer: cannot start segment %u at %llu", seg,
 		       (unsigned long long)fill);
@@ -707,39 +736,63 @@ uint64_t ag_packer_fill(const struct ag_packer *p)
 	return p->fill + (p->used ? p->s->spay : 0);
 }
 
-/* Runs on drive d's thread: write the strip of the stripe being written
- * (p->wbuf) that lies on d. */
-static int write_strip(struct ag_drives *ds, int d, void *arg)
+/* Runs on drive d's thread: write the strips of the batch being written
+ * (p->wbuf) that lie on d. A stripe has at most one strip on a drive and
+ * a drive's slots follow one another on it, so they go as one run. */
+static int write_strips(struct ag_drives *ds, int d, void *arg)
 {
 	const struct ag_packer *p = arg;
 	const struct ag_stripes *s = p->s;
-	int j;
+	struct iovec iov[AG_BATCH_MAX];
+	uint64_t off = 0, next = 0;
+	int i, j, n = 0, rc;
 
-	(void)ds;
-	for (j = 0; j < s->w; j++) {
-		if (slot_drive(s, p->wt, j) != d)
-			continue;
-		if (!drive_ok(s, d))
-			return 1;
-		return ag_drive_write(s->ds, d, p->wstrips[j], s->strip,
-				      slot_off(s, p->wseg, p->wt, j));
+	if (!drive_ok(s, d))
+		return 1;
+	for (i = 0; i < p->wn; i++) {
+		for (j = 0; j < s->w; j++) {
+			uint64_t o = slot_off(s, p->wseg, p->wt + i, j);
+
+			if (slot_drive(s, p->wt + i, j) != d)
+				continue;
+			if (n && o != next) {
+				rc = ag_drive_writev(ds, d, iov, n, off);
+				if (rc)
+					return rc;
+				n = 0;
+			}
+			if (!n)
+				off = o;
+			iov[n].iov_base = batch_stripe(p, p->wbuf, i) +
+					  (size_t)j * s->strip;
+			iov[n++].iov_len = s->strip;
+			next = o + s->strip;
+		}
 	}
-	return 1;
+	return n ? ag_drive_writev(ds, d, iov, n, off) : 1;
 }
 
+/* The fewest strips that landed of any stripe being written. */
 static int landed(const struct ag_packer *p)
 {
-	int j, n = 0;
+	const struct ag_stripes *s = p->s;
+	int i, j, least = s->w;
 
-	for (j = 0; j < p->s->ds->n; j++)
-		n += !p->wjob.rc[j];
-	return n;
+	for (i = 0; i < p->wn; i++) {
+		int n = 0;
+
+		for (j = 0; j < s->w; j++)
+			n += !p->wjob.rc[slot_drive(s, p->wt + i, j)];
+		least = AG_MIN(least, n);
+	}
+	return least;
 }
 
-/* Wait for the stripe being written and check that k strips of it at
- * least landed (a degraded write is fine: the missing strips are rebuilt
- * on read like any erasure). One that did not is written again, and on
- * a second failure stays pending for the next call: -EIO. */
+/* Wait for the batch being written and check that k strips at least of
+ * each of its stripes landed (a degraded write is fine: the missing
+ * strips are rebuilt on read like any erasure). One that did not is
+ * written again, and on a second failure stays pending for the next
+ * call: -EIO. */
 static int finish_write(struct ag_packer *p)
 {
 	struct ag_stripes *s = p->s;
@@ -752,61 +805,82 @@ static int finish_write(struct ag_packer *p)
 		ag_drives_wait(s->ds, &p->wjob);
 	}
 	if (landed(p) < s->k) {
-		AG_ERR("segment %u stripe %u: only %d of %d strips written, "
-		       "%d needed", p->wseg, p->wt, landed(p), s->w, s->k);
+		AG_ERR("segment %u stripes %u-%u: only %d of %d strips of one "
+		       "written, %d needed", p->wseg, p->wt, p->wt + p->wn - 1,
+		       landed(p), s->w, s->k);
 		return -EIO;
 	}
 	p->writing = 0;
 	return 0;
 }
 
-/* Encode the full open stripe and start writing it: the next one fills
- * meanwhile. The stripe before it must be on the drives first; when it
- * cannot be written, nothing moves and a later add or flush tries again. */
-static int put_stripe(struct ag_packer *p)
+/* Start writing the batch once the one before it is on the drives; when
+ * that one cannot be written, nothing moves and a later add, flush or
+ * take tries again. The stripes are reported in the done list now: it is
+ * taken only after the write is checked. */
+static int write_batch(struct ag_packer *p)
 {
 	struct ag_stripes *s = p->s;
-	struct ag_stripe_done *sd;
-	uint8_t *strips[AG_EC_MAX];
-	int j, rc;
+	uint8_t *open = p->buf, *wbuf = p->wbuf;
+	int rc = finish_write(p);
 
-	rc = finish_write(p);
+	if (rc || !p->nbatch)
+		return rc;
+	rc = ag_packer_grow_done(p, p->nbatch);
 	if (rc)
 		return rc;
-	/* grown before the write: a stripe on the drives that cannot be
-	 * reported would be lost to the tree */
-	if (ag_packer_grow_done(p))
-		return -ENOMEM;
-	sd = &p->done[p->ndone++];
-	memset(sd, 0, sizeof(*sd));
-	for (j = 0; j < s->w; j++)
-		strips[j] = p->buf + (size_t)j * s->strip;
-	ag_ec_encode(s->ec, s->strip, strips, strips + s->k);
-	for (j = 0; j < s->w; j++)
-		sd->crc[j] = ag_crc32c(strips[j], s->strip);
-	sd->seg = p->wseg = p->seg;
-	sd->stripe = p->wt = p->fill / s->spay;
-	/* reported in the done list now: it is taken only after a flush,
-	 * which waits for the write */
-	memcpy(p->wstrips, strips, sizeof(strips));
-	p->buf = p->wbuf;
-	p->wbuf = strips[0];
-	p->wjob.fn = write_strip;
+	memcpy(p->done + p->ndone, p->bdone, p->nbatch * sizeof(*p->done));
+	p->ndone += p->nbatch;
+	p->wn = p->nbatch;
+	p->wseg = p->seg;
+	p->wt = (uint32_t)(p->fill / s->spay) - p->nbatch;
+	p->wbuf = p->bbuf;
+	p->bbuf = p->buf = wbuf;
+	/* the open stripe moves along (a mirrored one, flushed, goes on) */
+	if (p->used)
+		memcpy(p->buf, open, p->used);
+	p->nbatch = 0;
+	p->wjob.fn = write_strips;
 	p->wjob.arg = p;
 	ag_drives_start(s->ds, &p->wjob);
 	p->writing = 1;
-	p->fill += s->spay;
-	p->used = 0;
-	p->crossed = 0;
 	return 0;
 }
 
-int ag_packer_grow_done(struct ag_packer *p)
+/* Encode the full open stripe into the batch and open the next; a full
+ * batch goes to the drives. */
+static int put_stripe(struct ag_packer *p)
 {
-	int cap = p->cap ? 2 * p->cap : 16;
-	struct ag_stripe_done *nd;
+	struct ag_stripes *s = p->s;
+	struct ag_stripe_done *sd = &p->bdone[p->nbatch];
+	uint8_t *strips[AG_EC_MAX];
+	int j;
 
-	if (p->ndone < p->cap)
+	for (j = 0; j < s->w; j++)
+		strips[j] = p->buf + (size_t)j * s->strip;
+	ag_ec_encode(s->ec, s->strip, strips, strips + s->k);
+	memset(sd, 0, sizeof(*sd));
+	for (j = 0; j < s->w; j++)
+		sd->crc[j] = ag_crc32c(strips[j], s->strip);
+	sd->seg = p->seg;
+	sd->stripe = p->fill / s->spay;
+	p->nbatch++;
+	/* one past the batch when it is full: write_batch moves it */
+	p->buf = batch_stripe(p, p->bbuf, p->nbatch);
+	p->fill += s->spay;
+	p->used = 0;
+	p->crossed = 0;
+	return p->nbatch == s->batch ? write_batch(p) : 0;
+}
+
+int ag_packer_grow_done(struct ag_packer *p, int more)
+{
+	struct ag_stripe_done *nd;
+	int cap = p->cap ? p->cap : 16;
+
+	while (cap - p->ndone < more)
+		cap *= 2;
+	if (cap == p->cap)
 		return 0;
 	nd = realloc(p->done, cap * sizeof(*nd));
 	if (!nd)
@@ -844,8 +918,9 @@ int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
 			return rc;
 		close_mirrored(p);
 	}
-	if (p->used == s->spay) {
-		rc = put_stripe(p);
+	/* a full batch whose write could not start yet */
+	if (p->nbatch == s->batch) {
+		rc = write_batch(p);
 		if (rc)
 			return rc;
 	}
@@ -868,28 +943,46 @@ int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
 	return 0;
 }
 
+int ag_packer_kick(struct ag_packer *p)
+{
+	/* not behind a write still going: the stripes wait for the next
+	 * kick or for a full batch instead */
+	if (!p->nbatch || (p->writing && !ag_drives_done(p->s->ds, &p->wjob)))
+		return 0;
+	return write_batch(p);
+}
+
 int ag_packer_flush(struct ag_packer *p)
 {
 	struct ag_stripes *s = p->s;
-	int rc = finish_write(p);
+	int mirror = 0, rc = 0;
 
-	if (rc || !p->active || p->used == p->written)
-		return rc;
-	/* a mirrored stripe holds whole chunks only, so that a rebuild of
-	 * one never spans an erasure-coded stripe too */
-	if (p->used <= s->mcap && !p->crossed)
-		return ag_mirror_put(p);
-	memset(p->buf + p->used, 0, s->spay - p->used);
-	p->used = s->spay;
-	rc = put_stripe(p);
+	if (p->active && p->used > p->written) {
+		/* a mirrored stripe holds whole chunks only, so that a
+		 * rebuild of one never spans an erasure-coded stripe too */
+		mirror = p->used <= s->mcap && !p->crossed;
+		if (!mirror) {
+			memset(p->buf + p->used, 0, s->spay - p->used);
+			p->used = s->spay;
+			rc = put_stripe(p);
+		}
+	}
+	/* the batch before the mirrored stripe, whose done record must be
+	 * the last (ag_mirror_put updates it in place) */
+	if (!rc)
+		rc = write_batch(p);
+	if (!rc && mirror)
+		rc = ag_mirror_put(p);
 	return rc ? rc : finish_write(p);
 }
 
 int ag_packer_take(struct ag_packer *p, struct ag_stripe_done **list, int *n)
 {
 	/* every stripe listed is on the drives */
-	int rc = finish_write(p);
+	int rc = write_batch(p);
 
+	if (!rc)
+		rc = finish_write(p);
 	if (rc)
 		return rc;
 	*list = p->done;
@@ -902,16 +995,5 @@ int ag_packer_take(struct ag_packer *p, struct ag_stripe_done **list, int *n)
 
 void ag_packer_stop(struct ag_packer *p)
 {
-	/* a stripe that cannot be written stays pending: the next flush or
-	 * take reports it */
-	finish_write(p);
-	if (p->active && p->used > p->written)
-		AG_WARN("packer: segment %u stopped with %llu bytes not "
-			"flushed; they are dropped", p->seg,
-			(unsigned long long)p->used);
-	p->active = 0;
-	p->used = 0;
-	p->written = 0;
-	p->mirrored = 0;
-	p->crossed = 0;
+	leave(p, "stopped");
 }

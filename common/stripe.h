@@ -94,11 +94,15 @@ int ag_packer_active(const struct ag_packer *p);
 /* Bytes that still fit in the open segment (0 when none is open). */
 uint64_t ag_packer_room(const struct ag_packer *p);
 /* Append len bytes; *addr gets their data address. A full stripe is
- * encoded and its write started; the next one fills while it goes to
- * the drives (the write of a stripe is checked when the next is full, at
- * flush and at take). -ENOSPC when len exceeds the room. */
+ * encoded; full stripes go to the drives in batches, each written while
+ * the next fills (and checked when the next is full, at flush and at
+ * take). -ENOSPC when len exceeds the room. */
 int ag_packer_add(struct ag_packer *p, const void *buf, size_t len,
 		  uint64_t *addr);
+/* Start writing the full stripes gathered so far, unless the write before
+ * them is still going (a writer between two batches of chunks: the write
+ * goes on while it prepares the next). Never waits for the drives. */
+int ag_packer_kick(struct ag_packer *p);
 /* Make the bytes of the open stripe durable once synced: mirrored when
  * they fit (the stripe stays open, and the next add starts at the next
  * block), otherwise as a whole zero-padded stripe (the next add starts a

@@ -10,6 +10,9 @@
 #include "drive.h"
 #include "stripe.h"
 
+/* Most stripes a packer writes at once. */
+#define AG_BATCH_MAX 128
+
 /* ag_crc32c() is crc32_iscsi seeded with this; chaining the seed lets a
  * range be checked piece by piece. */
 #define CRC_SEED 0xffffffffu
@@ -25,6 +28,7 @@ struct ag_stripes {
 	uint64_t payload;       /* payload per segment */
 	int groups;             /* of m + 1 slots in a mirrored stripe */
 	uint64_t mcap;          /* payload of a mirrored stripe */
+	int batch;              /* full stripes written to the drives at once */
 };
 
 struct ag_packer {
@@ -36,14 +40,19 @@ struct ag_packer {
 	int mirrored;           /* the open stripe is mirrored ... */
 	uint64_t written;       /* ... and its first bytes are on the drives */
 	int crossed;            /* a chunk runs into it from the last stripe */
-	uint8_t *buf;           /* k data strips back to back, then m parity */
+	uint8_t *buf;           /* the open stripe: k data strips back to
+				 * back, then m parity */
 	struct ag_stripe_done *done;
 	int ndone, cap;
-	/* the full stripe before the open one goes to the drives while the
-	 * open one fills (stripe.c) */
-	uint8_t *wbuf;
-	uint8_t *wstrips[AG_EC_MAX];
-	uint32_t wseg, wt;
+	/* Full stripes gather in a batch (the open stripe is the batch's
+	 * next), whose write, a run of strips per drive, goes on while the
+	 * next batch fills (stripe.c). */
+	uint8_t *bbuf;          /* s->batch stripes of k + m strips */
+	struct ag_stripe_done *bdone; /* theirs, until written */
+	int nbatch;             /* full stripes in it, not yet written */
+	uint8_t *wbuf;          /* the batch being written */
+	int wn;                 /* its stripes */
+	uint32_t wseg, wt;      /* where: its first stripe */
 	struct ag_drive_job wjob;
 	int writing;            /* wjob started, its outcome not checked */
 };
@@ -70,8 +79,8 @@ static inline int drive_ok(const struct ag_stripes *s, int d)
 	return s->ds->d[d].state == AG_DRIVE_OK;
 }
 
-/* Room in the packer's done list for one more stripe. */
-int ag_packer_grow_done(struct ag_packer *p);
+/* Room in the packer's done list for more stripes. */
+int ag_packer_grow_done(struct ag_packer *p, int more);
 
 /* Write the bytes of the open stripe not yet on the drives as a mirrored
  * stripe (p->used <= s->mcap), each block to the m + 1 slots of its
