@@ -19,6 +19,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/badinput.sh \
 	test/integ/corrupt.sh \
 	test/integ/mirror.sh \
+	test/integ/geometry.sh \
 	test/integ/foreign.sh \
 	test/integ/full.sh \
 	test/integ/protocol.sh \
