@@ -58,10 +58,11 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *txn, size_t len,
  * with the error. */
 int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 		   uint64_t *root);
-/* Copy the pages the newest commit wrote, up to max of them, into buf
- * (AG_PAGE_SIZE each) and return their number; 0 when one cannot be
- * read. */
-uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max);
+/* Copy the pages the newest commit wrote into buf (AG_PAGE_SIZE each) and
+ * return their number: up to max of them, and with part the first max of
+ * a commit with more, else none; 0 when one cannot be read. */
+uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max,
+			      int part);
 /* Non-zero when transactions wait in the open batch. */
 int ag_meta_pending(const struct ag_meta *m);
 

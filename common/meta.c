@@ -501,10 +501,13 @@ done:
 	return rc;
 }
 
-uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max)
+uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max,
+			      int part)
 {
 	uint32_t i, n = AG_MIN(m->rec.npages, max);
 
+	if (n < m->rec.npages && !part)
+		return 0;
 	for (i = 0; i < n; i++)
 		if (ag_page_read(m->ps, m->rec.pages[i], buf +
 				 (size_t)i * AG_PAGE_SIZE))

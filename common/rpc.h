@@ -23,8 +23,8 @@
  *   40 u64 fill of the segment leased
  * A TXN or TXN_LAZY reply may carry after it up to AG_RPC_PUSH_MAX
  * metadata pages (AG_PAGE_SIZE each): the pages of the commit that holds the
- * transaction, which the client is about to read (as many as a share of
- * metad's budget allows); the client checks and caches them.
+ * transaction, which the client is about to read (as many as metad
+ * chooses to send); the client checks and caches them.
  */
 #ifndef AG_RPC_H
 #define AG_RPC_H

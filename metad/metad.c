@@ -316,12 +316,15 @@ static int durable_wanted(void)
 }
 
 /* Pages of a commit go to its clients with their replies: each is about
- * to read the new tree, whose changed pages it has never seen. A writer
- * alone (agora put, a big PUT) gets up to the whole budget: its next
- * dedup lookups land in the leaves its commit rewrote, and reading them
- * back from the drives, one at a time, cost it a fifth of its time. Many
- * clients share the budget, so a batch copies at most 2 MiB. */
-#define PUSH_BUDGET 512 /* pages times clients */
+ * to read the new tree, whose changed pages it has never seen.
+ * - A lone writer (agora put, a big PUT) gets up to AG_RPC_PUSH_MAX of
+ *   them, all or the first: its next dedup lookups land in the leaves its
+ *   commit rewrote, and reading those back from the drives one by one
+ *   cost a fifth of a put's time.
+ * - The clients of a batch share PUSH_SHARED pages, and get them only
+ *   when the whole commit fits: copying more to everyone cost 8 clients
+ *   of small creates more than the reads it saves them. */
+#define PUSH_SHARED 64 /* pages times clients */
 
 static uint32_t pages_to_push(struct ag_meta *m, uint64_t old_gen,
 			      uint64_t gen, uint8_t **buf)
@@ -331,10 +334,10 @@ static uint32_t pages_to_push(struct ag_meta *m, uint64_t old_gen,
 
 	if (gen == old_gen || !ntxn)
 		return 0;
-	max = AG_MIN(AG_RPC_PUSH_MAX, PUSH_BUDGET / ntxn);
+	max = ntxn == 1 ? AG_RPC_PUSH_MAX : PUSH_SHARED / ntxn;
 	if (!*buf)
 		*buf = malloc((size_t)AG_RPC_PUSH_MAX * AG_PAGE_SIZE);
-	return *buf ? ag_meta_commit_pages(m, *buf, max) : 0;
+	return *buf ? ag_meta_commit_pages(m, *buf, max, ntxn == 1) : 0;
 }
 
 static void commit_and_answer(struct ag_meta *m)
