@@ -215,8 +215,9 @@ static void *pool_main(void *arg)
 	for (;;) {
 		struct ag_drive_job *job;
 
-		while (!p->stopping && p->seq == seen)
-			pthread_cond_wait(&p->start, &p->lock);
+		while (!p->stopping &&
+		       (p->seq == seen || !(p->mask >> w->i & 1)))
+			pthread_cond_wait(&p->start[w->i], &p->lock);
 		if (p->stopping)
 			break;
 		seen = p->seq;
@@ -239,9 +240,11 @@ static void *pool_main(void *arg)
 static void pool_init(struct ag_drives *ds)
 {
 	struct ag_drive_pool *p = &ds->pool;
+	int i;
 
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->start, NULL);
+	for (i = 0; i < AG_MAX_DRIVES; i++)
+		pthread_cond_init(&p->start[i], NULL);
 	pthread_cond_init(&p->done, NULL);
 }
 
@@ -252,26 +255,32 @@ static void pool_stop(struct ag_drives *ds)
 
 	pthread_mutex_lock(&p->lock);
 	p->stopping = 1;
-	pthread_cond_broadcast(&p->start);
+	for (i = 0; i < AG_MAX_DRIVES; i++)
+		pthread_cond_signal(&p->start[i]);
 	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->thr[i], NULL);
 	p->nthreads = 0;
 	for (i = 0; i < AG_MAX_DRIVES; i++)
 		free(p->scratch[i]);
-	pthread_cond_destroy(&p->start);
+	for (i = 0; i < AG_MAX_DRIVES; i++)
+		pthread_cond_destroy(&p->start[i]);
 	pthread_cond_destroy(&p->done);
 	pthread_mutex_destroy(&p->lock);
 }
 
-/* Start job on every drive at once. Falls back to running it drive after
+/* Start job on its drives at once. Falls back to running it drive after
  * drive, before returning, if threads cannot be had. */
 void ag_drives_start(struct ag_drives *ds, struct ag_drive_job *job)
 {
 	struct ag_drive_pool *p = &ds->pool;
+	uint64_t all = ds->n < 64 ? (1ull << ds->n) - 1 : ~0ull;
+	uint64_t mask = job->mask & all;
 	int i;
 
 	job->done = 0;
+	for (i = 0; i < ds->n; i++)
+		job->rc[i] = 1;
 	pthread_mutex_lock(&p->lock);
 	while (p->cur)
 		pthread_cond_wait(&p->done, &p->lock);
@@ -289,10 +298,11 @@ void ag_drives_start(struct ag_drives *ds, struct ag_drive_job *job)
 		p->nthreads++;
 	}
 	p->cur = job;
-	if (p->nthreads < ds->n) {
+	if (p->nthreads < ds->n || !mask) {
 		pthread_mutex_unlock(&p->lock);
 		for (i = 0; i < ds->n; i++)
-			job->rc[i] = job->fn(ds, i, job->arg);
+			if (mask >> i & 1)
+				job->rc[i] = job->fn(ds, i, job->arg);
 		pthread_mutex_lock(&p->lock);
 		job->done = 1;
 		p->cur = NULL;
@@ -300,9 +310,12 @@ void ag_drives_start(struct ag_drives *ds, struct ag_drive_job *job)
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}
-	p->pending = ds->n;
+	p->pending = __builtin_popcountll(mask);
+	p->mask = mask;
 	p->seq++;
-	pthread_cond_broadcast(&p->start);
+	for (i = 0; i < ds->n; i++)
+		if (mask >> i & 1)
+			pthread_cond_signal(&p->start[i]);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -327,15 +340,22 @@ int ag_drives_done(struct ag_drives *ds, struct ag_drive_job *job)
 	return done;
 }
 
-void ag_drives_run(struct ag_drives *ds,
-		   int (*fn)(struct ag_drives *, int, void *), void *arg,
-		   int *rc)
+void ag_drives_run_on(struct ag_drives *ds, uint64_t mask,
+		      int (*fn)(struct ag_drives *, int, void *), void *arg,
+		      int *rc)
 {
-	struct ag_drive_job job = { .fn = fn, .arg = arg };
+	struct ag_drive_job job = { .fn = fn, .arg = arg, .mask = mask };
 
 	ag_drives_start(ds, &job);
 	ag_drives_wait(ds, &job);
 	memcpy(rc, job.rc, sizeof(*rc) * ds->n);
+}
+
+void ag_drives_run(struct ag_drives *ds,
+		   int (*fn)(struct ag_drives *, int, void *), void *arg,
+		   int *rc)
+{
+	ag_drives_run_on(ds, AG_DRIVES_ALL, fn, arg, rc);
 }
 
 void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len)

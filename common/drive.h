@@ -62,23 +62,31 @@ struct ag_drive {
 
 struct ag_drives;
 
-/* A job for every drive at once: fn(ds, i, arg) on each drive i. */
+#define AG_DRIVES_ALL (~0ull)
+
+/* A job for several drives at once: fn(ds, i, arg) on each drive i of
+ * mask (AG_DRIVES_ALL: every drive); the others get rc 1 (nothing done)
+ * and their threads sleep on. */
 struct ag_drive_job {
 	int (*fn)(struct ag_drives *ds, int i, void *arg);
 	void *arg;
+	uint64_t mask;
 	int rc[AG_MAX_DRIVES];     /* each drive's result */
 	int done;
 };
 
-/* One thread per drive runs a job on all drives at once (syncs and
- * commit records), so a commit costs one device flush, not N in a row. */
+/* One thread per drive runs a job on its drives at once (syncs and
+ * commit records), so a commit costs one device flush, not N in a row.
+ * Each thread sleeps on its own condition: a job for 3 drives of 6
+ * wakes 3 threads, not 6 that fight for the lock on 2 cores. */
 struct ag_drive_pool {
 	pthread_mutex_t lock;      /* protects everything below */
-	pthread_cond_t start, done;
+	pthread_cond_t start[AG_MAX_DRIVES], done;
 	pthread_t thr[AG_MAX_DRIVES];
 	int nthreads, stopping, pending;
 	uint64_t seq;
 	struct ag_drive_job *cur;  /* the job running; one at a time */
+	uint64_t mask;             /* its drives */
 	uint8_t *scratch[AG_MAX_DRIVES]; /* per drive thread, reused */
 	size_t scratch_len[AG_MAX_DRIVES];
 };
@@ -130,9 +138,14 @@ int ag_drive_writev_cached(struct ag_drives *ds, int i,
 void ag_drives_run(struct ag_drives *ds,
 		   int (*fn)(struct ag_drives *ds, int i, void *arg), void *arg,
 		   int *rc);
-/* The same in two halves: start job (fn and arg set; once another job
- * ends) and go on; ag_drives_wait returns when it is done, its results in
- * job->rc. Any thread may wait; the job and its arg must live until then. */
+/* The same on the drives of mask only; the others get rc 1. */
+void ag_drives_run_on(struct ag_drives *ds, uint64_t mask,
+		      int (*fn)(struct ag_drives *ds, int i, void *arg),
+		      void *arg, int *rc);
+/* The same in two halves: start job (fn, arg and mask set; once another
+ * job ends) and go on; ag_drives_wait returns when it is done, its
+ * results in job->rc. Any thread may wait; the job and its arg must live
+ * until then. */
 void ag_drives_start(struct ag_drives *ds, struct ag_drive_job *job);
 void ag_drives_wait(struct ag_drives *ds, struct ag_drive_job *job);
 /* 1 once a started job is done (ag_drives_wait would not wait). */

@@ -772,6 +772,18 @@ static int write_strips(struct ag_drives *ds, int d, void *arg)
 	return n ? ag_drive_writev(ds, d, iov, n, off) : 1;
 }
 
+/* The drives the batch being written has strips on. */
+static uint64_t batch_drives(const struct ag_packer *p)
+{
+	uint64_t mask = 0;
+	int i, j;
+
+	for (i = 0; i < p->wn; i++)
+		for (j = 0; j < p->s->w; j++)
+			mask |= 1ull << slot_drive(p->s, p->wt + i, j);
+	return mask;
+}
+
 /* The fewest strips that landed of any stripe being written. */
 static int landed(const struct ag_packer *p)
 {
@@ -842,6 +854,7 @@ static int write_batch(struct ag_packer *p)
 	p->nbatch = 0;
 	p->wjob.fn = write_strips;
 	p->wjob.arg = p;
+	p->wjob.mask = batch_drives(p);
 	ag_drives_start(s->ds, &p->wjob);
 	p->writing = 1;
 	return 0;
