@@ -744,29 +744,20 @@ static int write_strips(struct ag_drives *ds, int d, void *arg)
 	const struct ag_packer *p = arg;
 	const struct ag_stripes *s = p->s;
 	struct iovec iov[AG_BATCH_MAX];
-	uint64_t off = 0, next = 0;
-	int i, j, n = 0, rc;
+	uint64_t off = 0;
+	int i, j, n = 0;
 
 	if (!drive_ok(s, d))
 		return 1;
 	for (i = 0; i < p->wn; i++) {
 		for (j = 0; j < s->w; j++) {
-			uint64_t o = slot_off(s, p->wseg, p->wt + i, j);
-
 			if (slot_drive(s, p->wt + i, j) != d)
 				continue;
-			if (n && o != next) {
-				rc = ag_drive_writev(ds, d, iov, n, off);
-				if (rc)
-					return rc;
-				n = 0;
-			}
 			if (!n)
-				off = o;
+				off = slot_off(s, p->wseg, p->wt + i, j);
 			iov[n].iov_base = batch_stripe(p, p->wbuf, i) +
 					  (size_t)j * s->strip;
 			iov[n++].iov_len = s->strip;
-			next = o + s->strip;
 		}
 	}
 	return n ? ag_drive_writev(ds, d, iov, n, off) : 1;
