@@ -961,11 +961,15 @@ static int op_xattr(struct tx *tx, enum ag_op_type type,
 	return inode_put(tx, &in);
 }
 
-static int add_extent(struct tx *tx, uint64_t ino, const struct ag_write_ext *w)
+/* Take one reference on the chunk a new extent names, recording the
+ * chunk first when the client stored it. Done for every new extent
+ * before the old ones are punched: a rewrite that deduplicates against
+ * the very chunk it replaces must not see that chunk freed (its count
+ * reaching 0) in between. */
+static int take_chunk(struct tx *tx, const struct ag_write_ext *w)
 {
 	struct ag_space *sp = &tx->m->space;
 	struct ag_chunk_rec c;
-	struct ag_extent e;
 	int rc = chunk_get(tx, w->sha, &c);
 
 	if (rc && rc != -ENOENT)
@@ -996,9 +1000,14 @@ static int add_extent(struct tx *tx, uint64_t ino, const struct ag_write_ext *w)
 	if (!w->len || w->len > c.ulen)
 		return -EINVAL;
 	c.refs++;
-	rc = chunk_put(tx, w->sha, &c);
-	if (rc)
-		return rc;
+	return chunk_put(tx, w->sha, &c);
+}
+
+/* The extent itself; its chunk reference was taken by take_chunk. */
+static int add_extent(struct tx *tx, uint64_t ino, const struct ag_write_ext *w)
+{
+	struct ag_extent e;
+
 	e.off = w->off;
 	e.len = w->len;
 	e.coff = 0;
@@ -1031,7 +1040,20 @@ static int op_write(struct tx *tx, const struct ag_op_write *o)
 			return -EINVAL;
 		prev_end = w.off + w.len;
 	}
-	rc = punch(tx, in.ino, o->start, o->end);
+	if (o->flags & AG_WRITE_EXPECT) {
+		uint64_t now;
+
+		rc = ag_extent_digest(tx->m->tree, in.ino, o->start, o->end,
+				      &now);
+		if (!rc && now != o->base)
+			rc = -ESTALE; /* bytes it filled in have changed */
+	}
+	for (i = 0; !rc && i < o->next; i++) {
+		ag_write_ext_get(o, i, &w);
+		rc = take_chunk(tx, &w);
+	}
+	if (!rc)
+		rc = punch(tx, in.ino, o->start, o->end);
 	for (i = 0; !rc && i < o->next; i++) {
 		ag_write_ext_get(o, i, &w);
 		rc = add_extent(tx, in.ino, &w);

@@ -1065,6 +1065,21 @@ static int widen(struct ag_tree *t, uint64_t ino, uint64_t *start,
 	return 0;
 }
 
+/* Open the WRITE of [start, end) in s's transaction; with filled (bytes
+ * of the range were read in from the file as s's root has it), only if
+ * that range is still as s saw it when metad applies it. */
+static int sink_write_begin(struct sink *s, uint64_t ino, uint64_t start,
+			    uint64_t end, uint64_t new_size, int filled)
+{
+	uint64_t base;
+	int rc = ag_txn_write(&s->txn, ino, start, end, new_size, 0);
+
+	if (rc || !filled)
+		return rc;
+	rc = ag_extent_digest(s->dedup, ino, start, end, &base);
+	return rc ? rc : ag_txn_write_expect(&s->txn, base);
+}
+
 static ssize_t write_piece(struct ag_cluster *c, struct sink *s,
 			   uint64_t ino, uint64_t off, const uint8_t *data,
 			   size_t len)
@@ -1089,25 +1104,29 @@ static ssize_t write_piece(struct ag_cluster *c, struct sink *s,
 	if (!region)
 		return -ENOMEM;
 	if (start < off) {
-		ssize_t n = ag_read(c, ino, start, region, off - start);
+		ssize_t n = tree_read(c, s->dedup, ino, start, region,
+				      off - start);
 
 		if (n < 0) {
 			free(region);
 			return n;
 		}
+		memset(region + n, 0, off - start - n);
 	}
 	memcpy(region + (off - start), data, len);
 	if (end > off + len) {
-		ssize_t n = ag_read(c, ino, off + len, region + (off - start) +
-				    len, end - off - len);
+		uint8_t *after = region + (off - start) + len;
+		ssize_t n = tree_read(c, s->dedup, ino, off + len, after,
+				      end - off - len);
 
 		if (n < 0) {
 			free(region);
 			return n;
 		}
+		memset(after + n, 0, end - off - len - n);
 	}
-	rc = ag_txn_write(&s->txn, ino, start, end,
-			  AG_MAX(a.size, off + len), 0);
+	rc = sink_write_begin(s, ino, start, end, AG_MAX(a.size, off + len),
+			      start < off || end > off + len);
 	if (!rc)
 		rc = sink_bytes(s, region, end - start, start, 1, &used);
 	if (!rc)
@@ -1150,7 +1169,7 @@ ssize_t ag_write(struct ag_cluster *c, uint64_t ino, uint64_t off,
 	const uint8_t *p = buf;
 	struct sink s;
 	size_t done = 0;
-	int rc;
+	int rc, tries = 0;
 
 	if (!c->rpc)
 		return -EROFS;
@@ -1161,10 +1180,20 @@ ssize_t ag_write(struct ag_cluster *c, uint64_t ino, uint64_t off,
 		size_t n = AG_MIN(len - done, COMMIT_EVERY);
 		ssize_t w = write_piece(c, &s, ino, off + done, p + done, n);
 
-		if (w < 0)
+		/* another commit changed the bytes filled in around ours,
+		 * or dropped a chunk we found: again, from the newest root */
+		if (w == -ESTALE && ++tries < AG_STALE_TRIES) {
+			ag_tree_close(s.dedup);
+			s.dedup = NULL;
+			rc = ag_cl_tree(c, &s.dedup);
+			continue;
+		}
+		if (w < 0) {
 			rc = (int)w;
-		else
+		} else {
 			done += w;
+			tries = 0;
+		}
 	}
 	sink_destroy(&s);
 	return done ? (ssize_t)done : rc;
@@ -1217,10 +1246,16 @@ int ag_sink_widen(struct ag_sink *as, uint64_t ino, uint64_t *start,
 	return widen(as->s.dedup, ino, start, end);
 }
 
-int ag_sink_begin(struct ag_sink *as, uint64_t ino, uint64_t start,
-		  uint64_t end, uint64_t new_size)
+ssize_t ag_sink_read(struct ag_sink *as, uint64_t ino, uint64_t off,
+		     void *buf, size_t len)
 {
-	return ag_txn_write(&as->s.txn, ino, start, end, new_size, 0);
+	return tree_read(as->s.c, as->s.dedup, ino, off, buf, len);
+}
+
+int ag_sink_begin(struct ag_sink *as, uint64_t ino, uint64_t start,
+		  uint64_t end, uint64_t new_size, int filled)
+{
+	return sink_write_begin(&as->s, ino, start, end, new_size, filled);
 }
 
 int ag_sink_size(struct ag_sink *as, uint64_t new_size)

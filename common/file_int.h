@@ -17,6 +17,11 @@
 /* A writer commits its extents at least this often, so that one
  * transaction stays small and a crash loses little unacknowledged work. */
 #define AG_COMMIT_EVERY (32u << 20)
+/* A write that finds the tree moved under it (-ESTALE: the bytes it
+ * filled in, or a chunk it deduplicated against, changed) starts again
+ * from the newest root, at most this many times in all, then fails
+ * loudly: under contention it must not spin for ever. */
+#define AG_STALE_TRIES 16
 
 struct ag_sink;
 
@@ -32,10 +37,19 @@ int ag_sink_refresh(struct ag_sink *s);
  * range re-chunks whole extents. */
 int ag_sink_widen(struct ag_sink *s, uint64_t ino, uint64_t *start,
 		  uint64_t *end);
+/* Read committed bytes of ino as the sink sees them (the root of its
+ * last commit or refresh): the bytes a widened write fills in. Returns
+ * the bytes read (short at the end of the file) or -errno. */
+ssize_t ag_sink_read(struct ag_sink *s, uint64_t ino, uint64_t off,
+		     void *buf, size_t len);
 /* Open a WRITE op replacing the extents of ino starting in [start, end);
- * the size grows to new_size. */
+ * the size grows to new_size. With filled (some bytes of the range came
+ * from ag_sink_read, not from the writer), the commit applies only if
+ * no other commit changed the range's extents since the sink's root; it
+ * fails with -ESTALE otherwise, and the writer starts again from a
+ * refresh. So a commit changes exactly the bytes its writer wrote. */
 int ag_sink_begin(struct ag_sink *s, uint64_t ino, uint64_t start,
-		  uint64_t end, uint64_t new_size);
+		  uint64_t end, uint64_t new_size, int filled);
 /* Change the new_size of the open WRITE op. */
 int ag_sink_size(struct ag_sink *s, uint64_t new_size);
 /* Chunk and store buf, file offset off, into the open WRITE op. With

@@ -168,4 +168,11 @@ int ag_extent_walk_start(struct ag_tree *t, uint64_t ino, uint64_t off,
 int ag_extent_walk_next(struct ag_extent_walk *w, struct ag_extent *x);
 void ag_extent_walk_end(struct ag_extent_walk *w);
 
+/* A 64-bit digest of the extents of ino that overlap [start, end) in t:
+ * their offsets, lengths and chunks. A writer that filled bytes of a
+ * range in from the committed file sends the digest it saw; the commit
+ * applies only if the range still has it (AG_WRITE_EXPECT). */
+int ag_extent_digest(struct ag_tree *t, uint64_t ino, uint64_t start,
+		     uint64_t end, uint64_t *digest);
+
 #endif

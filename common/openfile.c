@@ -195,12 +195,13 @@ static void recount(struct ag_file *f)
 		atomic_store(&f->has_dirty, 0);
 }
 
-/* Fill region [ws, we) of the file: committed bytes (zeros past the
- * committed end), then the dirty ranges r[i..j) over them. */
+/* Fill region [ws, we) of the file: committed bytes as the sink sees
+ * them (zeros past the committed end), then the dirty ranges r[i..j)
+ * over them. */
 static int fill_region(struct ag_file *f, size_t i, size_t j, uint64_t ws,
 		       uint64_t we, uint8_t *region)
 {
-	ssize_t n = ag_read(f->c, f->ino, ws, region, we - ws);
+	ssize_t n = ag_sink_read(f->sink, f->ino, ws, region, we - ws);
 	size_t k;
 
 	if (n < 0)
@@ -287,7 +288,7 @@ static int flush_try(struct ag_file *f, int final)
 		uint64_t ws = f->r[i].off, we = ws + f->r[i].len, dend;
 		uint8_t *region = NULL;
 		const uint8_t *bytes;
-		int stream;
+		int stream, filled;
 		size_t used;
 
 		rc = ag_sink_widen(f->sink, f->ino, &ws, &we);
@@ -305,8 +306,9 @@ static int flush_try(struct ag_file *f, int final)
 		 * the unchunked tail, where a crash would lose them */
 		stream = !final && j == f->nr && j == i + 1 &&
 			 ws == f->r[i].off && ws >= a.size;
-		if (j == i + 1 && ws == f->r[i].off && we == dend) {
-			bytes = f->r[i].buf; /* nothing to fill in */
+		filled = !(j == i + 1 && ws == f->r[i].off && we == dend);
+		if (!filled) {
+			bytes = f->r[i].buf;
 		} else {
 			region = malloc(we - ws);
 			if (!region) {
@@ -318,7 +320,7 @@ static int flush_try(struct ag_file *f, int final)
 		}
 		if (!rc)
 			rc = ag_sink_begin(f->sink, f->ino, ws, we,
-					   AG_MAX(a.size, dend));
+					   AG_MAX(a.size, dend), filled);
 		if (!rc)
 			rc = ag_sink_bytes(f->sink, bytes, we - ws, ws, !stream,
 					   &used);
@@ -342,11 +344,12 @@ static int flush_try(struct ag_file *f, int final)
 
 static int flush_locked(struct ag_file *f, int final)
 {
-	int rc = flush_try(f, final);
+	int rc = flush_try(f, final), tries = 1;
 
-	/* a chunk we found in the tree was dropped by another commit before
-	 * ours: once more, from the newest root */
-	if (rc == -ESTALE)
+	/* another commit changed bytes we filled in around ours, or
+	 * dropped a chunk we found in the tree: again, from the newest
+	 * root */
+	while (rc == -ESTALE && tries++ < AG_STALE_TRIES)
 		rc = flush_try(f, final);
 	if (final)
 		sink_give_back(f);
@@ -674,15 +677,61 @@ int ag_file_sync(struct ag_cluster *c, uint64_t ino)
 	return durable(c, flush_ino(c, ino));
 }
 
+/* One try at punching [off, end) of ino, as s's root sees it. */
+static int punch_try(struct ag_sink *s, uint64_t ino, uint64_t off,
+		     uint64_t end, uint64_t size)
+{
+	uint64_t ws = off, we = end;
+	uint8_t *head = NULL, *tail = NULL;
+	size_t used;
+	int rc = ag_sink_refresh(s);
+
+	if (!rc)
+		rc = ag_sink_widen(s, ino, &ws, &we);
+	if (rc)
+		return rc;
+	/* the extents cut at either edge are rewritten without the hole */
+	head = malloc(off - ws + 1);
+	tail = malloc(we - end + 1);
+	if (!head || !tail) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (off > ws) {
+		ssize_t n = ag_sink_read(s, ino, ws, head, off - ws);
+
+		rc = n < 0 ? (int)n : 0;
+		if (n >= 0)
+			memset(head + n, 0, off - ws - n);
+	}
+	if (!rc && we > end) {
+		ssize_t n = ag_sink_read(s, ino, end, tail, we - end);
+
+		rc = n < 0 ? (int)n : 0;
+		if (n >= 0)
+			memset(tail + n, 0, we - end - n);
+	}
+	if (!rc)
+		rc = ag_sink_begin(s, ino, ws, we, size, off > ws || we > end);
+	if (!rc && off > ws)
+		rc = ag_sink_bytes(s, head, off - ws, ws, 1, &used);
+	if (!rc && we > end)
+		rc = ag_sink_bytes(s, tail, we - end, end, 1, &used);
+	if (!rc)
+		rc = ag_sink_commit(s);
+out:
+	free(head);
+	free(tail);
+	return rc;
+}
+
 int ag_file_punch(struct ag_cluster *c, uint64_t ino, uint64_t off,
 		  uint64_t len)
 {
-	uint64_t end = off + len, ws = off, we;
-	uint8_t *head = NULL, *tail = NULL;
+	uint64_t end = off + len;
 	struct ag_sink *s = NULL;
 	struct ag_attr a;
-	size_t used;
-	int rc;
+	int rc, tries = 0;
 
 	if (end < off)
 		return -EFBIG;
@@ -696,40 +745,12 @@ int ag_file_punch(struct ag_cluster *c, uint64_t ino, uint64_t off,
 	end = AG_MIN(end, a.size);
 	if (off >= end)
 		return 0;
-	we = end;
 	rc = ag_sink_new(c, &s);
-	if (!rc)
-		rc = ag_sink_widen(s, ino, &ws, &we);
 	if (rc)
-		goto out;
-	/* the extents cut at either edge are rewritten without the hole */
-	head = malloc(off - ws + 1);
-	tail = malloc(we - end + 1);
-	if (!head || !tail) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (off > ws) {
-		ssize_t n = ag_read(c, ino, ws, head, off - ws);
-
-		rc = n < 0 ? (int)n : 0;
-	}
-	if (!rc && we > end) {
-		ssize_t n = ag_read(c, ino, end, tail, we - end);
-
-		rc = n < 0 ? (int)n : 0;
-	}
-	if (!rc)
-		rc = ag_sink_begin(s, ino, ws, we, a.size);
-	if (!rc && off > ws)
-		rc = ag_sink_bytes(s, head, off - ws, ws, 1, &used);
-	if (!rc && we > end)
-		rc = ag_sink_bytes(s, tail, we - end, end, 1, &used);
-	if (!rc)
-		rc = ag_sink_commit(s);
-out:
-	free(head);
-	free(tail);
+		return rc;
+	do
+		rc = punch_try(s, ino, off, end, a.size);
+	while (rc == -ESTALE && ++tries < AG_STALE_TRIES);
 	ag_sink_free(s);
 	return rc;
 }

@@ -228,19 +228,32 @@ int ag_txn_rmxattr(struct ag_txn *t, uint64_t ino, const char *name,
 	return xattr_op(t, AG_OP_RMXATTR, &o);
 }
 
+/* The WRITE op's body: this header, then next ag_write_ext records. */
+enum {
+	WR_INO = 0,
+	WR_START = 8,
+	WR_END = 16,
+	WR_SIZE = 24,
+	WR_FLAGS = 32,
+	WR_NEXT = 36,
+	WR_BASE = 40, /* with AG_WRITE_EXPECT: the digest the range had */
+	WR_HDR = 48,
+};
+
 int ag_txn_write(struct ag_txn *t, uint64_t ino, uint64_t start, uint64_t end,
 		 uint64_t new_size, uint32_t flags)
 {
-	uint8_t *p = op_begin(t, AG_OP_WRITE, 40);
+	uint8_t *p = op_begin(t, AG_OP_WRITE, WR_HDR);
 
 	if (!p)
 		return t->error;
-	put_le64(p, ino);
-	put_le64(p + 8, start);
-	put_le64(p + 16, end);
-	put_le64(p + 24, new_size);
-	put_le32(p + 32, flags);
-	put_le32(p + 36, 0);
+	put_le64(p + WR_INO, ino);
+	put_le64(p + WR_START, start);
+	put_le64(p + WR_END, end);
+	put_le64(p + WR_SIZE, new_size);
+	put_le32(p + WR_FLAGS, flags);
+	put_le32(p + WR_NEXT, 0);
+	put_le64(p + WR_BASE, 0);
 	t->write_at = (size_t)(p - OP_HDR - t->buf);
 	return 0;
 }
@@ -269,7 +282,7 @@ int ag_txn_write_ext(struct ag_txn *t, const struct ag_write_ext *e)
 	t->len += AG_WRITE_EXT_LEN;
 	op = t->buf + t->write_at;
 	put_le32(op + 4, get_le32(op + 4) + AG_WRITE_EXT_LEN);
-	put_le32(op + OP_HDR + 36, get_le32(op + OP_HDR + 36) + 1);
+	put_le32(op + OP_HDR + WR_NEXT, get_le32(op + OP_HDR + WR_NEXT) + 1);
 	return 0;
 }
 
@@ -279,7 +292,21 @@ int ag_txn_write_size(struct ag_txn *t, uint64_t new_size)
 		return t->error;
 	if (!t->write_at)
 		return t->error = -EINVAL;
-	put_le64(t->buf + t->write_at + OP_HDR + 24, new_size);
+	put_le64(t->buf + t->write_at + OP_HDR + WR_SIZE, new_size);
+	return 0;
+}
+
+int ag_txn_write_expect(struct ag_txn *t, uint64_t base)
+{
+	uint8_t *p;
+
+	if (t->error)
+		return t->error;
+	if (!t->write_at)
+		return t->error = -EINVAL;
+	p = t->buf + t->write_at + OP_HDR;
+	put_le32(p + WR_FLAGS, get_le32(p + WR_FLAGS) | AG_WRITE_EXPECT);
+	put_le64(p + WR_BASE, base);
 	return 0;
 }
 
@@ -470,16 +497,17 @@ int ag_txn_next(struct ag_txn_iter *it, struct ag_op *op)
 	case AG_OP_WRITE: {
 		struct ag_op_write *o = &op->u.write;
 
-		if (blen < 40)
+		if (blen < WR_HDR)
 			return -AG_EPROTO;
-		o->ino = get_le64(b);
-		o->start = get_le64(b + 8);
-		o->end = get_le64(b + 16);
-		o->new_size = get_le64(b + 24);
-		o->flags = get_le32(b + 32);
-		o->next = get_le32(b + 36);
-		o->exts = b + 40;
-		return fits(blen, 40, (uint64_t)o->next * AG_WRITE_EXT_LEN)
+		o->ino = get_le64(b + WR_INO);
+		o->start = get_le64(b + WR_START);
+		o->end = get_le64(b + WR_END);
+		o->new_size = get_le64(b + WR_SIZE);
+		o->flags = get_le32(b + WR_FLAGS);
+		o->next = get_le32(b + WR_NEXT);
+		o->base = get_le64(b + WR_BASE);
+		o->exts = b + WR_HDR;
+		return fits(blen, WR_HDR, (uint64_t)o->next * AG_WRITE_EXT_LEN)
 			       ? 1 : -AG_EPROTO;
 	}
 	case AG_OP_STRIPE: {

@@ -67,6 +67,10 @@ enum ag_op_type {
 #define AG_XATTR_REPLACE 0x2
 /* WRITE flags */
 #define AG_WRITE_TRUNCATE 0x1  /* size becomes new_size exactly */
+#define AG_WRITE_EXPECT 0x2    /* only if the extents of [start, end) still
+				* have the digest base (-ESTALE otherwise):
+				* bytes a writer filled in from the file as
+				* it saw it never undo a newer commit */
 
 struct ag_op_mknode {
 	uint64_t parent;   /* 0 with AG_MKNODE_ORPHAN */
@@ -134,6 +138,7 @@ struct ag_op_write {
 	uint64_t new_size;    /* size grows to this (or is set with TRUNCATE) */
 	uint32_t flags;
 	uint32_t next;
+	uint64_t base;        /* with AG_WRITE_EXPECT: ag_extent_digest */
 	const uint8_t *exts;  /* encoded ag_write_ext array (decoder side) */
 };
 
@@ -207,6 +212,9 @@ int ag_txn_write(struct ag_txn *t, uint64_t ino, uint64_t start, uint64_t end,
 int ag_txn_write_ext(struct ag_txn *t, const struct ag_write_ext *e);
 /* Change the new_size of the open WRITE (the size is known last). */
 int ag_txn_write_size(struct ag_txn *t, uint64_t new_size);
+/* Make the open WRITE conditional on the extents of its range still
+ * having the digest base (AG_WRITE_EXPECT). */
+int ag_txn_write_expect(struct ag_txn *t, uint64_t base);
 int ag_txn_clone(struct ag_txn *t, const struct ag_op_clone *o);
 int ag_txn_stripe(struct ag_txn *t, uint32_t seg, uint32_t stripe,
 		  const uint32_t *crcs, uint32_t n);

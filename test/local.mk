@@ -26,6 +26,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/concurrent.sh \
 	test/integ/fuse_basic.sh \
 	test/integ/fuse_cross.sh \
+	test/integ/fuse_shared.sh \
 	test/integ/fuse_crash.sh \
 	test/integ/fuse_posix.sh \
 	test/integ/fuse_diff.py \
