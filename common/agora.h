@@ -191,6 +191,10 @@ int ag_file_close(struct ag_file *f);
 ssize_t ag_file_read(struct ag_file *f, uint64_t off, void *buf, size_t len);
 ssize_t ag_file_write(struct ag_file *f, uint64_t off, const void *buf,
 		      size_t len);
+/* Append len bytes at the end of the file as it is when the append is
+ * committed (O_APPEND): appends from every gateway land whole, one after
+ * another, never over each other. Returns len or -errno. */
+ssize_t ag_file_append(struct ag_file *f, const void *buf, size_t len);
 /* Commit what is buffered (at close): every reader sees it; durable on
  * return unless the handle is AG_OPEN_LAZY. */
 int ag_file_flush(struct ag_file *f);

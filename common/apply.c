@@ -1016,11 +1016,31 @@ static int add_extent(struct tx *tx, uint64_t ino, const struct ag_write_ext *w)
 	return extent_put(tx, ino, &e);
 }
 
-static int op_write(struct tx *tx, const struct ag_op_write *o)
+/* An append's offsets count from the file's size now: move them there
+ * (AG_WRITE_APPEND), so that the op reads as a plain write. */
+static int place_append(const struct ag_attr *in, struct ag_op_write *o,
+			uint64_t *shift)
 {
+	*shift = 0;
+	if (!(o->flags & AG_WRITE_APPEND))
+		return 0;
+	if (o->flags & (AG_WRITE_EXPECT | AG_WRITE_TRUNCATE) || o->start)
+		return -EINVAL;
+	*shift = in->size;
+	if (in->size + o->end < in->size || in->size + o->new_size < in->size)
+		return -EFBIG;
+	o->end += in->size;
+	o->start = in->size;
+	o->new_size += in->size;
+	return 0;
+}
+
+static int op_write(struct tx *tx, const struct ag_op_write *op)
+{
+	struct ag_op_write o_placed = *op, *o = &o_placed;
 	struct ag_write_ext w;
 	struct ag_attr in;
-	uint64_t prev_end;
+	uint64_t prev_end, shift;
 	uint32_t i;
 	int rc = inode_get(tx, o->ino, &in);
 
@@ -1030,11 +1050,15 @@ static int op_write(struct tx *tx, const struct ag_op_write *o)
 		return -EISDIR;
 	if (!S_ISREG(in.mode))
 		return -EINVAL;
+	rc = place_append(&in, o, &shift);
+	if (rc)
+		return rc;
 	if (o->start > o->end)
 		return -EINVAL;
 	prev_end = o->start;
 	for (i = 0; i < o->next; i++) {
 		ag_write_ext_get(o, i, &w);
+		w.off += shift;
 		if (w.off < prev_end || w.off + w.len > o->end ||
 		    w.off + w.len < w.off)
 			return -EINVAL;
@@ -1056,6 +1080,7 @@ static int op_write(struct tx *tx, const struct ag_op_write *o)
 		rc = punch(tx, in.ino, o->start, o->end);
 	for (i = 0; !rc && i < o->next; i++) {
 		ag_write_ext_get(o, i, &w);
+		w.off += shift;
 		rc = add_extent(tx, in.ino, &w);
 	}
 	if (rc)

@@ -1258,6 +1258,19 @@ int ag_sink_begin(struct ag_sink *as, uint64_t ino, uint64_t start,
 	return sink_write_begin(&as->s, ino, start, end, new_size, filled);
 }
 
+int ag_sink_append(struct ag_sink *as, uint64_t ino, const void *buf,
+		   size_t len, int eof, size_t *used)
+{
+	struct sink *s = &as->s;
+	int rc = ag_txn_write(&s->txn, ino, 0, len, len, AG_WRITE_APPEND);
+
+	if (!rc)
+		rc = sink_bytes(s, buf, len, 0, eof, used);
+	if (!rc && *used < len)
+		rc = ag_txn_write_size(&s->txn, *used);
+	return rc;
+}
+
 int ag_sink_size(struct ag_sink *as, uint64_t new_size)
 {
 	return ag_txn_write_size(&as->s.txn, new_size);

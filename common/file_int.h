@@ -50,6 +50,12 @@ ssize_t ag_sink_read(struct ag_sink *s, uint64_t ino, uint64_t off,
  * refresh. So a commit changes exactly the bytes its writer wrote. */
 int ag_sink_begin(struct ag_sink *s, uint64_t ino, uint64_t start,
 		  uint64_t end, uint64_t new_size, int filled);
+/* A WRITE op of buf appended at the end of ino as metad finds it
+ * (AG_WRITE_APPEND): chunked from offset 0 of buf, placed at the file's
+ * size when applied. Without eof the tail after the last cut point is
+ * left; *used says how much went. */
+int ag_sink_append(struct ag_sink *s, uint64_t ino, const void *buf,
+		   size_t len, int eof, size_t *used);
 /* Change the new_size of the open WRITE op. */
 int ag_sink_size(struct ag_sink *s, uint64_t new_size);
 /* Chunk and store buf, file offset off, into the open WRITE op. With

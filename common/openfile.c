@@ -61,6 +61,10 @@ struct ag_file {
 	struct range *r;           /* protected by lock */
 	size_t nr, rcap;           /* protected by lock */
 	uint64_t dirty;            /* bytes in r; protected by lock */
+	/* appended bytes (O_APPEND) not yet committed: they land at the
+	 * file's size when metad applies them, after the ranges r of the
+	 * same flush; protected by lock */
+	struct range app;
 	struct ag_sink *sink;      /* protected by lock; held while streaming */
 	/* what getattr reports while bytes are dirty */
 	atomic_int has_dirty;
@@ -188,10 +192,10 @@ static void recount(struct ag_file *f)
 {
 	size_t i;
 
-	f->dirty = 0;
+	f->dirty = f->app.len;
 	for (i = 0; i < f->nr; i++)
 		f->dirty += f->r[i].len;
-	if (!f->nr)
+	if (!f->dirty)
 		atomic_store(&f->has_dirty, 0);
 }
 
@@ -268,11 +272,12 @@ static void sink_give_back(struct ag_file *f)
 static int flush_try(struct ag_file *f, int final)
 {
 	size_t streamed = SIZE_MAX; /* bytes of the last range that went */
+	size_t app_used = 0;        /* appended bytes that went */
 	struct ag_attr a;
 	size_t i = 0, j;
 	int rc;
 
-	if (!f->nr)
+	if (!f->nr && !f->app.len)
 		return 0;
 	rc = sink_take(f);
 	if (rc)
@@ -331,12 +336,19 @@ static int flush_try(struct ag_file *f, int final)
 		free(region);
 		i = j;
 	}
+	if (!rc && f->app.len)
+		rc = ag_sink_append(f->sink, f->ino, f->app.buf, f->app.len,
+				    final, &app_used);
 	if (!rc)
 		rc = ag_sink_commit(f->sink);
 	if (!rc && streamed != SIZE_MAX)
 		keep_tail(f, f->nr - 1, streamed);
 	else if (!rc)
 		ranges_drop(f, 0, f->nr);
+	if (!rc && app_used) {
+		f->app.len -= app_used;
+		memmove(f->app.buf, f->app.buf + app_used, f->app.len);
+	}
 	/* on failure nothing was applied (all or nothing): the ranges stay */
 	recount(f);
 	return rc;
@@ -468,6 +480,35 @@ static int add_range(struct ag_file *f, uint64_t off, const uint8_t *buf,
 	return 0;
 }
 
+/* The first dirty byte of a clean file: check that it is a regular
+ * file and start the view's size from the committed one. With lock. */
+static int begin_dirty(struct ag_file *f)
+{
+	struct ag_attr a;
+	int rc;
+
+	if (f->dirty)
+		return 0;
+	rc = ag_getattr(f->c, f->ino, &a);
+	if (!rc && !S_ISREG(a.mode))
+		rc = S_ISDIR(a.mode) ? -EISDIR : -EINVAL;
+	if (!rc)
+		atomic_store(&f->vsize, a.size);
+	return rc;
+}
+
+/* Bytes became dirty; the view grows to end. With lock. */
+static int end_dirty(struct ag_file *f, uint64_t end)
+{
+	if (end > atomic_load(&f->vsize))
+		atomic_store(&f->vsize, end);
+	atomic_store(&f->vmtime, (int64_t)ag_now_ns());
+	atomic_store(&f->has_dirty, 1);
+	if (f->dirty >= AG_COMMIT_EVERY || f->nr > MAX_RANGES)
+		return flush_locked(f, 0);
+	return 0;
+}
+
 ssize_t ag_file_write(struct ag_file *f, uint64_t off, const void *buf,
 		      size_t len)
 {
@@ -480,24 +521,35 @@ ssize_t ag_file_write(struct ag_file *f, uint64_t off, const void *buf,
 	if (!len)
 		return 0;
 	pthread_mutex_lock(&f->lock);
-	if (!f->nr) {
-		struct ag_attr a;
-
-		rc = ag_getattr(f->c, f->ino, &a);
-		if (!rc && !S_ISREG(a.mode))
-			rc = S_ISDIR(a.mode) ? -EISDIR : -EINVAL;
-		if (!rc)
-			atomic_store(&f->vsize, a.size);
-	}
+	/* appends that came first go first: they are placed after the
+	 * ranges of their flush */
+	if (f->app.len)
+		rc = flush_locked(f, 1);
+	if (!rc)
+		rc = begin_dirty(f);
 	if (!rc)
 		rc = add_range(f, off, buf, len);
+	if (!rc)
+		rc = end_dirty(f, off + len);
+	pthread_mutex_unlock(&f->lock);
+	return rc ? rc : (ssize_t)len;
+}
+
+ssize_t ag_file_append(struct ag_file *f, const void *buf, size_t len)
+{
+	int rc = 0;
+
+	if (!f->c->rpc)
+		return -EROFS;
+	if (!len)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	rc = begin_dirty(f);
+	if (!rc)
+		rc = range_grow(f, &f->app, f->app.len + len);
 	if (!rc) {
-		if (off + len > atomic_load(&f->vsize))
-			atomic_store(&f->vsize, off + len);
-		atomic_store(&f->vmtime, (int64_t)ag_now_ns());
-		atomic_store(&f->has_dirty, 1);
-		if (f->dirty >= AG_COMMIT_EVERY || f->nr > MAX_RANGES)
-			rc = flush_locked(f, 0);
+		memcpy(f->app.buf + f->app.len - len, buf, len);
+		rc = end_dirty(f, atomic_load(&f->vsize) + len);
 	}
 	pthread_mutex_unlock(&f->lock);
 	return rc ? rc : (ssize_t)len;
@@ -512,6 +564,15 @@ ssize_t ag_file_read(struct ag_file *f, uint64_t off, void *buf, size_t len)
 	if (!atomic_load(&f->has_dirty))
 		return ag_read(f->c, f->ino, off, buf, len);
 	pthread_mutex_lock(&f->lock);
+	/* appended bytes have no offset until metad places them */
+	if (f->app.len) {
+		int rc = flush_locked(f, 1);
+
+		if (rc) {
+			pthread_mutex_unlock(&f->lock);
+			return rc;
+		}
+	}
 	if (!f->nr) {
 		pthread_mutex_unlock(&f->lock);
 		return ag_read(f->c, f->ino, off, buf, len);
@@ -581,6 +642,7 @@ static void file_free(struct ag_file *f)
 {
 	ranges_drop(f, 0, f->nr);
 	free(f->r);
+	free(f->app.buf);
 	ag_sink_free(f->sink);
 	pthread_mutex_destroy(&f->lock);
 	free(f);

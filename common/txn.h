@@ -71,6 +71,9 @@ enum ag_op_type {
 				* have the digest base (-ESTALE otherwise):
 				* bytes a writer filled in from the file as
 				* it saw it never undo a newer commit */
+#define AG_WRITE_APPEND 0x4    /* start, end, new_size and the extents'
+				* offsets count from the file's size when
+				* applied: an append lands whole at the end */
 
 struct ag_op_mknode {
 	uint64_t parent;   /* 0 with AG_MKNODE_ORPHAN */

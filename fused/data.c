@@ -113,7 +113,11 @@ void gw_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void gw_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	      off_t off, struct fuse_file_info *fi)
 {
-	ssize_t n = ag_file_write(file_of(fi), off, buf, size);
+	/* O_APPEND: the kernel's offset is its cached size, which another
+	 * gateway's appends have outdated; the core places the bytes */
+	ssize_t n = fi->flags & O_APPEND
+			    ? ag_file_append(file_of(fi), buf, size)
+			    : ag_file_write(file_of(fi), off, buf, size);
 
 	(void)ino;
 	if (n < 0)

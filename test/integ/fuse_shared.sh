@@ -1,8 +1,9 @@
 #!/bin/bash
 # test/integ/fuse_shared.sh - one file, several writers: a rewrite that
 # deduplicates against the chunks it replaces (pwrite and mapped writes),
-# and two mounts writing disjoint ranges of one file at once. Every byte
-# a writer wrote must land, and no writer may undo another's.
+# two mounts writing disjoint ranges of one file at once, and appends
+# from two mounts. Every byte a writer wrote must land, and no writer may
+# undo another's.
 . "$(dirname "$0")/lib.sh"
 
 A=$T/a
@@ -75,6 +76,55 @@ PY
 	done
 	same "$T/want" /halves
 done
+
+step "appends from two mounts at once: every record lands whole"
+: >"$A/log"
+python3 - "$A/log" "$B/log" <<'PY' || fail "appenders failed"
+import os, sys, threading
+def appender(path, tag):
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    for i in range(100):
+        os.write(fd, b"%s %04d %s\n" % (tag, i, b"x" * 40))
+        if i % 2:
+            os.fsync(fd)  # commits what this mount holds: interleaves
+        if i % 10 == 9:
+            os.close(fd)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    os.close(fd)
+ts = [threading.Thread(target=appender, args=(p, t))
+      for p, t in ((sys.argv[1], b"A"), (sys.argv[2], b"B"))]
+for t in ts: t.start()
+for t in ts: t.join()
+PY
+python3 - "$A/log" <<'PY' || fail "appended records lost or torn"
+import sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")
+assert lines[-1] == b"", "the log does not end in a whole record"
+recs = lines[:-1]
+for t in (b"A", b"B"):
+    got = [l for l in recs if l.startswith(t + b" ")]
+    want = [b"%s %04d %s" % (t, i, b"x" * 40) for i in range(100)]
+    assert got == want, "%s: %d of 100 records, in order: %s" % (
+        t.decode(), len(got), got == want[:len(got)])
+assert len(recs) == 200, "%d records, want 200" % len(recs)
+PY
+
+step "an appender reads back what it appended, at once"
+python3 - "$A/own" <<'PY' || fail "appender's own reads"
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR | os.O_APPEND, 0o644)
+want = b""
+for i in range(50):
+    rec = b"record %d\n" % i
+    os.write(fd, rec)
+    want += rec
+    got = os.pread(fd, len(want) + 10, 0)
+    assert got == want, "after %d appends read %r" % (i + 1, got[-40:])
+os.close(fd)
+PY
+for i in 1 2 3; do echo "line $i" >>"$B/own"; done
+[ "$(tail -n 3 "$A/own")" = "$(printf 'line 1\nline 2\nline 3')" ] ||
+	fail "shell appends from the other mount: $(tail -n 3 "$A/own")"
 
 fused_stop "$B"
 fused_stop "$A"
