@@ -51,7 +51,9 @@ static int state_shared(struct ag_cluster *c)
 		c->rf_busy = 1;
 		mine = ++c->rf_sent;
 		pthread_mutex_unlock(&c->rf_lock);
-		rc = ag_rpc_call(c->rpc, AG_RPC_STATE, NULL, 0, &r);
+		/* one attempt: a reader does not wait for a metad that is
+		 * not there (ag_cluster_refresh reads the drives instead) */
+		rc = ag_rpc_try(c->rpc, AG_RPC_STATE, NULL, 0, &r);
 		if (!rc)
 			ag_cl_set_state(c, r.gen, r.root);
 		pthread_mutex_lock(&c->rf_lock);
@@ -72,9 +74,14 @@ int ag_cluster_refresh(struct ag_cluster *c)
 
 	if (ag_watch_fresh(c->watch))
 		return 0;
-	if (c->rpc && !state_shared(c))
-		return 0;
-	/* no metad: the drives still say what is committed */
+	if (c->rpc) {
+		rc = state_shared(c);
+		if (rc != -ENOTCONN)
+			return rc;
+	}
+	/* no metad: the drives still say what is committed (metad writes
+	 * a commit there before it acknowledges it), so reads, listings
+	 * and stats go on without it; only changes wait for it */
 	rc = ag_commit_read_latest(c->ds, &rec, ag_pagestore_check_commit,
 				   c->ps);
 	if (rc)
@@ -200,6 +207,7 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 		if (rc)
 			goto fail;
 		ag_rpc_set_page_sink(c->rpc, adopt_page, c->ps);
+		ag_rpc_set_patience(c->rpc, (unsigned)c->cfg->metad_timeout);
 	}
 	rc = ag_cluster_refresh(c);
 	if (rc) {
@@ -499,8 +507,8 @@ void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t)
 	ag_txn_init(t, c->client_id, 0);
 }
 
-int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
-		 struct ag_rpc_reply *r)
+static int commit(struct ag_cluster *c, struct ag_txn *t,
+		  struct ag_rpc_reply *r, int wait)
 {
 	struct ag_rpc_reply tmp;
 	uint64_t txid;
@@ -519,8 +527,11 @@ int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
 	c->txid_busy[txid % AG_TXN_WINDOW] = 1;
 	pthread_mutex_unlock(&c->txid_lock);
 	ag_txn_set_id(t, c->client_id, txid);
-	rc = ag_rpc_call(c->rpc, c->flags & AG_OPEN_LAZY ? AG_RPC_TXN_LAZY :
-			 AG_RPC_TXN, t->buf, t->len, r);
+	rc = (wait ? ag_rpc_call : ag_rpc_try)(c->rpc,
+					       c->flags & AG_OPEN_LAZY
+						       ? AG_RPC_TXN_LAZY
+						       : AG_RPC_TXN,
+					       t->buf, t->len, r);
 	pthread_mutex_lock(&c->txid_lock);
 	c->txid_busy[txid % AG_TXN_WINDOW] = 0;
 	pthread_cond_broadcast(&c->txid_cond);
@@ -530,4 +541,16 @@ int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
 	if (r->gen)
 		ag_cl_set_state(c, r->gen, r->root);
 	return r->status;
+}
+
+int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
+		 struct ag_rpc_reply *r)
+{
+	return commit(c, t, r, 1);
+}
+
+int ag_cl_commit_try(struct ag_cluster *c, struct ag_txn *t,
+		     struct ag_rpc_reply *r)
+{
+	return commit(c, t, r, 0);
 }

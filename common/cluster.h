@@ -85,6 +85,11 @@ void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t);
  * committed generation. */
 int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
 		 struct ag_rpc_reply *r);
+/* The same, but with no waiting for a metad that is not there: -ENOTCONN
+ * at once. For what a reader may store on the way (an ETag it hashed)
+ * and can do without. */
+int ag_cl_commit_try(struct ag_cluster *c, struct ag_txn *t,
+		     struct ag_rpc_reply *r);
 
 /* Data plane for file.c: store one chunk's bytes (already compressed as
  * flags say) into the leased segment, leasing a new one when needed.

@@ -34,6 +34,7 @@ static const struct key_desc keys[] = {
 	{ "cluster", "zstd_level", K_INT, F(zstd_level) },
 	{ "cluster", "page_cache", K_SIZE64, F(page_cache) },
 	{ "cluster", "chunk_cache", K_SIZE64, F(chunk_cache) },
+	{ "cluster", "metad_timeout", K_INT, F(metad_timeout) },
 	{ "metad", "pidfile", K_STR, F(pidfile) },
 	{ "metad", "log", K_STR, F(log) },
 	{ "metad", "batch_max", K_INT, F(batch_max) },
@@ -119,6 +120,7 @@ static void set_defaults(struct ag_config *c)
 	c->zstd_level = 1;
 	c->page_cache = 64 << 20;
 	c->chunk_cache = 256 << 20;
+	c->metad_timeout = 60;
 	c->batch_max = 256;
 	c->lease_timeout = 30;
 }
@@ -226,6 +228,11 @@ int ag_config_load(const char *file, struct ag_config **cp)
 	}
 	if (!rc && !c->metad) {
 		AG_ERR("%s: [cluster] metad is missing", file);
+		rc = -EINVAL;
+	}
+	if (!rc && c->metad_timeout < 1) {
+		AG_ERR("%s: [cluster] metad_timeout must be 1 second or more",
+		       file);
 		rc = -EINVAL;
 	}
 	if (rc) {

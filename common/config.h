@@ -25,6 +25,7 @@ struct ag_config {
 	uint64_t segment_size;
 	int zstd_level;
 	uint64_t page_cache, chunk_cache;
+	int metad_timeout;  /* seconds a change waits for a lost metad */
 	/* [metad] */
 	char *pidfile;
 	char *log;

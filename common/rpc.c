@@ -18,7 +18,7 @@
 #include "rpc.h"
 #include "util.h"
 
-#define PATIENCE_NS (60ull * 1000000000ull)
+#define PATIENCE_NS (60ull * 1000000000ull) /* unless set otherwise */
 
 /* One connection to metad. Any number of calls share it: each sends its
  * frame whole under write_lock, then waits for the reply with its id.
@@ -49,12 +49,18 @@ struct pending {
 struct ag_rpc {
 	char *addr;
 	int was_connected; /* a lost metad is waited for; an absent one not */
+	uint64_t patience_ns; /* how long a call waits for a lost metad */
 	uint64_t next_id;
 	pthread_mutex_t lock; /* link, ids, every link's pending list */
 	struct link *link;
 	void (*page_sink)(void *arg, const void *page);
 	void *page_arg;
 };
+
+void ag_rpc_set_patience(struct ag_rpc *r, unsigned seconds)
+{
+	r->patience_ns = (uint64_t)seconds * 1000000000ull;
+}
 
 void ag_rpc_set_page_sink(struct ag_rpc *r,
 			  void (*sink)(void *arg, const void *page),
@@ -206,6 +212,7 @@ int ag_rpc_new(const char *addr, struct ag_rpc **rp)
 		return -ENOMEM;
 	}
 	r->next_id = 1;
+	r->patience_ns = PATIENCE_NS;
 	pthread_mutex_init(&r->lock, NULL);
 	*rp = r;
 	return 0;
@@ -430,8 +437,10 @@ int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,
 			break;
 		/* metad is restarting: the same transaction id is safe to
 		 * send again, it is applied at most once */
-		if (ag_mono_ns() - start > (r->was_connected ? PATIENCE_NS
-							     : PATIENCE_NS / 60))
+		if (ag_mono_ns() - start > (r->was_connected
+						    ? r->patience_ns
+						    : AG_MIN(r->patience_ns,
+							     PATIENCE_NS / 60)))
 			break;
 		if (tries++ == 3)
 			AG_WARN("agora-metad at %s does not answer; retrying",

@@ -68,6 +68,10 @@ int ag_rpc_connect(const char *addr);
 struct ag_rpc;
 int ag_rpc_new(const char *addr, struct ag_rpc **rp);
 void ag_rpc_free(struct ag_rpc *r);
+/* How long ag_rpc_call waits for a metad that went away before it fails
+ * with -ENOTCONN (default 60 s; one that was never reached, at most
+ * 1 s). */
+void ag_rpc_set_patience(struct ag_rpc *r, unsigned seconds);
 /* Where the pages pushed with replies go (none: they are read and
  * dropped). */
 void ag_rpc_set_page_sink(struct ag_rpc *r,

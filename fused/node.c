@@ -20,8 +20,9 @@ int gw_errno(int rc)
 	if (rc >= 0)
 		return 0;
 	/* project causes (corruption, no quorum, protocol) are I/O errors
-	 * to a POSIX caller */
-	return -rc >= 4096 ? EIO : -rc;
+	 * to a POSIX caller, and so is a change that found no agora-metad
+	 * within metad_timeout (ENOTCONN would read as a dead mount) */
+	return -rc >= 4096 || rc == -ENOTCONN ? EIO : -rc;
 }
 
 void gw_reply_err(fuse_req_t req, int rc)

@@ -128,6 +128,7 @@ enum s3_err s3_errno(int rc, int on_key)
 		return S3_ACCESS_DENIED;
 	case -EAGAIN:
 	case -EBUSY:
+	case -ENOTCONN: /* a change found no agora-metad: try again later */
 		return S3_SLOW_DOWN;
 	default:
 		/* the client only sees InternalError: say what it was */

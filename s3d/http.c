@@ -227,10 +227,12 @@ int s3_reply_head(struct s3_req *r, int status, const char *extra,
 		     "Server: AgoraS3\r\n"
 		     "x-amz-request-id: %s\r\n"
 		     "x-amz-id-2: %s\r\n"
-		     "%s%s%s\r\n",
+		     "%s%s%s%s\r\n",
 		     status, mg_get_response_code_text(r->conn, status), date,
 		     r->request_id, r->request_id, clen,
 		     r->must_close ? "Connection: close\r\n" : "",
+		     /* SlowDown: when to come back */
+		     status == 503 ? "Retry-After: 1\r\n" : "",
 		     extra ? extra : "");
 	if (n < 0) {
 		r->head = NULL;

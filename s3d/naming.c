@@ -166,12 +166,14 @@ int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48])
 		return rc;
 	s3_hex(md5, 16, hex);
 	/* a multipart upload's form stands while its ETag does; once the
-	 * data changed over POSIX it describes the data no more */
-	if (a->flags & AG_ATTR_ETAG)
-		n = ag_getxattr(r->c, a->ino, S3_XATTR_PREFIX "parts", parts,
-				sizeof(parts) - 1);
-	else
+	 * data changed over POSIX it describes the data no more (and is
+	 * dropped, if there is one: a read commits nothing otherwise) */
+	n = ag_getxattr(r->c, a->ino, S3_XATTR_PREFIX "parts", parts,
+			sizeof(parts) - 1);
+	if (n > 0 && !(a->flags & AG_ATTR_ETAG)) {
 		ag_removexattr(r->c, a->ino, S3_XATTR_PREFIX "parts");
+		n = 0;
+	}
 	if (n > 0) {
 		parts[n] = 0;
 		snprintf(out, 48, "\"%.32s-%.8s\"", hex, parts);

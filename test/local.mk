@@ -23,6 +23,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/foreign.sh \
 	test/integ/full.sh \
 	test/integ/protocol.sh \
+	test/integ/nometad.sh \
 	test/integ/concurrent.sh \
 	test/integ/fuse_basic.sh \
 	test/integ/fuse_cross.sh \
