@@ -518,6 +518,7 @@ static int destroy_inode(struct tx *tx, const struct ag_attr *in)
 static int drop_link(struct tx *tx, struct ag_attr *in, uint32_t flags)
 {
 	uint8_t k[AG_KEYBUF], v[8];
+	uint64_t holder;
 	int rc;
 
 	in->ctime = tx->now;
@@ -527,9 +528,14 @@ static int drop_link(struct tx *tx, struct ag_attr *in, uint32_t flags)
 		in->nlink--;
 	if (in->nlink)
 		return inode_put(tx, in);
-	if (!(flags & AG_UNLINK_KEEP))
+	/* still open here (KEEP) or on another gateway (holds.c): an
+	 * orphan of the holder until its last close */
+	holder = flags & AG_UNLINK_KEEP ? tx->client
+					 : ag_holds_other(&tx->m->holds,
+							  in->ino, 0);
+	if (!holder)
 		return destroy_inode(tx, in);
-	put_le64(v, tx->client);
+	put_le64(v, holder);
 	rc = tput(tx, k, ag_key_orphan(k, in->ino), v, 8);
 	return rc ? rc : inode_put(tx, in);
 }
@@ -1247,6 +1253,7 @@ int ag_tx_drop_orphan(struct tx *tx, uint64_t ino)
 {
 	uint8_t k[AG_KEYBUF], v[8];
 	size_t vl = sizeof(v);
+	uint64_t holder;
 	struct ag_attr in;
 	int rc = inode_get(tx, ino, &in);
 
@@ -1257,6 +1264,12 @@ int ag_tx_drop_orphan(struct tx *tx, uint64_t ino)
 	rc = tget(tx, k, ag_key_orphan(k, in.ino), v, &vl);
 	if (rc)
 		return rc;
+	/* another gateway still has it open: the orphan is its now */
+	holder = ag_holds_other(&tx->m->holds, in.ino, tx->client);
+	if (holder) {
+		put_le64(v, holder);
+		return tput(tx, k, ag_key_orphan(k, in.ino), v, 8);
+	}
 	return destroy_inode(tx, &in);
 }
 

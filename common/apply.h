@@ -71,6 +71,17 @@ uint64_t ag_meta_root(const struct ag_meta *m);
 
 /* A client was heard from (its leases stay valid). */
 void ag_meta_client_alive(struct ag_meta *m, uint64_t client);
+/* Client holds ino open (0, or -ENOENT when there is no such inode):
+ * should its last name go, it becomes an orphan of the client instead
+ * of being destroyed (holds.c). */
+int ag_meta_hold(struct ag_meta *m, uint64_t client, uint64_t ino);
+/* Client closed ino: an orphan nobody else holds is dropped in the open
+ * batch. */
+void ag_meta_release(struct ag_meta *m, uint64_t client, uint64_t ino);
+/* What client's heartbeat says it holds (n little-endian u64 inodes):
+ * the whole set, replacing what the table had. */
+void ag_meta_holds_set(struct ag_meta *m, uint64_t client,
+		       const uint8_t *inos, size_t n);
 /* Housekeeping between batches: expire leases of silent clients, free
  * drained segments, sync lazy commits that waited AG_LAZY_SYNC_NS. Adds
  * work to the open batch. */

@@ -111,19 +111,48 @@ uint64_t ag_cluster_generation(struct ag_cluster *c)
 	return g;
 }
 
-/* Tell metad this client is alive, without waiting for a metad that is
- * not there; 0 when it answered. */
+/* Tell metad this client is alive, and which inodes it holds open,
+ * without waiting for a metad that is not there; 0 when it answered. */
 static int ping(struct ag_cluster *c)
 {
 	struct ag_rpc_reply r;
-	uint8_t id[8];
+	uint8_t one[8], *msg = NULL;
+	size_t len = sizeof(one);
 	int rc;
 
-	put_le64(id, c->client_id);
-	rc = ag_rpc_try(c->rpc, AG_RPC_PING, id, sizeof(id), &r);
+	if (ag_open_files_list(c->open_files, 8, &msg, &len))
+		msg = NULL; /* no memory: say we are alive at least */
+	if (!msg) {
+		msg = one;
+		len = sizeof(one);
+	}
+	put_le64(msg, c->client_id);
+	rc = ag_rpc_try(c->rpc, AG_RPC_PING, msg, len, &r);
 	if (!rc)
 		ag_cl_set_state(c, r.gen, r.root);
+	if (msg != one)
+		free(msg);
 	return rc;
+}
+
+int ag_cl_hold(struct ag_cluster *c, uint64_t ino, int hold)
+{
+	struct ag_rpc_reply r;
+	uint8_t msg[17];
+	int rc;
+
+	if (!c->rpc)
+		return 0;
+	put_le64(msg, c->client_id);
+	put_le64(msg + 8, ino);
+	msg[16] = hold ? 1 : 0;
+	/* no waiting for an absent metad: reading needs no hold, and the
+	 * next heartbeat tells a metad that comes back what we hold */
+	rc = ag_rpc_try(c->rpc, AG_RPC_HOLD, msg, sizeof(msg), &r);
+	if (rc)
+		return rc;
+	ag_cl_set_state(c, r.gen, r.root);
+	return r.status;
 }
 
 /* Tell metad we are alive a few times per lease timeout, so that our
@@ -229,8 +258,7 @@ void ag_cluster_close(struct ag_cluster *c)
 {
 	if (!c)
 		return;
-	/* files a gateway still has open: commit what they buffer */
-	ag_open_files_free(c->open_files);
+	/* the heartbeat reads the open files: it stops first */
 	if (c->heartbeat_running) {
 		pthread_mutex_lock(&c->hb_lock);
 		c->closing = 1;
@@ -238,6 +266,9 @@ void ag_cluster_close(struct ag_cluster *c)
 		pthread_mutex_unlock(&c->hb_lock);
 		pthread_join(c->heartbeat, NULL);
 	}
+	/* files a gateway still has open: commit what they buffer */
+	ag_open_files_free(c->open_files);
+	c->open_files = NULL;
 	if (c->rpc && c->packer && ag_packer_active(c->packer) && !ping(c)) {
 		struct ag_txn t;
 

@@ -90,6 +90,12 @@ int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
  * and can do without. */
 int ag_cl_commit_try(struct ag_cluster *c, struct ag_txn *t,
 		     struct ag_rpc_reply *r);
+/* Tell metad that this client holds ino open (hold) or let go of it:
+ * while held, ino outlives its last name as an orphan of ours. -ENOENT
+ * when there is no such inode (the handle then has a root without it);
+ * -ENOTCONN at once with no metad to tell (reading needs no hold, and
+ * the heartbeat tells a metad that comes back what we hold). */
+int ag_cl_hold(struct ag_cluster *c, uint64_t ino, int hold);
 
 /* Data plane for file.c: store one chunk's bytes (already compressed as
  * flags say) into the leased segment, leasing a new one when needed.

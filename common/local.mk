@@ -18,6 +18,7 @@ common_libagora_a_SOURCES = \
 	common/txn.c common/txn.h \
 	common/space.c common/space.h \
 	common/meta.c common/meta_int.h \
+	common/holds.c \
 	common/apply.c common/apply.h \
 	common/rpc.c common/rpc.h \
 	common/watch.c \

@@ -597,6 +597,24 @@ static int silent_records(struct ag_meta *m, uint8_t ktype, uint64_t now,
 	return n;
 }
 
+/* Client let go of orphan ino: destroy it, or hand it to another
+ * holder, in the open batch. 0, or -errno when it was no orphan. */
+static int let_go_orphan(struct ag_meta *m, uint64_t client, uint64_t ino)
+{
+	struct tx tx = { .m = m, .client = client,
+			 .now = (int64_t)ag_now_ns(), .stats = m->stats };
+	int rc = ag_tx_drop_orphan(&tx, ino);
+
+	if (!rc) {
+		m->stats = tx.stats;
+		m->pending++;
+	} else {
+		ag_tx_rollback(&tx);
+	}
+	ag_tx_free(&tx);
+	return rc;
+}
+
 /* Orphans are files being written or unlinked while open; when their
  * client has gone silent, nobody can name or close them any more. */
 static void reap_orphans(struct ag_meta *m, uint64_t now, uint64_t timeout)
@@ -604,20 +622,64 @@ static void reap_orphans(struct ag_meta *m, uint64_t now, uint64_t timeout)
 	uint64_t dead[64];
 	int n = silent_records(m, AG_K_ORPHAN, now, timeout, dead, 64), i;
 
-	for (i = 0; i < n; i++) {
-		struct tx tx = { .m = m, .now = (int64_t)ag_now_ns(),
-				 .stats = m->stats };
-
-		if (ag_tx_drop_orphan(&tx, dead[i]) == 0) {
-			m->stats = tx.stats;
-			m->pending++;
-			AG_INFO("dropped orphan inode %llu of a silent client",
+	for (i = 0; i < n; i++)
+		if (!let_go_orphan(m, 0, dead[i]))
+			AG_INFO("orphan inode %llu of a silent client let go",
 				(unsigned long long)dead[i]);
-		} else {
-			ag_tx_rollback(&tx);
-		}
-		ag_tx_free(&tx);
+}
+
+int ag_meta_hold(struct ag_meta *m, uint64_t client, uint64_t ino)
+{
+	uint8_t k[AG_KEYBUF], v[AG_VAL_MAX];
+	size_t vl = sizeof(v);
+	int rc = ag_tree_get(m->tree, k, ag_key_inode(k, ino), v, &vl);
+
+	return rc ? rc : ag_holds_add(&m->holds, client, ino);
+}
+
+void ag_meta_release(struct ag_meta *m, uint64_t client, uint64_t ino)
+{
+	uint8_t k[AG_KEYBUF], v[8];
+	size_t vl = sizeof(v);
+
+	ag_holds_del(&m->holds, client, ino);
+	if (!ag_tree_get(m->tree, k, ag_key_orphan(k, ino), v, &vl))
+		let_go_orphan(m, client, ino);
+}
+
+void ag_meta_holds_set(struct ag_meta *m, uint64_t client,
+		       const uint8_t *inos, size_t n)
+{
+	uint64_t *had = NULL;
+	size_t nhad = 0, i;
+
+	if (ag_holds_take_client(&m->holds, client, &had, &nhad))
+		nhad = 0; /* no memory: what it let go is dropped later */
+	for (i = 0; i < n; i++)
+		ag_meta_hold(m, client, get_le64(inos + 8 * i));
+	/* a client lets go of a named file with its next heartbeat: one
+	 * that lost its name since is an orphan to drop now */
+	for (i = 0; i < nhad; i++) {
+		uint8_t k[AG_KEYBUF], v[8];
+		size_t vl = sizeof(v);
+
+		if (!ag_holds_other(&m->holds, had[i], 0) &&
+		    !ag_tree_get(m->tree, k, ag_key_orphan(k, had[i]), v, &vl))
+			let_go_orphan(m, client, had[i]);
 	}
+	free(had);
+}
+
+struct silence {
+	struct ag_meta *m;
+	uint64_t now, timeout;
+};
+
+static int is_silent(void *arg, uint64_t client)
+{
+	const struct silence *s = arg;
+
+	return s->now - client_last_seen(s->m, client) >= s->timeout;
 }
 
 /* A client's CLIENT record answers its retries; one silent for long
@@ -655,6 +717,9 @@ void ag_meta_tick(struct ag_meta *m)
 			ag_tx_rollback(&tx);
 		ag_tx_free(&tx);
 	}
+	/* a silent client's descriptors are gone with it */
+	ag_holds_prune(&m->holds, is_silent,
+		       &(struct silence){ m, now, timeout });
 	reap_orphans(m, now, timeout);
 	reap_clients(m, now, 4 * timeout);
 	harvest(m);
@@ -680,6 +745,7 @@ void ag_meta_close(struct ag_meta *m)
 	pthread_mutex_destroy(&m->sync_lock);
 	pthread_cond_destroy(&m->sync_cond);
 	ag_tree_close(m->tree);
+	ag_holds_free(&m->holds);
 	ag_space_destroy(&m->space);
 	ag_pagestore_free(m->ps);
 	if (m->lock_fd >= 0)

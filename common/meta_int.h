@@ -31,6 +31,29 @@ struct client_seen {
 	uint64_t mono;
 };
 
+/* Which clients hold which inodes open (holds.c). */
+#define AG_HOLDS_BITS 12
+#define AG_HOLDS_BUCKETS (1u << AG_HOLDS_BITS)
+struct hold;
+struct ag_holds {
+	struct hold *b[AG_HOLDS_BUCKETS];
+	size_t count;
+};
+
+int ag_holds_add(struct ag_holds *h, uint64_t client, uint64_t ino);
+void ag_holds_del(struct ag_holds *h, uint64_t client, uint64_t ino);
+/* A client other than except that holds ino, or 0. */
+uint64_t ag_holds_other(const struct ag_holds *h, uint64_t ino,
+			uint64_t except);
+/* Remove every hold of a client for which drop(arg, client) is true. */
+void ag_holds_prune(struct ag_holds *h, int (*drop)(void *arg, uint64_t),
+		    void *arg);
+/* Remove every hold of client; their inodes go to *inos (freed by the
+ * caller), n of them. */
+int ag_holds_take_client(struct ag_holds *h, uint64_t client,
+			 uint64_t **inos, size_t *n);
+void ag_holds_free(struct ag_holds *h);
+
 struct ag_meta {
 	const struct ag_config *cfg;
 	struct ag_drives *ds;
@@ -58,6 +81,7 @@ struct ag_meta {
 	int lock_fd;
 	struct client_seen clients[MAX_CLIENTS];
 	int nclients;
+	struct ag_holds holds;
 	uint64_t started;
 };
 

@@ -131,6 +131,35 @@ int ag_open_files_has(struct ag_open_files *t, uint64_t ino)
 	return has;
 }
 
+int ag_open_files_list(struct ag_open_files *t, size_t skip, uint8_t **buf,
+		       size_t *len)
+{
+	uint8_t *b;
+	size_t i, n = 0;
+
+	if (!t) { /* closing: nothing open any more */
+		*buf = calloc(1, skip);
+		*len = skip;
+		return *buf ? 0 : -ENOMEM;
+	}
+	pthread_mutex_lock(&t->lock);
+	b = malloc(skip + 8 * t->count);
+	if (!b) {
+		pthread_mutex_unlock(&t->lock);
+		return -ENOMEM;
+	}
+	for (i = 0; i < BUCKETS; i++) {
+		const struct ag_file *f;
+
+		for (f = t->b[i]; f; f = f->next)
+			put_le64(b + skip + 8 * n++, f->ino);
+	}
+	pthread_mutex_unlock(&t->lock);
+	*buf = b;
+	*len = skip + 8 * n;
+	return 0;
+}
+
 /* Take a reference on ino's open file, if there is one. */
 static struct ag_file *file_get(struct ag_cluster *c, uint64_t ino)
 {
@@ -149,7 +178,16 @@ int ag_file_open(struct ag_cluster *c, uint64_t ino, struct ag_file **fp)
 {
 	struct ag_open_files *t = c->open_files;
 	struct ag_file *f, **b;
+	int rc;
 
+	f = file_get(c, ino);
+	if (f)
+		goto found;
+	/* the first opener here: metad keeps the inode alive for us from
+	 * now on, should another gateway remove its last name */
+	rc = ag_cl_hold(c, ino, 1);
+	if (rc && rc != -ENOTCONN) /* none: the next heartbeat tells */
+		return rc;
 	pthread_mutex_lock(&t->lock);
 	f = find(t, ino);
 	if (f) {
@@ -159,6 +197,7 @@ int ag_file_open(struct ag_cluster *c, uint64_t ino, struct ag_file **fp)
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		pthread_mutex_unlock(&t->lock);
+		ag_cl_hold(c, ino, 0);
 		return -ENOMEM;
 	}
 	f->c = c;
@@ -171,6 +210,7 @@ int ag_file_open(struct ag_cluster *c, uint64_t ino, struct ag_file **fp)
 	t->count++;
 out:
 	pthread_mutex_unlock(&t->lock);
+found:
 	*fp = f;
 	return 0;
 }
@@ -623,15 +663,23 @@ int ag_file_fsync(struct ag_file *f)
 	return durable(f->c, ag_file_flush(f));
 }
 
-/* The last close of an inode that lost its last name while open here:
- * destroy it (nothing happens if it was named again meanwhile). */
-static void drop_if_orphan(struct ag_cluster *c, uint64_t ino)
+/* The last close of an inode here: let go of our hold. A file that still
+ * has a name is let go of by the next heartbeat, whose set no longer
+ * names it (a round trip less per close). One that lost its last name
+ * while open, here or through another gateway, is let go of at once:
+ * metad drops it unless another gateway holds it (which gets the
+ * orphan), and a heartbeat drops one we did not see go. */
+static void let_go(struct ag_cluster *c, uint64_t ino)
 {
 	struct ag_attr a;
 	struct ag_txn t;
 
 	if (ag_getattr(c, ino, &a) || a.nlink)
 		return;
+	if (ag_cl_hold(c, ino, 0) != -ENOTCONN)
+		return;
+	/* no metad now: the commit below drops our orphan once it is
+	 * back, so it does not outlive us */
 	ag_cl_txn(c, &t);
 	ag_txn_drop_orphan(&t, ino);
 	ag_cl_commit(c, &t, NULL);
@@ -667,7 +715,7 @@ static void file_put(struct ag_file *f, int last_close)
 	if (!gone)
 		return;
 	if (last_close && f->c->rpc)
-		drop_if_orphan(f->c, f->ino);
+		let_go(f->c, f->ino);
 	file_free(f);
 }
 

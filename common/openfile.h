@@ -18,5 +18,10 @@ void ag_open_files_free(struct ag_open_files *t);
 int ag_open_files_none(struct ag_open_files *t);
 /* 1 when this handle has ino open, 0 when not (t may be NULL). */
 int ag_open_files_has(struct ag_open_files *t, uint64_t ino);
+/* A new buffer of skip bytes (for the caller) then the inode of every
+ * open file, little-endian u64 each: *buf, freed by the caller, and its
+ * length in *len. */
+int ag_open_files_list(struct ag_open_files *t, size_t skip, uint8_t **buf,
+		       size_t *len);
 
 #endif

@@ -7,8 +7,12 @@
  *   4 u32 type      8 u64 request id      16 payload
  * Requests: AG_RPC_TXN (payload: an encoded transaction, txn.h),
  * AG_RPC_STATE (empty: asks for the newest generation and root),
- * AG_RPC_PING (u64 client id: the client is alive, its segment leases
- * and orphans stay; answered at once), AG_RPC_WATCH (empty: answered at
+ * AG_RPC_PING (u64 client id, then the u64 inodes the client holds open:
+ * the client is alive, its segment leases and orphans stay, and metad's
+ * table of open inodes gets its whole set; answered at once),
+ * AG_RPC_HOLD (u64 client id, u64 inode, u8 1 to hold it open or 0 to
+ * let go: answered at once, or with status -ENOENT when there is no such
+ * inode after the open batch commits), AG_RPC_WATCH (empty: answered at
  * once with the newest generation; from then on, after every commit,
  * the connection gets an AG_RPC_NOTIFY frame with the new generation and
  * root (request id 0) written before any reply that acknowledges the
@@ -42,6 +46,7 @@
 #define AG_RPC_NOTIFY 5u /* sent as AG_RPC_NOTIFY | AG_RPC_REPLY */
 #define AG_RPC_TXN_LAZY 6u
 #define AG_RPC_SYNC 7u
+#define AG_RPC_HOLD 8u
 #define AG_RPC_REPLY 0x80000000u
 #define AG_RPC_REPLY_LEN 48
 #define AG_RPC_PUSH_MAX 512

@@ -57,6 +57,11 @@ void gw_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = ag_file_getattr(c, ino, &a); /* with buffered writes */
 	if (!rc)
 		rc = open_file(req, &a, fi);
+	/* the name the kernel looked up now names another inode (replaced
+	 * through another gateway): ESTALE makes it look the name up again
+	 * and open what it names now, as a local open would */
+	if (rc == -ENOENT)
+		rc = -ESTALE;
 	if (rc) {
 		gw_reply_err(req, rc);
 		return;

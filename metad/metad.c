@@ -204,9 +204,26 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 		r.fill = res.fill;
 		return add_waiter(i, type, id, &r) ? -1 : 0;
 	case AG_RPC_PING:
-		if (len != 8)
+		if (len < 8 || len % 8)
 			return -1;
 		ag_meta_client_alive(m, get_le64(body));
+		ag_meta_holds_set(m, get_le64(body), body + 8, len / 8 - 1);
+		r.gen = ag_meta_gen(m);
+		r.root = ag_meta_root(m);
+		send_reply(i, type, id, &r);
+		return 0;
+	case AG_RPC_HOLD:
+		if (len != 17 || body[16] > 1)
+			return -1;
+		if (body[16])
+			r.status = ag_meta_hold(m, get_le64(body),
+						get_le64(body + 8));
+		else
+			ag_meta_release(m, get_le64(body), get_le64(body + 8));
+		/* "no such inode" after the open batch commits: the client
+		 * then reads a root without it */
+		if (r.status)
+			return add_waiter(i, type, id, &r) ? -1 : 0;
 		r.gen = ag_meta_gen(m);
 		r.root = ag_meta_root(m);
 		send_reply(i, type, id, &r);

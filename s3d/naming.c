@@ -150,6 +150,28 @@ enum s3_err s3_object_find(struct s3_req *r, const char *bname,
 
 /* ---- ETags ---- */
 
+/* What an S3 write said of its bytes (the multipart form of the ETag,
+ * the checksums) stands while its ETag does. Once the data changed over
+ * POSIX (the ETag flag is gone) it describes them no more: drop it
+ * before the new ETag is stored, so no reader pairs the two. Only what
+ * is there is dropped: a read commits nothing otherwise. */
+static void drop_stale_claims(struct s3_req *r, const struct ag_attr *a)
+{
+	static const char checksum[] = S3_XATTR_PREFIX "checksum-";
+	static const char parts[] = S3_XATTR_PREFIX "parts";
+	char *names, *p;
+	ssize_t len = ag_listxattr(r->c, a->ino, NULL, 0);
+
+	if (len <= 0 || !(names = malloc(len)))
+		return;
+	len = ag_listxattr(r->c, a->ino, names, len);
+	for (p = names; len > 0 && p < names + len; p += strlen(p) + 1)
+		if (!strcmp(p, parts) ||
+		    !strncmp(p, checksum, sizeof(checksum) - 1))
+			ag_removexattr(r->c, a->ino, p);
+	free(names);
+}
+
 int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48])
 {
 	uint8_t md5[16];
@@ -161,19 +183,15 @@ int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48])
 		snprintf(out, 48, "\"d41d8cd98f00b204e9800998ecf8427e\"");
 		return 0;
 	}
+	if (!(a->flags & AG_ATTR_ETAG))
+		drop_stale_claims(r, a);
 	rc = ag_etag(r->c, a, md5);
 	if (rc)
 		return rc;
 	s3_hex(md5, 16, hex);
-	/* a multipart upload's form stands while its ETag does; once the
-	 * data changed over POSIX it describes the data no more (and is
-	 * dropped, if there is one: a read commits nothing otherwise) */
-	n = ag_getxattr(r->c, a->ino, S3_XATTR_PREFIX "parts", parts,
-			sizeof(parts) - 1);
-	if (n > 0 && !(a->flags & AG_ATTR_ETAG)) {
-		ag_removexattr(r->c, a->ino, S3_XATTR_PREFIX "parts");
-		n = 0;
-	}
+	if (a->flags & AG_ATTR_ETAG)
+		n = ag_getxattr(r->c, a->ino, S3_XATTR_PREFIX "parts", parts,
+				sizeof(parts) - 1);
 	if (n > 0) {
 		parts[n] = 0;
 		snprintf(out, 48, "\"%.32s-%.8s\"", hex, parts);

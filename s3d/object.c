@@ -374,8 +374,11 @@ static void object_headers(struct s3_req *r, const struct ag_attr *a,
 				const char *mode = s3_header(r, "x-amz-checksum-mode");
 
 				snprintf(hn, sizeof(hn), "x-amz-%s", p);
-				/* a checksum covers the whole object only */
-				if (whole && mode && !strcasecmp(mode, "ENABLED"))
+				/* a checksum covers the whole object only,
+				 * as the S3 write stored it (not since
+				 * changed over POSIX) */
+				if (whole && mode && !strcasecmp(mode, "ENABLED") &&
+				    (a->flags & AG_ATTR_ETAG))
 					add_header(hdr, size, hn, val, n);
 			}
 			for (j = 0; s3_stored_headers[j]; j++)

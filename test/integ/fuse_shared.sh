@@ -2,8 +2,8 @@
 # test/integ/fuse_shared.sh - one file, several writers: a rewrite that
 # deduplicates against the chunks it replaces (pwrite and mapped writes),
 # two mounts writing disjoint ranges of one file at once, and appends
-# from two mounts. Every byte a writer wrote must land, and no writer may
-# undo another's.
+# from two mounts, and O_TRUNC through a mount racing an S3 PUT. Every
+# byte a writer wrote must land, and no writer may undo another's.
 . "$(dirname "$0")/lib.sh"
 
 A=$T/a
@@ -125,6 +125,73 @@ PY
 for i in 1 2 3; do echo "line $i" >>"$B/own"; done
 [ "$(tail -n 3 "$A/own")" = "$(printf 'line 1\nline 2\nline 3')" ] ||
 	fail "shell appends from the other mount: $(tail -n 3 "$A/own")"
+
+step "O_TRUNC through a mount racing an S3 PUT of the same key: one whole body wins"
+s3d_start
+mkdir "$A/race"
+python3 - "$A/race" "$B/race" "$rounds" <<'PY' || fail "O_TRUNC against PUT"
+import os, random, sys, threading, boto3, botocore.config
+da, db, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]) * 5
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_URL"],
+                  config=botocore.config.Config(s3={"addressing_style": "path"}))
+rng = random.Random(5)
+for r in range(rounds):
+    key = "k%d" % r
+    old, x, y = (rng.randbytes(1 << 20) for _ in range(3))
+    s3.put_object(Bucket="race", Key=key, Body=old)
+    def trunc_write():
+        fd = os.open(os.path.join(da, key), os.O_WRONLY | os.O_TRUNC)
+        for i in range(0, len(x), 65536):
+            os.write(fd, x[i:i + 65536])
+        os.close(fd)
+    def put():
+        s3.put_object(Bucket="race", Key=key, Body=y)
+    errors = []
+    def guarded(fn):
+        try:
+            fn()
+        except Exception as e:
+            errors.append("%s: %r" % (fn.__name__, e))
+    ts = [threading.Thread(target=guarded, args=(f,)) for f in (trunc_write, put)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    assert not errors, "round %d: %s" % (r, errors)
+    via_mount = open(os.path.join(db, key), "rb").read()
+    via_s3 = s3.get_object(Bucket="race", Key=key)["Body"].read()
+    for face, got in (("mount", via_mount), ("S3", via_s3)):
+        assert got in (x, y), "round %d: %s reads %d bytes, neither body" % (
+            r, face, len(got))
+    assert via_mount == via_s3, "round %d: the faces disagree" % r
+PY
+
+step "a file open on one mount and removed on another (and over S3) stays usable until closed"
+python3 - "$A/race" "$B/race" <<'PY' || fail "removed while open elsewhere"
+import os, sys, boto3, botocore.config
+da, db = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_URL"],
+                  config=botocore.config.Config(s3={"addressing_style": "path"}))
+body = os.urandom(3 << 20)
+for how in ("unlink", "rename", "s3"):
+    path = os.path.join(da, "held-" + how)
+    with open(path, "wb") as f:
+        f.write(body)
+    fd = os.open(path, os.O_RDWR)
+    if how == "unlink":
+        os.unlink(os.path.join(db, "held-" + how))
+    elif how == "rename":
+        open(os.path.join(db, "other"), "wb").write(b"new")
+        os.rename(os.path.join(db, "other"), os.path.join(db, "held-" + how))
+    else:
+        s3.delete_object(Bucket="race", Key="held-" + how)
+    got = os.pread(fd, len(body) + 1, 0)
+    assert got == body, "%s: the open file reads %d bytes" % (how, len(got))
+    os.pwrite(fd, b"still here", 100)
+    assert os.pread(fd, 10, 100) == b"still here", how + ": write lost"
+    os.fsync(fd)
+    os.close(fd)
+PY
+[ ! -e "$B/race/held-unlink" ] || fail "the unlinked name came back"
+[ "$(cat "$A/race/held-rename")" = new ] || fail "renamed-over name reads $(cat "$A/race/held-rename")"
 
 fused_stop "$B"
 fused_stop "$A"
