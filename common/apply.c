@@ -558,6 +558,31 @@ static int get_dir(struct tx *tx, uint64_t ino, struct ag_attr *dir)
 
 /* ---- ops ---- */
 
+static int xattr_pieces(struct tx *tx, const struct ag_op_xattr *o,
+			uint64_t ino, uint32_t vlen);
+
+/* A symlink's target, in the records of a long xattr value (keys.h). */
+static int put_target(struct tx *tx, uint64_t ino, const char *target,
+		      uint32_t tlen)
+{
+	const struct ag_op_xattr x = {
+		.ino = ino, .name = AG_XATTR_SYMLINK,
+		.nlen = strlen(AG_XATTR_SYMLINK), .value = target,
+		.vlen = tlen,
+	};
+	uint8_t k[AG_KEYBUF];
+	int rc;
+
+	_Static_assert(AG_SYMLINK_MAX <= AG_XATTR_MAX, "a target fits");
+	if (!tlen)
+		return -EINVAL;
+	if (tlen > AG_SYMLINK_MAX)
+		return -ENAMETOOLONG;
+	rc = tput(tx, k, ag_key_xattr(k, ino, x.name, x.nlen), target,
+		  AG_MIN(tlen, AG_VAL_MAX));
+	return rc ? rc : xattr_pieces(tx, &x, ino, tlen);
+}
+
 static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 {
 	struct ag_attr in, dir;
@@ -616,12 +641,8 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 	if (S_ISDIR(o->mode) && (o->flags & AG_MKNODE_IMPLICIT))
 		in.flags |= AG_INODE_IMPLICIT;
 	if (S_ISLNK(o->mode)) {
-		if (!o->tlen)
-			return -EINVAL;
 		in.size = o->tlen;
-		rc = tput(tx, k, ag_key_xattr(k, in.ino, AG_XATTR_SYMLINK,
-					      strlen(AG_XATTR_SYMLINK)),
-			  o->target, o->tlen);
+		rc = put_target(tx, in.ino, o->target, o->tlen);
 		if (rc)
 			return rc;
 	}

@@ -260,7 +260,7 @@ static int make_node(struct ag_cluster *c, uint64_t parent, const char *name,
 
 		if (!tl)
 			return -ENOENT;
-		if (tl > AG_VAL_MAX)
+		if (tl > AG_SYMLINK_MAX)
 			return -ENAMETOOLONG;
 		o.target = target;
 		o.tlen = tl;

@@ -47,8 +47,12 @@ enum ag_key_type {
 
 #define AG_NAME_MAX 255
 /* The XATTR record holding a symlink's target. Names starting with byte
- * 0x01 are internal: users can neither set nor list them. */
+ * 0x01 are internal: users can neither set nor list them. A target is
+ * 1 to AG_SYMLINK_MAX bytes (PATH_MAX - 1, all that symlink(2) passes);
+ * one longer than AG_VAL_MAX goes on in pieces, as a long xattr value
+ * does (below). */
 #define AG_XATTR_SYMLINK "\001symlink"
+#define AG_SYMLINK_MAX 4095
 #define AG_ROOT_INO AG_ROOT
 
 /* Segment record states. A segment with no record has never been used. */

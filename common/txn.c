@@ -102,7 +102,7 @@ int ag_txn_mknode(struct ag_txn *t, const struct ag_op_mknode *o)
 
 	if (name_ok(t, o->nlen))
 		return t->error;
-	if (o->tlen > AG_VAL_MAX)
+	if (o->tlen > AG_SYMLINK_MAX)
 		return t->error = -ENAMETOOLONG;
 	p = op_begin(t, AG_OP_MKNODE, 40 + o->nlen + o->tlen);
 	if (!p)

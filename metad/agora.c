@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -437,7 +438,7 @@ static int cmd_stat(struct ag_cluster *c, const char *cfg, int argc,
 		    char **argv)
 {
 	struct ag_attr a;
-	char target[1100];
+	char target[PATH_MAX]; /* a target is at most PATH_MAX - 1 bytes */
 	int i, rc;
 
 	(void)cfg;

@@ -5,9 +5,10 @@
 # the program switches users itself, and a few checks go through setpriv):
 # ENOENT, EEXIST, ENOTEMPTY, EISDIR, ENOTDIR, EACCES, EPERM, ENAMETOOLONG,
 # EINVAL, ENODATA; O_EXCL, O_APPEND, O_TRUNC; sticky and setgid
-# directories; chmod/chown rules; link counts; timestamps; symlinks; FIFOs;
-# xattrs; truncate; sparse files; offsets past 4 GiB; unlinked open files;
-# renameat2 NOREPLACE and EXCHANGE; hard links. Ends with agora fsck.
+# directories; chmod/chown rules; link counts; timestamps; symlinks
+# (targets up to 4095 bytes); FIFOs; xattrs; truncate; sparse files;
+# offsets past 4 GiB; unlinked open files; renameat2 NOREPLACE and
+# EXCHANGE; hard links. Ends with agora fsck.
 #
 # Every check prints one line, "ok - ..." or "FAIL - ..."; all of them run
 # and any FAIL fails the test.
@@ -487,6 +488,15 @@ def section_13():
     expect_ok("a dangling symlink with a long target", os.symlink, target, p("sl2"))
     expect_eq("its target reads back", os.readlink(p("sl2")), target)
     expect_err("stat through it", errno.ENOENT, os.stat, p("sl2"))
+    for n in (1025, 2048, 4095):
+        target = (("x" * 250 + "/") * 17)[:n - 1] + "t"
+        expect_ok("a symlink with a %d-byte target" % n, os.symlink, target, p("sl%d" % n))
+        expect_eq("its %d-byte target reads back" % n, os.readlink(p("sl%d" % n)), target)
+        expect_eq("lstat size is %d" % n, os.lstat(p("sl%d" % n)).st_size, n)
+    expect_err("a symlink with a 4096-byte target", errno.ENAMETOOLONG, os.symlink,
+               "y" * 4096, p("sl4096"))
+    expect_eq("...makes nothing", os.path.lexists(p("sl4096")), False)
+    expect_ok("unlink a symlink with a long target", os.unlink, p("sl2048"))
     expect_ok("unlink a symlink", os.unlink, p("sl"))
     expect_eq("...leaves its target", get(p("f")), b"hello")
     expect_ok("mkfifo", os.mkfifo, p("fifo"), 0o640)

@@ -159,6 +159,29 @@ static void test_namespace(struct ag_cluster *c)
 	ok(fsck_clean(c), "fsck clean after namespace ops");
 }
 
+/* Symlink targets up to PATH_MAX - 1 bytes, in pieces past one record. */
+static void test_long_symlink(struct ag_cluster *c)
+{
+	static char target[4097], got[4097];
+	struct ag_attr a;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 4096; i++)
+		target[i] = i % 251 == 250 ? '/' : 'a' + i % 26;
+	target[4095] = 0;
+	ok(!ag_symlink(c, AG_ROOT, "long", target, 0, 0, &a) &&
+	   a.size == 4095, "symlink with a 4095-byte target");
+	n = ag_readlink(c, a.ino, got, sizeof(got));
+	ok(n == 4095 && !memcmp(got, target, 4095), "its target reads back");
+	target[4095] = 'z';
+	ok(ag_symlink(c, AG_ROOT, "too-long", target, 0, 0, &a) ==
+	   -ENAMETOOLONG, "a 4096-byte target: ENAMETOOLONG");
+	ok(ag_lookup(c, AG_ROOT, "too-long", &a) == -ENOENT, "...makes nothing");
+	ok(!ag_unlink(c, AG_ROOT, "long"), "unlink the long symlink");
+	ok(fsck_clean(c), "fsck clean: no piece of the target left");
+}
+
 /* A random sequence of writes and truncates, compared with a model. */
 static void test_data_model(struct ag_cluster *c)
 {
@@ -663,6 +686,7 @@ int main(void)
 		return tap_done();
 	if (ok(!ag_cluster_open(conf, 0, &c), "cluster opens")) {
 		test_namespace(c);
+		test_long_symlink(c);
 		test_data_model(c);
 		test_dedup(c);
 		test_big_offset(c);
