@@ -727,6 +727,18 @@ static int sink_bytes(struct sink *s, const uint8_t *buf, size_t len,
 	return rc;
 }
 
+/* Start the next transaction from nothing: no ops, no chunks of its
+ * own, not counted among the writers with uncommitted chunks. */
+static void sink_reset(struct sink *s)
+{
+	sink_not_packing(s);
+	ag_txn_reset(&s->txn, s->c->client_id, 0);
+	s->nlocal = 0;
+	if (s->local)
+		memset(s->local, 0, s->local_cap * sizeof(*s->local));
+	s->uncommitted = 0;
+}
+
 /* Seal the data, commit the transaction, start the next one. */
 static int sink_commit(struct sink *s, struct ag_rpc_reply *r)
 {
@@ -740,12 +752,7 @@ static int sink_commit(struct sink *s, struct ag_rpc_reply *r)
 	}
 	if (!rc)
 		rc = ag_cl_commit(s->c, &s->txn, r);
-	sink_not_packing(s);
-	ag_txn_reset(&s->txn, s->c->client_id, 0);
-	s->nlocal = 0;
-	if (s->local)
-		memset(s->local, 0, s->local_cap * sizeof(*s->local));
-	s->uncommitted = 0;
+	sink_reset(s);
 	ag_tree_close(s->dedup);
 	s->dedup = NULL;
 	if (!rc)
@@ -1285,4 +1292,10 @@ int ag_sink_bytes(struct ag_sink *as, const void *buf, size_t len,
 int ag_sink_commit(struct ag_sink *as)
 {
 	return sink_commit(&as->s, NULL);
+}
+
+void ag_sink_abort(struct ag_sink *as)
+{
+	if (as)
+		sink_reset(&as->s);
 }

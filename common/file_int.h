@@ -66,5 +66,11 @@ int ag_sink_bytes(struct ag_sink *s, const void *buf, size_t len,
 /* Seal the stored data and commit the transaction (durable on return);
  * the sink is ready for the next one. */
 int ag_sink_commit(struct ag_sink *s);
+/* Drop the transaction being built after a failure before its commit
+ * (a chunk that found no space, an inode gone): a sink kept for the next
+ * flush, maybe of another file, must not carry its ops, nor its chunks
+ * that the tree never got as dedup hits, nor hold back the release of
+ * retired segments as a writer with uncommitted chunks. Accepts NULL. */
+void ag_sink_abort(struct ag_sink *s);
 
 #endif

@@ -389,7 +389,10 @@ static int flush_try(struct ag_file *f, int final)
 		f->app.len -= app_used;
 		memmove(f->app.buf, f->app.buf + app_used, f->app.len);
 	}
-	/* on failure nothing was applied (all or nothing): the ranges stay */
+	/* on failure nothing was applied (all or nothing): the ranges stay,
+	 * and the half-built transaction goes */
+	if (rc)
+		ag_sink_abort(f->sink);
 	recount(f);
 	return rc;
 }
