@@ -122,10 +122,33 @@ ssize_t ag_getxattr(struct ag_cluster *c, uint64_t ino, const char *name,
 		    void *buf, size_t size);
 int ag_setxattr(struct ag_cluster *c, uint64_t ino, const char *name,
 		const void *val, size_t len, int flags);
+/* -ENODATA when name is not set, except for the POSIX ACLs (below): an
+ * element without one has nothing to remove, which is success. */
 int ag_removexattr(struct ag_cluster *c, uint64_t ino, const char *name);
 /* NUL-separated names as listxattr(2); size 0 asks for the length. */
 ssize_t ag_listxattr(struct ag_cluster *c, uint64_t ino, char *buf,
 		     size_t size);
+
+/* ---- POSIX ACLs (acl.c) ----
+ *
+ * An element's permissions are its mode. An access ACL that says no more
+ * than a mode (owner, group and other entries: what cp -a and setfacl
+ * set where chmod would do) sets the mode and is not stored, so getxattr
+ * of it answers -ENODATA and readers take the permissions from the mode.
+ * Extended ACLs (named users or groups, a mask) and default ACLs are
+ * refused with -EOPNOTSUPP: they would not be enforced. */
+#define AG_ACL_ACCESS "system.posix_acl_access"
+#define AG_ACL_DEFAULT "system.posix_acl_default"
+/* Whether name is one of the two POSIX ACL xattrs. */
+int ag_xattr_acl(const char *name);
+/* setxattr(2) of a POSIX ACL xattr, val in the kernel's layout (u32
+ * version 2, then u16 tag, u16 perms, u32 id per entry): ino's permission
+ * bits become the ACL's, its file type and set-user-ID and sticky bits
+ * stay, and set-group-ID is cleared unless keep_sgid (a caller in the
+ * file's group or privileged, as chmod(2) rules). -EINVAL when val is
+ * malformed. */
+int ag_acl_set(struct ag_cluster *c, uint64_t ino, const char *name,
+	       const void *val, size_t len, int keep_sgid);
 
 /* ---- data ---- */
 

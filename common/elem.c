@@ -546,6 +546,9 @@ int ag_setxattr(struct ag_cluster *c, uint64_t ino, const char *name,
 
 	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
 		return -ERANGE;
+	if (ag_xattr_acl(name))
+		/* a mode, never an opaque value (acl.c) */
+		return ag_acl_set(c, ino, name, val, len, 1);
 	if (len > AG_XATTR_MAX)
 		return -E2BIG;
 	o.nlen = nlen;
@@ -558,12 +561,17 @@ int ag_removexattr(struct ag_cluster *c, uint64_t ino, const char *name)
 {
 	struct ag_txn t;
 	size_t nlen = strnlen(name, AG_NAME_MAX + 1);
+	int rc;
 
 	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
 		return -ERANGE;
 	ag_cl_txn(c, &t);
 	ag_txn_rmxattr(&t, ino, name, nlen);
-	return commit_get(c, &t, 0, NULL);
+	rc = commit_get(c, &t, 0, NULL);
+	/* removing an ACL leaves the mode, which is all an ACL here ever
+	 * was (acl.c): nothing to remove is success, as on a local file
+	 * system */
+	return rc == -ENODATA && ag_xattr_acl(name) ? 0 : rc;
 }
 
 static ssize_t tree_listxattr(struct ag_tree *t, uint64_t ino, char *buf,

@@ -24,6 +24,7 @@ common_libagora_a_SOURCES = \
 	common/watch.c \
 	common/cluster.c common/cluster.h \
 	common/elem.c \
+	common/acl.c \
 	common/file.c common/file_int.h \
 	common/openfile.c common/openfile.h \
 	common/objects.c \

@@ -19,6 +19,7 @@
 struct gw {
 	struct ag_cluster *c;
 	double entry_timeout, attr_timeout;
+	int kernel_checks; /* default_permissions: the kernel checks access */
 };
 
 static inline struct gw *gw_of(fuse_req_t req)

@@ -22,7 +22,8 @@
 
 static void gw_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	const struct gw *g = userdata;
+
 	/* big writes: the core stores whole chunks, the fewer trips the
 	 * better (libfuse asks for max_pages to match) */
 	conn->max_write = 1 << 20;
@@ -35,6 +36,15 @@ static void gw_init(void *userdata, struct fuse_conn_info *conn)
 	/* write-through: every write reaches us, so sizes and mtimes stay
 	 * ours and another gateway sees a file once it is closed */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* POSIX ACLs as the kernel expects of a file system that has them:
+	 * it sends us the ACLs that cp -a and setfacl set (the core makes
+	 * the ones a mode can say a mode, and refuses the others), then
+	 * drops its cached attributes and ACLs of the inode, so the new
+	 * mode shows and holds at once; umask stays the kernel's, as no
+	 * default ACL is ever set. It turns default_permissions on, so not
+	 * when asked to leave access alone. */
+	if (g->kernel_checks && (conn->capable & FUSE_CAP_POSIX_ACL))
+		conn->want |= FUSE_CAP_POSIX_ACL;
 }
 
 static const struct fuse_lowlevel_ops gw_ops = {
@@ -220,6 +230,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
+	g.kernel_checks = !o.no_default_permissions;
 	g.entry_timeout = o.entry_timeout;
 	g.attr_timeout = o.attr_timeout;
 	se = fuse_session_new(&args, &gw_ops, sizeof(gw_ops), &g);

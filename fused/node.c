@@ -350,16 +350,33 @@ void gw_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/* Whether the caller keeps ino's set-group-ID bit when it changes the
+ * mode: privileged or in the file's group, as chmod(2) rules. */
+static int keeps_sgid(fuse_req_t req, fuse_ino_t ino)
+{
+	struct ag_attr a;
+
+	if (!fuse_req_ctx(req)->uid)
+		return 1;
+	return !ag_getattr(gw_of(req)->c, ino, &a) && in_group(req, a.gid);
+}
+
 void gw_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 const char *value, size_t size, int flags)
 {
-	if (ag_xattr_private(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
-	/* the core takes setxattr(2)'s flags as they are */
-	gw_reply_err(req, ag_setxattr(gw_of(req)->c, ino, name, value, size,
-				      flags));
+	struct ag_cluster *c = gw_of(req)->c;
+	int rc;
+
+	if (ag_xattr_private(name))
+		rc = -EOPNOTSUPP;
+	else if (ag_xattr_acl(name))
+		/* a POSIX ACL is a chmod (or refused): the core decides */
+		rc = ag_acl_set(c, ino, name, value, size,
+				keeps_sgid(req, ino));
+	else
+		/* the core takes setxattr(2)'s flags as they are */
+		rc = ag_setxattr(c, ino, name, value, size, flags);
+	gw_reply_err(req, rc);
 }
 
 void gw_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

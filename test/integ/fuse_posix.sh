@@ -6,7 +6,8 @@
 # ENOENT, EEXIST, ENOTEMPTY, EISDIR, ENOTDIR, EACCES, EPERM, ENAMETOOLONG,
 # EINVAL, ENODATA; O_EXCL, O_APPEND, O_TRUNC; sticky and setgid
 # directories; chmod/chown rules; link counts; timestamps; symlinks
-# (targets up to 4095 bytes); FIFOs; xattrs; truncate; sparse files;
+# (targets up to 4095 bytes); FIFOs; xattrs; POSIX ACLs (one that says a
+# mode is that mode, others EOPNOTSUPP); umask; truncate; sparse files;
 # offsets past 4 GiB; unlinked open files; renameat2 NOREPLACE and
 # EXCHANGE; hard links. Ends with agora fsck.
 #
@@ -41,7 +42,7 @@ fi
 step "POSIX checks in $target"
 rc=0
 timeout $((AGORA_TIMEOUT * 5)) python3 - "$target" <<'PY' || rc=$?
-import ctypes, errno, os, pickle, stat, sys, time
+import ctypes, errno, os, pickle, stat, struct, sys, time
 
 top = sys.argv[1]
 D = os.path.join(top, "posix.%d" % os.getpid())
@@ -553,6 +554,86 @@ def section_14():
     os.link(p("r2", "x"), p("xl"))
     expect_eq("a hard link shares the xattrs", os.getxattr(p("xl"), "user.new"), b"n")
 
+def acl(*entries, version=2):
+    """A POSIX ACL xattr value: entries of (tag, perms, id)."""
+    return struct.pack("<I", version) + b"".join(
+        struct.pack("<HHI", tag, perm, ident) for tag, perm, ident in entries)
+
+A_USER_OBJ, A_USER, A_GROUP_OBJ, A_GROUP, A_MASK, A_OTHER = 1, 2, 4, 8, 16, 32
+ACCESS, DEFAULT = "system.posix_acl_access", "system.posix_acl_default"
+NOID = 0xffffffff
+
+def mode_acl(m):
+    """The ACL that says the same as permission bits m (what cp -a sets)."""
+    return acl((A_USER_OBJ, m >> 6 & 7, NOID), (A_GROUP_OBJ, m >> 3 & 7, NOID),
+               (A_OTHER, m & 7, NOID))
+
+@section
+def section_14b():
+    """POSIX ACLs"""
+    # extended and default ACLs: agora refuses them (it would not enforce
+    # them); a file system that keeps them takes them
+    refused = (errno.EOPNOTSUPP,) if not os.environ.get("AGORA_POSIX_DIR") else (0,)
+    put(p("acl"), b"a", 0o600)
+    os.chmod(p("acl"), 0o600)
+    expect_ok("an ACL that says 0664 (cp -a sets it, not chmod)", os.setxattr, p("acl"),
+              ACCESS, mode_acl(0o664))
+    expect_eq("...is the mode at once", stat.S_IMODE(os.stat(p("acl")).st_mode), 0o664)
+    expect_err("...and is not kept as an xattr: getxattr", errno.ENODATA, os.getxattr,
+               p("acl"), ACCESS)
+    expect_eq("...nor listed", ACCESS in os.listxattr(p("acl")), False)
+    user_ok("...and holds: 65534 reads the file", NOBODY, get, p("acl"))
+    os.mkdir(p("acld"), 0o700)
+    os.chmod(p("acld"), 0o700)
+    expect_ok("an ACL that says 0775 on a directory", os.setxattr, p("acld"), ACCESS,
+              mode_acl(0o775))
+    expect_eq("...is its mode", stat.S_IMODE(os.stat(p("acld")).st_mode), 0o775)
+    os.chmod(p("acld"), 0o2770)
+    expect_ok("root sets an ACL of a set-group-ID directory", os.setxattr, p("acld"),
+              ACCESS, mode_acl(0o755))
+    expect_eq("...which keeps the bit", stat.S_IMODE(os.stat(p("acld")).st_mode), 0o2755)
+    put(p("aclg"), b"g")
+    os.chown(p("aclg"), NOBODY, 0)
+    os.chmod(p("aclg"), 0o2644)
+    user_ok("an owner outside the file's group sets an ACL", NOBODY, os.setxattr,
+            p("aclg"), ACCESS, mode_acl(0o664))
+    expect_eq("...and loses set-group-ID, as with chmod",
+              stat.S_IMODE(os.stat(p("aclg")).st_mode), 0o664)
+    user_err("a non-owner sets an ACL", OTHER, errno.EPERM, os.setxattr, p("aclg"),
+             ACCESS, mode_acl(0o666))
+    os.chmod(p("acl"), 0o640)
+    expect_err("an ACL naming a user", refused, os.setxattr, p("acl"), ACCESS,
+               acl((A_USER_OBJ, 6, NOID), (A_USER, 4, 1000), (A_GROUP_OBJ, 4, NOID),
+                   (A_MASK, 4, NOID), (A_OTHER, 0, NOID)))
+    expect_err("an ACL naming a group", refused, os.setxattr, p("acl"), ACCESS,
+               acl((A_USER_OBJ, 6, NOID), (A_GROUP_OBJ, 4, NOID), (A_GROUP, 6, 1000),
+                   (A_MASK, 6, NOID), (A_OTHER, 0, NOID)))
+    if refused != (0,):
+        expect_eq("...leave the mode as it was", stat.S_IMODE(os.stat(p("acl")).st_mode),
+                  0o640)
+        expect_err("...and store nothing", errno.ENODATA, os.getxattr, p("acl"), ACCESS)
+    expect_err("a default ACL on a directory", refused, os.setxattr, p("acld"), DEFAULT,
+               mode_acl(0o750))
+    expect_err("a default ACL on a file", errno.EACCES, os.setxattr, p("acl"), DEFAULT,
+               mode_acl(0o750))
+    expect_err("a malformed ACL", errno.EINVAL, os.setxattr, p("acl"), ACCESS, b"\2\0\0\0x")
+    put(p("acl2"), b"b")
+    os.mkdir(p("acld2"))
+    expect_ok("removexattr of an ACL never set (the mode stays)", os.removexattr,
+              p("acl2"), ACCESS)
+    expect_eq("...the mode stays", stat.S_IMODE(os.stat(p("acl2")).st_mode), 0o644)
+    expect_err("getxattr of a default ACL never set", errno.ENODATA, os.getxattr,
+               p("acld2"), DEFAULT)
+    old = os.umask(0o027)
+    try:
+        put(p("um"), b"u", 0o666)
+        os.mkdir(p("umd"), 0o777)
+    finally:
+        os.umask(old)
+    expect_eq("umask 027 applies at create (no default ACL)",
+              (stat.S_IMODE(os.stat(p("um")).st_mode), stat.S_IMODE(os.stat(p("umd")).st_mode)),
+              (0o640, 0o750))
+
 @section
 def section_15():
     """timestamps"""
@@ -774,6 +855,119 @@ refused "mv of another's file in a sticky directory" "Operation not permitted" \
 as_uid 65534 rm "$sp/tmp/mine" || fail "the owner cannot remove its file in a sticky directory"
 echo "ok - the owner removes its file in a sticky directory"
 rm -r "$sp" || fail "rm -r of the setpriv test tree exited $?"
+
+step "cp -a, rsync -aHAX and tar -xp of a tree keep every attribute"
+# Copies into the mount of a tree with mixed modes (a set-group-ID, a
+# sticky and a 0700 directory, a set-user-ID file), other owners, symlinks
+# (one with a 2000-byte target), hard links, user xattrs and nanosecond
+# timestamps must equal the original in all a user sees: type, mode, owner,
+# group, size, mtime, link count, symlink target, xattrs, contents, and
+# which names are links of one file. cp -a sets the permissions as a POSIX
+# ACL (system.posix_acl_access), not with chmod.
+command -v rsync >/dev/null || fail "rsync is not installed (contrib/packages.txt)"
+src=$T/tree
+python3 - "$src" <<'PY' || fail "could not make the test tree"
+import os, sys
+top = sys.argv[1]
+def p(*a):
+    return os.path.join(top, *a)
+os.mkdir(top)
+dirs = {"d755": 0o755, "d775": 0o775, "d700": 0o700, "sgid": 0o2775, "sticky": 0o1777}
+for d in dirs:
+    os.mkdir(p(d))
+files = {"f600": 0o600, "f644": 0o644, "f664": 0o664, "f755": 0o755, "f775": 0o775,
+         "f700": 0o700, "suid": 0o4755, "d775/empty": 0o664, "sgid/inner": 0o640,
+         "d700/big": 0o600, "sticky/t": 0o666}
+for i, (f, mode) in enumerate(sorted(files.items())):
+    with open(p(f), "wb") as fh:
+        fh.write(b"" if f.endswith("empty") else
+                 os.urandom(300 << 10 if f.endswith("big") else 100 + 997 * i))
+os.link(p("f644"), p("d755", "hl"))
+os.link(p("f775"), p("d700", "h2"))
+os.link(p("f775"), p("sgid", "h3"))
+os.symlink("f644", p("ln"))
+os.symlink("../d775", p("d755", "dirln"))
+os.symlink("nowhere/" + "x" * 1992, p("longln"))
+os.setxattr(p("f664"), "user.colour", b"blue")
+os.setxattr(p("f600"), "user.empty", b"")
+os.setxattr(p("d775"), "user.big", os.urandom(3000))
+os.setxattr(p("f775"), "user.linked", b"shared by three names")
+owners = {"f664": (1000, 1000), "d775": (65534, 100), "sgid/inner": (1234, 5678),
+          "suid": (2000, 2000), "f775": (1000, 5678), "sgid": (0, 5678)}
+for f, (u, g) in owners.items():
+    os.chown(p(f), u, g)
+os.chown(p("ln"), 4321, 8765, follow_symlinks=False)
+# chown clears set-user-ID and set-group-ID: the modes go last
+for f, mode in list(files.items()) + list(dirs.items()):
+    os.chmod(p(f), mode)
+t = 1600000000 * 10**9 + 123456789
+names = [os.path.relpath(os.path.join(r, n), top) for r, ds, fs in os.walk(top)
+         for n in ds + fs]
+for i, n in enumerate(sorted(names, key=lambda n: -n.count("/"))):
+    os.utime(p(n), ns=(t + i * 1000003, t + i * 7000001), follow_symlinks=False)
+os.utime(top, ns=(t, t + 5))
+PY
+# treecmp A B WHAT: the trees under A and B must be equal (see above).
+treecmp() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, os, stat, sys
+def walk(top):
+    out, links = {}, {}
+    def visit(rel):
+        path = os.path.join(top, rel)
+        st = os.lstat(path)
+        a = {"type": stat.S_IFMT(st.st_mode), "mode": oct(stat.S_IMODE(st.st_mode)),
+             "uid": st.st_uid, "gid": st.st_gid, "mtime": st.st_mtime_ns,
+             "nlink": st.st_nlink,
+             "xattrs": {n: os.getxattr(path, n, follow_symlinks=False)
+                        for n in os.listxattr(path, follow_symlinks=False)}}
+        if stat.S_ISLNK(st.st_mode):
+            a["target"] = os.readlink(path)
+            a["size"] = st.st_size
+        elif stat.S_ISREG(st.st_mode):
+            a["size"] = st.st_size
+            with open(path, "rb") as f:
+                a["sha256"] = hashlib.sha256(f.read()).hexdigest()
+            links.setdefault(st.st_ino, []).append(rel)
+        out[rel] = a
+        if stat.S_ISDIR(st.st_mode):
+            for n in sorted(os.listdir(path)):
+                visit(os.path.join(rel, n) if rel != "." else n)
+    visit(".")
+    return out, sorted(sorted(v) for v in links.values() if len(v) > 1)
+(a, la), (b, lb) = walk(sys.argv[1]), walk(sys.argv[2])
+bad = []
+for rel in sorted(set(a) | set(b)):
+    if rel not in b or rel not in a:
+        bad.append("%s: only in the %s" % (rel, "original" if rel in a else "copy"))
+        continue
+    for k in a[rel]:
+        if a[rel][k] != b[rel].get(k):
+            va, vb = a[rel][k], b[rel].get(k)
+            if k == "xattrs":
+                va, vb = sorted(va), sorted(vb or {})
+            bad.append("%s: %s is %r in the copy, %r in the original" % (rel, k, vb, va))
+if la != lb:
+    bad.append("hard links: %r in the copy, %r in the original" % (lb, la))
+for m in bad:
+    print("FAIL - %s: %s" % (sys.argv[3], m))
+print("%s - %s: %d names, %d sets of hard links compared" %
+      ("FAIL" if bad else "ok", sys.argv[3], len(a), len(la)))
+sys.exit(1 if bad else 0)
+PY
+}
+cp -a "$src" "$target/cp-a" 2>"$T/err" || fail "cp -a into the mount exited $?: $(head -n 3 "$T/err")"
+treecmp "$src" "$target/cp-a" "cp -a" || fail "cp -a changed attributes (see the FAIL lines above)"
+rsync -aHAX "$src/" "$target/rsync/" 2>"$T/err" ||
+	fail "rsync -aHAX into the mount exited $?: $(head -n 3 "$T/err")"
+treecmp "$src" "$target/rsync" "rsync -aHAX" || fail "rsync -aHAX changed attributes (see the FAIL lines above)"
+tar -C "$src" --format=posix --xattrs --xattrs-include='user.*' -cf "$T/tree.tar" . ||
+	fail "tar -c of the tree exited $?"
+mkdir "$target/tar"
+tar -C "$target/tar" --xattrs --xattrs-include='user.*' -xpf "$T/tree.tar" 2>"$T/err" ||
+	fail "tar -xp into the mount exited $?: $(head -n 3 "$T/err")"
+treecmp "$src" "$target/tar" "tar -xp" || fail "tar -xp changed attributes (see the FAIL lines above)"
+rm -r "$target/cp-a" "$target/rsync" "$target/tar" || fail "rm -r of the copies exited $?"
 
 if [ -z "${AGORA_POSIX_DIR:-}" ]; then
 	step "unmount; fsck is clean"

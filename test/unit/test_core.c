@@ -182,6 +182,66 @@ static void test_long_symlink(struct ag_cluster *c)
 	ok(fsck_clean(c), "fsck clean: no piece of the target left");
 }
 
+/* An ACL xattr value: the header, then n (tag, perm) entries (ids are
+ * not looked at). */
+static size_t acl_value(uint8_t *v, const unsigned *ent, int n)
+{
+	int i;
+
+	memcpy(v, "\2\0\0\0", 4);
+	for (i = 0; i < n; i++) {
+		uint8_t *e = v + 4 + 8 * i;
+
+		e[0] = ent[2 * i];
+		e[1] = 0;
+		e[2] = ent[2 * i + 1];
+		e[3] = 0;
+		memset(e + 4, 0xff, 4);
+	}
+	return 4 + 8 * (size_t)n;
+}
+
+/* POSIX ACLs: one that says a mode is that mode, the others refused. */
+static void test_acl(struct ag_cluster *c)
+{
+	static const unsigned basic[] = { 1, 6, 4, 6, 0x20, 4 };
+	static const unsigned named[] = { 1, 6, 2, 4, 4, 4, 0x10, 4, 0x20, 0 };
+	static const unsigned twice[] = { 1, 6, 1, 6, 4, 4, 0x20, 4 };
+	struct ag_attr f, a;
+	uint8_t v[64];
+	size_t len;
+
+	ok(!ag_mknod(c, AG_ROOT, "acl", 02600, 0, 0, 0, &f), "create 02600");
+	len = acl_value(v, basic, 3);
+	ok(!ag_acl_set(c, f.ino, AG_ACL_ACCESS, v, len, 1) &&
+	   !ag_getattr(c, f.ino, &a) && a.mode == (S_IFREG | 02664),
+	   "an ACL saying 0664 makes the mode 02664");
+	ok(ag_getxattr(c, f.ino, AG_ACL_ACCESS, v, sizeof(v)) == -ENODATA,
+	   "...and is not stored");
+	len = acl_value(v, basic, 3);
+	ok(!ag_acl_set(c, f.ino, AG_ACL_ACCESS, v, len, 0) &&
+	   !ag_getattr(c, f.ino, &a) && a.mode == (S_IFREG | 0664),
+	   "a caller outside the group loses set-group-ID");
+	len = acl_value(v, named, 5);
+	ok(ag_acl_set(c, f.ino, AG_ACL_ACCESS, v, len, 1) == -EOPNOTSUPP,
+	   "an ACL naming a user: EOPNOTSUPP");
+	ok(ag_setxattr(c, f.ino, AG_ACL_ACCESS, v, len, 0) == -EOPNOTSUPP,
+	   "...through setxattr too");
+	len = acl_value(v, twice, 4);
+	ok(ag_acl_set(c, f.ino, AG_ACL_ACCESS, v, len, 1) == -EINVAL,
+	   "two owner entries: EINVAL");
+	ok(ag_acl_set(c, f.ino, AG_ACL_ACCESS, v, 7, 1) == -EINVAL,
+	   "a torn value: EINVAL");
+	len = acl_value(v, basic, 3);
+	ok(ag_acl_set(c, AG_ROOT, AG_ACL_DEFAULT, v, len, 1) == -EOPNOTSUPP,
+	   "a default ACL: EOPNOTSUPP");
+	ok(!ag_getattr(c, f.ino, &a) && a.mode == (S_IFREG | 0664),
+	   "refused ACLs leave the mode");
+	ok(!ag_removexattr(c, f.ino, AG_ACL_ACCESS),
+	   "removing the ACL of a file without one succeeds");
+	ag_unlink(c, AG_ROOT, "acl");
+}
+
 /* A random sequence of writes and truncates, compared with a model. */
 static void test_data_model(struct ag_cluster *c)
 {
@@ -687,6 +747,7 @@ int main(void)
 	if (ok(!ag_cluster_open(conf, 0, &c), "cluster opens")) {
 		test_namespace(c);
 		test_long_symlink(c);
+		test_acl(c);
 		test_data_model(c);
 		test_dedup(c);
 		test_big_offset(c);
