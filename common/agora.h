@@ -188,7 +188,10 @@ int ag_writer_setxattr(struct ag_writer *w, const char *name,
  * written, and none is stored when a range was cloned. */
 void ag_writer_set_etag(struct ag_writer *w, const uint8_t md5[16]);
 /* Make everything durable and name it; *a gets the final attributes
- * (with the ETag flagged in a->flags when one was stored). */
+ * (with the ETag flagged in a->flags when one was stored). When a racing
+ * writer has already replaced the name, and so destroyed the element,
+ * the commit still succeeded: *a is then what the writer gave the element
+ * (times from this host's clock). */
 int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 		     struct ag_attr *a);
 /* Drop an uncommitted writer (its data is reclaimed). Accepts NULL. */

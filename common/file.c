@@ -775,6 +775,7 @@ struct ag_writer {
 	size_t hashed;       /* bytes of buf already in md5 */
 	enum etag_state etag_state;
 	uint8_t etag[16];
+	uint32_t mode, uid, gid; /* of the MKNODE */
 	struct ag_txn xattrs; /* SETXATTR ops held for the publishing txn */
 	int error;
 };
@@ -801,6 +802,9 @@ int ag_writer_new(struct ag_cluster *c, uint32_t mode, uint32_t uid,
 		free(w);
 		return -EROFS;
 	}
+	w->mode = o.mode;
+	w->uid = uid;
+	w->gid = gid;
 	rc = sink_init(&w->s, c);
 	ag_txn_init(&w->xattrs, 0, 0);
 	w->md5 = EVP_MD_CTX_new();
@@ -995,6 +999,35 @@ static int writer_attrs(struct ag_writer *w, uint64_t ino)
 	return ag_txn_setattr(&w->s.txn, &sa);
 }
 
+/* The attributes of the element our commit published, for the reply to
+ * its writer. Another writer may replace the name, and so destroy the
+ * element, as soon as our commit is applied, even within the same group
+ * commit (racing PUTs of one key), so that no tree after it holds the
+ * element. Our commit still succeeded: the attributes are then the ones
+ * the writer gave it, its times this host's clock at the answer. */
+static int committed_attr(struct ag_writer *w, uint64_t parent,
+			  struct ag_attr *a)
+{
+	int rc = ag_getattr(w->s.c, w->s.ino, a);
+
+	if (rc != -ENOENT)
+		return rc;
+	memset(a, 0, sizeof(*a));
+	a->ino = w->s.ino;
+	a->mode = w->mode;
+	a->uid = w->uid;
+	a->gid = w->gid;
+	a->nlink = 1;
+	a->size = w->off;
+	a->parent = parent;
+	a->atime = a->mtime = a->ctime = a->btime = (int64_t)ag_now_ns();
+	if (w->etag_state != ETAG_NONE) {
+		memcpy(a->etag, w->etag, 16);
+		a->flags = AG_ATTR_ETAG;
+	}
+	return 0;
+}
+
 int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 		     struct ag_attr *a)
 {
@@ -1023,7 +1056,7 @@ int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 	if (!w->s.ino)
 		w->s.ino = r.ino;
 	w->error = -EALREADY; /* committed: nothing more to write */
-	return a ? ag_getattr(w->s.c, w->s.ino, a) : 0;
+	return a ? committed_attr(w, parent, a) : 0;
 }
 
 void ag_writer_free(struct ag_writer *w)

@@ -36,6 +36,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_clients.sh \
 	test/integ/s3_cross.sh \
 	test/integ/s3_badinput.py \
+	test/integ/s3_race.sh \
 	test/integ/s3_fuse.sh \
 	test/integ/s3_tls.sh
 
