@@ -12,7 +12,10 @@
  *
  * A client that sends garbage or an oversized frame is disconnected;
  * everyone else goes on. Replies are buffered per connection so a slow
- * reader never stalls the loop.
+ * reader never stalls the loop. A frame's body is held only as its bytes
+ * arrive, and every connection's partial body comes out of one budget
+ * (BODY_BUDGET): a length declared is not memory spent, and clients that
+ * send many big frames slowly cannot take the daemon's memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +38,24 @@
 
 #define MAX_CONNS 1024
 
+/* A frame body starts at BODY_FIRST bytes (or its length, if smaller) and
+ * doubles as it fills. Beyond its first allocation a body grows only
+ * within BODY_BUDGET, shared by all connections: one whole frame of
+ * AG_RPC_MAX and then some always fit. A connection that needs more while
+ * the budget is spent is starved: not read (its sender waits on a full
+ * socket) until a frame completes or a connection closes. So the partial
+ * bodies hold at most BODY_BUDGET + MAX_CONNS * BODY_FIRST bytes. */
+#define BODY_FIRST (16u << 10)
+#define BODY_BUDGET ((size_t)AG_RPC_MAX + (32u << 20))
+
 struct conn {
 	int fd;
 	uint8_t hdr[AG_RPC_HDR];
 	size_t hdr_got;
 	uint8_t *body;
 	size_t body_len, body_got;
+	size_t body_cap;   /* allocated, counted in body_held */
+	int starved;       /* needs more than the budget has left */
 	uint8_t *out;
 	size_t out_len, out_cap;
 	int watching;      /* gets AG_RPC_NOTIFY after every commit */
@@ -60,6 +75,39 @@ static struct conn conns[MAX_CONNS];
 static int nconns;
 static struct waiter *waiters;
 static size_t nwaiters, waiters_cap;
+static size_t body_held;   /* body_cap of every connection */
+static int body_freed;     /* budget came back: starved ones may go on */
+
+static void body_drop(struct conn *c)
+{
+	free(c->body);
+	body_held -= c->body_cap;
+	body_freed |= c->body_cap != 0;
+	c->body = NULL;
+	c->body_cap = 0;
+}
+
+/* Room for the next bytes of c's body: 0, or -1 when out of memory. A
+ * body the budget cannot grow starves its connection (returns 0). */
+static int body_grow(struct conn *c)
+{
+	size_t cap = c->body_cap * 2;
+	uint8_t *nb;
+
+	if (cap > c->body_len)
+		cap = c->body_len;
+	if (body_held + (cap - c->body_cap) > BODY_BUDGET) {
+		c->starved = 1;
+		return 0;
+	}
+	nb = realloc(c->body, cap);
+	if (!nb)
+		return -1;
+	body_held += cap - c->body_cap;
+	c->body = nb;
+	c->body_cap = cap;
+	return 0;
+}
 
 static void on_signal(int sig)
 {
@@ -72,7 +120,7 @@ static void conn_close(int i)
 	struct conn *c = &conns[i];
 
 	close(c->fd);
-	free(c->body);
+	body_drop(c);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -260,8 +308,12 @@ static int conn_read(struct ag_meta *m, int i, int budget)
 			n = recv(c->fd, c->hdr + c->hdr_got,
 				 AG_RPC_HDR - c->hdr_got, MSG_DONTWAIT);
 		} else {
+			if (c->body_got == c->body_cap && body_grow(c))
+				return -1;
+			if (c->starved)
+				return 0;
 			n = recv(c->fd, c->body + c->body_got,
-				 c->body_len - c->body_got, MSG_DONTWAIT);
+				 c->body_cap - c->body_got, MSG_DONTWAIT);
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -283,9 +335,16 @@ static int conn_read(struct ag_meta *m, int i, int budget)
 			}
 			c->body_len = flen - 12;
 			c->body_got = 0;
-			c->body = malloc(c->body_len ? c->body_len : 1);
-			if (!c->body)
+			/* the first part is always granted, so a small frame
+			 * goes through however much others hold */
+			c->body_cap = c->body_len < BODY_FIRST ? c->body_len
+							      : BODY_FIRST;
+			c->body = malloc(c->body_cap ? c->body_cap : 1);
+			if (!c->body) {
+				c->body_cap = 0;
 				return -1;
+			}
+			body_held += c->body_cap;
 		} else {
 			c->body_got += n;
 		}
@@ -294,8 +353,7 @@ static int conn_read(struct ag_meta *m, int i, int budget)
 					      get_le64(c->hdr + 8), c->body,
 					      c->body_len);
 
-			free(c->body);
-			c->body = NULL;
+			body_drop(c);
 			c->hdr_got = 0;
 			if (rc)
 				return -1;
@@ -421,11 +479,17 @@ static int poll_and_read(struct ag_meta *m, int lfd, int budget,
 			       .tv_nsec = timeout_ns % 1000000000ull };
 	int n = 0, i, rc;
 
+	/* the starved try again whenever some budget came back */
+	if (body_freed)
+		for (i = 0; i < nconns; i++)
+			conns[i].starved = 0;
+	body_freed = 0;
 	pfd[n].fd = lfd;
 	pfd[n++].events = POLLIN;
 	for (i = 0; i < nconns; i++) {
 		pfd[n].fd = conns[i].fd;
-		pfd[n].events = conns[i].fd < 0 ? 0 : POLLIN |
+		pfd[n].events = conns[i].fd < 0 ? 0 :
+				(conns[i].starved ? 0 : POLLIN) |
 				(want_out && conns[i].out_len ? POLLOUT : 0);
 		n++;
 	}
@@ -439,6 +503,12 @@ static int poll_and_read(struct ag_meta *m, int lfd, int budget,
 
 		if (conns[i].fd < 0 || !ev)
 			continue;
+		/* a starved peer that hung up can never finish its frame:
+		 * without this, its POLLHUP would spin the loop */
+		if (conns[i].starved && (ev & (POLLHUP | POLLERR))) {
+			conn_close(i);
+			continue;
+		}
 		if ((ev & (POLLIN | POLLHUP | POLLERR)) &&
 		    conn_read(m, i, budget) < 0)
 			conn_close(i);

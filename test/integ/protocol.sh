@@ -252,6 +252,47 @@ elif case == "stall":
         time.sleep(0.1)
     s.close()
 
+elif case == "flood":
+    # N connections each declare a 64 MiB frame and send all of it but
+    # its last byte, as fast as metad takes it; once metad has taken all
+    # it will (nothing moved for 2 s), write "ready BYTES" and hold them
+    # until the stop file appears
+    import select
+    n, stop = int(args[0]), args[1]
+    total = 64 << 20
+    socks, sent = [], []
+    for i in range(n):
+        s = conn()
+        s.sendall(frame(TXN, b"", length=total))
+        s.setblocking(False)
+        socks.append(s)
+        sent.append(0)
+    chunk = b"f" * (1 << 20)
+    deadline, last_move = time.time() + 60, time.time()
+    while time.time() < deadline and time.time() - last_move < 2:
+        busy = [s for s, k in zip(socks, sent) if k < total - 12 - 1]
+        if not busy:
+            break
+        _, ready, _ = select.select([], busy, [], 0.2)
+        for s in ready:
+            i = socks.index(s)
+            want = min(len(chunk), total - 12 - 1 - sent[i])
+            try:
+                k = s.send(chunk[:want])
+            except BlockingIOError:
+                continue
+            except OSError as e:
+                raise SystemExit("flood: connection %d: %s" % (i, e))
+            if k:
+                sent[i] += k
+                last_move = time.time()
+    print("ready %d" % sum(sent), flush=True)
+    deadline = time.time() + 120
+    while not os.path.exists(stop) and time.time() < deadline:
+        time.sleep(0.1)
+    for s in socks:
+        s.close()
+
 else:
     raise SystemExit("unknown case " + case)
 PY
@@ -356,6 +397,34 @@ stalled() {
 }
 stalled header
 stalled body
+
+# rss_kib FIELD: agora-metad's VmRSS or VmHWM (its peak), in KiB.
+rss_kib() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$METAD_PID/status"; }
+
+step "16 connections declaring 64 MiB frames: metad's memory stays bounded"
+# a frame's body grows as its bytes arrive, and all partial bodies share
+# one budget (64 MiB + 32 MiB); a connection past it waits, unread
+base=$(rss_kib VmHWM)
+rm -f "$T/flood.stop"
+python3 "$T/hostile.py" "$SOCK" flood 16 "$T/flood.stop" >"$T/flood.out" &
+flood_pid=$!
+started_pids+=("$flood_pid")
+for ((i = 0; i < 900; i++)); do
+	grep -q '^ready' "$T/flood.out" && break
+	kill -0 "$flood_pid" 2>/dev/null || fail "the flooding client died: $(cat "$T/flood.out")"
+	sleep 0.1
+done
+grep -q '^ready' "$T/flood.out" || fail "the flooding client never got ready"
+still_serving "with 16 connections holding partial 64 MiB frames"
+peak=$(rss_kib VmHWM)
+say "metad peak RSS $((base / 1024)) MiB before the flood, $((peak / 1024)) MiB under it" \
+	"($(($(awk '{ print $2 }' "$T/flood.out") >> 20)) MiB sent by the flood)"
+[ $((peak - base)) -lt $((128 << 10)) ] ||
+	fail "metad grew by $(((peak - base) / 1024)) MiB under the frame flood (bound 128 MiB)"
+touch "$T/flood.stop"
+wait "$flood_pid" || fail "the flooding client exited $?"
+sleep 0.5 # metad notices the closed connections
+still_serving "after the frame flood"
 
 step "the cluster is consistent; metad stops cleanly"
 metad_stop
