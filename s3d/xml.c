@@ -120,6 +120,29 @@ static const char *tag_end(const char *p, const char *end)
 	return gt ? gt + 1 : NULL;
 }
 
+static int name_ends(char ch)
+{
+	return ch == '>' || ch == '/' || ch == ' ' || ch == '\t' ||
+	       ch == '\n' || ch == '\r';
+}
+
+/* Whether the tag [lt, te) ('<' to past '>') opens tag (tl bytes):
+ * <tag>, <tag attr...> or <tag/>, not <tagger>. Every byte looked at lies
+ * inside the tag: a body may end in any prefix of one. */
+static int opens(const char *lt, const char *te, const char *tag, size_t tl)
+{
+	return (size_t)(te - lt) >= tl + 2 && !memcmp(lt + 1, tag, tl) &&
+	       name_ends(lt[tl + 1]);
+}
+
+/* Whether [lt, te) is </tag> (white space allowed before '>'). */
+static int closes(const char *lt, const char *te, const char *tag, size_t tl)
+{
+	return (size_t)(te - lt) >= tl + 3 && lt[1] == '/' &&
+	       !memcmp(lt + 2, tag, tl) && name_ends(lt[tl + 2]) &&
+	       lt[tl + 2] != '/';
+}
+
 int s3_xml_next(const char **pp, const char *end, const char *tag,
 		const char **val, size_t *vlen)
 {
@@ -135,9 +158,7 @@ int s3_xml_next(const char **pp, const char *end, const char *tag,
 		te = tag_end(lt, end);
 		if (!te)
 			return -1;
-		/* <tag> or <tag attr...>, not <tagger> */
-		if ((size_t)(end - lt) > tl + 1 && !memcmp(lt + 1, tag, tl) &&
-		    (lt[tl + 1] == '>' || lt[tl + 1] == ' ')) {
+		if (opens(lt, te, tag, tl)) {
 			if (te[-2] == '/') { /* <tag/> : empty */
 				*val = te;
 				*vlen = 0;
@@ -154,8 +175,7 @@ int s3_xml_next(const char **pp, const char *end, const char *tag,
 				e2 = tag_end(l, end);
 				if (!e2)
 					return -1;
-				if (l[1] == '/' && (size_t)(end - l) > tl + 2 &&
-				    !memcmp(l + 2, tag, tl) && l[tl + 2] == '>') {
+				if (closes(l, e2, tag, tl)) {
 					if (!depth) {
 						*val = te;
 						*vlen = l - te;
@@ -163,9 +183,7 @@ int s3_xml_next(const char **pp, const char *end, const char *tag,
 						return 0;
 					}
 					depth--;
-				} else if (!memcmp(l + 1, tag, tl) &&
-					   (l[tl + 1] == '>' || l[tl + 1] == ' ') &&
-					   e2[-2] != '/') {
+				} else if (opens(l, e2, tag, tl) && e2[-2] != '/') {
 					depth++;
 				}
 				close = e2;
@@ -175,6 +193,30 @@ int s3_xml_next(const char **pp, const char *end, const char *tag,
 		p = te;
 	}
 	return 1;
+}
+
+/* A character reference's digits [p, end) up to ';': the character
+ * (ASCII only, not NUL) and *next past the ';', or -1. */
+static int char_ref(const char *p, const char *end, const char **next)
+{
+	unsigned v = 0;
+	int hex = p < end && *p == 'x', digits = 0;
+
+	for (p += hex; p < end && *p != ';'; p++, digits++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' :
+			hex && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 :
+			hex && *p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
+
+		if (d < 0)
+			return -1;
+		v = v * (hex ? 16 : 10) + d;
+		if (v > 0x7f)
+			return -1;
+	}
+	if (p == end || !digits || !v)
+		return -1;
+	*next = p + 1;
+	return (int)v;
 }
 
 int s3_xml_unescape(const char *in, size_t len, char *out, size_t size)
@@ -202,17 +244,16 @@ int s3_xml_unescape(const char *in, size_t len, char *out, size_t size)
 				}
 			}
 			if (k == S3_ARRAY_LEN(ents)) {
-				unsigned long v;
-				char *e;
+				const char *next;
+				int v;
 
 				if (i >= len || in[i] != '#')
 					return -1;
-				v = in[i + 1] == 'x' ? strtoul(in + i + 2, &e, 16)
-						     : strtoul(in + i + 1, &e, 10);
-				if (e >= in + len || *e != ';' || !v || v > 0x7f)
+				v = char_ref(in + i + 1, in + len, &next);
+				if (v < 0)
 					return -1;
 				ch = (char)v;
-				i = e - in + 1;
+				i = next - in;
 			}
 		}
 		if (o + 1 >= size)
