@@ -105,20 +105,76 @@ int s3_list_buckets(struct s3_req *r)
 	return s3_xml_reply(r, 200, &x);
 }
 
+/* The region a CreateBucketConfiguration asks for, into loc ("" when the
+ * body is empty or names none). A bucket lives in the one region the
+ * gateway serves; S3's legacy "EU" is eu-west-1. Anything else the
+ * configuration may hold (directory buckets' Location and Bucket) is not
+ * implemented. */
+static enum s3_err location_asked(const char *body, size_t len, char *loc,
+				  size_t size)
+{
+	const char *p = body, *end = body + len, *v;
+	size_t vl;
+
+	*loc = 0;
+	while (p < end && *p && strchr(" \t\r\n", *p))
+		p++;
+	if (p == end)
+		return S3_OK;
+	if (s3_xml_next(&p, end, "CreateBucketConfiguration", &v, &vl))
+		return S3_MALFORMED_XML;
+	p = v;
+	end = v + vl;
+	{
+		const char *q = p, *x;
+		size_t xl;
+
+		if (!s3_xml_next(&q, end, "Location", &x, &xl) ||
+		    (q = p, !s3_xml_next(&q, end, "Bucket", &x, &xl)))
+			return S3_NOT_IMPLEMENTED;
+	}
+	switch (s3_xml_next(&p, end, "LocationConstraint", &v, &vl)) {
+	case 1:
+		return S3_OK;
+	case 0:
+		if (s3_xml_unescape(v, vl, loc, size) < 0)
+			return S3_MALFORMED_XML;
+		if (!strcmp(loc, "EU"))
+			snprintf(loc, size, "eu-west-1");
+		return S3_OK;
+	default:
+		return S3_MALFORMED_XML;
+	}
+}
+
 int s3_create_bucket(struct s3_req *r)
 {
 	struct ag_attr a;
-	char *body = NULL, loc[128];
+	char *body = NULL, loc[128], want[64];
 	size_t len;
+	enum s3_err e;
 	int rc;
 
 	if (!valid_bucket(r->bucket))
 		return s3_error(r, S3_INVALID_BUCKET_NAME, NULL);
-	/* CreateBucketConfiguration only names a region: read and ignore */
 	rc = s3_read_small_body(r, 64 << 10, &body, &len);
-	free(body);
 	if (rc)
 		return s3_error(r, (enum s3_err)-rc, NULL);
+	e = location_asked(body, len, want, sizeof(want));
+	free(body);
+	if (e)
+		return s3_error(r, e, NULL);
+	/* the one region served: a bucket asked for elsewhere is refused as
+	 * a regional S3 endpoint refuses it, so GetBucketLocation always
+	 * names the region that was given (or this one, when none was) */
+	if (*want && strcmp(want, r->conf->region)) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "The %s location constraint is "
+			 "incompatible for the region specific endpoint this "
+			 "request was sent to (%s).", want, r->conf->region);
+		return s3_error(r, S3_ILLEGAL_LOCATION, msg);
+	}
 	rc = ag_mkdir(r->c, AG_ROOT, r->bucket, 0755, r->user.uid, r->user.gid,
 		      &a);
 	if (rc == -EEXIST)

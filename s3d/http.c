@@ -18,44 +18,91 @@
 
 enum level { SERVICE, BUCKET, OBJECT };
 
-/* One S3 operation: method, addressing level, and the query parameter
- * that selects it (NULL: none of the others matched). First match wins. */
+/* One S3 operation: method, addressing level, the subresource (query
+ * parameter) that selects it and one more it also takes (NULL: none).
+ * A route takes only the subresources it names: first match wins. */
 static const struct route {
 	const char *method;
 	enum level level;
 	const char *param;
+	const char *also;
 	const char *header; /* a header that must be present, or NULL */
 	int (*run)(struct s3_req *r);
 } routes[] = {
-	{ "GET", SERVICE, NULL, NULL, s3_list_buckets },
-	{ "GET", BUCKET, "location", NULL, s3_bucket_location },
-	{ "GET", BUCKET, "versioning", NULL, s3_bucket_versioning },
-	{ "GET", BUCKET, "uploads", NULL, s3_list_uploads },
-	{ "GET", BUCKET, NULL, NULL, s3_list_objects },
-	{ "HEAD", BUCKET, NULL, NULL, s3_head_bucket },
-	{ "PUT", BUCKET, NULL, NULL, s3_create_bucket },
-	{ "DELETE", BUCKET, NULL, NULL, s3_delete_bucket },
-	{ "POST", BUCKET, "delete", NULL, s3_delete_objects },
-	{ "POST", OBJECT, "uploads", NULL, s3_create_upload },
-	{ "POST", OBJECT, "uploadId", NULL, s3_complete_upload },
-	{ "PUT", OBJECT, "uploadId", NULL, s3_upload_part },
-	{ "GET", OBJECT, "uploadId", NULL, s3_list_parts },
-	{ "DELETE", OBJECT, "uploadId", NULL, s3_abort_upload },
-	{ "PUT", OBJECT, NULL, "x-amz-copy-source", s3_copy_object },
-	{ "PUT", OBJECT, NULL, NULL, s3_put_object },
-	{ "GET", OBJECT, NULL, NULL, s3_get_object },
-	{ "HEAD", OBJECT, NULL, NULL, s3_get_object },
-	{ "DELETE", OBJECT, NULL, NULL, s3_delete_object },
+	{ "GET", SERVICE, NULL, NULL, NULL, s3_list_buckets },
+	{ "GET", BUCKET, "location", NULL, NULL, s3_bucket_location },
+	{ "GET", BUCKET, "versioning", NULL, NULL, s3_bucket_versioning },
+	{ "GET", BUCKET, "uploads", NULL, NULL, s3_list_uploads },
+	{ "GET", BUCKET, "versions", NULL, NULL, s3_list_objects },
+	{ "GET", BUCKET, NULL, NULL, NULL, s3_list_objects },
+	{ "HEAD", BUCKET, NULL, NULL, NULL, s3_head_bucket },
+	{ "PUT", BUCKET, NULL, NULL, NULL, s3_create_bucket },
+	{ "DELETE", BUCKET, NULL, NULL, NULL, s3_delete_bucket },
+	{ "POST", BUCKET, "delete", NULL, NULL, s3_delete_objects },
+	{ "POST", OBJECT, "uploads", NULL, NULL, s3_create_upload },
+	{ "POST", OBJECT, "uploadId", NULL, NULL, s3_complete_upload },
+	{ "PUT", OBJECT, "uploadId", "partNumber", NULL, s3_upload_part },
+	{ "GET", OBJECT, "uploadId", NULL, NULL, s3_list_parts },
+	{ "DELETE", OBJECT, "uploadId", NULL, NULL, s3_abort_upload },
+	{ "PUT", OBJECT, NULL, NULL, "x-amz-copy-source", s3_copy_object },
+	{ "PUT", OBJECT, NULL, NULL, NULL, s3_put_object },
+	{ "GET", OBJECT, NULL, "versionId", NULL, s3_get_object },
+	{ "HEAD", OBJECT, NULL, "versionId", NULL, s3_get_object },
+	{ "DELETE", OBJECT, NULL, "versionId", NULL, s3_delete_object },
 };
 
-/* Subresources we do not serve: refused rather than misread as a list. */
-static const char *const unsupported[] = {
-	"acl", "policy", "cors", "lifecycle", "tagging", "website", "logging",
-	"notification", "replication", "encryption", "object-lock",
-	"retention", "legal-hold", "torrent", "select", "restore",
-	"accelerate", "requestPayment", "analytics", "metrics", "inventory",
-	"intelligent-tiering", "ownershipControls", "publicAccessBlock",
-	"policyStatus", "attributes",
+/* Every query parameter that names a subresource or a variant of an
+ * operation, served or not. A request with one that no route takes
+ * (PUT ?versioning, GET ?acl, GET ?partNumber) is refused with 501,
+ * never served as the plain operation. Other parameters (prefix,
+ * max-keys, response-*, X-Amz-*, x-id...) modify an operation. */
+static const char *const subresources[] = {
+	"accelerate", "acl", "analytics", "attributes", "cors", "delete",
+	"encryption", "intelligent-tiering", "inventory", "legal-hold",
+	"lifecycle", "location", "logging", "metadataConfiguration",
+	"metadataTable", "metrics", "notification", "object-lock",
+	"ownershipControls", "partNumber", "policy", "policyStatus",
+	"publicAccessBlock", "renameObject", "replication", "requestPayment",
+	"restore", "retention", "select", "session", "tagging", "torrent",
+	"uploadId", "uploads", "versionId", "versioning", "versions",
+	"website",
+};
+
+/* Request headers that ask for something the gateway does not do, and
+ * the values that say only what it does anyway: any other value is
+ * refused with 501 rather than stored and ignored (SSE-C data would be
+ * kept in plaintext, a public-read ACL would not be public). */
+static const struct refused {
+	const char *name;
+	const char *ok[3];  /* values meaning what we do, case-insensitive */
+} refused_headers[] = {
+	/* one tenant: every user's objects are the owner's, none public */
+	{ "x-amz-acl", { "private", "bucket-owner-full-control" } },
+	{ "x-amz-grant-full-control", { NULL } },
+	{ "x-amz-grant-read", { NULL } },
+	{ "x-amz-grant-read-acp", { NULL } },
+	{ "x-amz-grant-write", { NULL } },
+	{ "x-amz-grant-write-acp", { NULL } },
+	{ "x-amz-server-side-encryption", { NULL } },
+	{ "x-amz-server-side-encryption-aws-kms-key-id", { NULL } },
+	{ "x-amz-server-side-encryption-bucket-key-enabled", { "false" } },
+	{ "x-amz-server-side-encryption-context", { NULL } },
+	{ "x-amz-server-side-encryption-customer-algorithm", { NULL } },
+	{ "x-amz-server-side-encryption-customer-key", { NULL } },
+	{ "x-amz-server-side-encryption-customer-key-MD5", { NULL } },
+	{ "x-amz-copy-source-server-side-encryption-customer-algorithm",
+	  { NULL } },
+	{ "x-amz-copy-source-server-side-encryption-customer-key", { NULL } },
+	{ "x-amz-copy-source-server-side-encryption-customer-key-MD5",
+	  { NULL } },
+	{ "x-amz-tagging", { "" } },
+	{ "x-amz-object-lock-mode", { NULL } },
+	{ "x-amz-object-lock-retain-until-date", { NULL } },
+	{ "x-amz-object-lock-legal-hold", { "OFF" } },
+	{ "x-amz-bucket-object-lock-enabled", { "false" } },
+	{ "x-amz-object-ownership", { "BucketOwnerEnforced" } },
+	{ "x-amz-storage-class", { "STANDARD" } },
+	{ "x-amz-write-offset-bytes", { NULL } },
 };
 
 const char *s3_header(struct s3_req *r, const char *name)
@@ -399,9 +446,38 @@ static void req_free(struct s3_req *r)
 	free(r->head);
 }
 
-static const struct route *find_route(struct s3_req *r)
+static int is_subresource(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < S3_ARRAY_LEN(subresources); i++)
+		if (!strcmp(subresources[i], name))
+			return 1;
+	return 0;
+}
+
+/* Whether every subresource of r is one that rt takes. */
+static int takes(const struct route *rt, struct s3_req *r)
+{
+	int i;
+
+	for (i = 0; i < r->nparams; i++) {
+		const char *n = r->params[i].name;
+
+		if (is_subresource(n) && !(rt->param && !strcmp(rt->param, n)) &&
+		    !(rt->also && !strcmp(rt->also, n)))
+			return 0;
+	}
+	return 1;
+}
+
+/* The route of r, or NULL and the error: 501 when the method serves the
+ * resource but not with the subresources asked for, 405 when it does
+ * not serve it at all. */
+static const struct route *find_route(struct s3_req *r, enum s3_err *e)
 {
 	enum level lv = !*r->bucket ? SERVICE : !*r->key ? BUCKET : OBJECT;
+	int known = 0;
 	size_t i;
 
 	for (i = 0; i < S3_ARRAY_LEN(routes); i++) {
@@ -409,13 +485,50 @@ static const struct route *find_route(struct s3_req *r)
 
 		if (rt->level != lv || strcmp(rt->method, r->method))
 			continue;
+		known = 1;
 		if (rt->param && !s3_param(r, rt->param))
 			continue;
 		if (rt->header && !s3_header(r, rt->header))
 			continue;
+		if (!takes(rt, r))
+			continue;
 		return rt;
 	}
+	*e = known ? S3_NOT_IMPLEMENTED : S3_METHOD_NOT_ALLOWED;
+	for (i = 0; known && i < (size_t)r->nparams; i++)
+		if (is_subresource(r->params[i].name))
+			return NULL;
+	/* no subresource: the method is simply not served here */
+	*e = S3_METHOD_NOT_ALLOWED;
 	return NULL;
+}
+
+/* A header asking for what the gateway does not do: its name, or NULL. */
+static const char *refused_header(struct s3_req *r)
+{
+	size_t i, j;
+
+	for (i = 0; i < S3_ARRAY_LEN(refused_headers); i++) {
+		const struct refused *h = &refused_headers[i];
+		const char *v = s3_header(r, h->name);
+		int ok = 0;
+
+		if (!v)
+			continue;
+		for (j = 0; j < S3_ARRAY_LEN(h->ok) && h->ok[j]; j++)
+			ok |= !strcasecmp(v, h->ok[j]);
+		if (!ok)
+			return h->name;
+	}
+	return NULL;
+}
+
+/* Only the one version an unversioned bucket has, "null", is served. */
+static enum s3_err check_version(struct s3_req *r)
+{
+	const char *v = s3_param(r, "versionId");
+
+	return v && strcmp(v, "null") ? S3_INVALID_ARGUMENT : S3_OK;
 }
 
 /* The request handler civetweb calls for every request. */
@@ -424,9 +537,8 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 	static unsigned long long counter;
 	struct s3_req r = { .conn = conn };
 	const struct route *rt;
-	const char *q;
+	const char *q, *h;
 	enum s3_err e;
-	size_t i;
 
 	r.ri = mg_get_request_info(conn);
 	r.conf = arg;
@@ -473,16 +585,24 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 		s3_error(&r, e, NULL);
 		goto out;
 	}
-	for (i = 0; i < S3_ARRAY_LEN(unsupported); i++)
-		if (s3_param(&r, unsupported[i])) {
-			s3_error(&r, S3_NOT_IMPLEMENTED, NULL);
-			goto out;
-		}
-	rt = find_route(&r);
-	if (!rt)
-		s3_error(&r, S3_METHOD_NOT_ALLOWED, NULL);
-	else
-		rt->run(&r);
+	rt = find_route(&r, &e);
+	if (!rt) {
+		s3_error(&r, e, NULL);
+		goto out;
+	}
+	if ((h = refused_header(&r))) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "The header %s (with this value) "
+			 "is not implemented.", h);
+		s3_error(&r, S3_NOT_IMPLEMENTED, msg);
+		goto out;
+	}
+	if (check_version(&r)) {
+		s3_error(&r, S3_INVALID_ARGUMENT, "Invalid version id specified");
+		goto out;
+	}
+	rt->run(&r);
 	if (!r.replied)
 		s3_error(&r, S3_INTERNAL, NULL);
 out:
@@ -492,3 +612,4 @@ out:
 	req_free(&r);
 	return r.status;
 }
+

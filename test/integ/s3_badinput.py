@@ -45,10 +45,10 @@ def signed_headers(method, path, headers, payload_hash):
     h["host"] = "127.0.0.1:%d" % PORT
     amz_date = h["x-amz-date"]
     p, _, q = path.partition("?")
-    query = "&".join(sorted("%s=%s" % (urllib.parse.quote(k, safe="~"), urllib.parse.quote(v, safe="~"))
-                            for k, v in urllib.parse.parse_qsl(q, keep_blank_values=True)))
+    query = "&".join("%s=%s" % kv for kv in sorted((urllib.parse.quote(k, safe="~"), urllib.parse.quote(v, safe="~"))
+                                                   for k, v in urllib.parse.parse_qsl(q, keep_blank_values=True)))
     names = sorted(h)
-    creq = "\n".join([method, urllib.parse.quote(urllib.parse.unquote(p), safe="/~"), query,
+    creq = "\n".join([method, urllib.parse.quote(urllib.parse.unquote_to_bytes(p), safe="/~"), query,
                       "".join("%s:%s\n" % (n, h[n]) for n in names), ";".join(names), payload_hash])
     scope = "%s/us-east-1/s3/aws4_request" % amz_date[:8]
     sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])
@@ -221,6 +221,118 @@ if status_of(raw(req)) not in (400, 413, 431, 0):
     fail("a huge header")
 alive()
 
+step("subresources not implemented: 501 NotImplemented, never the plain operation")
+s3.put_object(Bucket="bad", Key="plain", Body=b"plain")
+# PUT ?versioning was CreateBucket: 409 on an existing bucket, and a
+# missing one was made
+for path in ("/bad?versioning", "/nosuchbucket?versioning"):
+    doc = b'<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>'
+    r = request("PUT", path, {"Content-Length": str(len(doc))}, doc)
+    expect(r, 501, "NotImplemented")
+if "nosuchbucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+    fail("PUT ?versioning created a bucket")
+bucket_sub = ("acl", "tagging", "policy", "lifecycle", "cors", "encryption", "object-lock",
+              "website", "logging", "notification", "replication", "accelerate",
+              "requestPayment", "ownershipControls", "publicAccessBlock", "intelligent-tiering",
+              "analytics", "metrics", "inventory", "policyStatus", "versioning")
+for sub in bucket_sub:
+    for method in ("PUT", "GET", "DELETE"):
+        if method == "GET" and sub == "versioning":
+            continue  # answered: versioning was never enabled
+        body = b"<x/>" if method == "PUT" else b""
+        r = request(method, "/bad?" + sub, {"Content-Length": str(len(body))}, body)
+        expect(r, 501, "NotImplemented")
+for sub in ("acl", "tagging", "retention", "legal-hold"):
+    for method in ("PUT", "GET", "DELETE"):
+        body = b"<x/>" if method == "PUT" else b""
+        r = request(method, "/bad/subkey?" + sub, {"Content-Length": str(len(body))}, body)
+        expect(r, 501, "NotImplemented")
+        r = request(method, "/bad/plain?" + sub, {"Content-Length": str(len(body))}, body)
+        expect(r, 501, "NotImplemented")
+absent("subkey")
+for method, path in (("POST", "/bad/plain?restore"), ("POST", "/bad/plain?select&select-type=2"),
+                     ("GET", "/bad/plain?attributes"), ("GET", "/bad/plain?torrent"),
+                     ("GET", "/bad/plain?partNumber=1"), ("HEAD", "/bad/plain?partNumber=1"),
+                     ("PUT", "/bad/plain?partNumber=1"), ("POST", "/bad?delete&acl")):
+    r = request(method, path, {"Content-Length": "0"})
+    expect(r, 501, "NotImplemented" if method != "HEAD" else None)
+if s3.get_object(Bucket="bad", Key="plain")["Body"].read() != b"plain":
+    fail("a refused subresource changed the object")
+step("versionId: null is the one version there is, any other is InvalidArgument")
+r = request("GET", "/bad/plain?versionId=null", {})
+expect(r, 200)
+if not r.endswith(b"plain"):
+    fail("GET ?versionId=null: %r" % r[-200:])
+r = request("GET", "/bad/plain?versionId=3HL4kqtJlcpXroDTDmjVBH40Nrjfkd", {})
+expect(r, 400, "InvalidArgument")
+r = request("DELETE", "/bad/plain?versionId=3HL4kqtJlcpXroDTDmjVBH40Nrjfkd", {})
+expect(r, 400, "InvalidArgument")
+s3.head_object(Bucket="bad", Key="plain")
+alive()
+
+step("headers asking for what is not implemented: 501 NotImplemented, nothing stored")
+ssec = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(b"k" * 32).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(b"k" * 32).digest()).decode()}
+refused = [ssec, {"x-amz-server-side-encryption": "AES256"},
+           {"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "k"},
+           {"x-amz-acl": "public-read"}, {"x-amz-acl": "authenticated-read"},
+           {"x-amz-grant-read": "uri=http://acs.amazonaws.com/groups/global/AllUsers"},
+           {"x-amz-tagging": "team=storage"},
+           {"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z"},
+           {"x-amz-object-lock-legal-hold": "ON"}, {"x-amz-storage-class": "GLACIER"}]
+for hdrs in refused:
+    h = dict(hdrs, **{"Content-Length": "6"})
+    r = request("PUT", "/bad/refused", h, b"secret")
+    expect(r, 501, "NotImplemented")
+    absent("refused")
+    r = request("POST", "/bad/refused?uploads", dict(hdrs, **{"Content-Length": "0"}))
+    expect(r, 501, "NotImplemented")
+    r = request("PUT", "/bad/refused", dict(hdrs, **{"Content-Length": "0", "x-amz-copy-source": "/bad/plain"}))
+    expect(r, 501, "NotImplemented")
+    absent("refused")
+r = request("GET", "/bad/plain", ssec)
+expect(r, 501, "NotImplemented")
+r = request("HEAD", "/bad/plain", ssec)
+expect(r, 501)
+r = request("PUT", "/bad/refused", {"Content-Length": "0", "x-amz-copy-source": "/bad/plain",
+                                    "x-amz-copy-source-server-side-encryption-customer-algorithm": "AES256"})
+expect(r, 501, "NotImplemented")
+absent("refused")
+if s3.list_multipart_uploads(Bucket="bad").get("Uploads"):
+    fail("a refused CreateMultipartUpload left an upload")
+# what is the behaviour anyway is accepted: clients send these by default
+for hdrs in ({"x-amz-acl": "private"}, {"x-amz-acl": "bucket-owner-full-control"},
+             {"x-amz-storage-class": "STANDARD"}, {"x-amz-object-lock-legal-hold": "OFF"}):
+    r = request("PUT", "/bad/accepted", dict(hdrs, **{"Content-Length": "2"}), b"ok")
+    expect(r, 200)
+s3.delete_object(Bucket="bad", Key="accepted")
+alive()
+
+step("CreateBucket: the region served or none; another is IllegalLocationConstraintException")
+def cbc(loc):
+    return b"<CreateBucketConfiguration><LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>" % loc
+for doc in (cbc(b"eu-west-1"), cbc(b"EU"), cbc(b"ap-south-1")):
+    r = request("PUT", "/elsewhere", {"Content-Length": str(len(doc))}, doc)
+    expect(r, 400, "IllegalLocationConstraintException")
+for doc, code in ((b"<CreateBucketConfiguration><LocationConstraint>", "MalformedXML"), (b"garbage", "MalformedXML"),
+                  (b"<CreateBucketConfiguration><Location><Name>usw2-az1</Name><Type>AvailabilityZone</Type></Location>"
+                   b"<Bucket><Type>Directory</Type></Bucket></CreateBucketConfiguration>", "NotImplemented")):
+    r = request("PUT", "/elsewhere", {"Content-Length": str(len(doc))}, doc)
+    expect(r, 501 if code == "NotImplemented" else 400, code)
+r = request("PUT", "/elsewhere", {"Content-Length": "0", "x-amz-bucket-object-lock-enabled": "true"})
+expect(r, 501, "NotImplemented")
+r = request("PUT", "/elsewhere", {"Content-Length": "0", "x-amz-acl": "public-read-write"})
+expect(r, 501, "NotImplemented")
+if "elsewhere" in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+    fail("a refused CreateBucket made the bucket")
+doc = cbc(b"us-east-1")
+r = request("PUT", "/here", {"Content-Length": str(len(doc)), "x-amz-acl": "private"}, doc)
+expect(r, 200)
+if s3.get_bucket_location(Bucket="here").get("LocationConstraint") is not None:
+    fail("GetBucketLocation of a us-east-1 bucket: %r" % s3.get_bucket_location(Bucket="here"))
+s3.delete_bucket(Bucket="here")
+alive()
 
 def crc_table(poly, bits):
     t = []
