@@ -75,6 +75,10 @@ static const struct {
 			      "The key needs a file and a directory of the same name (one of its prefixes is an object, or it names an existing prefix)." },
 	[S3_BAD_CHECKSUM] = { 400, "BadDigest",
 			      "The checksum you specified did not match what we received." },
+	[S3_HEADERS_TOO_LARGE] = { 400, "RequestHeaderSectionTooLarge",
+				   "Your request header section exceeds the maximum allowed size." },
+	[S3_INVALID_URI] = { 400, "InvalidURI",
+			     "Couldn't parse the specified URI." },
 	[S3_ILLEGAL_LOCATION] = { 400, "IllegalLocationConstraintException",
 				  "The location constraint is incompatible for the region specific endpoint this request was sent to." },
 };

@@ -265,7 +265,7 @@ int s3_reply_head(struct s3_req *r, int status, const char *extra,
 			 len);
 	r->status = status;
 	r->replied = 1;
-	r->must_close = body_pending(r);
+	r->must_close |= body_pending(r); /* once set, it stays */
 	free(r->head);
 	r->head = NULL;
 	n = asprintf(&r->head,
@@ -523,6 +523,41 @@ static const char *refused_header(struct s3_req *r)
 	return NULL;
 }
 
+/* How the request is framed, checked before anything reads its body:
+ * the header table full (civetweb keeps MG_MAX_HEADERS and drops the
+ * rest unseen, so a refusal or a signed header could be among them),
+ * Content-Length twice with two values, or beside Transfer-Encoding
+ * (two readers of the request would cut the body in two places). */
+static enum s3_err check_framing(struct s3_req *r, const char **detail)
+{
+	const struct mg_request_info *ri = r->ri;
+	const char *clen = NULL;
+	int i;
+
+	if (ri->num_headers >= MG_MAX_HEADERS) {
+		*detail = "Your request has too many header fields.";
+		return S3_HEADERS_TOO_LARGE;
+	}
+	for (i = 0; i < ri->num_headers; i++) {
+		const struct mg_header *h = &ri->http_headers[i];
+
+		if (strcasecmp(h->name, "Content-Length"))
+			continue;
+		if (clen && strcmp(clen, h->value)) {
+			*detail = "Your request has two Content-Length "
+				  "headers that disagree.";
+			return S3_INVALID_REQUEST;
+		}
+		clen = h->value;
+	}
+	if (clen && s3_header(r, "Transfer-Encoding")) {
+		*detail = "Your request has both Content-Length and "
+			  "Transfer-Encoding.";
+		return S3_INVALID_REQUEST;
+	}
+	return S3_OK;
+}
+
 /* Only the one version an unversioned bucket has, "null", is served. */
 static enum s3_err check_version(struct s3_req *r)
 {
@@ -537,7 +572,7 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 	static unsigned long long counter;
 	struct s3_req r = { .conn = conn };
 	const struct route *rt;
-	const char *q, *h;
+	const char *q, *detail = NULL, *h;
 	enum s3_err e;
 
 	r.ri = mg_get_request_info(conn);
@@ -568,8 +603,12 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 		r.key = strdup("");
 	if (!e && parse_query(&r, r.ri->query_string))
 		e = S3_INVALID_ARGUMENT;
+	if (!e)
+		e = check_framing(&r, &detail);
 	if (e) {
-		s3_error(&r, e, NULL);
+		/* a body framed two ways cannot be skipped safely */
+		r.must_close = 1;
+		s3_error(&r, e, detail);
 		goto out;
 	}
 	/* S3 is strongly consistent: see what other gateways and clients
@@ -613,3 +652,33 @@ out:
 	return r.status;
 }
 
+/* civetweb's own errors, met before a request reaches s3_http_handle (a
+ * header section over its 16 KiB limit, a request line it cannot parse):
+ * the same S3 error document as everything else, where civetweb would
+ * answer in plain text. It says "Malformed message" for a header section
+ * too large and for bytes that are no HTTP alike, so the message names
+ * both. The connection closes after it. */
+int s3_http_error(struct mg_connection *conn, int status, const char *msg)
+{
+	char body[512];
+	int n;
+
+	(void)msg;
+	if (status != 400 && status != 413 && status != 431)
+		return 1; /* not about the request's bytes: civetweb's page */
+	n = snprintf(body, sizeof(body),
+		     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		     "<Error><Code>%s</Code><Message>%s</Message></Error>",
+		     status == 400 ? "BadRequest" : "RequestHeaderSectionTooLarge",
+		     status == 400 ? "The request could not be parsed, or its "
+				     "header section exceeds the maximum allowed "
+				     "size (16 KiB)."
+				   : "Your request header section exceeds the "
+				     "maximum allowed size.");
+	mg_printf(conn, "HTTP/1.1 400 Bad Request\r\n"
+		  "Server: AgoraS3\r\n"
+		  "Content-Type: application/xml\r\n"
+		  "Content-Length: %d\r\n"
+		  "Connection: close\r\n\r\n%s", n, body);
+	return 0;
+}

@@ -18,6 +18,7 @@
 #include "s3d.h"
 
 int s3_http_handle(struct mg_connection *conn, void *arg);
+int s3_http_error(struct mg_connection *conn, int status, const char *msg);
 
 static volatile sig_atomic_t stopping;
 
@@ -142,7 +143,8 @@ static int log_message(const struct mg_connection *conn, const char *msg)
 int main(int argc, char **argv)
 {
 	const char *cfgfile = NULL, *pidfile = NULL;
-	struct mg_callbacks cb = { .log_message = log_message };
+	struct mg_callbacks cb = { .log_message = log_message,
+				   .http_error = s3_http_error };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct ag_cluster *c = NULL;
 	struct mg_context *ctx = NULL;

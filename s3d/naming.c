@@ -26,6 +26,36 @@ const char *const s3_stored_headers[] = {
 	"x-amz-website-redirect-location", NULL,
 };
 
+/* Whether s is well-formed UTF-8: no stray continuation bytes, no
+ * overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). */
+static int utf8_valid(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s, need, cp, min;
+
+		if (c < 0x80) {
+			s++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, cp = c & 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, cp = c & 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return 0;
+		for (s++; need; need--, s++) {
+			if ((*s & 0xc0) != 0x80) /* also stops at the NUL */
+				return 0;
+			cp = cp << 6 | (*s & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
 enum s3_err s3_key_check(const char *key)
 {
 	const char *p = key, *end;
@@ -35,6 +65,10 @@ enum s3_err s3_key_check(const char *key)
 		return S3_INVALID_ARGUMENT;
 	if (n > S3_KEY_MAX)
 		return S3_KEY_TOO_LONG;
+	/* S3 keys are UTF-8; other bytes would come back in listings as
+	 * XML no parser takes */
+	if (!utf8_valid((const unsigned char *)key))
+		return S3_INVALID_URI;
 	for (;;) {
 		end = strchrnul(p, '/');
 		n = end - p;
