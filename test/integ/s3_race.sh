@@ -1,6 +1,7 @@
 # test/integ/s3_race.sh - PUTs of one key racing each other, through one
-# gateway and through two: every PUT is answered 200 with the ETag of its
-# own body, and the key then holds exactly one of the bodies, whole.
+# gateway and through two, and multipart completions racing them: every
+# request is answered 200 with the ETag of its own body, and the key then
+# holds exactly one of the bodies, whole.
 # shellcheck source=test/integ/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 python3 -c 'import boto3' 2>/dev/null || skip "boto3 is not installed"
@@ -89,6 +90,69 @@ race two "$S3_URL_A" "$S3_URL_B" || fail "racing PUTs, two gateways"
 
 step "the same under a deeper key (implicit parents made by racing PUTs)"
 race deep/er/key "$S3_URL_A" "$S3_URL_B" || fail "racing PUTs of a deep key"
+
+step "multipart completions racing PUTs of their key: all 200, the multipart ETag, one body wins"
+python3 - "$S3_URL_A" "$S3_URL_B" <<'PY' || fail "completions racing PUTs"
+import concurrent.futures, hashlib, random, sys
+import boto3
+from botocore.config import Config
+
+clients = [boto3.client("s3", endpoint_url=u, region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"},
+                                      retries={"max_attempts": 1},
+                                      max_pool_connections=16))
+           for u in sys.argv[1:]]
+rng = random.Random(12)
+key, nup, nput = "mp", 24, 96
+parts = [(b"part %d\n" % i) + rng.randbytes(rng.randint(1, 30000)) for i in range(nup)]
+puts = [(b"put %d\n" % i) + rng.randbytes(rng.randint(1, 30000)) for i in range(nput)]
+ups = []
+for i, body in enumerate(parts):
+    s3 = clients[i % len(clients)]
+    up = s3.create_multipart_upload(Bucket="race", Key=key)["UploadId"]
+    etag = s3.upload_part(Bucket="race", Key=key, UploadId=up, PartNumber=1, Body=body)["ETag"]
+    ups.append((up, etag))
+
+
+def job(i):
+    s3 = clients[i % len(clients)]
+    try:
+        if i < nup:
+            up, etag = ups[i]
+            r = s3.complete_multipart_upload(
+                Bucket="race", Key=key, UploadId=up,
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+            want = '"%s-1"' % hashlib.md5(hashlib.md5(parts[i]).digest()).hexdigest()
+        else:
+            r = s3.put_object(Bucket="race", Key=key, Body=puts[i - nup])
+            want = '"%s"' % hashlib.md5(puts[i - nup]).hexdigest()
+    except s3.exceptions.ClientError as e:
+        return "%s %s" % (e.response["ResponseMetadata"]["HTTPStatusCode"],
+                          e.response["Error"]["Code"])
+    if r["ETag"] != want:
+        return "200 with the ETag %s, not %s" % (r["ETag"], want)
+    return "200"
+
+
+order = list(range(nup + nput))
+rng.shuffle(order)
+with concurrent.futures.ThreadPoolExecutor(16) as ex:
+    answers = list(ex.map(job, order))
+counts = {}
+for a in answers:
+    counts[a] = counts.get(a, 0) + 1
+print("# %d completions and %d PUTs of one key: %s" % (nup, nput, counts), flush=True)
+if counts != {"200": nup + nput}:
+    print("FAIL: not every completion and PUT answered 200: %s" % counts)
+    sys.exit(1)
+got = clients[0].get_object(Bucket="race", Key=key)["Body"].read()
+if got not in parts and got not in puts:
+    print("FAIL: %s holds %d bytes that are none of the bodies" % (key, len(got)))
+    sys.exit(1)
+if clients[0].list_multipart_uploads(Bucket="race").get("Uploads"):
+    print("FAIL: completed uploads are still listed")
+    sys.exit(1)
+PY
 
 s3d_alive
 kill -0 "$S3D_B_PID" 2>/dev/null || fail "the second agora-s3d died"
