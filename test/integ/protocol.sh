@@ -419,8 +419,12 @@ still_serving "with 16 connections holding partial 64 MiB frames"
 peak=$(rss_kib VmHWM)
 say "metad peak RSS $((base / 1024)) MiB before the flood, $((peak / 1024)) MiB under it" \
 	"($(($(awk '{ print $2 }' "$T/flood.out") >> 20)) MiB sent by the flood)"
-[ $((peak - base)) -lt $((128 << 10)) ] ||
-	fail "metad grew by $(((peak - base) / 1024)) MiB under the frame flood (bound 128 MiB)"
+# 96 MiB of partial frames and the rest of the daemon; an ASan build also
+# keeps what the growing buffers freed in its quarantine (256 MiB)
+bound=128
+case $(ldd "$METAD" 2>/dev/null) in *libasan*) bound=$((bound + 256)) ;; esac
+[ $((peak - base)) -lt $((bound << 10)) ] ||
+	fail "metad grew by $(((peak - base) / 1024)) MiB under the frame flood (bound $bound MiB)"
 touch "$T/flood.stop"
 wait "$flood_pid" || fail "the flooding client exited $?"
 sleep 0.5 # metad notices the closed connections
