@@ -44,7 +44,13 @@
  * AG_RPC_MAX and then some always fit. A connection that needs more while
  * the budget is spent is starved: not read (its sender waits on a full
  * socket) until a frame completes or a connection closes. So the partial
- * bodies hold at most BODY_BUDGET + MAX_CONNS * BODY_FIRST bytes. */
+ * bodies hold at most BODY_BUDGET + MAX_CONNS * BODY_FIRST bytes.
+ * Partial frames that all wait for budget would wait for ever: a
+ * connection that has sent nothing for lease_timeout half-way through a
+ * frame is dropped, starved or not. The oldest holders go first, and a
+ * starved one cannot send to stay alive, so the budget always comes
+ * back; a client whose frame was dropped so resends it on its new
+ * connection (transactions are idempotent). */
 #define BODY_FIRST (16u << 10)
 #define BODY_BUDGET ((size_t)AG_RPC_MAX + (32u << 20))
 
@@ -56,6 +62,7 @@ struct conn {
 	size_t body_len, body_got;
 	size_t body_cap;   /* allocated, counted in body_held */
 	int starved;       /* needs more than the budget has left */
+	uint64_t last_rx;  /* ag_mono_ns of the last bytes received */
 	uint8_t *out;
 	size_t out_len, out_cap;
 	int watching;      /* gets AG_RPC_NOTIFY after every commit */
@@ -321,6 +328,7 @@ static int conn_read(struct ag_meta *m, int i, int budget)
 			return 0;
 		if (n <= 0)
 			return -1;
+		c->last_rx = ag_mono_ns();
 		if (c->hdr_got < AG_RPC_HDR) {
 			uint32_t flen;
 
@@ -479,7 +487,8 @@ static int poll_and_read(struct ag_meta *m, int lfd, int budget,
 			       .tv_nsec = timeout_ns % 1000000000ull };
 	int n = 0, i, rc;
 
-	/* the starved try again whenever some budget came back */
+	/* the starved try again whenever some budget came back (their
+	 * silence still counts from their last bytes) */
 	if (body_freed)
 		for (i = 0; i < nconns; i++)
 			conns[i].starved = 0;
@@ -538,7 +547,27 @@ static void gather(struct ag_meta *m, int lfd, int budget, size_t last_batch)
 	}
 }
 
-static int serve(struct ag_meta *m, int lfd, int batch_max)
+/* Drop the connections silent half-way through a frame for silence_ns:
+ * a partial frame holds memory of the budget (BODY_BUDGET). */
+static void drop_stalled(uint64_t silence_ns)
+{
+	uint64_t now = ag_mono_ns();
+	int i;
+
+	for (i = 0; i < nconns; i++) {
+		struct conn *c = &conns[i];
+
+		if (c->fd < 0 || !c->hdr_got || now - c->last_rx < silence_ns)
+			continue;
+		AG_WARN("connection %d: silent for %llu s half-way through a "
+			"frame; dropped", i,
+			(unsigned long long)((now - c->last_rx) / 1000000000ull));
+		conn_close(i);
+	}
+}
+
+static int serve(struct ag_meta *m, int lfd, int batch_max,
+		 uint64_t silence_ns)
 {
 	uint64_t last_tick = ag_mono_ns();
 	size_t last_batch = 0;
@@ -560,6 +589,7 @@ static int serve(struct ag_meta *m, int lfd, int batch_max)
 			last_tick = ag_mono_ns();
 			ag_meta_tick(m);
 			commit_and_answer(m);
+			drop_stalled(silence_ns);
 		}
 	}
 	commit_and_answer(m);
@@ -642,7 +672,8 @@ int main(int argc, char **argv)
 	AG_INFO("serving %s at generation %llu", sock,
 		(unsigned long long)ag_meta_gen(m));
 	ag_daemon_ready(ready_fd, 0, cfg->log != NULL);
-	rc = serve(m, lfd, cfg->batch_max > 0 ? cfg->batch_max : 256);
+	rc = serve(m, lfd, cfg->batch_max > 0 ? cfg->batch_max : 256,
+		   (uint64_t)cfg->lease_timeout * 1000000000ull);
 	AG_INFO("stopping at generation %llu", (unsigned long long)ag_meta_gen(m));
 	if (pidfile)
 		unlink(pidfile);
