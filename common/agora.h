@@ -47,6 +47,9 @@ struct ag_cluster;
 			    * every reader sees them and they survive the
 			    * death of any process; ag_cluster_sync (or a
 			    * second) makes them survive a power cut too */
+#define AG_OPEN_DAMAGED 0x8 /* with RDONLY (fsck, status): open at the
+			     * newest whole commit even when a newer one is
+			     * damaged on every copy (others get -AG_ELOST) */
 
 /* Open the cluster described by the config file. */
 int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp);
@@ -293,6 +296,10 @@ struct ag_status {
 	uint64_t chunks, inodes;
 	uint32_t chunk_min, chunk_avg, chunk_max, strip_size;
 	uint64_t segment_size;
+	/* a newer generation than this one damaged on every copy, which
+	 * agora-metad will not start over by itself (0: none) */
+	uint64_t lost_generation;
+	int lost_pages;           /* 1: its pages, 0: its record */
 };
 int ag_cluster_status(struct ag_cluster *c, struct ag_status *st);
 

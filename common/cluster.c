@@ -84,6 +84,8 @@ int ag_cluster_refresh(struct ag_cluster *c)
 	 * and stats go on without it; only changes wait for it */
 	rc = ag_commit_read_latest(c->ds, &rec, ag_pagestore_check_commit,
 				   c->ps);
+	if (rc == -AG_ELOST && (c->flags & AG_OPEN_DAMAGED))
+		rc = 0; /* fsck and status say what it lost */
 	if (rc)
 		return rc;
 	ag_cl_set_state(c, rec.gen, rec.root);

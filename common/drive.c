@@ -6,6 +6,30 @@
  * not: we fall back to buffered I/O and rely on fdatasync). Labels decide
  * which drive is which, so the order of paths in the config does not
  * matter once a cluster is formatted.
+ *
+ * Which commit is the cluster's state (ag_commit_pick). A commit writes
+ * its pages and its record (slot gen % 16 of the rings of its lane) in
+ * one flush. A crash, kill -9 at any instant included, leaves every copy
+ * of either as it was before or as it was meant to be, never in between:
+ * each is one aligned 4 KiB block, which the kernel takes whole or not
+ * at all. A record slot the commit did not reach is blank (zeros) or
+ * holds an older record; a page slot holds zeros, an older page or bytes
+ * of its segment's past life, none of which names that page. So:
+ *   - a record is torn when a page it lists is on no drive, or a record
+ *     of the unsynced run it ends is: it was never acknowledged, and the
+ *     record before it is the state, without a word;
+ *   - a copy is damaged when a record slot is neither blank nor a valid
+ *     record, or a page mirror's header names the page and its checksum
+ *     fails: the drives went bad after the write, no crash does that.
+ * The state is the newest whole record, by generation then epoch. When a
+ * newer generation is on the drives with its record, or a page it lists,
+ * damaged on every copy, taking the state loses that generation, which
+ * may have been acknowledged: readers refuse (-AG_ELOST) and metad starts
+ * over it only when told to (--accept-rollback). A damaged copy whose
+ * generation cannot be read counts as the one after the state when it
+ * lies in that one's slot. A power cut that tears the inside of a block
+ * on every copy at once also looks damaged: then the refusal errs on the
+ * side of the data.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -879,11 +903,39 @@ int ag_page_epoch_ahead(uint32_t a, uint32_t b)
 	return d && d < AG_MAX_PAGE_SLOTS / 2;
 }
 
+static int blank(const uint8_t *b)
+{
+	size_t i;
+
+	for (i = 0; i < AG_BLOCK; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+/* Slot s of a ring failed to decode: note it in scan. */
+static void note_bad(struct ag_commit_scan *scan, int drive, uint32_t s,
+		     const uint8_t *b)
+{
+	struct ag_commit_bad *bad;
+	uint64_t g = get_le64(b + 8);
+
+	if (scan->nbad++ >= AG_COMMIT_BAD_MAX)
+		return;
+	bad = &scan->bad[scan->nbad - 1];
+	bad->drive = drive;
+	bad->slot = s;
+	/* the header is as damaged as the rest may be: believe it only
+	 * when it fits the slot */
+	bad->gen = !memcmp(b, AG_COMMIT_MAGIC, 8) && g &&
+			   g % AG_COMMIT_SLOTS == s ? g : 0;
+}
+
 /* Every record of the rings of all drives that decodes, is of this
  * cluster and lies in its own slot, into *candp (malloc'd): returns their
- * number, or -ENOMEM. A torn slot is counted against its drive when
- * count_torn. */
-static int ring_records(struct ag_drives *ds, int count_torn,
+ * number, or -ENOMEM. A damaged copy (neither blank nor a record) is
+ * counted against its drive, and noted in scan when not NULL. */
+static int ring_records(struct ag_drives *ds, struct ag_commit_scan *scan,
 			struct ag_commit_rec **candp)
 {
 	uint8_t *ring = ag_alloc_aligned(AG_COMMIT_SLOTS * AG_BLOCK);
@@ -902,16 +954,17 @@ static int ring_records(struct ag_drives *ds, int count_torn,
 				  AG_COMMIT_OFF))
 			continue;
 		for (s = 0; s < AG_COMMIT_SLOTS; s++) {
+			const uint8_t *b = ring + s * AG_BLOCK;
 			int drc;
 
 			r = &cand[n];
-			drc = commit_decode(ring + s * AG_BLOCK, r);
-			if (drc == -AG_ECORRUPT) {
-				/* a torn write of the newest slot is normal
-				 * after a crash; count it, use an older one */
-				if (count_torn)
+			drc = commit_decode(b, r);
+			if (drc && !blank(b)) {
+				if (scan) {
 					atomic_fetch_add(&ds->d[i].csum_errors,
 							 1);
+					note_bad(scan, i, s, b);
+				}
 				continue;
 			}
 			if (!drc && !memcmp(r->uuid, ds->label.uuid, 16) &&
@@ -928,7 +981,7 @@ void ag_commit_ring_scan(struct ag_drives *ds, const struct ag_commit_rec *after
 			 uint32_t *epoch, uint32_t *page_epoch)
 {
 	struct ag_commit_rec *cand, *r;
-	int i, n = ring_records(ds, 0, &cand);
+	int i, n = ring_records(ds, NULL, &cand);
 
 	*epoch = 0;
 	*page_epoch = 0;
@@ -950,66 +1003,154 @@ static int newer(const struct ag_commit_rec *a, const struct ag_commit_rec *b)
 	return a->gen > b->gen || (a->gen == b->gen && a->epoch > b->epoch);
 }
 
+/* 1 when r's pages are on the drives, 0 when one was never written,
+ * -1 when one is damaged on every mirror. */
 static int landed(const struct ag_commit_rec *r,
 		  int (*check)(void *arg, const struct ag_commit_rec *r),
 		  void *arg)
 {
-	return !check || !r->npages || check(arg, r);
+	int rc;
+
+	if (!check || !r->npages)
+		return 1;
+	rc = check(arg, r);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+/* Whether a damaged copy of generation g is in the rings. */
+static int bad_copy_of(const struct ag_commit_scan *scan, uint64_t g)
+{
+	int i;
+
+	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++)
+		if (scan->bad[i].gen == g ||
+		    (!scan->bad[i].gen &&
+		     scan->bad[i].slot == g % AG_COMMIT_SLOTS))
+			return 1;
+	return 0;
 }
 
 /* Whether r stands: its own pages landed, and so did those of every
  * record of the unsynced run it ends (written by the same metad, so of
  * its epoch): a device may keep a later write and lose an earlier one
- * until a sync, and r's tree holds pages of the whole run. */
+ * until a sync, and r's tree holds pages of the whole run. 1 whole, 0
+ * torn, -1 damaged (the rule at the top of this file). */
 static int whole(const struct ag_commit_rec *cand, int n,
 		 const struct ag_commit_rec *r,
+		 const struct ag_commit_scan *scan,
 		 int (*check)(void *arg, const struct ag_commit_rec *r),
 		 void *arg)
 {
 	uint64_t g;
-	int i;
+	int i, w = landed(r, check, arg);
 
-	if (!landed(r, check, arg))
-		return 0;
+	if (w <= 0)
+		return w;
 	for (g = r->lazy_since ? r->lazy_since : r->gen; g < r->gen; g++) {
-		for (i = 0; i < n; i++)
-			if (cand[i].gen == g && cand[i].epoch == r->epoch &&
-			    landed(&cand[i], check, arg))
+		int best = 0;
+
+		for (i = 0; i < n; i++) {
+			if (cand[i].gen != g || cand[i].epoch != r->epoch)
+				continue;
+			w = landed(&cand[i], check, arg);
+			if (w > 0)
 				break;
-		if (i == n)
-			return 0;
+			best = AG_MIN(best, w);
+		}
+		if (i < n)
+			continue;
+		return best < 0 || bad_copy_of(scan, g) ? -1 : 0;
 	}
 	return 1;
+}
+
+int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
+		   struct ag_commit_scan *scan,
+		   int (*check)(void *arg, const struct ag_commit_rec *r),
+		   void *arg)
+{
+	struct ag_commit_rec *cand;
+	uint64_t after = 0;
+	int i, n, rc = -ENOENT;
+
+	memset(scan, 0, sizeof(*scan));
+	n = ring_records(ds, scan, &cand);
+	if (n < 0)
+		return n;
+	/* newest first; a torn record was never acknowledged: the one
+	 * before it is the cluster's state */
+	while (n) {
+		int best = 0, w;
+
+		for (i = 1; i < n; i++)
+			if (newer(&cand[i], &cand[best]))
+				best = i;
+		w = whole(cand, n, &cand[best], scan, check, arg);
+		if (w > 0) {
+			*rec = cand[best];
+			after = rec->gen;
+			rc = 0;
+			break;
+		}
+		if (w < 0 && cand[best].gen > scan->lost_gen) {
+			scan->lost_gen = cand[best].gen;
+			scan->lost_pages = 1;
+		}
+		if (!w)
+			AG_WARN("commit %llu lists pages that are not all on "
+				"the drives (a torn commit); using an older "
+				"one",
+				(unsigned long long)cand[best].gen);
+		cand[best] = cand[--n];
+	}
+	free(cand);
+	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++) {
+		uint64_t g = scan->bad[i].gen;
+
+		if (!g && scan->bad[i].slot == (after + 1) % AG_COMMIT_SLOTS)
+			g = after + 1;
+		if (g > after && g > scan->lost_gen) {
+			scan->lost_gen = g;
+			scan->lost_pages = 0;
+		}
+	}
+	if (scan->lost_gen)
+		AG_ERR("commit %llu is damaged on every copy (its %s); the "
+		       "newest whole one is %llu", (unsigned long long)
+		       scan->lost_gen, scan->lost_pages ? "pages" : "record",
+		       (unsigned long long)after);
+	return rc;
 }
 
 int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
 			  int (*check)(void *arg, const struct ag_commit_rec *r),
 			  void *arg)
 {
-	struct ag_commit_rec *cand;
-	int i, n = ring_records(ds, 1, &cand), rc = -ENOENT;
+	struct ag_commit_scan *scan = malloc(sizeof(*scan));
+	int rc;
 
-	if (n < 0)
-		return n;
-	/* newest first; a record whose listed pages did not all land was
-	 * never acknowledged: the one before it is the cluster's state */
-	while (n) {
-		int best = 0;
+	if (!scan)
+		return -ENOMEM;
+	rc = ag_commit_pick(ds, rec, scan, check, arg);
+	if (!rc && scan->lost_gen)
+		rc = -AG_ELOST;
+	free(scan);
+	return rc;
+}
 
-		for (i = 1; i < n; i++)
-			if (newer(&cand[i], &cand[best]))
-				best = i;
-		if (whole(cand, n, &cand[best], check, arg)) {
-			*rec = cand[best];
-			rc = 0;
-			break;
-		}
-		AG_WARN("commit %llu lists pages that are not all on the "
-			"drives; using an older one",
-			(unsigned long long)cand[best].gen);
-		cand[best] = cand[--n];
-	}
-	free(cand);
+int ag_commit_wipe(struct ag_drives *ds, int drive, uint32_t slot)
+{
+	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	memset(b, 0, AG_BLOCK);
+	rc = ag_drive_write(ds, drive, b, AG_BLOCK,
+			    AG_COMMIT_OFF + (uint64_t)slot * AG_BLOCK);
+	if (!rc)
+		rc = sync_one(ds, drive, NULL) < 0 ? -EIO : 0;
+	free(b);
 	return rc;
 }
 

@@ -164,12 +164,48 @@ int ag_drives_sync(struct ag_drives *ds, int *rc);
  * drive after drive, so a background caller holds up no drive job. */
 void ag_drives_fill_holes(struct ag_drives *ds, uint64_t off, uint64_t len);
 
-/* The newest valid commit record on any drive, by generation and then
- * epoch, that check (when not NULL) accepts: a record that lists pages
- * counts only once they are all on the drives. -ENOENT if none. */
+/* A damaged copy of a commit record: present in its slot (not blank),
+ * checksum wrong. gen is what its header says, 0 when unreadable. */
+struct ag_commit_bad {
+	int drive;
+	uint32_t slot;
+	uint64_t gen;
+};
+
+#define AG_COMMIT_BAD_MAX 64
+
+/* What ag_commit_pick saw in the rings besides the record it picked. */
+struct ag_commit_scan {
+	/* The newest generation past the pick that is on the drives but
+	 * damaged, its record on every copy or a page it lists on every
+	 * mirror: picking the record means losing it (0: nothing newer than
+	 * the pick was ever acknowledged). */
+	uint64_t lost_gen;
+	int lost_pages;    /* 1: pages of it are what is damaged */
+	int nbad;          /* damaged record copies, of any generation */
+	struct ag_commit_bad bad[AG_COMMIT_BAD_MAX]; /* the first ones */
+};
+
+/* Pick the cluster's state by the rule at the top of drive.c: the newest
+ * record on any drive, by generation and then epoch, that is whole, and
+ * tell in *scan (never NULL) what that passed over. check (when not
+ * NULL) says whether the pages a record lists are on the drives: 1 all
+ * of them, 0 one was never written (a torn commit), -AG_ECORRUPT one is
+ * there but no mirror of it verifies. 0, or -ENOENT if no record is
+ * whole (*scan is filled either way), or -ENOMEM. */
+int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
+		   struct ag_commit_scan *scan,
+		   int (*check)(void *arg, const struct ag_commit_rec *r),
+		   void *arg);
+/* ag_commit_pick for readers: -AG_ELOST when picking means losing a
+ * damaged newer commit (*rec then holds the pick all the same, for the
+ * callers that report it). */
 int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
 			  int (*check)(void *arg, const struct ag_commit_rec *r),
 			  void *arg);
+/* Write zeros over slot of drive's ring (a damaged copy that a rollback
+ * was accepted over), and sync. */
+int ag_commit_wipe(struct ag_drives *ds, int drive, uint32_t slot);
 /* Over every record in the rings that decodes: the highest fencing epoch
  * (*epoch), and the page epoch furthest ahead (mod 0xffff) of those
  * newer than after (*page_epoch, 0 when none): a metad that starts, or

@@ -533,6 +533,35 @@ static void check_counts(struct fsck *f)
 			(unsigned long long)f->max_ino);
 }
 
+/* The commit rings against the rule in drive.c: a damaged newer
+ * generation is one the state would lose. */
+static int check_rings(struct fsck *f)
+{
+	struct ag_commit_scan *scan = malloc(sizeof(*scan));
+	struct ag_commit_rec rec;
+	int rc;
+
+	if (!scan)
+		return -ENOMEM;
+	rc = ag_commit_pick(f->c->ds, &rec, scan, ag_pagestore_check_commit,
+			    f->c->ps);
+	if (rc && rc != -ENOENT)
+		goto out;
+	if (scan->lost_gen)
+		problem(f, "generation %llu is damaged on every copy of its %s "
+			"(not a torn commit): the newest whole one, %llu, is "
+			"checked instead; agora-metad serves it only with "
+			"--accept-rollback, losing generation %llu",
+			(unsigned long long)scan->lost_gen,
+			scan->lost_pages ? "pages" : "record",
+			rc ? 0ull : (unsigned long long)rec.gen,
+			(unsigned long long)scan->lost_gen);
+	rc = 0;
+out:
+	free(scan);
+	return rc;
+}
+
 int ag_fsck(struct ag_cluster *c, void *out, int verbose)
 {
 	const struct ag_label *l = &c->ds->label;
@@ -553,7 +582,9 @@ int ag_fsck(struct ag_cluster *c, void *out, int verbose)
 		if (c->ds->d[i].state != AG_DRIVE_OK)
 			problem(&f, "drive %d (%s) is missing or not of this "
 				"cluster", i, c->ds->d[i].path);
-	rc = ag_cluster_refresh(c);
+	rc = check_rings(&f);
+	if (!rc)
+		rc = ag_cluster_refresh(c);
 	if (!rc)
 		rc = ag_cl_tree(c, &t);
 	if (rc)
@@ -586,6 +617,24 @@ out:
 	return rc;
 }
 
+/* What the commit rings say beside the state: a damaged newer
+ * generation (drive.c). */
+static int ring_status(struct ag_cluster *c, struct ag_status *st)
+{
+	struct ag_commit_scan *scan = malloc(sizeof(*scan));
+	struct ag_commit_rec rec;
+	int rc;
+
+	if (!scan)
+		return -ENOMEM;
+	rc = ag_commit_pick(c->ds, &rec, scan, ag_pagestore_check_commit,
+			    c->ps);
+	st->lost_generation = scan->lost_gen;
+	st->lost_pages = scan->lost_pages;
+	free(scan);
+	return rc == -ENOENT ? 0 : rc;
+}
+
 int ag_cluster_status(struct ag_cluster *c, struct ag_status *st)
 {
 	const struct ag_label *l = &c->ds->label;
@@ -599,7 +648,9 @@ int ag_cluster_status(struct ag_cluster *c, struct ag_status *st)
 	int i, rc;
 
 	memset(st, 0, sizeof(*st));
-	rc = ag_cluster_refresh(c);
+	rc = ring_status(c, st);
+	if (!rc)
+		rc = ag_cluster_refresh(c);
 	if (rc)
 		return rc;
 	memcpy(st->uuid, l->uuid, 16);

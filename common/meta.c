@@ -259,6 +259,70 @@ static void fresh_epochs(struct ag_meta *m)
 		m->space.epoch = page_epoch % AG_MAX_PAGE_SLOTS + 1;
 }
 
+/* The newest whole commit into m->rec; a damaged newer one stops us
+ * unless the operator accepted to lose it (drive.c has the rule). */
+static int pick_commit(struct ag_meta *m)
+{
+	struct ag_commit_scan *scan = malloc(sizeof(*scan));
+	uint64_t lost;
+	int rc;
+
+	if (!scan)
+		return -ENOMEM;
+	rc = ag_commit_pick(m->ds, &m->rec, scan, ag_pagestore_check_commit,
+			    m->ps);
+	lost = scan->lost_gen;
+	if (rc) {
+		AG_ERR("no valid commit record on the drives: %s",
+		       ag_strerror(rc));
+	} else if (lost && !m->accept_rollback) {
+		AG_ERR("generation %llu is damaged on every copy of its %s; "
+		       "the newest whole commit is generation %llu. Serving "
+		       "it would lose generation%s %llu%s%.0llu and every "
+		       "change acknowledged there (see 'agora fsck'); to do "
+		       "that anyway, start agora-metad with --accept-rollback",
+		       (unsigned long long)lost,
+		       scan->lost_pages ? "pages" : "record",
+		       (unsigned long long)m->rec.gen,
+		       lost > m->rec.gen + 1 ? "s" : "",
+		       (unsigned long long)m->rec.gen + 1,
+		       lost > m->rec.gen + 1 ? " to " : "",
+		       lost > m->rec.gen + 1 ? (unsigned long long)lost : 0);
+		rc = -AG_ELOST;
+	} else if (lost) {
+		AG_WARN("--accept-rollback: serving generation %llu; "
+			"generation %llu, damaged on every copy, is lost",
+			(unsigned long long)m->rec.gen,
+			(unsigned long long)lost);
+		m->lost_gen = AG_MAX(m->lost_gen, lost);
+	}
+	free(scan);
+	return rc;
+}
+
+/* After an accepted rollback: the damaged record copies are garbage that
+ * the commit past them made harmless; wipe them, so that fsck and the
+ * next start find nothing to report. */
+static void wipe_damaged(struct ag_meta *m)
+{
+	struct ag_commit_scan *scan = malloc(sizeof(*scan));
+	struct ag_commit_rec rec;
+	int i;
+
+	if (!scan)
+		return;
+	if (!ag_commit_pick(m->ds, &rec, scan, ag_pagestore_check_commit,
+			    m->ps) && rec.gen == m->rec.gen) {
+		for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++)
+			if (ag_commit_wipe(m->ds, scan->bad[i].drive,
+					   scan->bad[i].slot))
+				AG_WARN("cannot wipe the damaged commit record "
+					"in slot %u of drive %d",
+					scan->bad[i].slot, scan->bad[i].drive);
+	}
+	free(scan);
+}
+
 static int reload(struct ag_meta *m)
 {
 	uint32_t s;
@@ -267,13 +331,9 @@ static int reload(struct ag_meta *m)
 	ag_tree_close(m->tree);
 	m->tree = NULL;
 	ag_space_destroy(&m->space);
-	rc = ag_commit_read_latest(m->ds, &m->rec, ag_pagestore_check_commit,
-				   m->ps);
-	if (rc) {
-		AG_ERR("no valid commit record on the drives: %s",
-		       ag_strerror(rc));
+	rc = pick_commit(m);
+	if (rc)
 		return rc;
-	}
 	/* the record found may be a lazy one: what we build on must be
 	 * durable, or a power cut could leave our records without it */
 	m->synced_gen = 0;
@@ -292,6 +352,16 @@ static int reload(struct ag_meta *m)
 		rc = read_counters(m);
 	if (!rc)
 		fresh_epochs(m);
+	if (!rc && m->lost_gen > m->rec.gen) {
+		/* the next commit takes the generation after the lost one:
+		 * no damaged record is then newer than the state (it was
+		 * synced above) */
+		m->rec.gen = m->lost_gen;
+		m->synced_gen = m->rec.gen;
+		/* and one more page epoch: the lost commit may have been the
+		 * first of a metad that had taken the one we would take */
+		m->space.epoch = m->space.epoch % AG_MAX_PAGE_SLOTS + 1;
+	}
 	for (s = 0; !rc && s < m->space.nseg; s++)
 		if (m->space.state[s] == AG_SEG_META)
 			prepare_meta_segment(m, s);
@@ -353,11 +423,18 @@ static int meta_new(const struct ag_config *cfg, struct ag_meta **mp)
 
 int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp)
 {
+	return ag_meta_open_flags(cfg, 0, mp);
+}
+
+int ag_meta_open_flags(const struct ag_config *cfg, int flags,
+		       struct ag_meta **mp)
+{
 	struct ag_meta *m;
 	int rc = meta_new(cfg, &m);
 
 	if (rc)
 		return rc;
+	m->accept_rollback = !!(flags & AG_META_ACCEPT_ROLLBACK);
 	rc = reload(m);
 	if (!rc) {
 		/* a full cluster must still start, or nothing could ever be
@@ -366,6 +443,16 @@ int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp)
 		if (ensure_meta_segments(m) == -ENOSPC)
 			AG_WARN("no free segment for metadata: the cluster is "
 				"full");
+	}
+	if (!rc && m->lost_gen) {
+		uint64_t gen, root;
+
+		/* make the rollback the drives' state before anyone reads
+		 * them: a durable commit past the lost generation */
+		m->pending = 1;
+		rc = ag_meta_commit(m, 0, &gen, &root);
+		if (!rc)
+			wipe_damaged(m);
 	}
 	if (!rc && !pthread_create(&m->syncer, NULL, syncer_main, m))
 		m->syncer_running = 1; /* without it: lazy runs sync inline */

@@ -83,6 +83,9 @@ struct ag_meta {
 	int nclients;
 	struct ag_holds holds;
 	uint64_t started;
+	int accept_rollback;      /* AG_META_ACCEPT_ROLLBACK was given */
+	uint64_t lost_gen;        /* the damaged generation it accepted to
+				   * lose: commits go on past it (0: none) */
 };
 
 /* The state of one transaction being applied. */

@@ -543,18 +543,54 @@ int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
 	return flush_done(ps, rc);
 }
 
+/* Whether a mirror of page addr holds it damaged: its header names the
+ * page and its checksum fails. A slot its commit never reached holds
+ * zeros, an older page (of another address: the epoch differs) or bytes
+ * of the segment's past life, none of which names it (drive.c says why
+ * that tells a torn commit from a damaged one). */
+static int page_damaged(struct ag_pagestore *ps, uint64_t addr, uint8_t *buf)
+{
+	int c;
+
+	if (!valid_addr(ps, addr))
+		return 0;
+	for (c = 0; c < AG_PAGE_COPIES; c++) {
+		int drive;
+		uint64_t off;
+
+		copy_place(ps, addr, c, &drive, &off);
+		if (ag_drive_read(ps->ds, drive, buf, ps->page_size, off))
+			continue;
+		if (!memcmp(buf + 4, AG_PAGE_MAGIC, 4) &&
+		    get_le64(buf + 8) == addr && verify(ps, addr, buf))
+			return 1;
+	}
+	return 0;
+}
+
 int ag_pagestore_check_commit(void *arg, const struct ag_commit_rec *rec)
 {
 	struct ag_pagestore *ps = arg;
 	uint8_t *buf = ag_alloc_aligned(ps->page_size);
 	uint32_t i;
-	int good = buf != NULL;
+	int rc = 1;
 
-	for (i = 0; good && i < rec->npages; i++)
-		good = !ag_page_read(ps, rec->pages[i], buf) &&
-		       get_le64(buf + 16) == rec->gen;
+	if (!buf)
+		return 0;
+	for (i = 0; rc > 0 && i < rec->npages; i++) {
+		if (!ag_page_read(ps, rec->pages[i], buf) &&
+		    get_le64(buf + 16) == rec->gen)
+			continue;
+		rc = 0;
+		if (page_damaged(ps, rec->pages[i], buf)) {
+			AG_ERR("page %#llx of commit %llu is damaged on every "
+			       "mirror", (unsigned long long)rec->pages[i],
+			       (unsigned long long)rec->gen);
+			rc = -AG_ECORRUPT;
+		}
+	}
 	free(buf);
-	return good;
+	return rc;
 }
 
 int ag_page_write(struct ag_pagestore *ps, uint64_t addr, uint64_t gen,

@@ -46,8 +46,10 @@ int ag_pagestore_flush(struct ag_pagestore *ps);
  * to list, which must be durable. */
 int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
 			int lazy);
-/* A check for ag_commit_read_latest (arg: the page store): 1 when every
- * page rec lists is on the drives, written by rec's generation. */
+/* A check for ag_commit_pick (arg: the page store): 1 when every page
+ * rec lists is on the drives, written by rec's generation; 0 when one is
+ * not (never written: a torn commit); -AG_ECORRUPT when one is there,
+ * its header naming it, but no mirror of it verifies. */
 int ag_pagestore_check_commit(void *arg, const struct ag_commit_rec *rec);
 /* Take a page another process read or wrote (metad pushes the pages of
  * a commit to the client whose transaction it holds) into the cache, if

@@ -31,6 +31,9 @@ const char *ag_strerror(int err)
 		return "drive belongs to another cluster";
 	case AG_EPROTO:
 		return "malformed protocol frame";
+	case AG_ELOST:
+		return "the newest commit is damaged on every copy (see "
+		       "agora fsck)";
 	}
 	return strerror(err);
 }

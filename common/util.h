@@ -17,6 +17,7 @@
 #define AG_ENOQUORUM (AG_EBASE + 2) /* too few drives answered */
 #define AG_EFOREIGN (AG_EBASE + 3) /* drive of another cluster */
 #define AG_EPROTO (AG_EBASE + 4) /* malformed frame from a peer */
+#define AG_ELOST (AG_EBASE + 5) /* newest commit damaged on every copy */
 
 const char *ag_strerror(int err);
 

@@ -26,7 +26,8 @@ struct cmd {
 	const char *name;
 	const char *usage;
 	int min_args, max_args;
-	int needs; /* 0: nothing opened, 1: read-only, 2: through metad */
+	int needs; /* 0: nothing opened, 1: read-only, 2: through metad,
+		    * 3: read-only even at a damaged newest commit */
 	int (*run)(struct ag_cluster *c, const char *cfg, int argc,
 		   char **argv);
 };
@@ -85,7 +86,9 @@ static int status_bytes(const struct ag_status *st)
 	printf("stored_bytes %" PRIu64 "\n", st->stored_bytes);
 	printf("chunks %" PRIu64 "\n", st->chunks);
 	printf("inodes %" PRIu64 "\n", st->inodes);
-	return 0;
+	if (st->lost_generation)
+		printf("lost_generation %" PRIu64 "\n", st->lost_generation);
+	return st->lost_generation ? 1 : 0;
 }
 
 static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
@@ -110,6 +113,13 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 		printf("%02x%s", st.uuid[i],
 		       i == 3 || i == 5 || i == 7 || i == 9 ? "-" : "");
 	printf("\ngeneration %" PRIu64 "\n", st.generation);
+	if (st.lost_generation)
+		printf("DAMAGED    generation %" PRIu64 " is damaged on every "
+		       "copy of its %s: the one above is the newest whole "
+		       "commit, and agora-metad serves it only with "
+		       "--accept-rollback, losing generation %" PRIu64 " (run "
+		       "agora fsck)\n", st.lost_generation,
+		       st.lost_pages ? "pages" : "record", st.lost_generation);
 	printf("erasure    %d+%d over %d drives, strips of %u KiB\n", st.ec_k,
 	       st.ec_m, st.ndrives, st.strip_size >> 10);
 	printf("chunks     min %u KiB, avg %u KiB, max %u KiB\n",
@@ -136,7 +146,7 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 	       st.stored_bytes ? (double)st.logical_bytes / st.stored_bytes : 1);
 	printf("elements   %" PRIu64 " inodes, %" PRIu64 " chunks\n", st.inodes,
 	       st.chunks);
-	return 0;
+	return st.lost_generation ? 1 : 0;
 }
 
 static int split_parent(struct ag_cluster *c, const char *path,
@@ -635,14 +645,14 @@ static int cmd_user(struct ag_cluster *c, const char *cfg, int argc,
 
 static const struct cmd cmds[] = {
 	{ "mkfs", "mkfs [--force]", 0, 0, 0, cmd_mkfs },
-	{ "status", "status [-b]", 0, 0, 1, cmd_status },
+	{ "status", "status [-b]", 0, 0, 3, cmd_status },
 	{ "put", "put LOCAL|- /PATH", 2, 2, 2, cmd_put },
 	{ "get", "get /PATH LOCAL|-", 2, 2, 1, cmd_get },
 	{ "ls", "ls [-l] [/PATH]", 0, 1, 1, cmd_ls },
 	{ "stat", "stat /PATH", 1, 1, 1, cmd_stat },
 	{ "rm", "rm [-r] /PATH", 1, 1, 2, cmd_rm },
 	{ "mkdir", "mkdir /PATH", 1, 1, 2, cmd_mkdir },
-	{ "fsck", "fsck [-v]", 0, 0, 1, cmd_fsck },
+	{ "fsck", "fsck [-v]", 0, 0, 3, cmd_fsck },
 	{ "user", "user add NAME [--uid N --gid N] | list | remove NAME", 1, 2,
 	  2, cmd_user },
 };
@@ -704,8 +714,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (cmd->needs) {
-		rc = ag_cluster_open(cfg, cmd->needs == 1 ? AG_OPEN_RDONLY : 0,
-				     &c);
+		static const int open_flags[] = {
+			0, AG_OPEN_RDONLY, 0, AG_OPEN_RDONLY | AG_OPEN_DAMAGED
+		};
+
+		rc = ag_cluster_open(cfg, open_flags[cmd->needs], &c);
 		if (rc) {
 			fprintf(stderr, "agora: cannot open the cluster of %s: "
 				"%s\n", cfg, ag_strerror(rc));

@@ -598,11 +598,16 @@ static int serve(struct ag_meta *m, int lfd, int batch_max,
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: agora-metad -c CONFIG [-d] [-p PIDFILE]\n"
+	fprintf(f, "usage: agora-metad -c CONFIG [-d] [-p PIDFILE] "
+		   "[--accept-rollback]\n"
 		   "  -c CONFIG   cluster configuration (agora.conf(5))\n"
 		   "  -d          detach once ready, write the pid file\n"
 		   "  -p PIDFILE  pid file (default: [metad] pidfile)\n"
-		   "  -v          log debug messages\n");
+		   "  -v          log debug messages\n"
+		   "  --accept-rollback\n"
+		   "              serve the newest whole commit even when a "
+		   "newer one is\n"
+		   "              damaged on every copy, losing it\n");
 }
 
 int main(int argc, char **argv)
@@ -610,11 +615,17 @@ int main(int argc, char **argv)
 	const char *cfgfile = NULL, *pidfile = NULL, *sock;
 	struct ag_config *cfg = NULL;
 	struct ag_meta *m = NULL;
-	int opt, daemonize = 0, lfd = -1, ready_fd = -1, rc;
+	static const struct option longopts[] = {
+		{ "accept-rollback", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, daemonize = 0, lfd = -1, ready_fd = -1, rc, flags = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	while ((opt = getopt(argc, argv, "c:dp:vh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:dp:vh", longopts, NULL)) !=
+	       -1) {
 		switch (opt) {
+		case 'R': flags |= AG_META_ACCEPT_ROLLBACK; break;
 		case 'c': cfgfile = optarg; break;
 		case 'd': daemonize = 1; break;
 		case 'p': pidfile = optarg; break;
@@ -649,7 +660,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rc = ag_meta_open(cfg, &m);
+	rc = ag_meta_open_flags(cfg, flags, &m);
 	if (rc) {
 		AG_ERR("cannot open the cluster: %s", ag_strerror(rc));
 		goto out;

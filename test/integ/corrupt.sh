@@ -4,8 +4,12 @@
 #   (a) every metadata page copy on one drive overwritten with garbage:
 #       fsck reports damage (exit 1), reads fall back to other mirrors;
 #   (b) the newest commit record damaged on one drive (the generation does
-#       not move), on all drives but one (neither), on every drive (the
-#       previous generation is the state, and it is whole);
+#       not move), on all drives but one (neither); on every drive, or a page of the newest root on every
+#       mirror: that is corruption, not a torn commit: status and fsck say
+#       which generation it loses (exit 1), reads and agora-metad refuse,
+#       and agora-metad --accept-rollback serves the previous generation;
+#       the same slots and pages zeroed instead (a commit a crash cut off)
+#       fall back to the previous generation without a word;
 #   (c) labels damaged or zeroed: up to m drives are missing and the
 #       cluster opens degraded; m + 1 and it refuses to open (exit 2).
 # AGORA_LONG=1 corrupts the pages of every drive in turn, not only of the
@@ -123,6 +127,98 @@ trash_newest_commit() {
 	echo "$g"
 }
 
+# flip DRIVE OFFSET: invert one byte (a bit flip the checksum must see).
+flip() {
+	python3 -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]))
+    b = f.read(1)
+    f.seek(int(sys.argv[2]))
+    f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}
+
+# zero DRIVE OFFSET LEN: zeros over [OFFSET, OFFSET + LEN), as a block
+# that was never written holds.
+zero() {
+	python3 -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]))
+    f.write(bytes(int(sys.argv[3])))' "$1" "$2" "$3"
+}
+
+# root_copies DRIVE: "DRIVE OFFSET" of each mirror of the root page of
+# the drive's newest commit record (agora-format(5): copy c of page slot
+# p is slot 3p + c of its segment, on drive slot % N).
+root_copies() {
+	python3 - "$1" "$T" "$NDRIVES" <<'PY'
+import struct, sys
+path, top, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+best = None
+with open(path, "rb") as f:
+    label = f.read(4096)
+    segsize = struct.unpack_from("<Q", label, 56)[0]
+    for s in range(16):
+        f.seek(4096 + s * 4096)
+        b = f.read(4096)
+        if b[:8] == b"AGORACMT":
+            g, root = struct.unpack_from("<QQ", b, 8)
+            if best is None or g > best[0]:
+                best = (g, root)
+root = best[1]
+seg, slot = root >> 32, root & 0xffff
+for c in range(3):
+    l = slot * 3 + c
+    print("%s/d%d %d" % (top, l % n, (1 << 20) + seg * segsize + (l // n) * 4096))
+PY
+}
+
+# metad_refuses WHAT GEN: agora-metad must fail to start, saying that
+# generation GEN is damaged and what --accept-rollback would do.
+metad_refuses() {
+	local what=$1 gen=$2 rc=0
+	: >"$T/metad.log"
+	rm -f "$T/refused.pid"
+	timeout "$AGORA_TIMEOUT" "$METAD" -c "$CONF" -d -p "$T/refused.pid" \
+		2>>"$T/metad.log" || rc=$?
+	if [ -s "$T/refused.pid" ] && kill -0 "$(cat "$T/refused.pid")" 2>/dev/null; then
+		started_pids+=("$(cat "$T/refused.pid")")
+		fail "$what: agora-metad started"
+	fi
+	[ "$rc" -eq 1 ] || fail "$what: agora-metad -d exited $rc, not 1"
+	grep -q "generation $gen is damaged on every copy" "$T/metad.log" ||
+		fail "$what: agora-metad does not name generation $gen: $(tail -n 1 "$T/metad.log")"
+	grep -q -- "--accept-rollback" "$T/metad.log" ||
+		fail "$what: agora-metad does not mention --accept-rollback"
+	say "$what: agora-metad refused: $(grep -o 'generation [0-9]* is damaged.*' "$T/metad.log" | cut -c 1-150)"
+}
+
+# lost_expect GEN WHAT: the newest commit, GEN, is damaged (WHAT: record
+# or pages) and the previous generation is the state: status and fsck
+# exit 1 and say so, a read refuses, agora-metad refuses to start.
+lost_expect() {
+	local gen=$1 what=$2 rc=0
+	ag status >"$T/status.out" 2>"$T/status.err" || rc=$?
+	[ "$rc" -eq 1 ] || fail "status with generation $gen damaged exited $rc, not 1"
+	grep -q "^DAMAGED    generation $gen is damaged on every copy of its $what" \
+		"$T/status.out" || fail "status does not report generation $gen: $(head -n 3 "$T/status.out")"
+	grep -q "^generation $((gen - 1))\$" "$T/status.out" ||
+		fail "status does not show generation $((gen - 1)) as the state"
+	rc=0
+	ag status -b >"$T/status.out" 2>/dev/null || rc=$?
+	[ "$rc" -eq 1 ] || fail "status -b exited $rc, not 1"
+	grep -qx "lost_generation $gen" "$T/status.out" || fail "status -b shows no lost_generation $gen"
+	fsck_expect 1 "generation $gen damaged"
+	grep -q "^DAMAGE: generation $gen is damaged on every copy of its $what (not a torn commit)" \
+		"$T/fsck.out" || fail "fsck does not report generation $gen as damaged"
+	rc=0
+	ag get /a/random1 "$T/x" >/dev/null 2>"$T/err" || rc=$?
+	[ "$rc" -eq 2 ] || fail "get with generation $gen damaged exited $rc, not 2"
+	grep -q "newest commit is damaged" "$T/err" || fail "get: $(tail -n 1 "$T/err")"
+	metad_refuses "generation $gen damaged ($what)" "$gen"
+}
+
 zero_label() {
 	dd if=/dev/zero of="$1" bs=4096 count=1 conv=notrunc status=none ||
 		fail "cannot zero the label of $1"
@@ -232,15 +328,65 @@ done
 check_all
 fsck_expect 0 "a good newest commit record on one drive"
 
-step "(b) the newest commit record is garbage everywhere: one step back"
+step "(b) the newest commit record is garbage everywhere: corruption, not a torn commit"
 trash_newest_commit "$T/d$keep" >/dev/null
 prev=$((gen0 - 1))
 [ "$(generation)" = "$prev" ] ||
 	fail "generation is $(generation), not $prev, with the newest record gone"
+lost_expect "$gen0" record
+
+step "(b) one byte flipped in every copy of the newest commit record"
+restore_drives
+for d in "${holders[@]}"; do
+	flip "$T/d$d" $((4096 + (gen0 % 16) * 4096 + 2000))
+done
+lost_expect "$gen0" record
+
+step "(b) a page of the newest root flipped on every mirror"
+restore_drives
+while read -r drive off; do
+	flip "$drive" $((off + 3000))
+done < <(root_copies "$T/d$keep")
+lost_expect "$gen0" pages
+
+step "(b) the newest commit's slot zeroed everywhere (never written): one step back"
+restore_drives
+for d in "${holders[@]}"; do
+	zero "$T/d$d" $((4096 + (gen0 % 16) * 4096)) 4096
+done
+[ "$(generation)" = "$prev" ] || fail "generation is $(generation), not $prev"
+fsck_expect 0 "a torn newest commit (its record never written)"
+
+step "(b) the newest root's page zeroed on every mirror (never written): one step back"
+restore_drives
+while read -r drive off; do
+	zero "$drive" "$off" 4096
+done < <(root_copies "$T/d$keep")
+[ "$(generation)" = "$prev" ] || fail "generation is $(generation), not $prev"
+fsck_expect 0 "a torn newest commit (a page never written)"
+metad_start
+metad_stop
+
+step "(b) agora-metad --accept-rollback serves the previous generation"
+restore_drives
+trash_newest_commit "$T/d$keep" >/dev/null
+for d in "${holders[@]}"; do
+	[ "$d" = "$keep" ] && continue
+	trash_newest_commit "$T/d$d" >/dev/null
+done
+rm -f "$PIDFILE"
+timeout "$AGORA_TIMEOUT" "$METAD" -c "$CONF" -d -p "$PIDFILE" --accept-rollback ||
+	fail "agora-metad --accept-rollback exited $?"
+METAD_PID=$(cat "$PIDFILE")
+started_pids+=("$METAD_PID")
+grep -q "accept-rollback: serving generation $prev; generation $gen0, damaged on every copy, is lost" \
+	"$T/metad.log" || fail "agora-metad does not say what it lost: $(tail -n 2 "$T/metad.log")"
+g=$(generation)
+[ "$g" -gt "$gen0" ] || fail "generation $g after the accepted rollback is not past $gen0"
+ag status >/dev/null || fail "status after the accepted rollback exited $?"
 # the last commits of the fill were the puts of /b/small*, their
 # segment releases and nothing else; the previous generation still
 # holds every file but perhaps the very last one
-fsck_expect 0 "the previous generation"
 last=${files[-1]}
 for f in "${files[@]}"; do
 	[ "$f" = "$last" ] && continue
@@ -250,11 +396,12 @@ if ag get "$last" "$T/got" 2>/dev/null; then
 	cmp -s "$T/src/${last//\//_}" "$T/got" ||
 		fail "$last is present at generation $prev but not whole"
 fi
-metad_start
 ag put "$T/src/_a_random1" /a/after-revert || fail "put after the revert exited $?"
 same "$T/src/_a_random1" /a/after-revert
 metad_stop
 fsck_expect 0 "new commits after the revert"
+metad_start
+metad_stop
 
 # ---- (c) labels ----
 
