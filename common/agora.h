@@ -278,6 +278,7 @@ struct ag_drive_status {
 	char path[256];
 	int state;  /* 0 ok, 1 missing, 2 foreign, 3 failed */
 	unsigned long read_errors, write_errors, csum_errors;
+	unsigned bad_records; /* damaged copies in its commit ring */
 };
 
 struct ag_status {

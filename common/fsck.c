@@ -533,13 +533,14 @@ static void check_counts(struct fsck *f)
 			(unsigned long long)f->max_ino);
 }
 
-/* The commit rings against the rule in drive.c: a damaged newer
- * generation is one the state would lose. */
+/* Every copy of every commit record, against the rule in drive.c: a
+ * damaged copy is damage even when other copies stand for it, and a
+ * damaged newer generation is one the state would lose. */
 static int check_rings(struct fsck *f)
 {
 	struct ag_commit_scan *scan = malloc(sizeof(*scan));
 	struct ag_commit_rec rec;
-	int rc;
+	int i, rc;
 
 	if (!scan)
 		return -ENOMEM;
@@ -547,6 +548,21 @@ static int check_rings(struct fsck *f)
 			    f->c->ps);
 	if (rc && rc != -ENOENT)
 		goto out;
+	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++) {
+		const struct ag_commit_bad *b = &scan->bad[i];
+
+		if (b->gen)
+			problem(f, "drive %d: the copy of commit record %llu "
+				"in ring slot %u is damaged", b->drive,
+				(unsigned long long)b->gen, b->slot);
+		else
+			problem(f, "drive %d: ring slot %u holds a damaged "
+				"commit record (generation unreadable)",
+				b->drive, b->slot);
+	}
+	if (scan->nbad > AG_COMMIT_BAD_MAX)
+		problem(f, "%d more damaged commit record copies",
+			scan->nbad - AG_COMMIT_BAD_MAX);
 	if (scan->lost_gen)
 		problem(f, "generation %llu is damaged on every copy of its %s "
 			"(not a torn commit): the newest whole one, %llu, is "
@@ -617,18 +633,21 @@ out:
 	return rc;
 }
 
-/* What the commit rings say beside the state: a damaged newer
- * generation (drive.c). */
+/* What the commit rings say beside the state: damaged copies per drive,
+ * and a damaged newer generation (drive.c). */
 static int ring_status(struct ag_cluster *c, struct ag_status *st)
 {
 	struct ag_commit_scan *scan = malloc(sizeof(*scan));
 	struct ag_commit_rec rec;
-	int rc;
+	int i, rc;
 
 	if (!scan)
 		return -ENOMEM;
 	rc = ag_commit_pick(c->ds, &rec, scan, ag_pagestore_check_commit,
 			    c->ps);
+	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++)
+		if (scan->bad[i].drive < 64)
+			st->drives[scan->bad[i].drive].bad_records++;
 	st->lost_generation = scan->lost_gen;
 	st->lost_pages = scan->lost_pages;
 	free(scan);

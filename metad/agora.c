@@ -125,11 +125,17 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 	printf("chunks     min %u KiB, avg %u KiB, max %u KiB\n",
 	       st.chunk_min >> 10, st.chunk_avg >> 10, st.chunk_max >> 10);
 	printf("drives:\n");
-	for (i = 0; i < st.ndrives; i++)
+	for (i = 0; i < st.ndrives; i++) {
 		printf("  %2d %-8s %s (errors: read %lu, write %lu, "
-		       "checksum %lu)\n", i, states[st.drives[i].state & 3],
+		       "checksum %lu)", i, states[st.drives[i].state & 3],
 		       st.drives[i].path, st.drives[i].read_errors,
 		       st.drives[i].write_errors, st.drives[i].csum_errors);
+		if (st.drives[i].bad_records)
+			printf(", %u damaged commit record%s",
+			       st.drives[i].bad_records,
+			       st.drives[i].bad_records > 1 ? "s" : "");
+		printf("\n");
+	}
 	human(a, sizeof(a), st.capacity_bytes);
 	human(b, sizeof(b), st.free_bytes);
 	human(d, sizeof(d), st.used_bytes);

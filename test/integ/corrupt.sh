@@ -4,7 +4,8 @@
 #   (a) every metadata page copy on one drive overwritten with garbage:
 #       fsck reports damage (exit 1), reads fall back to other mirrors;
 #   (b) the newest commit record damaged on one drive (the generation does
-#       not move), on all drives but one (neither); on every drive, or a page of the newest root on every
+#       not move, fsck names the copy), each copy in turn, on all drives
+#       but one; on every drive, or a page of the newest root on every
 #       mirror: that is corruption, not a torn commit: status and fsck say
 #       which generation it loses (exit 1), reads and agora-metad refuse,
 #       and agora-metad --accept-rollback serves the previous generation;
@@ -315,6 +316,21 @@ g=$(trash_newest_commit "$T/d${holders[0]}")
 [ "$(generation)" = "$gen0" ] ||
 	fail "generation is $(generation), not $gen0, with one bad commit record"
 check_all
+fsck_expect 1 "one bad copy of the current commit record"
+grep -q "^DAMAGE: drive ${holders[0]}: ring slot $((gen0 % 16)) holds a damaged commit record" \
+	"$T/fsck.out" || fail "fsck does not name the damaged copy on drive ${holders[0]}"
+
+for d in "${holders[@]}"; do
+	step "(b) one byte of the current commit record flipped on drive $d"
+	restore_drives
+	flip "$T/d$d" $((4096 + (gen0 % 16) * 4096 + 1000 + RANDOM % 3000))
+	[ "$(generation)" = "$gen0" ] || fail "generation moved with one flipped copy"
+	fsck_expect 1 "a flipped copy of the current record on drive $d"
+	grep -q "^DAMAGE: drive $d: the copy of commit record $gen0 in ring slot $((gen0 % 16)) is damaged" \
+		"$T/fsck.out" || fail "fsck does not report the flipped copy on drive $d"
+	[ "$(grep -c '^DAMAGE' "$T/fsck.out")" -eq 1 ] ||
+		fail "fsck reports more than the one flipped copy"
+done
 
 step "(b) the newest commit record survives on one drive only"
 restore_drives
@@ -326,7 +342,9 @@ done
 [ "$(generation)" = "$gen0" ] ||
 	fail "generation is $(generation), not $gen0, with one good newest record"
 check_all
-fsck_expect 0 "a good newest commit record on one drive"
+fsck_expect 1 "a good newest commit record on one drive"
+[ "$(grep -c "^DAMAGE: drive .* ring slot $((gen0 % 16)) holds a damaged" "$T/fsck.out")" -eq \
+	$((${#holders[@]} - 1)) ] || fail "fsck does not report every damaged copy"
 
 step "(b) the newest commit record is garbage everywhere: corruption, not a torn commit"
 trash_newest_commit "$T/d$keep" >/dev/null
