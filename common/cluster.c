@@ -158,7 +158,8 @@ int ag_cl_hold(struct ag_cluster *c, uint64_t ino, int hold)
 }
 
 /* Tell metad we are alive a few times per lease timeout, so that our
- * segment leases and our open orphans outlive quiet periods. */
+ * segment leases and our open orphans outlive quiet periods; and look
+ * for drives that went away meanwhile. */
 static void *heartbeat_main(void *arg)
 {
 	struct ag_cluster *c = arg;
@@ -175,6 +176,8 @@ static void *heartbeat_main(void *arg)
 			continue;
 		pthread_mutex_unlock(&c->hb_lock);
 		ping(c);
+		/* a drive that went away under us takes no more strips */
+		ag_drives_check(c->ds);
 		pthread_mutex_lock(&c->hb_lock);
 	}
 	pthread_mutex_unlock(&c->hb_lock);

@@ -128,13 +128,67 @@ static uint64_t fd_size(int fd)
 	return sz;
 }
 
-static int raw_io(struct ag_drive *d, int i, int is_write, void *buf,
+/* Why drive i can no longer be trusted, or NULL: its file was removed,
+ * or (thorough: a stat of its path too) replaced, or it is shorter than
+ * its label says. A write past the end of a truncated file only grows
+ * it back, sparse, over what was lost, so writes would go on "landing"
+ * while the redundancy they count on is gone. */
+static const char *drive_gone(struct ag_drives *ds, int i, int thorough)
+{
+	const struct ag_drive *d = &ds->d[i];
+	struct stat st, now;
+
+	if (fstat(d->fd, &st))
+		return "cannot be examined";
+	if (S_ISREG(st.st_mode) && !st.st_nlink)
+		return "was removed";
+	if (thorough && d->real &&
+	    (stat(d->real, &now) || now.st_dev != st.st_dev ||
+	     now.st_ino != st.st_ino || now.st_rdev != st.st_rdev))
+		return "was removed or replaced";
+	if ((S_ISREG(st.st_mode) ? (uint64_t)st.st_size : fd_size(d->fd)) <
+	    ds->label.drive_size)
+		return "was truncated";
+	return NULL;
+}
+
+void ag_drive_fail(struct ag_drives *ds, int i, const char *why)
+{
+	enum ag_drive_state ok = AG_DRIVE_OK;
+
+	/* once: every thread that meets it may get here */
+	if (atomic_compare_exchange_strong(&ds->d[i].state, &ok,
+					   AG_DRIVE_FAILED))
+		AG_ERR("drive %d (%s) %s: marked failed, running degraded "
+		       "without it", i, ds->d[i].path ? ds->d[i].path : "?",
+		       why);
+}
+
+int ag_drives_check(struct ag_drives *ds)
+{
+	int i, failed = 0;
+
+	for (i = 0; i < ds->n; i++) {
+		const char *why;
+
+		if (ds->d[i].state != AG_DRIVE_OK)
+			continue;
+		why = drive_gone(ds, i, 1);
+		if (why) {
+			ag_drive_fail(ds, i, why);
+			failed++;
+		}
+	}
+	return failed;
+}
+
+static int raw_io(struct ag_drives *ds, int i, int is_write, void *buf,
 		  size_t len, uint64_t off)
 {
+	struct ag_drive *d = &ds->d[i];
 	uint8_t *p = buf;
 
-	if (d->state == AG_DRIVE_MISSING || d->state == AG_DRIVE_FOREIGN ||
-	    d->fd < 0)
+	if (d->state != AG_DRIVE_OK || d->fd < 0)
 		return -EIO;
 	if (ag_drive_fault_hook) {
 		int f = ag_drive_fault_hook(i, is_write, off, len);
@@ -153,10 +207,13 @@ static int raw_io(struct ag_drive *d, int i, int is_write, void *buf,
 		if (n < 0 && errno == ENOSPC)
 			return -ENOSPC;
 		if (n <= 0) {
-			if (n == 0 && !is_write) {
+			if (n == 0 && !is_write &&
+			    off >= ds->label.drive_size) {
 				memset(p, 0, len); /* past the end reads zeros */
 				return 0;
 			}
+			if (n == 0 && !is_write)
+				ag_drive_fail(ds, i, "was truncated");
 			goto fail;
 		}
 		p += n;
@@ -185,7 +242,7 @@ static int drive_io(struct ag_drives *ds, int i, int is_write, void *buf,
 	if (!d->direct ||
 	    (!(off % AG_BLOCK) && !(len % AG_BLOCK) &&
 	     !((uintptr_t)buf % AG_BLOCK)))
-		return raw_io(d, i, is_write, buf, len, off);
+		return raw_io(ds, i, is_write, buf, len, off);
 	start = off & ~(uint64_t)(AG_BLOCK - 1);
 	end = (off + len + AG_BLOCK - 1) & ~(uint64_t)(AG_BLOCK - 1);
 	bounce = ag_alloc_aligned(end - start);
@@ -195,15 +252,15 @@ static int drive_io(struct ag_drives *ds, int i, int is_write, void *buf,
 		/* read-modify-write of the edge blocks: only the label and
 		 * commit paths ever write unaligned, and they write whole
 		 * blocks, so this is a fallback, not a hot path */
-		rc = raw_io(d, i, 0, bounce, end - start, start);
+		rc = raw_io(ds, i, 0, bounce, end - start, start);
 		if (rc)
 			goto out;
 	}
 	if (is_write) {
 		memcpy(bounce + (off - start), buf, len);
-		rc = raw_io(d, i, 1, bounce, end - start, start);
+		rc = raw_io(ds, i, 1, bounce, end - start, start);
 	} else {
-		rc = raw_io(d, i, 0, bounce, end - start, start);
+		rc = raw_io(ds, i, 0, bounce, end - start, start);
 		if (!rc)
 			memcpy(buf, bounce + (off - start), len);
 	}
@@ -394,18 +451,30 @@ void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len)
 	return p->scratch[i];
 }
 
-static int sync_one(struct ag_drives *ds, int i, void *arg)
+int ag_drive_sync(struct ag_drives *ds, int i)
 {
 	struct ag_drive *d = &ds->d[i];
+	const char *why;
 
-	(void)arg;
 	if (d->state != AG_DRIVE_OK)
 		return 1; /* not counted either way */
 	if (fdatasync(d->fd)) {
 		atomic_fetch_add(&d->write_errors, 1);
 		return -EIO;
 	}
+	/* what a sync made durable must be on the drive we think it is */
+	why = drive_gone(ds, i, 0);
+	if (why) {
+		ag_drive_fail(ds, i, why);
+		return -EIO;
+	}
 	return 0;
+}
+
+static int sync_one(struct ag_drives *ds, int i, void *arg)
+{
+	(void)arg;
+	return ag_drive_sync(ds, i);
 }
 
 /* Drive i's descriptor through the page cache (opened on first use). */
@@ -414,7 +483,8 @@ static int cached_fd(struct ag_drive *d)
 	if (!d->direct)
 		return d->fd;
 	if (d->cached_fd < 0)
-		d->cached_fd = open(d->path, O_RDWR | O_CLOEXEC);
+		d->cached_fd = open(d->real ? d->real : d->path,
+				    O_RDWR | O_CLOEXEC);
 	return d->cached_fd;
 }
 
@@ -790,11 +860,23 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 			       labels[i].index);
 			continue;
 		}
+		d->path = strdup(cfg->drives[i]);
+		if (fd_size(fds[i]) < ds->label.drive_size) {
+			/* truncated: the label survived, data past the cut
+			 * did not */
+			AG_ERR("drive %d (%s) is %llu bytes, its label says "
+			       "%llu: truncated, failed", labels[i].index,
+			       cfg->drives[i],
+			       (unsigned long long)fd_size(fds[i]),
+			       (unsigned long long)ds->label.drive_size);
+			d->state = AG_DRIVE_FAILED;
+			continue;
+		}
 		d->fd = fds[i];
 		fds[i] = -1;
 		d->direct = direct[i];
+		d->real = realpath(cfg->drives[i], NULL);
 		d->state = AG_DRIVE_OK;
-		d->path = strdup(cfg->drives[i]);
 	}
 	for (i = 0; i < ds->n; i++) {
 		if (ds->d[i].state == AG_DRIVE_OK)
@@ -802,6 +884,8 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 		ds->missing++;
 		/* a foreign drive most likely took this drive's place in the
 		 * config: name it so the report says what is wrong */
+		if (ds->d[i].state == AG_DRIVE_FAILED)
+			continue; /* said above */
 		if (i < cfg->ndrives && foreign[i] && !ds->d[i].path) {
 			ds->d[i].state = AG_DRIVE_FOREIGN;
 			ds->d[i].path = strdup(cfg->drives[i]);
@@ -848,6 +932,7 @@ void ag_drives_close(struct ag_drives *ds)
 		if (ds->d[i].cached_fd >= 0)
 			close(ds->d[i].cached_fd);
 		free(ds->d[i].path);
+		free(ds->d[i].real);
 	}
 	free(ds);
 }

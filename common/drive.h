@@ -48,15 +48,18 @@ enum ag_drive_state {
 	AG_DRIVE_OK = 0,
 	AG_DRIVE_MISSING,  /* cannot be opened or has no label */
 	AG_DRIVE_FOREIGN,  /* label of another cluster */
-	AG_DRIVE_FAILED,   /* failed I/O since it was opened */
+	AG_DRIVE_FAILED,   /* truncated, removed or replaced: found so at
+			    * open or since (ag_drives_check) */
 };
 
 struct ag_drive {
 	char *path;
+	char *real; /* path made absolute at open (a daemon may chdir) */
 	int fd;
 	int direct; /* opened with O_DIRECT */
 	int cached_fd; /* the same drive through the page cache, or -1 */
-	enum ag_drive_state state;
+	/* OK -> FAILED at any time, by any thread (ag_drive_fail) */
+	_Atomic enum ag_drive_state state;
 	atomic_ulong read_errors, write_errors, csum_errors;
 };
 
@@ -153,6 +156,18 @@ int ag_drives_done(struct ag_drives *ds, struct ag_drive_job *job);
 /* An aligned buffer of at least len bytes for drive i's job to use; it
  * stays valid until the job returns (NULL when memory is short). */
 void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len);
+/* fdatasync drive i: 0, 1 when it is not present (not counted), or
+ * -EIO; a drive found truncated, removed or replaced then is marked
+ * failed (what the sync made durable is not on the cluster's drive). */
+int ag_drive_sync(struct ag_drives *ds, int i);
+/* Mark drive i failed, once, logging why: every later I/O of this
+ * process skips it, as a drive missing at open (reads rebuild from the
+ * others, writes go on without it). */
+void ag_drive_fail(struct ag_drives *ds, int i, const char *why);
+/* Look for drives that went away under us (file removed or replaced,
+ * truncated below the label's size) and mark them failed; returns how
+ * many were found now. Daemons call it every few seconds. */
+int ag_drives_check(struct ag_drives *ds);
 /* fdatasync every present drive; 0 when one succeeded at least. Each
  * drive's result lands in rc[i] when rc is not NULL. */
 int ag_drives_sync(struct ag_drives *ds, int *rc);

@@ -594,10 +594,14 @@ int ag_fsck(struct ag_cluster *c, void *out, int verbose)
 		goto out;
 	}
 	memset(f.seg_state, 0xff, l->nsegments);
-	for (i = 0; i < c->ds->n; i++)
-		if (c->ds->d[i].state != AG_DRIVE_OK)
+	for (i = 0; i < c->ds->n; i++) {
+		if (c->ds->d[i].state == AG_DRIVE_FAILED)
+			problem(&f, "drive %d (%s) failed: truncated, removed "
+				"or replaced", i, c->ds->d[i].path);
+		else if (c->ds->d[i].state != AG_DRIVE_OK)
 			problem(&f, "drive %d (%s) is missing or not of this "
 				"cluster", i, c->ds->d[i].path);
+	}
 	rc = check_rings(&f);
 	if (!rc)
 		rc = ag_cluster_refresh(c);

@@ -807,6 +807,8 @@ void ag_meta_tick(struct ag_meta *m)
 	/* a silent client's descriptors are gone with it */
 	ag_holds_prune(&m->holds, is_silent,
 		       &(struct silence){ m, now, timeout });
+	/* a drive that went away under us takes no more pages or records */
+	ag_drives_check(m->ds);
 	reap_orphans(m, now, timeout);
 	reap_clients(m, now, 4 * timeout);
 	harvest(m);

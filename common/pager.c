@@ -417,11 +417,7 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 	}
 	if (rc || !(job->sync >> d & 1))
 		return rc;
-	if (fdatasync(ds->d[d].fd)) {
-		atomic_fetch_add(&ds->d[d].write_errors, 1);
-		return -EIO;
-	}
-	return 0;
+	return ag_drive_sync(ds, d);
 }
 
 /* Write the queued pages (and the record), syncing unless lazy; the
