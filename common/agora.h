@@ -300,6 +300,8 @@ struct ag_status {
 	/* a newer generation than this one damaged on every copy, which
 	 * agora-metad will not start over by itself (0: none) */
 	uint64_t lost_generation;
+	uint64_t damaged_generation; /* whose record or pages are damaged:
+				      * the lost one or one before it */
 	int lost_pages;           /* 1: its pages, 0: its record */
 };
 int ag_cluster_status(struct ag_cluster *c, struct ag_status *st);

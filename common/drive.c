@@ -1119,16 +1119,19 @@ static int bad_copy_of(const struct ag_commit_scan *scan, uint64_t g)
  * record of the unsynced run it ends (written by the same metad, so of
  * its epoch): a device may keep a later write and lose an earlier one
  * until a sync, and r's tree holds pages of the whole run. 1 whole, 0
- * torn, -1 damaged (the rule at the top of this file). */
+ * torn, -1 damaged (the rule at the top of this file): then *dgen is
+ * the generation whose pages (*dpages 1) or record (0) are. */
 static int whole(const struct ag_commit_rec *cand, int n,
 		 const struct ag_commit_rec *r,
 		 const struct ag_commit_scan *scan,
 		 int (*check)(void *arg, const struct ag_commit_rec *r),
-		 void *arg)
+		 void *arg, uint64_t *dgen, int *dpages)
 {
 	uint64_t g;
 	int i, w = landed(r, check, arg);
 
+	*dgen = r->gen;
+	*dpages = 1;
 	if (w <= 0)
 		return w;
 	for (g = r->lazy_since ? r->lazy_since : r->gen; g < r->gen; g++) {
@@ -1144,6 +1147,8 @@ static int whole(const struct ag_commit_rec *cand, int n,
 		}
 		if (i < n)
 			continue;
+		*dgen = g;
+		*dpages = best < 0;
 		return best < 0 || bad_copy_of(scan, g) ? -1 : 0;
 	}
 	return 1;
@@ -1165,12 +1170,14 @@ int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
 	/* newest first; a torn record was never acknowledged: the one
 	 * before it is the cluster's state */
 	while (n) {
-		int best = 0, w;
+		uint64_t dgen;
+		int best = 0, w, dpages;
 
 		for (i = 1; i < n; i++)
 			if (newer(&cand[i], &cand[best]))
 				best = i;
-		w = whole(cand, n, &cand[best], scan, check, arg);
+		w = whole(cand, n, &cand[best], scan, check, arg, &dgen,
+			  &dpages);
 		if (w > 0) {
 			*rec = cand[best];
 			after = rec->gen;
@@ -1179,7 +1186,8 @@ int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
 		}
 		if (w < 0 && cand[best].gen > scan->lost_gen) {
 			scan->lost_gen = cand[best].gen;
-			scan->lost_pages = 1;
+			scan->damaged_gen = dgen;
+			scan->lost_pages = dpages;
 		}
 		if (!w)
 			AG_WARN("commit %llu lists pages that are not all on "
@@ -1195,14 +1203,14 @@ int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
 		if (!g && scan->bad[i].slot == (after + 1) % AG_COMMIT_SLOTS)
 			g = after + 1;
 		if (g > after && g > scan->lost_gen) {
-			scan->lost_gen = g;
+			scan->lost_gen = scan->damaged_gen = g;
 			scan->lost_pages = 0;
 		}
 	}
 	if (scan->lost_gen)
 		AG_ERR("commit %llu is damaged on every copy (its %s); the "
 		       "newest whole one is %llu", (unsigned long long)
-		       scan->lost_gen, scan->lost_pages ? "pages" : "record",
+		       scan->damaged_gen, scan->lost_pages ? "pages" : "record",
 		       (unsigned long long)after);
 	return rc;
 }

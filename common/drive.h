@@ -196,7 +196,10 @@ struct ag_commit_scan {
 	 * mirror: picking the record means losing it (0: nothing newer than
 	 * the pick was ever acknowledged). */
 	uint64_t lost_gen;
-	int lost_pages;    /* 1: pages of it are what is damaged */
+	/* the generation whose record or pages are damaged: lost_gen, or
+	 * one of the unsynced run lost_gen ends */
+	uint64_t damaged_gen;
+	int lost_pages;    /* 1: pages of damaged_gen are what is damaged */
 	int nbad;          /* damaged record copies, of any generation */
 	struct ag_commit_bad bad[AG_COMMIT_BAD_MAX]; /* the first ones */
 };

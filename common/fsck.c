@@ -92,7 +92,12 @@ struct fsck {
 	uint64_t *seg_rec_live;
 	uint32_t *seg_pages;
 	struct ag_stats_rec counted;
-	uint64_t max_ino, next_ino, orphans, pages, bad_copies;
+	uint64_t max_ino, next_ino, orphans, pages, bad_copies, torn_copies;
+	/* the pages the newest whole commit wrote, sorted: a crash may have
+	 * cut it short before all their copies were written */
+	uint64_t *cur_pages;
+	uint32_t ncur_pages;
+	uint64_t cur_gen;
 	int have_stats;
 	struct ag_stats_rec stats;
 };
@@ -129,10 +134,17 @@ static void note(struct fsck *f, const char *fmt, ...)
 	fprintf(f->out, "\n");
 }
 
+static int cmp_addr(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
 static int check_page(uint64_t addr, int level, void *arg)
 {
 	struct fsck *f = arg;
-	int bad = 0, good;
+	int bad = 0, unwritten = 0, good;
 	uint32_t seg = AG_ADDR_SEG(addr);
 
 	f->pages++;
@@ -143,9 +155,17 @@ static int check_page(uint64_t addr, int level, void *arg)
 	}
 	if (seg < f->c->ds->label.nsegments)
 		f->seg_pages[seg]++;
-	good = ag_page_check(f->c->ps, addr, &bad);
+	good = ag_page_check(f->c->ps, addr, &bad, &unwritten);
 	if (good < 0)
 		return good;
+	if (unwritten && f->cur_pages &&
+	    bsearch(&addr, f->cur_pages, f->ncur_pages, sizeof(addr),
+		    cmp_addr)) {
+		/* never written, not damaged: agora-metad writes them */
+		f->torn_copies += unwritten;
+		unwritten = 0;
+	}
+	bad += unwritten;
 	if (bad) {
 		f->bad_copies += bad;
 		problem(f, "page %#llx: %d of its mirrors are corrupt or "
@@ -563,12 +583,23 @@ static int check_rings(struct fsck *f)
 	if (scan->nbad > AG_COMMIT_BAD_MAX)
 		problem(f, "%d more damaged commit record copies",
 			scan->nbad - AG_COMMIT_BAD_MAX);
+	if (!rc && rec.npages) {
+		f->cur_pages = malloc(rec.npages * sizeof(*f->cur_pages));
+		if (f->cur_pages) {
+			memcpy(f->cur_pages, rec.pages,
+			       rec.npages * sizeof(*f->cur_pages));
+			qsort(f->cur_pages, rec.npages,
+			      sizeof(*f->cur_pages), cmp_addr);
+			f->ncur_pages = rec.npages;
+			f->cur_gen = rec.gen;
+		}
+	}
 	if (scan->lost_gen)
 		problem(f, "generation %llu is damaged on every copy of its %s "
 			"(not a torn commit): the newest whole one, %llu, is "
 			"checked instead; agora-metad serves it only with "
-			"--accept-rollback, losing generation %llu",
-			(unsigned long long)scan->lost_gen,
+			"--accept-rollback, losing generations up to %llu",
+			(unsigned long long)scan->damaged_gen,
 			scan->lost_pages ? "pages" : "record",
 			rc ? 0ull : (unsigned long long)rec.gen,
 			(unsigned long long)scan->lost_gen);
@@ -618,6 +649,12 @@ int ag_fsck(struct ag_cluster *c, void *out, int verbose)
 	if (rc)
 		goto out;
 	check_counts(&f);
+	if (f.torn_copies)
+		note(&f, "commit %llu was cut short by a crash: %llu copies of "
+		     "its pages were never written (not damage; agora-metad "
+		     "writes them when it starts)",
+		     (unsigned long long)f.cur_gen,
+		     (unsigned long long)f.torn_copies);
 	note(&f, "%llu pages (%llu bad mirror copies), %llu inodes, %llu "
 	     "chunks, %llu orphans", (unsigned long long)f.pages,
 	     (unsigned long long)f.bad_copies,
@@ -628,6 +665,7 @@ int ag_fsck(struct ag_cluster *c, void *out, int verbose)
 	rc = f.problems ? 1 : 0;
 out:
 	ag_tree_close(t);
+	free(f.cur_pages);
 	free(f.inodes.e);
 	free(f.chunks.e);
 	free(f.seg_live);
@@ -653,6 +691,7 @@ static int ring_status(struct ag_cluster *c, struct ag_status *st)
 		if (scan->bad[i].drive < 64)
 			st->drives[scan->bad[i].drive].bad_records++;
 	st->lost_generation = scan->lost_gen;
+	st->damaged_generation = scan->damaged_gen;
 	st->lost_pages = scan->lost_pages;
 	free(scan);
 	return rc == -ENOENT ? 0 : rc;

@@ -281,19 +281,24 @@ static int pick_commit(struct ag_meta *m)
 		       "it would lose generation%s %llu%s%.0llu and every "
 		       "change acknowledged there (see 'agora fsck'); to do "
 		       "that anyway, start agora-metad with --accept-rollback",
-		       (unsigned long long)lost,
+		       (unsigned long long)scan->damaged_gen,
 		       scan->lost_pages ? "pages" : "record",
 		       (unsigned long long)m->rec.gen,
 		       lost > m->rec.gen + 1 ? "s" : "",
 		       (unsigned long long)m->rec.gen + 1,
 		       lost > m->rec.gen + 1 ? " to " : "",
+		       /* precision 0 prints nothing for 0 */
 		       lost > m->rec.gen + 1 ? (unsigned long long)lost : 0);
 		rc = -AG_ELOST;
 	} else if (lost) {
-		AG_WARN("--accept-rollback: serving generation %llu; "
-			"generation %llu, damaged on every copy, is lost",
-			(unsigned long long)m->rec.gen,
-			(unsigned long long)lost);
+		AG_WARN("--accept-rollback: serving generation %llu, losing "
+			"generation%s %llu%s%.0llu (generation %llu is damaged "
+			"on every copy)", (unsigned long long)m->rec.gen,
+			lost > m->rec.gen + 1 ? "s" : "",
+			(unsigned long long)m->rec.gen + 1,
+			lost > m->rec.gen + 1 ? " to " : "",
+			lost > m->rec.gen + 1 ? (unsigned long long)lost : 0,
+			(unsigned long long)scan->damaged_gen);
 		m->lost_gen = AG_MAX(m->lost_gen, lost);
 	}
 	free(scan);
@@ -323,6 +328,27 @@ static void wipe_damaged(struct ag_meta *m)
 	free(scan);
 }
 
+/* A crash can cut a commit short after its record and one copy of each
+ * of its pages landed, before the other copies did: the commit stands
+ * (drive.c), so give its pages their missing copies back from the ones
+ * that landed. Only the newest commit can be cut so: metad starts a
+ * commit once the one before is written. Synced by the caller. */
+static void heal_commit(struct ag_meta *m)
+{
+	uint32_t i;
+	int n, healed = 0;
+
+	for (i = 0; i < m->rec.npages; i++) {
+		n = ag_page_repair(m->ps, m->rec.pages[i], m->rec.gen);
+		if (n > 0)
+			healed += n;
+	}
+	if (healed)
+		AG_WARN("commit %llu was cut short: %d copies of its pages "
+			"written again", (unsigned long long)m->rec.gen,
+			healed);
+}
+
 static int reload(struct ag_meta *m)
 {
 	uint32_t s;
@@ -334,6 +360,7 @@ static int reload(struct ag_meta *m)
 	rc = pick_commit(m);
 	if (rc)
 		return rc;
+	heal_commit(m);
 	/* the record found may be a lazy one: what we build on must be
 	 * durable, or a power cut could leave our records without it */
 	m->synced_gen = 0;

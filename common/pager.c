@@ -241,7 +241,8 @@ int ag_page_read(struct ag_pagestore *ps, uint64_t addr, void *buf)
 	return rc;
 }
 
-int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad)
+int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad,
+		  int *unwritten)
 {
 	uint8_t *buf = ag_alloc_aligned(ps->page_size);
 	int c, good = 0;
@@ -255,13 +256,70 @@ int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad)
 		copy_place(ps, addr, c, &drive, &off);
 		if (ps->ds->d[drive].state != AG_DRIVE_OK)
 			continue; /* a missing drive is reported on its own */
-		if (valid_addr(ps, addr) && !read_copy(ps, addr, c, buf))
-			good++;
-		else
+		if (!valid_addr(ps, addr) ||
+		    ag_drive_read(ps->ds, drive, buf, ps->page_size, off)) {
 			(*bad)++;
+		} else if (!verify(ps, addr, buf)) {
+			good++;
+		} else {
+			atomic_fetch_add(&ps->ds->d[drive].csum_errors, 1);
+			/* damaged, or not this page at all */
+			if (!memcmp(buf + 4, AG_PAGE_MAGIC, 4) &&
+			    get_le64(buf + 8) == addr)
+				(*bad)++;
+			else
+				(*unwritten)++;
+		}
 	}
 	free(buf);
 	return good;
+}
+
+int ag_page_repair(struct ag_pagestore *ps, uint64_t addr, uint64_t gen)
+{
+	uint8_t *good = ag_alloc_aligned(ps->page_size);
+	uint8_t *buf = ag_alloc_aligned(ps->page_size);
+	int c, have = -1, bad = 0, rc = 0;
+
+	if (!good || !buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (c = 0; c < AG_PAGE_COPIES; c++) {
+		int drive;
+		uint64_t off;
+
+		copy_place(ps, addr, c, &drive, &off);
+		if (ag_drive_read(ps->ds, drive, buf, ps->page_size, off)) {
+			if (ps->ds->d[drive].state == AG_DRIVE_OK)
+				bad |= 1 << c;
+			continue;
+		}
+		if (verify(ps, addr, buf) || get_le64(buf + 16) != gen) {
+			bad |= 1 << c;
+		} else if (have < 0) {
+			memcpy(good, buf, ps->page_size);
+			have = c;
+		}
+	}
+	if (have < 0 || !valid_addr(ps, addr)) {
+		rc = -AG_ECORRUPT;
+		goto out;
+	}
+	for (c = 0; c < AG_PAGE_COPIES; c++) {
+		int drive;
+		uint64_t off;
+
+		if (!(bad >> c & 1))
+			continue;
+		copy_place(ps, addr, c, &drive, &off);
+		if (!ag_drive_write(ps->ds, drive, good, ps->page_size, off))
+			rc++;
+	}
+out:
+	free(good);
+	free(buf);
+	return rc;
 }
 
 static int enqueue(struct ag_pagestore *ps, uint64_t addr, const void *p)

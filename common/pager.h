@@ -58,9 +58,17 @@ int ag_pagestore_check_commit(void *arg, const struct ag_commit_rec *rec);
 int ag_pagestore_adopt(struct ag_pagestore *ps, const void *page);
 /* Drop queued pages (a failed commit). */
 void ag_pagestore_discard(struct ag_pagestore *ps);
+/* Write every mirror of page addr (written by generation gen) that does
+ * not hold it again, from one that does, straight to the drives (not
+ * synced): returns how many were written, or -AG_ECORRUPT when no
+ * mirror holds it. */
+int ag_page_repair(struct ag_pagestore *ps, uint64_t addr, uint64_t gen);
 /* Check every mirror of the page (fsck): returns the number of good
- * copies, and adds the addresses of bad ones to *bad. */
-int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad);
+ * copies, adds the number of damaged or unreadable ones to *bad and of
+ * those that hold something else entirely (never written, or
+ * overwritten whole) to *unwritten. */
+int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad,
+		  int *unwritten);
 
 /* Pages one metadata segment holds. */
 uint32_t ag_pages_per_segment(const struct ag_label *l);

@@ -117,8 +117,8 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 		printf("DAMAGED    generation %" PRIu64 " is damaged on every "
 		       "copy of its %s: the one above is the newest whole "
 		       "commit, and agora-metad serves it only with "
-		       "--accept-rollback, losing generation %" PRIu64 " (run "
-		       "agora fsck)\n", st.lost_generation,
+		       "--accept-rollback, losing generations up to %" PRIu64
+		       " (run agora fsck)\n", st.damaged_generation,
 		       st.lost_pages ? "pages" : "record", st.lost_generation);
 	printf("erasure    %d+%d over %d drives, strips of %u KiB\n", st.ec_k,
 	       st.ec_m, st.ndrives, st.strip_size >> 10);

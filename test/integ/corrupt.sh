@@ -397,7 +397,7 @@ timeout "$AGORA_TIMEOUT" "$METAD" -c "$CONF" -d -p "$PIDFILE" --accept-rollback 
 	fail "agora-metad --accept-rollback exited $?"
 METAD_PID=$(cat "$PIDFILE")
 started_pids+=("$METAD_PID")
-grep -q "accept-rollback: serving generation $prev; generation $gen0, damaged on every copy, is lost" \
+grep -q "accept-rollback: serving generation $prev, losing generation $gen0 (generation $gen0 is damaged" \
 	"$T/metad.log" || fail "agora-metad does not say what it lost: $(tail -n 2 "$T/metad.log")"
 g=$(generation)
 [ "$g" -gt "$gen0" ] || fail "generation $g after the accepted rollback is not past $gen0"

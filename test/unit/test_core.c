@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "config.h"
 #include "drive.h"
 #include "txn.h"
+#include "util.h"
 #include "tap.h"
 
 static char dir[256], conf[300];
@@ -726,6 +728,151 @@ static void test_degraded(void)
 	free(got);
 }
 
+/* A crash after the first cut_after writes of a commit: the rest never
+ * reach the drives (the writes of drive threads race, so which ones land
+ * varies; any set is a crash that can happen). */
+static atomic_int cut_after;
+
+static int cut_writes(int drive, int is_write, uint64_t off, size_t len)
+{
+	(void)drive;
+	(void)off;
+	(void)len;
+	return is_write && atomic_fetch_sub(&cut_after, 1) <= 0 ? 1 : 0;
+}
+
+/* However a commit is cut short, what is left is a torn commit, never a
+ * damaged one: metad starts by itself, readers open, fsck is clean. */
+static void test_cut_anywhere(void)
+{
+	struct ag_meta_result res;
+	struct ag_config *cfg;
+	struct ag_cluster *c;
+	struct ag_meta *m;
+	uint64_t gen, root;
+	int n, lazy, bad = 0, opened = 0, clean = 0, runs = 0;
+	char name[32];
+
+	if (!ok(!ag_config_load(conf, &cfg), "config for an in-process metad"))
+		return;
+	for (lazy = 0; lazy < 2; lazy++) {
+		for (n = 0; n < 16; n++) {
+			if (ag_meta_open(cfg, &m)) {
+				bad++;
+				continue;
+			}
+			snprintf(name, sizeof(name), "cut%d-%d", lazy, n);
+			apply_mkdir(m, 1000 + 100 * lazy + n, name, &res);
+			/* a lazy commit before it: a run to cut short */
+			ag_meta_commit(m, lazy, &gen, &root);
+			snprintf(name, sizeof(name), "cut%d-%db", lazy, n);
+			apply_mkdir(m, 1050 + 100 * lazy + n, name, &res);
+			atomic_store(&cut_after, n);
+			ag_drive_fault_hook = cut_writes;
+			ag_meta_commit(m, lazy, &gen, &root);
+			ag_meta_close(m);
+			ag_drive_fault_hook = NULL;
+			runs++;
+			if (!ag_cluster_open(conf, AG_OPEN_RDONLY, &c)) {
+				opened++;
+				if (ag_fsck(c, NULL, 0) == 0)
+					clean++;
+				else
+					ag_fsck(c, stderr, 0);
+				ag_cluster_close(c);
+			}
+		}
+	}
+	ok(!bad, "metad starts by itself after every cut (%d of %d refused)",
+	   bad, runs + bad);
+	ok(opened == runs, "readers open after every cut (%d of %d)", opened,
+	   runs);
+	ok(clean == runs, "fsck is clean after every cut (%d of %d)", clean,
+	   runs);
+	ag_config_free(cfg);
+}
+
+/* Flip one byte of every copy of generation gen's record in the rings
+ * of the test's drives; returns how many copies it found. */
+static int flip_record(uint64_t gen)
+{
+	uint8_t b[4096];
+	int i, n = 0;
+
+	for (i = 0; i < 6; i++) {
+		char path[300];
+		off_t off = 4096 + (off_t)(gen % 16) * 4096;
+		uint64_t g;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/d%d", dir, i);
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			continue;
+		if (pread(fd, b, sizeof(b), off) == (ssize_t)sizeof(b) &&
+		    !memcmp(b, "AGORACMT", 8)) {
+			memcpy(&g, b + 8, 8);
+			if (g == gen) {
+				b[1000] ^= 0xff;
+				n += pwrite(fd, b, sizeof(b), off) ==
+				     (ssize_t)sizeof(b);
+			}
+		}
+		close(fd);
+	}
+	return n;
+}
+
+/* The middle record of a lazy run damaged on every copy: the newest
+ * record is whole by its own pages, but its run is not, and that is
+ * damage, not a tear: metad refuses; told to, it commits past it. */
+static void test_damaged_run(void)
+{
+	struct ag_meta_result res;
+	struct ag_config *cfg;
+	struct ag_cluster *c;
+	struct ag_meta *m;
+	struct ag_attr a;
+	uint64_t first = 0, last = 0, gen, root;
+
+	if (!ok(!ag_config_load(conf, &cfg), "config for an in-process metad"))
+		return;
+	if (ok(!ag_meta_open(cfg, &m), "in-process metad opens")) {
+		first = ag_meta_gen(m);
+		apply_mkdir(m, 2000, "run1", &res);
+		ag_meta_commit(m, 1, &gen, &root);
+		apply_mkdir(m, 2001, "run2", &res);
+		ag_meta_commit(m, 1, &gen, &root);
+		apply_mkdir(m, 2002, "run3", &res);
+		ag_meta_commit(m, 1, &gen, &root);
+		last = ag_meta_gen(m);
+		ag_meta_close(m);
+	}
+	ok(last == first + 3 && flip_record(first + 2) >= 3,
+	   "every copy of the record of generation %llu flipped",
+	   (unsigned long long)first + 2);
+	ok(ag_meta_open(cfg, &m) == -AG_ELOST,
+	   "metad refuses to start over it");
+	ok(ag_cluster_open(conf, AG_OPEN_RDONLY, &c) == -AG_ELOST,
+	   "readers refuse to open");
+	c = NULL;
+	if (ok(!ag_meta_open_flags(cfg, AG_META_ACCEPT_ROLLBACK, &m),
+	       "metad told to accept the rollback starts")) {
+		ok(ag_meta_gen(m) > last, "and commits past generation %llu "
+		   "(%llu)", (unsigned long long)last,
+		   (unsigned long long)ag_meta_gen(m));
+		ag_meta_close(m);
+	}
+	ok(!ag_cluster_open(conf, AG_OPEN_RDONLY, &c), "readers open again");
+	ok(c && !ag_resolve(c, "/run1", &a) &&
+	   ag_resolve(c, "/run2", &a) == -ENOENT &&
+	   ag_resolve(c, "/run3", &a) == -ENOENT,
+	   "the run is there up to the damaged commit");
+	ok(c && ag_fsck(c, NULL, 0) == 0, "fsck clean");
+	ag_cluster_close(c);
+	ag_config_free(cfg);
+}
+
 int main(void)
 {
 	struct ag_config *cfg;
@@ -760,6 +907,8 @@ int main(void)
 	test_torn_commit();
 	test_lazy_run();
 	test_lane_fallback();
+	test_cut_anywhere();
+	test_damaged_run();
 	if (!ok(!start_metad(), "metad starts again"))
 		return tap_done();
 	test_degraded();
