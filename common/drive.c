@@ -25,11 +25,14 @@
  * newer generation is on the drives with its record, or a page it lists,
  * damaged on every copy, taking the state loses that generation, which
  * may have been acknowledged: readers refuse (-AG_ELOST) and metad starts
- * over it only when told to (--accept-rollback). A damaged copy whose
- * generation cannot be read counts as the one after the state when it
- * lies in that one's slot. A power cut that tears the inside of a block
- * on every copy at once also looks damaged: then the refusal errs on the
- * side of the data.
+ * over it only when told to (--accept-rollback). Whether a damaged copy
+ * is such a newer record or an older one that lay in the same slot, its
+ * remains vote: the generation field if the magic is intact, against
+ * the commit time (no older than the cluster, no newer than the state's:
+ * an older record), and on a tie the pages it lists (stamped with the
+ * newer generation or not); unreadable remains count as newer. A power
+ * cut that tears the inside of a block on every copy at once also looks
+ * damaged: then the refusal errs on the side of the data.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1011,9 +1014,10 @@ static void note_bad(struct ag_commit_scan *scan, int drive, uint32_t s,
 	bad->drive = drive;
 	bad->slot = s;
 	/* the header is as damaged as the rest may be: believe it only
-	 * when it fits the slot */
+	 * when it fits the slot (and weigh it, stands_for) */
 	bad->gen = !memcmp(b, AG_COMMIT_MAGIC, 8) && g &&
 			   g % AG_COMMIT_SLOTS == s ? g : 0;
+	bad->time_ns = get_le64(b + 48);
 }
 
 /* Every record of the rings of all drives that decodes, is of this
@@ -1102,15 +1106,65 @@ static int landed(const struct ag_commit_rec *r,
 	return rc < 0 ? -1 : rc > 0;
 }
 
-/* Whether a damaged copy of generation g is in the rings. */
-static int bad_copy_of(const struct ag_commit_scan *scan, uint64_t g)
+/* Whether damaged copy b is a record of generation g, not one of an
+ * older generation that lay in the same slot, when g would be newer
+ * than a record of time t0 (0: unknown). What is left of its header
+ * votes, generation against commit time (a flip or a scrawl rarely
+ * hits both): a readable generation says yes when it is g and no when
+ * not; a time from the cluster's creation to t0 says no (it is older),
+ * anything else yes (a time a newer commit has, or garbage, which
+ * errs on the side of the data). On a tie the pages it lists decide:
+ * only a record of g lists pages stamped g. */
+static int stands_for(struct ag_drives *ds, const struct ag_commit_bad *b,
+		      uint64_t g, uint64_t t0,
+		      int (*check)(void *arg, const struct ag_commit_rec *r),
+		      void *arg)
+{
+	uint64_t created = ds->label.created * 1000000000ull;
+	struct ag_commit_rec *r;
+	uint8_t *blk;
+	int vote, rc = 0;
+	uint32_t i;
+
+	if (b->slot != g % AG_COMMIT_SLOTS)
+		return 0;
+	vote = b->gen ? (b->gen == g ? 1 : -1) : 0;
+	vote += t0 && b->time_ns >= created && b->time_ns <= t0 ? -1 : 1;
+	if (vote)
+		return vote > 0;
+	blk = ag_alloc_aligned(AG_BLOCK);
+	r = malloc(sizeof(*r));
+	if (!blk || !r || !check ||
+	    ag_drive_read(ds, b->drive, blk, AG_BLOCK,
+			  AG_COMMIT_OFF + (uint64_t)b->slot * AG_BLOCK))
+		goto out;
+	memset(r, 0, sizeof(*r));
+	r->gen = g;
+	r->npages = get_le32(blk + 64);
+	if (!r->npages || r->npages > AG_COMMIT_PAGES)
+		goto out;
+	for (i = 0; i < r->npages; i++)
+		r->pages[i] = get_le64(blk + 72 + 8 * i);
+	rc = check(arg, r) != 0;
+out:
+	free(blk);
+	free(r);
+	return rc;
+}
+
+/* Whether a damaged copy in the rings is a record of generation g (see
+ * stands_for; t0 as there). */
+static int damaged_copy_of(struct ag_drives *ds,
+			   const struct ag_commit_scan *scan, uint64_t g,
+			   uint64_t t0,
+			   int (*check)(void *arg,
+					const struct ag_commit_rec *r),
+			   void *arg)
 {
 	int i;
 
 	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++)
-		if (scan->bad[i].gen == g ||
-		    (!scan->bad[i].gen &&
-		     scan->bad[i].slot == g % AG_COMMIT_SLOTS))
+		if (stands_for(ds, &scan->bad[i], g, t0, check, arg))
 			return 1;
 	return 0;
 }
@@ -1121,13 +1175,13 @@ static int bad_copy_of(const struct ag_commit_scan *scan, uint64_t g)
  * until a sync, and r's tree holds pages of the whole run. 1 whole, 0
  * torn, -1 damaged (the rule at the top of this file): then *dgen is
  * the generation whose pages (*dpages 1) or record (0) are. */
-static int whole(const struct ag_commit_rec *cand, int n,
-		 const struct ag_commit_rec *r,
+static int whole(struct ag_drives *ds, const struct ag_commit_rec *cand,
+		 int n, const struct ag_commit_rec *r,
 		 const struct ag_commit_scan *scan,
 		 int (*check)(void *arg, const struct ag_commit_rec *r),
 		 void *arg, uint64_t *dgen, int *dpages)
 {
-	uint64_t g;
+	uint64_t g, t0 = 0;
 	int i, w = landed(r, check, arg);
 
 	*dgen = r->gen;
@@ -1145,11 +1199,14 @@ static int whole(const struct ag_commit_rec *cand, int n,
 				break;
 			best = AG_MIN(best, w);
 		}
-		if (i < n)
+		if (i < n) {
+			t0 = cand[i].time_ns; /* g + 1 was written after it */
 			continue;
+		}
 		*dgen = g;
 		*dpages = best < 0;
-		return best < 0 || bad_copy_of(scan, g) ? -1 : 0;
+		return best < 0 ||
+		       damaged_copy_of(ds, scan, g, t0, check, arg) ? -1 : 0;
 	}
 	return 1;
 }
@@ -1160,7 +1217,7 @@ int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
 		   void *arg)
 {
 	struct ag_commit_rec *cand;
-	uint64_t after = 0;
+	uint64_t after = 0, t0 = 0;
 	int i, n, rc = -ENOENT;
 
 	memset(scan, 0, sizeof(*scan));
@@ -1176,11 +1233,12 @@ int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
 		for (i = 1; i < n; i++)
 			if (newer(&cand[i], &cand[best]))
 				best = i;
-		w = whole(cand, n, &cand[best], scan, check, arg, &dgen,
+		w = whole(ds, cand, n, &cand[best], scan, check, arg, &dgen,
 			  &dpages);
 		if (w > 0) {
 			*rec = cand[best];
 			after = rec->gen;
+			t0 = rec->time_ns;
 			rc = 0;
 			break;
 		}
@@ -1197,12 +1255,17 @@ int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
 		cand[best] = cand[--n];
 	}
 	free(cand);
+	/* a newer record damaged on every copy: the next generation, or one
+	 * further on whose header still says so (the ones between would
+	 * have to be damaged too, or it would not be newest) */
 	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++) {
-		uint64_t g = scan->bad[i].gen;
+		const struct ag_commit_bad *b = &scan->bad[i];
+		uint64_t g = after + 1;
 
-		if (!g && scan->bad[i].slot == (after + 1) % AG_COMMIT_SLOTS)
-			g = after + 1;
-		if (g > after && g > scan->lost_gen) {
+		if (b->gen > after + 1 && b->gen < after + AG_COMMIT_SLOTS)
+			g = b->gen;
+		if (g > scan->lost_gen &&
+		    stands_for(ds, b, g, t0, check, arg)) {
 			scan->lost_gen = scan->damaged_gen = g;
 			scan->lost_pages = 0;
 		}

@@ -185,6 +185,7 @@ struct ag_commit_bad {
 	int drive;
 	uint32_t slot;
 	uint64_t gen;
+	uint64_t time_ns; /* what its commit time field says */
 };
 
 #define AG_COMMIT_BAD_MAX 64

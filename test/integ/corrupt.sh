@@ -332,6 +332,49 @@ for d in "${holders[@]}"; do
 		fail "fsck reports more than the one flipped copy"
 done
 
+# old_copies SLOT: the drives whose ring slot SLOT holds a record.
+old_copies() {
+	local d
+	for ((d = 0; d < NDRIVES; d++)); do
+		python3 -c '
+import sys
+with open(sys.argv[1], "rb") as f:
+    f.seek(4096 + int(sys.argv[2]) * 4096)
+    sys.exit(0 if f.read(8) == b"AGORACMT" else 1)' "$T/d$d" "$1" && echo "$d"
+	done
+}
+
+step "(b) an older record in the next generation's slot damaged: no loss"
+restore_drives
+next=$(((gen0 + 1) % 16))
+olds=$(old_copies "$next")
+[ -n "$olds" ] || fail "no drive holds a record in slot $next"
+for d in $olds; do
+	flip "$T/d$d" $((4096 + next * 4096 + 1500))
+done
+[ "$(generation)" = "$gen0" ] || fail "generation moved with an old record damaged"
+fsck_expect 1 "damaged copies of an old record"
+grep -q "^DAMAGE: generation" "$T/fsck.out" && fail "fsck takes an old damaged record for a lost one"
+metad_start
+metad_stop
+
+step "(b) an older record in that slot whose generation now says $((gen0 + 1)): no loss"
+restore_drives
+for d in $olds; do
+	# one flipped bit (4, as 16 generations apart) would do the same
+	python3 -c '
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]))
+    f.write(struct.pack("<Q", int(sys.argv[3])))' "$T/d$d" $((4096 + next * 4096 + 8)) $((gen0 + 1))
+done
+grep -q "the copy of commit record $((gen0 + 1)) in ring slot $next is damaged" \
+	<(ag fsck 2>/dev/null) || fail "fsck does not read the flipped generation $((gen0 + 1))"
+[ "$(generation)" = "$gen0" ] || fail "generation moved with an old record's generation flipped"
+ag status >/dev/null 2>&1 || fail "status takes an old record with a flipped generation for a lost commit"
+metad_start
+metad_stop
+
 step "(b) the newest commit record survives on one drive only"
 restore_drives
 for d in "${holders[@]}"; do
