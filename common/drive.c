@@ -21,18 +21,20 @@
  *   - a copy is damaged when a record slot is neither blank nor a valid
  *     record, or a page mirror's header names the page and its checksum
  *     fails: the drives went bad after the write, no crash does that.
- * The state is the newest whole record, by generation then epoch. When a
- * newer generation is on the drives with its record, or a page it lists,
- * damaged on every copy, taking the state loses that generation, which
- * may have been acknowledged: readers refuse (-AG_ELOST) and metad starts
- * over it only when told to (--accept-rollback). Whether a damaged copy
- * is such a newer record or an older one that lay in the same slot, its
- * remains vote: the generation field if the magic is intact, against
- * the commit time (no older than the cluster, no newer than the state's:
- * an older record), and on a tie the pages it lists (stamped with the
- * newer generation or not); unreadable remains count as newer. A power
- * cut that tears the inside of a block on every copy at once also looks
- * damaged: then the refusal errs on the side of the data.
+ * The state is the newest whole record, by generation then epoch (whole
+ * needs one good copy of each page: metad writes the others again when a
+ * crash left them unwritten). When a newer generation is on the drives
+ * with its record, or a page it lists, damaged on every copy, taking the
+ * state loses that generation, which may have been acknowledged: readers
+ * refuse (-AG_ELOST) and metad starts over it only when told to
+ * (--accept-rollback). Whether a damaged copy is such a newer record or
+ * an older one that lay in the same slot, its remains vote: the
+ * generation field if the magic is intact, against the commit time (one
+ * between the cluster's creation and the state's says older), and on a
+ * tie the pages it lists (stamped with the newer generation or not);
+ * remains that say nothing count as newer. A power cut that tears the
+ * inside of a block on every copy at once also looks damaged: then the
+ * refusal errs on the side of the data.
  */
 #include <errno.h>
 #include <fcntl.h>
