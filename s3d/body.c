@@ -89,7 +89,7 @@ void s3_sum_b64(enum s3_sum s, uint64_t crc, char *out)
 
 static long raw_read(struct s3_body *b, void *buf, size_t len)
 {
-	int n = mg_read(b->r->conn, buf, len);
+	int n = s3_recv(b->r, buf, len);
 
 	return n > 0 ? n : -(long)S3_INCOMPLETE_BODY;
 }
@@ -357,7 +357,7 @@ long s3_body_read(struct s3_body *b, void *buf, size_t len)
 			return finish(b);
 		if (b->left > 0 && (uint64_t)len > (uint64_t)b->left)
 			len = (size_t)b->left;
-		rc = mg_read(b->r->conn, buf, len);
+		rc = s3_recv(b->r, buf, len);
 		if (rc <= 0) {
 			if (b->left < 0 && rc == 0) /* chunked transfer end */
 				return finish(b);

@@ -290,6 +290,71 @@ int s3_reply_head(struct s3_req *r, int status, const char *extra,
 	return 0;
 }
 
+/* ---- reads and sends under [s3] timeout ----
+ *
+ * civetweb's one request timeout is the header deadline (main.c): it also
+ * ends any read or send that makes no progress for that long. A request
+ * under way may stay silent for [s3] timeout instead, so a read or send
+ * that gave up after the deadline is tried again. A call that failed
+ * sooner than half the deadline met a closed connection. */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when a call that started at t0 and got nothing timed out, and the
+ * connection has been quiet since `quiet` for less than [s3] timeout. */
+static int try_again(const struct s3_req *r, int64_t t0, int64_t quiet)
+{
+	int64_t now = mono_ms();
+
+	return now - t0 >= r->conf->header_ms / 2 &&
+	       now - quiet < (int64_t)r->conf->timeout * 1000;
+}
+
+int s3_recv(struct s3_req *r, void *buf, size_t len)
+{
+	int64_t quiet = mono_ms();
+
+	for (;;) {
+		int64_t t0 = mono_ms();
+		int n = mg_read(r->conn, buf, len);
+
+		if (n > 0)
+			r->body_read += n;
+		/* 0 is also the end of a body: of its Content-Length, or of
+		 * a body sent in HTTP chunks (no length) */
+		if (n != 0 || !len || r->ri->content_length < 0 ||
+		    r->body_read >= r->ri->content_length ||
+		    !try_again(r, t0, quiet))
+			return n;
+	}
+}
+
+static int send_all(struct s3_req *r, const void *data, size_t len)
+{
+	const char *p = data;
+	int64_t quiet = mono_ms();
+
+	while (len) {
+		int64_t t0 = mono_ms();
+		int n = mg_write(r->conn, p, len);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			quiet = mono_ms();
+		} else if (!try_again(r, t0, quiet)) {
+			return -EPIPE;
+		}
+	}
+	return 0;
+}
+
 #define GATHER_MAX (64u << 10) /* body bytes sent with the headers */
 
 int s3_write(struct s3_req *r, const void *data, size_t len)
@@ -298,19 +363,17 @@ int s3_write(struct s3_req *r, const void *data, size_t len)
 	int rc;
 
 	if (!r->head)
-		return mg_write(r->conn, data, len) == (int)len ? 0 : -EPIPE;
+		return send_all(r, data, len);
 	both = len <= GATHER_MAX ? malloc(r->head_len + len) : NULL;
 	if (both) {
 		memcpy(both, r->head, r->head_len);
 		memcpy(both + r->head_len, data, len);
-		rc = mg_write(r->conn, both, r->head_len + len) ==
-				     (int)(r->head_len + len) ? 0 : -EPIPE;
+		rc = send_all(r, both, r->head_len + len);
 		free(both);
 	} else {
 		rc = s3_reply_flush(r);
 		if (!rc && len)
-			rc = mg_write(r->conn, data, len) == (int)len ? 0
-								 : -EPIPE;
+			rc = send_all(r, data, len);
 	}
 	free(r->head);
 	r->head = NULL;
@@ -321,9 +384,8 @@ int s3_reply_flush(struct s3_req *r)
 {
 	int rc = 0;
 
-	if (r->head && mg_write(r->conn, r->head, r->head_len) !=
-			       (int)r->head_len)
-		rc = -EPIPE;
+	if (r->head)
+		rc = send_all(r, r->head, r->head_len);
 	free(r->head);
 	r->head = NULL;
 	return rc;

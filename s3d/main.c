@@ -56,6 +56,18 @@ static int append(char *dst, size_t size, const char *val, const char *suffix)
 	return w < 0 || (size_t)w >= size - n ? -1 : 0;
 }
 
+/* Seconds, fractions allowed (0.5), into milliseconds: 1 ms to 1 h. */
+static int parse_ms(const char *val, int *ms)
+{
+	char *end;
+	double v = strtod(val, &end);
+
+	if (end == val || *end || !(v >= 0.001 && v <= 3600))
+		return -1;
+	*ms = (int)(v * 1000 + 0.5);
+	return 0;
+}
+
 /* Keys of [s3]; everything else in the file belongs to others. */
 static int set_key(struct s3_conf *s, const char *key, char *val)
 {
@@ -83,12 +95,16 @@ static int set_key(struct s3_conf *s, const char *key, char *val)
 #undef STR
 	if (!strcmp(key, "threads")) {
 		s->threads = atoi(val);
-		return s->threads > 0 && s->threads <= 1024 ? 0 : -1;
+		return s->threads > 0 && s->threads <= 16384 ? 0 : -1;
 	}
 	if (!strcmp(key, "timeout")) {
 		s->timeout = atoi(val);
 		return s->timeout > 0 ? 0 : -1;
 	}
+	if (!strcmp(key, "header_timeout"))
+		return parse_ms(val, &s->header_ms);
+	if (!strcmp(key, "keep_alive_timeout"))
+		return parse_ms(val, &s->keep_alive_ms);
 	if (!strcmp(key, "max_skew")) {
 		s->max_skew = atoi(val);
 		return s->max_skew > 0 ? 0 : -1;
@@ -110,9 +126,16 @@ static int load_conf(const char *file, struct s3_conf *s)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	s->threads = 16;
+	/* civetweb gives each connection a thread of its own for as long
+	 * as the connection is open, headers not yet in included: the
+	 * threads must outnumber the slow and idle connections a client
+	 * can hold open for a header_timeout. Idle threads cost little:
+	 * 100 KiB stacks (Debian's civetweb), a 16 KiB request buffer. */
+	s->threads = 512;
 	s->max_skew = 900;
 	s->timeout = 30;
+	s->header_ms = 5000;
+	s->keep_alive_ms = 500;
 	snprintf(s->region, sizeof(s->region), "us-east-1");
 	rc = ag_config_walk(file, s3_key, s);
 	if (rc > 0)
@@ -149,7 +172,7 @@ int main(int argc, char **argv)
 	struct ag_cluster *c = NULL;
 	struct mg_context *ctx = NULL;
 	struct s3_conf conf;
-	char threads[16], timeout[24];
+	char threads[16], header_ms[24], keep_alive_ms[24];
 	const char *opts[32];
 	int opt, n = 0, daemonize = 0, ready_fd = -1, rc = 1;
 
@@ -206,9 +229,18 @@ int main(int argc, char **argv)
 	opts[n++] = threads;
 	opts[n++] = "enable_keep_alive";
 	opts[n++] = "yes";
-	snprintf(timeout, sizeof(timeout), "%d", conf.timeout * 1000);
+	/* civetweb 1.15 has one timeout for the headers, the TLS handshake,
+	 * each body read and each send; it is the header deadline here,
+	 * and body.c and http.c carry reads and sends over it up to
+	 * [s3] timeout of silence. keep_alive_timeout_ms replaces it for
+	 * the headers of the second and later requests of a connection. */
+	snprintf(header_ms, sizeof(header_ms), "%d", conf.header_ms);
 	opts[n++] = "request_timeout_ms";
-	opts[n++] = timeout;
+	opts[n++] = header_ms;
+	snprintf(keep_alive_ms, sizeof(keep_alive_ms), "%d",
+		 conf.keep_alive_ms);
+	opts[n++] = "keep_alive_timeout_ms";
+	opts[n++] = keep_alive_ms;
 	opts[n++] = "decode_url";
 	opts[n++] = "no";
 	/* headers and body leave in separate writes: without this, Nagle

@@ -82,7 +82,11 @@ struct s3_conf {
 	int threads;
 	int tls;               /* some listen_tls address was given */
 	int max_skew;          /* seconds */
-	int timeout;           /* seconds a client may stay silent */
+	int timeout;           /* seconds a client may stay silent in the
+				* middle of a request (body, reply) */
+	int header_ms;         /* a request's headers (and a TLS handshake)
+				* must be in within this */
+	int keep_alive_ms;     /* an idle connection is closed after this */
 };
 
 struct s3_param {
@@ -107,6 +111,7 @@ struct s3_req {
 	int body_complete;      /* the request body was read to its end */
 	int must_close;         /* answered before reading the body */
 	int continued;          /* "100 Continue" sent, or not asked for */
+	int64_t body_read;      /* body bytes read from the connection */
 	char *head;             /* status and headers not sent yet */
 	size_t head_len;
 	/* from authentication, for the body reader */
@@ -131,8 +136,12 @@ int s3_reply_head(struct s3_req *r, int status, const char *extra,
 		  int64_t len);
 int s3_reply_body(struct s3_req *r, int status, const char *ctype,
 		  const char *extra, const void *body, size_t len);
+/* mg_read of request body bytes, waiting out a client's silence up to
+ * [s3] timeout: the count, 0 at the end of the body, -1 on a closed
+ * connection or a longer silence. */
+int s3_recv(struct s3_req *r, void *buf, size_t len);
 /* Send body bytes (the pending headers with them); -EPIPE when the
- * client is gone. */
+ * client is gone or stayed unwilling to take them for [s3] timeout. */
 int s3_write(struct s3_req *r, const void *data, size_t len);
 /* Send the pending headers, if any. */
 int s3_reply_flush(struct s3_req *r);

@@ -39,7 +39,8 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_badinput.py \
 	test/integ/s3_race.sh \
 	test/integ/s3_fuse.sh \
-	test/integ/s3_tls.sh
+	test/integ/s3_tls.sh \
+	test/integ/s3_slowloris.sh
 
 check_PROGRAMS += $(AGORA_UNIT_TESTS)
 
