@@ -63,6 +63,11 @@ uint64_t ag_cluster_generation(struct ag_cluster *c);
  * AG_OPEN_LAZY handle; a no-op wait otherwise). */
 int ag_cluster_sync(struct ag_cluster *c);
 const char *ag_strerror(int err);
+/* The one project error a gateway tells apart (the others, in the same
+ * range above every errno, only need naming): a condition of the change
+ * (ag_writer_expect) did not hold when metad applied it, and nothing was
+ * changed. */
+#define AG_ECONDITION 4102
 
 /* ---- namespace ---- */
 
@@ -190,6 +195,19 @@ int ag_writer_setxattr(struct ag_writer *w, const char *name,
 /* The ETag stored at commit. By default it is the MD5 of the bytes
  * written, and none is stored when a range was cloned. */
 void ag_writer_set_etag(struct ag_writer *w, const uint8_t md5[16]);
+/* Publish only if, when metad applies the commit, the name is free
+ * (AG_EXPECT_ABSENT), is a regular file (AG_EXPECT_FILE), or is a regular
+ * file whose ETag is md5 (AG_EXPECT_ETAG; md5 is read only then). The
+ * check and the publishing are one transaction, so of racing writers with
+ * AG_EXPECT_ABSENT exactly one wins. A failed condition fails the commit
+ * with -AG_ECONDITION, or -ENOENT when AG_EXPECT_FILE or AG_EXPECT_ETAG
+ * meets no name. The ETag of a file written over POSIX is hashed and
+ * stored first, so that it can match; one that changes after that no
+ * longer matches. The last call wins. */
+#define AG_EXPECT_ABSENT 1
+#define AG_EXPECT_FILE 2
+#define AG_EXPECT_ETAG 3
+int ag_writer_expect(struct ag_writer *w, int cond, const uint8_t md5[16]);
 /* Make everything durable and name it; *a gets the final attributes
  * (with the ETag flagged in a->flags when one was stored). When a racing
  * writer has already replaced the name, and so destroyed the element,

@@ -1294,6 +1294,39 @@ int ag_tx_drop_orphan(struct tx *tx, uint64_t ino)
 	return destroy_inode(tx, &in);
 }
 
+/* Checked against the tree as the ops before it in the transaction left
+ * it, so a condition and the change it guards are one step for every
+ * other writer. */
+static int op_expect(struct tx *tx, const struct ag_op_expect *o)
+{
+	struct ag_attr dir, in;
+	uint64_t ino;
+	int rc;
+
+	if (o->cond < AG_EXPECT_ABSENT || o->cond > AG_EXPECT_ETAG)
+		return -EINVAL;
+	rc = name_valid(o->name, o->nlen);
+	if (!rc)
+		rc = get_dir(tx, o->parent, &dir);
+	if (!rc)
+		rc = dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
+	if (rc == -ENOENT)
+		return o->cond == AG_EXPECT_ABSENT ? 0 : -ENOENT;
+	if (rc)
+		return rc;
+	if (o->cond == AG_EXPECT_ABSENT)
+		return -AG_ECONDITION;
+	rc = inode_get(tx, ino, &in);
+	if (rc)
+		return rc;
+	if (!S_ISREG(in.mode))
+		return -AG_ECONDITION;
+	if (o->cond == AG_EXPECT_ETAG && (!(in.flags & AG_INODE_ETAG) ||
+					  memcmp(in.etag, o->etag, 16)))
+		return -AG_ECONDITION;
+	return 0;
+}
+
 static int apply_op(struct tx *tx, const struct ag_op *op)
 {
 	switch (op->type) {
@@ -1322,6 +1355,8 @@ static int apply_op(struct tx *tx, const struct ag_op *op)
 		return ag_tx_drop_orphan(tx, op->u.ino);
 	case AG_OP_CLONE:
 		return op_clone(tx, &op->u.clone);
+	case AG_OP_EXPECT:
+		return op_expect(tx, &op->u.expect);
 	}
 	return -EINVAL;
 }

@@ -777,6 +777,8 @@ struct ag_writer {
 	uint8_t etag[16];
 	uint32_t mode, uid, gid; /* of the MKNODE */
 	struct ag_txn xattrs; /* SETXATTR ops held for the publishing txn */
+	int expect;          /* AG_EXPECT_* of the publishing txn, or 0 */
+	uint8_t expect_etag[16];
 	int error;
 };
 
@@ -973,6 +975,36 @@ void ag_writer_set_etag(struct ag_writer *w, const uint8_t md5[16])
 	w->etag_state = ETAG_SET;
 }
 
+int ag_writer_expect(struct ag_writer *w, int cond, const uint8_t md5[16])
+{
+	if (cond < AG_EXPECT_ABSENT || cond > AG_EXPECT_ETAG)
+		return -EINVAL;
+	w->expect = cond;
+	if (cond == AG_EXPECT_ETAG)
+		memcpy(w->expect_etag, md5, 16);
+	return 0;
+}
+
+/* The condition, ahead of the LINK it guards. metad compares the ETag
+ * stored with the element: one of a file written over POSIX is hashed
+ * and stored now (ag_etag), or it could never match. A failure to hash
+ * leaves none stored, and the condition fails in metad. */
+static int writer_expect(struct ag_writer *w, uint64_t parent,
+			 const char *name, uint32_t nlen)
+{
+	struct ag_op_expect o = { .parent = parent, .cond = w->expect,
+				  .name = name, .nlen = nlen };
+	struct ag_attr a;
+	uint8_t md5[16];
+
+	if (w->expect == AG_EXPECT_ETAG &&
+	    !ag_lookup(w->s.c, parent, name, &a) && S_ISREG(a.mode) &&
+	    !(a.flags & AG_ATTR_ETAG))
+		ag_etag(w->s.c, &a, md5);
+	memcpy(o.etag, w->expect_etag, 16);
+	return ag_txn_expect(&w->s.txn, &o);
+}
+
 /* Append the held xattrs (for ino) and the ETag to the final txn. */
 static int writer_attrs(struct ag_writer *w, uint64_t ino)
 {
@@ -1040,11 +1072,20 @@ int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 		rc = w->xattrs.error;
 	if (!rc)
 		rc = writer_drain(w);
+	/* a commit that fails fails whole, and the stripe records and
+	 * segment releases of this handle's writers ride with whichever
+	 * commit seals them: under a condition, which may well fail, the
+	 * data is committed first (to the orphan) and the publishing
+	 * commit carries none */
+	if (!rc && w->expect)
+		rc = writer_checkpoint(w);
 	if (rc)
 		return w->error = rc;
 	o.ino = w->s.ino;
 	o.nlen = strnlen(name, AG_NAME_MAX + 1);
 	rc = ag_txn_write_size(&w->s.txn, w->off);
+	if (!rc && w->expect)
+		rc = writer_expect(w, parent, name, o.nlen);
 	if (!rc)
 		rc = ag_txn_link(&w->s.txn, &o);
 	if (!rc)

@@ -357,6 +357,23 @@ int ag_txn_clone(struct ag_txn *t, const struct ag_op_clone *o)
 	return 0;
 }
 
+int ag_txn_expect(struct ag_txn *t, const struct ag_op_expect *o)
+{
+	uint8_t *p;
+
+	if (name_ok(t, o->nlen))
+		return t->error;
+	p = op_begin(t, AG_OP_EXPECT, 32 + o->nlen);
+	if (!p)
+		return t->error;
+	put_le64(p, o->parent);
+	put_le32(p + 8, o->cond);
+	put_le32(p + 12, o->nlen);
+	memcpy(p + 16, o->etag, 16);
+	memcpy(p + 32, o->name, o->nlen);
+	return 0;
+}
+
 int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino)
 {
 	uint8_t *p = op_begin(t, AG_OP_DROP_ORPHAN, 8);
@@ -545,6 +562,18 @@ int ag_txn_next(struct ag_txn_iter *it, struct ag_op *op)
 		o->doff = get_le64(b + 24);
 		o->len = get_le64(b + 32);
 		return 1;
+	}
+	case AG_OP_EXPECT: {
+		struct ag_op_expect *o = &op->u.expect;
+
+		if (blen < 32)
+			return -AG_EPROTO;
+		o->parent = get_le64(b);
+		o->cond = get_le32(b + 8);
+		o->nlen = get_le32(b + 12);
+		memcpy(o->etag, b + 16, 16);
+		o->name = (const char *)b + 32;
+		return fits(blen, 32, o->nlen) ? 1 : -AG_EPROTO;
 	}
 	}
 	return -AG_EPROTO;

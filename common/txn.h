@@ -32,6 +32,8 @@ enum ag_op_type {
 	AG_OP_SEG_RELEASE = 11,
 	AG_OP_DROP_ORPHAN = 12, /* the last open handle of an unlinked inode */
 	AG_OP_CLONE = 13,   /* share a byte range of one file with another */
+	AG_OP_EXPECT = 14,  /* a condition on a name: the transaction fails
+			     * with -AG_ECONDITION when it does not hold */
 };
 
 /* MKNODE flags */
@@ -153,6 +155,21 @@ struct ag_op_clone {
 	uint64_t src, soff, dst, doff, len;
 };
 
+/* What (parent, name) must be when the op is applied: AG_EXPECT_ABSENT
+ * (no entry), AG_EXPECT_FILE (a regular file), AG_EXPECT_ETAG (a regular
+ * file whose stored ETag is etag; one with none stored does not match).
+ * A name that is missing fails the last two with -ENOENT, any other
+ * mismatch with -AG_ECONDITION. Nothing else checks it: the ops that
+ * follow see the state it was checked against. Body:
+ *   0 u64 parent   8 u32 cond   12 u32 nlen   16 etag[16]   32 name */
+struct ag_op_expect {
+	uint64_t parent;
+	uint32_t cond;     /* AG_EXPECT_* (agora.h) */
+	const char *name;  /* not NUL-terminated */
+	uint32_t nlen;
+	uint8_t etag[16];
+};
+
 struct ag_op_stripe {
 	uint32_t seg, stripe, n;
 	const uint8_t *crcs; /* n little-endian u32: k + m strip crcs, or the
@@ -175,6 +192,7 @@ struct ag_op {
 		struct ag_op_xattr xattr;
 		struct ag_op_write write;
 		struct ag_op_clone clone;
+		struct ag_op_expect expect;
 		struct ag_op_stripe stripe;
 		struct ag_op_seg seg;
 		uint64_t ino;
@@ -219,6 +237,7 @@ int ag_txn_write_size(struct ag_txn *t, uint64_t new_size);
  * having the digest base (AG_WRITE_EXPECT). */
 int ag_txn_write_expect(struct ag_txn *t, uint64_t base);
 int ag_txn_clone(struct ag_txn *t, const struct ag_op_clone *o);
+int ag_txn_expect(struct ag_txn *t, const struct ag_op_expect *o);
 int ag_txn_stripe(struct ag_txn *t, uint32_t seg, uint32_t stripe,
 		  const uint32_t *crcs, uint32_t n);
 int ag_txn_seg_lease(struct ag_txn *t);

@@ -18,6 +18,9 @@
 
 static int log_level = 6;
 
+_Static_assert(AG_ECONDITION == AG_EBASE + 6,
+	       "AG_ECONDITION is a project error (util.h, agora.h)");
+
 const char *ag_strerror(int err)
 {
 	if (err < 0)
@@ -34,6 +37,8 @@ const char *ag_strerror(int err)
 	case AG_ELOST:
 		return "the newest commit is damaged on every copy (see "
 		       "agora fsck)";
+	case AG_ECONDITION:
+		return "a condition of the change did not hold";
 	}
 	return strerror(err);
 }

@@ -18,6 +18,9 @@
 #define AG_EFOREIGN (AG_EBASE + 3) /* drive of another cluster */
 #define AG_EPROTO (AG_EBASE + 4) /* malformed frame from a peer */
 #define AG_ELOST (AG_EBASE + 5) /* newest commit damaged on every copy */
+/* AG_EBASE + 6: a condition of a transaction did not hold (AG_OP_EXPECT),
+ * nothing was changed; agora.h gives the gateways the same definition */
+#define AG_ECONDITION 4102
 
 const char *ag_strerror(int err);
 

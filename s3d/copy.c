@@ -66,14 +66,18 @@ int s3_copy_object(struct s3_req *r)
 	char etag[48], date[40];
 	uint64_t off, len, parent;
 	const char *name;
+	uint8_t md5[16];
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	struct s3_xml x;
-	int replace, rc;
+	int replace, rc, cond = 0;
 
 	if (!e)
 		e = s3_key_check(r->key);
 	if (!e && r->key[strlen(r->key) - 1] == '/')
 		e = S3_INVALID_ARGUMENT;
+	/* If-Match and If-None-Match: on the destination, in the commit */
+	if (!e)
+		e = s3_write_condition(r, &cond, md5);
 	if (!e)
 		e = s3_copy_source(r, &src, &off, &len);
 	if (e)
@@ -104,6 +108,8 @@ int s3_copy_object(struct s3_req *r)
 	 * one, whose "-N" form a copy does not keep) */
 	if (!rc && (src.flags & AG_ATTR_ETAG) && !strchr(etag, '-'))
 		ag_writer_set_etag(w, src.etag);
+	if (!rc && cond)
+		rc = ag_writer_expect(w, cond, md5);
 	if (!rc)
 		rc = ag_writer_commit(w, parent, name, &a);
 	ag_writer_free(w);

@@ -136,6 +136,8 @@ enum s3_err s3_errno(int rc, int on_key)
 	case -EBUSY:
 	case -ENOTCONN: /* a change found no agora-metad: try again later */
 		return S3_SLOW_DOWN;
+	case -AG_ECONDITION:
+		return S3_PRECONDITION_FAILED;
 	default:
 		/* the client only sees InternalError: say what it was */
 		fprintf(stderr, "agora-s3d: internal error: %s\n",

@@ -286,11 +286,14 @@ int s3_complete_upload(struct s3_req *r)
 	unsigned int ml = 16;
 	uint64_t parent;
 	const char *name;
-	int rc, last = 0, n = 0, found;
+	uint8_t cond_md5[16];
+	int rc, last = 0, n = 0, found, cond = 0;
 	struct s3_xml x;
 
 	if (!e)
 		e = find_upload(r, &up);
+	if (!e)
+		e = s3_write_condition(r, &cond, cond_md5);
 	if (e)
 		return s3_error(r, e, NULL);
 	rc = s3_read_small_body(r, 1 << 20, &body, &len);
@@ -372,6 +375,9 @@ int s3_complete_upload(struct s3_req *r)
 		if (!e && !ag_lookup(r->c, parent, name, &a) && S_ISDIR(a.mode))
 			e = S3_KEY_CONFLICT;
 	}
+	/* a failed condition leaves the upload, to be completed again */
+	if (!rc && !e && cond)
+		rc = ag_writer_expect(w, cond, cond_md5);
 	if (!rc && !e)
 		rc = ag_writer_commit(w, parent, name, &a);
 	ag_writer_free(w);

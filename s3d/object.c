@@ -4,6 +4,7 @@
  * HeadObject (ranges, conditions, stored headers), DeleteObject and
  * DeleteObjects.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -174,15 +175,19 @@ int s3_put_object(struct s3_req *r)
 	struct s3_body b;
 	uint64_t parent;
 	const char *name;
+	uint8_t md5[16];
 	enum s3_err e = s3_bucket_get(r, &bucket);
-	int rc;
+	int rc, cond = 0;
 
 	if (!e)
 		e = s3_key_check(r->key);
+	if (!e)
+		e = s3_write_condition(r, &cond, md5);
 	if (e)
 		return s3_error(r, e, NULL);
 	if (r->key[strlen(r->key) - 1] == '/')
-		return put_dir_marker(r, &bucket);
+		return cond ? s3_error(r, S3_NOT_IMPLEMENTED, NULL)
+			    : put_dir_marker(r, &bucket);
 	e = s3_body_open(&b, r);
 	if (e) {
 		s3_body_close(&b);
@@ -205,6 +210,9 @@ int s3_put_object(struct s3_req *r)
 			 b.sum_name);
 		rc = ag_writer_setxattr(w, xn, b.sum_b64, strlen(b.sum_b64));
 	}
+	/* decided by metad in the commit that publishes, not here */
+	if (!rc && cond)
+		rc = ag_writer_expect(w, cond, md5);
 	/* the writer's MD5 of the bytes becomes the stored ETag */
 	if (!rc)
 		rc = ag_writer_commit(w, parent, name, &a);
@@ -284,6 +292,65 @@ enum s3_err s3_conditions(struct s3_req *r, const char *prefix,
 	if (!inm && ims && (t = s3_parse_http_date(ims)) != INT64_MIN &&
 	    secs <= t)
 		return unchanged;
+	return S3_OK;
+}
+
+/* An ETag as a client quotes it: 32 hex digits in quotes or not,
+ * maybe with a multipart "-N" (not compared: an MD5 of part MD5s and
+ * an MD5 of data do not meet). 0 and its MD5, or -1. */
+static int parse_etag(const char *s, uint8_t md5[16])
+{
+	size_t n = strlen(s);
+	int i;
+
+	while (n && s[n - 1] == ' ')
+		n--;
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		s++;
+		n -= 2;
+	}
+	if (n > 33 && s[32] == '-' &&
+	    strspn(s + 33, "0123456789") == n - 33)
+		n = 32;
+	if (n != 32)
+		return -1;
+	for (i = 0; i < 16; i++) {
+		unsigned v;
+
+		if (!isxdigit((unsigned char)s[2 * i]) ||
+		    !isxdigit((unsigned char)s[2 * i + 1]) ||
+		    sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		md5[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+enum s3_err s3_write_condition(struct s3_req *r, int *cond, uint8_t md5[16])
+{
+	const char *im = s3_header(r, "If-Match");
+	const char *inm = s3_header(r, "If-None-Match");
+
+	*cond = 0;
+	if (inm) {
+		inm += strspn(inm, " ");
+		/* S3 knows only "no object of that name" here */
+		if (strcmp(inm, "*"))
+			return S3_NOT_IMPLEMENTED;
+		*cond = AG_EXPECT_ABSENT;
+	}
+	if (im) {
+		im += strspn(im, " ");
+		/* an object cannot be absent and present: no commit needed */
+		if (*cond)
+			return S3_PRECONDITION_FAILED;
+		if (!strcmp(im, "*"))
+			*cond = AG_EXPECT_FILE;
+		else if (parse_etag(im, md5))
+			return S3_PRECONDITION_FAILED; /* matches no ETag */
+		else
+			*cond = AG_EXPECT_ETAG;
+	}
 	return S3_OK;
 }
 

@@ -230,6 +230,11 @@ int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48]);
  * (304 for a GET, 412 for a copy). (object.c) */
 enum s3_err s3_conditions(struct s3_req *r, const char *prefix,
 			  const char *etag, int64_t mtime, enum s3_err unchanged);
+/* If-None-Match: * and If-Match: ETAG (or *) of a write (PutObject,
+ * CopyObject, CompleteMultipartUpload) as a condition for
+ * ag_writer_expect: S3_OK and *cond (0 without one) with md5, or the
+ * error to answer with now. (object.c) */
+enum s3_err s3_write_condition(struct s3_req *r, int *cond, uint8_t md5[16]);
 /* Stream the body into a new writer (*wp, to commit or free); on a bad
  * body the S3 error is in *e. */
 int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,

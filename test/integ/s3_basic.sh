@@ -1,7 +1,8 @@
 # test/integ/s3_basic.sh - awscli (s3 and s3api) against agora-s3d: buckets,
 # small and multipart (64 MiB and more) uploads and downloads, sync,
-# metadata, ranges, conditions, copy, listing, presigned URLs, deletes,
-# and the errors of each; the gateway stays up and fsck stays clean.
+# metadata, ranges, conditions (conditional puts too), copy, listing,
+# presigned URLs, deletes, and the errors of each; the gateway stays up and
+# fsck stays clean.
 # shellcheck source=test/integ/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v aws >/dev/null || skip "awscli is not installed"
@@ -64,6 +65,22 @@ grep -q PreconditionFailed "$T/err" || fail "no PreconditionFailed: $(cat "$T/er
 expect_fail "get past the end (416)" \
 	awsc s3api get-object --bucket one --key dir/small --range bytes=200000- "$T/x"
 grep -q InvalidRange "$T/err" || fail "no InvalidRange: $(cat "$T/err")"
+
+step "conditional put: awscli --if-none-match, curl sees the S3 error document"
+awsc s3api put-object --bucket one --key cond/k --body "$T/small" --if-none-match '*' >/dev/null ||
+	fail "put-object --if-none-match '*' of a new key"
+expect_fail "put-object --if-none-match '*' over an object (412)" \
+	awsc s3api put-object --bucket one --key cond/k --body "$T/small" --if-none-match '*'
+grep -q PreconditionFailed "$T/err" || fail "no PreconditionFailed: $(cat "$T/err")"
+code=$(curl -s -o "$T/cond.xml" -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 \
+	--user "$S3_ACCESS:$S3_SECRET" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+	-H 'If-None-Match: *' -T "$T/small" "$S3_URL/one/cond/k")
+[ "$code" = 412 ] || fail "curl PUT with If-None-Match: * over an object: $code"
+grep -q '<Code>PreconditionFailed</Code>' "$T/cond.xml" || fail "412 document: $(cat "$T/cond.xml")"
+code=$(curl -s -o "$T/cond.xml" -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 \
+	--user "$S3_ACCESS:$S3_SECRET" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+	-H "If-Match: \"$(md5sum <"$T/small" | cut -c1-32)\"" -T "$T/small" "$S3_URL/one/cond/k")
+[ "$code" = 200 ] || fail "curl PUT with a matching If-Match: $code $(cat "$T/cond.xml")"
 
 step "listing: prefixes, delimiter, recursive"
 for k in a/1 a/2 a/b/3 c; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # test/integ/s3_boto.py - boto3 against agora-s3d: buckets, objects,
-# ranges, conditions, metadata, checksums, listings in S3 key order,
+# ranges, conditions (conditional writes, racing ones included), metadata,
+# checksums, listings in S3 key order,
 # multipart (64 MiB and more), copy, presigned URLs, and the errors of
 # each. The cluster and the gateway come from lib.sh (run through bash).
 import os
@@ -11,6 +12,7 @@ from s3test import client, done, fail, stage, step
 stage(__file__)
 
 import hashlib  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.parse  # noqa: E402
@@ -107,6 +109,125 @@ expect_error("PreconditionFailed", 412, s3.get_object, Bucket="alpha",
              Key="docs/report.bin",
              IfUnmodifiedSince=lm.replace(year=lm.year - 1))
 s3.get_object(Bucket="alpha", Key="docs/report.bin", IfUnmodifiedSince=lm)
+
+expect_error(None, 304, s3.head_object, Bucket="alpha", Key="docs/report.bin",
+             IfNoneMatch=etag)
+expect_error(None, 412, s3.head_object, Bucket="alpha", Key="docs/report.bin",
+             IfMatch='"%s"' % ("0" * 32))
+s3.head_object(Bucket="alpha", Key="docs/report.bin", IfMatch=etag,
+               IfUnmodifiedSince=lm.replace(year=lm.year - 1))
+expect_error("NoSuchKey", 404, s3.get_object, Bucket="alpha", Key="docs/none",
+             IfMatch=etag)
+
+step("conditional writes: If-None-Match: * and If-Match on PUT, copy, completion")
+s3.create_bucket(Bucket="cond")
+
+
+def body_of(key):
+    return s3.get_object(Bucket="cond", Key=key)["Body"].read()
+
+
+e1 = s3.put_object(Bucket="cond", Key="k", Body=b"one", IfNoneMatch="*")["ETag"]
+expect_error("PreconditionFailed", 412, s3.put_object, Bucket="cond", Key="k",
+             Body=b"two", IfNoneMatch="*")
+expect_error("PreconditionFailed", 412, s3.put_object, Bucket="cond", Key="k",
+             Body=b"two", IfMatch='"%s"' % ("0" * 32))
+if body_of("k") != b"one":
+    fail("a failed conditional PUT changed the object")
+e2 = s3.put_object(Bucket="cond", Key="k", Body=b"two", IfMatch=e1)["ETag"]
+expect_error("PreconditionFailed", 412, s3.put_object, Bucket="cond", Key="k",
+             Body=b"three", IfMatch=e1)
+s3.put_object(Bucket="cond", Key="k", Body=b"two", IfMatch=e2.strip('"'))
+s3.put_object(Bucket="cond", Key="k", Body=b"two", IfMatch="*")
+expect_error("NoSuchKey", 404, s3.put_object, Bucket="cond", Key="none",
+             Body=b"x", IfMatch=e2)
+expect_error("NoSuchKey", 404, s3.put_object, Bucket="cond", Key="none",
+             Body=b"x", IfMatch="*")
+expect_error("NotImplemented", 501, s3.put_object, Bucket="cond", Key="k2",
+             Body=b"x", IfNoneMatch=e2)
+if body_of("k") != b"two":
+    fail("conditional PUTs left %r" % body_of("k"))
+src = {"Bucket": "cond", "Key": "k"}
+expect_error("PreconditionFailed", 412, s3.copy_object, Bucket="cond", Key="k",
+             CopySource=src, IfNoneMatch="*")
+s3.copy_object(Bucket="cond", Key="copy", CopySource=src, IfNoneMatch="*")
+expect_error("PreconditionFailed", 412, s3.copy_object, Bucket="cond",
+             Key="copy", CopySource=src, IfMatch=e1)
+s3.copy_object(Bucket="cond", Key="copy", CopySource=src, IfMatch=e2)
+if body_of("copy") != b"two":
+    fail("conditional copy")
+up = s3.create_multipart_upload(Bucket="cond", Key="k")["UploadId"]
+pe = s3.upload_part(Bucket="cond", Key="k", UploadId=up, PartNumber=1,
+                    Body=b"multi")["ETag"]
+parts = {"Parts": [{"PartNumber": 1, "ETag": pe}]}
+expect_error("PreconditionFailed", 412, s3.complete_multipart_upload,
+             Bucket="cond", Key="k", UploadId=up, MultipartUpload=parts,
+             IfNoneMatch="*")
+expect_error("PreconditionFailed", 412, s3.complete_multipart_upload,
+             Bucket="cond", Key="k", UploadId=up, MultipartUpload=parts,
+             IfMatch=e1)
+s3.complete_multipart_upload(Bucket="cond", Key="k", UploadId=up,
+                             MultipartUpload=parts, IfMatch=e2)
+if body_of("k") != b"multi":
+    fail("conditional completion")
+em = s3.head_object(Bucket="cond", Key="k")["ETag"]
+s3.put_object(Bucket="cond", Key="k", Body=b"after", IfMatch=em)
+# the S3 error document itself, as curl-like clients see it
+try:
+    s3.put_object(Bucket="cond", Key="k", Body=b"x", IfNoneMatch="*")
+    fail("PUT over an object with If-None-Match: * succeeded")
+except ClientError as e:
+    if e.response["Error"]["Code"] != "PreconditionFailed" or \
+       e.response["ResponseMetadata"]["HTTPStatusCode"] != 412:
+        fail("If-None-Match: * over an object: %s" % e.response["Error"])
+
+step("racing conditional PUTs: exactly one of each race wins")
+WRITERS = 12
+
+
+def race(key, rnd, **cond):
+    # bodies new to every round: a writer that stored again the bytes
+    # the object holds would keep its ETag, and a second If-Match on it
+    # rightly succeed
+    clients = [client() for _ in range(WRITERS)]
+    gate = threading.Barrier(WRITERS)
+    res = [None] * WRITERS
+
+    def run(i):
+        gate.wait()
+        try:
+            clients[i].put_object(Bucket="cond", Key=key,
+                                  Body=b"round %d writer %d " % (rnd, i) * 1000,
+                                  **cond)
+            res[i] = 200
+        except ClientError as e:
+            res[i] = (e.response["ResponseMetadata"]["HTTPStatusCode"],
+                      e.response["Error"]["Code"])
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(WRITERS)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    won = [i for i in range(WRITERS) if res[i] == 200]
+    lost = [r for r in res if r != 200]
+    if len(won) != 1 or any(r != (412, "PreconditionFailed") for r in lost):
+        fail("race on %s: %s" % (key, res))
+    if body_of(key) != b"round %d writer %d " % (rnd, won[0]) * 1000:
+        fail("race on %s: the object is not the winner's" % key)
+    return won[0]
+
+
+for rnd in range(5):
+    race("new-%d" % rnd, rnd, IfNoneMatch="*")
+print("# 5 races of %d PUTs with If-None-Match: * on a new key: one 200 and "
+      "%d 412 each" % (WRITERS, WRITERS - 1), flush=True)
+cur = s3.put_object(Bucket="cond", Key="cas", Body=b"start")["ETag"]
+for rnd in range(3):
+    race("cas", rnd, IfMatch=cur)
+    cur = s3.head_object(Bucket="cond", Key="cas")["ETag"]
+print("# 3 races of %d PUTs with If-Match on one ETag: one 200 and %d 412 each"
+      % (WRITERS, WRITERS - 1), flush=True)
 
 step("checksums: CRC32, SHA1, SHA256 sent, verified, returned (CRC32C needs awscrt)")
 for algo in ("CRC32", "SHA1", "SHA256"):

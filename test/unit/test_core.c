@@ -476,6 +476,75 @@ static void test_etag(struct ag_cluster *c)
 	ok(!ag_unlink(c, AG_ROOT, "tagme"), "remove it");
 }
 
+/* Publish "data" as NAME under the root, under condition cond. */
+static int put_if(struct ag_cluster *c, const char *name, const char *data,
+		  int cond, const uint8_t md5[16])
+{
+	struct ag_writer *w;
+	int rc = ag_writer_new(c, 0644, 0, 0, &w);
+
+	if (!rc)
+		rc = ag_writer_write(w, data, strlen(data));
+	if (!rc && cond)
+		rc = ag_writer_expect(w, cond, md5);
+	if (!rc)
+		rc = ag_writer_commit(w, AG_ROOT, name, NULL);
+	ag_writer_free(w);
+	return rc;
+}
+
+/* Conditions of a commit are decided in it; a failed one changes
+ * nothing, and an EXPECT op cut short is a malformed frame. */
+static void test_expect(struct ag_cluster *c)
+{
+	static const uint8_t md5_abc[16] = {
+		0x90, 0x01, 0x50, 0x98, 0x3c, 0xd2, 0x4f, 0xb0,
+		0xd6, 0x96, 0x3f, 0x7d, 0x28, 0xe1, 0x7f, 0x72 };
+	static const uint8_t other[16] = { 1 };
+	struct ag_op_expect o = { .parent = AG_ROOT, .cond = AG_EXPECT_ABSENT,
+				  .name = "x", .nlen = 1 };
+	struct ag_txn_iter it;
+	struct ag_attr a;
+	struct ag_txn t;
+	struct ag_op op;
+	uint64_t client, txid;
+	char buf[8] = { 0 };
+
+	ok(!put_if(c, "cond", "abc", AG_EXPECT_ABSENT, NULL),
+	   "absent: a new name is published");
+	ok(put_if(c, "cond", "xyz", AG_EXPECT_ABSENT, NULL) == -AG_ECONDITION,
+	   "absent: a taken name fails the commit");
+	ok(put_if(c, "cond", "xyz", AG_EXPECT_ETAG, other) == -AG_ECONDITION,
+	   "etag: another ETag fails it");
+	ok(!ag_resolve(c, "/cond", &a) && ag_read(c, a.ino, 0, buf, 7) == 3 &&
+	   !strcmp(buf, "abc"), "and the object is untouched");
+	ok(!put_if(c, "cond", "abcd", AG_EXPECT_ETAG, md5_abc),
+	   "etag: the stored ETag matches");
+	ok(!put_if(c, "cond", "abcde", AG_EXPECT_FILE, NULL),
+	   "file: an existing file matches");
+	ok(put_if(c, "nocond", "a", AG_EXPECT_FILE, NULL) == -ENOENT &&
+	   put_if(c, "nocond", "a", AG_EXPECT_ETAG, md5_abc) == -ENOENT &&
+	   ag_resolve(c, "/nocond", &a) == -ENOENT,
+	   "file, etag: a missing name is -ENOENT, nothing published");
+	ok(!ag_unlink(c, AG_ROOT, "cond"), "remove it");
+	ok(!ag_mknod(c, AG_ROOT, "posix", 0100644, 0, 0, 0, &a) &&
+	   ag_write(c, a.ino, 0, "abc", 3) == 3 &&
+	   !put_if(c, "posix", "new", AG_EXPECT_ETAG, md5_abc),
+	   "etag: a file written without one is hashed and matches");
+	ok(!ag_unlink(c, AG_ROOT, "posix"), "remove it");
+
+	ag_txn_init(&t, 5, 1);
+	ok(!ag_txn_expect(&t, &o), "encode an EXPECT op");
+	ok(!ag_txn_parse(t.buf, t.len, &client, &txid, &it) &&
+	   ag_txn_next(&it, &op) == 1 && op.type == AG_OP_EXPECT &&
+	   op.u.expect.nlen == 1 && op.u.expect.cond == AG_EXPECT_ABSENT,
+	   "and decode it");
+	put_le32(t.buf + AG_TXN_HDR + 4, 31); /* body shorter than its fields */
+	ok(!ag_txn_parse(t.buf, t.len - 2, &client, &txid, &it) &&
+	   ag_txn_next(&it, &op) == -AG_EPROTO, "a short one is malformed");
+	ag_txn_release(&t);
+}
+
 /* Drop page writes: the commit record lands, the pages it lists do not. */
 static int drop_pages(int drive, int is_write, uint64_t off, size_t len)
 {
@@ -900,6 +969,7 @@ int main(void)
 		test_big_offset(c);
 		test_clone(c);
 		test_etag(c);
+		test_expect(c);
 		ag_cluster_close(c);
 	}
 	stop_metad();
