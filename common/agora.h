@@ -108,6 +108,12 @@ int ag_symlink(struct ag_cluster *c, uint64_t parent, const char *name,
 ssize_t ag_readlink(struct ag_cluster *c, uint64_t ino, char *buf,
 		    size_t size);
 int ag_unlink(struct ag_cluster *c, uint64_t parent, const char *name);
+/* ag_unlink only if, when metad applies it, the name is a regular file
+ * (AG_EXPECT_FILE) whose stored ETag is md5 (AG_EXPECT_ETAG), as
+ * ag_writer_expect: -AG_ECONDITION or -ENOENT otherwise, and nothing
+ * removed. */
+int ag_unlink_if(struct ag_cluster *c, uint64_t parent, const char *name,
+		 int cond, const uint8_t md5[16]);
 int ag_rmdir(struct ag_cluster *c, uint64_t parent, const char *name);
 #define AG_RENAME_NOREPLACE 0x1
 #define AG_RENAME_EXCHANGE 0x2
@@ -197,13 +203,13 @@ int ag_writer_setxattr(struct ag_writer *w, const char *name,
 void ag_writer_set_etag(struct ag_writer *w, const uint8_t md5[16]);
 /* Publish only if, when metad applies the commit, the name is free
  * (AG_EXPECT_ABSENT), is a regular file (AG_EXPECT_FILE), or is a regular
- * file whose ETag is md5 (AG_EXPECT_ETAG; md5 is read only then). The
- * check and the publishing are one transaction, so of racing writers with
- * AG_EXPECT_ABSENT exactly one wins. A failed condition fails the commit
- * with -AG_ECONDITION, or -ENOENT when AG_EXPECT_FILE or AG_EXPECT_ETAG
- * meets no name. The ETag of a file written over POSIX is hashed and
- * stored first, so that it can match; one that changes after that no
- * longer matches. The last call wins. */
+ * file whose stored ETag is md5 (AG_EXPECT_ETAG; md5 is read only then).
+ * The check and the publishing are one transaction, so of racing writers
+ * with AG_EXPECT_ABSENT exactly one wins. A failed condition fails the
+ * commit with -AG_ECONDITION, or -ENOENT when AG_EXPECT_FILE or
+ * AG_EXPECT_ETAG meets no name. A file written over POSIX has no stored
+ * ETag until ag_etag stores one, and matches no ETag before. The last
+ * call wins. */
 #define AG_EXPECT_ABSENT 1
 #define AG_EXPECT_FILE 2
 #define AG_EXPECT_ETAG 3

@@ -455,6 +455,31 @@ int ag_rmdir(struct ag_cluster *c, uint64_t parent, const char *name)
 	return remove_name(c, parent, name, AG_UNLINK_DIR);
 }
 
+int ag_unlink_if(struct ag_cluster *c, uint64_t parent, const char *name,
+		 int cond, const uint8_t md5[16])
+{
+	struct ag_op_unlink o = { .parent = parent, .name = name };
+	struct ag_op_expect e = { .parent = parent, .cond = (uint32_t)cond,
+				  .name = name };
+	struct ag_txn t;
+	size_t nlen;
+	int rc = check_name(name, &nlen);
+
+	if (rc)
+		return rc;
+	if (cond != AG_EXPECT_FILE && cond != AG_EXPECT_ETAG)
+		return -EINVAL;
+	o.nlen = e.nlen = nlen;
+	if (cond == AG_EXPECT_ETAG)
+		memcpy(e.etag, md5, 16);
+	if (open_here(c, parent, name))
+		o.flags |= AG_UNLINK_KEEP;
+	ag_cl_txn(c, &t);
+	ag_txn_expect(&t, &e);
+	ag_txn_unlink(&t, &o);
+	return commit_get(c, &t, 0, NULL);
+}
+
 int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
 	      uint64_t dparent, const char *dname, unsigned flags)
 {

@@ -985,22 +985,13 @@ int ag_writer_expect(struct ag_writer *w, int cond, const uint8_t md5[16])
 	return 0;
 }
 
-/* The condition, ahead of the LINK it guards. metad compares the ETag
- * stored with the element: one of a file written over POSIX is hashed
- * and stored now (ag_etag), or it could never match. A failure to hash
- * leaves none stored, and the condition fails in metad. */
+/* The condition, ahead of the LINK it guards. */
 static int writer_expect(struct ag_writer *w, uint64_t parent,
 			 const char *name, uint32_t nlen)
 {
 	struct ag_op_expect o = { .parent = parent, .cond = w->expect,
 				  .name = name, .nlen = nlen };
-	struct ag_attr a;
-	uint8_t md5[16];
 
-	if (w->expect == AG_EXPECT_ETAG &&
-	    !ag_lookup(w->s.c, parent, name, &a) && S_ISREG(a.mode) &&
-	    !(a.flags & AG_ATTR_ETAG))
-		ag_etag(w->s.c, &a, md5);
 	memcpy(o.etag, w->expect_etag, 16);
 	return ag_txn_expect(&w->s.txn, &o);
 }

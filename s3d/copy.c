@@ -108,6 +108,8 @@ int s3_copy_object(struct s3_req *r)
 	 * one, whose "-N" form a copy does not keep) */
 	if (!rc && (src.flags & AG_ATTR_ETAG) && !strchr(etag, '-'))
 		ag_writer_set_etag(w, src.etag);
+	if (!rc && cond == AG_EXPECT_ETAG)
+		s3_etag_store(r, parent, name);
 	if (!rc && cond)
 		rc = ag_writer_expect(w, cond, md5);
 	if (!rc)

@@ -376,6 +376,8 @@ int s3_complete_upload(struct s3_req *r)
 			e = S3_KEY_CONFLICT;
 	}
 	/* a failed condition leaves the upload, to be completed again */
+	if (!rc && !e && cond == AG_EXPECT_ETAG)
+		s3_etag_store(r, parent, name);
 	if (!rc && !e && cond)
 		rc = ag_writer_expect(w, cond, cond_md5);
 	if (!rc && !e)

@@ -235,6 +235,16 @@ int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48])
 	return 0;
 }
 
+void s3_etag_store(struct s3_req *r, uint64_t parent, const char *name)
+{
+	struct ag_attr a;
+	uint8_t md5[16];
+
+	if (!ag_lookup(r->c, parent, name, &a) && S_ISREG(a.mode) &&
+	    !(a.flags & AG_ATTR_ETAG))
+		ag_etag(r->c, &a, md5);
+}
+
 /* ---- metadata ---- */
 
 static void lower(char *s)

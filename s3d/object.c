@@ -211,6 +211,8 @@ int s3_put_object(struct s3_req *r)
 		rc = ag_writer_setxattr(w, xn, b.sum_b64, strlen(b.sum_b64));
 	}
 	/* decided by metad in the commit that publishes, not here */
+	if (!rc && cond == AG_EXPECT_ETAG)
+		s3_etag_store(r, parent, name);
 	if (!rc && cond)
 		rc = ag_writer_expect(w, cond, md5);
 	/* the writer's MD5 of the bytes becomes the stored ETag */
@@ -326,6 +328,19 @@ static int parse_etag(const char *s, uint8_t md5[16])
 	return 0;
 }
 
+/* If-Match of a write or a delete: "*" for any object, or one ETag. */
+static enum s3_err if_match(const char *im, int *cond, uint8_t md5[16])
+{
+	im += strspn(im, " ");
+	if (!strcmp(im, "*"))
+		*cond = AG_EXPECT_FILE;
+	else if (parse_etag(im, md5))
+		return S3_PRECONDITION_FAILED; /* matches no ETag */
+	else
+		*cond = AG_EXPECT_ETAG;
+	return S3_OK;
+}
+
 enum s3_err s3_write_condition(struct s3_req *r, int *cond, uint8_t md5[16])
 {
 	const char *im = s3_header(r, "If-Match");
@@ -337,21 +352,12 @@ enum s3_err s3_write_condition(struct s3_req *r, int *cond, uint8_t md5[16])
 		/* S3 knows only "no object of that name" here */
 		if (strcmp(inm, "*"))
 			return S3_NOT_IMPLEMENTED;
+		/* an object cannot be absent and present: no commit needed */
+		if (im)
+			return S3_PRECONDITION_FAILED;
 		*cond = AG_EXPECT_ABSENT;
 	}
-	if (im) {
-		im += strspn(im, " ");
-		/* an object cannot be absent and present: no commit needed */
-		if (*cond)
-			return S3_PRECONDITION_FAILED;
-		if (!strcmp(im, "*"))
-			*cond = AG_EXPECT_FILE;
-		else if (parse_etag(im, md5))
-			return S3_PRECONDITION_FAILED; /* matches no ETag */
-		else
-			*cond = AG_EXPECT_ETAG;
-	}
-	return S3_OK;
+	return im ? if_match(im, cond, md5) : S3_OK;
 }
 
 /* 0: whole object; 1: [*from, *to]; -1: not satisfiable. */
@@ -568,10 +574,28 @@ int s3_get_object(struct s3_req *r)
 
 /* ---- DELETE ---- */
 
-/* Delete one key; a missing key is success, as in S3. */
-static enum s3_err delete_key(struct s3_req *r, struct ag_attr *bucket,
-			      const char *key)
+/* If-Match of a DeleteObject: *cond 0 (none), AG_EXPECT_FILE or
+ * AG_EXPECT_ETAG with md5; conditions S3 has only for other kinds of
+ * buckets are refused. */
+static enum s3_err delete_condition(struct s3_req *r, int *cond,
+				    uint8_t md5[16])
 {
+	const char *im = s3_header(r, "If-Match");
+
+	*cond = 0;
+	if (s3_header(r, "If-None-Match") ||
+	    s3_header(r, "x-amz-if-match-last-modified-time") ||
+	    s3_header(r, "x-amz-if-match-size"))
+		return S3_NOT_IMPLEMENTED;
+	return im ? if_match(im, cond, md5) : S3_OK;
+}
+
+/* Delete one key; a missing key is success, as in S3, unless a
+ * condition (cond, md5: delete_condition) names an object. */
+static enum s3_err delete_key(struct s3_req *r, struct ag_attr *bucket,
+			      const char *key, int cond, const uint8_t *md5)
+{
+	enum s3_err gone = cond ? S3_NO_SUCH_KEY : S3_OK;
 	uint64_t parent;
 	const char *name;
 	char nm[256];
@@ -584,7 +608,7 @@ static enum s3_err delete_key(struct s3_req *r, struct ag_attr *bucket,
 		return e;
 	e = s3_key_parent(r, bucket->ino, key, 0, &parent, &name);
 	if (e == S3_NO_SUCH_KEY || e == S3_KEY_CONFLICT)
-		return S3_OK;
+		return gone;
 	if (e)
 		return e;
 	n = strlen(name);
@@ -594,16 +618,24 @@ static enum s3_err delete_key(struct s3_req *r, struct ag_attr *bucket,
 	nm[n] = 0;
 	rc = ag_lookup(r->c, parent, nm, &a);
 	if (rc == -ENOENT)
-		return S3_OK;
+		return gone;
 	if (rc)
 		return s3_errno(rc, 1);
 	if (S_ISDIR(a.mode) != (name[strlen(name) - 1] == '/'))
-		return S3_OK; /* "a" when a is a prefix: nothing to delete */
-	rc = S_ISDIR(a.mode) ? ag_rmdir(r->c, parent, nm)
+		return gone; /* "a" when a is a prefix: nothing to delete */
+	if (cond && S_ISDIR(a.mode))
+		return S3_NOT_IMPLEMENTED;
+	if (cond == AG_EXPECT_ETAG)
+		s3_etag_store(r, parent, nm);
+	/* decided by metad with the unlink, as a conditional write */
+	rc = cond ? ag_unlink_if(r->c, parent, nm, cond, md5) :
+	     S_ISDIR(a.mode) ? ag_rmdir(r->c, parent, nm)
 			     : ag_unlink(r->c, parent, nm);
 	if (rc == -ENOTEMPTY)
 		return S3_OK; /* a marker with keys below stays a prefix */
-	if (rc && rc != -ENOENT)
+	if (rc == -ENOENT)
+		return gone;
+	if (rc)
 		return s3_errno(rc, 1);
 	s3_remove_empty_parents(r, bucket->ino, key);
 	return S3_OK;
@@ -612,10 +644,14 @@ static enum s3_err delete_key(struct s3_req *r, struct ag_attr *bucket,
 int s3_delete_object(struct s3_req *r)
 {
 	struct ag_attr bucket;
+	uint8_t md5[16];
 	enum s3_err e = s3_bucket_get(r, &bucket);
+	int cond;
 
 	if (!e)
-		e = delete_key(r, &bucket, r->key);
+		e = delete_condition(r, &cond, md5);
+	if (!e)
+		e = delete_key(r, &bucket, r->key, cond, md5);
 	if (e)
 		return s3_error(r, e, NULL);
 	return s3_reply_head(r, 204, NULL, -1);
@@ -662,7 +698,7 @@ int s3_delete_objects(struct s3_req *r)
 			found = -1;
 			break;
 		}
-		e = delete_key(r, &bucket, key);
+		e = delete_key(r, &bucket, key, 0, NULL);
 		if (e) {
 			s3_xml_raw(&x, "<Error>");
 			s3_xml_text(&x, "Key", key);

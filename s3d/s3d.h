@@ -243,6 +243,11 @@ int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
  * *name (points into key) name the object's place. */
 enum s3_err s3_key_parent(struct s3_req *r, uint64_t bucket, const char *key,
 			  int create, uint64_t *parent, const char **name);
+/* Before a condition on an ETag (ag_writer_expect, ag_unlink_if), which
+ * metad compares with the stored one: store the ETag of a file written
+ * over POSIX (hashing it), or it could never match. A failure leaves
+ * none stored, and the condition fails. */
+void s3_etag_store(struct s3_req *r, uint64_t parent, const char *name);
 /* Store S3 metadata (x-amz-meta-*, Content-Type, ...) from the request:
  * in the writer's publishing transaction when w, else on ino. */
 int s3_meta_store(struct s3_req *r, struct ag_writer *w, uint64_t ino);

@@ -119,7 +119,7 @@ s3.head_object(Bucket="alpha", Key="docs/report.bin", IfMatch=etag,
 expect_error("NoSuchKey", 404, s3.get_object, Bucket="alpha", Key="docs/none",
              IfMatch=etag)
 
-step("conditional writes: If-None-Match: * and If-Match on PUT, copy, completion")
+step("conditional writes: If-None-Match: * and If-Match on PUT, copy, completion, delete")
 s3.create_bucket(Bucket="cond")
 
 
@@ -172,6 +172,17 @@ if body_of("k") != b"multi":
     fail("conditional completion")
 em = s3.head_object(Bucket="cond", Key="k")["ETag"]
 s3.put_object(Bucket="cond", Key="k", Body=b"after", IfMatch=em)
+ed = s3.put_object(Bucket="cond", Key="del", Body=b"del")["ETag"]
+expect_error("PreconditionFailed", 412, s3.delete_object, Bucket="cond",
+             Key="del", IfMatch=e1)
+body_of("del")
+expect_error("NoSuchKey", 404, s3.delete_object, Bucket="cond", Key="none",
+             IfMatch=ed)
+s3.delete_object(Bucket="cond", Key="del", IfMatch=ed)
+expect_error("NoSuchKey", 404, s3.get_object, Bucket="cond", Key="del")
+s3.put_object(Bucket="cond", Key="del", Body=b"del")
+s3.delete_object(Bucket="cond", Key="del", IfMatch="*")
+expect_error("NoSuchKey", 404, s3.get_object, Bucket="cond", Key="del")
 # the S3 error document itself, as curl-like clients see it
 try:
     s3.put_object(Bucket="cond", Key="k", Body=b"x", IfNoneMatch="*")

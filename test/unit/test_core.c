@@ -508,6 +508,7 @@ static void test_expect(struct ag_cluster *c)
 	struct ag_txn t;
 	struct ag_op op;
 	uint64_t client, txid;
+	uint8_t md5[16];
 	char buf[8] = { 0 };
 
 	ok(!put_if(c, "cond", "abc", AG_EXPECT_ABSENT, NULL),
@@ -529,9 +530,20 @@ static void test_expect(struct ag_cluster *c)
 	ok(!ag_unlink(c, AG_ROOT, "cond"), "remove it");
 	ok(!ag_mknod(c, AG_ROOT, "posix", 0100644, 0, 0, 0, &a) &&
 	   ag_write(c, a.ino, 0, "abc", 3) == 3 &&
+	   put_if(c, "posix", "new", AG_EXPECT_ETAG, md5_abc) == -AG_ECONDITION,
+	   "etag: a file with none stored matches none");
+	ok(!ag_getattr(c, a.ino, &a) && !ag_etag(c, &a, md5) &&
 	   !put_if(c, "posix", "new", AG_EXPECT_ETAG, md5_abc),
-	   "etag: a file written without one is hashed and matches");
-	ok(!ag_unlink(c, AG_ROOT, "posix"), "remove it");
+	   "once ag_etag stored it, it matches");
+	ok(ag_unlink_if(c, AG_ROOT, "posix", AG_EXPECT_ETAG, md5_abc) ==
+	   -AG_ECONDITION && !ag_resolve(c, "/posix", &a),
+	   "unlink_if: another ETag removes nothing");
+	ok(ag_unlink_if(c, AG_ROOT, "none", AG_EXPECT_FILE, NULL) == -ENOENT,
+	   "unlink_if: a missing name is -ENOENT");
+	ok(!ag_etag(c, &a, md5) &&
+	   !ag_unlink_if(c, AG_ROOT, "posix", AG_EXPECT_ETAG, md5) &&
+	   ag_resolve(c, "/posix", &a) == -ENOENT,
+	   "unlink_if: the stored ETag removes it");
 
 	ag_txn_init(&t, 5, 1);
 	ok(!ag_txn_expect(&t, &o), "encode an EXPECT op");
