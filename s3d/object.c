@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <civetweb.h>
 
@@ -240,7 +241,10 @@ static enum s3_err find_object(struct s3_req *r, struct ag_attr *bucket,
 	return s3_object_find(r, r->bucket, r->key, bucket, a);
 }
 
-static int etag_matches(const char *list, const char *etag)
+/* Whether the list of ETags names etag; weak: W/"x" names "x" too (the
+ * weak comparison of If-None-Match, RFC 7232; If-Match never takes a
+ * weak one, and the ETags here are never weak). */
+static int etag_matches(const char *list, const char *etag, int weak)
 {
 	const char *p = list;
 	size_t el = strlen(etag);
@@ -251,6 +255,13 @@ static int etag_matches(const char *list, const char *etag)
 		p += strspn(p, " ,");
 		if (*p == '*')
 			return 1;
+		if (!strncmp(p, "W/", 2)) {
+			if (!weak) {
+				p += strcspn(p, ",");
+				continue;
+			}
+			p += 2;
+		}
 		n = strcspn(p, ",");
 		while (n && p[n - 1] == ' ')
 			n--;
@@ -284,15 +295,16 @@ enum s3_err s3_conditions(struct s3_req *r, const char *prefix,
 	int64_t secs = mtime / 1000000000 * 1000000000, t;
 
 	/* RFC 7232 order, as S3 applies it */
-	if (im && !etag_matches(im, etag))
+	if (im && !etag_matches(im, etag, 0))
 		return S3_PRECONDITION_FAILED;
 	if (!im && ius && (t = s3_parse_http_date(ius)) != INT64_MIN &&
 	    secs > t)
 		return S3_PRECONDITION_FAILED;
-	if (inm && etag_matches(inm, etag))
+	if (inm && etag_matches(inm, etag, 1))
 		return unchanged;
+	/* a date later than the present is not a valid one (RFC 7232) */
 	if (!inm && ims && (t = s3_parse_http_date(ims)) != INT64_MIN &&
-	    secs <= t)
+	    secs <= t && t <= (int64_t)time(NULL) * 1000000000)
 		return unchanged;
 	return S3_OK;
 }

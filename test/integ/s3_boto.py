@@ -118,6 +118,13 @@ s3.head_object(Bucket="alpha", Key="docs/report.bin", IfMatch=etag,
                IfUnmodifiedSince=lm.replace(year=lm.year - 1))
 expect_error("NoSuchKey", 404, s3.get_object, Bucket="alpha", Key="docs/none",
              IfMatch=etag)
+# If-None-Match compares weakly, If-Match strongly; a future date is none
+expect_error(None, 304, s3.get_object, Bucket="alpha", Key="docs/report.bin",
+             IfNoneMatch="W/" + etag)
+expect_error("PreconditionFailed", 412, s3.get_object, Bucket="alpha",
+             Key="docs/report.bin", IfMatch="W/" + etag)
+s3.get_object(Bucket="alpha", Key="docs/report.bin",
+              IfModifiedSince=lm.replace(year=lm.year + 1))
 
 step("conditional writes: If-None-Match: * and If-Match on PUT, copy, completion, delete")
 s3.create_bucket(Bucket="cond")
