@@ -77,10 +77,29 @@ expect_fail "stat of a missing path" "/b/nothing: No such file or directory" ag 
 expect_fail "get of a missing path" "/b/nothing: No such file or directory" ag get /b/nothing "$T/x"
 
 step "identical content stores once and reads back from both names"
+# figure NAME: one exact figure of status -b
+figure() {
+	ag status -b | awk -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found }' ||
+		fail "status -b shows no $1"
+}
+declare -A was
+for f in logical_bytes unique_bytes stored_bytes chunks inodes; do
+	was[$f]=$(figure "$f")
+done
 ag put "$T/random" /b/random-copy || fail "put copy exited $?"
 same "$T/random" /b/random-copy
 ag status >"$T/status.out" || fail "status exited $?"
 sed 's/^/# /' "$T/status.out"
+size=$(stat -c %s "$T/random")
+[ "$(figure logical_bytes)" -eq $((was[logical_bytes] + size)) ] ||
+	fail "logical bytes $(figure logical_bytes), expected ${was[logical_bytes]} + $size"
+[ "$(figure inodes)" -eq $((was[inodes] + 1)) ] ||
+	fail "inodes $(figure inodes), expected ${was[inodes]} + 1"
+for f in unique_bytes stored_bytes chunks; do
+	[ "$(figure "$f")" -eq "${was[$f]}" ] ||
+		fail "the copy stored new data: $f ${was[$f]} -> $(figure "$f")"
+done
+say "a 5 MiB copy: logical +$size bytes, chunks ${was[chunks]}, stored ${was[stored_bytes]} bytes, both unchanged"
 
 step "overwrite replaces the content"
 mkdata "$T/new" 70000 random
