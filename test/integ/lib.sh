@@ -171,7 +171,7 @@ expect_fail() {
 		;;
 	*)
 		grep -qE -- "$want" "$T/out" "$T/err" ||
-			fail "$what: exit $rc without \"$want\": $(head -n 2 "$T/err" "$T/out" | cut -c 1-160)"
+			fail "$what: exit $rc without \"$want\": $(cat "$T/err" "$T/out" | head -n 2 | cut -c 1-160)"
 		;;
 	esac
 	say "$what: failed as it should (exit $rc): $(grep -hE -m 1 -- "${want#exit *}" "$T/err" "$T/out" | head -n 1 | cut -c 1-160)"
