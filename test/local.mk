@@ -32,6 +32,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/fuse_crash.sh \
 	test/integ/fuse_posix.sh \
 	test/integ/fuse_diff.py \
+	test/integ/fuse_fsx.sh \
 	test/integ/s3_basic.sh \
 	test/integ/s3_boto.py \
 	test/integ/s3_clients.sh \
@@ -42,13 +43,16 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_tls.sh \
 	test/integ/s3_slowloris.sh
 
-check_PROGRAMS += $(AGORA_UNIT_TESTS)
+check_PROGRAMS += $(AGORA_UNIT_TESTS) test/integ/fsx
 
 test_unit_test_cdc_SOURCES = test/unit/test_cdc.c test/unit/tap.h
 test_unit_test_ec_SOURCES = test/unit/test_ec.c test/unit/tap.h
 test_unit_test_btree_SOURCES = test/unit/test_btree.c test/unit/tap.h
 test_unit_test_stripe_SOURCES = test/unit/test_stripe.c test/unit/tap.h
 test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h
+# fsx runs against a mount (test/integ/fuse_fsx.sh): no libagora
+test_integ_fsx_SOURCES = test/integ/fsx.c
+test_integ_fsx_LDADD =
 
 TESTS += $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
 EXTRA_DIST += $(AGORA_INTEG_TESTS) test/integ/lib.sh test/run-all.sh \

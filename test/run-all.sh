@@ -5,10 +5,17 @@
 #  2. autoreconf -fi;
 #  3. build in build-check/ with --enable-werror and run make check
 #     (unit tests and integration tests);
-#  4. build in build-asan/ with --enable-asan (ASan + UBSan) and run the
-#     unit tests there (make check-unit);
-#  5. print one last line, "N passed, N failed" (", N skipped" when some
-#     were), summed over both runs. Every TAP test point of a unit test and
+#  4. build in build-asan/ with --enable-asan (ASan + UBSan) and run make
+#     check there too: the unit tests and the integration tests, whose
+#     daemons and tools are then the sanitized ones (a sanitizer report
+#     of any of them fails its test), always at their fast-tier size
+#     (and fuse_fsx.sh with 30,000 operations);
+#  5. with AGORA_LONG=1, build in build-tsan/ with --enable-tsan
+#     (ThreadSanitizer) and run the unit tests and the integration tests
+#     of the threaded paths there (tsan_tests below), at their fast-tier
+#     size;
+#  6. print one last line, "N passed, N failed" (", N skipped" when some
+#     were), summed over all runs. Every TAP test point of a unit test and
 #     every integration script counts as one result.
 #
 # Exit status: 0 when nothing failed, 1 otherwise.
@@ -53,10 +60,12 @@ count() {
 }
 
 # phase NAME BUILDDIR MAKE-TARGET CONFIGURE-ARGS...: configure (when the
-# options changed), build and test one tree. A step that fails without
-# leaving test results counts as one failure.
+# options changed), build and test one tree, with the make arguments in
+# the array phase_args, if any. A step that fails without leaving test
+# results counts as one failure. Prints how long the phase took.
+phase_args=()
 phase() {
-	local name=$1 dir=$2 target=$3
+	local name=$1 dir=$2 target=$3 start=$SECONDS
 	shift 3
 	local want="$*" have=""
 	say "$name: configure ${want:-(defaults)} in ${dir#"$root"/}/"
@@ -82,7 +91,8 @@ phase() {
 	say "$name: make $target"
 	rm -f "$dir/test-suite.log"
 	local rc=0
-	make -C "$dir" -j"$jobs" "$target" || rc=$?
+	make -C "$dir" -j"$jobs" "$target" ${phase_args[@]+"${phase_args[@]}"} || rc=$?
+	echo "run-all: $name: configure, build and make $target took $((SECONDS - start)) s"
 	if [ "$rc" -ne 0 ] && [ -f "$dir/test-suite.log" ]; then
 		# the logs of what failed, for the CI output
 		cat "$dir/test-suite.log"
@@ -108,13 +118,28 @@ if [ -f "$root/config.status" ]; then
 	make -C "$root" distclean >/dev/null 2>&1 || rm -f "$root/config.status"
 fi
 
+# What the ThreadSanitizer run of the long tier runs.
+tsan_tests="test/unit/test_core test/unit/test_stripe test/integ/concurrent.sh \
+test/integ/fuse_basic.sh test/integ/fuse_shared.sh test/integ/fuse_fsx.sh \
+test/integ/s3_basic.sh test/integ/s3_boto.py"
+
 # UBSan reports stop the program, so undefined behaviour fails its test.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 say "autoreconf -fi"
 if autoreconf -fi; then
 	phase "werror" "$root/build-check" check --enable-werror
-	phase "asan" "$root/build-asan" check-unit --enable-asan
+	# the long tier's loops run once, in the werror build; fsx's 100,000
+	# operations take over 3 minutes under ASan, 30,000 one
+	phase_args=(AGORA_LONG=0 AGORA_FSX_OPS=30000)
+	phase "asan" "$root/build-asan" check --enable-asan
+	if [ "$AGORA_LONG" = 1 ]; then
+		# the threaded paths: metad's group commit and drive pool, the
+		# mount's and the S3 gateway's worker threads, the packer
+		phase_args=(AGORA_LONG=0 AGORA_FSX_OPS=20000 "TESTS=$tsan_tests")
+		phase "tsan" "$root/build-tsan" check --enable-tsan
+		phase_args=()
+	fi
 else
 	echo "run-all: autoreconf FAILED"
 	failed=$((failed + 1))

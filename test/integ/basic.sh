@@ -22,7 +22,7 @@ for ((i = 0; i < NDRIVES; i++)); do
 done
 
 step "mkfs refuses a formatted cluster without --force"
-expect_fail "mkfs again" ag mkfs
+expect_fail "mkfs again" "already holds an Agora label; use --force" ag mkfs
 
 step "fsck of the new cluster is clean"
 ag fsck || fail "fsck of a fresh cluster exited $?"
@@ -73,14 +73,33 @@ ag ls / >"$T/ls" || fail "ls / exited $?"
 grep -qw b "$T/ls" || fail "ls / does not show b"
 ag stat /b/random >"$T/stat" || fail "stat exited $?"
 grep -q $((5 << 20)) "$T/stat" || fail "stat /b/random does not show its size"
-expect_fail "stat of a missing path" ag stat /b/nothing
-expect_fail "get of a missing path" ag get /b/nothing "$T/x"
+expect_fail "stat of a missing path" "/b/nothing: No such file or directory" ag stat /b/nothing
+expect_fail "get of a missing path" "/b/nothing: No such file or directory" ag get /b/nothing "$T/x"
 
 step "identical content stores once and reads back from both names"
+# figure NAME: one exact figure of status -b
+figure() {
+	ag status -b | awk -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found }' ||
+		fail "status -b shows no $1"
+}
+declare -A was
+for f in logical_bytes unique_bytes stored_bytes chunks inodes; do
+	was[$f]=$(figure "$f")
+done
 ag put "$T/random" /b/random-copy || fail "put copy exited $?"
 same "$T/random" /b/random-copy
 ag status >"$T/status.out" || fail "status exited $?"
 sed 's/^/# /' "$T/status.out"
+size=$(stat -c %s "$T/random")
+[ "$(figure logical_bytes)" -eq $((was[logical_bytes] + size)) ] ||
+	fail "logical bytes $(figure logical_bytes), expected ${was[logical_bytes]} + $size"
+[ "$(figure inodes)" -eq $((was[inodes] + 1)) ] ||
+	fail "inodes $(figure inodes), expected ${was[inodes]} + 1"
+for f in unique_bytes stored_bytes chunks; do
+	[ "$(figure "$f")" -eq "${was[$f]}" ] ||
+		fail "the copy stored new data: $f ${was[$f]} -> $(figure "$f")"
+done
+say "a 5 MiB copy: logical +$size bytes, chunks ${was[chunks]}, stored ${was[stored_bytes]} bytes, both unchanged"
 
 step "overwrite replaces the content"
 mkdata "$T/new" 70000 random
@@ -90,10 +109,10 @@ same "$T/random" /b/random-copy
 
 step "rm and mkdir"
 ag rm /b/one || fail "rm /b/one exited $?"
-expect_fail "get of a removed file" ag get /b/one "$T/x"
-expect_fail "rm of a non-empty directory without -r" ag rm /b/deep
+expect_fail "get of a removed file" "/b/one: No such file or directory" ag get /b/one "$T/x"
+expect_fail "rm of a non-empty directory without -r" "/b/deep: Directory not empty" ag rm /b/deep
 ag rm -r /b/deep || fail "rm -r /b/deep exited $?"
-expect_fail "ls of a removed directory" ag ls /b/deep
+expect_fail "ls of a removed directory" "/b/deep: No such file or directory" ag ls /b/deep
 ag mkdir /b/newdir || fail "mkdir exited $?"
 ag ls /b >"$T/ls" || fail "ls exited $?"
 grep -qw newdir "$T/ls" || fail "ls /b does not show newdir"
@@ -104,7 +123,7 @@ step "reads need no metad; writes do"
 metad_stop
 same "$T/big" /b/big
 ag ls /b >/dev/null || fail "ls without metad exited $?"
-expect_fail "put without metad" ag put "$T/small" /b/nope
+expect_fail "put without metad" "agora-metad at unix:.* does not answer" ag put "$T/small" /b/nope
 
 step "a restarted metad serves the same cluster"
 metad_start

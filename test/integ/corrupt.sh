@@ -290,7 +290,7 @@ metad_stop
 files+=(/a/new)
 check_all
 unset 'files[-1]'
-expect_fail "get of the removed file" ag get /a/gone "$T/x"
+expect_fail "get of the removed file" "/a/gone: No such file or directory" ag get /a/gone "$T/x"
 rc=0
 ag fsck >"$T/fsck.out" 2>&1 || rc=$?
 [ "$rc" -le 1 ] || fail "fsck after new commits on a damaged drive exited $rc"

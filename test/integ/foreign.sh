@@ -150,7 +150,7 @@ sha256sum <"$T/d2" >"$T/d2.sha"
 mkdir "$T/N"
 sed -e "/^drives = /s|$T/B/d|$T/N/d|g" -e "/^drives = /s|$T/N/d2,|$T/d2,|" \
 	"$BCONF" >"$T/N-with-A2.conf"
-expect_fail "mkfs over a drive of another cluster" \
+expect_fail "mkfs over a drive of another cluster" "d2 already holds an Agora label" \
 	timeout "$AGORA_TIMEOUT" "$AGORA" -c "$T/N-with-A2.conf" mkfs
 grep -q "$T/d2 already holds an Agora label" "$T/err" || fail "mkfs does not say why"
 sha256sum <"$T/d2" | cmp -s - "$T/d2.sha" || fail "the refused mkfs changed A's drive 2"

@@ -116,7 +116,7 @@ for ((cycle = 1; cycle <= cycles; cycle++)); do
 	say "$(status_line data)"
 
 	step "cycle $cycle: the full cluster is consistent"
-	expect_fail "a second put on the full cluster" ag put "$T/f" /full/again
+	expect_fail "a second put on the full cluster" "/full/again: No space left on device" ag put "$T/f" /full/again
 	grep -q 'No space left' "$T/err" || fail "the second put does not say 'No space left'"
 	fsck_clean "full cluster"
 	verify_all

@@ -67,7 +67,7 @@ step "directories, symlinks, hard links, FIFOs, device nodes"
 mkdir -p "$M/d/e"
 [ "$(stat -c %h "$M/d")" = 3 ] || fail "nlink of d is $(stat -c %h "$M/d")"
 echo x >"$M/d/e/f"
-expect_fail "rmdir of a non-empty directory" rmdir "$M/d/e"
+expect_fail "rmdir of a non-empty directory" "Directory not empty" rmdir "$M/d/e"
 ln -s ../a "$M/d/sl"
 [ "$(readlink "$M/d/sl")" = ../a ] || fail "readlink"
 [ "$(cat "$M/d/sl")" = "$(cat "$M/a")" ] || fail "read through symlink"
@@ -162,9 +162,9 @@ bfree=$(stat -f -c %f "$M")
 step "permissions: another user gets EACCES and EPERM where POSIX says"
 echo secret >"$M/private"
 chmod 600 "$M/private"
-expect_fail "nobody reads a 0600 file" as_nobody cat "$M/private"
-expect_fail "nobody writes a 0644 file" as_nobody sh -c "echo x >>'$M/a'"
-expect_fail "nobody creates in a 0755 directory" as_nobody touch "$M/d/nobody"
+expect_fail "nobody reads a 0600 file" "Permission denied" as_nobody cat "$M/private"
+expect_fail "nobody writes a 0644 file" "Permission denied" as_nobody sh -c "echo x >>'$M/a'"
+expect_fail "nobody creates in a 0755 directory" "Permission denied" as_nobody touch "$M/d/nobody"
 grep -q "Permission denied" "$T/err" || fail "not EACCES: $(cat "$T/err")"
 mkdir "$M/tmp"
 chmod 1777 "$M/tmp"
@@ -173,7 +173,7 @@ chmod 666 "$M/tmp/root-file"
 as_nobody sh -c "echo theirs >'$M/tmp/nobody-file'" || fail "nobody creates in 1777"
 [ "$(stat -c %u:%g "$M/tmp/nobody-file")" = 65534:65534 ] ||
 	fail "new file not owned by its creator: $(stat -c %u:%g "$M/tmp/nobody-file")"
-expect_fail "nobody removes root's file in a sticky directory" \
+expect_fail "nobody removes root's file in a sticky directory" "Operation not permitted" \
 	as_nobody rm -f "$M/tmp/root-file"
 as_nobody rm "$M/tmp/nobody-file" || fail "nobody removes its own file"
 chmod 4777 "$M/tmp/root-file"
@@ -213,8 +213,14 @@ assert os.pread(fd3, 8, 0) == b"replaced"
 os.close(fd3)
 os.close(fd)' "$M/ghost" "$M/rn-src" "$M/rn-dst"
 [ "$(cat "$M/rn-dst")" = new ] || fail "rename over an open file"
-ag fsck >"$T/fsck" || fail "fsck after unlinked-open: $(tail -n 3 "$T/fsck")"
-grep -q ' 0 orphans' "$T/fsck" || fail "orphans left: $(grep orphans "$T/fsck")"
+# the kernel sends the last close's RELEASE without waiting for it, so
+# the orphan goes a moment after close returns (seconds under ASan)
+for ((i = 0; i < 50; i++)); do
+	ag fsck >"$T/fsck" || fail "fsck after unlinked-open: $(tail -n 3 "$T/fsck")"
+	grep -q ' 0 orphans' "$T/fsck" && break
+	sleep 0.2
+done
+grep -q ' 0 orphans' "$T/fsck" || fail "orphans left 10 s after the last close: $(grep orphans "$T/fsck")"
 
 step "sparse files past 4 GiB, SEEK_DATA and SEEK_HOLE"
 py 'import os, sys

@@ -33,11 +33,41 @@ started_pids=()
 started_mounts=()
 steps=0
 
+# Every sanitizer report of a program the test starts (a build with
+# --enable-asan or --enable-tsan) goes to a file $T/sanitizer.PID, not to
+# the program's stderr, which a daemon may have sent anywhere; cleanup
+# fails the test when there is one, and so does expect_fail.
+for v in ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS; do
+	export "$v=${!v:+${!v}:}log_path=$T/sanitizer"
+done
+unset v
+sanitizer_said='ERROR: (Address|Leak|Thread|Memory)Sanitizer|WARNING: ThreadSanitizer|SUMMARY: UndefinedBehaviorSanitizer|: runtime error: '
+
 # Messages go to stdout, which the test driver keeps in test/integ/NAME.log.
 say() { printf '# %s\n' "$*"; }
 step() { steps=$((steps + 1)); printf 'step %d: %s\n' "$steps" "$*"; }
 fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
 skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
+
+# sanitizer_reports: print the start of every sanitizer report made in
+# this test so far (the files $T/sanitizer.*, and the logs in $T, for a
+# program that chose its own log_path); 1 when there is none.
+sanitizer_reports() {
+	local f found=1
+	for f in "$T"/sanitizer.*; do
+		[ -s "$f" ] || continue
+		found=0
+		printf '%s:\n' "${f##*/}"
+		head -n 30 "$f"
+	done
+	for f in "$T"/*.log; do
+		grep -qE "$sanitizer_said" "$f" 2>/dev/null || continue
+		found=0
+		printf '%s:\n' "${f##*/}"
+		grep -E -A 20 "$sanitizer_said" "$f" | head -n 30
+	done
+	return "$found"
+}
 
 cleanup() {
 	local rc=$? pid mnt i
@@ -54,6 +84,12 @@ cleanup() {
 			wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null
 		fi
 	done
+	# the daemons have exited (and run the leak check): any report fails
+	if sanitizer_reports >"$T/sanitizer-reports.txt"; then
+		printf 'FAIL: a sanitizer report\n'
+		sed 's/^/# /' "$T/sanitizer-reports.txt"
+		[ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || rc=1
+	fi
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		for f in "$T"/*.log; do
 			[ -s "$f" ] || continue
@@ -110,15 +146,35 @@ CONF
 # ag ARGS...: the agora tool on the test cluster, with a time limit.
 ag() { timeout "$AGORA_TIMEOUT" "$AGORA" -c "$CONF" "$@"; }
 
-# expect_fail DESCRIPTION COMMAND...: the command must exit non-zero (and
-# not time out, which also means not hang).
+# expect_fail DESCRIPTION ERROR COMMAND...: the command must fail, and
+# fail the way ERROR says: either "exit N", the exit status it must
+# return, or an extended regular expression (a message, an errno name, an
+# HTTP status) that its stdout or stderr must match. Whatever ERROR says,
+# a command that times out, dies of a signal (exit 129-192, as the shell
+# and timeout(1) report one; awscli's own errors are 252-255) or makes a
+# sanitizer report has not failed as it should. Output in $T/out, $T/err.
 expect_fail() {
-	local what=$1 rc=0
-	shift
+	local what=$1 want=$2 rc=0
+	shift 2
 	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	[ "$rc" -ne 0 ] || fail "$what: succeeded, should have failed"
+	[ "$rc" -ne 0 ] || fail "$what: succeeded, should have failed with \"$want\""
 	[ "$rc" -ne 124 ] || fail "$what: timed out"
-	say "$what: failed as it should (exit $rc): $(head -n 1 "$T/err" | cut -c 1-160)"
+	[ "$rc" -le 128 ] || [ "$rc" -gt 192 ] ||
+		fail "$what: killed by signal $((rc - 128)): $(tail -n 3 "$T/err")"
+	if grep -qE "$sanitizer_said" "$T/out" "$T/err" || sanitizer_reports >/dev/null; then
+		fail "$what: a sanitizer report: $(sanitizer_reports; grep -hE "$sanitizer_said" "$T/out" "$T/err" | head -n 3)"
+	fi
+	case $want in
+	"exit "*)
+		[ "$rc" -eq "${want#exit }" ] ||
+			fail "$what: exit $rc, expected $want: $(head -n 1 "$T/err" | cut -c 1-160)"
+		;;
+	*)
+		grep -qE -- "$want" "$T/out" "$T/err" ||
+			fail "$what: exit $rc without \"$want\": $(cat "$T/err" "$T/out" | head -n 2 | cut -c 1-160)"
+		;;
+	esac
+	say "$what: failed as it should (exit $rc): $(grep -hE -m 1 -- "${want#exit *}" "$T/err" "$T/out" | head -n 1 | cut -c 1-160)"
 }
 
 metad_start() {

@@ -116,8 +116,11 @@ def alive():
 def absent(key):
     try:
         s3.head_object(Bucket="bad", Key=key)
-    except s3.exceptions.ClientError:
-        return
+    except s3.exceptions.ClientError as e:
+        st = e.response["ResponseMetadata"]["HTTPStatusCode"]
+        if st == 404:
+            return
+        fail("HEAD of %s after a failed PUT: %d, not 404" % (key, st))
     fail("object %s exists after a failed PUT" % key)
 
 

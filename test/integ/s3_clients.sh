@@ -58,8 +58,8 @@ s3c cp s3://cmd/a/small s3://cmd/b/copy >/dev/null || fail "s3cmd cp"
 s3c get s3://cmd/b/copy "$T/copy.1" >/dev/null && cmp -s "$T/small" "$T/copy.1" || fail "s3cmd cp data"
 out=$(s3c du s3://cmd)
 grep -q "^ *$((123457 * 2 + (66 << 20) + 42000)) " <<<"$out" || fail "s3cmd du: $out"
-expect_fail "s3cmd get of a missing key" s3c get s3://cmd/none "$T/none"
-expect_fail "s3cmd rb of a non-empty bucket" s3c rb s3://cmd
+expect_fail "s3cmd get of a missing key" "Source object .s3://cmd/none. does not exist" s3c get s3://cmd/none "$T/none"
+expect_fail "s3cmd rb of a non-empty bucket" "409 \(BucketNotEmpty\)" s3c rb s3://cmd
 s3c del --recursive --force s3://cmd >/dev/null || fail "s3cmd del --recursive"
 s3c rb s3://cmd >/dev/null || fail "s3cmd rb"
 
@@ -79,7 +79,7 @@ rc sync "$T/tree" ag:clone/t || fail "rclone sync"
 got=$(rc lsf -R ag:clone/t | LC_ALL=C sort | tr '\n' ' ')
 [ "$got" = "big d/ d/f1 d/f2 " ] || fail "rclone after sync: $got"
 rc purge ag:clone || fail "rclone purge"
-expect_fail "rclone lsf of a purged bucket" rc lsf ag:clone
+expect_fail "rclone lsf of a purged bucket" "directory not found" rc lsf ag:clone
 
 s3d_alive
 s3d_stop

@@ -55,7 +55,7 @@ cmp -s "$T/f" "$T/f.http" || fail "GET over HTTP differs"
 same "$T/f" /secure/f
 
 step "a certificate the client does not trust is refused by the client"
-expect_fail "awscli without the CA" \
+expect_fail "awscli without the CA" "CERTIFICATE_VERIFY_FAILED" \
 	timeout "$AGORA_TIMEOUT" aws --endpoint-url "$TLS_URL" s3 ls s3://secure
 
 step "plain HTTP to the TLS port, and a hang-up mid-handshake: still serving"
