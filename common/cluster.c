@@ -122,6 +122,7 @@ static int ping(struct ag_cluster *c)
 	size_t len = sizeof(one);
 	int rc;
 
+	pthread_rwlock_wrlock(&c->hold_lock);
 	if (ag_open_files_list(c->open_files, 8, &msg, &len))
 		msg = NULL; /* no memory: say we are alive at least */
 	if (!msg) {
@@ -130,6 +131,7 @@ static int ping(struct ag_cluster *c)
 	}
 	put_le64(msg, c->client_id);
 	rc = ag_rpc_try(c->rpc, AG_RPC_PING, msg, len, &r);
+	pthread_rwlock_unlock(&c->hold_lock);
 	if (!rc)
 		ag_cl_set_state(c, r.gen, r.root);
 	if (msg != one)
@@ -210,6 +212,16 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 	pthread_mutex_init(&c->hb_lock, NULL);
 	pthread_cond_init(&c->hb_cond, NULL);
 	pthread_mutex_init(&c->rf_lock, NULL);
+	{
+		pthread_rwlockattr_t ra;
+
+		/* a steady stream of opens must not starve the heartbeat */
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(
+			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&c->hold_lock, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	pthread_cond_init(&c->rf_cond, NULL);
 	rc = ag_config_load(config, &c->cfg);
 	if (rc)
@@ -304,6 +316,7 @@ void ag_cluster_close(struct ag_cluster *c)
 	pthread_mutex_destroy(&c->hb_lock);
 	pthread_cond_destroy(&c->hb_cond);
 	pthread_mutex_destroy(&c->rf_lock);
+	pthread_rwlock_destroy(&c->hold_lock);
 	pthread_cond_destroy(&c->rf_cond);
 	pthread_mutex_destroy(&c->pack_lock);
 	pthread_cond_destroy(&c->seal_cond);

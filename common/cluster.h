@@ -58,6 +58,11 @@ struct ag_cluster {
 	pthread_cond_t seal_cond;
 	struct ag_chunk_cache *cache;
 	struct ag_open_files *open_files; /* openfile.c */
+	/* metad's holds of our open inodes (holds.c): a first open holds
+	 * the read side from its HOLD until its file is in open_files, a
+	 * heartbeat the write side while it lists open_files and sends the
+	 * list, so no list sent can miss a hold metad already has */
+	pthread_rwlock_t hold_lock;
 	struct ag_watch *watch;      /* watch.c; NULL: ask metad each time */
 	pthread_t heartbeat;         /* keeps leases and orphans alive */
 	int heartbeat_running;

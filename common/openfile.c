@@ -185,9 +185,12 @@ int ag_file_open(struct ag_cluster *c, uint64_t ino, struct ag_file **fp)
 		goto found;
 	/* the first opener here: metad keeps the inode alive for us from
 	 * now on, should another gateway remove its last name */
+	pthread_rwlock_rdlock(&c->hold_lock);
 	rc = ag_cl_hold(c, ino, 1);
-	if (rc && rc != -ENOTCONN) /* none: the next heartbeat tells */
+	if (rc && rc != -ENOTCONN) { /* none: the next heartbeat tells */
+		pthread_rwlock_unlock(&c->hold_lock);
 		return rc;
+	}
 	pthread_mutex_lock(&t->lock);
 	f = find(t, ino);
 	if (f) {
@@ -198,6 +201,7 @@ int ag_file_open(struct ag_cluster *c, uint64_t ino, struct ag_file **fp)
 	if (!f) {
 		pthread_mutex_unlock(&t->lock);
 		ag_cl_hold(c, ino, 0);
+		pthread_rwlock_unlock(&c->hold_lock);
 		return -ENOMEM;
 	}
 	f->c = c;
@@ -210,6 +214,7 @@ int ag_file_open(struct ag_cluster *c, uint64_t ino, struct ag_file **fp)
 	t->count++;
 out:
 	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&c->hold_lock);
 found:
 	*fp = f;
 	return 0;
