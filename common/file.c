@@ -1137,6 +1137,19 @@ static int widen(struct ag_tree *t, uint64_t ino, uint64_t *start,
 	return 0;
 }
 
+/* Committed bytes [off, off + len) of ino as s's root has them, zeros
+ * past the committed end: what a widened write fills in. */
+static int sink_fill(struct sink *s, uint64_t ino, uint64_t off,
+		     uint8_t *buf, size_t len)
+{
+	ssize_t n = len ? tree_read(s->c, s->dedup, ino, off, buf, len) : 0;
+
+	if (n < 0)
+		return (int)n;
+	memset(buf + n, 0, len - n);
+	return 0;
+}
+
 /* Open the WRITE of [start, end) in s's transaction; with filled (bytes
  * of the range were read in from the file as s's root has it), only if
  * that range is still as s saw it when metad applies it. */
@@ -1175,30 +1188,15 @@ static ssize_t write_piece(struct ag_cluster *c, struct sink *s,
 	region = malloc(end - start);
 	if (!region)
 		return -ENOMEM;
-	if (start < off) {
-		ssize_t n = tree_read(c, s->dedup, ino, start, region,
-				      off - start);
-
-		if (n < 0) {
-			free(region);
-			return n;
-		}
-		memset(region + n, 0, off - start - n);
-	}
+	rc = sink_fill(s, ino, start, region, off - start);
 	memcpy(region + (off - start), data, len);
-	if (end > off + len) {
-		uint8_t *after = region + (off - start) + len;
-		ssize_t n = tree_read(c, s->dedup, ino, off + len, after,
-				      end - off - len);
-
-		if (n < 0) {
-			free(region);
-			return n;
-		}
-		memset(after + n, 0, end - off - len - n);
-	}
-	rc = sink_write_begin(s, ino, start, end, AG_MAX(a.size, off + len),
-			      start < off || end > off + len);
+	if (!rc)
+		rc = sink_fill(s, ino, off + len, region + (off - start) + len,
+			       end - off - len);
+	if (!rc)
+		rc = sink_write_begin(s, ino, start, end,
+				      AG_MAX(a.size, off + len),
+				      start < off || end > off + len);
 	if (!rc)
 		rc = sink_bytes(s, region, end - start, start, 1, &used);
 	if (!rc)
@@ -1318,10 +1316,10 @@ int ag_sink_widen(struct ag_sink *as, uint64_t ino, uint64_t *start,
 	return widen(as->s.dedup, ino, start, end);
 }
 
-ssize_t ag_sink_read(struct ag_sink *as, uint64_t ino, uint64_t off,
-		     void *buf, size_t len)
+int ag_sink_fill(struct ag_sink *as, uint64_t ino, uint64_t off, void *buf,
+		 size_t len)
 {
-	return tree_read(as->s.c, as->s.dedup, ino, off, buf, len);
+	return sink_fill(&as->s, ino, off, buf, len);
 }
 
 int ag_sink_begin(struct ag_sink *as, uint64_t ino, uint64_t start,

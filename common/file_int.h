@@ -37,14 +37,14 @@ int ag_sink_refresh(struct ag_sink *s);
  * range re-chunks whole extents. */
 int ag_sink_widen(struct ag_sink *s, uint64_t ino, uint64_t *start,
 		  uint64_t *end);
-/* Read committed bytes of ino as the sink sees them (the root of its
- * last commit or refresh): the bytes a widened write fills in. Returns
- * the bytes read (short at the end of the file) or -errno. */
-ssize_t ag_sink_read(struct ag_sink *s, uint64_t ino, uint64_t off,
-		     void *buf, size_t len);
+/* Fill buf with committed bytes [off, off + len) of ino as the sink
+ * sees them (the root of its last commit or refresh), zeros past the
+ * committed end: the bytes a widened write fills in. 0 or -errno. */
+int ag_sink_fill(struct ag_sink *s, uint64_t ino, uint64_t off, void *buf,
+		 size_t len);
 /* Open a WRITE op replacing the extents of ino starting in [start, end);
  * the size grows to new_size. With filled (some bytes of the range came
- * from ag_sink_read, not from the writer), the commit applies only if
+ * from ag_sink_fill, not from the writer), the commit applies only if
  * no other commit changed the range's extents since the sink's root; it
  * fails with -ESTALE otherwise, and the writer starts again from a
  * refresh. So a commit changes exactly the bytes its writer wrote. */

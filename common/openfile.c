@@ -250,12 +250,11 @@ static void recount(struct ag_file *f)
 static int fill_region(struct ag_file *f, size_t i, size_t j, uint64_t ws,
 		       uint64_t we, uint8_t *region)
 {
-	ssize_t n = ag_sink_read(f->sink, f->ino, ws, region, we - ws);
+	int rc = ag_sink_fill(f->sink, f->ino, ws, region, we - ws);
 	size_t k;
 
-	if (n < 0)
-		return (int)n;
-	memset(region + n, 0, we - ws - n);
+	if (rc)
+		return rc;
 	for (k = i; k < j; k++)
 		memcpy(region + (f->r[k].off - ws), f->r[k].buf, f->r[k].len);
 	return 0;
@@ -815,20 +814,9 @@ static int punch_try(struct ag_sink *s, uint64_t ino, uint64_t off,
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (off > ws) {
-		ssize_t n = ag_sink_read(s, ino, ws, head, off - ws);
-
-		rc = n < 0 ? (int)n : 0;
-		if (n >= 0)
-			memset(head + n, 0, off - ws - n);
-	}
-	if (!rc && we > end) {
-		ssize_t n = ag_sink_read(s, ino, end, tail, we - end);
-
-		rc = n < 0 ? (int)n : 0;
-		if (n >= 0)
-			memset(tail + n, 0, we - end - n);
-	}
+	rc = ag_sink_fill(s, ino, ws, head, off - ws);
+	if (!rc)
+		rc = ag_sink_fill(s, ino, end, tail, we - end);
 	if (!rc)
 		rc = ag_sink_begin(s, ino, ws, we, size, off > ws || we > end);
 	if (!rc && off > ws)
