@@ -5,6 +5,9 @@
 #   AGORA_LONG=1 make check also the long tier (crash and soak loops)
 #   make check-unit         unit tests only
 #   make check TESTS=test/integ/basic.sh   one test
+#   make check-dist         the release tarball: make distcheck (build,
+#                           install, uninstall, VPATH) with the unit tests
+#                           and a smoke test of each face
 
 AGORA_UNIT_TESTS = \
 	test/unit/test_cdc \
@@ -80,4 +83,13 @@ AM_TESTS_ENVIRONMENT = \
 check-unit:
 	$(AM_V_at)$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(AGORA_UNIT_TESTS)'
 
-.PHONY: check-unit
+# What make distcheck runs inside the unpacked tarball: enough to show that
+# every source, script and page the tests need was shipped; the whole
+# suite runs from the tree.
+AGORA_DIST_TESTS = $(AGORA_UNIT_TESTS) test/integ/basic.sh \
+	test/integ/fuse_basic.sh test/integ/s3_basic.sh
+
+check-dist:
+	$(AM_V_at)$(MAKE) $(AM_MAKEFLAGS) distcheck TESTS='$(AGORA_DIST_TESTS)'
+
+.PHONY: check-unit check-dist

@@ -10,11 +10,14 @@
 #     daemons and tools are then the sanitized ones (a sanitizer report
 #     of any of them fails its test), always at their fast-tier size
 #     (and fuse_fsx.sh with 30,000 operations);
-#  5. with AGORA_LONG=1, build in build-tsan/ with --enable-tsan
+#  5. make check-dist in build-check/: the release tarball (make
+#     distcheck) builds, installs and passes the unit tests and a smoke
+#     test of each face; one result;
+#  6. with AGORA_LONG=1, build in build-tsan/ with --enable-tsan
 #     (ThreadSanitizer) and run the unit tests and the integration tests
 #     of the threaded paths there (tsan_tests below), at their fast-tier
 #     size;
-#  6. print one last line, "N passed, N failed" (", N skipped" when some
+#  7. print one last line, "N passed, N failed" (", N skipped" when some
 #     were), summed over all runs. Every TAP test point of a unit test and
 #     every integration script counts as one result.
 #
@@ -118,6 +121,20 @@ if [ -f "$root/config.status" ]; then
 	make -C "$root" distclean >/dev/null 2>&1 || rm -f "$root/config.status"
 fi
 
+# dist BUILDDIR: make check-dist there (a configured tree); one result.
+dist() {
+	local start=$SECONDS
+	say "dist: make check-dist"
+	if [ -f "$1/Makefile" ] && make -C "$1" check-dist >"$1.dist.log" 2>&1; then
+		passed=$((passed + 1))
+		echo "run-all: dist: passed in $((SECONDS - start)) s"
+	else
+		tail -n 40 "$1.dist.log" 2>/dev/null || true
+		echo "run-all: dist: make check-dist FAILED (log: ${1#"$root"/}.dist.log)"
+		failed=$((failed + 1))
+	fi
+}
+
 # What the ThreadSanitizer run of the long tier runs.
 tsan_tests="test/unit/test_core test/unit/test_stripe test/integ/concurrent.sh \
 test/integ/fuse_basic.sh test/integ/fuse_shared.sh test/integ/fuse_fsx.sh \
@@ -129,6 +146,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 say "autoreconf -fi"
 if autoreconf -fi; then
 	phase "werror" "$root/build-check" check --enable-werror
+	dist "$root/build-check"
 	# the long tier's loops run once, in the werror build; fsx's 100,000
 	# operations take over 3 minutes under ASan, 30,000 one
 	phase_args=(AGORA_LONG=0 AGORA_FSX_OPS=30000)
