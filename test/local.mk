@@ -15,7 +15,8 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_btree \
 	test/unit/test_stripe \
 	test/unit/test_core \
-	test/unit/test_rpc
+	test/unit/test_rpc \
+	test/unit/test_openfile
 
 AGORA_INTEG_TESTS = \
 	test/integ/basic.sh \
@@ -53,8 +54,11 @@ test_unit_test_cdc_SOURCES = test/unit/test_cdc.c test/unit/tap.h
 test_unit_test_ec_SOURCES = test/unit/test_ec.c test/unit/tap.h
 test_unit_test_btree_SOURCES = test/unit/test_btree.c test/unit/tap.h
 test_unit_test_stripe_SOURCES = test/unit/test_stripe.c test/unit/tap.h
-test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h
+test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h \
+	test/unit/fixture.h
 test_unit_test_rpc_SOURCES = test/unit/test_rpc.c test/unit/tap.h
+test_unit_test_openfile_SOURCES = test/unit/test_openfile.c test/unit/tap.h \
+	test/unit/fixture.h
 # fsx runs against a mount (test/integ/fuse_fsx.sh): no libagora
 test_integ_fsx_SOURCES = test/integ/fsx.c
 test_integ_fsx_LDADD =

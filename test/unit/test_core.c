@@ -26,69 +26,9 @@
 #include "txn.h"
 #include "util.h"
 #include "tap.h"
+#include "fixture.h"
 
-static char dir[256], conf[300];
-static pid_t metad = -1;
 static uint64_t seed;
-
-static void write_config(void)
-{
-	FILE *f = fopen(conf, "w");
-	int i;
-
-	fprintf(f, "[cluster]\ndrives = ");
-	for (i = 0; i < 6; i++)
-		fprintf(f, "%s%s/d%d", i ? "," : "", dir, i);
-	fprintf(f, "\nec = 4+2\ndrive_size = 128M\nmetad = unix:%s/metad.sock\n"
-		   "chunk_min = 1K\nchunk_avg = 4K\nchunk_max = 16K\n"
-		   "strip_size = 16K\nsegment_size = 1M\n"
-		   "[metad]\nlease_timeout = 30\n", dir);
-	fclose(f);
-}
-
-static int start_metad(void)
-{
-	const char *b = getenv("AGORA_BUILDDIR");
-	char bin[512], sock[300];
-	int i;
-
-	snprintf(bin, sizeof(bin), "%s/metad/agora-metad", b ? b : ".");
-	snprintf(sock, sizeof(sock), "%s/metad.sock", dir);
-	unlink(sock);
-	metad = fork();
-	if (!metad) {
-		char log[320];
-		int fd;
-
-		/* metad must not hold the test's output open (the TAP driver
-		 * waits for it to close) nor outlive the test */
-		snprintf(log, sizeof(log), "%s/metad.log", dir);
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(bin, bin, "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 500; i++) {
-		if (!access(sock, F_OK))
-			return 0;
-		usleep(10000);
-	}
-	return -1;
-}
-
-static void stop_metad(void)
-{
-	if (metad > 0) {
-		kill(metad, SIGTERM);
-		waitpid(metad, NULL, 0);
-		metad = -1;
-	}
-}
 
 static int fsck_clean(struct ag_cluster *c)
 {
@@ -780,7 +720,7 @@ static void test_degraded(void)
 	ok(!ag_cluster_open(conf, 0, &c), "open");
 	ok(!put(c, "degraded", data, len), "put before damage");
 	ag_cluster_close(c);
-	stop_metad();
+	fixture_stop_metad();
 	/* zero drive 2 but its label: every strip on it is garbage */
 	snprintf(path, sizeof(path), "%s/d2", dir);
 	fd = open(path, O_WRONLY);
@@ -958,19 +898,15 @@ int main(void)
 {
 	struct ag_config *cfg;
 	struct ag_cluster *c = NULL;
-	const char *tmp = getenv("TMPDIR");
 
 	seed = tap_seed() | 1;
-	snprintf(dir, sizeof(dir), "%s/agora-core.XXXXXX", tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
+	if (fixture_init("core"))
 		return 99;
-	snprintf(conf, sizeof(conf), "%s/agora.conf", dir);
-	write_config();
 	ok(!ag_config_load(conf, &cfg), "config loads");
 	ok(!ag_meta_mkfs(cfg, 0), "mkfs");
 	ok(ag_meta_mkfs(cfg, 0) == -EEXIST, "mkfs refuses formatted drives");
 	ag_config_free(cfg);
-	if (!ok(!start_metad(), "metad starts"))
+	if (!ok(!fixture_start_metad(), "metad starts"))
 		return tap_done();
 	if (ok(!ag_cluster_open(conf, 0, &c), "cluster opens")) {
 		test_namespace(c);
@@ -984,25 +920,17 @@ int main(void)
 		test_expect(c);
 		ag_cluster_close(c);
 	}
-	stop_metad();
+	fixture_stop_metad();
 	test_retries();
 	test_torn_commit();
 	test_lazy_run();
 	test_lane_fallback();
 	test_cut_anywhere();
 	test_damaged_run();
-	if (!ok(!start_metad(), "metad starts again"))
+	if (!ok(!fixture_start_metad(), "metad starts again"))
 		return tap_done();
 	test_degraded();
-	stop_metad();
-	if (!tap_failed) {
-		char cmd[400];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd))
-			diag("could not remove %s", dir);
-	} else {
-		diag("kept %s", dir);
-	}
+	fixture_stop_metad();
+	fixture_done(tap_failed);
 	return tap_done();
 }
