@@ -235,36 +235,36 @@ static int seg_get(struct tx *tx, uint32_t seg, struct ag_seg_rec *r)
  * next lessee writes other stripes there. */
 static int drop_stripes(struct tx *tx, uint32_t seg)
 {
-	uint8_t k[AG_KEYBUF], (*keys)[9] = NULL;
+	uint8_t k[AG_KEYBUF];
+	uint32_t *stripes = NULL, s, stripe;
 	struct ag_cursor *c;
 	const void *ck, *cv;
 	size_t ckl, cvl, n = 0, cap = 0, i;
 	int rc;
 
-	ag_key_stripe(k, seg, 0);
-	rc = ag_tree_seek(tx->m->tree, k, 5, &c);
+	rc = ag_tree_seek(tx->m->tree, k, ag_key_stripe(k, seg, 0), &c);
 	if (rc)
 		return rc;
 	while ((rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl)) == 1) {
-		if (ckl != 9 || memcmp(ck, k, 5))
+		if (ag_key_stripe_decode(ck, ckl, &s, &stripe) || s != seg)
 			break;
 		if (n == cap) {
-			void *nk;
+			void *ns;
 
 			cap = cap ? 2 * cap : 64;
-			nk = realloc(keys, cap * sizeof(*keys));
-			if (!nk) {
+			ns = realloc(stripes, cap * sizeof(*stripes));
+			if (!ns) {
 				rc = -ENOMEM;
 				break;
 			}
-			keys = nk;
+			stripes = ns;
 		}
-		memcpy(keys[n++], ck, 9);
+		stripes[n++] = stripe;
 	}
 	ag_cursor_free(c);
 	for (i = 0; rc >= 0 && i < n; i++)
-		rc = tdel(tx, keys[i], 9);
-	free(keys);
+		rc = tdel(tx, k, ag_key_stripe(k, seg, stripes[i]));
+	free(stripes);
 	return rc < 0 ? rc : 0;
 }
 

@@ -176,7 +176,7 @@ static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
 			ag_dirent_cb cb, void *arg)
 {
 	uint8_t k[AG_KEYBUF];
-	size_t pl = ag_key_dirent(k, dir, "", 0), kl = pl, alen = 0;
+	size_t kl = ag_key_dirent(k, dir, "", 0), alen = 0;
 	struct ag_cursor *cur;
 	const void *ck, *cv;
 	size_t ckl, cvl;
@@ -192,20 +192,23 @@ static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
 	if (rc)
 		return rc;
 	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
-		const uint8_t *kb = ck, *vb = cv;
+		const uint8_t *vb = cv;
+		const char *name;
+		size_t nlen;
+		uint64_t parent;
 
-		if (ckl <= pl || memcmp(kb, k, pl)) {
+		if (ag_key_dirent_decode(ck, ckl, &parent, &name, &nlen) ||
+		    parent != dir || !nlen) {
 			rc = 0; /* past the directory's entries */
 			break;
 		}
-		if (after && ckl == kl && !memcmp(kb, k, kl))
+		if (after && nlen == alen && !memcmp(name, after, alen))
 			continue;
 		if (cvl != 9) {
 			rc = AG_CORRUPT("directory entry");
 			break;
 		}
-		rc = cb(arg, (const char *)kb + pl, ckl - pl, get_le64(vb),
-			vb[8]);
+		rc = cb(arg, name, nlen, get_le64(vb), vb[8]);
 		if (rc)
 			break;
 	}
@@ -616,13 +619,16 @@ static ssize_t tree_listxattr(struct ag_tree *t, uint64_t ino, char *buf,
 	if (rc)
 		return rc;
 	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
-		const char *name = (const char *)ck + pl;
-		size_t n = ckl - pl;
+		const char *name;
+		size_t n;
+		uint64_t kino;
+		unsigned piece;
 
-		if (ckl <= pl || memcmp(ck, k, pl))
+		if (ag_key_xattr_decode(ck, ckl, &kino, &name, &n, &piece) ||
+		    kino != ino || (!n && !piece))
 			break;
-		if (name[0] == '\001' || memchr(name, 0, n))
-			continue; /* internal records, pieces of long values */
+		if (piece || name[0] == '\001')
+			continue; /* pieces of long values, internal records */
 		if (size) {
 			if (total + n + 1 > size) {
 				rc = -ERANGE;

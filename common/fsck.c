@@ -178,10 +178,12 @@ static int check_page(uint64_t addr, int level, void *arg)
 static void rec_inode(struct fsck *f, const uint8_t *k, size_t kl,
 		      const void *v, size_t vl)
 {
-	uint64_t ino = kl == 9 ? get_be64(k + 1) : 0;
+	uint64_t ino;
 	struct ag_attr a;
 	struct entry *e;
 
+	if (ag_key_inode_decode(k, kl, &ino))
+		ino = 0;
 	if (!ino || ag_inode_decode(v, vl, ino, &a)) {
 		problem(f, "inode record %llu is malformed",
 			(unsigned long long)ino);
@@ -200,17 +202,19 @@ static void rec_inode(struct fsck *f, const uint8_t *k, size_t kl,
 static void rec_dirent(struct fsck *f, const uint8_t *k, size_t kl,
 		       const uint8_t *v, size_t vl)
 {
-	uint64_t parent = get_be64(k + 1), ino;
+	uint64_t parent = 0, ino;
 	struct entry *pe, *ce;
-	size_t nlen = kl - 9;
+	const char *name = NULL;
+	size_t nlen = 0;
 
-	if (kl <= 9 || vl != 9) {
+	if (ag_key_dirent_decode(k, kl, &parent, &name, &nlen) || !nlen ||
+	    vl != 9) {
 		problem(f, "directory entry in %llu is malformed",
 			(unsigned long long)parent);
 		return;
 	}
-	if (nlen > AG_NAME_MAX || memchr(k + 9, '/', nlen) ||
-	    memchr(k + 9, 0, nlen))
+	if (nlen > AG_NAME_MAX || memchr(name, '/', nlen) ||
+	    memchr(name, 0, nlen))
 		problem(f, "directory %llu holds an invalid name",
 			(unsigned long long)parent);
 	ino = get_le64(v);
@@ -218,18 +222,18 @@ static void rec_dirent(struct fsck *f, const uint8_t *k, size_t kl,
 	ce = map_get(&f->inodes, &ino, 8, 0);
 	if (!pe || !S_ISDIR(pe->mode)) {
 		problem(f, "entry '%.*s' is in %llu, which is not a directory",
-			(int)nlen, k + 9, (unsigned long long)parent);
+			(int)nlen, name, (unsigned long long)parent);
 		return;
 	}
 	if (!ce) {
 		problem(f, "entry '%.*s' in %llu names missing inode %llu",
-			(int)nlen, k + 9, (unsigned long long)parent,
+			(int)nlen, name, (unsigned long long)parent,
 			(unsigned long long)ino);
 		return;
 	}
 	if (v[8] != ((ce->mode & S_IFMT) >> 12))
 		problem(f, "entry '%.*s' in %llu has the wrong type",
-			(int)nlen, k + 9, (unsigned long long)parent);
+			(int)nlen, name, (unsigned long long)parent);
 	ce->a++;
 	if (S_ISDIR(ce->mode))
 		pe->c++;
@@ -241,13 +245,13 @@ static void rec_extent(struct fsck *f, const uint8_t *k, size_t kl,
 {
 	struct ag_extent x;
 	struct entry *ie, *ce;
-	uint64_t ino;
+	uint64_t ino, off;
 
-	if (ag_extent_decode(k, kl, v, vl, &x)) {
+	if (ag_extent_decode(k, kl, v, vl, &x) ||
+	    ag_key_extent_decode(k, kl, &ino, &off)) {
 		problem(f, "malformed extent record");
 		return;
 	}
-	ino = get_be64(k + 1);
 	ie = map_get(&f->inodes, &ino, 8, 0);
 	if (!ie || !S_ISREG(ie->mode))
 		problem(f, "extent at %llu of %llu, which is not a file",
@@ -268,16 +272,17 @@ static void rec_chunk(struct fsck *f, const uint8_t *k, size_t kl,
 {
 	struct ag_chunk_rec r;
 	struct entry *e;
+	uint8_t sha[32];
 	uint32_t seg;
 
-	if (kl != 33 || ag_chunk_rec_decode(v, vl, &r)) {
+	if (ag_key_chunk_decode(k, kl, sha) || ag_chunk_rec_decode(v, vl, &r)) {
 		problem(f, "malformed chunk record");
 		return;
 	}
-	e = map_get(&f->chunks, k + 1, 32, 0);
+	e = map_get(&f->chunks, sha, 32, 0);
 	if (!e || e->a != r.refs)
 		problem(f, "chunk %02x%02x%02x%02x: %u references recorded, "
-			"%llu found", k[1], k[2], k[3], k[4], r.refs,
+			"%llu found", sha[0], sha[1], sha[2], sha[3], r.refs,
 			(unsigned long long)(e ? e->a : 0));
 	if (e)
 		e->b = 1; /* seen */
@@ -300,7 +305,7 @@ static void rec_chunk(struct fsck *f, const uint8_t *k, size_t kl,
 		rc = ag_stripes_read(f->c->stripes, r.addr, buf, r.clen, r.crc);
 		if (rc)
 			problem(f, "chunk %02x%02x%02x%02x at %#llx cannot be "
-				"read back: %s", k[1], k[2], k[3], k[4],
+				"read back: %s", sha[0], sha[1], sha[2], sha[3],
 				(unsigned long long)r.addr, ag_strerror(rc));
 		free(buf);
 	}
@@ -332,11 +337,11 @@ static void rec_mirrored(struct fsck *f, uint32_t seg, uint32_t stripe,
 	}
 }
 
-static void rec_stripe(struct fsck *f, const uint8_t *k, const uint8_t *v,
-		       size_t vl, uint8_t **bufs, uint8_t *ok)
+static void rec_stripe(struct fsck *f, uint32_t seg, uint32_t stripe,
+		       const uint8_t *v, size_t vl, uint8_t **bufs,
+		       uint8_t *ok)
 {
 	const struct ag_label *l = &f->c->ds->label;
-	uint32_t seg = get_be32(k + 1), stripe = get_be32(k + 5);
 	uint32_t i, n = l->ec_k + l->ec_m;
 
 	if (vl == 4) {
@@ -364,10 +369,9 @@ static void rec_stripe(struct fsck *f, const uint8_t *k, const uint8_t *v,
 	}
 }
 
-static void rec_segment(struct fsck *f, const uint8_t *k, const void *v,
+static void rec_segment(struct fsck *f, uint32_t seg, const void *v,
 			size_t vl)
 {
-	uint32_t seg = get_be32(k + 1);
 	struct ag_seg_rec r;
 
 	if (seg >= f->c->ds->label.nsegments || ag_seg_rec_decode(v, vl, &r)) {
@@ -378,9 +382,8 @@ static void rec_segment(struct fsck *f, const uint8_t *k, const void *v,
 	f->seg_rec_live[seg] = r.live;
 }
 
-static void rec_orphan(struct fsck *f, const uint8_t *k)
+static void rec_orphan(struct fsck *f, uint64_t ino)
 {
-	uint64_t ino = get_be64(k + 1);
 	struct entry *e = map_get(&f->inodes, &ino, 8, 0);
 
 	if (!e) {
@@ -416,16 +419,22 @@ static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 		goto out;
 	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
 		const uint8_t *k = ck;
+		int type = ag_key_type(ck, ckl);
+		const char *name;
+		size_t nlen;
+		uint32_t seg, stripe;
+		uint64_t id;
 
-		switch (k[0]) {
+		switch (type) {
 		case AG_K_SUPER:
-			if (ckl == 9 && !memcmp(k + 1, "next_ino", 8) &&
+			if (!ag_key_super_decode(ck, ckl, &name, &nlen) &&
+			    nlen == 8 && !memcmp(name, "next_ino", 8) &&
 			    cvl == 8)
 				f->next_ino = get_le64(cv);
 			break;
 		case AG_K_SEGMENT:
-			if (ckl == 5)
-				rec_segment(f, k, cv, cvl);
+			if (!ag_key_segment_decode(ck, ckl, &seg))
+				rec_segment(f, seg, cv, cvl);
 			break;
 		case AG_K_INODE:
 			rec_inode(f, k, ckl, cv, cvl);
@@ -434,11 +443,15 @@ static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 			rec_dirent(f, k, ckl, cv, cvl);
 			break;
 		case AG_K_XATTR: {
-			uint64_t ino = ckl > 9 ? get_be64(k + 1) : 0;
+			unsigned piece;
 
-			if (!map_get(&f->inodes, &ino, 8, 0))
+			/* a malformed key names inode 0, which is missing */
+			if (ag_key_xattr_decode(ck, ckl, &id, &name, &nlen,
+						&piece) || (!nlen && !piece))
+				id = 0;
+			if (!map_get(&f->inodes, &id, 8, 0))
 				problem(f, "xattr of missing inode %llu",
-					(unsigned long long)ino);
+					(unsigned long long)id);
 			break;
 		}
 		case AG_K_EXTENT:
@@ -448,8 +461,9 @@ static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 			rec_chunk(f, k, ckl, cv, cvl, check_data);
 			break;
 		case AG_K_STRIPE:
-			if (check_data && ckl == 9)
-				rec_stripe(f, k, cv, cvl, bufs, ok);
+			if (check_data &&
+			    !ag_key_stripe_decode(ck, ckl, &seg, &stripe))
+				rec_stripe(f, seg, stripe, cv, cvl, bufs, ok);
 			break;
 		case AG_K_CLIENT:
 			break;
@@ -458,11 +472,14 @@ static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 				f->have_stats = 1;
 			break;
 		case AG_K_ORPHAN:
-			if (ckl == 9)
-				rec_orphan(f, k);
+			if (!ag_key_orphan_decode(ck, ckl, &id))
+				rec_orphan(f, id);
 			break;
 		default:
-			problem(f, "record of unknown type %#x", k[0]);
+			if (type < 0)
+				problem(f, "record with an empty key");
+			else
+				problem(f, "record of unknown type %#x", type);
 		}
 	}
 	ag_cursor_free(cur);
@@ -753,10 +770,10 @@ int ag_cluster_status(struct ag_cluster *c, struct ag_status *st)
 	if (rc)
 		goto out;
 	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
-		const uint8_t *kb = ck;
 		struct ag_seg_rec r;
 
-		if (kb[0] != AG_K_SEGMENT || ag_seg_rec_decode(cv, cvl, &r))
+		if (ag_key_type(ck, ckl) != AG_K_SEGMENT ||
+		    ag_seg_rec_decode(cv, cvl, &r))
 			break;
 		if (r.state == AG_SEG_META)
 			st->meta_segments++;

@@ -9,81 +9,96 @@
 #include "keys.h"
 #include "util.h"
 
+/* Where the fields of a key lie (layouts in keys.h): a type byte, then
+ * a u32 or u64 id, then a second id or a name. */
+enum {
+	KEY_ID = 1,       /* the first field, after the type byte */
+	KEY_AFTER_U32 = 5, /* what follows a u32 id (SEGMENT, STRIPE) */
+	KEY_AFTER_U64 = 9, /* what follows a u64 id (INODE, DIRENT, ...) */
+	SEGMENT_KEY_LEN = KEY_AFTER_U32,
+	ID_KEY_LEN = KEY_AFTER_U64,  /* INODE, CLIENT, ORPHAN */
+	STRIPE_KEY_LEN = KEY_AFTER_U32 + 4,
+	EXTENT_KEY_LEN = KEY_AFTER_U64 + 8,
+	CHUNK_KEY_LEN = KEY_ID + 32,
+};
+#define STATS_NAME "all"
+#define STATS_KEY_LEN (KEY_ID + sizeof(STATS_NAME) - 1)
+
 size_t ag_key_super(uint8_t *buf, const char *name)
 {
 	size_t n = strlen(name);
 
 	buf[0] = AG_K_SUPER;
-	memcpy(buf + 1, name, n);
-	return 1 + n;
+	memcpy(buf + KEY_ID, name, n);
+	return KEY_ID + n;
 }
 
 size_t ag_key_segment(uint8_t *buf, uint32_t seg)
 {
 	buf[0] = AG_K_SEGMENT;
-	put_be32(buf + 1, seg);
-	return 5;
+	put_be32(buf + KEY_ID, seg);
+	return SEGMENT_KEY_LEN;
 }
 
 size_t ag_key_inode(uint8_t *buf, uint64_t ino)
 {
 	buf[0] = AG_K_INODE;
-	put_be64(buf + 1, ino);
-	return 9;
+	put_be64(buf + KEY_ID, ino);
+	return ID_KEY_LEN;
 }
 
 size_t ag_key_dirent(uint8_t *buf, uint64_t parent, const char *name,
 		     size_t nlen)
 {
 	buf[0] = AG_K_DIRENT;
-	put_be64(buf + 1, parent);
-	memcpy(buf + 9, name, nlen);
-	return 9 + nlen;
+	put_be64(buf + KEY_ID, parent);
+	memcpy(buf + KEY_AFTER_U64, name, nlen);
+	return KEY_AFTER_U64 + nlen;
 }
 
 size_t ag_key_xattr(uint8_t *buf, uint64_t ino, const char *name, size_t nlen)
 {
 	buf[0] = AG_K_XATTR;
-	put_be64(buf + 1, ino);
-	memcpy(buf + 9, name, nlen);
-	return 9 + nlen;
+	put_be64(buf + KEY_ID, ino);
+	memcpy(buf + KEY_AFTER_U64, name, nlen);
+	return KEY_AFTER_U64 + nlen;
 }
 
 size_t ag_key_extent(uint8_t *buf, uint64_t ino, uint64_t off)
 {
 	buf[0] = AG_K_EXTENT;
-	put_be64(buf + 1, ino);
-	put_be64(buf + 9, off);
-	return 17;
+	put_be64(buf + KEY_ID, ino);
+	put_be64(buf + KEY_AFTER_U64, off);
+	return EXTENT_KEY_LEN;
 }
 
 size_t ag_key_chunk(uint8_t *buf, const uint8_t sha[32])
 {
 	buf[0] = AG_K_CHUNK;
-	memcpy(buf + 1, sha, 32);
-	return 33;
+	memcpy(buf + KEY_ID, sha, 32);
+	return CHUNK_KEY_LEN;
 }
 
 size_t ag_key_stripe(uint8_t *buf, uint32_t seg, uint32_t stripe)
 {
 	buf[0] = AG_K_STRIPE;
-	put_be32(buf + 1, seg);
-	put_be32(buf + 5, stripe);
-	return 9;
+	put_be32(buf + KEY_ID, seg);
+	put_be32(buf + KEY_AFTER_U32, stripe);
+	return STRIPE_KEY_LEN;
 }
 
 size_t ag_key_client(uint8_t *buf, uint64_t client)
 {
 	buf[0] = AG_K_CLIENT;
-	put_be64(buf + 1, client);
-	return 9;
+	put_be64(buf + KEY_ID, client);
+	return ID_KEY_LEN;
 }
 
 size_t ag_key_stats(uint8_t *buf)
 {
 	buf[0] = AG_K_STATS;
-	memcpy(buf + 1, "all", 3);
-	return 4;
+	memcpy(buf + KEY_ID, STATS_NAME, STATS_KEY_LEN - KEY_ID);
+	return STATS_KEY_LEN;
 }
 
 size_t ag_key_xattr_piece(uint8_t *buf, uint64_t ino, const char *name,
@@ -99,8 +114,142 @@ size_t ag_key_xattr_piece(uint8_t *buf, uint64_t ino, const char *name,
 size_t ag_key_orphan(uint8_t *buf, uint64_t ino)
 {
 	buf[0] = AG_K_ORPHAN;
-	put_be64(buf + 1, ino);
-	return 9;
+	put_be64(buf + KEY_ID, ino);
+	return ID_KEY_LEN;
+}
+
+int ag_key_type(const void *k, size_t kl)
+{
+	return kl ? ((const uint8_t *)k)[0] : -EINVAL;
+}
+
+/* 0 when k is a key of type type at least min bytes long. */
+static int key_is(const void *k, size_t kl, uint8_t type, size_t min)
+{
+	return kl >= min && ag_key_type(k, kl) == type ? 0 : -EINVAL;
+}
+
+/* A key made of the type byte and one u64 id, nothing after. */
+static int id_key_decode(const void *k, size_t kl, uint8_t type,
+			 uint64_t *id)
+{
+	if (kl != ID_KEY_LEN || key_is(k, kl, type, 0))
+		return -EINVAL;
+	*id = get_be64((const uint8_t *)k + KEY_ID);
+	return 0;
+}
+
+/* A key made of the type byte, a u64 id and a name to its end. */
+static int named_key_decode(const void *k, size_t kl, uint8_t type,
+			    uint64_t *id, const char **name, size_t *nlen)
+{
+	const uint8_t *b = k;
+
+	if (key_is(k, kl, type, KEY_AFTER_U64))
+		return -EINVAL;
+	*id = get_be64(b + KEY_ID);
+	*name = (const char *)b + KEY_AFTER_U64;
+	*nlen = kl - KEY_AFTER_U64;
+	return 0;
+}
+
+int ag_key_super_decode(const void *k, size_t kl, const char **name,
+			size_t *nlen)
+{
+	if (key_is(k, kl, AG_K_SUPER, KEY_ID))
+		return -EINVAL;
+	*name = (const char *)k + KEY_ID;
+	*nlen = kl - KEY_ID;
+	return 0;
+}
+
+int ag_key_segment_decode(const void *k, size_t kl, uint32_t *seg)
+{
+	if (kl != SEGMENT_KEY_LEN || key_is(k, kl, AG_K_SEGMENT, 0))
+		return -EINVAL;
+	*seg = get_be32((const uint8_t *)k + KEY_ID);
+	return 0;
+}
+
+int ag_key_inode_decode(const void *k, size_t kl, uint64_t *ino)
+{
+	return id_key_decode(k, kl, AG_K_INODE, ino);
+}
+
+int ag_key_dirent_decode(const void *k, size_t kl, uint64_t *parent,
+			 const char **name, size_t *nlen)
+{
+	return named_key_decode(k, kl, AG_K_DIRENT, parent, name, nlen);
+}
+
+int ag_key_xattr_decode(const void *k, size_t kl, uint64_t *ino,
+			const char **name, size_t *nlen, unsigned *piece)
+{
+	const char *n, *nul;
+	size_t len;
+	uint64_t id;
+
+	if (named_key_decode(k, kl, AG_K_XATTR, &id, &n, &len))
+		return -EINVAL;
+	nul = memchr(n, 0, len);
+	if (nul && (nul != n + len - 2 || !nul[1]))
+		return -EINVAL;
+	*ino = id;
+	*name = n;
+	*nlen = nul ? (size_t)(nul - n) : len;
+	*piece = nul ? (uint8_t)nul[1] : 0;
+	return 0;
+}
+
+int ag_key_extent_decode(const void *k, size_t kl, uint64_t *ino,
+			 uint64_t *off)
+{
+	const uint8_t *b = k;
+
+	if (kl != EXTENT_KEY_LEN || key_is(k, kl, AG_K_EXTENT, 0))
+		return -EINVAL;
+	*ino = get_be64(b + KEY_ID);
+	*off = get_be64(b + KEY_AFTER_U64);
+	return 0;
+}
+
+int ag_key_chunk_decode(const void *k, size_t kl, uint8_t sha[32])
+{
+	if (kl != CHUNK_KEY_LEN || key_is(k, kl, AG_K_CHUNK, 0))
+		return -EINVAL;
+	memcpy(sha, (const uint8_t *)k + KEY_ID, 32);
+	return 0;
+}
+
+int ag_key_stripe_decode(const void *k, size_t kl, uint32_t *seg,
+			 uint32_t *stripe)
+{
+	const uint8_t *b = k;
+
+	if (kl != STRIPE_KEY_LEN || key_is(k, kl, AG_K_STRIPE, 0))
+		return -EINVAL;
+	*seg = get_be32(b + KEY_ID);
+	*stripe = get_be32(b + KEY_AFTER_U32);
+	return 0;
+}
+
+int ag_key_client_decode(const void *k, size_t kl, uint64_t *client)
+{
+	return id_key_decode(k, kl, AG_K_CLIENT, client);
+}
+
+int ag_key_stats_decode(const void *k, size_t kl)
+{
+	if (kl != STATS_KEY_LEN || key_is(k, kl, AG_K_STATS, 0) ||
+	    memcmp((const uint8_t *)k + KEY_ID, STATS_NAME,
+		   STATS_KEY_LEN - KEY_ID))
+		return -EINVAL;
+	return 0;
+}
+
+int ag_key_orphan_decode(const void *k, size_t kl, uint64_t *ino)
+{
+	return id_key_decode(k, kl, AG_K_ORPHAN, ino);
 }
 
 void ag_seg_rec_encode(uint8_t *v, const struct ag_seg_rec *r)
@@ -178,9 +327,11 @@ void ag_extent_encode(uint8_t *v, const struct ag_extent *e)
 int ag_extent_decode(const uint8_t *k, size_t klen, const uint8_t *v,
 		     size_t vlen, struct ag_extent *e)
 {
-	if (klen != 17 || k[0] != AG_K_EXTENT || vlen != AG_EXTENT_LEN)
+	uint64_t ino;
+
+	if (ag_key_extent_decode(k, klen, &ino, &e->off) ||
+	    vlen != AG_EXTENT_LEN)
 		return AG_CORRUPT("extent record");
-	e->off = get_be64(k + 9);
 	e->len = get_le32(v);
 	e->coff = get_le32(v + 4);
 	memcpy(e->sha, v + 8, 32);
@@ -254,10 +405,9 @@ int ag_extent_walk_next(struct ag_extent_walk *w, struct ag_extent *x)
 	int rc;
 
 	while ((rc = ag_cursor_next(w->cur, &ck, &ckl, &cv, &cvl)) == 1) {
-		const uint8_t *kb = ck;
+		uint64_t ino, off;
 
-		if (ckl != 17 || kb[0] != AG_K_EXTENT ||
-		    get_be64(kb + 1) != w->ino)
+		if (ag_key_extent_decode(ck, ckl, &ino, &off) || ino != w->ino)
 			return 0;
 		rc = ag_extent_decode(ck, ckl, cv, cvl, x);
 		if (rc)

@@ -133,7 +133,7 @@ size_t ag_key_xattr(uint8_t *buf, uint64_t ino, const char *name, size_t nlen);
  * XATTR | ino | name | 0x00 | piece u8, pieces 1, 2 ... each full but the
  * last. Names hold no NUL, so these sort right after the first record and
  * are never taken for names. Up to AG_XATTR_PIECES records: 64 KiB, as
- * Linux allows. */
+ * Linux allows. piece is 1 .. AG_XATTR_PIECES - 1. */
 #define AG_XATTR_PIECES 64
 #define AG_XATTR_MAX (AG_XATTR_PIECES * AG_VAL_MAX)
 size_t ag_key_xattr_piece(uint8_t *buf, uint64_t ino, const char *name,
@@ -144,6 +144,39 @@ size_t ag_key_stripe(uint8_t *buf, uint32_t seg, uint32_t stripe);
 size_t ag_key_client(uint8_t *buf, uint64_t client);
 size_t ag_key_stats(uint8_t *buf);
 size_t ag_key_orphan(uint8_t *buf, uint64_t ino);
+
+/* Each decoder parses a key of its kind from k[0..kl) into its
+ * out-parameters and returns 0, or -EINVAL when k is not such a key (an
+ * empty key, another type byte, a wrong length); it then sets nothing.
+ * No decoder reads past kl. Names point into k: they live as long as k
+ * does and are not NUL-terminated. A walk over the records of one kind
+ * ends at the first key its decoder refuses. */
+
+/* The type byte of k (enum ag_key_type, or a byte no kind has), or
+ * -EINVAL when k is empty. */
+int ag_key_type(const void *k, size_t kl);
+int ag_key_super_decode(const void *k, size_t kl, const char **name,
+			size_t *nlen);
+int ag_key_segment_decode(const void *k, size_t kl, uint32_t *seg);
+int ag_key_inode_decode(const void *k, size_t kl, uint64_t *ino);
+/* The name may be empty: that is the prefix of all of parent's entries
+ * (a stored entry's name is 1..AG_NAME_MAX bytes; callers check). */
+int ag_key_dirent_decode(const void *k, size_t kl, uint64_t *parent,
+			 const char **name, size_t *nlen);
+/* *piece is 0 for the first record of a value, else the piece number
+ * (ag_key_xattr_piece): the name then ends before the 0x00, which must
+ * be followed by exactly one non-zero byte. */
+int ag_key_xattr_decode(const void *k, size_t kl, uint64_t *ino,
+			const char **name, size_t *nlen, unsigned *piece);
+int ag_key_extent_decode(const void *k, size_t kl, uint64_t *ino,
+			 uint64_t *off);
+int ag_key_chunk_decode(const void *k, size_t kl, uint8_t sha[32]);
+int ag_key_stripe_decode(const void *k, size_t kl, uint32_t *seg,
+			 uint32_t *stripe);
+int ag_key_client_decode(const void *k, size_t kl, uint64_t *client);
+/* 0 for the one STATS key ("all"). */
+int ag_key_stats_decode(const void *k, size_t kl);
+int ag_key_orphan_decode(const void *k, size_t kl, uint64_t *ino);
 
 void ag_seg_rec_encode(uint8_t *v, const struct ag_seg_rec *r);
 int ag_seg_rec_decode(const uint8_t *v, size_t len, struct ag_seg_rec *r);

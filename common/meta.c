@@ -691,21 +691,21 @@ static int silent_records(struct ag_meta *m, uint8_t ktype, uint64_t now,
 	if (ag_tree_seek(m->tree, k, 1, &c))
 		return 0;
 	while (n < max && ag_cursor_next(c, &ck, &ckl, &cv, &cvl) == 1) {
-		const uint8_t *kb = ck;
-		uint64_t client;
+		uint64_t id, client;
 
-		if (kb[0] != ktype)
+		if (ag_key_type(ck, ckl) != ktype)
 			break;
-		if (ckl != 9)
+		if (ktype == AG_K_CLIENT ? ag_key_client_decode(ck, ckl, &id)
+					 : ag_key_orphan_decode(ck, ckl, &id))
 			continue;
 		if (ktype == AG_K_CLIENT)
-			client = get_be64(kb + 1);
+			client = id;
 		else if (cvl == 8)
 			client = get_le64(cv);
 		else
 			continue;
 		if (now - client_last_seen(m, client) >= timeout)
-			out[n++] = get_be64(kb + 1);
+			out[n++] = id;
 	}
 	ag_cursor_free(c);
 	return n;

@@ -101,12 +101,10 @@ int ag_space_load(struct ag_space *sp, struct ag_tree *t)
 	if (rc)
 		return rc;
 	while ((rc = ag_cursor_next(c, &k, &kl, &v, &vl)) == 1) {
-		const uint8_t *kb = k;
 		struct ag_seg_rec r;
 
-		if (kl != 5 || kb[0] != AG_K_SEGMENT)
+		if (ag_key_segment_decode(k, kl, &s))
 			break;
-		s = get_be32(kb + 1);
 		if (s >= sp->nseg || ag_seg_rec_decode(v, vl, &r)) {
 			rc = AG_CORRUPT("segment record %u", s);
 			break;
