@@ -1,7 +1,12 @@
 /*
  * txn.c - encode and decode metadata transactions (layout in txn.h).
- * The decoder checks every length against the frame: its input comes
- * from the network.
+ *
+ * Each op's body is described once, by a struct op_layout: the fixed
+ * fields (name, offset, size, and the member of the op's struct that
+ * holds them) and the variable parts that follow. One encoder
+ * (op_encode) and one decoder (op_decode) read the tables, so the two
+ * sides cannot disagree. The decoder checks every length against the
+ * frame: its input comes from the network.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +17,16 @@
 #include "txn.h"
 #include "util.h"
 
-#define OP_HDR 8
+/* the frame header and the op header (txn.h) */
+enum {
+	TXN_CLIENT = 0,
+	TXN_TXID = 8,
+	TXN_NOPS = 16,
+	OP_TYPE = 0,
+	OP_RESERVED = 2,
+	OP_LEN = 4,
+	OP_HDR = 8,
+};
 #define TXN_MAX (64u << 20)
 
 static int reserve(struct ag_txn *t, size_t more)
@@ -41,9 +55,9 @@ void ag_txn_set_id(struct ag_txn *t, uint64_t client, uint64_t txid)
 {
 	if (reserve(t, 0) || t->cap < AG_TXN_HDR)
 		return;
-	put_le64(t->buf, client);
-	put_le64(t->buf + 8, txid);
-	put_le32(t->buf + 16, t->nops);
+	put_le64(t->buf + TXN_CLIENT, client);
+	put_le64(t->buf + TXN_TXID, txid);
+	put_le32(t->buf + TXN_NOPS, t->nops);
 }
 
 void ag_txn_reset(struct ag_txn *t, uint64_t client, uint64_t txid)
@@ -70,6 +84,278 @@ void ag_txn_release(struct ag_txn *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* ---- the layout tables ---- */
+
+/* One fixed field: size bytes at offset off of the body, a little-endian
+ * integer (1, 4 or 8 bytes) or raw bytes (16, 32), held by the member at
+ * mem of the op's struct, which has exactly that size. */
+struct field {
+	const char *name;
+	uint16_t off;
+	uint8_t size;
+	uint16_t mem;
+};
+
+/* A variable part: count units of unit bytes, count a u32 member (also
+ * a fixed field), the bytes pointed to by a pointer member. unit 0 marks
+ * an unused slot. */
+struct var_part {
+	uint16_t count_mem, ptr_mem;
+	uint8_t unit;
+};
+
+struct op_layout {
+	const char *name;
+	uint16_t fixed;          /* bytes of the fixed fields */
+	const struct field *fields;
+	uint8_t nfields;
+	struct var_part vars[2]; /* after the fixed part, in this order */
+};
+
+#define SIZEOF_MEMBER(type, m) ((uint8_t)sizeof(((type *)0)->m))
+#define FIELD(type, m, off) \
+	{ #m, off, SIZEOF_MEMBER(type, m), offsetof(type, m) }
+#define FIELDS(a) a, AG_ARRAY_LEN(a)
+#define VAR(type, count, ptr, unit) \
+	{ offsetof(type, count), offsetof(type, ptr), unit }
+
+static const struct field mknode_fields[] = {
+	FIELD(struct ag_op_mknode, parent, 0),
+	FIELD(struct ag_op_mknode, mode, 8),
+	FIELD(struct ag_op_mknode, uid, 12),
+	FIELD(struct ag_op_mknode, gid, 16),
+	FIELD(struct ag_op_mknode, flags, 20),
+	FIELD(struct ag_op_mknode, rdev, 24),
+	FIELD(struct ag_op_mknode, nlen, 32),
+	FIELD(struct ag_op_mknode, tlen, 36),
+};
+
+static const struct field unlink_fields[] = {
+	FIELD(struct ag_op_unlink, parent, 0),
+	FIELD(struct ag_op_unlink, flags, 8),
+	FIELD(struct ag_op_unlink, nlen, 12),
+};
+
+static const struct field rename_fields[] = {
+	FIELD(struct ag_op_rename, src, 0),
+	FIELD(struct ag_op_rename, dst, 8),
+	FIELD(struct ag_op_rename, flags, 16),
+	FIELD(struct ag_op_rename, slen, 20),
+	FIELD(struct ag_op_rename, dlen, 24),
+};
+
+static const struct field link_fields[] = {
+	FIELD(struct ag_op_link, ino, 0),
+	FIELD(struct ag_op_link, parent, 8),
+	FIELD(struct ag_op_link, flags, 16),
+	FIELD(struct ag_op_link, nlen, 20),
+};
+
+static const struct field setattr_fields[] = {
+	FIELD(struct ag_op_setattr, ino, 0),
+	FIELD(struct ag_op_setattr, mask, 8),
+	FIELD(struct ag_op_setattr, mode, 12),
+	FIELD(struct ag_op_setattr, uid, 16),
+	FIELD(struct ag_op_setattr, gid, 20),
+	FIELD(struct ag_op_setattr, size, 24),
+	FIELD(struct ag_op_setattr, atime, 32),
+	FIELD(struct ag_op_setattr, mtime, 40),
+	FIELD(struct ag_op_setattr, ctime, 48),
+	FIELD(struct ag_op_setattr, etag, 56),
+};
+
+static const struct field xattr_fields[] = {
+	FIELD(struct ag_op_xattr, ino, 0),
+	FIELD(struct ag_op_xattr, flags, 8),
+	FIELD(struct ag_op_xattr, nlen, 12),
+	FIELD(struct ag_op_xattr, vlen, 16),
+};
+
+/* Indexed: the open WRITE is patched field by field as it grows. */
+enum { WR_INO, WR_START, WR_END, WR_SIZE, WR_FLAGS, WR_NEXT, WR_BASE };
+static const struct field write_fields[] = {
+	[WR_INO] = FIELD(struct ag_op_write, ino, 0),
+	[WR_START] = FIELD(struct ag_op_write, start, 8),
+	[WR_END] = FIELD(struct ag_op_write, end, 16),
+	[WR_SIZE] = FIELD(struct ag_op_write, new_size, 24),
+	[WR_FLAGS] = FIELD(struct ag_op_write, flags, 32),
+	[WR_NEXT] = FIELD(struct ag_op_write, next, 36),
+	[WR_BASE] = FIELD(struct ag_op_write, base, 40),
+};
+
+static const struct field stripe_fields[] = {
+	FIELD(struct ag_op_stripe, seg, 0),
+	FIELD(struct ag_op_stripe, stripe, 4),
+	FIELD(struct ag_op_stripe, n, 8),
+};
+
+static const struct field seg_release_fields[] = {
+	FIELD(struct ag_op_seg, seg, 0),
+	/* 4: u32 reserved, 0 */
+	FIELD(struct ag_op_seg, fill, 8),
+};
+
+/* the body is the bare inode number, op->u.ino */
+static const struct field drop_orphan_fields[] = {
+	{ "ino", 0, 8, 0 },
+};
+
+static const struct field clone_fields[] = {
+	FIELD(struct ag_op_clone, src, 0),
+	FIELD(struct ag_op_clone, soff, 8),
+	FIELD(struct ag_op_clone, dst, 16),
+	FIELD(struct ag_op_clone, doff, 24),
+	FIELD(struct ag_op_clone, len, 32),
+};
+
+static const struct field expect_fields[] = {
+	FIELD(struct ag_op_expect, parent, 0),
+	FIELD(struct ag_op_expect, cond, 8),
+	FIELD(struct ag_op_expect, nlen, 12),
+	FIELD(struct ag_op_expect, etag, 16),
+};
+
+/* One extent of a WRITE, after the op's fixed part. */
+static const struct field write_ext_fields[] = {
+	FIELD(struct ag_write_ext, off, 0),
+	FIELD(struct ag_write_ext, len, 8),
+	FIELD(struct ag_write_ext, sha, 12),
+	FIELD(struct ag_write_ext, has_loc, 44),
+	/* 45: u8 reserved[3], 0 */
+	FIELD(struct ag_write_ext, addr, 48),
+	FIELD(struct ag_write_ext, clen, 56),
+	FIELD(struct ag_write_ext, ulen, 60),
+	FIELD(struct ag_write_ext, crc, 64),
+	FIELD(struct ag_write_ext, cflags, 68),
+};
+
+static const struct op_layout layouts[] = {
+	[AG_OP_MKNODE] = { "mknode", 40, FIELDS(mknode_fields), {
+		VAR(struct ag_op_mknode, nlen, name, 1),
+		VAR(struct ag_op_mknode, tlen, target, 1) } },
+	[AG_OP_UNLINK] = { "unlink", 16, FIELDS(unlink_fields), {
+		VAR(struct ag_op_unlink, nlen, name, 1) } },
+	[AG_OP_RENAME] = { "rename", 28, FIELDS(rename_fields), {
+		VAR(struct ag_op_rename, slen, sname, 1),
+		VAR(struct ag_op_rename, dlen, dname, 1) } },
+	[AG_OP_LINK] = { "link", 24, FIELDS(link_fields), {
+		VAR(struct ag_op_link, nlen, name, 1) } },
+	[AG_OP_SETATTR] = { "setattr", 72, FIELDS(setattr_fields), { { 0 } } },
+	[AG_OP_SETXATTR] = { "setxattr", 20, FIELDS(xattr_fields), {
+		VAR(struct ag_op_xattr, nlen, name, 1),
+		VAR(struct ag_op_xattr, vlen, value, 1) } },
+	[AG_OP_RMXATTR] = { "rmxattr", 20, FIELDS(xattr_fields), {
+		VAR(struct ag_op_xattr, nlen, name, 1),
+		VAR(struct ag_op_xattr, vlen, value, 1) } },
+	[AG_OP_WRITE] = { "write", 48, FIELDS(write_fields), {
+		VAR(struct ag_op_write, next, exts, AG_WRITE_EXT_LEN) } },
+	[AG_OP_STRIPE] = { "stripe", 12, FIELDS(stripe_fields), {
+		VAR(struct ag_op_stripe, n, crcs, 4) } },
+	[AG_OP_SEG_LEASE] = { "seg_lease", 0, NULL, 0, { { 0 } } },
+	[AG_OP_SEG_RELEASE] = { "seg_release", 16,
+				FIELDS(seg_release_fields), { { 0 } } },
+	[AG_OP_DROP_ORPHAN] = { "drop_orphan", 8,
+				FIELDS(drop_orphan_fields), { { 0 } } },
+	[AG_OP_CLONE] = { "clone", 40, FIELDS(clone_fields), { { 0 } } },
+	[AG_OP_EXPECT] = { "expect", 32, FIELDS(expect_fields), {
+		VAR(struct ag_op_expect, nlen, name, 1) } },
+};
+
+static const struct op_layout *layout_of(uint16_t type)
+{
+	if (type >= AG_ARRAY_LEN(layouts) || !layouts[type].name)
+		return NULL;
+	return &layouts[type];
+}
+
+/* ---- the codec, driven by the tables ---- */
+
+static void put_field(uint8_t *body, const struct field *f, const void *obj)
+{
+	const uint8_t *m = (const uint8_t *)obj + f->mem;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (f->size) {
+	case 4:
+		memcpy(&v32, m, 4);
+		put_le32(body + f->off, v32);
+		break;
+	case 8:
+		memcpy(&v64, m, 8);
+		put_le64(body + f->off, v64);
+		break;
+	default: /* a byte, or raw bytes */
+		memcpy(body + f->off, m, f->size);
+	}
+}
+
+static void get_field(const uint8_t *body, const struct field *f, void *obj)
+{
+	uint8_t *m = (uint8_t *)obj + f->mem;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (f->size) {
+	case 4:
+		v32 = get_le32(body + f->off);
+		memcpy(m, &v32, 4);
+		break;
+	case 8:
+		v64 = get_le64(body + f->off);
+		memcpy(m, &v64, 8);
+		break;
+	default:
+		memcpy(m, body + f->off, f->size);
+	}
+}
+
+static void put_fields(uint8_t *body, const struct field *f, size_t n,
+		       const void *obj)
+{
+	while (n--)
+		put_field(body, f++, obj);
+}
+
+static void get_fields(const uint8_t *body, const struct field *f, size_t n,
+		       void *obj)
+{
+	while (n--)
+		get_field(body, f++, obj);
+}
+
+static uint32_t var_count(const struct var_part *v, const void *obj)
+{
+	uint32_t n;
+
+	memcpy(&n, (const uint8_t *)obj + v->count_mem, 4);
+	return n;
+}
+
+static const void *var_ptr(const struct var_part *v, const void *obj)
+{
+	const void *p;
+
+	memcpy(&p, (const uint8_t *)obj + v->ptr_mem, sizeof(p));
+	return p;
+}
+
+static void var_set_ptr(const struct var_part *v, void *obj, const void *p)
+{
+	memcpy((uint8_t *)obj + v->ptr_mem, &p, sizeof(p));
+}
+
+/* Bytes of the variable parts of obj. */
+static uint64_t var_bytes(const struct op_layout *l, const void *obj)
+{
+	uint64_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < AG_ARRAY_LEN(l->vars) && l->vars[i].unit; i++)
+		n += (uint64_t)var_count(&l->vars[i], obj) * l->vars[i].unit;
+	return n;
+}
+
 /* Start an op of body length blen; returns a pointer to its body. */
 static uint8_t *op_begin(struct ag_txn *t, enum ag_op_type type, size_t blen)
 {
@@ -78,16 +364,69 @@ static uint8_t *op_begin(struct ag_txn *t, enum ag_op_type type, size_t blen)
 	if (reserve(t, OP_HDR + blen))
 		return NULL;
 	p = t->buf + t->len;
-	put_le16(p, type);
-	put_le16(p + 2, 0);
-	put_le32(p + 4, (uint32_t)blen);
+	put_le16(p + OP_TYPE, type);
+	put_le16(p + OP_RESERVED, 0);
+	put_le32(p + OP_LEN, (uint32_t)blen);
+	memset(p + OP_HDR, 0, blen); /* reserved fields are 0 */
 	t->len += OP_HDR + blen;
 	t->nops++;
-	put_le32(t->buf + 16, t->nops);
+	put_le32(t->buf + TXN_NOPS, t->nops);
 	if (type != AG_OP_WRITE)
 		t->write_at = 0;
 	return p + OP_HDR;
 }
+
+/* Append op type with the fields of obj, its struct (txn.h). */
+static uint8_t *op_encode(struct ag_txn *t, enum ag_op_type type,
+			  const void *obj)
+{
+	const struct op_layout *l = layout_of(type);
+	uint64_t var = var_bytes(l, obj);
+	uint8_t *body, *p;
+	unsigned i;
+
+	if (var > TXN_MAX) {
+		if (!t->error)
+			t->error = -E2BIG;
+		return NULL;
+	}
+	body = op_begin(t, type, l->fixed + var);
+	if (!body)
+		return NULL;
+	put_fields(body, l->fields, l->nfields, obj);
+	p = body + l->fixed;
+	for (i = 0; i < AG_ARRAY_LEN(l->vars) && l->vars[i].unit; i++) {
+		size_t n = (size_t)var_count(&l->vars[i], obj) *
+			   l->vars[i].unit;
+
+		if (n)
+			memcpy(p, var_ptr(&l->vars[i], obj), n);
+		p += n;
+	}
+	return body;
+}
+
+/* Decode body b[0..blen) of op type into obj: -AG_EPROTO unless blen is
+ * the fixed part plus the variable parts the fixed part announces. */
+static int op_decode(const struct op_layout *l, const uint8_t *b,
+		     uint32_t blen, void *obj)
+{
+	const uint8_t *p = b + l->fixed;
+	unsigned i;
+
+	if (blen < l->fixed)
+		return -AG_EPROTO;
+	get_fields(b, l->fields, l->nfields, obj);
+	if (l->fixed + var_bytes(l, obj) != blen)
+		return -AG_EPROTO;
+	for (i = 0; i < AG_ARRAY_LEN(l->vars) && l->vars[i].unit; i++) {
+		var_set_ptr(&l->vars[i], obj, p);
+		p += (size_t)var_count(&l->vars[i], obj) * l->vars[i].unit;
+	}
+	return 0;
+}
+
+/* ---- the builders ---- */
 
 static int name_ok(struct ag_txn *t, uint32_t nlen)
 {
@@ -98,121 +437,47 @@ static int name_ok(struct ag_txn *t, uint32_t nlen)
 
 int ag_txn_mknode(struct ag_txn *t, const struct ag_op_mknode *o)
 {
-	uint8_t *p;
-
 	if (name_ok(t, o->nlen))
 		return t->error;
 	if (o->tlen > AG_SYMLINK_MAX)
 		return t->error = -ENAMETOOLONG;
-	p = op_begin(t, AG_OP_MKNODE, 40 + o->nlen + o->tlen);
-	if (!p)
-		return t->error;
-	put_le64(p, o->parent);
-	put_le32(p + 8, o->mode);
-	put_le32(p + 12, o->uid);
-	put_le32(p + 16, o->gid);
-	put_le32(p + 20, o->flags);
-	put_le64(p + 24, o->rdev);
-	put_le32(p + 32, o->nlen);
-	put_le32(p + 36, o->tlen);
-	if (o->nlen)
-		memcpy(p + 40, o->name, o->nlen);
-	if (o->tlen)
-		memcpy(p + 40 + o->nlen, o->target, o->tlen);
-	return 0;
+	return op_encode(t, AG_OP_MKNODE, o) ? 0 : t->error;
 }
 
 int ag_txn_unlink(struct ag_txn *t, const struct ag_op_unlink *o)
 {
-	uint8_t *p;
-
 	if (name_ok(t, o->nlen))
 		return t->error;
-	p = op_begin(t, AG_OP_UNLINK, 16 + o->nlen);
-	if (!p)
-		return t->error;
-	put_le64(p, o->parent);
-	put_le32(p + 8, o->flags);
-	put_le32(p + 12, o->nlen);
-	memcpy(p + 16, o->name, o->nlen);
-	return 0;
+	return op_encode(t, AG_OP_UNLINK, o) ? 0 : t->error;
 }
 
 int ag_txn_rename(struct ag_txn *t, const struct ag_op_rename *o)
 {
-	uint8_t *p;
-
 	if (name_ok(t, o->slen) || name_ok(t, o->dlen))
 		return t->error;
-	p = op_begin(t, AG_OP_RENAME, 28 + o->slen + o->dlen);
-	if (!p)
-		return t->error;
-	put_le64(p, o->src);
-	put_le64(p + 8, o->dst);
-	put_le32(p + 16, o->flags);
-	put_le32(p + 20, o->slen);
-	put_le32(p + 24, o->dlen);
-	memcpy(p + 28, o->sname, o->slen);
-	memcpy(p + 28 + o->slen, o->dname, o->dlen);
-	return 0;
+	return op_encode(t, AG_OP_RENAME, o) ? 0 : t->error;
 }
 
 int ag_txn_link(struct ag_txn *t, const struct ag_op_link *o)
 {
-	uint8_t *p;
-
 	if (name_ok(t, o->nlen))
 		return t->error;
-	p = op_begin(t, AG_OP_LINK, 24 + o->nlen);
-	if (!p)
-		return t->error;
-	put_le64(p, o->ino);
-	put_le64(p + 8, o->parent);
-	put_le32(p + 16, o->flags);
-	put_le32(p + 20, o->nlen);
-	memcpy(p + 24, o->name, o->nlen);
-	return 0;
+	return op_encode(t, AG_OP_LINK, o) ? 0 : t->error;
 }
 
 int ag_txn_setattr(struct ag_txn *t, const struct ag_op_setattr *o)
 {
-	uint8_t *p = op_begin(t, AG_OP_SETATTR, 72);
-
-	if (!p)
-		return t->error;
-	put_le64(p, o->ino);
-	put_le32(p + 8, o->mask);
-	put_le32(p + 12, o->mode);
-	put_le32(p + 16, o->uid);
-	put_le32(p + 20, o->gid);
-	put_le64(p + 24, o->size);
-	put_le64(p + 32, (uint64_t)o->atime);
-	put_le64(p + 40, (uint64_t)o->mtime);
-	put_le64(p + 48, (uint64_t)o->ctime);
-	memcpy(p + 56, o->etag, 16);
-	return 0;
+	return op_encode(t, AG_OP_SETATTR, o) ? 0 : t->error;
 }
 
 static int xattr_op(struct ag_txn *t, enum ag_op_type type,
 		    const struct ag_op_xattr *o)
 {
-	uint8_t *p;
-
 	if (!o->nlen || o->nlen > AG_NAME_MAX)
 		return t->error ? t->error : (t->error = -ERANGE);
 	if (o->vlen > AG_XATTR_MAX)
 		return t->error ? t->error : (t->error = -E2BIG);
-	p = op_begin(t, type, 20 + o->nlen + o->vlen);
-	if (!p)
-		return t->error;
-	put_le64(p, o->ino);
-	put_le32(p + 8, o->flags);
-	put_le32(p + 12, o->nlen);
-	put_le32(p + 16, o->vlen);
-	memcpy(p + 20, o->name, o->nlen);
-	if (o->vlen)
-		memcpy(p + 20 + o->nlen, o->value, o->vlen);
-	return 0;
+	return op_encode(t, type, o) ? 0 : t->error;
 }
 
 int ag_txn_setxattr(struct ag_txn *t, const struct ag_op_xattr *o)
@@ -228,369 +493,170 @@ int ag_txn_rmxattr(struct ag_txn *t, uint64_t ino, const char *name,
 	return xattr_op(t, AG_OP_RMXATTR, &o);
 }
 
-/* The WRITE op's body: this header, then next ag_write_ext records. */
-enum {
-	WR_INO = 0,
-	WR_START = 8,
-	WR_END = 16,
-	WR_SIZE = 24,
-	WR_FLAGS = 32,
-	WR_NEXT = 36,
-	WR_BASE = 40, /* with AG_WRITE_EXPECT: the digest the range had */
-	WR_HDR = 48,
-};
-
 int ag_txn_write(struct ag_txn *t, uint64_t ino, uint64_t start, uint64_t end,
 		 uint64_t new_size, uint32_t flags)
 {
-	uint8_t *p = op_begin(t, AG_OP_WRITE, WR_HDR);
+	struct ag_op_write o = { .ino = ino, .start = start, .end = end,
+				 .new_size = new_size, .flags = flags };
+	uint8_t *p = op_encode(t, AG_OP_WRITE, &o);
 
 	if (!p)
 		return t->error;
-	put_le64(p + WR_INO, ino);
-	put_le64(p + WR_START, start);
-	put_le64(p + WR_END, end);
-	put_le64(p + WR_SIZE, new_size);
-	put_le32(p + WR_FLAGS, flags);
-	put_le32(p + WR_NEXT, 0);
-	put_le64(p + WR_BASE, 0);
 	t->write_at = (size_t)(p - OP_HDR - t->buf);
 	return 0;
 }
 
+/* The body of the open WRITE, or NULL (and t poisoned) when none is. */
+static uint8_t *open_write(struct ag_txn *t)
+{
+	if (t->error)
+		return NULL;
+	if (!t->write_at) {
+		t->error = -EINVAL;
+		return NULL;
+	}
+	return t->buf + t->write_at + OP_HDR;
+}
+
 int ag_txn_write_ext(struct ag_txn *t, const struct ag_write_ext *e)
 {
-	uint8_t *op, *p;
+	struct ag_op_write w;
+	uint8_t *op;
 
-	if (t->error)
+	if (!open_write(t) || reserve(t, AG_WRITE_EXT_LEN))
 		return t->error;
-	if (!t->write_at)
-		return t->error = -EINVAL;
-	if (reserve(t, AG_WRITE_EXT_LEN))
-		return t->error;
-	p = t->buf + t->len;
-	put_le64(p, e->off);
-	put_le32(p + 8, e->len);
-	memcpy(p + 12, e->sha, 32);
-	p[44] = e->has_loc;
-	p[45] = p[46] = p[47] = 0;
-	put_le64(p + 48, e->addr);
-	put_le32(p + 56, e->clen);
-	put_le32(p + 60, e->ulen);
-	put_le32(p + 64, e->crc);
-	put_le32(p + 68, e->cflags);
+	memset(t->buf + t->len, 0, AG_WRITE_EXT_LEN);
+	put_fields(t->buf + t->len, write_ext_fields,
+		   AG_ARRAY_LEN(write_ext_fields), e);
 	t->len += AG_WRITE_EXT_LEN;
 	op = t->buf + t->write_at;
-	put_le32(op + 4, get_le32(op + 4) + AG_WRITE_EXT_LEN);
-	put_le32(op + OP_HDR + WR_NEXT, get_le32(op + OP_HDR + WR_NEXT) + 1);
+	put_le32(op + OP_LEN, get_le32(op + OP_LEN) + AG_WRITE_EXT_LEN);
+	get_field(op + OP_HDR, &write_fields[WR_NEXT], &w);
+	w.next++;
+	put_field(op + OP_HDR, &write_fields[WR_NEXT], &w);
 	return 0;
 }
 
 int ag_txn_write_size(struct ag_txn *t, uint64_t new_size)
 {
-	if (t->error)
+	struct ag_op_write w = { .new_size = new_size };
+	uint8_t *p = open_write(t);
+
+	if (!p)
 		return t->error;
-	if (!t->write_at)
-		return t->error = -EINVAL;
-	put_le64(t->buf + t->write_at + OP_HDR + WR_SIZE, new_size);
+	put_field(p, &write_fields[WR_SIZE], &w);
 	return 0;
 }
 
 int ag_txn_write_expect(struct ag_txn *t, uint64_t base)
 {
-	uint8_t *p;
+	struct ag_op_write w = { .base = base };
+	uint8_t *p = open_write(t);
 
-	if (t->error)
+	if (!p)
 		return t->error;
-	if (!t->write_at)
-		return t->error = -EINVAL;
-	p = t->buf + t->write_at + OP_HDR;
-	put_le32(p + WR_FLAGS, get_le32(p + WR_FLAGS) | AG_WRITE_EXPECT);
-	put_le64(p + WR_BASE, base);
+	get_field(p, &write_fields[WR_FLAGS], &w);
+	w.flags |= AG_WRITE_EXPECT;
+	put_field(p, &write_fields[WR_FLAGS], &w);
+	put_field(p, &write_fields[WR_BASE], &w);
 	return 0;
 }
 
 int ag_txn_stripe(struct ag_txn *t, uint32_t seg, uint32_t stripe,
 		  const uint32_t *crcs, uint32_t n)
 {
-	uint8_t *p = op_begin(t, AG_OP_STRIPE, 12 + 4 * n);
-	uint32_t i;
+	/* the u32 array is already little-endian in memory (util.h) */
+	struct ag_op_stripe o = { .seg = seg, .stripe = stripe, .n = n,
+				  .crcs = (const uint8_t *)crcs };
 
-	if (!p)
-		return t->error;
-	put_le32(p, seg);
-	put_le32(p + 4, stripe);
-	put_le32(p + 8, n);
-	for (i = 0; i < n; i++)
-		put_le32(p + 12 + 4 * i, crcs[i]);
-	return 0;
+	return op_encode(t, AG_OP_STRIPE, &o) ? 0 : t->error;
 }
 
 int ag_txn_seg_lease(struct ag_txn *t)
 {
-	return op_begin(t, AG_OP_SEG_LEASE, 0) ? 0 : t->error;
+	return op_encode(t, AG_OP_SEG_LEASE, NULL) ? 0 : t->error;
 }
 
 int ag_txn_seg_release(struct ag_txn *t, uint32_t seg, uint64_t fill)
 {
-	uint8_t *p = op_begin(t, AG_OP_SEG_RELEASE, 16);
+	struct ag_op_seg o = { .seg = seg, .fill = fill };
 
-	if (!p)
-		return t->error;
-	put_le32(p, seg);
-	put_le32(p + 4, 0);
-	put_le64(p + 8, fill);
-	return 0;
+	return op_encode(t, AG_OP_SEG_RELEASE, &o) ? 0 : t->error;
 }
 
 int ag_txn_clone(struct ag_txn *t, const struct ag_op_clone *o)
 {
-	uint8_t *p = op_begin(t, AG_OP_CLONE, 40);
-
-	if (!p)
-		return t->error;
-	put_le64(p, o->src);
-	put_le64(p + 8, o->soff);
-	put_le64(p + 16, o->dst);
-	put_le64(p + 24, o->doff);
-	put_le64(p + 32, o->len);
-	return 0;
+	return op_encode(t, AG_OP_CLONE, o) ? 0 : t->error;
 }
 
 int ag_txn_expect(struct ag_txn *t, const struct ag_op_expect *o)
 {
-	uint8_t *p;
-
 	if (name_ok(t, o->nlen))
 		return t->error;
-	p = op_begin(t, AG_OP_EXPECT, 32 + o->nlen);
-	if (!p)
-		return t->error;
-	put_le64(p, o->parent);
-	put_le32(p + 8, o->cond);
-	put_le32(p + 12, o->nlen);
-	memcpy(p + 16, o->etag, 16);
-	memcpy(p + 32, o->name, o->nlen);
-	return 0;
+	return op_encode(t, AG_OP_EXPECT, o) ? 0 : t->error;
 }
 
 int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino)
 {
-	uint8_t *p = op_begin(t, AG_OP_DROP_ORPHAN, 8);
-
-	if (!p)
-		return t->error;
-	put_le64(p, ino);
-	return 0;
+	return op_encode(t, AG_OP_DROP_ORPHAN, &ino) ? 0 : t->error;
 }
+
+/* ---- the decoder ---- */
 
 int ag_txn_parse(const uint8_t *buf, size_t len, uint64_t *client,
 		 uint64_t *txid, struct ag_txn_iter *it)
 {
 	if (len < AG_TXN_HDR)
 		return -AG_EPROTO;
-	*client = get_le64(buf);
-	*txid = get_le64(buf + 8);
-	it->left = get_le32(buf + 16);
+	*client = get_le64(buf + TXN_CLIENT);
+	*txid = get_le64(buf + TXN_TXID);
+	it->left = get_le32(buf + TXN_NOPS);
 	it->p = buf + AG_TXN_HDR;
 	it->end = buf + len;
 	return 0;
 }
 
-/* Check that a body of blen holds fixed bytes plus the variable parts. */
-static int fits(uint32_t blen, uint64_t fixed, uint64_t var)
-{
-	return fixed + var == blen;
-}
-
 int ag_txn_next(struct ag_txn_iter *it, struct ag_op *op)
 {
+	const struct op_layout *l;
 	const uint8_t *b;
+	uint16_t type;
 	uint32_t blen;
 
 	if (!it->left)
 		return it->p == it->end ? 0 : -AG_EPROTO;
 	if (it->end - it->p < OP_HDR)
 		return -AG_EPROTO;
-	op->type = get_le16(it->p);
-	blen = get_le32(it->p + 4);
+	type = get_le16(it->p + OP_TYPE);
+	blen = get_le32(it->p + OP_LEN);
 	if ((size_t)(it->end - it->p - OP_HDR) < blen)
 		return -AG_EPROTO;
 	b = it->p + OP_HDR;
 	it->p = b + blen;
 	it->left--;
-	switch (op->type) {
-	case AG_OP_MKNODE: {
-		struct ag_op_mknode *o = &op->u.mknode;
-
-		if (blen < 40)
-			return -AG_EPROTO;
-		o->parent = get_le64(b);
-		o->mode = get_le32(b + 8);
-		o->uid = get_le32(b + 12);
-		o->gid = get_le32(b + 16);
-		o->flags = get_le32(b + 20);
-		o->rdev = get_le64(b + 24);
-		o->nlen = get_le32(b + 32);
-		o->tlen = get_le32(b + 36);
-		if (!fits(blen, 40, (uint64_t)o->nlen + o->tlen))
-			return -AG_EPROTO;
-		o->name = (const char *)b + 40;
-		o->target = o->name + o->nlen;
-		return 1;
-	}
-	case AG_OP_UNLINK: {
-		struct ag_op_unlink *o = &op->u.unlink;
-
-		if (blen < 16)
-			return -AG_EPROTO;
-		o->parent = get_le64(b);
-		o->flags = get_le32(b + 8);
-		o->nlen = get_le32(b + 12);
-		o->name = (const char *)b + 16;
-		return fits(blen, 16, o->nlen) ? 1 : -AG_EPROTO;
-	}
-	case AG_OP_RENAME: {
-		struct ag_op_rename *o = &op->u.rename;
-
-		if (blen < 28)
-			return -AG_EPROTO;
-		o->src = get_le64(b);
-		o->dst = get_le64(b + 8);
-		o->flags = get_le32(b + 16);
-		o->slen = get_le32(b + 20);
-		o->dlen = get_le32(b + 24);
-		if (!fits(blen, 28, (uint64_t)o->slen + o->dlen))
-			return -AG_EPROTO;
-		o->sname = (const char *)b + 28;
-		o->dname = o->sname + o->slen;
-		return 1;
-	}
-	case AG_OP_LINK: {
-		struct ag_op_link *o = &op->u.link;
-
-		if (blen < 24)
-			return -AG_EPROTO;
-		o->ino = get_le64(b);
-		o->parent = get_le64(b + 8);
-		o->flags = get_le32(b + 16);
-		o->nlen = get_le32(b + 20);
-		o->name = (const char *)b + 24;
-		return fits(blen, 24, o->nlen) ? 1 : -AG_EPROTO;
-	}
-	case AG_OP_SETATTR: {
-		struct ag_op_setattr *o = &op->u.setattr;
-
-		if (blen != 72)
-			return -AG_EPROTO;
-		o->ino = get_le64(b);
-		o->mask = get_le32(b + 8);
-		o->mode = get_le32(b + 12);
-		o->uid = get_le32(b + 16);
-		o->gid = get_le32(b + 20);
-		o->size = get_le64(b + 24);
-		o->atime = (int64_t)get_le64(b + 32);
-		o->mtime = (int64_t)get_le64(b + 40);
-		o->ctime = (int64_t)get_le64(b + 48);
-		memcpy(o->etag, b + 56, 16);
-		return 1;
-	}
-	case AG_OP_SETXATTR:
-	case AG_OP_RMXATTR: {
-		struct ag_op_xattr *o = &op->u.xattr;
-
-		if (blen < 20)
-			return -AG_EPROTO;
-		o->ino = get_le64(b);
-		o->flags = get_le32(b + 8);
-		o->nlen = get_le32(b + 12);
-		o->vlen = get_le32(b + 16);
-		if (!fits(blen, 20, (uint64_t)o->nlen + o->vlen))
-			return -AG_EPROTO;
-		o->name = (const char *)b + 20;
-		o->value = b + 20 + o->nlen;
-		return 1;
-	}
-	case AG_OP_WRITE: {
-		struct ag_op_write *o = &op->u.write;
-
-		if (blen < WR_HDR)
-			return -AG_EPROTO;
-		o->ino = get_le64(b + WR_INO);
-		o->start = get_le64(b + WR_START);
-		o->end = get_le64(b + WR_END);
-		o->new_size = get_le64(b + WR_SIZE);
-		o->flags = get_le32(b + WR_FLAGS);
-		o->next = get_le32(b + WR_NEXT);
-		o->base = get_le64(b + WR_BASE);
-		o->exts = b + WR_HDR;
-		return fits(blen, WR_HDR, (uint64_t)o->next * AG_WRITE_EXT_LEN)
-			       ? 1 : -AG_EPROTO;
-	}
-	case AG_OP_STRIPE: {
-		struct ag_op_stripe *o = &op->u.stripe;
-
-		if (blen < 12)
-			return -AG_EPROTO;
-		o->seg = get_le32(b);
-		o->stripe = get_le32(b + 4);
-		o->n = get_le32(b + 8);
-		o->crcs = b + 12;
-		return fits(blen, 12, 4ull * o->n) ? 1 : -AG_EPROTO;
-	}
-	case AG_OP_SEG_LEASE:
-		return blen == 0 ? 1 : -AG_EPROTO;
-	case AG_OP_SEG_RELEASE:
-		if (blen != 16)
-			return -AG_EPROTO;
-		op->u.seg.seg = get_le32(b);
-		op->u.seg.fill = get_le64(b + 8);
-		return 1;
-	case AG_OP_DROP_ORPHAN:
-		if (blen != 8)
-			return -AG_EPROTO;
-		op->u.ino = get_le64(b);
-		return 1;
-	case AG_OP_CLONE: {
-		struct ag_op_clone *o = &op->u.clone;
-
-		if (blen != 40)
-			return -AG_EPROTO;
-		o->src = get_le64(b);
-		o->soff = get_le64(b + 8);
-		o->dst = get_le64(b + 16);
-		o->doff = get_le64(b + 24);
-		o->len = get_le64(b + 32);
-		return 1;
-	}
-	case AG_OP_EXPECT: {
-		struct ag_op_expect *o = &op->u.expect;
-
-		if (blen < 32)
-			return -AG_EPROTO;
-		o->parent = get_le64(b);
-		o->cond = get_le32(b + 8);
-		o->nlen = get_le32(b + 12);
-		memcpy(o->etag, b + 16, 16);
-		o->name = (const char *)b + 32;
-		return fits(blen, 32, o->nlen) ? 1 : -AG_EPROTO;
-	}
-	}
-	return -AG_EPROTO;
+	l = layout_of(type);
+	if (!l)
+		return -AG_EPROTO;
+	op->type = type;
+	return op_decode(l, b, blen, &op->u) ? -AG_EPROTO : 1;
 }
 
 void ag_write_ext_get(const struct ag_op_write *w, uint32_t i,
 		      struct ag_write_ext *e)
 {
-	const uint8_t *p = w->exts + (size_t)i * AG_WRITE_EXT_LEN;
+	memset(e, 0, sizeof(*e));
+	get_fields(w->exts + (size_t)i * AG_WRITE_EXT_LEN, write_ext_fields,
+		   AG_ARRAY_LEN(write_ext_fields), e);
+}
 
-	e->off = get_le64(p);
-	e->len = get_le32(p + 8);
-	memcpy(e->sha, p + 12, 32);
-	e->has_loc = p[44];
-	e->addr = get_le64(p + 48);
-	e->clen = get_le32(p + 56);
-	e->ulen = get_le32(p + 60);
-	e->crc = get_le32(p + 64);
-	e->cflags = get_le32(p + 68);
+int ag_txn_decode(const uint8_t *buf, size_t len, uint64_t *client,
+		  uint64_t *txid, ag_txn_op_cb cb, void *arg)
+{
+	struct ag_txn_iter it;
+	struct ag_op op;
+	int rc = ag_txn_parse(buf, len, client, txid, &it);
+
+	while (!rc && (rc = ag_txn_next(&it, &op)) == 1)
+		rc = cb ? cb(arg, &op) : 0;
+	return rc;
 }

@@ -2,10 +2,52 @@
  * txn.h - logical metadata transactions: what a client asks metad to do,
  * as a list of operations applied atomically (all or none).
  *
- * Encoding of one transaction (little-endian), the payload of a TXN frame:
- *   0  u64 client id     8  u64 txid (per client, increasing)
- *   16 u32 op count      20 ops...
- * Each op: u16 type, u16 reserved, u32 length of its body, body.
+ * Wire format (the payload of a TXN frame). Integers are little-endian;
+ * names are bytes, not NUL-terminated; no padding anywhere.
+ *
+ *   frame:  0 u64 client id   8 u64 txid (per client, increasing; 0: not
+ *           remembered for retries)   16 u32 op count   20 ops
+ *   op:     0 u16 type (enum ag_op_type)   2 u16 reserved (0)
+ *           4 u32 body length   8 body
+ *
+ * A body is a fixed part, one table per op in txn.c (name, offset, size)
+ * that both the encoder and the decoder use, then the variable parts in
+ * the order given, whose lengths are fields of the fixed part. The body
+ * length must be exactly the fixed part plus the variable parts. Offsets
+ * are in the body:
+ *
+ *   MKNODE       0 u64 parent   8 u32 mode   12 u32 uid   16 u32 gid
+ *                20 u32 flags   24 u64 rdev   32 u32 nlen   36 u32 tlen
+ *                40 name[nlen] target[tlen]
+ *   UNLINK       0 u64 parent   8 u32 flags   12 u32 nlen   16 name
+ *   RENAME       0 u64 src dir   8 u64 dst dir   16 u32 flags
+ *                20 u32 slen   24 u32 dlen   28 sname[slen] dname[dlen]
+ *   LINK         0 u64 ino   8 u64 parent   16 u32 flags   20 u32 nlen
+ *                24 name
+ *   SETATTR      0 u64 ino   8 u32 mask   12 u32 mode   16 u32 uid
+ *                20 u32 gid   24 u64 size   32 i64 atime ns
+ *                40 i64 mtime ns   48 i64 ctime ns   56 etag[16]
+ *                (72 bytes, no variable part)
+ *   SETXATTR,    0 u64 ino   8 u32 flags   12 u32 nlen   16 u32 vlen
+ *   RMXATTR      20 name[nlen] value[vlen] (RMXATTR: vlen 0)
+ *   WRITE        0 u64 ino   8 u64 start   16 u64 end   24 u64 new_size
+ *                32 u32 flags   36 u32 next (extent count)
+ *                40 u64 base (with AG_WRITE_EXPECT)   48 next extents:
+ *     extent     0 u64 file offset   8 u32 len   12 sha256[32]
+ *                44 u8 has_loc   45 u8 reserved[3]   48 u64 addr
+ *                56 u32 clen   60 u32 ulen   64 u32 crc   68 u32 cflags
+ *                (AG_WRITE_EXT_LEN = 72 bytes)
+ *   STRIPE       0 u32 seg   4 u32 stripe   8 u32 n   12 u32 crcs[n]
+ *   SEG_LEASE    (empty)
+ *   SEG_RELEASE  0 u32 seg   4 u32 reserved (0)   8 u64 fill
+ *   DROP_ORPHAN  0 u64 ino
+ *   CLONE        0 u64 src   8 u64 soff   16 u64 dst   24 u64 doff
+ *                32 u64 len
+ *   EXPECT       0 u64 parent   8 u32 cond   12 u32 nlen   16 etag[16]
+ *                32 name
+ *
+ * What the fields mean is said at the structs below, which are what the
+ * encoder takes and the decoder fills, one member per field.
  *
  * Inode numbers in ops may be 0, meaning "the inode created by the most
  * recent MKNODE of this transaction": a client can create, fill and name a
@@ -77,6 +119,9 @@ enum ag_op_type {
 				* offsets count from the file's size when
 				* applied: an append lands whole at the end */
 
+/* MKNODE: a new inode of mode (type and permissions), owned by uid:gid,
+ * named name in directory parent (AG_MKNODE_* flags); rdev for device
+ * nodes, target for symlinks (tlen 0 otherwise). */
 struct ag_op_mknode {
 	uint64_t parent;   /* 0 with AG_MKNODE_ORPHAN */
 	uint32_t mode, uid, gid, flags;
@@ -87,6 +132,7 @@ struct ag_op_mknode {
 	uint32_t tlen;
 };
 
+/* UNLINK: remove name from directory parent (AG_UNLINK_* flags). */
 struct ag_op_unlink {
 	uint64_t parent;
 	uint32_t flags;
@@ -94,6 +140,8 @@ struct ag_op_unlink {
 	uint32_t nlen;
 };
 
+/* RENAME: sname in directory src becomes dname in directory dst
+ * (AG_RENAME_* flags). */
 struct ag_op_rename {
 	uint64_t src, dst;
 	uint32_t flags;
@@ -101,6 +149,7 @@ struct ag_op_rename {
 	uint32_t slen, dlen;
 };
 
+/* LINK: inode ino gets the name name in directory parent (AG_LINK_*). */
 struct ag_op_link {
 	uint64_t ino, parent;
 	uint32_t flags;
@@ -108,6 +157,8 @@ struct ag_op_link {
 	uint32_t nlen;
 };
 
+/* SETATTR: the attributes of ino that mask (AG_SET_*) names take these
+ * values; times are ns since the epoch; etag is an MD5. */
 struct ag_op_setattr {
 	uint64_t ino;
 	uint32_t mask, mode, uid, gid;
@@ -116,6 +167,8 @@ struct ag_op_setattr {
 	uint8_t etag[16];
 };
 
+/* SETXATTR / RMXATTR: extended attribute name of ino gets value (flags
+ * AG_XATTR_CREATE / REPLACE), or goes. */
 struct ag_op_xattr {
 	uint64_t ino;
 	uint32_t flags;
@@ -137,6 +190,8 @@ struct ag_write_ext {
 	uint32_t clen, ulen, crc, cflags;
 };
 
+/* WRITE: the extents of ino starting in [start, end) are replaced by
+ * the next extents that follow the op (ag_write_ext_get). */
 struct ag_op_write {
 	uint64_t ino;
 	uint64_t start, end;  /* extents starting in [start, end) go */
@@ -147,7 +202,7 @@ struct ag_op_write {
 	const uint8_t *exts;  /* encoded ag_write_ext array (decoder side) */
 };
 
-/* dst [doff, doff + len) becomes src [soff, soff + len) by reference:
+/* CLONE: dst [doff, doff + len) becomes src [soff, soff + len) by reference:
  * the destination's extents name the source's chunks, which gain a
  * reference each; no data moves. The range is clipped at the source's
  * end; holes stay holes. */
@@ -155,13 +210,12 @@ struct ag_op_clone {
 	uint64_t src, soff, dst, doff, len;
 };
 
-/* What (parent, name) must be when the op is applied: AG_EXPECT_ABSENT
- * (no entry), AG_EXPECT_FILE (a regular file), AG_EXPECT_ETAG (a regular
- * file whose stored ETag is etag; one with none stored does not match).
- * A name that is missing fails the last two with -ENOENT, any other
- * mismatch with -AG_ECONDITION. Nothing else checks it: the ops that
- * follow see the state it was checked against. Body:
- *   0 u64 parent   8 u32 cond   12 u32 nlen   16 etag[16]   32 name */
+/* EXPECT: what (parent, name) must be when the op is applied:
+ * AG_EXPECT_ABSENT (no entry), AG_EXPECT_FILE (a regular file),
+ * AG_EXPECT_ETAG (a regular file whose stored ETag is etag; one with none
+ * stored does not match). A name that is missing fails the last two with
+ * -ENOENT, any other mismatch with -AG_ECONDITION. Nothing else checks
+ * it: the ops that follow see the state it was checked against. */
 struct ag_op_expect {
 	uint64_t parent;
 	uint32_t cond;     /* AG_EXPECT_* (agora.h) */
@@ -170,12 +224,16 @@ struct ag_op_expect {
 	uint8_t etag[16];
 };
 
+/* STRIPE: stripe number stripe of data segment seg was written. */
 struct ag_op_stripe {
 	uint32_t seg, stripe, n;
 	const uint8_t *crcs; /* n little-endian u32: k + m strip crcs, or the
 			      * bytes written of a mirrored stripe */
 };
 
+/* SEG_RELEASE: the client hands back its lease on seg, whose data ends
+ * at payload offset fill. (SEG_LEASE asks for a lease and carries
+ * nothing; DROP_ORPHAN carries the inode, op->u.ino.) */
 struct ag_op_seg {
 	uint32_t seg;
 	uint64_t fill;
@@ -244,7 +302,9 @@ int ag_txn_seg_lease(struct ag_txn *t);
 int ag_txn_seg_release(struct ag_txn *t, uint32_t seg, uint64_t fill);
 int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino);
 
-/* Decoder (metad side): iterate the ops of an encoded transaction. */
+/* Decoder (metad side): iterate the ops of an encoded transaction. Its
+ * input comes from the network: every length is checked against the
+ * frame, nothing is read outside buf[0..len). */
 struct ag_txn_iter {
 	const uint8_t *p, *end;
 	uint32_t left;
@@ -252,12 +312,22 @@ struct ag_txn_iter {
 /* Parse the header; -AG_EPROTO on a malformed one. */
 int ag_txn_parse(const uint8_t *buf, size_t len, uint64_t *client,
 		 uint64_t *txid, struct ag_txn_iter *it);
-/* 1 and *op filled; 0 at the end; -AG_EPROTO on malformed input (every
- * length is checked against the frame). Pointers in *op point into the
- * frame. */
+/* 1 and *op filled; 0 at the end; -AG_EPROTO on malformed input (a body
+ * whose length is not its fixed part plus its variable parts, an unknown
+ * type, fewer or more ops than the count says). Pointers in *op point
+ * into the frame and live as long as it does. */
 int ag_txn_next(struct ag_txn_iter *it, struct ag_op *op);
-/* Decode extent i of a WRITE op. */
+/* Decode extent i (< w->next) of a WRITE op from ag_txn_next: the
+ * decoder checked that all of them lie in the frame. */
 void ag_write_ext_get(const struct ag_op_write *w, uint32_t i,
 		      struct ag_write_ext *e);
+/* Decode a whole frame buf[0..len): its header, then each op in turn to
+ * cb (with the extents of a WRITE readable by ag_write_ext_get). 0, or
+ * -AG_EPROTO on malformed input (cb may have seen the ops before the bad
+ * one), or the first non-zero value cb returned. cb may be NULL: the
+ * frame is only checked. */
+typedef int (*ag_txn_op_cb)(void *arg, const struct ag_op *op);
+int ag_txn_decode(const uint8_t *buf, size_t len, uint64_t *client,
+		  uint64_t *txid, ag_txn_op_cb cb, void *arg);
 
 #endif
