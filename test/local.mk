@@ -19,7 +19,8 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_openfile \
 	test/unit/test_keys \
 	test/unit/test_txn \
-	test/unit/test_config
+	test/unit/test_config \
+	test/unit/test_space
 
 AGORA_INTEG_TESTS = \
 	test/integ/basic.sh \
@@ -65,6 +66,7 @@ test_unit_test_openfile_SOURCES = test/unit/test_openfile.c test/unit/tap.h \
 test_unit_test_keys_SOURCES = test/unit/test_keys.c test/unit/tap.h
 test_unit_test_txn_SOURCES = test/unit/test_txn.c test/unit/tap.h
 test_unit_test_config_SOURCES = test/unit/test_config.c test/unit/tap.h
+test_unit_test_space_SOURCES = test/unit/test_space.c test/unit/tap.h
 # fsx runs against a mount (test/integ/fuse_fsx.sh): no libagora
 test_integ_fsx_SOURCES = test/integ/fsx.c
 test_integ_fsx_LDADD =
