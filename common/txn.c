@@ -345,13 +345,22 @@ static void var_set_ptr(const struct var_part *v, void *obj, const void *p)
 	memcpy((uint8_t *)obj + v->ptr_mem, &p, sizeof(p));
 }
 
+static unsigned var_parts(const struct op_layout *l)
+{
+	unsigned n = 0;
+
+	while (n < AG_ARRAY_LEN(l->vars) && l->vars[n].unit)
+		n++;
+	return n;
+}
+
 /* Bytes of the variable parts of obj. */
 static uint64_t var_bytes(const struct op_layout *l, const void *obj)
 {
 	uint64_t n = 0;
 	unsigned i;
 
-	for (i = 0; i < AG_ARRAY_LEN(l->vars) && l->vars[i].unit; i++)
+	for (i = 0; i < var_parts(l); i++)
 		n += (uint64_t)var_count(&l->vars[i], obj) * l->vars[i].unit;
 	return n;
 }
@@ -395,7 +404,7 @@ static uint8_t *op_encode(struct ag_txn *t, enum ag_op_type type,
 		return NULL;
 	put_fields(body, l->fields, l->nfields, obj);
 	p = body + l->fixed;
-	for (i = 0; i < AG_ARRAY_LEN(l->vars) && l->vars[i].unit; i++) {
+	for (i = 0; i < var_parts(l); i++) {
 		size_t n = (size_t)var_count(&l->vars[i], obj) *
 			   l->vars[i].unit;
 
@@ -419,7 +428,7 @@ static int op_decode(const struct op_layout *l, const uint8_t *b,
 	get_fields(b, l->fields, l->nfields, obj);
 	if (l->fixed + var_bytes(l, obj) != blen)
 		return -AG_EPROTO;
-	for (i = 0; i < AG_ARRAY_LEN(l->vars) && l->vars[i].unit; i++) {
+	for (i = 0; i < var_parts(l); i++) {
 		var_set_ptr(&l->vars[i], obj, p);
 		p += (size_t)var_count(&l->vars[i], obj) * l->vars[i].unit;
 	}
