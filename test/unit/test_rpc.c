@@ -168,7 +168,7 @@ static int pages_seen, pages_right;
 static void page_sink(void *arg, const void *page)
 {
 	const uint8_t *p = page;
-	int i;
+	unsigned int i;
 
 	(void)arg;
 	pages_seen++;
