@@ -18,7 +18,10 @@
  *    underfull page is legal, a half-done merge is not.
  *
  * Page layout, offsets from the start of the page (H = AG_PAGE_HDR; bytes
- * [0, H) are the pager's and never touched here). Integers little-endian.
+ * [0, H) are the pager's header, page.h: never written here, and read
+ * only through page.h, for the generation that check_page holds against
+ * the root's and the fingerprint of a checked page). Integers
+ * little-endian.
  *
  *   H+0   u8   level           0 for leaves
  *   H+1   u8   flags           0 (anything else is rejected)
@@ -55,6 +58,7 @@
 #include <string.h>
 
 #include "btree.h"
+#include "page.h"
 #include "util.h" /* AG_ECORRUPT and the little-endian helpers */
 
 #define H AG_PAGE_HDR
@@ -254,10 +258,10 @@ static _Atomic uint64_t checked[CHECKED_SLOTS];
 
 static uint64_t page_fingerprint(const uint8_t *b)
 {
-	uint64_t h = get_le64(b + 8) * 0x9E3779B97F4A7C15ULL;
+	uint64_t h = ag_page_hdr_addr(b) * 0x9E3779B97F4A7C15ULL;
 
-	h = (h ^ get_le64(b + 16)) * 0xC2B2AE3D27D4EB4FULL;
-	h = (h ^ get_le32(b)) * 0x165667B19E3779F9ULL;
+	h = (h ^ ag_page_hdr_gen(b)) * 0xC2B2AE3D27D4EB4FULL;
+	h = (h ^ ag_page_hdr_crc(b)) * 0x165667B19E3779F9ULL;
 	return h ^ (h >> 29);
 }
 
@@ -269,7 +273,7 @@ static int check_page(const struct ag_tree *t, const uint8_t *b)
 
 	/* a page written after the root we read from is a reused address:
 	 * the caller's view is stale and must move to a newer root */
-	if (get_le64(b + 16) > t->max_gen)
+	if (ag_page_hdr_gen(b) > t->max_gen)
 		return -AG_ECORRUPT;
 	if (!t->pg->crc_verified)
 		return check_layout(t, b);

@@ -13,7 +13,10 @@
  * reclaim them once no reader can still see them.
  *
  * Page layout: bytes [0, AG_PAGE_HDR) belong to the pager (checksum, magic,
- * own address, generation); the tree owns [AG_PAGE_HDR, page_size).
+ * own address, generation: page.h); the tree owns [AG_PAGE_HDR, page_size).
+ * The tree never writes the header; it reads a page's generation (to
+ * refuse pages newer than its root) and its address, generation and crc
+ * (to know a page it has checked before).
  * page_size must hold two maximum-size leaf entries (at least 2678 bytes;
  * 4096 in practice) and be at most 32768; ag_tree_open() says -EINVAL
  * otherwise. A page whose contents do not parse gives -AG_ECORRUPT
@@ -28,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AG_PAGE_HDR 32
+#include "page.h" /* AG_PAGE_HDR */
 #define AG_KEY_MAX 288
 #define AG_VAL_MAX 1024
 

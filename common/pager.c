@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "page.h"
 #include "pager.h"
 #include "util.h"
 
@@ -187,15 +188,12 @@ static int valid_addr(const struct ag_pagestore *ps, uint64_t addr)
 static int verify(const struct ag_pagestore *ps, uint64_t addr,
 		  const uint8_t *p)
 {
-	if (memcmp(p + 4, AG_PAGE_MAGIC, 4) || get_le64(p + 8) != addr ||
-	    get_le32(p) != ag_crc32c(p + 4, ps->page_size - 4))
-		return -AG_ECORRUPT;
-	return 0;
+	return ag_page_hdr_verify(p, ps->page_size, addr);
 }
 
 int ag_pagestore_adopt(struct ag_pagestore *ps, const void *page)
 {
-	uint64_t addr = get_le64((const uint8_t *)page + 8);
+	uint64_t addr = ag_page_hdr_addr(page);
 
 	if (!valid_addr(ps, addr) || verify(ps, addr, page))
 		return -AG_ECORRUPT;
@@ -264,8 +262,7 @@ int ag_page_check(struct ag_pagestore *ps, uint64_t addr, int *bad,
 		} else {
 			atomic_fetch_add(&ps->ds->d[drive].csum_errors, 1);
 			/* damaged, or not this page at all */
-			if (!memcmp(buf + 4, AG_PAGE_MAGIC, 4) &&
-			    get_le64(buf + 8) == addr)
+			if (ag_page_hdr_names(buf, addr))
 				(*bad)++;
 			else
 				(*unwritten)++;
@@ -295,7 +292,7 @@ int ag_page_repair(struct ag_pagestore *ps, uint64_t addr, uint64_t gen)
 				bad |= 1 << c;
 			continue;
 		}
-		if (verify(ps, addr, buf) || get_le64(buf + 16) != gen) {
+		if (verify(ps, addr, buf) || ag_page_hdr_gen(buf) != gen) {
 			bad |= 1 << c;
 		} else if (have < 0) {
 			memcpy(good, buf, ps->page_size);
@@ -615,8 +612,7 @@ static int page_damaged(struct ag_pagestore *ps, uint64_t addr, uint8_t *buf)
 		copy_place(ps, addr, c, &drive, &off);
 		if (ag_drive_read(ps->ds, drive, buf, ps->page_size, off))
 			continue;
-		if (!memcmp(buf + 4, AG_PAGE_MAGIC, 4) &&
-		    get_le64(buf + 8) == addr && verify(ps, addr, buf))
+		if (ag_page_hdr_names(buf, addr) && verify(ps, addr, buf))
 			return 1;
 	}
 	return 0;
@@ -633,7 +629,7 @@ int ag_pagestore_check_commit(void *arg, const struct ag_commit_rec *rec)
 		return 0;
 	for (i = 0; rc > 0 && i < rec->npages; i++) {
 		if (!ag_page_read(ps, rec->pages[i], buf) &&
-		    get_le64(buf + 16) == rec->gen)
+		    ag_page_hdr_gen(buf) == rec->gen)
 			continue;
 		rc = 0;
 		if (page_damaged(ps, rec->pages[i], buf)) {
@@ -655,11 +651,7 @@ int ag_page_write(struct ag_pagestore *ps, uint64_t addr, uint64_t gen,
 
 	if (!valid_addr(ps, addr))
 		return -EINVAL;
-	memcpy(p + 4, AG_PAGE_MAGIC, 4);
-	put_le64(p + 8, addr);
-	put_le64(p + 16, gen);
-	put_le64(p + 24, 0);
-	put_le32(p, ag_crc32c(p + 4, ps->page_size - 4));
+	ag_page_hdr_stamp(p, ps->page_size, addr, gen);
 	if (ps->deferred)
 		return enqueue(ps, addr, p);
 	for (c = 0; c < AG_PAGE_COPIES; c++) {

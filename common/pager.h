@@ -6,7 +6,8 @@
  * Pages are immutable once written, so the cache needs no invalidation:
  * an address means the same bytes until its segment is freed, and a
  * reader that meets a reused address sees a wrong generation or address
- * and starts over from a newer commit.
+ * and starts over from a newer commit. The page header the pager stamps
+ * and checks is page.h's.
  */
 #ifndef AG_PAGER_H
 #define AG_PAGER_H
@@ -16,6 +17,7 @@
 
 #include "btree.h"
 #include "drive.h"
+#include "page.h"
 
 struct ag_pagestore;
 
