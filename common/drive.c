@@ -47,6 +47,7 @@
 
 #include "drive.h"
 #include "format.h"
+#include "pool.h"
 #include "util.h"
 
 int (*ag_drive_fault_hook)(int drive, int is_write, uint64_t off, size_t len);
@@ -286,176 +287,6 @@ int ag_drive_write(struct ag_drives *ds, int i, const void *buf, size_t len,
 	return drive_io(ds, i, 1, (void *)buf, len, off);
 }
 
-struct pool_worker {
-	struct ag_drives *ds;
-	int i;
-};
-
-static void *pool_main(void *arg)
-{
-	struct pool_worker *w = arg;
-	struct ag_drive_pool *p = &w->ds->pool;
-	uint64_t seen = 0;
-
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		struct ag_drive_job *job;
-
-		while (!p->stopping &&
-		       (p->seq == seen || !(p->mask >> w->i & 1)))
-			pthread_cond_wait(&p->start[w->i], &p->lock);
-		if (p->stopping)
-			break;
-		seen = p->seq;
-		job = p->cur;
-		pthread_mutex_unlock(&p->lock);
-		job->rc[w->i] = job->fn(w->ds, w->i, job->arg);
-		pthread_mutex_lock(&p->lock);
-		if (!--p->pending) {
-			/* the last one frees the pool for the next job */
-			job->done = 1;
-			p->cur = NULL;
-			pthread_cond_broadcast(&p->done);
-		}
-	}
-	pthread_mutex_unlock(&p->lock);
-	free(w);
-	return NULL;
-}
-
-static void pool_init(struct ag_drives *ds)
-{
-	struct ag_drive_pool *p = &ds->pool;
-	int i;
-
-	pthread_mutex_init(&p->lock, NULL);
-	for (i = 0; i < AG_MAX_DRIVES; i++)
-		pthread_cond_init(&p->start[i], NULL);
-	pthread_cond_init(&p->done, NULL);
-}
-
-static void pool_stop(struct ag_drives *ds)
-{
-	struct ag_drive_pool *p = &ds->pool;
-	int i;
-
-	pthread_mutex_lock(&p->lock);
-	p->stopping = 1;
-	for (i = 0; i < AG_MAX_DRIVES; i++)
-		pthread_cond_signal(&p->start[i]);
-	pthread_mutex_unlock(&p->lock);
-	for (i = 0; i < p->nthreads; i++)
-		pthread_join(p->thr[i], NULL);
-	p->nthreads = 0;
-	for (i = 0; i < AG_MAX_DRIVES; i++)
-		free(p->scratch[i]);
-	for (i = 0; i < AG_MAX_DRIVES; i++)
-		pthread_cond_destroy(&p->start[i]);
-	pthread_cond_destroy(&p->done);
-	pthread_mutex_destroy(&p->lock);
-}
-
-/* Start job on its drives at once. Falls back to running it drive after
- * drive, before returning, if threads cannot be had. */
-void ag_drives_start(struct ag_drives *ds, struct ag_drive_job *job)
-{
-	struct ag_drive_pool *p = &ds->pool;
-	uint64_t all = ds->n < 64 ? (1ull << ds->n) - 1 : ~0ull;
-	uint64_t mask = job->mask & all;
-	int i;
-
-	job->done = 0;
-	for (i = 0; i < ds->n; i++)
-		job->rc[i] = 1;
-	pthread_mutex_lock(&p->lock);
-	while (p->cur)
-		pthread_cond_wait(&p->done, &p->lock);
-	while (p->nthreads < ds->n) {
-		struct pool_worker *w = malloc(sizeof(*w));
-
-		if (!w)
-			break;
-		w->ds = ds;
-		w->i = p->nthreads;
-		if (pthread_create(&p->thr[p->nthreads], NULL, pool_main, w)) {
-			free(w);
-			break;
-		}
-		p->nthreads++;
-	}
-	p->cur = job;
-	if (p->nthreads < ds->n || !mask) {
-		pthread_mutex_unlock(&p->lock);
-		for (i = 0; i < ds->n; i++)
-			if (mask >> i & 1)
-				job->rc[i] = job->fn(ds, i, job->arg);
-		pthread_mutex_lock(&p->lock);
-		job->done = 1;
-		p->cur = NULL;
-		pthread_cond_broadcast(&p->done);
-		pthread_mutex_unlock(&p->lock);
-		return;
-	}
-	p->pending = __builtin_popcountll(mask);
-	p->mask = mask;
-	p->seq++;
-	for (i = 0; i < ds->n; i++)
-		if (mask >> i & 1)
-			pthread_cond_signal(&p->start[i]);
-	pthread_mutex_unlock(&p->lock);
-}
-
-void ag_drives_wait(struct ag_drives *ds, struct ag_drive_job *job)
-{
-	struct ag_drive_pool *p = &ds->pool;
-
-	pthread_mutex_lock(&p->lock);
-	while (!job->done)
-		pthread_cond_wait(&p->done, &p->lock);
-	pthread_mutex_unlock(&p->lock);
-}
-
-int ag_drives_done(struct ag_drives *ds, struct ag_drive_job *job)
-{
-	struct ag_drive_pool *p = &ds->pool;
-	int done;
-
-	pthread_mutex_lock(&p->lock);
-	done = job->done;
-	pthread_mutex_unlock(&p->lock);
-	return done;
-}
-
-void ag_drives_run_on(struct ag_drives *ds, uint64_t mask,
-		      int (*fn)(struct ag_drives *, int, void *), void *arg,
-		      int *rc)
-{
-	struct ag_drive_job job = { .fn = fn, .arg = arg, .mask = mask };
-
-	ag_drives_start(ds, &job);
-	ag_drives_wait(ds, &job);
-	memcpy(rc, job.rc, sizeof(*rc) * ds->n);
-}
-
-void ag_drives_run(struct ag_drives *ds,
-		   int (*fn)(struct ag_drives *, int, void *), void *arg,
-		   int *rc)
-{
-	ag_drives_run_on(ds, AG_DRIVES_ALL, fn, arg, rc);
-}
-
-void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len)
-{
-	struct ag_drive_pool *p = &ds->pool;
-
-	if (p->scratch_len[i] < len) {
-		free(p->scratch[i]);
-		p->scratch[i] = ag_alloc_aligned(len);
-		p->scratch_len[i] = p->scratch[i] ? len : 0;
-	}
-	return p->scratch[i];
-}
-
 int ag_drive_sync(struct ag_drives *ds, int i)
 {
 	struct ag_drive *d = &ds->d[i];
@@ -476,6 +307,7 @@ int ag_drive_sync(struct ag_drives *ds, int i)
 	return 0;
 }
 
+/* ag_drive_sync as a pool job. */
 static int sync_one(struct ag_drives *ds, int i, void *arg)
 {
 	(void)arg;
@@ -564,7 +396,7 @@ int ag_drives_sync(struct ag_drives *ds, int *rcs)
 
 	if (!rcs)
 		rcs = mine;
-	ag_drives_run(ds, sync_one, NULL, rcs);
+	ag_pool_run(ds, sync_one, NULL, rcs);
 	for (i = 0; i < ds->n; i++) {
 		if (!rcs[i])
 			ok++;
@@ -806,7 +638,7 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 		free(blk);
 		return -ENOMEM;
 	}
-	pool_init(ds);
+	ag_pool_init(&ds->pool);
 	for (i = 0; i < cfg->ndrives; i++) {
 		ok[i] = 0;
 		fds[i] = open_path(cfg->drives[i], O_RDWR, &direct[i]);
@@ -930,7 +762,7 @@ void ag_drives_close(struct ag_drives *ds)
 
 	if (!ds)
 		return;
-	pool_stop(ds);
+	ag_pool_destroy(&ds->pool);
 	for (i = 0; i < ds->n; i++) {
 		if (ds->d[i].fd >= 0)
 			close(ds->d[i].fd);
@@ -1356,7 +1188,7 @@ int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec)
 		return -ENOMEM;
 	ag_commit_encode(b, rec);
 	j.block = b;
-	ag_drives_run(ds, commit_one, &j, rc);
+	ag_pool_run(ds, commit_one, &j, rc);
 	free(b);
 	return ag_drives_quorum(ds, rc) ? 0 : -AG_ENOQUORUM;
 }

@@ -4,7 +4,8 @@
  *
  * Every I/O of the upper layers goes through ag_drive_read/write, which
  * take care of O_DIRECT alignment, count errors per drive and pass through
- * a fault hook that tests use to fail, lose or corrupt I/O.
+ * a fault hook that tests use to fail, lose or corrupt I/O. A drive set
+ * carries the threads that run a job on its drives at once (pool.h).
  */
 #ifndef AG_DRIVE_H
 #define AG_DRIVE_H
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "pool.h"
 
 struct ag_label {
 	uint32_t version, index, ndrives;
@@ -63,43 +65,12 @@ struct ag_drive {
 	atomic_ulong read_errors, write_errors, csum_errors;
 };
 
-struct ag_drives;
-
-#define AG_DRIVES_ALL (~0ull)
-
-/* A job for several drives at once: fn(ds, i, arg) on each drive i of
- * mask (AG_DRIVES_ALL: every drive); the others get rc 1 (nothing done)
- * and their threads sleep on. */
-struct ag_drive_job {
-	int (*fn)(struct ag_drives *ds, int i, void *arg);
-	void *arg;
-	uint64_t mask;
-	int rc[AG_MAX_DRIVES];     /* each drive's result */
-	int done;
-};
-
-/* One thread per drive runs a job on its drives at once (syncs and
- * commit records), so a commit costs one device flush, not N in a row.
- * Each thread sleeps on its own condition: a job for 3 drives of 6
- * wakes 3 threads, not 6 that fight for the lock on 2 cores. */
-struct ag_drive_pool {
-	pthread_mutex_t lock;      /* protects everything below */
-	pthread_cond_t start[AG_MAX_DRIVES], done;
-	pthread_t thr[AG_MAX_DRIVES];
-	int nthreads, stopping, pending;
-	uint64_t seq;
-	struct ag_drive_job *cur;  /* the job running; one at a time */
-	uint64_t mask;             /* its drives */
-	uint8_t *scratch[AG_MAX_DRIVES]; /* per drive thread, reused */
-	size_t scratch_len[AG_MAX_DRIVES];
-};
-
 struct ag_drives {
 	int n;                 /* drive count of the cluster (label) */
 	struct ag_label label; /* the cluster's label (index field unused) */
 	struct ag_drive d[AG_MAX_DRIVES];
 	int missing;           /* drives not OK at open */
-	struct ag_drive_pool pool;
+	struct ag_pool pool;   /* its per-drive threads */
 };
 
 /* A test hook consulted before every drive I/O: return 0 to let it run,
@@ -135,27 +106,6 @@ int ag_drive_writev(struct ag_drives *ds, int i, const struct iovec *iov,
  * writes back what the cache holds of it). Not thread-safe. */
 int ag_drive_writev_cached(struct ag_drives *ds, int i,
 			   const struct iovec *iov, int iovcnt, uint64_t off);
-/* Run fn(ds, i, arg) for every drive i at once, one thread per drive, and
- * wait for all; each result lands in rc[i] (ds->n entries). One job runs
- * at a time per drive set. */
-void ag_drives_run(struct ag_drives *ds,
-		   int (*fn)(struct ag_drives *ds, int i, void *arg), void *arg,
-		   int *rc);
-/* The same on the drives of mask only; the others get rc 1. */
-void ag_drives_run_on(struct ag_drives *ds, uint64_t mask,
-		      int (*fn)(struct ag_drives *ds, int i, void *arg),
-		      void *arg, int *rc);
-/* The same in two halves: start job (fn, arg and mask set; once another
- * job ends) and go on; ag_drives_wait returns when it is done, its
- * results in job->rc. Any thread may wait; the job and its arg must live
- * until then. */
-void ag_drives_start(struct ag_drives *ds, struct ag_drive_job *job);
-void ag_drives_wait(struct ag_drives *ds, struct ag_drive_job *job);
-/* 1 once a started job is done (ag_drives_wait would not wait). */
-int ag_drives_done(struct ag_drives *ds, struct ag_drive_job *job);
-/* An aligned buffer of at least len bytes for drive i's job to use; it
- * stays valid until the job returns (NULL when memory is short). */
-void *ag_drives_scratch(struct ag_drives *ds, int i, size_t len);
 /* fdatasync drive i: 0, 1 when it is not present (not counted), or
  * -EIO; a drive found truncated, removed or replaced then is marked
  * failed (what the sync made durable is not on the cluster's drive). */
@@ -240,7 +190,7 @@ void ag_commit_encode(uint8_t *block, const struct ag_commit_rec *rec);
  * when at least min(3, present) drives took it. */
 int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec);
 /* Whether enough drives took a job's write: min(3, present), at least
- * one (from the results of ag_drives_run). */
+ * one (from the results of a pool job, pool.h). */
 int ag_drives_quorum(const struct ag_drives *ds, const int *rc);
 
 /* Byte offset on a drive of segment seg, unit-sized slot L. */

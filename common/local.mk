@@ -7,6 +7,7 @@ common_libagora_a_SOURCES = \
 	common/util.c common/util.h \
 	common/config.c common/config.h \
 	common/drive.c common/drive.h \
+	common/pool.c common/pool.h \
 	common/page.h \
 	common/pager.c common/pager.h \
 	common/btree.c common/btree.h \

@@ -107,7 +107,7 @@ int ag_mirror_put(struct ag_packer *p)
 	if (ag_packer_grow_done(p, 1))
 		return -ENOMEM;
 	memset(p->buf + p->used, 0, to - p->used);
-	ag_drives_run(s->ds, write_copies, &job, job.rc);
+	ag_pool_run(s->ds, write_copies, &job, job.rc);
 	if (!every_group_landed(s, &job)) {
 		AG_ERR("segment %u stripe %u: a mirrored block reached no "
 		       "drive", p->seg, job.t);

@@ -16,6 +16,7 @@
 #include "format.h"
 #include "page.h"
 #include "pager.h"
+#include "pool.h"
 #include "util.h"
 
 #define WAYS 4
@@ -502,8 +503,7 @@ static int flush_queue(struct ag_pagestore *ps, struct flush_job *job)
 		for (c = 0; c < ds->n; c++)
 			job->rc[c] = flush_drive(ds, c, job);
 	} else {
-		ag_drives_run_on(ds, job->touch, flush_drive, job,
-				 job->rc);
+		ag_pool_run_on(ds, job->touch, flush_drive, job, job->rc);
 	}
 	/* every page needs a copy on a drive that took its writes */
 	for (i = 0; i < ps->nqueue && !rc; i++) {

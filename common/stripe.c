@@ -579,7 +579,7 @@ static int read_pieces(struct ag_drives *ds, int d, void *arg)
 		return 0;
 	lo &= ~(uint64_t)(AG_BLOCK - 1);
 	hi = (hi + AG_BLOCK - 1) & ~(uint64_t)(AG_BLOCK - 1);
-	tmp = ag_drives_scratch(ds, d, hi - lo);
+	tmp = ag_pool_scratch(ds, d, hi - lo);
 	if (!tmp)
 		return -ENOMEM;
 	rc = ag_drive_read(ds, d, tmp, hi - lo, lo);
@@ -625,7 +625,7 @@ int ag_stripes_read_range(struct ag_stripes *s, uint64_t addr, void *buf,
 	if (!rc) {
 		int rcs[AG_MAX_DRIVES];
 
-		ag_drives_run(s->ds, read_pieces, &job, rcs);
+		ag_pool_run(s->ds, read_pieces, &job, rcs);
 		for (i = 0; i < s->ds->n; i++)
 			if (rcs[i] < 0)
 				rc = -EIO;
@@ -802,10 +802,10 @@ static int finish_write(struct ag_packer *p)
 
 	if (!p->writing)
 		return 0;
-	ag_drives_wait(s->ds, &p->wjob);
+	ag_pool_wait(s->ds, &p->wjob);
 	if (landed(p) < s->k) {
-		ag_drives_start(s->ds, &p->wjob);
-		ag_drives_wait(s->ds, &p->wjob);
+		ag_pool_start(s->ds, &p->wjob);
+		ag_pool_wait(s->ds, &p->wjob);
 	}
 	if (landed(p) < s->k) {
 		AG_ERR("segment %u stripes %u-%u: only %d of %d strips of one "
@@ -846,7 +846,7 @@ static int write_batch(struct ag_packer *p)
 	p->wjob.fn = write_strips;
 	p->wjob.arg = p;
 	p->wjob.mask = batch_drives(p);
-	ag_drives_start(s->ds, &p->wjob);
+	ag_pool_start(s->ds, &p->wjob);
 	p->writing = 1;
 	return 0;
 }
@@ -951,7 +951,7 @@ int ag_packer_kick(struct ag_packer *p)
 {
 	/* not behind a write still going: the stripes wait for the next
 	 * kick or for a full batch instead */
-	if (!p->nbatch || (p->writing && !ag_drives_done(p->s->ds, &p->wjob)))
+	if (!p->nbatch || (p->writing && !ag_pool_done(p->s->ds, &p->wjob)))
 		return 0;
 	return write_batch(p);
 }

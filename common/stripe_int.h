@@ -53,7 +53,7 @@ struct ag_packer {
 	uint8_t *wbuf;          /* the batch being written */
 	int wn;                 /* its stripes */
 	uint32_t wseg, wt;      /* where: its first stripe */
-	struct ag_drive_job wjob;
+	struct ag_pool_job wjob;
 	int writing;            /* wjob started, its outcome not checked */
 };
 
