@@ -40,7 +40,7 @@ int ag_meta_mkfs(const struct ag_config *cfg, int force);
 /* Open the cluster for committing: newest commit record, tree, segment
  * state. Takes an exclusive lock so one metad runs per cluster. Fails
  * with -AG_ELOST, naming the generation in the log, when a newer commit
- * than the newest whole one is damaged on every copy (drive.c). */
+ * than the newest whole one is damaged on every copy (commit.h). */
 int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp);
 /* flags for ag_meta_open_flags */
 #define AG_META_ACCEPT_ROLLBACK 0x1 /* start at the newest whole commit

@@ -1,40 +1,12 @@
 /*
- * drive.c - open, label and do I/O on the drives of a cluster, and read
- * and write the commit ring.
+ * drive.c - open, label and do I/O on the drives of a cluster.
  *
  * Drives are opened O_DIRECT when the file system allows it (tmpfs does
  * not: we fall back to buffered I/O and rely on fdatasync). Labels decide
  * which drive is which, so the order of paths in the config does not
- * matter once a cluster is formatted.
- *
- * Which commit is the cluster's state (ag_commit_pick). A commit writes
- * its pages and its record (slot gen % 16 of the rings of its lane) in
- * one flush. A crash, kill -9 at any instant included, leaves every copy
- * of either as it was before or as it was meant to be, never in between:
- * each is one aligned 4 KiB block, which the kernel takes whole or not
- * at all. A record slot the commit did not reach is blank (zeros) or
- * holds an older record; a page slot holds zeros, an older page or bytes
- * of its segment's past life, none of which names that page. So:
- *   - a record is torn when a page it lists is on no drive, or a record
- *     of the unsynced run it ends is: it was never acknowledged, and the
- *     record before it is the state, without a word;
- *   - a copy is damaged when a record slot is neither blank nor a valid
- *     record, or a page mirror's header names the page and its checksum
- *     fails: the drives went bad after the write, no crash does that.
- * The state is the newest whole record, by generation then epoch (whole
- * needs one good copy of each page: metad writes the others again when a
- * crash left them unwritten). When a newer generation is on the drives
- * with its record, or a page it lists, damaged on every copy, taking the
- * state loses that generation, which may have been acknowledged: readers
- * refuse (-AG_ELOST) and metad starts over it only when told to
- * (--accept-rollback). Whether a damaged copy is such a newer record or
- * an older one that lay in the same slot, its remains vote: the
- * generation field if the magic is intact, against the commit time (one
- * between the cluster's creation and the state's says older), and on a
- * tie the pages it lists (stamped with the newer generation or not);
- * remains that say nothing count as newer. A power cut that tears the
- * inside of a block on every copy at once also looks damaged: then the
- * refusal errs on the side of the data.
+ * matter once a cluster is formatted. What lies on a drive past its label
+ * belongs to the layers above: the commit ring to commit.c, pages to
+ * pager.c, strips to stripe.c; this file only formats the ring empty.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +21,9 @@
 #include "format.h"
 #include "pool.h"
 #include "util.h"
+
+/* The commit ring's extent (format.h), which mkfs blanks. */
+#define RING_LEN ((ssize_t)(AG_COMMIT_SLOTS * AG_BLOCK))
 
 int (*ag_drive_fault_hook)(int drive, int is_write, uint64_t off, size_t len);
 
@@ -517,15 +492,20 @@ int ag_drives_format(const struct ag_config *cfg, int force,
 		     struct ag_label *out)
 {
 	struct ag_label l;
-	uint8_t *blk = NULL;
+	uint8_t *blk = NULL, *ring = NULL;
 	int i, rc, fds[AG_MAX_DRIVES];
 
 	rc = label_from_config(cfg, &l);
 	if (rc)
 		return rc;
 	blk = ag_alloc_aligned(AG_BLOCK);
-	if (!blk)
+	ring = ag_alloc_aligned(RING_LEN);
+	if (!blk || !ring) {
+		free(blk);
+		free(ring);
 		return -ENOMEM;
+	}
+	memset(ring, 0, RING_LEN);
 	for (i = 0; i < cfg->ndrives; i++)
 		fds[i] = -1;
 	for (i = 0; i < cfg->ndrives; i++) {
@@ -572,14 +552,10 @@ int ag_drives_format(const struct ag_config *cfg, int force,
 		}
 	}
 	for (i = 0; i < cfg->ndrives; i++) {
-		uint32_t s;
-
-		/* an old commit ring must never outlive a new label */
-		memset(blk, 0, AG_BLOCK);
-		for (s = 0; s < AG_COMMIT_SLOTS; s++)
-			if (pwrite(fds[i], blk, AG_BLOCK,
-				   AG_COMMIT_OFF + s * AG_BLOCK) != AG_BLOCK)
-				goto ioerr;
+		/* an old commit ring must never outlive a new label: blank
+		 * the whole ring (its slots are commit.c's business) */
+		if (pwrite(fds[i], ring, RING_LEN, AG_COMMIT_OFF) != RING_LEN)
+			goto ioerr;
 		l.index = i;
 		label_encode(blk, &l);
 		if (pwrite(fds[i], blk, AG_BLOCK, 0) != AG_BLOCK ||
@@ -597,6 +573,7 @@ out:
 	for (i = 0; i < cfg->ndrives; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	free(ring);
 	free(blk);
 	return rc;
 }
@@ -774,376 +751,6 @@ void ag_drives_close(struct ag_drives *ds)
 	free(ds);
 }
 
-void ag_commit_encode(uint8_t *b, const struct ag_commit_rec *r)
-{
-	uint32_t i;
-
-	memset(b, 0, AG_BLOCK);
-	memcpy(b, AG_COMMIT_MAGIC, 8);
-	put_le64(b + 8, r->gen);
-	put_le64(b + 16, r->root);
-	put_le32(b + 24, r->epoch);
-	put_le32(b + 28, r->page_epoch);
-	memcpy(b + 32, r->uuid, 16);
-	put_le64(b + 48, r->time_ns);
-	put_le64(b + 56, r->lazy_since);
-	put_le32(b + 64, r->npages);
-	for (i = 0; i < r->npages && i < AG_COMMIT_PAGES; i++)
-		put_le64(b + 72 + 8 * i, r->pages[i]);
-	put_le32(b + 4092, ag_crc32c(b, 4092));
-}
-
-static int commit_decode(const uint8_t *b, struct ag_commit_rec *r)
-{
-	uint32_t i;
-
-	if (memcmp(b, AG_COMMIT_MAGIC, 8))
-		return -ENOENT;
-	if (get_le32(b + 4092) != ag_crc32c(b, 4092))
-		return -AG_ECORRUPT;
-	r->gen = get_le64(b + 8);
-	r->root = get_le64(b + 16);
-	r->epoch = get_le32(b + 24);
-	r->page_epoch = get_le32(b + 28);
-	memcpy(r->uuid, b + 32, 16);
-	r->time_ns = get_le64(b + 48);
-	r->lazy_since = get_le64(b + 56);
-	r->npages = get_le32(b + 64);
-	if (r->npages > AG_COMMIT_PAGES ||
-	    (r->lazy_since && (r->lazy_since > r->gen ||
-			       r->gen - r->lazy_since >= AG_COMMIT_SLOTS)))
-		return -AG_ECORRUPT;
-	for (i = 0; i < r->npages; i++)
-		r->pages[i] = get_le64(b + 72 + 8 * i);
-	return 0;
-}
-
-int ag_page_epoch_ahead(uint32_t a, uint32_t b)
-{
-	uint32_t d = (a + AG_MAX_PAGE_SLOTS - b) % AG_MAX_PAGE_SLOTS;
-
-	return d && d < AG_MAX_PAGE_SLOTS / 2;
-}
-
-static int blank(const uint8_t *b)
-{
-	size_t i;
-
-	for (i = 0; i < AG_BLOCK; i++)
-		if (b[i])
-			return 0;
-	return 1;
-}
-
-/* Slot s of a ring failed to decode: note it in scan. */
-static void note_bad(struct ag_commit_scan *scan, int drive, uint32_t s,
-		     const uint8_t *b)
-{
-	struct ag_commit_bad *bad;
-	uint64_t g = get_le64(b + 8);
-
-	if (scan->nbad++ >= AG_COMMIT_BAD_MAX)
-		return;
-	bad = &scan->bad[scan->nbad - 1];
-	bad->drive = drive;
-	bad->slot = s;
-	/* the header is as damaged as the rest may be: believe it only
-	 * when it fits the slot (and weigh it, stands_for) */
-	bad->gen = !memcmp(b, AG_COMMIT_MAGIC, 8) && g &&
-			   g % AG_COMMIT_SLOTS == s ? g : 0;
-	bad->time_ns = get_le64(b + 48);
-}
-
-/* Every record of the rings of all drives that decodes, is of this
- * cluster and lies in its own slot, into *candp (malloc'd): returns their
- * number, or -ENOMEM. A damaged copy (neither blank nor a record) is
- * counted against its drive, and noted in scan when not NULL. */
-static int ring_records(struct ag_drives *ds, struct ag_commit_scan *scan,
-			struct ag_commit_rec **candp)
-{
-	uint8_t *ring = ag_alloc_aligned(AG_COMMIT_SLOTS * AG_BLOCK);
-	struct ag_commit_rec *cand, *r;
-	int i, n = 0;
-	uint32_t s;
-
-	cand = malloc(sizeof(*cand) * AG_COMMIT_SLOTS * ds->n + 1);
-	if (!ring || !cand) {
-		free(ring);
-		free(cand);
-		return -ENOMEM;
-	}
-	for (i = 0; i < ds->n; i++) {
-		if (ag_drive_read(ds, i, ring, AG_COMMIT_SLOTS * AG_BLOCK,
-				  AG_COMMIT_OFF))
-			continue;
-		for (s = 0; s < AG_COMMIT_SLOTS; s++) {
-			const uint8_t *b = ring + s * AG_BLOCK;
-			int drc;
-
-			r = &cand[n];
-			drc = commit_decode(b, r);
-			if (drc && !blank(b)) {
-				if (scan) {
-					atomic_fetch_add(&ds->d[i].csum_errors,
-							 1);
-					note_bad(scan, i, s, b);
-				}
-				continue;
-			}
-			if (!drc && !memcmp(r->uuid, ds->label.uuid, 16) &&
-			    r->gen % AG_COMMIT_SLOTS == s)
-				n++;
-		}
-	}
-	free(ring);
-	*candp = cand;
-	return n;
-}
-
-void ag_commit_ring_scan(struct ag_drives *ds, const struct ag_commit_rec *after,
-			 uint32_t *epoch, uint32_t *page_epoch)
-{
-	struct ag_commit_rec *cand, *r;
-	int i, n = ring_records(ds, NULL, &cand);
-
-	*epoch = 0;
-	*page_epoch = 0;
-	for (i = 0; i < n; i++) {
-		r = &cand[i];
-		*epoch = AG_MAX(*epoch, r->epoch);
-		if (r->page_epoch && (r->gen > after->gen ||
-		    (r->gen == after->gen && r->epoch != after->epoch)) &&
-		    (!*page_epoch ||
-		     ag_page_epoch_ahead(r->page_epoch, *page_epoch)))
-			*page_epoch = r->page_epoch;
-	}
-	if (n >= 0)
-		free(cand);
-}
-
-static int newer(const struct ag_commit_rec *a, const struct ag_commit_rec *b)
-{
-	return a->gen > b->gen || (a->gen == b->gen && a->epoch > b->epoch);
-}
-
-/* 1 when r's pages are on the drives, 0 when one was never written,
- * -1 when one is damaged on every mirror. */
-static int landed(const struct ag_commit_rec *r,
-		  int (*check)(void *arg, const struct ag_commit_rec *r),
-		  void *arg)
-{
-	int rc;
-
-	if (!check || !r->npages)
-		return 1;
-	rc = check(arg, r);
-	return rc < 0 ? -1 : rc > 0;
-}
-
-/* Whether damaged copy b is a record of generation g, not one of an
- * older generation that lay in the same slot, when g would be newer
- * than a record of time t0 (0: unknown). What is left of its header
- * votes, generation against commit time (a flip or a scrawl rarely
- * hits both): a readable generation says yes when it is g and no when
- * not; a time from the cluster's creation to t0 says no (it is older),
- * anything else yes (a time a newer commit has, or garbage, which
- * errs on the side of the data). On a tie the pages it lists decide:
- * only a record of g lists pages stamped g. */
-static int stands_for(struct ag_drives *ds, const struct ag_commit_bad *b,
-		      uint64_t g, uint64_t t0,
-		      int (*check)(void *arg, const struct ag_commit_rec *r),
-		      void *arg)
-{
-	uint64_t created = ds->label.created * 1000000000ull;
-	struct ag_commit_rec *r;
-	uint8_t *blk;
-	int vote, rc = 0;
-	uint32_t i;
-
-	if (b->slot != g % AG_COMMIT_SLOTS)
-		return 0;
-	vote = b->gen ? (b->gen == g ? 1 : -1) : 0;
-	vote += t0 && b->time_ns >= created && b->time_ns <= t0 ? -1 : 1;
-	if (vote)
-		return vote > 0;
-	blk = ag_alloc_aligned(AG_BLOCK);
-	r = malloc(sizeof(*r));
-	if (!blk || !r || !check ||
-	    ag_drive_read(ds, b->drive, blk, AG_BLOCK,
-			  AG_COMMIT_OFF + (uint64_t)b->slot * AG_BLOCK))
-		goto out;
-	memset(r, 0, sizeof(*r));
-	r->gen = g;
-	r->npages = get_le32(blk + 64);
-	if (!r->npages || r->npages > AG_COMMIT_PAGES)
-		goto out;
-	for (i = 0; i < r->npages; i++)
-		r->pages[i] = get_le64(blk + 72 + 8 * i);
-	rc = check(arg, r) != 0;
-out:
-	free(blk);
-	free(r);
-	return rc;
-}
-
-/* Whether a damaged copy in the rings is a record of generation g (see
- * stands_for; t0 as there). */
-static int damaged_copy_of(struct ag_drives *ds,
-			   const struct ag_commit_scan *scan, uint64_t g,
-			   uint64_t t0,
-			   int (*check)(void *arg,
-					const struct ag_commit_rec *r),
-			   void *arg)
-{
-	int i;
-
-	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++)
-		if (stands_for(ds, &scan->bad[i], g, t0, check, arg))
-			return 1;
-	return 0;
-}
-
-/* Whether r stands: its own pages landed, and so did those of every
- * record of the unsynced run it ends (written by the same metad, so of
- * its epoch): a device may keep a later write and lose an earlier one
- * until a sync, and r's tree holds pages of the whole run. 1 whole, 0
- * torn, -1 damaged (the rule at the top of this file): then *dgen is
- * the generation whose pages (*dpages 1) or record (0) are. */
-static int whole(struct ag_drives *ds, const struct ag_commit_rec *cand,
-		 int n, const struct ag_commit_rec *r,
-		 const struct ag_commit_scan *scan,
-		 int (*check)(void *arg, const struct ag_commit_rec *r),
-		 void *arg, uint64_t *dgen, int *dpages)
-{
-	uint64_t g, t0 = 0;
-	int i, w = landed(r, check, arg);
-
-	*dgen = r->gen;
-	*dpages = 1;
-	if (w <= 0)
-		return w;
-	for (g = r->lazy_since ? r->lazy_since : r->gen; g < r->gen; g++) {
-		int best = 0;
-
-		for (i = 0; i < n; i++) {
-			if (cand[i].gen != g || cand[i].epoch != r->epoch)
-				continue;
-			w = landed(&cand[i], check, arg);
-			if (w > 0)
-				break;
-			best = AG_MIN(best, w);
-		}
-		if (i < n) {
-			t0 = cand[i].time_ns; /* g + 1 was written after it */
-			continue;
-		}
-		*dgen = g;
-		*dpages = best < 0;
-		return best < 0 ||
-		       damaged_copy_of(ds, scan, g, t0, check, arg) ? -1 : 0;
-	}
-	return 1;
-}
-
-int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
-		   struct ag_commit_scan *scan,
-		   int (*check)(void *arg, const struct ag_commit_rec *r),
-		   void *arg)
-{
-	struct ag_commit_rec *cand;
-	uint64_t after = 0, t0 = 0;
-	int i, n, rc = -ENOENT;
-
-	memset(scan, 0, sizeof(*scan));
-	n = ring_records(ds, scan, &cand);
-	if (n < 0)
-		return n;
-	/* newest first; a torn record was never acknowledged: the one
-	 * before it is the cluster's state */
-	while (n) {
-		uint64_t dgen;
-		int best = 0, w, dpages;
-
-		for (i = 1; i < n; i++)
-			if (newer(&cand[i], &cand[best]))
-				best = i;
-		w = whole(ds, cand, n, &cand[best], scan, check, arg, &dgen,
-			  &dpages);
-		if (w > 0) {
-			*rec = cand[best];
-			after = rec->gen;
-			t0 = rec->time_ns;
-			rc = 0;
-			break;
-		}
-		if (w < 0 && cand[best].gen > scan->lost_gen) {
-			scan->lost_gen = cand[best].gen;
-			scan->damaged_gen = dgen;
-			scan->lost_pages = dpages;
-		}
-		if (!w)
-			AG_WARN("commit %llu lists pages that are not all on "
-				"the drives (a torn commit); using an older "
-				"one",
-				(unsigned long long)cand[best].gen);
-		cand[best] = cand[--n];
-	}
-	free(cand);
-	/* a newer record damaged on every copy: the next generation, or one
-	 * further on whose header still says so (the ones between would
-	 * have to be damaged too, or it would not be newest) */
-	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++) {
-		const struct ag_commit_bad *b = &scan->bad[i];
-		uint64_t g = after + 1;
-
-		if (b->gen > after + 1 && b->gen < after + AG_COMMIT_SLOTS)
-			g = b->gen;
-		if (g > scan->lost_gen &&
-		    stands_for(ds, b, g, t0, check, arg)) {
-			scan->lost_gen = scan->damaged_gen = g;
-			scan->lost_pages = 0;
-		}
-	}
-	if (scan->lost_gen)
-		AG_ERR("commit %llu is damaged on every copy (its %s); the "
-		       "newest whole one is %llu", (unsigned long long)
-		       scan->damaged_gen, scan->lost_pages ? "pages" : "record",
-		       (unsigned long long)after);
-	return rc;
-}
-
-int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
-			  int (*check)(void *arg, const struct ag_commit_rec *r),
-			  void *arg)
-{
-	struct ag_commit_scan *scan = malloc(sizeof(*scan));
-	int rc;
-
-	if (!scan)
-		return -ENOMEM;
-	rc = ag_commit_pick(ds, rec, scan, check, arg);
-	if (!rc && scan->lost_gen)
-		rc = -AG_ELOST;
-	free(scan);
-	return rc;
-}
-
-int ag_commit_wipe(struct ag_drives *ds, int drive, uint32_t slot)
-{
-	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
-	int rc;
-
-	if (!b)
-		return -ENOMEM;
-	memset(b, 0, AG_BLOCK);
-	rc = ag_drive_write(ds, drive, b, AG_BLOCK,
-			    AG_COMMIT_OFF + (uint64_t)slot * AG_BLOCK);
-	if (!rc)
-		rc = sync_one(ds, drive, NULL) < 0 ? -EIO : 0;
-	free(b);
-	return rc;
-}
-
 int ag_drives_quorum(const struct ag_drives *ds, const int *rc)
 {
 	int i, ok = 0, present = 0;
@@ -1158,37 +765,13 @@ int ag_drives_quorum(const struct ag_drives *ds, const int *rc)
 	return ok >= AG_MIN(3, present) && ok;
 }
 
-struct commit_job {
-	const uint8_t *block;
-	uint64_t off;
-};
-
-static int commit_one(struct ag_drives *ds, int i, void *arg)
+uint64_t ag_drives_present(const struct ag_drives *ds)
 {
-	const struct commit_job *j = arg;
-	int rc;
+	uint64_t mask = 0;
+	int i;
 
-	if (ds->d[i].state != AG_DRIVE_OK)
-		return 1;
-	rc = ag_drive_write(ds, i, j->block, AG_BLOCK, j->off);
-	if (rc)
-		return rc;
-	return sync_one(ds, i, NULL);
-}
-
-int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec)
-{
-	struct commit_job j = {
-		.off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) * AG_BLOCK,
-	};
-	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
-	int rc[AG_MAX_DRIVES];
-
-	if (!b)
-		return -ENOMEM;
-	ag_commit_encode(b, rec);
-	j.block = b;
-	ag_pool_run(ds, commit_one, &j, rc);
-	free(b);
-	return ag_drives_quorum(ds, rc) ? 0 : -AG_ENOQUORUM;
+	for (i = 0; i < ds->n; i++)
+		if (ds->d[i].state == AG_DRIVE_OK)
+			mask |= 1ull << i;
+	return mask;
 }

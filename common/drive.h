@@ -1,11 +1,12 @@
 /*
- * drive.h - the lowest layer: a set of drives (files or block devices),
- * their labels and the commit ring.
+ * drive.h - the lowest layer: a set of drives (files or block devices)
+ * and their labels.
  *
  * Every I/O of the upper layers goes through ag_drive_read/write, which
  * take care of O_DIRECT alignment, count errors per drive and pass through
  * a fault hook that tests use to fail, lose or corrupt I/O. A drive set
- * carries the threads that run a job on its drives at once (pool.h).
+ * carries the threads that run a job on its drives at once (pool.h); the
+ * commit ring on the drives is commit.h's.
  */
 #ifndef AG_DRIVE_H
 #define AG_DRIVE_H
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "format.h"
 #include "pool.h"
 
 struct ag_label {
@@ -27,23 +29,6 @@ struct ag_label {
 	uint32_t chunk_min, chunk_avg, chunk_max;
 	int32_t zstd_level;
 	uint64_t created;
-};
-
-/* Pages a commit record can list (see format.h). */
-#define AG_COMMIT_PAGES 502
-
-struct ag_commit_rec {
-	uint64_t gen;
-	uint64_t root;
-	uint32_t epoch;
-	uint32_t page_epoch; /* of the pages it wrote, at most (0: unknown) */
-	uint8_t uuid[16];
-	uint64_t time_ns;
-	/* first generation of the unsynced run this record ends (0: none):
-	 * it counts only with every record of [lazy_since, gen) */
-	uint64_t lazy_since;
-	uint32_t npages;  /* pages written with the record, to check */
-	uint64_t pages[AG_COMMIT_PAGES];
 };
 
 enum ag_drive_state {
@@ -129,75 +114,17 @@ int ag_drives_sync(struct ag_drives *ds, int *rc);
  * drive after drive, so a background caller holds up no drive job. */
 void ag_drives_fill_holes(struct ag_drives *ds, uint64_t off, uint64_t len);
 
-/* A damaged copy of a commit record: present in its slot (not blank),
- * checksum wrong. gen is what its header says, 0 when unreadable. */
-struct ag_commit_bad {
-	int drive;
-	uint32_t slot;
-	uint64_t gen;
-	uint64_t time_ns; /* what its commit time field says */
-};
-
-#define AG_COMMIT_BAD_MAX 64
-
-/* What ag_commit_pick saw in the rings besides the record it picked. */
-struct ag_commit_scan {
-	/* The newest generation past the pick that is on the drives but
-	 * damaged, its record on every copy or a page it lists on every
-	 * mirror: picking the record means losing it (0: nothing newer than
-	 * the pick was ever acknowledged). */
-	uint64_t lost_gen;
-	/* the generation whose record or pages are damaged: lost_gen, or
-	 * one of the unsynced run lost_gen ends */
-	uint64_t damaged_gen;
-	int lost_pages;    /* 1: pages of damaged_gen are what is damaged */
-	int nbad;          /* damaged record copies, of any generation */
-	struct ag_commit_bad bad[AG_COMMIT_BAD_MAX]; /* the first ones */
-};
-
-/* Pick the cluster's state by the rule at the top of drive.c: the newest
- * record on any drive, by generation and then epoch, that is whole, and
- * tell in *scan (never NULL) what that passed over. check (when not
- * NULL) says whether the pages a record lists are on the drives: 1 all
- * of them, 0 one was never written (a torn commit), -AG_ECORRUPT one is
- * there but no mirror of it verifies. 0, or -ENOENT if no record is
- * whole (*scan is filled either way), or -ENOMEM. */
-int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
-		   struct ag_commit_scan *scan,
-		   int (*check)(void *arg, const struct ag_commit_rec *r),
-		   void *arg);
-/* ag_commit_pick for readers: -AG_ELOST when picking means losing a
- * damaged newer commit (*rec then holds the pick all the same, for the
- * callers that report it). */
-int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
-			  int (*check)(void *arg, const struct ag_commit_rec *r),
-			  void *arg);
-/* Write zeros over slot of drive's ring (a damaged copy that a rollback
- * was accepted over), and sync. */
-int ag_commit_wipe(struct ag_drives *ds, int drive, uint32_t slot);
-/* Over every record in the rings that decodes: the highest fencing epoch
- * (*epoch), and the page epoch furthest ahead (mod 0xffff) of those
- * newer than after (*page_epoch, 0 when none): a metad that starts, or
- * reloads, must use neither, or its records and pages could be taken
- * for those of commits it rolled back. */
-void ag_commit_ring_scan(struct ag_drives *ds, const struct ag_commit_rec *after,
-			 uint32_t *epoch, uint32_t *page_epoch);
-/* Whether page epoch a is ahead of b (they wrap at 0xffff). */
-int ag_page_epoch_ahead(uint32_t a, uint32_t b);
-/* The 4096-byte block of a commit record. */
-void ag_commit_encode(uint8_t *block, const struct ag_commit_rec *rec);
-/* Write rec into slot gen % 16 of every present drive and sync; succeeds
- * when at least min(3, present) drives took it. */
-int ag_commit_write(struct ag_drives *ds, const struct ag_commit_rec *rec);
 /* Whether enough drives took a job's write: min(3, present), at least
  * one (from the results of a pool job, pool.h). */
 int ag_drives_quorum(const struct ag_drives *ds, const int *rc);
+/* The mask of the drives that are OK now (bit i: drive i). */
+uint64_t ag_drives_present(const struct ag_drives *ds);
 
 /* Byte offset on a drive of segment seg, unit-sized slot L. */
 static inline uint64_t ag_slot_offset(const struct ag_label *l, uint32_t seg,
 				      uint64_t slot, uint32_t unit)
 {
-	return (uint64_t)(1u << 20) + (uint64_t)seg * l->segment_size +
+	return (uint64_t)AG_DATA_START + (uint64_t)seg * l->segment_size +
 	       (slot / l->ndrives) * unit;
 }
 

@@ -570,7 +570,7 @@ static void check_counts(struct fsck *f)
 			(unsigned long long)f->max_ino);
 }
 
-/* Every copy of every commit record, against the rule in drive.c: a
+/* Every copy of every commit record, against the rule in commit.h: a
  * damaged copy is damage even when other copies stand for it, and a
  * damaged newer generation is one the state would lose. */
 static int check_rings(struct fsck *f)
@@ -693,7 +693,7 @@ out:
 }
 
 /* What the commit rings say beside the state: damaged copies per drive,
- * and a damaged newer generation (drive.c). */
+ * and a damaged newer generation (commit.h). */
 static int ring_status(struct ag_cluster *c, struct ag_status *st)
 {
 	struct ag_commit_scan *scan = malloc(sizeof(*scan));

@@ -8,6 +8,7 @@ common_libagora_a_SOURCES = \
 	common/config.c common/config.h \
 	common/drive.c common/drive.h \
 	common/pool.c common/pool.h \
+	common/commit.c common/commit.h \
 	common/page.h \
 	common/pager.c common/pager.h \
 	common/btree.c common/btree.h \

@@ -260,7 +260,7 @@ static void fresh_epochs(struct ag_meta *m)
 }
 
 /* The newest whole commit into m->rec; a damaged newer one stops us
- * unless the operator accepted to lose it (drive.c has the rule). */
+ * unless the operator accepted to lose it (commit.h has the rule). */
 static int pick_commit(struct ag_meta *m)
 {
 	struct ag_commit_scan *scan = malloc(sizeof(*scan));
@@ -330,7 +330,7 @@ static void wipe_damaged(struct ag_meta *m)
 
 /* A crash can cut a commit short after its record and one copy of each
  * of its pages landed, before the other copies did: the commit stands
- * (drive.c), so give its pages their missing copies back from the ones
+ * (commit.h), so give its pages their missing copies back from the ones
  * that landed. Only the newest commit can be cut so: metad starts a
  * commit once the one before is written. Synced by the caller. */
 static void heal_commit(struct ag_meta *m)
@@ -556,9 +556,9 @@ int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 	 * would wrap onto the synced record's slot, unless the syncer has
 	 * caught up meanwhile */
 	harvest(m);
-	if (lazy && rec.gen - m->synced_gen >= AG_COMMIT_SLOTS - 1)
+	if (lazy && !ag_commit_may_be_lazy(m->synced_gen, rec.gen))
 		sync_wait(m);
-	if (rec.gen - m->synced_gen >= AG_COMMIT_SLOTS - 1)
+	if (!ag_commit_may_be_lazy(m->synced_gen, rec.gen))
 		lazy = 0;
 	rec.lazy_since = m->synced_gen + 1;
 	/* space freed by a commit a power cut could still undo is not

@@ -1,7 +1,7 @@
 /*
- * page.h - the header of a metadata page: the one place that knows where
- * the header's fields lie (format.h has the table, as the format's
- * reference).
+ * page.h - the header of a metadata page, and page epochs: the one place
+ * that knows where the header's fields lie (format.h has the table, as
+ * the format's reference).
  *
  * The header is the first AG_PAGE_HDR bytes of every metadata page:
  *
@@ -94,6 +94,16 @@ static inline int ag_page_hdr_verify(const void *page, size_t page_size,
 	    ag_page_hdr_crc(page) != ag_page_hdr_sum(page, page_size))
 		return -AG_ECORRUPT;
 	return 0;
+}
+
+/* Whether page epoch a is ahead of b: epochs (format.h, page addresses)
+ * run from 1 to 0xffff and wrap, so "ahead" means by less than half the
+ * circle. */
+static inline int ag_page_epoch_ahead(uint32_t a, uint32_t b)
+{
+	uint32_t d = (a + AG_MAX_PAGE_SLOTS - b) % AG_MAX_PAGE_SLOTS;
+
+	return d && d < AG_MAX_PAGE_SLOTS / 2;
 }
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * pager.c - mirrored metadata pages and their cache.
+ * pager.c - mirrored metadata pages and their cache, and the write of a
+ * commit: its pages and its record (commit.h) in one flush of each drive.
  *
  * The cache is a fixed array of page frames indexed by a hash of the
  * address (direct-mapped with 4-way buckets, clock replacement inside a
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commit.h"
 #include "format.h"
 #include "page.h"
 #include "pager.h"
@@ -402,17 +404,6 @@ static uint64_t copy_drives(const struct ag_pagestore *ps)
 	return mask;
 }
 
-static uint64_t present_drives(const struct ag_drives *ds)
-{
-	uint64_t mask = 0;
-	int i;
-
-	for (i = 0; i < ds->n; i++)
-		if (ds->d[i].state == AG_DRIVE_OK)
-			mask |= 1ull << i;
-	return mask;
-}
-
 /* A lazy commit goes through the page cache: a direct write costs a
  * device round trip, and the sync that will follow writes the whole run
  * of lazy commits back at once. */
@@ -481,19 +472,15 @@ static int flush_drive(struct ag_drives *ds, int d, void *arg)
 static int flush_queue(struct ag_pagestore *ps, struct flush_job *job)
 {
 	struct ag_drives *ds = ps->ds;
-	uint64_t present = present_drives(ds), copies = copy_drives(ps);
+	uint64_t present = ag_drives_present(ds), copies = copy_drives(ps);
 	uint64_t written;
 	size_t i;
 	int c, rc = 0;
 
 	/* the record goes where the pages go (one lane of drives, as metad
 	 * allocates them, space.c) when that makes a quorum */
-	if (job->commit && !job->record) {
-		job->record = copies & present;
-		if (__builtin_popcountll(job->record) <
-		    AG_MIN(AG_PAGE_COPIES, __builtin_popcountll(present)))
-			job->record = present;
-	}
+	if (job->commit && !job->record)
+		job->record = ag_commit_lane(ds, copies);
 	written = (copies | job->record) & present;
 	/* a durable flush syncs what lazy ones left too */
 	job->sync = job->lazy ? 0 : written | (ps->unsynced & present);
@@ -560,6 +547,7 @@ int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
 			int lazy)
 {
 	struct flush_job job = { .ps = ps, .lazy = lazy };
+	uint64_t present;
 	uint8_t *block;
 	size_t i;
 	int rc;
@@ -582,12 +570,12 @@ int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
 		return -ENOMEM;
 	ag_commit_encode(block, rec);
 	job.commit = block;
-	job.commit_off = AG_COMMIT_OFF + (rec->gen % AG_COMMIT_SLOTS) *
-			 AG_BLOCK;
+	job.commit_off = ag_commit_slot_off(ag_commit_slot(rec->gen));
 	rc = flush_queue(ps, &job);
-	if (rc == -AG_ENOQUORUM && job.record != present_drives(ps->ds)) {
+	present = ag_drives_present(ps->ds);
+	if (rc == -AG_ENOQUORUM && job.record != present) {
 		/* a drive of the lane failed: every drive takes it */
-		job.record = present_drives(ps->ds);
+		job.record = present;
 		rc = flush_queue(ps, &job);
 	}
 	free(block);
@@ -597,7 +585,7 @@ int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
 /* Whether a mirror of page addr holds it damaged: its header names the
  * page and its checksum fails. A slot its commit never reached holds
  * zeros, an older page (of another address: the epoch differs) or bytes
- * of the segment's past life, none of which names it (drive.c says why
+ * of the segment's past life, none of which names it (commit.h says why
  * that tells a torn commit from a damaged one). */
 static int page_damaged(struct ag_pagestore *ps, uint64_t addr, uint8_t *buf)
 {

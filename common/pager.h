@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "btree.h"
+#include "commit.h"
 #include "drive.h"
 #include "page.h"
 
