@@ -144,9 +144,11 @@ static void note_bad(struct ag_commit_scan *scan, int drive, uint32_t s,
 /* Every record of the rings of all drives that decodes, is of this
  * cluster and lies in its own slot, into *candp (malloc'd): returns their
  * number, or -ENOMEM. A damaged copy (neither blank nor a record) is
- * counted against its drive, and noted in scan when not NULL. */
+ * counted against its drive, and noted in scan when not NULL. *unread
+ * counts the present drives whose ring could not be read (logged);
+ * drives not present are skipped, as everywhere. */
 static int ring_records(struct ag_drives *ds, struct ag_commit_scan *scan,
-			struct ag_commit_rec **candp)
+			struct ag_commit_rec **candp, int *unread)
 {
 	const size_t ring_len = AG_COMMIT_SLOTS * AG_BLOCK;
 	uint8_t *ring = ag_alloc_aligned(ring_len);
@@ -154,6 +156,7 @@ static int ring_records(struct ag_drives *ds, struct ag_commit_scan *scan,
 	int i, n = 0;
 	uint32_t s;
 
+	*unread = 0;
 	cand = malloc(sizeof(*cand) * AG_COMMIT_SLOTS * ds->n + 1);
 	if (!ring || !cand) {
 		free(ring);
@@ -161,9 +164,22 @@ static int ring_records(struct ag_drives *ds, struct ag_commit_scan *scan,
 		return -ENOMEM;
 	}
 	for (i = 0; i < ds->n; i++) {
-		if (ag_drive_read(ds, i, ring, ring_len,
-				  ag_commit_slot_off(0)))
+		int rc;
+
+		if (ds->d[i].state != AG_DRIVE_OK)
 			continue;
+		rc = ag_drive_read(ds, i, ring, ring_len,
+				   ag_commit_slot_off(0));
+		if (rc) {
+			/* one found failed by the read is now missing */
+			if (ds->d[i].state != AG_DRIVE_OK)
+				continue;
+			AG_WARN("drive %d (%s): cannot read its commit ring: "
+				"%s", i, ds->d[i].path ? ds->d[i].path : "?",
+				ag_strerror(rc));
+			(*unread)++;
+			continue;
+		}
 		for (s = 0; s < AG_COMMIT_SLOTS; s++) {
 			const uint8_t *b = ring + (size_t)s * AG_BLOCK;
 			int drc;
@@ -188,15 +204,22 @@ static int ring_records(struct ag_drives *ds, struct ag_commit_scan *scan,
 	return n;
 }
 
-void ag_commit_ring_scan(struct ag_drives *ds,
-			 const struct ag_commit_rec *after, uint32_t *epoch,
-			 uint32_t *page_epoch)
+int ag_commit_ring_scan(struct ag_drives *ds,
+			const struct ag_commit_rec *after, uint32_t *epoch,
+			uint32_t *page_epoch)
 {
 	struct ag_commit_rec *cand, *r;
-	int i, n = ring_records(ds, NULL, &cand);
+	int i, unread, n = ring_records(ds, NULL, &cand, &unread);
 
 	*epoch = 0;
 	*page_epoch = 0;
+	if (n < 0)
+		return n;
+	/* a ring we cannot read may hold the highest epoch of all */
+	if (unread) {
+		free(cand);
+		return -EIO;
+	}
 	for (i = 0; i < n; i++) {
 		r = &cand[i];
 		*epoch = AG_MAX(*epoch, r->epoch);
@@ -206,8 +229,8 @@ void ag_commit_ring_scan(struct ag_drives *ds,
 		     ag_page_epoch_ahead(r->page_epoch, *page_epoch)))
 			*page_epoch = r->page_epoch;
 	}
-	if (n >= 0)
-		free(cand);
+	free(cand);
+	return 0;
 }
 
 /* The order of the rule: generation, then fencing epoch. */
@@ -336,10 +359,12 @@ int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
 {
 	struct ag_commit_rec *cand;
 	uint64_t after = 0, t0 = 0;
-	int i, n, rc = -ENOENT;
+	int i, n, unread, rc = -ENOENT;
 
 	memset(scan, 0, sizeof(*scan));
-	n = ring_records(ds, scan, &cand);
+	/* a ring that cannot be read is a missing copy: readers go on
+	 * with the others, as with a missing drive */
+	n = ring_records(ds, scan, &cand, &unread);
 	if (n < 0)
 		return n;
 	/* newest first; a torn record was never acknowledged: the one

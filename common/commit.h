@@ -151,8 +151,9 @@ struct ag_commit_scan {
  * NULL) what that passed over. check (when not NULL) says whether the
  * pages a record lists are on the drives: 1 all of them, 0 one was never
  * written (a torn commit), -AG_ECORRUPT one is there but no mirror of it
- * verifies. 0, or -ENOENT if no record is whole (*scan is filled either
- * way), or -ENOMEM. */
+ * verifies. A present drive whose ring cannot be read is skipped, as a
+ * missing one (logged). 0, or -ENOENT if no record is whole (*scan is
+ * filled either way), or -ENOMEM. */
 int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
 		   struct ag_commit_scan *scan,
 		   int (*check)(void *arg, const struct ag_commit_rec *r),
@@ -167,10 +168,12 @@ int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
  * (*epoch), and the page epoch furthest ahead (page.h) of those newer
  * than after (*page_epoch, 0 when none): a metad that starts, or
  * reloads, must use neither, or its records and pages could be taken for
- * those of commits it rolled back. */
-void ag_commit_ring_scan(struct ag_drives *ds,
-			 const struct ag_commit_rec *after, uint32_t *epoch,
-			 uint32_t *page_epoch);
+ * those of commits it rolled back. 0, or -ENOMEM, or -EIO when the ring
+ * of a present drive cannot be read: then the epochs are not known, and
+ * a metad must not write (*epoch and *page_epoch are left 0). */
+int ag_commit_ring_scan(struct ag_drives *ds,
+			const struct ag_commit_rec *after, uint32_t *epoch,
+			uint32_t *page_epoch);
 /* Write zeros over slot of drive's ring (a damaged copy that a rollback
  * was accepted over), and sync. */
 int ag_commit_wipe(struct ag_drives *ds, int drive, uint32_t slot);

@@ -248,15 +248,25 @@ static void sync_wait(struct ag_meta *m)
 
 /* Epochs no record or page on the drives has: commits newer than the one
  * reloaded were rolled back, and their records and pages may still be on
- * drives ours will not overwrite (another lane, a drive that failed). */
-static void fresh_epochs(struct ag_meta *m)
+ * drives ours will not overwrite (another lane, a drive that failed).
+ * Without a full view of the rings there is no such epoch to take, and
+ * writing would weaken the fencing: the caller must not go on. */
+static int fresh_epochs(struct ag_meta *m)
 {
 	uint32_t epoch, page_epoch;
+	int rc;
 
-	ag_commit_ring_scan(m->ds, &m->rec, &epoch, &page_epoch);
+	rc = ag_commit_ring_scan(m->ds, &m->rec, &epoch, &page_epoch);
+	if (rc) {
+		AG_ERR("cannot scan the commit rings for the epochs in use: "
+		       "%s; not serving the cluster on a partial view",
+		       ag_strerror(rc));
+		return rc;
+	}
 	m->rec.epoch = AG_MAX(m->rec.epoch, epoch) + 1;
 	if (page_epoch && !ag_page_epoch_ahead(m->space.epoch, page_epoch))
 		m->space.epoch = page_epoch % AG_MAX_PAGE_SLOTS + 1;
+	return 0;
 }
 
 /* The newest whole commit into m->rec; a damaged newer one stops us
@@ -378,7 +388,7 @@ static int reload(struct ag_meta *m)
 	if (!rc)
 		rc = read_counters(m);
 	if (!rc)
-		fresh_epochs(m);
+		rc = fresh_epochs(m);
 	if (!rc && m->lost_gen > m->rec.gen) {
 		/* the next commit takes the generation after the lost one:
 		 * no damaged record is then newer than the state (it was
