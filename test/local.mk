@@ -13,6 +13,7 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_cdc \
 	test/unit/test_ec \
 	test/unit/test_btree \
+	test/unit/test_pager \
 	test/unit/test_stripe \
 	test/unit/test_core \
 	test/unit/test_rpc \
@@ -57,6 +58,7 @@ check_PROGRAMS += $(AGORA_UNIT_TESTS) test/integ/fsx
 test_unit_test_cdc_SOURCES = test/unit/test_cdc.c test/unit/tap.h
 test_unit_test_ec_SOURCES = test/unit/test_ec.c test/unit/tap.h
 test_unit_test_btree_SOURCES = test/unit/test_btree.c test/unit/tap.h
+test_unit_test_pager_SOURCES = test/unit/test_pager.c test/unit/tap.h
 test_unit_test_stripe_SOURCES = test/unit/test_stripe.c test/unit/tap.h
 test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h \
 	test/unit/fixture.h
