@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "commit.h"
 #include "config.h"
 #include "drive.h"
@@ -418,6 +419,39 @@ static void test_ring(void)
 	cluster_close(&c);
 }
 
+/* metad takes its fencing epoch from every ring: with one it cannot
+ * read, it must not start */
+static void test_metad_fencing(void)
+{
+	struct ag_meta *m = NULL;
+	struct cluster c;
+	int rc;
+
+	rc = cluster_open(&c);
+	ag_drives_close(c.ds);
+	c.ds = NULL;
+	if (!rc)
+		rc = ag_meta_mkfs(c.cfg, 1);
+	if (!rc)
+		rc = ag_meta_open(c.cfg, &m);
+	ok(!rc, "metad formats the drives and starts (%s)", ag_strerror(rc));
+	ag_meta_close(m);
+	m = NULL;
+	fail_ring_reads_of = 2;
+	ag_drive_fault_hook = ring_hook;
+	rc = ag_meta_open(c.cfg, &m);
+	ag_drive_fault_hook = NULL;
+	fail_ring_reads_of = -1;
+	ok(rc == -EIO && !m, "it refuses to start when a present drive's "
+			      "ring cannot be read (%s)", ag_strerror(rc));
+	ag_meta_close(m);
+	m = NULL;
+	rc = ag_meta_open(c.cfg, &m);
+	ok(!rc, "and starts once it can (%s)", ag_strerror(rc));
+	ag_meta_close(m);
+	cluster_close(&c);
+}
+
 /* ---- the page header ---- */
 
 static void test_header(void)
@@ -578,6 +612,7 @@ int main(void)
 	test_codec();
 	test_header();
 	test_ring();
+	test_metad_fencing();
 	test_pages();
 	return tap_done();
 }
