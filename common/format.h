@@ -74,10 +74,11 @@
  * are not: a record that lists pages counts only when each of them has a
  * good copy written by its generation. (A commit of more pages than fit
  * lists none and writes its record only after its pages are durable.)
- * Of the records that count, the highest generation, then the highest
- * fencing epoch, is the state of the cluster.
+ * Which record is the state of the cluster is commit.h's rule; the
+ * offsets are commit.c's codec.
  *
- * Page header (first AG_PAGE_HDR = 32 bytes of every metadata page):
+ * Page header (first AG_PAGE_HDR = 32 bytes of every metadata page; as
+ * code, page.h):
  *   0   4  crc32c of bytes [4, page size)
  *   4   4  magic "AGPG"
  *   8   8  own page address

@@ -1,16 +1,7 @@
 /*
  * page.h - the header of a metadata page, and page epochs: the one place
  * that knows where the header's fields lie (format.h has the table, as
- * the format's reference).
- *
- * The header is the first AG_PAGE_HDR bytes of every metadata page:
- *
- *   offset  size  field
- *   0       4     crc32c of bytes [4, page size)
- *   4       4     magic "AGPG"
- *   8       8     the page's own address
- *   16      8     generation of the commit that wrote it
- *   24      8     reserved (0)
+ * the format's reference; the offsets below are that table as code).
  *
  * The pager (pager.c) stamps it on every write and verifies it on every
  * read; the tree (btree.c) only reads the address, the generation and
@@ -30,13 +21,14 @@
 #include "format.h"
 #include "util.h"
 
+/* The first AG_PAGE_HDR bytes of every metadata page, little-endian: */
 #define AG_PAGE_HDR 32
-
-#define AG_PAGE_HDR_CRC 0
-#define AG_PAGE_HDR_MAGIC 4 /* AG_PAGE_MAGIC (format.h) */
-#define AG_PAGE_HDR_ADDR 8
-#define AG_PAGE_HDR_GEN 16
-#define AG_PAGE_HDR_RESERVED 24
+#define AG_PAGE_HDR_CRC 0       /* u32 crc32c of bytes [4, page size) */
+#define AG_PAGE_HDR_MAGIC 4     /* 4 bytes AG_PAGE_MAGIC, "AGPG" */
+#define AG_PAGE_HDR_ADDR 8      /* u64 the page's own address */
+#define AG_PAGE_HDR_GEN 16      /* u64 generation of the commit that
+				 * wrote it */
+#define AG_PAGE_HDR_RESERVED 24 /* u64 0 */
 /* the crc covers the page from here to its end */
 #define AG_PAGE_HDR_CRC_FROM AG_PAGE_HDR_MAGIC
 
