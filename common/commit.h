@@ -80,7 +80,7 @@ struct ag_commit_rec {
 	/* first generation of the unsynced run this record ends (0: none):
 	 * it counts only with every record of [lazy_since, gen) */
 	uint64_t lazy_since;
-	uint32_t npages;  /* pages written with the record, to check */
+	uint32_t npages; /* pages written with the record, to check */
 	uint64_t pages[AG_COMMIT_PAGES];
 };
 
@@ -142,8 +142,8 @@ struct ag_commit_scan {
 	/* the generation whose record or pages are damaged: lost_gen, or
 	 * one of the unsynced run lost_gen ends */
 	uint64_t damaged_gen;
-	int lost_pages;    /* 1: pages of damaged_gen are what is damaged */
-	int nbad;          /* damaged record copies, of any generation */
+	int lost_pages; /* 1: pages of damaged_gen are what is damaged */
+	int nbad;	/* damaged record copies, of any generation */
 	struct ag_commit_bad bad[AG_COMMIT_BAD_MAX]; /* the first ones */
 };
 
@@ -162,7 +162,8 @@ int ag_commit_pick(struct ag_drives *ds, struct ag_commit_rec *rec,
  * damaged newer commit (*rec then holds the pick all the same, for the
  * callers that report it). */
 int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
-			  int (*check)(void *arg, const struct ag_commit_rec *r),
+			  int (*check)(void *arg,
+				       const struct ag_commit_rec *r),
 			  void *arg);
 /* Over every record in the rings that decodes: the highest fencing epoch
  * (*epoch), and the page epoch furthest ahead (page.h) of those newer
@@ -171,9 +172,8 @@ int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
  * those of commits it rolled back. 0, or -ENOMEM, or -EIO when the ring
  * of a present drive cannot be read: then the epochs are not known, and
  * a metad must not write (*epoch and *page_epoch are left 0). */
-int ag_commit_ring_scan(struct ag_drives *ds,
-			const struct ag_commit_rec *after, uint32_t *epoch,
-			uint32_t *page_epoch);
+int ag_commit_ring_scan(struct ag_drives *ds, const struct ag_commit_rec *after,
+			uint32_t *epoch, uint32_t *page_epoch);
 /* Write zeros over slot of drive's ring (a damaged copy that a rollback
  * was accepted over), and sync. */
 int ag_commit_wipe(struct ag_drives *ds, int drive, uint32_t slot);

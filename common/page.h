@@ -23,11 +23,10 @@
 
 /* The first AG_PAGE_HDR bytes of every metadata page, little-endian: */
 #define AG_PAGE_HDR 32
-#define AG_PAGE_HDR_CRC 0       /* u32 crc32c of bytes [4, page size) */
-#define AG_PAGE_HDR_MAGIC 4     /* 4 bytes AG_PAGE_MAGIC, "AGPG" */
-#define AG_PAGE_HDR_ADDR 8      /* u64 the page's own address */
-#define AG_PAGE_HDR_GEN 16      /* u64 generation of the commit that
-				 * wrote it */
+#define AG_PAGE_HDR_CRC 0	/* u32 crc32c of bytes [4, page size) */
+#define AG_PAGE_HDR_MAGIC 4	/* 4 bytes AG_PAGE_MAGIC, "AGPG" */
+#define AG_PAGE_HDR_ADDR 8	/* u64 the page's own address */
+#define AG_PAGE_HDR_GEN 16	/* u64 generation that wrote it */
 #define AG_PAGE_HDR_RESERVED 24 /* u64 0 */
 /* the crc covers the page from here to its end */
 #define AG_PAGE_HDR_CRC_FROM AG_PAGE_HDR_MAGIC

@@ -164,8 +164,7 @@ void ag_pool_run_on(struct ag_drives *ds, uint64_t mask,
 }
 
 void ag_pool_run(struct ag_drives *ds,
-		 int (*fn)(struct ag_drives *, int, void *), void *arg,
-		 int *rc)
+		 int (*fn)(struct ag_drives *, int, void *), void *arg, int *rc)
 {
 	ag_pool_run_on(ds, AG_POOL_ALL, fn, arg, rc);
 }

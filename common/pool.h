@@ -32,18 +32,18 @@ struct ag_pool_job {
 	int (*fn)(struct ag_drives *ds, int i, void *arg);
 	void *arg;
 	uint64_t mask;
-	int rc[AG_MAX_DRIVES];     /* each drive's result */
+	int rc[AG_MAX_DRIVES]; /* each drive's result */
 	int done;
 };
 
 struct ag_pool {
-	pthread_mutex_t lock;      /* protects everything below */
+	pthread_mutex_t lock; /* protects everything below */
 	pthread_cond_t start[AG_MAX_DRIVES], done;
 	pthread_t thr[AG_MAX_DRIVES];
 	int nthreads, stopping, pending;
 	uint64_t seq;
-	struct ag_pool_job *cur;   /* the job running; one at a time */
-	uint64_t mask;             /* its drives */
+	struct ag_pool_job *cur;	 /* the job running; one at a time */
+	uint64_t mask;			 /* its drives */
 	uint8_t *scratch[AG_MAX_DRIVES]; /* per drive thread, reused */
 	size_t scratch_len[AG_MAX_DRIVES];
 };
