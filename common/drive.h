@@ -11,7 +11,6 @@
 #ifndef AG_DRIVE_H
 #define AG_DRIVE_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sys/uio.h>
