@@ -9,10 +9,14 @@
  * make no quorum), in the same flush as its pages; the record names the
  * root of tree N and lists the pages N wrote.
  *
- * The state of the cluster is the newest whole record: the highest
- * generation, then the highest fencing epoch, among the records that
- * decode (magic, crc, this cluster's uuid, their own slot) and are whole.
- * That is the whole rule, and ag_commit_pick is its one implementation.
+ * The rule. The state of the cluster is the newest whole record: the
+ * highest generation, then the highest fencing epoch, among the records
+ * that decode (magic, crc, this cluster's uuid, their own slot) and are
+ * whole: each page they list has a good copy written by their
+ * generation, and every record of the unsynced run they end is on the
+ * drives, its pages too (a record that lists no pages was written once
+ * its pages were durable: its own pages need no check). ag_commit_pick is the rule's one
+ * implementation.
  *
  * Why a torn commit loses. Each copy of a record or a page is one aligned
  * 4 KiB block, which a crash, kill -9 at any instant included, leaves as
