@@ -249,19 +249,31 @@ static void sync_wait(struct ag_meta *m)
 /* Epochs no record or page on the drives has: commits newer than the one
  * reloaded were rolled back, and their records and pages may still be on
  * drives ours will not overwrite (another lane, a drive that failed).
- * Without a full view of the rings there is no such epoch to take, and
- * writing would weaken the fencing: the caller must not go on. */
-static int fresh_epochs(struct ag_meta *m)
+ * That needs every ring: at the start (had_epoch 0), a metad that cannot
+ * read one must not serve, or its records could lose to those it rolls
+ * back. On a reload after a failed commit, the epochs this metad held
+ * (had_epoch, had_page_epoch) are past every record and page but its
+ * own, as it read every ring when it started and no other metad ran
+ * since: one past them will do. */
+static int fresh_epochs(struct ag_meta *m, uint32_t had_epoch,
+			uint32_t had_page_epoch)
 {
 	uint32_t epoch, page_epoch;
 	int rc;
 
 	rc = ag_commit_ring_scan(m->ds, &m->rec, &epoch, &page_epoch);
-	if (rc) {
+	if (rc && !had_epoch) {
 		AG_ERR("cannot scan the commit rings for the epochs in use: "
 		       "%s; not serving the cluster on a partial view",
 		       ag_strerror(rc));
 		return rc;
+	}
+	if (rc) {
+		AG_WARN("cannot scan the commit rings for the epochs in use: "
+			"%s; going on past this metad's own",
+			ag_strerror(rc));
+		epoch = had_epoch;
+		page_epoch = had_page_epoch;
 	}
 	m->rec.epoch = AG_MAX(m->rec.epoch, epoch) + 1;
 	if (page_epoch && !ag_page_epoch_ahead(m->space.epoch, page_epoch))
@@ -361,6 +373,8 @@ static void heal_commit(struct ag_meta *m)
 
 static int reload(struct ag_meta *m)
 {
+	/* what this metad wrote with so far (0: it is starting) */
+	uint32_t had_epoch = m->rec.epoch, had_page_epoch = m->space.epoch;
 	uint32_t s;
 	int rc;
 
@@ -388,7 +402,7 @@ static int reload(struct ag_meta *m)
 	if (!rc)
 		rc = read_counters(m);
 	if (!rc)
-		rc = fresh_epochs(m);
+		rc = fresh_epochs(m, had_epoch, had_page_epoch);
 	if (!rc && m->lost_gen > m->rec.gen) {
 		/* the next commit takes the generation after the lost one:
 		 * no damaged record is then newer than the state (it was
