@@ -419,11 +419,34 @@ static void test_ring(void)
 	cluster_close(&c);
 }
 
+/* Every write fails, and the ring reads of fail_ring_reads_of. */
+static int fail_all_writes(int drive, int is_write, uint64_t off, size_t len)
+{
+	return is_write ? -EIO : ring_hook(drive, is_write, off, len);
+}
+
+/* The fencing epoch of the cluster's state, read from its drives. */
+static uint32_t newest_epoch(struct cluster *c)
+{
+	static struct ag_commit_rec rec;
+	struct ag_drives *ds;
+	uint32_t epoch = 0;
+
+	if (ag_drives_open(c->cfg, &ds))
+		return 0;
+	if (!ag_commit_read_latest(ds, &rec, NULL, NULL))
+		epoch = rec.epoch;
+	ag_drives_close(ds);
+	return epoch;
+}
+
 /* metad takes its fencing epoch from every ring: with one it cannot
  * read, it must not start */
 static void test_metad_fencing(void)
 {
 	struct ag_meta *m = NULL;
+	uint32_t epoch_before;
+	uint64_t gen, root;
 	struct cluster c;
 	int rc;
 
@@ -448,6 +471,21 @@ static void test_metad_fencing(void)
 	m = NULL;
 	rc = ag_meta_open(c.cfg, &m);
 	ok(!rc, "and starts once it can (%s)", ag_strerror(rc));
+
+	/* a commit that fails while a ring cannot be read: the reload goes
+	 * on past the epoch this metad held, and so do its next commits */
+	epoch_before = newest_epoch(&c);
+	fail_ring_reads_of = 2;
+	ag_drive_fault_hook = fail_all_writes;
+	rc = m ? ag_meta_commit(m, 0, &gen, &root) : -EINVAL;
+	ag_drive_fault_hook = NULL;
+	fail_ring_reads_of = -1;
+	ok(rc && rc != -EINVAL, "a commit with every write failing fails (%s)",
+	   ag_strerror(rc));
+	rc = m ? ag_meta_commit(m, 0, &gen, &root) : -EINVAL;
+	ok(!rc && newest_epoch(&c) > epoch_before,
+	   "the next commit lands, with a newer fencing epoch (%u, was %u)",
+	   newest_epoch(&c), epoch_before);
 	ag_meta_close(m);
 	cluster_close(&c);
 }
