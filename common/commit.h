@@ -174,8 +174,9 @@ int ag_commit_read_latest(struct ag_drives *ds, struct ag_commit_rec *rec,
  * than after (*page_epoch, 0 when none): a metad that starts, or
  * reloads, must use neither, or its records and pages could be taken for
  * those of commits it rolled back. 0, or -ENOMEM, or -EIO when the ring
- * of a present drive cannot be read: then the epochs are not known, and
- * a metad must not write (*epoch and *page_epoch are left 0). */
+ * of a present drive cannot be read: then the drives do not say the
+ * epochs, and a metad that knows no others must not write (*epoch and
+ * *page_epoch are left 0). */
 int ag_commit_ring_scan(struct ag_drives *ds, const struct ag_commit_rec *after,
 			uint32_t *epoch, uint32_t *page_epoch);
 /* Write zeros over slot of drive's ring (a damaged copy that a rollback
