@@ -116,6 +116,7 @@ void ag_tx_free(struct tx *tx)
 		free(tx->undo[i].val);
 	}
 	free(tx->undo);
+	free(tx->made);
 }
 
 /* ---- records ---- */
@@ -128,6 +129,9 @@ static int inode_get(struct tx *tx, uint64_t ino, struct ag_attr *in)
 
 	if (!ino)
 		ino = tx->last_ino;
+	else if (ino & AG_TXN_MADE_BIT)
+		ino = (ino & ~AG_TXN_MADE_BIT) < tx->nmade
+			      ? tx->made[ino & ~AG_TXN_MADE_BIT] : 0;
 	rc = tget(tx, k, ag_key_inode(k, ino), v, &vl);
 	if (rc)
 		return rc == -ERANGE ? AG_CORRUPT("inode %llu",
@@ -583,6 +587,24 @@ static int put_target(struct tx *tx, uint64_t ino, const char *target,
 	return rc ? rc : xattr_pieces(tx, &x, ino, tlen);
 }
 
+/* The inode an MKNODE made or found becomes the transaction's current
+ * one (ino 0) and AG_TXN_MADE(i) of the i-th MKNODE. */
+static int made(struct tx *tx, uint64_t ino)
+{
+	if (tx->nmade == tx->made_cap) {
+		uint32_t cap = tx->made_cap ? 2 * tx->made_cap : 8;
+		uint64_t *n = realloc(tx->made, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		tx->made = n;
+		tx->made_cap = cap;
+	}
+	tx->made[tx->nmade++] = ino;
+	tx->last_ino = ino;
+	return 0;
+}
+
 static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 {
 	struct ag_attr in, dir;
@@ -618,7 +640,9 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 				return rc;
 			if (!is_dir(&ex))
 				return -EEXIST;
-			tx->last_ino = ex.ino;
+			rc = made(tx, ex.ino);
+			if (rc)
+				return rc;
 			if ((ex.flags & AG_INODE_IMPLICIT) &&
 			    !(o->flags & AG_MKNODE_IMPLICIT)) {
 				ex.flags &= ~AG_INODE_IMPLICIT;
@@ -650,7 +674,9 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 	if (rc)
 		return rc;
 	tx->stats.inodes++;
-	tx->last_ino = in.ino;
+	rc = made(tx, in.ino);
+	if (rc)
+		return rc;
 	if (orphan) {
 		put_le64(v, tx->client);
 		return tput(tx, k, ag_key_orphan(k, in.ino), v, 8);
@@ -661,12 +687,46 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 	return touch_dir(tx, &dir, S_ISDIR(o->mode) ? 1 : 0);
 }
 
+static int op_unlink(struct tx *tx, const struct ag_op_unlink *o);
+
+/* AG_UNLINK_PRUNE: the name goes only if it is an empty implicit
+ * directory; anything else (gone already, explicit, not empty, not a
+ * directory) is left as it is, and is success. */
+static int prune(struct tx *tx, const struct ag_op_unlink *o)
+{
+	struct ag_op_unlink rm = *o;
+	struct ag_attr dir, in;
+	uint64_t ino;
+	int rc;
+
+	rc = name_valid(o->name, o->nlen);
+	if (!rc)
+		rc = get_dir(tx, o->parent, &dir);
+	if (!rc)
+		rc = dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
+	if (!rc)
+		rc = inode_get(tx, ino, &in);
+	if (rc == -ENOENT || rc == -ENOTDIR || rc == -EINVAL)
+		return 0;
+	if (rc)
+		return rc;
+	if (!is_dir(&in) || !(in.flags & AG_INODE_IMPLICIT))
+		return 0;
+	rc = dir_empty(tx, ino);
+	if (rc <= 0)
+		return rc;
+	rm.flags = AG_UNLINK_DIR;
+	return op_unlink(tx, &rm);
+}
+
 static int op_unlink(struct tx *tx, const struct ag_op_unlink *o)
 {
 	struct ag_attr dir, in;
 	uint64_t ino;
 	int rc;
 
+	if (o->flags & AG_UNLINK_PRUNE)
+		return prune(tx, o);
 	rc = name_valid(o->name, o->nlen);
 	if (rc)
 		return rc == -EINVAL ? -ENOENT : rc;
@@ -850,8 +910,10 @@ static int op_link(struct tx *tx, const struct ag_op_link *o)
 	if (!rc) {
 		if (!(o->flags & AG_LINK_REPLACE))
 			return -EEXIST;
-		if (existing == in.ino)
+		if (existing == in.ino) {
+			tx->last_ino = in.ino;
 			return 0;
+		}
 		rc = inode_get(tx, existing, &old);
 		if (rc)
 			return rc;
@@ -874,7 +936,11 @@ static int op_link(struct tx *tx, const struct ag_op_link *o)
 	rc = inode_put(tx, &in);
 	if (!rc)
 		rc = dirent_put(tx, dir.ino, o->name, o->nlen, &in);
-	return rc ? rc : touch_dir(tx, &dir, 0);
+	if (!rc)
+		rc = touch_dir(tx, &dir, 0);
+	if (!rc)
+		tx->last_ino = in.ino; /* what the ops after it mean by 0 */
+	return rc;
 }
 
 static int op_setattr(struct tx *tx, const struct ag_op_setattr *o)

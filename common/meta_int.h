@@ -97,6 +97,9 @@ struct tx {
 	size_t nundo, undo_cap;
 	struct ag_stats_rec stats; /* copy, committed on success */
 	uint64_t last_ino;
+	uint64_t *made;           /* inode of each MKNODE so far, for
+				   * AG_TXN_MADE(i) (txn.h) */
+	uint32_t nmade, made_cap;
 	uint32_t seg;
 	uint64_t fill;
 };

@@ -51,13 +51,22 @@
  *
  * Inode numbers in ops may be 0, meaning "the inode created by the most
  * recent MKNODE of this transaction": a client can create, fill and name a
- * file in one transaction without a round trip.
+ * file in one transaction without a round trip. A LINK makes the inode it
+ * named the current one in turn (so the ops after it, and the reply, name
+ * the element just published). AG_TXN_MADE(i) names the inode the i-th
+ * MKNODE of the transaction (from 0) made, or found with
+ * AG_MKNODE_EXIST_OK: a file made first can be named inside directories
+ * made after it, all in one transaction (an S3 key's implicit parents).
+ * Real inode numbers never reach AG_TXN_MADE_BIT.
  */
 #ifndef AG_TXN_H
 #define AG_TXN_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define AG_TXN_MADE_BIT (1ull << 63)
+#define AG_TXN_MADE(i) (AG_TXN_MADE_BIT | (uint64_t)(i))
 
 enum ag_op_type {
 	AG_OP_MKNODE = 1,   /* create an inode, named or orphan */
@@ -87,6 +96,9 @@ enum ag_op_type {
 #define AG_UNLINK_ANY 0x2      /* files or empty directories */
 #define AG_UNLINK_KEEP 0x4     /* keep the inode as an orphan when the last
 				* name goes (it is still open) */
+#define AG_UNLINK_PRUNE 0x8    /* remove the name only if it is an empty
+				* implicit directory; else (or when it is
+				* gone) do nothing, and succeed */
 /* RENAME flags (as renameat2) */
 #define AG_RENAME_NOREPLACE 0x1
 #define AG_RENAME_EXCHANGE 0x2
