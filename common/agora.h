@@ -337,15 +337,42 @@ int ag_fsck(struct ag_cluster *c, void *out, int verbose);
 
 /* ---- S3 support (objects.c) ---- */
 
-/* mkdir of one implicit directory: an existing directory is success (and
- * stays as it is), an existing non-directory is -EEXIST. */
-int ag_mkdir_implicit(struct ag_cluster *c, uint64_t parent, const char *name,
-		      uint32_t uid, uint32_t gid, struct ag_attr *a);
 /* The MD5 of a regular file's content, its ETag: the stored one, or (for
  * a file written over POSIX) hashed from the data now and stored with
  * the element, unless the data changed meanwhile. a is the element's
  * attributes as the caller read them. */
 int ag_etag(struct ag_cluster *c, const struct ag_attr *a, uint8_t md5[16]);
+
+/* Objects: a key ("a/b/c", or "a/b/" for a directory) names a path below
+ * the directory dir (a bucket). The directories on its way that no one
+ * made explicitly are implicit (AG_ATTR_IMPLICIT): made, as the object's
+ * owner, in the very transaction that publishes the object, and removed
+ * in the one that removes the last key below them; so a crash leaves
+ * every one of them with the object, or none. Keys are checked as
+ * ag_path_check checks names (-EINVAL, -ENAMETOOLONG); a key starting
+ * with '/' is -EINVAL. */
+/* What key names: a regular file, or with a trailing '/' a directory.
+ * -ENOENT when nothing, or something else, is there; -ENOTDIR when a
+ * non-directory is on the way; -EISDIR when key names a file and a
+ * directory is there. */
+int ag_object_find(struct ag_cluster *c, uint64_t dir, const char *key,
+		   struct ag_attr *a);
+/* ag_writer_commit of w at key (no trailing '/'), making the missing
+ * parents (uid, gid, mode 0755) in the publishing transaction: -EEXIST
+ * when a non-directory is on the way, -EISDIR when key is a directory. */
+int ag_object_commit(struct ag_writer *w, uint64_t dir, const char *key,
+		     uint32_t uid, uint32_t gid, struct ag_attr *a);
+/* Make the directory "name/" a key names (explicit: it outlives the
+ * keys below it; an implicit one of that name becomes explicit) and its
+ * missing parents, in one transaction; an existing one is success. */
+int ag_object_mkdir(struct ag_cluster *c, uint64_t dir, const char *key,
+		    uint32_t uid, uint32_t gid, struct ag_attr *a);
+/* Remove what ag_object_find finds (a directory only when empty:
+ * -ENOTEMPTY), and the implicit parents it leaves empty, in one
+ * transaction. cond and md5 as ag_unlink_if (files only: -EINVAL for a
+ * directory). */
+int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
+		     int cond, const uint8_t md5[16]);
 
 /* Names the gateways keep to themselves: xattrs in the "agora." namespace
  * (S3 attributes, the users and their secrets) and the top-level directory

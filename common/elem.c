@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cluster.h"
+#include "elem.h"
 #include "format.h"
 #include "keys.h"
 #include "openfile.h"
@@ -31,6 +32,17 @@
 		}                                                       \
 		_rc;                                                    \
 	})
+
+size_t ag_path_next(const char **p, const char **name)
+{
+	const char *s = *p;
+
+	while (*s == '/')
+		s++;
+	*name = s;
+	*p = strchrnul(s, '/');
+	return (size_t)(*p - s);
+}
 
 static int tree_getattr(struct ag_tree *t, uint64_t ino, struct ag_attr *a)
 {
@@ -109,50 +121,51 @@ int ag_lookup(struct ag_cluster *c, uint64_t parent, const char *name,
 	return WITH_TREE(c, t, tree_lookup(t, parent, name, nlen, a));
 }
 
-/* Walk components of path; with parent_only, stop before the last one. */
-static int walk(struct ag_tree *t, const char *path, int parent_only,
+/* The one path walker: the names of path from the directory start;
+ * with parent_only, stop before the last one (*last points at it). */
+static int walk(struct ag_tree *t, uint64_t start, const char *path,
+		int parent_only, ag_walk_cb step, void *arg,
 		struct ag_attr *a, const char **last)
 {
-	const char *p = path, *end;
-	int rc = ag_path_check(path);
+	const char *p = path, *name;
+	size_t n;
+	int rc = tree_getattr(t, start, a);
 
-	if (rc)
-		return rc;
-	rc = tree_getattr(t, AG_ROOT, a);
-	while (!rc) {
-		size_t n;
+	while (!rc && (n = ag_path_next(&p, &name))) {
+		uint64_t dir = a->ino;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		end = strchrnul(p, '/');
-		n = end - p;
 		if (parent_only) {
-			const char *q = end;
+			const char *q = p, *rest;
 
-			while (*q == '/')
-				q++;
-			if (!*q) {
-				*last = p;
+			if (!ag_path_next(&q, &rest)) {
+				*last = name;
 				return S_ISDIR(a->mode) ? 0 : -ENOTDIR;
 			}
 		}
 		if (!S_ISDIR(a->mode))
 			return -ENOTDIR;
-		rc = tree_lookup(t, a->ino, p, n, a);
-		p = end;
+		rc = tree_lookup(t, dir, name, n, a);
+		if (!rc && step)
+			rc = step(arg, dir, name, n, a);
 	}
 	if (!rc && parent_only)
 		return -EINVAL; /* "/" has no parent */
 	return rc;
 }
 
-int ag_resolve(struct ag_cluster *c, const char *path, struct ag_attr *a)
+int ag_walk(struct ag_cluster *c, uint64_t dir, const char *path,
+	    ag_walk_cb step, void *arg, struct ag_attr *a)
 {
 	struct ag_tree *t;
 
-	return WITH_TREE(c, t, walk(t, path, 0, a, NULL));
+	return WITH_TREE(c, t, walk(t, dir, path, 0, step, arg, a, NULL));
+}
+
+int ag_resolve(struct ag_cluster *c, const char *path, struct ag_attr *a)
+{
+	int rc = ag_path_check(path);
+
+	return rc ? rc : ag_walk(c, AG_ROOT, path, NULL, NULL, a);
 }
 
 int ag_resolve_parent(struct ag_cluster *c, const char *path, uint64_t *parent,
@@ -160,17 +173,16 @@ int ag_resolve_parent(struct ag_cluster *c, const char *path, uint64_t *parent,
 {
 	struct ag_attr a;
 	struct ag_tree *t;
-	int rc = WITH_TREE(c, t, walk(t, path, 1, &a, name));
+	int rc = ag_path_check(path);
+
+	if (!rc)
+		rc = WITH_TREE(c, t, walk(t, AG_ROOT, path, 1, NULL, NULL, &a,
+					  name));
 
 	if (!rc)
 		*parent = a.ino;
 	return rc;
 }
-
-struct listing {
-	ag_dirent_cb cb;
-	void *arg;
-};
 
 static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
 			ag_dirent_cb cb, void *arg)
@@ -293,33 +305,30 @@ int ag_mkdir(struct ag_cluster *c, uint64_t parent, const char *name,
 
 int ag_path_check(const char *path)
 {
-	const char *p = path, *end;
+	return *path == '/' ? ag_path_names_check(path) : -EINVAL;
+}
 
-	if (*p != '/')
-		return -EINVAL;
-	for (;;) {
-		size_t n;
+int ag_path_names_check(const char *path)
+{
+	const char *p = path, *name;
+	size_t n;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
-			return 0;
-		end = strchrnul(p, '/');
-		n = end - p;
+	while ((n = ag_path_next(&p, &name))) {
 		if (n > AG_NAME_MAX)
 			return -ENAMETOOLONG;
-		if ((n == 1 && p[0] == '.') ||
-		    (n == 2 && p[0] == '.' && p[1] == '.'))
+		if ((n == 1 && name[0] == '.') ||
+		    (n == 2 && name[0] == '.' && name[1] == '.'))
 			return -EINVAL;
-		p = end;
 	}
+	return 0;
 }
 
 int ag_mkdir_path(struct ag_cluster *c, const char *path, uint32_t mode,
 		  uint32_t uid, uint32_t gid, struct ag_attr *a)
 {
 	char name[AG_NAME_MAX + 1];
-	const char *p = path, *end;
+	const char *p = path, *seg;
+	size_t n;
 	int rc;
 
 	/* refuse a bad path whole, before any directory of it is made */
@@ -327,16 +336,8 @@ int ag_mkdir_path(struct ag_cluster *c, const char *path, uint32_t mode,
 	if (rc)
 		return rc;
 	rc = ag_getattr(c, AG_ROOT, a);
-	while (!rc) {
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		end = strchrnul(p, '/');
-		n = end - p;
-		memcpy(name, p, n); /* n <= AG_NAME_MAX: checked above */
+	while (!rc && (n = ag_path_next(&p, &seg))) {
+		memcpy(name, seg, n); /* n <= AG_NAME_MAX: checked above */
 		name[n] = 0;
 		rc = ag_lookup(c, a->ino, name, a);
 		if (rc == -ENOENT)
@@ -345,7 +346,6 @@ int ag_mkdir_path(struct ag_cluster *c, const char *path, uint32_t mode,
 				       a);
 		if (!rc && !S_ISDIR(a->mode))
 			rc = -ENOTDIR;
-		p = end;
 	}
 	return rc;
 }
@@ -419,7 +419,8 @@ ssize_t ag_readlink(struct ag_cluster *c, uint64_t ino, char *buf, size_t size)
 
 /* Whether (parent, name) names a non-directory open on this handle: when
  * its last name goes, it must stay as an orphan until its last close. */
-static int open_here(struct ag_cluster *c, uint64_t parent, const char *name)
+int ag_elem_open_here(struct ag_cluster *c, uint64_t parent,
+		      const char *name)
 {
 	struct ag_attr a;
 
@@ -441,7 +442,7 @@ static int remove_name(struct ag_cluster *c, uint64_t parent,
 	if (rc)
 		return rc;
 	o.nlen = nlen;
-	if (!(flags & AG_UNLINK_DIR) && open_here(c, parent, name))
+	if (!(flags & AG_UNLINK_DIR) && ag_elem_open_here(c, parent, name))
 		o.flags |= AG_UNLINK_KEEP;
 	ag_cl_txn(c, &t);
 	ag_txn_unlink(&t, &o);
@@ -475,7 +476,7 @@ int ag_unlink_if(struct ag_cluster *c, uint64_t parent, const char *name,
 	o.nlen = e.nlen = nlen;
 	if (cond == AG_EXPECT_ETAG)
 		memcpy(e.etag, md5, 16);
-	if (open_here(c, parent, name))
+	if (ag_elem_open_here(c, parent, name))
 		o.flags |= AG_UNLINK_KEEP;
 	ag_cl_txn(c, &t);
 	ag_txn_expect(&t, &e);
@@ -499,7 +500,7 @@ int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
 		return rc;
 	if (flags & ~(AG_RENAME_NOREPLACE | AG_RENAME_EXCHANGE))
 		return -EINVAL;
-	if (!(flags & AG_RENAME_EXCHANGE) && open_here(c, dparent, dname))
+	if (!(flags & AG_RENAME_EXCHANGE) && ag_elem_open_here(c, dparent, dname))
 		o.flags |= AG_RENAME_KEEP;
 	o.slen = sl;
 	o.dlen = dl;

@@ -1051,8 +1051,30 @@ static int committed_attr(struct ag_writer *w, uint64_t parent,
 	return 0;
 }
 
+/* The MKNODE ops of dirs, ahead of the condition and the LINK. */
+static int writer_dirs(struct ag_writer *w, const struct ag_txn *dirs)
+{
+	struct ag_txn_iter it;
+	struct ag_op op;
+	uint64_t client, txid;
+	int rc = ag_txn_parse(dirs->buf, dirs->len, &client, &txid, &it);
+
+	while (!rc && (rc = ag_txn_next(&it, &op)) == 1)
+		rc = op.type == AG_OP_MKNODE ? ag_txn_mknode(&w->s.txn,
+							     &op.u.mknode)
+					     : -EINVAL;
+	return rc;
+}
+
 int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 		     struct ag_attr *a)
+{
+	return ag_writer_commit_under(w, NULL, parent, name, a);
+}
+
+int ag_writer_commit_under(struct ag_writer *w, const struct ag_txn *dirs,
+			   uint64_t parent, const char *name,
+			   struct ag_attr *a)
 {
 	struct ag_op_link o = { .parent = parent, .name = name,
 				.flags = AG_LINK_REPLACE };
@@ -1075,6 +1097,14 @@ int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 	o.ino = w->s.ino;
 	o.nlen = strnlen(name, AG_NAME_MAX + 1);
 	rc = ag_txn_write_size(&w->s.txn, w->off);
+	if (!rc && dirs && dirs->nops) {
+		/* the element, MKNODE 0 of this transaction until a
+		 * checkpoint named it, goes in the directory made last */
+		rc = writer_dirs(w, dirs);
+		if (!o.ino)
+			o.ino = AG_TXN_MADE(0);
+		o.parent = parent = 0;
+	}
 	if (!rc && w->expect)
 		rc = writer_expect(w, parent, name, o.nlen);
 	if (!rc)

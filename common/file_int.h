@@ -73,4 +73,15 @@ int ag_sink_commit(struct ag_sink *s);
  * retired segments as a writer with uncommitted chunks. Accepts NULL. */
 void ag_sink_abort(struct ag_sink *s);
 
+/* ag_writer_commit with the MKNODE ops of dirs (a transaction holding
+ * only those; NULL or empty: none) in the publishing transaction, ahead
+ * of the condition and the LINK, which then name the directory the last
+ * of them made or found (parent is unused then). Used by objects.c
+ * for an S3 key's implicit parents: all of them and the element, or
+ * none. */
+struct ag_txn;
+int ag_writer_commit_under(struct ag_writer *w, const struct ag_txn *dirs,
+			   uint64_t parent, const char *name,
+			   struct ag_attr *a);
+
 #endif

@@ -26,7 +26,7 @@ common_libagora_a_SOURCES = \
 	common/rpc.c common/rpc.h \
 	common/watch.c \
 	common/cluster.c common/cluster.h \
-	common/elem.c \
+	common/elem.c common/elem.h \
 	common/acl.c \
 	common/file.c common/file_int.h \
 	common/openfile.c common/openfile.h \

@@ -16,11 +16,15 @@
 #include <sys/stat.h>
 
 #include "cluster.h"
+#include "elem.h"
+#include "file_int.h"
 #include "keys.h"
 #include "txn.h"
 #include "util.h"
 
 #define USER_PREFIX "agora.s3.user."
+/* Names in a key at most: S3 keys take up to 1024 bytes. */
+#define KEY_DEPTH 512
 
 int ag_xattr_private(const char *name)
 {
@@ -34,31 +38,191 @@ int ag_name_private(uint64_t parent, const char *name, size_t nlen)
 	       !memcmp(name, AG_UPLOADS_DIR, nlen);
 }
 
-int ag_mkdir_implicit(struct ag_cluster *c, uint64_t parent, const char *name,
-		      uint32_t uid, uint32_t gid, struct ag_attr *a)
-{
-	struct ag_op_mknode o = {
-		.parent = parent, .mode = S_IFDIR | 0755, .uid = uid,
-		.gid = gid, .name = name,
-		.flags = AG_MKNODE_IMPLICIT | AG_MKNODE_EXIST_OK,
-	};
-	struct ag_rpc_reply r;
-	struct ag_txn t;
-	size_t n = strnlen(name, AG_NAME_MAX + 1);
-	int rc;
+/* ---- keys ---- */
 
-	if (!n || memchr(name, '/', n))
-		return -EINVAL;
-	if (n > AG_NAME_MAX)
-		return -ENAMETOOLONG;
-	o.nlen = n;
-	ag_cl_txn(c, &t);
-	ag_txn_mknode(&t, &o);
-	rc = ag_cl_commit(c, &t, &r);
-	ag_txn_release(&t);
+/* The name a key ends with (before a trailing '/'), in *last and *n;
+ * the MKNODE ops of every directory before it, implicit and made only
+ * when missing, in dirs (begun here; the caller releases it). */
+static int key_dirs(const char *key, uint64_t dir, uint32_t uid, uint32_t gid,
+		    struct ag_txn *dirs, const char **last, size_t *n)
+{
+	const char *p = key, *next;
+	size_t len;
+	int rc = ag_path_names_check(key);
+
+	ag_txn_init(dirs, 0, 0);
 	if (rc)
 		return rc;
-	return ag_getattr(c, r.ino, a);
+	*n = ag_path_next(&p, last);
+	if (!*n || *key == '/')
+		return -EINVAL;
+	while ((len = ag_path_next(&p, &next))) {
+		struct ag_op_mknode o = {
+			/* 0: the directory made just before */
+			.parent = dirs->nops ? 0 : dir,
+			.mode = S_IFDIR | 0755, .uid = uid, .gid = gid,
+			.name = *last, .nlen = (uint32_t)*n,
+			.flags = AG_MKNODE_IMPLICIT | AG_MKNODE_EXIST_OK,
+		};
+
+		ag_txn_mknode(dirs, &o);
+		*last = next;
+		*n = len;
+	}
+	return dirs->error;
+}
+
+static int names_dir(const char *key)
+{
+	return key[0] && key[strlen(key) - 1] == '/';
+}
+
+int ag_object_find(struct ag_cluster *c, uint64_t dir, const char *key,
+		   struct ag_attr *a)
+{
+	int rc = ag_path_names_check(key);
+
+	if (!rc && (!*key || *key == '/'))
+		rc = -EINVAL;
+	if (!rc)
+		rc = ag_walk(c, dir, key, NULL, NULL, a);
+	if (rc)
+		return rc;
+	/* a directory answers only to its "name/" key */
+	if (S_ISDIR(a->mode) && !names_dir(key))
+		return -EISDIR;
+	if (!S_ISDIR(a->mode) && (names_dir(key) || !S_ISREG(a->mode)))
+		return -ENOENT;
+	return 0;
+}
+
+int ag_object_commit(struct ag_writer *w, uint64_t dir, const char *key,
+		     uint32_t uid, uint32_t gid, struct ag_attr *a)
+{
+	struct ag_txn dirs;
+	const char *name;
+	size_t n;
+	int rc = key_dirs(key, dir, uid, gid, &dirs, &name, &n);
+
+	if (!rc && names_dir(key))
+		rc = -EISDIR;
+	if (!rc)
+		rc = ag_writer_commit_under(w, &dirs, dir, name, a);
+	ag_txn_release(&dirs);
+	return rc;
+}
+
+int ag_object_mkdir(struct ag_cluster *c, uint64_t dir, const char *key,
+		    uint32_t uid, uint32_t gid, struct ag_attr *a)
+{
+	struct ag_op_mknode o = { .mode = S_IFDIR | 0755, .uid = uid,
+				  .gid = gid, .flags = AG_MKNODE_EXIST_OK };
+	struct ag_rpc_reply r;
+	struct ag_txn t;
+	size_t n;
+	int rc = key_dirs(key, dir, uid, gid, &t, &o.name, &n);
+
+	if (!rc && !names_dir(key))
+		rc = -EINVAL;
+	if (rc)
+		goto out;
+	/* an implicit directory of that name becomes explicit: it is
+	 * now a key of its own, which outlives the keys below it */
+	o.parent = t.nops ? 0 : dir;
+	o.nlen = (uint32_t)n;
+	ag_txn_mknode(&t, &o);
+	rc = t.error;
+	if (!rc)
+		rc = ag_cl_commit(c, &t, &r);
+	if (!rc)
+		rc = ag_getattr(c, r.ino, a);
+out:
+	ag_txn_release(&t);
+	return rc;
+}
+
+/* The directories a key's walk went through: (dir, name) of each. */
+struct key_path {
+	struct { uint64_t dir; const char *name; size_t nlen; } step[KEY_DEPTH];
+	int n;
+};
+
+static int note_step(void *arg, uint64_t dir, const char *name, size_t nlen,
+		     const struct ag_attr *found)
+{
+	struct key_path *kp = arg;
+
+	(void)found;
+	if (kp->n == KEY_DEPTH)
+		return -ENAMETOOLONG;
+	kp->step[kp->n].dir = dir;
+	kp->step[kp->n].name = name;
+	kp->step[kp->n++].nlen = nlen;
+	return 0;
+}
+
+int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
+		     int cond, const uint8_t md5[16])
+{
+	struct key_path *kp = calloc(1, sizeof(*kp));
+	struct ag_attr a;
+	struct ag_txn t;
+	char name[AG_NAME_MAX + 1];
+	int rc, i;
+
+	if (!kp)
+		return -ENOMEM;
+	ag_cl_txn(c, &t);
+	rc = ag_object_find(c, dir, key, &a);
+	if (!rc && cond && (S_ISDIR(a.mode) || (cond != AG_EXPECT_FILE &&
+						cond != AG_EXPECT_ETAG)))
+		rc = -EINVAL;
+	/* the same walk again, noting the way: ag_object_find said what
+	 * the key names, this says where */
+	if (!rc)
+		rc = ag_walk(c, dir, key, note_step, kp, &a);
+	if (rc)
+		goto out;
+	i = kp->n - 1;
+	memcpy(name, kp->step[i].name, kp->step[i].nlen);
+	name[kp->step[i].nlen] = 0;
+	if (cond) {
+		struct ag_op_expect e = { .parent = kp->step[i].dir,
+					  .cond = (uint32_t)cond, .name = name,
+					  .nlen = (uint32_t)kp->step[i].nlen };
+
+		if (cond == AG_EXPECT_ETAG)
+			memcpy(e.etag, md5, 16);
+		ag_txn_expect(&t, &e);
+	}
+	{
+		struct ag_op_unlink o = {
+			.parent = kp->step[i].dir, .name = name,
+			.nlen = (uint32_t)kp->step[i].nlen,
+			.flags = S_ISDIR(a.mode) ? AG_UNLINK_DIR : 0,
+		};
+
+		if (!S_ISDIR(a.mode) &&
+		    ag_elem_open_here(c, kp->step[i].dir, name))
+			o.flags |= AG_UNLINK_KEEP;
+		ag_txn_unlink(&t, &o);
+	}
+	/* deepest first, in the same transaction: each goes only if the
+	 * removal left it an empty implicit directory (AG_UNLINK_PRUNE) */
+	while (i-- > 0) {
+		struct ag_op_unlink o = {
+			.parent = kp->step[i].dir, .name = kp->step[i].name,
+			.nlen = (uint32_t)kp->step[i].nlen,
+			.flags = AG_UNLINK_PRUNE,
+		};
+
+		ag_txn_unlink(&t, &o);
+	}
+	rc = ag_cl_commit(c, &t, NULL);
+out:
+	ag_txn_release(&t);
+	free(kp);
+	return rc;
 }
 
 /* MD5 of a's bytes, read as they are now. */

@@ -64,8 +64,7 @@ int s3_copy_object(struct s3_req *r)
 	const char *dir = s3_header(r, "x-amz-metadata-directive");
 	struct ag_writer *w = NULL;
 	char etag[48], date[40];
-	uint64_t off, len, parent;
-	const char *name;
+	uint64_t off, len;
 	uint8_t md5[16];
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	struct s3_xml x;
@@ -93,9 +92,7 @@ int s3_copy_object(struct s3_req *r)
 	if (dir && !replace && strcasecmp(dir, "COPY"))
 		return s3_error(r, S3_INVALID_ARGUMENT,
 				"Unknown metadata directive.");
-	e = s3_key_parent(r, bucket.ino, r->key, 1, &parent, &name);
-	if (!e && !ag_lookup(r->c, parent, name, &a) && S_ISDIR(a.mode))
-		e = S3_KEY_CONFLICT;
+	e = s3_key_free(r, bucket.ino, r->key);
 	if (e)
 		return s3_error(r, e, NULL);
 	rc = ag_writer_new(r->c, 0644, r->user.uid, r->user.gid, &w);
@@ -109,19 +106,18 @@ int s3_copy_object(struct s3_req *r)
 	if (!rc && (src.flags & AG_ATTR_ETAG) && !strchr(etag, '-'))
 		ag_writer_set_etag(w, src.etag);
 	if (!rc && cond == AG_EXPECT_ETAG)
-		s3_etag_store(r, parent, name);
+		s3_etag_store(r, bucket.ino, r->key);
 	if (!rc && cond)
 		rc = ag_writer_expect(w, cond, md5);
 	if (!rc)
-		rc = ag_writer_commit(w, parent, name, &a);
+		rc = ag_object_commit(w, bucket.ino, r->key, r->user.uid,
+				      r->user.gid, &a);
 	ag_writer_free(w);
 	if (!rc)
 		rc = s3_etag(r, &a, etag);
-	if (rc) {
-		s3_remove_empty_parents(r, bucket.ino, r->key);
+	if (rc)
 		return s3_error(r, rc == -EISDIR ? S3_KEY_CONFLICT
 						  : s3_errno(rc, 1), NULL);
-	}
 	s3_iso_date(a.mtime, date, sizeof(date));
 	s3_xml_init(&x);
 	s3_xml_raw(&x, "<CopyObjectResult>");

@@ -284,8 +284,6 @@ int s3_complete_upload(struct s3_req *r)
 	size_t len, vl, pvl;
 	uint8_t sum[16];
 	unsigned int ml = 16;
-	uint64_t parent;
-	const char *name;
 	uint8_t cond_md5[16];
 	int rc, last = 0, n = 0, found, cond = 0;
 	struct s3_xml x;
@@ -370,18 +368,16 @@ int s3_complete_upload(struct s3_req *r)
 	}
 	if (!rc && !e)
 		rc = s3_meta_copy(r, up.ino, w);
-	if (!rc && !e) {
-		e = s3_key_parent(r, bucket.ino, r->key, 1, &parent, &name);
-		if (!e && !ag_lookup(r->c, parent, name, &a) && S_ISDIR(a.mode))
-			e = S3_KEY_CONFLICT;
-	}
+	if (!rc && !e)
+		e = s3_key_free(r, bucket.ino, r->key);
 	/* a failed condition leaves the upload, to be completed again */
 	if (!rc && !e && cond == AG_EXPECT_ETAG)
-		s3_etag_store(r, parent, name);
+		s3_etag_store(r, bucket.ino, r->key);
 	if (!rc && !e && cond)
 		rc = ag_writer_expect(w, cond, cond_md5);
 	if (!rc && !e)
-		rc = ag_writer_commit(w, parent, name, &a);
+		rc = ag_object_commit(w, bucket.ino, r->key, r->user.uid,
+				      r->user.gid, &a);
 	ag_writer_free(w);
 	EVP_MD_CTX_free(md);
 	if (!rc && !e) {
@@ -393,7 +389,6 @@ int s3_complete_upload(struct s3_req *r)
 		snprintf(etag, sizeof(etag), "\"%s-%s\"", hex, count);
 	}
 	if (rc || e) {
-		s3_remove_empty_parents(r, bucket.ino, r->key);
 		return s3_error(r, e ? e : rc == -EISDIR ? S3_KEY_CONFLICT
 					       : s3_errno(rc, 1), NULL);
 	}

@@ -1,7 +1,8 @@
 /*
  * naming.c - how S3 objects map onto elements: keys onto paths below the
- * bucket directory (implicit parents made on PUT, removed again on DELETE
- * once empty), metadata onto xattrs, ETags onto the element's stored MD5.
+ * bucket directory (the core's ag_object_*, which make and prune the
+ * implicit parents), metadata onto xattrs, ETags onto the element's
+ * stored MD5.
  *
  *   x-amz-meta-NAME           user.NAME
  *   Content-Type, ...         agora.s3.content-type, ...
@@ -85,101 +86,31 @@ enum s3_err s3_key_check(const char *key)
 	}
 }
 
-enum s3_err s3_key_parent(struct s3_req *r, uint64_t bucket, const char *key,
-			  int create, uint64_t *parent, const char **name)
-{
-	char seg[256];
-	const char *p = key, *end;
-	uint64_t dir = bucket;
-	struct ag_attr a;
-	int rc;
-
-	for (;;) {
-		size_t n;
-
-		end = strchr(p, '/');
-		if (!end || !end[1])
-			break; /* p is the last name (maybe with '/') */
-		n = end - p;
-		memcpy(seg, p, n);
-		seg[n] = 0;
-		rc = ag_lookup(r->c, dir, seg, &a);
-		if (rc == -ENOENT && create)
-			rc = ag_mkdir_implicit(r->c, dir, seg, r->user.uid,
-					       r->user.gid, &a);
-		if (rc == -EEXIST || (!rc && !S_ISDIR(a.mode)))
-			return S3_KEY_CONFLICT;
-		if (rc)
-			return s3_errno(rc, 1);
-		dir = a.ino;
-		p = end + 1;
-	}
-	*parent = dir;
-	*name = p;
-	return S3_OK;
-}
-
-void s3_remove_empty_parents(struct s3_req *r, uint64_t bucket,
-			     const char *key)
-{
-	uint64_t chain[S3_KEY_MAX / 2 + 2];
-	const char *names[S3_KEY_MAX / 2 + 2];
-	char *copy = strdup(key), *p, *slash;
-	struct ag_attr a;
-	int n = 0;
-
-	if (!copy)
-		return;
-	chain[0] = bucket;
-	for (p = copy; (slash = strchr(p, '/')) && slash[1]; p = slash + 1) {
-		*slash = 0;
-		if (ag_lookup(r->c, chain[n], p, &a) || !S_ISDIR(a.mode))
-			break;
-		names[n] = p;
-		chain[++n] = a.ino;
-	}
-	/* deepest first; stop at the first explicit or non-empty one */
-	while (n > 0) {
-		if (ag_getattr(r->c, chain[n], &a) ||
-		    !(a.flags & AG_ATTR_IMPLICIT) ||
-		    ag_rmdir(r->c, chain[n - 1], names[n - 1]))
-			break;
-		n--;
-	}
-	free(copy);
-}
-
 enum s3_err s3_object_find(struct s3_req *r, const char *bname,
 			   const char *key, struct ag_attr *bucket,
 			   struct ag_attr *a)
 {
 	enum s3_err e = s3_bucket_lookup(r, bname, bucket);
-	uint64_t parent;
-	const char *name;
-	char nm[256];
-	size_t n;
 	int rc;
 
 	if (!e)
 		e = s3_key_check(key);
-	if (!e)
-		e = s3_key_parent(r, bucket->ino, key, 0, &parent, &name);
 	if (e)
-		return e == S3_KEY_CONFLICT ? S3_NO_SUCH_KEY : e;
-	n = strlen(name);
-	if (name[n - 1] == '/')
-		n--;
-	memcpy(nm, name, n);
-	nm[n] = 0;
-	rc = ag_lookup(r->c, parent, nm, a);
-	if (rc)
-		return s3_errno(rc, 1);
-	/* directories answer only to their "name/" key */
-	if (S_ISDIR(a->mode) != (name[strlen(name) - 1] == '/'))
+		return e;
+	rc = ag_object_find(r->c, bucket->ino, key, a);
+	if (rc == -ENOTDIR || rc == -EISDIR)
 		return S3_NO_SUCH_KEY;
-	if (!S_ISDIR(a->mode) && !S_ISREG(a->mode))
-		return S3_NO_SUCH_KEY;
-	return S3_OK;
+	return s3_errno(rc, 1);
+}
+
+enum s3_err s3_key_free(struct s3_req *r, uint64_t bucket, const char *key)
+{
+	struct ag_attr a;
+	int rc = ag_object_find(r->c, bucket, key, &a);
+
+	if (rc == -ENOTDIR || rc == -EISDIR)
+		return S3_KEY_CONFLICT;
+	return S3_OK; /* the commit decides, this only answers early */
 }
 
 /* ---- ETags ---- */
@@ -235,12 +166,12 @@ int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48])
 	return 0;
 }
 
-void s3_etag_store(struct s3_req *r, uint64_t parent, const char *name)
+void s3_etag_store(struct s3_req *r, uint64_t bucket, const char *key)
 {
 	struct ag_attr a;
 	uint8_t md5[16];
 
-	if (!ag_lookup(r->c, parent, name, &a) && S_ISREG(a.mode) &&
+	if (!ag_object_find(r->c, bucket, key, &a) &&
 	    !(a.flags & AG_ATTR_ETAG))
 		ag_etag(r->c, &a, md5);
 }

@@ -140,28 +140,16 @@ static int reply_etag(struct s3_req *r, const uint8_t md5[16],
 /* PUT of "a/b/": an explicit, empty directory. */
 static int put_dir_marker(struct s3_req *r, struct ag_attr *bucket)
 {
-	uint64_t parent;
-	const char *name;
-	char nm[256];
 	char *body = NULL;
-	size_t len, n;
+	size_t len;
 	struct ag_attr a;
-	enum s3_err e;
 	int rc = s3_read_small_body(r, 0, &body, &len);
 
 	free(body);
 	if (rc)
 		return s3_error(r, (enum s3_err)-rc, NULL);
-	e = s3_key_parent(r, bucket->ino, r->key, 1, &parent, &name);
-	if (e)
-		return s3_error(r, e, NULL);
-	n = strlen(name) - 1;
-	memcpy(nm, name, n);
-	nm[n] = 0;
-	rc = ag_mkdir(r->c, parent, nm, 0755, r->user.uid, r->user.gid, &a);
-	if (rc == -EEXIST && !ag_lookup(r->c, parent, nm, &a) &&
-	    S_ISDIR(a.mode))
-		rc = 0;
+	rc = ag_object_mkdir(r->c, bucket->ino, r->key, r->user.uid,
+			     r->user.gid, &a);
 	if (rc)
 		return s3_error(r, s3_errno(rc, 1), NULL);
 	return s3_reply_head(r, 200,
@@ -174,8 +162,6 @@ int s3_put_object(struct s3_req *r)
 	struct ag_attr bucket, a;
 	struct ag_writer *w = NULL;
 	struct s3_body b;
-	uint64_t parent;
-	const char *name;
 	uint8_t md5[16];
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	int rc, cond = 0;
@@ -194,9 +180,7 @@ int s3_put_object(struct s3_req *r)
 		s3_body_close(&b);
 		return s3_error(r, e, NULL);
 	}
-	e = s3_key_parent(r, bucket.ino, r->key, 1, &parent, &name);
-	if (!e && !ag_lookup(r->c, parent, name, &a) && S_ISDIR(a.mode))
-		e = S3_KEY_CONFLICT;
+	e = s3_key_free(r, bucket.ino, r->key);
 	if (e) {
 		s3_body_close(&b);
 		return s3_error(r, e, NULL);
@@ -213,16 +197,17 @@ int s3_put_object(struct s3_req *r)
 	}
 	/* decided by metad in the commit that publishes, not here */
 	if (!rc && cond == AG_EXPECT_ETAG)
-		s3_etag_store(r, parent, name);
+		s3_etag_store(r, bucket.ino, r->key);
 	if (!rc && cond)
 		rc = ag_writer_expect(w, cond, md5);
-	/* the writer's MD5 of the bytes becomes the stored ETag */
+	/* the writer's MD5 of the bytes becomes the stored ETag; the
+	 * missing parents are made in the same commit */
 	if (!rc)
-		rc = ag_writer_commit(w, parent, name, &a);
+		rc = ag_object_commit(w, bucket.ino, r->key, r->user.uid,
+				      r->user.gid, &a);
 	ag_writer_free(w);
 	if (rc) {
 		s3_body_close(&b);
-		s3_remove_empty_parents(r, bucket.ino, r->key);
 		if (!e)
 			e = rc == -EISDIR ? S3_KEY_CONFLICT : s3_errno(rc, 1);
 		return s3_error(r, e, NULL);
@@ -608,49 +593,30 @@ static enum s3_err delete_key(struct s3_req *r, struct ag_attr *bucket,
 			      const char *key, int cond, const uint8_t *md5)
 {
 	enum s3_err gone = cond ? S3_NO_SUCH_KEY : S3_OK;
-	uint64_t parent;
-	const char *name;
-	char nm[256];
-	struct ag_attr a;
-	size_t n;
 	enum s3_err e = s3_key_check(key);
 	int rc;
 
 	if (e)
 		return e;
-	e = s3_key_parent(r, bucket->ino, key, 0, &parent, &name);
-	if (e == S3_NO_SUCH_KEY || e == S3_KEY_CONFLICT)
-		return gone;
-	if (e)
-		return e;
-	n = strlen(name);
-	if (name[n - 1] == '/')
-		n--;
-	memcpy(nm, name, n);
-	nm[n] = 0;
-	rc = ag_lookup(r->c, parent, nm, &a);
-	if (rc == -ENOENT)
-		return gone;
-	if (rc)
-		return s3_errno(rc, 1);
-	if (S_ISDIR(a.mode) != (name[strlen(name) - 1] == '/'))
-		return gone; /* "a" when a is a prefix: nothing to delete */
-	if (cond && S_ISDIR(a.mode))
-		return S3_NOT_IMPLEMENTED;
 	if (cond == AG_EXPECT_ETAG)
-		s3_etag_store(r, parent, nm);
-	/* decided by metad with the unlink, as a conditional write */
-	rc = cond ? ag_unlink_if(r->c, parent, nm, cond, md5) :
-	     S_ISDIR(a.mode) ? ag_rmdir(r->c, parent, nm)
-			     : ag_unlink(r->c, parent, nm);
-	if (rc == -ENOTEMPTY)
-		return S3_OK; /* a marker with keys below stays a prefix */
-	if (rc == -ENOENT)
+		s3_etag_store(r, bucket->ino, key);
+	/* decided by metad with the unlink, as a conditional write; the
+	 * implicit parents left empty go in the same commit */
+	rc = ag_object_remove(r->c, bucket->ino, key, cond, md5);
+	switch (rc) {
+	case 0:
+	case -ENOTEMPTY: /* a marker with keys below stays a prefix */
+		return S3_OK;
+	case -ENOENT:
+	case -ENOTDIR:
+	case -EISDIR: /* "a" when a is a prefix: nothing to delete */
 		return gone;
-	if (rc)
+	case -EINVAL:
+		/* the key passed s3_key_check: a condition on a directory */
+		return cond ? S3_NOT_IMPLEMENTED : S3_INVALID_ARGUMENT;
+	default:
 		return s3_errno(rc, 1);
-	s3_remove_empty_parents(r, bucket->ino, key);
-	return S3_OK;
+	}
 }
 
 int s3_delete_object(struct s3_req *r)

@@ -239,15 +239,15 @@ enum s3_err s3_write_condition(struct s3_req *r, int *cond, uint8_t md5[16]);
  * body the S3 error is in *e. */
 int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
 		  enum s3_err *e);
-/* Make the parent directories of key in bucket (implicitly); *parent and
- * *name (points into key) name the object's place. */
-enum s3_err s3_key_parent(struct s3_req *r, uint64_t bucket, const char *key,
-			  int create, uint64_t *parent, const char **name);
-/* Before a condition on an ETag (ag_writer_expect, ag_unlink_if), which
- * metad compares with the stored one: store the ETag of a file written
- * over POSIX (hashing it), or it could never match. A failure leaves
- * none stored, and the condition fails. */
-void s3_etag_store(struct s3_req *r, uint64_t parent, const char *name);
+/* S3_KEY_CONFLICT when key in bucket cannot be an object (a file on its
+ * way, a directory there), told before a body is read; the publishing
+ * commit decides in the end (ag_object_commit). */
+enum s3_err s3_key_free(struct s3_req *r, uint64_t bucket, const char *key);
+/* Before a condition on an ETag (ag_writer_expect, ag_object_remove),
+ * which metad compares with the stored one: store the ETag of a file
+ * written over POSIX (hashing it), or it could never match. A failure
+ * leaves none stored, and the condition fails. */
+void s3_etag_store(struct s3_req *r, uint64_t bucket, const char *key);
 /* Store S3 metadata (x-amz-meta-*, Content-Type, ...) from the request:
  * in the writer's publishing transaction when w, else on ino. */
 int s3_meta_store(struct s3_req *r, struct ag_writer *w, uint64_t ino);
@@ -263,8 +263,6 @@ enum s3_err s3_bucket_lookup(struct s3_req *r, const char *name,
  * x-amz-copy-source-range (whole object when absent). */
 enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
 			   uint64_t *off, uint64_t *len);
-void s3_remove_empty_parents(struct s3_req *r, uint64_t bucket,
-			     const char *key);
 
 /* Operations, one group per file; http.c dispatches with one table. */
 int s3_list_buckets(struct s3_req *r);      /* bucket.c */
