@@ -50,6 +50,10 @@ struct ag_cluster;
 #define AG_OPEN_DAMAGED 0x8 /* with RDONLY (fsck, status): open at the
 			     * newest whole commit even when a newer one is
 			     * damaged on every copy (others get -AG_ELOST) */
+#define AG_OPEN_PRIVATE 0x10 /* a gateway that keeps names to itself (the
+			      * S3 gateway, the agora tool): this handle
+			      * sees the private names (below); any other
+			      * neither sees nor touches them */
 
 /* Open the cluster described by the config file. */
 int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp);
@@ -376,8 +380,12 @@ int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
 
 /* Names the gateways keep to themselves: xattrs in the "agora." namespace
  * (S3 attributes, the users and their secrets) and the top-level directory
- * of multipart uploads. A POSIX face neither shows nor accepts them (the
- * kernel passes any xattr name to a FUSE file system). */
+ * of multipart uploads. A handle opened without AG_OPEN_PRIVATE neither
+ * sees nor touches them: ag_lookup, ag_resolve and ag_readdir hide the
+ * names (-ENOENT), making, linking or renaming onto one is -EPERM, and
+ * the xattr calls answer -ENODATA (get) or -EOPNOTSUPP (set, remove) and
+ * list none, so an adapter cannot expose them by forgetting to filter
+ * (the kernel passes any xattr name to a FUSE file system). */
 #define AG_PRIVATE_XATTR_PREFIX "agora."
 #define AG_UPLOADS_DIR ".agora-multipart"
 int ag_xattr_private(const char *name);

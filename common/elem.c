@@ -2,6 +2,11 @@
  * elem.c - the namespace of elements as clients see it: lookups and
  * listings read the tree at the newest known root; every change is one
  * transaction committed by metad (the rules live in apply.c, once).
+ *
+ * The names the gateways keep to themselves (agora.h: the multipart
+ * store, the "agora." xattrs with the S3 users' secrets) are hidden here,
+ * by the handle: a handle opened without AG_OPEN_PRIVATE neither sees nor
+ * makes, changes or removes them, whichever adapter holds it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,6 +37,34 @@
 		}                                                       \
 		_rc;                                                    \
 	})
+
+int ag_xattr_private(const char *name)
+{
+	return !strncmp(name, AG_PRIVATE_XATTR_PREFIX,
+			strlen(AG_PRIVATE_XATTR_PREFIX));
+}
+
+int ag_name_private(uint64_t parent, const char *name, size_t nlen)
+{
+	return parent == AG_ROOT && nlen == strlen(AG_UPLOADS_DIR) &&
+	       !memcmp(name, AG_UPLOADS_DIR, nlen);
+}
+
+/* Whether c must not see (parent, name) or the xattr name. */
+static int hidden(struct ag_cluster *c, uint64_t parent, const char *name,
+		  size_t nlen)
+{
+	return !(c->flags & AG_OPEN_PRIVATE) &&
+	       ag_name_private(parent, name, nlen);
+}
+
+static int hidden_xattr(struct ag_cluster *c, const char *name, size_t nlen)
+{
+	size_t pl = strlen(AG_PRIVATE_XATTR_PREFIX);
+
+	return !(c->flags & AG_OPEN_PRIVATE) && nlen >= pl &&
+	       !memcmp(name, AG_PRIVATE_XATTR_PREFIX, pl);
+}
 
 size_t ag_path_next(const char **p, const char **name)
 {
@@ -118,14 +151,16 @@ int ag_lookup(struct ag_cluster *c, uint64_t parent, const char *name,
 		return rc ? rc : ag_getattr(c, d.parent ? d.parent : AG_ROOT,
 					    a);
 	}
+	if (hidden(c, parent, name, nlen))
+		return -ENOENT;
 	return WITH_TREE(c, t, tree_lookup(t, parent, name, nlen, a));
 }
 
 /* The one path walker: the names of path from the directory start;
  * with parent_only, stop before the last one (*last points at it). */
-static int walk(struct ag_tree *t, uint64_t start, const char *path,
-		int parent_only, ag_walk_cb step, void *arg,
-		struct ag_attr *a, const char **last)
+static int walk(struct ag_cluster *c, struct ag_tree *t, uint64_t start,
+		const char *path, int parent_only, ag_walk_cb step,
+		void *arg, struct ag_attr *a, const char **last)
 {
 	const char *p = path, *name;
 	size_t n;
@@ -144,7 +179,8 @@ static int walk(struct ag_tree *t, uint64_t start, const char *path,
 		}
 		if (!S_ISDIR(a->mode))
 			return -ENOTDIR;
-		rc = tree_lookup(t, dir, name, n, a);
+		rc = hidden(c, dir, name, n) ? -ENOENT
+					     : tree_lookup(t, dir, name, n, a);
 		if (!rc && step)
 			rc = step(arg, dir, name, n, a);
 	}
@@ -158,7 +194,7 @@ int ag_walk(struct ag_cluster *c, uint64_t dir, const char *path,
 {
 	struct ag_tree *t;
 
-	return WITH_TREE(c, t, walk(t, dir, path, 0, step, arg, a, NULL));
+	return WITH_TREE(c, t, walk(c, t, dir, path, 0, step, arg, a, NULL));
 }
 
 int ag_resolve(struct ag_cluster *c, const char *path, struct ag_attr *a)
@@ -176,12 +212,30 @@ int ag_resolve_parent(struct ag_cluster *c, const char *path, uint64_t *parent,
 	int rc = ag_path_check(path);
 
 	if (!rc)
-		rc = WITH_TREE(c, t, walk(t, AG_ROOT, path, 1, NULL, NULL, &a,
-					  name));
+		rc = WITH_TREE(c, t, walk(c, t, AG_ROOT, path, 1, NULL, NULL,
+					  &a, name));
 
 	if (!rc)
 		*parent = a.ino;
 	return rc;
+}
+
+struct listing {
+	struct ag_cluster *c;
+	uint64_t dir;
+	ag_dirent_cb cb;
+	void *arg;
+};
+
+/* The caller's callback, for the names its handle may see. */
+static int visible_entry(void *arg, const char *name, size_t nlen,
+			 uint64_t ino, unsigned type)
+{
+	struct listing *l = arg;
+
+	if (hidden(l->c, l->dir, name, nlen))
+		return 0;
+	return l->cb(l->arg, name, nlen, ino, type);
 }
 
 static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
@@ -231,6 +285,7 @@ static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
 int ag_readdir(struct ag_cluster *c, uint64_t dir, const char *after,
 	       ag_dirent_cb cb, void *arg)
 {
+	struct listing l = { .c = c, .dir = dir, .cb = cb, .arg = arg };
 	struct ag_tree *t;
 	struct ag_attr a;
 	int rc = ag_getattr(c, dir, &a);
@@ -239,7 +294,7 @@ int ag_readdir(struct ag_cluster *c, uint64_t dir, const char *after,
 		return rc;
 	if (!S_ISDIR(a.mode))
 		return -ENOTDIR;
-	return WITH_TREE(c, t, tree_readdir(t, dir, after, cb, arg));
+	return WITH_TREE(c, t, tree_readdir(t, dir, after, visible_entry, &l));
 }
 
 /* Commit t, then read the attributes of the inode it made or named. */
@@ -269,6 +324,8 @@ static int make_node(struct ag_cluster *c, uint64_t parent, const char *name,
 
 	if (rc)
 		return rc;
+	if (hidden(c, parent, name, nlen))
+		return -EPERM;
 	o.nlen = nlen;
 	if (target) {
 		size_t tl = strlen(target);
@@ -441,6 +498,8 @@ static int remove_name(struct ag_cluster *c, uint64_t parent,
 
 	if (rc)
 		return rc;
+	if (hidden(c, parent, name, nlen))
+		return -ENOENT;
 	o.nlen = nlen;
 	if (!(flags & AG_UNLINK_DIR) && ag_elem_open_here(c, parent, name))
 		o.flags |= AG_UNLINK_KEEP;
@@ -471,6 +530,8 @@ int ag_unlink_if(struct ag_cluster *c, uint64_t parent, const char *name,
 
 	if (rc)
 		return rc;
+	if (hidden(c, parent, name, nlen))
+		return -ENOENT;
 	if (cond != AG_EXPECT_FILE && cond != AG_EXPECT_ETAG)
 		return -EINVAL;
 	o.nlen = e.nlen = nlen;
@@ -498,6 +559,10 @@ int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
 		rc = check_name(dname, &dl);
 	if (rc)
 		return rc;
+	if (hidden(c, sparent, sname, sl))
+		return -ENOENT;
+	if (hidden(c, dparent, dname, dl))
+		return -EPERM;
 	if (flags & ~(AG_RENAME_NOREPLACE | AG_RENAME_EXCHANGE))
 		return -EINVAL;
 	if (!(flags & AG_RENAME_EXCHANGE) && ag_elem_open_here(c, dparent, dname))
@@ -519,6 +584,8 @@ int ag_link(struct ag_cluster *c, uint64_t ino, uint64_t parent,
 
 	if (rc)
 		return rc;
+	if (hidden(c, parent, name, nlen))
+		return -EPERM;
 	o.nlen = nlen;
 	ag_cl_txn(c, &t);
 	ag_txn_link(&t, &o);
@@ -561,6 +628,8 @@ ssize_t ag_getxattr(struct ag_cluster *c, uint64_t ino, const char *name,
 
 	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
 		return -ERANGE;
+	if (hidden_xattr(c, name, nlen))
+		return -ENODATA;
 	return WITH_TREE(c, t, (int)tree_getxattr(t, ino, name, nlen, buf,
 						  size));
 }
@@ -575,6 +644,8 @@ int ag_setxattr(struct ag_cluster *c, uint64_t ino, const char *name,
 
 	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
 		return -ERANGE;
+	if (hidden_xattr(c, name, nlen))
+		return -EOPNOTSUPP;
 	if (ag_xattr_acl(name))
 		/* a mode, never an opaque value (acl.c) */
 		return ag_acl_set(c, ino, name, val, len, 1);
@@ -594,6 +665,8 @@ int ag_removexattr(struct ag_cluster *c, uint64_t ino, const char *name)
 
 	if (!nlen || nlen > AG_NAME_MAX || name[0] == '\001')
 		return -ERANGE;
+	if (hidden_xattr(c, name, nlen))
+		return -EOPNOTSUPP;
 	ag_cl_txn(c, &t);
 	ag_txn_rmxattr(&t, ino, name, nlen);
 	rc = commit_get(c, &t, 0, NULL);
@@ -603,8 +676,8 @@ int ag_removexattr(struct ag_cluster *c, uint64_t ino, const char *name)
 	return rc == -ENODATA && ag_xattr_acl(name) ? 0 : rc;
 }
 
-static ssize_t tree_listxattr(struct ag_tree *t, uint64_t ino, char *buf,
-			      size_t size)
+static ssize_t tree_listxattr(struct ag_cluster *c, struct ag_tree *t,
+			      uint64_t ino, char *buf, size_t size)
 {
 	uint8_t k[AG_KEYBUF];
 	size_t pl = ag_key_xattr(k, ino, "", 0), total = 0;
@@ -630,6 +703,8 @@ static ssize_t tree_listxattr(struct ag_tree *t, uint64_t ino, char *buf,
 			break;
 		if (piece || name[0] == '\001')
 			continue; /* pieces of long values, internal records */
+		if (hidden_xattr(c, name, n))
+			continue;
 		if (size) {
 			if (total + n + 1 > size) {
 				rc = -ERANGE;
@@ -649,5 +724,5 @@ ssize_t ag_listxattr(struct ag_cluster *c, uint64_t ino, char *buf,
 {
 	struct ag_tree *t;
 
-	return WITH_TREE(c, t, (int)tree_listxattr(t, ino, buf, size));
+	return WITH_TREE(c, t, (int)tree_listxattr(c, t, ino, buf, size));
 }

@@ -1,11 +1,15 @@
 /*
  * objects.c - what the S3 face needs from the core beyond files and
- * directories: implicit directories, ETags computed after the fact, and
- * the store of S3 users (access keys mapped to POSIX owners).
+ * directories: keys as paths below a bucket, whose implicit parent
+ * directories are made in the transaction that publishes the object and
+ * pruned in the one that removes the last key below them; ETags
+ * computed after the fact; and the store of S3 users (access keys mapped
+ * to POSIX owners).
  *
  * Users live as xattrs of the root directory in the "agora." namespace,
- * which the POSIX faces hide (ag_xattr_private), so secrets are reachable
- * only through libagora.
+ * which the core hides from every handle opened without AG_OPEN_PRIVATE
+ * (elem.c), so the secrets are reachable only by the S3 gateway and the
+ * agora tool.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,18 +29,6 @@
 #define USER_PREFIX "agora.s3.user."
 /* Names in a key at most: S3 keys take up to 1024 bytes. */
 #define KEY_DEPTH 512
-
-int ag_xattr_private(const char *name)
-{
-	return !strncmp(name, AG_PRIVATE_XATTR_PREFIX,
-			strlen(AG_PRIVATE_XATTR_PREFIX));
-}
-
-int ag_name_private(uint64_t parent, const char *name, size_t nlen)
-{
-	return parent == AG_ROOT && nlen == strlen(AG_UPLOADS_DIR) &&
-	       !memcmp(name, AG_UPLOADS_DIR, nlen);
-}
 
 /* ---- keys ---- */
 

@@ -69,8 +69,6 @@ static int add_dent(void *arg, const char *name, size_t nlen, uint64_t ino,
 	struct dir_handle *d = arg;
 	struct dent *e;
 
-	if (ag_name_private(d->ino, name, nlen))
-		return 0;
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? 2 * d->cap : 64;
 

@@ -89,10 +89,9 @@ void gw_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct gw *g = gw_of(req);
 	struct ag_attr a;
-	int hidden = ag_name_private(parent, name, strlen(name));
-	int rc = hidden ? -ENOENT : ag_lookup(g->c, parent, name, &a);
+	int rc = ag_lookup(g->c, parent, name, &a);
 
-	if (rc == -ENOENT && !hidden && !ag_cluster_refresh(g->c))
+	if (rc == -ENOENT && !ag_cluster_refresh(g->c))
 		/* another gateway may have made it since our last look */
 		rc = ag_lookup(g->c, parent, name, &a);
 	if (!rc)
@@ -367,9 +366,7 @@ void gw_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct ag_cluster *c = gw_of(req)->c;
 	int rc;
 
-	if (ag_xattr_private(name))
-		rc = -EOPNOTSUPP;
-	else if (ag_xattr_acl(name))
+	if (ag_xattr_acl(name))
 		/* a POSIX ACL is a chmod (or refused): the core decides */
 		rc = ag_acl_set(c, ino, name, value, size,
 				keeps_sgid(req, ino));
@@ -389,9 +386,7 @@ void gw_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = ag_xattr_private(name) ? -ENODATA
-				   : ag_getxattr(gw_of(req)->c, ino, name, buf,
-						 size);
+	n = ag_getxattr(gw_of(req)->c, ino, name, buf, size);
 	if (n < 0)
 		gw_reply_err(req, (int)n);
 	else if (!size)
@@ -401,12 +396,10 @@ void gw_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	free(buf);
 }
 
-/* The names of ino's xattrs without the private ones, in *list (length
- * returned). */
-static ssize_t public_xattrs(struct ag_cluster *c, fuse_ino_t ino,
-			     char **list)
+/* The names of ino's xattrs in *list (length returned). */
+static ssize_t xattr_names(struct ag_cluster *c, fuse_ino_t ino, char **list)
 {
-	ssize_t n = ag_listxattr(c, ino, NULL, 0), got, i, kept = 0;
+	ssize_t n = ag_listxattr(c, ino, NULL, 0), got;
 	char *buf;
 
 	if (n < 0)
@@ -419,22 +412,14 @@ static ssize_t public_xattrs(struct ag_cluster *c, fuse_ino_t ino,
 		free(buf);
 		return got == -ERANGE ? -EAGAIN : got; /* grew meanwhile */
 	}
-	for (i = 0; i < got; i += strlen(buf + i) + 1) {
-		size_t len = strlen(buf + i) + 1;
-
-		if (!ag_xattr_private(buf + i)) {
-			memmove(buf + kept, buf + i, len);
-			kept += len;
-		}
-	}
 	*list = buf;
-	return kept;
+	return got;
 }
 
 void gw_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *list = NULL;
-	ssize_t n = public_xattrs(gw_of(req)->c, ino, &list);
+	ssize_t n = xattr_names(gw_of(req)->c, ino, &list);
 
 	if (n < 0)
 		gw_reply_err(req, (int)n);
@@ -449,9 +434,5 @@ void gw_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 void gw_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	if (ag_xattr_private(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
 	gw_reply_err(req, ag_removexattr(gw_of(req)->c, ino, name));
 }

@@ -724,7 +724,9 @@ int main(int argc, char **argv)
 			0, AG_OPEN_RDONLY, 0, AG_OPEN_RDONLY | AG_OPEN_DAMAGED
 		};
 
-		rc = ag_cluster_open(cfg, open_flags[cmd->needs], &c);
+		/* the administrator sees everything, S3 users included */
+		rc = ag_cluster_open(cfg, open_flags[cmd->needs] |
+					  AG_OPEN_PRIVATE, &c);
 		if (rc) {
 			fprintf(stderr, "agora: cannot open the cluster of %s: "
 				"%s\n", cfg, ag_strerror(rc));

@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rc = ag_cluster_open(cfgfile, AG_OPEN_WATCH, &c);
+	rc = ag_cluster_open(cfgfile, AG_OPEN_WATCH | AG_OPEN_PRIVATE, &c);
 	if (rc) {
 		fprintf(stderr, "agora-s3d: cannot open the cluster: %s\n",
 			ag_strerror(rc));

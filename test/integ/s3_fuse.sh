@@ -71,7 +71,9 @@ awsc s3api create-multipart-upload --bucket fbk --key pending >/dev/null ||
 	fail "create-multipart-upload"
 ls -a "$M" | grep -q '^\.agora-multipart$' && fail "the uploads directory shows"
 [ ! -e "$M/.agora-multipart" ] || fail "the uploads directory can be looked up"
-python3 - "$M" <<'PY' || fail "private xattrs are reachable through the mount"
+echo typed | awsc s3 cp - s3://fbk/typed --content-type text/plain >/dev/null ||
+	fail "put with a Content-Type"
+python3 - "$M" <<'PY' || fail "private names are reachable through the mount"
 import errno, os, sys
 root = sys.argv[1]
 names = os.listxattr(root)
@@ -86,6 +88,29 @@ for call in (lambda: os.getxattr(root, "agora.s3.user.X"),
     except OSError as e:
         if e.errno not in (errno.ENODATA, errno.EOPNOTSUPP):
             raise
+# the core hides the uploads directory from the mount's handle: no
+# listing shows it, and it can be neither made, removed nor renamed onto
+for dirpath, dirs, files in os.walk(root):
+    for n in dirs + files:
+        if n == ".agora-multipart" and dirpath == root:
+            sys.exit("a walk of the mount shows the uploads directory")
+private = os.path.join(root, ".agora-multipart")
+for call, want in ((lambda: os.mkdir(private), errno.EPERM),
+                   (lambda: os.rmdir(private), errno.ENOENT),
+                   (lambda: os.rename(os.path.join(root, "fbk"), private),
+                    errno.EPERM),
+                   (lambda: os.listdir(private), errno.ENOENT)):
+    try:
+        call()
+        sys.exit("a call on the uploads directory succeeded")
+    except OSError as e:
+        if e.errno != want:
+            sys.exit("%s where %s was wanted" % (errno.errorcode[e.errno],
+                                                 errno.errorcode[want]))
+# an S3 object's own attributes (agora.s3.*) stay the gateway's
+obj = os.path.join(root, "fbk", "typed")
+if any(n.startswith("agora.") for n in os.listxattr(obj)):
+    sys.exit("an object's private xattrs are listed: %r" % os.listxattr(obj))
 PY
 
 fused_stop "$M"
