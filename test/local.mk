@@ -50,6 +50,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_badinput.py \
 	test/integ/s3_race.sh \
 	test/integ/s3_fuse.sh \
+	test/integ/s3_crash.sh \
 	test/integ/s3_tls.sh \
 	test/integ/s3_slowloris.sh
 
