@@ -343,8 +343,10 @@ int ag_fsck(struct ag_cluster *c, void *out, int verbose);
 
 /* The MD5 of a regular file's content, its ETag: the stored one, or (for
  * a file written over POSIX) hashed from the data now and stored with
- * the element, unless the data changed meanwhile. a is the element's
- * attributes as the caller read them. */
+ * the element, unless the data changed meanwhile: the one write a read
+ * makes (why: objects.c), which also drops what the S3 write that made
+ * the older data claimed of it (AG_XATTR_PARTS, the checksums). a is the
+ * element's attributes as the caller read them. */
 int ag_etag(struct ag_cluster *c, const struct ag_attr *a, uint8_t md5[16]);
 
 /* Objects: a key ("a/b/c", or "a/b/" for a directory) names a path below
@@ -377,6 +379,29 @@ int ag_object_mkdir(struct ag_cluster *c, uint64_t dir, const char *key,
  * directory). */
 int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
 		     int cond, const uint8_t md5[16]);
+#define AG_ETAG_MAX 48
+/* The ETag of an object as S3 quotes it (with its quotes, NUL-ended):
+ * the MD5 of its bytes in hex (ag_etag: hashed and stored for a file
+ * written over POSIX), followed by "-N" for an object completed from N
+ * parts while its data is the completed one; a directory's is the MD5 of
+ * nothing. */
+int ag_object_etag(struct ag_cluster *c, const struct ag_attr *a,
+		   char out[AG_ETAG_MAX]);
+/* The rule itself: md5 quoted, with "-nparts" when nparts is not 0. */
+void ag_etag_format(const uint8_t md5[16], unsigned nparts,
+		    char out[AG_ETAG_MAX]);
+/* The ETag of a multipart completion, in w's publishing transaction:
+ * md5 (of the parts' MD5s) and the part count (1 to AG_PARTS_MAX) that
+ * makes ag_object_etag answer "MD5-N". */
+#define AG_PARTS_MAX 10000
+int ag_object_set_parts(struct ag_writer *w, const uint8_t md5[16],
+			unsigned nparts);
+/* The xattrs in which an S3 write states what it knew of the bytes: the
+ * part count, and a checksum per algorithm (AG_XATTR_CHECKSUM_PREFIX and
+ * its name, "crc32", ...). They hold while the ETag flag does, and the
+ * core drops them when it stores the ETag of data changed since. */
+#define AG_XATTR_PARTS "agora.s3.parts"
+#define AG_XATTR_CHECKSUM_PREFIX "agora.s3.checksum-"
 
 /* Names the gateways keep to themselves: xattrs in the "agora." namespace
  * (S3 attributes, the users and their secrets) and the top-level directory

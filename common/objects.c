@@ -256,6 +256,41 @@ out:
 	return rc;
 }
 
+/* What an S3 write said of its bytes (the part count of the multipart
+ * form, the checksums) stands while its ETag does: once the data changed
+ * over POSIX (the ETag flag is gone) it describes them no more. Drop it in
+ * the transaction t that stores the new ETag, so that no reader ever
+ * pairs the two. */
+static int drop_stale_claims(struct ag_cluster *c, uint64_t ino,
+			     struct ag_txn *t)
+{
+	static const char checksum[] = AG_XATTR_CHECKSUM_PREFIX;
+	char *names, *p;
+	ssize_t len = ag_listxattr(c, ino, NULL, 0);
+
+	if (len <= 0)
+		return (int)len;
+	names = malloc(len);
+	if (!names)
+		return -ENOMEM;
+	len = ag_listxattr(c, ino, names, len);
+	for (p = names; len > 0 && p < names + len; p += strlen(p) + 1)
+		if (!strcmp(p, AG_XATTR_PARTS) ||
+		    !strncmp(p, checksum, sizeof(checksum) - 1))
+			ag_txn_rmxattr(t, ino, p, strlen(p));
+	free(names);
+	return len < 0 ? (int)len : t->error;
+}
+
+/*
+ * The one write a read may make, decided here: the MD5 of a file written
+ * over POSIX is stored once hashed. A listing or a GET would otherwise
+ * hash the whole file each time, and a conditional write or delete
+ * (If-Match), which metad decides against the stored ETag, could never
+ * match it. The store is best effort: never waited for (no metad: the
+ * hash answers this once), and refused by metad when the data changed
+ * since a was read (AG_SET_IF_SAME).
+ */
 int ag_etag(struct ag_cluster *c, const struct ag_attr *a, uint8_t md5[16])
 {
 	/* metad stores it only while size and mtime are what we hashed;
@@ -279,13 +314,78 @@ int ag_etag(struct ag_cluster *c, const struct ag_attr *a, uint8_t md5[16])
 		return rc;
 	memcpy(o.etag, md5, 16);
 	ag_cl_txn(c, &t);
-	ag_txn_setattr(&t, &o);
+	rc = drop_stale_claims(c, a->ino, &t);
+	ag_txn_setattr(&t, &o); /* last: it sets ctime back */
 	/* a reader never waits for metad: with none there the hash
 	 * answers this once and is not kept */
-	rc = ag_cl_commit_try(c, &t, NULL);
+	if (!rc)
+		rc = ag_cl_commit_try(c, &t, NULL);
 	ag_txn_release(&t);
-	/* changed since a was read: the hash answers for a, not kept */
-	return rc == -EAGAIN || rc == -ENOTCONN ? 0 : rc;
+	/* changed since a was read (the data, or the claims listed): the
+	 * hash answers for a, not kept */
+	return rc == -EAGAIN || rc == -ENOTCONN || rc == -ENODATA ? 0 : rc;
+}
+
+void ag_etag_format(const uint8_t md5[16], unsigned nparts,
+		    char out[AG_ETAG_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	out[0] = '"';
+	for (i = 0; i < 16; i++) {
+		out[1 + 2 * i] = hex[md5[i] >> 4];
+		out[2 + 2 * i] = hex[md5[i] & 15];
+	}
+	if (nparts)
+		snprintf(out + 33, AG_ETAG_MAX - 33, "-%u\"", nparts);
+	else
+		snprintf(out + 33, AG_ETAG_MAX - 33, "\"");
+}
+
+int ag_object_etag(struct ag_cluster *c, const struct ag_attr *a,
+		   char out[AG_ETAG_MAX])
+{
+	static const uint8_t empty_md5[16] = {
+		0xd4, 0x1d, 0x8c, 0xd9, 0x8f, 0x00, 0xb2, 0x04,
+		0xe9, 0x80, 0x09, 0x98, 0xec, 0xf8, 0x42, 0x7e,
+	};
+	uint8_t md5[16];
+	char parts[8]; /* a count up to AG_PARTS_MAX */
+	unsigned nparts = 0;
+	ssize_t n = 0;
+	int rc;
+
+	if (S_ISDIR(a->mode)) {
+		ag_etag_format(empty_md5, 0, out);
+		return 0;
+	}
+	rc = ag_etag(c, a, md5);
+	if (rc)
+		return rc;
+	/* the multipart form only while the data is what was completed */
+	if (a->flags & AG_ATTR_ETAG)
+		n = ag_getxattr(c, a->ino, AG_XATTR_PARTS, parts,
+				sizeof(parts) - 1);
+	if (n > 0) {
+		parts[n] = 0;
+		if ((size_t)n == strspn(parts, "0123456789"))
+			nparts = (unsigned)strtoul(parts, NULL, 10);
+	}
+	ag_etag_format(md5, nparts <= AG_PARTS_MAX ? nparts : 0, out);
+	return 0;
+}
+
+int ag_object_set_parts(struct ag_writer *w, const uint8_t md5[16],
+			unsigned nparts)
+{
+	char count[16];
+
+	if (!nparts || nparts > AG_PARTS_MAX)
+		return -EINVAL;
+	ag_writer_set_etag(w, md5);
+	snprintf(count, sizeof(count), "%u", nparts);
+	return ag_writer_setxattr(w, AG_XATTR_PARTS, count, strlen(count));
 }
 
 /* ---- users ---- */

@@ -20,7 +20,7 @@
 
 #define MPU_BUCKET "agora.mpu.bucket"
 #define MPU_KEY "agora.mpu.key"
-#define MAX_PART 10000
+#define MAX_PART AG_PARTS_MAX
 #define MIN_PART_SIZE (5ull << 20)
 
 static int uploads_dir(struct s3_req *r, int create, uint64_t *ino)
@@ -147,10 +147,11 @@ int s3_upload_part(struct s3_req *r)
 		rc = ag_writer_new(r->c, 0600, r->user.uid, r->user.gid, &w);
 		if (!rc && len)
 			rc = ag_writer_clone(w, src.ino, off, len);
+		/* the same bytes whole: the source's MD5 stays right (not
+		 * a multipart one's "-N" form) */
 		if (!rc && off == 0 && len == src.size &&
-		    (src.flags & AG_ATTR_ETAG) &&
-		    ag_getxattr(r->c, src.ino, S3_XATTR_PREFIX "parts", NULL,
-				0) < 0)
+		    (src.flags & AG_ATTR_ETAG) && !s3_etag(r, &src, etag) &&
+		    !strchr(etag, '-'))
 			ag_writer_set_etag(w, src.etag);
 	} else {
 		e = s3_body_open(&b, r);
@@ -279,7 +280,7 @@ int s3_complete_upload(struct s3_req *r)
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	struct ag_writer *w = NULL;
 	EVP_MD_CTX *md = NULL;
-	char *body = NULL, etag[48], want[33], count[16];
+	char *body = NULL, etag[AG_ETAG_MAX], want[33];
 	const char *p, *end, *v, *pv;
 	size_t len, vl, pvl;
 	uint8_t sum[16];
@@ -361,10 +362,7 @@ int s3_complete_upload(struct s3_req *r)
 		e = S3_MALFORMED_XML;
 	if (!rc && !e) {
 		EVP_DigestFinal_ex(md, sum, &ml);
-		ag_writer_set_etag(w, sum);
-		snprintf(count, sizeof(count), "%d", n);
-		rc = ag_writer_setxattr(w, S3_XATTR_PREFIX "parts", count,
-					strlen(count));
+		rc = ag_object_set_parts(w, sum, (unsigned)n);
 	}
 	if (!rc && !e)
 		rc = s3_meta_copy(r, up.ino, w);
@@ -380,14 +378,10 @@ int s3_complete_upload(struct s3_req *r)
 				      r->user.gid, &a);
 	ag_writer_free(w);
 	EVP_MD_CTX_free(md);
-	if (!rc && !e) {
-		char hex[33];
-
-		/* the ETag as committed, not read back: a racing PUT may
-		 * already have replaced the object, and its part count */
-		s3_hex(sum, 16, hex);
-		snprintf(etag, sizeof(etag), "\"%s-%s\"", hex, count);
-	}
+	/* the ETag as committed, not read back: a racing PUT may already
+	 * have replaced the object, and its part count */
+	if (!rc && !e)
+		ag_etag_format(sum, (unsigned)n, etag);
 	if (rc || e) {
 		return s3_error(r, e ? e : rc == -EISDIR ? S3_KEY_CONFLICT
 					       : s3_errno(rc, 1), NULL);

@@ -6,8 +6,8 @@
  *
  *   x-amz-meta-NAME           user.NAME
  *   Content-Type, ...         agora.s3.content-type, ...
- *   x-amz-checksum-ALGO       agora.s3.checksum-ALGO
- *   multipart part count      agora.s3.parts (ETag gets "-N")
+ *   x-amz-checksum-ALGO       agora.s3.checksum-ALGO (core: objects.c)
+ *   multipart part count      agora.s3.parts (core: the "-N" ETag)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -115,55 +115,10 @@ enum s3_err s3_key_free(struct s3_req *r, uint64_t bucket, const char *key)
 
 /* ---- ETags ---- */
 
-/* What an S3 write said of its bytes (the multipart form of the ETag,
- * the checksums) stands while its ETag does. Once the data changed over
- * POSIX (the ETag flag is gone) it describes them no more: drop it
- * before the new ETag is stored, so no reader pairs the two. Only what
- * is there is dropped: a read commits nothing otherwise. */
-static void drop_stale_claims(struct s3_req *r, const struct ag_attr *a)
-{
-	static const char checksum[] = S3_XATTR_PREFIX "checksum-";
-	static const char parts[] = S3_XATTR_PREFIX "parts";
-	char *names, *p;
-	ssize_t len = ag_listxattr(r->c, a->ino, NULL, 0);
-
-	if (len <= 0 || !(names = malloc(len)))
-		return;
-	len = ag_listxattr(r->c, a->ino, names, len);
-	for (p = names; len > 0 && p < names + len; p += strlen(p) + 1)
-		if (!strcmp(p, parts) ||
-		    !strncmp(p, checksum, sizeof(checksum) - 1))
-			ag_removexattr(r->c, a->ino, p);
-	free(names);
-}
-
 int s3_etag(struct s3_req *r, const struct ag_attr *a, char out[48])
 {
-	uint8_t md5[16];
-	char hex[33], parts[16];
-	ssize_t n = 0;
-	int rc;
-
-	if (S_ISDIR(a->mode)) {
-		snprintf(out, 48, "\"d41d8cd98f00b204e9800998ecf8427e\"");
-		return 0;
-	}
-	if (!(a->flags & AG_ATTR_ETAG))
-		drop_stale_claims(r, a);
-	rc = ag_etag(r->c, a, md5);
-	if (rc)
-		return rc;
-	s3_hex(md5, 16, hex);
-	if (a->flags & AG_ATTR_ETAG)
-		n = ag_getxattr(r->c, a->ino, S3_XATTR_PREFIX "parts", parts,
-				sizeof(parts) - 1);
-	if (n > 0) {
-		parts[n] = 0;
-		snprintf(out, 48, "\"%.32s-%.8s\"", hex, parts);
-	} else {
-		snprintf(out, 48, "\"%s\"", hex);
-	}
-	return 0;
+	_Static_assert(AG_ETAG_MAX == 48, "s3d's ETag buffers");
+	return ag_object_etag(r->c, a, out);
 }
 
 void s3_etag_store(struct s3_req *r, uint64_t bucket, const char *key)
@@ -232,7 +187,7 @@ int s3_meta_copy(struct s3_req *r, uint64_t src, struct ag_writer *w)
 
 		if (strncmp(p, "user.", 5) &&
 		    (strncmp(p, S3_XATTR_PREFIX, strlen(S3_XATTR_PREFIX)) ||
-		     !strcmp(p, S3_XATTR_PREFIX "parts")))
+		     !strcmp(p, AG_XATTR_PARTS)))
 			continue;
 		n = ag_getxattr(r->c, src, p, val, sizeof(val));
 		if (n < 0)

@@ -191,7 +191,7 @@ int s3_put_object(struct s3_req *r)
 	if (!rc && b.sum != S3_SUM_NONE) {
 		char xn[64];
 
-		snprintf(xn, sizeof(xn), S3_XATTR_PREFIX "checksum-%s",
+		snprintf(xn, sizeof(xn), AG_XATTR_CHECKSUM_PREFIX "%s",
 			 b.sum_name);
 		rc = ag_writer_setxattr(w, xn, b.sum_b64, strlen(b.sum_b64));
 	}
