@@ -48,6 +48,10 @@ static int key_dirs(const char *key, uint64_t dir, uint32_t uid, uint32_t gid,
 	*n = ag_path_next(&p, last);
 	if (!*n || *key == '/')
 		return -EINVAL;
+	/* the ops below make names without elem.c's private-name check:
+	 * no key leads into a private name, whatever the handle */
+	if (ag_name_private(dir, *last, *n))
+		return -EPERM;
 	while ((len = ag_path_next(&p, &next))) {
 		struct ag_op_mknode o = {
 			/* 0: the directory made just before */
