@@ -403,6 +403,48 @@ int ag_object_set_parts(struct ag_writer *w, const uint8_t md5[16],
 #define AG_XATTR_PARTS "agora.s3.parts"
 #define AG_XATTR_CHECKSUM_PREFIX "agora.s3.checksum-"
 
+/* ---- S3 multipart uploads (uploads.c) ----
+ *
+ * Where an upload and its parts live, decided by the core; they are
+ * private names (below), so every call needs a handle opened with
+ * AG_OPEN_PRIVATE. An upload is named by its ID (AG_UPLOAD_ID_LEN hex
+ * digits) and answers only for the bucket and key it was started for;
+ * up (its attributes) is where the metadata the object will get are
+ * kept, as xattrs. */
+#define AG_UPLOAD_ID_LEN 32
+/* Start an upload of key in bucket (names, not checked): its new ID in
+ * id, its attributes in *up. */
+int ag_upload_create(struct ag_cluster *c, const char *bucket,
+		     const char *key, uint32_t uid, uint32_t gid,
+		     char id[AG_UPLOAD_ID_LEN + 1], struct ag_attr *up);
+/* The upload id of bucket and key: -ENOENT when there is none (a
+ * malformed id, another bucket or key, completed or aborted). */
+int ag_upload_find(struct ag_cluster *c, const char *id, const char *bucket,
+		   const char *key, struct ag_attr *up);
+/* Publish w as part number part (1 to AG_PARTS_MAX) of up, replacing a
+ * part of that number; *a as ag_writer_commit. */
+int ag_upload_part_commit(struct ag_writer *w, const struct ag_attr *up,
+			  unsigned part, struct ag_attr *a);
+/* Part number part of up: -ENOENT when it was never uploaded. */
+int ag_upload_part(struct ag_cluster *c, const struct ag_attr *up,
+		   unsigned part, struct ag_attr *a);
+/* Call cb for each part of up in increasing number; a non-zero return
+ * stops and is returned. */
+int ag_upload_parts(struct ag_cluster *c, const struct ag_attr *up,
+		    int (*cb)(void *arg, unsigned part,
+			      const struct ag_attr *a),
+		    void *arg);
+/* Drop the upload up (named id) and its parts: after an abort, or once
+ * a completion published the object, which shares the parts' chunks. */
+int ag_upload_drop(struct ag_cluster *c, const struct ag_attr *up,
+		   const char *id);
+/* Call cb for each upload started in bucket (in no order): its id, key
+ * and attributes (btime: when it was started). */
+int ag_upload_list(struct ag_cluster *c, const char *bucket,
+		   int (*cb)(void *arg, const char *id, const char *key,
+			     const struct ag_attr *up),
+		   void *arg);
+
 /* Names the gateways keep to themselves: xattrs in the "agora." namespace
  * (S3 attributes, the users and their secrets) and the top-level directory
  * of multipart uploads. A handle opened without AG_OPEN_PRIVATE neither

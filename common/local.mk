@@ -31,6 +31,7 @@ common_libagora_a_SOURCES = \
 	common/file.c common/file_int.h \
 	common/openfile.c common/openfile.h \
 	common/objects.c \
+	common/uploads.c \
 	common/daemon.c \
 	common/fsck.c
 

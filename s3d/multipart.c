@@ -1,11 +1,10 @@
 /*
- * multipart.c - multipart uploads. An upload is a directory
- * /.agora-multipart/UPLOADID (a top-level name no bucket can have, so no
- * listing shows it) holding one file per part, named by its number; the
- * upload's bucket, key and metadata are xattrs of that directory.
+ * multipart.c - multipart uploads: the requests and their XML. Where
+ * uploads and parts are kept is the core's (ag_upload_*, uploads.c).
  * Completing builds the object by reference to the parts' chunks
  * (ag_writer_clone), publishes it atomically with its AWS multipart ETag
- * (MD5 of the part MD5s, "-N"), then drops the upload directory.
+ * (MD5 of the part MD5s, "-N": ag_object_set_parts), then drops the
+ * upload.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,53 +12,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "s3d.h"
 
-#define MPU_BUCKET "agora.mpu.bucket"
-#define MPU_KEY "agora.mpu.key"
 #define MAX_PART AG_PARTS_MAX
 #define MIN_PART_SIZE (5ull << 20)
-
-static int uploads_dir(struct s3_req *r, int create, uint64_t *ino)
-{
-	struct ag_attr a;
-	int rc = ag_lookup(r->c, AG_ROOT, S3_UPLOADS_DIR, &a);
-
-	if (rc == -ENOENT && create) {
-		rc = ag_mkdir(r->c, AG_ROOT, S3_UPLOADS_DIR, 0700, 0, 0, &a);
-		if (rc == -EEXIST)
-			rc = ag_lookup(r->c, AG_ROOT, S3_UPLOADS_DIR, &a);
-	}
-	*ino = a.ino;
-	return rc;
-}
 
 /* The upload named by ?uploadId= for this bucket and key. */
 static enum s3_err find_upload(struct s3_req *r, struct ag_attr *up)
 {
-	const char *id = s3_param(r, "uploadId");
-	char val[S3_KEY_MAX + 1];
-	uint64_t dir;
-	ssize_t n;
-	size_t i;
-
-	if (!id || strlen(id) != 32)
-		return S3_NO_SUCH_UPLOAD;
-	for (i = 0; i < 32; i++)
-		if (!strchr("0123456789abcdef", id[i]))
-			return S3_NO_SUCH_UPLOAD;
-	if (uploads_dir(r, 0, &dir) || ag_lookup(r->c, dir, id, up))
-		return S3_NO_SUCH_UPLOAD;
-	n = ag_getxattr(r->c, up->ino, MPU_BUCKET, val, sizeof(val) - 1);
-	if (n < 0 || (size_t)n != strlen(r->bucket) || memcmp(val, r->bucket, n))
-		return S3_NO_SUCH_UPLOAD;
-	n = ag_getxattr(r->c, up->ino, MPU_KEY, val, sizeof(val) - 1);
-	if (n < 0 || (size_t)n != strlen(r->key) || memcmp(val, r->key, n))
-		return S3_NO_SUCH_UPLOAD;
-	return S3_OK;
+	return ag_upload_find(r->c, s3_param(r, "uploadId"), r->bucket,
+			      r->key, up) ? S3_NO_SUCH_UPLOAD : S3_OK;
 }
 
 static void upload_xml_head(struct s3_req *r, struct s3_xml *x,
@@ -76,9 +40,7 @@ int s3_create_upload(struct s3_req *r)
 {
 	struct ag_attr bucket, up;
 	enum s3_err e = s3_bucket_get(r, &bucket);
-	uint8_t rnd[16];
-	char id[33];
-	uint64_t dir;
+	char id[AG_UPLOAD_ID_LEN + 1];
 	struct s3_xml x;
 	int rc;
 
@@ -88,18 +50,8 @@ int s3_create_upload(struct s3_req *r)
 		e = S3_INVALID_ARGUMENT;
 	if (e)
 		return s3_error(r, e, NULL);
-	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return s3_error(r, S3_INTERNAL, NULL);
-	s3_hex(rnd, sizeof(rnd), id);
-	rc = uploads_dir(r, 1, &dir);
-	if (!rc)
-		rc = ag_mkdir(r->c, dir, id, 0700, r->user.uid, r->user.gid, &up);
-	if (!rc)
-		rc = ag_setxattr(r->c, up.ino, MPU_BUCKET, r->bucket,
-				 strlen(r->bucket), 0);
-	if (!rc)
-		rc = ag_setxattr(r->c, up.ino, MPU_KEY, r->key, strlen(r->key),
-				 0);
+	rc = ag_upload_create(r->c, r->bucket, r->key, r->user.uid,
+			      r->user.gid, id, &up);
 	if (!rc)
 		rc = s3_meta_store(r, NULL, up.ino);
 	if (rc)
@@ -130,7 +82,7 @@ int s3_upload_part(struct s3_req *r)
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	int pn = part_number(r), copy = s3_header(r, "x-amz-copy-source") != NULL;
 	uint64_t off, len;
-	char name[16], etag[48], hdr[256];
+	char etag[48], hdr[256];
 	int rc;
 
 	if (!e)
@@ -141,7 +93,6 @@ int s3_upload_part(struct s3_req *r)
 		e = s3_copy_source(r, &src, &off, &len);
 	if (e)
 		return s3_error(r, e, NULL);
-	snprintf(name, sizeof(name), "%05d", pn);
 	memset(&b, 0, sizeof(b));
 	if (copy) {
 		rc = ag_writer_new(r->c, 0600, r->user.uid, r->user.gid, &w);
@@ -163,7 +114,7 @@ int s3_upload_part(struct s3_req *r)
 		s3_body_close(&b);
 	}
 	if (!rc)
-		rc = ag_writer_commit(w, up.ino, name, &a);
+		rc = ag_upload_part_commit(w, &up, (unsigned)pn, &a);
 	ag_writer_free(w);
 	if (!rc)
 		rc = s3_etag(r, &a, etag);
@@ -188,58 +139,6 @@ int s3_upload_part(struct s3_req *r)
 	return s3_reply_head(r, 200, hdr, 0);
 }
 
-/* Remove the parts and the upload directory. */
-struct part_names {
-	char (*names)[16];
-	int n, cap;
-};
-
-static int collect_part(void *arg, const char *name, size_t nlen,
-			uint64_t ino, unsigned type)
-{
-	struct part_names *p = arg;
-
-	(void)ino;
-	(void)type;
-	if (nlen >= 16)
-		return 0;
-	if (p->n == p->cap) {
-		int cap = p->cap ? 2 * p->cap : 64;
-		void *nn = realloc(p->names, cap * sizeof(*p->names));
-
-		if (!nn)
-			return -ENOMEM;
-		p->names = nn;
-		p->cap = cap;
-	}
-	memcpy(p->names[p->n], name, nlen);
-	p->names[p->n++][nlen] = 0;
-	return 0;
-}
-
-static int list_part_names(struct s3_req *r, uint64_t up,
-			   struct part_names *p)
-{
-	memset(p, 0, sizeof(*p));
-	return ag_readdir(r->c, up, NULL, collect_part, p);
-}
-
-static int drop_upload(struct s3_req *r, const struct ag_attr *up)
-{
-	struct part_names p;
-	uint64_t dir;
-	int i, rc = list_part_names(r, up->ino, &p);
-
-	for (i = 0; !rc && i < p.n; i++)
-		rc = ag_unlink(r->c, up->ino, p.names[i]);
-	free(p.names);
-	if (!rc)
-		rc = uploads_dir(r, 0, &dir);
-	if (!rc)
-		rc = ag_rmdir(r->c, dir, s3_param(r, "uploadId"));
-	return rc;
-}
-
 int s3_abort_upload(struct s3_req *r)
 {
 	struct ag_attr bucket, up;
@@ -250,7 +149,7 @@ int s3_abort_upload(struct s3_req *r)
 		e = find_upload(r, &up);
 	if (e)
 		return s3_error(r, e, NULL);
-	rc = drop_upload(r, &up);
+	rc = ag_upload_drop(r->c, &up, s3_param(r, "uploadId"));
 	if (rc)
 		return s3_error(r, s3_errno(rc, 1), NULL);
 	return s3_reply_head(r, 204, NULL, -1);
@@ -340,8 +239,7 @@ int s3_complete_upload(struct s3_req *r)
 			break;
 		}
 		last = (int)pn;
-		snprintf(num, sizeof(num), "%05ld", pn);
-		if (ag_lookup(r->c, up.ino, num, &part) ||
+		if (ag_upload_part(r->c, &up, (unsigned)pn, &part) ||
 		    s3_etag(r, &part, etag) || strncmp(etag + 1, want, 32)) {
 			e = S3_INVALID_PART;
 			break;
@@ -386,7 +284,7 @@ int s3_complete_upload(struct s3_req *r)
 		return s3_error(r, e ? e : rc == -EISDIR ? S3_KEY_CONFLICT
 					       : s3_errno(rc, 1), NULL);
 	}
-	drop_upload(r, &up);
+	ag_upload_drop(r->c, &up, s3_param(r, "uploadId"));
 	s3_xml_init(&x);
 	s3_xml_raw(&x, "<CompleteMultipartUploadResult xmlns=\"http://s3."
 		   "amazonaws.com/doc/2006-03-01/\">");
@@ -399,93 +297,81 @@ int s3_complete_upload(struct s3_req *r)
 	return s3_xml_reply(r, 200, &x);
 }
 
+struct part_list {
+	struct s3_req *r;
+	struct s3_xml *x;
+	int marker, max, shown, truncated, next;
+};
+
+static int add_part(void *arg, unsigned part, const struct ag_attr *a)
+{
+	struct part_list *pl = arg;
+	char etag[48], date[40];
+
+	if ((int)part <= pl->marker)
+		return 0;
+	if (pl->shown == pl->max) {
+		pl->truncated = 1;
+		return 1;
+	}
+	if (s3_etag(pl->r, a, etag))
+		return 0;
+	s3_iso_date(a->mtime, date, sizeof(date));
+	s3_xml_raw(pl->x, "<Part><PartNumber>%u</PartNumber>", part);
+	s3_xml_text(pl->x, "LastModified", date);
+	s3_xml_text(pl->x, "ETag", etag);
+	s3_xml_raw(pl->x, "<Size>%" PRIu64 "</Size></Part>", a->size);
+	pl->shown++;
+	pl->next = (int)part;
+	return 0;
+}
+
 int s3_list_parts(struct s3_req *r)
 {
-	struct ag_attr bucket, up, a;
+	struct ag_attr bucket, up;
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	const char *v = s3_param(r, "part-number-marker");
 	const char *mp = s3_param(r, "max-parts");
-	int marker = v ? atoi(v) : 0, max = mp ? atoi(mp) : 1000, i, shown = 0;
-	int truncated = 0, next = 0;
-	struct part_names p;
 	struct s3_xml x;
-	char etag[48], date[40];
+	struct part_list pl = { .r = r, .x = &x, .marker = v ? atoi(v) : 0,
+				.max = mp ? atoi(mp) : 1000 };
 
 	if (!e)
 		e = find_upload(r, &up);
 	if (e)
 		return s3_error(r, e, NULL);
-	if (max < 0 || max > 1000)
-		max = 1000;
-	if (list_part_names(r, up.ino, &p)) {
-		free(p.names);
-		return s3_error(r, S3_INTERNAL, NULL);
-	}
+	if (pl.max < 0 || pl.max > 1000)
+		pl.max = 1000;
 	upload_xml_head(r, &x, "ListPartsResult");
 	s3_xml_text(&x, "UploadId", s3_param(r, "uploadId"));
-	s3_xml_raw(&x, "<PartNumberMarker>%d</PartNumberMarker>", marker);
-	s3_xml_raw(&x, "<MaxParts>%d</MaxParts>", max);
+	s3_xml_raw(&x, "<PartNumberMarker>%d</PartNumberMarker>", pl.marker);
+	s3_xml_raw(&x, "<MaxParts>%d</MaxParts>", pl.max);
 	s3_xml_raw(&x, "<StorageClass>STANDARD</StorageClass>");
-	for (i = 0; i < p.n; i++) {
-		int pn = atoi(p.names[i]);
-
-		if (pn <= marker)
-			continue;
-		if (shown == max) {
-			truncated = 1;
-			break;
-		}
-		if (ag_lookup(r->c, up.ino, p.names[i], &a) ||
-		    s3_etag(r, &a, etag))
-			continue;
-		s3_iso_date(a.mtime, date, sizeof(date));
-		s3_xml_raw(&x, "<Part><PartNumber>%d</PartNumber>", pn);
-		s3_xml_text(&x, "LastModified", date);
-		s3_xml_text(&x, "ETag", etag);
-		s3_xml_raw(&x, "<Size>%" PRIu64 "</Size></Part>", a.size);
-		shown++;
-		next = pn;
+	if (ag_upload_parts(r->c, &up, add_part, &pl) < 0) {
+		s3_xml_free(&x);
+		return s3_error(r, S3_INTERNAL, NULL);
 	}
-	free(p.names);
-	s3_xml_raw(&x, "<NextPartNumberMarker>%d</NextPartNumberMarker>", next);
-	s3_xml_text(&x, "IsTruncated", truncated ? "true" : "false");
+	s3_xml_raw(&x, "<NextPartNumberMarker>%d</NextPartNumberMarker>",
+		   pl.next);
+	s3_xml_text(&x, "IsTruncated", pl.truncated ? "true" : "false");
 	s3_xml_raw(&x, "</ListPartsResult>");
 	return s3_xml_reply(r, 200, &x);
 }
 
 struct upload_list {
-	struct s3_req *r;
 	struct s3_xml *x;
-	uint64_t dir;
 	const char *prefix;
 };
 
-static int add_upload(void *arg, const char *name, size_t nlen, uint64_t ino,
-		      unsigned type)
+static int add_upload(void *arg, const char *id, const char *key,
+		      const struct ag_attr *up)
 {
 	struct upload_list *ul = arg;
-	char key[S3_KEY_MAX + 1], bucket[64], id[40], date[40];
-	struct ag_attr a;
-	ssize_t n;
+	char date[40];
 
-	(void)type;
-	if (nlen >= sizeof(id) || ag_getattr(ul->r->c, ino, &a))
-		return 0;
-	memcpy(id, name, nlen);
-	id[nlen] = 0;
-	n = ag_getxattr(ul->r->c, ino, MPU_BUCKET, bucket, sizeof(bucket) - 1);
-	if (n < 0)
-		return 0;
-	bucket[n] = 0;
-	if (strcmp(bucket, ul->r->bucket))
-		return 0;
-	n = ag_getxattr(ul->r->c, ino, MPU_KEY, key, sizeof(key) - 1);
-	if (n < 0)
-		return 0;
-	key[n] = 0;
 	if (strncmp(key, ul->prefix, strlen(ul->prefix)))
 		return 0;
-	s3_iso_date(a.btime, date, sizeof(date));
+	s3_iso_date(up->btime, date, sizeof(date));
 	s3_xml_raw(ul->x, "<Upload>");
 	s3_xml_text(ul->x, "Key", key);
 	s3_xml_text(ul->x, "UploadId", id);
@@ -500,7 +386,7 @@ int s3_list_uploads(struct s3_req *r)
 	struct ag_attr bucket;
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	const char *prefix = s3_param(r, "prefix");
-	struct upload_list ul = { .r = r, .prefix = prefix ? prefix : "" };
+	struct upload_list ul = { .prefix = prefix ? prefix : "" };
 	struct s3_xml x;
 
 	if (e)
@@ -513,9 +399,7 @@ int s3_list_uploads(struct s3_req *r)
 	s3_xml_raw(&x, "<KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
 		   "<MaxUploads>1000</MaxUploads>"
 		   "<IsTruncated>false</IsTruncated>");
-	/* uploads are few: a full scan of the staging directory */
-	if (!uploads_dir(r, 0, &ul.dir) &&
-	    ag_readdir(r->c, ul.dir, NULL, add_upload, &ul) < 0) {
+	if (ag_upload_list(r->c, r->bucket, add_upload, &ul) < 0) {
 		s3_xml_free(&x);
 		return s3_error(r, S3_INTERNAL, NULL);
 	}

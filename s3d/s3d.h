@@ -20,8 +20,6 @@
 struct mg_connection;
 struct mg_request_info;
 
-/* Names S3 can never produce (bucket names never start with '.'). */
-#define S3_UPLOADS_DIR AG_UPLOADS_DIR
 /* System xattrs (a namespace the kernel keeps FUSE clients out of). */
 #define S3_XATTR_PREFIX "agora.s3."
 #define S3_KEY_MAX 1024

@@ -1,0 +1,254 @@
+/*
+ * uploads.c - the store of S3 multipart uploads: where an upload and its
+ * parts live, how they are found, listed and dropped. The S3 gateway
+ * parses the requests and formats the answers; the layout is decided
+ * here only.
+ *
+ * An upload is a directory /.agora-multipart/ID (ID: 32 random hex
+ * digits), a private name (agora.h), so only a handle opened with
+ * AG_OPEN_PRIVATE reaches it. The bucket and key it was started for are
+ * its xattrs agora.mpu.bucket and agora.mpu.key; the metadata the object
+ * will get are its other xattrs; part N is the file named N in five
+ * digits, so a listing of the directory is in part order. Completing
+ * builds the object by reference to the parts' chunks (ag_writer_clone)
+ * and then drops the upload, whose parts go with it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "agora.h"
+
+#define MPU_BUCKET "agora.mpu.bucket"
+#define MPU_KEY "agora.mpu.key"
+/* Room for a bucket name or a key (S3 takes keys up to 1024 bytes). */
+#define UPLOAD_KEY_BUF 2048
+
+/* The store's directory; made on first use when create. */
+static int store_dir(struct ag_cluster *c, int create, uint64_t *ino)
+{
+	struct ag_attr a;
+	int rc = ag_lookup(c, AG_ROOT, AG_UPLOADS_DIR, &a);
+
+	if (rc == -ENOENT && create) {
+		rc = ag_mkdir(c, AG_ROOT, AG_UPLOADS_DIR, 0700, 0, 0, &a);
+		if (rc == -EEXIST) /* another gateway made it meanwhile */
+			rc = ag_lookup(c, AG_ROOT, AG_UPLOADS_DIR, &a);
+	}
+	if (!rc)
+		*ino = a.ino;
+	return rc;
+}
+
+static int id_valid(const char *id)
+{
+	return id && strlen(id) == AG_UPLOAD_ID_LEN &&
+	       strspn(id, "0123456789abcdef") == AG_UPLOAD_ID_LEN;
+}
+
+/* Whether the xattr name of ino holds exactly want. */
+static int xattr_is(struct ag_cluster *c, uint64_t ino, const char *name,
+		    const char *want)
+{
+	char val[UPLOAD_KEY_BUF];
+	ssize_t n = ag_getxattr(c, ino, name, val, sizeof(val) - 1);
+
+	return n >= 0 && (size_t)n == strlen(want) && !memcmp(val, want, n);
+}
+
+int ag_upload_create(struct ag_cluster *c, const char *bucket,
+		     const char *key, uint32_t uid, uint32_t gid,
+		     char id[AG_UPLOAD_ID_LEN + 1], struct ag_attr *up)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[AG_UPLOAD_ID_LEN / 2];
+	uint64_t dir;
+	size_t i;
+	int rc;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -EIO;
+	for (i = 0; i < sizeof(rnd); i++) {
+		id[2 * i] = hex[rnd[i] >> 4];
+		id[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	id[AG_UPLOAD_ID_LEN] = 0;
+	rc = store_dir(c, 1, &dir);
+	if (!rc)
+		rc = ag_mkdir(c, dir, id, 0700, uid, gid, up);
+	if (!rc)
+		rc = ag_setxattr(c, up->ino, MPU_BUCKET, bucket, strlen(bucket),
+				 0);
+	if (!rc)
+		rc = ag_setxattr(c, up->ino, MPU_KEY, key, strlen(key), 0);
+	return rc;
+}
+
+int ag_upload_find(struct ag_cluster *c, const char *id, const char *bucket,
+		   const char *key, struct ag_attr *up)
+{
+	uint64_t dir;
+
+	if (!id_valid(id) || store_dir(c, 0, &dir) ||
+	    ag_lookup(c, dir, id, up) || !xattr_is(c, up->ino, MPU_BUCKET, bucket) ||
+	    !xattr_is(c, up->ino, MPU_KEY, key))
+		return -ENOENT;
+	return 0;
+}
+
+static void part_name(unsigned part, char name[16])
+{
+	snprintf(name, 16, "%05u", part);
+}
+
+int ag_upload_part_commit(struct ag_writer *w, const struct ag_attr *up,
+			  unsigned part, struct ag_attr *a)
+{
+	char name[16];
+
+	if (part < 1 || part > AG_PARTS_MAX)
+		return -EINVAL;
+	part_name(part, name);
+	return ag_writer_commit(w, up->ino, name, a);
+}
+
+int ag_upload_part(struct ag_cluster *c, const struct ag_attr *up,
+		   unsigned part, struct ag_attr *a)
+{
+	char name[16];
+
+	if (part < 1 || part > AG_PARTS_MAX)
+		return -ENOENT;
+	part_name(part, name);
+	return ag_lookup(c, up->ino, name, a);
+}
+
+/* The numbers of an upload's parts, in order. */
+struct part_numbers {
+	unsigned *n;
+	size_t len, cap;
+};
+
+static int note_part(void *arg, const char *name, size_t nlen, uint64_t ino,
+		     unsigned type)
+{
+	struct part_numbers *p = arg;
+	char num[8];
+
+	(void)ino;
+	(void)type;
+	if (nlen != 5 || strspn(name, "0123456789") < 5)
+		return 0; /* not a part */
+	if (p->len == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 64;
+		unsigned *nn = realloc(p->n, cap * sizeof(*nn));
+
+		if (!nn)
+			return -ENOMEM;
+		p->n = nn;
+		p->cap = cap;
+	}
+	memcpy(num, name, 5);
+	num[5] = 0;
+	p->n[p->len++] = (unsigned)strtoul(num, NULL, 10);
+	return 0;
+}
+
+/* Numbers first, then each part: a callback that stops the walk early
+ * or that changes the upload cannot upset the listing. */
+int ag_upload_parts(struct ag_cluster *c, const struct ag_attr *up,
+		    int (*cb)(void *arg, unsigned part,
+			      const struct ag_attr *a),
+		    void *arg)
+{
+	struct part_numbers p = { 0 };
+	struct ag_attr a;
+	size_t i;
+	int rc = ag_readdir(c, up->ino, NULL, note_part, &p);
+
+	for (i = 0; !rc && i < p.len; i++) {
+		if (ag_upload_part(c, up, p.n[i], &a))
+			continue; /* gone meanwhile */
+		rc = cb(arg, p.n[i], &a);
+	}
+	free(p.n);
+	return rc;
+}
+
+struct drop {
+	struct ag_cluster *c;
+	uint64_t dir;
+};
+
+static int unlink_part(void *arg, unsigned part, const struct ag_attr *a)
+{
+	struct drop *d = arg;
+	char name[16];
+
+	(void)a;
+	part_name(part, name);
+	return ag_unlink(d->c, d->dir, name);
+}
+
+int ag_upload_drop(struct ag_cluster *c, const struct ag_attr *up,
+		   const char *id)
+{
+	struct drop d = { .c = c, .dir = up->ino };
+	uint64_t dir;
+	int rc = ag_upload_parts(c, up, unlink_part, &d);
+
+	if (!rc)
+		rc = store_dir(c, 0, &dir);
+	if (!rc)
+		rc = ag_rmdir(c, dir, id);
+	return rc;
+}
+
+struct upload_walk {
+	struct ag_cluster *c;
+	const char *bucket;
+	int (*cb)(void *arg, const char *id, const char *key,
+		  const struct ag_attr *up);
+	void *arg;
+};
+
+static int visit_upload(void *arg, const char *name, size_t nlen,
+			uint64_t ino, unsigned type)
+{
+	struct upload_walk *uw = arg;
+	char id[AG_UPLOAD_ID_LEN + 1], key[UPLOAD_KEY_BUF];
+	struct ag_attr a;
+	ssize_t n;
+
+	(void)type;
+	if (nlen != AG_UPLOAD_ID_LEN || ag_getattr(uw->c, ino, &a))
+		return 0;
+	memcpy(id, name, nlen);
+	id[nlen] = 0;
+	if (!xattr_is(uw->c, ino, MPU_BUCKET, uw->bucket))
+		return 0;
+	n = ag_getxattr(uw->c, ino, MPU_KEY, key, sizeof(key) - 1);
+	if (n < 0)
+		return 0; /* being made or dropped */
+	key[n] = 0;
+	return uw->cb(uw->arg, id, key, &a);
+}
+
+int ag_upload_list(struct ag_cluster *c, const char *bucket,
+		   int (*cb)(void *arg, const char *id, const char *key,
+			     const struct ag_attr *up),
+		   void *arg)
+{
+	struct upload_walk uw = { .c = c, .bucket = bucket, .cb = cb,
+				  .arg = arg };
+	uint64_t dir;
+	int rc = store_dir(c, 0, &dir);
+
+	if (rc == -ENOENT)
+		return 0; /* no upload was ever started */
+	/* uploads are few: a full scan of the store */
+	return rc ? rc : ag_readdir(c, dir, NULL, visit_upload, &uw);
+}
