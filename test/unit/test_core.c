@@ -416,6 +416,126 @@ static void test_etag(struct ag_cluster *c)
 	ok(!ag_unlink(c, AG_ROOT, "tagme"), "remove it");
 }
 
+/* Publish "data" at key below dir through the object API. */
+static int put_key(struct ag_cluster *c, uint64_t dir, const char *key,
+		   const char *data)
+{
+	struct ag_writer *w;
+	int rc = ag_writer_new(c, 0644, 0, 0, &w);
+
+	if (!rc)
+		rc = ag_writer_write(w, data, strlen(data));
+	if (!rc)
+		rc = ag_object_commit(w, dir, key, 0, 0, NULL);
+	ag_writer_free(w);
+	return rc;
+}
+
+static int count_entry(void *arg, const char *name, size_t nlen,
+		       uint64_t ino, unsigned type)
+{
+	(void)ino;
+	(void)type;
+	if (nlen == strlen(AG_UPLOADS_DIR) && !memcmp(name, AG_UPLOADS_DIR, nlen))
+		++*(int *)arg;
+	return 0;
+}
+
+/* Keys below a bucket: implicit parents made with the object and pruned
+ * with it, in one commit each; the "-N" ETag; private names that only a
+ * handle opened with AG_OPEN_PRIVATE sees. */
+static void test_objects(void)
+{
+	struct ag_cluster *s3 = NULL, *posix = NULL;
+	struct ag_attr bk, a, up, f;
+	struct ag_user u = { .name = "tu", .access = "TESTACCESS",
+			     .secret = "sssss", .uid = 5, .gid = 5 };
+	char id[AG_UPLOAD_ID_LEN + 1], etag[AG_ETAG_MAX], names[4096];
+	struct ag_writer *w;
+	uint8_t md5[16] = { 1 };
+	int seen = 0;
+	ssize_t n;
+
+	if (!ok(!ag_cluster_open(conf, AG_OPEN_PRIVATE, &s3) &&
+		!ag_cluster_open(conf, 0, &posix), "a private and an ordinary "
+		"handle"))
+		goto out;
+	ok(!ag_mkdir(s3, AG_ROOT, "bk", 0755, 0, 0, &bk), "a bucket");
+	ok(!put_key(s3, bk.ino, "a/b/c", "abc"), "PUT a/b/c");
+	ok(!ag_resolve(s3, "/bk/a", &a) && (a.flags & AG_ATTR_IMPLICIT) &&
+	   !ag_resolve(s3, "/bk/a/b", &a) && (a.flags & AG_ATTR_IMPLICIT) &&
+	   !ag_object_find(s3, bk.ino, "a/b/c", &f) && f.size == 3,
+	   "its parents are implicit, the object is there");
+	ok(ag_object_find(s3, bk.ino, "a/b", &a) == -EISDIR &&
+	   ag_object_find(s3, bk.ino, "a/b/c/", &a) == -ENOENT &&
+	   ag_object_find(s3, bk.ino, "a/b/c/d", &a) == -ENOTDIR,
+	   "a directory answers only to its name/ key");
+	ok(put_key(s3, bk.ino, "a/b/c/d/e", "x") == -EEXIST &&
+	   ag_resolve(s3, "/bk/a/b/c", &a) == 0 && S_ISREG(a.mode),
+	   "a file on the way is a conflict");
+	ok(!ag_writer_new(s3, 0644, 0, 0, &w) && !ag_writer_write(w, "n", 1) &&
+	   !ag_writer_expect(w, AG_EXPECT_FILE, NULL) &&
+	   ag_object_commit(w, bk.ino, "n/e/w", 0, 0, NULL) == -ENOENT &&
+	   ag_resolve(s3, "/bk/n", &a) == -ENOENT,
+	   "a PUT whose condition fails makes none of its parents");
+	ag_writer_free(w);
+	ok(!ag_object_mkdir(s3, bk.ino, "a/m/", 0, 0, &a) &&
+	   !(a.flags & AG_ATTR_IMPLICIT), "a marker is explicit");
+	ok(!ag_object_remove(s3, bk.ino, "a/b/c", 0, NULL) &&
+	   ag_resolve(s3, "/bk/a/b", &a) == -ENOENT &&
+	   !ag_resolve(s3, "/bk/a", &a),
+	   "removing a/b/c prunes b, and a holds the marker still");
+	ok(!ag_object_remove(s3, bk.ino, "a/m/", 0, NULL) &&
+	   ag_resolve(s3, "/bk/a", &a) == -ENOENT,
+	   "removing the marker prunes a");
+
+	ok(!ag_writer_new(s3, 0644, 0, 0, &w) && !ag_writer_write(w, "p", 1) &&
+	   !ag_object_set_parts(w, md5, 3) &&
+	   !ag_object_commit(w, bk.ino, "mp", 0, 0, &f), "a completed upload");
+	ag_writer_free(w);
+	ok(!ag_object_etag(s3, &f, etag) &&
+	   !strcmp(etag, "\"01000000000000000000000000000000-3\""),
+	   "its ETag has the -N form");
+	ok(ag_write(s3, f.ino, 0, "q", 1) == 1 && !ag_getattr(s3, f.ino, &f) &&
+	   !ag_object_etag(s3, &f, etag) && !strchr(etag, '-') &&
+	   ag_getxattr(s3, f.ino, AG_XATTR_PARTS, NULL, 0) == -ENODATA,
+	   "rewritten, it has a plain one, and the part count is gone");
+
+	ok(!ag_upload_create(s3, "bk", "k", 0, 0, id, &up) &&
+	   !ag_upload_find(s3, id, "bk", "k", &a) &&
+	   ag_upload_find(s3, id, "bk", "other", &a) == -ENOENT,
+	   "an upload is found for its bucket and key only");
+	ok(!ag_user_add(s3, &u), "an S3 user");
+	ag_cluster_refresh(posix);
+	ok(ag_lookup(posix, AG_ROOT, AG_UPLOADS_DIR, &a) == -ENOENT &&
+	   ag_resolve(posix, "/" AG_UPLOADS_DIR, &a) == -ENOENT &&
+	   !ag_readdir(posix, AG_ROOT, NULL, count_entry, &seen) && !seen,
+	   "an ordinary handle does not see the uploads");
+	ok(ag_mkdir(posix, AG_ROOT, AG_UPLOADS_DIR, 0755, 0, 0, &a) == -EPERM &&
+	   ag_rmdir(posix, AG_ROOT, AG_UPLOADS_DIR) == -ENOENT &&
+	   ag_rename(posix, AG_ROOT, "bk", AG_ROOT, AG_UPLOADS_DIR, 0) == -EPERM,
+	   "nor makes, removes or renames onto them");
+	n = ag_listxattr(posix, AG_ROOT, names, sizeof(names));
+	ok(n >= 0 && !memmem(names, (size_t)n, "agora.", 6) &&
+	   ag_getxattr(posix, AG_ROOT, "agora.s3.user.TESTACCESS", NULL, 0) ==
+		   -ENODATA &&
+	   ag_setxattr(posix, AG_ROOT, "agora.s3.user.X", "s 0 0 x", 7, 0) ==
+		   -EOPNOTSUPP &&
+	   ag_removexattr(posix, AG_ROOT, "agora.s3.user.TESTACCESS") ==
+		   -EOPNOTSUPP && ag_user_get(posix, "TESTACCESS", &u) == -ENOENT,
+	   "and neither sees nor touches the secrets");
+	seen = 0;
+	ok(!ag_readdir(s3, AG_ROOT, NULL, count_entry, &seen) && seen == 1 &&
+	   !ag_user_get(s3, "TESTACCESS", &u) && u.uid == 5,
+	   "the private handle sees both");
+	ok(!ag_upload_drop(s3, &up, id) && !ag_user_remove(s3, "tu") &&
+	   !ag_object_remove(s3, bk.ino, "mp", 0, NULL) &&
+	   !ag_rmdir(s3, AG_ROOT, "bk"), "clean up");
+out:
+	ag_cluster_close(posix);
+	ag_cluster_close(s3);
+}
+
 /* Publish "data" as NAME under the root, under condition cond. */
 static int put_if(struct ag_cluster *c, const char *name, const char *data,
 		  int cond, const uint8_t md5[16])
@@ -919,6 +1039,7 @@ int main(void)
 		test_etag(c);
 		test_expect(c);
 		ag_cluster_close(c);
+		test_objects();
 	}
 	fixture_stop_metad();
 	test_retries();
