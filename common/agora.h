@@ -444,6 +444,31 @@ int ag_upload_list(struct ag_cluster *c, const char *bucket,
 		   int (*cb)(void *arg, const char *id, const char *key,
 			     const struct ag_attr *up),
 		   void *arg);
+/* Completing an upload: the parts the client names, added in increasing
+ * number, become the object by reference to their chunks. Free with
+ * ag_upload_build_free (accepts NULL); drop the upload with
+ * ag_upload_drop once the commit succeeded. */
+struct ag_upload_build;
+#define AG_UPLOAD_MIN_PART (5ull << 20) /* every part but the last */
+int ag_upload_build_new(struct ag_cluster *c, const struct ag_attr *up,
+			uint32_t uid, uint32_t gid,
+			struct ag_upload_build **bp);
+/* Add part number part, whose MD5 the client gives: -EINVAL when not
+ * above the last one added, -ERANGE when the last one added is smaller
+ * than AG_UPLOAD_MIN_PART, -ENOENT when part was not uploaded or has
+ * another MD5. */
+int ag_upload_build_add(struct ag_upload_build *b, unsigned part,
+			const uint8_t md5[16]);
+/* The writer of the object, for its metadata and its condition
+ * (ag_writer_setxattr, ag_writer_expect); owned by b. */
+struct ag_writer *ag_upload_build_writer(struct ag_upload_build *b);
+/* Publish the object at key below dir (ag_object_commit) with the
+ * multipart ETag, which etag gets as committed; -EINVAL when no part was
+ * added. */
+int ag_upload_build_commit(struct ag_upload_build *b, uint64_t dir,
+			   const char *key, uint32_t uid, uint32_t gid,
+			   struct ag_attr *a, char etag[AG_ETAG_MAX]);
+void ag_upload_build_free(struct ag_upload_build *b);
 
 /* Names the gateways keep to themselves: xattrs in the "agora." namespace
  * (S3 attributes, the users and their secrets) and the top-level directory

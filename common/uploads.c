@@ -14,6 +14,7 @@
  * and then drops the upload, whose parts go with it.
  */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,4 +252,104 @@ int ag_upload_list(struct ag_cluster *c, const char *bucket,
 		return 0; /* no upload was ever started */
 	/* uploads are few: a full scan of the store */
 	return rc ? rc : ag_readdir(c, dir, NULL, visit_upload, &uw);
+}
+
+/* ---- completion ---- */
+
+struct ag_upload_build {
+	struct ag_cluster *c;
+	struct ag_attr up;
+	struct ag_writer *w;
+	EVP_MD_CTX *md5s;  /* of the parts' MD5s, in order */
+	unsigned last;     /* number of the part added last, 0: none */
+	uint64_t last_size;
+	unsigned n;
+};
+
+int ag_upload_build_new(struct ag_cluster *c, const struct ag_attr *up,
+			uint32_t uid, uint32_t gid,
+			struct ag_upload_build **bp)
+{
+	struct ag_upload_build *b = calloc(1, sizeof(*b));
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	b->c = c;
+	b->up = *up;
+	b->md5s = EVP_MD_CTX_new();
+	rc = b->md5s && EVP_DigestInit_ex(b->md5s, EVP_md5(), NULL) ? 0
+								     : -ENOMEM;
+	if (!rc)
+		rc = ag_writer_new(c, 0644, uid, gid, &b->w);
+	if (rc) {
+		ag_upload_build_free(b);
+		return rc;
+	}
+	*bp = b;
+	return 0;
+}
+
+int ag_upload_build_add(struct ag_upload_build *b, unsigned part,
+			const uint8_t md5[16])
+{
+	struct ag_attr a;
+	uint8_t have[16];
+	int rc;
+
+	if (part <= b->last)
+		return -EINVAL;
+	/* every part but the last has the minimum size */
+	if (b->n && b->last_size < AG_UPLOAD_MIN_PART)
+		return -ERANGE;
+	b->last = part;
+	/* the part's MD5 as ag_etag finds it: it may hash (and store) it
+	 * now for a part copied by reference */
+	if (ag_upload_part(b->c, &b->up, part, &a) || ag_etag(b->c, &a, have) ||
+	    memcmp(have, md5, 16))
+		return -ENOENT;
+	if (!EVP_DigestUpdate(b->md5s, have, 16))
+		return -EIO;
+	rc = a.size ? ag_writer_clone(b->w, a.ino, 0, a.size) : 0;
+	if (rc)
+		return rc;
+	b->last_size = a.size;
+	b->n++;
+	return 0;
+}
+
+struct ag_writer *ag_upload_build_writer(struct ag_upload_build *b)
+{
+	return b->w;
+}
+
+int ag_upload_build_commit(struct ag_upload_build *b, uint64_t dir,
+			   const char *key, uint32_t uid, uint32_t gid,
+			   struct ag_attr *a, char etag[AG_ETAG_MAX])
+{
+	uint8_t sum[16];
+	unsigned int ml = sizeof(sum);
+	int rc;
+
+	if (!b->n)
+		return -EINVAL;
+	if (!EVP_DigestFinal_ex(b->md5s, sum, &ml))
+		return -EIO;
+	rc = ag_object_set_parts(b->w, sum, b->n);
+	if (!rc)
+		rc = ag_object_commit(b->w, dir, key, uid, gid, a);
+	/* the ETag as committed, not read back: a racing PUT may already
+	 * have replaced the object, and its part count */
+	if (!rc)
+		ag_etag_format(sum, b->n, etag);
+	return rc;
+}
+
+void ag_upload_build_free(struct ag_upload_build *b)
+{
+	if (!b)
+		return;
+	ag_writer_free(b->w);
+	EVP_MD_CTX_free(b->md5s);
+	free(b);
 }

@@ -1,14 +1,12 @@
 /*
  * multipart.c - multipart uploads: the requests and their XML. Where
  * uploads and parts are kept is the core's (ag_upload_*, uploads.c).
- * Completing builds the object by reference to the parts' chunks
- * (ag_writer_clone), publishes it atomically with its AWS multipart ETag
- * (MD5 of the part MD5s, "-N": ag_object_set_parts), then drops the
- * upload.
+ * Completing (ag_upload_build_*) builds the object by reference to the
+ * parts' chunks and publishes it atomically with its AWS multipart ETag,
+ * then drops the upload.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +15,6 @@
 #include "s3d.h"
 
 #define MAX_PART AG_PARTS_MAX
-#define MIN_PART_SIZE (5ull << 20)
 
 /* The upload named by ?uploadId= for this bucket and key. */
 static enum s3_err find_upload(struct s3_req *r, struct ag_attr *up)
@@ -155,10 +152,13 @@ int s3_abort_upload(struct s3_req *r)
 	return s3_reply_head(r, 204, NULL, -1);
 }
 
-static int unquote_etag(const char *v, size_t vl, char *out)
+/* The MD5 a <Part>'s ETag names (32 lowercase hex digits, quoted or
+ * not): 0, or -1 for anything else (an ETag no part can have). */
+static int part_md5(const char *v, size_t vl, uint8_t md5[16])
 {
+	static const char hex[] = "0123456789abcdef";
 	char buf[128];
-	int n = s3_xml_unescape(v, vl, buf, sizeof(buf));
+	int n = s3_xml_unescape(v, vl, buf, sizeof(buf)), i;
 	char *p = buf;
 
 	if (n < 0)
@@ -168,24 +168,44 @@ static int unquote_etag(const char *v, size_t vl, char *out)
 	n = (int)strcspn(p, "\" ");
 	if (n != 32)
 		return -1;
-	memcpy(out, p, 32);
-	out[32] = 0;
+	for (i = 0; i < 32; i++) {
+		const char *d = memchr(hex, p[i], 16);
+
+		if (!d)
+			return -1;
+		if (i % 2)
+			md5[i / 2] |= (uint8_t)(d - hex);
+		else
+			md5[i / 2] = (uint8_t)((d - hex) << 4);
+	}
 	return 0;
+}
+
+/* The answer to a part the core refused (ag_upload_build_add). */
+static enum s3_err part_refused(int rc)
+{
+	switch (rc) {
+	case -EINVAL:
+		return S3_INVALID_PART_ORDER;
+	case -ERANGE:
+		return S3_ENTITY_TOO_SMALL;
+	case -ENOENT:
+		return S3_INVALID_PART;
+	default:
+		return S3_OK; /* an error of the store: rc says it */
+	}
 }
 
 int s3_complete_upload(struct s3_req *r)
 {
-	struct ag_attr bucket, up, part = { 0 }, a;
+	struct ag_attr bucket, up, a;
 	enum s3_err e = s3_bucket_get(r, &bucket);
-	struct ag_writer *w = NULL;
-	EVP_MD_CTX *md = NULL;
-	char *body = NULL, etag[AG_ETAG_MAX], want[33];
+	struct ag_upload_build *ub = NULL;
+	char *body = NULL, etag[AG_ETAG_MAX];
 	const char *p, *end, *v, *pv;
 	size_t len, vl, pvl;
-	uint8_t sum[16];
-	unsigned int ml = 16;
 	uint8_t cond_md5[16];
-	int rc, last = 0, n = 0, found, cond = 0;
+	int rc, n = 0, found, cond = 0;
 	struct s3_xml x;
 
 	if (!e)
@@ -205,14 +225,12 @@ int s3_complete_upload(struct s3_req *r)
 	}
 	p = v;
 	end = v + vl;
-	md = EVP_MD_CTX_new();
-	rc = md && EVP_DigestInit_ex(md, EVP_md5(), NULL) ? 0 : -ENOMEM;
-	if (!rc)
-		rc = ag_writer_new(r->c, 0644, r->user.uid, r->user.gid, &w);
+	rc = ag_upload_build_new(r->c, &up, r->user.uid, r->user.gid, &ub);
 	while (!rc && !e &&
 	       (found = s3_xml_next(&p, end, "Part", &pv, &pvl)) == 0) {
 		const char *q = pv, *nv, *ev;
 		size_t nvl, evl;
+		uint8_t md5[16];
 		char num[16];
 		long pn;
 
@@ -225,65 +243,36 @@ int s3_complete_upload(struct s3_req *r)
 		memcpy(num, nv, nvl);
 		num[nvl] = 0;
 		pn = strtol(num, NULL, 10);
-		if (pn < 1 || pn > MAX_PART || unquote_etag(ev, evl, want)) {
+		if (pn < 1 || pn > MAX_PART || part_md5(ev, evl, md5)) {
 			e = S3_INVALID_PART;
 			break;
 		}
-		if (pn <= last) {
-			e = S3_INVALID_PART_ORDER;
-			break;
-		}
-		/* every part but the last has the minimum size */
-		if (n && part.size < MIN_PART_SIZE) {
-			e = S3_ENTITY_TOO_SMALL;
-			break;
-		}
-		last = (int)pn;
-		if (ag_upload_part(r->c, &up, (unsigned)pn, &part) ||
-		    s3_etag(r, &part, etag) || strncmp(etag + 1, want, 32)) {
-			e = S3_INVALID_PART;
-			break;
-		}
-		/* the MD5 as s3_etag found it (it may have just computed
-		 * it for a part copied by reference) */
-		for (int k = 0; k < 16; k++)
-			sum[k] = (uint8_t)strtoul((char[3]){ etag[1 + 2 * k],
-							    etag[2 + 2 * k], 0 },
-						  NULL, 16);
-		EVP_DigestUpdate(md, sum, 16);
-		if (part.size)
-			rc = ag_writer_clone(w, part.ino, 0, part.size);
+		rc = ag_upload_build_add(ub, (unsigned)pn, md5);
+		e = part_refused(rc);
+		if (e)
+			rc = 0;
 		n++;
 	}
 	free(body);
 	if (!rc && !e && (found < 0 || !n))
 		e = S3_MALFORMED_XML;
-	if (!rc && !e) {
-		EVP_DigestFinal_ex(md, sum, &ml);
-		rc = ag_object_set_parts(w, sum, (unsigned)n);
-	}
 	if (!rc && !e)
-		rc = s3_meta_copy(r, up.ino, w);
+		rc = s3_meta_copy(r, up.ino, ag_upload_build_writer(ub));
 	if (!rc && !e)
 		e = s3_key_free(r, bucket.ino, r->key);
 	/* a failed condition leaves the upload, to be completed again */
 	if (!rc && !e && cond == AG_EXPECT_ETAG)
 		s3_etag_store(r, bucket.ino, r->key);
 	if (!rc && !e && cond)
-		rc = ag_writer_expect(w, cond, cond_md5);
+		rc = ag_writer_expect(ag_upload_build_writer(ub), cond,
+				      cond_md5);
 	if (!rc && !e)
-		rc = ag_object_commit(w, bucket.ino, r->key, r->user.uid,
-				      r->user.gid, &a);
-	ag_writer_free(w);
-	EVP_MD_CTX_free(md);
-	/* the ETag as committed, not read back: a racing PUT may already
-	 * have replaced the object, and its part count */
-	if (!rc && !e)
-		ag_etag_format(sum, (unsigned)n, etag);
-	if (rc || e) {
+		rc = ag_upload_build_commit(ub, bucket.ino, r->key, r->user.uid,
+					    r->user.gid, &a, etag);
+	ag_upload_build_free(ub);
+	if (rc || e)
 		return s3_error(r, e ? e : rc == -EISDIR ? S3_KEY_CONFLICT
 					       : s3_errno(rc, 1), NULL);
-	}
 	ag_upload_drop(r->c, &up, s3_param(r, "uploadId"));
 	s3_xml_init(&x);
 	s3_xml_raw(&x, "<CompleteMultipartUploadResult xmlns=\"http://s3."
