@@ -441,6 +441,61 @@ static int count_entry(void *arg, const char *name, size_t nlen,
 	return 0;
 }
 
+/* Part number part of up holding len bytes of byte. */
+static int put_part(struct ag_cluster *c, const struct ag_attr *up,
+		    unsigned part, int byte, size_t len, uint8_t md5[16])
+{
+	uint8_t *buf = malloc(len);
+	struct ag_writer *w = NULL;
+	struct ag_attr a;
+	int rc = buf ? ag_writer_new(c, 0644, 0, 0, &w) : -ENOMEM;
+
+	if (buf)
+		memset(buf, byte, len);
+	if (!rc)
+		rc = ag_writer_write(w, buf, len);
+	if (!rc)
+		rc = ag_upload_part_commit(w, up, part, &a);
+	if (!rc)
+		memcpy(md5, a.etag, 16);
+	ag_writer_free(w);
+	free(buf);
+	return rc;
+}
+
+/* A completion takes the parts in order, all but the last of the
+ * minimum size, each with the MD5 its client names. */
+static void test_upload_build(struct ag_cluster *c, const struct ag_attr *up,
+			      uint64_t bucket)
+{
+	struct ag_upload_build *b = NULL;
+	uint8_t m1[16], m2[16], bad[16] = { 0 };
+	char etag[AG_ETAG_MAX];
+	struct ag_attr a;
+
+	ok(!put_part(c, up, 1, 'a', AG_UPLOAD_MIN_PART, m1) &&
+	   !put_part(c, up, 2, 'b', 10, m2), "two parts");
+	ok(!ag_upload_build_new(c, up, 0, 0, &b) &&
+	   ag_upload_build_add(b, 2, bad) == -ENOENT, "a wrong MD5 is refused");
+	ag_upload_build_free(b);
+	ok(!ag_upload_build_new(c, up, 0, 0, &b) &&
+	   !ag_upload_build_add(b, 2, m2) &&
+	   ag_upload_build_add(b, 1, m1) == -EINVAL, "so is a part out of order");
+	ag_upload_build_free(b);
+	ok(!ag_upload_build_new(c, up, 0, 0, &b) &&
+	   !ag_upload_build_add(b, 2, m2) &&
+	   ag_upload_build_add(b, 3, m2) == -ERANGE,
+	   "and a small part that is not the last");
+	ag_upload_build_free(b);
+	ok(!ag_upload_build_new(c, up, 0, 0, &b) &&
+	   !ag_upload_build_add(b, 1, m1) && !ag_upload_build_add(b, 2, m2) &&
+	   !ag_upload_build_commit(b, bucket, "big/one", 0, 0, &a, etag) &&
+	   strstr(etag, "-2\"") && a.size == AG_UPLOAD_MIN_PART + 10,
+	   "the object of two parts has the -2 ETag and their bytes");
+	ag_upload_build_free(b);
+	ok(!ag_object_remove(c, bucket, "big/one", 0, NULL), "remove it");
+}
+
 /* Keys below a bucket: implicit parents made with the object and pruned
  * with it, in one commit each; the "-N" ETag; private names that only a
  * handle opened with AG_OPEN_PRIVATE sees. */
@@ -505,6 +560,7 @@ static void test_objects(void)
 	   !ag_upload_find(s3, id, "bk", "k", &a) &&
 	   ag_upload_find(s3, id, "bk", "other", &a) == -ENOENT,
 	   "an upload is found for its bucket and key only");
+	test_upload_build(s3, &up, bk.ino);
 	ok(!ag_user_add(s3, &u), "an S3 user");
 	ag_cluster_refresh(posix);
 	ok(ag_lookup(posix, AG_ROOT, AG_UPLOADS_DIR, &a) == -ENOENT &&
