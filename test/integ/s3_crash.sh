@@ -49,9 +49,10 @@ kill "$slow" 2>/dev/null
 [ -z "$(names /crashb)" ] || fail "a PUT killed before its commit left: $(names /crashb)"
 s3d_start
 
-# puts ROUND: 8 threads PUT r$ROUND/x/y/zN (N 0..199) until told to stop.
+# puts ROUND: 8 threads PUT r$ROUND/xN/y/z (N 0..299), each making two
+# parents; $T/putting appears once the first is in.
 puts() {
-	python3 - "$S3_URL" "$1" <<'PY'
+	python3 - "$S3_URL" "$1" "$T/putting" <<'PY'
 import concurrent.futures, os, sys
 import boto3
 from botocore.config import Config
@@ -61,32 +62,40 @@ s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
                                 connect_timeout=2, read_timeout=5))
 def put(i):
     try:
-        s3.put_object(Bucket="crashb", Key="r%s/x/y/z%d" % (sys.argv[2], i),
+        s3.put_object(Bucket="crashb", Key="r%s/x%d/y/z" % (sys.argv[2], i),
                       Body=b"z" * 1000)
+        open(sys.argv[3], "a").close()
     except Exception:
-        pass
+        pass  # metad was killed under it: the key is all there or not
 with concurrent.futures.ThreadPoolExecutor(8) as ex:
-    list(ex.map(put, range(200)))
+    list(ex.map(put, range(300)))
 PY
 }
 
 for round in 1 2 3 4 5; do
-	step "round $round: SIGKILL of agora-metad under PUTs of r$round/x/y/zN"
+	step "round $round: SIGKILL of agora-metad under PUTs of r$round/xN/y/z"
+	rm -f "$T/putting"
 	puts "$round" &
 	putter=$!
-	sleep "0.$((RANDOM % 5 + 1))"
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$T/putting" ] && break
+		sleep 0.1
+	done
+	sleep "0.$((RANDOM % 5))"
 	metad_kill
 	metad_start # the PUTs in flight go on with the new one
 	wait "$putter"
-	# all of r/x/y or none; and never an empty implicit directory
-	if names /crashb | grep -qx "r$round"; then
-		[ "$(names "/crashb/r$round")" = x ] || fail "r$round holds: $(names "/crashb/r$round")"
-		[ "$(names "/crashb/r$round/x")" = y ] || fail "r$round/x holds: $(names "/crashb/r$round/x")"
-		[ -n "$(names "/crashb/r$round/x/y")" ] || fail "r$round/x/y is empty: a half-made key"
-		say "round $round: $(names "/crashb/r$round/x/y" | wc -l) objects, every parent there"
-	else
-		say "round $round: no object made it before the kill, and no parent"
-	fi
+	# every xN with y in it, and z in that: a key with all of its
+	# parents or none of them, never an empty implicit directory
+	made=0
+	for x in $(names "/crashb/r$round"); do
+		[ "$(names "/crashb/r$round/$x")" = y ] ||
+			fail "r$round/$x holds: $(names "/crashb/r$round/$x")"
+		[ "$(names "/crashb/r$round/$x/y")" = z ] ||
+			fail "r$round/$x/y holds: $(names "/crashb/r$round/$x/y")"
+		made=$((made + 1))
+	done
+	say "round $round: $made keys, each with both its parents"
 done
 
 step "the gateway serves after the kills; deleting the keys prunes their parents"
