@@ -99,5 +99,5 @@ int ag_acl_set(struct ag_cluster *c, uint64_t ino, const char *name,
 	in.mode = (a.mode & ~(uint32_t)0777) | (uint32_t)mode;
 	if (!keep_sgid)
 		in.mode &= ~(uint32_t)S_ISGID;
-	return ag_setattr(c, ino, AG_ATTR_MODE, &in, NULL);
+	return ag_setattr(c, ino, AG_SET_MODE, &in, NULL);
 }

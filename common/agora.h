@@ -9,34 +9,24 @@
  * committed by agora-metad, and a call returns only once its change is
  * durable.
  *
- * Every function returns 0 (or a byte count) or a negative errno; project
- * causes (corruption, no quorum) are reported by ag_strerror(). A struct
- * ag_cluster may be shared by threads.
+ * Every function returns 0 (or a byte count) or a negative errno, or a
+ * negative AG_E* code for a cause of the project's own (corruption, no
+ * quorum: base.h); ag_strerror() names both. A struct ag_cluster may be
+ * shared by threads.
  */
 #ifndef AGORA_H
 #define AGORA_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
-#define AG_ROOT 1ull
-
-/* The attributes of an element (also its on-drive inode record). */
-struct ag_attr {
-	uint64_t ino;
-	uint32_t mode, uid, gid, nlink;
-	uint64_t size;
-	int64_t atime, mtime, ctime, btime; /* nanoseconds since 1970 */
-	uint64_t generation;
-	uint64_t rdev;
-	uint32_t flags;   /* AG_ATTR_* */
-	uint8_t etag[16];
-	uint64_t parent;
-};
-#define AG_ATTR_IMPLICIT 0x1 /* directory made for a deeper S3 key */
-#define AG_ATTR_ETAG 0x2     /* etag is the MD5 of the current content;
-			      * any change of the data clears it */
+/* The error codes (AG_E*, ag_strerror), AG_MAX_DRIVES, AG_ROOT, struct
+ * ag_attr with its element flags (AG_ATTR_*), the setattr mask (AG_SET_*)
+ * and the conditions of a change (AG_EXPECT_*): shared with the lowest
+ * layers, so defined there. */
+#include "base.h"
 
 struct ag_cluster;
 
@@ -66,12 +56,6 @@ uint64_t ag_cluster_generation(struct ag_cluster *c);
 /* Every change this handle made so far is durable on return (fsync of an
  * AG_OPEN_LAZY handle; a no-op wait otherwise). */
 int ag_cluster_sync(struct ag_cluster *c);
-const char *ag_strerror(int err);
-/* The one project error a gateway tells apart (the others, in the same
- * range above every errno, only need naming): a condition of the change
- * (ag_writer_expect) did not hold when metad applied it, and nothing was
- * changed. */
-#define AG_ECONDITION 4102
 
 /* ---- namespace ---- */
 
@@ -126,13 +110,8 @@ int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
 int ag_link(struct ag_cluster *c, uint64_t ino, uint64_t parent,
 	    const char *name, struct ag_attr *a);
 
-/* setattr: fields named by mask (AG_SET_* in txn.h terms). */
-#define AG_ATTR_MODE 0x01
-#define AG_ATTR_UID 0x02
-#define AG_ATTR_GID 0x04
-#define AG_ATTR_SIZE 0x08
-#define AG_ATTR_ATIME 0x10
-#define AG_ATTR_MTIME 0x20
+/* Change the fields of in that mask names (AG_SET_*); the attributes
+ * after the change in *out (may be NULL). */
 int ag_setattr(struct ag_cluster *c, uint64_t ino, unsigned mask,
 	       const struct ag_attr *in, struct ag_attr *out);
 
@@ -213,10 +192,8 @@ void ag_writer_set_etag(struct ag_writer *w, const uint8_t md5[16]);
  * commit with -AG_ECONDITION, or -ENOENT when AG_EXPECT_FILE or
  * AG_EXPECT_ETAG meets no name. A file written over POSIX has no stored
  * ETag until ag_etag stores one, and matches no ETag before. The last
- * call wins. */
-#define AG_EXPECT_ABSENT 1
-#define AG_EXPECT_FILE 2
-#define AG_EXPECT_ETAG 3
+ * call wins. (The AG_EXPECT_* conditions are in base.h: transactions
+ * carry them as they are.) */
 int ag_writer_expect(struct ag_writer *w, int cond, const uint8_t md5[16]);
 /* Make everything durable and name it; *a gets the final attributes
  * (with the ETag flagged in a->flags when one was stored). When a racing
@@ -313,7 +290,7 @@ struct ag_status {
 	uint8_t uuid[16];
 	uint64_t generation;
 	int ndrives, ec_k, ec_m;
-	struct ag_drive_status drives[64];
+	struct ag_drive_status drives[AG_MAX_DRIVES]; /* [0, ndrives) */
 	uint64_t raw_bytes;       /* sum of segment space on all drives */
 	uint64_t capacity_bytes;  /* usable for data after EC overhead */
 	uint64_t used_bytes;      /* segments in use, as raw bytes */
@@ -334,10 +311,10 @@ struct ag_status {
 };
 int ag_cluster_status(struct ag_cluster *c, struct ag_status *st);
 
-/* Walk the whole tree and every reference; print findings to out (a FILE
- * *, NULL: quiet). Returns 0 when clean, 1 when damage was found, or a
- * negative errno when the check could not run. */
-int ag_fsck(struct ag_cluster *c, void *out, int verbose);
+/* Walk the whole tree and every reference; print findings to out (NULL:
+ * quiet). Returns 0 when clean, 1 when damage was found, or a negative
+ * errno when the check could not run. */
+int ag_fsck(struct ag_cluster *c, FILE *out, int verbose);
 
 /* ---- S3 support (objects.c) ---- */
 

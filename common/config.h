@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define AG_MAX_DRIVES 64
+#include "base.h" /* AG_MAX_DRIVES */
 
 struct ag_config {
 	char *path;

@@ -595,11 +595,8 @@ int ag_link(struct ag_cluster *c, uint64_t ino, uint64_t parent,
 int ag_setattr(struct ag_cluster *c, uint64_t ino, unsigned mask,
 	       const struct ag_attr *in, struct ag_attr *out)
 {
-	/* the public mask bits are the transaction's, by construction */
-	_Static_assert(AG_ATTR_MODE == AG_SET_MODE && AG_ATTR_UID == AG_SET_UID &&
-		       AG_ATTR_GID == AG_SET_GID && AG_ATTR_SIZE == AG_SET_SIZE &&
-		       AG_ATTR_ATIME == AG_SET_ATIME &&
-		       AG_ATTR_MTIME == AG_SET_MTIME, "setattr masks differ");
+	/* the transaction takes the public bits as they are (base.h) and
+	 * none of the ones only the core sets */
 	struct ag_op_setattr o = {
 		.ino = ino, .mode = in->mode, .uid = in->uid, .gid = in->gid,
 		.size = in->size, .atime = in->atime, .mtime = in->mtime,
@@ -617,7 +614,7 @@ int ag_truncate(struct ag_cluster *c, uint64_t ino, uint64_t size)
 {
 	struct ag_attr a = { .size = size };
 
-	return ag_setattr(c, ino, AG_ATTR_SIZE, &a, NULL);
+	return ag_setattr(c, ino, AG_SET_SIZE, &a, NULL);
 }
 
 ssize_t ag_getxattr(struct ag_cluster *c, uint64_t ino, const char *name,

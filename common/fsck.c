@@ -626,7 +626,7 @@ out:
 	return rc;
 }
 
-int ag_fsck(struct ag_cluster *c, void *out, int verbose)
+int ag_fsck(struct ag_cluster *c, FILE *out, int verbose)
 {
 	const struct ag_label *l = &c->ds->label;
 	struct fsck f = { .c = c, .out = out, .verbose = verbose };
@@ -705,7 +705,7 @@ static int ring_status(struct ag_cluster *c, struct ag_status *st)
 	rc = ag_commit_pick(c->ds, &rec, scan, ag_pagestore_check_commit,
 			    c->ps);
 	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++)
-		if (scan->bad[i].drive < 64)
+		if (scan->bad[i].drive < AG_MAX_DRIVES)
 			st->drives[scan->bad[i].drive].bad_records++;
 	st->lost_generation = scan->lost_gen;
 	st->damaged_generation = scan->damaged_gen;
@@ -742,7 +742,7 @@ int ag_cluster_status(struct ag_cluster *c, struct ag_status *st)
 	st->chunk_max = l->chunk_max;
 	st->strip_size = l->strip_size;
 	st->segment_size = l->segment_size;
-	for (i = 0; i < c->ds->n && i < 64; i++) {
+	for (i = 0; i < c->ds->n && i < AG_MAX_DRIVES; i++) {
 		struct ag_drive *d = &c->ds->d[i];
 
 		snprintf(st->drives[i].path, sizeof(st->drives[i].path), "%s",

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agora.h"
+#include "base.h" /* struct ag_attr, AG_ROOT */
 
 enum ag_key_type {
 	AG_K_SUPER = 0x01,

@@ -3,7 +3,7 @@
 noinst_LIBRARIES += common/libagora.a
 
 common_libagora_a_SOURCES = \
-	common/agora.h \
+	common/agora.h common/base.h \
 	common/util.c common/util.h \
 	common/config.c common/config.h \
 	common/drive.c common/drive.h \

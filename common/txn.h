@@ -65,6 +65,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base.h" /* AG_SET_*, the public part of the SETATTR mask */
+
 #define AG_TXN_MADE_BIT (1ull << 63)
 #define AG_TXN_MADE(i) (AG_TXN_MADE_BIT | (uint64_t)(i))
 
@@ -106,13 +108,8 @@ enum ag_op_type {
 				* (it is still open), as AG_UNLINK_KEEP */
 /* LINK flags */
 #define AG_LINK_REPLACE 0x1    /* replace an existing non-directory */
-/* SETATTR mask */
-#define AG_SET_MODE 0x01
-#define AG_SET_UID 0x02
-#define AG_SET_GID 0x04
-#define AG_SET_SIZE 0x08
-#define AG_SET_ATIME 0x10
-#define AG_SET_MTIME 0x20
+/* SETATTR mask: ag_setattr's (AG_SET_MODE to AG_SET_MTIME, base.h), then
+ * what only the core sets */
 #define AG_SET_CTIME 0x40
 #define AG_SET_ETAG 0x80
 #define AG_SET_IF_SAME 0x100   /* only if size and mtime still are those

@@ -18,9 +18,6 @@
 
 static int log_level = 6;
 
-_Static_assert(AG_ECONDITION == AG_EBASE + 6,
-	       "AG_ECONDITION is a project error (util.h, agora.h)");
-
 const char *ag_strerror(int err)
 {
 	if (err < 0)

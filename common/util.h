@@ -1,6 +1,7 @@
 /*
  * util.h - small helpers every layer of libagora uses: project error codes,
  * little/big-endian encoding, crc32c, logging, clocks, aligned buffers.
+ * The error codes themselves (AG_E*, ag_strerror) are in base.h.
  */
 #ifndef AG_UTIL_H
 #define AG_UTIL_H
@@ -10,19 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Project errors live above every errno value, so a negative return is
- * either -errno or -AG_E*. ag_strerror() names both. */
-#define AG_EBASE 4096
-#define AG_ECORRUPT (AG_EBASE + 1) /* checksum or structure mismatch */
-#define AG_ENOQUORUM (AG_EBASE + 2) /* too few drives answered */
-#define AG_EFOREIGN (AG_EBASE + 3) /* drive of another cluster */
-#define AG_EPROTO (AG_EBASE + 4) /* malformed frame from a peer */
-#define AG_ELOST (AG_EBASE + 5) /* newest commit damaged on every copy */
-/* AG_EBASE + 6: a condition of a transaction did not hold (AG_OP_EXPECT),
- * nothing was changed; agora.h gives the gateways the same definition */
-#define AG_ECONDITION 4102
-
-const char *ag_strerror(int err);
+#include "base.h"
 
 /* Log sink: level as syslog (3 err, 4 warning, 6 info, 7 debug). */
 void ag_log(int level, const char *fmt, ...)

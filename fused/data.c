@@ -33,7 +33,7 @@ static int open_file(fuse_req_t req, const struct ag_attr *a,
 	if ((fi->flags & O_TRUNC) && a->size) {
 		struct ag_attr in = { .size = 0 };
 
-		rc = ag_file_setattr(c, a->ino, AG_ATTR_SIZE, &in, NULL);
+		rc = ag_file_setattr(c, a->ino, AG_SET_SIZE, &in, NULL);
 		if (rc)
 			return rc;
 	}
@@ -178,7 +178,7 @@ void gw_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	    (uint64_t)offset + length > a.size) {
 		struct ag_attr in = { .size = offset + length };
 
-		rc = ag_file_setattr(c, ino, AG_ATTR_SIZE, &in, NULL);
+		rc = ag_file_setattr(c, ino, AG_SET_SIZE, &in, NULL);
 	}
 	gw_reply_err(req, rc);
 }

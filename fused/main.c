@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 		fd = ag_daemon_detach();
 		if (fd < 0) {
 			fprintf(stderr, "agora-fused: fork: %s\n",
-				strerror(-fd));
+				ag_strerror(fd));
 			goto out;
 		}
 	}

@@ -22,7 +22,7 @@ int gw_errno(int rc)
 	/* project causes (corruption, no quorum, protocol) are I/O errors
 	 * to a POSIX caller, and so is a change that found no agora-metad
 	 * within metad_timeout (ENOTCONN would read as a dead mount) */
-	return -rc >= 4096 || rc == -ENOTCONN ? EIO : -rc;
+	return -rc >= AG_EBASE || rc == -ENOTCONN ? EIO : -rc;
 }
 
 void gw_reply_err(fuse_req_t req, int rc)
@@ -153,15 +153,15 @@ void gw_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	if (to_set & FUSE_SET_ATTR_MODE) {
-		mask |= AG_ATTR_MODE;
+		mask |= AG_SET_MODE;
 		in.mode = attr->st_mode;
 	}
 	if (to_set & FUSE_SET_ATTR_UID) {
-		mask |= AG_ATTR_UID;
+		mask |= AG_SET_UID;
 		in.uid = attr->st_uid;
 	}
 	if (to_set & FUSE_SET_ATTR_GID) {
-		mask |= AG_ATTR_GID;
+		mask |= AG_SET_GID;
 		in.gid = attr->st_gid;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -169,17 +169,17 @@ void gw_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			fuse_reply_err(req, EINVAL);
 			return;
 		}
-		mask |= AG_ATTR_SIZE;
+		mask |= AG_SET_SIZE;
 		in.size = attr->st_size;
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
-		mask |= AG_ATTR_ATIME;
+		mask |= AG_SET_ATIME;
 		in.atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now :
 			   (int64_t)attr->st_atim.tv_sec * 1000000000 +
 				   attr->st_atim.tv_nsec;
 	}
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
-		mask |= AG_ATTR_MTIME;
+		mask |= AG_SET_MTIME;
 		in.mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now :
 			   (int64_t)attr->st_mtim.tv_sec * 1000000000 +
 				   attr->st_mtim.tv_nsec;

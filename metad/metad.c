@@ -654,7 +654,8 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 	if (daemonize && (ready_fd = ag_daemon_detach()) < 0) {
-		fprintf(stderr, "agora-metad: fork: %s\n", strerror(-ready_fd));
+		fprintf(stderr, "agora-metad: fork: %s\n",
+			ag_strerror(ready_fd));
 		return 1;
 	}
 	sigaction(SIGTERM, &sa, NULL);
