@@ -2,9 +2,10 @@
  * base.h - what the public API (agora.h) and the lowest layers of
  * libagora share: the project's error codes, the limits a cluster is
  * built within, the attributes of an element with their two flag
- * families, and the conditions a change may put on a name. It depends on no other header of the tree, so a layer
- * below the element core (keys, config, util) can include it where it
- * could not include agora.h; agora.h re-exports all of it.
+ * families, and the conditions a change may put on a name. It depends
+ * on no other header of the tree, so a layer below the element core
+ * (keys, config, util, txn) can include it where it could not include
+ * agora.h; agora.h re-exports all of it.
  */
 #ifndef AG_BASE_H
 #define AG_BASE_H
@@ -18,8 +19,11 @@
  * value (-err >= AG_EBASE), so the two never collide; ag_strerror()
  * names both. */
 #define AG_EBASE 4096
-#define AG_ECORRUPT (AG_EBASE + 1)  /* checksum or structure mismatch at
-				     * the newest root: real damage */
+#define AG_ECORRUPT (AG_EBASE + 1)  /* checksum or structure mismatch:
+				     * damage (the core runs a read again
+				     * first when its root has moved on,
+				     * as data freed and reused since looks
+				     * the same) */
 #define AG_ENOQUORUM (AG_EBASE + 2) /* too few drives answered */
 #define AG_EFOREIGN (AG_EBASE + 3)  /* drive of another cluster */
 #define AG_EPROTO (AG_EBASE + 4)    /* malformed frame from a peer */
@@ -27,6 +31,13 @@
 #define AG_ECONDITION (AG_EBASE + 6) /* a condition of a change
 				      * (ag_writer_expect, ag_unlink_if) did
 				      * not hold; nothing was changed */
+#define AG_ESTALEROOT (AG_EBASE + 7) /* a read met a page written after its
+				      * root (the space it read was freed
+				      * and reused since): the same read
+				      * at a newer root can succeed. The
+				      * core retries such reads itself; a
+				      * caller sees this only when the
+				      * tree kept moving under every try */
 
 /* The name of err (negative or not): an errno value's strerror(), or
  * the meaning of an AG_E* code. A static string. */

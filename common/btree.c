@@ -59,7 +59,7 @@
 
 #include "btree.h"
 #include "page.h"
-#include "util.h" /* AG_ECORRUPT and the little-endian helpers */
+#include "util.h" /* AG_E* and the little-endian helpers */
 
 #define H AG_PAGE_HDR
 #define T_LEVEL 0
@@ -265,6 +265,11 @@ static uint64_t page_fingerprint(const uint8_t *b)
 	return h ^ (h >> 29);
 }
 
+static int written_after_root(const struct ag_tree *t, const uint8_t *b)
+{
+	return ag_page_hdr_gen(b) > t->max_gen;
+}
+
 static int check_page(const struct ag_tree *t, const uint8_t *b)
 {
 	uint64_t fp = page_fingerprint(b);
@@ -273,8 +278,8 @@ static int check_page(const struct ag_tree *t, const uint8_t *b)
 
 	/* a page written after the root we read from is a reused address:
 	 * the caller's view is stale and must move to a newer root */
-	if (ag_page_hdr_gen(b) > t->max_gen)
-		return -AG_ECORRUPT;
+	if (written_after_root(t, b))
+		return -AG_ESTALEROOT;
 	if (!t->pg->crc_verified)
 		return check_layout(t, b);
 	if (atomic_load_explicit(slot, memory_order_relaxed) == fp)
@@ -283,6 +288,25 @@ static int check_page(const struct ag_tree *t, const uint8_t *b)
 	if (!rc)
 		atomic_store_explicit(slot, fp, memory_order_relaxed);
 	return rc;
+}
+
+/* Read the page at addr into buf and validate it. The pager finds a
+ * slot holding another page (-AG_ESTALEROOT, that page in buf) when the
+ * page was freed and its slot reused: that moved the root on only if the
+ * page now there was written after this tree's root; a page this root
+ * can see written over a page it still references is damage. */
+static int read_page(const struct ag_tree *t, uint64_t addr, uint8_t *buf)
+{
+	int rc = t->pg->read(t->pg->ctx, addr, buf);
+
+	if (rc > 0)
+		return -EIO;
+	if (rc == -AG_ESTALEROOT && !written_after_root(t, buf))
+		return AG_CORRUPT("page %#llx: its place holds page %#llx, "
+				  "which its tree can see",
+				  (unsigned long long)addr,
+				  (unsigned long long)ag_page_hdr_addr(buf));
+	return rc ? rc : check_page(t, buf);
 }
 
 static int check_layout(const struct ag_tree *t, const uint8_t *b)
@@ -454,11 +478,7 @@ static int load(struct ag_tree *t, uint64_t addr, int expect,
 			return -AG_ECORRUPT;
 		if (!(n = idle_take(t)))
 			return -ENOMEM;
-		rc = t->pg->read(t->pg->ctx, addr, n->buf);
-		if (rc > 0)
-			rc = -EIO;
-		if (!rc)
-			rc = check_page(t, n->buf);
+		rc = read_page(t, addr, n->buf);
 		if (rc) {
 			idle_put(t, n);
 			return rc;
@@ -1391,6 +1411,11 @@ void ag_tree_set_max_gen(struct ag_tree *t, uint64_t gen)
 	t->max_gen = gen;
 }
 
+uint64_t ag_tree_max_gen(const struct ag_tree *t)
+{
+	return t->max_gen;
+}
+
 void ag_tree_set_cache(struct ag_tree *t, size_t pages)
 {
 	t->maxclean = pages;
@@ -1535,11 +1560,7 @@ static int walk_node(struct walk *w, uint64_t addr, int expect, int depth)
 		return -ENOMEM;
 	} else {
 		b = w->bufs[depth];
-		rc = t->pg->read(t->pg->ctx, addr, w->bufs[depth]);
-		if (rc > 0)
-			rc = -EIO;
-		if (!rc)
-			rc = check_page(t, b);
+		rc = read_page(t, addr, w->bufs[depth]);
 	}
 	if (!rc && expect >= 0 && nlevel(b) != expect)
 		rc = -AG_ECORRUPT;

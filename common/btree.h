@@ -20,7 +20,7 @@
  * page_size must hold two maximum-size leaf entries (at least 2678 bytes;
  * 4096 in practice) and be at most 32768; ag_tree_open() says -EINVAL
  * otherwise. A page whose contents do not parse gives -AG_ECORRUPT
- * (util.h).
+ * (base.h).
  *
  * Locking: a handle is used by one thread at a time. Any number of read
  * handles may share one pager concurrently if the pager is thread-safe.
@@ -38,7 +38,9 @@
 struct ag_pager {
 	size_t page_size;
 	void *ctx;
-	/* Fill buf (page_size bytes) with the page at addr, verified. */
+	/* Fill buf (page_size bytes) with the page at addr, verified;
+	 * -AG_ESTALEROOT with buf holding another page, verified, when that
+	 * is what the place of addr holds now (its slot was reused). */
 	int (*read)(void *ctx, uint64_t addr, void *buf);
 	/* Write buf as the page at addr, stamped with generation gen. The
 	 * pager fills bytes [0, AG_PAGE_HDR) itself. */
@@ -79,10 +81,14 @@ int ag_tree_del(struct ag_tree *t, const void *key, size_t klen);
  * the new root address in *root (0 for an empty tree). The handle stays
  * usable and now reads the flushed tree. */
 int ag_tree_flush(struct ag_tree *t, uint64_t gen, uint64_t *root);
-/* Refuse (with -AG_ECORRUPT) any page whose header says it was written
- * after generation gen: a reader at an old root meeting a reused address
- * learns that it must move to a newer root. Default: no limit. */
+/* Refuse with -AG_ESTALEROOT any page whose header says it was written
+ * after generation gen, and any such page the pager finds where the one
+ * asked for was: a reader at an old root meeting a reused address learns
+ * that it must move to a newer root (base.h). Default: no limit, so
+ * every such page is -AG_ECORRUPT. */
 void ag_tree_set_max_gen(struct ag_tree *t, uint64_t gen);
+/* The generation set by ag_tree_set_max_gen (UINT64_MAX: none). */
+uint64_t ag_tree_max_gen(const struct ag_tree *t);
 /* Keep at most pages clean pages loaded (default 4096). */
 void ag_tree_set_cache(struct ag_tree *t, size_t pages);
 /* Root address and height of what the handle last opened or flushed. */

@@ -551,6 +551,19 @@ void ag_cl_tree_done(struct ag_tree *t)
 		ag_tree_close(t);
 }
 
+atomic_ulong ag_cl_read_retries;
+
+int ag_cl_read_again(struct ag_cluster *c, uint64_t gen, ssize_t rc,
+		     int tries)
+{
+	if ((rc != -AG_ESTALEROOT && rc != -AG_ECORRUPT) ||
+	    tries >= AG_READ_TRIES || ag_cluster_refresh(c) ||
+	    ag_cluster_generation(c) <= gen)
+		return 0;
+	atomic_fetch_add(&ag_cl_read_retries, 1);
+	return 1;
+}
+
 void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t)
 {
 	ag_txn_init(t, c->client_id, 0);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agora.h"
 #include "btree.h"
@@ -82,6 +83,38 @@ int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp);
  * root stays the same (give it back with ag_cl_tree_done; no writes). */
 int ag_cl_tree_read(struct ag_cluster *c, struct ag_tree **tp);
 void ag_cl_tree_done(struct ag_tree *t);
+/* Whether a read that ran on a tree at generation gen (ag_tree_max_gen)
+ * and failed with rc can succeed at a newer root, after moving c to the
+ * newest one: when it met -AG_ESTALEROOT, or -AG_ECORRUPT (data freed and
+ * reused since a root looks damaged, as no header names its owner), and
+ * the root did move on past gen; at most AG_READ_TRIES times (tries:
+ * those made so far). -AG_ECORRUPT at the newest root is damage. */
+#define AG_READ_TRIES 8
+int ag_cl_read_again(struct ag_cluster *c, uint64_t gen, ssize_t rc,
+		     int tries);
+/* Reads run again by ag_cl_read_again since the process started. */
+extern atomic_ulong ag_cl_read_retries;
+/* Evaluate expr, a read of the tree t, on the newest root c knows, and
+ * again at a newer one while ag_cl_read_again says so; the value of the
+ * last run (a ssize_t), or the error of opening the tree. expr may run
+ * more than once, so it must only fill outputs: a read that hands
+ * results to a caller on the way must resume where the last run
+ * stopped (as ag_readdir does) instead of starting over. */
+#define AG_CL_READ(c, t, expr)                                          \
+	({                                                              \
+		ssize_t _rc;                                            \
+		uint64_t _gen;                                          \
+		int _tries = 0;                                         \
+		do {                                                    \
+			_rc = ag_cl_tree_read((c), &(t));               \
+			if (_rc)                                        \
+				break;                                  \
+			_gen = ag_tree_max_gen(t);                      \
+			_rc = (expr);                                   \
+			ag_cl_tree_done(t);                             \
+		} while (ag_cl_read_again((c), _gen, _rc, ++_tries));   \
+		_rc;                                                    \
+	})
 /* Start a transaction; its id is assigned when it is sent. */
 void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t);
 /* Send t to metad and wait until it is durable (on an AG_OPEN_LAZY

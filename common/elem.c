@@ -1,7 +1,9 @@
 /*
  * elem.c - the namespace of elements as clients see it: lookups and
- * listings read the tree at the newest known root; every change is one
- * transaction committed by metad (the rules live in apply.c, once).
+ * listings read the tree at the newest known root, and again at a newer
+ * one when that root moved on under them (AG_CL_READ, cluster.h); every
+ * change is one transaction committed by metad (the rules live in
+ * apply.c, once).
  *
  * The names the gateways keep to themselves (agora.h: the multipart
  * store, the "agora." xattrs with the S3 users' secrets) are hidden here,
@@ -19,24 +21,6 @@
 #include "keys.h"
 #include "openfile.h"
 #include "util.h"
-
-/* Run a read at the newest root; a reader that meets a page reused since
- * its root was current sees a corrupt page: refresh once and retry. */
-#define WITH_TREE(c, t, expr)                                           \
-	({                                                              \
-		int _rc = ag_cl_tree_read((c), &(t));                   \
-		if (!_rc) {                                             \
-			_rc = (expr);                                   \
-			ag_cl_tree_done(t);                             \
-			if (_rc == -AG_ECORRUPT &&                      \
-			    !ag_cluster_refresh(c) &&                   \
-			    !(_rc = ag_cl_tree_read((c), &(t)))) {      \
-				_rc = (expr);                           \
-				ag_cl_tree_done(t);                     \
-			}                                               \
-		}                                                       \
-		_rc;                                                    \
-	})
 
 int ag_xattr_private(const char *name)
 {
@@ -130,7 +114,7 @@ int ag_getattr(struct ag_cluster *c, uint64_t ino, struct ag_attr *a)
 {
 	struct ag_tree *t;
 
-	return WITH_TREE(c, t, tree_getattr(t, ino, a));
+	return AG_CL_READ(c, t, tree_getattr(t, ino, a));
 }
 
 int ag_lookup(struct ag_cluster *c, uint64_t parent, const char *name,
@@ -153,7 +137,7 @@ int ag_lookup(struct ag_cluster *c, uint64_t parent, const char *name,
 	}
 	if (hidden(c, parent, name, nlen))
 		return -ENOENT;
-	return WITH_TREE(c, t, tree_lookup(t, parent, name, nlen, a));
+	return AG_CL_READ(c, t, tree_lookup(t, parent, name, nlen, a));
 }
 
 /* The one path walker: the names of path from the directory start;
@@ -164,8 +148,10 @@ static int walk(struct ag_cluster *c, struct ag_tree *t, uint64_t start,
 {
 	const char *p = path, *name;
 	size_t n;
-	int rc = tree_getattr(t, start, a);
+	int rc = step ? step(arg, start, NULL, 0, NULL) : 0; /* (re)start */
 
+	if (!rc)
+		rc = tree_getattr(t, start, a);
 	while (!rc && (n = ag_path_next(&p, &name))) {
 		uint64_t dir = a->ino;
 
@@ -194,7 +180,7 @@ int ag_walk(struct ag_cluster *c, uint64_t dir, const char *path,
 {
 	struct ag_tree *t;
 
-	return WITH_TREE(c, t, walk(c, t, dir, path, 0, step, arg, a, NULL));
+	return AG_CL_READ(c, t, walk(c, t, dir, path, 0, step, arg, a, NULL));
 }
 
 int ag_resolve(struct ag_cluster *c, const char *path, struct ag_attr *a)
@@ -212,22 +198,37 @@ int ag_resolve_parent(struct ag_cluster *c, const char *path, uint64_t *parent,
 	int rc = ag_path_check(path);
 
 	if (!rc)
-		rc = WITH_TREE(c, t, walk(c, t, AG_ROOT, path, 1, NULL, NULL,
-					  &a, name));
+		rc = AG_CL_READ(c, t, walk(c, t, AG_ROOT, path, 1, NULL, NULL,
+					   &a, name));
 
 	if (!rc)
 		*parent = a.ino;
 	return rc;
 }
 
+/* A listing under way: what its caller was handed so far, so that a run
+ * at a newer root (AG_CL_READ) resumes after the last entry delivered and
+ * never delivers one twice. */
 struct listing {
 	struct ag_cluster *c;
 	uint64_t dir;
 	ag_dirent_cb cb;
 	void *arg;
+	const char *after;           /* where the caller asked to start */
+	char last[AG_NAME_MAX + 1];  /* the last name delivered */
+	int delivered;
+	int stop;                    /* what the caller's cb returned */
 };
 
-/* The caller's callback, for the names its handle may see. */
+static const char *listing_start(const struct listing *l)
+{
+	return l->delivered ? l->last : l->after;
+}
+
+/* The caller's callback, for the names its handle may see, behind a note
+ * of what it was given. A non-zero value it returns ends the listing as
+ * it is, never read as a stale root: a callback's own failed read must
+ * not make the listing start over. */
 static int visible_entry(void *arg, const char *name, size_t nlen,
 			 uint64_t ino, unsigned type)
 {
@@ -235,7 +236,11 @@ static int visible_entry(void *arg, const char *name, size_t nlen,
 
 	if (hidden(l->c, l->dir, name, nlen))
 		return 0;
-	return l->cb(l->arg, name, nlen, ino, type);
+	memcpy(l->last, name, nlen); /* tree_readdir checked nlen */
+	l->last[nlen] = 0;
+	l->delivered = 1;
+	l->stop = l->cb(l->arg, name, nlen, ino, type);
+	return l->stop ? 1 : 0;
 }
 
 static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
@@ -270,7 +275,7 @@ static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
 		}
 		if (after && nlen == alen && !memcmp(name, after, alen))
 			continue;
-		if (cvl != 9) {
+		if (cvl != 9 || nlen > AG_NAME_MAX) {
 			rc = AG_CORRUPT("directory entry");
 			break;
 		}
@@ -285,7 +290,8 @@ static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
 int ag_readdir(struct ag_cluster *c, uint64_t dir, const char *after,
 	       ag_dirent_cb cb, void *arg)
 {
-	struct listing l = { .c = c, .dir = dir, .cb = cb, .arg = arg };
+	struct listing l = { .c = c, .dir = dir, .cb = cb, .arg = arg,
+			     .after = after };
 	struct ag_tree *t;
 	struct ag_attr a;
 	int rc = ag_getattr(c, dir, &a);
@@ -294,7 +300,9 @@ int ag_readdir(struct ag_cluster *c, uint64_t dir, const char *after,
 		return rc;
 	if (!S_ISDIR(a.mode))
 		return -ENOTDIR;
-	return WITH_TREE(c, t, tree_readdir(t, dir, after, visible_entry, &l));
+	rc = AG_CL_READ(c, t, tree_readdir(t, dir, listing_start(&l),
+					   visible_entry, &l));
+	return l.stop ? l.stop : rc;
 }
 
 /* Commit t, then read the attributes of the inode it made or named. */
@@ -468,9 +476,9 @@ ssize_t ag_readlink(struct ag_cluster *c, uint64_t ino, char *buf, size_t size)
 	struct ag_tree *t;
 	ssize_t n;
 
-	n = WITH_TREE(c, t, (int)tree_getxattr(t, ino, AG_XATTR_SYMLINK,
-					       strlen(AG_XATTR_SYMLINK), buf,
-					       size));
+	n = AG_CL_READ(c, t, tree_getxattr(t, ino, AG_XATTR_SYMLINK,
+					    strlen(AG_XATTR_SYMLINK), buf,
+					    size));
 	return n == -ENODATA ? -EINVAL : n;
 }
 
@@ -627,8 +635,7 @@ ssize_t ag_getxattr(struct ag_cluster *c, uint64_t ino, const char *name,
 		return -ERANGE;
 	if (hidden_xattr(c, name, nlen))
 		return -ENODATA;
-	return WITH_TREE(c, t, (int)tree_getxattr(t, ino, name, nlen, buf,
-						  size));
+	return AG_CL_READ(c, t, tree_getxattr(t, ino, name, nlen, buf, size));
 }
 
 int ag_setxattr(struct ag_cluster *c, uint64_t ino, const char *name,
@@ -721,5 +728,5 @@ ssize_t ag_listxattr(struct ag_cluster *c, uint64_t ino, char *buf,
 {
 	struct ag_tree *t;
 
-	return WITH_TREE(c, t, (int)tree_listxattr(c, t, ino, buf, size));
+	return AG_CL_READ(c, t, tree_listxattr(c, t, ino, buf, size));
 }

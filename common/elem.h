@@ -19,7 +19,10 @@ size_t ag_path_next(const char **p, const char **name);
 int ag_path_names_check(const char *path);
 
 /* Called by ag_walk for each name it resolved: found (in dir) is what
- * the name names. A non-zero return stops the walk and is returned. */
+ * the name names. A non-zero return stops the walk and is returned.
+ * Called first with name NULL (dir: where the walk starts) each time the
+ * walk starts, and again when it starts over at a newer root because
+ * the one it began at moved on (AG_CL_READ): forget the names before. */
 typedef int (*ag_walk_cb)(void *arg, uint64_t dir, const char *name,
 			  size_t nlen, const struct ag_attr *found);
 /* Resolve path (names checked by the caller) from the directory dir,

@@ -397,24 +397,12 @@ ssize_t ag_read(struct ag_cluster *c, uint64_t ino, uint64_t off, void *buf,
 		size_t len)
 {
 	struct ag_tree *t;
-	ssize_t n;
-	int tries;
 
 	if (len > SSIZE_MAX)
 		len = SSIZE_MAX;
-	for (tries = 0; tries < 2; tries++) {
-		int rc = ag_cl_tree_read(c, &t);
-
-		if (rc)
-			return rc;
-		n = tree_read(c, t, ino, off, buf, len);
-		ag_cl_tree_done(t);
-		/* a page or chunk reused since our root was current looks
-		 * corrupt: move to the newest root and try once more */
-		if (n != -AG_ECORRUPT || ag_cluster_refresh(c))
-			break;
-	}
-	return n;
+	/* a page or chunk reused since our root was current: again at the
+	 * newest root */
+	return AG_CL_READ(c, t, tree_read(c, t, ino, off, buf, len));
 }
 
 /* ---- write path ---- */

@@ -660,7 +660,7 @@ int ag_fsck(struct ag_cluster *c, FILE *out, int verbose)
 	note(&f, "checking generation %llu",
 	     (unsigned long long)ag_cluster_generation(c));
 	rc = ag_tree_walk(t, check_page, &f);
-	if (rc && rc != -AG_ECORRUPT && rc != -EIO)
+	if (rc && rc != -AG_ECORRUPT && rc != -AG_ESTALEROOT && rc != -EIO)
 		goto out;
 	rc = scan_records(&f, t, 1);
 	if (rc)

@@ -149,6 +149,10 @@ static int note_step(void *arg, uint64_t dir, const char *name, size_t nlen,
 	struct key_path *kp = arg;
 
 	(void)found;
+	if (!name) {
+		kp->n = 0; /* the walk starts (over) */
+		return 0;
+	}
 	if (kp->n == KEY_DEPTH)
 		return -ENAMETOOLONG;
 	kp->step[kp->n].dir = dir;

@@ -204,6 +204,20 @@ int ag_pagestore_adopt(struct ag_pagestore *ps, const void *page)
 	return 0;
 }
 
+/* Whether p, a copy that is not page addr, is whole and another page of
+ * the same place: addr's slot reused in a later epoch (space.h). */
+static int slot_reused(const struct ag_pagestore *ps, uint64_t addr,
+		       const uint8_t *p)
+{
+	uint64_t other = ag_page_hdr_addr(p);
+
+	return other != addr && AG_ADDR_SEG(other) == AG_ADDR_SEG(addr) &&
+	       AG_PAGE_SLOT(other) == AG_PAGE_SLOT(addr) &&
+	       !verify(ps, other, p);
+}
+
+/* Copy c of page addr into buf: 0, -AG_ESTALEROOT when it is another
+ * page of the same place, -AG_ECORRUPT or -EIO. */
 static int read_copy(struct ag_pagestore *ps, uint64_t addr, int c, void *buf)
 {
 	int drive, rc;
@@ -214,6 +228,8 @@ static int read_copy(struct ag_pagestore *ps, uint64_t addr, int c, void *buf)
 	if (rc)
 		return rc;
 	rc = verify(ps, addr, buf);
+	if (rc && slot_reused(ps, addr, buf))
+		return -AG_ESTALEROOT; /* the drive holds what it was given */
 	if (rc)
 		atomic_fetch_add(&ps->ds->d[drive].csum_errors, 1);
 	return rc;
@@ -221,7 +237,7 @@ static int read_copy(struct ag_pagestore *ps, uint64_t addr, int c, void *buf)
 
 int ag_page_read(struct ag_pagestore *ps, uint64_t addr, void *buf)
 {
-	int c, rc = -EIO;
+	int c, rc = -EIO, reused = -1;
 
 	if (!valid_addr(ps, addr))
 		return AG_CORRUPT("page address %#llx out of range",
@@ -236,7 +252,16 @@ int ag_page_read(struct ag_pagestore *ps, uint64_t addr, void *buf)
 			cache_put(ps, addr, buf);
 			return 0;
 		}
+		if (rc == -AG_ESTALEROOT)
+			reused = c;
 	}
+	/* no copy is the page, and one is a newer page of its place: the
+	 * reader's tree tells a stale root from damage (btree.h), and says
+	 * which it was; buf holds the newer page for it */
+	if (reused >= 0 &&
+	    (reused == AG_PAGE_COPIES - 1 ||
+	     read_copy(ps, addr, reused, buf) == -AG_ESTALEROOT))
+		return -AG_ESTALEROOT;
 	AG_ERR("page %#llx: no good copy on any mirror (%s)",
 	       (unsigned long long)addr, ag_strerror(rc));
 	return rc;

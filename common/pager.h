@@ -29,7 +29,9 @@ void ag_pagestore_free(struct ag_pagestore *ps);
 
 /* Read a verified copy of the page at addr into buf, trying each mirror
  * in turn; a bad copy is counted against its drive. -AG_ECORRUPT or -EIO
- * when no copy is good. */
+ * when no copy is good, but -AG_ESTALEROOT, with that page in buf, when
+ * one holds a whole page of a later epoch at the same place: the slot
+ * was freed and reused (space.h), which is no fault of the drives. */
 int ag_page_read(struct ag_pagestore *ps, uint64_t addr, void *buf);
 /* Stamp the header of buf (crc, magic, addr, gen) and write all mirrors.
  * Succeeds when at least one copy landed and every present drive of the

@@ -36,6 +36,9 @@ const char *ag_strerror(int err)
 		       "agora fsck)";
 	case AG_ECONDITION:
 		return "a condition of the change did not hold";
+	case AG_ESTALEROOT:
+		return "the metadata tree moved on under every try of a "
+		       "read (try again)";
 	}
 	return strerror(err);
 }

@@ -135,6 +135,7 @@ enum s3_err s3_errno(int rc, int on_key)
 	case -EAGAIN:
 	case -EBUSY:
 	case -ENOTCONN: /* a change found no agora-metad: try again later */
+	case -AG_ESTALEROOT: /* the tree moved under every try of a read */
 		return S3_SLOW_DOWN;
 	case -AG_ECONDITION:
 		return S3_PRECONDITION_FAILED;
