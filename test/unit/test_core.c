@@ -4,8 +4,8 @@
  *
  * Checks the namespace rules, random writes/truncates against an
  * in-memory model, dedup reference counting through the STATS record,
- * fsck after each phase, offsets past 4 GiB, and degraded reads with a
- * zeroed drive.
+ * fsck after each phase, offsets past 4 GiB, degraded reads with a
+ * zeroed drive, and a listing whose root moves on under it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +21,7 @@
 
 #include "agora.h"
 #include "apply.h"
+#include "cluster.h"
 #include "config.h"
 #include "drive.h"
 #include "txn.h"
@@ -1070,6 +1071,126 @@ static void test_damaged_run(void)
 	ag_config_free(cfg);
 }
 
+/* ---- a listing that outlives its root ---- */
+
+#define STALE_NAMES 2400 /* some 16 leaves of directory entries */
+#define STALE_EVERY 40   /* a new name beside every 40th touches each leaf */
+
+struct stale_listing {
+	struct ag_cluster *w; /* the writer, another handle */
+	uint64_t dir;
+	int n, out_of_order, churn_rc;
+	char prev[256];
+	unsigned char seen[STALE_NAMES];
+};
+
+/* Make (or with unmake, remove) names "n%05d" + suffix for every step-th
+ * i, in batches of one transaction each. */
+static int stale_names(struct ag_cluster *w, uint64_t dir, int step,
+		       const char *suffix, int unmake)
+{
+	int i = 0, rc = 0;
+
+	while (!rc && i < STALE_NAMES) {
+		struct ag_txn t;
+		int ops;
+
+		ag_cl_txn(w, &t);
+		for (ops = 0; ops < 200 && i < STALE_NAMES; ops++, i += step) {
+			char name[32];
+			size_t nlen = snprintf(name, sizeof(name), "n%05d%s",
+					       i, suffix);
+			struct ag_op_mknode o = {
+				.parent = dir, .mode = S_IFREG | 0644,
+				.name = name, .nlen = nlen,
+			};
+			struct ag_op_unlink u = { .parent = dir, .name = name,
+						  .nlen = nlen };
+
+			if (unmake)
+				ag_txn_unlink(&t, &u);
+			else
+				ag_txn_mknode(&t, &o);
+		}
+		rc = ag_cl_commit(w, &t, NULL);
+		ag_txn_release(&t);
+	}
+	return rc;
+}
+
+/* Rewrite every leaf of the directory, many times over, across several
+ * reuse rounds (space.c: every 2 s): metad fills its metadata segment
+ * and goes back to the holes, so the slots of the pages the reader's
+ * root still names are written with newer pages. */
+static int stale_churn(struct stale_listing *s)
+{
+	int round, i, rc = 0;
+
+	for (round = 0; !rc && round < 4; round++) {
+		for (i = 0; !rc && i < 25; i++) {
+			rc = stale_names(s->w, s->dir, STALE_EVERY, ".x", 0);
+			if (!rc)
+				rc = stale_names(s->w, s->dir, STALE_EVERY,
+						 ".x", 1);
+		}
+		usleep(2100 * 1000);
+	}
+	return rc;
+}
+
+static int stale_entry(void *arg, const char *name, size_t nlen,
+		       uint64_t ino, unsigned type)
+{
+	struct stale_listing *s = arg;
+	char nm[256];
+
+	(void)ino;
+	(void)type;
+	snprintf(nm, sizeof(nm), "%.*s", (int)nlen, name);
+	if (s->n && strcmp(nm, s->prev) <= 0)
+		s->out_of_order++;
+	strcpy(s->prev, nm);
+	if (nlen == 6 && nm[0] == 'n' && atoi(nm + 1) < STALE_NAMES)
+		s->seen[atoi(nm + 1)]++;
+	if (s->n++ == 0)
+		s->churn_rc = stale_churn(s);
+	return 0;
+}
+
+static void test_stale_listing(void)
+{
+	struct stale_listing s = { 0 };
+	struct ag_cluster *r = NULL;
+	struct ag_attr d;
+	unsigned long retries = atomic_load(&ag_cl_read_retries);
+	int i, once = 1, rc;
+
+	if (!ok(!ag_cluster_open(conf, 0, &s.w) &&
+		!ag_cluster_open(conf, 0, &r), "writer and reader open"))
+		goto out;
+	rc = ag_mkdir(s.w, AG_ROOT, "stale", 0755, 0, 0, &d);
+	s.dir = d.ino;
+	if (!ok(!rc && !stale_names(s.w, s.dir, 1, "", 0),
+		"a directory of %d names", STALE_NAMES))
+		goto out;
+	/* the reader, which never saw these pages, stops at the first
+	 * entry while the writer moves the root on and reuses the slots */
+	rc = ag_cluster_refresh(r);
+	if (!rc)
+		rc = ag_readdir(r, s.dir, NULL, stale_entry, &s);
+	ok(!rc && !s.churn_rc, "the listing ends (%s)", ag_strerror(rc));
+	for (i = 0; i < STALE_NAMES; i++)
+		once &= s.seen[i] == 1;
+	ok(once && !s.out_of_order,
+	   "every name listed once, in order (%d entries)", s.n);
+	ok(atomic_load(&ag_cl_read_retries) > retries,
+	   "the listing met a moved root and went on at a newer one (%lu)",
+	   atomic_load(&ag_cl_read_retries) - retries);
+out:
+	ag_cluster_close(r);
+	ag_cluster_close(s.w);
+}
+
 int main(void)
 {
 	struct ag_config *cfg;
@@ -1094,6 +1215,7 @@ int main(void)
 		test_clone(c);
 		test_etag(c);
 		test_expect(c);
+		test_stale_listing();
 		ag_cluster_close(c);
 		test_objects();
 	}
