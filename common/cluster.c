@@ -260,10 +260,21 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 		AG_ERR("cannot find the cluster's state: %s", ag_strerror(rc));
 		goto fail;
 	}
-	if (c->rpc && !pthread_create(&c->heartbeat, NULL, heartbeat_main, c))
+	if (c->rpc) {
+		/* without it our leases and orphans would lapse under us */
+		rc = -pthread_create(&c->heartbeat, NULL, heartbeat_main, c);
+		if (rc) {
+			AG_ERR("cannot start the heartbeat: %s",
+			       ag_strerror(rc));
+			goto fail;
+		}
 		c->heartbeat_running = 1;
-	if (c->rpc && (flags & AG_OPEN_WATCH))
-		ag_watch_start(c, &c->watch); /* without it: ask each time */
+	}
+	if (c->rpc && (flags & AG_OPEN_WATCH) &&
+	    (rc = ag_watch_start(c, &c->watch)))
+		/* correct without it, only slower: metad is asked each time */
+		AG_WARN("cannot watch commits (%s): asking agora-metad for "
+			"each read", ag_strerror(rc));
 	*cp = c;
 	return 0;
 fail:

@@ -151,7 +151,9 @@ void ag_cl_set_state(struct ag_cluster *c, uint64_t gen, uint64_t root);
 
 /* watch.c: a thread that learns every commit from metad as it happens
  * (over a Unix socket only). ag_watch_fresh() is 1 when the state held
- * includes every commit acknowledged so far, 0 when metad must be asked. */
+ * includes every commit acknowledged so far, 0 when metad must be asked.
+ * ag_watch_start returns 0 (with *wp NULL over TCP: no shortcut there) or
+ * -errno when the thread cannot start. */
 int ag_watch_start(struct ag_cluster *c, struct ag_watch **wp);
 void ag_watch_stop(struct ag_watch *w);
 int ag_watch_fresh(struct ag_watch *w);

@@ -505,8 +505,16 @@ int ag_meta_open_flags(const struct ag_config *cfg, int flags,
 		if (!rc)
 			wipe_damaged(m);
 	}
-	if (!rc && !pthread_create(&m->syncer, NULL, syncer_main, m))
-		m->syncer_running = 1; /* without it: lazy runs sync inline */
+	if (!rc) {
+		int err = pthread_create(&m->syncer, NULL, syncer_main, m);
+
+		/* without it lazy runs sync inline: correct, only slower */
+		if (err)
+			AG_WARN("cannot start the syncer (%s): lazy commits "
+				"sync inline", ag_strerror(err));
+		else
+			m->syncer_running = 1;
+	}
 	if (rc) {
 		ag_meta_close(m);
 		return rc;

@@ -111,6 +111,7 @@ static void *watch_main(void *arg)
 int ag_watch_start(struct ag_cluster *c, struct ag_watch **wp)
 {
 	struct ag_watch *w;
+	int rc;
 
 	*wp = NULL;
 	if (strncmp(c->cfg->metad, "unix:", 5))
@@ -120,9 +121,10 @@ int ag_watch_start(struct ag_cluster *c, struct ag_watch **wp)
 		return -ENOMEM;
 	w->c = c;
 	atomic_init(&w->fd, -1);
-	if (pthread_create(&w->thread, NULL, watch_main, w)) {
+	rc = pthread_create(&w->thread, NULL, watch_main, w);
+	if (rc) {
 		free(w);
-		return -EAGAIN;
+		return -rc;
 	}
 	*wp = w;
 	return 0;
