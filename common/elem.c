@@ -61,6 +61,10 @@ size_t ag_path_next(const char **p, const char **name)
 	return (size_t)(*p - s);
 }
 
+/* An element's flags are its INODE record's, stored as they are. */
+_Static_assert(AG_ATTR_IMPLICIT == AG_INODE_IMPLICIT &&
+	       AG_ATTR_ETAG == AG_INODE_ETAG, "element flags differ");
+
 static int tree_getattr(struct ag_tree *t, uint64_t ino, struct ag_attr *a)
 {
 	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
