@@ -23,9 +23,9 @@
 #include <sys/types.h>
 
 /* The error codes (AG_E*, ag_strerror), AG_MAX_DRIVES, AG_ROOT, struct
- * ag_attr with its element flags (AG_ATTR_*), the setattr mask (AG_SET_*)
- * and the conditions of a change (AG_EXPECT_*): shared with the lowest
- * layers, so defined there. */
+ * ag_attr with its element flags (AG_ATTR_*), the setattr mask (AG_SET_*),
+ * the rename flags (AG_RENAME_*) and the conditions of a change
+ * (AG_EXPECT_*): shared with the lowest layers, so defined there. */
 #include "base.h"
 
 struct ag_cluster;
@@ -103,8 +103,7 @@ int ag_unlink(struct ag_cluster *c, uint64_t parent, const char *name);
 int ag_unlink_if(struct ag_cluster *c, uint64_t parent, const char *name,
 		 int cond, const uint8_t md5[16]);
 int ag_rmdir(struct ag_cluster *c, uint64_t parent, const char *name);
-#define AG_RENAME_NOREPLACE 0x1
-#define AG_RENAME_EXCHANGE 0x2
+/* flags: AG_RENAME_NOREPLACE, AG_RENAME_EXCHANGE (base.h) */
 int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
 	      uint64_t dparent, const char *dname, unsigned flags);
 int ag_link(struct ag_cluster *c, uint64_t ino, uint64_t parent,

@@ -2,10 +2,10 @@
  * base.h - what the public API (agora.h) and the lowest layers of
  * libagora share: the project's error codes, the limits a cluster is
  * built within, the attributes of an element with their two flag
- * families, and the conditions a change may put on a name. It depends
- * on no other header of the tree, so a layer below the element core
- * (keys, config, util, txn) can include it where it could not include
- * agora.h; agora.h re-exports all of it.
+ * families, the rename flags, and the conditions a change may put on a
+ * name. It depends on no other header of the tree, so a layer below the
+ * element core (keys, config, util, txn) can include it where it could
+ * not include agora.h; agora.h re-exports all of it.
  */
 #ifndef AG_BASE_H
 #define AG_BASE_H
@@ -78,6 +78,11 @@ struct ag_attr {
 #define AG_SET_SIZE 0x08
 #define AG_SET_ATIME 0x10
 #define AG_SET_MTIME 0x20
+
+/* ag_rename's flags (as renameat2); transactions carry them as they are,
+ * and add their own above these (txn.h). */
+#define AG_RENAME_NOREPLACE 0x1
+#define AG_RENAME_EXCHANGE 0x2
 
 /* What a name must be for a change to apply (ag_writer_expect,
  * ag_unlink_if; the AG_OP_EXPECT of a transaction, txn.h). */

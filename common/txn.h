@@ -65,7 +65,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h" /* AG_SET_*, the public part of the SETATTR mask */
+#include "base.h" /* the public SETATTR and RENAME bits, AG_EXPECT_* */
 
 #define AG_TXN_MADE_BIT (1ull << 63)
 #define AG_TXN_MADE(i) (AG_TXN_MADE_BIT | (uint64_t)(i))
@@ -101,9 +101,8 @@ enum ag_op_type {
 #define AG_UNLINK_PRUNE 0x8    /* remove the name only if it is an empty
 				* implicit directory; else (or when it is
 				* gone) do nothing, and succeed */
-/* RENAME flags (as renameat2) */
-#define AG_RENAME_NOREPLACE 0x1
-#define AG_RENAME_EXCHANGE 0x2
+/* RENAME flags: ag_rename's (AG_RENAME_NOREPLACE, AG_RENAME_EXCHANGE,
+ * base.h), then */
 #define AG_RENAME_KEEP 0x4     /* a replaced target is kept as an orphan
 				* (it is still open), as AG_UNLINK_KEEP */
 /* LINK flags */
