@@ -47,10 +47,14 @@ static int inject(struct mpager *mp, unsigned pct)
 	return 1;
 }
 
-/* A view: strict views belong to handles at the newest root. */
+/* A view: strict views belong to handles at the newest root. A view
+ * with reused set answers a read of that address as a pager does whose
+ * slot now holds a newer page: the page, stamped with generation
+ * reused_gen, and -AG_ESTALEROOT. */
 struct mview {
 	struct mpager *mp;
 	int strict;
+	uint64_t reused, reused_gen;
 	struct ag_pager pg;
 };
 
@@ -76,6 +80,13 @@ static int m_read(void *ctx, uint64_t addr, void *buf)
 		     (unsigned long long)addr);
 	}
 	memcpy(buf, p->data, v->mp->ps);
+	if (addr == v->reused) {
+		uint8_t *b = buf;
+
+		for (int i = 0; i < 8; i++)
+			b[16 + i] = v->reused_gen >> (8 * i);
+		return -AG_ESTALEROOT;
+	}
 	return 0;
 }
 
@@ -1217,6 +1228,58 @@ static void packing_tests(void)
 	mp_free(&mp);
 }
 
+/* ---- readers at an old root ---- */
+
+/* What a get at root (max_gen, 0: none set) through v answers. */
+static int get_at(struct mview *v, uint64_t root, uint64_t max_gen)
+{
+	uint8_t g[16];
+	size_t gl = sizeof(g);
+	struct ag_tree *t;
+	int rc = ag_tree_open(&t, &v->pg, root);
+
+	if (rc)
+		return rc;
+	if (max_gen)
+		ag_tree_set_max_gen(t, max_gen);
+	rc = ag_tree_get(t, "key00500", 8, g, &gl);
+	ag_tree_close(t);
+	return rc;
+}
+
+static void stale_tests(void)
+{
+	struct mpager mp;
+	struct mview v;
+	struct ag_tree *t;
+	uint64_t root;
+	char k[16];
+	int rc = 0;
+
+	mp_init(&mp, 4096);
+	view_init(&v, &mp, 0);
+	ag_tree_open(&t, &v.pg, 0);
+	for (int i = 0; i < 1000 && !rc; i++) {
+		snprintf(k, sizeof(k), "key%05d", i);
+		rc = ag_tree_put(t, k, 8, k, 8);
+	}
+	rc = rc ? rc : ag_tree_flush(t, 5, &root);
+	ag_tree_close(t);
+	ok(!rc && !get_at(&v, root, 5), "a tree of generation 5 reads at 5");
+	ok(get_at(&v, root, 4) == -AG_ESTALEROOT,
+	   "a reader at generation 4 meeting its pages: -AG_ESTALEROOT");
+	v.reused = root;
+	v.reused_gen = 6;
+	ok(get_at(&v, root, 5) == -AG_ESTALEROOT,
+	   "a slot the pager finds holding a page of generation 6: "
+	   "-AG_ESTALEROOT at 5");
+	v.reused_gen = 5;
+	ok(get_at(&v, root, 5) == -AG_ECORRUPT &&
+	   get_at(&v, root, 0) == -AG_ECORRUPT,
+	   "one holding a page the root can see is damage: -AG_ECORRUPT");
+	mp_free(&mp);
+}
+
 int main(void)
 {
 	const char *lng = getenv("AG_LONG");
@@ -1233,5 +1296,6 @@ int main(void)
 	random_run(32768, nops / 4);
 	corrupt_tests(4096);
 	failure_tests();
+	stale_tests();
 	return tap_done();
 }
