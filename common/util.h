@@ -1,7 +1,7 @@
 /*
- * util.h - small helpers every layer of libagora uses: project error codes,
- * little/big-endian encoding, crc32c, logging, clocks, aligned buffers.
- * The error codes themselves (AG_E*, ag_strerror) are in base.h.
+ * util.h - small helpers every layer of libagora uses: little/big-endian
+ * encoding, crc32c, logging, clocks, aligned buffers; and, from base.h,
+ * the project error codes (AG_E*, ag_strerror, named in util.c).
  */
 #ifndef AG_UTIL_H
 #define AG_UTIL_H
