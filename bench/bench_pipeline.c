@@ -296,7 +296,7 @@ static int run_write(struct bench *b, uint64_t *t)
 					 p, n, ZSTD_LEVEL);
 		ch->raw = ZSTD_isError(clen) || clen >= n;
 		if (ch->raw) {
-			/* does not shrink: stored raw, as file.c does */
+			/* does not shrink: stored raw, as sink.c does */
 			memcpy(b->comp + b->comp_len, p, n);
 			clen = n;
 		}

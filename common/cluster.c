@@ -7,14 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "chunkcache.h"
 #include "cluster.h"
 #include "format.h"
 #include "keys.h"
 #include "openfile.h"
 #include "util.h"
-
-void ag_chunk_cache_free(struct ag_chunk_cache *cc);
-int ag_chunk_cache_new(uint64_t bytes, struct ag_chunk_cache **ccp);
 
 static int retire(struct ag_cluster *c);
 

@@ -135,7 +135,7 @@ int ag_cl_commit_try(struct ag_cluster *c, struct ag_txn *t,
  * the heartbeat tells a metad that comes back what we hold). */
 int ag_cl_hold(struct ag_cluster *c, uint64_t ino, int hold);
 
-/* Data plane for file.c: store one chunk's bytes (already compressed as
+/* Data plane for sink.c: store one chunk's bytes (already compressed as
  * flags say) into the leased segment, leasing a new one when needed.
  * Called with pack_lock held. */
 int ag_cl_pack(struct ag_cluster *c, const void *buf, size_t len,

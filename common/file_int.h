@@ -1,5 +1,7 @@
 /*
- * file_int.h - what file.c lends to openfile.c: a sink that chunks,
+ * file_int.h - what the modules of element data share: the read path
+ * (read.c), the write sink (sink.c), the streaming writer (writer.c),
+ * random writes (write.c) and open files (openfile.c). A sink chunks,
  * fingerprints, dedups, compresses and stores bytes, gathers them as
  * WRITE ops of one transaction and commits it. Nothing outside common/
  * includes it.
@@ -9,10 +11,14 @@
 #ifndef AG_FILE_INT_H
 #define AG_FILE_INT_H
 
+#include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <zstd.h>
 
-#include "agora.h"
+#include "cluster.h"
 
 /* A writer commits its extents at least this often, so that one
  * transaction stays small and a crash loses little unacknowledged work. */
@@ -23,8 +29,58 @@
  * loudly: under contention it must not spin for ever. */
 #define AG_STALE_TRIES 16
 
-struct ag_sink;
+/* ---- read path (read.c) ---- */
 
+struct ag_chunk_rec;
+
+/* The chunk record of sha in t: 0, -ENOENT, or -errno. */
+int ag_read_chunk_rec(struct ag_tree *t, const uint8_t *sha,
+		      struct ag_chunk_rec *rec);
+/* Read [off, off + len) of ino as t has it (holes and the range past the
+ * last extent as zeros, up to the file's size): the byte count, or
+ * -errno. ag_read is this at the newest root, retried once when the
+ * root moved. */
+ssize_t ag_read_tree(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
+		     uint64_t off, uint8_t *buf, size_t len);
+
+/* ---- the sink (sink.c) ---- */
+
+struct cut;
+struct local_chunk;
+
+/* What one preparing thread owns. */
+struct preparer {
+	ZSTD_CCtx *zc;
+	EVP_MD_CTX *md;
+	struct cut *cuts;
+	size_t ncuts;
+	atomic_size_t *next;  /* the next cut nobody took, shared */
+};
+
+#define PREPARERS 2
+
+struct ag_sink {
+	struct ag_cluster *c;
+	struct ag_txn txn;
+	uint64_t ino;         /* 0: the orphan made by this txn's MKNODE */
+	struct ag_tree *dedup; /* tree at the root of the last commit */
+	struct preparer prep[PREPARERS];
+	struct cut *cuts;
+	size_t cuts_cap;
+	uint8_t *arena;       /* compressed chunks of the batch */
+	size_t arena_cap;
+	struct local_chunk *local;
+	uint32_t nlocal, local_cap;
+	uint64_t uncommitted;  /* bytes chunked since the last commit */
+	int packing;           /* counted in c->inflight */
+};
+
+/* Set up s (embedded in its writer) on c, at the newest root; on failure
+ * s must still be given to ag_sink_destroy. */
+int ag_sink_init(struct ag_sink *s, struct ag_cluster *c);
+/* Undo ag_sink_init; uncommitted work is dropped. */
+void ag_sink_destroy(struct ag_sink *s);
+/* A sink on the heap (-EROFS on a read-only handle). */
 int ag_sink_new(struct ag_cluster *c, struct ag_sink **sp);
 /* Accepts NULL; uncommitted work is dropped. */
 void ag_sink_free(struct ag_sink *s);
@@ -63,9 +119,10 @@ int ag_sink_size(struct ag_sink *s, uint64_t new_size);
  * left, and *used says how much was taken. */
 int ag_sink_bytes(struct ag_sink *s, const void *buf, size_t len,
 		  uint64_t off, int eof, size_t *used);
-/* Seal the stored data and commit the transaction (durable on return);
- * the sink is ready for the next one. */
-int ag_sink_commit(struct ag_sink *s);
+/* Seal the stored data and commit the transaction (durable on return),
+ * with metad's reply in *r (may be NULL); the sink is ready for the next
+ * one, at the root of this commit. */
+int ag_sink_commit(struct ag_sink *s, struct ag_rpc_reply *r);
 /* Drop the transaction being built after a failure before its commit
  * (a chunk that found no space, an inode gone): a sink kept for the next
  * flush, maybe of another file, must not carry its ops, nor its chunks
@@ -73,13 +130,14 @@ int ag_sink_commit(struct ag_sink *s);
  * retired segments as a writer with uncommitted chunks. Accepts NULL. */
 void ag_sink_abort(struct ag_sink *s);
 
+/* ---- the streaming writer (writer.c) ---- */
+
 /* ag_writer_commit with the MKNODE ops of dirs (a transaction holding
  * only those; NULL or empty: none) in the publishing transaction, ahead
  * of the condition and the LINK, which then name the directory the last
  * of them made or found (parent is unused then). Used by objects.c
  * for an S3 key's implicit parents: all of them and the element, or
  * none. */
-struct ag_txn;
 int ag_writer_commit_under(struct ag_writer *w, const struct ag_txn *dirs,
 			   uint64_t parent, const char *name,
 			   struct ag_attr *a);

@@ -17,6 +17,7 @@ common_libagora_a_SOURCES = \
 	common/keys.c common/keys.h \
 	common/format.h \
 	common/stripe.c common/stripe.h common/stripe_int.h \
+	common/chunkcache.c common/chunkcache.h \
 	common/mirror.c \
 	common/txn.c common/txn.h \
 	common/space.c common/space.h \
@@ -28,7 +29,8 @@ common_libagora_a_SOURCES = \
 	common/cluster.c common/cluster.h \
 	common/elem.c common/elem.h \
 	common/acl.c \
-	common/file.c common/file_int.h \
+	common/file_int.h common/read.c common/sink.c common/writer.c \
+	common/write.c \
 	common/openfile.c common/openfile.h \
 	common/objects.c \
 	common/uploads.c \

@@ -384,7 +384,7 @@ static int flush_try(struct ag_file *f, int final)
 		rc = ag_sink_append(f->sink, f->ino, f->app.buf, f->app.len,
 				    final, &app_used);
 	if (!rc)
-		rc = ag_sink_commit(f->sink);
+		rc = ag_sink_commit(f->sink, NULL);
 	if (!rc && streamed != SIZE_MAX)
 		keep_tail(f, f->nr - 1, streamed);
 	else if (!rc)
@@ -824,7 +824,7 @@ static int punch_try(struct ag_sink *s, uint64_t ino, uint64_t off,
 	if (!rc && we > end)
 		rc = ag_sink_bytes(s, tail, we - end, end, 1, &used);
 	if (!rc)
-		rc = ag_sink_commit(s);
+		rc = ag_sink_commit(s, NULL);
 out:
 	free(head);
 	free(tail);

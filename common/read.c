@@ -1,0 +1,271 @@
+/*
+ * read.c - the read path of element data: the extent map at one root,
+ * the chunk records it names, verified stripe reads, decompression, and
+ * the handle's chunk cache (chunkcache.h) in front of them.
+ *
+ * Contract: a read returns the bytes of one root (the newest the handle
+ * knows when it starts), holes and the range past the last extent as
+ * zeros, and never a byte that did not pass its chunk's crc32c (a strip
+ * that fails is rebuilt, stripe.c). A read whose root moved on under it
+ * (a page or chunk reused since) runs again at the newest root
+ * (AG_CL_READ, cluster.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include "chunkcache.h"
+#include "cluster.h"
+#include "file_int.h"
+#include "format.h"
+#include "keys.h"
+#include "util.h"
+
+int ag_read_chunk_rec(struct ag_tree *t, const uint8_t *sha,
+		      struct ag_chunk_rec *rec)
+{
+	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_LEN];
+	size_t vl = sizeof(v);
+	int rc = ag_tree_get(t, k, ag_key_chunk(k, sha), v, &vl);
+
+	if (rc == -ERANGE)
+		return AG_CORRUPT("chunk record");
+	return rc ? rc : ag_chunk_rec_decode(v, vl, rec);
+}
+
+/* Turn a chunk's stored bytes into its rec->ulen plain bytes at plain. */
+static int chunk_decode_into(const struct ag_chunk_rec *rec,
+			     const uint8_t *stored, uint8_t *plain)
+{
+	size_t n;
+
+	if (!(rec->flags & AG_CHUNK_ZSTD)) {
+		if (rec->clen != rec->ulen)
+			return AG_CORRUPT("raw chunk of wrong length");
+		memcpy(plain, stored, rec->ulen);
+		return 0;
+	}
+	n = ZSTD_decompress(plain, rec->ulen, stored, rec->clen);
+	if (ZSTD_isError(n) || n != rec->ulen)
+		return AG_CORRUPT("chunk does not decompress to its length");
+	return 0;
+}
+
+/* The same into a malloc'd buffer. */
+static int chunk_decode(const struct ag_chunk_rec *rec, const uint8_t *stored,
+			uint8_t **out)
+{
+	uint8_t *plain = malloc(rec->ulen);
+	int rc;
+
+	if (!plain)
+		return -ENOMEM;
+	rc = chunk_decode_into(rec, stored, plain);
+	if (rc) {
+		free(plain);
+		return rc;
+	}
+	*out = plain;
+	return 0;
+}
+
+/* The plain bytes of a chunk read on its own (verified, rebuilt if need
+ * be), in a malloc'd buffer of rec->ulen. */
+static int chunk_fetch(struct ag_cluster *c, const struct ag_chunk_rec *rec,
+		       uint8_t **out)
+{
+	uint8_t *stored = malloc(rec->clen);
+	int rc;
+
+	if (!stored)
+		return -ENOMEM;
+	rc = ag_stripes_read(c->stripes, rec->addr, stored, rec->clen,
+			     rec->crc);
+	if (!rc)
+		rc = chunk_decode(rec, stored, out);
+	free(stored);
+	return rc;
+}
+
+/* One extent of a read: where its bytes go and the chunk they come from. */
+struct want {
+	struct ag_extent e;
+	uint32_t from, len;  /* bytes [from, from + len) of the extent */
+	uint8_t *dst;
+	struct ag_chunk_rec rec;
+};
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct want *x = a, *y = b;
+
+	return x->rec.addr < y->rec.addr ? -1 : x->rec.addr > y->rec.addr;
+}
+
+static int deliver(struct ag_cluster *c, const struct want *w, uint8_t *plain)
+{
+	if ((uint64_t)w->e.coff + w->e.len > w->rec.ulen) {
+		free(plain);
+		return AG_CORRUPT("extent past the end of its chunk");
+	}
+	memcpy(w->dst, plain + w->e.coff + w->from, w->len);
+	ag_chunk_cache_insert(c->cache, w->e.sha, plain, w->rec.ulen);
+	return 0;
+}
+
+/* Largest payload range read in one go, and the largest hole between two
+ * chunks worth reading through rather than seeking past. */
+#define RUN_MAX (8u << 20)
+#define GAP_MAX (256u << 10)
+
+/* Fetch the chunks of ws[0..n) (sorted by address): neighbours on the
+ * drives are read as one range, each chunk then checked on its own. */
+static int fetch_runs(struct ag_cluster *c, struct want *ws, size_t n)
+{
+	uint8_t *run = NULL;
+	size_t i = 0, j, run_cap = 0;
+	int rc = 0;
+
+	while (i < n && !rc) {
+		uint64_t start = ws[i].rec.addr, end = start + ws[i].rec.clen;
+
+		for (j = i + 1; j < n; j++) {
+			uint64_t a = ws[j].rec.addr;
+
+			if (AG_ADDR_SEG(a) != AG_ADDR_SEG(start) ||
+			    a > end + GAP_MAX ||
+			    AG_MAX(end, a + ws[j].rec.clen) - start > RUN_MAX)
+				break;
+			end = AG_MAX(end, a + ws[j].rec.clen);
+		}
+		if (end - start > run_cap) {
+			free(run);
+			run_cap = end - start;
+			run = malloc(run_cap);
+			if (!run)
+				return -ENOMEM;
+		}
+		if (j - i == 1 ||
+		    ag_stripes_read_range(c->stripes, start, run, end - start))
+			memset(run, 0, end - start); /* per-chunk path below */
+		for (; i < j && !rc; i++) {
+			const uint8_t *stored = run + (ws[i].rec.addr - start);
+			uint8_t *plain = NULL;
+
+			int good = ag_crc32c(stored, ws[i].rec.clen) ==
+				   ws[i].rec.crc;
+
+			/* a whole chunk read whole (a sequential read) goes
+			 * straight to the caller, and to the cache only when
+			 * it is shorter than chunk_min: a whole small file or
+			 * a file's tail, likely read again (small S3 GETs) */
+			if (good && !ws[i].e.coff && !ws[i].from &&
+			    ws[i].len == ws[i].rec.ulen) {
+				rc = chunk_decode_into(&ws[i].rec, stored,
+						       ws[i].dst);
+				if (!rc && ws[i].rec.ulen <
+					   c->ds->label.chunk_min)
+					ag_chunk_cache_copy(c->cache,
+							    ws[i].e.sha,
+							    ws[i].dst,
+							    ws[i].rec.ulen);
+				continue;
+			}
+			if (good)
+				rc = chunk_decode(&ws[i].rec, stored, &plain);
+			else
+				rc = chunk_fetch(c, &ws[i].rec, &plain);
+			if (!rc)
+				rc = deliver(c, &ws[i], plain);
+		}
+	}
+	free(run);
+	return rc;
+}
+
+ssize_t ag_read_tree(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
+		     uint64_t off, uint8_t *buf, size_t len)
+{
+	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
+	uint64_t end, hole; /* bytes before hole are covered or zeroed */
+	struct want *ws = NULL;
+	size_t nw = 0, cap = 0, i, vl = sizeof(v);
+	struct ag_extent_walk walk;
+	struct ag_attr a;
+	int rc;
+
+	rc = ag_tree_get(t, k, ag_key_inode(k, ino), v, &vl);
+	if (!rc)
+		rc = ag_inode_decode(v, vl, ino, &a);
+	if (rc)
+		return rc;
+	if (S_ISDIR(a.mode))
+		return -EISDIR;
+	if (off >= a.size)
+		return 0;
+	len = AG_MIN(len, a.size - off);
+	end = off + len;
+	hole = off;
+	rc = ag_extent_walk_start(t, ino, off, &walk);
+	if (rc)
+		return rc;
+	for (;;) {
+		struct want w;
+		uint64_t s, f;
+
+		rc = ag_extent_walk_next(&walk, &w.e);
+		if (rc <= 0 || w.e.off >= end)
+			break;
+		s = AG_MAX(off, w.e.off);
+		f = AG_MIN(end, w.e.off + w.e.len);
+		if (s > hole) /* holes read as zeros */
+			memset(buf + (hole - off), 0, s - hole);
+		hole = f;
+		w.from = s - w.e.off;
+		w.len = f - s;
+		w.dst = buf + (s - off);
+		if (ag_chunk_cache_read(c->cache, w.e.sha, w.e.coff + w.from,
+					w.dst, w.len))
+			continue;
+		if (nw == cap) {
+			struct want *n;
+
+			cap = cap ? 2 * cap : 64;
+			n = realloc(ws, cap * sizeof(*n));
+			if (!n) {
+				rc = -ENOMEM;
+				break;
+			}
+			ws = n;
+		}
+		ws[nw++] = w;
+	}
+	ag_extent_walk_end(&walk);
+	if (rc >= 0 && hole < end)
+		memset(buf + (hole - off), 0, end - hole);
+	for (i = 0; rc >= 0 && i < nw; i++) {
+		rc = ag_read_chunk_rec(t, ws[i].e.sha, &ws[i].rec);
+		if (rc == -ENOENT)
+			rc = AG_CORRUPT("extent names a missing chunk");
+	}
+	if (rc >= 0 && nw) {
+		qsort(ws, nw, sizeof(*ws), by_addr);
+		rc = fetch_runs(c, ws, nw);
+	}
+	free(ws);
+	return rc < 0 ? rc : (ssize_t)len;
+}
+
+ssize_t ag_read(struct ag_cluster *c, uint64_t ino, uint64_t off, void *buf,
+		size_t len)
+{
+	struct ag_tree *t;
+
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+	/* a page or chunk reused since our root was current: again at the
+	 * newest root */
+	return AG_CL_READ(c, t, ag_read_tree(c, t, ino, off, buf, len));
+}
