@@ -1,13 +1,13 @@
 /*
  * apply.c - the first half of metad's engine: apply transactions to the
- * tree atomically, with an undo log (meta.c opens, commits, cleans up).
+ * tree atomically, with an undo log (meta.c opens, commits, cleans up);
+ * the namespace ops, and the dispatcher that hands the data ops to
+ * refs.c (apply_int.h).
  *
- * Invariants kept by every op:
+ * Invariants kept by every op (refs.c adds those of chunks and segments):
  *   - a directory entry always names an existing inode;
  *   - nlink of a file is its number of names; of a directory, 2 plus its
  *     subdirectories; an inode with nlink 0 is held by an ORPHAN record;
- *   - a chunk record's refs is the number of extents that name it, and a
- *     data segment's live bytes the sum of its chunks' stored lengths;
  *   - the STATS record is the sum of what it counts.
  */
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "apply.h"
+#include "apply_int.h"
 #include "btree.h"
 #include "drive.h"
 #include "format.h"
@@ -23,7 +24,6 @@
 #include "meta_int.h"
 #include "pager.h"
 #include "space.h"
-#include "stripe.h"
 #include "txn.h"
 #include "util.h"
 
@@ -70,22 +70,22 @@ static int remember(struct tx *tx, const void *k, size_t kl)
 	return 0;
 }
 
-static int tput(struct tx *tx, const void *k, size_t kl, const void *v,
-		size_t vl)
+int ag_tx_put(struct tx *tx, const void *k, size_t kl, const void *v,
+	      size_t vl)
 {
 	int rc = remember(tx, k, kl);
 
 	return rc ? rc : ag_tree_put(tx->m->tree, k, kl, v, vl);
 }
 
-static int tdel(struct tx *tx, const void *k, size_t kl)
+int ag_tx_del(struct tx *tx, const void *k, size_t kl)
 {
 	int rc = remember(tx, k, kl);
 
 	return rc ? rc : ag_tree_del(tx->m->tree, k, kl);
 }
 
-static int tget(struct tx *tx, const void *k, size_t kl, void *v, size_t *vl)
+int ag_tx_get(struct tx *tx, const void *k, size_t kl, void *v, size_t *vl)
 {
 	return ag_tree_get(tx->m->tree, k, kl, v, vl);
 }
@@ -121,7 +121,7 @@ void ag_tx_free(struct tx *tx)
 
 /* ---- records ---- */
 
-static int inode_get(struct tx *tx, uint64_t ino, struct ag_attr *in)
+int ag_tx_inode_get(struct tx *tx, uint64_t ino, struct ag_attr *in)
 {
 	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
 	size_t vl = sizeof(v);
@@ -132,7 +132,7 @@ static int inode_get(struct tx *tx, uint64_t ino, struct ag_attr *in)
 	else if (ino & AG_TXN_MADE_BIT)
 		ino = (ino & ~AG_TXN_MADE_BIT) < tx->nmade
 			      ? tx->made[ino & ~AG_TXN_MADE_BIT] : 0;
-	rc = tget(tx, k, ag_key_inode(k, ino), v, &vl);
+	rc = ag_tx_get(tx, k, ag_key_inode(k, ino), v, &vl);
 	if (rc)
 		return rc == -ERANGE ? AG_CORRUPT("inode %llu",
 						  (unsigned long long)ino)
@@ -140,12 +140,12 @@ static int inode_get(struct tx *tx, uint64_t ino, struct ag_attr *in)
 	return ag_inode_decode(v, vl, ino, in);
 }
 
-static int inode_put(struct tx *tx, const struct ag_attr *in)
+int ag_tx_inode_put(struct tx *tx, const struct ag_attr *in)
 {
 	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
 
 	ag_inode_encode(v, in);
-	return tput(tx, k, ag_key_inode(k, in->ino), v, sizeof(v));
+	return ag_tx_put(tx, k, ag_key_inode(k, in->ino), v, sizeof(v));
 }
 
 static int dirent_get(struct tx *tx, uint64_t parent, const char *name,
@@ -153,7 +153,7 @@ static int dirent_get(struct tx *tx, uint64_t parent, const char *name,
 {
 	uint8_t k[AG_KEYBUF], v[16];
 	size_t vl = sizeof(v);
-	int rc = tget(tx, k, ag_key_dirent(k, parent, name, nlen), v, &vl);
+	int rc = ag_tx_get(tx, k, ag_key_dirent(k, parent, name, nlen), v, &vl);
 
 	if (rc)
 		return rc;
@@ -170,7 +170,7 @@ static int dirent_put(struct tx *tx, uint64_t parent, const char *name,
 
 	put_le64(v, in->ino);
 	v[8] = (uint8_t)((in->mode & S_IFMT) >> 12);
-	return tput(tx, k, ag_key_dirent(k, parent, name, nlen), v, 9);
+	return ag_tx_put(tx, k, ag_key_dirent(k, parent, name, nlen), v, 9);
 }
 
 static int dirent_del(struct tx *tx, uint64_t parent, const char *name,
@@ -178,7 +178,7 @@ static int dirent_del(struct tx *tx, uint64_t parent, const char *name,
 {
 	uint8_t k[AG_KEYBUF];
 
-	return tdel(tx, k, ag_key_dirent(k, parent, name, nlen));
+	return ag_tx_del(tx, k, ag_key_dirent(k, parent, name, nlen));
 }
 
 /* 1 when the directory has no entries. */
@@ -222,256 +222,6 @@ static int is_dir(const struct ag_attr *in)
 	return S_ISDIR(in->mode);
 }
 
-static int seg_get(struct tx *tx, uint32_t seg, struct ag_seg_rec *r)
-{
-	uint8_t k[AG_KEYBUF], v[AG_SEG_REC_LEN];
-	size_t vl = sizeof(v);
-	int rc = tget(tx, k, ag_key_segment(k, seg), v, &vl);
-
-	if (rc == -ENOENT) {
-		memset(r, 0, sizeof(*r));
-		return 0;
-	}
-	return rc ? rc : ag_seg_rec_decode(v, vl, r);
-}
-
-/* Forget the strip checksums of a segment whose data is all gone: the
- * next lessee writes other stripes there. */
-static int drop_stripes(struct tx *tx, uint32_t seg)
-{
-	uint8_t k[AG_KEYBUF];
-	uint32_t *stripes = NULL, s, stripe;
-	struct ag_cursor *c;
-	const void *ck, *cv;
-	size_t ckl, cvl, n = 0, cap = 0, i;
-	int rc;
-
-	rc = ag_tree_seek(tx->m->tree, k, ag_key_stripe(k, seg, 0), &c);
-	if (rc)
-		return rc;
-	while ((rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl)) == 1) {
-		if (ag_key_stripe_decode(ck, ckl, &s, &stripe) || s != seg)
-			break;
-		if (n == cap) {
-			void *ns;
-
-			cap = cap ? 2 * cap : 64;
-			ns = realloc(stripes, cap * sizeof(*stripes));
-			if (!ns) {
-				rc = -ENOMEM;
-				break;
-			}
-			stripes = ns;
-		}
-		stripes[n++] = stripe;
-	}
-	ag_cursor_free(c);
-	for (i = 0; rc >= 0 && i < n; i++)
-		rc = tdel(tx, k, ag_key_stripe(k, seg, stripes[i]));
-	free(stripes);
-	return rc < 0 ? rc : 0;
-}
-
-int ag_tx_seg_put(struct tx *tx, uint32_t seg, const struct ag_seg_rec *r)
-{
-	struct ag_space *sp = &tx->m->space;
-	uint8_t k[AG_KEYBUF], v[AG_SEG_REC_LEN];
-	int rc;
-
-	if (r->state == AG_SEG_FREE && sp->state[seg] == AG_SEG_DATA) {
-		rc = drop_stripes(tx, seg);
-		if (rc)
-			return rc;
-	}
-	ag_seg_rec_encode(v, r);
-	rc = tput(tx, k, ag_key_segment(k, seg), v, sizeof(v));
-	if (rc)
-		return rc;
-	/* the in-memory mirror follows the tree; a rolled back transaction
-	 * can leave it ahead, which only makes a segment look busier */
-	sp->state[seg] = r->state;
-	sp->recorded[seg] = 1;
-	sp->owner[seg] = r->owner;
-	sp->fill[seg] = r->fill;
-	sp->reusable[seg] = 0; /* freed space waits for a reuse round */
-	if (r->state == AG_SEG_FREE)
-		sp->free_gen[seg] = r->free_gen;
-	return 0;
-}
-
-/* ---- chunks and extents ---- */
-
-static int chunk_get(struct tx *tx, const uint8_t *sha, struct ag_chunk_rec *c)
-{
-	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_LEN];
-	size_t vl = sizeof(v);
-	int rc = tget(tx, k, ag_key_chunk(k, sha), v, &vl);
-
-	return rc ? rc : ag_chunk_rec_decode(v, vl, c);
-}
-
-static int chunk_put(struct tx *tx, const uint8_t *sha,
-		     const struct ag_chunk_rec *c)
-{
-	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_LEN];
-
-	ag_chunk_rec_encode(v, c);
-	return tput(tx, k, ag_key_chunk(k, sha), v, sizeof(v));
-}
-
-/* Account delta live bytes to a data segment; a new chunk ending at
- * payload offset end also moves the segment's fill past its stripe, so
- * a later lease of the segment never writes over committed data. */
-static int seg_add_live(struct tx *tx, uint32_t seg, int64_t delta,
-			uint64_t end)
-{
-	const struct ag_label *l = &tx->m->ds->label;
-	uint64_t spay = (uint64_t)l->ec_k * l->strip_size;
-	struct ag_seg_rec r;
-	int rc = seg_get(tx, seg, &r);
-
-	if (rc)
-		return rc;
-	if (r.state != AG_SEG_DATA)
-		return AG_CORRUPT("chunk in segment %u which holds no data",
-				  seg);
-	r.live += delta;
-	end = (end + spay - 1) / spay * spay;
-	if (end > r.fill)
-		r.fill = end;
-	if (!r.live && !r.owner) {
-		r.state = AG_SEG_FREE;
-		r.fill = 0;
-		r.free_gen = tx->m->rec.gen + 1;
-	}
-	return ag_tx_seg_put(tx, seg, &r);
-}
-
-static int chunk_ref(struct tx *tx, const uint8_t *sha, int delta)
-{
-	struct ag_chunk_rec c;
-	uint8_t k[AG_KEYBUF];
-	int rc = chunk_get(tx, sha, &c);
-
-	if (rc == -ENOENT)
-		return delta > 0 ? -ESTALE : AG_CORRUPT("extent names a "
-							"missing chunk");
-	if (rc)
-		return rc;
-	if (delta < 0 && !c.refs)
-		return AG_CORRUPT("chunk reference count below zero");
-	c.refs += delta;
-	if (c.refs)
-		return chunk_put(tx, sha, &c);
-	rc = tdel(tx, k, ag_key_chunk(k, sha));
-	if (rc)
-		return rc;
-	tx->stats.chunks--;
-	tx->stats.unique -= c.ulen;
-	tx->stats.stored -= c.clen;
-	return seg_add_live(tx, AG_ADDR_SEG(c.addr), -(int64_t)c.clen, 0);
-}
-
-static int extent_put(struct tx *tx, uint64_t ino, const struct ag_extent *e)
-{
-	uint8_t k[AG_KEYBUF], v[AG_EXTENT_LEN];
-
-	ag_extent_encode(v, e);
-	return tput(tx, k, ag_key_extent(k, ino, e->off), v, sizeof(v));
-}
-
-/* The extents of ino that overlap [start, end), in order. */
-static int extents_overlapping(struct tx *tx, uint64_t ino, uint64_t start,
-			       uint64_t end, struct ag_extent **out, size_t *n)
-{
-	struct ag_extent *arr = NULL, e;
-	size_t cnt = 0, cap = 0;
-	struct ag_extent_walk w;
-	int rc = ag_extent_walk_start(tx->m->tree, ino, start, &w);
-
-	if (rc)
-		return rc;
-	while ((rc = ag_extent_walk_next(&w, &e)) == 1 && e.off < end) {
-		if (cnt == cap) {
-			struct ag_extent *na;
-
-			cap = cap ? 2 * cap : 16;
-			na = realloc(arr, cap * sizeof(*na));
-			if (!na) {
-				rc = -ENOMEM;
-				break;
-			}
-			arr = na;
-		}
-		arr[cnt++] = e;
-	}
-	ag_extent_walk_end(&w);
-	if (rc < 0) {
-		free(arr);
-		return rc;
-	}
-	*out = arr;
-	*n = cnt;
-	return 0;
-}
-
-/* Remove file bytes [start, end) of ino from its extent map: extents
- * inside go (dropping their chunk reference), extents across an edge are
- * trimmed or split (a split adds a reference). */
-static int punch(struct tx *tx, uint64_t ino, uint64_t start, uint64_t end)
-{
-	uint8_t k[AG_KEYBUF];
-	struct ag_extent *arr;
-	size_t n, i;
-	int rc;
-
-	if (start >= end)
-		return 0;
-	rc = extents_overlapping(tx, ino, start, end, &arr, &n);
-	if (rc)
-		return rc;
-	for (i = 0; i < n && !rc; i++) {
-		struct ag_extent e = arr[i];
-		uint64_t e_end = e.off + e.len;
-
-		if (e.off < start) {
-			struct ag_extent head = e;
-
-			head.len = start - e.off;
-			rc = extent_put(tx, ino, &head);
-			tx->stats.logical -= AG_MIN(e_end, end) - start;
-			if (!rc && e_end > end) {
-				struct ag_extent tail = e;
-
-				tail.off = end;
-				tail.coff = e.coff + (end - e.off);
-				tail.len = e_end - end;
-				rc = extent_put(tx, ino, &tail);
-				if (!rc)
-					rc = chunk_ref(tx, e.sha, 1);
-			}
-			continue;
-		}
-		rc = tdel(tx, k, ag_key_extent(k, ino, e.off));
-		if (rc)
-			break;
-		if (e_end > end) {
-			struct ag_extent tail = e;
-
-			tail.off = end;
-			tail.coff = e.coff + (end - e.off);
-			tail.len = e_end - end;
-			rc = extent_put(tx, ino, &tail);
-			tx->stats.logical -= end - e.off;
-		} else {
-			rc = chunk_ref(tx, e.sha, -1);
-			tx->stats.logical -= e.len;
-		}
-	}
-	free(arr);
-	return rc;
-}
-
 /* Delete every record of an inode with its data. */
 static int destroy_inode(struct tx *tx, const struct ag_attr *in)
 {
@@ -482,7 +232,7 @@ static int destroy_inode(struct tx *tx, const struct ag_attr *in)
 	size_t ckl, cvl;
 	int rc;
 
-	rc = punch(tx, in->ino, 0, UINT64_MAX);
+	rc = ag_tx_punch(tx, in->ino, 0, UINT64_MAX);
 	if (rc)
 		return rc;
 	pl = ag_key_xattr(k, in->ino, "", 0);
@@ -506,16 +256,16 @@ static int destroy_inode(struct tx *tx, const struct ag_attr *in)
 	}
 	ag_cursor_free(c);
 	for (i = 0; rc >= 0 && i < n; i++)
-		rc = tdel(tx, keys[i], lens[i]);
+		rc = ag_tx_del(tx, keys[i], lens[i]);
 	free(keys);
 	free(lens);
 	if (rc < 0)
 		return rc;
-	rc = tdel(tx, k, ag_key_orphan(k, in->ino));
+	rc = ag_tx_del(tx, k, ag_key_orphan(k, in->ino));
 	if (rc && rc != -ENOENT)
 		return rc;
 	tx->stats.inodes--;
-	return tdel(tx, k, ag_key_inode(k, in->ino));
+	return ag_tx_del(tx, k, ag_key_inode(k, in->ino));
 }
 
 /* One name of in went away. */
@@ -531,7 +281,7 @@ static int drop_link(struct tx *tx, struct ag_attr *in, uint32_t flags)
 	if (in->nlink)
 		in->nlink--;
 	if (in->nlink)
-		return inode_put(tx, in);
+		return ag_tx_inode_put(tx, in);
 	/* still open here (KEEP) or on another gateway (holds.c): an
 	 * orphan of the holder until its last close */
 	holder = flags & AG_UNLINK_KEEP ? tx->client
@@ -540,20 +290,20 @@ static int drop_link(struct tx *tx, struct ag_attr *in, uint32_t flags)
 	if (!holder)
 		return destroy_inode(tx, in);
 	put_le64(v, holder);
-	rc = tput(tx, k, ag_key_orphan(k, in->ino), v, 8);
-	return rc ? rc : inode_put(tx, in);
+	rc = ag_tx_put(tx, k, ag_key_orphan(k, in->ino), v, 8);
+	return rc ? rc : ag_tx_inode_put(tx, in);
 }
 
 static int touch_dir(struct tx *tx, struct ag_attr *dir, int nlink_delta)
 {
 	dir->nlink += nlink_delta;
 	dir->mtime = dir->ctime = tx->now;
-	return inode_put(tx, dir);
+	return ag_tx_inode_put(tx, dir);
 }
 
 static int get_dir(struct tx *tx, uint64_t ino, struct ag_attr *dir)
 {
-	int rc = inode_get(tx, ino, dir);
+	int rc = ag_tx_inode_get(tx, ino, dir);
 
 	if (rc)
 		return rc;
@@ -582,7 +332,7 @@ static int put_target(struct tx *tx, uint64_t ino, const char *target,
 		return -EINVAL;
 	if (tlen > AG_SYMLINK_MAX)
 		return -ENAMETOOLONG;
-	rc = tput(tx, k, ag_key_xattr(k, ino, x.name, x.nlen), target,
+	rc = ag_tx_put(tx, k, ag_key_xattr(k, ino, x.name, x.nlen), target,
 		  AG_MIN(tlen, AG_VAL_MAX));
 	return rc ? rc : xattr_pieces(tx, &x, ino, tlen);
 }
@@ -635,7 +385,7 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 			if (!(o->flags & AG_MKNODE_EXIST_OK) ||
 			    !S_ISDIR(o->mode))
 				return -EEXIST;
-			rc = inode_get(tx, existing, &ex);
+			rc = ag_tx_inode_get(tx, existing, &ex);
 			if (rc)
 				return rc;
 			if (!is_dir(&ex))
@@ -646,7 +396,7 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 			if ((ex.flags & AG_INODE_IMPLICIT) &&
 			    !(o->flags & AG_MKNODE_IMPLICIT)) {
 				ex.flags &= ~AG_INODE_IMPLICIT;
-				return inode_put(tx, &ex);
+				return ag_tx_inode_put(tx, &ex);
 			}
 			return 0;
 		}
@@ -670,7 +420,7 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 		if (rc)
 			return rc;
 	}
-	rc = inode_put(tx, &in);
+	rc = ag_tx_inode_put(tx, &in);
 	if (rc)
 		return rc;
 	tx->stats.inodes++;
@@ -679,7 +429,7 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 		return rc;
 	if (orphan) {
 		put_le64(v, tx->client);
-		return tput(tx, k, ag_key_orphan(k, in.ino), v, 8);
+		return ag_tx_put(tx, k, ag_key_orphan(k, in.ino), v, 8);
 	}
 	rc = dirent_put(tx, dir.ino, o->name, o->nlen, &in);
 	if (rc)
@@ -705,7 +455,7 @@ static int prune(struct tx *tx, const struct ag_op_unlink *o)
 	if (!rc)
 		rc = dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
 	if (!rc)
-		rc = inode_get(tx, ino, &in);
+		rc = ag_tx_inode_get(tx, ino, &in);
 	if (rc == -ENOENT || rc == -ENOTDIR || rc == -EINVAL)
 		return 0;
 	if (rc)
@@ -736,7 +486,7 @@ static int op_unlink(struct tx *tx, const struct ag_op_unlink *o)
 	rc = dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
 	if (rc)
 		return rc;
-	rc = inode_get(tx, ino, &in);
+	rc = ag_tx_inode_get(tx, ino, &in);
 	if (rc)
 		return rc;
 	if (is_dir(&in)) {
@@ -771,7 +521,7 @@ static int check_not_ancestor(struct tx *tx, uint64_t moving, uint64_t parent)
 
 		if (parent == moving)
 			return -EINVAL;
-		rc = inode_get(tx, parent, &p);
+		rc = ag_tx_inode_get(tx, parent, &p);
 		if (rc)
 			return rc;
 		if (++depth > 4096 || !p.parent)
@@ -801,7 +551,7 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 	if (!rc)
 		rc = dirent_get(tx, o->src, o->sname, o->slen, &sino);
 	if (!rc)
-		rc = inode_get(tx, sino, &src);
+		rc = ag_tx_inode_get(tx, sino, &src);
 	if (rc)
 		return rc;
 	rc = dirent_get(tx, o->dst, o->dname, o->dlen, &dino);
@@ -811,7 +561,7 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 	if (have_dst && dino == sino)
 		return 0; /* same inode: POSIX says do nothing */
 	if (have_dst) {
-		rc = inode_get(tx, dino, &dst);
+		rc = ag_tx_inode_get(tx, dino, &dst);
 		if (rc)
 			return rc;
 	}
@@ -842,9 +592,9 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 			sdir.nlink -= delta;
 			ddir.nlink += delta;
 		}
-		rc = inode_put(tx, &src);
+		rc = ag_tx_inode_put(tx, &src);
 		if (!rc)
-			rc = inode_put(tx, &dst);
+			rc = ag_tx_inode_put(tx, &dst);
 		if (!rc && !same_dir)
 			rc = touch_dir(tx, &ddir, 0);
 		return rc ? rc : touch_dir(tx, &sdir, 0);
@@ -877,7 +627,7 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 	src.ctime = tx->now;
 	if (!same_dir)
 		src.parent = o->dst;
-	rc = inode_put(tx, &src);
+	rc = ag_tx_inode_put(tx, &src);
 	if (rc)
 		return rc;
 	if (same_dir)
@@ -898,7 +648,7 @@ static int op_link(struct tx *tx, const struct ag_op_link *o)
 	rc = name_valid(o->name, o->nlen);
 	if (rc)
 		return rc;
-	rc = inode_get(tx, o->ino, &in);
+	rc = ag_tx_inode_get(tx, o->ino, &in);
 	if (rc)
 		return rc;
 	if (is_dir(&in))
@@ -914,7 +664,7 @@ static int op_link(struct tx *tx, const struct ag_op_link *o)
 			tx->last_ino = in.ino;
 			return 0;
 		}
-		rc = inode_get(tx, existing, &old);
+		rc = ag_tx_inode_get(tx, existing, &old);
 		if (rc)
 			return rc;
 		if (is_dir(&old))
@@ -926,14 +676,14 @@ static int op_link(struct tx *tx, const struct ag_op_link *o)
 	if (rc)
 		return rc;
 	if (!in.nlink) {
-		rc = tdel(tx, k, ag_key_orphan(k, in.ino));
+		rc = ag_tx_del(tx, k, ag_key_orphan(k, in.ino));
 		if (rc && rc != -ENOENT)
 			return rc;
 		in.parent = dir.ino;
 	}
 	in.nlink++;
 	in.ctime = tx->now;
-	rc = inode_put(tx, &in);
+	rc = ag_tx_inode_put(tx, &in);
 	if (!rc)
 		rc = dirent_put(tx, dir.ino, o->name, o->nlen, &in);
 	if (!rc)
@@ -946,7 +696,7 @@ static int op_link(struct tx *tx, const struct ag_op_link *o)
 static int op_setattr(struct tx *tx, const struct ag_op_setattr *o)
 {
 	struct ag_attr in;
-	int rc = inode_get(tx, o->ino, &in);
+	int rc = ag_tx_inode_get(tx, o->ino, &in);
 
 	if (rc)
 		return rc;
@@ -965,7 +715,7 @@ static int op_setattr(struct tx *tx, const struct ag_op_setattr *o)
 		if (!S_ISREG(in.mode))
 			return -EINVAL;
 		if (o->size < in.size) {
-			rc = punch(tx, in.ino, o->size, UINT64_MAX);
+			rc = ag_tx_punch(tx, in.ino, o->size, UINT64_MAX);
 			if (rc)
 				return rc;
 		}
@@ -984,7 +734,7 @@ static int op_setattr(struct tx *tx, const struct ag_op_setattr *o)
 		memcpy(in.etag, o->etag, 16);
 		in.flags |= AG_INODE_ETAG;
 	}
-	return inode_put(tx, &in);
+	return ag_tx_inode_put(tx, &in);
 }
 
 /* The records after the first of a long xattr value (keys.h): write
@@ -1002,10 +752,10 @@ static int xattr_pieces(struct tx *tx, const struct ag_op_xattr *o,
 		size_t kl = ag_key_xattr_piece(k, ino, o->name, o->nlen, p);
 
 		if (off < vlen) {
-			rc = tput(tx, k, kl, val + off,
+			rc = ag_tx_put(tx, k, kl, val + off,
 				  AG_MIN(AG_VAL_MAX, vlen - off));
 		} else {
-			rc = tdel(tx, k, kl);
+			rc = ag_tx_del(tx, k, kl);
 			if (rc == -ENOENT)
 				return 0;
 		}
@@ -1024,17 +774,17 @@ static int op_xattr(struct tx *tx, enum ag_op_type type,
 	if (!o->nlen || o->nlen > AG_NAME_MAX || o->name[0] == '\001' ||
 	    memchr(o->name, 0, o->nlen))
 		return -EINVAL;
-	rc = inode_get(tx, o->ino, &in);
+	rc = ag_tx_inode_get(tx, o->ino, &in);
 	if (rc)
 		return rc;
 	kl = ag_key_xattr(k, in.ino, o->name, o->nlen);
-	rc = tget(tx, k, kl, v, &vl);
+	rc = ag_tx_get(tx, k, kl, v, &vl);
 	if (rc && rc != -ENOENT)
 		return rc;
 	if (type == AG_OP_RMXATTR) {
 		if (rc)
 			return -ENODATA;
-		rc = tdel(tx, k, kl);
+		rc = ag_tx_del(tx, k, kl);
 		if (!rc)
 			rc = xattr_pieces(tx, o, in.ino, 0);
 	} else {
@@ -1044,296 +794,15 @@ static int op_xattr(struct tx *tx, enum ag_op_type type,
 			return -ENODATA;
 		if (o->vlen > AG_XATTR_MAX)
 			return -E2BIG;
-		rc = tput(tx, k, kl, o->value, AG_MIN(o->vlen, AG_VAL_MAX));
+		rc = ag_tx_put(tx, k, kl, o->value,
+			       AG_MIN(o->vlen, AG_VAL_MAX));
 		if (!rc)
 			rc = xattr_pieces(tx, o, in.ino, o->vlen);
 	}
 	if (rc)
 		return rc;
 	in.ctime = tx->now;
-	return inode_put(tx, &in);
-}
-
-/* Take one reference on the chunk a new extent names, recording the
- * chunk first when the client stored it. Done for every new extent
- * before the old ones are punched: a rewrite that deduplicates against
- * the very chunk it replaces must not see that chunk freed (its count
- * reaching 0) in between. */
-static int take_chunk(struct tx *tx, const struct ag_write_ext *w)
-{
-	struct ag_space *sp = &tx->m->space;
-	struct ag_chunk_rec c;
-	int rc = chunk_get(tx, w->sha, &c);
-
-	if (rc && rc != -ENOENT)
-		return rc;
-	if (rc == -ENOENT) {
-		uint32_t seg = AG_ADDR_SEG(w->addr);
-
-		if (!w->has_loc)
-			return -ESTALE; /* deleted since the client looked */
-		if (seg >= sp->nseg || sp->state[seg] != AG_SEG_DATA ||
-		    sp->owner[seg] != tx->client || !w->clen ||
-		    w->ulen > AG_CHUNK_LIMIT || !w->ulen)
-			return -ESTALE;
-		c.addr = w->addr;
-		c.clen = w->clen;
-		c.ulen = w->ulen;
-		c.crc = w->crc;
-		c.flags = w->cflags;
-		c.refs = 0;
-		rc = seg_add_live(tx, seg, c.clen,
-				  (uint64_t)AG_ADDR_IDX(c.addr) + c.clen);
-		if (rc)
-			return rc;
-		tx->stats.chunks++;
-		tx->stats.unique += c.ulen;
-		tx->stats.stored += c.clen;
-	}
-	if (!w->len || w->len > c.ulen)
-		return -EINVAL;
-	c.refs++;
-	return chunk_put(tx, w->sha, &c);
-}
-
-/* The extent itself; its chunk reference was taken by take_chunk. */
-static int add_extent(struct tx *tx, uint64_t ino, const struct ag_write_ext *w)
-{
-	struct ag_extent e;
-
-	e.off = w->off;
-	e.len = w->len;
-	e.coff = 0;
-	memcpy(e.sha, w->sha, 32);
-	tx->stats.logical += w->len;
-	return extent_put(tx, ino, &e);
-}
-
-/* An append's offsets count from the file's size now: move them there
- * (AG_WRITE_APPEND), so that the op reads as a plain write. */
-static int place_append(const struct ag_attr *in, struct ag_op_write *o,
-			uint64_t *shift)
-{
-	*shift = 0;
-	if (!(o->flags & AG_WRITE_APPEND))
-		return 0;
-	if (o->flags & (AG_WRITE_EXPECT | AG_WRITE_TRUNCATE) || o->start)
-		return -EINVAL;
-	*shift = in->size;
-	if (in->size + o->end < in->size || in->size + o->new_size < in->size)
-		return -EFBIG;
-	o->end += in->size;
-	o->start = in->size;
-	o->new_size += in->size;
-	return 0;
-}
-
-static int op_write(struct tx *tx, const struct ag_op_write *op)
-{
-	struct ag_op_write o_placed = *op, *o = &o_placed;
-	struct ag_write_ext w;
-	struct ag_attr in;
-	uint64_t prev_end, shift;
-	uint32_t i;
-	int rc = inode_get(tx, o->ino, &in);
-
-	if (rc)
-		return rc;
-	if (is_dir(&in))
-		return -EISDIR;
-	if (!S_ISREG(in.mode))
-		return -EINVAL;
-	rc = place_append(&in, o, &shift);
-	if (rc)
-		return rc;
-	if (o->start > o->end)
-		return -EINVAL;
-	prev_end = o->start;
-	for (i = 0; i < o->next; i++) {
-		ag_write_ext_get(o, i, &w);
-		w.off += shift;
-		if (w.off < prev_end || w.off + w.len > o->end ||
-		    w.off + w.len < w.off)
-			return -EINVAL;
-		prev_end = w.off + w.len;
-	}
-	if (o->flags & AG_WRITE_EXPECT) {
-		uint64_t now;
-
-		rc = ag_extent_digest(tx->m->tree, in.ino, o->start, o->end,
-				      &now);
-		if (!rc && now != o->base)
-			rc = -ESTALE; /* bytes it filled in have changed */
-	}
-	for (i = 0; !rc && i < o->next; i++) {
-		ag_write_ext_get(o, i, &w);
-		rc = take_chunk(tx, &w);
-	}
-	if (!rc)
-		rc = punch(tx, in.ino, o->start, o->end);
-	for (i = 0; !rc && i < o->next; i++) {
-		ag_write_ext_get(o, i, &w);
-		w.off += shift;
-		rc = add_extent(tx, in.ino, &w);
-	}
-	if (rc)
-		return rc;
-	if (o->flags & AG_WRITE_TRUNCATE) {
-		if (o->new_size < in.size)
-			rc = punch(tx, in.ino, o->new_size, UINT64_MAX);
-		in.size = o->new_size;
-	} else if (o->new_size > in.size) {
-		in.size = o->new_size;
-	}
-	in.mtime = in.ctime = tx->now;
-	in.flags &= ~AG_INODE_ETAG;
-	return rc ? rc : inode_put(tx, &in);
-}
-
-/* The source's extents are read before the destination is punched, so
- * a file may clone a range of itself to a range that does not overlap. */
-static int op_clone(struct tx *tx, const struct ag_op_clone *o)
-{
-	struct ag_attr src, dst;
-	struct ag_extent *arr = NULL;
-	uint64_t len = o->len, send;
-	size_t n = 0, i;
-	int rc = inode_get(tx, o->src, &src);
-
-	if (!rc)
-		rc = inode_get(tx, o->dst, &dst);
-	if (rc)
-		return rc;
-	if (is_dir(&src) || is_dir(&dst))
-		return -EISDIR;
-	if (!S_ISREG(src.mode) || !S_ISREG(dst.mode))
-		return -EINVAL;
-	if (o->soff >= src.size)
-		return 0;
-	len = AG_MIN(len, src.size - o->soff);
-	send = o->soff + len;
-	if (o->doff + len < o->doff)
-		return -EFBIG;
-	if (src.ino == dst.ino && o->soff < o->doff + len &&
-	    o->doff < send)
-		return -EINVAL;
-	rc = extents_overlapping(tx, src.ino, o->soff, send, &arr, &n);
-	if (!rc)
-		rc = punch(tx, dst.ino, o->doff, o->doff + len);
-	for (i = 0; i < n && !rc; i++) {
-		struct ag_extent e = arr[i];
-		uint64_t from = AG_MAX(e.off, o->soff);
-		uint64_t to = AG_MIN(e.off + e.len, send);
-
-		e.coff += (uint32_t)(from - e.off);
-		e.len = (uint32_t)(to - from);
-		e.off = o->doff + (from - o->soff);
-		rc = chunk_ref(tx, e.sha, 1);
-		if (!rc)
-			rc = extent_put(tx, dst.ino, &e);
-		tx->stats.logical += e.len;
-	}
-	free(arr);
-	if (rc)
-		return rc;
-	dst.size = AG_MAX(dst.size, o->doff + len);
-	dst.mtime = dst.ctime = tx->now;
-	dst.flags &= ~AG_INODE_ETAG;
-	return inode_put(tx, &dst);
-}
-
-/* A mirrored stripe records its length: whole blocks, within the
- * payload its groups hold (stripe.h). */
-static int mirrored_len_ok(const struct ag_label *l, uint32_t len)
-{
-	return len && !(len % AG_BLOCK) && len <= ag_mirror_payload(l);
-}
-
-static int op_stripe(struct tx *tx, const struct ag_op_stripe *o)
-{
-	struct ag_space *sp = &tx->m->space;
-	uint8_t k[AG_KEYBUF];
-
-	const struct ag_label *l = &tx->m->ds->label;
-	uint64_t end = ((uint64_t)o->stripe + 1) * l->ec_k * l->strip_size;
-	struct ag_seg_rec r;
-	int rc;
-
-	if (o->seg >= sp->nseg || sp->owner[o->seg] != tx->client ||
-	    end > ag_segment_payload(l))
-		return -ESTALE;
-	if (o->n == 1 ? !mirrored_len_ok(l, get_le32(o->crcs))
-		      : o->n != l->ec_k + l->ec_m)
-		return -EINVAL;
-	rc = tput(tx, k, ag_key_stripe(k, o->seg, o->stripe), o->crcs,
-		  4 * o->n);
-	if (rc)
-		return rc;
-	/* a recorded stripe is never written over by a later lessee */
-	rc = seg_get(tx, o->seg, &r);
-	if (rc || r.fill >= end)
-		return rc;
-	r.fill = end;
-	return ag_tx_seg_put(tx, o->seg, &r);
-}
-
-static int op_seg_lease(struct tx *tx)
-{
-	const struct ag_label *l = &tx->m->ds->label;
-	struct ag_seg_rec r = { .state = AG_SEG_DATA };
-	uint32_t seg;
-	int rc;
-
-	/* fill what others sealed before taking a fresh segment */
-	rc = ag_space_find_sealed(&tx->m->space, ag_segment_payload(l),
-				  (uint64_t)l->ec_k * l->strip_size, &seg);
-	if (!rc) {
-		rc = seg_get(tx, seg, &r);
-		if (rc)
-			return rc;
-	} else {
-		/* the last free segments are kept for metadata: without them
-		 * not even a delete could commit on a full cluster */
-		rc = ag_space_find_free_beyond(&tx->m->space, AG_META_RESERVE,
-					       &seg);
-		if (rc)
-			return rc;
-	}
-	r.owner = tx->client;
-	rc = ag_tx_seg_put(tx, seg, &r);
-	if (!rc) {
-		tx->seg = seg;
-		tx->fill = r.fill;
-	}
-	return rc;
-}
-
-int ag_tx_seal_segment(struct tx *tx, uint32_t seg, uint64_t fill)
-{
-	struct ag_seg_rec r;
-	int rc = seg_get(tx, seg, &r);
-
-	if (rc)
-		return rc;
-	r.owner = 0;
-	if (fill > r.fill)
-		r.fill = fill;
-	if (!r.live) {
-		r.state = AG_SEG_FREE;
-		r.fill = 0;
-		r.free_gen = tx->m->rec.gen + 1;
-	}
-	return ag_tx_seg_put(tx, seg, &r);
-}
-
-static int op_seg_release(struct tx *tx, const struct ag_op_seg *o)
-{
-	struct ag_space *sp = &tx->m->space;
-
-	if (o->seg >= sp->nseg || sp->state[o->seg] != AG_SEG_DATA ||
-	    sp->owner[o->seg] != tx->client)
-		return -ESTALE;
-	return ag_tx_seal_segment(tx, o->seg, o->fill);
+	return ag_tx_inode_put(tx, &in);
 }
 
 int ag_tx_drop_orphan(struct tx *tx, uint64_t ino)
@@ -1342,20 +811,20 @@ int ag_tx_drop_orphan(struct tx *tx, uint64_t ino)
 	size_t vl = sizeof(v);
 	uint64_t holder;
 	struct ag_attr in;
-	int rc = inode_get(tx, ino, &in);
+	int rc = ag_tx_inode_get(tx, ino, &in);
 
 	if (rc)
 		return rc;
 	if (in.nlink)
 		return 0; /* linked again meanwhile: nothing to drop */
-	rc = tget(tx, k, ag_key_orphan(k, in.ino), v, &vl);
+	rc = ag_tx_get(tx, k, ag_key_orphan(k, in.ino), v, &vl);
 	if (rc)
 		return rc;
 	/* another gateway still has it open: the orphan is its now */
 	holder = ag_holds_other(&tx->m->holds, in.ino, tx->client);
 	if (holder) {
 		put_le64(v, holder);
-		return tput(tx, k, ag_key_orphan(k, in.ino), v, 8);
+		return ag_tx_put(tx, k, ag_key_orphan(k, in.ino), v, 8);
 	}
 	return destroy_inode(tx, &in);
 }
@@ -1382,7 +851,7 @@ static int op_expect(struct tx *tx, const struct ag_op_expect *o)
 		return rc;
 	if (o->cond == AG_EXPECT_ABSENT)
 		return -AG_ECONDITION;
-	rc = inode_get(tx, ino, &in);
+	rc = ag_tx_inode_get(tx, ino, &in);
 	if (rc)
 		return rc;
 	if (!S_ISREG(in.mode))
@@ -1410,17 +879,17 @@ static int apply_op(struct tx *tx, const struct ag_op *op)
 	case AG_OP_RMXATTR:
 		return op_xattr(tx, op->type, &op->u.xattr);
 	case AG_OP_WRITE:
-		return op_write(tx, &op->u.write);
+		return ag_tx_write(tx, &op->u.write);
 	case AG_OP_STRIPE:
-		return op_stripe(tx, &op->u.stripe);
+		return ag_tx_stripe(tx, &op->u.stripe);
 	case AG_OP_SEG_LEASE:
-		return op_seg_lease(tx);
+		return ag_tx_seg_lease(tx);
 	case AG_OP_SEG_RELEASE:
-		return op_seg_release(tx, &op->u.seg);
+		return ag_tx_seg_release(tx, &op->u.seg);
 	case AG_OP_DROP_ORPHAN:
 		return ag_tx_drop_orphan(tx, op->u.ino);
 	case AG_OP_CLONE:
-		return op_clone(tx, &op->u.clone);
+		return ag_tx_clone(tx, &op->u.clone);
 	case AG_OP_EXPECT:
 		return op_expect(tx, &op->u.expect);
 	}
@@ -1579,7 +1048,7 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 
 		client_rec_add(&cr, &e);
 		vl = client_rec_encode(v, &cr, m->rec.gen + 1);
-		rc = tput(&tx, k, kl, v, vl);
+		rc = ag_tx_put(&tx, k, kl, v, vl);
 	}
 	if (rc) {
 		ag_tx_rollback(&tx);

@@ -6,7 +6,7 @@ common_libagora_a_SOURCES = \
 	common/agora.h common/base.h \
 	common/util.c common/util.h \
 	common/config.c common/config.h \
-	common/drive.c common/drive.h \
+	common/drive.c common/drive.h common/geometry.h \
 	common/pool.c common/pool.h \
 	common/commit.c common/commit.h \
 	common/page.h \
@@ -23,7 +23,7 @@ common_libagora_a_SOURCES = \
 	common/space.c common/space.h \
 	common/meta.c common/meta_int.h \
 	common/holds.c \
-	common/apply.c common/apply.h \
+	common/apply.c common/apply.h common/apply_int.h common/refs.c \
 	common/rpc.c common/rpc.h \
 	common/watch.c \
 	common/cluster.c common/cluster.h \

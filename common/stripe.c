@@ -20,6 +20,7 @@
 #include "drive.h"
 #include "ec.h"
 #include "format.h"
+#include "geometry.h"
 #include "stripe.h"
 #include "stripe_int.h"
 #include "util.h"
@@ -32,28 +33,6 @@
 #define JOINT_MAX 4096  /* crc checks over a range's combinations */
 
 atomic_ulong ag_stripe_rebuilds;
-
-static uint64_t geometry(const struct ag_label *l, uint32_t *nstripes)
-{
-	uint64_t w = (uint64_t)l->ec_k + l->ec_m;
-	uint64_t n = 0;
-
-	if (l->strip_size && w)
-		n = l->ndrives * (l->segment_size / l->strip_size) / w;
-	if (nstripes)
-		*nstripes = (uint32_t)n;
-	return n * l->ec_k * l->strip_size;
-}
-
-uint64_t ag_segment_payload(const struct ag_label *l)
-{
-	return geometry(l, NULL);
-}
-
-uint64_t ag_mirror_payload(const struct ag_label *l)
-{
-	return (uint64_t)(l->ec_k + l->ec_m) / (l->ec_m + 1) * l->strip_size;
-}
 
 int ag_stripes_new(struct ag_drives *ds, struct ag_stripes **sp)
 {
@@ -75,7 +54,8 @@ int ag_stripes_new(struct ag_drives *ds, struct ag_stripes **sp)
 	s->w = s->k + s->m;
 	s->strip = l->strip_size;
 	s->spay = (uint64_t)s->k * s->strip;
-	s->payload = geometry(l, &s->nstripes);
+	s->nstripes = ag_segment_stripes(l);
+	s->payload = ag_segment_payload(l);
 	s->groups = s->w / (s->m + 1);
 	s->mcap = ag_mirror_payload(l);
 	/* runs of 1 MiB per drive: a disk takes them several times faster

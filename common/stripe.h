@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "drive.h"
+#include "geometry.h" /* the payload of a segment, of a mirrored stripe */
 
 struct ag_stripes;
 struct ag_packer;
@@ -44,11 +45,6 @@ struct ag_stripe_done {
 /* Shared, thread-safe reader context over ds (borrowed). */
 int ag_stripes_new(struct ag_drives *ds, struct ag_stripes **sp);
 void ag_stripes_free(struct ag_stripes *s);
-
-/* Payload bytes one segment holds: stripes_per_segment * k * strip. */
-uint64_t ag_segment_payload(const struct ag_label *l);
-/* Payload bytes a mirrored stripe holds: (k + m) / (m + 1) strips. */
-uint64_t ag_mirror_payload(const struct ag_label *l);
 
 /* Read len bytes of payload at data address addr into buf and check that
  * their crc32c equals crc. On an I/O error or a crc mismatch, rebuild the

@@ -1,0 +1,41 @@
+/*
+ * apply_int.h - what the two halves of metad's engine share: apply.c
+ * (undoable tree access, the namespace ops, the dispatcher) and refs.c
+ * (extents, chunk references, data segments). Both work inside one
+ * struct tx (meta_int.h): every change goes through ag_tx_put or
+ * ag_tx_del, which log the old record so that a failed op rolls the
+ * whole transaction back.
+ */
+#ifndef AG_APPLY_INT_H
+#define AG_APPLY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta_int.h"
+#include "txn.h"
+
+/* ---- undoable tree access (apply.c) ---- */
+
+int ag_tx_put(struct tx *tx, const void *k, size_t kl, const void *v,
+	      size_t vl);
+int ag_tx_del(struct tx *tx, const void *k, size_t kl);
+int ag_tx_get(struct tx *tx, const void *k, size_t kl, void *v, size_t *vl);
+/* Inode ino (0: the one this transaction's last MKNODE made). */
+int ag_tx_inode_get(struct tx *tx, uint64_t ino, struct ag_attr *in);
+int ag_tx_inode_put(struct tx *tx, const struct ag_attr *in);
+
+/* ---- data (refs.c): each returns 0 or -errno ---- */
+
+/* Remove file bytes [start, end) of ino from its extent map: extents
+ * inside go (dropping their chunk reference), extents across an edge are
+ * trimmed or split (a split adds a reference). */
+int ag_tx_punch(struct tx *tx, uint64_t ino, uint64_t start, uint64_t end);
+/* The ops of txn.h that change data and space. */
+int ag_tx_write(struct tx *tx, const struct ag_op_write *op);
+int ag_tx_clone(struct tx *tx, const struct ag_op_clone *o);
+int ag_tx_stripe(struct tx *tx, const struct ag_op_stripe *o);
+int ag_tx_seg_lease(struct tx *tx);
+int ag_tx_seg_release(struct tx *tx, const struct ag_op_seg *o);
+
+#endif
