@@ -11,7 +11,6 @@
 #include "cluster.h"
 #include "format.h"
 #include "keys.h"
-#include "openfile.h"
 #include "util.h"
 
 static int retire(struct ag_cluster *c);
@@ -111,6 +110,16 @@ uint64_t ag_cluster_generation(struct ag_cluster *c)
 	return g;
 }
 
+int ag_cl_open_none(struct ag_cluster *c)
+{
+	return !c->open_ops || c->open_ops->none(c->open_files);
+}
+
+int ag_cl_open_has(struct ag_cluster *c, uint64_t ino)
+{
+	return c->open_ops && c->open_ops->has(c->open_files, ino);
+}
+
 /* Tell metad this client is alive, and which inodes it holds open,
  * without waiting for a metad that is not there; 0 when it answered. */
 static int ping(struct ag_cluster *c)
@@ -121,7 +130,7 @@ static int ping(struct ag_cluster *c)
 	int rc;
 
 	pthread_rwlock_wrlock(&c->hold_lock);
-	if (ag_open_files_list(c->open_files, 8, &msg, &len))
+	if (!c->open_ops || c->open_ops->list(c->open_files, 8, &msg, &len))
 		msg = NULL; /* no memory: say we are alive at least */
 	if (!msg) {
 		msg = one;
@@ -192,7 +201,8 @@ static void adopt_page(void *arg, const void *page)
 		AG_WARN("agora-metad pushed a page that does not verify");
 }
 
-int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
+int ag_cl_open(const char *config, int flags, const struct ag_open_ops *ops,
+	       struct ag_cluster **cp)
 {
 	struct ag_cluster *c = calloc(1, sizeof(*c));
 	const struct ag_label *l;
@@ -237,8 +247,9 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 		rc = ag_packer_new(c->stripes, &c->packer);
 	if (!rc)
 		rc = ag_chunk_cache_new(c->cfg->chunk_cache, &c->cache);
-	if (!rc)
-		rc = ag_open_files_new(&c->open_files);
+	c->open_ops = ops;
+	if (!rc && ops)
+		rc = ops->make(&c->open_files);
 	if (!rc)
 		rc = ag_random(&c->client_id, sizeof(c->client_id));
 	if (rc)
@@ -276,11 +287,11 @@ int ag_cluster_open(const char *config, int flags, struct ag_cluster **cp)
 	*cp = c;
 	return 0;
 fail:
-	ag_cluster_close(c);
+	ag_cl_close(c);
 	return rc;
 }
 
-void ag_cluster_close(struct ag_cluster *c)
+void ag_cl_close(struct ag_cluster *c)
 {
 	if (!c)
 		return;
@@ -293,7 +304,8 @@ void ag_cluster_close(struct ag_cluster *c)
 		pthread_join(c->heartbeat, NULL);
 	}
 	/* files a gateway still has open: commit what they buffer */
-	ag_open_files_free(c->open_files);
+	if (c->open_ops)
+		c->open_ops->drop(c->open_files);
 	c->open_files = NULL;
 	if (c->rpc && c->packer && ag_packer_active(c->packer) && !ping(c)) {
 		struct ag_txn t;

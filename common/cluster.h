@@ -1,7 +1,7 @@
 /*
  * cluster.h - the client side of libagora: struct ag_cluster and the
- * helpers elem.c, file.c and fsck.c share (read a tree at the newest
- * known root, commit a transaction through metad).
+ * helpers elem.c, the data modules (file_int.h) and fsck.c share (read a
+ * tree at the newest known root, commit a transaction through metad).
  */
 #ifndef AG_CLUSTER_H
 #define AG_CLUSTER_H
@@ -24,6 +24,26 @@
 
 struct ag_chunk_cache;
 struct ag_open_files;
+
+/* The files a gateway holds open (openfile.c) live a layer above this
+ * one. What the handle needs of them it reaches through these, which the
+ * layer that stacks both gives to ag_cl_open (handle.c): so nothing here
+ * or in elem.c calls up. */
+struct ag_open_ops {
+	int (*make)(struct ag_open_files **tp);
+	/* Commit and forget the files still open (their orphans are reaped
+	 * by metad once this client is gone). Accepts NULL. */
+	void (*drop)(struct ag_open_files *t);
+	/* 1 when this handle has no file open (t may be NULL). */
+	int (*none)(struct ag_open_files *t);
+	/* 1 when this handle has ino open, 0 when not (t may be NULL). */
+	int (*has)(struct ag_open_files *t, uint64_t ino);
+	/* A new buffer of skip bytes (for the caller) then the inode of
+	 * every open file, little-endian u64 each: *buf, freed by the
+	 * caller, and its length in *len. */
+	int (*list)(struct ag_open_files *t, size_t skip, uint8_t **buf,
+		    size_t *len);
+};
 
 struct ag_cluster {
 	struct ag_config *cfg;
@@ -58,7 +78,8 @@ struct ag_cluster {
 	int unsynced;                /* a sync failed: the next round syncs */
 	pthread_cond_t seal_cond;
 	struct ag_chunk_cache *cache;
-	struct ag_open_files *open_files; /* openfile.c */
+	struct ag_open_files *open_files; /* openfile.c, through open_ops */
+	const struct ag_open_ops *open_ops; /* NULL: none kept */
 	/* metad's holds of our open inodes (holds.c): a first open holds
 	 * the read side from its HOLD until its file is in open_files, a
 	 * heartbeat the write side while it lists open_files and sends the
@@ -76,6 +97,16 @@ struct ag_cluster {
 	uint64_t rf_sent, rf_done;
 	int rf_busy, rf_rc;
 };
+
+/* ag_cluster_open and ag_cluster_close (handle.c) with the handle's
+ * table of open files kept through ops (may be NULL: none). */
+int ag_cl_open(const char *config, int flags, const struct ag_open_ops *ops,
+	       struct ag_cluster **cp);
+void ag_cl_close(struct ag_cluster *c);
+/* Whether the handle has no file open, and whether it has ino open (the
+ * table's none and has). */
+int ag_cl_open_none(struct ag_cluster *c);
+int ag_cl_open_has(struct ag_cluster *c, uint64_t ino);
 
 /* A read handle on the newest root this cluster handle knows. */
 int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp);

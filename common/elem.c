@@ -19,7 +19,6 @@
 #include "elem.h"
 #include "format.h"
 #include "keys.h"
-#include "openfile.h"
 #include "util.h"
 
 int ag_xattr_private(const char *name)
@@ -493,10 +492,10 @@ int ag_elem_open_here(struct ag_cluster *c, uint64_t parent,
 {
 	struct ag_attr a;
 
-	if (ag_open_files_none(c->open_files))
+	if (ag_cl_open_none(c))
 		return 0;
 	return !ag_lookup(c, parent, name, &a) && !S_ISDIR(a.mode) &&
-	       ag_open_files_has(c->open_files, a.ino);
+	       ag_cl_open_has(c, a.ino);
 }
 
 static int remove_name(struct ag_cluster *c, uint64_t parent,

@@ -32,6 +32,7 @@ common_libagora_a_SOURCES = \
 	common/file_int.h common/read.c common/sink.c common/writer.c \
 	common/write.c \
 	common/openfile.c common/openfile.h \
+	common/handle.c \
 	common/objects.c \
 	common/uploads.c \
 	common/daemon.c \

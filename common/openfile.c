@@ -80,7 +80,7 @@ struct ag_open_files {
 	int nidle;
 };
 
-int ag_open_files_new(struct ag_open_files **tp)
+static int table_new(struct ag_open_files **tp)
 {
 	struct ag_open_files *t = calloc(1, sizeof(*t));
 
@@ -107,7 +107,7 @@ static struct ag_file *find(struct ag_open_files *t, uint64_t ino)
 	return NULL;
 }
 
-int ag_open_files_none(struct ag_open_files *t)
+static int table_none(struct ag_open_files *t)
 {
 	int none;
 
@@ -119,7 +119,7 @@ int ag_open_files_none(struct ag_open_files *t)
 	return none;
 }
 
-int ag_open_files_has(struct ag_open_files *t, uint64_t ino)
+static int table_has(struct ag_open_files *t, uint64_t ino)
 {
 	int has;
 
@@ -131,8 +131,8 @@ int ag_open_files_has(struct ag_open_files *t, uint64_t ino)
 	return has;
 }
 
-int ag_open_files_list(struct ag_open_files *t, size_t skip, uint8_t **buf,
-		       size_t *len)
+static int table_list(struct ag_open_files *t, size_t skip, uint8_t **buf,
+		      size_t *len)
 {
 	uint8_t *b;
 	size_t i, n = 0;
@@ -928,7 +928,7 @@ ssize_t ag_file_clone(struct ag_cluster *c, uint64_t src, uint64_t soff,
 	return rc ? rc : ag_clone_range(c, src, soff, dst, doff, len);
 }
 
-void ag_open_files_free(struct ag_open_files *t)
+static void table_free(struct ag_open_files *t)
 {
 	struct ag_file *f, *next;
 	int i;
@@ -949,3 +949,11 @@ void ag_open_files_free(struct ag_open_files *t)
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
+
+const struct ag_open_ops ag_open_files_ops = {
+	.make = table_new,
+	.drop = table_free,
+	.none = table_none,
+	.has = table_has,
+	.list = table_list,
+};

@@ -1,27 +1,16 @@
 /*
  * openfile.h - the table of open files of a cluster handle (openfile.c),
- * as the rest of the core sees it: made and freed with the handle, asked
- * by unlink and rename whether a name's inode is still open here.
+ * as the layer below reaches it: through the operations cluster.h
+ * defines, given to the handle when it opens (handle.c). The handle
+ * makes the table at open, asks it at unlink and rename whether a name's
+ * inode is still open here, lists it in every heartbeat and commits and
+ * frees it at close.
  */
 #ifndef AG_OPENFILE_H
 #define AG_OPENFILE_H
 
-#include <stdint.h>
+#include "cluster.h"
 
-struct ag_open_files;
-
-int ag_open_files_new(struct ag_open_files **tp);
-/* Commit and forget the files still open (their orphans are reaped by
- * metad once this client is gone). Accepts NULL. */
-void ag_open_files_free(struct ag_open_files *t);
-/* 1 when this handle has no file open (t may be NULL). */
-int ag_open_files_none(struct ag_open_files *t);
-/* 1 when this handle has ino open, 0 when not (t may be NULL). */
-int ag_open_files_has(struct ag_open_files *t, uint64_t ino);
-/* A new buffer of skip bytes (for the caller) then the inode of every
- * open file, little-endian u64 each: *buf, freed by the caller, and its
- * length in *len. */
-int ag_open_files_list(struct ag_open_files *t, size_t skip, uint8_t **buf,
-		       size_t *len);
+extern const struct ag_open_ops ag_open_files_ops;
 
 #endif
