@@ -45,3 +45,6 @@ AGORA_LIBS = common/libagora.a \
 	$(ISAL_LIBS) $(ZSTD_LIBS) $(CRYPTO_LIBS) $(SQLITE3_LIBS) \
 	$(CURL_LIBS) $(NFS_LIBS) $(FUSE3_LIBS) $(CIVETWEB_LIBS) \
 	$(RDMA_LIBS) -lpthread
+
+# The layer order test/check-layers.sh checks (README: Source layout).
+EXTRA_DIST += common/LAYERS

@@ -74,9 +74,13 @@ test_unit_test_space_SOURCES = test/unit/test_space.c test/unit/tap.h
 test_integ_fsx_SOURCES = test/integ/fsx.c
 test_integ_fsx_LDADD =
 
-TESTS += $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
-EXTRA_DIST += $(AGORA_INTEG_TESTS) test/integ/lib.sh test/run-all.sh \
-	test/integ/s3_env.sh test/integ/s3test.py
+# The layer order of common/LAYERS, in includes and in the built objects'
+# calls (test/check-layers.sh).
+AGORA_CHECKS = test/check-layers.sh
+
+TESTS += $(AGORA_CHECKS) $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
+EXTRA_DIST += $(AGORA_CHECKS) $(AGORA_INTEG_TESTS) test/integ/lib.sh \
+	test/run-all.sh test/integ/s3_env.sh test/integ/s3test.py
 
 # Unit tests (no extension) speak TAP: one result per test point.
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \
