@@ -1,6 +1,6 @@
 /*
  * bench_pipeline.c - the single-thread ceiling of the data path: what one
- * core can do with the same stages as the write path of file.c and
+ * core can do with the same stages as the write path of sink.c and
  * stripe.c (content-defined chunking, SHA-256, zstd, packing into 4+2
  * stripes of 64 KiB strips with isa-l, crc32c) and as the read path
  * (crc32c of the stored bytes, zstd decompress), with no drives, tree or

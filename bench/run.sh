@@ -1,10 +1,12 @@
 #!/bin/bash
 # bench/run.sh - the element core's benchmarks, side by side with what the
 # hardware allows: `agora put` and `agora get` against the single-thread
-# pipeline ceiling (bench_pipeline), and metad's group commit rate with 1
-# and 8 clients, and 8 clients of 8 threads each (bench_commit), durable
-# (as S3 and agora put commit) and lazy (as agora-fused commits). Every
-# figure is a median of several runs: the machines are noisy.
+# pipeline ceiling (bench_pipeline), chunking (bench_cdc) and the stripes
+# of the data plane on drive files (bench_stripe) on their own, and
+# metad's group commit rate with 1 and 8 clients, and 8 clients of 8
+# threads each (bench_commit), durable (as S3 and agora put commit) and
+# lazy (as agora-fused commits). Every figure is a median of several
+# runs: the machines are noisy.
 #
 #   bench/run.sh
 #
@@ -28,6 +30,8 @@ bench_name=run
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_pipeline=$build/bench/bench_pipeline
 bench_commit=$build/bench/bench_commit
+bench_cdc=$build/bench/bench_cdc
+bench_stripe=$build/bench/bench_stripe
 
 size=$(numfmt --from=iec "${size_arg%[bB]}" 2>/dev/null) ||
 	die "AGORA_BENCH_SIZE=$size_arg: not a size"
@@ -67,6 +71,11 @@ for ((i = 2; i <= runs; i++)); do
 done
 ceil_w=$(result "$T/pipeline" write_MBps)
 ceil_r=$(result "$T/pipeline" read_MBps)
+
+say ""
+say "== chunking (one thread, in memory) and stripes (4+2, drive files) =="
+"$bench_cdc" | tee "$T/cdc"
+"$bench_stripe" | tee "$T/stripe"
 
 say ""
 say "== agora put / get ($size_arg, distinct data each run) =="

@@ -1,7 +1,8 @@
 /*
  * test_cdc.c - unit tests for content-defined chunking: size bounds,
  * streaming equals one-shot, boundaries resynchronise after an insertion,
- * average size, parameter checks, and a throughput figure.
+ * average size, parameter checks. Its throughput figures are
+ * bench/bench_cdc's.
  */
 #include <errno.h>
 #include <string.h>
@@ -113,14 +114,6 @@ static int cmp_size(const void *a, const void *b)
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static void test_params(const uint8_t *data, uint8_t *edited, size_t *lens,
@@ -259,27 +252,6 @@ static void test_golden(void)
 	free(buf);
 }
 
-static void bench(const uint8_t *data, uint32_t min, uint32_t avg,
-		  uint32_t max)
-{
-	struct ag_cdc c;
-	size_t bytes = 0, chunks = 0;
-	double t0 = now(), t;
-
-	ag_cdc_init(&c, min, avg, max);
-	do {
-		size_t off = 0;
-
-		while (off < STREAM) {
-			off += ag_cdc_next(&c, data + off, STREAM - off, 1);
-			chunks++;
-		}
-		bytes += STREAM;
-	} while ((t = now() - t0) < 0.5);
-	diag("chunking %u/%u/%u: %.2f GB/s (%zu chunks)", min, avg, max,
-	     bytes / t / 1e9, chunks);
-}
-
 int main(void)
 {
 	uint8_t *data = malloc(STREAM), *edited = malloc(STREAM + 64);
@@ -298,11 +270,6 @@ int main(void)
 	test_params(data, edited, lens, lens2, 2048, 8192, 65536);
 	test_params(data, edited, lens, lens2, 16384, 65536, 262144);
 	test_params(data, edited, lens, lens2, 4096, 4096, 16384);
-
-	bench(data, 2048, 8192, 65536);
-	bench(data, 16384, 65536, 262144);
-	bench(data, 64, 256, 1024);
-	bench(data, 64, 1 << 20, 1 << 22);
 
 	free(data);
 	free(edited);
