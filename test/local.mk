@@ -15,6 +15,7 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_btree \
 	test/unit/test_pager \
 	test/unit/test_stripe \
+	test/unit/test_chunkcache \
 	test/unit/test_core \
 	test/unit/test_rpc \
 	test/unit/test_openfile \
@@ -60,6 +61,7 @@ test_unit_test_cdc_SOURCES = test/unit/test_cdc.c test/unit/tap.h
 test_unit_test_ec_SOURCES = test/unit/test_ec.c test/unit/tap.h
 test_unit_test_btree_SOURCES = test/unit/test_btree.c test/unit/tap.h
 test_unit_test_pager_SOURCES = test/unit/test_pager.c test/unit/tap.h
+test_unit_test_chunkcache_SOURCES = test/unit/test_chunkcache.c test/unit/tap.h
 test_unit_test_stripe_SOURCES = test/unit/test_stripe.c test/unit/stripes.h \
 	test/unit/tap.h
 test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h \
