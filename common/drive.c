@@ -26,7 +26,7 @@
 
 int (*ag_drive_fault_hook)(int drive, int is_write, uint64_t off, size_t len);
 
-static void label_encode(uint8_t *b, const struct ag_label *l)
+void ag_label_encode(uint8_t *b, const struct ag_label *l)
 {
 	memset(b, 0, AG_BLOCK);
 	memcpy(b, AG_LABEL_MAGIC, 8);
@@ -50,7 +50,7 @@ static void label_encode(uint8_t *b, const struct ag_label *l)
 }
 
 /* 0, -ENOENT when there is no label at all, -AG_ECORRUPT when damaged. */
-static int label_decode(const uint8_t *b, struct ag_label *l)
+int ag_label_decode(const uint8_t *b, struct ag_label *l)
 {
 	if (memcmp(b, AG_LABEL_MAGIC, 8))
 		return -ENOENT;
@@ -543,7 +543,7 @@ int ag_drives_format(const struct ag_config *cfg, int force,
 			}
 		}
 		if (pread(fds[i], blk, AG_BLOCK, 0) == AG_BLOCK &&
-		    label_decode(blk, &old) != -ENOENT && !force) {
+		    ag_label_decode(blk, &old) != -ENOENT && !force) {
 			AG_ERR("%s already holds an Agora label; use --force "
 			       "to destroy it", cfg->drives[i]);
 			rc = -EEXIST;
@@ -556,7 +556,7 @@ int ag_drives_format(const struct ag_config *cfg, int force,
 		if (pwrite(fds[i], ring, RING_LEN, AG_COMMIT_OFF) != RING_LEN)
 			goto ioerr;
 		l.index = i;
-		label_encode(blk, &l);
+		ag_label_encode(blk, &l);
 		if (pwrite(fds[i], blk, AG_BLOCK, 0) != AG_BLOCK ||
 		    fdatasync(fds[i]))
 			goto ioerr;
@@ -628,7 +628,7 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 				cfg->drives[i]);
 			continue;
 		}
-		rc = label_decode(blk, &labels[i]);
+		rc = ag_label_decode(blk, &labels[i]);
 		if (rc == -ENOENT)
 			AG_WARN("drive %s: no Agora label (not formatted, or "
 				"zeroed)", cfg->drives[i]);

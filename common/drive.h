@@ -62,6 +62,12 @@ struct ag_drives {
 extern int (*ag_drive_fault_hook)(int drive, int is_write, uint64_t off,
 				  size_t len);
 
+/* The 4096-byte block of a label, and back: 0, -ENOENT when the block
+ * holds no label at all, -AG_ECORRUPT when it is damaged or its geometry
+ * cannot be (the bytes come from a drive: any may be wrong). */
+void ag_label_encode(uint8_t *block, const struct ag_label *l);
+int ag_label_decode(const uint8_t *block, struct ag_label *l);
+
 /* Create (sparse, drive_size) missing drive files and write fresh labels
  * and an empty commit ring. Refuses drives that already hold an Agora
  * label unless force. */
