@@ -96,6 +96,23 @@ int ag_rpc_reply_decode(const uint8_t *p, size_t len, struct ag_rpc_reply *r)
 	return 0;
 }
 
+int ag_rpc_reply_header(const uint8_t *hdr, uint32_t *type, uint64_t *id,
+			uint32_t *npages)
+{
+	uint32_t rlen = get_le32(hdr);
+
+	*type = get_le32(hdr + 4);
+	*id = get_le64(hdr + 8);
+	*npages = rlen < 12 + AG_RPC_REPLY_LEN ? 0 :
+		  (rlen - 12 - AG_RPC_REPLY_LEN) / AG_PAGE_SIZE;
+	if (rlen != 12 + AG_RPC_REPLY_LEN + *npages * AG_PAGE_SIZE ||
+	    *npages > AG_RPC_PUSH_MAX || !(*type & AG_RPC_REPLY) ||
+	    (*npages && *type != (AG_RPC_TXN | AG_RPC_REPLY) &&
+	     *type != (AG_RPC_TXN_LAZY | AG_RPC_REPLY)))
+		return -AG_EPROTO;
+	return 0;
+}
+
 /* Resolve "unix:PATH" or "HOST:PORT" into sa (capacity *len). */
 static int resolve(const char *addr, struct sockaddr_storage *sa,
 		   socklen_t *len)
@@ -293,22 +310,14 @@ static int read_reply(struct ag_rpc *r, struct link *l)
 	uint8_t hdr[AG_RPC_HDR], body[AG_RPC_REPLY_LEN];
 	struct ag_rpc_reply reply;
 	struct pending **pp, *p;
-	uint32_t rlen, type, npages, i;
+	uint32_t type, npages, i;
 	uint64_t id;
 	int rc;
 
 	rc = ag_rpc_read_all(l->fd, hdr, sizeof(hdr));
 	if (rc)
 		return rc;
-	rlen = get_le32(hdr);
-	type = get_le32(hdr + 4);
-	id = get_le64(hdr + 8);
-	npages = rlen < 12 + AG_RPC_REPLY_LEN ? 0 :
-		 (rlen - 12 - AG_RPC_REPLY_LEN) / AG_PAGE_SIZE;
-	if (rlen != 12 + AG_RPC_REPLY_LEN + npages * AG_PAGE_SIZE ||
-	    npages > AG_RPC_PUSH_MAX || !(type & AG_RPC_REPLY) ||
-	    (npages && type != (AG_RPC_TXN | AG_RPC_REPLY) &&
-	     type != (AG_RPC_TXN_LAZY | AG_RPC_REPLY)))
+	if (ag_rpc_reply_header(hdr, &type, &id, &npages))
 		return -EPIPE;
 	rc = ag_rpc_read_all(l->fd, body, sizeof(body));
 	if (rc || ag_rpc_reply_decode(body, sizeof(body), &reply))

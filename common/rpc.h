@@ -61,6 +61,11 @@ struct ag_rpc_reply {
 
 void ag_rpc_reply_encode(uint8_t *p, const struct ag_rpc_reply *r);
 int ag_rpc_reply_decode(const uint8_t *p, size_t len, struct ag_rpc_reply *r);
+/* The header of a frame a client reads (AG_RPC_HDR bytes): its type, its
+ * request id and how many pages follow its reply; -AG_EPROTO when it is
+ * not a well-formed reply (the bytes come from the network). */
+int ag_rpc_reply_header(const uint8_t *hdr, uint32_t *type, uint64_t *id,
+			uint32_t *npages);
 
 /* Listen on "unix:PATH" or "HOST:PORT"; returns the socket or -errno. */
 int ag_rpc_listen(const char *addr);
