@@ -105,9 +105,16 @@ static const struct refused {
 	{ "x-amz-write-offset-bytes", { NULL } },
 };
 
+/* As mg_get_header (the first field of that name, in any case), read
+ * from the request's own table so that decoding needs no connection. */
 const char *s3_header(struct s3_req *r, const char *name)
 {
-	return mg_get_header(r->conn, name);
+	int i;
+
+	for (i = 0; i < r->ri->num_headers; i++)
+		if (!strcasecmp(r->ri->http_headers[i].name, name))
+			return r->ri->http_headers[i].value;
+	return NULL;
 }
 
 const char *s3_param(struct s3_req *r, const char *name)
@@ -493,7 +500,7 @@ static enum s3_err parse_target(struct s3_req *r)
 	return S3_OK;
 }
 
-static void req_free(struct s3_req *r)
+void s3_req_free(struct s3_req *r)
 {
 	int i;
 
@@ -628,13 +635,39 @@ static enum s3_err check_version(struct s3_req *r)
 	return v && strcmp(v, "null") ? S3_INVALID_ARGUMENT : S3_OK;
 }
 
+enum s3_err s3_req_decode(struct s3_req *r, const char **detail)
+{
+	enum s3_err e = S3_INTERNAL;
+	char *q;
+
+	/* the raw request target: signatures are over what was sent */
+	r->raw_path = strdup(r->ri->request_uri ? r->ri->request_uri : "/");
+	if (r->raw_path) {
+		q = strchr(r->raw_path, '?');
+		if (q)
+			*q = 0;
+		e = parse_target(r);
+	}
+	if (!r->bucket)
+		r->bucket = strdup("");
+	if (!r->key)
+		r->key = strdup("");
+	if (!r->bucket || !r->key)
+		return S3_INTERNAL;
+	if (!e && parse_query(r, r->ri->query_string))
+		e = S3_INVALID_ARGUMENT;
+	if (!e)
+		e = check_framing(r, detail);
+	return e;
+}
+
 /* The request handler civetweb calls for every request. */
 int s3_http_handle(struct mg_connection *conn, void *arg)
 {
 	static unsigned long long counter;
 	struct s3_req r = { .conn = conn };
 	const struct route *rt;
-	const char *q, *detail = NULL, *h;
+	const char *detail = NULL, *h;
 	enum s3_err e;
 
 	r.ri = mg_get_request_info(conn);
@@ -644,29 +677,11 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 	snprintf(r.request_id, sizeof(r.request_id), "%08X%08llX",
 		 (unsigned)time(NULL),
 		 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-	r.bucket = strdup("");
-	r.key = strdup("");
-	/* the raw request target: signatures are over what was sent */
-	r.raw_path = strdup(r.ri->request_uri ? r.ri->request_uri : "/");
-	if (!r.bucket || !r.key || !r.raw_path) {
-		s3_error(&r, S3_INTERNAL, NULL);
+	e = s3_req_decode(&r, &detail);
+	if (e == S3_INTERNAL) {
+		s3_error(&r, e, NULL);
 		goto out;
 	}
-	q = strchr(r.raw_path, '?');
-	if (q)
-		r.raw_path[q - r.raw_path] = 0;
-	free(r.bucket);
-	free(r.key);
-	r.bucket = r.key = NULL;
-	e = parse_target(&r);
-	if (!r.bucket)
-		r.bucket = strdup("");
-	if (!r.key)
-		r.key = strdup("");
-	if (!e && parse_query(&r, r.ri->query_string))
-		e = S3_INVALID_ARGUMENT;
-	if (!e)
-		e = check_framing(&r, &detail);
 	if (e) {
 		/* a body framed two ways cannot be skipped safely */
 		r.must_close = 1;
@@ -710,7 +725,7 @@ out:
 	s3_reply_flush(&r);
 	if (r.must_close)
 		force_close(&r);
-	req_free(&r);
+	s3_req_free(&r);
 	return r.status;
 }
 

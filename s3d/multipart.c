@@ -152,35 +152,6 @@ int s3_abort_upload(struct s3_req *r)
 	return s3_reply_head(r, 204, NULL, -1);
 }
 
-/* The MD5 a <Part>'s ETag names (32 lowercase hex digits, quoted or
- * not): 0, or -1 for anything else (an ETag no part can have). */
-static int part_md5(const char *v, size_t vl, uint8_t md5[16])
-{
-	static const char hex[] = "0123456789abcdef";
-	char buf[128];
-	int n = s3_xml_unescape(v, vl, buf, sizeof(buf)), i;
-	char *p = buf;
-
-	if (n < 0)
-		return -1;
-	while (*p == ' ' || *p == '"')
-		p++;
-	n = (int)strcspn(p, "\" ");
-	if (n != 32)
-		return -1;
-	for (i = 0; i < 32; i++) {
-		const char *d = memchr(hex, p[i], 16);
-
-		if (!d)
-			return -1;
-		if (i % 2)
-			md5[i / 2] |= (uint8_t)(d - hex);
-		else
-			md5[i / 2] = (uint8_t)((d - hex) << 4);
-	}
-	return 0;
-}
-
 /* The answer to a part the core refused (ag_upload_build_add). */
 static enum s3_err part_refused(int rc)
 {
@@ -228,25 +199,14 @@ int s3_complete_upload(struct s3_req *r)
 	rc = ag_upload_build_new(r->c, &up, r->user.uid, r->user.gid, &ub);
 	while (!rc && !e &&
 	       (found = s3_xml_next(&p, end, "Part", &pv, &pvl)) == 0) {
-		const char *q = pv, *nv, *ev;
-		size_t nvl, evl;
 		uint8_t md5[16];
-		char num[16];
 		long pn;
 
-		if (s3_xml_next(&q, pv + pvl, "PartNumber", &nv, &nvl) ||
-		    (q = pv, s3_xml_next(&q, pv + pvl, "ETag", &ev, &evl)) ||
-		    nvl >= sizeof(num)) {
-			e = S3_MALFORMED_XML;
-			break;
-		}
-		memcpy(num, nv, nvl);
-		num[nvl] = 0;
-		pn = strtol(num, NULL, 10);
-		if (pn < 1 || pn > MAX_PART || part_md5(ev, evl, md5)) {
+		e = s3_xml_part(pv, pvl, &pn, md5);
+		if (!e && (pn < 1 || pn > MAX_PART))
 			e = S3_INVALID_PART;
+		if (e)
 			break;
-		}
 		rc = ag_upload_build_add(ub, (unsigned)pn, md5);
 		e = part_refused(rc);
 		if (e)

@@ -357,9 +357,8 @@ enum s3_err s3_write_condition(struct s3_req *r, int *cond, uint8_t md5[16])
 	return im ? if_match(im, cond, md5) : S3_OK;
 }
 
-/* 0: whole object; 1: [*from, *to]; -1: not satisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *from,
-		       uint64_t *to)
+int s3_range_parse(const char *h, uint64_t size, uint64_t *from,
+		   uint64_t *to)
 {
 	unsigned long long a, b;
 	char *e;
@@ -525,7 +524,7 @@ static int get_reply(struct s3_req *r, const struct ag_attr *a,
 		return s3_reply_head(r, 304, hdr, -1);
 	if (e)
 		return s3_error(r, e, NULL);
-	ranged = parse_range(s3_header(r, "Range"), a->size, &from, &to);
+	ranged = s3_range_parse(s3_header(r, "Range"), a->size, &from, &to);
 	if (ranged < 0)
 		return s3_error(r, S3_INVALID_RANGE, NULL);
 	object_headers(r, a, !ranged, hdr, HDR_MAX);

@@ -125,6 +125,13 @@ int s3_error(struct s3_req *r, enum s3_err e, const char *detail);
 enum s3_err s3_errno(int rc, int on_key);
 
 /* ---- http.c ---- */
+/* Decode what r->ri says (r->conf and r->method set): the raw path, the
+ * bucket and key, the query parameters, and how the body is framed.
+ * S3_OK or the error to answer with (*detail, when set, says more);
+ * bucket and key are set ("" at least) unless the error is S3_INTERNAL.
+ * s3_req_free frees what it allocated, whatever it returned. */
+enum s3_err s3_req_decode(struct s3_req *r, const char **detail);
+void s3_req_free(struct s3_req *r);
 const char *s3_header(struct s3_req *r, const char *name);
 /* The decoded value of query parameter name, NULL when absent. */
 const char *s3_param(struct s3_req *r, const char *name);
@@ -174,6 +181,12 @@ int s3_xml_next(const char **p, const char *end, const char *tag,
 		const char **val, size_t *vlen);
 /* Copy inner text decoding entities; -1 on a bad entity or overflow. */
 int s3_xml_unescape(const char *in, size_t len, char *out, size_t size);
+/* The PartNumber (as strtol reads it: the caller checks its range) and
+ * the MD5 its ETag names of the <Part> whose inner bytes are [v, v +
+ * vlen) in a CompleteMultipartUpload body: S3_OK, S3_MALFORMED_XML or
+ * S3_INVALID_PART (an ETag no part can have). */
+enum s3_err s3_xml_part(const char *v, size_t vlen, long *number,
+			uint8_t md5[16]);
 /* Read the whole request body (at most max bytes) through the body reader. */
 int s3_read_small_body(struct s3_req *r, size_t max, char **out, size_t *len);
 
@@ -181,6 +194,12 @@ int s3_read_small_body(struct s3_req *r, size_t max, char **out, size_t *len);
 /* Check the request's signature (header or presigned URL) and fill
  * r->user; S3_OK or the error to answer with. */
 enum s3_err s3_auth(struct s3_req *r);
+/* The same with the users found by user_get (0 or -ENOENT, as
+ * ag_user_get): all of it but the lookup is decoding the request. */
+enum s3_err s3_auth_with(struct s3_req *r,
+			 int (*user_get)(void *arg, const char *access,
+					 struct ag_user *u),
+			 void *arg);
 /* HMAC-SHA256 and SHA-256 helpers for the chunked body reader. */
 void s3_sha256_hex(const void *data, size_t len, char out[65]);
 void s3_hmac(const uint8_t *key, size_t klen, const void *data, size_t len,
@@ -233,6 +252,11 @@ enum s3_err s3_conditions(struct s3_req *r, const char *prefix,
  * ag_writer_expect: S3_OK and *cond (0 without one) with md5, or the
  * error to answer with now. (object.c) */
 enum s3_err s3_write_condition(struct s3_req *r, int *cond, uint8_t md5[16]);
+/* A Range header (h, NULL when absent) against an object of size bytes:
+ * 0 the whole object (no range, or a form served whole), 1 the bytes
+ * [*from, *to], -1 not satisfiable. (object.c) */
+int s3_range_parse(const char *h, uint64_t size, uint64_t *from,
+		   uint64_t *to);
 /* Stream the body into a new writer (*wp, to commit or free); on a bad
  * body the S3 error is in *e. */
 int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,

@@ -363,7 +363,20 @@ static void signing_key(const char *secret, const struct auth *a,
 	s3_hmac(key, 32, "aws4_request", 12, key);
 }
 
+static int cluster_user(void *arg, const char *access, struct ag_user *u)
+{
+	return ag_user_get(arg, access, u);
+}
+
 enum s3_err s3_auth(struct s3_req *r)
+{
+	return s3_auth_with(r, cluster_user, r->c);
+}
+
+enum s3_err s3_auth_with(struct s3_req *r,
+			 int (*user_get)(void *arg, const char *access,
+					 struct ag_user *u),
+			 void *arg)
 {
 	const char *h = s3_header(r, "Authorization");
 	const char *payload = "UNSIGNED-PAYLOAD";
@@ -416,7 +429,7 @@ enum s3_err s3_auth(struct s3_req *r)
 	}
 	if (strlen(payload) >= sizeof(r->payload_hash))
 		return S3_INVALID_ARGUMENT;
-	if (ag_user_get(r->c, a.access, &r->user))
+	if (user_get(arg, a.access, &r->user))
 		return S3_INVALID_ACCESS_KEY;
 	e = canonical_request(r, &a, payload, &creq);
 	if (e) {

@@ -264,6 +264,52 @@ int s3_xml_unescape(const char *in, size_t len, char *out, size_t size)
 	return (int)o;
 }
 
+/* The MD5 a <Part>'s ETag names (32 lowercase hex digits, quoted or
+ * not): 0, or -1 for anything else (an ETag no part can have). */
+static int part_md5(const char *v, size_t vl, uint8_t md5[16])
+{
+	static const char hex[] = "0123456789abcdef";
+	char buf[128];
+	int n = s3_xml_unescape(v, vl, buf, sizeof(buf)), i;
+	char *p = buf;
+
+	if (n < 0)
+		return -1;
+	while (*p == ' ' || *p == '"')
+		p++;
+	n = (int)strcspn(p, "\" ");
+	if (n != 32)
+		return -1;
+	for (i = 0; i < 32; i++) {
+		const char *d = memchr(hex, p[i], 16);
+
+		if (!d)
+			return -1;
+		if (i % 2)
+			md5[i / 2] |= (uint8_t)(d - hex);
+		else
+			md5[i / 2] = (uint8_t)((d - hex) << 4);
+	}
+	return 0;
+}
+
+enum s3_err s3_xml_part(const char *v, size_t vlen, long *number,
+			uint8_t md5[16])
+{
+	const char *p = v, *nv, *ev;
+	size_t nvl, evl;
+	char num[16];
+
+	if (s3_xml_next(&p, v + vlen, "PartNumber", &nv, &nvl) ||
+	    (p = v, s3_xml_next(&p, v + vlen, "ETag", &ev, &evl)) ||
+	    nvl >= sizeof(num))
+		return S3_MALFORMED_XML;
+	memcpy(num, nv, nvl);
+	num[nvl] = 0;
+	*number = strtol(num, NULL, 10);
+	return part_md5(ev, evl, md5) ? S3_INVALID_PART : S3_OK;
+}
+
 int s3_read_small_body(struct s3_req *r, size_t max, char **out, size_t *len)
 {
 	struct s3_body b;
