@@ -473,8 +473,10 @@ static enum s3_err parse_target(struct s3_req *r)
 		    !strncasecmp(host + hl - dl, r->conf->domain, dl))
 			vbucket = strndup(host, hl - dl - 1);
 	}
-	if (*path != '/')
+	if (*path != '/') {
+		free(vbucket);
 		return S3_INVALID_REQUEST;
+	}
 	rest = strdup(path + 1);
 	if (!rest) {
 		free(vbucket);
