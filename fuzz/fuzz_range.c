@@ -1,9 +1,9 @@
 /*
- * fuzz_range.c - Range and conditional headers (s3d/object.c): Range
- * against objects of a few sizes, If-Match, If-None-Match,
- * If-Modified-Since and If-Unmodified-Since of a read (and of a copy's
- * source), and If-Match / If-None-Match of a write, over the headers of a
- * request (request.h).
+ * fuzz_range.c - Range and conditional headers (s3d/object.c, copy.c):
+ * Range and x-amz-copy-source-range against objects of a few sizes;
+ * If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since of a
+ * read (and of a copy's source); If-Match / If-None-Match of a write;
+ * over the headers of a request (request.h).
  */
 #include "fuzz.h"
 #include "request.h"
@@ -26,6 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   &to) == 1 &&
 		    (from > to || to >= sizes[i]))
 			__builtin_trap(); /* a range outside the object */
+	for (i = 0; i < S3_ARRAY_LEN(sizes); i++)
+		if (s3_copy_range(s3_header(&f.r, "x-amz-copy-source-range"),
+				  sizes[i], &from, &to) == S3_OK &&
+		    (to > sizes[i] || from > sizes[i] - to))
+			__builtin_trap(); /* a copy past the source's end */
 	s3_conditions(&f.r, "", FUZZ_ETAG, 1700000000ll * 1000000000,
 		      S3_NOT_MODIFIED);
 	s3_conditions(&f.r, "x-amz-copy-source-", FUZZ_ETAG, 0,

@@ -70,6 +70,8 @@ rng = ["bytes=0-99", "bytes=100-", "bytes=-500", "bytes=0-0", "bytes=5-2", "byte
        "bytes=0-99,200-299", "bytes=18446744073709551615-", "bytes=-18446744073709551616", "items=0-1", "bytes= 1-2"]
 for i, r in enumerate(rng):
     w("range", f"range-{i:02d}", req("GET", "/b/k", [("Range", r)]))
+for i, r in enumerate(["bytes=0-0", "bytes=0-4095", "bytes=10-5", "bytes=0-4096", "bytes=-5", "bytes=1-2x", "bytes=18446744073709551615-18446744073709551615"]):
+    w("range", f"copy-range-{i:02d}", req("PUT", "/b/k", [("x-amz-copy-source", "/src/key"), ("x-amz-copy-source-range", r)]))
 etag = '"9e107d9d372bb6826bd81d3542a419d6"'
 conds = [[("If-Match", etag)], [("If-Match", "*")], [("If-Match", '"x", ' + etag)],
          [("If-None-Match", "W/" + etag)], [("If-None-Match", "*")], [("If-None-Match", "9e107d9d372bb6826bd81d3542a419d6")],

@@ -43,18 +43,24 @@ enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
 		return e;
 	if (S_ISDIR(a->mode))
 		return S3_NO_SUCH_KEY;
-	*off = 0;
-	*len = a->size;
-	if (range) {
-		unsigned long long from, to;
-		int n = 0;
+	return s3_copy_range(range, a->size, off, len);
+}
 
-		if (sscanf(range, "bytes=%llu-%llu%n", &from, &to, &n) != 2 ||
-		    range[n] || to < from || to >= a->size)
-			return S3_INVALID_RANGE;
-		*off = from;
-		*len = to - from + 1;
-	}
+enum s3_err s3_copy_range(const char *range, uint64_t size, uint64_t *off,
+			  uint64_t *len)
+{
+	unsigned long long from, to;
+	int n = 0;
+
+	*off = 0;
+	*len = size;
+	if (!range)
+		return S3_OK;
+	if (sscanf(range, "bytes=%llu-%llu%n", &from, &to, &n) != 2 ||
+	    range[n] || to < from || to >= size)
+		return S3_INVALID_RANGE;
+	*off = from;
+	*len = to - from + 1;
 	return S3_OK;
 }
 

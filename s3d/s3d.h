@@ -285,6 +285,11 @@ enum s3_err s3_bucket_lookup(struct s3_req *r, const char *name,
  * x-amz-copy-source-range (whole object when absent). */
 enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
 			   uint64_t *off, uint64_t *len);
+/* x-amz-copy-source-range (range, NULL when absent: the whole source)
+ * against a source of size bytes: S3_OK and [*off, *off + *len), or
+ * S3_INVALID_RANGE. (copy.c) */
+enum s3_err s3_copy_range(const char *range, uint64_t size, uint64_t *off,
+			  uint64_t *len);
 
 /* Operations, one group per file; http.c dispatches with one table. */
 int s3_list_buckets(struct s3_req *r);      /* bucket.c */
