@@ -86,7 +86,7 @@ endif
 
 # The long tier: every target for a million executions, when built.
 TESTS += fuzz/long.sh
-EXTRA_DIST += fuzz/long.sh fuzz/corpus
+EXTRA_DIST += fuzz/long.sh fuzz/mkseeds.py fuzz/corpus
 
 # Valid seeds from the real encoders, on demand: make fuzz/mkseeds
 EXTRA_PROGRAMS = fuzz/mkseeds
