@@ -1,13 +1,13 @@
 /*
  * fuzz_txn.c - transaction frames (txn.c): the payload of a TXN frame,
  * as agora-metad decodes it from any client, op by op and extent by
- * extent.
+ * extent, through ag_txn_next and through ag_txn_decode.
  */
 #include "fuzz.h"
 #include "txn.h"
 #include "util.h"
 
-static void touch_op(const struct ag_op *op)
+static int touch_op(void *arg, const struct ag_op *op)
 {
 	struct ag_write_ext e;
 	uint32_t i;
@@ -47,6 +47,8 @@ static void touch_op(const struct ag_op *op)
 	default:
 		break;
 	}
+	(void)arg;
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -56,9 +58,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t client, txid;
 	int rc;
 
+	/* the op by op iterator, then the whole-frame walk over it */
 	if (ag_txn_parse(data, size, &client, &txid, &it))
 		return 0;
 	while ((rc = ag_txn_next(&it, &op)) == 1)
-		touch_op(&op);
+		touch_op(NULL, &op);
+	ag_txn_decode(data, size, &client, &txid, touch_op, NULL);
 	return 0;
 }
