@@ -124,3 +124,40 @@ conf = {
 }
 for k, v in conf.items():
     w("config", k, v)
+
+# ---- body: plain, hashed, aws-chunked (signed with the target's signing
+# key, 32 zero bytes, chained from a seed signature of 64 zeros)
+import hashlib, hmac, base64, zlib
+EMPTY = hashlib.sha256(b"").hexdigest()
+DATE, SCOPE = "20400101T120000Z", "20400101/us-east-1/s3/aws4_request"
+def chunked(chunks, trailer=b"", signed=True):
+    out, prev = b"", "0" * 64
+    for c in chunks + [b""]:
+        if signed:
+            sts = f"AWS4-HMAC-SHA256-PAYLOAD\n{DATE}\n{SCOPE}\n{prev}\n{EMPTY}\n{hashlib.sha256(c).hexdigest()}"
+            prev = hmac.new(bytes(32), sts.encode(), hashlib.sha256).hexdigest()
+            out += f"{len(c):x};chunk-signature={prev}\r\n".encode()
+        else:
+            out += f"{len(c):x}\r\n".encode()
+        out += c + (b"\r\n" if c else b"")
+    return out + trailer + b"\r\n"
+body = b"hello, world"
+md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+w("body", "valid-plain", req("PUT", "/b/k", [("Content-Length", str(len(body)))], body))
+w("body", "valid-sha256", req("PUT", "/b/k", [("Content-Length", str(len(body))), ("x-amz-content-sha256", hashlib.sha256(body).hexdigest()), ("Content-MD5", md5)], body))
+w("body", "valid-crc32", req("PUT", "/b/k", [("Content-Length", str(len(body))), ("x-amz-checksum-crc32", crc)], body))
+w("body", "bad-md5", req("PUT", "/b/k", [("Content-Length", str(len(body))), ("Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA==")], body))
+w("body", "short-body", req("PUT", "/b/k", [("Content-Length", "100")], body))
+w("body", "no-length", req("PUT", "/b/k", [], body))
+w("body", "http-chunked", req("PUT", "/b/k", [("Transfer-Encoding", "chunked")], body))
+sc = chunked([b"a" * 100, b"b" * 7])
+w("body", "valid-signed-chunks", req("PUT", "/b/k", [("Content-Length", str(len(sc))), ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"), ("x-amz-decoded-content-length", "107")], sc))
+uc = chunked([body], trailer=f"x-amz-checksum-crc32:{crc}\r\n".encode(), signed=False)
+w("body", "valid-unsigned-trailer", req("PUT", "/b/k", [("Content-Length", str(len(uc))), ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), ("x-amz-decoded-content-length", str(len(body))), ("x-amz-trailer", "x-amz-checksum-crc32")], uc))
+st = chunked([body], trailer=b"x-amz-checksum-sha256:" + base64.b64encode(hashlib.sha256(body).digest()) + b"\r\nx-amz-trailer-signature:00\r\n")
+w("body", "valid-signed-trailer", req("PUT", "/b/k", [("Content-Length", str(len(st))), ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"), ("x-amz-decoded-content-length", str(len(body))), ("x-amz-trailer", "x-amz-checksum-sha256")], st))
+w("body", "bad-chunk-size", req("PUT", "/b/k", [("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), ("x-amz-decoded-content-length", "5"), ("Content-Length", "30")], b"zz\r\nhello\r\n0\r\n\r\n"))
+w("body", "huge-chunk-size", req("PUT", "/b/k", [("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), ("x-amz-decoded-content-length", "5"), ("Content-Length", "30")], b"ffffffffffffffff\r\nhello\r\n"))
+w("body", "trailer-unknown-sum", req("PUT", "/b/k", [("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), ("x-amz-decoded-content-length", "0"), ("Content-Length", "40")], b"0\r\nx-amz-checksum-md7:AAAA\r\n\r\n"))
+w("body", "long-line", req("PUT", "/b/k", [("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), ("x-amz-decoded-content-length", "0"), ("Content-Length", "999")], b"0" * 600 + b"\r\n"))

@@ -59,6 +59,9 @@ int fuzz_request_open(struct fuzz_request *f, const uint8_t *data,
 		f->ri.query_string = q + 1;
 	}
 	f->ri.content_length = -1;
+	f->r.ri = &f->ri;
+	f->r.conf = &f->conf;
+	f->r.method = f->ri.request_method;
 	while ((line = next_line(&p, end)) && *line) {
 		char *colon = strchr(line, ':');
 		struct mg_header *h;
@@ -72,12 +75,14 @@ int fuzz_request_open(struct fuzz_request *f, const uint8_t *data,
 	}
 	f->body = p < end ? p : "";
 	f->body_len = p < end ? (size_t)(end - p) : 0;
+	f->r.mem_body = f->body;
+	f->r.mem_left = f->body_len;
+	line = (char *)s3_header(&f->r, "Content-Length");
+	if (line)
+		f->ri.content_length = strtoll(line, NULL, 10);
 	strcpy(f->conf.domain, "s3.test");
 	strcpy(f->conf.region, "us-east-1");
 	f->conf.max_skew = 30 * 365 * 86400;
-	f->r.ri = &f->ri;
-	f->r.conf = &f->conf;
-	f->r.method = f->ri.request_method;
 	return 0;
 }
 

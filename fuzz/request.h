@@ -2,8 +2,9 @@
  * request.h - an S3 request for the s3d targets, made from the input as
  * civetweb would hand it over: the first line "METHOD TARGET", then one
  * header "Name: value" a line (at most MG_MAX_HEADERS, as civetweb keeps;
- * a line without ':' is skipped), an empty line, and the body. TARGET is
- * split at '?' into the path and the query string.
+ * a line without ':' is skipped), an empty line, and the body, which
+ * s3_recv then reads. TARGET is split at '?' into the path and the query
+ * string; Content-Length sets the request's content_length.
  */
 #ifndef AG_FUZZ_REQUEST_H
 #define AG_FUZZ_REQUEST_H

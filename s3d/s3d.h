@@ -110,6 +110,10 @@ struct s3_req {
 	int must_close;         /* answered before reading the body */
 	int continued;          /* "100 Continue" sent, or not asked for */
 	int64_t body_read;      /* body bytes read from the connection */
+	/* without a connection (conn NULL: the fuzz targets), the body's
+	 * bytes not read yet */
+	const char *mem_body;
+	size_t mem_left;
 	char *head;             /* status and headers not sent yet */
 	size_t head_len;
 	/* from authentication, for the body reader */
