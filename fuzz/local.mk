@@ -16,14 +16,9 @@ AGORA_FUZZ_REPLAYS = \
 	fuzz/replay_sigv4 fuzz/replay_range fuzz/replay_xml fuzz/replay_body
 
 # The gateway's modules without its main, for the s3d targets.
-FUZZ_S3D_SOURCES = \
-	s3d/s3d.h s3d/http.c s3d/err.c s3d/xml.c s3d/sigv4.c s3d/body.c \
-	s3d/naming.c s3d/bucket.c s3d/object.c s3d/copy.c s3d/list.c \
-	s3d/multipart.c
-FUZZ_REQUEST = fuzz/request.c fuzz/request.h
+fuzz_libfuzzs3d_a_SOURCES = $(S3D_MODULE_SOURCES)
 FUZZ_S3D_LIBS = fuzz/libfuzzs3d.a $(AGORA_LIBS)
-
-fuzz_libfuzzs3d_a_SOURCES = $(FUZZ_S3D_SOURCES)
+FUZZ_REQUEST = fuzz/request.c fuzz/request.h
 
 check_PROGRAMS += $(AGORA_FUZZ_REPLAYS)
 TESTS += $(AGORA_FUZZ_REPLAYS)

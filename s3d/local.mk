@@ -3,9 +3,9 @@
 
 sbin_PROGRAMS += s3d/agora-s3d
 
-s3d_agora_s3d_SOURCES = \
+# Everything but main.c: the fuzz targets link these too (fuzz/local.mk).
+S3D_MODULE_SOURCES = \
 	s3d/s3d.h \
-	s3d/main.c \
 	s3d/http.c \
 	s3d/err.c \
 	s3d/xml.c \
@@ -17,6 +17,7 @@ s3d_agora_s3d_SOURCES = \
 	s3d/copy.c \
 	s3d/list.c \
 	s3d/multipart.c
+s3d_agora_s3d_SOURCES = s3d/main.c $(S3D_MODULE_SOURCES)
 
 # libagora-tls.so (see s3d/tlscompat.c), soname libssl.so: agora-s3d
 # loads it from beside itself (the build tree) or from $(pkglibdir).
