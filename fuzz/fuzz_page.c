@@ -1,6 +1,8 @@
 /*
- * fuzz_page.c - metadata pages (btree.c validation and node decoding):
- * the input is a run of 4096-byte pages, served by an in-memory pager as
+ * fuzz_page.c - metadata pages: pager.c's check of a page pushed by
+ * metad (ag_pagestore_adopt: header, address, crc, as it came and with
+ * its crc made right), then btree.c's validation and node decoding. The
+ * input is a run of 4096-byte pages, served by an in-memory pager as
  * the mirrored drive pages would be once their crc matched. The page
  * whose own address (bytes 8-15) is asked for answers; any other address
  * is page addr % n, so child pointers reach the other pages too. The tree
@@ -14,6 +16,7 @@
 #include "btree.h"
 #include "format.h"
 #include "fuzz.h"
+#include "pager.h"
 #include "util.h"
 
 #define MAX_PAGES 8
@@ -61,6 +64,32 @@ static void mem_release(void *ctx, uint64_t addr)
 	(void)addr;
 }
 
+/* Each page as a client takes one pushed with a reply, into the cache of
+ * a store over a cluster of 4 drives (the store reads no drive here). */
+static void adopt_pages(const uint8_t *data, size_t n)
+{
+	static struct ag_drives ds = {
+		.n = 4,
+		.label = { .version = AG_FORMAT_VERSION, .ndrives = 4,
+			   .ec_k = 2, .ec_m = 1, .page_size = AG_PAGE_SIZE,
+			   .strip_size = 65536, .nsegments = 64,
+			   .segment_size = 64 << 20 },
+	};
+	static uint8_t page[AG_PAGE_SIZE];
+	struct ag_pagestore *ps;
+	size_t i;
+
+	if (ag_pagestore_new(&ds, 0, &ps))
+		return;
+	for (i = 0; i < n; i++) {
+		memcpy(page, data + i * AG_PAGE_SIZE, AG_PAGE_SIZE);
+		ag_pagestore_adopt(ps, page);
+		put_le32(page, ag_crc32c(page + 4, AG_PAGE_SIZE - 4));
+		ag_pagestore_adopt(ps, page);
+	}
+	ag_pagestore_free(ps);
+}
+
 static int count_page(uint64_t addr, int level, void *arg)
 {
 	(void)addr;
@@ -88,6 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ag_log_set_level(2);
 	if (m.n == 0 || m.n > MAX_PAGES)
 		return 0;
+	adopt_pages(data, m.n);
 	if (ag_tree_open(&t, &pg, get_le64(data + 8)))
 		return 0;
 	if (!ag_tree_seek(t, NULL, 0, &c)) {
