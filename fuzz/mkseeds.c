@@ -14,6 +14,7 @@
 
 #include "agora.h"
 #include "btree.h"
+#include "commit.h"
 #include "drive.h"
 #include "format.h"
 #include "rpc.h"
