@@ -261,6 +261,11 @@ enum s3_err s3_write_condition(struct s3_req *r, int *cond, uint8_t md5[16]);
  * [*from, *to], -1 not satisfiable. (object.c) */
 int s3_range_parse(const char *h, uint64_t size, uint64_t *from,
 		   uint64_t *to);
+/* x-amz-copy-source-range (range, NULL when absent: the whole source)
+ * against a source of size bytes: S3_OK and [*off, *off + *len), or
+ * S3_INVALID_RANGE. (copy.c) */
+enum s3_err s3_copy_range(const char *range, uint64_t size, uint64_t *off,
+			  uint64_t *len);
 /* Stream the body into a new writer (*wp, to commit or free); on a bad
  * body the S3 error is in *e. */
 int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
@@ -289,11 +294,6 @@ enum s3_err s3_bucket_lookup(struct s3_req *r, const char *name,
  * x-amz-copy-source-range (whole object when absent). */
 enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
 			   uint64_t *off, uint64_t *len);
-/* x-amz-copy-source-range (range, NULL when absent: the whole source)
- * against a source of size bytes: S3_OK and [*off, *off + *len), or
- * S3_INVALID_RANGE. (copy.c) */
-enum s3_err s3_copy_range(const char *range, uint64_t size, uint64_t *off,
-			  uint64_t *len);
 
 /* Operations, one group per file; http.c dispatches with one table. */
 int s3_list_buckets(struct s3_req *r);      /* bucket.c */
