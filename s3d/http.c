@@ -216,6 +216,7 @@ int64_t s3_parse_http_date(const char *s)
 {
 	struct tm tm;
 	const char *e;
+	time_t t;
 
 	memset(&tm, 0, sizeof(tm));
 	e = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
@@ -225,7 +226,14 @@ int64_t s3_parse_http_date(const char *s)
 	}
 	if (!e)
 		return INT64_MIN;
-	return (int64_t)timegm(&tm) * 1000000000;
+	t = timegm(&tm);
+	/* a date nanoseconds cannot count (before 1678, after 2261) is
+	 * earlier or later than any time there is */
+	if (t < INT64_MIN / 1000000000 + 1)
+		return INT64_MIN + 1;
+	if (t > INT64_MAX / 1000000000)
+		return INT64_MAX;
+	return (int64_t)t * 1000000000;
 }
 
 /* Whether the request carries a body nobody has read yet. */
