@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/agora.h"
-#include "../common/apply.h"
-#include "../common/config.h"
-#include "../common/util.h"
+#include "agora.h"
+#include "apply.h"
+#include "config.h"
+#include "util.h"
 
 struct cmd {
 	const char *name;

@@ -29,12 +29,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/agora.h"
-#include "../common/apply.h"
-#include "../common/config.h"
-#include "../common/format.h"
-#include "../common/rpc.h"
-#include "../common/util.h"
+#include "agora.h"
+#include "apply.h"
+#include "config.h"
+#include "format.h"
+#include "rpc.h"
+#include "util.h"
 
 #define MAX_CONNS 1024
 

@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "../common/agora.h"
+#include "agora.h"
 
 struct mg_connection;
 struct mg_request_info;

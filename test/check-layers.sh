@@ -4,10 +4,11 @@
 # that breaks it:
 #
 #   - every file of common/ belongs to exactly one module of LAYERS
-#     (module X: X.c, X.h and X_int.h);
-#   - an `#include "X.h"` in common/*.c or *.h names a header of the same
+#     (module X: X.c, X.h and X_int.h), and lies in the folder LAYERS
+#     puts its layer in (common/FOLDER/);
+#   - an `#include "X.h"` in common/*/*.c or *.h names a header of the same
 #     layer as the file or of a lower one;
-#   - a call: each object of the built library (common/*.o) refers only
+#   - a call: each object of the built library (common/*/*.o) refers only
 #     to functions and data defined in modules of its layer or below (a
 #     call up through agora.h, which every layer may include for its own
 #     prototypes, shows here);
@@ -31,20 +32,37 @@ fail() {
 
 [ -r "$layers" ] || { echo "check-layers: no $layers" >&2; exit 99; }
 
-declare -A layer_of # module -> layer number (1 = bottom)
-declare -a names    # layer number -> its modules, for messages
+declare -A layer_of  # module -> layer number (1 = bottom)
+declare -A folder_of # module -> the folder of common/ it lives in
+declare -A header_in # header name -> its folder, for the include check
+declare -a names     # layer number -> its modules, for messages
 n=0
+folder=
 while read -r line; do
 	line=${line%%#*}
 	[ -n "${line// /}" ] || continue
+	if [[ $line == */ ]]; then
+		folder=${line%/}
+		continue
+	fi
+	[ -n "$folder" ] || fail "LAYERS: layer \"$line\" comes before any folder"
 	n=$((n + 1))
 	names[n]=$line
 	for m in $line; do
 		[ -z "${layer_of[$m]:-}" ] ||
 			fail "LAYERS: module $m is in layers ${layer_of[$m]} and $n"
 		layer_of[$m]=$n
+		folder_of[$m]=$folder
 	done
 done <"$layers"
+
+for f in "$src"/common/*/*.h; do
+	h=${f##*/}
+	[ -z "${header_in[$h]:-}" ] ||
+		fail "common/: two headers named $h (${header_in[$h]}/, ${f%/*})"
+	d=${f%/*}
+	header_in[$h]=${d##*/}
+done
 
 # The module of a file name: X.c, X.h, X_int.h -> X.
 module() {
@@ -60,15 +78,22 @@ describe() {
 
 # ---- every file in one layer, every include downward ----
 for f in "$src"/common/*.[ch]; do
-	name=common/${f##*/}
+	[ -e "$f" ] && fail "common/${f##*/}: a source outside the folders of common/LAYERS"
+done
+for f in "$src"/common/*/*.[ch]; do
+	name=${f#"$src"/}
 	m=$(module "$f")
 	lf=${layer_of[$m]:-}
 	if [ -z "$lf" ]; then
 		fail "$name: module $m is in no layer of common/LAYERS"
 		continue
 	fi
+	d=${f%/*}
+	d=${d##*/}
+	[ "$d" = "${folder_of[$m]}" ] ||
+		fail "$name: module $m belongs in common/${folder_of[$m]}/ (LAYERS)"
 	while read -r inc; do
-		[ -e "$src/common/$inc" ] || continue # a system or generated header
+		[ -n "${header_in[${inc##*/}]:-}" ] || continue # system or generated
 		mi=$(module "$inc")
 		li=${layer_of[$mi]:-}
 		if [ -z "$li" ]; then
@@ -84,7 +109,7 @@ done
 # ---- calls, from the built objects ----
 objs=()
 [ -n "$build" ] && [ -d "$build/common" ] &&
-	objs=("$build"/common/*.o)
+	objs=("$build"/common/*/*.o)
 if [ ${#objs[@]} -eq 0 ] || [ ! -e "${objs[0]}" ] ||
    ! command -v nm >/dev/null 2>&1; then
 	echo "check-layers: no built objects (or no nm): calls not checked"
@@ -103,17 +128,18 @@ else
 		lf=${layer_of[$m]:-}
 		if [ -z "$lf" ]; then
 			# an object whose source is gone (a stale build) or new
-			[ -e "$src/common/$m.c" ] &&
+			compgen -G "$src/common/*/$m.c" >/dev/null &&
 				fail "common/$m.c: module $m is in no layer"
 			continue
 		fi
 		while read -r _ sym; do
 			d=${def_of[$sym]:-}
 			[ -n "$d" ] && [ "$d" != "$m" ] || continue
-			[ -e "$src/common/$d.c" ] || continue # stale object
+			compgen -G "$src/common/*/$d.c" >/dev/null ||
+				continue # stale object
 			ld=${layer_of[$d]:-0}
 			[ "$ld" -gt "$lf" ] &&
-				fail "common/$m.c uses $sym ($d.c): $m is in" \
+				fail "common/${folder_of[$m]}/$m.c uses $sym ($d.c): $m is in" \
 				     "layer $(describe "$lf"), $d in the higher" \
 				     "layer $(describe "$ld")"
 		done < <(nm -u "$o")
@@ -131,7 +157,7 @@ for f in "$src"/fused/*.[ch] "$src"/s3d/*.[ch] "$src"/metad/*.[ch]; do
 	dir=${dir##*/}
 	while read -r inc; do
 		h=${inc##*/}
-		[ -e "$src/common/$h" ] || continue # its own, or generated
+		[ -n "${header_in[$h]:-}" ] || continue # its own, or generated
 		[ "$h" = agora.h ] && continue
 		[ -e "$src/$dir/$h" ] && [ "$inc" = "$h" ] && continue
 		if [ "$dir" = metad ] && [[ " $metad_ok " == *" $h "* ]]; then

@@ -1,6 +1,6 @@
 #!/bin/bash
 # test/integ/protocol.sh - hostile clients on agora-metad's socket
-# (frames as in common/rpc.h, transactions as in common/txn.h): garbage,
+# (frames as in common/meta/rpc.h, transactions as in common/meta/txn.h): garbage,
 # absurd frame lengths, truncated frames, unknown frame types, malformed
 # transactions, a burst of random frames, many idle connections, and
 # clients that stall half-way through a frame. After each, agora-metad

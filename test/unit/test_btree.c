@@ -1,5 +1,5 @@
 /*
- * test_btree.c - unit test of the copy-on-write B+tree (common/btree.c).
+ * test_btree.c - unit test of the copy-on-write B+tree (common/disk/btree.c).
  *
  * Runs the tree over an in-memory pager that also polices the contract:
  * a page address is written once, released at most once and only after

@@ -1,6 +1,6 @@
 /*
  * test_config.c - unit test of the configuration file parser
- * (common/config.c) and of the sizes it reads (ag_parse_size).
+ * (common/base/config.c) and of the sizes it reads (ag_parse_size).
  *
  * Good files load with every value where it belongs and the defaults
  * elsewhere; each kind of bad line is refused with -EINVAL (or the errno

@@ -1,6 +1,6 @@
 /*
  * test_keys.c - unit test of the key codec of the metadata tree
- * (common/keys.c): every kind of key decodes to what it was encoded from,
+ * (common/meta/keys.c): every kind of key decodes to what it was encoded from,
  * and a decoder refuses a key of another kind, of a wrong length, or cut
  * short, without reading past the length it is given (each key is
  * decoded from a heap copy of exactly its length, so ASan sees an

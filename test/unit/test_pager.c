@@ -1,7 +1,7 @@
 /*
- * test_pager.c - unit test of the commit record and ring (common/commit.c),
- * the page header (common/page.h) and the mirrored page store
- * (common/pager.c), on drive files in a temporary directory.
+ * test_pager.c - unit test of the commit record and ring (common/disk/commit.c),
+ * the page header (common/disk/page.h) and the mirrored page store
+ * (common/disk/pager.c), on drive files in a temporary directory.
  *
  * The codec is held to format.h's byte table by an encoder written here
  * from the table alone, so a change of the on-drive format fails the

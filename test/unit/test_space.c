@@ -1,6 +1,6 @@
 /*
  * test_space.c - unit test of metad's segment and page-slot accounting
- * (common/space.c).
+ * (common/meta/space.c).
  *
  * A small cluster's label (6 drives, 8 segments of 32 page slots) with no
  * drives behind it: the accounting is memory only. Page slots are handed

@@ -1,5 +1,5 @@
 /*
- * test_txn.c - unit test of the transaction codec (common/txn.c).
+ * test_txn.c - unit test of the transaction codec (common/meta/txn.c).
  *
  * One transaction holding every op, with a distinct value in every field,
  * is encoded and compared byte for byte with a frame kept here (the wire

@@ -1,0 +1,12 @@
+# common/client/local.mk - libagora's client/ layers (common/LAYERS):
+# a cluster handle and what a gateway does with it: elements, permissions,
+# reading and writing data, open files, S3 objects and uploads, opening a
+# cluster, fsck.
+
+common_libagora_a_SOURCES += \
+	common/client/cluster.c common/client/cluster.h common/client/watch.c \
+	common/client/elem.c common/client/elem.h common/client/acl.c \
+	common/client/file_int.h common/client/read.c common/client/sink.c \
+	common/client/writer.c common/client/write.c common/client/openfile.c \
+	common/client/openfile.h common/client/objects.c \
+	common/client/uploads.c common/client/handle.c common/client/fsck.c
