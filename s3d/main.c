@@ -17,9 +17,6 @@
 
 #include "s3d.h"
 
-int s3_http_handle(struct mg_connection *conn, void *arg);
-int s3_http_error(struct mg_connection *conn, int status, const char *msg);
-
 static volatile sig_atomic_t stopping;
 
 static void on_signal(int sig)

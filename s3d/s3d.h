@@ -129,6 +129,10 @@ int s3_error(struct s3_req *r, enum s3_err e, const char *detail);
 enum s3_err s3_errno(int rc, int on_key);
 
 /* ---- http.c ---- */
+/* civetweb's request handler for every request, and its error callback
+ * for those that fail before reaching it (main.c registers both). */
+int s3_http_handle(struct mg_connection *conn, void *arg);
+int s3_http_error(struct mg_connection *conn, int status, const char *msg);
 /* Decode what r->ri says (r->conf and r->method set): the raw path, the
  * bucket and key, the query parameters, and how the body is framed.
  * S3_OK or the error to answer with (*detail, when set, says more);

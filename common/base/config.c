@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agora.h" /* ag_config_walk is public */
 #include "config.h"
 #include "util.h"
 

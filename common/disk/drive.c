@@ -532,8 +532,6 @@ int ag_drives_format(const struct ag_config *cfg, int force,
 			}
 		}
 		if (fd_size(fds[i]) < cfg->drive_size) {
-			struct stat st;
-
 			if (fstat(fds[i], &st) || !S_ISREG(st.st_mode) ||
 			    ftruncate(fds[i], cfg->drive_size)) {
 				rc = -ENOSPC;

@@ -98,6 +98,8 @@ static uint64_t below(struct fsx *x, uint64_t n)
 }
 
 static void note(struct fsx *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note(struct fsx *x, const char *fmt, ...)
 {
 	char *line = x->log[x->op % LOG_KEEP];
 	va_list ap;

@@ -1252,7 +1252,7 @@ static void stale_tests(void)
 	struct mpager mp;
 	struct mview v;
 	struct ag_tree *t;
-	uint64_t root;
+	uint64_t root = 0;
 	char k[16];
 	int rc = 0;
 

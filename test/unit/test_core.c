@@ -418,7 +418,7 @@ static void test_etag(struct ag_cluster *c)
 }
 
 /* Publish "data" at key below dir through the object API. */
-static int put_key(struct ag_cluster *c, uint64_t dir, const char *key,
+static int put_key(struct ag_cluster *c, uint64_t bucket, const char *key,
 		   const char *data)
 {
 	struct ag_writer *w;
@@ -427,7 +427,7 @@ static int put_key(struct ag_cluster *c, uint64_t dir, const char *key,
 	if (!rc)
 		rc = ag_writer_write(w, data, strlen(data));
 	if (!rc)
-		rc = ag_object_commit(w, dir, key, 0, 0, NULL);
+		rc = ag_object_commit(w, bucket, key, 0, 0, NULL);
 	ag_writer_free(w);
 	return rc;
 }
@@ -1086,7 +1086,7 @@ struct stale_listing {
 
 /* Make (or with unmake, remove) names "n%05d" + suffix for every step-th
  * i, in batches of one transaction each. */
-static int stale_names(struct ag_cluster *w, uint64_t dir, int step,
+static int stale_names(struct ag_cluster *w, uint64_t parent, int step,
 		       const char *suffix, int unmake)
 {
 	int i = 0, rc = 0;
@@ -1101,10 +1101,10 @@ static int stale_names(struct ag_cluster *w, uint64_t dir, int step,
 			size_t nlen = snprintf(name, sizeof(name), "n%05d%s",
 					       i, suffix);
 			struct ag_op_mknode o = {
-				.parent = dir, .mode = S_IFREG | 0644,
+				.parent = parent, .mode = S_IFREG | 0644,
 				.name = name, .nlen = nlen,
 			};
-			struct ag_op_unlink u = { .parent = dir, .name = name,
+			struct ag_op_unlink u = { .parent = parent, .name = name,
 						  .nlen = nlen };
 
 			if (unmake)

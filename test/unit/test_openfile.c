@@ -35,7 +35,7 @@ static int make_file(struct ag_cluster *c, const char *name, uint64_t *ino)
 static int read_fresh(struct ag_cluster *c, uint64_t ino, uint8_t *buf,
 		      size_t len)
 {
-	struct ag_file *f;
+	struct ag_file *f = NULL;
 	ssize_t n;
 	int rc;
 
@@ -52,7 +52,7 @@ static int read_fresh(struct ag_cluster *c, uint64_t ino, uint8_t *buf,
 static void test_model(struct ag_cluster *c1, struct ag_cluster *c2)
 {
 	uint8_t *model = calloc(1, SPAN), *got = malloc(SPAN);
-	struct ag_file *f, *g;
+	struct ag_file *f = NULL, *g = NULL;
 	struct ag_attr a;
 	uint64_t ino, size = 0;
 	int i, bad = 0, rc;
@@ -100,7 +100,7 @@ static void test_model(struct ag_cluster *c1, struct ag_cluster *c2)
 static void test_disjoint(struct ag_cluster *c1, struct ag_cluster *c2)
 {
 	uint8_t *half = malloc(SPAN / 2), *got = malloc(SPAN);
-	struct ag_file *f, *g;
+	struct ag_file *f = NULL, *g = NULL;
 	uint64_t ino;
 	int rc1, rc2, right;
 
@@ -125,7 +125,7 @@ static void test_disjoint(struct ag_cluster *c1, struct ag_cluster *c2)
 
 static void test_append(struct ag_cluster *c1, struct ag_cluster *c2)
 {
-	struct ag_file *f, *g;
+	struct ag_file *f = NULL, *g = NULL;
 	char rec[32], *got;
 	uint64_t ino;
 	int i, bad = 0, na = 0, nb = 0;
@@ -163,7 +163,7 @@ static void test_append(struct ag_cluster *c1, struct ag_cluster *c2)
 static void test_holes(struct ag_cluster *c)
 {
 	uint8_t buf[65536], got[65536];
-	struct ag_file *f;
+	struct ag_file *f = NULL;
 	uint64_t ino, pos = 0;
 	int zeros, rc;
 
@@ -191,7 +191,7 @@ static void test_holes(struct ag_cluster *c)
 static void test_removed_open(struct ag_cluster *c1, struct ag_cluster *c2)
 {
 	uint8_t buf[8192], got[8192];
-	struct ag_file *f;
+	struct ag_file *f = NULL;
 	struct ag_attr a;
 	uint64_t ino;
 	int i, gone = 0;
