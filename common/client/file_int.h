@@ -28,6 +28,11 @@
  * from the newest root, at most this many times in all, then fails
  * loudly: under contention it must not spin for ever. */
 #define AG_STALE_TRIES 16
+/* 1 when a write that failed with rc is to start again from the newest
+ * root: -ESTALE, or -AG_ESTALEROOT (a page its sink read was reused
+ * since its root: c is refreshed first, so that the next try's sink
+ * sees a root that holds the page); 0 for any other rc. */
+int ag_write_again(struct ag_cluster *c, int rc);
 
 /* ---- read path (read.c) ---- */
 

@@ -417,6 +417,13 @@ void ag_sink_free(struct ag_sink *s)
 	free(s);
 }
 
+int ag_write_again(struct ag_cluster *c, int rc)
+{
+	if (rc == -ESTALE)
+		return 1;
+	return rc == -AG_ESTALEROOT && !ag_cluster_refresh(c);
+}
+
 int ag_sink_refresh(struct ag_sink *s)
 {
 	ag_tree_close(s->dedup);

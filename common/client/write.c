@@ -109,7 +109,8 @@ ssize_t ag_write(struct ag_cluster *c, uint64_t ino, uint64_t off,
 
 		/* another commit changed the bytes filled in around ours,
 		 * or dropped a chunk we found: again, from the newest root */
-		if (w == -ESTALE && ++tries < AG_STALE_TRIES) {
+		if (w < 0 && ++tries < AG_STALE_TRIES &&
+		    ag_write_again(c, (int)w)) {
 			rc = ag_sink_refresh(&s);
 			continue;
 		}
