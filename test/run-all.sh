@@ -16,7 +16,9 @@
 #  6. with AGORA_LONG=1, build in build-tsan/ with --enable-tsan
 #     (ThreadSanitizer) and run the unit tests and the integration tests
 #     of the threaded paths there (tsan_tests below), at their fast-tier
-#     size;
+#     size; then, when clang is there, build in build-fuzz/ with
+#     --enable-fuzzing and run fuzz/long.sh (every libFuzzer target for
+#     1,000,000 executions from its corpus);
 #  7. print one last line, "N passed, N failed" (", N skipped" when some
 #     were), summed over all runs. Every TAP test point of a unit test and
 #     every integration script counts as one result.
@@ -156,6 +158,15 @@ if autoreconf -fi; then
 		# mount's and the S3 gateway's worker threads, the packer
 		phase_args=(AGORA_LONG=0 AGORA_FSX_OPS=20000 "TESTS=$tsan_tests")
 		phase "tsan" "$root/build-tsan" check --enable-tsan
+		if command -v clang >/dev/null 2>&1; then
+			phase_args=(AGORA_LONG=1 "TESTS=fuzz/long.sh")
+			# in config.status --config's order, so that an
+			# existing build-fuzz/ is kept
+			phase "fuzz" "$root/build-fuzz" check \
+				--enable-fuzzing CC=clang
+		else
+			echo "run-all: no clang: the fuzz targets do not run"
+		fi
 		phase_args=()
 	fi
 else
