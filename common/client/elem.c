@@ -89,6 +89,21 @@ static int check_name(const char *name, size_t *nlen)
 	return 0;
 }
 
+/* 0, with its length in *nlen, when name is one name (1 to AG_NAME_MAX
+ * bytes, no '/') that c may use in parent; a private name on a handle
+ * opened without AG_OPEN_PRIVATE gets if_private: -ENOENT where the
+ * name is looked up or removed (it is not there), -EPERM where it would
+ * be made (it is taken). */
+static int usable_name(struct ag_cluster *c, uint64_t parent,
+		       const char *name, size_t *nlen, int if_private)
+{
+	int rc = check_name(name, nlen);
+
+	if (rc)
+		return rc;
+	return hidden(c, parent, name, *nlen) ? if_private : 0;
+}
+
 static int tree_lookup(struct ag_tree *t, uint64_t parent, const char *name,
 		       size_t nlen, struct ag_attr *a)
 {
@@ -125,7 +140,7 @@ int ag_lookup(struct ag_cluster *c, uint64_t parent, const char *name,
 {
 	struct ag_tree *t;
 	size_t nlen;
-	int rc = check_name(name, &nlen);
+	int rc = usable_name(c, parent, name, &nlen, -ENOENT);
 
 	if (rc)
 		return rc;
@@ -138,8 +153,6 @@ int ag_lookup(struct ag_cluster *c, uint64_t parent, const char *name,
 		return rc ? rc : ag_getattr(c, d.parent ? d.parent : AG_ROOT,
 					    a);
 	}
-	if (hidden(c, parent, name, nlen))
-		return -ENOENT;
 	return AG_CL_READ(c, t, tree_lookup(t, parent, name, nlen, a));
 }
 
@@ -331,12 +344,10 @@ static int make_node(struct ag_cluster *c, uint64_t parent, const char *name,
 	};
 	struct ag_txn t;
 	size_t nlen;
-	int rc = check_name(name, &nlen);
+	int rc = usable_name(c, parent, name, &nlen, -EPERM);
 
 	if (rc)
 		return rc;
-	if (hidden(c, parent, name, nlen))
-		return -EPERM;
 	o.nlen = nlen;
 	if (target) {
 		size_t tl = strlen(target);
@@ -505,12 +516,10 @@ static int remove_name(struct ag_cluster *c, uint64_t parent,
 				  .flags = flags };
 	struct ag_txn t;
 	size_t nlen;
-	int rc = check_name(name, &nlen);
+	int rc = usable_name(c, parent, name, &nlen, -ENOENT);
 
 	if (rc)
 		return rc;
-	if (hidden(c, parent, name, nlen))
-		return -ENOENT;
 	o.nlen = nlen;
 	if (!(flags & AG_UNLINK_DIR) && ag_elem_open_here(c, parent, name))
 		o.flags |= AG_UNLINK_KEEP;
@@ -537,12 +546,10 @@ int ag_unlink_if(struct ag_cluster *c, uint64_t parent, const char *name,
 				  .name = name };
 	struct ag_txn t;
 	size_t nlen;
-	int rc = check_name(name, &nlen);
+	int rc = usable_name(c, parent, name, &nlen, -ENOENT);
 
 	if (rc)
 		return rc;
-	if (hidden(c, parent, name, nlen))
-		return -ENOENT;
 	if (cond != AG_EXPECT_FILE && cond != AG_EXPECT_ETAG)
 		return -EINVAL;
 	o.nlen = e.nlen = nlen;
@@ -564,16 +571,12 @@ int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
 				  .flags = flags };
 	struct ag_txn t;
 	size_t sl, dl;
-	int rc = check_name(sname, &sl);
+	int rc = usable_name(c, sparent, sname, &sl, -ENOENT);
 
 	if (!rc)
-		rc = check_name(dname, &dl);
+		rc = usable_name(c, dparent, dname, &dl, -EPERM);
 	if (rc)
 		return rc;
-	if (hidden(c, sparent, sname, sl))
-		return -ENOENT;
-	if (hidden(c, dparent, dname, dl))
-		return -EPERM;
 	if (flags & ~(AG_RENAME_NOREPLACE | AG_RENAME_EXCHANGE))
 		return -EINVAL;
 	if (!(flags & AG_RENAME_EXCHANGE) && ag_elem_open_here(c, dparent, dname))
@@ -591,12 +594,10 @@ int ag_link(struct ag_cluster *c, uint64_t ino, uint64_t parent,
 	struct ag_op_link o = { .ino = ino, .parent = parent, .name = name };
 	struct ag_txn t;
 	size_t nlen;
-	int rc = check_name(name, &nlen);
+	int rc = usable_name(c, parent, name, &nlen, -EPERM);
 
 	if (rc)
 		return rc;
-	if (hidden(c, parent, name, nlen))
-		return -EPERM;
 	o.nlen = nlen;
 	ag_cl_txn(c, &t);
 	ag_txn_link(&t, &o);
