@@ -1,7 +1,7 @@
 /*
  * fuzz_page.c - metadata pages: pager.c's check of a page pushed by
  * metad (ag_pagestore_adopt: header, address, crc, as it came and with
- * its crc made right), then btree.c's validation and node decoding. The
+ * its crc made right), then node.c's validation and page decoding. The
  * input is a run of 4096-byte pages, served by an in-memory pager as
  * the mirrored drive pages would be once their crc matched. The page
  * whose own address (bytes 8-15) is asked for answers; any other address

@@ -7,4 +7,5 @@ common_libagora_a_SOURCES += \
 	common/disk/drive.c common/disk/drive.h common/disk/pool.c \
 	common/disk/pool.h common/disk/geometry.h common/disk/page.h \
 	common/disk/commit.c common/disk/commit.h common/disk/pager.c \
-	common/disk/pager.h common/disk/btree.c common/disk/btree.h
+	common/disk/pager.h common/disk/btree.c common/disk/btree.h \
+	common/disk/btree_int.h common/disk/node.c common/disk/cursor.c

@@ -4,7 +4,7 @@
  * the format's reference; the offsets below are that table as code).
  *
  * The pager (pager.c) stamps it on every write and verifies it on every
- * read; the tree (btree.c) only reads the address, the generation and
+ * read; the tree (node.c) only reads the address, the generation and
  * the crc of pages the pager handed it. A copy whose crc, magic or
  * address is wrong is corrupt; one whose header does not even name its
  * address is not that page at all (never written there, or overwritten
