@@ -896,115 +896,13 @@ static int apply_op(struct tx *tx, const struct ag_op *op)
 	return -EINVAL;
 }
 
-/* CLIENT record: what the client's most recent transactions were
- * answered with, so that a retry gets the same answer and is not applied
- * again. A client keeps at most AG_TXN_WINDOW transactions in flight and
- * sends id t only once t - AG_TXN_WINDOW is answered, so a retry is
- * either among the AG_TXN_WINDOW highest ids recorded or was never
- * applied, even when retries arrive out of order.
- *   0 generation u64   8 count u32   12 0 u32
- *   16 + 28 i: txid u64, inode u64, segment u32, fill u64
- * (A 36-byte record is the first format: one entry, with the generation
- * after its txid.) */
-#define CLIENT_HDR 16
-#define CLIENT_ENTRY 28
-#define CLIENT_LEGACY_LEN 36
-
-struct client_entry {
-	uint64_t txid, ino, fill;
-	uint32_t seg;
-};
-
-struct client_rec {
-	uint32_t n;
-	struct client_entry e[AG_TXN_WINDOW];
-};
-
-static void client_entry_decode(const uint8_t *p, struct client_entry *e)
-{
-	e->txid = get_le64(p);
-	e->ino = get_le64(p + 8);
-	e->seg = get_le32(p + 16);
-	e->fill = get_le64(p + 20);
-}
-
-static void client_rec_decode(const uint8_t *v, size_t len,
-			      struct client_rec *cr)
-{
-	uint32_t i, n;
-
-	cr->n = 0;
-	if (len == CLIENT_LEGACY_LEN) {
-		cr->n = 1;
-		cr->e[0].txid = get_le64(v);
-		cr->e[0].ino = get_le64(v + 16);
-		cr->e[0].seg = get_le32(v + 24);
-		cr->e[0].fill = get_le64(v + 28);
-		return;
-	}
-	if (len < CLIENT_HDR)
-		return;
-	n = get_le32(v + 8);
-	if (n > AG_TXN_WINDOW || len != CLIENT_HDR + (size_t)n * CLIENT_ENTRY)
-		return;
-	for (i = 0; i < n; i++)
-		client_entry_decode(v + CLIENT_HDR + i * CLIENT_ENTRY, &cr->e[i]);
-	cr->n = n;
-}
-
-static size_t client_rec_encode(uint8_t *v, const struct client_rec *cr,
-				uint64_t gen)
-{
-	uint32_t i;
-
-	put_le64(v, gen);
-	put_le32(v + 8, cr->n);
-	put_le32(v + 12, 0);
-	for (i = 0; i < cr->n; i++) {
-		uint8_t *p = v + CLIENT_HDR + i * CLIENT_ENTRY;
-
-		put_le64(p, cr->e[i].txid);
-		put_le64(p + 8, cr->e[i].ino);
-		put_le32(p + 16, cr->e[i].seg);
-		put_le64(p + 20, cr->e[i].fill);
-	}
-	return CLIENT_HDR + (size_t)cr->n * CLIENT_ENTRY;
-}
-
-static const struct client_entry *client_rec_find(const struct client_rec *cr,
-						  uint64_t txid)
-{
-	uint32_t i;
-
-	for (i = 0; i < cr->n; i++)
-		if (cr->e[i].txid == txid)
-			return &cr->e[i];
-	return NULL;
-}
-
-/* Record e, in place of the lowest id when the window is full. */
-static void client_rec_add(struct client_rec *cr, const struct client_entry *e)
-{
-	uint32_t i, low = 0;
-
-	if (cr->n < AG_TXN_WINDOW) {
-		cr->e[cr->n++] = *e;
-		return;
-	}
-	for (i = 1; i < cr->n; i++)
-		if (cr->e[i].txid < cr->e[low].txid)
-			low = i;
-	if (e->txid > cr->e[low].txid)
-		cr->e[low] = *e;
-}
-
 int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 		  struct ag_meta_result *res)
 {
-	uint8_t k[AG_KEYBUF], v[CLIENT_HDR + AG_TXN_WINDOW * CLIENT_ENTRY];
+	uint8_t k[AG_KEYBUF], v[AG_CLIENT_HDR + AG_TXN_WINDOW * AG_CLIENT_ENTRY];
 	size_t kl, vl = sizeof(v);
-	const struct client_entry *done;
-	struct client_rec cr = { 0 };
+	const struct ag_client_entry *done;
+	struct ag_client_rec cr = { 0 };
 	struct ag_txn_iter it;
 	struct ag_op op;
 	struct tx tx;
@@ -1022,8 +920,8 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 	ag_meta_client_alive(m, tx.client);
 	kl = ag_key_client(k, tx.client);
 	if (txid && !ag_tree_get(m->tree, k, kl, v, &vl))
-		client_rec_decode(v, vl, &cr);
-	done = txid ? client_rec_find(&cr, txid) : NULL;
+		ag_client_rec_decode(v, vl, &cr);
+	done = txid ? ag_client_rec_find(&cr, txid) : NULL;
 	if (done) {
 		/* a retry of a transaction that is already applied */
 		res->replay = 1;
@@ -1043,11 +941,11 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 		return rc;
 	}
 	if (!rc && txid) {
-		struct client_entry e = { .txid = txid, .ino = tx.last_ino,
+		struct ag_client_entry e = { .txid = txid, .ino = tx.last_ino,
 					  .seg = tx.seg, .fill = tx.fill };
 
-		client_rec_add(&cr, &e);
-		vl = client_rec_encode(v, &cr, m->rec.gen + 1);
+		ag_client_rec_add(&cr, &e);
+		vl = ag_client_rec_encode(v, &cr, m->rec.gen + 1);
 		rc = ag_tx_put(&tx, k, kl, v, vl);
 	}
 	if (rc) {

@@ -387,6 +387,85 @@ int ag_stats_rec_decode(const uint8_t *v, size_t len, struct ag_stats_rec *s)
 	return 0;
 }
 
+static void client_entry_decode(const uint8_t *p, struct ag_client_entry *e)
+{
+	e->txid = get_le64(p);
+	e->ino = get_le64(p + 8);
+	e->seg = get_le32(p + 16);
+	e->fill = get_le64(p + 20);
+}
+
+void ag_client_rec_decode(const uint8_t *v, size_t len,
+			  struct ag_client_rec *cr)
+{
+	uint32_t i, n;
+
+	cr->n = 0;
+	if (len == AG_CLIENT_LEGACY_LEN) {
+		cr->n = 1;
+		cr->e[0].txid = get_le64(v);
+		cr->e[0].ino = get_le64(v + 16);
+		cr->e[0].seg = get_le32(v + 24);
+		cr->e[0].fill = get_le64(v + 28);
+		return;
+	}
+	if (len < AG_CLIENT_HDR)
+		return;
+	n = get_le32(v + 8);
+	if (n > AG_TXN_WINDOW || len != AG_CLIENT_HDR + (size_t)n * AG_CLIENT_ENTRY)
+		return;
+	for (i = 0; i < n; i++)
+		client_entry_decode(v + AG_CLIENT_HDR + i * AG_CLIENT_ENTRY, &cr->e[i]);
+	cr->n = n;
+}
+
+size_t ag_client_rec_encode(uint8_t *v, const struct ag_client_rec *cr,
+			    uint64_t gen)
+{
+	uint32_t i;
+
+	put_le64(v, gen);
+	put_le32(v + 8, cr->n);
+	put_le32(v + 12, 0);
+	for (i = 0; i < cr->n; i++) {
+		uint8_t *p = v + AG_CLIENT_HDR + i * AG_CLIENT_ENTRY;
+
+		put_le64(p, cr->e[i].txid);
+		put_le64(p + 8, cr->e[i].ino);
+		put_le32(p + 16, cr->e[i].seg);
+		put_le64(p + 20, cr->e[i].fill);
+	}
+	return AG_CLIENT_HDR + (size_t)cr->n * AG_CLIENT_ENTRY;
+}
+
+const struct ag_client_entry *
+ag_client_rec_find(const struct ag_client_rec *cr, uint64_t txid)
+{
+	uint32_t i;
+
+	for (i = 0; i < cr->n; i++)
+		if (cr->e[i].txid == txid)
+			return &cr->e[i];
+	return NULL;
+}
+
+/* Record e, in place of the lowest id when the window is full. */
+void ag_client_rec_add(struct ag_client_rec *cr,
+		       const struct ag_client_entry *e)
+{
+	uint32_t i, low = 0;
+
+	if (cr->n < AG_TXN_WINDOW) {
+		cr->e[cr->n++] = *e;
+		return;
+	}
+	for (i = 1; i < cr->n; i++)
+		if (cr->e[i].txid < cr->e[low].txid)
+			low = i;
+	if (e->txid > cr->e[low].txid)
+		cr->e[low] = *e;
+}
+
 int ag_extent_walk_start(struct ag_tree *t, uint64_t ino, uint64_t off,
 			 struct ag_extent_walk *w)
 {

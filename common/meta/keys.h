@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "base.h" /* struct ag_attr, AG_ROOT */
+#include "format.h" /* AG_TXN_WINDOW */
 
 enum ag_key_type {
 	AG_K_SUPER = 0x01,
@@ -118,6 +119,45 @@ struct ag_stats_rec {
 	uint64_t logical, unique, stored, chunks, inodes;
 };
 #define AG_STATS_REC_LEN 40
+
+/* value of a CLIENT record: what the client's most recent transactions were
+ * answered with, so that a retry gets the same answer and is not applied
+ * again. A client keeps at most AG_TXN_WINDOW transactions in flight and
+ * sends id t only once t - AG_TXN_WINDOW is answered, so a retry is
+ * either among the AG_TXN_WINDOW highest ids recorded or was never
+ * applied, even when retries arrive out of order.
+ *   0 generation u64   8 count u32   12 0 u32
+ *   16 + 28 i: txid u64, inode u64, segment u32, fill u64
+ * (A 36-byte record is the first format: one entry, with the generation
+ * after its txid.) */
+#define AG_CLIENT_HDR 16
+#define AG_CLIENT_ENTRY 28
+#define AG_CLIENT_LEGACY_LEN 36
+
+struct ag_client_entry {
+	uint64_t txid, ino, fill;
+	uint32_t seg;
+};
+
+struct ag_client_rec {
+	uint32_t n;
+	struct ag_client_entry e[AG_TXN_WINDOW];
+};
+
+/* Decode a CLIENT value into *cr; a value of neither layout decodes as
+ * no entries. */
+void ag_client_rec_decode(const uint8_t *v, size_t len,
+			  struct ag_client_rec *cr);
+/* Encode *cr at generation gen into v (AG_CLIENT_HDR + AG_TXN_WINDOW *
+ * AG_CLIENT_ENTRY bytes); returns the length. */
+size_t ag_client_rec_encode(uint8_t *v, const struct ag_client_rec *cr,
+			    uint64_t gen);
+/* The entry of txid, or NULL. */
+const struct ag_client_entry *
+ag_client_rec_find(const struct ag_client_rec *cr, uint64_t txid);
+/* Record e, in place of the lowest id when the window is full. */
+void ag_client_rec_add(struct ag_client_rec *cr,
+		       const struct ag_client_entry *e);
 
 #define AG_KEYBUF 300
 
