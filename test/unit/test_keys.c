@@ -4,7 +4,7 @@
  * and a decoder refuses a key of another kind, of a wrong length, or cut
  * short, without reading past the length it is given (each key is
  * decoded from a heap copy of exactly its length, so ASan sees an
- * overread).
+ * overread); and the CLIENT record's value.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -195,6 +195,54 @@ static void test_type(void)
 	ok(decode_all(k, 0) == 0, "an empty key is no kind");
 }
 
+/* The CLIENT value: the window round-trips, the first one-entry layout
+ * still reads, a value of another length reads as no entries, and a full
+ * window gives up its lowest id for a higher one only. */
+static void test_client_rec(void)
+{
+	uint8_t v[AG_CLIENT_HDR + AG_TXN_WINDOW * AG_CLIENT_ENTRY];
+	struct ag_client_rec cr = { 0 }, back;
+	struct ag_client_entry e;
+	const struct ag_client_entry *f;
+	size_t len;
+	uint32_t i;
+
+	for (i = 0; i < AG_TXN_WINDOW; i++) {
+		e = (struct ag_client_entry){ .txid = 100 + i, .ino = 7 * i,
+					      .seg = i, .fill = 1000 + i };
+		ag_client_rec_add(&cr, &e);
+	}
+	len = ag_client_rec_encode(v, &cr, 42);
+	ok(len == sizeof(v), "client record of a full window: %zu bytes", len);
+	ag_client_rec_decode(v, len, &back);
+	f = ag_client_rec_find(&back, 131);
+	ok(back.n == AG_TXN_WINDOW && f && f->ino == 7 * 31 && f->seg == 31 &&
+		   f->fill == 1031,
+	   "client record round trip");
+	ok(!ag_client_rec_find(&back, 99), "client record: an id not there");
+	e = (struct ag_client_entry){ .txid = 99 };
+	ag_client_rec_add(&back, &e);
+	ok(!ag_client_rec_find(&back, 99) && ag_client_rec_find(&back, 100),
+	   "client record: an id below the window is not recorded");
+	e = (struct ag_client_entry){ .txid = 200 };
+	ag_client_rec_add(&back, &e);
+	ok(ag_client_rec_find(&back, 200) && !ag_client_rec_find(&back, 100) &&
+		   back.n == AG_TXN_WINDOW,
+	   "client record: a higher id takes the lowest one's place");
+	ag_client_rec_decode(v, len - 1, &back);
+	ok(back.n == 0, "client record one byte short: no entries");
+	memset(v, 0, AG_CLIENT_LEGACY_LEN);
+	v[0] = 5;	/* txid */
+	v[8] = 9;	/* generation */
+	v[16] = 6;	/* inode */
+	v[24] = 3;	/* segment */
+	v[28] = 4;	/* fill */
+	ag_client_rec_decode(v, AG_CLIENT_LEGACY_LEN, &back);
+	f = ag_client_rec_find(&back, 5);
+	ok(back.n == 1 && f && f->ino == 6 && f->seg == 3 && f->fill == 4,
+	   "client record of the first layout: one entry");
+}
+
 int main(void)
 {
 	uint64_t rng = tap_seed() | 1;
@@ -205,5 +253,6 @@ int main(void)
 		test_named_kinds(&rng);
 	}
 	test_type();
+	test_client_rec();
 	return tap_done();
 }
