@@ -32,7 +32,7 @@
  * root: -ESTALE, or -AG_ESTALEROOT (a page its sink read was reused
  * since its root: c is refreshed first, so that the next try's sink
  * sees a root that holds the page); 0 for any other rc. */
-int ag_write_again(struct ag_cluster *c, int rc);
+int ag_sink_again(struct ag_cluster *c, int rc);
 
 /* ---- read path (read.c) ---- */
 

@@ -408,7 +408,7 @@ static int flush_locked(struct ag_file *f, int final)
 	/* another commit changed bytes we filled in around ours, or
 	 * dropped a chunk we found in the tree: again, from the newest
 	 * root */
-	while (tries++ < AG_STALE_TRIES && ag_write_again(f->c, rc))
+	while (tries++ < AG_STALE_TRIES && ag_sink_again(f->c, rc))
 		rc = flush_try(f, final);
 	if (final)
 		sink_give_back(f);
@@ -856,7 +856,7 @@ int ag_file_punch(struct ag_cluster *c, uint64_t ino, uint64_t off,
 		return rc;
 	do
 		rc = punch_try(s, ino, off, end, a.size);
-	while (++tries < AG_STALE_TRIES && ag_write_again(c, rc));
+	while (++tries < AG_STALE_TRIES && ag_sink_again(c, rc));
 	ag_sink_free(s);
 	return rc;
 }

@@ -417,7 +417,7 @@ void ag_sink_free(struct ag_sink *s)
 	free(s);
 }
 
-int ag_write_again(struct ag_cluster *c, int rc)
+int ag_sink_again(struct ag_cluster *c, int rc)
 {
 	if (rc == -ESTALE)
 		return 1;

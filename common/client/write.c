@@ -110,7 +110,7 @@ ssize_t ag_write(struct ag_cluster *c, uint64_t ino, uint64_t off,
 		/* another commit changed the bytes filled in around ours,
 		 * or dropped a chunk we found: again, from the newest root */
 		if (w < 0 && ++tries < AG_STALE_TRIES &&
-		    ag_write_again(c, (int)w)) {
+		    ag_sink_again(c, (int)w)) {
 			rc = ag_sink_refresh(&s);
 			continue;
 		}
