@@ -70,12 +70,12 @@ static int bench(const char *base)
 	if (!rc)
 		rc = read_pieces(&c, piece, npieces, addr, crc, buf);
 	tr = now() - t0;
-	c.ds->d[1].state = AG_DRIVE_MISSING;
+	c.f.ds->d[1].state = AG_DRIVE_MISSING;
 	t0 = now();
 	if (!rc)
 		rc = read_pieces(&c, piece, npieces, addr, crc, buf);
 	td = now() - t0;
-	c.ds->d[1].state = AG_DRIVE_OK;
+	c.f.ds->d[1].state = AG_DRIVE_OK;
 	if (rc) {
 		fprintf(stderr, "bench_stripe: round trip: %s\n",
 			ag_strerror(rc));

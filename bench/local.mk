@@ -10,7 +10,7 @@ bench_bench_commit_SOURCES = bench/bench_commit.c
 # print: chunking in memory, and packing and reading stripes of drive files.
 bench_bench_cdc_SOURCES = bench/bench_cdc.c
 bench_bench_stripe_SOURCES = bench/bench_stripe.c test/unit/stripes.h \
-	test/unit/tap.h
+	test/unit/drives.h test/unit/tap.h
 
 EXTRA_DIST += bench/run.sh
 

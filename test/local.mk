@@ -60,10 +60,11 @@ check_PROGRAMS += $(AGORA_UNIT_TESTS) test/integ/fsx
 test_unit_test_cdc_SOURCES = test/unit/test_cdc.c test/unit/tap.h
 test_unit_test_ec_SOURCES = test/unit/test_ec.c test/unit/tap.h
 test_unit_test_btree_SOURCES = test/unit/test_btree.c test/unit/tap.h
-test_unit_test_pager_SOURCES = test/unit/test_pager.c test/unit/tap.h
+test_unit_test_pager_SOURCES = test/unit/test_pager.c test/unit/tap.h \
+	test/unit/drives.h
 test_unit_test_chunkcache_SOURCES = test/unit/test_chunkcache.c test/unit/tap.h
 test_unit_test_stripe_SOURCES = test/unit/test_stripe.c test/unit/stripes.h \
-	test/unit/tap.h
+	test/unit/drives.h test/unit/tap.h
 test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h \
 	test/unit/fixture.h
 test_unit_test_rpc_SOURCES = test/unit/test_rpc.c test/unit/tap.h

@@ -1,9 +1,9 @@
 /*
  * stripes.h - a 6-drive 4+2 cluster of drive files for the data plane,
  * with no metad and no tree: drives, a stripe reader and a packer, made
- * in a temporary directory under base and removed by cluster_close.
- * Shared by test_stripe.c and bench/bench_stripe.c; header-only, as
- * tap.h is.
+ * in a temporary directory under base (drives.h) and removed by
+ * cluster_close. Shared by test_stripe.c and bench/bench_stripe.c;
+ * header-only, as tap.h is.
  */
 #ifndef AG_TEST_STRIPES_H
 #define AG_TEST_STRIPES_H
@@ -14,8 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "drive.h"
+#include "drives.h"
 #include "stripe.h"
 #include "tap.h"
 #include "util.h"
@@ -28,9 +27,7 @@
 #define SPAY ((uint64_t)K * STRIP)
 
 struct cluster {
-	char dir[256];
-	struct ag_config *cfg;
-	struct ag_drives *ds;
+	struct drive_files f;
 	struct ag_stripes *s;
 	struct ag_packer *p;
 };
@@ -51,33 +48,14 @@ static void fill_random(uint64_t *rng, uint8_t *p, size_t len)
 static int cluster_open(struct cluster *c, const char *base,
 			const char *drive_size)
 {
-	char path[512];
-	struct ag_label l;
-	FILE *f;
-	int i, rc;
+	char ec[16];
+	int rc;
 
 	memset(c, 0, sizeof(*c));
-	snprintf(c->dir, sizeof(c->dir), "%s/agora-stripe-XXXXXX", base);
-	if (!mkdtemp(c->dir))
-		return -errno;
-	snprintf(path, sizeof(path), "%s/agora.conf", c->dir);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "[cluster]\ndrives = ");
-	for (i = 0; i < NDRIVES; i++)
-		fprintf(f, "%s%s/d%d", i ? ", " : "", c->dir, i);
-	fprintf(f, "\nec = %d+%d\ndrive_size = %s\nmetad = unix:%s/metad\n"
-		   "strip_size = 64K\nsegment_size = 1M\n", K, M, drive_size,
-		c->dir);
-	fclose(f);
-	rc = ag_config_load(path, &c->cfg);
+	snprintf(ec, sizeof(ec), "%d+%d", K, M);
+	rc = drive_files_open(&c->f, base, "stripe", NDRIVES, ec, drive_size);
 	if (!rc)
-		rc = ag_drives_format(c->cfg, 0, &l);
-	if (!rc)
-		rc = ag_drives_open(c->cfg, &c->ds);
-	if (!rc)
-		rc = ag_stripes_new(c->ds, &c->s);
+		rc = ag_stripes_new(c->f.ds, &c->s);
 	if (!rc)
 		rc = ag_packer_new(c->s, &c->p);
 	return rc;
@@ -85,21 +63,9 @@ static int cluster_open(struct cluster *c, const char *base,
 
 static void cluster_close(struct cluster *c)
 {
-	char path[512];
-	int i;
-
 	ag_packer_free(c->p);
 	ag_stripes_free(c->s);
-	ag_drives_close(c->ds);
-	if (c->cfg)
-		ag_config_free(c->cfg);
-	for (i = 0; i < NDRIVES; i++) {
-		snprintf(path, sizeof(path), "%s/d%d", c->dir, i);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/agora.conf", c->dir);
-	unlink(path);
-	rmdir(c->dir);
+	drive_files_close(&c->f);
 }
 
 /* Source bytes of piece i of pack_pieces: pieces overlap and start at

@@ -24,67 +24,12 @@
 #include "page.h"
 #include "pager.h"
 #include "tap.h"
+#include "drives.h"
 #include "util.h"
 
 #define NDRIVES 4
 
 static uint64_t rng;
-
-/* ---- a cluster of drive files ---- */
-
-struct cluster {
-	char dir[256];
-	struct ag_config *cfg;
-	struct ag_drives *ds;
-};
-
-static int cluster_open(struct cluster *c)
-{
-	const char *tmp = getenv("TMPDIR");
-	char path[512];
-	struct ag_label l;
-	FILE *f;
-	int i, rc;
-
-	memset(c, 0, sizeof(*c));
-	snprintf(c->dir, sizeof(c->dir), "%s/agora-pager-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(c->dir))
-		return -errno;
-	snprintf(path, sizeof(path), "%s/agora.conf", c->dir);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "[cluster]\ndrives = ");
-	for (i = 0; i < NDRIVES; i++)
-		fprintf(f, "%s%s/d%d", i ? ", " : "", c->dir, i);
-	fprintf(f, "\nec = 2+1\ndrive_size = 16M\nmetad = unix:%s/metad\n"
-		   "strip_size = 64K\nsegment_size = 1M\n", c->dir);
-	fclose(f);
-	rc = ag_config_load(path, &c->cfg);
-	if (!rc)
-		rc = ag_drives_format(c->cfg, 0, &l);
-	if (!rc)
-		rc = ag_drives_open(c->cfg, &c->ds);
-	return rc;
-}
-
-static void cluster_close(struct cluster *c)
-{
-	char path[512];
-	int i;
-
-	ag_drives_close(c->ds);
-	if (c->cfg)
-		ag_config_free(c->cfg);
-	for (i = 0; i < NDRIVES; i++) {
-		snprintf(path, sizeof(path), "%s/d%d", c->dir, i);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/agora.conf", c->dir);
-	unlink(path);
-	rmdir(c->dir);
-}
 
 /* ---- the commit record codec ---- */
 
@@ -236,7 +181,7 @@ static int fake_check(void *arg, const struct ag_commit_rec *r)
 	return 1;
 }
 
-static void make_rec(struct cluster *c, struct ag_commit_rec *r,
+static void make_rec(struct drive_files *c, struct ag_commit_rec *r,
 		     uint64_t gen, uint32_t epoch)
 {
 	memset(r, 0, sizeof(*r));
@@ -253,7 +198,7 @@ static void make_rec(struct cluster *c, struct ag_commit_rec *r,
 
 /* Put rec into slot on drive i as is (0) or with one byte of its
  * page list flipped (1). */
-static int put_slot(struct cluster *c, int i, uint32_t slot,
+static int put_slot(struct drive_files *c, int i, uint32_t slot,
 		    const struct ag_commit_rec *r, int damage)
 {
 	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
@@ -269,7 +214,7 @@ static int put_slot(struct cluster *c, int i, uint32_t slot,
 	return rc;
 }
 
-static int put_all(struct cluster *c, const struct ag_commit_rec *r,
+static int put_all(struct drive_files *c, const struct ag_commit_rec *r,
 		   int damage)
 {
 	int i, rc = 0;
@@ -292,15 +237,15 @@ static void test_ring(void)
 {
 	static struct ag_commit_rec r, got, other;
 	static struct ag_commit_scan scan;
-	struct cluster c;
+	struct drive_files c;
 	uint32_t epoch, page_epoch;
 	uint64_t g;
 	int rc;
 
-	rc = cluster_open(&c);
+	rc = drive_files_open(&c, NULL, "pager", NDRIVES, "2+1", "16M");
 	if (!ok(!rc, "%d drive files formatted and opened (%s)", NDRIVES,
 		ag_strerror(rc))) {
-		cluster_close(&c);
+		drive_files_close(&c);
 		return;
 	}
 	torn_gen = damaged_page_gen = 0;
@@ -416,7 +361,7 @@ static void test_ring(void)
 	ok(!rc && epoch == 3 && !page_epoch,
 	   "a missing drive is skipped by the scan (%s)", ag_strerror(rc));
 	c.ds->d[1].state = AG_DRIVE_OK;
-	cluster_close(&c);
+	drive_files_close(&c);
 }
 
 /* Every write fails, and the ring reads of fail_ring_reads_of. */
@@ -426,7 +371,7 @@ static int fail_all_writes(int drive, int is_write, uint64_t off, size_t len)
 }
 
 /* The fencing epoch of the cluster's state, read from its drives. */
-static uint32_t newest_epoch(struct cluster *c)
+static uint32_t newest_epoch(struct drive_files *c)
 {
 	static struct ag_commit_rec rec;
 	struct ag_drives *ds;
@@ -447,10 +392,10 @@ static void test_metad_fencing(void)
 	struct ag_meta *m = NULL;
 	uint32_t epoch_before;
 	uint64_t gen, root;
-	struct cluster c;
+	struct drive_files c;
 	int rc;
 
-	rc = cluster_open(&c);
+	rc = drive_files_open(&c, NULL, "pager", NDRIVES, "2+1", "16M");
 	ag_drives_close(c.ds);
 	c.ds = NULL;
 	if (!rc)
@@ -487,7 +432,7 @@ static void test_metad_fencing(void)
 	   "the next commit lands, with a newer fencing epoch (%u, was %u)",
 	   newest_epoch(&c), epoch_before);
 	ag_meta_close(m);
-	cluster_close(&c);
+	drive_files_close(&c);
 }
 
 /* ---- the page header ---- */
@@ -547,11 +492,11 @@ static void test_pages(void)
 	struct ag_pagestore *ps = NULL, *cold = NULL;
 	uint8_t *pg[8], *buf = ag_alloc_aligned(AG_PAGE_SIZE);
 	uint64_t addr[8], off;
-	struct cluster c;
+	struct drive_files c;
 	int i, rc, good, bad = 0, unwritten = 0, drive, readback = 1;
 	size_t j;
 
-	rc = cluster_open(&c);
+	rc = drive_files_open(&c, NULL, "pager", NDRIVES, "2+1", "16M");
 	if (!rc)
 		rc = ag_pagestore_new(c.ds, 1 << 20, &ps);
 	if (!rc)
@@ -638,7 +583,7 @@ out:
 	ag_pagestore_free(cold);
 	ag_pagestore_free(ps);
 	free(buf);
-	cluster_close(&c);
+	drive_files_close(&c);
 }
 
 int main(void)

@@ -229,7 +229,7 @@ static int pack_segments(struct ag_packer *p, uint32_t first, uint32_t last,
 static int check_take(struct cluster *c, int *count, int *nec)
 {
 	struct ag_stripes *s = c->s;
-	const struct ag_label *l = &c->ds->label;
+	const struct ag_label *l = &c->f.ds->label;
 	struct ag_stripe_done *list;
 	uint8_t *bufs[W], ok_[W];
 	int n, i, j, bad = 0;
@@ -257,7 +257,7 @@ static int check_take(struct cluster *c, int *count, int *nec)
 				for (j = 0; j < W; j++)
 					bad += ok_[j] == 2 ||
 					       (ok_[j] == 1 &&
-						c->ds->d[ag_slot_drive(l, slot0 + j)]
+						c->f.ds->d[ag_slot_drive(l, slot0 + j)]
 							.state == AG_DRIVE_OK);
 			continue;
 		}
@@ -373,7 +373,7 @@ static int hook(int drive, int is_write, uint64_t off, size_t len)
 
 static void test_corruption(struct cluster *c)
 {
-	struct ag_drives *ds = c->ds;
+	struct ag_drives *ds = c->f.ds;
 	struct damage dm[6];
 	uint8_t *buf = malloc(300 << 10);
 	unsigned long before, csum0;
@@ -491,11 +491,11 @@ static void test_threads(struct cluster *c)
 	int i, bad = 0, r = find_run(1, 0);
 
 	/* every reader hits the slow path: a drive is gone and a strip lies */
-	c->ds->d[5].state = AG_DRIVE_MISSING;
-	hurt(c->ds, &runs[r], AG_ADDR_IDX(runs[r].addr), &dm);
+	c->f.ds->d[5].state = AG_DRIVE_MISSING;
+	hurt(c->f.ds, &runs[r], AG_ADDR_IDX(runs[r].addr), &dm);
 	if (dm.drive == 5) {
-		heal(c->ds, &dm);
-		hurt(c->ds, &runs[r], AG_ADDR_IDX(runs[r].addr) + STRIP, &dm);
+		heal(c->f.ds, &dm);
+		hurt(c->f.ds, &runs[r], AG_ADDR_IDX(runs[r].addr) + STRIP, &dm);
 	}
 	for (i = 0; i < 4; i++) {
 		ra[i].s = c->s;
@@ -508,20 +508,20 @@ static void test_threads(struct cluster *c)
 		bad += ra[i].bad;
 	}
 	ok(!bad, "4 concurrent readers, degraded and corrupt: %d bad", bad);
-	heal(c->ds, &dm);
-	c->ds->d[5].state = AG_DRIVE_OK;
+	heal(c->f.ds, &dm);
+	c->f.ds->d[5].state = AG_DRIVE_OK;
 }
 
 static void test_degraded_packing(struct cluster *c)
 {
-	struct ag_label *l = &c->ds->label;
+	struct ag_label *l = &c->f.ds->label;
 	struct ag_stripe_done *list;
 	int first = nruns, addr_ok = 1, cross[2] = { 0, 0 }, rc, i, n, nec, bad;
 	uint64_t a;
 
 	/* (d) pack with drive 2 missing; when it comes back it holds none
 	 * of those strips (zeros), which the crc catches */
-	c->ds->d[2].state = AG_DRIVE_MISSING;
+	c->f.ds->d[2].state = AG_DRIVE_MISSING;
 	rc = pack_segments(c->p, 2, 3, &addr_ok, cross);
 	ok(!rc && addr_ok, "packed segments 2-3 with a drive missing "
 			  "(%d runs)", nruns - first);
@@ -529,7 +529,7 @@ static void test_degraded_packing(struct cluster *c)
 	ok(bad == nec, "take: %d stripes (%d erasure-coded), only the "
 		       "missing strips unreadable (%d)", n, nec, bad);
 	READ_ALL(c->s, l, 0, "all runs right, drive still missing");
-	c->ds->d[2].state = AG_DRIVE_OK;
+	c->f.ds->d[2].state = AG_DRIVE_OK;
 	READ_ALL(c->s, l, 0, "all runs right, drive back without its strips");
 
 	/* lost writes: the drive says yes and keeps nothing */
@@ -567,7 +567,7 @@ static void test_degraded_packing(struct cluster *c)
  * and the next run follows at the next block of the same stripe. */
 static void test_mirrored(struct cluster *c)
 {
-	struct ag_drives *ds = c->ds;
+	struct ag_drives *ds = c->f.ds;
 	struct ag_stripe_done *list;
 	uint8_t *buf = malloc(MCAP), bad[W];
 	uint64_t expect = AG_ADDR(11, 0), fill;
@@ -652,9 +652,9 @@ static void test_big_pieces(const char *base)
 		rc = read_pieces(&c, piece, npieces, addr, crc, buf);
 	}
 	if (!rc) {
-		c.ds->d[1].state = AG_DRIVE_MISSING;
+		c.f.ds->d[1].state = AG_DRIVE_MISSING;
 		rc = read_pieces(&c, piece, npieces, addr, crc, buf);
-		c.ds->d[1].state = AG_DRIVE_OK;
+		c.f.ds->d[1].state = AG_DRIVE_OK;
 	}
 	ok(!rc, "%d pieces of 1 MiB over %u segments read back, and with "
 	   "drive 1 missing (%s)", npieces, seg + 1, ag_strerror(rc));
@@ -680,7 +680,7 @@ int main(void)
 	   ag_strerror(rc));
 	if (rc)
 		return tap_done();
-	l = &c.ds->label;
+	l = &c.f.ds->label;
 	ok(ag_segment_payload(l) == 16 * SPAY, "segment payload %llu",
 	   (unsigned long long)ag_segment_payload(l));
 	ok(!ag_packer_active(c.p) && !ag_packer_room(c.p),
@@ -736,17 +736,17 @@ int main(void)
 	free(list);
 
 	/* (a) missing drives */
-	c.ds->d[3].state = AG_DRIVE_MISSING;
+	c.f.ds->d[3].state = AG_DRIVE_MISSING;
 	READ_ALL(c.s, l, 0, "all runs right with drive 3 missing");
-	c.ds->d[0].state = AG_DRIVE_MISSING;
+	c.f.ds->d[0].state = AG_DRIVE_MISSING;
 	READ_ALL(c.s, l, 0, "all runs right with drives 0, 3 missing");
-	c.ds->d[4].state = AG_DRIVE_MISSING;
+	c.f.ds->d[4].state = AG_DRIVE_MISSING;
 	ag_log_set_level(2); /* one error line per failed read */
 	READ_ALL(c.s, l, 1u << 0 | 1u << 3 | 1u << 4,
 		 "drives 0, 3, 4 missing: runs on them -EIO, others right");
 	ag_log_set_level(3);
 	for (i = 0; i < NDRIVES; i++)
-		c.ds->d[i].state = AG_DRIVE_OK;
+		c.f.ds->d[i].state = AG_DRIVE_OK;
 
 	/* (c) a drive failing every read */
 	ag_drive_fault_hook = hook;
