@@ -33,6 +33,8 @@ struct cmd {
 };
 
 static int opt_bytes, opt_force, opt_long, opt_recursive, opt_verbose;
+static int opt_repair;
+static double opt_rate_mb;
 static long opt_uid, opt_gid; /* user add --uid/--gid */
 
 static int fail(const char *what, int rc)
@@ -589,6 +591,55 @@ static int cmd_fsck(struct ag_cluster *c, const char *cfg, int argc,
 	return rc;
 }
 
+static void scrub_line(const char *what, const struct ag_scrub_kind *k,
+		       int repair)
+{
+	printf("%-9s %llu checked, %llu bad, %llu missing", what,
+	       (unsigned long long)k->checked, (unsigned long long)k->bad,
+	       (unsigned long long)k->missing);
+	if (repair)
+		printf(", %llu repaired, %llu unrepairable",
+		       (unsigned long long)k->repaired,
+		       (unsigned long long)k->unrepairable);
+	printf("\n");
+}
+
+static int cmd_scrub(struct ag_cluster *c, const char *cfg, int argc,
+		     char **argv)
+{
+	struct ag_scrub_opts o = {
+		.repair = opt_repair,
+		.verbose = opt_verbose,
+		.progress = isatty(STDERR_FILENO),
+		.rate_mb = opt_rate_mb,
+		.out = stdout,
+	};
+	struct ag_scrub_report r;
+	int rc;
+
+	(void)cfg;
+	(void)argc;
+	(void)argv;
+	rc = ag_scrub(c, &o, &r);
+	if (rc < 0) {
+		fail("scrub", rc);
+		return 2;
+	}
+	printf("generation %llu\n", (unsigned long long)r.generation);
+	scrub_line("pages", &r.pages, o.repair);
+	scrub_line("records", &r.records, o.repair);
+	scrub_line("strips", &r.strips, o.repair);
+	scrub_line("mirrored", &r.mirrored, o.repair);
+	if (r.skipped)
+		printf("skipped   %llu changed while scrubbed\n",
+		       (unsigned long long)r.skipped);
+	printf("read      %.1f MB in %.2f s (%.1f MB/s)\n", r.bytes / 1e6,
+	       r.seconds, r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0);
+	printf("%s\n", rc ? (o.repair ? "damage left" : "damage found") :
+	       "clean");
+	return rc;
+}
+
 /* ---- S3 users ---- */
 
 /* Fill out with n random characters of alphabet. */
@@ -659,6 +710,7 @@ static const struct cmd cmds[] = {
 	{ "rm", "rm [-r] /PATH", 1, 1, 2, cmd_rm },
 	{ "mkdir", "mkdir /PATH", 1, 1, 2, cmd_mkdir },
 	{ "fsck", "fsck [-v]", 0, 0, 3, cmd_fsck },
+	{ "scrub", "scrub [--repair] [--rate MB/s] [-v]", 0, 0, 3, cmd_scrub },
 	{ "user", "user add NAME [--uid N --gid N] | list | remove NAME", 1, 2,
 	  2, cmd_user },
 };
@@ -679,6 +731,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "uid", required_argument, NULL, 'U' },
 		{ "gid", required_argument, NULL, 'G' },
+		{ "repair", no_argument, NULL, 'R' },
+		{ "rate", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfg = NULL;
@@ -699,6 +753,8 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case 'U': opt_uid = strtol(optarg, NULL, 10); break;
 		case 'G': opt_gid = strtol(optarg, NULL, 10); break;
+		case 'R': opt_repair = 1; break;
+		case 'M': opt_rate_mb = strtod(optarg, NULL); break;
 		default: usage(stderr); return 2;
 		}
 	}

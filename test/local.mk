@@ -29,6 +29,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/crash.sh \
 	test/integ/badinput.sh \
 	test/integ/corrupt.sh \
+	test/integ/scrub.sh \
 	test/integ/drivegone.sh \
 	test/integ/mirror.sh \
 	test/integ/geometry.sh \

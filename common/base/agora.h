@@ -315,6 +315,33 @@ int ag_cluster_status(struct ag_cluster *c, struct ag_status *st);
  * errno when the check could not run. */
 int ag_fsck(struct ag_cluster *c, FILE *out, int verbose);
 
+/* Scrub (scrub.c): read every live copy of the metadata pages, the commit
+ * records and the data strips, verify each, and with repair rewrite the
+ * bad or missing ones from the surviving redundancy. */
+struct ag_scrub_opts {
+	int repair;     /* rewrite what can be rebuilt */
+	int verbose;    /* one line per damaged copy on out */
+	int progress;   /* one updating line on stderr */
+	double rate_mb; /* read at most this many MB/s (0: no limit) */
+	FILE *out;
+};
+/* Copies of one kind: read, failing their check, unreadable or absent,
+ * rewritten, left damaged (with repair). */
+struct ag_scrub_kind {
+	uint64_t checked, bad, missing, repaired, unrepairable;
+};
+struct ag_scrub_report {
+	uint64_t generation; /* the root whose pages were read */
+	struct ag_scrub_kind pages, records, strips, mirrored;
+	uint64_t skipped;    /* damaged, but changed under the scrub */
+	uint64_t bytes;
+	double seconds;
+};
+/* 0 when nothing is damaged (with repair: nothing left damaged), 1
+ * otherwise, or a negative errno when the scrub could not run. */
+int ag_scrub(struct ag_cluster *c, const struct ag_scrub_opts *o,
+	     struct ag_scrub_report *r);
+
 /* ---- S3 support (objects.c) ---- */
 
 /* The MD5 of a regular file's content, its ETag: the stored one, or (for

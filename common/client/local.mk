@@ -9,4 +9,5 @@ common_libagora_a_SOURCES += \
 	common/client/file_int.h common/client/read.c common/client/sink.c \
 	common/client/writer.c common/client/write.c common/client/openfile.c \
 	common/client/openfile.h common/client/objects.c \
-	common/client/uploads.c common/client/handle.c common/client/fsck.c
+	common/client/uploads.c common/client/handle.c common/client/fsck.c \
+	common/client/scrub.c

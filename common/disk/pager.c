@@ -321,7 +321,10 @@ int ag_page_repair(struct ag_pagestore *ps, uint64_t addr, uint64_t gen)
 			continue;
 		}
 		if (verify(ps, addr, buf) || ag_page_hdr_gen(buf) != gen) {
-			bad |= 1 << c;
+			/* a newer page of the same place is not damage: a
+			 * scrub beside agora-metad must not write over it */
+			if (!slot_reused(ps, addr, buf))
+				bad |= 1 << c;
 		} else if (have < 0) {
 			memcpy(good, buf, ps->page_size);
 			have = c;

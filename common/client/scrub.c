@@ -1,0 +1,558 @@
+/*
+ * scrub.c - read every stored copy of everything live, verify it, and
+ * (when asked) rewrite the bad or missing copies from the redundancy
+ * that survives.
+ *
+ * Three kinds are read: the mirrors of every page reachable from the
+ * newest root, every copy of every commit record in the rings, and every
+ * strip of every recorded erasure-coded stripe (and every copy of the
+ * mirrored ones). Each is checked as fsck checks it: a page by its CRC,
+ * address and generation, a record by its CRC, a strip by the crc32c its
+ * stripe record keeps, a mirrored block against the other copies.
+ *
+ * It runs beside agora-metad and the gateways, so what it read may change
+ * before it writes: a repair is made only after the place is read again
+ * and still holds damage of the same thing (the same page address and
+ * generation, the same record generation, the same stripe record); what
+ * changed meanwhile is counted as skipped, not repaired. The recheck and
+ * the write are not locked against agora-metad: the guarantee is the
+ * narrowing, not an exclusion (agora(8) says so).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "commit.h"
+#include "ec.h"
+#include "format.h"
+#include "keys.h"
+#include "page.h"
+#include "util.h"
+
+/* A stripe record as the walk found it. */
+struct stripe_ref {
+	uint32_t seg, stripe;
+	uint32_t vlen;
+	uint8_t val[4 * AG_EC_MAX];
+};
+
+struct scrub {
+	struct ag_cluster *c;
+	const struct ag_scrub_opts *o;
+	struct ag_scrub_report *r;
+	uint64_t *pages;
+	size_t npages, cap_pages;
+	struct stripe_ref *stripes;
+	size_t nstripes, cap_stripes;
+	uint64_t total, done; /* bytes to read, bytes read */
+	struct timespec start, shown;
+	struct ag_ec *ec;
+};
+
+static double since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) +
+	       (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* Count bytes read, show the progress line at most ten times a second,
+ * and hold the pace to --rate. */
+static void advance(struct scrub *s, uint64_t bytes)
+{
+	double t;
+
+	s->done += bytes;
+	s->r->bytes += bytes;
+	t = since(&s->start);
+	if (s->o->rate_mb > 0) {
+		double ahead = (double)s->done / (s->o->rate_mb * 1e6) - t;
+
+		if (ahead > 0.001)
+			usleep((useconds_t)(ahead * 1e6));
+	}
+	if (s->o->progress && since(&s->shown) >= 0.1) {
+		double pct = s->total ? 100.0 * (double)s->done /
+						(double)s->total : 100.0;
+		double eta = s->done && t > 0 ?
+			     t * (double)(s->total - AG_MIN(s->done, s->total)) /
+				     (double)s->done : 0;
+
+		fprintf(stderr, "\rscrub: %llu of %llu MiB (%.0f%%), ETA %.0f s  ",
+			(unsigned long long)(s->done >> 20),
+			(unsigned long long)(s->total >> 20), pct, eta);
+		clock_gettime(CLOCK_MONOTONIC, &s->shown);
+	}
+}
+
+static void say(struct scrub *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(struct scrub *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->o->out || !s->o->verbose)
+		return;
+	if (s->o->progress)
+		fprintf(stderr, "\r%*s\r", 60, "");
+	va_start(ap, fmt);
+	vfprintf(s->o->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', s->o->out);
+}
+
+static int grow(void **p, size_t *cap, size_t n, size_t size)
+{
+	void *np;
+
+	if (n < *cap)
+		return 0;
+	np = realloc(*p, (*cap ? 2 * *cap : 1024) * size);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = *cap ? 2 * *cap : 1024;
+	return 0;
+}
+
+/* ---- what there is to read ---- */
+
+static int note_page(uint64_t addr, int level, void *arg)
+{
+	struct scrub *s = arg;
+
+	if (!addr)
+		return 0; /* not flushed yet: nothing on the drives */
+	if (level < 0) {
+		/* no mirror could be read: nothing to repair it from */
+		s->r->pages.checked += AG_PAGE_COPIES;
+		s->r->pages.bad += AG_PAGE_COPIES;
+		s->r->pages.unrepairable += AG_PAGE_COPIES;
+		say(s, "page %#llx: no mirror can be read",
+		    (unsigned long long)addr);
+		return 0;
+	}
+	if (grow((void **)&s->pages, &s->cap_pages, s->npages,
+		 sizeof(*s->pages)))
+		return -ENOMEM;
+	s->pages[s->npages++] = addr;
+	return 0;
+}
+
+static int note_stripes(struct scrub *s, struct ag_tree *t)
+{
+	uint8_t k[AG_KEYBUF];
+	struct ag_cursor *cur;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	int rc;
+
+	rc = ag_tree_seek(t, k, ag_key_stripe(k, 0, 0), &cur);
+	if (rc)
+		return rc;
+	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
+		struct stripe_ref *sr;
+		uint32_t seg, stripe;
+
+		if (ag_key_type(ck, ckl) != AG_K_STRIPE)
+			break;
+		if (ag_key_stripe_decode(ck, ckl, &seg, &stripe) ||
+		    cvl > sizeof(sr->val))
+			continue; /* fsck reports malformed records */
+		rc = grow((void **)&s->stripes, &s->cap_stripes, s->nstripes,
+			  sizeof(*s->stripes));
+		if (rc)
+			break;
+		sr = &s->stripes[s->nstripes++];
+		sr->seg = seg;
+		sr->stripe = stripe;
+		sr->vlen = (uint32_t)cvl;
+		memcpy(sr->val, cv, cvl);
+	}
+	ag_cursor_free(cur);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- pages ---- */
+
+static void scrub_page(struct scrub *s, uint64_t addr, uint8_t *buf)
+{
+	struct ag_scrub_kind *k = &s->r->pages;
+	int bad = 0, missing = 0, good, n;
+
+	good = ag_page_check(s->c->ps, addr, &bad, &missing);
+	advance(s, (uint64_t)AG_PAGE_COPIES * s->c->ds->label.page_size);
+	if (good < 0)
+		return;
+	k->checked += (uint64_t)(good + bad + missing);
+	k->bad += (uint64_t)bad;
+	k->missing += (uint64_t)missing;
+	if (!bad && !missing)
+		return;
+	say(s, "page %#llx: %d copies bad, %d missing, %d good",
+	    (unsigned long long)addr, bad, missing, good);
+	if (!s->o->repair)
+		return;
+	/* the generation to repair is the one a good mirror holds now: a
+	 * slot reused since the walk names another address and is left */
+	if (!good || ag_page_read(s->c->ps, addr, buf)) {
+		if (ag_page_read(s->c->ps, addr, buf) == -AG_ESTALEROOT) {
+			s->r->skipped++;
+			return;
+		}
+		k->unrepairable += (uint64_t)(bad + missing);
+		return;
+	}
+	n = ag_page_repair(s->c->ps, addr, ag_page_hdr_gen(buf));
+	if (n == -AG_ECORRUPT &&
+	    ag_page_read(s->c->ps, addr, buf) == -AG_ESTALEROOT) {
+		s->r->skipped++;
+		return;
+	}
+	n = n < 0 ? 0 : AG_MIN(n, bad + missing);
+	k->repaired += (uint64_t)n;
+	k->unrepairable += (uint64_t)(bad + missing - n);
+}
+
+/* ---- commit records ---- */
+
+/* Copy ring slot slot of drive d into block and decode it: 0 when it is
+ * a whole record (its generation in *gen). */
+static int read_record(struct scrub *s, int d, uint32_t slot, uint8_t *block,
+		       struct ag_commit_rec *rec)
+{
+	int rc = ag_drive_read(s->c->ds, d, block, AG_BLOCK,
+			       ag_commit_slot_off(slot));
+
+	return rc ? rc : ag_commit_decode(block, AG_BLOCK, rec);
+}
+
+/* Find in block a whole copy, on another drive, of the record damaged
+ * copy b held: of its generation, or when that is unreadable, of the one
+ * generation every whole copy of the slot elsewhere holds (a newer
+ * record written to this drive went to at least two others too, whose
+ * copies would then disagree). 1 found, 0 not. */
+static int find_record(struct scrub *s, const struct ag_commit_bad *b,
+		       uint8_t *block, struct ag_commit_rec *rec)
+{
+	uint8_t *cand = ag_alloc_aligned(AG_BLOCK);
+	uint64_t gen = b->gen;
+	int d, found = 0;
+
+	if (!cand)
+		return 0;
+	for (d = 0; d < s->c->ds->n; d++) {
+		if (d == b->drive || s->c->ds->d[d].state != AG_DRIVE_OK ||
+		    read_record(s, d, b->slot, cand, rec))
+			continue;
+		if (!gen)
+			gen = rec->gen;
+		if (rec->gen != gen) {
+			if (!b->gen) {
+				found = 0; /* copies disagree: cannot tell */
+				break;
+			}
+			continue;
+		}
+		if (!found)
+			memcpy(block, cand, AG_BLOCK);
+		found = 1;
+		if (b->gen)
+			break;
+	}
+	free(cand);
+	return found;
+}
+
+/* Rewrite damaged copy b from a whole copy of the same record on another
+ * drive, if its slot is still damaged. 1 repaired, 0 nothing to repair
+ * it from, -EAGAIN when the slot was rewritten meanwhile, -errno. */
+static int repair_record(struct scrub *s, const struct ag_commit_bad *b,
+			 uint8_t *block, struct ag_commit_rec *rec)
+{
+	int rc;
+
+	if (!find_record(s, b, block, rec))
+		return 0;
+	{
+		uint8_t *now = ag_alloc_aligned(AG_BLOCK);
+		struct ag_commit_rec *r2 = malloc(sizeof(*r2));
+
+		rc = !now || !r2 ? -ENOMEM : 0;
+		/* agora-metad may have written a newer record there since */
+		if (!rc && !read_record(s, b->drive, b->slot, now, r2))
+			rc = -EAGAIN;
+		free(now);
+		free(r2);
+		if (rc)
+			return rc;
+	}
+	rc = ag_drive_write(s->c->ds, b->drive, block, AG_BLOCK,
+			    ag_commit_slot_off(b->slot));
+	if (!rc)
+		rc = ag_drive_sync(s->c->ds, b->drive) < 0 ? -EIO : 0;
+	return rc ? rc : 1;
+}
+
+static int scrub_rings(struct scrub *s)
+{
+	struct ag_scrub_kind *k = &s->r->records;
+	struct ag_commit_scan *scan = malloc(sizeof(*scan));
+	struct ag_commit_rec *rec = malloc(sizeof(*rec));
+	uint8_t *block = ag_alloc_aligned(AG_BLOCK);
+	int i, rc = -ENOMEM;
+
+	if (!scan || !rec || !block)
+		goto out;
+	rc = ag_commit_pick(s->c->ds, rec, scan, ag_pagestore_check_commit,
+			    s->c->ps);
+	if (rc && rc != -ENOENT)
+		goto out;
+	rc = 0;
+	for (i = 0; i < s->c->ds->n; i++)
+		if (s->c->ds->d[i].state == AG_DRIVE_OK)
+			k->checked += AG_COMMIT_SLOTS;
+	advance(s, k->checked * AG_BLOCK);
+	k->bad += (uint64_t)scan->nbad;
+	for (i = 0; i < scan->nbad; i++) {
+		const struct ag_commit_bad *b;
+		int n;
+
+		if (i >= AG_COMMIT_BAD_MAX) {
+			if (s->o->repair)
+				k->unrepairable++; /* not listed: scrub again */
+			continue;
+		}
+		b = &scan->bad[i];
+		say(s, "drive %d ring slot %u: damaged copy of commit %llu",
+		    b->drive, b->slot, (unsigned long long)b->gen);
+		if (!s->o->repair)
+			continue;
+		n = repair_record(s, b, block, rec);
+		if (n == -EAGAIN)
+			s->r->skipped++;
+		else if (n == 1)
+			k->repaired++;
+		else
+			k->unrepairable++;
+	}
+out:
+	free(scan);
+	free(rec);
+	free(block);
+	return rc;
+}
+
+/* ---- data stripes ---- */
+
+/* Whether the stripe record is still what the walk found (a stripe freed
+ * or rewritten meanwhile is not repaired). */
+static int stripe_unchanged(struct scrub *s, const struct stripe_ref *sr)
+{
+	uint8_t k[AG_KEYBUF], v[4 * AG_EC_MAX];
+	size_t vl = sizeof(v);
+	struct ag_tree *t;
+	int rc;
+
+	if (ag_cluster_refresh(s->c) || ag_cl_tree(s->c, &t))
+		return 0;
+	rc = ag_tree_get(t, k, ag_key_stripe(k, sr->seg, sr->stripe), v, &vl);
+	ag_tree_close(t);
+	return !rc && vl == sr->vlen && !memcmp(v, sr->val, vl);
+}
+
+static void scrub_ec(struct scrub *s, const struct stripe_ref *sr,
+		     uint8_t *const *bufs)
+{
+	const struct ag_label *l = &s->c->ds->label;
+	struct ag_scrub_kind *k = &s->r->strips;
+	uint32_t i, n = l->ec_k + l->ec_m, nbad = 0;
+	uint8_t ok[AG_MAX_DRIVES], good[AG_EC_MAX];
+
+	if (ag_stripes_read_raw(s->c->stripes, sr->seg, sr->stripe, bufs, ok))
+		memset(ok, 0, n);
+	advance(s, (uint64_t)n * l->strip_size);
+	for (i = 0; i < n; i++) {
+		int d = ag_slot_drive(l, (uint64_t)sr->stripe * n + i);
+
+		good[i] = 0;
+		if (s->c->ds->d[d].state != AG_DRIVE_OK)
+			continue; /* a missing drive: not rebuilt here */
+		k->checked++;
+		if (!ok[i]) {
+			k->missing++;
+		} else if (ag_crc32c(bufs[i], l->strip_size) !=
+			   get_le32(sr->val + 4 * i)) {
+			k->bad++;
+		} else {
+			good[i] = 1;
+			continue;
+		}
+		nbad++;
+		say(s, "segment %u stripe %u strip %u (drive %d): %s", sr->seg,
+		    sr->stripe, i, d, ok[i] ? "fails its checksum" :
+		    "unreadable");
+	}
+	if (!nbad || !s->o->repair)
+		return;
+	if (ag_ec_reconstruct(s->ec, l->strip_size, bufs, good)) {
+		k->unrepairable += nbad;
+		return;
+	}
+	if (!stripe_unchanged(s, sr)) {
+		s->r->skipped++;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t slot = (uint64_t)sr->stripe * n + i;
+		int d = ag_slot_drive(l, slot);
+
+		if (good[i] || s->c->ds->d[d].state != AG_DRIVE_OK)
+			continue;
+		if (ag_crc32c(bufs[i], l->strip_size) !=
+			    get_le32(sr->val + 4 * i) ||
+		    ag_drive_write(s->c->ds, d, bufs[i], l->strip_size,
+				   ag_slot_offset(l, sr->seg, slot,
+						  l->strip_size))) {
+			k->unrepairable++;
+			continue;
+		}
+		k->repaired++;
+	}
+}
+
+static void scrub_mirrored(struct scrub *s, const struct stripe_ref *sr)
+{
+	const struct ag_label *l = &s->c->ds->label;
+	struct ag_scrub_kind *k = &s->r->mirrored;
+	uint32_t bytes = get_le32(sr->val), i, n = l->ec_k + l->ec_m;
+	uint8_t bad[AG_EC_MAX];
+	int nbad;
+
+	nbad = ag_stripes_check_mirror(s->c->stripes, sr->seg, sr->stripe,
+				       bytes, bad);
+	advance(s, (uint64_t)bytes * (l->ec_m + 1));
+	if (nbad < 0) {
+		k->unrepairable++;
+		return;
+	}
+	k->checked += (uint64_t)(l->ec_m + 1) *
+		      ((bytes + l->strip_size - 1) / l->strip_size);
+	for (i = 0; nbad && i < n; i++) {
+		if (!bad[i])
+			continue;
+		if (bad[i] == 1)
+			k->missing++;
+		else
+			k->bad++;
+		/* no checksum tells which copy is right: not rewritten */
+		if (s->o->repair)
+			k->unrepairable++;
+		say(s, "segment %u mirrored stripe %u slot %u %s", sr->seg,
+		    sr->stripe, i, bad[i] == 1 ? "unreadable" : "differs");
+	}
+}
+
+static int scrub_stripes(struct scrub *s)
+{
+	const struct ag_label *l = &s->c->ds->label;
+	uint8_t *bufs[AG_EC_MAX] = { 0 };
+	uint32_t i, n = l->ec_k + l->ec_m;
+	size_t j;
+	int rc = -ENOMEM;
+
+	for (i = 0; i < n; i++) {
+		bufs[i] = ag_alloc_aligned(l->strip_size);
+		if (!bufs[i])
+			goto out;
+	}
+	for (j = 0; j < s->nstripes; j++) {
+		if (s->stripes[j].vlen == 4)
+			scrub_mirrored(s, &s->stripes[j]);
+		else if (s->stripes[j].vlen == 4 * n)
+			scrub_ec(s, &s->stripes[j], bufs);
+	}
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(bufs[i]);
+	return rc;
+}
+
+/* ---- the whole run ---- */
+
+static uint64_t left(const struct ag_scrub_kind *k, int repair)
+{
+	return repair ? k->unrepairable : k->bad + k->missing;
+}
+
+int ag_scrub(struct ag_cluster *c, const struct ag_scrub_opts *o,
+	     struct ag_scrub_report *r)
+{
+	const struct ag_label *l = &c->ds->label;
+	struct scrub s = { .c = c, .o = o, .r = r };
+	struct ag_tree *t = NULL;
+	size_t j;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	clock_gettime(CLOCK_MONOTONIC, &s.start);
+	s.shown = s.start;
+	rc = ag_ec_new(&s.ec, (int)l->ec_k, (int)l->ec_m);
+	if (!rc)
+		rc = ag_cluster_refresh(c);
+	if (!rc)
+		rc = ag_cl_tree(c, &t);
+	if (rc)
+		goto out;
+	r->generation = ag_cluster_generation(c);
+	rc = ag_tree_walk(t, note_page, &s);
+	if (rc && rc != -AG_ECORRUPT && rc != -AG_ESTALEROOT && rc != -EIO)
+		goto out;
+	rc = note_stripes(&s, t);
+	if (rc)
+		goto out;
+	s.total = (uint64_t)s.npages * AG_PAGE_COPIES * l->page_size +
+		  (uint64_t)c->ds->n * AG_COMMIT_SLOTS * AG_BLOCK;
+	for (j = 0; j < s.nstripes; j++)
+		s.total += s.stripes[j].vlen == 4 ?
+			   (uint64_t)get_le32(s.stripes[j].val) *
+				   (l->ec_m + 1) :
+			   (uint64_t)(l->ec_k + l->ec_m) * l->strip_size;
+	rc = scrub_rings(&s);
+	if (rc)
+		goto out;
+	{
+		uint8_t *buf = ag_alloc_aligned(l->page_size);
+
+		if (!buf) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (j = 0; j < s.npages; j++)
+			scrub_page(&s, s.pages[j], buf);
+		free(buf);
+	}
+	rc = scrub_stripes(&s);
+	if (rc)
+		goto out;
+	if (o->progress)
+		fprintf(stderr, "\r%*s\r", 60, "");
+	r->seconds = since(&s.start);
+	rc = left(&r->pages, o->repair) || left(&r->records, o->repair) ||
+	     left(&r->strips, o->repair) || left(&r->mirrored, o->repair);
+out:
+	ag_tree_close(t);
+	ag_ec_free(s.ec);
+	free(s.pages);
+	free(s.stripes);
+	return rc;
+}

@@ -1,0 +1,162 @@
+#!/bin/bash
+# test/integ/scrub.sh - agora scrub beside a running agora-metad: a few
+# hundred files, then faults at known live places (bit flips and 4 KiB
+# overwrites in metadata page copies, at most 2 of the 3 of a page; in
+# commit record copies, one of a record's; in data strips, at most m of a
+# stripe). scrub must find every one (exit 1), scrub --repair must
+# rewrite every one (exit 0), then scrub is clean, fsck is clean and
+# every file reads back byte-equal.
+. "$(dirname "$0")/lib.sh"
+
+write_conf
+step "format and start agora-metad"
+ag mkfs >/dev/null || fail "mkfs exited $?"
+metad_start
+
+step "put small and large files"
+mkdir -p "$T/src"
+files=()
+ag mkdir /s || fail "mkdir exited $?"
+for ((i = 0; i < 200; i++)); do
+	mkdata "$T/src/s$i" $((RANDOM % 20000 + 1)) random
+	files+=("/s/f$i")
+done
+for ((i = 0; i < 8; i++)); do
+	mkdata "$T/src/l$i" $(((i + 1) * 1000000 + RANDOM)) random
+	files+=("/l$i")
+done
+for ((i = 0; i < 200; i++)); do
+	ag put "$T/src/s$i" "/s/f$i" || fail "put /s/f$i exited $?"
+done
+for ((i = 0; i < 8; i++)); do
+	ag put "$T/src/l$i" "/l$i" || fail "put /l$i exited $?"
+done
+
+step "scrub a clean cluster"
+ag scrub >"$T/scrub0.out" || { cat "$T/scrub0.out"; fail "scrub of a clean cluster exited $?"; }
+sed 's/^/#   /' "$T/scrub0.out"
+
+# inject: damage live copies, print "PAGES RECORDS STRIPS" (copies hit).
+inject() {
+	python3 - "$T" "$NDRIVES" <<'PY'
+import os, random, struct, sys
+top, n = sys.argv[1], int(sys.argv[2])
+rng = random.Random(int.from_bytes(os.urandom(4), "little"))
+drives = ["%s/d%d" % (top, i) for i in range(n)]
+fs = [open(p, "r+b") for p in drives]
+def rd(d, off, ln):
+    fs[d].seek(off)
+    return fs[d].read(ln)
+def wr(d, off, b):
+    fs[d].seek(off)
+    fs[d].write(b)
+label = rd(0, 0, 4096)
+k, m, psize, strip = struct.unpack_from("<IIII", label, 36)
+segsize = struct.unpack_from("<Q", label, 56)[0]
+w = k + m
+def damage(d, off, ln, lo=0):
+    """a bit flip or a random overwrite of [off + lo, off + ln)"""
+    if rng.random() < 0.5:
+        at = off + rng.randrange(lo, ln)
+        b = rd(d, at, 1)[0]
+        wr(d, at, bytes([b ^ (1 << rng.randrange(8))]))
+    else:
+        wr(d, off + lo, os.urandom(ln - lo))
+# the rings: copies of each generation
+recs = {}
+for d in range(n):
+    for s in range(16):
+        b = rd(d, 4096 + s * 4096, 4096)
+        if b[:8] == b"AGORACMT":
+            g, root = struct.unpack_from("<QQ", b, 8)
+            recs.setdefault(g, []).append((d, s, root))
+newest = max(recs)
+root = recs[newest][0][2]
+def place(addr, c):
+    seg, slot = addr >> 32, (addr & 0xffff) * 3 + c
+    return slot % n, (1 << 20) + seg * segsize + (slot // n) * psize
+# walk the newest tree from its root
+pages, stripes, todo = [], [], [root]
+while todo:
+    a = todo.pop()
+    pages.append(a)
+    d, off = place(a, 0)
+    p = rd(d, off, psize)
+    level, _, nkeys, _, _, plen = struct.unpack_from("<BBHHHH", p, 32)
+    prefix = p[42:42 + plen]
+    for i in range(nkeys):
+        c = struct.unpack_from("<H", p, 42 + plen + 2 * i)[0]
+        if level:
+            kl, child = struct.unpack_from("<HQ", p, c)
+            todo.append(child)
+        else:
+            sl, vl = struct.unpack_from("<HH", p, c)
+            key = prefix + p[c + 4:c + 4 + sl]
+            if key[0] == 8 and vl == 4 * w:
+                seg, t = struct.unpack_from(">II", key, 1)
+                stripes.append((seg, t))
+npages = nrec = nstrip = 0
+for a in rng.sample(pages, min(len(pages), 12)):
+    for c in rng.sample(range(3), rng.randint(1, 2)):
+        d, off = place(a, c)
+        damage(d, off, psize)
+        npages += 1
+# older records only: the next commits reuse the oldest slots
+for g in [g for g in sorted(recs) if newest - 8 <= g < newest]:
+    if len(recs[g]) < 2:
+        continue
+    d, s, _ = rng.choice(recs[g])
+    damage(d, 4096 + s * 4096, 4092, 16)  # past magic and generation
+    nrec += 1
+for seg, t in rng.sample(stripes, min(len(stripes), 10)):
+    for i in rng.sample(range(w), rng.randint(1, m)):
+        slot = t * w + i
+        damage(slot % n, (1 << 20) + seg * segsize + (slot // n) * strip,
+               strip)
+        nstrip += 1
+for f in fs:
+    f.flush()
+    os.fsync(f.fileno())
+print(npages, nrec, nstrip, len(pages), len(stripes))
+PY
+}
+
+# found KIND: bad + missing of KIND in $T/scrub.out; fixed: repaired.
+found() { awk -v k="$1" '$1 == k { print $4 + $6 }' "$T/scrub.out"; }
+fixed() { awk -v k="$1" '$1 == k { print $8 }' "$T/scrub.out"; }
+
+step "inject faults in live copies"
+read -r np nr ns lp ls < <(inject) || fail "injection failed"
+say "damaged $np page copies (of $lp live pages), $nr commit record copies, $ns strips (of $ls stripes)"
+[ "$np" -gt 0 ] && [ "$nr" -gt 0 ] && [ "$ns" -gt 0 ] || fail "nothing injected"
+
+step "scrub finds every fault"
+rc=0
+ag scrub -v >"$T/scrub.out" 2>&1 || rc=$?
+grep -E '^(generation|pages|records|strips|mirrored|read|damage|clean)' "$T/scrub.out" | sed 's/^/#   /'
+[ "$rc" -eq 1 ] || fail "scrub exited $rc, not 1"
+[ "$(found pages)" -eq "$np" ] || fail "scrub found $(found pages) page copies, $np damaged"
+[ "$(found records)" -eq "$nr" ] || fail "scrub found $(found records) record copies, $nr damaged"
+[ "$(found strips)" -eq "$ns" ] || fail "scrub found $(found strips) strips, $ns damaged"
+
+step "scrub --repair rewrites every fault"
+rc=0
+ag scrub --repair >"$T/scrub.out" 2>&1 || rc=$?
+sed 's/^/#   /' "$T/scrub.out"
+[ "$rc" -eq 0 ] || fail "scrub --repair exited $rc"
+[ "$(fixed pages)" -eq "$np" ] || fail "repaired $(fixed pages) page copies of $np"
+[ "$(fixed records)" -eq "$nr" ] || fail "repaired $(fixed records) record copies of $nr"
+[ "$(fixed strips)" -eq "$ns" ] || fail "repaired $(fixed strips) strips of $ns"
+
+step "scrub is clean, fsck is clean, every file reads back"
+ag scrub >"$T/scrub.out" 2>&1 || { cat "$T/scrub.out"; fail "scrub after repair exited $?"; }
+grep '^read' "$T/scrub.out" | sed 's/^/#   /'
+fsck_clean
+for f in "${files[@]}"; do
+	case $f in
+	/s/f*) same "$T/src/s${f#/s/f}" "$f" ;;
+	*) same "$T/src/${f#/}" "$f" ;;
+	esac
+done
+metad_stop
+echo "PASS: $steps steps"
