@@ -354,7 +354,8 @@ out:
 /* ---- data stripes ---- */
 
 /* Whether the stripe record is still what the walk found (a stripe freed
- * or rewritten meanwhile is not repaired). */
+ * or rewritten meanwhile is not repaired); a mirrored stripe may have
+ * grown, as its blocks are only appended. */
 static int stripe_unchanged(struct scrub *s, const struct stripe_ref *sr)
 {
 	uint8_t k[AG_KEYBUF], v[4 * AG_EC_MAX];
@@ -366,6 +367,8 @@ static int stripe_unchanged(struct scrub *s, const struct stripe_ref *sr)
 		return 0;
 	rc = ag_tree_get(t, k, ag_key_stripe(k, sr->seg, sr->stripe), v, &vl);
 	ag_tree_close(t);
+	if (!rc && vl == 4 && sr->vlen == 4)
+		return get_le32(v) >= get_le32(sr->val);
 	return !rc && vl == sr->vlen && !memcmp(v, sr->val, vl);
 }
 
@@ -435,7 +438,7 @@ static void scrub_mirrored(struct scrub *s, const struct stripe_ref *sr)
 	struct ag_scrub_kind *k = &s->r->mirrored;
 	uint32_t bytes = get_le32(sr->val), i, n = l->ec_k + l->ec_m;
 	uint8_t bad[AG_EC_MAX];
-	int nbad;
+	int nbad, repaired = 0;
 
 	nbad = ag_stripes_check_mirror(s->c->stripes, sr->seg, sr->stripe,
 				       bytes, bad);
@@ -453,12 +456,22 @@ static void scrub_mirrored(struct scrub *s, const struct stripe_ref *sr)
 			k->missing++;
 		else
 			k->bad++;
-		/* no checksum tells which copy is right: not rewritten */
-		if (s->o->repair)
-			k->unrepairable++;
 		say(s, "segment %u mirrored stripe %u slot %u %s", sr->seg,
 		    sr->stripe, i, bad[i] == 1 ? "unreadable" : "differs");
 	}
+	if (!nbad || !s->o->repair)
+		return;
+	if (!stripe_unchanged(s, sr)) {
+		s->r->skipped++;
+		return;
+	}
+	/* no checksum says which copy is right: the majority's is */
+	if (ag_stripes_repair_mirror(s->c->stripes, sr->seg, sr->stripe, bytes,
+				     bad, &repaired) < 0)
+		repaired = 0;
+	repaired = AG_MIN(repaired, nbad);
+	k->repaired += (uint64_t)repaired;
+	k->unrepairable += (uint64_t)(nbad - repaired);
 }
 
 static int scrub_stripes(struct scrub *s)

@@ -241,8 +241,13 @@ out:
 	return rc;
 }
 
-int ag_stripes_check_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
-			    uint32_t bytes, uint8_t *bad)
+/* Check the copies of [0, bytes) of mirrored stripe t, as
+ * ag_stripes_check_mirror says; with repair, write each group's copy that
+ * a strict majority of its copies agree with over the bad ones of that
+ * group (*repaired counts the slots rewritten; with no majority, as
+ * between two copies that differ, which is right cannot be told). */
+static int scan_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
+		       uint32_t bytes, uint8_t *bad, int repair, int *repaired)
 {
 	uint8_t *copy[AG_EC_MAX] = { 0 }, *mem;
 	int g, r, nbad = 0;
@@ -271,15 +276,34 @@ int ag_stripes_check_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
 			if (ok[r] && (best < 0 || agree[r] > agree[best]))
 				best = r;
 		for (r = 0; r <= s->m; r++) {
-			int j = copy_slot(s, g, r);
+			int j = copy_slot(s, g, r), d = slot_drive(s, t, j);
 
 			if (!ok[r])
 				bad[j] = 1;
 			else if (memcmp(copy[r], copy[best], hi - lo))
 				bad[j] = 2;
 			nbad += bad[j] != 0;
+			if (!bad[j] || !repair || best < 0 ||
+			    2 * agree[best] <= s->m + 1 || !drive_ok(s, d))
+				continue;
+			if (!ag_drive_write(s->ds, d, copy[best], hi - lo,
+					    slot_off(s, seg, t, j)))
+				(*repaired)++;
 		}
 	}
 	free(mem);
 	return nbad;
+}
+
+int ag_stripes_check_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
+			    uint32_t bytes, uint8_t *bad)
+{
+	return scan_mirror(s, seg, t, bytes, bad, 0, NULL);
+}
+
+int ag_stripes_repair_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
+			     uint32_t bytes, uint8_t *bad, int *repaired)
+{
+	*repaired = 0;
+	return scan_mirror(s, seg, t, bytes, bad, 1, repaired);
 }

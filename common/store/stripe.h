@@ -76,6 +76,11 @@ int ag_stripes_read_raw(struct ag_stripes *s, uint32_t seg, uint32_t stripe,
  * none). Returns the number of bad slots, or -errno. */
 int ag_stripes_check_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
 			    uint32_t bytes, uint8_t *bad);
+/* The same, and rewrite each bad copy of a group from the copy a strict
+ * majority of that group's copies agree with (*repaired: slots written).
+ * A group with no majority (two copies that differ) is left as it is. */
+int ag_stripes_repair_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
+			     uint32_t bytes, uint8_t *bad, int *repaired);
 
 /* A packer fills leased segments; one per writer thread. */
 int ag_packer_new(struct ag_stripes *s, struct ag_packer **pp);

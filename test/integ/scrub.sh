@@ -3,7 +3,7 @@
 # hundred files, then faults at known live places (bit flips and 4 KiB
 # overwrites in metadata page copies, at most 2 of the 3 of a page; in
 # commit record copies, one of a record's; in data strips, at most m of a
-# stripe). scrub must find every one (exit 1), scrub --repair must
+# stripe; in mirrored stripes, one copy of a block group). scrub must find every one (exit 1), scrub --repair must
 # rewrite every one (exit 0), then scrub is clean, fsck is clean and
 # every file reads back byte-equal.
 . "$(dirname "$0")/lib.sh"
@@ -36,7 +36,8 @@ step "scrub a clean cluster"
 ag scrub >"$T/scrub0.out" || { cat "$T/scrub0.out"; fail "scrub of a clean cluster exited $?"; }
 sed 's/^/#   /' "$T/scrub0.out"
 
-# inject: damage live copies, print "PAGES RECORDS STRIPS" (copies hit).
+# inject: damage live copies, print "PAGES RECORDS STRIPS MIRRORED" (copies
+# hit), then the live pages and erasure-coded stripes there were.
 inject() {
 	python3 - "$T" "$NDRIVES" <<'PY'
 import os, random, struct, sys
@@ -76,7 +77,7 @@ def place(addr, c):
     seg, slot = addr >> 32, (addr & 0xffff) * 3 + c
     return slot % n, (1 << 20) + seg * segsize + (slot // n) * psize
 # walk the newest tree from its root
-pages, stripes, todo = [], [], [root]
+pages, stripes, mirrored, todo = [], [], [], [root]
 while todo:
     a = todo.pop()
     pages.append(a)
@@ -95,6 +96,11 @@ while todo:
             if key[0] == 8 and vl == 4 * w:
                 seg, t = struct.unpack_from(">II", key, 1)
                 stripes.append((seg, t))
+            elif key[0] == 8 and vl == 4:
+                seg, t = struct.unpack_from(">II", key, 1)
+                nbytes = struct.unpack_from("<I", p, c + 4 + sl)[0]
+                if nbytes:
+                    mirrored.append((seg, t, nbytes))
 npages = nrec = nstrip = 0
 for a in rng.sample(pages, min(len(pages), 12)):
     for c in rng.sample(range(3), rng.randint(1, 2)):
@@ -114,10 +120,21 @@ for seg, t in rng.sample(stripes, min(len(stripes), 10)):
         damage(slot % n, (1 << 20) + seg * segsize + (slot // n) * strip,
                strip)
         nstrip += 1
+# mirrored: one copy of one group (of m + 1), so a majority is left
+groups = w // (m + 1)
+nmirr = 0
+for seg, t, nbytes in rng.sample(mirrored, min(len(mirrored), 6)):
+    g = rng.randrange(min(groups, (nbytes + strip - 1) // strip))
+    ln = min(strip, nbytes - g * strip)
+    r = rng.randrange(m + 1)
+    j = g if r == 0 else groups + g * m + r - 1
+    slot = t * w + j
+    damage(slot % n, (1 << 20) + seg * segsize + (slot // n) * strip, ln)
+    nmirr += 1
 for f in fs:
     f.flush()
     os.fsync(f.fileno())
-print(npages, nrec, nstrip, len(pages), len(stripes))
+print(npages, nrec, nstrip, nmirr, len(pages), len(stripes))
 PY
 }
 
@@ -126,8 +143,8 @@ found() { awk -v k="$1" '$1 == k { print $4 + $6 }' "$T/scrub.out"; }
 fixed() { awk -v k="$1" '$1 == k { print $8 }' "$T/scrub.out"; }
 
 step "inject faults in live copies"
-read -r np nr ns lp ls < <(inject) || fail "injection failed"
-say "damaged $np page copies (of $lp live pages), $nr commit record copies, $ns strips (of $ls stripes)"
+read -r np nr ns nm lp ls < <(inject) || fail "injection failed"
+say "damaged $np page copies (of $lp live pages), $nr commit record copies, $ns strips (of $ls stripes), $nm mirrored copies"
 [ "$np" -gt 0 ] && [ "$nr" -gt 0 ] && [ "$ns" -gt 0 ] || fail "nothing injected"
 
 step "scrub finds every fault"
@@ -138,6 +155,7 @@ grep -E '^(generation|pages|records|strips|mirrored|read|damage|clean)' "$T/scru
 [ "$(found pages)" -eq "$np" ] || fail "scrub found $(found pages) page copies, $np damaged"
 [ "$(found records)" -eq "$nr" ] || fail "scrub found $(found records) record copies, $nr damaged"
 [ "$(found strips)" -eq "$ns" ] || fail "scrub found $(found strips) strips, $ns damaged"
+[ "$(found mirrored)" -eq "$nm" ] || fail "scrub found $(found mirrored) mirrored copies, $nm damaged"
 
 step "scrub --repair rewrites every fault"
 rc=0
@@ -147,6 +165,7 @@ sed 's/^/#   /' "$T/scrub.out"
 [ "$(fixed pages)" -eq "$np" ] || fail "repaired $(fixed pages) page copies of $np"
 [ "$(fixed records)" -eq "$nr" ] || fail "repaired $(fixed records) record copies of $nr"
 [ "$(fixed strips)" -eq "$ns" ] || fail "repaired $(fixed strips) strips of $ns"
+[ "$(fixed mirrored)" -eq "$nm" ] || fail "repaired $(fixed mirrored) mirrored copies of $nm"
 
 step "scrub is clean, fsck is clean, every file reads back"
 ag scrub >"$T/scrub.out" 2>&1 || { cat "$T/scrub.out"; fail "scrub after repair exited $?"; }
