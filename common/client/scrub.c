@@ -203,11 +203,12 @@ static void scrub_page(struct scrub *s, uint64_t addr, uint8_t *buf)
 		return;
 	/* the generation to repair is the one a good mirror holds now: a
 	 * slot reused since the walk names another address and is left */
-	if (!good || ag_page_read(s->c->ps, addr, buf)) {
-		if (ag_page_read(s->c->ps, addr, buf) == -AG_ESTALEROOT) {
-			s->r->skipped++;
-			return;
-		}
+	n = good ? ag_page_read(s->c->ps, addr, buf) : -AG_ECORRUPT;
+	if (n == -AG_ESTALEROOT) {
+		s->r->skipped++;
+		return;
+	}
+	if (n) {
 		k->unrepairable += (uint64_t)(bad + missing);
 		return;
 	}
