@@ -541,6 +541,37 @@ static void test_pages(void)
 	bad = unwritten = 0;
 	good = ag_page_check(ps, addr[0], &bad, &unwritten);
 	ok(rc == 1 && good == 3 && !bad, "repair writes the one bad copy back");
+
+	/* a reuse round caught halfway: mirror 1 of page 0's place already
+	 * holds a newer page of that place, mirror 2 is damaged */
+	{
+		uint64_t newer = AG_PAGE_ADDR(1, 2, AG_PAGE_SLOT(addr[0]));
+		uint64_t slot = (uint64_t)AG_PAGE_SLOT(addr[0]) * AG_PAGE_COPIES;
+		int d1 = ag_slot_drive(&c.ds->label, slot + 1);
+		int d2 = ag_slot_drive(&c.ds->label, slot + 2);
+		uint64_t o1 = ag_slot_offset(&c.ds->label, 1, slot + 1,
+					     AG_PAGE_SIZE);
+		uint64_t o2 = ag_slot_offset(&c.ds->label, 1, slot + 2,
+					     AG_PAGE_SIZE);
+
+		memcpy(buf, pg[1], AG_PAGE_SIZE);
+		ag_page_hdr_stamp(buf, AG_PAGE_SIZE, newer, 9);
+		ag_drive_write(c.ds, d1, buf, AG_PAGE_SIZE, o1);
+		ag_drive_read(c.ds, d2, buf, AG_PAGE_SIZE, o2);
+		buf[3000] ^= 1;
+		ag_drive_write(c.ds, d2, buf, AG_PAGE_SIZE, o2);
+		rc = ag_page_repair(ps, addr[0], 1);
+		ag_drive_read(c.ds, d1, buf, AG_PAGE_SIZE, o1);
+		ok(rc == 1 && ag_page_hdr_addr(buf) == newer,
+		   "repair rewrites the damaged mirror and leaves the newer "
+		   "page of the same place (%d)", rc);
+		ag_drive_read(c.ds, d2, buf, AG_PAGE_SIZE, o2);
+		ok(ag_page_hdr_addr(buf) == addr[0] && same_body(buf, pg[0]),
+		   "the damaged mirror holds page 0 again");
+		/* put mirror 1 back for what follows */
+		ag_drive_read(c.ds, d2, buf, AG_PAGE_SIZE, o2);
+		ag_drive_write(c.ds, d1, buf, AG_PAGE_SIZE, o1);
+	}
 	bad = unwritten = 0;
 	good = ag_page_check(ps, addr[7], &bad, &unwritten);
 	ok(!good && !bad && unwritten == 3,
