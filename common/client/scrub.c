@@ -236,29 +236,27 @@ static int read_record(struct scrub *s, int d, uint32_t slot, uint8_t *block,
 	return rc ? rc : ag_commit_decode(block, AG_BLOCK, rec);
 }
 
-/* Find in block a whole copy, on another drive, of the record damaged
- * copy b held: of its generation, or when that is unreadable, of the one
- * generation every whole copy of the slot elsewhere holds (a newer
- * record written to this drive went to at least two others too, whose
- * copies would then disagree). 1 found, 0 not. */
-static int find_record(struct scrub *s, const struct ag_commit_bad *b,
-		       uint8_t *block, struct ag_commit_rec *rec)
+/* Find in block a whole copy, in ring slot slot of another drive than
+ * skip, of generation gen; gen 0: of the one generation every whole copy
+ * of the slot elsewhere holds (none when they disagree). 1 found, 0 not. */
+static int find_copy(struct scrub *s, int skip, uint32_t slot, uint64_t gen,
+		     uint8_t *block, struct ag_commit_rec *rec)
 {
 	uint8_t *cand = ag_alloc_aligned(AG_BLOCK);
-	uint64_t gen = b->gen;
-	int d, found = 0;
+	int d, found = 0, any = !gen;
 
 	if (!cand)
 		return 0;
 	for (d = 0; d < s->c->ds->n; d++) {
-		if (d == b->drive || s->c->ds->d[d].state != AG_DRIVE_OK ||
-		    read_record(s, d, b->slot, cand, rec))
+		if (d == skip || s->c->ds->d[d].state != AG_DRIVE_OK ||
+		    read_record(s, d, slot, cand, rec) ||
+		    ag_commit_slot(rec->gen) != slot)
 			continue;
 		if (!gen)
 			gen = rec->gen;
 		if (rec->gen != gen) {
-			if (!b->gen) {
-				found = 0; /* copies disagree: cannot tell */
+			if (any) {
+				found = 0;
 				break;
 			}
 			continue;
@@ -266,11 +264,25 @@ static int find_record(struct scrub *s, const struct ag_commit_bad *b,
 		if (!found)
 			memcpy(block, cand, AG_BLOCK);
 		found = 1;
-		if (b->gen)
+		if (!any)
 			break;
 	}
 	free(cand);
 	return found;
+}
+
+/* A whole copy of the record damaged copy b held: of the generation its
+ * header still names when a copy of it is elsewhere, else (the field is
+ * damaged too) of the one generation all the slot's whole copies on the
+ * other drives hold: a newer record written to this drive went to at
+ * least two others too, whose copies would then disagree. */
+static int find_record(struct scrub *s, const struct ag_commit_bad *b,
+		       uint8_t *block, struct ag_commit_rec *rec)
+{
+	if (b->gen && ag_commit_slot(b->gen) == b->slot &&
+	    find_copy(s, b->drive, b->slot, b->gen, block, rec))
+		return 1;
+	return find_copy(s, b->drive, b->slot, 0, block, rec);
 }
 
 /* Rewrite damaged copy b from a whole copy of the same record on another

@@ -108,11 +108,24 @@ for a in rng.sample(pages, min(len(pages), 12)):
         damage(d, off, psize)
         npages += 1
 # older records only: the next commits reuse the oldest slots
+# (a slot holding no record, magic gone, is no damage: the magic stays)
+gen_hit = False
 for g in [g for g in sorted(recs) if newest - 8 <= g < newest]:
     if len(recs[g]) < 2:
         continue
     d, s, _ = rng.choice(recs[g])
-    damage(d, 4096 + s * 4096, 4092, 16)  # past magic and generation
+    others = [struct.unpack_from("<Q", rd(o, 4096 + s * 4096, 16), 8)[0]
+              for o in range(n) if o != d and
+              rd(o, 4096 + s * 4096, 8) == b"AGORACMT"]
+    if not gen_hit and set(others) == {g}:
+        # its generation field: repaired from the one generation every
+        # other copy of the slot holds
+        at = 4096 + s * 4096 + 8 + rng.randrange(8)
+        wr(d, at, bytes([rd(d, at, 1)[0] ^ 0x40]))
+        gen_hit = True
+        sys.stderr.write("# the generation field of one record copy damaged\n")
+    else:
+        damage(d, 4096 + s * 4096, 4092, 16)
     nrec += 1
 for seg, t in rng.sample(stripes, min(len(stripes), 10)):
     for i in rng.sample(range(w), rng.randint(1, m)):
