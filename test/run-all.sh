@@ -158,14 +158,15 @@ if autoreconf -fi; then
 		# mount's and the S3 gateway's worker threads, the packer
 		phase_args=(AGORA_LONG=0 AGORA_FSX_OPS=20000 "TESTS=$tsan_tests")
 		phase "tsan" "$root/build-tsan" check --enable-tsan
-		if command -v clang >/dev/null 2>&1; then
+		if echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' |
+		   clang -x c -fsanitize=fuzzer -o /dev/null - >/dev/null 2>&1; then
 			phase_args=(AGORA_LONG=1 "TESTS=fuzz/long.sh")
 			# in config.status --config's order, so that an
 			# existing build-fuzz/ is kept
 			phase "fuzz" "$root/build-fuzz" check \
 				--enable-fuzzing CC=clang
 		else
-			echo "run-all: no clang: the fuzz targets do not run"
+			echo "run-all: no clang with libFuzzer: the fuzz targets do not run"
 		fi
 		phase_args=()
 	fi

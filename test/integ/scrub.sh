@@ -33,7 +33,9 @@ for ((i = 0; i < 8; i++)); do
 done
 
 step "scrub a clean cluster"
-ag scrub >"$T/scrub0.out" || { cat "$T/scrub0.out"; fail "scrub of a clean cluster exited $?"; }
+rc=0
+ag scrub >"$T/scrub0.out" || rc=$?
+[ "$rc" -eq 0 ] || { cat "$T/scrub0.out"; fail "scrub of a clean cluster exited $rc"; }
 sed 's/^/#   /' "$T/scrub0.out"
 
 # inject: damage live copies, print "PAGES RECORDS STRIPS MIRRORED" (copies
@@ -181,7 +183,9 @@ sed 's/^/#   /' "$T/scrub.out"
 [ "$(fixed mirrored)" -eq "$nm" ] || fail "repaired $(fixed mirrored) mirrored copies of $nm"
 
 step "scrub is clean, fsck is clean, every file reads back"
-ag scrub >"$T/scrub.out" 2>&1 || { cat "$T/scrub.out"; fail "scrub after repair exited $?"; }
+rc=0
+ag scrub >"$T/scrub.out" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || { cat "$T/scrub.out"; fail "scrub after repair exited $rc"; }
 grep '^read' "$T/scrub.out" | sed 's/^/#   /'
 fsck_clean
 for f in "${files[@]}"; do
