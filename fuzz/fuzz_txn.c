@@ -9,6 +9,7 @@
 
 static int touch_op(void *arg, const struct ag_op *op)
 {
+	struct ag_move_ent me;
 	struct ag_write_ext e;
 	uint32_t i;
 
@@ -43,6 +44,12 @@ static int touch_op(void *arg, const struct ag_op *op)
 		break;
 	case AG_OP_STRIPE:
 		fuzz_touch(op->u.stripe.crcs, 4 * (size_t)op->u.stripe.n);
+		break;
+	case AG_OP_MOVE:
+		for (i = 0; i < op->u.move.n; i++) {
+			ag_move_ent_get(&op->u.move, i, &me);
+			fuzz_touch(&me, sizeof(me));
+		}
 		break;
 	default:
 		break;

@@ -892,6 +892,10 @@ static int apply_op(struct tx *tx, const struct ag_op *op)
 		return ag_tx_clone(tx, &op->u.clone);
 	case AG_OP_EXPECT:
 		return op_expect(tx, &op->u.expect);
+	case AG_OP_MOVE:
+		return ag_tx_move(tx, &op->u.move);
+	case AG_OP_CLEAN_LEASE:
+		return ag_tx_clean_lease(tx);
 	}
 	return -EINVAL;
 }

@@ -37,5 +37,7 @@ int ag_tx_clone(struct tx *tx, const struct ag_op_clone *o);
 int ag_tx_stripe(struct tx *tx, const struct ag_op_stripe *o);
 int ag_tx_seg_lease(struct tx *tx);
 int ag_tx_seg_release(struct tx *tx, const struct ag_op_seg *o);
+int ag_tx_move(struct tx *tx, const struct ag_op_move *o);
+int ag_tx_clean_lease(struct tx *tx);
 
 #endif

@@ -10,7 +10,8 @@
  *   - a data segment's live bytes are the sum of its chunks' stored
  *     lengths, and its fill lies past every chunk in it, so a later
  *     lease never writes over committed data;
- *   - a new chunk is recorded only in a segment its writer leases.
+ *   - a new chunk is recorded only in a segment its writer leases, and
+ *     a chunk moves (MOVE) only into a segment its mover leases.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -505,6 +506,95 @@ int ag_tx_stripe(struct tx *tx, const struct ag_op_stripe *o)
 	return ag_tx_seg_put(tx, o->seg, &r);
 }
 
+/* A chunk's new address must lie in a data segment the client leases,
+ * as a new chunk's must (take_chunk): a segment it does not hold may be
+ * another writer's, or freed and handed out again. */
+static int leased_by_client(struct tx *tx, uint64_t addr)
+{
+	struct ag_space *sp = &tx->m->space;
+	uint32_t seg = AG_ADDR_SEG(addr);
+
+	return seg < sp->nseg && sp->state[seg] == AG_SEG_DATA &&
+	       sp->owner[seg] == tx->client;
+}
+
+/* Apply one MOVE entry. A chunk gone, or no longer where the mover read
+ * it (a concurrent delete, another cleaner), is left alone: the copy is
+ * garbage that goes with its segment. Otherwise the record points at the
+ * copy and the live bytes follow it, so that the old segment is freed by
+ * seg_add_live's rule once its last chunk leaves. */
+static int move_chunk(struct tx *tx, const struct ag_move_ent *e)
+{
+	const struct ag_label *l = &tx->m->ds->label;
+	struct ag_chunk_rec c;
+	int rc;
+
+	if (!leased_by_client(tx, e->new_addr) || !e->clen ||
+	    AG_ADDR_IDX(e->new_addr) + (uint64_t)e->clen >
+		    ag_segment_payload(l))
+		return -ESTALE;
+	if (e->flags)
+		return -EINVAL;
+	rc = chunk_get(tx, e->sha, &c);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (c.addr != e->old_addr || c.clen != e->clen || c.crc != e->crc ||
+	    e->new_addr == e->old_addr)
+		return 0;
+	c.addr = e->new_addr;
+	rc = chunk_put(tx, e->sha, &c);
+	/* the new segment first: it is leased, so never freed here */
+	if (!rc)
+		rc = seg_add_live(tx, AG_ADDR_SEG(e->new_addr), c.clen,
+				  (uint64_t)AG_ADDR_IDX(e->new_addr) + c.clen);
+	if (!rc)
+		rc = seg_add_live(tx, AG_ADDR_SEG(e->old_addr),
+				  -(int64_t)c.clen, 0);
+	return rc;
+}
+
+int ag_tx_move(struct tx *tx, const struct ag_op_move *o)
+{
+	struct ag_move_ent e;
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < o->n; i++) {
+		ag_move_ent_get(o, i, &e);
+		rc = move_chunk(tx, &e);
+	}
+	return rc;
+}
+
+/* Lease seg to the client: tx->seg and tx->fill tell it where to pack. */
+static int lease_to_client(struct tx *tx, uint32_t seg,
+			   struct ag_seg_rec *r)
+{
+	int rc;
+
+	r->owner = tx->client;
+	rc = ag_tx_seg_put(tx, seg, r);
+	if (!rc) {
+		tx->seg = seg;
+		tx->fill = r->fill;
+	}
+	return rc;
+}
+
+int ag_tx_clean_lease(struct tx *tx)
+{
+	struct ag_seg_rec r = { .state = AG_SEG_DATA };
+	uint32_t seg;
+	/* a fresh segment, never a sealed one with room: that may be the
+	 * very segment being cleaned; and the cleaner's reserve may go */
+	int rc = ag_space_find_free_beyond(&tx->m->space, AG_META_RESERVE,
+					   &seg);
+
+	return rc ? rc : lease_to_client(tx, seg, &r);
+}
+
 int ag_tx_seg_lease(struct tx *tx)
 {
 	const struct ag_label *l = &tx->m->ds->label;
@@ -527,13 +617,7 @@ int ag_tx_seg_lease(struct tx *tx)
 		if (rc)
 			return rc;
 	}
-	r.owner = tx->client;
-	rc = ag_tx_seg_put(tx, seg, &r);
-	if (!rc) {
-		tx->seg = seg;
-		tx->fill = r.fill;
-	}
-	return rc;
+	return lease_to_client(tx, seg, &r);
 }
 
 int ag_tx_seal_segment(struct tx *tx, uint32_t seg, uint64_t fill)

@@ -215,6 +215,22 @@ static const struct field expect_fields[] = {
 	FIELD(struct ag_op_expect, etag, 16),
 };
 
+static const struct field move_fields[] = {
+	FIELD(struct ag_op_move, n, 0),
+	/* 4: u32 reserved, 0 */
+};
+
+/* One entry of a MOVE, after the op's fixed part: the one codec of it. */
+static const struct field move_ent_fields[] = {
+	FIELD(struct ag_move_ent, sha, 0),
+	FIELD(struct ag_move_ent, old_addr, 32),
+	FIELD(struct ag_move_ent, new_addr, 40),
+	FIELD(struct ag_move_ent, clen, 48),
+	FIELD(struct ag_move_ent, crc, 52),
+	FIELD(struct ag_move_ent, flags, 56),
+	/* 60: u32 reserved, 0 */
+};
+
 /* One extent of a WRITE, after the op's fixed part. */
 static const struct field write_ext_fields[] = {
 	FIELD(struct ag_write_ext, off, 0),
@@ -259,6 +275,9 @@ static const struct op_layout layouts[] = {
 	[AG_OP_CLONE] = { "clone", 40, FIELDS(clone_fields), { { 0 } } },
 	[AG_OP_EXPECT] = { "expect", 32, FIELDS(expect_fields), {
 		VAR(struct ag_op_expect, nlen, name, 1) } },
+	[AG_OP_MOVE] = { "move", 8, FIELDS(move_fields), {
+		VAR(struct ag_op_move, n, ents, AG_MOVE_ENT_LEN) } },
+	[AG_OP_CLEAN_LEASE] = { "clean_lease", 0, NULL, 0, { { 0 } } },
 };
 
 static const struct op_layout *layout_of(uint16_t type)
@@ -610,6 +629,31 @@ int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino)
 	return op_encode(t, AG_OP_DROP_ORPHAN, &ino) ? 0 : t->error;
 }
 
+int ag_txn_move(struct ag_txn *t, const struct ag_move_ent *ents, uint32_t n)
+{
+	struct ag_op_move o = { .n = n };
+	const struct op_layout *l = layout_of(AG_OP_MOVE);
+	uint8_t *body;
+	uint32_t i;
+
+	if (!n || n > (TXN_MAX - l->fixed) / AG_MOVE_ENT_LEN)
+		return t->error ? t->error : (t->error = -EINVAL);
+	body = op_begin(t, AG_OP_MOVE, l->fixed + (size_t)n * AG_MOVE_ENT_LEN);
+	if (!body)
+		return t->error;
+	put_fields(body, l->fields, l->nfields, &o);
+	for (i = 0; i < n; i++)
+		put_fields(body + l->fixed + (size_t)i * AG_MOVE_ENT_LEN,
+			   move_ent_fields, AG_ARRAY_LEN(move_ent_fields),
+			   &ents[i]);
+	return 0;
+}
+
+int ag_txn_clean_lease(struct ag_txn *t)
+{
+	return op_encode(t, AG_OP_CLEAN_LEASE, NULL) ? 0 : t->error;
+}
+
 /* ---- the decoder ---- */
 
 int ag_txn_parse(const uint8_t *buf, size_t len, uint64_t *client,
@@ -656,6 +700,14 @@ void ag_write_ext_get(const struct ag_op_write *w, uint32_t i,
 	memset(e, 0, sizeof(*e));
 	get_fields(w->exts + (size_t)i * AG_WRITE_EXT_LEN, write_ext_fields,
 		   AG_ARRAY_LEN(write_ext_fields), e);
+}
+
+void ag_move_ent_get(const struct ag_op_move *m, uint32_t i,
+		     struct ag_move_ent *e)
+{
+	memset(e, 0, sizeof(*e));
+	get_fields(m->ents + (size_t)i * AG_MOVE_ENT_LEN, move_ent_fields,
+		   AG_ARRAY_LEN(move_ent_fields), e);
 }
 
 int ag_txn_decode(const uint8_t *buf, size_t len, uint64_t *client,

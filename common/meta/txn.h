@@ -45,6 +45,11 @@
  *                32 u64 len
  *   EXPECT       0 u64 parent   8 u32 cond   12 u32 nlen   16 etag[16]
  *                32 name
+ *   MOVE         0 u32 n (entry count)   4 u32 reserved (0)   8 entries:
+ *     entry      0 sha256[32]   32 u64 old addr   40 u64 new addr
+ *                48 u32 clen   52 u32 crc   56 u32 flags
+ *                60 u32 reserved (0)   (AG_MOVE_ENT_LEN = 64 bytes)
+ *   CLEAN_LEASE  (empty)
  *
  * What the fields mean is said at the structs below, which are what the
  * encoder takes and the decoder fills, one member per field.
@@ -87,6 +92,10 @@ enum ag_op_type {
 	AG_OP_CLONE = 13,   /* share a byte range of one file with another */
 	AG_OP_EXPECT = 14,  /* a condition on a name: the transaction fails
 			     * with -AG_ECONDITION when it does not hold */
+	AG_OP_MOVE = 15,    /* chunks the cleaner copied elsewhere */
+	AG_OP_CLEAN_LEASE = 16, /* a lease for the cleaner: a free segment,
+				 * which may be one of the cleaner's reserve
+				 * (space.h) */
 };
 
 /* MKNODE flags */
@@ -239,6 +248,23 @@ struct ag_op_stripe {
 			      * bytes written of a mirrored stripe */
 };
 
+/* One entry of a MOVE: the chunk sha, stored (clen bytes of crc32c
+ * crc) at old, was copied to new, a segment the client leases. Applied
+ * only while the chunk's record still says old, clen and crc: otherwise
+ * a delete or another cleaner came first and the copy at new is garbage
+ * (its space comes back with its segment). flags: 0, none defined yet. */
+struct ag_move_ent {
+	uint8_t sha[32];
+	uint64_t old_addr, new_addr;
+	uint32_t clen, crc, flags;
+};
+
+/* MOVE: n entries (ag_move_ent_get). */
+struct ag_op_move {
+	uint32_t n;
+	const uint8_t *ents;  /* encoded ag_move_ent array (decoder side) */
+};
+
 /* SEG_RELEASE: the client hands back its lease on seg, whose data ends
  * at payload offset fill. (SEG_LEASE asks for a lease and carries
  * nothing; DROP_ORPHAN carries the inode, op->u.ino.) */
@@ -261,6 +287,7 @@ struct ag_op {
 		struct ag_op_expect expect;
 		struct ag_op_stripe stripe;
 		struct ag_op_seg seg;
+		struct ag_op_move move;
 		uint64_t ino;
 	} u;
 };
@@ -276,6 +303,7 @@ struct ag_txn {
 
 #define AG_TXN_HDR 20
 #define AG_WRITE_EXT_LEN 72
+#define AG_MOVE_ENT_LEN 64
 
 void ag_txn_init(struct ag_txn *t, uint64_t client, uint64_t txid);
 void ag_txn_release(struct ag_txn *t);
@@ -309,6 +337,9 @@ int ag_txn_stripe(struct ag_txn *t, uint32_t seg, uint32_t stripe,
 int ag_txn_seg_lease(struct ag_txn *t);
 int ag_txn_seg_release(struct ag_txn *t, uint32_t seg, uint64_t fill);
 int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino);
+/* A MOVE of the n entries of ents (n > 0). */
+int ag_txn_move(struct ag_txn *t, const struct ag_move_ent *ents, uint32_t n);
+int ag_txn_clean_lease(struct ag_txn *t);
 
 /* Decoder (metad side): iterate the ops of an encoded transaction. Its
  * input comes from the network: every length is checked against the
@@ -329,6 +360,9 @@ int ag_txn_next(struct ag_txn_iter *it, struct ag_op *op);
  * decoder checked that all of them lie in the frame. */
 void ag_write_ext_get(const struct ag_op_write *w, uint32_t i,
 		      struct ag_write_ext *e);
+/* Decode entry i (< m->n) of a MOVE op from ag_txn_next. */
+void ag_move_ent_get(const struct ag_op_move *m, uint32_t i,
+		     struct ag_move_ent *e);
 /* Decode a whole frame buf[0..len): its header, then each op in turn to
  * cb (with the extents of a WRITE readable by ag_write_ext_get). 0, or
  * -AG_EPROTO on malformed input (cb may have seen the ops before the bad
