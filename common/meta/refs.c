@@ -610,10 +610,12 @@ int ag_tx_seg_lease(struct tx *tx)
 		if (rc)
 			return rc;
 	} else {
-		/* the last free segments are kept for metadata: without them
-		 * not even a delete could commit on a full cluster */
-		rc = ag_space_find_free_beyond(&tx->m->space, AG_META_RESERVE,
-					       &seg);
+		/* the last free segments are kept for metadata (without them
+		 * not even a delete could commit on a full cluster) and, above
+		 * those, for the cleaner (which gives a full cluster room) */
+		rc = ag_space_find_free_beyond(&tx->m->space, AG_META_RESERVE +
+					       ag_space_clean_reserve(
+						       &tx->m->space), &seg);
 		if (rc)
 			return rc;
 	}

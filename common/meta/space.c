@@ -130,6 +130,11 @@ static int usable(const struct ag_space *sp, uint32_t s)
 	       s != sp->spare_meta && (!sp->recorded[s] || sp->reusable[s]);
 }
 
+uint32_t ag_space_clean_reserve(const struct ag_space *sp)
+{
+	return AG_MAX(AG_CLEAN_RESERVE_MIN, sp->nseg / AG_CLEAN_RESERVE_SHARE);
+}
+
 int ag_space_find_free_beyond(struct ag_space *sp, uint32_t reserve,
 			      uint32_t *seg)
 {

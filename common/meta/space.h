@@ -78,6 +78,16 @@ int ag_space_find_free(struct ag_space *sp, uint32_t *seg);
 /* Free segments held back from data leases for metadata. */
 #define AG_META_RESERVE 2
 
+/* Free segments held back from user data leases, beyond AG_META_RESERVE,
+ * for the cleaner (CLEAN_LEASE): on a cluster its users filled up, the
+ * cleaner must still find room to copy live chunks out of the segments
+ * it cleans, since their space only comes back once they have emptied
+ * and a reuse round has passed. At least AG_CLEAN_RESERVE_MIN, and one
+ * segment in AG_CLEAN_RESERVE_SHARE on large clusters. */
+#define AG_CLEAN_RESERVE_MIN 2
+#define AG_CLEAN_RESERVE_SHARE 64
+uint32_t ag_space_clean_reserve(const struct ag_space *sp);
+
 /* The same, but only while more than reserve free segments remain. */
 int ag_space_find_free_beyond(struct ag_space *sp, uint32_t reserve,
 			      uint32_t *seg);

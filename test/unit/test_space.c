@@ -140,6 +140,12 @@ static void test_segments(void)
 	   "with reserve 7 of 8 free, one is left to lease");
 	ok(ag_space_find_free_beyond(&sp, NSEG, &seg) == -ENOSPC,
 	   "with reserve 8, none");
+	ok(ag_space_clean_reserve(&sp) == AG_CLEAN_RESERVE_MIN,
+	   "a small cluster keeps the least cleaner reserve");
+	sp.nseg = 100 * AG_CLEAN_RESERVE_SHARE;
+	ok(ag_space_clean_reserve(&sp) == 100,
+	   "a large one a share of its segments");
+	sp.nseg = NSEG;
 	/* segments found in turn, round the cluster */
 	for (s = 0; s < NSEG; s++)
 		if (ag_space_find_free(&sp, &seg) || seg != (s + 1) % NSEG)
