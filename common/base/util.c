@@ -96,6 +96,26 @@ uint64_t ag_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+void ag_pace_start(struct ag_pace *p, double rate_mb)
+{
+	p->start_ns = ag_mono_ns();
+	p->done = 0;
+	p->rate_mb = rate_mb;
+}
+
+void ag_pace_wait(struct ag_pace *p, uint64_t bytes)
+{
+	double ahead;
+
+	p->done += bytes;
+	if (p->rate_mb <= 0)
+		return;
+	ahead = (double)p->done / (p->rate_mb * 1e6) -
+		(double)(ag_mono_ns() - p->start_ns) / 1e9;
+	if (ahead > 0.001)
+		usleep((useconds_t)(ahead * 1e6));
+}
+
 void *ag_alloc_aligned(size_t len)
 {
 	void *p;

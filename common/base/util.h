@@ -30,6 +30,14 @@ void ag_log_set_level(int level);
 uint32_t ag_crc32c(const void *buf, size_t len);
 uint64_t ag_now_ns(void);
 uint64_t ag_mono_ns(void);
+/* Hold work to rate_mb MB/s (0: no limit): start, then after each piece
+ * of work of bytes, wait sleeps while the work is ahead of that pace. */
+struct ag_pace {
+	uint64_t start_ns, done;
+	double rate_mb;
+};
+void ag_pace_start(struct ag_pace *p, double rate_mb);
+void ag_pace_wait(struct ag_pace *p, uint64_t bytes);
 /* Aligned to AG_BLOCK for O_DIRECT; free with free(). NULL on failure. */
 void *ag_alloc_aligned(size_t len);
 /* Parse "64K", "1G", "4096" into bytes; -EINVAL on junk. */

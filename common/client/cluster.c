@@ -409,16 +409,34 @@ int ag_cl_pack_kick(struct ag_cluster *c)
 	return c->packer ? ag_packer_kick(c->packer) : 0;
 }
 
+void ag_cl_txn_stripes(struct ag_cluster *c, struct ag_txn *t,
+		       const struct ag_stripe_done *done, int n)
+{
+	const struct ag_label *l = &c->ds->label;
+	int i;
+
+	/* the chunks' own commits keep the segment's fill past them; these
+	 * records give scrub and fsck the strip crcs */
+	for (i = 0; i < n; i++) {
+		/* a mirrored stripe's record is its length (agora-format(5)) */
+		if (done[i].mirrored)
+			ag_txn_stripe(t, done[i].seg, done[i].stripe,
+				      &done[i].mirrored, 1);
+		else
+			ag_txn_stripe(t, done[i].seg, done[i].stripe,
+				      done[i].crc, l->ec_k + l->ec_m);
+	}
+}
+
 /* One round of sealing: flush the packer, sync the drives without
  * pack_lock (others go on packing meanwhile), and record in t the
  * stripes written. Every writer that asked before the round began is
  * durable after it. */
 static int seal_round(struct ag_cluster *c, struct ag_txn *t)
 {
-	const struct ag_label *l = &c->ds->label;
 	uint64_t upto = c->seal_wanted;
 	struct ag_stripe_done *done = NULL;
-	int i, n = 0, rc = 0;
+	int n = 0, rc = 0;
 
 	if (ag_packer_active(c->packer))
 		rc = ag_packer_flush(c->packer);
@@ -438,17 +456,7 @@ static int seal_round(struct ag_cluster *c, struct ag_txn *t)
 	if (rc)
 		goto out;
 	c->seal_done = upto;
-	/* the chunks' own commits keep the segment's fill past them; these
-	 * records give scrub and fsck the strip crcs */
-	for (i = 0; i < n; i++) {
-		/* a mirrored stripe's record is its length (agora-format(5)) */
-		if (done[i].mirrored)
-			ag_txn_stripe(t, done[i].seg, done[i].stripe,
-				      &done[i].mirrored, 1);
-		else
-			ag_txn_stripe(t, done[i].seg, done[i].stripe,
-				      done[i].crc, l->ec_k + l->ec_m);
-	}
+	ag_cl_txn_stripes(c, t, done, n);
 out:
 	free(done);
 	return rc;

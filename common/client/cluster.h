@@ -177,6 +177,10 @@ int ag_cl_pack_kick(struct ag_cluster *c);
 /* Write the open stripe, sync the data drives and add the STRIPE records
  * of every stripe written since the last call to t. With pack_lock. */
 int ag_cl_pack_seal(struct ag_cluster *c, struct ag_txn *t);
+/* Add the STRIPE records of the n stripes of done (from
+ * ag_packer_take, on the drives and synced) to t. */
+void ag_cl_txn_stripes(struct ag_cluster *c, struct ag_txn *t,
+		       const struct ag_stripe_done *done, int n);
 /* Move to generation gen with root root, if newer than the one held. */
 void ag_cl_set_state(struct ag_cluster *c, uint64_t gen, uint64_t root);
 

@@ -51,6 +51,7 @@ struct scrub {
 	size_t nstripes, cap_stripes;
 	uint64_t total, done; /* bytes to read, bytes read */
 	struct timespec start, shown;
+	struct ag_pace pace;  /* --rate */
 	struct ag_ec *ec;
 };
 
@@ -71,13 +72,8 @@ static void advance(struct scrub *s, uint64_t bytes)
 
 	s->done += bytes;
 	s->r->bytes += bytes;
+	ag_pace_wait(&s->pace, bytes);
 	t = since(&s->start);
-	if (s->o->rate_mb > 0) {
-		double ahead = (double)s->done / (s->o->rate_mb * 1e6) - t;
-
-		if (ahead > 0.001)
-			usleep((useconds_t)(ahead * 1e6));
-	}
 	if (s->o->progress && since(&s->shown) >= 0.1) {
 		double pct = s->total ? 100.0 * (double)s->done /
 						(double)s->total : 100.0;
@@ -532,6 +528,7 @@ int ag_scrub(struct ag_cluster *c, const struct ag_scrub_opts *o,
 	memset(r, 0, sizeof(*r));
 	clock_gettime(CLOCK_MONOTONIC, &s.start);
 	s.shown = s.start;
+	ag_pace_start(&s.pace, o->rate_mb);
 	rc = ag_ec_new(&s.ec, (int)l->ec_k, (int)l->ec_m);
 	if (!rc)
 		rc = ag_cluster_refresh(c);
