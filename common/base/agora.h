@@ -342,6 +342,49 @@ struct ag_scrub_report {
 int ag_scrub(struct ag_cluster *c, const struct ag_scrub_opts *o,
 	     struct ag_scrub_report *r);
 
+/* Cleaning (clean.c): copy the live chunks out of data segments into
+ * fresh full-width erasure-coded stripes, so that the segments empty and
+ * their space comes back. Two kinds of segment are cleaned: those
+ * holding mirrored stripes (destaging: a small write costs m + 1 copies
+ * of whole blocks there, and byte-granular EC stripes here), and those
+ * whose data is mostly deleted, by LFS cost-benefit. Safe beside the
+ * gateways and beside another cleaner: a chunk moves only while it is
+ * where the cleaner read it. */
+struct ag_clean_opts {
+	int destage_only; /* only segments holding mirrored stripes */
+	int verbose;      /* one line per batch of segments on out */
+	int progress;     /* one updating line on stderr */
+	double rate_mb;   /* copy at most this many MB/s (0: no limit) */
+	double max_util;  /* clean no segment fuller than this share of
+			   * live bytes (0: 0.8); destaging ignores it */
+	/* with either set, clean only when free space is below free_pct %
+	 * of the capacity or mirrored stripes hold more than mirrored_pct %
+	 * of the stored bytes (agora clean --watch); 0 and 0: always */
+	int free_pct, mirrored_pct;
+	FILE *out;
+};
+struct ag_clean_report {
+	uint64_t victims;         /* segments chosen */
+	uint64_t freed;           /* of those, empty at the end */
+	uint64_t chunks, bytes;   /* chunks copied, their stored bytes */
+	uint64_t lost;            /* copies made moot by a delete or another
+				   * cleaner meanwhile */
+	uint64_t unreadable;      /* chunks left where they are: no good copy */
+	uint64_t free_before, free_after;         /* free segments */
+	uint64_t mirrored_before, mirrored_after; /* bytes mirrored stripes
+						   * hold */
+	uint64_t raw_before, raw_after; /* bytes the recorded data stripes
+					 * take on the drives (a mirrored one
+					 * m + 1 times its bytes) */
+	uint64_t stored;          /* stored bytes of the live chunks */
+	int skipped;              /* 1: thresholds not reached, nothing done */
+	double seconds;
+};
+/* 0 (report in *r), or a negative errno: -ENOSPC when even the cleaner's
+ * reserve ran out before a segment could empty. */
+int ag_clean(struct ag_cluster *c, const struct ag_clean_opts *o,
+	     struct ag_clean_report *r);
+
 /* ---- S3 support (objects.c) ---- */
 
 /* The MD5 of a regular file's content, its ETag: the stored one, or (for

@@ -40,6 +40,10 @@ static const struct key_desc keys[] = {
 	{ "metad", "log", K_STR, F(log) },
 	{ "metad", "batch_max", K_INT, F(batch_max) },
 	{ "metad", "lease_timeout", K_INT, F(lease_timeout) },
+	{ "clean", "free_pct", K_INT, F(clean_free_pct) },
+	{ "clean", "mirrored_pct", K_INT, F(clean_mirrored_pct) },
+	{ "clean", "interval", K_INT, F(clean_interval) },
+	{ "clean", "rate", K_INT, F(clean_rate) },
 };
 #undef F
 
@@ -124,6 +128,10 @@ static void set_defaults(struct ag_config *c)
 	c->metad_timeout = 60;
 	c->batch_max = 256;
 	c->lease_timeout = 30;
+	c->clean_free_pct = 20;
+	c->clean_mirrored_pct = 10;
+	c->clean_interval = 60;
+	c->clean_rate = 0;
 }
 
 int ag_config_walk(const char *file,
@@ -184,7 +192,8 @@ struct load {
 	const char *file;
 };
 
-/* One key of [cluster] or [metad]; other sections are the gateways'. */
+/* One key of [cluster], [metad] or [clean]; other sections are the
+ * gateways'. */
 static int load_key(void *arg, const char *section, const char *key,
 		    char *val, int lineno)
 {
@@ -197,7 +206,8 @@ static int load_key(void *arg, const char *section, const char *key,
 		    !strcmp(keys[i].name, key))
 			break;
 	if (i == AG_ARRAY_LEN(keys)) {
-		if (strcmp(section, "cluster") && strcmp(section, "metad"))
+		if (strcmp(section, "cluster") && strcmp(section, "metad") &&
+		    strcmp(section, "clean"))
 			return 0;
 		AG_ERR("%s:%d: unknown key '%s' in [%s]", l->file, lineno,
 		       key, section);

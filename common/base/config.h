@@ -31,6 +31,12 @@ struct ag_config {
 	char *log;
 	int batch_max;
 	int lease_timeout;
+	/* [clean]: when agora clean --watch cleans (agora.conf(5)) */
+	int clean_free_pct;     /* free space below this share, in % */
+	int clean_mirrored_pct; /* mirrored stripes above this share of the
+				 * stored bytes, in % */
+	int clean_interval;     /* seconds between two looks */
+	int clean_rate;         /* MB/s a cleaning copies at most (0: any) */
 };
 
 /* Read FILE into *cp (freed with ag_config_free). On a syntax error or an

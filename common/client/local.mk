@@ -10,4 +10,4 @@ common_libagora_a_SOURCES += \
 	common/client/writer.c common/client/write.c common/client/openfile.c \
 	common/client/openfile.h common/client/objects.c \
 	common/client/uploads.c common/client/handle.c common/client/fsck.c \
-	common/client/scrub.c
+	common/client/scrub.c common/client/clean.c
