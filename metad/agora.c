@@ -33,7 +33,7 @@ struct cmd {
 };
 
 static int opt_bytes, opt_force, opt_long, opt_recursive, opt_verbose;
-static int opt_repair;
+static int opt_repair, opt_destage_only, opt_watch;
 static double opt_rate_mb;
 static long opt_uid, opt_gid; /* user add --uid/--gid */
 
@@ -640,6 +640,84 @@ static int cmd_scrub(struct ag_cluster *c, const char *cfg, int argc,
 	return rc;
 }
 
+static void clean_report(const struct ag_clean_report *r)
+{
+	printf("segments  %llu cleaned, %llu freed; free %llu -> %llu\n",
+	       (unsigned long long)r->victims, (unsigned long long)r->freed,
+	       (unsigned long long)r->free_before,
+	       (unsigned long long)r->free_after);
+	printf("copied    %llu chunks, %.1f MB in %.2f s (%.1f MB/s)\n",
+	       (unsigned long long)r->chunks, r->bytes / 1e6, r->seconds,
+	       r->seconds > 0 ? r->bytes / 1e6 / r->seconds : 0.0);
+	printf("mirrored  %llu -> %llu bytes (of %llu stored)\n",
+	       (unsigned long long)r->mirrored_before,
+	       (unsigned long long)r->mirrored_after,
+	       (unsigned long long)r->stored);
+	printf("raw       %llu -> %llu bytes of data stripes on the drives\n",
+	       (unsigned long long)r->raw_before,
+	       (unsigned long long)r->raw_after);
+	if (r->lost)
+		printf("lost      %llu copies to a delete or another cleaner\n",
+		       (unsigned long long)r->lost);
+	if (r->unreadable)
+		printf("left      %llu chunks that could not be read (run "
+		       "agora scrub)\n", (unsigned long long)r->unreadable);
+	fflush(stdout);
+}
+
+/* --watch: look every interval seconds, clean when the thresholds of
+ * agora.conf [clean] say so; runs until killed (a cleaner killed at any
+ * moment loses nothing). */
+static int clean_watch(struct ag_cluster *c, const char *cfg,
+		       struct ag_clean_opts *o)
+{
+	struct ag_clean_report r;
+	struct ag_config *conf;
+	int rc = ag_config_load(cfg, &conf);
+
+	if (rc)
+		return fail("clean", rc);
+	o->free_pct = conf->clean_free_pct;
+	o->mirrored_pct = conf->clean_mirrored_pct;
+	if (!o->rate_mb)
+		o->rate_mb = conf->clean_rate;
+	o->progress = 0;
+	for (;;) {
+		rc = ag_clean(c, o, &r);
+		if (rc < 0)
+			fprintf(stderr, "agora: clean: %s\n", ag_strerror(rc));
+		else if (!r.skipped)
+			clean_report(&r);
+		sleep((unsigned)AG_MAX(conf->clean_interval, 1));
+	}
+}
+
+static int cmd_clean(struct ag_cluster *c, const char *cfg, int argc,
+		     char **argv)
+{
+	struct ag_clean_opts o = {
+		.destage_only = opt_destage_only,
+		.verbose = opt_verbose,
+		.progress = isatty(STDERR_FILENO),
+		.rate_mb = opt_rate_mb,
+		.out = stdout,
+	};
+	struct ag_clean_report r;
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	if (opt_watch)
+		return clean_watch(c, cfg, &o);
+	rc = ag_clean(c, &o, &r);
+	if (rc < 0) {
+		fail("clean", rc);
+		return 2;
+	}
+	clean_report(&r);
+	return 0;
+}
+
 /* ---- S3 users ---- */
 
 /* Fill out with n random characters of alphabet. */
@@ -711,6 +789,8 @@ static const struct cmd cmds[] = {
 	{ "mkdir", "mkdir /PATH", 1, 1, 2, cmd_mkdir },
 	{ "fsck", "fsck [-v]", 0, 0, 3, cmd_fsck },
 	{ "scrub", "scrub [--repair] [--rate MB/s] [-v]", 0, 0, 3, cmd_scrub },
+	{ "clean", "clean [--rate MB/s] [--destage-only] [--watch] [-v]", 0, 0,
+	  2, cmd_clean },
 	{ "user", "user add NAME [--uid N --gid N] | list | remove NAME", 1, 2,
 	  2, cmd_user },
 };
@@ -733,6 +813,8 @@ int main(int argc, char **argv)
 		{ "gid", required_argument, NULL, 'G' },
 		{ "repair", no_argument, NULL, 'R' },
 		{ "rate", required_argument, NULL, 'M' },
+		{ "destage-only", no_argument, NULL, 'D' },
+		{ "watch", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfg = NULL;
@@ -755,6 +837,8 @@ int main(int argc, char **argv)
 		case 'G': opt_gid = strtol(optarg, NULL, 10); break;
 		case 'R': opt_repair = 1; break;
 		case 'M': opt_rate_mb = strtod(optarg, NULL); break;
+		case 'D': opt_destage_only = 1; break;
+		case 'W': opt_watch = 1; break;
 		default: usage(stderr); return 2;
 		}
 	}
