@@ -911,8 +911,9 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 	struct ag_op op;
 	struct tx tx;
 	uint64_t txid;
-	int rc;
+	int rc, reclaimed = 0;
 
+again:
 	memset(res, 0, sizeof(*res));
 	memset(&tx, 0, sizeof(tx));
 	tx.m = m;
@@ -938,6 +939,18 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 		rc = apply_op(&tx, &op);
 		if (rc)
 			break;
+	}
+	if (rc == -ENOSPC && !reclaimed &&
+	    ag_space_segments_waiting(&m->space)) {
+		/* refused for space that is free but waits for its reuse
+		 * round: make the round now and try once more */
+		ag_tx_rollback(&tx);
+		ag_tx_free(&tx);
+		reclaimed = 1;
+		rc = ag_meta_reclaim(m);
+		if (rc)
+			return rc;
+		goto again;
 	}
 	if (rc == -AG_EPROTO) {
 		ag_tx_rollback(&tx);

@@ -67,6 +67,11 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *txn, size_t len,
  * with the error. */
 int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 		   uint64_t *root);
+/* Make the segments freed by committed generations usable now, with
+ * durable commits that carry a reuse round over them, instead of at the
+ * next round: for a transaction refused for want of space that is in
+ * fact free. Commits what the batch holds so far. */
+int ag_meta_reclaim(struct ag_meta *m);
 /* Copy the pages the newest commit wrote into buf (AG_PAGE_SIZE each) and
  * return their number: up to max of them, and with part the first max of
  * a commit with more, else none; 0 when one cannot be read. */

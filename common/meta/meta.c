@@ -647,6 +647,23 @@ done:
 	return rc;
 }
 
+int ag_meta_reclaim(struct ag_meta *m)
+{
+	uint64_t gen, root;
+	int i, rc;
+
+	/* the first commit makes the generations that freed them synced,
+	 * the second carries the round over them */
+	for (i = 0; i < 2 && ag_space_segments_waiting(&m->space); i++) {
+		m->pending = 1;
+		ag_space_round_soon(&m->space);
+		rc = ag_meta_commit(m, 0, &gen, &root);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max,
 			      int part)
 {

@@ -329,6 +329,22 @@ int ag_space_round_due(struct ag_space *sp, uint64_t committed_gen)
 	return waiting;
 }
 
+int ag_space_segments_waiting(const struct ag_space *sp)
+{
+	uint32_t s;
+
+	for (s = 0; s < sp->nseg; s++)
+		if (sp->state[s] == AG_SEG_FREE && sp->recorded[s] &&
+		    !sp->reusable[s])
+			return 1;
+	return 0;
+}
+
+void ag_space_round_soon(struct ag_space *sp)
+{
+	sp->last_round = 0;
+}
+
 uint32_t ag_space_round_done(struct ag_space *sp, uint32_t *drained,
 			     uint32_t cap)
 {

@@ -120,6 +120,12 @@ void ag_space_abort(struct ag_space *sp);
  * by a committed generation waits, and the last round is not too
  * recent); it then remembers committed_gen as the round's limit. */
 int ag_space_round_due(struct ag_space *sp, uint64_t committed_gen);
+/* 1 when freed segments wait for a reuse round: space that is free but
+ * not yet usable. */
+int ag_space_segments_waiting(const struct ag_space *sp);
+/* Let the next ag_space_round_due ignore the interval between rounds
+ * (space is short: a round now is worth an epoch). */
+void ag_space_round_soon(struct ag_space *sp);
 /* The commit carrying the round is durable: release what it covers.
  * Fills drained[] (capacity cap) with metadata segments left with no page
  * in use; the caller records them FREE. Returns their count. */
