@@ -3,7 +3,8 @@
 #
 #   contrib/agora-start.sh [start]   install packages, build, format, start
 #   contrib/agora-start.sh status    show what runs and the cluster status
-#   contrib/agora-start.sh stop      unmount work/mnt, stop agora-s3d and agora-metad
+#   contrib/agora-start.sh stop      unmount work/mnt, stop the cleaner, agora-s3d
+#                                    and agora-metad
 #
 # start installs the Debian packages of contrib/packages.txt that are
 # missing (as root, or with sudo), builds Agora out of tree in build/
@@ -11,7 +12,10 @@
 # config in the work directory, formats six 1G drive files there with a
 # 4+2 erasure code unless they are formatted already, and starts
 # agora-metad in the background, then mounts the cluster on work/mnt with
-# agora-fused (when FUSE works here).
+# agora-fused (when FUSE works here), starts agora-s3d on 127.0.0.1:9000
+# and the cleaner (`agora clean --watch`: it destages small writes into
+# erasure-coded stripes and gives deleted space back past the [clean]
+# thresholds of agora.conf(5)).
 #
 # Environment:
 #   AGORA_WORK=dir     work directory (default: work/ at the top of the tree)
@@ -138,6 +142,7 @@ do_start() {
 	fi
 	fuse_start
 	s3_start
+	cleaner_start
 	cat <<EOF
 
 Agora is running.
@@ -146,6 +151,7 @@ Agora is running.
   drives       $work/drives (d0 .. d$((ndrives - 1)))
   log          $log
   mount        $mount_msg
+  cleaner      $cleaner_msg
 
 Try it:
   $agora -c $conf put /etc/services /demo/services
@@ -212,6 +218,36 @@ s3_stop() {
 	rm -f "$s3_pidfile"
 }
 
+# ---- the cleaner (agora clean --watch) ----
+
+cleaner_pidfile=$work/agora-clean.pid
+cleaner_msg="none"
+
+cleaner_start() {
+	if [ -s "$cleaner_pidfile" ] && kill -0 "$(cat "$cleaner_pidfile")" 2>/dev/null; then
+		cleaner_msg="pid $(cat "$cleaner_pidfile") (already running)"
+		return
+	fi
+	setsid "$agora" -c "$conf" clean --watch >>"$work/agora-clean.log" 2>&1 </dev/null &
+	echo $! >"$cleaner_pidfile"
+	cleaner_msg="pid $! (agora clean --watch; log $work/agora-clean.log)"
+}
+
+cleaner_stop() {
+	local pid n=100
+	[ -s "$cleaner_pidfile" ] || return 0
+	pid=$(cat "$cleaner_pidfile")
+	if kill -0 "$pid" 2>/dev/null; then
+		say "stopping the cleaner (pid $pid)"
+		kill -TERM "$pid"
+		while kill -0 "$pid" 2>/dev/null && [ "$n" -gt 0 ]; do
+			n=$((n - 1))
+			sleep 0.1
+		done
+	fi
+	rm -f "$cleaner_pidfile"
+}
+
 # ---- the FUSE mount (agora-fused) at work/mnt ----
 
 mount_msg="none"
@@ -255,6 +291,7 @@ fuse_stop() {
 
 do_stop() {
 	local pid n=100
+	cleaner_stop
 	fuse_stop
 	s3_stop
 	if ! pid=$(running_pid); then
