@@ -21,6 +21,7 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_openfile \
 	test/unit/test_keys \
 	test/unit/test_txn \
+	test/unit/test_clean \
 	test/unit/test_config \
 	test/unit/test_space
 
@@ -74,6 +75,8 @@ test_unit_test_openfile_SOURCES = test/unit/test_openfile.c test/unit/tap.h \
 	test/unit/fixture.h
 test_unit_test_keys_SOURCES = test/unit/test_keys.c test/unit/tap.h
 test_unit_test_txn_SOURCES = test/unit/test_txn.c test/unit/tap.h
+test_unit_test_clean_SOURCES = test/unit/test_clean.c test/unit/tap.h \
+	test/unit/fixture.h
 test_unit_test_config_SOURCES = test/unit/test_config.c test/unit/tap.h
 test_unit_test_space_SOURCES = test/unit/test_space.c test/unit/tap.h
 # fsx runs against a mount (test/integ/fuse_fsx.sh): no libagora
