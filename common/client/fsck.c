@@ -100,6 +100,9 @@ struct fsck {
 	uint64_t cur_gen;
 	int have_stats;
 	struct ag_stats_rec stats;
+	struct rec_bytes {
+		uint64_t n, key, val;
+	} bytes[AG_K_ORPHAN + 2]; /* by type; the last: unknown types */
 };
 
 static void problem(struct fsck *f, const char *fmt, ...)
@@ -424,7 +427,13 @@ static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 		size_t nlen;
 		uint32_t seg, stripe;
 		uint64_t id;
+		struct rec_bytes *rb =
+			&f->bytes[type > 0 && type <= AG_K_ORPHAN ? type
+								  : AG_K_ORPHAN + 1];
 
+		rb->n++;
+		rb->key += ckl;
+		rb->val += cvl;
 		switch (type) {
 		case AG_K_SUPER:
 			if (!ag_key_super_decode(ck, ckl, &name, &nlen) &&
@@ -490,6 +499,55 @@ out:
 	for (i = 0; i < n; i++)
 		free(bufs[i]);
 	return rc;
+}
+
+static const char *const rec_names[AG_K_ORPHAN + 2] = {
+	[AG_K_SUPER] = "SUPER",	  [AG_K_SEGMENT] = "SEGMENT",
+	[AG_K_INODE] = "INODE",	  [AG_K_DIRENT] = "DIRENT",
+	[AG_K_XATTR] = "XATTR",	  [AG_K_EXTENT] = "EXTENT",
+	[AG_K_CHUNK] = "CHUNK",	  [AG_K_STRIPE] = "STRIPE",
+	[AG_K_CLIENT] = "CLIENT", [AG_K_STATS] = "STATS",
+	[AG_K_ORPHAN] = "ORPHAN", [AG_K_ORPHAN + 1] = "other",
+};
+
+/* What the metadata costs (fsck -v): the bytes of one copy of the tree's
+ * pages per inode, how full its pages are, and the records' bytes by
+ * type, per inode and per record. */
+static void report_bytes(struct fsck *f, struct ag_tree *t)
+{
+	struct ag_tree_usage u = { 0 };
+	uint64_t inodes = f->counted.inodes ? f->counted.inodes : 1, total;
+	int rc = ag_tree_usage(t, &u);
+
+	if (rc) {
+		note(f, "metadata usage: %s", ag_strerror(rc));
+		return;
+	}
+	total = (u.leaves + u.branches) * u.page_size;
+	note(f, "metadata: %llu bytes in %llu pages of %zu (one copy of "
+	     "%d), %.1f bytes per inode",
+	     (unsigned long long)total,
+	     (unsigned long long)(u.leaves + u.branches), u.page_size,
+	     AG_PAGE_COPIES, (double)total / inodes);
+	note(f, "  leaves:   %llu, %.1f %% full", (unsigned long long)u.leaves,
+	     u.leaves ? 100.0 * u.leaf_used / (u.leaves * u.page_size) : 0.0);
+	note(f, "  branches: %llu, %.1f %% full",
+	     (unsigned long long)u.branches,
+	     u.branches ? 100.0 * u.branch_used / (u.branches * u.page_size)
+			: 0.0);
+	note(f, "  %-8s %9s %10s %10s %9s %9s", "record", "count", "key B",
+	     "value B", "B/inode", "B/record");
+	for (int i = 0; i <= AG_K_ORPHAN + 1; i++) {
+		const struct rec_bytes *rb = &f->bytes[i];
+
+		if (!rb->n)
+			continue;
+		note(f, "  %-8s %9llu %10llu %10llu %9.1f %9.1f",
+		     rec_names[i], (unsigned long long)rb->n,
+		     (unsigned long long)rb->key, (unsigned long long)rb->val,
+		     (double)(rb->key + rb->val) / inodes,
+		     (double)(rb->key + rb->val) / rb->n);
+	}
 }
 
 static void check_counts(struct fsck *f)
@@ -666,6 +724,8 @@ int ag_fsck(struct ag_cluster *c, FILE *out, int verbose)
 	if (rc)
 		goto out;
 	check_counts(&f);
+	if (verbose)
+		report_bytes(&f, t);
 	if (f.torn_copies)
 		note(&f, "commit %llu was cut short by a crash: %llu copies of "
 		     "its pages were never written (not damage; agora-metad "

@@ -842,6 +842,7 @@ struct walk {
 	struct ag_tree *t;
 	int (*cb)(uint64_t addr, int level, void *arg);
 	void *arg;
+	struct ag_tree_usage *usage; /* or NULL */
 	int err;
 	uint8_t *bufs[MAX_H + 1];
 };
@@ -872,26 +873,62 @@ static int walk_node(struct walk *w, uint64_t addr, int expect, int depth)
 			w->err = rc;
 		return w->cb(addr, -1, w->arg);
 	}
-	if ((rc = w->cb(n && n->dirty ? 0 : addr, nlevel(b), w->arg)))
+	if (w->usage) {
+		size_t used = ag_node_leaf_used(t, b) + H;
+
+		if (nlevel(b)) {
+			w->usage->branches++;
+			w->usage->branch_used += used;
+		} else {
+			w->usage->leaves++;
+			w->usage->leaf_used += used;
+		}
+	} else if ((rc = w->cb(n && n->dirty ? 0 : addr, nlevel(b), w->arg))) {
 		return rc;
+	}
 	for (unsigned i = 0; nlevel(b) && i < nkeys(b); i++)
 		if ((rc = walk_node(w, child(b, i), nlevel(b) - 1, depth + 1)))
 			return rc;
 	return 0;
 }
 
+static int walk_all(struct walk *w)
+{
+	int rc = 0;
+
+	ag_tree_trim(w->t);
+	if (w->t->root)
+		rc = walk_node(w, w->t->root, -1, 0);
+	for (int i = 0; i <= MAX_H; i++)
+		free(w->bufs[i]);
+	return rc ? rc : w->err;
+}
+
 int ag_tree_walk(struct ag_tree *t,
 		 int (*cb)(uint64_t addr, int level, void *arg), void *arg)
 {
 	struct walk w = { .t = t, .cb = cb, .arg = arg };
-	int rc = 0;
 
 	if (!t || !cb)
 		return -EINVAL;
-	ag_tree_trim(t);
-	if (t->root)
-		rc = walk_node(&w, t->root, -1, 0);
-	for (int i = 0; i <= MAX_H; i++)
-		free(w.bufs[i]);
-	return rc ? rc : w.err;
+	return walk_all(&w);
+}
+
+/* Unreadable pages are reported to a callback that does nothing. */
+static int ignore_page(uint64_t addr, int level, void *arg)
+{
+	(void)addr;
+	(void)level;
+	(void)arg;
+	return 0;
+}
+
+int ag_tree_usage(struct ag_tree *t, struct ag_tree_usage *u)
+{
+	struct walk w = { .t = t, .cb = ignore_page, .usage = u };
+
+	if (!t || !u)
+		return -EINVAL;
+	u->page_size = t->ps;
+	return walk_all(&w);
 }

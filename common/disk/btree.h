@@ -118,4 +118,17 @@ void ag_cursor_free(struct ag_cursor *c);
 int ag_tree_walk(struct ag_tree *t,
 		 int (*cb)(uint64_t addr, int level, void *arg), void *arg);
 
+/* How full the pages of a tree are, for measuring what metadata costs:
+ * pages and the bytes of them in use (page header, node header, key
+ * prefix, slots and live cells), leaves and branches apart. */
+struct ag_tree_usage {
+	uint64_t leaves, leaf_used;
+	uint64_t branches, branch_used;
+	size_t page_size;
+};
+/* Add up *u over every page reachable from the root, as ag_tree_walk
+ * visits them (a page that cannot be read counts for nothing, and its
+ * error is returned at the end). */
+int ag_tree_usage(struct ag_tree *t, struct ag_tree_usage *u);
+
 #endif

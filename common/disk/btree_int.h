@@ -203,7 +203,8 @@ int ag_node_partition(struct ag_tree *t, const struct ent *e, int m,
 /* Lay e[a..z) out as a fresh page of the given level in b. */
 int ag_node_write(const struct ag_tree *t, uint8_t *b, int level,
 		  const struct ent *e, int a, int z);
-/* Bytes of leaf b in use (header, prefix, slots and live cells). */
+/* Bytes of page b in use past the pager's header (node header, prefix,
+ * slots and live cells; a branch has no prefix). */
 size_t ag_node_leaf_used(const struct ag_tree *t, const uint8_t *b);
 /* In-place leaf edits; -ENOSPC when the page must be rebuilt. */
 int ag_node_leaf_insert(uint8_t *b, unsigned i, const uint8_t *k, size_t kl,
