@@ -35,6 +35,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/mirror.sh \
 	test/integ/geometry.sh \
 	test/integ/foreign.sh \
+	test/integ/format_version.sh \
 	test/integ/full.sh \
 	test/integ/clean.sh \
 	test/integ/protocol.sh \

@@ -72,7 +72,9 @@ int ag_label_decode(const uint8_t *b, struct ag_label *l)
 	l->chunk_max = get_le32(b + 80);
 	l->zstd_level = (int32_t)get_le32(b + 84);
 	l->created = get_le64(b + 88);
-	if (l->version != AG_FORMAT_VERSION || l->ndrives < AG_MIN_DRIVES ||
+	if (l->version != AG_FORMAT_VERSION)
+		return -EMEDIUMTYPE;
+	if (l->ndrives < AG_MIN_DRIVES ||
 	    l->ndrives > AG_MAX_DRIVES || l->index >= l->ndrives ||
 	    l->page_size != AG_PAGE_SIZE || !l->strip_size ||
 	    l->strip_size % AG_BLOCK || l->segment_size % l->strip_size ||
@@ -603,7 +605,7 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 	uint8_t foreign[AG_MAX_DRIVES] = { 0 };
 	struct ag_drives *ds;
 	uint8_t *blk;
-	int i, best, rc = 0;
+	int i, best, rc = 0, other_format = -1;
 
 	ds = calloc(1, sizeof(*ds));
 	blk = ag_alloc_aligned(AG_BLOCK);
@@ -627,13 +629,27 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 			continue;
 		}
 		rc = ag_label_decode(blk, &labels[i]);
-		if (rc == -ENOENT)
+		if (rc == -EMEDIUMTYPE) {
+			if (other_format < 0)
+				other_format = i;
+		} else if (rc == -ENOENT)
 			AG_WARN("drive %s: no Agora label (not formatted, or "
 				"zeroed)", cfg->drives[i]);
 		else if (rc)
 			AG_WARN("drive %s: damaged label", cfg->drives[i]);
 		else
 			ok[i] = 1;
+	}
+	if (other_format >= 0) {
+		/* its pages and records may not even parse: never run
+		 * beside such a drive, nor in its place */
+		AG_ERR("drive %s was formatted with on-drive format %u; this "
+		       "Agora reads format %u: copy the data out with the "
+		       "Agora that wrote it and format again",
+		       cfg->drives[other_format], labels[other_format].version,
+		       AG_FORMAT_VERSION);
+		rc = -EMEDIUMTYPE;
+		goto fail;
 	}
 	best = pick_cluster(labels, ok, cfg->ndrives);
 	if (best < 0) {

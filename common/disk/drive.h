@@ -64,7 +64,10 @@ extern int (*ag_drive_fault_hook)(int drive, int is_write, uint64_t off,
 
 /* The 4096-byte block of a label, and back: 0, -ENOENT when the block
  * holds no label at all, -AG_ECORRUPT when it is damaged or its geometry
- * cannot be (the bytes come from a drive: any may be wrong). */
+ * cannot be (the bytes come from a drive: any may be wrong),
+ * -EMEDIUMTYPE when it is whole but of another on-drive format version
+ * (l->version says which). ag_drives_open() refuses a cluster with
+ * such a drive. */
 void ag_label_encode(uint8_t *block, const struct ag_label *l);
 int ag_label_decode(const uint8_t *block, struct ag_label *l);
 
@@ -76,7 +79,8 @@ int ag_drives_format(const struct ag_config *cfg, int force,
 
 /* Open every drive of cfg, read and cross-check labels. Succeeds degraded
  * when at most ec_m drives are missing or foreign; the per-drive state
- * says which. Logs each problem clearly. */
+ * says which. Fails with -EMEDIUMTYPE when a drive holds a label of
+ * another on-drive format version. Logs each problem clearly. */
 int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp);
 void ag_drives_close(struct ag_drives *ds);
 
