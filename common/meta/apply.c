@@ -144,8 +144,8 @@ int ag_tx_inode_put(struct tx *tx, const struct ag_attr *in)
 {
 	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN];
 
-	ag_inode_encode(v, in);
-	return ag_tx_put(tx, k, ag_key_inode(k, in->ino), v, sizeof(v));
+	return ag_tx_put(tx, k, ag_key_inode(k, in->ino), v,
+			 ag_inode_encode(v, in));
 }
 
 static int dirent_get(struct tx *tx, uint64_t parent, const char *name,

@@ -274,67 +274,228 @@ int ag_seg_rec_decode(const uint8_t *v, size_t len, struct ag_seg_rec *r)
 	return 0;
 }
 
-void ag_inode_encode(uint8_t *v, const struct ag_attr *in)
+/* ---- varints: 7 bits a byte, low first, the top bit saying more
+ * follow (LEB128); at most 10 bytes for a u64 ---- */
+
+#define VARINT_MAX 10
+
+static size_t varint_put(uint8_t *p, uint64_t x)
 {
-	memset(v, 0, AG_INODE_LEN);
-	put_le32(v + 0, in->mode);
-	put_le32(v + 4, in->uid);
-	put_le32(v + 8, in->gid);
-	put_le32(v + 12, in->nlink);
-	put_le64(v + 16, in->size);
-	put_le64(v + 24, (uint64_t)in->atime);
-	put_le64(v + 32, (uint64_t)in->mtime);
-	put_le64(v + 40, (uint64_t)in->ctime);
-	put_le64(v + 48, (uint64_t)in->btime);
-	put_le64(v + 56, in->generation);
-	put_le64(v + 64, in->rdev);
-	put_le32(v + 72, in->flags);
-	memcpy(v + 76, in->etag, 16);
-	put_le64(v + 96, in->parent);
+	size_t n = 0;
+
+	while (x >= 0x80) {
+		p[n++] = (uint8_t)x | 0x80;
+		x >>= 7;
+	}
+	p[n++] = (uint8_t)x;
+	return n;
+}
+
+/* The varint at *p (before end) into *x, *p past it; -1 when it runs
+ * past end, is longer than 10 bytes or overflows 64 bits. */
+static int varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x)
+{
+	uint64_t v = 0;
+
+	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		if (shift == 63 && b > 1)
+			return -1;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*x = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *x)
+{
+	uint64_t v;
+
+	if (varint_get(p, end, &v) || v > UINT32_MAX)
+		return -1;
+	*x = (uint32_t)v;
+	return 0;
+}
+
+/* Signed differences as unsigned varints, small either way. */
+static uint64_t zigzag(uint64_t diff)
+{
+	return (diff << 1) ^ (uint64_t)-(int64_t)(diff >> 63);
+}
+
+static uint64_t unzigzag(uint64_t z)
+{
+	return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+}
+
+/* ---- INODE ---- */
+
+/* The INODE value's present bits (layout in keys.h): a field whose bit
+ * is clear has its usual value and takes no bytes. */
+enum {
+	IN_UID = 1 << 0,    /* uid != 0 */
+	IN_GID = 1 << 1,    /* gid != 0 */
+	IN_NLINK = 1 << 2,  /* nlink != 1 */
+	IN_SIZE = 1 << 3,   /* size != 0 */
+	IN_ATIME = 1 << 4,  /* atime != mtime */
+	IN_CTIME = 1 << 5,  /* ctime != mtime */
+	IN_BTIME = 1 << 6,  /* btime != ctime */
+	IN_GEN = 1 << 7,    /* generation != 0 */
+	IN_RDEV = 1 << 8,   /* rdev != 0 */
+	IN_FLAGS = 1 << 9,  /* flags != 0 */
+	IN_ETAG = 1 << 10,  /* etag not all zero */
+	IN_PARENT = 1 << 11, /* parent != 0 */
+	IN_ALL = (1 << 12) - 1,
+};
+
+static const uint8_t zero_etag[16];
+
+size_t ag_inode_encode(uint8_t *v, const struct ag_attr *in)
+{
+	uint64_t mtime = (uint64_t)in->mtime, ctime = (uint64_t)in->ctime;
+	unsigned present = 0;
+	size_t n;
+
+	present |= in->uid ? IN_UID : 0;
+	present |= in->gid ? IN_GID : 0;
+	present |= in->nlink != 1 ? IN_NLINK : 0;
+	present |= in->size ? IN_SIZE : 0;
+	present |= in->atime != in->mtime ? IN_ATIME : 0;
+	present |= in->ctime != in->mtime ? IN_CTIME : 0;
+	present |= in->btime != in->ctime ? IN_BTIME : 0;
+	present |= in->generation ? IN_GEN : 0;
+	present |= in->rdev ? IN_RDEV : 0;
+	present |= in->flags ? IN_FLAGS : 0;
+	present |= memcmp(in->etag, zero_etag, 16) ? IN_ETAG : 0;
+	present |= in->parent ? IN_PARENT : 0;
+	n = varint_put(v, present);
+	n += varint_put(v + n, in->mode);
+	n += varint_put(v + n, zigzag(mtime));
+	if (present & IN_UID)
+		n += varint_put(v + n, in->uid);
+	if (present & IN_GID)
+		n += varint_put(v + n, in->gid);
+	if (present & IN_NLINK)
+		n += varint_put(v + n, in->nlink);
+	if (present & IN_SIZE)
+		n += varint_put(v + n, in->size);
+	if (present & IN_ATIME)
+		n += varint_put(v + n, zigzag((uint64_t)in->atime - mtime));
+	if (present & IN_CTIME)
+		n += varint_put(v + n, zigzag(ctime - mtime));
+	if (present & IN_BTIME)
+		n += varint_put(v + n, zigzag((uint64_t)in->btime - ctime));
+	if (present & IN_GEN)
+		n += varint_put(v + n, in->generation);
+	if (present & IN_RDEV)
+		n += varint_put(v + n, in->rdev);
+	if (present & IN_FLAGS)
+		n += varint_put(v + n, in->flags);
+	if (present & IN_ETAG) {
+		memcpy(v + n, in->etag, 16);
+		n += 16;
+	}
+	if (present & IN_PARENT)
+		n += varint_put(v + n, zigzag(in->ino - in->parent));
+	return n;
+}
+
+/* The fields of an INODE value; -1 when it does not parse. */
+static int inode_fields(const uint8_t *p, const uint8_t *end, uint64_t ino,
+			struct ag_attr *in)
+{
+	uint64_t present, x;
+
+	memset(in, 0, sizeof(*in));
+	in->ino = ino;
+	in->nlink = 1;
+	if (varint_get(&p, end, &present) || (present & ~(uint64_t)IN_ALL) ||
+	    varint_get32(&p, end, &in->mode) || varint_get(&p, end, &x))
+		return -1;
+	in->mtime = (int64_t)unzigzag(x);
+	in->atime = in->ctime = in->mtime;
+	if ((present & IN_UID) && varint_get32(&p, end, &in->uid))
+		return -1;
+	if ((present & IN_GID) && varint_get32(&p, end, &in->gid))
+		return -1;
+	if ((present & IN_NLINK) && varint_get32(&p, end, &in->nlink))
+		return -1;
+	if ((present & IN_SIZE) && varint_get(&p, end, &in->size))
+		return -1;
+	if (present & IN_ATIME) {
+		if (varint_get(&p, end, &x))
+			return -1;
+		in->atime = (int64_t)((uint64_t)in->mtime + unzigzag(x));
+	}
+	if (present & IN_CTIME) {
+		if (varint_get(&p, end, &x))
+			return -1;
+		in->ctime = (int64_t)((uint64_t)in->mtime + unzigzag(x));
+	}
+	in->btime = in->ctime;
+	if (present & IN_BTIME) {
+		if (varint_get(&p, end, &x))
+			return -1;
+		in->btime = (int64_t)((uint64_t)in->ctime + unzigzag(x));
+	}
+	if ((present & IN_GEN) && varint_get(&p, end, &in->generation))
+		return -1;
+	if ((present & IN_RDEV) && varint_get(&p, end, &in->rdev))
+		return -1;
+	if ((present & IN_FLAGS) && varint_get32(&p, end, &in->flags))
+		return -1;
+	if (present & IN_ETAG) {
+		if (end - p < 16)
+			return -1;
+		memcpy(in->etag, p, 16);
+		p += 16;
+	}
+	if (present & IN_PARENT) {
+		if (varint_get(&p, end, &x))
+			return -1;
+		in->parent = ino - unzigzag(x);
+	}
+	return p == end ? 0 : -1;
 }
 
 int ag_inode_decode(const uint8_t *v, size_t len, uint64_t ino,
 		    struct ag_attr *in)
 {
-	if (len != AG_INODE_LEN)
-		return AG_CORRUPT("inode %llu record length %zu",
+	struct ag_attr a;
+
+	if (len > AG_INODE_LEN || inode_fields(v, v + len, ino, &a))
+		return AG_CORRUPT("inode %llu record (%zu bytes)",
 				  (unsigned long long)ino, len);
-	in->ino = ino;
-	in->mode = get_le32(v + 0);
-	in->uid = get_le32(v + 4);
-	in->gid = get_le32(v + 8);
-	in->nlink = get_le32(v + 12);
-	in->size = get_le64(v + 16);
-	in->atime = (int64_t)get_le64(v + 24);
-	in->mtime = (int64_t)get_le64(v + 32);
-	in->ctime = (int64_t)get_le64(v + 40);
-	in->btime = (int64_t)get_le64(v + 48);
-	in->generation = get_le64(v + 56);
-	in->rdev = get_le64(v + 64);
-	in->flags = get_le32(v + 72);
-	memcpy(in->etag, v + 76, 16);
-	in->parent = get_le64(v + 96);
+	*in = a;
 	return 0;
 }
 
-void ag_extent_encode(uint8_t *v, const struct ag_extent *e)
+/* ---- EXTENT ---- */
+
+size_t ag_extent_encode(uint8_t *v, const struct ag_extent *e)
 {
-	put_le32(v, e->len);
-	put_le32(v + 4, e->coff);
-	memcpy(v + 8, e->sha, 32);
+	size_t n = varint_put(v, e->len);
+
+	n += varint_put(v + n, e->coff);
+	memcpy(v + n, e->sha, 32);
+	return n + 32;
 }
 
 int ag_extent_decode(const uint8_t *k, size_t klen, const uint8_t *v,
 		     size_t vlen, struct ag_extent *e)
 {
+	const uint8_t *p = v, *end = v + vlen;
 	uint64_t ino;
 
 	if (ag_key_extent_decode(k, klen, &ino, &e->off) ||
-	    vlen != AG_EXTENT_LEN)
+	    varint_get32(&p, end, &e->len) || varint_get32(&p, end, &e->coff) ||
+	    end - p != 32)
 		return AG_CORRUPT("extent record");
-	e->len = get_le32(v);
-	e->coff = get_le32(v + 4);
-	memcpy(e->sha, v + 8, 32);
+	memcpy(e->sha, p, 32);
 	if (!e->len || e->len > AG_CHUNK_LIMIT || e->coff >= AG_CHUNK_LIMIT)
 		return AG_CORRUPT("extent length %u", e->len);
 	return 0;
@@ -521,15 +682,14 @@ int ag_extent_digest(struct ag_tree *t, uint64_t ino, uint64_t start,
 	uint64_t h = 0xcbf29ce484222325ull;
 	struct ag_extent_walk w;
 	struct ag_extent x;
-	uint8_t v[AG_EXTENT_LEN + 8];
+	uint8_t v[8 + AG_EXTENT_LEN];
 	int rc = ag_extent_walk_start(t, ino, start, &w);
 
 	if (rc)
 		return rc;
 	while ((rc = ag_extent_walk_next(&w, &x)) == 1 && x.off < end) {
 		put_le64(v, x.off);
-		ag_extent_encode(v + 8, &x);
-		h = fnv1a(h, v, sizeof(v));
+		h = fnv1a(h, v, 8 + ag_extent_encode(v + 8, &x));
 	}
 	ag_extent_walk_end(&w);
 	if (rc < 0)

@@ -10,10 +10,10 @@
  *   type  key                               value
  *   0x01  SUPER  | name                     counters (next inode number)
  *   0x02  SEGMENT| seg u32                  struct ag_seg_rec (40 bytes)
- *   0x03  INODE  | ino u64                  struct ag_attr (104 bytes)
+ *   0x03  INODE  | ino u64                  struct ag_attr (varints, <= 128)
  *   0x04  DIRENT | parent u64 | name        ino u64, type u8 (9 bytes)
  *   0x05  XATTR  | ino u64 | name           raw value
- *   0x06  EXTENT | ino u64 | offset u64     struct ag_extent (40 bytes)
+ *   0x06  EXTENT | ino u64 | offset u64     struct ag_extent (34 to 42 bytes)
  *   0x07  CHUNK  | sha256 (32)              struct ag_chunk_rec (32 bytes)
  *   0x08  STRIPE | seg u32 | stripe u32     crc32c u32 per strip (k+m)
  *   0x09  CLIENT | client id u64            answers of its last transactions
@@ -78,21 +78,41 @@ struct ag_seg_rec {
 };
 #define AG_SEG_REC_LEN 40
 
-/* value of an INODE record (offsets): 0 mode u32, 4 uid u32, 8 gid u32,
- * 12 nlink u32, 16 size u64, 24 atime ns i64, 32 mtime ns i64, 40 ctime
- * ns i64, 48 btime ns i64, 56 generation u64, 64 rdev u64, 72 flags u32,
- * 76 etag md5 [16], 92 reserved u32, 96 parent u64 (directories: their
- * parent; other types: the directory they were created in) */
-#define AG_INODE_LEN 104
+/* value of an INODE record (format 2; varints are LEB128, 7 bits a
+ * byte, low first; a zigzag varint holds a signed difference, 2x for
+ * x >= 0 and -2x - 1 below):
+ *   varint present     bits of the fields that follow, in this order
+ *   varint mode
+ *   zigzag mtime       ns since 1970
+ *   varint uid         bit 0x001 (else 0)
+ *   varint gid         bit 0x002 (else 0)
+ *   varint nlink       bit 0x004 (else 1)
+ *   varint size        bit 0x008 (else 0)
+ *   zigzag atime-mtime bit 0x010 (else atime == mtime)
+ *   zigzag ctime-mtime bit 0x020 (else ctime == mtime)
+ *   zigzag btime-ctime bit 0x040 (else btime == ctime)
+ *   varint generation  bit 0x080 (else 0)
+ *   varint rdev        bit 0x100 (else 0)
+ *   varint flags       bit 0x200 (else 0)
+ *   etag md5 [16]      bit 0x400 (else all zero)
+ *   zigzag ino-parent  bit 0x800 (else parent 0; directories: their
+ *                      parent; other types: the directory they were
+ *                      created in)
+ * A value with another bit set, a field missing, a u32 field over 32
+ * bits or bytes left over is corrupt. ag_inode_encode needs in->ino
+ * (the key's) for the parent. AG_INODE_LEN is the longest encoding. */
+#define AG_INODE_LEN 128
 #define AG_INODE_IMPLICIT 0x1 /* directory made by an S3 PUT of a deeper key */
 #define AG_INODE_ETAG 0x2     /* etag holds the MD5 of the current content */
 
-/* value of an EXTENT record: 0 len u32, 4 chunk offset u32, 8 sha256 [32].
- * The extent covers file bytes [offset, offset + len) and holds bytes
- * [chunk offset, chunk offset + len) of the plain chunk named by sha: a
- * view, so an overwrite or truncate in the middle of a chunk splits or
- * trims extents without rewriting the chunk. No extent is longer than
- * AG_CHUNK_LIMIT. */
+/* value of an EXTENT record (format 2): varint len, varint chunk
+ * offset, sha256 [32] (varints as for INODE; AG_EXTENT_LEN is the
+ * longest encoding, a u32 field over 32 bits or another length is
+ * corrupt). The extent covers file bytes [offset, offset + len) and
+ * holds bytes [chunk offset, chunk offset + len) of the plain chunk named
+ * by sha: a view, so an overwrite or truncate in the middle of a chunk
+ * splits or trims extents without rewriting the chunk. No extent is
+ * longer than AG_CHUNK_LIMIT. */
 struct ag_extent {
 	uint64_t off; /* from the key */
 	uint32_t len;
@@ -100,7 +120,7 @@ struct ag_extent {
 	uint8_t sha[32];
 };
 #define AG_CHUNK_LIMIT (4u << 20)
-#define AG_EXTENT_LEN 40
+#define AG_EXTENT_LEN 42
 
 /* value of a CHUNK record: 0 data address u64, 8 stored length u32,
  * 12 plain length u32, 16 crc32c of the stored bytes u32, 20 refs u32,
@@ -220,10 +240,12 @@ int ag_key_orphan_decode(const void *k, size_t kl, uint64_t *ino);
 
 void ag_seg_rec_encode(uint8_t *v, const struct ag_seg_rec *r);
 int ag_seg_rec_decode(const uint8_t *v, size_t len, struct ag_seg_rec *r);
-void ag_inode_encode(uint8_t *v, const struct ag_attr *in);
+/* The INODE and EXTENT encoders write at most AG_INODE_LEN and
+ * AG_EXTENT_LEN bytes and return their length. */
+size_t ag_inode_encode(uint8_t *v, const struct ag_attr *in);
 int ag_inode_decode(const uint8_t *v, size_t len, uint64_t ino,
 		    struct ag_attr *in);
-void ag_extent_encode(uint8_t *v, const struct ag_extent *e);
+size_t ag_extent_encode(uint8_t *v, const struct ag_extent *e);
 int ag_extent_decode(const uint8_t *k, size_t klen, const uint8_t *v,
 		     size_t vlen, struct ag_extent *e);
 void ag_chunk_rec_encode(uint8_t *v, const struct ag_chunk_rec *c);

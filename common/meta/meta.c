@@ -555,9 +555,8 @@ int ag_meta_mkfs(const struct ag_config *cfg, int force)
 	root.nlink = 2;
 	root.atime = root.mtime = root.ctime = root.btime = ag_now_ns();
 	root.parent = AG_ROOT_INO;
-	ag_inode_encode(v, &root);
 	rc = ag_tree_put(m->tree, k, ag_key_inode(k, AG_ROOT_INO), v,
-			 AG_INODE_LEN);
+			 ag_inode_encode(v, &root));
 	if (rc)
 		goto out;
 	m->next_ino = AG_ROOT_INO + 1;

@@ -185,8 +185,8 @@ static int extent_put(struct tx *tx, uint64_t ino, const struct ag_extent *e)
 {
 	uint8_t k[AG_KEYBUF], v[AG_EXTENT_LEN];
 
-	ag_extent_encode(v, e);
-	return ag_tx_put(tx, k, ag_key_extent(k, ino, e->off), v, sizeof(v));
+	return ag_tx_put(tx, k, ag_key_extent(k, ino, e->off), v,
+			 ag_extent_encode(v, e));
 }
 
 /* The extents of ino that overlap [start, end), in order. */

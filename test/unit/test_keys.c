@@ -4,13 +4,17 @@
  * and a decoder refuses a key of another kind, of a wrong length, or cut
  * short, without reading past the length it is given (each key is
  * decoded from a heap copy of exactly its length, so ASan sees an
- * overread); and the CLIENT record's value.
+ * overread); the CLIENT record's value; and the variable-length INODE
+ * and EXTENT values: every field round-trips, usual values take no
+ * bytes, and a value cut short, too long, or with an unknown field is
+ * refused as corrupt.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base.h"
 #include "keys.h"
 #include "tap.h"
 
@@ -243,6 +247,212 @@ static void test_client_rec(void)
 	   "client record of the first layout: one entry");
 }
 
+/* Encode a into a heap buffer of exactly its length, decode it back from
+ * there (ASan sees an overread) into *back: the decoder's result. */
+static int inode_round(const struct ag_attr *a, size_t *len,
+		       struct ag_attr *back)
+{
+	uint8_t v[AG_INODE_LEN + 16], *copy;
+	int rc;
+
+	memset(v, 0xee, sizeof(v));
+	*len = ag_inode_encode(v, a);
+	if (*len > AG_INODE_LEN || v[*len] != 0xee)
+		return -1000;
+	if (!(copy = malloc(*len)))
+		return -1001;
+	memcpy(copy, v, *len);
+	rc = ag_inode_decode(copy, *len, a->ino, back);
+	free(copy);
+	return rc;
+}
+
+static int attr_same(const struct ag_attr *a, const struct ag_attr *b)
+{
+	return a->ino == b->ino && a->mode == b->mode && a->uid == b->uid &&
+	       a->gid == b->gid && a->nlink == b->nlink && a->size == b->size &&
+	       a->atime == b->atime && a->mtime == b->mtime &&
+	       a->ctime == b->ctime && a->btime == b->btime &&
+	       a->generation == b->generation && a->rdev == b->rdev &&
+	       a->flags == b->flags && !memcmp(a->etag, b->etag, 16) &&
+	       a->parent == b->parent;
+}
+
+/* Each field of a set to a value other than its usual one, in turn. */
+static void set_field(struct ag_attr *a, int field, uint64_t x)
+{
+	switch (field) {
+	case 0: a->mode = (uint32_t)x; break;
+	case 1: a->uid = (uint32_t)x; break;
+	case 2: a->gid = (uint32_t)x; break;
+	case 3: a->nlink = (uint32_t)x; break;
+	case 4: a->size = x; break;
+	case 5: a->atime = (int64_t)x; break;
+	case 6: a->mtime = (int64_t)x; break;
+	case 7: a->ctime = (int64_t)x; break;
+	case 8: a->btime = (int64_t)x; break;
+	case 9: a->generation = x; break;
+	case 10: a->rdev = x; break;
+	case 11: a->flags = (uint32_t)x; break;
+	case 12: memcpy(a->etag, &x, 8); memcpy(a->etag + 8, &x, 8); break;
+	case 13: a->parent = x; break;
+	}
+}
+#define NFIELDS 14
+
+static void test_inode_rec(uint64_t *rng)
+{
+	static const uint64_t extremes[] = { 0, 1, 0x7f, 0x80, UINT32_MAX,
+					     (uint64_t)INT64_MAX,
+					     (uint64_t)INT64_MIN, UINT64_MAX };
+	struct ag_attr a, back;
+	uint8_t v[AG_INODE_LEN + 1];
+	size_t len, full;
+	int rc, all = 1, cut = 1;
+
+	/* a file as agora put makes it: every time the same, one link */
+	memset(&a, 0, sizeof(a));
+	a.ino = 12345;
+	a.mode = 0100644;
+	a.nlink = 1;
+	a.size = 4321;
+	a.atime = a.mtime = a.ctime = a.btime = 1764700000123456789;
+	a.parent = 12001;
+	rc = inode_round(&a, &len, &back);
+	ok(!rc && attr_same(&a, &back), "inode value round trip (rc %d)", rc);
+	ok(len <= 20, "a new file's inode takes %zu bytes (104 in format 1)",
+	   len);
+
+	/* every field alone at each extreme, on top of that file */
+	for (int f = 0; f < NFIELDS; f++) {
+		for (size_t i = 0; i < sizeof(extremes) / sizeof(*extremes);
+		     i++) {
+			struct ag_attr b = a;
+
+			set_field(&b, f, extremes[i]);
+			rc = inode_round(&b, &len, &back);
+			if (rc || !attr_same(&b, &back)) {
+				diag("field %d = %#llx: rc %d", f,
+				     (unsigned long long)extremes[i], rc);
+				all = 0;
+			}
+		}
+	}
+	ok(all, "inode value: each field at each extreme round-trips");
+
+	/* random values in every field at once */
+	all = 1;
+	for (int round = 0; round < 2000 && all; round++) {
+		struct ag_attr b;
+
+		memset(&b, 0, sizeof(b));
+		b.ino = tap_rand(rng) >> (tap_rand(rng) % 64);
+		for (int f = 0; f < NFIELDS; f++)
+			if (tap_rand(rng) % 2)
+				set_field(&b, f, tap_rand(rng) >>
+							 (tap_rand(rng) % 64));
+		if (b.nlink == 0 && tap_rand(rng) % 2)
+			b.nlink = 1;
+		rc = inode_round(&b, &len, &back);
+		if (rc || !attr_same(&b, &back)) {
+			diag("round %d: rc %d, %zu bytes", round, rc, len);
+			all = 0;
+		}
+	}
+	ok(all, "inode value: 2000 random attributes round-trip");
+
+	/* a value with every field far from usual, then every cut of it, and
+	 * one byte more */
+	memset(&a, 0, sizeof(a));
+	for (int f = 0; f < NFIELDS; f++)
+		set_field(&a, f, UINT64_MAX);
+	a.ino = 0;
+	a.parent = 1ull << 63;
+	a.atime = (int64_t)(1ull << 63);
+	a.mtime = INT64_MAX;
+	a.ctime = (int64_t)(1ull << 63);
+	a.btime = INT64_MAX;
+	full = ag_inode_encode(v, &a);
+	ok(full <= AG_INODE_LEN,
+	   "inode value with every field far from usual: %zu bytes (at "
+	   "most %d)", full, AG_INODE_LEN);
+	rc = ag_inode_decode(v, full, a.ino, &back);
+	ok(!rc && attr_same(&a, &back), "that value round-trips");
+	for (len = 0; len < full; len++) {
+		uint8_t *copy = malloc(len ? len : 1);
+
+		memcpy(copy, v, len);
+		if (ag_inode_decode(copy, len, a.ino, &back) != -AG_ECORRUPT)
+			cut = 0;
+		free(copy);
+	}
+	ok(cut, "inode value cut short anywhere: -AG_ECORRUPT");
+	v[full] = 0;
+	ok(ag_inode_decode(v, full + 1, a.ino, &back) == -AG_ECORRUPT,
+	   "inode value with a byte left over: -AG_ECORRUPT");
+
+	/* an unknown field, and a u32 field over 32 bits */
+	v[0] = 0x80;
+	v[1] = 0x20; /* present bit 12 */
+	v[2] = 0x01;
+	v[3] = 0x00;
+	ok(ag_inode_decode(v, 4, 7, &back) == -AG_ECORRUPT,
+	   "inode value with an unknown field: -AG_ECORRUPT");
+	v[0] = 0x00;
+	v[1] = 0x80, v[2] = 0x80, v[3] = 0x80, v[4] = 0x80, v[5] = 0x10;
+	v[6] = 0x00;
+	ok(ag_inode_decode(v, 7, 7, &back) == -AG_ECORRUPT,
+	   "inode value whose mode is over 32 bits: -AG_ECORRUPT");
+	memset(v, 0xff, 12);
+	v[0] = 0x00;
+	v[1] = 0x01;
+	v[12] = 0x00;
+	ok(ag_inode_decode(v, 13, 7, &back) == -AG_ECORRUPT,
+	   "inode value with an 11-byte varint: -AG_ECORRUPT");
+}
+
+static void test_extent_rec(void)
+{
+	static const uint32_t lens[] = { 1, 127, 128, 4096, AG_CHUNK_LIMIT };
+	uint8_t k[AG_KEYBUF], v[AG_EXTENT_LEN + 1];
+	struct ag_extent e = { .off = 1ull << 40 }, back;
+	size_t kl = ag_key_extent(k, 9, e.off), len;
+	int all = 1, cut = 1;
+
+	for (int i = 0; i < 32; i++)
+		e.sha[i] = (uint8_t)(i * 37 + 1);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(*lens); i++) {
+		e.len = lens[i];
+		e.coff = AG_CHUNK_LIMIT - lens[i];
+		len = ag_extent_encode(v, &e);
+		if (len > AG_EXTENT_LEN ||
+		    ag_extent_decode(k, kl, v, len, &back) ||
+		    back.off != e.off || back.len != e.len ||
+		    back.coff != e.coff || memcmp(back.sha, e.sha, 32))
+			all = 0;
+	}
+	ok(all, "extent value round-trips at every length");
+	e.len = 300;
+	e.coff = 0;
+	len = ag_extent_encode(v, &e);
+	ok(len == 35, "an extent of a small file takes %zu bytes (40 in "
+		      "format 1)", len);
+	for (size_t l = 0; l < len; l++)
+		if (ag_extent_decode(k, kl, v, l, &back) != -AG_ECORRUPT)
+			cut = 0;
+	ok(cut, "extent value cut short anywhere: -AG_ECORRUPT");
+	ok(ag_extent_decode(k, kl, v, len + 1, &back) == -AG_ECORRUPT,
+	   "extent value with a byte left over: -AG_ECORRUPT");
+	e.len = 0;
+	len = ag_extent_encode(v, &e);
+	ok(ag_extent_decode(k, kl, v, len, &back) == -AG_ECORRUPT,
+	   "extent of length 0: -AG_ECORRUPT");
+	e.len = AG_CHUNK_LIMIT + 1;
+	len = ag_extent_encode(v, &e);
+	ok(ag_extent_decode(k, kl, v, len, &back) == -AG_ECORRUPT,
+	   "extent longer than a chunk: -AG_ECORRUPT");
+}
+
 int main(void)
 {
 	uint64_t rng = tap_seed() | 1;
@@ -254,5 +464,7 @@ int main(void)
 	}
 	test_type();
 	test_client_rec();
+	test_inode_rec(&rng);
+	test_extent_rec();
 	return tap_done();
 }
