@@ -497,13 +497,15 @@ static int grow_root(struct ag_tree *t, struct ent *f, const struct ent *e,
 
 /*
  * p->n[d] should now hold ents[0][0..m): write it back, splitting it when
- * it overflows and, after a delete (shrink), merging or sharing with a
- * sibling when it is under a quarter full; then carry the change up to
- * the parent until a level absorbs it in place. Puts never merge: the
- * page an append split leaves nearly empty is about to fill up.
+ * it overflows (at target, when not 0: ag_node_partition()) and, after a
+ * delete (shrink), merging or sharing with a sibling when it is under a
+ * quarter full; then carry the change up to the parent until a level
+ * absorbs it in place. A split at a target asks the parent to split
+ * right after the new pages too. Puts never merge: the page a run of
+ * inserts split off nearly empty is about to fill up.
  */
 static int rebalance(struct ag_tree *t, struct path *p, int d, int m,
-		     int append, int shrink)
+		     int target, int shrink)
 {
 	int cur = 0;
 
@@ -527,11 +529,11 @@ static int rebalance(struct ag_tree *t, struct path *p, int d, int m,
 			}
 			e = t->ents[cur];
 			nold = 2;
-			append = 0;
+			target = 0;
 			if ((rc = ag_node_prep(t, e, m, leaf)))
 				return rc;
 		}
-		k = ag_node_partition(t, e, m, leaf, append, cut);
+		k = ag_node_partition(t, e, m, leaf, target, cut);
 		if (k < 0)
 			return k;
 		if ((rc = write_pieces(t, e, level, cut, k, q)))
@@ -544,7 +546,7 @@ static int rebalance(struct ag_tree *t, struct path *p, int d, int m,
 					 k);
 		m = parent_ents(t, p->n[d - 1]->buf, t->ents[cur ^ 1], e, leaf,
 				s, nold, q, cut, k);
-		append = append && (p->rightmost >> (d - 1) & 1) && s + k == m;
+		target = target ? s + k : 0;
 		cur ^= 1;
 		d--;
 	}
@@ -657,6 +659,26 @@ static int put_empty(struct ag_tree *t, const void *key, size_t klen,
 	return 0;
 }
 
+/* The cut for a leaf split after inserting e[i] (ag_node_run_cut), with
+ * the leaf's upper bound from the path: the separator after the child
+ * taken at the deepest branch that did not take its last child. */
+static int run_cut(const struct path *p, const struct ent *e, int m, int i)
+{
+	int leaf = p->depth - 1;
+
+	for (int d = leaf - 1; d >= 0; d--) {
+		const uint8_t *b = p->n[d]->buf;
+
+		if ((unsigned)p->idx[d] + 1 < nkeys(b)) {
+			const uint8_t *c = b + slot(b, p->idx[d] + 1);
+
+			return ag_node_run_cut(e, m, i, c + BCELL,
+					       get_le16(c), 0);
+		}
+	}
+	return ag_node_run_cut(e, m, i, NULL, 0, p->rightmost >> leaf & 1);
+}
+
 int ag_tree_put(struct ag_tree *t, const void *key, size_t klen,
 		const void *val, size_t vlen)
 {
@@ -690,8 +712,7 @@ int ag_tree_put(struct ag_tree *t, const void *key, size_t klen,
 		e[i] = (struct ent){ .k1 = key, .k1len = klen, .v = val,
 				     .vlen = vlen };
 		rc = rebalance(t, &p, p.depth - 1, m,
-			       !found && i == m - 1 &&
-				       (p.rightmost >> (p.depth - 1) & 1), 0);
+			       found ? 0 : run_cut(&p, e, m, i), 0);
 	}
 	bury(t);
 	return rc;

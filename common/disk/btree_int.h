@@ -36,6 +36,11 @@
  * range shares the leaf's prefix, so the page grew by at most one cell;
  * a key that breaks the prefix sorts at an edge and can go alone.
  *
+ * A page splits in the middle (by bytes), except after an insert that
+ * continues a run of keys (node.c, ag_node_run_cut): the cut then goes
+ * right after the new entry, at the leaf and at each parent the split
+ * reaches, so a run of inserts leaves full pages behind it.
+ *
  * Separators pushed up by a leaf split are the shortest prefix of the
  * right page's first key that still sorts above the left page's last key
  * (suffix truncation), so branch pages stay small and fan out widely.
@@ -197,9 +202,16 @@ int ag_node_prep(struct ag_tree *t, const struct ent *e, int m, int leaf);
 /* Bytes a page holding e[a..z) needs; p is the leaf prefix length. */
 size_t ag_node_piece_cost(const struct ag_tree *t, const struct ent *e,
 			  int a, int z, int leaf, size_t p);
-/* Cut e[0..m) into 1 or 2 pages at cut[]: their number, or -errno. */
+/* The cut a leaf holding e[0..m), e[i] just inserted, splits at: i + 1
+ * for a run of inserts, 0 for a balanced split (node.c says which).
+ * upper is the leaf's upper bound (NULL: none known); rightmost when the
+ * leaf is the last of the tree. */
+int ag_node_run_cut(const struct ent *e, int m, int i, const uint8_t *upper,
+		    size_t ulen, int rightmost);
+/* Cut e[0..m) into 1 or 2 pages at cut[]: their number, or -errno. A
+ * target cut (not 0) is met as nearly as the sizes allow; 0 balances. */
 int ag_node_partition(struct ag_tree *t, const struct ent *e, int m,
-		      int leaf, int append, int *cut);
+		      int leaf, int target, int *cut);
 /* Lay e[a..z) out as a fresh page of the given level in b. */
 int ag_node_write(const struct ag_tree *t, uint8_t *b, int level,
 		  const struct ent *e, int a, int z);

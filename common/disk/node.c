@@ -318,14 +318,56 @@ size_t ag_node_piece_cost(const struct ag_tree *t, const struct ent *e,
 	return NODE_HDR + sum - klen(e + a);
 }
 
+/* Length of the common prefix of e's key and k[0..kl). */
+static size_t lcp_key(const struct ent *e, const uint8_t *k, size_t kl)
+{
+	size_t n = min_sz(klen(e), kl), i = 0;
+
+	while (i < n && kbyte(e, i) == k[i])
+		i++;
+	return i;
+}
+
+/*
+ * Where a leaf that must split after the insert of e[i] is best cut, for
+ * ag_node_partition(): i + 1 (the new entry ends the left page) when the
+ * insert looks like one of a run that goes on to the right, 0 (balance)
+ * otherwise. A run is an entry that shares clearly more of its key with
+ * the entry before it than with the key after it (the next entry, or
+ * the leaf's upper bound upper[0..ulen) when it is the last; none at the
+ * right edge of the tree): a new inode, the next extent of a file being
+ * appended, the entries of a new directory all go after their
+ * predecessor and before keys of another kind or object. Random keys
+ * (chunk digests) rarely share two bytes more with one neighbour than
+ * with the other, and keep the balanced split.
+ */
+int ag_node_run_cut(const struct ent *e, int m, int i, const uint8_t *upper,
+		    size_t ulen, int rightmost)
+{
+	size_t before, after;
+
+	if (i <= 0 || i >= m)
+		return 0;
+	before = lcp(e + i - 1, e + i);
+	if (i < m - 1)
+		after = lcp(e + i, e + i + 1);
+	else if (upper)
+		after = lcp_key(e + i, upper, ulen);
+	else
+		return rightmost ? i + 1 : 0;
+	return before >= after + 2 ? i + 1 : 0;
+}
+
 /*
  * Cut e[0..m) into pages: one if it fits, else the two that balance best,
- * or, for an append at the right edge of the tree, the two that leave the
- * left page fullest (sequential loads then pack pages). Two always
- * suffice for lists that come from valid pages (see the top).
+ * or, given a target cut (a run of inserts, ag_node_run_cut(), at a leaf
+ * or at the parents of pages it split), the two whose cut is nearest to
+ * it, the left page fuller on a tie: sequential inserts then leave full
+ * pages behind them. Two always suffice for lists that come from valid
+ * pages (see the top).
  */
 int ag_node_partition(struct ag_tree *t, const struct ent *e, int m, int leaf,
-		      int append, int *cut)
+		      int target, int *cut)
 {
 	size_t cap = t->cap, best = (size_t)-1, lp;
 	int bk = -1;
@@ -351,8 +393,9 @@ int ag_node_partition(struct ag_tree *t, const struct ent *e, int m, int leaf,
 		r = ag_node_piece_cost(t, e, k, m, leaf, leaf ? t->rmin[k] : 0);
 		if (l > cap || r > cap)
 			continue;
-		v = append ? cap - l : (l > r ? l : r);
-		if (v < best || (append && v == best)) {
+		v = target ? (size_t)(k < target ? target - k : k - target)
+			   : (l > r ? l : r);
+		if (v < best || (target && v == best)) {
 			best = v;
 			bk = k;
 		}

@@ -1228,6 +1228,112 @@ static void packing_tests(void)
 	mp_free(&mp);
 }
 
+/* ---- the split policy: runs of inserts fill pages, random ones still
+ * balance ---- */
+
+/* Leaf fill of t, and that of its branches but the root, in percent. */
+static void fill_of(struct ag_tree *t, struct mpager *mp, double *leaf,
+		    double *branch)
+{
+	struct ag_tree_usage u = { 0 };
+	uint8_t *b = malloc(mp->ps);
+	size_t root_used = 0;
+	struct mpage *rp = mp_page(mp, ag_tree_root(t));
+
+	ag_tree_usage(t, &u);
+	/* a root branch: slots and cells past the headers, as usage counts */
+	if (b && rp && u.branches) {
+		memcpy(b, rp->data, mp->ps);
+		root_used = mp->ps - get_le16(b + 32 + 4) + 32 + 10 +
+			    2 * get_le16(b + 32 + 2);
+		u.branches--;
+		u.branch_used -= root_used;
+	}
+	free(b);
+	*leaf = u.leaves ? 100.0 * u.leaf_used / (u.leaves * u.page_size) : 0;
+	*branch = u.branches ? 100.0 * u.branch_used /
+				       (u.branches * u.page_size)
+			     : 100;
+	diag("%llu leaves, %llu branches below the root",
+	     (unsigned long long)u.leaves, (unsigned long long)u.branches);
+}
+
+static void split_tests(void)
+{
+	struct mpager mp;
+	struct mview v;
+	struct ag_tree *t;
+	uint8_t k[64], val[64];
+	uint64_t root;
+	double leaf, branch;
+	int n = 20000, rc = 0, same = 1;
+	struct model m = { 0 };
+
+	/* Three kinds of keys, each growing at the end of its own range in
+	 * the middle of the tree, as inodes, directory entries and extents
+	 * of new files do: a run continues at the end of a leaf that is
+	 * not the tree's last, or before keys of the next kind. */
+	mp_init(&mp, 4096);
+	view_init(&v, &mp, 1);
+	ag_tree_open(&t, &v.pg, 0);
+	for (int i = 0; i < 5 * n && !rc; i++) {
+		for (int kind = 0; kind < 3 && !rc; kind++) {
+			size_t kl = 9;
+
+			k[0] = (uint8_t)(3 + kind);
+			put_be64(k + 1, 1000 + i);
+			if (kind == 1)
+				kl += snprintf((char *)k + 9, 20, "file%d.c",
+					       i % 97);
+			if (kind == 2) {
+				put_be64(k + 9, 0);
+				kl = 17;
+			}
+			rc = ag_tree_put(t, k, kl, val, 12 + kind * 10);
+		}
+		if (i % 2000 == 1999)
+			rc = rc ? rc : ag_tree_flush(t, i, &root);
+	}
+	rc = rc ? rc : ag_tree_flush(t, n, &root);
+	fill_of(t, &mp, &leaf, &branch);
+	ok(!rc && leaf >= 90, "runs in the middle of the tree fill leaves "
+	   "%.1f %% (>= 90)", leaf);
+	/* the root's fill is whatever is left over: measure below it; the
+	 * open end of each of the three runs is partly full, some 16 % of
+	 * the 16 branches here */
+	ok(branch >= 75, "and branches below the root %.1f %% (>= 75)",
+	   branch);
+	ag_tree_close(t);
+	mp_free(&mp);
+
+	/* random keys: every one reads back, pages stay reasonably full */
+	mp_init(&mp, 4096);
+	view_init(&v, &mp, 1);
+	ag_tree_open(&t, &v.pg, 0);
+	for (int i = 0; i < n && !rc; i++) {
+		k[0] = 7;
+		for (int j = 1; j < 33; j++)
+			k[j] = (uint8_t)rnd(256);
+		model_put(&m, k, 33, k + 1, 32);
+		rc = ag_tree_put(t, k, 33, k + 1, 32);
+		if (i % 500 == 499)
+			rc = rc ? rc : ag_tree_flush(t, i, &root);
+	}
+	rc = rc ? rc : ag_tree_flush(t, n, &root);
+	for (size_t i = 0; i < m.n && same; i++) {
+		size_t vl = sizeof(val);
+
+		same = !ag_tree_get(t, m.a[i].k, m.a[i].kl, val, &vl) &&
+		       vl == m.a[i].vl && !memcmp(val, m.a[i].v, vl);
+	}
+	fill_of(t, &mp, &leaf, &branch);
+	ok(!rc && same, "20000 random keys all read back");
+	ok(leaf >= 60, "random keys fill leaves %.1f %% (>= 60)", leaf);
+	model_free(&m);
+	ag_tree_close(t);
+	mp_free(&mp);
+}
+
 /* ---- readers at an old root ---- */
 
 /* What a get at root (max_gen, 0: none set) through v answers. */
@@ -1291,6 +1397,7 @@ int main(void)
 	limit_tests();
 	empty_tests();
 	packing_tests();
+	split_tests();
 	random_run(4096, nops);
 	random_run(2678, nops / 2); /* smallest page: two maximum cells */
 	random_run(32768, nops / 4);
