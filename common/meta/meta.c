@@ -75,14 +75,32 @@ static int read_counters(struct ag_meta *m)
 }
 
 /* Metadata segments are written and synced at every commit: make sure
- * no write there allocates (see ag_drives_fill_holes). */
+ * no write there allocates (see ag_drives_fill_holes), bytes [from, to)
+ * of seg on every drive at a time (the allocator asks for more as it
+ * reaches the end of what is filled: space.h). */
+static void fill_meta(void *arg, uint32_t seg, uint64_t from, uint64_t to)
+{
+	struct ag_meta *m = arg;
+
+	ag_drives_fill_holes(m->ds,
+			     ag_slot_offset(&m->ds->label, seg, 0, 0) + from,
+			     to - from);
+}
+
+/* The first step of a segment about to take pages. Runs in the syncer
+ * for the spare, which the allocator touches only after spare_wait. */
 static void prepare_meta_segment(struct ag_meta *m, uint32_t seg)
 {
-	const struct ag_label *l = &m->ds->label;
+	uint64_t to = AG_MIN((uint64_t)AG_META_FILL_STEP,
+			     m->ds->label.segment_size);
 
-	ag_drives_fill_holes(m->ds, ag_slot_offset(l, seg, 0, 0),
-			     l->segment_size);
+	if (m->space.filled[seg] >= to)
+		return;
+	fill_meta(m, seg, 0, to);
+	m->space.filled[seg] = to;
 }
+
+static void space_hooks(struct ag_meta *m);
 
 /* The spare metadata segment is prepared by the syncer, in the background:
  * the page allocator takes it only once that is done (spare_wait). */
@@ -109,6 +127,14 @@ static void spare_wait(void *arg)
 		pthread_cond_wait(&m->sync_cond, &m->sync_lock);
 	pthread_mutex_unlock(&m->sync_lock);
 	m->space.spare_ready = 1;
+}
+
+static void space_hooks(struct ag_meta *m)
+{
+	m->space.spare_wait = spare_wait;
+	m->space.spare_wait_arg = m;
+	m->space.fill_holes = fill_meta;
+	m->space.fill_holes_arg = m;
 }
 
 /* Keep a spare metadata segment recorded, so that page allocation during
@@ -394,8 +420,7 @@ static int reload(struct ag_meta *m)
 	rc = ag_space_init(&m->space, &m->ds->label);
 	if (rc)
 		return rc;
-	m->space.spare_wait = spare_wait;
-	m->space.spare_wait_arg = m;
+	space_hooks(m);
 	rc = ag_tree_open(&m->tree, &m->pager, m->rec.root);
 	if (!rc)
 		rc = ag_space_load(&m->space, m->tree);
@@ -542,8 +567,10 @@ int ag_meta_mkfs(const struct ag_config *cfg, int force)
 	m->rec.gen = 0;
 	m->rec.epoch = 1;
 	rc = ag_space_init(&m->space, &m->ds->label);
-	if (!rc)
+	if (!rc) {
+		space_hooks(m);
 		rc = ag_tree_open(&m->tree, &m->pager, 0);
+	}
 	if (rc)
 		goto out;
 	rc = ensure_meta_segments(m);

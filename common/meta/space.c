@@ -44,13 +44,17 @@ int ag_space_init(struct ag_space *sp, const struct ag_label *l)
 	sp->meta_live = calloc(sp->nseg, sizeof(uint32_t));
 	sp->owner = calloc(sp->nseg, sizeof(uint64_t));
 	sp->fill = calloc(sp->nseg, sizeof(uint64_t));
+	sp->filled = calloc(sp->nseg, sizeof(uint64_t));
+	sp->ndrives = l->ndrives;
+	sp->seg_bytes = l->segment_size;
 	sp->pages = calloc(((uint64_t)sp->nseg * sp->pages_per_seg + 7) / 8, 1);
 	sp->cur_meta = sp->spare_meta = AG_SEG_NONE;
 	sp->lanes = l->ndrives % AG_PAGE_COPIES ? l->ndrives :
 		    l->ndrives / AG_PAGE_COPIES;
 	sp->last_round = ag_mono_ns();
 	if (!sp->state || !sp->recorded || !sp->reusable || !sp->free_gen ||
-	    !sp->meta_live || !sp->owner || !sp->fill || !sp->pages) {
+	    !sp->meta_live || !sp->owner || !sp->fill || !sp->filled ||
+	    !sp->pages) {
 		ag_space_destroy(sp);
 		return -ENOMEM;
 	}
@@ -67,6 +71,7 @@ void ag_space_destroy(struct ag_space *sp)
 	free(sp->meta_live);
 	free(sp->owner);
 	free(sp->fill);
+	free(sp->filled);
 	free(sp->pages);
 	free(sp->released);
 	free(sp->cooling);
@@ -210,6 +215,23 @@ void ag_space_set_lane(struct ag_space *sp, uint64_t gen)
 	sp->lane = (uint32_t)(gen % sp->lanes);
 }
 
+/* Before page p of segment s is handed out: its copies (slots 3p ..
+ * 3p + 2, on their drives at (slot / N) pages) must lie in the filled
+ * part of the segment. */
+static void fill_for(struct ag_space *sp, uint32_t s, uint32_t p)
+{
+	uint64_t end = ((uint64_t)(AG_PAGE_COPIES * p + AG_PAGE_COPIES - 1) /
+				sp->ndrives + 1) * AG_PAGE_SIZE, to;
+
+	if (!sp->fill_holes || end <= sp->filled[s])
+		return;
+	to = (end + AG_META_FILL_STEP - 1) / AG_META_FILL_STEP *
+	     AG_META_FILL_STEP;
+	to = to < sp->seg_bytes ? to : sp->seg_bytes;
+	sp->fill_holes(sp->fill_holes_arg, s, sp->filled[s], to);
+	sp->filled[s] = to;
+}
+
 /* A free page slot of lane j in the current metadata segment. */
 static int take_slot(struct ag_space *sp, uint32_t j, uint64_t *addr)
 {
@@ -218,6 +240,7 @@ static int take_slot(struct ag_space *sp, uint32_t j, uint64_t *addr)
 	for (p = sp->lane_next[j]; p < sp->pages_per_seg; p += sp->lanes) {
 		if (bit(sp, s, p))
 			continue;
+		fill_for(sp, s, p);
 		set_bit(sp, s, p, 1);
 		sp->meta_live[s]++;
 		sp->lane_next[j] = p + sp->lanes;

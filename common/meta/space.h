@@ -47,6 +47,18 @@ struct ag_space {
 	uint32_t lanes, lane;
 	uint32_t lane_next[AG_MAX_DRIVES]; /* where the search in cur_meta
 					    * goes on, per lane */
+	/* META: bytes from each segment's start, on every drive, whose
+	 * holes have been filled (meta.c, through fill_holes). Slots are
+	 * handed out only there: one past it first has fill_holes extend
+	 * it by AG_META_FILL_STEP, so metadata takes drive space as it
+	 * grows, not a whole zero-filled segment at a time. No fill_holes:
+	 * no limit. */
+	uint64_t *filled;
+	void (*fill_holes)(void *arg, uint32_t seg, uint64_t from,
+			   uint64_t to);
+	void *fill_holes_arg;
+	uint32_t ndrives;
+	uint64_t seg_bytes;
 	/* the spare is prepared in the background (meta.c): the allocator
 	 * waits for it before it takes it */
 	int spare_ready;
@@ -74,6 +86,10 @@ int ag_space_load(struct ag_space *sp, struct ag_tree *t);
 /* A free segment usable now; -ENOSPC when none. Does not change its
  * state. */
 int ag_space_find_free(struct ag_space *sp, uint32_t *seg);
+
+/* Bytes of a metadata segment, per drive, filled at a time: 256 KiB
+ * a drive holds 64 page slots, some 128 pages of 6 drives. */
+#define AG_META_FILL_STEP (256u << 10)
 
 /* Free segments held back from data leases for metadata. */
 #define AG_META_RESERVE 2
