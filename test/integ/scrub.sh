@@ -177,10 +177,23 @@ rc=0
 ag scrub --repair >"$T/scrub.out" 2>&1 || rc=$?
 sed 's/^/#   /' "$T/scrub.out"
 [ "$rc" -eq 0 ] || fail "scrub --repair exited $rc"
-[ "$(fixed pages)" -eq "$np" ] || fail "repaired $(fixed pages) page copies of $np"
-[ "$(fixed records)" -eq "$nr" ] || fail "repaired $(fixed records) record copies of $nr"
-[ "$(fixed strips)" -eq "$ns" ] || fail "repaired $(fixed strips) strips of $ns"
-[ "$(fixed mirrored)" -eq "$nm" ] || fail "repaired $(fixed mirrored) mirrored copies of $nm"
+# every damaged copy still live is repaired; a commit of metad's own
+# between the two scrubs (a lapsed lease, a reuse round) may have
+# replaced a damaged page or record slot, which is then no longer live
+# (the last scrub shows that nothing damaged is left)
+repaired_all() { # KIND INJECTED
+	local f r sk
+	f=$(found "$1") r=$(fixed "$1")
+	sk=$(awk '$1 == "skipped" { print $2 }' "$T/scrub.out")
+	# a copy rewritten by a commit while it was scrubbed is skipped
+	[ "$((r + ${sk:-0}))" -ge "$f" ] || fail "repaired $r $1 of $f found damaged (${sk:-0} skipped)"
+	[ "$f" -le "$2" ] || fail "repair found $f $1 damaged, only $2 were"
+	[ "$f" -eq "$2" ] || say "$(($2 - f)) damaged $1 were replaced by a commit before the repair"
+}
+repaired_all pages "$np"
+repaired_all records "$nr"
+repaired_all strips "$ns"
+repaired_all mirrored "$nm"
 
 step "scrub is clean, fsck is clean, every file reads back"
 rc=0
