@@ -293,7 +293,9 @@ struct ag_status {
 	uint64_t raw_bytes;       /* sum of segment space on all drives */
 	uint64_t capacity_bytes;  /* usable for data after EC overhead */
 	uint64_t used_bytes;      /* segments in use, as raw bytes */
-	uint64_t free_bytes;      /* usable bytes still free */
+	/* free for data: payload of the free segments beyond those held
+	 * back for metadata (AG_META_RESERVE) */
+	uint64_t free_bytes;
 	uint32_t nsegments, free_segments, meta_segments, data_segments;
 	uint64_t logical_bytes;   /* what users stored */
 	uint64_t unique_bytes;    /* after dedup */

@@ -18,6 +18,7 @@
 #include "ec.h"
 #include "format.h"
 #include "keys.h"
+#include "space.h" /* AG_META_RESERVE */
 #include "util.h"
 
 /* ---- a small open-addressing map with 32-byte keys ---- */
@@ -846,7 +847,10 @@ int ag_cluster_status(struct ag_cluster *c, struct ag_status *st)
 			    st->data_segments;
 	st->used_bytes = (uint64_t)(st->meta_segments + st->data_segments) *
 			 l->segment_size * c->ds->n;
-	st->free_bytes = (uint64_t)st->free_segments * payload;
+	/* metad leases no data segment out of the last AG_META_RESERVE */
+	st->free_bytes = st->free_segments > AG_META_RESERVE ?
+			 (uint64_t)(st->free_segments - AG_META_RESERVE) *
+				 payload : 0;
 out:
 	ag_tree_close(t);
 	return rc;
