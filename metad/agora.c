@@ -76,21 +76,76 @@ static void human(char *buf, size_t len, uint64_t v)
 	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", d, units[u]);
 }
 
-/* status -b: exact figures, one "name value" line each, for scripts. */
-static int status_bytes(const struct ag_status *st)
+static double ratio(uint64_t before, uint64_t after)
+{
+	return after ? (double)before / after : 1;
+}
+
+/* status -b: exact figures, one "name value" line each, for scripts; u is
+ * NULL when what is stored could not be counted. */
+static int status_bytes(const struct ag_status *st, const struct ag_usage *u)
 {
 	printf("generation %" PRIu64 "\n", st->generation);
 	printf("capacity_bytes %" PRIu64 "\n", st->capacity_bytes);
 	printf("free_bytes %" PRIu64 "\n", st->free_bytes);
 	printf("used_bytes %" PRIu64 "\n", st->used_bytes);
+	printf("segments %u\n", st->nsegments);
+	printf("free_segments %u\n", st->free_segments);
+	printf("meta_segments %u\n", st->meta_segments);
+	printf("data_segments %u\n", st->data_segments);
 	printf("logical_bytes %" PRIu64 "\n", st->logical_bytes);
 	printf("unique_bytes %" PRIu64 "\n", st->unique_bytes);
 	printf("stored_bytes %" PRIu64 "\n", st->stored_bytes);
 	printf("chunks %" PRIu64 "\n", st->chunks);
 	printf("inodes %" PRIu64 "\n", st->inodes);
+	if (u) {
+		printf("similar_bytes %" PRIu64 "\n", u->similar_bytes);
+		printf("delta_chunks %" PRIu64 "\n", u->delta_chunks);
+		printf("meta_pages %" PRIu64 "\n", u->meta_pages);
+		printf("meta_bytes %" PRIu64 "\n", u->meta_bytes);
+		printf("meta_copies_bytes %" PRIu64 "\n",
+		       u->meta_copies_bytes);
+		printf("data_ec_bytes %" PRIu64 "\n", u->data_ec_bytes);
+		printf("data_mirrored_bytes %" PRIu64 "\n",
+		       u->data_mirrored_bytes);
+		printf("physical_bytes %" PRIu64 "\n", u->physical_bytes);
+		printf("protected_bytes %" PRIu64 "\n", u->protected_bytes);
+		printf("garbage_bytes %" PRIu64 "\n", u->garbage_bytes);
+	}
 	if (st->lost_generation)
 		printf("lost_generation %" PRIu64 "\n", st->lost_generation);
-	return st->lost_generation ? 1 : 0;
+	return st->lost_generation || !u ? 1 : 0;
+}
+
+/* status: what is stored and what it costs, after the cluster's shape. */
+static void status_usage(const struct ag_status *st, const struct ag_usage *u)
+{
+	char a[32], b[32], d[32];
+
+	printf("reduction  dedup %.2f:1, similarity %.2f:1, compression "
+	       "%.2f:1, total %.2f:1\n",
+	       ratio(u->logical_bytes, u->unique_bytes),
+	       ratio(u->unique_bytes, u->similar_bytes),
+	       ratio(u->similar_bytes, u->stored_bytes),
+	       ratio(u->logical_bytes, u->stored_bytes));
+	human(a, sizeof(a), u->meta_bytes);
+	human(b, sizeof(b), u->meta_copies_bytes);
+	printf("metadata   %" PRIu64 " page%s: %s one copy, %s in %d copies\n",
+	       u->meta_pages, u->meta_pages == 1 ? "" : "s", a, b,
+	       u->meta_copies);
+	human(a, sizeof(a), u->physical_bytes);
+	human(b, sizeof(b), u->protected_bytes);
+	printf("physical   %s one copy (data and metadata), %s with parity "
+	       "and copies\n", a, b);
+	human(a, sizeof(a), u->data_mirrored_bytes);
+	printf("buffer     %s of data (%.1f%%) in mirrored stripes, at %d "
+	       "copies; the rest erasure-coded at %d+%d\n", a,
+	       u->stored_bytes ? 100.0 * u->data_mirrored_bytes /
+					 u->stored_bytes : 0.0,
+	       st->ec_m + 1, st->ec_k, st->ec_m);
+	human(d, sizeof(d), u->garbage_bytes);
+	printf("garbage    %s in sealed segments, waiting for the cleaner\n",
+	       d);
 }
 
 static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
@@ -99,8 +154,9 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 	static const char *const states[] = { "ok", "MISSING", "FOREIGN",
 					      "FAILED" };
 	struct ag_status st;
+	struct ag_usage u;
 	char a[32], b[32], d[32];
-	int i, rc;
+	int i, rc, counted;
 
 	(void)cfg;
 	(void)argc;
@@ -108,8 +164,12 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 	rc = ag_cluster_status(c, &st);
 	if (rc)
 		return fail("status", rc);
+	rc = ag_cluster_usage(c, &u);
+	if (rc)
+		fail("status: counting what is stored", rc);
+	counted = !rc;
 	if (opt_bytes)
-		return status_bytes(&st);
+		return status_bytes(&st, counted ? &u : NULL);
 	printf("cluster    ");
 	for (i = 0; i < 16; i++)
 		printf("%02x%s", st.uuid[i],
@@ -141,20 +201,18 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 	human(a, sizeof(a), st.capacity_bytes);
 	human(b, sizeof(b), st.free_bytes);
 	human(d, sizeof(d), st.used_bytes);
-	printf("capacity   %s for data, %s free; %s raw in use\n", a, b, d);
+	printf("capacity   %s, %s free for data; %s raw in use\n", a, b, d);
 	printf("segments   %u: %u free, %u metadata, %u data\n", st.nsegments,
 	       st.free_segments, st.meta_segments, st.data_segments);
 	human(a, sizeof(a), st.logical_bytes);
 	human(b, sizeof(b), st.unique_bytes);
 	human(d, sizeof(d), st.stored_bytes);
 	printf("data       logical %s, after dedup %s, stored %s\n", a, b, d);
-	printf("reduction  dedup %.2f:1, compression %.2f:1, total %.2f:1\n",
-	       st.unique_bytes ? (double)st.logical_bytes / st.unique_bytes : 1,
-	       st.stored_bytes ? (double)st.unique_bytes / st.stored_bytes : 1,
-	       st.stored_bytes ? (double)st.logical_bytes / st.stored_bytes : 1);
+	if (counted)
+		status_usage(&st, &u);
 	printf("elements   %" PRIu64 " inodes, %" PRIu64 " chunks\n", st.inodes,
 	       st.chunks);
-	return st.lost_generation ? 1 : 0;
+	return st.lost_generation || !counted ? 1 : 0;
 }
 
 static int split_parent(struct ag_cluster *c, const char *path,

@@ -27,6 +27,7 @@ AGORA_UNIT_TESTS = \
 
 AGORA_INTEG_TESTS = \
 	test/integ/basic.sh \
+	test/integ/status.sh \
 	test/integ/crash.sh \
 	test/integ/badinput.sh \
 	test/integ/corrupt.sh \

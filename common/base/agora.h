@@ -312,6 +312,41 @@ struct ag_status {
 };
 int ag_cluster_status(struct ag_cluster *c, struct ag_status *st);
 
+/* What is stored, and what it costs on the drives (usage.c): the figures
+ * of agora status beside ag_status's, from one read of the newest tree
+ * (every page, the chunk, stripe and segment records), so dearer than
+ * ag_cluster_status: not for statfs. Data bytes are chunks' stored bytes
+ * (after compression), live ones only. */
+struct ag_usage {
+	uint64_t generation;      /* the tree the figures are of */
+	uint64_t logical_bytes;   /* what users stored (sum of extents) */
+	uint64_t unique_bytes;    /* after dedup (plain chunk bytes) */
+	/* after dedup and similarity: a chunk stored as a delta against a
+	 * similar one counts its delta, any other chunk its plain bytes
+	 * (equal to unique_bytes while no chunk is a delta) */
+	uint64_t similar_bytes;
+	uint64_t delta_chunks;    /* chunks stored as deltas */
+	uint64_t stored_bytes;    /* after compression: one copy of data */
+	uint64_t chunks;
+	uint64_t meta_pages;      /* pages of the tree */
+	uint64_t meta_bytes;      /* one copy: meta_pages * page size */
+	uint64_t meta_copies_bytes; /* every mirror: meta_copies of each */
+	int meta_copies;          /* mirrors of each page */
+	/* stored_bytes split by where it lies: in erasure-coded stripes,
+	 * and in mirrored ones (the write buffer) */
+	uint64_t data_ec_bytes, data_mirrored_bytes;
+	uint64_t physical_bytes;  /* one copy: stored + meta_bytes */
+	/* with the redundancy: EC data at (k + m) / k, mirrored data at
+	 * m + 1 copies, pages at meta_copies */
+	uint64_t protected_bytes;
+	/* payload handed out in sealed data segments and no longer (or
+	 * never: padding) holding a live chunk, waiting for the cleaner */
+	uint64_t garbage_bytes;
+};
+/* Fill u from the newest root (read again at a newer one when space was
+ * reused under the read). 0 or a negative errno. */
+int ag_cluster_usage(struct ag_cluster *c, struct ag_usage *u);
+
 /* Walk the whole tree and every reference; print findings to out (NULL:
  * quiet). Returns 0 when clean, 1 when damage was found, or a negative
  * errno when the check could not run. */
