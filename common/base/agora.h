@@ -294,7 +294,7 @@ struct ag_status {
 	uint64_t capacity_bytes;  /* usable for data after EC overhead */
 	uint64_t used_bytes;      /* segments in use, as raw bytes */
 	/* free for data: payload of the free segments beyond those held
-	 * back for metadata (AG_META_RESERVE) */
+	 * back from user data for metadata and for the cleaner (space.h) */
 	uint64_t free_bytes;
 	uint32_t nsegments, free_segments, meta_segments, data_segments;
 	uint64_t logical_bytes;   /* what users stored */

@@ -18,7 +18,7 @@
 #include "ec.h"
 #include "format.h"
 #include "keys.h"
-#include "space.h" /* AG_META_RESERVE */
+#include "space.h" /* the reserves held back from data leases */
 #include "util.h"
 
 /* ---- a small open-addressing map with 32-byte keys ---- */
@@ -785,6 +785,7 @@ int ag_cluster_status(struct ag_cluster *c, struct ag_status *st)
 	struct ag_tree *t;
 	const void *ck, *cv;
 	size_t ckl, cvl, vl = sizeof(v);
+	uint32_t held;
 	int i, rc;
 
 	memset(st, 0, sizeof(*st));
@@ -847,10 +848,12 @@ int ag_cluster_status(struct ag_cluster *c, struct ag_status *st)
 			    st->data_segments;
 	st->used_bytes = (uint64_t)(st->meta_segments + st->data_segments) *
 			 l->segment_size * c->ds->n;
-	/* metad leases no data segment out of the last AG_META_RESERVE */
-	st->free_bytes = st->free_segments > AG_META_RESERVE ?
-			 (uint64_t)(st->free_segments - AG_META_RESERVE) *
-				 payload : 0;
+	/* metad leases user data no segment out of the last AG_META_RESERVE
+	 * and the cleaner's reserve (space.h: only the segment count counts) */
+	held = AG_META_RESERVE +
+	       ag_space_clean_reserve(&(struct ag_space){ .nseg = l->nsegments });
+	st->free_bytes = st->free_segments > held ?
+			 (uint64_t)(st->free_segments - held) * payload : 0;
 out:
 	ag_tree_close(t);
 	return rc;
