@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# bench/lib.sh - what the gateway benchmarks (bench/fuse.sh, bench/s3.sh)
+# bench/lib.sh - what the benchmarks (bench/run.sh, fuse.sh, s3.sh, reduce.sh)
 # share, sourced: build, a cluster of six sparse drive files in a temporary
 # directory with agora-metad running, cleanup of every daemon and mount on
-# exit, medians and ratios.
+# exit, timing, medians and ratios.
 #
 # The sourcing script sets bench_name first. Environment:
 #   AGORA_BENCH_RUNS=3   runs per figure (medians)
@@ -107,6 +107,16 @@ CONF
 	pid=$(cat "$T/metad.pid")
 	kill -0 "$pid" 2>/dev/null || die "agora-metad did not start"
 	bench_pids+=("$pid")
+}
+
+# timed COMMAND...: run it; wall and cpu (user + sys, its children's
+# included) seconds in $wall and $cpu. Its own stderr still goes to stderr.
+timed() {
+	local TIMEFORMAT='%3R %3U %3S' r u s
+	{ time "$@" 2>&3; } 3>&2 2>"$T/time"
+	read -r r u s <"$T/time"
+	wall=$r
+	cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
 }
 
 # median NUMBERS...: the median (mean of the middle two for an even count).

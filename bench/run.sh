@@ -41,15 +41,6 @@ size=$(numfmt --from=iec "${size_arg%[bB]}" 2>/dev/null) ||
 # and for the metadata of the creates
 drive_size=$(( (size * runs + (1 << 30)) >> 30 ))G
 
-# timed COMMAND...: run it; wall and cpu (user + sys) seconds in $wall and
-# $cpu. Its own stderr still goes to stderr.
-timed() {
-	local TIMEFORMAT='%3R %3U %3S' r u s
-	{ time "$@" 2>&3; } 3>&2 2>"$T/time"
-	read -r r u s <"$T/time"
-	wall=$r
-	cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
-}
 # mbps SECONDS: MB/s (10^6 bytes) of $size bytes in that time.
 mbps() { awk -v b="$size" -v t="$1" 'BEGIN { printf "%.1f", b / t / 1e6 }'; }
 # busy: the cpu share of the last timed command.
