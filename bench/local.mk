@@ -23,4 +23,5 @@ bench_s3load_LDADD = $(CURL_LIBS) $(CRYPTO_LIBS)
 bench_civet_null_SOURCES = bench/civet_null.c
 bench_civet_null_LDADD = $(CIVETWEB_LIBS) -lpthread
 
-EXTRA_DIST += bench/lib.sh bench/fuse.sh bench/s3.sh bench/meta.sh
+EXTRA_DIST += bench/lib.sh bench/fuse.sh bench/s3.sh bench/meta.sh \
+	bench/reduce.sh
