@@ -11,6 +11,7 @@
 
 AGORA_UNIT_TESTS = \
 	test/unit/test_cdc \
+	test/unit/test_delta \
 	test/unit/test_ec \
 	test/unit/test_btree \
 	test/unit/test_pager \
@@ -63,6 +64,7 @@ AGORA_INTEG_TESTS = \
 check_PROGRAMS += $(AGORA_UNIT_TESTS) test/integ/fsx
 
 test_unit_test_cdc_SOURCES = test/unit/test_cdc.c test/unit/tap.h
+test_unit_test_delta_SOURCES = test/unit/test_delta.c test/unit/tap.h
 test_unit_test_ec_SOURCES = test/unit/test_ec.c test/unit/tap.h
 test_unit_test_btree_SOURCES = test/unit/test_btree.c test/unit/tap.h
 test_unit_test_pager_SOURCES = test/unit/test_pager.c test/unit/tap.h \
