@@ -2,13 +2,16 @@
 # and bench/s3.sh run them).
 
 noinst_PROGRAMS += bench/bench_pipeline bench/bench_commit bench/bench_cdc \
-	bench/bench_stripe
+	bench/bench_stripe bench/bench_delta
 
 bench_bench_pipeline_SOURCES = bench/bench_pipeline.c
 bench_bench_commit_SOURCES = bench/bench_commit.c
 # The throughput figures the unit tests of cdc.c and stripe.c used to
 # print: chunking in memory, and packing and reading stripes of drive files.
 bench_bench_cdc_SOURCES = bench/bench_cdc.c
+# Similarity reduction: the speed of super-features and deltas, and what
+# they save over dedup and zstd on the files given.
+bench_bench_delta_SOURCES = bench/bench_delta.c
 bench_bench_stripe_SOURCES = bench/bench_stripe.c test/unit/stripes.h \
 	test/unit/drives.h test/unit/tap.h
 

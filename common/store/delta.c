@@ -68,27 +68,50 @@ static uint64_t fold(const uint64_t *f, unsigned group)
 	return h;
 }
 
+/* A sampled position: each feature keeps the largest of its transform
+ * (without a branch: which one wins is unpredictable). */
+static inline void sample(uint64_t *feat, uint64_t h)
+{
+	unsigned j;
+
+	for (j = 0; j < AG_DELTA_FEATURES; j++) {
+		uint64_t t = h * mul[j] + add[j];
+
+		feat[j] = t > feat[j] ? t : feat[j];
+	}
+}
+
 int ag_delta_features(const void *data, size_t len, struct ag_delta_sf *out)
 {
 	const uint8_t *p = data;
-	uint64_t feat[AG_DELTA_FEATURES] = { 0 }, h = 0;
+	uint64_t feat[AG_DELTA_FEATURES] = { 0 }, h = 0, h1;
 	size_t i, samples = 0;
 	unsigned j;
 
 	pthread_once(&tables_once, tables_init);
 	memset(out, 0, sizeof(*out));
-	for (i = 0; i < len; i++) {
+	/* the first bytes have a hash of less than a full window: they are
+	 * not sampled, so that a feature never depends on where the chunk
+	 * starts */
+	for (i = 0; i < 63 && i < len; i++)
 		h = (h << 1) + gear[p[i]];
-		/* the first bytes have a hash of less than a full window:
-		 * they are not sampled, so a feature never depends on where
-		 * the chunk starts inside a window */
-		if (__builtin_expect(!(h & SAMPLE_MASK), 0) && i >= 63) {
-			for (j = 0; j < AG_DELTA_FEATURES; j++) {
-				uint64_t t = h * mul[j] + add[j];
-
-				if (t > feat[j])
-					feat[j] = t;
-			}
+	/* two bytes a round, as cdc.c's scan */
+	for (; i + 2 <= len; i += 2) {
+		h1 = (h << 1) + gear[p[i]];
+		h = (h1 << 1) + gear[p[i + 1]];
+		if (__builtin_expect(!(h1 & SAMPLE_MASK), 0)) {
+			sample(feat, h1);
+			samples++;
+		}
+		if (__builtin_expect(!(h & SAMPLE_MASK), 0)) {
+			sample(feat, h);
+			samples++;
+		}
+	}
+	if (i < len) {
+		h = (h << 1) + gear[p[i]];
+		if (!(h & SAMPLE_MASK)) {
+			sample(feat, h);
 			samples++;
 		}
 	}
