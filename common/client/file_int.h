@@ -41,6 +41,13 @@ struct ag_chunk_rec;
 /* The chunk record of sha in t: 0, -ENOENT, or -errno. */
 int ag_read_chunk_rec(struct ag_tree *t, const uint8_t *sha,
 		      struct ag_chunk_rec *rec);
+/* The plain bytes of the chunk of rec, in a malloc'd buffer of rec->ulen
+ * (the caller frees it): its stored bytes read and verified (rebuilt
+ * from the other strips if need be), decompressed, and for a delta
+ * decoded against its reference as t records it. 0, -AG_ECORRUPT, or
+ * -errno. */
+int ag_read_chunk_plain(struct ag_cluster *c, struct ag_tree *t,
+			const struct ag_chunk_rec *rec, uint8_t **out);
 /* Read [off, off + len) of ino as t has it (holes and the range past the
  * last extent as zeros, up to the file's size): the byte count, or
  * -errno. ag_read is this at the newest root, retried once when the

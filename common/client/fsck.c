@@ -4,10 +4,15 @@
  * fsck reads the newest commit and walks everything it references: every
  * page (each mirror), every record, every reference between records, and
  * every stripe and chunk of data. It recounts what the tree stores as
- * counts (link counts, chunk references, live bytes per segment, the
- * STATS record) and reports each difference. It changes nothing.
+ * counts (link counts, chunk references from extents and deltas, live
+ * bytes per segment, the STATS record) and reports each difference. A
+ * delta chunk must name a reference that is recorded and no delta, and
+ * decode to bytes of its own SHA-256. A SIMILAR entry naming a chunk
+ * gone or a delta is stale, not damage (keys.h): fsck counts those. It
+ * changes nothing.
  */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +21,7 @@
 
 #include "cluster.h"
 #include "ec.h"
+#include "file_int.h"
 #include "format.h"
 #include "keys.h"
 #include "space.h" /* the reserves held back from data leases */
@@ -80,6 +86,11 @@ static struct entry *map_get(struct map *m, const void *key, size_t klen,
 
 /* ---- the check ---- */
 
+struct delta_seen {
+	uint8_t sha[32];
+	struct ag_chunk_rec rec;
+};
+
 struct fsck {
 	struct ag_cluster *c;
 	FILE *out;
@@ -87,7 +98,12 @@ struct fsck {
 	unsigned long problems;
 	struct map inodes;  /* ino -> mode, a = links counted, b = nlink,
 			     * c = subdirectories counted */
-	struct map chunks;  /* sha -> a = references counted */
+	struct map chunks;  /* sha -> a = references counted, b = 1 once
+			     * its record is seen, c = references recorded,
+			     * mode = its flags */
+	struct delta_seen *deltas; /* the delta chunks, to check at the end */
+	size_t ndeltas, deltas_cap;
+	uint64_t similar, similar_stale;
 	uint64_t *seg_live; /* live bytes counted per segment */
 	uint8_t *seg_state; /* state recorded per segment (0xff: none) */
 	uint64_t *seg_rec_live;
@@ -271,6 +287,27 @@ static void rec_extent(struct fsck *f, const uint8_t *k, size_t kl,
 	f->counted.logical += x.len;
 }
 
+/* Keep a delta chunk for check_deltas; with no memory it goes
+ * unchecked (and says so). */
+static void delta_keep(struct fsck *f, const uint8_t *sha,
+		       const struct ag_chunk_rec *r)
+{
+	if (f->ndeltas == f->deltas_cap) {
+		size_t cap = f->deltas_cap ? 2 * f->deltas_cap : 256;
+		struct delta_seen *nd = realloc(f->deltas, cap * sizeof(*nd));
+
+		if (!nd) {
+			problem(f, "out of memory: delta chunk %02x%02x%02x%02x "
+				"not checked", sha[0], sha[1], sha[2], sha[3]);
+			return;
+		}
+		f->deltas = nd;
+		f->deltas_cap = cap;
+	}
+	memcpy(f->deltas[f->ndeltas].sha, sha, 32);
+	f->deltas[f->ndeltas++].rec = *r;
+}
+
 static void rec_chunk(struct fsck *f, const uint8_t *k, size_t kl,
 		      const void *v, size_t vl, int check_data)
 {
@@ -283,13 +320,20 @@ static void rec_chunk(struct fsck *f, const uint8_t *k, size_t kl,
 		problem(f, "malformed chunk record");
 		return;
 	}
-	e = map_get(&f->chunks, sha, 32, 0);
-	if (!e || e->a != r.refs)
-		problem(f, "chunk %02x%02x%02x%02x: %u references recorded, "
-			"%llu found", sha[0], sha[1], sha[2], sha[3], r.refs,
-			(unsigned long long)(e ? e->a : 0));
-	if (e)
+	/* a delta holds a reference on its reference chunk, which may sort
+	 * before or after it: the counts are compared in check_counts */
+	if (r.flags & AG_CHUNK_DELTA) {
+		e = map_get(&f->chunks, r.ref, 32, 1);
+		if (e)
+			e->a++;
+		delta_keep(f, sha, &r);
+	}
+	e = map_get(&f->chunks, sha, 32, 1);
+	if (e) {
 		e->b = 1; /* seen */
+		e->c = r.refs;
+		e->mode = r.flags;
+	}
 	seg = AG_ADDR_SEG(r.addr);
 	if (seg >= f->c->ds->label.nsegments) {
 		problem(f, "chunk address %#llx outside the cluster",
@@ -312,6 +356,72 @@ static void rec_chunk(struct fsck *f, const uint8_t *k, size_t kl,
 				"read back: %s", sha[0], sha[1], sha[2], sha[3],
 				(unsigned long long)r.addr, ag_strerror(rc));
 		free(buf);
+	}
+}
+
+/* An entry of the similarity index: it must be well formed; one naming
+ * a chunk that is gone or a delta is stale (keys.h). CHUNK records sort
+ * before SIMILAR ones, so every chunk has been seen. */
+static void rec_similar(struct fsck *f, const uint8_t *k, size_t kl,
+			const void *v, size_t vl)
+{
+	struct entry *e;
+	uint8_t sha[32];
+	uint64_t sf;
+
+	if (ag_key_similar_decode(k, kl, &sf) ||
+	    ag_similar_decode(v, vl, sha)) {
+		problem(f, "malformed similarity index record");
+		return;
+	}
+	f->similar++;
+	e = map_get(&f->chunks, sha, 32, 0);
+	if (!e || !e->b || e->mode & AG_CHUNK_DELTA)
+		f->similar_stale++;
+}
+
+/* Each delta chunk: its reference is recorded and no delta, and (with
+ * the data) the delta decodes against it to bytes of the delta's own
+ * SHA-256. */
+static void check_deltas(struct fsck *f, struct ag_tree *t, int check_data)
+{
+	size_t i;
+
+	for (i = 0; i < f->ndeltas; i++) {
+		const struct delta_seen *d = &f->deltas[i];
+		const uint8_t *s = d->sha, *r = d->rec.ref;
+		struct entry *re = map_get(&f->chunks, r, 32, 0);
+		uint8_t got[32], *plain = NULL;
+		unsigned mdlen = 0;
+		int rc;
+
+		if (!re || !re->b) {
+			problem(f, "delta chunk %02x%02x%02x%02x names reference "
+				"%02x%02x%02x%02x, which has no record", s[0],
+				s[1], s[2], s[3], r[0], r[1], r[2], r[3]);
+			continue;
+		}
+		if (re->mode & AG_CHUNK_DELTA) {
+			problem(f, "delta chunk %02x%02x%02x%02x names reference "
+				"%02x%02x%02x%02x, which is a delta itself",
+				s[0], s[1], s[2], s[3], r[0], r[1], r[2], r[3]);
+			continue;
+		}
+		if (!check_data)
+			continue;
+		rc = ag_read_chunk_plain(f->c, t, &d->rec, &plain);
+		if (!rc && (!EVP_Digest(plain, d->rec.ulen, got, &mdlen,
+					EVP_sha256(), NULL) ||
+			    mdlen != 32))
+			rc = -ENOMEM;
+		if (rc)
+			problem(f, "delta chunk %02x%02x%02x%02x does not decode: "
+				"%s", s[0], s[1], s[2], s[3], ag_strerror(rc));
+		else if (memcmp(got, s, 32))
+			problem(f, "delta chunk %02x%02x%02x%02x decodes to other "
+				"bytes (%02x%02x%02x%02x)", s[0], s[1], s[2],
+				s[3], got[0], got[1], got[2], got[3]);
+		free(plain);
 	}
 }
 
@@ -485,6 +595,9 @@ static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 			if (!ag_key_orphan_decode(ck, ckl, &id))
 				rec_orphan(f, id);
 			break;
+		case AG_K_SIMILAR:
+			rec_similar(f, k, ckl, cv, cvl);
+			break;
 		default:
 			if (type < 0)
 				problem(f, "record with an empty key");
@@ -589,9 +702,14 @@ static void check_counts(struct fsck *f)
 		struct entry *e = &f->chunks.e[i];
 
 		if (e->used && !e->b)
-			problem(f, "extents name chunk %02x%02x%02x%02x, which "
-				"has no record", e->key[0], e->key[1],
-				e->key[2], e->key[3]);
+			problem(f, "extents or deltas name chunk "
+				"%02x%02x%02x%02x, which has no record",
+				e->key[0], e->key[1], e->key[2], e->key[3]);
+		else if (e->used && (e->a != e->c || !e->a))
+			problem(f, "chunk %02x%02x%02x%02x: %llu references "
+				"recorded, %llu found", e->key[0], e->key[1],
+				e->key[2], e->key[3], (unsigned long long)e->c,
+				(unsigned long long)e->a);
 	}
 	for (s = 0; s < l->nsegments; s++) {
 		if (f->seg_live[s] && f->seg_state[s] != AG_SEG_DATA)
@@ -724,6 +842,7 @@ int ag_fsck(struct ag_cluster *c, FILE *out, int verbose)
 	rc = scan_records(&f, t, 1);
 	if (rc)
 		goto out;
+	check_deltas(&f, t, 1);
 	check_counts(&f);
 	if (verbose)
 		report_bytes(&f, t);
@@ -739,6 +858,11 @@ int ag_fsck(struct ag_cluster *c, FILE *out, int verbose)
 	     (unsigned long long)f.counted.inodes,
 	     (unsigned long long)f.counted.chunks,
 	     (unsigned long long)f.orphans);
+	if (f.ndeltas || f.similar)
+		note(&f, "%zu delta chunks; %llu similarity index entries "
+		     "(%llu stale)", f.ndeltas,
+		     (unsigned long long)f.similar,
+		     (unsigned long long)f.similar_stale);
 	note(&f, f.problems ? "%lu problems found" : "clean", f.problems);
 	rc = f.problems ? 1 : 0;
 out:
@@ -746,6 +870,7 @@ out:
 	free(f.cur_pages);
 	free(f.inodes.e);
 	free(f.chunks.e);
+	free(f.deltas);
 	free(f.seg_live);
 	free(f.seg_rec_live);
 	free(f.seg_pages);

@@ -6,7 +6,10 @@
  * Contract: a read returns the bytes of one root (the newest the handle
  * knows when it starts), holes and the range past the last extent as
  * zeros, and never a byte that did not pass its chunk's crc32c (a strip
- * that fails is rebuilt, stripe.c). A read whose root moved on under it
+ * that fails is rebuilt, stripe.c). A delta chunk (keys.h) is decoded
+ * against its reference's plain bytes, read the same way at the same
+ * root (or found in the chunk cache), and checked by the delta's own
+ * checksum (delta.h). A read whose root moved on under it
  * (a page or chunk reused since) runs again at the newest root
  * (AG_CL_READ, cluster.h).
  */
@@ -18,6 +21,7 @@
 
 #include "chunkcache.h"
 #include "cluster.h"
+#include "delta.h"
 #include "file_int.h"
 #include "format.h"
 #include "keys.h"
@@ -26,7 +30,7 @@
 int ag_read_chunk_rec(struct ag_tree *t, const uint8_t *sha,
 		      struct ag_chunk_rec *rec)
 {
-	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_LEN];
+	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_MAX];
 	size_t vl = sizeof(v);
 	int rc = ag_tree_get(t, k, ag_key_chunk(k, sha), v, &vl);
 
@@ -35,12 +39,58 @@ int ag_read_chunk_rec(struct ag_tree *t, const uint8_t *sha,
 	return rc ? rc : ag_chunk_rec_decode(v, vl, rec);
 }
 
-/* Turn a chunk's stored bytes into its rec->ulen plain bytes at plain. */
-static int chunk_decode_into(const struct ag_chunk_rec *rec,
+/* The plain bytes of the reference chunk sha of a delta, from the chunk
+ * cache or read (and then cached: the deltas against one reference are
+ * often read together, as the versions of one file are), in a malloc'd
+ * buffer of *len bytes. */
+static int reference_get(struct ag_cluster *c, struct ag_tree *t,
+			 const uint8_t *sha, uint8_t **out, uint32_t *len)
+{
+	struct ag_chunk_rec ref;
+	uint8_t *plain;
+	int rc = ag_read_chunk_rec(t, sha, &ref);
+
+	if (rc == -ENOENT)
+		return AG_CORRUPT("a delta names a missing reference chunk");
+	if (rc)
+		return rc;
+	if (ref.flags & AG_CHUNK_DELTA)
+		return AG_CORRUPT("a delta's reference is a delta");
+	plain = malloc(ref.ulen);
+	if (!plain)
+		return -ENOMEM;
+	if (!ag_chunk_cache_read(c->cache, sha, 0, plain, ref.ulen)) {
+		free(plain);
+		rc = ag_read_chunk_plain(c, t, &ref, &plain);
+		if (rc)
+			return rc;
+		ag_chunk_cache_copy(c->cache, sha, plain, ref.ulen);
+	}
+	*out = plain;
+	*len = ref.ulen;
+	return 0;
+}
+
+/* Turn a chunk's stored bytes into its rec->ulen plain bytes at plain; a
+ * delta's reference is found in t. */
+static int chunk_decode_into(struct ag_cluster *c, struct ag_tree *t,
+			     const struct ag_chunk_rec *rec,
 			     const uint8_t *stored, uint8_t *plain)
 {
+	uint8_t *ref;
+	uint32_t rlen;
 	size_t n;
+	int rc;
 
+	if (rec->flags & AG_CHUNK_DELTA) {
+		rc = reference_get(c, t, rec->ref, &ref, &rlen);
+		if (rc)
+			return rc;
+		rc = ag_delta_decode(NULL, ref, rlen, stored, rec->clen, plain,
+				     rec->ulen);
+		free(ref);
+		return rc;
+	}
 	if (!(rec->flags & AG_CHUNK_ZSTD)) {
 		if (rec->clen != rec->ulen)
 			return AG_CORRUPT("raw chunk of wrong length");
@@ -54,7 +104,8 @@ static int chunk_decode_into(const struct ag_chunk_rec *rec,
 }
 
 /* The same into a malloc'd buffer. */
-static int chunk_decode(const struct ag_chunk_rec *rec, const uint8_t *stored,
+static int chunk_decode(struct ag_cluster *c, struct ag_tree *t,
+			const struct ag_chunk_rec *rec, const uint8_t *stored,
 			uint8_t **out)
 {
 	uint8_t *plain = malloc(rec->ulen);
@@ -62,7 +113,7 @@ static int chunk_decode(const struct ag_chunk_rec *rec, const uint8_t *stored,
 
 	if (!plain)
 		return -ENOMEM;
-	rc = chunk_decode_into(rec, stored, plain);
+	rc = chunk_decode_into(c, t, rec, stored, plain);
 	if (rc) {
 		free(plain);
 		return rc;
@@ -71,10 +122,8 @@ static int chunk_decode(const struct ag_chunk_rec *rec, const uint8_t *stored,
 	return 0;
 }
 
-/* The plain bytes of a chunk read on its own (verified, rebuilt if need
- * be), in a malloc'd buffer of rec->ulen. */
-static int chunk_fetch(struct ag_cluster *c, const struct ag_chunk_rec *rec,
-		       uint8_t **out)
+int ag_read_chunk_plain(struct ag_cluster *c, struct ag_tree *t,
+			const struct ag_chunk_rec *rec, uint8_t **out)
 {
 	uint8_t *stored = malloc(rec->clen);
 	int rc;
@@ -84,7 +133,7 @@ static int chunk_fetch(struct ag_cluster *c, const struct ag_chunk_rec *rec,
 	rc = ag_stripes_read(c->stripes, rec->addr, stored, rec->clen,
 			     rec->crc);
 	if (!rc)
-		rc = chunk_decode(rec, stored, out);
+		rc = chunk_decode(c, t, rec, stored, out);
 	free(stored);
 	return rc;
 }
@@ -122,7 +171,8 @@ static int deliver(struct ag_cluster *c, const struct want *w, uint8_t *plain)
 
 /* Fetch the chunks of ws[0..n) (sorted by address): neighbours on the
  * drives are read as one range, each chunk then checked on its own. */
-static int fetch_runs(struct ag_cluster *c, struct want *ws, size_t n)
+static int fetch_runs(struct ag_cluster *c, struct ag_tree *t, struct want *ws,
+		      size_t n)
 {
 	uint8_t *run = NULL;
 	size_t i = 0, j, run_cap = 0;
@@ -163,8 +213,8 @@ static int fetch_runs(struct ag_cluster *c, struct want *ws, size_t n)
 			 * a file's tail, likely read again (small S3 GETs) */
 			if (good && !ws[i].e.coff && !ws[i].from &&
 			    ws[i].len == ws[i].rec.ulen) {
-				rc = chunk_decode_into(&ws[i].rec, stored,
-						       ws[i].dst);
+				rc = chunk_decode_into(c, t, &ws[i].rec,
+						       stored, ws[i].dst);
 				if (!rc && ws[i].rec.ulen <
 					   c->ds->label.chunk_min)
 					ag_chunk_cache_copy(c->cache,
@@ -174,9 +224,11 @@ static int fetch_runs(struct ag_cluster *c, struct want *ws, size_t n)
 				continue;
 			}
 			if (good)
-				rc = chunk_decode(&ws[i].rec, stored, &plain);
+				rc = chunk_decode(c, t, &ws[i].rec, stored,
+						  &plain);
 			else
-				rc = chunk_fetch(c, &ws[i].rec, &plain);
+				rc = ag_read_chunk_plain(c, t, &ws[i].rec,
+							 &plain);
 			if (!rc)
 				rc = deliver(c, &ws[i], plain);
 		}
@@ -252,7 +304,7 @@ ssize_t ag_read_tree(struct ag_cluster *c, struct ag_tree *t, uint64_t ino,
 	}
 	if (rc >= 0 && nw) {
 		qsort(ws, nw, sizeof(*ws), by_addr);
-		rc = fetch_runs(c, ws, nw);
+		rc = fetch_runs(c, t, ws, nw);
 	}
 	free(ws);
 	return rc < 0 ? rc : (ssize_t)len;

@@ -16,7 +16,7 @@ enum {
 	KEY_AFTER_U32 = 5, /* what follows a u32 id (SEGMENT, STRIPE) */
 	KEY_AFTER_U64 = 9, /* what follows a u64 id (INODE, DIRENT, ...) */
 	SEGMENT_KEY_LEN = KEY_AFTER_U32,
-	ID_KEY_LEN = KEY_AFTER_U64,  /* INODE, CLIENT, ORPHAN */
+	ID_KEY_LEN = KEY_AFTER_U64,  /* INODE, CLIENT, ORPHAN, SIMILAR */
 	STRIPE_KEY_LEN = KEY_AFTER_U32 + 4,
 	EXTENT_KEY_LEN = KEY_AFTER_U64 + 8,
 	CHUNK_KEY_LEN = KEY_ID + 32,
@@ -115,6 +115,13 @@ size_t ag_key_orphan(uint8_t *buf, uint64_t ino)
 {
 	buf[0] = AG_K_ORPHAN;
 	put_be64(buf + KEY_ID, ino);
+	return ID_KEY_LEN;
+}
+
+size_t ag_key_similar(uint8_t *buf, uint64_t sf)
+{
+	buf[0] = AG_K_SIMILAR;
+	put_be64(buf + KEY_ID, sf);
 	return ID_KEY_LEN;
 }
 
@@ -250,6 +257,11 @@ int ag_key_stats_decode(const void *k, size_t kl)
 int ag_key_orphan_decode(const void *k, size_t kl, uint64_t *ino)
 {
 	return id_key_decode(k, kl, AG_K_ORPHAN, ino);
+}
+
+int ag_key_similar_decode(const void *k, size_t kl, uint64_t *sf)
+{
+	return id_key_decode(k, kl, AG_K_SIMILAR, sf);
 }
 
 void ag_seg_rec_encode(uint8_t *v, const struct ag_seg_rec *r)
@@ -501,7 +513,7 @@ int ag_extent_decode(const uint8_t *k, size_t klen, const uint8_t *v,
 	return 0;
 }
 
-void ag_chunk_rec_encode(uint8_t *v, const struct ag_chunk_rec *c)
+size_t ag_chunk_rec_encode(uint8_t *v, const struct ag_chunk_rec *c)
 {
 	put_le64(v, c->addr);
 	put_le32(v + 8, c->clen);
@@ -510,11 +522,15 @@ void ag_chunk_rec_encode(uint8_t *v, const struct ag_chunk_rec *c)
 	put_le32(v + 20, c->refs);
 	put_le32(v + 24, c->flags);
 	put_le32(v + 28, 0);
+	if (!(c->flags & AG_CHUNK_DELTA))
+		return AG_CHUNK_REC_LEN;
+	memcpy(v + AG_CHUNK_REC_LEN, c->ref, 32);
+	return AG_CHUNK_REC_DELTA_LEN;
 }
 
 int ag_chunk_rec_decode(const uint8_t *v, size_t len, struct ag_chunk_rec *c)
 {
-	if (len != AG_CHUNK_REC_LEN)
+	if (len != AG_CHUNK_REC_LEN && len != AG_CHUNK_REC_DELTA_LEN)
 		return AG_CORRUPT("chunk record length %zu", len);
 	c->addr = get_le64(v);
 	c->clen = get_le32(v + 8);
@@ -524,6 +540,28 @@ int ag_chunk_rec_decode(const uint8_t *v, size_t len, struct ag_chunk_rec *c)
 	c->flags = get_le32(v + 24);
 	if (!c->clen || !c->ulen)
 		return AG_CORRUPT("empty chunk record");
+	if (!(c->flags & AG_CHUNK_DELTA) != (len == AG_CHUNK_REC_LEN) ||
+	    (c->flags & AG_CHUNK_DELTA && c->flags & AG_CHUNK_ZSTD))
+		return AG_CORRUPT("chunk record of %zu bytes, flags %#x", len,
+				  c->flags);
+	if (len == AG_CHUNK_REC_DELTA_LEN)
+		memcpy(c->ref, v + AG_CHUNK_REC_LEN, 32);
+	else
+		memset(c->ref, 0, 32);
+	return 0;
+}
+
+size_t ag_similar_encode(uint8_t *v, const uint8_t sha[32])
+{
+	memcpy(v, sha, 32);
+	return AG_SIMILAR_LEN;
+}
+
+int ag_similar_decode(const uint8_t *v, size_t len, uint8_t sha[32])
+{
+	if (len != AG_SIMILAR_LEN)
+		return AG_CORRUPT("similar record length %zu", len);
+	memcpy(sha, v, 32);
 	return 0;
 }
 

@@ -14,14 +14,17 @@
  *   0x04  DIRENT | parent u64 | name        ino u64, type u8 (9 bytes)
  *   0x05  XATTR  | ino u64 | name           raw value
  *   0x06  EXTENT | ino u64 | offset u64     struct ag_extent (34 to 42 bytes)
- *   0x07  CHUNK  | sha256 (32)              struct ag_chunk_rec (32 bytes)
+ *   0x07  CHUNK  | sha256 (32)              struct ag_chunk_rec (32 bytes,
+ *                                           64 for a delta)
  *   0x08  STRIPE | seg u32 | stripe u32     crc32c u32 per strip (k+m)
  *   0x09  CLIENT | client id u64            answers of its last transactions
  *   0x0a  STATS  | "all"                    struct ag_stats_rec
  *   0x0b  ORPHAN | ino u64                  client u64: an inode with no name yet
  *                                           (being written) or no name left
  *                                           (unlinked while open)
- *   0x0c..0x1f   reserved (users, events, triggers, similarity features)
+ *   0x0c  SIMILAR| super-feature u64        sha256 (32) of a chunk stored
+ *                                           whole that has it (delta.h)
+ *   0x0d..0x1f   reserved (users, events, triggers)
  */
 #ifndef AG_KEYS_H
 #define AG_KEYS_H
@@ -44,6 +47,7 @@ enum ag_key_type {
 	AG_K_CLIENT = 0x09,
 	AG_K_STATS = 0x0a,
 	AG_K_ORPHAN = 0x0b,
+	AG_K_SIMILAR = 0x0c,
 };
 
 #define AG_NAME_MAX 255
@@ -124,13 +128,25 @@ struct ag_extent {
 
 /* value of a CHUNK record: 0 data address u64, 8 stored length u32,
  * 12 plain length u32, 16 crc32c of the stored bytes u32, 20 refs u32,
- * 24 flags u32, 28 reserved u32 */
+ * 24 flags u32, 28 reserved u32; and for a delta (AG_CHUNK_DELTA, and
+ * only then), 32 the sha256 of its reference chunk [32].
+ *
+ * refs counts the extents that name the chunk and the deltas made
+ * against it: a reference stays as long as a delta needs its bytes, and
+ * a delta that goes drops its reference's count. Depth 1: a reference is
+ * never itself a delta, so a read needs at most two chunks. */
 struct ag_chunk_rec {
 	uint64_t addr;
 	uint32_t clen, ulen, crc, refs, flags;
+	uint8_t ref[32]; /* AG_CHUNK_DELTA: the reference chunk */
 };
 #define AG_CHUNK_REC_LEN 32
+#define AG_CHUNK_REC_DELTA_LEN 64
+#define AG_CHUNK_REC_MAX AG_CHUNK_REC_DELTA_LEN
 #define AG_CHUNK_ZSTD 0x1 /* stored bytes are a zstd frame */
+/* stored bytes are a delta (delta.h) against the plain bytes of chunk
+ * ref; AG_CHUNK_ZSTD is then clear */
+#define AG_CHUNK_DELTA 0x2
 
 /* value of the STATS record: 0 logical bytes u64 (sum of extent lengths),
  * 8 unique bytes u64 (sum of plain chunk lengths), 16 stored bytes u64
@@ -204,6 +220,12 @@ size_t ag_key_stripe(uint8_t *buf, uint32_t seg, uint32_t stripe);
 size_t ag_key_client(uint8_t *buf, uint64_t client);
 size_t ag_key_stats(uint8_t *buf);
 size_t ag_key_orphan(uint8_t *buf, uint64_t ino);
+/* The SIMILAR index: one record per super-feature, naming the last chunk
+ * stored whole (no delta) that had it, to make deltas against. An entry
+ * outlives its chunk: whoever looks one up reads the CHUNK record it
+ * names and ignores the entry when that chunk is gone or is a delta; the
+ * next chunk stored whole with that super-feature puts its own. */
+size_t ag_key_similar(uint8_t *buf, uint64_t sf);
 
 /* Each decoder parses a key of its kind from k[0..kl) into its
  * out-parameters and returns 0, or -EINVAL when k is not such a key (an
@@ -237,6 +259,7 @@ int ag_key_client_decode(const void *k, size_t kl, uint64_t *client);
 /* 0 for the one STATS key ("all"). */
 int ag_key_stats_decode(const void *k, size_t kl);
 int ag_key_orphan_decode(const void *k, size_t kl, uint64_t *ino);
+int ag_key_similar_decode(const void *k, size_t kl, uint64_t *sf);
 
 void ag_seg_rec_encode(uint8_t *v, const struct ag_seg_rec *r);
 int ag_seg_rec_decode(const uint8_t *v, size_t len, struct ag_seg_rec *r);
@@ -248,8 +271,16 @@ int ag_inode_decode(const uint8_t *v, size_t len, uint64_t ino,
 size_t ag_extent_encode(uint8_t *v, const struct ag_extent *e);
 int ag_extent_decode(const uint8_t *k, size_t klen, const uint8_t *v,
 		     size_t vlen, struct ag_extent *e);
-void ag_chunk_rec_encode(uint8_t *v, const struct ag_chunk_rec *c);
+/* Encode c into v (AG_CHUNK_REC_MAX bytes); returns the length: 64 for a
+ * delta, else 32. The decoder takes a value of the length its flags say
+ * (-AG_ECORRUPT otherwise, and for a delta with AG_CHUNK_ZSTD); ref is
+ * zeroed for a chunk that is no delta. */
+size_t ag_chunk_rec_encode(uint8_t *v, const struct ag_chunk_rec *c);
 int ag_chunk_rec_decode(const uint8_t *v, size_t len, struct ag_chunk_rec *c);
+/* value of a SIMILAR record: 0 sha256 [32] */
+#define AG_SIMILAR_LEN 32
+size_t ag_similar_encode(uint8_t *v, const uint8_t sha[32]);
+int ag_similar_decode(const uint8_t *v, size_t len, uint8_t sha[32]);
 void ag_stats_rec_encode(uint8_t *v, const struct ag_stats_rec *s);
 int ag_stats_rec_decode(const uint8_t *v, size_t len, struct ag_stats_rec *s);
 

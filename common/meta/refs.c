@@ -5,8 +5,9 @@
  * leases, releases and stripe records.
  *
  * Invariants kept by every op (with apply.c's):
- *   - a chunk record's refs is the number of extents that name it, and
- *     a chunk goes with its last reference;
+ *   - a chunk record's refs is the number of extents that name it and
+ *     of deltas made against it (keys.h), and a chunk goes with its last
+ *     reference; a delta that goes drops its reference's;
  *   - a data segment's live bytes are the sum of its chunks' stored
  *     lengths, and its fill lies past every chunk in it, so a later
  *     lease never writes over committed data;
@@ -112,7 +113,7 @@ int ag_tx_seg_put(struct tx *tx, uint32_t seg, const struct ag_seg_rec *r)
 
 static int chunk_get(struct tx *tx, const uint8_t *sha, struct ag_chunk_rec *c)
 {
-	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_LEN];
+	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_MAX];
 	size_t vl = sizeof(v);
 	int rc = ag_tx_get(tx, k, ag_key_chunk(k, sha), v, &vl);
 
@@ -122,10 +123,10 @@ static int chunk_get(struct tx *tx, const uint8_t *sha, struct ag_chunk_rec *c)
 static int chunk_put(struct tx *tx, const uint8_t *sha,
 		     const struct ag_chunk_rec *c)
 {
-	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_LEN];
+	uint8_t k[AG_KEYBUF], v[AG_CHUNK_REC_MAX];
+	size_t vl = ag_chunk_rec_encode(v, c);
 
-	ag_chunk_rec_encode(v, c);
-	return ag_tx_put(tx, k, ag_key_chunk(k, sha), v, sizeof(v));
+	return ag_tx_put(tx, k, ag_key_chunk(k, sha), v, vl);
 }
 
 /* Account delta live bytes to a data segment; a new chunk ending at
@@ -178,7 +179,12 @@ static int chunk_ref(struct tx *tx, const uint8_t *sha, int delta)
 	tx->stats.chunks--;
 	tx->stats.unique -= c.ulen;
 	tx->stats.stored -= c.clen;
-	return seg_add_live(tx, AG_ADDR_SEG(c.addr), -(int64_t)c.clen, 0);
+	rc = seg_add_live(tx, AG_ADDR_SEG(c.addr), -(int64_t)c.clen, 0);
+	/* the delta held one reference on its reference chunk; that one is
+	 * no delta (depth 1), so this goes no deeper */
+	if (!rc && c.flags & AG_CHUNK_DELTA)
+		rc = chunk_ref(tx, c.ref, -1);
+	return rc;
 }
 
 static int extent_put(struct tx *tx, uint64_t ino, const struct ag_extent *e)
@@ -305,6 +311,10 @@ static int take_chunk(struct tx *tx, const struct ag_write_ext *w)
 		    sp->owner[seg] != tx->client || !w->clen ||
 		    w->ulen > AG_CHUNK_LIMIT || !w->ulen)
 			return -ESTALE;
+		/* a write names no reference: a delta is made only where
+		 * its reference is recorded with it */
+		if (w->cflags & AG_CHUNK_DELTA)
+			return -EINVAL;
 		c.addr = w->addr;
 		c.clen = w->clen;
 		c.ulen = w->ulen;

@@ -4,10 +4,10 @@
  * and a decoder refuses a key of another kind, of a wrong length, or cut
  * short, without reading past the length it is given (each key is
  * decoded from a heap copy of exactly its length, so ASan sees an
- * overread); the CLIENT record's value; and the variable-length INODE
- * and EXTENT values: every field round-trips, usual values take no
- * bytes, and a value cut short, too long, or with an unknown field is
- * refused as corrupt.
+ * overread); the values of the CLIENT, CHUNK and SIMILAR records; and
+ * the variable-length INODE and EXTENT values: every field round-trips,
+ * usual values take no bytes, and a value cut short, too long, or with
+ * an unknown field is refused as corrupt.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@ enum {
 	D_SUPER = 1 << 0, D_SEGMENT = 1 << 1, D_INODE = 1 << 2,
 	D_DIRENT = 1 << 3, D_XATTR = 1 << 4, D_EXTENT = 1 << 5,
 	D_CHUNK = 1 << 6, D_STRIPE = 1 << 7, D_CLIENT = 1 << 8,
-	D_STATS = 1 << 9, D_ORPHAN = 1 << 10,
+	D_STATS = 1 << 9, D_ORPHAN = 1 << 10, D_SIMILAR = 1 << 11,
 };
 
 static unsigned decode_all(const uint8_t *k, size_t kl)
@@ -51,6 +51,7 @@ static unsigned decode_all(const uint8_t *k, size_t kl)
 	got |= ag_key_client_decode(copy, kl, &a) ? 0 : D_CLIENT;
 	got |= ag_key_stats_decode(copy, kl) ? 0 : D_STATS;
 	got |= ag_key_orphan_decode(copy, kl, &a) ? 0 : D_ORPHAN;
+	got |= ag_key_similar_decode(copy, kl, &a) ? 0 : D_SIMILAR;
 	free(copy);
 	return got;
 }
@@ -121,6 +122,11 @@ static void test_fixed_kinds(uint64_t *rng)
 	kl = ag_key_orphan(k, ino);
 	ok(!ag_key_orphan_decode(k, kl, &a) && a == ino, "orphan round trip");
 	check_exclusive("orphan", k, kl, D_ORPHAN, kl);
+
+	kl = ag_key_similar(k, off);
+	ok(!ag_key_similar_decode(k, kl, &a) && a == off,
+	   "similar round trip");
+	check_exclusive("similar", k, kl, D_SIMILAR, kl);
 
 	kl = ag_key_stats(k);
 	ok(!ag_key_stats_decode(k, kl), "stats round trip");
@@ -453,6 +459,56 @@ static void test_extent_rec(void)
 	   "extent longer than a chunk: -AG_ECORRUPT");
 }
 
+/* The CHUNK value: 32 bytes for a chunk stored whole, 64 with the
+ * reference of a delta; a length its flags do not say, or a delta that
+ * says zstd too, is -AG_ECORRUPT. And the SIMILAR value. */
+static void test_chunk_rec(uint64_t *rng)
+{
+	struct ag_chunk_rec c = { .addr = tap_rand(rng), .clen = 1000,
+				  .ulen = 65536, .crc = 0xdeadbeef, .refs = 3,
+				  .flags = AG_CHUNK_ZSTD }, back;
+	uint8_t v[AG_CHUNK_REC_MAX + 1], sha[32], got[32];
+	size_t len, i;
+
+	for (i = 0; i < 32; i++)
+		c.ref[i] = (uint8_t)tap_rand(rng);
+	len = ag_chunk_rec_encode(v, &c);
+	ok(len == AG_CHUNK_REC_LEN && !ag_chunk_rec_decode(v, len, &back) &&
+		   back.addr == c.addr && back.clen == 1000 &&
+		   back.ulen == 65536 && back.crc == 0xdeadbeef &&
+		   back.refs == 3 && back.flags == AG_CHUNK_ZSTD &&
+		   !back.ref[0] && !memcmp(back.ref, back.ref + 1, 31),
+	   "chunk record stored whole: 32 bytes round trip, no reference");
+	ok(ag_chunk_rec_decode(v, AG_CHUNK_REC_DELTA_LEN, &back) ==
+		   -AG_ECORRUPT,
+	   "a 64-byte chunk record without the delta flag: -AG_ECORRUPT");
+	c.flags = AG_CHUNK_DELTA;
+	len = ag_chunk_rec_encode(v, &c);
+	ok(len == AG_CHUNK_REC_DELTA_LEN &&
+		   !ag_chunk_rec_decode(v, len, &back) &&
+		   back.flags == AG_CHUNK_DELTA && back.refs == 3 &&
+		   !memcmp(back.ref, c.ref, 32),
+	   "delta chunk record: 64 bytes round trip with its reference");
+	ok(ag_chunk_rec_decode(v, AG_CHUNK_REC_LEN, &back) == -AG_ECORRUPT,
+	   "a delta's record cut to 32 bytes: -AG_ECORRUPT");
+	ok(ag_chunk_rec_decode(v, len - 1, &back) == -AG_ECORRUPT &&
+		   ag_chunk_rec_decode(v, len + 1, &back) == -AG_ECORRUPT,
+	   "a chunk record of 63 or 65 bytes: -AG_ECORRUPT");
+	c.flags = AG_CHUNK_DELTA | AG_CHUNK_ZSTD;
+	len = ag_chunk_rec_encode(v, &c);
+	ok(ag_chunk_rec_decode(v, len, &back) == -AG_ECORRUPT,
+	   "a delta that says zstd too: -AG_ECORRUPT");
+
+	for (i = 0; i < 32; i++)
+		sha[i] = (uint8_t)tap_rand(rng);
+	len = ag_similar_encode(v, sha);
+	ok(len == AG_SIMILAR_LEN && !ag_similar_decode(v, len, got) &&
+		   !memcmp(got, sha, 32),
+	   "similar record round trip");
+	ok(ag_similar_decode(v, len - 1, got) == -AG_ECORRUPT,
+	   "a similar record of 31 bytes: -AG_ECORRUPT");
+}
+
 int main(void)
 {
 	uint64_t rng = tap_seed() | 1;
@@ -466,5 +522,6 @@ int main(void)
 	test_client_rec();
 	test_inode_rec(&rng);
 	test_extent_rec();
+	test_chunk_rec(&rng);
 	return tap_done();
 }
