@@ -3,8 +3,8 @@
  * are taken and deltas made, and what they save on real files.
  *
  *   bench_delta                       speeds, in memory, one thread
- *   bench_delta [-l LEVEL] [-c MIN:AVG:MAX] FILE...   (or - : names on
- *                                     stdin, one a line)
+ *   bench_delta [-b] [-k PCT] [-l LEVEL] [-c MIN:AVG:MAX] FILE...
+ *                                     (or - : names on stdin, one a line)
  *
  * With files: each is chunked on its own as agora put chunks it (by
  * default the cluster's 16K/64K/256K and zstd level 1), chunks are
@@ -12,9 +12,13 @@
  * met, twice: plain zstd each, and through the similarity stage (the
  * super-features of a chunk looked up among those of the chunks stored
  * whole so far; on a hit the delta against that reference is kept when
- * smaller than the chunk's zstd frame, else the chunk is stored whole and
- * its super-features recorded). Prints both totals and "result KEY VALUE"
- * lines.
+ * it fits ag_delta_keep_room of the chunk's zstd frame, or PCT % of it
+ * with -k; else the chunk is stored whole and its super-features
+ * recorded). Prints both totals and "result KEY VALUE"
+ * lines. -b finds each chunk's reference by brute force instead (the
+ * smallest delta against every chunk stored whole before it): what a
+ * perfect index would find, to judge the super-features by; quadratic,
+ * for a few hundred chunks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +108,7 @@ struct chunk {
 	uint8_t sha[32];
 	uint8_t *data;
 	uint32_t len;
+	int whole; /* -b: stored whole, a possible reference */
 };
 
 /* Open addressing, by SHA-256 (dedup) or by super-feature (the index). */
@@ -148,7 +153,7 @@ static uint32_t *table_slot(struct table *t, uint64_t key, int create)
 
 struct run {
 	struct ag_cdc cdc;
-	int level;
+	int level, brute, keep_pct;
 	struct chunk *chunks; /* unique, in the order met */
 	size_t n, cap;
 	struct table by_sha;
@@ -235,6 +240,32 @@ static void add_file(struct run *r, const char *path)
 	free(buf);
 }
 
+/* -b: the smallest delta of chunk i against any earlier chunk stored
+ * whole, or zlen when none is smaller than its zstd frame. */
+/* The room a delta must fit to be kept (ag_delta_keep_room, or -k). */
+static size_t keep_room(const struct run *r, size_t zlen)
+{
+	return r->keep_pct ? zlen * r->keep_pct / 100 : ag_delta_keep_room(zlen);
+}
+
+static size_t brute_best(struct run *r, struct ag_delta_ctx *ctx, size_t i,
+			 size_t zlen, uint8_t *z, uint64_t *hits)
+{
+	const struct chunk *c = &r->chunks[i];
+	size_t room = keep_room(r, zlen), best = room, dlen, j;
+
+	for (j = 0; j < i; j++) {
+		const struct chunk *ref = &r->chunks[j];
+
+		if (ref->whole &&
+		    !ag_delta_encode(ctx, ref->data, ref->len, c->data,
+				     c->len, r->level, z, best - 1, &dlen))
+			best = dlen;
+	}
+	*hits += best < room;
+	return best < room ? best : zlen;
+}
+
 static void store(struct run *r)
 {
 	ZSTD_CCtx *zc = ZSTD_createCCtx();
@@ -269,13 +300,22 @@ static void store(struct run *r)
 		t_feat += now() - t0;
 		for (j = 0; have && j < AG_DELTA_SF && !slot; j++)
 			slot = table_slot(&index, sf.sf[j], 0);
+		if (r->brute) {
+			slot = NULL;
+			keep = brute_best(r, ctx, i, zlen, z, &hits);
+			if (keep < zlen) {
+				deltas++;
+				delta_from += zlen;
+			}
+		}
 		if (slot) {
 			const struct chunk *ref = &r->chunks[*slot - 1];
 
 			hits++;
 			t0 = now();
 			if (!ag_delta_encode(ctx, ref->data, ref->len, c->data,
-					     c->len, r->level, z, zlen - 1,
+					     c->len, r->level, z,
+					     keep_room(r, zlen) - 1,
 					     &dlen)) {
 				keep = dlen;
 				deltas++;
@@ -284,6 +324,8 @@ static void store(struct run *r)
 			t_delta += now() - t0;
 		}
 		reduced += keep;
+		if (r->brute && keep == zlen)
+			r->chunks[i].whole = 1;
 		if (keep == zlen && have) /* stored whole: a reference */
 			for (j = 0; j < AG_DELTA_SF; j++) {
 				uint32_t *s = table_slot(&index, sf.sf[j], 1);
@@ -302,7 +344,7 @@ static void store(struct run *r)
 	       "less than dedup + zstd\n", r->level,
 	       (unsigned long long)reduced,
 	       100.0 * reduced / (r->logical ? r->logical : 1),
-	       100.0 - 100.0 * reduced / (plain ? plain : 1));
+	       plain ? 100.0 - 100.0 * reduced / plain : 0.0);
 	printf("deltas: %llu chunks (%llu index hits) of %llu zstd bytes "
 	       "made %llu\n", (unsigned long long)deltas,
 	       (unsigned long long)hits, (unsigned long long)delta_from,
@@ -322,8 +364,8 @@ static void store(struct run *r)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_delta [-l LEVEL] [-c MIN:AVG:MAX] "
-		"[FILE... | -]\n");
+	fprintf(stderr, "usage: bench_delta [-b] [-k PCT] [-l LEVEL] "
+		"[-c MIN:AVG:MAX] [FILE... | -]\n");
 	exit(2);
 }
 
@@ -334,8 +376,12 @@ int main(int argc, char **argv)
 	size_t i;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "l:c:")) != -1) {
-		if (opt == 'l')
+	while ((opt = getopt(argc, argv, "bk:l:c:")) != -1) {
+		if (opt == 'b')
+			r.brute = 1;
+		else if (opt == 'k' && atoi(optarg) > 0 && atoi(optarg) <= 100)
+			r.keep_pct = atoi(optarg);
+		else if (opt == 'l')
 			r.level = atoi(optarg);
 		else if (opt == 'c' &&
 			 sscanf(optarg, "%u:%u:%u", &min, &avg, &max) == 3)
