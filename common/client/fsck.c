@@ -6,10 +6,10 @@
  * every stripe and chunk of data. It recounts what the tree stores as
  * counts (link counts, chunk references from extents and deltas, live
  * bytes per segment, the STATS record) and reports each difference. A
- * delta chunk must name a reference that is recorded and no delta, and
- * decode to bytes of its own SHA-256. A SIMILAR entry naming a chunk
- * gone or a delta is stale, not damage (keys.h): fsck counts those. It
- * changes nothing.
+ * delta chunk must name a reference that is recorded, no delta and
+ * marked reduced, and decode to bytes of its own SHA-256. A SIMILAR
+ * entry naming a chunk gone or a delta is stale, not damage (keys.h):
+ * fsck counts those. It changes nothing.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -407,6 +407,11 @@ static void check_deltas(struct fsck *f, struct ag_tree *t, int check_data)
 				s[0], s[1], s[2], s[3], r[0], r[1], r[2], r[3]);
 			continue;
 		}
+		/* unmarked, it could become a delta itself (keys.h) */
+		if (!(re->mode & AG_CHUNK_REDUCED))
+			problem(f, "delta chunk %02x%02x%02x%02x names reference "
+				"%02x%02x%02x%02x, which is not marked reduced",
+				s[0], s[1], s[2], s[3], r[0], r[1], r[2], r[3]);
 		if (!check_data)
 			continue;
 		rc = ag_read_chunk_plain(f->c, t, &d->rec, &plain);

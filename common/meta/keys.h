@@ -147,6 +147,11 @@ struct ag_chunk_rec {
 /* stored bytes are a delta (delta.h) against the plain bytes of chunk
  * ref; AG_CHUNK_ZSTD is then clear */
 #define AG_CHUNK_DELTA 0x2
+/* the chunk went through the similarity stage (a MOVE, txn.h): it is a
+ * delta, or stored whole and indexed under its super-features, and so
+ * maybe a delta's reference; such a chunk never becomes a delta (depth
+ * 1) and agora reduce passes it by */
+#define AG_CHUNK_REDUCED 0x4
 
 /* value of the STATS record: 0 logical bytes u64 (sum of extent lengths),
  * 8 unique bytes u64 (sum of plain chunk lengths), 16 stored bytes u64

@@ -528,22 +528,68 @@ static int leased_by_client(struct tx *tx, uint64_t addr)
 	       sp->owner[seg] == tx->client;
 }
 
+/* Whether a MOVE entry's delta may be applied: the chunk was never
+ * through the similarity stage, so no delta names it (depth 1), and its
+ * reference is recorded, is not the chunk, is stored whole and went
+ * through the stage (so it never becomes a delta; its own MOVE may come
+ * earlier in the same transaction). The reference then holds one more
+ * count, the delta's. */
+static int move_delta_ok(struct tx *tx, const struct ag_move_ent *e,
+			 const struct ag_chunk_rec *c)
+{
+	struct ag_chunk_rec r;
+	int rc;
+
+	if (c->flags & (AG_CHUNK_DELTA | AG_CHUNK_REDUCED) ||
+	    !memcmp(e->ref, e->sha, 32))
+		return 0;
+	rc = chunk_get(tx, e->ref, &r);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	/* only an indexed chunk is a reference: the mark is what keeps it
+	 * from becoming a delta itself later */
+	if (r.flags & AG_CHUNK_DELTA || !(r.flags & AG_CHUNK_REDUCED))
+		return 0;
+	rc = chunk_ref(tx, e->ref, 1);
+	return rc ? rc : 1;
+}
+
+/* Index chunk sha under its non-zero super-features (keys.h, SIMILAR). */
+static int similar_put(struct tx *tx, const uint8_t *sha, const uint64_t *sf)
+{
+	uint8_t k[AG_KEYBUF], v[AG_SIMILAR_LEN];
+	int i, rc = 0;
+
+	for (i = 0; !rc && i < AG_MOVE_SF; i++)
+		if (sf[i])
+			rc = ag_tx_put(tx, k, ag_key_similar(k, sf[i]), v,
+				       ag_similar_encode(v, sha));
+	return rc;
+}
+
 /* Apply one MOVE entry. A chunk gone, or no longer where the mover read
  * it (a concurrent delete, another cleaner), is left alone: the copy is
- * garbage that goes with its segment. Otherwise the record points at the
- * copy and the live bytes follow it, so that the old segment is freed by
+ * garbage that goes with its segment, as is a delta that may not be
+ * made (move_delta_ok). Otherwise the record points at the copy and the
+ * live bytes follow it, so that the old segment is freed by
  * seg_add_live's rule once its last chunk leaves. */
 static int move_chunk(struct tx *tx, const struct ag_move_ent *e)
 {
 	const struct ag_label *l = &tx->m->ds->label;
+	int delta = !!(e->flags & AG_MOVE_DELTA);
+	uint32_t new_clen = delta ? e->new_clen : e->clen;
 	struct ag_chunk_rec c;
+	uint64_t old_addr;
 	int rc;
 
-	if (!leased_by_client(tx, e->new_addr) || !e->clen ||
-	    AG_ADDR_IDX(e->new_addr) + (uint64_t)e->clen >
+	if (!leased_by_client(tx, e->new_addr) || !e->clen || !new_clen ||
+	    AG_ADDR_IDX(e->new_addr) + (uint64_t)new_clen >
 		    ag_segment_payload(l))
 		return -ESTALE;
-	if (e->flags)
+	if (e->flags & ~(AG_MOVE_DELTA | AG_MOVE_INDEX) ||
+	    (delta && e->flags & AG_MOVE_INDEX))
 		return -EINVAL;
 	rc = chunk_get(tx, e->sha, &c);
 	if (rc == -ENOENT)
@@ -553,15 +599,33 @@ static int move_chunk(struct tx *tx, const struct ag_move_ent *e)
 	if (c.addr != e->old_addr || c.clen != e->clen || c.crc != e->crc ||
 	    e->new_addr == e->old_addr)
 		return 0;
+	if (delta) {
+		rc = move_delta_ok(tx, e, &c);
+		if (rc <= 0)
+			return rc;
+		c.flags = (c.flags & ~AG_CHUNK_ZSTD) | AG_CHUNK_DELTA;
+		memcpy(c.ref, e->ref, 32);
+		c.crc = e->new_crc;
+		tx->stats.stored -= c.clen;
+		tx->stats.stored += new_clen;
+		c.clen = new_clen;
+	} else if (e->flags & AG_MOVE_INDEX) {
+		rc = similar_put(tx, e->sha, e->sf);
+		if (rc)
+			return rc;
+	}
+	if (e->flags)
+		c.flags |= AG_CHUNK_REDUCED;
+	old_addr = c.addr;
 	c.addr = e->new_addr;
 	rc = chunk_put(tx, e->sha, &c);
 	/* the new segment first: it is leased, so never freed here */
 	if (!rc)
-		rc = seg_add_live(tx, AG_ADDR_SEG(e->new_addr), c.clen,
-				  (uint64_t)AG_ADDR_IDX(e->new_addr) + c.clen);
+		rc = seg_add_live(tx, AG_ADDR_SEG(e->new_addr), new_clen,
+				  (uint64_t)AG_ADDR_IDX(e->new_addr) + new_clen);
 	if (!rc)
-		rc = seg_add_live(tx, AG_ADDR_SEG(e->old_addr),
-				  -(int64_t)c.clen, 0);
+		rc = seg_add_live(tx, AG_ADDR_SEG(old_addr), -(int64_t)e->clen,
+				  0);
 	return rc;
 }
 

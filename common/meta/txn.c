@@ -221,6 +221,7 @@ static const struct field move_fields[] = {
 };
 
 /* One entry of a MOVE, after the op's fixed part: the one codec of it. */
+_Static_assert(AG_MOVE_SF == 4, "one field per super-feature below");
 static const struct field move_ent_fields[] = {
 	FIELD(struct ag_move_ent, sha, 0),
 	FIELD(struct ag_move_ent, old_addr, 32),
@@ -228,7 +229,14 @@ static const struct field move_ent_fields[] = {
 	FIELD(struct ag_move_ent, clen, 48),
 	FIELD(struct ag_move_ent, crc, 52),
 	FIELD(struct ag_move_ent, flags, 56),
-	/* 60: u32 reserved, 0 */
+	FIELD(struct ag_move_ent, new_clen, 60),
+	FIELD(struct ag_move_ent, new_crc, 64),
+	/* 68: u32 reserved, 0 */
+	FIELD(struct ag_move_ent, ref, 72),
+	FIELD(struct ag_move_ent, sf[0], 104),
+	FIELD(struct ag_move_ent, sf[1], 112),
+	FIELD(struct ag_move_ent, sf[2], 120),
+	FIELD(struct ag_move_ent, sf[3], 128),
 };
 
 /* One extent of a WRITE, after the op's fixed part. */

@@ -48,7 +48,9 @@
  *   MOVE         0 u32 n (entry count)   4 u32 reserved (0)   8 entries:
  *     entry      0 sha256[32]   32 u64 old addr   40 u64 new addr
  *                48 u32 clen   52 u32 crc   56 u32 flags
- *                60 u32 reserved (0)   (AG_MOVE_ENT_LEN = 64 bytes)
+ *                60 u32 new clen   64 u32 new crc   68 u32 reserved (0)
+ *                72 reference sha256[32]   104 u64 super-features[4]
+ *                (AG_MOVE_ENT_LEN = 136 bytes)
  *   CLEAN_LEASE  (empty)
  *
  * What the fields mean is said at the structs below, which are what the
@@ -252,12 +254,28 @@ struct ag_op_stripe {
  * crc) at old, was copied to new, a segment the client leases. Applied
  * only while the chunk's record still says old, clen and crc: otherwise
  * a delete or another cleaner came first and the copy at new is garbage
- * (its space comes back with its segment). flags: 0, none defined yet. */
+ * (its space comes back with its segment).
+ *
+ * flags say what the similarity stage (delta.h) made of the chunk; with
+ * none the copy is byte for byte and the fields after flags are 0.
+ * AG_MOVE_DELTA: the copy is a delta of new_clen bytes (crc new_crc)
+ * against chunk ref; applied only while ref is recorded and stored whole
+ * and the chunk itself was never through the stage (AG_CHUNK_REDUCED:
+ * only such a chunk may be another delta's reference), else it is
+ * garbage as above. AG_MOVE_INDEX: the copy is byte for byte, and the
+ * chunk is indexed under its non-zero super-features sf (SIMILAR,
+ * keys.h). Either marks the chunk AG_CHUNK_REDUCED. */
+#define AG_MOVE_SF 4
 struct ag_move_ent {
 	uint8_t sha[32];
 	uint64_t old_addr, new_addr;
 	uint32_t clen, crc, flags;
+	uint32_t new_clen, new_crc;
+	uint8_t ref[32];
+	uint64_t sf[AG_MOVE_SF];
 };
+#define AG_MOVE_DELTA 0x2 /* = AG_CHUNK_DELTA */
+#define AG_MOVE_INDEX 0x4
 
 /* MOVE: n entries (ag_move_ent_get). */
 struct ag_op_move {
@@ -303,7 +321,7 @@ struct ag_txn {
 
 #define AG_TXN_HDR 20
 #define AG_WRITE_EXT_LEN 72
-#define AG_MOVE_ENT_LEN 64
+#define AG_MOVE_ENT_LEN 136
 
 void ag_txn_init(struct ag_txn *t, uint64_t client, uint64_t txid);
 void ag_txn_release(struct ag_txn *t);

@@ -517,7 +517,10 @@ static void test_move(void)
 	struct ag_move_ent in[2] = {
 		{ .sha = { 0xa1, 2, 3, [31] = 0xa4 }, .old_addr = 0x1112131415,
 		  .new_addr = 0x2122232425, .clen = 0x31323334,
-		  .crc = 0x41424344, .flags = 0x51525354 },
+		  .crc = 0x41424344, .flags = 0x51525354,
+		  .new_clen = 0x61626364, .new_crc = 0x71727374,
+		  .ref = { 0xc1, [31] = 0xc4 },
+		  .sf = { 0x8182838485868788, 2, 3, 0x9192939495969798 } },
 		{ .sha = { 0xb1 }, .old_addr = 7, .new_addr = 8, .clen = 9,
 		  .crc = 10 },
 	}, out;
@@ -541,7 +544,12 @@ static void test_move(void)
 	ok(b[0] == 0xa1 && b[31] == 0xa4 && get_le64(b + 32) == 0x1112131415 &&
 	   get_le64(b + 40) == 0x2122232425 &&
 	   get_le32(b + 48) == 0x31323334 && get_le32(b + 52) == 0x41424344 &&
-	   get_le32(b + 56) == 0x51525354 && get_le32(b + 60) == 0,
+	   get_le32(b + 56) == 0x51525354 && get_le32(b + 60) == 0x61626364 &&
+	   get_le32(b + 64) == 0x71727374 && get_le32(b + 68) == 0 &&
+	   b[72] == 0xc1 && b[103] == 0xc4 &&
+	   get_le64(b + 104) == 0x8182838485868788 &&
+	   get_le64(b + 112) == 2 && get_le64(b + 120) == 3 &&
+	   get_le64(b + 128) == 0x9192939495969798 && AG_MOVE_ENT_LEN == 136,
 	   "move: entry fields at their offsets");
 	rc = decode_copy(t.buf, t.len, &s);
 	ok(!rc && s.nops == 2 && !s.outside &&
@@ -556,7 +564,10 @@ static void test_move(void)
 	ok(!memcmp(&out.sha, in[0].sha, 32) &&
 	   out.old_addr == in[0].old_addr && out.new_addr == in[0].new_addr &&
 	   out.clen == in[0].clen && out.crc == in[0].crc &&
-	   out.flags == in[0].flags, "move: entry 0 round-trips");
+	   out.flags == in[0].flags && out.new_clen == in[0].new_clen &&
+	   out.new_crc == in[0].new_crc && !memcmp(out.ref, in[0].ref, 32) &&
+	   !memcmp(out.sf, in[0].sf, sizeof(out.sf)),
+	   "move: entry 0 round-trips");
 	ag_move_ent_get(&s.ops[0].u.move, 1, &out);
 	ok(out.sha[0] == 0xb1 && out.old_addr == 7 && out.new_addr == 8 &&
 	   out.clen == 9 && out.crc == 10 && !out.flags,
