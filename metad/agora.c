@@ -720,7 +720,25 @@ static void clean_report(const struct ag_clean_report *r)
 	if (r->unreadable)
 		printf("left      %llu chunks that could not be read (run "
 		       "agora scrub)\n", (unsigned long long)r->unreadable);
+	if (r->deltas)
+		printf("deltas    %llu chunks stored as deltas, %.1f MB "
+		       "saved\n", (unsigned long long)r->deltas,
+		       r->saved / 1e6);
 	fflush(stdout);
+}
+
+static int clean_once(struct ag_cluster *c, const struct ag_clean_opts *o,
+		      const char *what)
+{
+	struct ag_clean_report r;
+	int rc = ag_clean(c, o, &r);
+
+	if (rc < 0) {
+		fail(what, rc);
+		return 2;
+	}
+	clean_report(&r);
+	return 0;
 }
 
 /* --watch: look every interval seconds, clean when the thresholds of
@@ -760,20 +778,32 @@ static int cmd_clean(struct ag_cluster *c, const char *cfg, int argc,
 		.rate_mb = opt_rate_mb,
 		.out = stdout,
 	};
-	struct ag_clean_report r;
-	int rc;
 
 	(void)argc;
 	(void)argv;
 	if (opt_watch)
 		return clean_watch(c, cfg, &o);
-	rc = ag_clean(c, &o, &r);
-	if (rc < 0) {
-		fail("clean", rc);
-		return 2;
-	}
-	clean_report(&r);
-	return 0;
+	return clean_once(c, &o, "clean");
+}
+
+/* Similarity reduction of what is stored already: the cleaner moves the
+ * chunks never through its similarity stage, which makes deltas of them
+ * or indexes them for later ones (clean.c). */
+static int cmd_reduce(struct ag_cluster *c, const char *cfg, int argc,
+		      char **argv)
+{
+	struct ag_clean_opts o = {
+		.reduce = 1,
+		.verbose = opt_verbose,
+		.progress = isatty(STDERR_FILENO),
+		.rate_mb = opt_rate_mb,
+		.out = stdout,
+	};
+
+	(void)cfg;
+	(void)argc;
+	(void)argv;
+	return clean_once(c, &o, "reduce");
 }
 
 /* ---- S3 users ---- */
@@ -849,6 +879,7 @@ static const struct cmd cmds[] = {
 	{ "scrub", "scrub [--repair] [--rate MB/s] [-v]", 0, 0, 3, cmd_scrub },
 	{ "clean", "clean [--rate MB/s] [--destage-only] [--watch] [-v]", 0, 0,
 	  2, cmd_clean },
+	{ "reduce", "reduce [--rate MB/s] [-v]", 0, 0, 2, cmd_reduce },
 	{ "user", "user add NAME [--uid N --gid N] | list | remove NAME", 1, 2,
 	  2, cmd_user },
 };

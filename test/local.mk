@@ -40,6 +40,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/format_version.sh \
 	test/integ/full.sh \
 	test/integ/clean.sh \
+	test/integ/reduce.sh \
 	test/integ/protocol.sh \
 	test/integ/nometad.sh \
 	test/integ/concurrent.sh \

@@ -398,6 +398,9 @@ struct ag_clean_opts {
 	 * of the capacity or mirrored stripes hold more than mirrored_pct %
 	 * of the stored bytes (agora clean --watch); 0 and 0: always */
 	int free_pct, mirrored_pct;
+	/* agora reduce: move only the chunks never through the similarity
+	 * stage (delta.h), from every sealed segment */
+	int reduce;
 	FILE *out;
 };
 struct ag_clean_report {
@@ -407,6 +410,7 @@ struct ag_clean_report {
 	uint64_t lost;            /* copies made moot by a delete or another
 				   * cleaner meanwhile */
 	uint64_t unreadable;      /* chunks left where they are: no good copy */
+	uint64_t deltas, saved;   /* copies made deltas, stored bytes saved */
 	uint64_t free_before, free_after;         /* free segments */
 	uint64_t mirrored_before, mirrored_after; /* bytes mirrored stripes
 						   * hold */

@@ -26,6 +26,15 @@
  * transaction that records those stripes: the open stripe is flushed,
  * and so perhaps mirrored, only when the lease ends or the run does.
  *
+ * Similarity (delta.h): a chunk never through the similarity stage is
+ * put through it as it moves: a delta against a chunk the SIMILAR index
+ * names for one of its super-features, when that saves enough
+ * (ag_delta_keep_room), or else stored as it was and indexed, so that
+ * later versions find it. The MOVE entry says which (txn.h), and metad
+ * takes the delta only while its reference is still stored whole. With
+ * reduce set (agora reduce), the chunks never through the stage are the
+ * only ones moved, from every sealed segment.
+ *
  * Contract: safe beside writers, readers and other cleaners. A MOVE
  * entry applies only while the chunk is still where it was read (txn.h),
  * so a delete or a competing cleaner simply wins and the copy is
@@ -43,6 +52,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "delta.h"
 #include "file_int.h"
 #include "format.h"
 #include "geometry.h"
@@ -81,6 +91,17 @@ struct live_chunk {
 	struct ag_chunk_rec rec;
 };
 
+/* The super-features this run indexed (AG_MOVE_INDEX entries), which the
+ * tree shows only once their MOVE commits: without them the versions of
+ * a file reduced in one run would all be indexed and none made a delta.
+ * A delta against one of them is committed with or after it (pend is
+ * committed in order), and metad refuses the delta if it was not. */
+struct run_index {
+	uint64_t *sf;      /* 0: an empty slot */
+	uint8_t (*sha)[32];
+	size_t n, cap;
+};
+
 struct cleaner {
 	struct ag_cluster *c;
 	const struct ag_clean_opts *o;
@@ -99,6 +120,10 @@ struct cleaner {
 	size_t nchunks, cap_chunks;
 	uint8_t *buf;
 	size_t buf_cap;
+	struct ag_delta_ctx *dctx;   /* the similarity stage's */
+	uint8_t *plain, *dbuf;       /* a chunk's plain bytes, its delta */
+	size_t plain_cap, dbuf_cap;
+	struct run_index idx;        /* what this run indexed so far */
 	struct ag_pace pace;
 	uint64_t total, start_ns, shown_ns;
 };
@@ -237,8 +262,10 @@ static int pick_victims(struct cleaner *cl, const struct survey *sv,
 		if (!x.data || !x.sealed || !x.live)
 			continue;
 		x.seg = s;
-		x.destage = x.mirrored > 0;
-		if (x.destage)
+		x.destage = !cl->o->reduce && x.mirrored > 0;
+		if (cl->o->reduce)
+			x.score = (double)x.live;
+		else if (x.destage)
 			x.score = (double)x.mirrored;
 		else if (cl->o->destage_only || u > max_util)
 			continue;
@@ -315,6 +342,26 @@ static void count_lost(struct cleaner *cl, size_t n)
 	ag_tree_close(t);
 }
 
+/* The bytes the copy of a MOVE entry takes. */
+static uint64_t copy_len(const struct ag_move_ent *e)
+{
+	return e->flags & AG_MOVE_DELTA ? e->new_clen : e->clen;
+}
+
+static int grow(uint8_t **buf, size_t *cap, size_t len)
+{
+	uint8_t *nb;
+
+	if (len <= *cap)
+		return 0;
+	nb = realloc(*buf, len);
+	if (!nb)
+		return -ENOMEM;
+	*buf = nb;
+	*cap = len;
+	return 0;
+}
+
 /* Commit the copies whose stripes are whole on the drives, with the
  * records of those stripes; with finish, flush the open stripe first
  * (every copy goes) and hand the lease back in the same transaction. */
@@ -338,7 +385,7 @@ static int commit_copies(struct cleaner *cl, int finish)
 	 * take has written */
 	upto = finish ? UINT64_MAX : cl->end / cl->spay * cl->spay;
 	while (n < cl->npend &&
-	       AG_ADDR_IDX(cl->pend[n].new_addr) + (uint64_t)cl->pend[n].clen <=
+	       AG_ADDR_IDX(cl->pend[n].new_addr) + copy_len(&cl->pend[n]) <=
 		       upto)
 		n++;
 	if (!nd && !n && !finish)
@@ -369,18 +416,186 @@ out:
 	return rc;
 }
 
-/* Store one live chunk somewhere new: append its stored bytes to the
- * cleaner's packer, in its leased segment (a new lease when the chunk
- * does not fit), and note the MOVE it needs. The one place that decides
- * how a relocated chunk is stored (a similarity stage hooks in here). */
+static int run_index_put(struct run_index *x, uint64_t sf,
+			 const uint8_t *sha);
+
+/* The slot of sf in x: its own, or the empty one it would take. */
+static size_t run_index_slot(const struct run_index *x, uint64_t sf)
+{
+	size_t i = (size_t)((sf * 0x9e3779b97f4a7c15ull) % x->cap);
+
+	while (x->sf[i] && x->sf[i] != sf)
+		i = (i + 1) % x->cap;
+	return i;
+}
+
+/* The chunk this run indexed under sf, or NULL. */
+static const uint8_t *run_index_get(const struct run_index *x, uint64_t sf)
+{
+	size_t i;
+
+	if (!x->cap || !sf)
+		return NULL;
+	i = run_index_slot(x, sf);
+	return x->sf[i] ? x->sha[i] : NULL;
+}
+
+static int run_index_grow(struct run_index *x)
+{
+	struct run_index nx = { .cap = x->cap ? 2 * x->cap : 4096 };
+	size_t i;
+
+	nx.sf = calloc(nx.cap, sizeof(*nx.sf));
+	nx.sha = malloc(nx.cap * sizeof(*nx.sha));
+	if (!nx.sf || !nx.sha) {
+		free(nx.sf);
+		free(nx.sha);
+		return -ENOMEM;
+	}
+	for (i = 0; i < x->cap; i++)
+		if (x->sf[i])
+			run_index_put(&nx, x->sf[i], x->sha[i]);
+	free(x->sf);
+	free(x->sha);
+	*x = nx;
+	return 0;
+}
+
+static int run_index_put(struct run_index *x, uint64_t sf,
+			 const uint8_t *sha)
+{
+	size_t i;
+	int rc;
+
+	if (!sf)
+		return 0;
+	if ((x->n + 1) * 2 > x->cap) {
+		rc = run_index_grow(x);
+		if (rc)
+			return rc;
+	}
+	i = run_index_slot(x, sf);
+	x->n += !x->sf[i];
+	x->sf[i] = sf;
+	memcpy(x->sha[i], sha, 32);
+	return 0;
+}
+
+/* Try the chunk this run (cl->idx) or else the SIMILAR index names for
+ * super-feature sf as the reference of lc's plain bytes (cl->plain): 1 with the delta in
+ * cl->dbuf and e, 0 when there is none worth keeping (an index entry
+ * gone stale, a reference tried already, one that changed or cannot be
+ * read all leave the chunk whole), or -errno. */
+static int try_reference(struct cleaner *cl, struct ag_tree *t,
+			 const struct live_chunk *lc, uint64_t sf,
+			 uint8_t tried[][32], int *ntried,
+			 struct ag_move_ent *e)
+{
+	uint8_t k[AG_KEYBUF], v[AG_SIMILAR_LEN], ref[32], *rp;
+	size_t vl = sizeof(v), dlen;
+	const uint8_t *mine = run_index_get(&cl->idx, sf);
+	struct ag_chunk_rec rr;
+	uint32_t rlen;
+	int i, rc;
+
+	/* this run's index first: it is the newer */
+	if (mine)
+		memcpy(ref, mine, 32);
+	else if (ag_tree_get(t, k, ag_key_similar(k, sf), v, &vl) ||
+		 ag_similar_decode(v, vl, ref))
+		return 0;
+	if (!memcmp(ref, lc->sha, 32))
+		return 0;
+	for (i = 0; i < *ntried; i++)
+		if (!memcmp(tried[i], ref, 32))
+			return 0;
+	memcpy(tried[(*ntried)++], ref, 32);
+	/* one of this run's is marked only when its MOVE commits */
+	if (ag_read_chunk_rec(t, ref, &rr) || rr.flags & AG_CHUNK_DELTA ||
+	    (!mine && !(rr.flags & AG_CHUNK_REDUCED)) ||
+	    ag_read_reference(cl->c, t, ref, &rp, &rlen))
+		return 0;
+	rc = ag_delta_encode(cl->dctx, rp, rlen, cl->plain, lc->rec.ulen,
+			     cl->l->zstd_level, cl->dbuf,
+			     ag_delta_keep_room(lc->rec.clen), &dlen);
+	free(rp);
+	if (rc == -ENOSPC)
+		return 0;
+	if (rc)
+		return rc;
+	e->flags = AG_MOVE_DELTA;
+	e->new_clen = (uint32_t)dlen;
+	e->new_crc = ag_crc32c(cl->dbuf, dlen);
+	memcpy(e->ref, ref, 32);
+	memset(e->sf, 0, sizeof(e->sf));
+	return 1;
+}
+
+/* The similarity stage for lc, whose stored bytes are at stored: fills
+ * e's flags and what goes with them (txn.h, MOVE). */
+static int similarity(struct cleaner *cl, const struct live_chunk *lc,
+		      const uint8_t *stored, struct ag_move_ent *e)
+{
+	uint8_t tried[AG_DELTA_SF][32];
+	struct ag_delta_sf sf;
+	struct ag_tree *t;
+	int i, ntried = 0, rc;
+
+	_Static_assert(AG_DELTA_SF == AG_MOVE_SF, "a MOVE indexes them all");
+	rc = grow(&cl->plain, &cl->plain_cap, lc->rec.ulen);
+	if (!rc)
+		rc = grow(&cl->dbuf, &cl->dbuf_cap, lc->rec.clen);
+	if (!rc && !cl->dctx)
+		rc = ag_delta_ctx_new(&cl->dctx);
+	if (!rc)
+		rc = ag_cl_tree_read(cl->c, &t);
+	if (rc)
+		return rc;
+	/* bytes that passed their crc but do not decode: fsck says so;
+	 * the chunk moves as it is */
+	if (ag_read_chunk_decode(cl->c, t, &lc->rec, stored, cl->plain))
+		goto out;
+	e->flags = AG_MOVE_INDEX;
+	/* too short to have features: through the stage, nothing to index */
+	if (ag_delta_features(cl->plain, lc->rec.ulen, &sf))
+		goto out;
+	memcpy(e->sf, sf.sf, sizeof(e->sf));
+	for (i = 0; !rc && i < AG_DELTA_SF; i++)
+		rc = try_reference(cl, t, lc, sf.sf[i], tried, &ntried, e);
+	for (i = 0; !rc && i < AG_DELTA_SF; i++) /* stored whole: indexed */
+		rc = run_index_put(&cl->idx, sf.sf[i], lc->sha);
+	rc = rc < 0 ? rc : 0;
+out:
+	ag_cl_tree_done(t);
+	return rc;
+}
+
+/* Store one live chunk somewhere new: put it through the similarity
+ * stage if it never was, append what comes of it to the cleaner's
+ * packer, in its leased segment (a new lease when the chunk does not
+ * fit), and note the MOVE it needs. The one place that decides how a
+ * relocated chunk is stored. */
 static int store_elsewhere(struct cleaner *cl, const struct live_chunk *lc,
 			   const uint8_t *stored)
 {
-	struct ag_move_ent *e;
-	uint64_t addr;
+	struct ag_move_ent e = { .old_addr = lc->rec.addr,
+				 .clen = lc->rec.clen, .crc = lc->rec.crc };
+	uint64_t addr, len;
 	int rc;
 
-	if (cl->leased && ag_packer_room(cl->p) < lc->rec.clen) {
+	memcpy(e.sha, lc->sha, 32);
+	if (!(lc->rec.flags & (AG_CHUNK_DELTA | AG_CHUNK_REDUCED))) {
+		rc = similarity(cl, lc, stored, &e);
+		if (rc)
+			return rc;
+	}
+	len = copy_len(&e);
+	if (e.flags & AG_MOVE_DELTA) {
+		stored = cl->dbuf;
+		cl->r->deltas++;
+		cl->r->saved += e.clen - len;
+	}
+	if (cl->leased && ag_packer_room(cl->p) < len) {
 		rc = commit_copies(cl, 1);
 		if (rc)
 			return rc;
@@ -390,19 +605,14 @@ static int store_elsewhere(struct cleaner *cl, const struct live_chunk *lc,
 		if (rc)
 			return rc;
 	}
-	rc = ag_packer_add(cl->p, stored, lc->rec.clen, &addr);
+	rc = ag_packer_add(cl->p, stored, (uint32_t)len, &addr);
 	if (rc)
 		return rc;
-	e = &cl->pend[cl->npend++];
-	memset(e, 0, sizeof(*e));
-	memcpy(e->sha, lc->sha, 32);
-	e->old_addr = lc->rec.addr;
-	e->new_addr = addr;
-	e->clen = lc->rec.clen;
-	e->crc = lc->rec.crc;
-	cl->end = AG_ADDR_IDX(addr) + (uint64_t)lc->rec.clen;
+	e.new_addr = addr;
+	cl->pend[cl->npend++] = e;
+	cl->end = AG_ADDR_IDX(addr) + len;
 	cl->r->chunks++;
-	cl->r->bytes += lc->rec.clen;
+	cl->r->bytes += len;
 	rc = ag_packer_kick(cl->p);
 	if (!rc && cl->npend == MOVE_MAX)
 		rc = commit_copies(cl, 0);
@@ -420,14 +630,9 @@ static int relocate(struct cleaner *cl, const struct live_chunk *lc)
 {
 	int rc;
 
-	if (lc->rec.clen > cl->buf_cap) {
-		uint8_t *nb = realloc(cl->buf, lc->rec.clen);
-
-		if (!nb)
-			return -ENOMEM;
-		cl->buf = nb;
-		cl->buf_cap = lc->rec.clen;
-	}
+	rc = grow(&cl->buf, &cl->buf_cap, lc->rec.clen);
+	if (rc)
+		return rc;
 	rc = ag_stripes_read(cl->c->stripes, lc->rec.addr, cl->buf,
 			     lc->rec.clen, lc->rec.crc);
 	if (rc == -AG_ECORRUPT) {
@@ -471,6 +676,9 @@ static int collect_tree(struct cleaner *cl, struct ag_tree *t)
 		seg = AG_ADDR_SEG(lc.rec.addr);
 		if (seg >= cl->l->nsegments || !cl->in_batch[seg] ||
 		    !lc.rec.clen)
+			continue;
+		if (cl->o->reduce &&
+		    lc.rec.flags & (AG_CHUNK_DELTA | AG_CHUNK_REDUCED))
 			continue;
 		if (cl->nchunks == cl->cap_chunks) {
 			size_t cap = cl->cap_chunks ? 2 * cl->cap_chunks : 1024;
@@ -610,5 +818,10 @@ out:
 	free(cl.pend);
 	free(cl.chunks);
 	free(cl.buf);
+	free(cl.plain);
+	free(cl.dbuf);
+	ag_delta_ctx_free(cl.dctx);
+	free(cl.idx.sf);
+	free(cl.idx.sha);
 	return rc;
 }

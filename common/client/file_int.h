@@ -48,6 +48,17 @@ int ag_read_chunk_rec(struct ag_tree *t, const uint8_t *sha,
  * -errno. */
 int ag_read_chunk_plain(struct ag_cluster *c, struct ag_tree *t,
 			const struct ag_chunk_rec *rec, uint8_t **out);
+/* Turn a chunk's stored bytes into its rec->ulen plain bytes at plain;
+ * a delta's reference is found in t. */
+int ag_read_chunk_decode(struct ag_cluster *c, struct ag_tree *t,
+			 const struct ag_chunk_rec *rec, const uint8_t *stored,
+			 uint8_t *plain);
+/* The plain bytes of chunk sha, the reference of a delta, from the chunk
+ * cache or read (and then cached: the deltas against one reference are
+ * often read together, as the versions of one file are), in a malloc'd
+ * buffer of *len bytes: -AG_ECORRUPT when sha is missing or a delta. */
+int ag_read_reference(struct ag_cluster *c, struct ag_tree *t,
+		      const uint8_t *sha, uint8_t **out, uint32_t *len);
 /* Read [off, off + len) of ino as t has it (holes and the range past the
  * last extent as zeros, up to the file's size): the byte count, or
  * -errno. ag_read is this at the newest root, retried once when the

@@ -39,12 +39,8 @@ int ag_read_chunk_rec(struct ag_tree *t, const uint8_t *sha,
 	return rc ? rc : ag_chunk_rec_decode(v, vl, rec);
 }
 
-/* The plain bytes of the reference chunk sha of a delta, from the chunk
- * cache or read (and then cached: the deltas against one reference are
- * often read together, as the versions of one file are), in a malloc'd
- * buffer of *len bytes. */
-static int reference_get(struct ag_cluster *c, struct ag_tree *t,
-			 const uint8_t *sha, uint8_t **out, uint32_t *len)
+int ag_read_reference(struct ag_cluster *c, struct ag_tree *t,
+		      const uint8_t *sha, uint8_t **out, uint32_t *len)
 {
 	struct ag_chunk_rec ref;
 	uint8_t *plain;
@@ -71,9 +67,7 @@ static int reference_get(struct ag_cluster *c, struct ag_tree *t,
 	return 0;
 }
 
-/* Turn a chunk's stored bytes into its rec->ulen plain bytes at plain; a
- * delta's reference is found in t. */
-static int chunk_decode_into(struct ag_cluster *c, struct ag_tree *t,
+int ag_read_chunk_decode(struct ag_cluster *c, struct ag_tree *t,
 			     const struct ag_chunk_rec *rec,
 			     const uint8_t *stored, uint8_t *plain)
 {
@@ -83,7 +77,7 @@ static int chunk_decode_into(struct ag_cluster *c, struct ag_tree *t,
 	int rc;
 
 	if (rec->flags & AG_CHUNK_DELTA) {
-		rc = reference_get(c, t, rec->ref, &ref, &rlen);
+		rc = ag_read_reference(c, t, rec->ref, &ref, &rlen);
 		if (rc)
 			return rc;
 		rc = ag_delta_decode(NULL, ref, rlen, stored, rec->clen, plain,
@@ -113,7 +107,7 @@ static int chunk_decode(struct ag_cluster *c, struct ag_tree *t,
 
 	if (!plain)
 		return -ENOMEM;
-	rc = chunk_decode_into(c, t, rec, stored, plain);
+	rc = ag_read_chunk_decode(c, t, rec, stored, plain);
 	if (rc) {
 		free(plain);
 		return rc;
@@ -213,7 +207,7 @@ static int fetch_runs(struct ag_cluster *c, struct ag_tree *t, struct want *ws,
 			 * a file's tail, likely read again (small S3 GETs) */
 			if (good && !ws[i].e.coff && !ws[i].from &&
 			    ws[i].len == ws[i].rec.ulen) {
-				rc = chunk_decode_into(c, t, &ws[i].rec,
+				rc = ag_read_chunk_decode(c, t, &ws[i].rec,
 						       stored, ws[i].dst);
 				if (!rc && ws[i].rec.ulen <
 					   c->ds->label.chunk_min)
