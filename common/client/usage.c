@@ -83,11 +83,12 @@ static int note_mirrored(struct usage_scan *s, struct ag_tree *t)
 	return rc < 0 ? rc : 0;
 }
 
-/* What a chunk weighs after similarity reduction: its delta when it is
- * stored as one, its plain bytes otherwise. No chunk is a delta yet. */
+/* What a chunk weighs after similarity reduction: its plain bytes, or
+ * for a delta what it stores (the delta is compressed as it is made, so
+ * similarity and compression are one step for it). */
 static uint64_t after_similarity(const struct ag_chunk_rec *r)
 {
-	return r->ulen;
+	return r->flags & AG_CHUNK_DELTA ? r->clen : r->ulen;
 }
 
 /* Split a chunk's stored bytes between erasure-coded and mirrored
@@ -102,6 +103,7 @@ static void count_chunk(struct usage_scan *s, const struct ag_chunk_rec *r)
 	u->chunks++;
 	u->unique_bytes += r->ulen;
 	u->similar_bytes += after_similarity(r);
+	u->delta_chunks += !!(r->flags & AG_CHUNK_DELTA);
 	u->stored_bytes += r->clen;
 	while (off < end) {
 		uint64_t t = off / stripe_payload;

@@ -63,6 +63,11 @@ fsck_clean
 deltas=$(grep -o "^[0-9]* delta chunks" "$T/fsck.out" | awk '{ print $1 }')
 [ -n "$deltas" ] && [ "$deltas" -gt 0 ] || fail "fsck counts no delta chunks: $(tail -n 2 "$T/fsck.out")"
 say "fsck: $(grep "delta chunks" "$T/fsck.out")"
+[ "$(figure delta_chunks)" = "$deltas" ] ||
+	fail "status counts $(figure delta_chunks) delta chunks, fsck $deltas"
+[ "$(figure similar_bytes)" -lt "$(figure unique_bytes)" ] ||
+	fail "status: after similarity $(figure similar_bytes) is not below after dedup $(figure unique_bytes)"
+say "status: $(ag status | grep '^reduction')"
 
 step "a second reduce has nothing left to do"
 ag reduce >"$T/reduce2.out" 2>&1 || { cat "$T/reduce2.out"; fail "second reduce exited $?"; }
