@@ -15,8 +15,8 @@
  * SEGMENT record gives.
  *
  * How: one survey of the SEGMENT and STRIPE records picks the victims;
- * they are cleaned in batches of at most a segment's payload of live
- * bytes, each with one scan of the CHUNK records that keeps only the
+ * they are cleaned in batches whose live bytes fit one segment (with
+ * room for a tail and a padded stripe), each with one scan of the CHUNK records that keeps only the
  * batch's chunks (memory bounded by the batch). Each chunk is read and
  * checked against its crc (ag_stripes_read), stored again by
  * store_elsewhere in a segment the cleaner leases (CLEAN_LEASE, which
@@ -59,10 +59,6 @@
 #include "keys.h"
 #include "util.h"
 
-/* Live bytes of victims cleaned in one batch, in segments' payload: the
- * cleaner's reserve (space.h) holds a batch's copies even on a full
- * cluster. */
-#define BATCH_SEGMENTS_OF_LIVE 1
 #define BATCH_MAX_VICTIMS 64
 /* MOVE entries of one transaction at most. */
 #define MOVE_MAX 4096
@@ -734,12 +730,19 @@ static int clean_victims(struct cleaner *cl, const struct seg_info *v,
 	size_t i = 0, j;
 	int rc = 0;
 
+	/* a batch's copies fit in one segment of the cleaner's, even with
+	 * the tail a chunk that does not fit leaves and a padded stripe:
+	 * on a full cluster one segment of the cleaner's reserve (space.h)
+	 * is all there is until the batch's victims come back */
+	uint64_t most = cl->payload > 2ull * (cl->l->chunk_max + cl->spay)
+				? cl->payload - cl->l->chunk_max - cl->spay
+				: cl->payload / 2;
+
 	while (!rc && i < n) {
 		uint64_t live = v[i].live;
 
 		for (j = i + 1; j < n && j - i < BATCH_MAX_VICTIMS &&
-				live + v[j].live <=
-					BATCH_SEGMENTS_OF_LIVE * cl->payload;
+				live + v[j].live <= most;
 		     j++)
 			live += v[j].live;
 		rc = clean_batch(cl, v + i, j - i);
