@@ -9,7 +9,8 @@
  * reported; free segments freed by a generation become usable after the
  * round that covers it. Then a B+tree is built over an in-memory pager
  * that takes its page addresses from the allocator, as metad's does, and
- * ag_space_load rebuilds the same state from that tree alone.
+ * ag_space_load rebuilds the same state from that tree alone. Metadata
+ * segments are filled a step at a time, ahead of the slots handed out.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -351,10 +352,69 @@ static void test_load(void)
 	free(m.addr);
 }
 
+/* What fill_holes was asked, in order. */
+struct fills {
+	uint32_t n, bad_seg, gaps;
+	uint64_t to;
+};
+
+static void record_fill(void *arg, uint32_t seg, uint64_t from, uint64_t to)
+{
+	struct fills *f = arg;
+
+	f->n++;
+	f->bad_seg += seg != 0;
+	f->gaps += from != f->to || to <= from;
+	f->to = to;
+}
+
+/* Metadata space is filled a step at a time as slots are handed out:
+ * every copy of every page handed out lies in the filled part, which
+ * grows by AG_META_FILL_STEP from 0 to the whole segment. */
+static void test_fill_steps(void)
+{
+	struct ag_label l = small_label();
+	struct fills f = { 0 };
+	struct ag_space sp;
+	uint64_t a, seg0 = ag_slot_offset(&l, 0, 0, AG_PAGE_SIZE);
+	uint32_t i, outside = 0, first = 0;
+
+	l.segment_size = 4 * AG_META_FILL_STEP;
+	ok(!ag_space_init(&sp, &l), "init with segments of 4 fill steps");
+	sp.fill_holes = record_fill;
+	sp.fill_holes_arg = &f;
+	ag_space_use_meta(&sp, 0);
+	sp.state[0] = AG_SEG_META;
+	for (i = 0; i < sp.pages_per_seg; i++) {
+		ag_space_set_lane(&sp, i);
+		if (ag_space_page_alloc(&sp, &a))
+			break;
+		for (int c = 0; c < AG_PAGE_COPIES; c++) {
+			uint64_t slot = (uint64_t)AG_PAGE_SLOT(a) *
+					AG_PAGE_COPIES + c;
+
+			if (ag_slot_offset(&l, 0, slot, AG_PAGE_SIZE) - seg0 +
+			    AG_PAGE_SIZE > f.to)
+				outside++;
+		}
+		if (i == 0)
+			first = f.n;
+	}
+	ok(i == sp.pages_per_seg, "all %u page slots handed out", i);
+	ok(first == 1, "the first page fills one step first (%u calls)", first);
+	ok(!outside, "no page copy outside the filled part (%u)", outside);
+	ok(f.n == 4 && !f.gaps && !f.bad_seg && f.to == l.segment_size,
+	   "the segment filled in 4 steps, each from where the last ended "
+	   "(%u calls, %u gaps, to %llu)", f.n, f.gaps,
+	   (unsigned long long)f.to);
+	ag_space_destroy(&sp);
+}
+
 int main(void)
 {
 	test_pages();
 	test_segments();
+	test_fill_steps();
 	test_load();
 	return tap_done();
 }
