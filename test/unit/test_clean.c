@@ -266,7 +266,7 @@ static void test_move(struct ag_cluster *c)
 		    rec.clen, rec.crc, 0) == -ESTALE,
 	   "a MOVE into a segment not leased: ESTALE");
 	ag_cl_txn(c, &t);
-	ok(move_one(c, &t, sha, addr, addr2, rec.clen, rec.crc, 4) == -EINVAL,
+	ok(move_one(c, &t, sha, addr, addr2, rec.clen, rec.crc, 0x80) == -EINVAL,
 	   "a MOVE with an unknown flag: EINVAL");
 	ok(!chunk_now(c, sha, &now) && now.addr == addr,
 	   "neither changed the record");
