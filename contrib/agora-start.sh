@@ -203,20 +203,24 @@ s3_start() {
 "
 }
 
-s3_stop() {
+# stop_pidfile WHAT PIDFILE: SIGTERM the process PIDFILE names and wait
+# up to 10 s for it to go.
+stop_pidfile() {
 	local pid n=100
-	[ -s "$s3_pidfile" ] || return 0
-	pid=$(cat "$s3_pidfile")
+	[ -s "$2" ] || return 0
+	pid=$(cat "$2")
 	if kill -0 "$pid" 2>/dev/null; then
-		say "stopping agora-s3d (pid $pid)"
+		say "stopping $1 (pid $pid)"
 		kill -TERM "$pid"
 		while kill -0 "$pid" 2>/dev/null && [ "$n" -gt 0 ]; do
 			n=$((n - 1))
 			sleep 0.1
 		done
 	fi
-	rm -f "$s3_pidfile"
+	rm -f "$2"
 }
+
+s3_stop() { stop_pidfile agora-s3d "$s3_pidfile"; }
 
 # ---- the cleaner (agora clean --watch) ----
 
@@ -233,20 +237,7 @@ cleaner_start() {
 	cleaner_msg="pid $! (agora clean --watch; log $work/agora-clean.log)"
 }
 
-cleaner_stop() {
-	local pid n=100
-	[ -s "$cleaner_pidfile" ] || return 0
-	pid=$(cat "$cleaner_pidfile")
-	if kill -0 "$pid" 2>/dev/null; then
-		say "stopping the cleaner (pid $pid)"
-		kill -TERM "$pid"
-		while kill -0 "$pid" 2>/dev/null && [ "$n" -gt 0 ]; do
-			n=$((n - 1))
-			sleep 0.1
-		done
-	fi
-	rm -f "$cleaner_pidfile"
-}
+cleaner_stop() { stop_pidfile "the cleaner" "$cleaner_pidfile"; }
 
 # ---- the FUSE mount (agora-fused) at work/mnt ----
 
