@@ -146,6 +146,16 @@ static int ensure_meta_segments(struct ag_meta *m)
 	struct ag_seg_rec r = { .state = AG_SEG_META };
 	int rc = 0;
 
+	/* a start goes on in the metadata segments it finds, while they
+	 * have room, instead of taking a free one each time */
+	if (sp->cur_meta == AG_SEG_NONE) {
+		uint32_t roomy = ag_space_roomy_meta(sp);
+
+		if (roomy != AG_SEG_NONE) {
+			prepare_meta_segment(m, roomy);
+			ag_space_use_meta(sp, roomy);
+		}
+	}
 	while (!rc && (sp->spare_meta == AG_SEG_NONE ||
 		       sp->cur_meta == AG_SEG_NONE)) {
 		uint32_t seg;

@@ -662,9 +662,13 @@ int ag_tx_clean_lease(struct tx *tx)
 	struct ag_seg_rec r = { .state = AG_SEG_DATA };
 	uint32_t seg;
 	/* a fresh segment, never a sealed one with room: that may be the
-	 * very segment being cleaned; and the cleaner's reserve may go */
-	int rc = ag_space_find_free_beyond(&tx->m->space, AG_META_RESERVE,
-					   &seg);
+	 * very segment being cleaned; the cleaner's reserve may go, and
+	 * all but AG_CLEAN_META_KEEP of the metadata's (space.h), or all of
+	 * it while the metadata segments have room of their own */
+	struct ag_space *sp = &tx->m->space;
+	uint32_t keep = ag_space_roomy_meta(sp) != AG_SEG_NONE
+				? 0 : AG_CLEAN_META_KEEP;
+	int rc = ag_space_find_free_beyond(sp, keep, &seg);
 
 	return rc ? rc : lease_to_client(tx, seg, &r);
 }

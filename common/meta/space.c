@@ -201,6 +201,11 @@ static uint32_t roomy_meta(const struct ag_space *sp, uint32_t want)
 	return best;
 }
 
+uint32_t ag_space_roomy_meta(const struct ag_space *sp)
+{
+	return roomy_meta(sp, sp->pages_per_seg / 8);
+}
+
 void ag_space_use_meta(struct ag_space *sp, uint32_t seg)
 {
 	uint32_t j;

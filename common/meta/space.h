@@ -99,7 +99,13 @@ int ag_space_find_free(struct ag_space *sp, uint32_t *seg);
  * cleaner must still find room to copy live chunks out of the segments
  * it cleans, since their space only comes back once they have emptied
  * and a reuse round has passed. At least AG_CLEAN_RESERVE_MIN, and one
- * segment in AG_CLEAN_RESERVE_SHARE on large clusters. */
+ * segment in AG_CLEAN_RESERVE_SHARE on large clusters. Metadata may
+ * grow into this reserve too (its pages wait for reuse rounds as well),
+ * so the cleaner may also take all but AG_CLEAN_META_KEEP of the
+ * metadata reserve (all of it while a metadata segment has an eighth of
+ * its slots free): metadata that finds no free segment goes on in free
+ * slots of its own segments, and what the cleaner frees comes back. */
+#define AG_CLEAN_META_KEEP 1
 #define AG_CLEAN_RESERVE_MIN 2
 #define AG_CLEAN_RESERVE_SHARE 64
 uint32_t ag_space_clean_reserve(const struct ag_space *sp);
@@ -115,6 +121,10 @@ int ag_space_find_free_beyond(struct ag_space *sp, uint32_t reserve,
 int ag_space_find_sealed(struct ag_space *sp, uint64_t payload,
 			 uint64_t stripe, uint32_t *seg);
 
+/* A metadata segment with room (an eighth of its slots free), other
+ * than the current one and the spare, or AG_SEG_NONE: where pages go on
+ * after a restart before a free segment is taken. */
+uint32_t ag_space_roomy_meta(const struct ag_space *sp);
 /* Make seg the metadata segment pages come from. */
 void ag_space_use_meta(struct ag_space *sp, uint32_t seg);
 /* The lane the next commit's pages come from (by its generation, so that
