@@ -715,8 +715,9 @@ static int clean_batch(struct cleaner *cl, const struct seg_info *v,
 	rc = (int)AG_CL_READ(cl->c, t, collect_tree(cl, t));
 	if (rc)
 		return rc;
-	/* read in drive order */
-	qsort(cl->chunks, cl->nchunks, sizeof(*cl->chunks), by_addr);
+	/* read in drive order (a victim may hold no chunk of its own) */
+	if (cl->nchunks)
+		qsort(cl->chunks, cl->nchunks, sizeof(*cl->chunks), by_addr);
 	say(cl, "batch of %zu segment%s (first %u): %zu live chunks", n,
 	    n > 1 ? "s" : "", v[0].seg, cl->nchunks);
 	for (i = 0; !rc && i < cl->nchunks; i++)
