@@ -158,13 +158,66 @@ static int deliver(struct ag_cluster *c, const struct want *w, uint8_t *plain)
 	return 0;
 }
 
+/* Deliver w's bytes from its chunk's stored bytes, already verified.
+ * An owned buffer (malloc'd) is freed or, for a raw chunk, whose stored
+ * bytes are its plain ones, handed to the cache as they are. */
+static int deliver_stored(struct ag_cluster *c, struct ag_tree *t,
+			  const struct want *w, uint8_t *stored, int owned)
+{
+	uint8_t *plain;
+	int rc;
+
+	/* a whole chunk read whole (a sequential read) goes straight to
+	 * the caller, and to the cache only when it is shorter than
+	 * chunk_min: a whole small file or a file's tail, likely read
+	 * again (small S3 GETs) */
+	if (!w->e.coff && !w->from && w->len == w->rec.ulen) {
+		rc = ag_read_chunk_decode(c, t, &w->rec, stored, w->dst);
+		if (!rc && w->rec.ulen < c->ds->label.chunk_min)
+			ag_chunk_cache_copy(c->cache, w->e.sha, w->dst,
+					    w->rec.ulen);
+		goto out;
+	}
+	if (owned && !(w->rec.flags & (AG_CHUNK_ZSTD | AG_CHUNK_DELTA)) &&
+	    w->rec.clen == w->rec.ulen)
+		return deliver(c, w, stored);
+	rc = chunk_decode(c, t, &w->rec, stored, &plain);
+	if (!rc)
+		rc = deliver(c, w, plain);
+out:
+	if (owned)
+		free(stored);
+	return rc;
+}
+
+/* One chunk on its own: read (rebuilt if need be) and checked by
+ * ag_stripes_read, then delivered. */
+static int fetch_one(struct ag_cluster *c, struct ag_tree *t,
+		     const struct want *w)
+{
+	uint8_t *stored = malloc(AG_MAX(w->rec.clen, 1));
+	int rc;
+
+	if (!stored)
+		return -ENOMEM;
+	rc = ag_stripes_read(c->stripes, w->rec.addr, stored, w->rec.clen,
+			     w->rec.crc);
+	if (rc) {
+		free(stored);
+		return rc;
+	}
+	return deliver_stored(c, t, w, stored, 1);
+}
+
 /* Largest payload range read in one go, and the largest hole between two
  * chunks worth reading through rather than seeking past. */
 #define RUN_MAX (8u << 20)
 #define GAP_MAX (256u << 10)
 
 /* Fetch the chunks of ws[0..n) (sorted by address): neighbours on the
- * drives are read as one range, each chunk then checked on its own. */
+ * drives are read as one range, each chunk then checked on its own; a
+ * chunk alone, or one that fails its check in the range, is read on its
+ * own (ag_stripes_read rebuilds what does not verify). */
 static int fetch_runs(struct ag_cluster *c, struct ag_tree *t, struct want *ws,
 		      size_t n)
 {
@@ -174,6 +227,7 @@ static int fetch_runs(struct ag_cluster *c, struct ag_tree *t, struct want *ws,
 
 	while (i < n && !rc) {
 		uint64_t start = ws[i].rec.addr, end = start + ws[i].rec.clen;
+		int whole;
 
 		for (j = i + 1; j < n; j++) {
 			uint64_t a = ws[j].rec.addr;
@@ -184,6 +238,10 @@ static int fetch_runs(struct ag_cluster *c, struct ag_tree *t, struct want *ws,
 				break;
 			end = AG_MAX(end, a + ws[j].rec.clen);
 		}
+		if (j - i == 1) {
+			rc = fetch_one(c, t, &ws[i++]);
+			continue;
+		}
 		if (end - start > run_cap) {
 			free(run);
 			run_cap = end - start;
@@ -191,40 +249,16 @@ static int fetch_runs(struct ag_cluster *c, struct ag_tree *t, struct want *ws,
 			if (!run)
 				return -ENOMEM;
 		}
-		if (j - i == 1 ||
-		    ag_stripes_read_range(c->stripes, start, run, end - start))
-			memset(run, 0, end - start); /* per-chunk path below */
+		whole = !ag_stripes_read_range(c->stripes, start, run,
+					       end - start);
 		for (; i < j && !rc; i++) {
-			const uint8_t *stored = run + (ws[i].rec.addr - start);
-			uint8_t *plain = NULL;
+			uint8_t *stored = run + (ws[i].rec.addr - start);
 
-			int good = ag_crc32c(stored, ws[i].rec.clen) ==
-				   ws[i].rec.crc;
-
-			/* a whole chunk read whole (a sequential read) goes
-			 * straight to the caller, and to the cache only when
-			 * it is shorter than chunk_min: a whole small file or
-			 * a file's tail, likely read again (small S3 GETs) */
-			if (good && !ws[i].e.coff && !ws[i].from &&
-			    ws[i].len == ws[i].rec.ulen) {
-				rc = ag_read_chunk_decode(c, t, &ws[i].rec,
-						       stored, ws[i].dst);
-				if (!rc && ws[i].rec.ulen <
-					   c->ds->label.chunk_min)
-					ag_chunk_cache_copy(c->cache,
-							    ws[i].e.sha,
-							    ws[i].dst,
-							    ws[i].rec.ulen);
-				continue;
-			}
-			if (good)
-				rc = chunk_decode(c, t, &ws[i].rec, stored,
-						  &plain);
+			if (whole && ag_crc32c(stored, ws[i].rec.clen) ==
+					     ws[i].rec.crc)
+				rc = deliver_stored(c, t, &ws[i], stored, 0);
 			else
-				rc = ag_read_chunk_plain(c, t, &ws[i].rec,
-							 &plain);
-			if (!rc)
-				rc = deliver(c, &ws[i], plain);
+				rc = fetch_one(c, t, &ws[i]);
 		}
 	}
 	free(run);
