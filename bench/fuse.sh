@@ -7,7 +7,10 @@
 # figure is the median of several runs; the table gives both columns and
 # their ratio, and `agora put` of the same size for the aim "sequential
 # write through FUSE at least 80 % of agora put" (both write random bytes:
-# fio refills its buffers for every block).
+# fio refills its buffers for every block). A single-brick GlusterFS
+# volume on the same disk (bench/gluster.sh: glusterd in a network
+# namespace of the script's own) is a third column when glusterfs-server
+# is installed, with the ratio of Agora to it.
 #
 #   bench/fuse.sh
 #
@@ -21,9 +24,11 @@
 #   AGORA_BENCH_FILES=20000  small files of the metadata run
 #   AGORA_BENCH_SECS=5       seconds of each random-read run
 #   AGORA_FUSED_OPTS=opts    extra -o options for agora-fused
+#   AGORA_BENCH_GLUSTER=0    leave GlusterFS out
 #   PASSTHROUGH_LL_SRC=file  passthrough_ll.c (default: libfuse3-dev's)
 bench_name=fuse
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/gluster.sh"
 
 size_arg=${AGORA_BENCH_SIZE:-1G}
 files=${AGORA_BENCH_FILES:-20000}
@@ -70,6 +75,15 @@ bench_mounts+=("$T/pt")
 mountpoint -q "$T/agora" || die "agora-fused did not mount"
 mountpoint -q "$T/pt" || die "passthrough_ll did not mount"
 
+fss=(agora pt)
+if [ "${AGORA_BENCH_GLUSTER:-1}" = 0 ]; then
+	say "note: GlusterFS left out (AGORA_BENCH_GLUSTER=0)"
+elif gluster_start; then
+	fss+=(gluster)
+else
+	say "note: no GlusterFS column: $gluster_why"
+fi
+
 # fio_run OUT ARGS...: fio with JSON output in OUT.
 fio_run() {
 	local out=$1
@@ -88,7 +102,8 @@ print("%.1f" % (j["bw_bytes"] / 1e6) if sys.argv[3] == "bw" else "%.0f" % j["iop
 # random reads direct when both file systems take O_DIRECT, else buffered
 # with the caches dropped before each run
 direct=1
-for mnt in "$T/agora" "$T/pt"; do
+for fs in "${fss[@]}"; do
+	mnt=$T/$fs
 	if ! fio --name=probe --filename="$mnt/probe" --size=1M --bs=4k --rw=randread \
 		--direct=1 --ioengine=psync --output=/dev/null >/dev/null 2>&1; then
 		direct=0
@@ -136,7 +151,7 @@ say "sequential file $size_arg, 1 MiB blocks, end_fsync; random 4 KiB reads" \
 declare -A fig
 rows=(seqw seqr rr1 rr4 create stat unlink)
 for ((r = 1; r <= runs; r++)); do
-	for fs in agora pt; do
+	for fs in "${fss[@]}"; do
 		mnt=$T/$fs
 		rm -f "$mnt/seq"
 		# fresh random bytes in every block, as agora put is fed
@@ -164,10 +179,12 @@ for ((r = 1; r <= runs; r++)); do
 			fig[$k,$fs]+=" $(awk -v k="$k" '$1 == k { print $2 }' "$T/meta.out")"
 		done
 	done
-	say "run $r: agora-fused seq write$(echo "${fig[seqw,agora]}" | awk '{ print " " $NF }') MB/s," \
-		"read$(echo "${fig[seqr,agora]}" | awk '{ print " " $NF }') MB/s;" \
-		"passthrough_ll$(echo "${fig[seqw,pt]}" | awk '{ print " " $NF }')" \
-		"/$(echo "${fig[seqr,pt]}" | awk '{ print $NF }') MB/s"
+	line="run $r:"
+	for fs in "${fss[@]}"; do
+		line+=" $fs $(echo "${fig[seqw,$fs]}" | awk '{ print $NF }')"
+		line+="/$(echo "${fig[seqr,$fs]}" | awk '{ print $NF }') MB/s;"
+	done
+	say "$line (seq write/read)"
 done
 
 say ""
@@ -187,11 +204,21 @@ label() {
 }
 say ""
 say "== summary (medians of $runs) =="
-printf '%-30s %12s %14s %7s\n' "" agora-fused passthrough_ll ratio
+if [[ " ${fss[*]} " == *" gluster "* ]]; then
+	printf '%-30s %12s %14s %9s %9s %10s\n' "" agora-fused passthrough_ll /pt GlusterFS /gluster
+else
+	printf '%-30s %12s %14s %9s\n' "" agora-fused passthrough_ll /pt
+fi
 for row in "${rows[@]}"; do
 	a=$(median_of "${fig[$row,agora]}")
 	p=$(median_of "${fig[$row,pt]}")
-	printf '%-30s %12s %14s %7s\n' "$(label "$row")" "$a" "$p" "$(ratio "$a" "$p")"
+	if [[ " ${fss[*]} " == *" gluster "* ]]; then
+		g=$(median_of "${fig[$row,gluster]}")
+		printf '%-30s %12s %14s %9s %9s %10s\n' "$(label "$row")" "$a" "$p" \
+			"$(ratio "$a" "$p")" "$g" "$(ratio "$a" "$g")"
+	else
+		printf '%-30s %12s %14s %9s\n' "$(label "$row")" "$a" "$p" "$(ratio "$a" "$p")"
+	fi
 done
 seqw=$(median_of "${fig[seqw,agora]}")
 printf '%-30s %12s %14s %7s %8s  %s\n' "agora put MB/s; seq write/put" "$put" "" \

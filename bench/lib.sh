@@ -46,10 +46,14 @@ T=$(cd "$T" && pwd)
 conf=$T/agora.conf
 bench_pids=()
 bench_mounts=()
+bench_cleanups=() # functions cleanup() runs first, newest first
 
 cleanup() {
-	local rc=$? pid mnt n
+	local rc=$? pid mnt n i
 	set +e
+	for ((i = ${#bench_cleanups[@]} - 1; i >= 0; i--)); do
+		"${bench_cleanups[i]}"
+	done
 	for mnt in "${bench_mounts[@]}"; do
 		if mountpoint -q "$mnt" 2>/dev/null; then
 			fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt"
