@@ -5,7 +5,9 @@
 # civet_null, a civetweb server with the same thread count that stores
 # nothing. Prints both columns and their ratio per row (medians of several
 # runs), and `agora put` of a large file for the aim "1 MiB PUT at least
-# 80 % of agora put".
+# 80 % of agora put". A single-node Ceph radosgw (bench/ceph.sh: one mon,
+# mgr and bluestore OSD on a file, from Debian's packages) is a third
+# column when installed, with the ratio of agora-s3d to it.
 #
 #   bench/s3.sh
 #
@@ -23,8 +25,10 @@
 #   AGORA_BENCH_LARGE=256    at most so many 1 MiB requests per row and run
 #   AGORA_BENCH_SECS=5       at most so long per row and run
 #   AGORA_BENCH_SIZE=1G      bytes of the agora put reference
+#   AGORA_BENCH_RGW=0        leave radosgw out
 bench_name=s3
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/ceph.sh"
 
 threads=${AGORA_BENCH_THREADS:-64}
 small=${AGORA_BENCH_SMALL:-4000}
@@ -75,12 +79,28 @@ null_port=$(free_port)
 bench_pids+=("$!")
 wait_http "http://127.0.0.1:$null_port/"
 
-# load NAME PORT ARGS...: one s3load run; its req/s, MB/s and request
+sides=(s3d null)
+declare -A port_of=([s3d]=$s3_port [null]=$null_port)
+declare -A access_of=([s3d]=$access [null]=$access)
+declare -A secret_of=([s3d]=$secret [null]=$secret)
+if [ "${AGORA_BENCH_RGW:-1}" = 0 ]; then
+	say "note: radosgw left out (AGORA_BENCH_RGW=0)"
+elif rgw_start; then
+	sides+=(rgw)
+	port_of[rgw]=$rgw_port
+	access_of[rgw]=$rgw_access
+	secret_of[rgw]=$rgw_secret
+else
+	say "note: no radosgw column: $rgw_why"
+fi
+
+# load SIDE ARGS...: one s3load run; its req/s, MB/s and request
 # count in $rps, $mbps, $count.
 load() {
-	local name=$1 port=$2
-	shift 2
-	"$s3load" -e "http://127.0.0.1:$port" -a "$access" -s "$secret" -b bench "$@" \
+	local name=$1
+	shift
+	"$s3load" -e "http://127.0.0.1:${port_of[$name]}" -a "${access_of[$name]}" \
+		-s "${secret_of[$name]}" -b bench "$@" \
 		>"$T/load.out" 2>"$T/load.err" ||
 		die "s3load against $name ($*) failed: $(head -n 3 "$T/load.err")"
 	rps=$(awk '$1 == "result" && $2 == "req_per_s" { print $3 }' "$T/load.out")
@@ -88,8 +108,10 @@ load() {
 	count=$(awk '$1 == "result" && $2 == "requests" { print $3 }' "$T/load.out")
 }
 
-"$s3load" -e "http://127.0.0.1:$s3_port" -a "$access" -s "$secret" -b bench -o mkbucket \
-	>/dev/null || die "cannot create the bucket"
+for side in "${sides[@]}"; do
+	[ "$side" = null ] && continue
+	load "$side" -o mkbucket || die "cannot create the bucket on $side"
+done
 
 say "Agora S3 benchmarks: agora-s3d against civet_null ($threads threads each), $runs runs, medians"
 say "host: $(nproc) CPUs; work: $T"
@@ -104,14 +126,12 @@ for ((r = 1; r <= runs; r++)); do
 			for op in put get; do
 				row="$op-$obj-$c"
 				[ "$r" = 1 ] && rows+=("$row")
-				for side in s3d null; do
-					port=$s3_port
-					[ "$side" = null ] && port=$null_port
+				for side in "${sides[@]}"; do
 					# a get reads the objects its put made
 					keys=
 					[ "$op" = get ] && keys="-k ${made[$side]}"
 					# shellcheck disable=SC2086 # $keys: none or two words
-					load "$side" "$port" -o "$op" -z "$obj" -c "$c" -n "$n" \
+					load "$side" -o "$op" -z "$obj" -c "$c" -n "$n" \
 						-d "$secs" $keys -p "r$r-$obj-c$c"
 					[ "$op" = put ] && made[$side]=$count
 					if [ "$obj" = 1M ]; then
@@ -134,7 +154,13 @@ put=$(put_mbps "$size")
 
 say ""
 say "== summary (medians of $runs; 4 KiB rows in requests/s, 1 MiB rows in MB/s) =="
-printf '%-26s %12s %12s %7s\n' "" agora-s3d civet_null ratio
+has_rgw=0
+[[ " ${sides[*]} " == *" rgw "* ]] && has_rgw=1
+if [ "$has_rgw" = 1 ]; then
+	printf '%-26s %12s %12s %7s %10s %8s\n' "" agora-s3d civet_null ratio radosgw /rgw
+else
+	printf '%-26s %12s %12s %7s\n' "" agora-s3d civet_null ratio
+fi
 best_put=0
 for row in "${rows[@]}"; do
 	a=$(median_of "${fig[$row,s3d]}")
@@ -142,7 +168,13 @@ for row in "${rows[@]}"; do
 	IFS=- read -r op obj c <<<"$row"
 	unit="req/s"
 	[ "$obj" = 1M ] && unit="MB/s"
-	printf '%-26s %12s %12s %7s\n' "${op^^} $obj, $c conn, $unit" "$a" "$b" "$(ratio "$a" "$b")"
+	if [ "$has_rgw" = 1 ]; then
+		g=$(median_of "${fig[$row,rgw]}")
+		printf '%-26s %12s %12s %7s %10s %8s\n' "${op^^} $obj, $c conn, $unit" \
+			"$a" "$b" "$(ratio "$a" "$b")" "$g" "$(ratio "$a" "$g")"
+	else
+		printf '%-26s %12s %12s %7s\n' "${op^^} $obj, $c conn, $unit" "$a" "$b" "$(ratio "$a" "$b")"
+	fi
 	if [ "$op-$obj" = put-1M ]; then
 		best_put=$(awk -v a="$a" -v b="$best_put" 'BEGIN { print (a > b ? a : b) }')
 	fi
