@@ -111,6 +111,21 @@ static uint64_t fd_size(int fd)
 	return sz;
 }
 
+/* Blank the commit ring of the drive open on fd, then label it l and
+ * sync: an old commit ring must never outlive a new label (its slots are
+ * commit.c's business). ring is RING_LEN zeros, blk a block to use. 0 or
+ * -1 with errno set. */
+static int write_fresh(int fd, const struct ag_label *l, const uint8_t *ring,
+		       uint8_t *blk)
+{
+	if (pwrite(fd, ring, RING_LEN, AG_COMMIT_OFF) != RING_LEN)
+		return -1;
+	ag_label_encode(blk, l);
+	if (pwrite(fd, blk, AG_BLOCK, 0) != AG_BLOCK || fdatasync(fd))
+		return -1;
+	return 0;
+}
+
 /* Why drive i can no longer be trusted, or NULL: its file was removed,
  * or (thorough: a stat of its path too) replaced, or it is shorter than
  * its label says. A write past the end of a truncated file only grows
@@ -147,6 +162,25 @@ void ag_drive_fail(struct ag_drives *ds, int i, const char *why)
 		       why);
 }
 
+/* Whether the label drive i holds now is still the one it was opened
+ * with (another mkfs or a stray copy over it would make every strip of
+ * it lie). A label that cannot be read is the I/O error's business. */
+static int label_changed(struct ag_drives *ds, int i)
+{
+	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
+	struct ag_label l;
+	int changed = 0;
+
+	if (!b)
+		return 0;
+	if (!ag_drive_read(ds, i, b, AG_BLOCK, 0))
+		changed = ag_label_decode(b, &l) ||
+			  memcmp(l.uuid, ds->label.uuid, 16) ||
+			  l.index != (uint32_t)i || l.created != ds->d[i].born;
+	free(b);
+	return changed;
+}
+
 int ag_drives_check(struct ag_drives *ds)
 {
 	int i, failed = 0;
@@ -154,15 +188,179 @@ int ag_drives_check(struct ag_drives *ds)
 	for (i = 0; i < ds->n; i++) {
 		const char *why;
 
-		if (ds->d[i].state != AG_DRIVE_OK)
+		if (ds->d[i].state != AG_DRIVE_OK) {
+			if (ds->d[i].path)
+				ag_drive_adopt(ds, i);
 			continue;
+		}
 		why = drive_gone(ds, i, 1);
+		if (!why && label_changed(ds, i))
+			why = "has another label now";
 		if (why) {
 			ag_drive_fail(ds, i, why);
 			failed++;
 		}
 	}
 	return failed;
+}
+
+/* Whether label l is one of this cluster's, for slot i, of its shape. */
+static int label_fits(const struct ag_drives *ds, const struct ag_label *l,
+		      int i)
+{
+	const struct ag_label *c = &ds->label;
+
+	return !memcmp(l->uuid, c->uuid, 16) && l->index == (uint32_t)i &&
+	       l->ndrives == c->ndrives && l->ec_k == c->ec_k &&
+	       l->ec_m == c->ec_m && l->page_size == c->page_size &&
+	       l->strip_size == c->strip_size &&
+	       l->nsegments == c->nsegments &&
+	       l->segment_size == c->segment_size &&
+	       l->drive_size == c->drive_size;
+}
+
+/* Whether fd is the very file or device the descriptor old is. */
+static int same_file(int fd, int old)
+{
+	struct stat a, b;
+
+	return old >= 0 && !fstat(fd, &a) && !fstat(old, &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+	       a.st_rdev == b.st_rdev;
+}
+
+int ag_drive_adopt(struct ag_drives *ds, int i)
+{
+	struct ag_drive *d = &ds->d[i];
+	uint8_t *b = NULL;
+	struct ag_label l;
+	int fd, direct, rc;
+
+	if (d->state == AG_DRIVE_OK)
+		return -EALREADY;
+	if (!d->path)
+		return -ENOENT;
+	fd = open_path(d->path, O_RDWR, &direct);
+	if (fd < 0)
+		return fd;
+	b = ag_alloc_aligned(AG_BLOCK);
+	rc = !b ? -ENOMEM : pread(fd, b, AG_BLOCK, 0) != AG_BLOCK ? -EIO : 0;
+	if (!rc && (ag_label_decode(b, &l) || !label_fits(ds, &l, i)))
+		rc = -ENOENT;
+	if (!rc && fd_size(fd) < ds->label.drive_size)
+		rc = -ENOENT;
+	/* the drive we knew there, back as it was (or a copy of it), stays
+	 * out: only one formatted for the slot since is taken in */
+	if (!rc && d->born && l.created == d->born)
+		rc = -ESTALE;
+	free(b);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	if (d->retired_fd >= 0)
+		close(d->retired_fd);
+	if (d->retired_cached_fd >= 0)
+		close(d->retired_cached_fd);
+	d->retired_fd = d->fd;
+	d->retired_cached_fd = d->cached_fd;
+	d->cached_fd = -1;
+	d->direct = direct;
+	d->born = l.created;
+	if (!d->real)
+		d->real = realpath(d->path, NULL);
+	d->fd = fd;
+	atomic_store(&d->error_run, 0);
+	atomic_store(&d->state, AG_DRIVE_OK);
+	AG_WARN("drive %d (%s): a new drive for this slot, in use again "
+		"(its copies come back with agora drive replace or scrub "
+		"--repair)", i, d->path);
+	return 0;
+}
+
+uint64_t ag_drive_new_birth(const struct ag_drives *ds, int i)
+{
+	uint64_t now = ag_now_ns() / 1000000000ull;
+
+	return now > ds->d[i].born ? now : ds->d[i].born + 1;
+}
+
+int ag_drive_format_one(struct ag_drives *ds, int i, const char *path,
+			int force, uint64_t created, const void *note,
+			uint64_t note_off)
+{
+	struct ag_label l = ds->label, old;
+	uint8_t *blk = ag_alloc_aligned(AG_BLOCK), *ring = ag_alloc_aligned(RING_LEN);
+	int fd = -1, direct, j, rc = -ENOMEM;
+	struct stat st;
+
+	if (!blk || !ring)
+		goto out;
+	memset(ring, 0, RING_LEN);
+	fd = open_path(path, O_RDWR | O_CREAT, &direct);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	for (j = 0; j < ds->n; j++) {
+		if (ds->d[j].state == AG_DRIVE_OK && same_file(fd, ds->d[j].fd)) {
+			AG_ERR("%s is drive %d of the cluster, in use", path, j);
+			rc = -EBUSY;
+			goto out;
+		}
+	}
+	rc = pread(fd, blk, AG_BLOCK, 0) == AG_BLOCK ?
+	     ag_label_decode(blk, &old) : -ENOENT;
+	if (rc != -ENOENT && !force &&
+	    (rc || memcmp(old.uuid, ds->label.uuid, 16))) {
+		AG_ERR("%s holds the label of another cluster; use --force to "
+		       "destroy it", path);
+		rc = -EEXIST;
+		goto out;
+	}
+	if (fd_size(fd) < l.drive_size &&
+	    (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	     ftruncate(fd, (off_t)l.drive_size))) {
+		AG_ERR("%s: smaller than the cluster's drives and cannot grow",
+		       path);
+		rc = -ENOSPC;
+		goto out;
+	}
+	l.index = (uint32_t)i;
+	/* a new creation time tells this drive from the one it replaces */
+	l.created = created;
+	rc = 0;
+	if (note && pwrite(fd, note, AG_BLOCK, (off_t)note_off) != AG_BLOCK)
+		rc = -errno;
+	if (!rc && write_fresh(fd, &l, ring, blk))
+		rc = -errno;
+	if (rc)
+		AG_ERR("%s: %s", path, strerror(-rc));
+out:
+	if (fd >= 0)
+		close(fd);
+	free(blk);
+	free(ring);
+	return rc;
+}
+
+/* An I/O of drive i failed: count it, and fail the drive once it has
+ * failed AG_DRIVE_ERROR_RUN times in a row (a drive that errs now and
+ * then is read around; one that no longer answers is dropped). -EIO. */
+static int io_failed(struct ag_drives *ds, int i, int is_write)
+{
+	struct ag_drive *d = &ds->d[i];
+
+	atomic_fetch_add(is_write ? &d->write_errors : &d->read_errors, 1);
+	if (atomic_fetch_add(&d->error_run, 1) + 1 == AG_DRIVE_ERROR_RUN)
+		ag_drive_fail(ds, i, "gave I/O errors over and over");
+	return -EIO;
+}
+
+static void io_worked(struct ag_drive *d)
+{
+	if (atomic_load_explicit(&d->error_run, memory_order_relaxed))
+		atomic_store(&d->error_run, 0);
 }
 
 static int raw_io(struct ag_drives *ds, int i, int is_write, void *buf,
@@ -203,13 +401,10 @@ static int raw_io(struct ag_drives *ds, int i, int is_write, void *buf,
 		len -= n;
 		off += n;
 	}
+	io_worked(d);
 	return 0;
 fail:
-	if (is_write)
-		atomic_fetch_add(&d->write_errors, 1);
-	else
-		atomic_fetch_add(&d->read_errors, 1);
-	return -EIO;
+	return io_failed(ds, i, is_write);
 }
 
 /* Unaligned reads are the read path's common case (chunks are packed
@@ -387,10 +582,8 @@ static int writev_fd(struct ag_drives *ds, int i, int fd,
 
 		if (f > 0)
 			return 0;
-		if (f < 0) {
-			atomic_fetch_add(&d->write_errors, 1);
-			return -EIO;
-		}
+		if (f < 0)
+			return io_failed(ds, i, 1);
 	}
 	do
 		n = pwritev(fd, iov, iovcnt, off);
@@ -398,9 +591,9 @@ static int writev_fd(struct ag_drives *ds, int i, int fd,
 	if (n < 0) {
 		if (errno == ENOSPC)
 			return -ENOSPC;
-		atomic_fetch_add(&d->write_errors, 1);
-		return -EIO;
+		return io_failed(ds, i, 1);
 	}
+	io_worked(d);
 	/* a short write: finish the rest buffer by buffer */
 	for (k = 0; (size_t)n < len && k < iovcnt; k++) {
 		size_t l = iov[k].iov_len;
@@ -620,14 +813,8 @@ int ag_drives_format(const struct ag_config *cfg, int force,
 		}
 	}
 	for (i = 0; i < cfg->ndrives; i++) {
-		/* an old commit ring must never outlive a new label: blank
-		 * the whole ring (its slots are commit.c's business) */
-		if (pwrite(fds[i], ring, RING_LEN, AG_COMMIT_OFF) != RING_LEN)
-			goto ioerr;
 		l.index = i;
-		ag_label_encode(blk, &l);
-		if (pwrite(fds[i], blk, AG_BLOCK, 0) != AG_BLOCK ||
-		    fdatasync(fds[i]))
+		if (write_fresh(fds[i], &l, ring, blk))
 			goto ioerr;
 	}
 	l.index = 0;
@@ -731,6 +918,7 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 	ds->n = ds->label.ndrives;
 	for (i = 0; i < ds->n; i++) {
 		ds->d[i].fd = ds->d[i].cached_fd = -1;
+		ds->d[i].retired_fd = ds->d[i].retired_cached_fd = -1;
 		ds->d[i].state = AG_DRIVE_MISSING;
 	}
 	for (i = 0; i < cfg->ndrives; i++) {
@@ -757,6 +945,7 @@ int ag_drives_open(const struct ag_config *cfg, struct ag_drives **dsp)
 			continue;
 		}
 		d->path = strdup(cfg->drives[i]);
+		d->born = labels[i].created;
 		if (fd_size(fds[i]) < ds->label.drive_size) {
 			/* truncated: the label survived, data past the cut
 			 * did not */
@@ -827,6 +1016,10 @@ void ag_drives_close(struct ag_drives *ds)
 			close(ds->d[i].fd);
 		if (ds->d[i].cached_fd >= 0)
 			close(ds->d[i].cached_fd);
+		if (ds->d[i].retired_fd >= 0)
+			close(ds->d[i].retired_fd);
+		if (ds->d[i].retired_cached_fd >= 0)
+			close(ds->d[i].retired_cached_fd);
 		free(ds->d[i].path);
 		free(ds->d[i].real);
 	}

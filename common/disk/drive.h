@@ -44,10 +44,19 @@ struct ag_drive {
 	int fd;
 	int direct; /* opened with O_DIRECT */
 	int cached_fd; /* the same drive through the page cache, or -1 */
-	/* OK -> FAILED at any time, by any thread (ag_drive_fail) */
+	/* OK -> FAILED at any time, by any thread (ag_drive_fail); not OK
+	 * -> OK by ag_drive_adopt only, fd set before state */
 	_Atomic enum ag_drive_state state;
 	atomic_ulong read_errors, write_errors, csum_errors;
+	atomic_uint error_run; /* I/O errors since the last success */
+	uint64_t born;	       /* creation time its label says */
+	/* descriptors of the drive an adopted one replaced: an I/O begun
+	 * before the swap may still use them; closed at ag_drives_close */
+	int retired_fd, retired_cached_fd;
 };
+
+/* I/O errors in a row (none succeeding between) that fail a drive. */
+#define AG_DRIVE_ERROR_RUN 16
 
 struct ag_drives {
 	int n;                 /* drive count of the cluster (label) */
@@ -109,9 +118,34 @@ int ag_drive_sync(struct ag_drives *ds, int i);
  * others, writes go on without it). */
 void ag_drive_fail(struct ag_drives *ds, int i, const char *why);
 /* Look for drives that went away under us (file removed or replaced,
- * truncated below the label's size) and mark them failed; returns how
- * many were found now. Daemons call it every few seconds. */
+ * truncated below the label's size, label changed) and mark them failed;
+ * take in (ag_drive_adopt) a new drive put in the place of one that is
+ * not OK. Returns how many failed now. Daemons call it every few
+ * seconds. A drive also fails after AG_DRIVE_ERROR_RUN I/O errors in a
+ * row. */
 int ag_drives_check(struct ag_drives *ds);
+/* A new creation time for a drive in slot i's place: now, and later
+ * than that of the drive known there. */
+uint64_t ag_drive_new_birth(const struct ag_drives *ds, int i);
+/* Write the block note (when not NULL) at note_off, then a blank commit
+ * ring and a fresh label for slot i of the cluster (its uuid and
+ * geometry, creation time created) on path, made drive_size long when it
+ * is a shorter file, and sync: the replacement of drive i, to be rebuilt
+ * (the note says so before the label does). Refuses (-EEXIST) a path
+ * that holds a label of another cluster unless force, and (-EBUSY) a
+ * drive of the set in use. */
+int ag_drive_format_one(struct ag_drives *ds, int i, const char *path,
+			int force, uint64_t created, const void *note,
+			uint64_t note_off);
+/* Take the drive now at drive i's path into use if it is a drive of this
+ * cluster for slot i (label and size) other than the one that failed
+ * there: 0 (logged), -EALREADY when drive i is OK, -ESTALE when the
+ * path still holds the drive that failed, -ENOENT when it holds no label
+ * of this cluster's slot i, or -errno. Reads of it are checked as any
+ * (its copies are rebuilt by scrub, rebuild.c); writes go to it at once.
+ * ag_drives_check calls it for every drive not OK. Not thread-safe
+ * against itself. */
+int ag_drive_adopt(struct ag_drives *ds, int i);
 /* fdatasync every present drive; 0 when one succeeded at least. Each
  * drive's result lands in rc[i] when rc is not NULL. */
 int ag_drives_sync(struct ag_drives *ds, int *rc);
