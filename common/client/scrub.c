@@ -32,6 +32,7 @@
 #include "format.h"
 #include "keys.h"
 #include "page.h"
+#include "scrub.h"
 #include "util.h"
 
 /* A stripe record as the walk found it. */
@@ -53,7 +54,21 @@ struct scrub {
 	struct timespec start, shown;
 	struct ag_pace pace;  /* --rate */
 	struct ag_ec *ec;
+	const struct ag_scrub_focus *f; /* NULL: everything */
+	uint64_t drives;      /* the drives whose copies are read */
 };
+
+/* Whether any of the w slots from first (of a segment) lie on a drive
+ * this run reads. */
+static int touches(const struct scrub *s, uint64_t first, uint32_t w)
+{
+	uint32_t i;
+
+	for (i = 0; i < w; i++)
+		if (s->drives >> ag_slot_drive(&s->c->ds->label, first + i) & 1)
+			return 1;
+	return 0;
+}
 
 static double since(const struct timespec *t)
 {
@@ -81,7 +96,8 @@ static void advance(struct scrub *s, uint64_t bytes)
 			     t * (double)(s->total - AG_MIN(s->done, s->total)) /
 				     (double)s->done : 0;
 
-		fprintf(stderr, "\rscrub: %llu of %llu MiB (%.0f%%), ETA %.0f s  ",
+		fprintf(stderr, "\r%s: %llu of %llu MiB (%.0f%%), ETA %.0f s  ",
+			s->f && s->f->what ? s->f->what : "scrub",
 			(unsigned long long)(s->done >> 20),
 			(unsigned long long)(s->total >> 20), pct, eta);
 		clock_gettime(CLOCK_MONOTONIC, &s->shown);
@@ -127,6 +143,9 @@ static int note_page(uint64_t addr, int level, void *arg)
 
 	if (!addr)
 		return 0; /* not flushed yet: nothing on the drives */
+	/* the page slot is the index's low 16 bits (format.h) */
+	if (!touches(s, (addr & 0xffff) * AG_PAGE_COPIES, AG_PAGE_COPIES))
+		return 0;
 	if (level < 0) {
 		/* no mirror could be read: nothing to repair it from */
 		s->r->pages.checked += AG_PAGE_COPIES;
@@ -151,7 +170,9 @@ static int note_stripes(struct scrub *s, struct ag_tree *t)
 	size_t ckl, cvl;
 	int rc;
 
-	rc = ag_tree_seek(t, k, ag_key_stripe(k, 0, 0), &cur);
+	rc = ag_tree_seek(t, k, ag_key_stripe(k, s->f ? s->f->from_seg : 0,
+					     s->f ? s->f->from_stripe : 0),
+			  &cur);
 	if (rc)
 		return rc;
 	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
@@ -163,6 +184,10 @@ static int note_stripes(struct scrub *s, struct ag_tree *t)
 		if (ag_key_stripe_decode(ck, ckl, &seg, &stripe) ||
 		    cvl > sizeof(sr->val))
 			continue; /* fsck reports malformed records */
+		if (!touches(s, (uint64_t)stripe * (s->c->ds->label.ec_k +
+						    s->c->ds->label.ec_m),
+			     s->c->ds->label.ec_k + s->c->ds->label.ec_m))
+			continue;
 		rc = grow((void **)&s->stripes, &s->cap_stripes, s->nstripes,
 			  sizeof(*s->stripes));
 		if (rc)
@@ -267,29 +292,93 @@ static int find_copy(struct scrub *s, int skip, uint32_t slot, uint64_t gen,
 	return found;
 }
 
+/* The newest whole record of this cluster in ring slot slot of another
+ * drive than skip, into block and rec: 1 found, 0 not. */
+static int newest_copy(struct scrub *s, int skip, uint32_t slot,
+		       uint8_t *block, struct ag_commit_rec *rec)
+{
+	uint8_t *cand = ag_alloc_aligned(AG_BLOCK);
+	struct ag_commit_rec *r = malloc(sizeof(*r));
+	int d, found = 0;
+
+	for (d = 0; cand && r && d < s->c->ds->n; d++) {
+		if (d == skip || s->c->ds->d[d].state != AG_DRIVE_OK ||
+		    read_record(s, d, slot, cand, r) ||
+		    ag_commit_slot(r->gen) != slot ||
+		    memcmp(r->uuid, s->c->ds->label.uuid, 16))
+			continue;
+		if (found && (r->gen < rec->gen ||
+			      (r->gen == rec->gen && r->epoch <= rec->epoch)))
+			continue;
+		memcpy(block, cand, AG_BLOCK);
+		memcpy(rec, r, sizeof(*r));
+		found = 1;
+	}
+	free(cand);
+	free(r);
+	return found;
+}
+
+/* The drives rec was written to: the lane of its pages (commit.h). */
+static uint64_t record_lane(struct scrub *s, const struct ag_commit_rec *rec)
+{
+	const struct ag_label *l = &s->c->ds->label;
+	uint64_t pages = 0;
+	uint32_t i;
+	int c;
+
+	for (i = 0; i < rec->npages && i < AG_COMMIT_PAGES; i++)
+		for (c = 0; c < AG_PAGE_COPIES; c++)
+			pages |= 1ull << ag_slot_drive(l, (rec->pages[i] &
+							   0xffff) *
+							  AG_PAGE_COPIES + c);
+	return ag_commit_lane(s->c->ds, pages);
+}
+
 /* A whole copy of the record damaged copy b held: of the generation its
  * header still names when a copy of it is elsewhere, else (the field is
  * damaged too) of the one generation all the slot's whole copies on the
  * other drives hold: a newer record written to this drive went to at
- * least two others too, whose copies would then disagree. */
+ * least two others too, whose copies would then disagree. When they do
+ * disagree (lanes differ, or the magic is gone: a copy overwritten from
+ * its first byte) and no commit past the state is lost, the damaged copy
+ * is older than the state or a copy of a record whole elsewhere, and the
+ * newest whole record of the slot may take its place. */
 static int find_record(struct scrub *s, const struct ag_commit_bad *b,
-		       uint8_t *block, struct ag_commit_rec *rec)
+		       int nothing_lost, uint8_t *block,
+		       struct ag_commit_rec *rec)
 {
 	if (b->gen && ag_commit_slot(b->gen) == b->slot &&
 	    find_copy(s, b->drive, b->slot, b->gen, block, rec))
 		return 1;
-	return find_copy(s, b->drive, b->slot, 0, block, rec);
+	if (find_copy(s, b->drive, b->slot, 0, block, rec))
+		return 1;
+	return nothing_lost && newest_copy(s, b->drive, b->slot, block, rec);
+}
+
+/* Write the record in block into ring slot slot of drive d, and sync:
+ * 1, or -errno. */
+static int write_record(struct scrub *s, int d, uint32_t slot,
+			const uint8_t *block)
+{
+	int rc = ag_drive_write(s->c->ds, d, block, AG_BLOCK,
+				ag_commit_slot_off(slot));
+
+	if (!rc)
+		rc = ag_drive_sync(s->c->ds, d) < 0 ? -EIO : 0;
+	return rc ? rc : 1;
 }
 
 /* Rewrite damaged copy b from a whole copy of the same record on another
  * drive, if its slot is still damaged. 1 repaired, 0 nothing to repair
  * it from, -EAGAIN when the slot was rewritten meanwhile, -errno. */
 static int repair_record(struct scrub *s, const struct ag_commit_bad *b,
-			 uint8_t *block, struct ag_commit_rec *rec)
+			 int nothing_lost, uint8_t *block,
+			 struct ag_commit_rec *rec)
 {
 	int rc;
 
-	if (!find_record(s, b, block, rec))
+	if (!find_record(s, b, nothing_lost, block, rec))
 		return 0;
 	{
 		uint8_t *now = ag_alloc_aligned(AG_BLOCK);
@@ -304,11 +393,60 @@ static int repair_record(struct scrub *s, const struct ag_commit_bad *b,
 		if (rc)
 			return rc;
 	}
-	rc = ag_drive_write(s->c->ds, b->drive, block, AG_BLOCK,
-			    ag_commit_slot_off(b->slot));
-	if (!rc)
-		rc = ag_drive_sync(s->c->ds, b->drive) < 0 ? -EIO : 0;
-	return rc ? rc : 1;
+	return write_record(s, b->drive, b->slot, block);
+}
+
+static int blank_block(const uint8_t *b)
+{
+	return !b[0] && !memcmp(b, b + 1, AG_BLOCK - 1);
+}
+
+/* 1 when ring slot slot of drive d is blank (no record was ever written
+ * there, or zeros over one), 0 when not, -errno when it cannot be read. */
+static int slot_blank(struct scrub *s, int d, uint32_t slot, uint8_t *tmp)
+{
+	int rc = ag_drive_read(s->c->ds, d, tmp, AG_BLOCK,
+			       ag_commit_slot_off(slot));
+
+	return rc ? rc : blank_block(tmp);
+}
+
+/* Blank ring slots that should hold the newest record of their slot: on
+ * a drive of its lane, or on a drive this run rebuilds (a new drive's
+ * ring is blank). Zeros over a whole record look like a slot never
+ * written, which the ring scan passes over. */
+static void scrub_blank_slots(struct scrub *s, uint8_t *block,
+			      struct ag_commit_rec *rec)
+{
+	struct ag_scrub_kind *k = &s->r->records;
+	uint8_t *tmp = ag_alloc_aligned(AG_BLOCK);
+	uint32_t slot;
+	int d;
+
+	for (d = 0; tmp && d < s->c->ds->n; d++) {
+		if (!(s->drives >> d & 1) ||
+		    s->c->ds->d[d].state != AG_DRIVE_OK)
+			continue;
+		for (slot = 0; slot < AG_COMMIT_SLOTS; slot++) {
+			if (slot_blank(s, d, slot, tmp) != 1 ||
+			    !newest_copy(s, d, slot, block, rec) ||
+			    (!s->f && !(record_lane(s, rec) >> d & 1)))
+				continue;
+			k->missing++;
+			say(s, "drive %d ring slot %u: blank, commit %llu "
+			    "missing", d, slot, (unsigned long long)rec->gen);
+			if (!s->o->repair)
+				continue;
+			/* agora-metad may have written the slot since */
+			if (slot_blank(s, d, slot, tmp) != 1)
+				s->r->skipped++;
+			else if (write_record(s, d, slot, block) == 1)
+				k->repaired++;
+			else
+				k->unrepairable++;
+		}
+	}
+	free(tmp);
 }
 
 static int scrub_rings(struct scrub *s)
@@ -327,25 +465,28 @@ static int scrub_rings(struct scrub *s)
 		goto out;
 	rc = 0;
 	for (i = 0; i < s->c->ds->n; i++)
-		if (s->c->ds->d[i].state == AG_DRIVE_OK)
+		if (s->c->ds->d[i].state == AG_DRIVE_OK && s->drives >> i & 1)
 			k->checked += AG_COMMIT_SLOTS;
 	advance(s, k->checked * AG_BLOCK);
-	k->bad += (uint64_t)scan->nbad;
 	for (i = 0; i < scan->nbad; i++) {
 		const struct ag_commit_bad *b;
 		int n;
 
 		if (i >= AG_COMMIT_BAD_MAX) {
+			k->bad++;
 			if (s->o->repair)
 				k->unrepairable++; /* not listed: scrub again */
 			continue;
 		}
 		b = &scan->bad[i];
+		if (!(s->drives >> b->drive & 1))
+			continue;
+		k->bad++;
 		say(s, "drive %d ring slot %u: damaged copy of commit %llu",
 		    b->drive, b->slot, (unsigned long long)b->gen);
 		if (!s->o->repair)
 			continue;
-		n = repair_record(s, b, block, rec);
+		n = repair_record(s, b, !scan->lost_gen, block, rec);
 		if (n == -EAGAIN)
 			s->r->skipped++;
 		else if (n == 1)
@@ -353,6 +494,7 @@ static int scrub_rings(struct scrub *s)
 		else
 			k->unrepairable++;
 	}
+	scrub_blank_slots(s, block, rec);
 out:
 	free(scan);
 	free(rec);
@@ -497,10 +639,23 @@ static int scrub_stripes(struct scrub *s)
 			goto out;
 	}
 	for (j = 0; j < s->nstripes; j++) {
-		if (s->stripes[j].vlen == 4)
-			scrub_mirrored(s, &s->stripes[j]);
-		else if (s->stripes[j].vlen == 4 * n)
-			scrub_ec(s, &s->stripes[j], bufs);
+		const struct stripe_ref *sr = &s->stripes[j];
+
+		if (sr->vlen == 4)
+			scrub_mirrored(s, sr);
+		else if (sr->vlen == 4 * n)
+			scrub_ec(s, sr, bufs);
+		if (s->f && s->f->stripe_done) {
+			/* where a later run goes on from */
+			rc = j + 1 < s->nstripes ?
+			     s->f->stripe_done(s->f->arg, sr[1].seg,
+					       sr[1].stripe, s->done, s->total) :
+			     s->f->stripe_done(s->f->arg, sr->seg,
+					       sr->stripe + 1, s->done,
+					       s->total);
+			if (rc)
+				goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -519,8 +674,15 @@ static uint64_t left(const struct ag_scrub_kind *k, int repair)
 int ag_scrub(struct ag_cluster *c, const struct ag_scrub_opts *o,
 	     struct ag_scrub_report *r)
 {
+	return ag_scrub_focused(c, o, NULL, r);
+}
+
+int ag_scrub_focused(struct ag_cluster *c, const struct ag_scrub_opts *o,
+		     const struct ag_scrub_focus *f, struct ag_scrub_report *r)
+{
 	const struct ag_label *l = &c->ds->label;
-	struct scrub s = { .c = c, .o = o, .r = r };
+	struct scrub s = { .c = c, .o = o, .r = r, .f = f,
+			   .drives = f ? f->drives : ~0ull };
 	struct ag_tree *t = NULL;
 	size_t j;
 	int rc;
@@ -544,7 +706,9 @@ int ag_scrub(struct ag_cluster *c, const struct ag_scrub_opts *o,
 	if (rc)
 		goto out;
 	s.total = (uint64_t)s.npages * AG_PAGE_COPIES * l->page_size +
-		  (uint64_t)c->ds->n * AG_COMMIT_SLOTS * AG_BLOCK;
+		  (uint64_t)__builtin_popcountll(s.drives &
+						 ag_drives_present(c->ds)) *
+			  AG_COMMIT_SLOTS * AG_BLOCK;
 	for (j = 0; j < s.nstripes; j++)
 		s.total += s.stripes[j].vlen == 4 ?
 			   (uint64_t)get_le32(s.stripes[j].val) *

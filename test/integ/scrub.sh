@@ -2,7 +2,8 @@
 # test/integ/scrub.sh - agora scrub beside a running agora-metad: a few
 # hundred files, then faults at known live places (bit flips and 4 KiB
 # overwrites in metadata page copies, at most 2 of the 3 of a page; in
-# commit record copies, one of a record's; in data strips, at most m of a
+# commit record copies, one of a record's, whole blocks from byte 0 too
+# (zeros there look like a slot never written); in data strips, at most m of a
 # stripe; in mirrored stripes, one copy of a block group). scrub must find every one (exit 1), scrub --repair must
 # rewrite every one (exit 0), then scrub is clean, fsck is clean and
 # every file reads back byte-equal.
@@ -109,9 +110,11 @@ for a in rng.sample(pages, min(len(pages), 12)):
         d, off = place(a, c)
         damage(d, off, psize)
         npages += 1
-# older records only: the next commits reuse the oldest slots
-# (a slot holding no record, magic gone, is no damage: the magic stays)
+# older records only: the next commits reuse the oldest slots; besides
+# damage past the magic, one copy is overwritten from its first byte with
+# zeros (it looks like a slot never written) and one with random bytes
 gen_hit = False
+from_zero = ["zeros", "random"]
 for g in [g for g in sorted(recs) if newest - 8 <= g < newest]:
     if len(recs[g]) < 2:
         continue
@@ -126,6 +129,12 @@ for g in [g for g in sorted(recs) if newest - 8 <= g < newest]:
         wr(d, at, bytes([rd(d, at, 1)[0] ^ 0x40]))
         gen_hit = True
         sys.stderr.write("# the generation field of one record copy damaged\n")
+    elif from_zero:
+        how = from_zero.pop(0)
+        wr(d, 4096 + s * 4096,
+           bytes(4096) if how == "zeros" else os.urandom(4096))
+        sys.stderr.write("# one record copy overwritten with %s from its "
+                         "first byte\n" % how)
     else:
         damage(d, 4096 + s * 4096, 4092, 16)
     nrec += 1
