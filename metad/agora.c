@@ -662,6 +662,25 @@ static void scrub_line(const char *what, const struct ag_scrub_kind *k,
 	printf("\n");
 }
 
+/* What a scrub (or the scrub a rebuild is) read and did; rc is its
+ * result. */
+static void scrub_report(const struct ag_scrub_report *r, int repair, int rc)
+{
+	printf("generation %llu\n", (unsigned long long)r->generation);
+	scrub_line("pages", &r->pages, repair);
+	scrub_line("records", &r->records, repair);
+	scrub_line("strips", &r->strips, repair);
+	scrub_line("mirrored", &r->mirrored, repair);
+	if (r->skipped)
+		printf("skipped   %llu changed while scrubbed\n",
+		       (unsigned long long)r->skipped);
+	printf("read      %.1f MB in %.2f s (%.1f MB/s)\n", r->bytes / 1e6,
+	       r->seconds, r->seconds > 0 ? r->bytes / 1e6 / r->seconds : 0.0);
+	printf("%s\n", rc ? (repair ? "damage left" : "damage found") :
+	       "clean");
+	fflush(stdout);
+}
+
 static int cmd_scrub(struct ag_cluster *c, const char *cfg, int argc,
 		     char **argv)
 {
@@ -683,18 +702,40 @@ static int cmd_scrub(struct ag_cluster *c, const char *cfg, int argc,
 		fail("scrub", rc);
 		return 2;
 	}
-	printf("generation %llu\n", (unsigned long long)r.generation);
-	scrub_line("pages", &r.pages, o.repair);
-	scrub_line("records", &r.records, o.repair);
-	scrub_line("strips", &r.strips, o.repair);
-	scrub_line("mirrored", &r.mirrored, o.repair);
-	if (r.skipped)
-		printf("skipped   %llu changed while scrubbed\n",
-		       (unsigned long long)r.skipped);
-	printf("read      %.1f MB in %.2f s (%.1f MB/s)\n", r.bytes / 1e6,
-	       r.seconds, r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0);
-	printf("%s\n", rc ? (o.repair ? "damage left" : "damage found") :
-	       "clean");
+	scrub_report(&r, o.repair, rc);
+	return rc;
+}
+
+/* drive replace N PATH: a new drive for slot N, rebuilt (rebuild.c). */
+static int cmd_drive(struct ag_cluster *c, const char *cfg, int argc,
+		     char **argv)
+{
+	struct ag_rebuild_opts o = {
+		.force = opt_force,
+		.verbose = opt_verbose,
+		.progress = isatty(STDERR_FILENO),
+		.rate_mb = opt_rate_mb,
+		.settle_s = -1,
+		.out = stdout,
+	};
+	struct ag_rebuild_report r;
+	char *end;
+	long n;
+	int rc;
+
+	(void)cfg;
+	n = argc == 3 ? strtol(argv[1], &end, 10) : -1;
+	if (strcmp(argv[0], "replace") || argc != 3 || *end || n < 0) {
+		fprintf(stderr, "usage: agora -c CONFIG drive replace N PATH\n");
+		return 2;
+	}
+	rc = ag_drive_replace(c, (int)n, argv[2], &o, &r);
+	if (rc < 0) {
+		fail("drive replace", rc);
+		return 2;
+	}
+	printf("drive %ld rebuilt%s\n", n, r.resumed ? " (resumed)" : "");
+	scrub_report(&r.scrub, 1, rc);
 	return rc;
 }
 
@@ -877,6 +918,8 @@ static const struct cmd cmds[] = {
 	{ "mkdir", "mkdir /PATH", 1, 1, 2, cmd_mkdir },
 	{ "fsck", "fsck [-v]", 0, 0, 3, cmd_fsck },
 	{ "scrub", "scrub [--repair] [--rate MB/s] [-v]", 0, 0, 3, cmd_scrub },
+	{ "drive", "drive replace N PATH [--rate MB/s] [--force] [-v]", 3, 3,
+	  3, cmd_drive },
 	{ "clean", "clean [--rate MB/s] [--destage-only] [--watch] [-v]", 0, 0,
 	  2, cmd_clean },
 	{ "reduce", "reduce [--rate MB/s] [-v]", 0, 0, 2, cmd_reduce },

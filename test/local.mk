@@ -34,6 +34,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/corrupt.sh \
 	test/integ/scrub.sh \
 	test/integ/drivegone.sh \
+	test/integ/rebuild.sh \
 	test/integ/mirror.sh \
 	test/integ/geometry.sh \
 	test/integ/foreign.sh \

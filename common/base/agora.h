@@ -379,6 +379,34 @@ struct ag_scrub_report {
 int ag_scrub(struct ag_cluster *c, const struct ag_scrub_opts *o,
 	     struct ag_scrub_report *r);
 
+/* Drive replace (rebuild.c): format a new drive at path for slot drive
+ * (not OK now: missing, failed or foreign; path is where the config
+ * names it) and rebuild onto it every page copy, commit record copy,
+ * strip and mirrored copy that lay there, from the other drives, beside
+ * the running daemons (which take the new drive in by themselves). A
+ * replace of a drive whose rebuild was cut short goes on from its
+ * cursor. 0 when everything was rebuilt, 1 when some copies could not
+ * be (run agora scrub), or a negative errno (-EBUSY: the drive is in use
+ * and no rebuild of it is under way). */
+struct ag_rebuild_opts {
+	int force;       /* over a label of another cluster */
+	int verbose;     /* one line per copy rewritten on out */
+	int progress;    /* one updating line on stderr (else plain lines
+			  * on out every few seconds) */
+	double rate_mb;  /* read at most this many MB/s (0: no limit) */
+	double settle_s; /* wait before reading for the daemons to take
+			  * the drive in (< 0: a third of the lease + 2 s) */
+	FILE *out;
+};
+struct ag_rebuild_report {
+	struct ag_scrub_report scrub; /* what was read and rewritten */
+	int resumed;                  /* went on from a cursor */
+	uint32_t from_seg, from_stripe;
+};
+int ag_drive_replace(struct ag_cluster *c, int drive, const char *path,
+		     const struct ag_rebuild_opts *o,
+		     struct ag_rebuild_report *r);
+
 /* Cleaning (clean.c): copy the live chunks out of data segments into
  * fresh full-width erasure-coded stripes, so that the segments empty and
  * their space comes back. Two kinds of segment are cleaned: those

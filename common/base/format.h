@@ -6,6 +6,8 @@
  *   offset             size              contents
  *   0                  4096              drive label
  *   4096               16 * 4096         commit ring: slot = generation % 16
+ *   AG_REBUILD_OFF     4096              rebuild cursor (a drive being
+ *                                        rebuilt; zeros otherwise)
  *   AG_DATA_START      nsegments * seg   segments (the same rows on all drives)
  *
  * A segment is one row across all N drives: bytes [data_start + s * seg,
@@ -104,6 +106,20 @@
 #define AG_COMMIT_OFF 4096u
 #define AG_COMMIT_SLOTS 16u
 #define AG_DATA_START (1u << 20)
+/* Rebuild cursor (4096 bytes at AG_REBUILD_OFF, on a drive that agora
+ * drive replace is rebuilding; rebuild.c's codec):
+ *   0   8  magic "AGORAREB"
+ *   8   16 cluster uuid
+ *   24  4  drive index
+ *   28  4  segment of the next stripe to rebuild
+ *   32  4  stripe within it
+ *   40  8  creation time of the drive's label (a cursor of a drive
+ *          formatted since is not this drive's)
+ *   48  8  bytes read so far
+ *   4092 4 crc32c of bytes [0, 4092)
+ * A rebuild that ends writes zeros over it. */
+#define AG_REBUILD_MAGIC "AGORAREB"
+#define AG_REBUILD_OFF (AG_COMMIT_OFF + AG_COMMIT_SLOTS * AG_BLOCK)
 #define AG_PAGE_SIZE 4096u
 #define AG_PAGE_COPIES 3
 #define AG_MIN_DRIVES 3

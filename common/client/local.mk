@@ -1,7 +1,7 @@
 # common/client/local.mk - libagora's client/ layers (common/LAYERS):
 # a cluster handle and what a gateway does with it: elements, permissions,
 # reading and writing data, open files, S3 objects and uploads, opening a
-# cluster, fsck, scrub, what is stored.
+# cluster, fsck, scrub, drive rebuild, what is stored.
 
 common_libagora_a_SOURCES += \
 	common/client/cluster.c common/client/cluster.h common/client/watch.c \
@@ -10,4 +10,5 @@ common_libagora_a_SOURCES += \
 	common/client/writer.c common/client/write.c common/client/openfile.c \
 	common/client/openfile.h common/client/objects.c \
 	common/client/uploads.c common/client/handle.c common/client/fsck.c \
-	common/client/scrub.c common/client/clean.c common/client/usage.c
+	common/client/scrub.c common/client/scrub.h \
+	common/client/rebuild.c common/client/clean.c common/client/usage.c
