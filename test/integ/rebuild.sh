@@ -5,7 +5,8 @@
 # agora drive replace 2 formats a new drive there and rebuilds it, slowed
 # down, while files go on being written through the mount; it is killed
 # with -9 halfway and run again, and goes on from its cursor. Both daemons
-# take the new drive in by themselves. Then scrub is clean, fsck is clean,
+# take the new drive in by themselves; status says degraded until then.
+# Then scrub is clean, fsck is clean,
 # and with drives 0 and 1 gone too (m = 2), every file, old and new, still
 # reads back: what drive 2 holds is really there.
 . "$(dirname "$0")/lib.sh"
@@ -55,6 +56,8 @@ put_synced b0 2000000
 logged "$T/metad.log" "drive 2 ($T/d2) was removed: marked failed"
 logged "$T/fused-mnt.log" "drive 2 ($T/d2) was removed: marked failed"
 [ "$(drive_state 2)" = MISSING ] || fail "status shows drive 2 as $(drive_state 2), not MISSING"
+ag status 2>/dev/null | grep -q '^degraded   1 of 6 drives not ok: serving on' ||
+	fail "status does not say the cluster is degraded: $(ag status 2>/dev/null | grep -A1 '^drives')"
 expect_fail "replace of a whole drive" "is in use and no rebuild" ag drive replace 3 "$T/d3"
 expect_fail "replace at another path" "names $T/d2 for drive 2" ag drive replace 2 "$T/elsewhere"
 
@@ -68,7 +71,8 @@ logged "$T/metad.log" "drive 2 ($T/d2): a new drive for this slot, in use again"
 for ((i = 0; i < 3; i++)); do
 	put_synced "c$i" $((700000 + RANDOM))
 done
-sleep 4
+# it waits ~3 s for the daemons, then keeps its cursor every 2 s
+sleep 8
 kill -KILL "$rpid" 2>/dev/null || fail "drive replace ended before it was killed: $(cat "$T/replace1.out")"
 wait "$rpid" 2>/dev/null || true
 grep -q "drive 2 rebuilt" "$T/replace1.out" && fail "drive replace ended before it was killed"
@@ -82,9 +86,12 @@ sed 's/^/#   /' "$T/replace2.out"
 [ "$rc" -eq 0 ] || fail "drive replace exited $rc"
 grep -q "^rebuild: drive 2 goes on from segment" "$T/replace2.out" ||
 	fail "drive replace did not go on from its cursor"
+grep -q "^rebuild: drive 2 goes on from segment 0 stripe 0$" "$T/replace2.out" &&
+	fail "the cursor never moved while the first replace ran"
 grep -q "drive 2 rebuilt (resumed)" "$T/replace2.out" || fail "no word of the rebuild"
 logged "$T/fused-mnt.log" "drive 2 ($T/d2): a new drive for this slot, in use again"
 expect_fail "replace of the rebuilt drive" "is in use and no rebuild" ag drive replace 2 "$T/d2"
+ag status 2>/dev/null | grep -q '^degraded' && fail "status says degraded after the rebuild"
 put_synced e0 1000000
 
 step "scrub and fsck are clean, every file reads back through the mount"
