@@ -3,8 +3,8 @@
 #
 #   contrib/agora-start.sh [start]   install packages, build, format, start
 #   contrib/agora-start.sh status    show what runs and the cluster status
-#   contrib/agora-start.sh stop      unmount work/mnt, stop the cleaner, agora-s3d
-#                                    and agora-metad
+#   contrib/agora-start.sh stop      unmount work/mnt, stop the cleaner and the
+#                                    scrubber, agora-s3d and agora-metad
 #
 # start installs the Debian packages of contrib/packages.txt that are
 # missing (as root, or with sudo), builds Agora out of tree in build/
@@ -13,9 +13,11 @@
 # 4+2 erasure code unless they are formatted already, and starts
 # agora-metad in the background, then mounts the cluster on work/mnt with
 # agora-fused (when FUSE works here), starts agora-s3d on 127.0.0.1:9000
-# and the cleaner (`agora clean --watch`: it destages small writes into
+# the cleaner (`agora clean --watch`: it destages small writes into
 # erasure-coded stripes and gives deleted space back past the [clean]
-# thresholds of agora.conf(5)).
+# thresholds of agora.conf(5)) and the scrubber (`agora scrub --watch`:
+# it reads every copy at the [scrub] rate every [scrub] interval and
+# repairs what is damaged).
 #
 # Environment:
 #   AGORA_WORK=dir     work directory (default: work/ at the top of the tree)
@@ -143,6 +145,7 @@ do_start() {
 	fuse_start
 	s3_start
 	cleaner_start
+	scrubber_start
 	cat <<EOF
 
 Agora is running.
@@ -152,6 +155,7 @@ Agora is running.
   log          $log
   mount        $mount_msg
   cleaner      $cleaner_msg
+  scrubber     $scrubber_msg
 
 Try it:
   $agora -c $conf put /etc/services /demo/services
@@ -222,22 +226,31 @@ stop_pidfile() {
 
 s3_stop() { stop_pidfile agora-s3d "$s3_pidfile"; }
 
-# ---- the cleaner (agora clean --watch) ----
+# ---- the cleaner and the scrubber (agora clean|scrub --watch) ----
 
 cleaner_pidfile=$work/agora-clean.pid
 cleaner_msg="none"
+scrubber_pidfile=$work/agora-scrub.pid
+scrubber_msg="none"
 
-cleaner_start() {
-	if [ -s "$cleaner_pidfile" ] && kill -0 "$(cat "$cleaner_pidfile")" 2>/dev/null; then
-		cleaner_msg="pid $(cat "$cleaner_pidfile") (already running)"
+# watch_start COMMAND PIDFILE: start agora COMMAND --watch in the
+# background (log in $work/agora-COMMAND.log) unless it runs; print what
+# runs.
+watch_start() {
+	local cmd=$1 pidfile=$2
+	if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+		echo "pid $(cat "$pidfile") (already running)"
 		return
 	fi
-	setsid "$agora" -c "$conf" clean --watch >>"$work/agora-clean.log" 2>&1 </dev/null &
-	echo $! >"$cleaner_pidfile"
-	cleaner_msg="pid $! (agora clean --watch; log $work/agora-clean.log)"
+	setsid "$agora" -c "$conf" "$cmd" --watch >>"$work/agora-$cmd.log" 2>&1 </dev/null &
+	echo $! >"$pidfile"
+	echo "pid $! (agora $cmd --watch; log $work/agora-$cmd.log)"
 }
 
+cleaner_start() { cleaner_msg=$(watch_start clean "$cleaner_pidfile"); }
 cleaner_stop() { stop_pidfile "the cleaner" "$cleaner_pidfile"; }
+scrubber_start() { scrubber_msg=$(watch_start scrub "$scrubber_pidfile"); }
+scrubber_stop() { stop_pidfile "the scrubber" "$scrubber_pidfile"; }
 
 # ---- the FUSE mount (agora-fused) at work/mnt ----
 
@@ -283,6 +296,7 @@ fuse_stop() {
 do_stop() {
 	local pid n=100
 	cleaner_stop
+	scrubber_stop
 	fuse_stop
 	s3_stop
 	if ! pid=$(running_pid); then

@@ -156,7 +156,7 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 	struct ag_status st;
 	struct ag_usage u;
 	char a[32], b[32], d[32];
-	int i, rc, counted;
+	int i, rc, counted, down = 0;
 
 	(void)cfg;
 	(void)argc;
@@ -197,7 +197,12 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 			       st.drives[i].bad_records,
 			       st.drives[i].bad_records > 1 ? "s" : "");
 		printf("\n");
+		down += st.drives[i].state != 0;
 	}
+	if (down)
+		printf("degraded   %d of %d drives not ok: serving on with the "
+		       "others (up to %d may be missing); agora drive replace "
+		       "rebuilds one\n", down, st.ndrives, st.ec_m);
 	human(a, sizeof(a), st.capacity_bytes);
 	human(b, sizeof(b), st.free_bytes);
 	human(d, sizeof(d), st.used_bytes);
@@ -681,6 +686,41 @@ static void scrub_report(const struct ag_scrub_report *r, int repair, int rc)
 	fflush(stdout);
 }
 
+/* --watch: a background scrub, with repair, every [scrub] interval
+ * seconds at the [scrub] rate (unless --rate); runs until killed (a
+ * scrub killed at any moment loses nothing). A run that finds nothing
+ * says so in one line. */
+static int scrub_watch(struct ag_cluster *c, const char *cfg,
+		       struct ag_scrub_opts *o)
+{
+	struct ag_scrub_report r;
+	struct ag_config *conf;
+	int rc = ag_config_load(cfg, &conf);
+
+	if (rc)
+		return fail("scrub", rc);
+	if (!o->rate_mb)
+		o->rate_mb = conf->scrub_rate;
+	o->repair = 1;
+	o->progress = 0;
+	for (;;) {
+		rc = ag_scrub(c, o, &r);
+		if (rc < 0)
+			fprintf(stderr, "agora: scrub: %s\n", ag_strerror(rc));
+		else if (rc || r.pages.bad + r.pages.missing + r.records.bad +
+			       r.records.missing + r.strips.bad +
+			       r.strips.missing + r.mirrored.bad +
+			       r.mirrored.missing)
+			scrub_report(&r, 1, rc);
+		else
+			printf("scrub: generation %llu clean, %.1f MB in "
+			       "%.2f s\n", (unsigned long long)r.generation,
+			       r.bytes / 1e6, r.seconds);
+		fflush(stdout);
+		sleep((unsigned)AG_MAX(conf->scrub_interval, 1));
+	}
+}
+
 static int cmd_scrub(struct ag_cluster *c, const char *cfg, int argc,
 		     char **argv)
 {
@@ -694,9 +734,10 @@ static int cmd_scrub(struct ag_cluster *c, const char *cfg, int argc,
 	struct ag_scrub_report r;
 	int rc;
 
-	(void)cfg;
 	(void)argc;
 	(void)argv;
+	if (opt_watch)
+		return scrub_watch(c, cfg, &o);
 	rc = ag_scrub(c, &o, &r);
 	if (rc < 0) {
 		fail("scrub", rc);
@@ -917,7 +958,8 @@ static const struct cmd cmds[] = {
 	{ "rm", "rm [-r] /PATH", 1, 1, 2, cmd_rm },
 	{ "mkdir", "mkdir /PATH", 1, 1, 2, cmd_mkdir },
 	{ "fsck", "fsck [-v]", 0, 0, 3, cmd_fsck },
-	{ "scrub", "scrub [--repair] [--rate MB/s] [-v]", 0, 0, 3, cmd_scrub },
+	{ "scrub", "scrub [--repair] [--rate MB/s] [--watch] [-v]", 0, 0, 3,
+	  cmd_scrub },
 	{ "drive", "drive replace N PATH [--rate MB/s] [--force] [-v]", 3, 3,
 	  3, cmd_drive },
 	{ "clean", "clean [--rate MB/s] [--destage-only] [--watch] [-v]", 0, 0,

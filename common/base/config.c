@@ -44,6 +44,8 @@ static const struct key_desc keys[] = {
 	{ "clean", "mirrored_pct", K_INT, F(clean_mirrored_pct) },
 	{ "clean", "interval", K_INT, F(clean_interval) },
 	{ "clean", "rate", K_INT, F(clean_rate) },
+	{ "scrub", "rate", K_INT, F(scrub_rate) },
+	{ "scrub", "interval", K_INT, F(scrub_interval) },
 };
 #undef F
 
@@ -132,6 +134,8 @@ static void set_defaults(struct ag_config *c)
 	c->clean_mirrored_pct = 10;
 	c->clean_interval = 60;
 	c->clean_rate = 0;
+	c->scrub_rate = 50;
+	c->scrub_interval = 86400;
 }
 
 int ag_config_walk(const char *file,
@@ -192,8 +196,8 @@ struct load {
 	const char *file;
 };
 
-/* One key of [cluster], [metad] or [clean]; other sections are the
- * gateways'. */
+/* One key of [cluster], [metad], [clean] or [scrub]; other sections are
+ * the gateways'. */
 static int load_key(void *arg, const char *section, const char *key,
 		    char *val, int lineno)
 {
@@ -207,7 +211,7 @@ static int load_key(void *arg, const char *section, const char *key,
 			break;
 	if (i == AG_ARRAY_LEN(keys)) {
 		if (strcmp(section, "cluster") && strcmp(section, "metad") &&
-		    strcmp(section, "clean"))
+		    strcmp(section, "clean") && strcmp(section, "scrub"))
 			return 0;
 		AG_ERR("%s:%d: unknown key '%s' in [%s]", l->file, lineno,
 		       key, section);

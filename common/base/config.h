@@ -37,6 +37,8 @@ struct ag_config {
 				 * stored bytes, in % */
 	int clean_interval;     /* seconds between two looks */
 	int clean_rate;         /* MB/s a cleaning copies at most (0: any) */
+	int scrub_rate;         /* MB/s a background scrub reads at most */
+	int scrub_interval;     /* seconds from one background scrub to the next */
 };
 
 /* Read FILE into *cp (freed with ag_config_free). On a syntax error or an

@@ -216,5 +216,30 @@ for f in "${files[@]}"; do
 	*) same "$T/src/${f#/}" "$f" ;;
 	esac
 done
+
+step "agora scrub --watch finds and repairs new faults by itself"
+read -r np nr ns nm lp ls < <(inject) || fail "injection failed"
+say "damaged $np page copies, $nr commit record copies, $ns strips, $nm mirrored copies"
+printf '[scrub]\ninterval = 1\nrate = 0\n' >>"$CONF"
+"$AGORA" -c "$CONF" scrub --watch >"$T/watch.out" 2>&1 &
+wpid=$!
+started_pids+=("$wpid")
+n=300
+# a first run repairs (the report ends "clean"), a later one finds nothing
+until grep -q '^scrub: generation [0-9]* clean' "$T/watch.out"; do
+	n=$((n - 1))
+	[ "$n" -gt 0 ] || fail "agora scrub --watch found no clean round within 30 s: $(head -n 8 "$T/watch.out")"
+	kill -0 "$wpid" 2>/dev/null || fail "agora scrub --watch exited: $(tail -n 3 "$T/watch.out")"
+	sleep 0.1
+done
+kill "$wpid"
+wait "$wpid" 2>/dev/null || true
+grep -q '^records .* repaired, 0 unrepairable' "$T/watch.out" ||
+	fail "agora scrub --watch repaired nothing: $(head -n 8 "$T/watch.out")"
+grep -E '^(pages|records|strips|mirrored)' "$T/watch.out" | sed 's/^/#   /'
+rc=0
+ag scrub >"$T/scrub.out" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || { cat "$T/scrub.out"; fail "scrub after scrub --watch exited $rc"; }
+fsck_clean
 metad_stop
 echo "PASS: $steps steps"
