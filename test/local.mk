@@ -15,6 +15,7 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_ec \
 	test/unit/test_btree \
 	test/unit/test_pager \
+	test/unit/test_drive \
 	test/unit/test_stripe \
 	test/unit/test_chunkcache \
 	test/unit/test_core \
@@ -70,6 +71,8 @@ test_unit_test_delta_SOURCES = test/unit/test_delta.c test/unit/tap.h
 test_unit_test_ec_SOURCES = test/unit/test_ec.c test/unit/tap.h
 test_unit_test_btree_SOURCES = test/unit/test_btree.c test/unit/tap.h
 test_unit_test_pager_SOURCES = test/unit/test_pager.c test/unit/tap.h \
+	test/unit/drives.h
+test_unit_test_drive_SOURCES = test/unit/test_drive.c test/unit/tap.h \
 	test/unit/drives.h
 test_unit_test_chunkcache_SOURCES = test/unit/test_chunkcache.c test/unit/tap.h
 test_unit_test_stripe_SOURCES = test/unit/test_stripe.c test/unit/stripes.h \
