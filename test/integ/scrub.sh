@@ -1,13 +1,18 @@
 #!/bin/bash
 # test/integ/scrub.sh - agora scrub beside a running agora-metad: a few
-# hundred files, then faults at known live places (bit flips and 4 KiB
-# overwrites in metadata page copies, at most 2 of the 3 of a page; in
-# commit record copies, one of a record's, whole blocks from byte 0 too
-# (zeros there look like a slot never written); in data strips, at most m of a
-# stripe; in mirrored stripes, one copy of a block group). scrub must find every one (exit 1), scrub --repair must
-# rewrite every one (exit 0), then scrub is clean, fsck is clean and
-# every file reads back byte-equal.
+# hundred files, then 40 faults (200 with AGORA_LONG=1; AGORA_SEED=N
+# places them again) at known live places: bit flips and 4 KiB overwrites
+# in metadata page copies, at most 2 of the 3 of a page; in commit record
+# copies, one of a record's, whole blocks from byte 0 too (zeros there
+# look like a slot never written); in data strips, at most m of a stripe;
+# in mirrored stripes, one copy of a block group. scrub must find every
+# one (exit 1), scrub --repair must rewrite every one (exit 0), then
+# scrub is clean, fsck is clean and every file reads back byte-equal;
+# then agora scrub --watch repairs a second round by itself.
 . "$(dirname "$0")/lib.sh"
+
+faults=40 nsmall=200 nlarge=8
+[ "$AGORA_LONG" = 1 ] && faults=200 nsmall=400 nlarge=16
 
 write_conf
 step "format and start agora-metad"
@@ -18,18 +23,18 @@ step "put small and large files"
 mkdir -p "$T/src"
 files=()
 ag mkdir /s || fail "mkdir exited $?"
-for ((i = 0; i < 200; i++)); do
+for ((i = 0; i < nsmall; i++)); do
 	mkdata "$T/src/s$i" $((RANDOM % 20000 + 1)) random
 	files+=("/s/f$i")
 done
-for ((i = 0; i < 8; i++)); do
-	mkdata "$T/src/l$i" $(((i + 1) * 1000000 + RANDOM)) random
+for ((i = 0; i < nlarge; i++)); do
+	mkdata "$T/src/l$i" $(((i % 8 + 1) * 1000000 + RANDOM)) random
 	files+=("/l$i")
 done
-for ((i = 0; i < 200; i++)); do
+for ((i = 0; i < nsmall; i++)); do
 	ag put "$T/src/s$i" "/s/f$i" || fail "put /s/f$i exited $?"
 done
-for ((i = 0; i < 8; i++)); do
+for ((i = 0; i < nlarge; i++)); do
 	ag put "$T/src/l$i" "/l$i" || fail "put /l$i exited $?"
 done
 
@@ -42,10 +47,12 @@ sed 's/^/#   /' "$T/scrub0.out"
 # inject: damage live copies, print "PAGES RECORDS STRIPS MIRRORED" (copies
 # hit), then the live pages and erasure-coded stripes there were.
 inject() {
-	python3 - "$T" "$NDRIVES" <<'PY'
+	python3 - "$T" "$NDRIVES" "$faults" "${AGORA_SEED:-}" <<'PY'
 import os, random, struct, sys
-top, n = sys.argv[1], int(sys.argv[2])
-rng = random.Random(int.from_bytes(os.urandom(4), "little"))
+top, n, faults = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+seed = int(sys.argv[4]) if sys.argv[4] else int.from_bytes(os.urandom(4), "little")
+sys.stderr.write("# faults placed with AGORA_SEED=%d\n" % seed)
+rng = random.Random(seed)
 drives = ["%s/d%d" % (top, i) for i in range(n)]
 fs = [open(p, "r+b") for p in drives]
 def rd(d, off, ln):
@@ -104,9 +111,17 @@ while todo:
                 nbytes = struct.unpack_from("<I", p, c + 4 + sl)[0]
                 if nbytes:
                     mirrored.append((seg, t, nbytes))
+# the budget of faults: a tenth in records (at most 8: one copy each of
+# the older ones), a tenth in mirrored copies, four tenths in pages, the
+# rest in strips (each kind as far as its live copies allow)
+want_rec = min(8, max(3, faults // 10))
+want_mirr = max(1, faults // 10)
+want_pages = max(1, (faults * 4) // 10)
 npages = nrec = nstrip = 0
-for a in rng.sample(pages, min(len(pages), 12)):
-    for c in rng.sample(range(3), rng.randint(1, 2)):
+for a in rng.sample(pages, len(pages)):
+    if npages >= want_pages:
+        break
+    for c in rng.sample(range(3), min(rng.randint(1, 2), want_pages - npages)):
         d, off = place(a, c)
         damage(d, off, psize)
         npages += 1
@@ -116,7 +131,7 @@ for a in rng.sample(pages, min(len(pages), 12)):
 gen_hit = False
 from_zero = ["zeros", "random"]
 for g in [g for g in sorted(recs) if newest - 8 <= g < newest]:
-    if len(recs[g]) < 2:
+    if len(recs[g]) < 2 or nrec >= want_rec:
         continue
     d, s, _ = rng.choice(recs[g])
     others = [struct.unpack_from("<Q", rd(o, 4096 + s * 4096, 16), 8)[0]
@@ -138,23 +153,30 @@ for g in [g for g in sorted(recs) if newest - 8 <= g < newest]:
     else:
         damage(d, 4096 + s * 4096, 4092, 16)
     nrec += 1
-for seg, t in rng.sample(stripes, min(len(stripes), 10)):
-    for i in rng.sample(range(w), rng.randint(1, m)):
+# mirrored: one copy of a group (of m + 1), so a majority is left
+groups = w // (m + 1)
+nmirr = 0
+for seg, t, nbytes in rng.sample(mirrored, len(mirrored)):
+    for g in rng.sample(range(min(groups, (nbytes + strip - 1) // strip)),
+                        min(groups, (nbytes + strip - 1) // strip)):
+        if nmirr >= want_mirr:
+            break
+        ln = min(strip, nbytes - g * strip)
+        r = rng.randrange(m + 1)
+        j = g if r == 0 else groups + g * m + r - 1
+        slot = t * w + j
+        damage(slot % n, (1 << 20) + seg * segsize + (slot // n) * strip, ln)
+        nmirr += 1
+# strips: at most m of a stripe, the rest of the budget
+for seg, t in rng.sample(stripes, len(stripes)):
+    left = faults - npages - nrec - nmirr - nstrip
+    if left <= 0:
+        break
+    for i in rng.sample(range(w), min(rng.randint(1, m), left)):
         slot = t * w + i
         damage(slot % n, (1 << 20) + seg * segsize + (slot // n) * strip,
                strip)
         nstrip += 1
-# mirrored: one copy of one group (of m + 1), so a majority is left
-groups = w // (m + 1)
-nmirr = 0
-for seg, t, nbytes in rng.sample(mirrored, min(len(mirrored), 6)):
-    g = rng.randrange(min(groups, (nbytes + strip - 1) // strip))
-    ln = min(strip, nbytes - g * strip)
-    r = rng.randrange(m + 1)
-    j = g if r == 0 else groups + g * m + r - 1
-    slot = t * w + j
-    damage(slot % n, (1 << 20) + seg * segsize + (slot // n) * strip, ln)
-    nmirr += 1
 for f in fs:
     f.flush()
     os.fsync(f.fileno())
@@ -170,6 +192,7 @@ step "inject faults in live copies"
 read -r np nr ns nm lp ls < <(inject) || fail "injection failed"
 say "damaged $np page copies (of $lp live pages), $nr commit record copies, $ns strips (of $ls stripes), $nm mirrored copies"
 [ "$np" -gt 0 ] && [ "$nr" -gt 0 ] && [ "$ns" -gt 0 ] || fail "nothing injected"
+[ $((np + nr + ns + nm)) -eq "$faults" ] || fail "$((np + nr + ns + nm)) faults placed, not $faults"
 
 step "scrub finds every fault"
 rc=0
@@ -180,6 +203,7 @@ grep -E '^(generation|pages|records|strips|mirrored|read|damage|clean)' "$T/scru
 [ "$(found records)" -eq "$nr" ] || fail "scrub found $(found records) record copies, $nr damaged"
 [ "$(found strips)" -eq "$ns" ] || fail "scrub found $(found strips) strips, $ns damaged"
 [ "$(found mirrored)" -eq "$nm" ] || fail "scrub found $(found mirrored) mirrored copies, $nm damaged"
+say "found $faults of $faults faults"
 
 step "scrub --repair rewrites every fault"
 rc=0
@@ -203,6 +227,7 @@ repaired_all pages "$np"
 repaired_all records "$nr"
 repaired_all strips "$ns"
 repaired_all mirrored "$nm"
+say "repaired $(($(fixed pages) + $(fixed records) + $(fixed strips) + $(fixed mirrored))) of $faults faults"
 
 step "scrub is clean, fsck is clean, every file reads back"
 rc=0
