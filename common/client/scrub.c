@@ -17,6 +17,14 @@
  * changed meanwhile is counted as skipped, not repaired. The recheck and
  * the write are not locked against agora-metad: the guarantee is the
  * narrowing, not an exclusion (agora(8) says so).
+ *
+ * A blank ring slot is damage too where the newest record of that slot
+ * was written (its lane): zeros over a record look like a slot never
+ * used. Erasure-coded stripes are read in batches, each drive's rows of
+ * a batch in one request and all drives at once, and the strips rebuilt
+ * for one drive are written back in runs: a scrub reads at the drives'
+ * sequential rate, and a rebuild (rebuild.c, a scrub narrowed to one
+ * drive, scrub.h) writes its drive in large requests.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,8 +38,10 @@
 #include "commit.h"
 #include "ec.h"
 #include "format.h"
+#include "geometry.h"
 #include "keys.h"
 #include "page.h"
+#include "pool.h"
 #include "scrub.h"
 #include "util.h"
 
@@ -56,7 +66,14 @@ struct scrub {
 	struct ag_ec *ec;
 	const struct ag_scrub_focus *f; /* NULL: everything */
 	uint64_t drives;      /* the drives whose copies are read */
+	uint64_t refreshed_ns; /* when the newest root was last read */
 };
+
+/* How old the newest root may be when a repair checks a stripe record
+ * against it: reading it costs a read of every drive's ring, which a
+ * rebuild paid for each of its stripes. A stripe is reused only after
+ * its segment was freed, leased and written again, which takes longer. */
+#define REFRESH_NS 20000000ull
 
 /* Whether any of the w slots from first (of a segment) lie on a drive
  * this run reads. */
@@ -514,7 +531,12 @@ static int stripe_unchanged(struct scrub *s, const struct stripe_ref *sr)
 	struct ag_tree *t;
 	int rc;
 
-	if (ag_cluster_refresh(s->c) || ag_cl_tree(s->c, &t))
+	if (ag_now_ns() - s->refreshed_ns >= REFRESH_NS) {
+		if (ag_cluster_refresh(s->c))
+			return 0;
+		s->refreshed_ns = ag_now_ns();
+	}
+	if (ag_cl_tree(s->c, &t))
 		return 0;
 	rc = ag_tree_get(t, k, ag_key_stripe(k, sr->seg, sr->stripe), v, &vl);
 	ag_tree_close(t);
@@ -523,16 +545,128 @@ static int stripe_unchanged(struct scrub *s, const struct stripe_ref *sr)
 	return !rc && vl == sr->vlen && !memcmp(v, sr->val, vl);
 }
 
+/* Erasure-coded stripes read a batch at a time: each drive reads its
+ * rows of slots under the batch's stripes in one request, all drives at
+ * once (pool.h), as a sequential reader would; a strip at a time, drive
+ * after drive, is latency, not bandwidth. */
+#define BATCH_STRIPES 16
+
+/* Rebuilt strips of one drive that lie one after the other, on the
+ * drive and in the batch's buffer, written in one request (a rebuild
+ * rebuilds every strip of its drive: a request per batch, not per
+ * strip). */
+struct strip_run {
+	uint8_t *buf;
+	uint64_t off, len;
+	uint32_t n;		/* strips in it */
+};
+
+struct batch {
+	uint32_t seg, t0, t1;	/* stripes [t0, t1) of segment seg */
+	uint64_t row0, rows;	/* the rows of slots under them */
+	uint32_t strip;
+	uint8_t *buf[AG_MAX_DRIVES]; /* rows strips of drive d */
+	int rc[AG_MAX_DRIVES];	     /* its read's result */
+	struct strip_run run[AG_MAX_DRIVES]; /* to write to drive d */
+};
+
+/* Write drive d's run of rebuilt strips, and count them. */
+static void flush_run(struct scrub *s, struct batch *b, int d)
+{
+	struct strip_run *r = &b->run[d];
+
+	if (!r->n)
+		return;
+	if (ag_drive_write(s->c->ds, d, r->buf, r->len, r->off))
+		s->r->strips.unrepairable += r->n;
+	else
+		s->r->strips.repaired += r->n;
+	r->n = 0;
+}
+
+static void flush_runs(struct scrub *s, struct batch *b)
+{
+	int d;
+
+	for (d = 0; d < s->c->ds->n; d++)
+		flush_run(s, b, d);
+}
+
+/* Write the rebuilt strip at buf to drive d at off, with the strips
+ * before it when they are its neighbours. */
+static void queue_strip(struct scrub *s, struct batch *b, int d,
+			uint8_t *buf, uint64_t off)
+{
+	struct strip_run *r = &b->run[d];
+
+	if (r->n && (r->off + r->len != off || r->buf + r->len != buf))
+		flush_run(s, b, d);
+	if (!r->n) {
+		r->buf = buf;
+		r->off = off;
+		r->len = 0;
+	}
+	r->len += b->strip;
+	r->n++;
+}
+
+static int read_rows(struct ag_drives *ds, int d, void *arg)
+{
+	struct batch *b = arg;
+
+	return ag_drive_read(ds, d, b->buf[d], b->rows * b->strip,
+			     ag_slot_offset(&ds->label, b->seg,
+					    b->row0 * ds->label.ndrives,
+					    b->strip));
+}
+
+/* Read the rows under stripes [t0, t1) of seg from every present drive
+ * (what the last batch rebuilt written first). */
+static void batch_read(struct scrub *s, struct batch *b, uint32_t seg,
+		       uint32_t t0, uint32_t t1)
+{
+	const struct ag_label *l = &s->c->ds->label;
+	uint32_t w = l->ec_k + l->ec_m;
+
+	flush_runs(s, b);
+	b->seg = seg;
+	b->t0 = t0;
+	b->t1 = t1;
+	b->row0 = (uint64_t)t0 * w / l->ndrives;
+	b->rows = ((uint64_t)t1 * w - 1) / l->ndrives + 1 - b->row0;
+	ag_pool_run_on(s->c->ds, ag_drives_present(s->c->ds), read_rows, b,
+		       b->rc);
+}
+
+/* Strip j of stripe t of the batch, and whether it was read: read alone
+ * when the read of its drive's rows failed (one bad block must not make
+ * every strip of the batch on that drive missing). */
+static uint8_t *batch_strip(struct scrub *s, const struct batch *b,
+			    uint32_t t, uint32_t j, uint8_t *ok)
+{
+	const struct ag_label *l = &s->c->ds->label;
+	uint64_t slot = (uint64_t)t * (l->ec_k + l->ec_m) + j;
+	int d = ag_slot_drive(l, slot);
+	uint8_t *p = b->buf[d] + (slot / l->ndrives - b->row0) * b->strip;
+
+	*ok = !b->rc[d];
+	if (b->rc[d] < 0 && s->c->ds->d[d].state == AG_DRIVE_OK)
+		*ok = !ag_drive_read(s->c->ds, d, p, b->strip,
+				     ag_slot_offset(l, b->seg, slot, b->strip));
+	return p;
+}
+
 static void scrub_ec(struct scrub *s, const struct stripe_ref *sr,
-		     uint8_t *const *bufs)
+		     struct batch *b)
 {
 	const struct ag_label *l = &s->c->ds->label;
 	struct ag_scrub_kind *k = &s->r->strips;
 	uint32_t i, n = l->ec_k + l->ec_m, nbad = 0;
 	uint8_t ok[AG_MAX_DRIVES], good[AG_EC_MAX];
+	uint8_t *bufs[AG_EC_MAX];
 
-	if (ag_stripes_read_raw(s->c->stripes, sr->seg, sr->stripe, bufs, ok))
-		memset(ok, 0, n);
+	for (i = 0; i < n; i++)
+		bufs[i] = batch_strip(s, b, sr->stripe, i, &ok[i]);
 	advance(s, (uint64_t)n * l->strip_size);
 	for (i = 0; i < n; i++) {
 		int d = ag_slot_drive(l, (uint64_t)sr->stripe * n + i);
@@ -572,14 +706,12 @@ static void scrub_ec(struct scrub *s, const struct stripe_ref *sr,
 		if (good[i] || s->c->ds->d[d].state != AG_DRIVE_OK)
 			continue;
 		if (ag_crc32c(bufs[i], l->strip_size) !=
-			    get_le32(sr->val + 4 * i) ||
-		    ag_drive_write(s->c->ds, d, bufs[i], l->strip_size,
-				   ag_slot_offset(l, sr->seg, slot,
-						  l->strip_size))) {
+		    get_le32(sr->val + 4 * i)) {
 			k->unrepairable++;
 			continue;
 		}
-		k->repaired++;
+		queue_strip(s, b, d, bufs[i],
+			    ag_slot_offset(l, sr->seg, slot, l->strip_size));
 	}
 }
 
@@ -628,25 +760,41 @@ static void scrub_mirrored(struct scrub *s, const struct stripe_ref *sr)
 static int scrub_stripes(struct scrub *s)
 {
 	const struct ag_label *l = &s->c->ds->label;
-	uint8_t *bufs[AG_EC_MAX] = { 0 };
-	uint32_t i, n = l->ec_k + l->ec_m;
-	size_t j;
-	int rc = -ENOMEM;
+	struct batch b = { .strip = l->strip_size, .t1 = 0 };
+	uint32_t n = l->ec_k + l->ec_m;
+	size_t j, rows = (size_t)BATCH_STRIPES * n / l->ndrives + 2;
+	/* held to a rate, a batch takes half a second at most: its reads
+	 * come at once, and its end is where a rebuild's cursor moves */
+	uint32_t per_batch = s->o->rate_mb > 0 ?
+		(uint32_t)AG_MAX(1.0, AG_MIN((double)BATCH_STRIPES,
+			s->o->rate_mb * 5e5 / ((double)n * l->strip_size))) :
+		BATCH_STRIPES;
+	int i, rc = -ENOMEM;
 
-	for (i = 0; i < n; i++) {
-		bufs[i] = ag_alloc_aligned(l->strip_size);
-		if (!bufs[i])
+	for (i = 0; i < (int)l->ndrives; i++) {
+		b.buf[i] = ag_alloc_aligned(rows * l->strip_size);
+		if (!b.buf[i])
 			goto out;
 	}
+	b.seg = UINT32_MAX;
 	for (j = 0; j < s->nstripes; j++) {
 		const struct stripe_ref *sr = &s->stripes[j];
 
-		if (sr->vlen == 4)
+		if (sr->vlen == 4) {
 			scrub_mirrored(s, sr);
-		else if (sr->vlen == 4 * n)
-			scrub_ec(s, sr, bufs);
-		if (s->f && s->f->stripe_done) {
-			/* where a later run goes on from */
+		} else if (sr->vlen == 4 * n) {
+			if (sr->seg != b.seg || sr->stripe < b.t0 ||
+			    sr->stripe >= b.t1)
+				batch_read(s, &b, sr->seg, sr->stripe,
+					   AG_MIN(sr->stripe + per_batch,
+						  ag_segment_stripes(l)));
+			scrub_ec(s, sr, &b);
+		}
+		/* where a later run goes on from, once a batch is written */
+		if (s->f && s->f->stripe_done &&
+		    (j + 1 == s->nstripes || sr[1].seg != b.seg ||
+		     sr[1].stripe >= b.t1)) {
+			flush_runs(s, &b);
 			rc = j + 1 < s->nstripes ?
 			     s->f->stripe_done(s->f->arg, sr[1].seg,
 					       sr[1].stripe, s->done, s->total) :
@@ -659,8 +807,9 @@ static int scrub_stripes(struct scrub *s)
 	}
 	rc = 0;
 out:
-	for (i = 0; i < n; i++)
-		free(bufs[i]);
+	flush_runs(s, &b);
+	for (i = 0; i < (int)l->ndrives; i++)
+		free(b.buf[i]);
 	return rc;
 }
 

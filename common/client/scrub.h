@@ -17,8 +17,8 @@
 struct ag_scrub_focus {
 	uint64_t drives;
 	uint32_t from_seg, from_stripe;
-	/* after each stripe, the next one's place; nonzero stops the run
-	 * with that error (NULL: not called) */
+	/* after a batch of stripes is read and rebuilt, the next stripe's
+	 * place; nonzero stops the run with that error (NULL: not called) */
 	int (*stripe_done)(void *arg, uint32_t next_seg, uint32_t next_stripe,
 			   uint64_t done, uint64_t total);
 	void *arg;
