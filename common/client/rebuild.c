@@ -218,9 +218,11 @@ int ag_drive_replace(struct ag_cluster *c, int drive, const char *path,
 	r->resumed = rc;
 	r->from_seg = rb.cur.seg;
 	r->from_stripe = rb.cur.stripe;
-	if (o->out && r->resumed)
+	if (o->out && r->resumed) {
 		fprintf(o->out, "rebuild: drive %d goes on from segment %u "
 			"stripe %u\n", drive, rb.cur.seg, rb.cur.stripe);
+		fflush(o->out);
+	}
 	/* the daemons' writes must reach the new drive before it is read:
 	 * metad looks each second, gateways each third of a lease */
 	if (settle < 0)
