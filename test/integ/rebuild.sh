@@ -3,8 +3,9 @@
 # With agora-metad and agora-fused running, files are written, drive 2 is
 # removed (both daemons mark it failed, status says so, writes go on), and
 # agora drive replace 2 formats a new drive there and rebuilds it, slowed
-# down, while files go on being written through the mount; it is killed
-# with -9 halfway and run again, and goes on from its cursor. Both daemons
+# down, while files go on being written and read through the mount; it is
+# killed with -9 halfway (10 times, each going on from the cursor, with
+# AGORA_LONG=1) and run again, and goes on from its cursor. Both daemons
 # take the new drive in by themselves; status says degraded until then.
 # Then scrub is clean, fsck is clean,
 # and with drives 0 and 1 gone too (m = 2), every file, old and new, still
@@ -12,6 +13,8 @@
 . "$(dirname "$0")/lib.sh"
 
 M=$T/mnt
+rounds=1 rate=3 run=8
+[ "$AGORA_LONG" = 1 ] && rounds=10 rate=1 run=6
 write_conf
 ag mkfs >/dev/null || fail "mkfs exited $?"
 metad_start
@@ -61,22 +64,33 @@ ag status 2>/dev/null | grep -q '^degraded   1 of 6 drives not ok: serving on' |
 expect_fail "replace of a whole drive" "is in use and no rebuild" ag drive replace 3 "$T/d3"
 expect_fail "replace at another path" "names $T/d2 for drive 2" ag drive replace 2 "$T/elsewhere"
 
-step "drive replace 2, slowed down, killed with -9 halfway"
-"$AGORA" -c "$CONF" drive replace 2 "$T/d2" --rate 3 \
-	>"$T/replace1.out" 2>&1 &
-rpid=$!
-started_pids+=("$rpid")
-logged "$T/metad.log" "drive 2 ($T/d2): a new drive for this slot, in use again"
-# writes while it runs go to the new drive as well
-for ((i = 0; i < 3; i++)); do
-	put_synced "c$i" $((700000 + RANDOM))
+step "drive replace 2, slowed down, killed with -9 halfway ($rounds times)"
+# a run waits ~3 s for the daemons, then keeps its cursor every 2 s
+at=-1
+for ((r = 1; r <= rounds; r++)); do
+	"$AGORA" -c "$CONF" drive replace 2 "$T/d2" --rate "$rate" \
+		>"$T/replace$r.out" 2>&1 &
+	rpid=$!
+	started_pids+=("$rpid")
+	[ "$r" -gt 1 ] || logged "$T/metad.log" "drive 2 ($T/d2): a new drive for this slot, in use again"
+	# writes while it runs go to the new drive as well
+	put_synced "c$r" $((700000 + RANDOM))
+	sleep "$run"
+	kill -KILL "$rpid" 2>/dev/null || fail "drive replace ended before it was killed: $(cat "$T/replace$r.out")"
+	wait "$rpid" 2>/dev/null || true
+	grep -q "drive 2 rebuilt" "$T/replace$r.out" && fail "drive replace ended before it was killed"
+	if [ "$r" -gt 1 ]; then
+		from=$(awk '/^rebuild: drive 2 goes on from segment/ { print $8 * 1000000 + $10 }' "$T/replace$r.out")
+		[ -n "$from" ] || fail "round $r did not go on from the cursor: $(head -n 2 "$T/replace$r.out")"
+		[ "$from" -gt "$at" ] || fail "round $r went on from $from, not past $at"
+		at=$from
+	fi
+	[ "$(drive_state 2)" = ok ] || fail "status shows drive 2 as $(drive_state 2) during its rebuild"
+	# reads of a drive half rebuilt are served right
+	for f in "${files[@]}"; do
+		cmp -s "$T/src.$f" "$M/$f" || fail "$f reads back wrong through the mount during the rebuild"
+	done
 done
-# it waits ~3 s for the daemons, then keeps its cursor every 2 s
-sleep 8
-kill -KILL "$rpid" 2>/dev/null || fail "drive replace ended before it was killed: $(cat "$T/replace1.out")"
-wait "$rpid" 2>/dev/null || true
-grep -q "drive 2 rebuilt" "$T/replace1.out" && fail "drive replace ended before it was killed"
-[ "$(drive_state 2)" = ok ] || fail "status shows drive 2 as $(drive_state 2) during its rebuild"
 
 step "drive replace 2 again goes on from its cursor"
 put_synced d0 1500000
