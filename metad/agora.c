@@ -156,7 +156,9 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 	struct ag_status st;
 	struct ag_usage u;
 	char a[32], b[32], d[32];
-	int i, rc, counted, down = 0;
+	int i, rc, counted, down = 0, rb;
+	uint32_t rb_seg, rb_stripe;
+	uint64_t rb_done;
 
 	(void)cfg;
 	(void)argc;
@@ -196,13 +198,19 @@ static int cmd_status(struct ag_cluster *c, const char *cfg, int argc,
 			printf(", %u damaged commit record%s",
 			       st.drives[i].bad_records,
 			       st.drives[i].bad_records > 1 ? "s" : "");
+		rb = ag_drive_rebuilding(c, i, &rb_seg, &rb_stripe, &rb_done);
+		if (rb == 1)
+			printf(", rebuilding: at segment %u stripe %u, %llu MiB "
+			       "read (agora drive replace %d %s goes on)", rb_seg,
+			       rb_stripe, (unsigned long long)(rb_done >> 20), i,
+			       st.drives[i].path);
 		printf("\n");
-		down += st.drives[i].state != 0;
+		down += st.drives[i].state != 0 || rb == 1;
 	}
 	if (down)
-		printf("degraded   %d of %d drives not ok: serving on with the "
-		       "others (up to %d may be missing); agora drive replace "
-		       "rebuilds one\n", down, st.ndrives, st.ec_m);
+		printf("degraded   %d of %d drives missing, failed or being "
+		       "rebuilt: serving on with the others (up to %d may be "
+		       "missing)\n", down, st.ndrives, st.ec_m);
 	human(a, sizeof(a), st.capacity_bytes);
 	human(b, sizeof(b), st.free_bytes);
 	human(d, sizeof(d), st.used_bytes);

@@ -406,6 +406,11 @@ struct ag_rebuild_report {
 int ag_drive_replace(struct ag_cluster *c, int drive, const char *path,
 		     const struct ag_rebuild_opts *o,
 		     struct ag_rebuild_report *r);
+/* Whether drive is a new one whose rebuild is under way or was cut
+ * short (its cursor): 1, with the next stripe to rebuild and the bytes
+ * read so far; 0 when not; a negative errno when it cannot be read. */
+int ag_drive_rebuilding(struct ag_cluster *c, int drive, uint32_t *seg,
+			uint32_t *stripe, uint64_t *done);
 
 /* Cleaning (clean.c): copy the live chunks out of data segments into
  * fresh full-width erasure-coded stripes, so that the segments empty and

@@ -132,6 +132,33 @@ static int stripe_done(void *arg, uint32_t seg, uint32_t stripe,
 	return cursor_write(rb);
 }
 
+int ag_drive_rebuilding(struct ag_cluster *c, int drive, uint32_t *seg,
+			uint32_t *stripe, uint64_t *done)
+{
+	struct ag_drives *ds = c->ds;
+	uint8_t *b;
+	struct cursor cur;
+	int rc;
+
+	if (drive < 0 || drive >= ds->n)
+		return -EINVAL;
+	if (ds->d[drive].state != AG_DRIVE_OK)
+		return 0;
+	b = ag_alloc_aligned(AG_BLOCK);
+	if (!b)
+		return -ENOMEM;
+	rc = ag_drive_read(ds, drive, b, AG_BLOCK, AG_REBUILD_OFF);
+	if (!rc)
+		rc = !cursor_decode(b, ds, drive, ds->d[drive].born, &cur);
+	free(b);
+	if (rc == 1) {
+		*seg = cur.seg;
+		*stripe = cur.stripe;
+		*done = cur.done;
+	}
+	return rc;
+}
+
 /* Whether path names drive i's place in the configuration. */
 static int same_place(const struct ag_drive *d, const char *path)
 {

@@ -59,7 +59,7 @@ put_synced b0 2000000
 logged "$T/metad.log" "drive 2 ($T/d2) was removed: marked failed"
 logged "$T/fused-mnt.log" "drive 2 ($T/d2) was removed: marked failed"
 [ "$(drive_state 2)" = MISSING ] || fail "status shows drive 2 as $(drive_state 2), not MISSING"
-ag status 2>/dev/null | grep -q '^degraded   1 of 6 drives not ok: serving on' ||
+ag status 2>/dev/null | grep -q '^degraded   1 of 6 drives missing, failed or being rebuilt: serving on' ||
 	fail "status does not say the cluster is degraded: $(ag status 2>/dev/null | grep -A1 '^drives')"
 expect_fail "replace of a whole drive" "is in use and no rebuild" ag drive replace 3 "$T/d3"
 expect_fail "replace at another path" "names $T/d2 for drive 2" ag drive replace 2 "$T/elsewhere"
@@ -86,6 +86,10 @@ for ((r = 1; r <= rounds; r++)); do
 		at=$from
 	fi
 	[ "$(drive_state 2)" = ok ] || fail "status shows drive 2 as $(drive_state 2) during its rebuild"
+	ag status 2>/dev/null | grep -q "^ *2 ok .*, rebuilding: at segment" ||
+		fail "status does not say drive 2 is being rebuilt: $(ag status 2>/dev/null | grep '^  *2 ')"
+	ag status 2>/dev/null | grep -q '^degraded   1 of 6 drives' ||
+		fail "status does not say the cluster is degraded during the rebuild"
 	# reads of a drive half rebuilt are served right
 	for f in "${files[@]}"; do
 		cmp -s "$T/src.$f" "$M/$f" || fail "$f reads back wrong through the mount during the rebuild"
