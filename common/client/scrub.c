@@ -336,7 +336,10 @@ static int newest_copy(struct scrub *s, int skip, uint32_t slot,
 	return found;
 }
 
-/* The drives rec was written to: the lane of its pages (commit.h). */
+/* Drives rec was written to for sure: those holding copies of the pages
+ * it lists, its lane (commit.h). Not the drives a lane short of a quorum
+ * added, nor those of a record that lists no pages (every drive present
+ * then): which were present when it was written, nothing says. */
 static uint64_t record_lane(struct scrub *s, const struct ag_commit_rec *rec)
 {
 	const struct ag_label *l = &s->c->ds->label;
@@ -349,7 +352,7 @@ static uint64_t record_lane(struct scrub *s, const struct ag_commit_rec *rec)
 			pages |= 1ull << ag_slot_drive(l, (rec->pages[i] &
 							   0xffff) *
 							  AG_PAGE_COPIES + c);
-	return ag_commit_lane(s->c->ds, pages);
+	return pages;
 }
 
 /* A whole copy of the record damaged copy b held: of the generation its
@@ -429,9 +432,9 @@ static int slot_blank(struct scrub *s, int d, uint32_t slot, uint8_t *tmp)
 }
 
 /* Blank ring slots that should hold the newest record of their slot: on
- * a drive of its lane, or on a drive this run rebuilds (a new drive's
- * ring is blank). Zeros over a whole record look like a slot never
- * written, which the ring scan passes over. */
+ * a drive of the lane of its pages, or on a drive this run rebuilds (a
+ * new drive's ring is blank). Zeros over a whole record look like a slot
+ * never written, which the ring scan passes over. */
 static void scrub_blank_slots(struct scrub *s, uint8_t *block,
 			      struct ag_commit_rec *rec)
 {
@@ -723,8 +726,11 @@ static void scrub_mirrored(struct scrub *s, const struct stripe_ref *sr)
 	uint8_t bad[AG_EC_MAX];
 	int nbad, repaired = 0;
 
-	nbad = ag_stripes_check_mirror(s->c->stripes, sr->seg, sr->stripe,
-				       bytes, bad);
+	/* a rebuild's drives hold no copy to believe yet: they do not vote
+	 * (with m = 1, the other copy is the right one) */
+	nbad = ag_stripes_rebuild_mirror(s->c->stripes, sr->seg, sr->stripe,
+					 bytes, s->f ? s->drives : 0, 0, bad,
+					 NULL);
 	advance(s, (uint64_t)bytes * (l->ec_m + 1));
 	if (nbad < 0) {
 		k->unrepairable++;
@@ -735,6 +741,12 @@ static void scrub_mirrored(struct scrub *s, const struct stripe_ref *sr)
 	for (i = 0; nbad && i < n; i++) {
 		if (!bad[i])
 			continue;
+		if (s->c->ds->d[ag_slot_drive(l, (uint64_t)sr->stripe * n +
+						 i)].state != AG_DRIVE_OK) {
+			/* a missing drive: not rebuilt here, as for strips */
+			nbad--;
+			continue;
+		}
 		if (bad[i] == 1)
 			k->missing++;
 		else
@@ -749,8 +761,9 @@ static void scrub_mirrored(struct scrub *s, const struct stripe_ref *sr)
 		return;
 	}
 	/* no checksum says which copy is right: the majority's is */
-	if (ag_stripes_repair_mirror(s->c->stripes, sr->seg, sr->stripe, bytes,
-				     bad, &repaired) < 0)
+	if (ag_stripes_rebuild_mirror(s->c->stripes, sr->seg, sr->stripe,
+				      bytes, s->f ? s->drives : 0, 1, bad,
+				      &repaired) < 0)
 		repaired = 0;
 	repaired = AG_MIN(repaired, nbad);
 	k->repaired += (uint64_t)repaired;

@@ -245,9 +245,12 @@ out:
  * ag_stripes_check_mirror says; with repair, write each group's copy that
  * a strict majority of its copies agree with over the bad ones of that
  * group (*repaired counts the slots rewritten; with no majority, as
- * between two copies that differ, which is right cannot be told). */
+ * between two copies that differ, which is right cannot be told). The
+ * copies on the drives of fresh have no vote, and the majority is of the
+ * readable others. */
 static int scan_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
-		       uint32_t bytes, uint8_t *bad, int repair, int *repaired)
+		       uint32_t bytes, uint64_t fresh, uint8_t *bad,
+		       int repair, int *repaired)
 {
 	uint8_t *copy[AG_EC_MAX] = { 0 }, *mem;
 	int g, r, nbad = 0;
@@ -263,28 +266,36 @@ static int scan_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
 	for (g = 0; (uint64_t)g * s->strip < bytes; g++) {
 		uint64_t lo = (uint64_t)g * s->strip;
 		uint64_t hi = AG_MIN(bytes, lo + s->strip);
-		int ok[AG_EC_MAX], agree[AG_EC_MAX] = { 0 }, best = -1, q;
+		int ok[AG_EC_MAX], vote[AG_EC_MAX], agree[AG_EC_MAX] = { 0 };
+		int best = -1, q, voters = 0;
 
-		for (r = 0; r <= s->m; r++)
+		for (r = 0; r <= s->m; r++) {
 			ok[r] = !read_copy(s, seg, t, r, lo, hi, copy[r]);
+			vote[r] = ok[r] &&
+				  !(fresh >> slot_drive(s, t, copy_slot(s, g, r)) &
+				    1);
+			voters += vote[r];
+		}
 		for (r = 0; r <= s->m; r++)
 			for (q = 0; ok[r] && q <= s->m; q++)
-				agree[r] += ok[q] &&
+				agree[r] += vote[q] &&
 					    !memcmp(copy[r], copy[q], hi - lo);
 		/* the copy most others agree with; the first on a tie */
 		for (r = 0; r <= s->m; r++)
-			if (ok[r] && (best < 0 || agree[r] > agree[best]))
+			if (vote[r] && (best < 0 || agree[r] > agree[best]))
 				best = r;
 		for (r = 0; r <= s->m; r++) {
 			int j = copy_slot(s, g, r), d = slot_drive(s, t, j);
 
 			if (!ok[r])
 				bad[j] = 1;
-			else if (memcmp(copy[r], copy[best], hi - lo))
+			else if (best < 0 ||
+				 memcmp(copy[r], copy[best], hi - lo))
 				bad[j] = 2;
 			nbad += bad[j] != 0;
 			if (!bad[j] || !repair || best < 0 ||
-			    2 * agree[best] <= s->m + 1 || !drive_ok(s, d))
+			    2 * agree[best] <= (fresh ? voters : s->m + 1) ||
+			    !drive_ok(s, d))
 				continue;
 			if (!ag_drive_write(s->ds, d, copy[best], hi - lo,
 					    slot_off(s, seg, t, j)))
@@ -298,12 +309,24 @@ static int scan_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
 int ag_stripes_check_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
 			    uint32_t bytes, uint8_t *bad)
 {
-	return scan_mirror(s, seg, t, bytes, bad, 0, NULL);
+	return scan_mirror(s, seg, t, bytes, 0, bad, 0, NULL);
 }
 
 int ag_stripes_repair_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
 			     uint32_t bytes, uint8_t *bad, int *repaired)
 {
 	*repaired = 0;
-	return scan_mirror(s, seg, t, bytes, bad, 1, repaired);
+	return scan_mirror(s, seg, t, bytes, 0, bad, 1, repaired);
+}
+
+int ag_stripes_rebuild_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
+			      uint32_t bytes, uint64_t fresh, int repair,
+			      uint8_t *bad, int *repaired)
+{
+	int none;
+
+	if (!repaired)
+		repaired = &none;
+	*repaired = 0;
+	return scan_mirror(s, seg, t, bytes, fresh, bad, repair, repaired);
 }

@@ -81,6 +81,14 @@ int ag_stripes_check_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
  * A group with no majority (two copies that differ) is left as it is. */
 int ag_stripes_repair_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
 			     uint32_t bytes, uint8_t *bad, int *repaired);
+/* Either of the two (repair or not) for a rebuild: the copies on the
+ * drives of fresh, new drives whose copies are being rebuilt, have no
+ * vote, and a group's copy is the one a strict majority of its other
+ * readable copies agree with (with m = 1, the one other copy). A fresh
+ * copy with no other readable is bad (2). repaired may be NULL. */
+int ag_stripes_rebuild_mirror(struct ag_stripes *s, uint32_t seg, uint32_t t,
+			      uint32_t bytes, uint64_t fresh, int repair,
+			      uint8_t *bad, int *repaired);
 
 /* A packer fills leased segments; one per writer thread. */
 int ag_packer_new(struct ag_stripes *s, struct ag_packer **pp);

@@ -610,6 +610,31 @@ static void test_mirrored(struct cluster *c)
 	ok(ag_stripes_check_mirror(c->s, 11, 0, 24576, bad) == 1 &&
 	   bad[0] == 2, "the check finds the copy that differs");
 	heal(ds, &dm);
+	{
+		/* two drives new, their copies of group 0 zeros (slots 2
+		 * and 3 of the stripe, on drives 2 and 3): zeros are a
+		 * majority, unless those drives do not vote */
+		uint8_t *zero = ag_alloc_aligned(STRIP);
+		uint64_t fresh = 0;
+		int j, n2, repaired = -1;
+
+		memset(zero, 0, STRIP);
+		for (j = 2; j <= 3; j++) {
+			d0 = ag_slot_drive(&ds->label, (uint64_t)j);
+			fresh |= 1ull << d0;
+			ag_drive_write(ds, d0, zero, STRIP,
+				       ag_slot_offset(&ds->label, 11, j, STRIP));
+		}
+		n2 = ag_stripes_rebuild_mirror(c->s, 11, 0, 24576, fresh, 1,
+					       bad, &repaired);
+		ok(n2 == 2 && repaired == 2 && bad[2] == 2 && bad[3] == 2,
+		   "a rebuild writes the one old copy over the two new ones "
+		   "(%d repaired)", repaired);
+		ok(ag_stripes_check_mirror(c->s, 11, 0, 24576, bad) == 0 &&
+		   read_one(c->s, &runs[first + 2], buf) == 0,
+		   "after which every copy is equal and reads right");
+		free(zero);
+	}
 
 	rc = add_run(c->p, (uint32_t)MCAP, &expect, &addr_ok);
 	ok(!rc && runs[nruns - 1].addr == AG_ADDR(11, SPAY),
