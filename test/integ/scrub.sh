@@ -180,7 +180,7 @@ for seg, t in rng.sample(stripes, len(stripes)):
 for f in fs:
     f.flush()
     os.fsync(f.fileno())
-print(npages, nrec, nstrip, nmirr, len(pages), len(stripes))
+print(npages, nrec, nstrip, nmirr, len(pages), len(stripes), newest)
 PY
 }
 
@@ -189,7 +189,7 @@ found() { awk -v k="$1" '$1 == k { print $4 + $6 }' "$T/scrub.out"; }
 fixed() { awk -v k="$1" '$1 == k { print $8 }' "$T/scrub.out"; }
 
 step "inject faults in live copies"
-read -r np nr ns nm lp ls < <(inject) || fail "injection failed"
+read -r np nr ns nm lp ls gen < <(inject) || fail "injection failed"
 say "damaged $np page copies (of $lp live pages), $nr commit record copies, $ns strips (of $ls stripes), $nm mirrored copies"
 [ "$np" -gt 0 ] && [ "$nr" -gt 0 ] && [ "$ns" -gt 0 ] || fail "nothing injected"
 [ $((np + nr + ns + nm)) -eq "$faults" ] || fail "$((np + nr + ns + nm)) faults placed, not $faults"
@@ -199,11 +199,20 @@ rc=0
 ag scrub -v >"$T/scrub.out" 2>&1 || rc=$?
 grep -E '^(generation|pages|records|strips|mirrored|read|damage|clean)' "$T/scrub.out" | sed 's/^/#   /'
 [ "$rc" -eq 1 ] || fail "scrub exited $rc, not 1"
-[ "$(found pages)" -eq "$np" ] || fail "scrub found $(found pages) page copies, $np damaged"
+# a commit of metad's own after the injection (a lapsed lease, a reuse
+# round) may replace damaged pages, which are then no longer live
+sgen=$(awk '$1 == "generation" { print $2 }' "$T/scrub.out")
+if [ "$sgen" = "$gen" ]; then
+	[ "$(found pages)" -eq "$np" ] || fail "scrub found $(found pages) page copies, $np damaged"
+else
+	[ "$(found pages)" -le "$np" ] || fail "scrub found $(found pages) page copies, $np damaged"
+	say "generation $gen became $sgen after the injection: $((np - $(found pages))) damaged page copies are no longer live"
+	np=$(found pages)
+fi
 [ "$(found records)" -eq "$nr" ] || fail "scrub found $(found records) record copies, $nr damaged"
 [ "$(found strips)" -eq "$ns" ] || fail "scrub found $(found strips) strips, $ns damaged"
 [ "$(found mirrored)" -eq "$nm" ] || fail "scrub found $(found mirrored) mirrored copies, $nm damaged"
-say "found $faults of $faults faults"
+say "found $((np + nr + ns + nm)) of $((np + nr + ns + nm)) faults still live ($faults placed)"
 
 step "scrub --repair rewrites every fault"
 rc=0
@@ -227,7 +236,7 @@ repaired_all pages "$np"
 repaired_all records "$nr"
 repaired_all strips "$ns"
 repaired_all mirrored "$nm"
-say "repaired $(($(fixed pages) + $(fixed records) + $(fixed strips) + $(fixed mirrored))) of $faults faults"
+say "repaired $(($(fixed pages) + $(fixed records) + $(fixed strips) + $(fixed mirrored))) of $((np + nr + ns + nm)) faults"
 
 step "scrub is clean, fsck is clean, every file reads back"
 rc=0
@@ -243,7 +252,7 @@ for f in "${files[@]}"; do
 done
 
 step "agora scrub --watch finds and repairs new faults by itself"
-read -r np nr ns nm lp ls < <(inject) || fail "injection failed"
+read -r np nr ns nm lp ls gen < <(inject) || fail "injection failed"
 say "damaged $np page copies, $nr commit record copies, $ns strips, $nm mirrored copies"
 printf '[scrub]\ninterval = 1\nrate = 0\n' >>"$CONF"
 "$AGORA" -c "$CONF" scrub --watch >"$T/watch.out" 2>&1 &
