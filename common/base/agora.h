@@ -146,6 +146,29 @@ int ag_xattr_acl(const char *name);
 int ag_acl_set(struct ag_cluster *c, uint64_t ino, const char *name,
 	       const void *val, size_t len, int keep_sgid);
 
+/* The POSIX permission rule, for gateways that act for a user the kernel
+ * does not check (the S3 users; the mount lets the kernel check, as
+ * default_permissions): 0 when the mode of a grants a user of uid and
+ * gid every bit of want (AG_MAY_*), -EACCES otherwise. The owner class
+ * decides for the owner, the group class for a member of the group, the
+ * other class for everyone else; uid 0 passes, except execute on a
+ * non-directory with no execute bit at all. */
+#define AG_MAY_READ 4
+#define AG_MAY_WRITE 2
+#define AG_MAY_EXEC 1
+int ag_may(const struct ag_attr *a, uint32_t uid, uint32_t gid,
+	   unsigned want);
+/* The directories a key (an object key, "a/b/c" or "a/b/") passes
+ * through, from dir (a bucket) down to the parent of its last name: each
+ * must grant search (execute), and the deepest one that exists must also
+ * grant want_dir (AG_MAY_WRITE where a write makes or removes a name
+ * there; 0 for a read). 0 or -EACCES, checked before anything says
+ * whether the key exists (a missing name ends the way: the lookup that
+ * follows says what is missing). */
+int ag_may_path(struct ag_cluster *c, const struct ag_attr *dir,
+		const char *key, uint32_t uid, uint32_t gid,
+		unsigned want_dir);
+
 /* ---- data ---- */
 
 /* Read up to len bytes at off; returns the count (short at end of file,

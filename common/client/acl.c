@@ -15,12 +15,20 @@
  *
  * The value is the layout the kernel passes (posix_acl_xattr): u32
  * version (2), then per entry u16 tag, u16 permission bits (rwx), u32 id.
+ *
+ * It is also the one home of the permission rule itself (ag_may,
+ * ag_may_path), for a gateway that acts for users the kernel never sees:
+ * agora-s3d checks each S3 user's uid and gid against the modes the
+ * mount sets, so a file made 0600 in a 0700 directory stays its owner's
+ * whichever face asks.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "agora.h"
+#include "elem.h"
+#include "keys.h"
 #include "util.h"
 
 #define ACL_VERSION 2
@@ -100,4 +108,55 @@ int ag_acl_set(struct ag_cluster *c, uint64_t ino, const char *name,
 	if (!keep_sgid)
 		in.mode &= ~(uint32_t)S_ISGID;
 	return ag_setattr(c, ino, AG_SET_MODE, &in, NULL);
+}
+
+int ag_may(const struct ag_attr *a, uint32_t uid, uint32_t gid,
+	   unsigned want)
+{
+	unsigned bits;
+
+	if (!uid) /* as CAP_DAC_OVERRIDE: all but running what no one may */
+		return !(want & AG_MAY_EXEC) || S_ISDIR(a->mode) ||
+		       (a->mode & 0111) ? 0 : -EACCES;
+	if (uid == a->uid)
+		bits = a->mode >> 6;
+	else if (gid == a->gid)
+		bits = a->mode >> 3;
+	else
+		bits = a->mode;
+	return (bits & want & 7) == (want & 7) ? 0 : -EACCES;
+}
+
+int ag_may_path(struct ag_cluster *c, const struct ag_attr *dir,
+		const char *key, uint32_t uid, uint32_t gid,
+		unsigned want_dir)
+{
+	struct ag_attr cur = *dir, next;
+	const char *p = key, *name, *rest;
+	char buf[AG_NAME_MAX + 1];
+	size_t n;
+	int rc;
+
+	for (;;) {
+		const char *after;
+
+		rc = ag_may(&cur, uid, gid, AG_MAY_EXEC);
+		if (rc)
+			return rc;
+		n = ag_path_next(&p, &name);
+		after = p;
+		if (!n || !ag_path_next(&after, &rest))
+			break; /* cur is the parent of the last name */
+		if (n > AG_NAME_MAX)
+			break; /* the lookup that follows refuses the key */
+		memcpy(buf, name, n);
+		buf[n] = 0;
+		rc = ag_lookup(c, cur.ino, buf, &next);
+		if (rc == -ENOENT || (!rc && !S_ISDIR(next.mode)))
+			break; /* the deepest directory there is */
+		if (rc)
+			return rc;
+		cur = next;
+	}
+	return want_dir ? ag_may(&cur, uid, gid, want_dir) : 0;
 }

@@ -185,6 +185,51 @@ static void test_acl(struct ag_cluster *c)
 	ag_unlink(c, AG_ROOT, "acl");
 }
 
+/* The permission rule gateways use for users the kernel never sees. */
+static void test_may(struct ag_cluster *c)
+{
+	struct ag_attr f = { .mode = S_IFREG | 0640, .uid = 10, .gid = 20 };
+	struct ag_attr b, d, x, a;
+
+	ok(!ag_may(&f, 10, 99, AG_MAY_READ | AG_MAY_WRITE) &&
+	   ag_may(&f, 10, 20, AG_MAY_EXEC) == -EACCES,
+	   "the owner class decides for the owner (rw-, no x)");
+	ok(!ag_may(&f, 11, 20, AG_MAY_READ) &&
+	   ag_may(&f, 11, 20, AG_MAY_WRITE) == -EACCES,
+	   "the group class for a member of the group");
+	ok(ag_may(&f, 11, 21, AG_MAY_READ) == -EACCES,
+	   "the other class for everyone else: EACCES");
+	f.mode = S_IFREG | 0604;
+	ok(ag_may(&f, 11, 20, AG_MAY_READ) == -EACCES &&
+	   !ag_may(&f, 11, 21, AG_MAY_READ),
+	   "the group class decides even when other would allow");
+	ok(!ag_may(&f, 0, 0, AG_MAY_READ | AG_MAY_WRITE) &&
+	   ag_may(&f, 0, 0, AG_MAY_EXEC) == -EACCES,
+	   "uid 0 passes, but executes no file without an x bit");
+
+	ok(!ag_mkdir(c, AG_ROOT, "maybkt", 0755, 10, 20, &b) &&
+	   !ag_mkdir(c, b.ino, "closed", 0700, 10, 20, &d) &&
+	   !ag_mknod(c, d.ino, "f", 0644, 10, 20, 0, &x) &&
+	   !ag_mkdir(c, b.ino, "ro", 0555, 30, 30, &a),
+	   "a bucket with a 0700 and a 0555 directory");
+	ok(!ag_may_path(c, &b, "closed/f", 10, 20, 0) &&
+	   ag_may_path(c, &b, "closed/f", 30, 30, 0) == -EACCES &&
+	   ag_may_path(c, &b, "closed/nothere", 30, 30, 0) == -EACCES,
+	   "a 0700 directory on the way: EACCES to others, missing or not");
+	ok(!ag_may_path(c, &b, "closed/new/deeper", 10, 20, AG_MAY_WRITE),
+	   "a write: the owner may add names below its directory");
+	ok(ag_may_path(c, &b, "ro/new", 30, 30, AG_MAY_WRITE) == -EACCES &&
+	   !ag_may_path(c, &b, "ro/new", 30, 30, 0),
+	   "a write in a 0555 directory: EACCES; a read passes");
+	ok(ag_may_path(c, &b, "top", 30, 30, AG_MAY_WRITE) == -EACCES &&
+	   !ag_may_path(c, &b, "top", 10, 20, AG_MAY_WRITE),
+	   "a write at the top: the bucket's own mode");
+	ag_unlink(c, d.ino, "f");
+	ag_rmdir(c, b.ino, "closed");
+	ag_rmdir(c, b.ino, "ro");
+	ag_rmdir(c, AG_ROOT, "maybkt");
+}
+
 /* A random sequence of writes and truncates, compared with a model. */
 static void test_data_model(struct ag_cluster *c)
 {
@@ -1209,6 +1254,7 @@ int main(void)
 		test_namespace(c);
 		test_long_symlink(c);
 		test_acl(c);
+		test_may(c);
 		test_data_model(c);
 		test_dedup(c);
 		test_big_offset(c);
