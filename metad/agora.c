@@ -36,6 +36,7 @@ static int opt_bytes, opt_force, opt_long, opt_recursive, opt_verbose;
 static int opt_repair, opt_destage_only, opt_watch;
 static double opt_rate_mb;
 static long opt_uid, opt_gid; /* user add --uid/--gid */
+static const char *opt_key, *opt_secret; /* user add --key/--secret */
 
 static int fail(const char *what, int rc)
 {
@@ -936,16 +937,32 @@ static int cmd_user(struct ag_cluster *c, const char *cfg, int argc,
 	}
 	if (strcmp(argv[0], "add") || argc != 2) {
 		fprintf(stderr, "usage: agora -c CONFIG user add NAME "
-			"[--uid N --gid N] | list | remove NAME\n");
+			"[--uid N --gid N] [--key ACCESS --secret SECRET] | "
+			"list | remove NAME\n");
 		return 2;
 	}
 	if (strlen(argv[1]) >= sizeof(u.name)) {
 		fprintf(stderr, "agora: user name too long\n");
 		return 2;
 	}
+	if (!opt_key != !opt_secret ||
+	    (opt_key && (strlen(opt_key) >= sizeof(u.access) ||
+			 strlen(opt_secret) >= sizeof(u.secret)))) {
+		fprintf(stderr, "agora: --key (up to %zu characters) and "
+			"--secret (up to %zu) go together\n",
+			sizeof(u.access) - 1, sizeof(u.secret) - 1);
+		return 2;
+	}
 	snprintf(u.name, sizeof(u.name), "%s", argv[1]);
-	rc = random_string(u.access, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
-	if (!rc)
+	if (opt_key) {
+		snprintf(u.access, sizeof(u.access), "%s", opt_key);
+		snprintf(u.secret, sizeof(u.secret), "%s", opt_secret);
+		rc = 0;
+	} else {
+		rc = random_string(u.access, 20,
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+	}
+	if (!rc && !opt_key)
 		rc = random_string(u.secret, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				   "abcdefghijklmnopqrstuvwxyz0123456789+/");
 	if (!rc)
@@ -973,8 +990,8 @@ static const struct cmd cmds[] = {
 	{ "clean", "clean [--rate MB/s] [--destage-only] [--watch] [-v]", 0, 0,
 	  2, cmd_clean },
 	{ "reduce", "reduce [--rate MB/s] [-v]", 0, 0, 2, cmd_reduce },
-	{ "user", "user add NAME [--uid N --gid N] | list | remove NAME", 1, 2,
-	  2, cmd_user },
+	{ "user", "user add NAME [--uid N --gid N] [--key ACCESS --secret "
+	  "SECRET] | list | remove NAME", 1, 2, 2, cmd_user },
 };
 
 static void usage(FILE *f)
@@ -993,6 +1010,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "uid", required_argument, NULL, 'U' },
 		{ "gid", required_argument, NULL, 'G' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "secret", required_argument, NULL, 'S' },
 		{ "repair", no_argument, NULL, 'R' },
 		{ "rate", required_argument, NULL, 'M' },
 		{ "destage-only", no_argument, NULL, 'D' },
@@ -1017,6 +1036,8 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case 'U': opt_uid = strtol(optarg, NULL, 10); break;
 		case 'G': opt_gid = strtol(optarg, NULL, 10); break;
+		case 'K': opt_key = optarg; break;
+		case 'S': opt_secret = optarg; break;
 		case 'R': opt_repair = 1; break;
 		case 'M': opt_rate_mb = strtod(optarg, NULL); break;
 		case 'D': opt_destage_only = 1; break;
