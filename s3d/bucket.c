@@ -1,8 +1,9 @@
 /*
  * bucket.c - bucket operations. A bucket is a top-level directory whose
  * name follows S3's bucket naming rules; other top-level names (such as
- * the multipart staging directory) are never buckets. Every user sees
- * every bucket: the cluster is one tenant, POSIX owners say who made what.
+ * the multipart staging directory) are never buckets. A bucket's owner is
+ * its directory's (access.c); a user lists the buckets it owns or is
+ * granted something on.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -57,6 +58,23 @@ enum s3_err s3_bucket_lookup(struct s3_req *r, const char *name,
 	return rc ? S3_INTERNAL : S3_OK;
 }
 
+/* Whether the bucket a is r's user's, or granted to it at all. */
+static int visible(struct s3_req *r, const struct ag_attr *a)
+{
+	struct s3_acl acl;
+	int i;
+
+	if (s3_owns(r, a))
+		return 1;
+	if (s3_acl_load(r, a->ino, &acl))
+		return 0;
+	for (i = 0; i < acl.n; i++)
+		if (acl.g[i].kind != S3_GRANTEE_USER ||
+		    !strcmp(acl.g[i].id, r->user.name))
+			return 1;
+	return 0;
+}
+
 struct bucket_list {
 	struct s3_req *r;
 	struct s3_xml *x;
@@ -75,7 +93,7 @@ static int add_bucket(void *arg, const char *name, size_t nlen, uint64_t ino,
 	memcpy(n, name, nlen);
 	n[nlen] = 0;
 	if (!valid_bucket(n) || ag_getattr(bl->r->c, ino, &a) ||
-	    !S_ISDIR(a.mode))
+	    !S_ISDIR(a.mode) || !visible(bl->r, &a))
 		return 0;
 	s3_iso_date(a.btime, date, sizeof(date));
 	s3_xml_raw(bl->x, "<Bucket>");
@@ -150,10 +168,11 @@ static enum s3_err location_asked(const char *body, size_t len, char *loc,
 int s3_create_bucket(struct s3_req *r)
 {
 	struct ag_attr a;
+	struct s3_acl acl;
 	char *body = NULL, loc[128], want[64];
 	size_t len;
 	enum s3_err e;
-	int rc;
+	int rc, given;
 
 	if (!valid_bucket(r->bucket))
 		return s3_error(r, S3_INVALID_BUCKET_NAME, NULL);
@@ -178,7 +197,11 @@ int s3_create_bucket(struct s3_req *r)
 	rc = ag_mkdir(r->c, AG_ROOT, r->bucket, 0755, r->user.uid, r->user.gid,
 		      &a);
 	if (rc == -EEXIST)
-		return s3_error(r, S3_BUCKET_EXISTS, NULL);
+		return s3_error(r, !s3_bucket_get(r, &a) && s3_owns(r, &a)
+				   ? S3_BUCKET_EXISTS : S3_BUCKET_TAKEN, NULL);
+	if (!rc)
+		rc = s3_acl_from_headers(r, &acl, &given) ? -EINVAL
+			: s3_bucket_acl_set(r, &a, &acl);
 	if (rc)
 		return s3_error(r, s3_errno(rc, 0), NULL);
 	snprintf(loc, sizeof(loc), "Location: /%s\r\n", r->bucket);

@@ -107,6 +107,8 @@ int s3_copy_object(struct s3_req *r)
 	if (!rc)
 		rc = replace ? s3_meta_store(r, w, 0)
 			     : s3_meta_copy(r, src.ino, w);
+	if (!rc && !replace)
+		rc = s3_acl_store_request(r, w, 0);
 	/* the same bytes: the source's MD5 stays right (not a multipart
 	 * one, whose "-N" form a copy does not keep) */
 	if (!rc && (src.flags & AG_ATTR_ETAG) && !strchr(etag, '-'))

@@ -79,9 +79,16 @@ static const struct {
 				   "Your request header section exceeds the maximum allowed size." },
 	[S3_INVALID_URI] = { 400, "InvalidURI",
 			     "Couldn't parse the specified URI." },
+	[S3_BUCKET_TAKEN] = { 409, "BucketAlreadyExists",
+			      "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again." },
 	[S3_ILLEGAL_LOCATION] = { 400, "IllegalLocationConstraintException",
 				  "The location constraint is incompatible for the region specific endpoint this request was sent to." },
 };
+
+const char *s3_err_code(enum s3_err e)
+{
+	return e > S3_OK && e < S3_ERR_COUNT ? errors[e].code : "InternalError";
+}
 
 int s3_error(struct s3_req *r, enum s3_err e, const char *detail)
 {

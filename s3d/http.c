@@ -29,27 +29,42 @@ static const struct route {
 	const char *also;
 	const char *header; /* a header that must be present, or NULL */
 	int (*run)(struct s3_req *r);
+	enum s3_need need;  /* checked before it runs (access.c) */
 } routes[] = {
-	{ "GET", SERVICE, NULL, NULL, NULL, s3_list_buckets },
-	{ "GET", BUCKET, "location", NULL, NULL, s3_bucket_location },
-	{ "GET", BUCKET, "versioning", NULL, NULL, s3_bucket_versioning },
-	{ "GET", BUCKET, "uploads", NULL, NULL, s3_list_uploads },
-	{ "GET", BUCKET, "versions", NULL, NULL, s3_list_objects },
-	{ "GET", BUCKET, NULL, NULL, NULL, s3_list_objects },
-	{ "HEAD", BUCKET, NULL, NULL, NULL, s3_head_bucket },
-	{ "PUT", BUCKET, NULL, NULL, NULL, s3_create_bucket },
-	{ "DELETE", BUCKET, NULL, NULL, NULL, s3_delete_bucket },
-	{ "POST", BUCKET, "delete", NULL, NULL, s3_delete_objects },
-	{ "POST", OBJECT, "uploads", NULL, NULL, s3_create_upload },
-	{ "POST", OBJECT, "uploadId", NULL, NULL, s3_complete_upload },
-	{ "PUT", OBJECT, "uploadId", "partNumber", NULL, s3_upload_part },
-	{ "GET", OBJECT, "uploadId", NULL, NULL, s3_list_parts },
-	{ "DELETE", OBJECT, "uploadId", NULL, NULL, s3_abort_upload },
-	{ "PUT", OBJECT, NULL, NULL, "x-amz-copy-source", s3_copy_object },
-	{ "PUT", OBJECT, NULL, NULL, NULL, s3_put_object },
-	{ "GET", OBJECT, NULL, "versionId", NULL, s3_get_object },
-	{ "HEAD", OBJECT, NULL, "versionId", NULL, s3_get_object },
-	{ "DELETE", OBJECT, NULL, "versionId", NULL, s3_delete_object },
+	{ "GET", SERVICE, NULL, NULL, NULL, s3_list_buckets, S3_NEED_SIGNED },
+	{ "GET", BUCKET, "location", NULL, NULL, s3_bucket_location,
+	  S3_NEED_READ },
+	{ "GET", BUCKET, "versioning", NULL, NULL, s3_bucket_versioning,
+	  S3_NEED_READ },
+	{ "GET", BUCKET, "acl", NULL, NULL, s3_get_acl, S3_NEED_NONE },
+	{ "PUT", BUCKET, "acl", NULL, NULL, s3_put_acl, S3_NEED_NONE },
+	{ "GET", BUCKET, "uploads", NULL, NULL, s3_list_uploads, S3_NEED_READ },
+	{ "GET", BUCKET, "versions", NULL, NULL, s3_list_objects, S3_NEED_READ },
+	{ "GET", BUCKET, NULL, NULL, NULL, s3_list_objects, S3_NEED_READ },
+	{ "HEAD", BUCKET, NULL, NULL, NULL, s3_head_bucket, S3_NEED_READ },
+	{ "PUT", BUCKET, NULL, NULL, NULL, s3_create_bucket, S3_NEED_SIGNED },
+	{ "DELETE", BUCKET, NULL, NULL, NULL, s3_delete_bucket, S3_NEED_OWNER },
+	{ "POST", BUCKET, "delete", NULL, NULL, s3_delete_objects,
+	  S3_NEED_WRITE },
+	{ "POST", OBJECT, "uploads", NULL, NULL, s3_create_upload,
+	  S3_NEED_WRITE },
+	{ "POST", OBJECT, "uploadId", NULL, NULL, s3_complete_upload,
+	  S3_NEED_WRITE },
+	{ "PUT", OBJECT, "uploadId", "partNumber", NULL, s3_upload_part,
+	  S3_NEED_WRITE },
+	{ "GET", OBJECT, "uploadId", NULL, NULL, s3_list_parts, S3_NEED_WRITE },
+	{ "DELETE", OBJECT, "uploadId", NULL, NULL, s3_abort_upload,
+	  S3_NEED_WRITE },
+	{ "GET", OBJECT, "acl", "versionId", NULL, s3_get_acl, S3_NEED_NONE },
+	{ "PUT", OBJECT, "acl", "versionId", NULL, s3_put_acl, S3_NEED_NONE },
+	{ "PUT", OBJECT, NULL, NULL, "x-amz-copy-source", s3_copy_object,
+	  S3_NEED_WRITE },
+	{ "PUT", OBJECT, NULL, NULL, NULL, s3_put_object, S3_NEED_WRITE },
+	{ "GET", OBJECT, NULL, "versionId", NULL, s3_get_object, S3_NEED_NONE },
+	{ "HEAD", OBJECT, NULL, "versionId", NULL, s3_get_object,
+	  S3_NEED_NONE },
+	{ "DELETE", OBJECT, NULL, "versionId", NULL, s3_delete_object,
+	  S3_NEED_WRITE },
 };
 
 /* Every query parameter that names a subresource or a variant of an
@@ -72,18 +87,11 @@ static const char *const subresources[] = {
 /* Request headers that ask for something the gateway does not do, and
  * the values that say only what it does anyway: any other value is
  * refused with 501 rather than stored and ignored (SSE-C data would be
- * kept in plaintext, a public-read ACL would not be public). */
+ * kept in plaintext). ACL headers are the permissions' (access.c). */
 static const struct refused {
 	const char *name;
 	const char *ok[3];  /* values meaning what we do, case-insensitive */
 } refused_headers[] = {
-	/* one tenant: every user's objects are the owner's, none public */
-	{ "x-amz-acl", { "private", "bucket-owner-full-control" } },
-	{ "x-amz-grant-full-control", { NULL } },
-	{ "x-amz-grant-read", { NULL } },
-	{ "x-amz-grant-read-acp", { NULL } },
-	{ "x-amz-grant-write", { NULL } },
-	{ "x-amz-grant-write-acp", { NULL } },
 	{ "x-amz-server-side-encryption", { NULL } },
 	{ "x-amz-server-side-encryption-aws-kms-key-id", { NULL } },
 	{ "x-amz-server-side-encryption-bucket-key-enabled", { "false" } },
@@ -737,6 +745,11 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 	}
 	if (check_version(&r)) {
 		s3_error(&r, S3_INVALID_ARGUMENT, "Invalid version id specified");
+		goto out;
+	}
+	e = s3_authorize(&r, rt->need);
+	if (e) {
+		s3_error(&r, e, NULL);
 		goto out;
 	}
 	rt->run(&r);

@@ -172,12 +172,18 @@ static int visit_dir(struct lister *l, const char *path, const struct entry *e)
 		return 0;
 	if (!strcmp(l->delim, "/") && (size_t)n > pl)
 		return emit_prefix(l, key);
-	if (!ag_getattr(l->r->c, e->ino, &a) && !(a.flags & AG_ATTR_IMPLICIT)) {
+	if (ag_getattr(l->r->c, e->ino, &a))
+		return 0; /* removed since the scan saw it */
+	if (!(a.flags & AG_ATTR_IMPLICIT)) {
 		int rc = emit_key(l, key, e->ino);
 
 		if (rc)
 			return rc;
 	}
+	/* what the user may not read and search is listed as the
+	 * directory it is, never what it holds (access.c) */
+	if (!s3_may(l->r, &a, AG_MAY_READ | AG_MAY_EXEC))
+		return 0;
 	return walk(l, e->ino, key);
 }
 
@@ -295,6 +301,8 @@ static int list_all(struct lister *l, uint64_t bucket)
 			return 0;
 		if (rc)
 			return rc;
+		if (!s3_may(l->r, &a, AG_MAY_READ | AG_MAY_EXEC))
+			return 0;
 		dir = a.ino;
 		memcpy(path + (p - l->prefix), p, n + 1);
 		path[slash - l->prefix + 1] = 0;

@@ -218,6 +218,8 @@ int s3_complete_upload(struct s3_req *r)
 		e = S3_MALFORMED_XML;
 	if (!rc && !e)
 		rc = s3_meta_copy(r, up.ino, ag_upload_build_writer(ub));
+	if (!rc && !e) /* the ACL CreateMultipartUpload asked for */
+		rc = s3_acl_copy(r, up.ino, ag_upload_build_writer(ub));
 	if (!rc && !e)
 		e = s3_key_free(r, bucket.ino, r->key);
 	/* a failed condition leaves the upload, to be completed again */

@@ -91,16 +91,12 @@ enum s3_err s3_object_find(struct s3_req *r, const char *bname,
 			   struct ag_attr *a)
 {
 	enum s3_err e = s3_bucket_lookup(r, bname, bucket);
-	int rc;
 
 	if (!e)
 		e = s3_key_check(key);
 	if (e)
 		return e;
-	rc = ag_object_find(r->c, bucket->ino, key, a);
-	if (rc == -ENOTDIR || rc == -EISDIR)
-		return S3_NO_SUCH_KEY;
-	return s3_errno(rc, 1);
+	return s3_object_access(r, bucket, key, a, S3_PERM_READ);
 }
 
 enum s3_err s3_key_free(struct s3_req *r, uint64_t bucket, const char *key)
@@ -167,7 +163,7 @@ int s3_meta_store(struct s3_req *r, struct ag_writer *w, uint64_t ino)
 		if (rc)
 			return rc;
 	}
-	return 0;
+	return s3_acl_store_request(r, w, ino);
 }
 
 int s3_meta_copy(struct s3_req *r, uint64_t src, struct ag_writer *w)

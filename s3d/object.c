@@ -595,6 +595,8 @@ static enum s3_err delete_key(struct s3_req *r, struct ag_attr *bucket,
 	enum s3_err e = s3_key_check(key);
 	int rc;
 
+	if (!e)
+		e = s3_may_write_key(r, bucket, key);
 	if (e)
 		return e;
 	if (cond == AG_EXPECT_ETAG)
@@ -679,8 +681,7 @@ int s3_delete_objects(struct s3_req *r)
 		if (e) {
 			s3_xml_raw(&x, "<Error>");
 			s3_xml_text(&x, "Key", key);
-			s3_xml_text(&x, "Code", e == S3_KEY_TOO_LONG ?
-				    "KeyTooLongError" : "InvalidArgument");
+			s3_xml_text(&x, "Code", s3_err_code(e));
 			s3_xml_raw(&x, "</Error>");
 		} else if (!quiet) {
 			s3_xml_raw(&x, "<Deleted>");

@@ -66,6 +66,7 @@ enum s3_err {
 	S3_HEADERS_TOO_LARGE,
 	S3_INVALID_URI,
 	S3_ILLEGAL_LOCATION,
+	S3_BUCKET_TAKEN,
 	S3_ERR_COUNT
 };
 
@@ -102,7 +103,8 @@ struct s3_req {
 	char *bucket, *key;     /* decoded; "" when absent */
 	struct s3_param *params;
 	int nparams;
-	struct ag_user user;
+	struct ag_user user;    /* who signed (uid S3_NOBODY: no one) */
+	int anonymous;          /* no signature: the request of no user */
 	char request_id[17];
 	int status;             /* of the reply, for the log */
 	int replied;
@@ -125,6 +127,8 @@ struct s3_req {
 /* ---- err.c ---- */
 /* Reply with the S3 error document; resource names the bucket or key. */
 int s3_error(struct s3_req *r, enum s3_err e, const char *detail);
+/* The <Code> of an error ("AccessDenied"). */
+const char *s3_err_code(enum s3_err e);
 /* The S3 error for a core error in the context of a bucket or a key. */
 enum s3_err s3_errno(int rc, int on_key);
 
@@ -283,12 +287,15 @@ enum s3_err s3_key_free(struct s3_req *r, uint64_t bucket, const char *key);
  * written over POSIX (hashing it), or it could never match. A failure
  * leaves none stored, and the condition fails. */
 void s3_etag_store(struct s3_req *r, uint64_t bucket, const char *key);
-/* Store S3 metadata (x-amz-meta-*, Content-Type, ...) from the request:
- * in the writer's publishing transaction when w, else on ino. */
+/* Store S3 metadata (x-amz-meta-*, Content-Type, ...) and the ACL from
+ * the request: in the writer's publishing transaction when w, else on
+ * ino. */
 int s3_meta_store(struct s3_req *r, struct ag_writer *w, uint64_t ino);
-/* Copy every metadata xattr of src into the writer's element. */
+/* Copy every metadata xattr of src into the writer's element (not its
+ * ACL: a copy has the one its request asks for). */
 int s3_meta_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
-/* The object bname/key: S3_OK and its attributes, or the S3 error. */
+/* The object bname/key, to be read by r's user: S3_OK and its
+ * attributes, or the S3 error (s3_object_access). */
 enum s3_err s3_object_find(struct s3_req *r, const char *bname,
 			   const char *key, struct ag_attr *bucket,
 			   struct ag_attr *a);
@@ -298,6 +305,60 @@ enum s3_err s3_bucket_lookup(struct s3_req *r, const char *name,
  * x-amz-copy-source-range (whole object when absent). */
 enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
 			   uint64_t *off, uint64_t *len);
+
+/* ---- access.c: owners, ACLs and modes (agora-s3d(8), Permissions) ---- */
+#define S3_NOBODY 65534 /* the uid and gid of an anonymous request */
+#define S3_ACL_XATTR "agora.acl" /* private: no face shows it */
+#define S3_GRANTS_MAX 32
+enum s3_perm {
+	S3_PERM_READ = 1, S3_PERM_WRITE = 2, S3_PERM_READ_ACP = 4,
+	S3_PERM_WRITE_ACP = 8, S3_PERM_FULL = 15,
+};
+enum s3_grantee { S3_GRANTEE_USER, S3_GRANTEE_ALL, S3_GRANTEE_AUTH };
+struct s3_grant {
+	unsigned perm;
+	int kind;             /* enum s3_grantee */
+	char id[65];          /* S3_GRANTEE_USER: the user's name */
+};
+struct s3_acl {
+	int n;
+	struct s3_grant g[S3_GRANTS_MAX];
+};
+/* What an operation needs of its bucket, checked before it runs
+ * (http.c's routes): nothing (object reads check the object:
+ * s3_object_access), a signature, or a permission on the bucket. */
+enum s3_need {
+	S3_NEED_NONE, S3_NEED_SIGNED, S3_NEED_READ, S3_NEED_WRITE,
+	S3_NEED_READ_ACP, S3_NEED_WRITE_ACP, S3_NEED_OWNER,
+};
+enum s3_err s3_authorize(struct s3_req *r, enum s3_need need);
+/* Whether r's user owns a (by uid; uid 0 owns everything), whether a's
+ * mode grants it want (AG_MAY_*), whether owner or ACL give it perm. */
+int s3_owns(struct s3_req *r, const struct ag_attr *a);
+int s3_may(struct s3_req *r, const struct ag_attr *a, unsigned want);
+int s3_allowed(struct s3_req *r, const struct ag_attr *a, unsigned perm);
+/* Find key in bucket for an operation that needs perm of it: S3_OK and
+ * its attributes, AccessDenied, or NoSuchKey to a user who may list. */
+enum s3_err s3_object_access(struct s3_req *r, const struct ag_attr *bucket,
+			     const char *key, struct ag_attr *a, unsigned perm);
+/* May r's user make, replace or remove key in bucket? */
+enum s3_err s3_may_write_key(struct s3_req *r, const struct ag_attr *bucket,
+			     const char *key);
+int s3_acl_load(struct s3_req *r, uint64_t ino, struct s3_acl *acl);
+/* The ACL x-amz-acl or x-amz-grant-* ask for (*given: some header did). */
+enum s3_err s3_acl_from_headers(struct s3_req *r, struct s3_acl *acl,
+				int *given);
+enum s3_err s3_acl_check(struct s3_req *r);
+/* Store acl in the writer's element (w) or on ino; the request's. */
+int s3_acl_store(struct s3_req *r, struct ag_writer *w, uint64_t ino,
+		 const struct s3_acl *acl);
+int s3_acl_store_request(struct s3_req *r, struct ag_writer *w, uint64_t ino);
+int s3_acl_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
+/* A bucket's ACL, and the mode that lets others write when it does. */
+int s3_bucket_acl_set(struct s3_req *r, const struct ag_attr *b,
+		      const struct s3_acl *acl);
+int s3_get_acl(struct s3_req *r);   /* ?acl of a bucket or an object */
+int s3_put_acl(struct s3_req *r);
 
 /* Operations, one group per file; http.c dispatches with one table. */
 int s3_list_buckets(struct s3_req *r);      /* bucket.c */

@@ -412,7 +412,13 @@ enum s3_err s3_auth_with(struct s3_req *r,
 	} else if (h) {
 		return S3_AUTH_MALFORMED; /* V2 signatures are not served */
 	} else {
-		return S3_ACCESS_DENIED;
+		/* no one: the permissions decide (access.c) */
+		memset(&r->user, 0, sizeof(r->user));
+		r->user.uid = r->user.gid = S3_NOBODY;
+		r->anonymous = 1;
+		snprintf(r->payload_hash, sizeof(r->payload_hash), "%s",
+			 payload);
+		return S3_OK;
 	}
 	if (strcmp(a.service, "s3"))
 		return S3_AUTH_MALFORMED;

@@ -57,6 +57,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_boto.py \
 	test/integ/s3_clients.sh \
 	test/integ/s3_cross.sh \
+	test/integ/s3_auth.sh \
 	test/integ/s3_badinput.py \
 	test/integ/s3_race.sh \
 	test/integ/s3_fuse.sh \
@@ -98,7 +99,8 @@ AGORA_CHECKS = test/check-layers.sh
 
 TESTS += $(AGORA_CHECKS) $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
 EXTRA_DIST += $(AGORA_CHECKS) $(AGORA_INTEG_TESTS) test/integ/lib.sh \
-	test/run-all.sh test/integ/s3_env.sh test/integ/s3test.py
+	test/run-all.sh test/integ/s3_env.sh test/integ/s3test.py \
+	test/integ/s3_auth.py
 
 # Unit tests (no extension) speak TAP: one result per test point.
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \

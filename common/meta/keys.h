@@ -25,6 +25,11 @@
  *   0x0c  SIMILAR| super-feature u64        sha256 (32) of a chunk stored
  *                                           whole that has it (delta.h)
  *   0x0d..0x1f   reserved (users, events, triggers)
+ *
+ * S3 users take no type of their own (0x10 stays free): each is an XATTR
+ * record of the root directory, "agora.s3.user.ACCESS" (agora.h), so it
+ * is written in one transaction, known to every gateway at the next
+ * commit and hidden from the mount, with nothing new to apply or check.
  */
 #ifndef AG_KEYS_H
 #define AG_KEYS_H

@@ -274,7 +274,7 @@ for path in ("/bad?versioning", "/nosuchbucket?versioning"):
     expect(r, 501, "NotImplemented")
 if "nosuchbucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
     fail("PUT ?versioning created a bucket")
-bucket_sub = ("acl", "tagging", "policy", "lifecycle", "cors", "encryption", "object-lock",
+bucket_sub = ("tagging", "policy", "lifecycle", "cors", "encryption", "object-lock",
               "website", "logging", "notification", "replication", "accelerate",
               "requestPayment", "ownershipControls", "publicAccessBlock", "intelligent-tiering",
               "analytics", "metrics", "inventory", "policyStatus", "versioning")
@@ -285,13 +285,16 @@ for sub in bucket_sub:
         body = b"<x/>" if method == "PUT" else b""
         r = request(method, "/bad?" + sub, {"Content-Length": str(len(body))}, body)
         expect(r, 501, "NotImplemented")
-for sub in ("acl", "tagging", "retention", "legal-hold"):
+for sub in ("tagging", "retention", "legal-hold"):
     for method in ("PUT", "GET", "DELETE"):
         body = b"<x/>" if method == "PUT" else b""
         r = request(method, "/bad/subkey?" + sub, {"Content-Length": str(len(body))}, body)
         expect(r, 501, "NotImplemented")
         r = request(method, "/bad/plain?" + sub, {"Content-Length": str(len(body))}, body)
         expect(r, 501, "NotImplemented")
+for path in ("/bad?acl", "/bad/plain?acl"):  # ACLs are read and set, never deleted
+    r = request("DELETE", path, {"Content-Length": "0"})
+    expect(r, 501, "NotImplemented")
 absent("subkey")
 for method, path in (("POST", "/bad/plain?restore"), ("POST", "/bad/plain?select&select-type=2"),
                      ("GET", "/bad/plain?attributes"), ("GET", "/bad/plain?torrent"),
@@ -319,8 +322,6 @@ ssec = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
         "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(b"k" * 32).digest()).decode()}
 refused = [ssec, {"x-amz-server-side-encryption": "AES256"},
            {"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "k"},
-           {"x-amz-acl": "public-read"}, {"x-amz-acl": "authenticated-read"},
-           {"x-amz-grant-read": "uri=http://acs.amazonaws.com/groups/global/AllUsers"},
            {"x-amz-tagging": "team=storage"},
            {"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z"},
            {"x-amz-object-lock-legal-hold": "ON"}, {"x-amz-storage-class": "GLACIER"}]
@@ -364,8 +365,6 @@ for doc, code in ((b"<CreateBucketConfiguration><LocationConstraint>", "Malforme
     r = request("PUT", "/elsewhere", {"Content-Length": str(len(doc))}, doc)
     expect(r, 501 if code == "NotImplemented" else 400, code)
 r = request("PUT", "/elsewhere", {"Content-Length": "0", "x-amz-bucket-object-lock-enabled": "true"})
-expect(r, 501, "NotImplemented")
-r = request("PUT", "/elsewhere", {"Content-Length": "0", "x-amz-acl": "public-read-write"})
 expect(r, 501, "NotImplemented")
 if "elsewhere" in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
     fail("a refused CreateBucket made the bucket")

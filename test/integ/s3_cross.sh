@@ -19,6 +19,8 @@ dedup_figures() {
 
 step "agora put, then S3 GET and HEAD: same bytes, ETag is the MD5"
 mkdata "$T/f" $((5 << 20)) random
+# the S3 user's bucket (it writes below), the agora tool's (root's) files
+awsc s3 mb s3://cross >/dev/null || fail "mb"
 ag mkdir /cross/posix || fail "agora mkdir"
 ag put "$T/f" /cross/posix/f || fail "agora put"
 awsc s3 cp --no-progress s3://cross/posix/f "$T/f.s3" >/dev/null || fail "S3 GET of an agora put"

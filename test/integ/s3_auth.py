@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+# test/integ/s3_auth.py - the permission rules of agora-s3d through boto3,
+# each both ways, with the users s3_auth.sh makes (alice 1001:1001, bob
+# 1002:1002, carol 1003:1001, root 0:0) and anonymous requests: owners,
+# canned ACLs, Get/Put of bucket and object ACLs with grants, the modes
+# of the POSIX face (read through the mount at $M), and the policy
+# subresources that answer 501. Started by s3_auth.sh.
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+URL = os.environ["S3_URL"]
+M = os.environ["M"]
+steps = 0
+
+
+def step(what):
+    global steps
+    steps += 1
+    print("step %d: %s" % (steps, what), flush=True)
+
+
+def fail(what):
+    print("FAIL: " + what, flush=True)
+    sys.exit(1)
+
+
+def client(who):
+    cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                 signature_version=UNSIGNED if who is None else "s3v4")
+    keys = {} if who is None else {"aws_access_key_id": who.upper() + "KEY",
+                                   "aws_secret_access_key": who + "secret"}
+    return boto3.client("s3", endpoint_url=URL, region_name="us-east-1", config=cfg, **keys)
+
+
+alice, bob, carol, root, anon = (client(w) for w in ("alice", "bob", "carol", "root", None))
+
+
+def denied(code, fn, **kw):
+    """fn(**kw) must fail with code (AccessDenied when code is None)."""
+    code = code or "AccessDenied"
+    try:
+        fn(**kw)
+    except ClientError as e:
+        got = e.response["Error"]["Code"]
+        # HEAD carries no body: its status says it
+        if got != code and not (code == "AccessDenied" and got == "403"):
+            fail("%s %s: expected %s, got %s" % (fn.__name__, kw, code, got))
+        return
+    fail("%s %s: allowed, expected %s" % (fn.__name__, kw, code))
+
+
+def allowed(fn, **kw):
+    try:
+        return fn(**kw)
+    except ClientError as e:
+        fail("%s %s: refused with %s" % (fn.__name__, kw, e.response["Error"]["Code"]))
+
+
+def read(c, bucket, key):
+    return allowed(c.get_object, Bucket=bucket, Key=key)["Body"].read()
+
+
+def mode(path):
+    """The permission bits of /path, as the cluster has them now (the
+    mount may show attributes a second old)."""
+    out = subprocess.run([os.environ["AGORA"], "-c", os.environ["CONF"], "stat", path],
+                         check=True, capture_output=True, text=True).stdout
+    return [int(line.split()[1], 8) for line in out.splitlines() if line.startswith("mode")][0] & 0o777
+
+
+def buckets(c):
+    return [b["Name"] for b in c.list_buckets()["Buckets"]]
+
+
+def grants(c, **kw):
+    acl = c.get_object_acl(**kw) if "Key" in kw else c.get_bucket_acl(**kw)
+    return sorted((g["Grantee"].get("ID") or g["Grantee"].get("URI").rsplit("/", 1)[1],
+                   g["Permission"]) for g in acl["Grants"])
+
+
+step("a bucket is its owner's: owner allowed, others AccessDenied, missing keys hidden")
+alice.create_bucket(Bucket="alpha")
+alice.put_object(Bucket="alpha", Key="doc", Body=b"alice's")
+if "alpha" not in buckets(alice) or "alpha" in buckets(bob) or "alpha" in buckets(carol):
+    fail("ListBuckets: alice %s, bob %s" % (buckets(alice), buckets(bob)))
+allowed(alice.head_bucket, Bucket="alpha")
+denied(None, bob.head_bucket, Bucket="alpha")
+allowed(alice.list_objects_v2, Bucket="alpha")
+denied(None, bob.list_objects_v2, Bucket="alpha")
+denied(None, bob.get_bucket_location, Bucket="alpha")
+denied(None, bob.list_multipart_uploads, Bucket="alpha")
+denied(None, bob.get_object, Bucket="alpha", Key="doc")
+denied(None, bob.head_object, Bucket="alpha", Key="doc")
+denied(None, bob.put_object, Bucket="alpha", Key="doc", Body=b"bob's")
+denied(None, bob.delete_object, Bucket="alpha", Key="doc")
+# POST ?delete is refused as a whole
+denied(None, bob.delete_objects, Bucket="alpha", Delete={"Objects": [{"Key": "doc"}]})
+denied(None, bob.create_multipart_upload, Bucket="alpha", Key="mp")
+denied(None, bob.copy_object, Bucket="alpha", Key="copy", CopySource="alpha/doc")
+denied(None, bob.delete_bucket, Bucket="alpha")
+denied(None, bob.get_bucket_acl, Bucket="alpha")
+denied(None, bob.put_bucket_acl, Bucket="alpha", ACL="public-read")
+# a missing key: NoSuchKey to who may list, AccessDenied to others
+denied("NoSuchKey", alice.get_object, Bucket="alpha", Key="nothere")
+denied(None, bob.get_object, Bucket="alpha", Key="nothere")
+denied("BucketAlreadyExists", bob.create_bucket, Bucket="alpha")
+denied("BucketAlreadyOwnedByYou", alice.create_bucket, Bucket="alpha")
+denied("NoSuchBucket", bob.list_objects_v2, Bucket="nosuchbucket")
+if read(alice, "alpha", "doc") != b"alice's":
+    fail("alice reads other bytes")
+# bob's copy of alice's object into his own bucket: the source is hers
+bob.create_bucket(Bucket="bravo")
+denied(None, bob.copy_object, Bucket="bravo", Key="stolen", CopySource="alpha/doc")
+denied(None, bob.upload_part_copy, Bucket="bravo", Key="stolen", PartNumber=1,
+       UploadId=bob.create_multipart_upload(Bucket="bravo", Key="stolen")["UploadId"],
+       CopySource="alpha/doc")
+
+step("the administrator (uid 0) passes every check")
+if "alpha" not in buckets(root) or "bravo" not in buckets(root):
+    fail("root's ListBuckets: %s" % buckets(root))
+if read(root, "alpha", "doc") != b"alice's":
+    fail("root's GET")
+allowed(root.put_object, Bucket="bravo", Key="from-root", Body=b"r")
+allowed(root.delete_object, Bucket="bravo", Key="from-root")
+
+step("anonymous requests: refused unless an ACL allows them")
+denied(None, anon.list_buckets)
+denied(None, anon.get_object, Bucket="alpha", Key="doc")
+denied(None, anon.list_objects_v2, Bucket="alpha")
+denied(None, anon.put_object, Bucket="alpha", Key="anon", Body=b"x")
+denied(None, anon.create_bucket, Bucket="anonbucket")
+
+step("canned ACL public-read: a bucket lists to all, its objects read only with their own")
+alice.create_bucket(Bucket="pub", ACL="public-read")
+alice.put_object(Bucket="pub", Key="open", Body=b"open", ACL="public-read")
+alice.put_object(Bucket="pub", Key="closed", Body=b"closed")
+for c in (bob, anon):
+    keys = [o["Key"] for o in allowed(c.list_objects_v2, Bucket="pub")["Contents"]]
+    if keys != ["closed", "open"]:
+        fail("listing of a public-read bucket: %s" % keys)
+    if read(c, "pub", "open") != b"open":
+        fail("public-read object")
+    denied(None, c.get_object, Bucket="pub", Key="closed")
+    denied(None, c.put_object, Bucket="pub", Key="new", Body=b"x")
+if "pub" not in buckets(bob):
+    fail("a public bucket is granted to bob: he lists it")
+denied("NoSuchKey", bob.get_object, Bucket="pub", Key="nothere")
+if grants(alice, Bucket="pub") != [("AllUsers", "READ"), ("alice", "FULL_CONTROL")]:
+    fail("GetBucketAcl of public-read: %s" % grants(alice, Bucket="pub"))
+# an overwrite has the ACL its own request asks for (private)
+alice.put_object(Bucket="pub", Key="open", Body=b"open again")
+denied(None, anon.get_object, Bucket="pub", Key="open")
+
+step("canned ACL authenticated-read: every signed user, never anonymous")
+alice.put_object(Bucket="pub", Key="members", Body=b"members", ACL="authenticated-read")
+if read(bob, "pub", "members") != b"members":
+    fail("authenticated-read for bob")
+denied(None, anon.get_object, Bucket="pub", Key="members")
+
+step("canned ACL public-read-write: anyone writes the bucket (its mode follows: 0777)")
+alice.create_bucket(Bucket="drop", ACL="public-read-write")
+if mode("/drop") != 0o777:
+    fail("a public-read-write bucket's mode: %o" % mode("/drop"))
+allowed(bob.put_object, Bucket="drop", Key="from-bob", Body=b"bob")
+allowed(anon.put_object, Bucket="drop", Key="from-anon", Body=b"anon")
+st = os.stat(os.path.join(M, "drop", "from-bob"))
+if (st.st_uid, st.st_gid) != (1002, 1002):
+    fail("bob's object belongs to %d:%d" % (st.st_uid, st.st_gid))
+# the bucket's owner has every object in her bucket; carol is not granted
+if read(alice, "drop", "from-bob") != b"bob":
+    fail("the bucket owner reads bob's object")
+denied(None, carol.get_object, Bucket="drop", Key="from-bob")
+allowed(bob.put_object, Bucket="drop", Key="bofc", Body=b"b", ACL="bucket-owner-full-control")
+if read(alice, "drop", "bofc") != b"b":
+    fail("bucket-owner-full-control")
+alice.put_bucket_acl(Bucket="drop", ACL="private")
+if mode("/drop") != 0o755:
+    fail("back to private, the bucket's mode: %o" % mode("/drop"))
+denied(None, bob.put_object, Bucket="drop", Key="again", Body=b"x")
+denied(None, anon.put_object, Bucket="drop", Key="again", Body=b"x")
+
+step("grants to users: PutObjectAcl, PutBucketAcl (headers and XML), READ_ACP, WRITE_ACP")
+alice.put_object(Bucket="alpha", Key="shared", Body=b"for bob")
+denied(None, bob.get_object, Bucket="alpha", Key="shared")
+alice.put_object_acl(Bucket="alpha", Key="shared", GrantRead='id="bob"')
+if read(bob, "alpha", "shared") != b"for bob":
+    fail("a READ grant to bob")
+denied(None, carol.get_object, Bucket="alpha", Key="shared")
+denied(None, bob.get_object_acl, Bucket="alpha", Key="shared")
+if grants(alice, Bucket="alpha", Key="shared") != [("alice", "FULL_CONTROL"), ("bob", "READ")]:
+    fail("GetObjectAcl: %s" % grants(alice, Bucket="alpha", Key="shared"))
+alice.put_object_acl(Bucket="alpha", Key="shared", GrantRead='id="bob"', GrantReadACP='id="bob"')
+if grants(bob, Bucket="alpha", Key="shared") != [("alice", "FULL_CONTROL"), ("bob", "READ"),
+                                                 ("bob", "READ_ACP")]:
+    fail("bob's GetObjectAcl with READ_ACP")
+denied(None, bob.put_object_acl, Bucket="alpha", Key="shared", ACL="public-read")
+denied("InvalidArgument", alice.put_object_acl, Bucket="alpha", Key="shared",
+       GrantRead='id="nobody-of-that-name"')
+denied("InvalidRequest", alice.put_object_acl, Bucket="alpha", Key="shared",
+       ACL="public-read", GrantRead='id="bob"')
+denied("InvalidArgument", alice.put_object, Bucket="alpha", Key="x", Body=b"x", ACL="world-readable")
+# the bucket: WRITE to bob as an AccessControlPolicy document
+owner = alice.get_bucket_acl(Bucket="alpha")["Owner"]
+if owner["ID"] != "alice":
+    fail("the bucket's owner: %s" % owner)
+alice.put_bucket_acl(Bucket="alpha", AccessControlPolicy={
+    "Owner": owner,
+    "Grants": [{"Grantee": {"Type": "CanonicalUser", "ID": "alice"}, "Permission": "FULL_CONTROL"},
+               {"Grantee": {"Type": "CanonicalUser", "ID": "bob"}, "Permission": "WRITE"},
+               {"Grantee": {"Type": "CanonicalUser", "ID": "bob"}, "Permission": "READ"}]})
+if "alpha" not in buckets(bob) or "alpha" in buckets(carol):
+    fail("a bucket granted to bob lists to him, not to carol")
+allowed(bob.put_object, Bucket="alpha", Key="by-bob", Body=b"bob was here")
+allowed(bob.list_objects_v2, Bucket="alpha")
+denied(None, carol.put_object, Bucket="alpha", Key="by-carol", Body=b"x")
+denied(None, carol.list_objects_v2, Bucket="alpha")
+denied(None, bob.get_object, Bucket="alpha", Key="doc")  # the bucket's READ lists, no more
+denied(None, bob.put_bucket_acl, Bucket="alpha", ACL="public-read")
+denied(None, bob.delete_bucket, Bucket="alpha")  # only its owner deletes a bucket
+alice.put_bucket_acl(Bucket="alpha", GrantWriteACP='id="carol"')
+allowed(carol.put_bucket_acl, Bucket="alpha", ACL="private")
+denied(None, bob.put_object, Bucket="alpha", Key="by-bob2", Body=b"x")
+denied(None, carol.put_bucket_acl, Bucket="alpha", ACL="private")  # gone with private
+alice.delete_object(Bucket="alpha", Key="by-bob")
+
+step("POSIX modes: the group class, the other class, and directories without search")
+# alice's object, granted to bob and carol; its mode decides between them
+alice.put_object(Bucket="alpha", Key="grp", Body=b"group", GrantRead='id="bob", id="carol"')
+if read(bob, "alpha", "grp") != b"group" or read(carol, "alpha", "grp") != b"group":
+    fail("both granted, mode 0644")
+os.chmod(os.path.join(M, "alpha", "grp"), 0o640)
+if read(carol, "alpha", "grp") != b"group":
+    fail("carol is in the file's group (0640)")
+denied(None, bob.get_object, Bucket="alpha", Key="grp")
+os.chmod(os.path.join(M, "alpha", "grp"), 0o600)
+denied(None, carol.get_object, Bucket="alpha", Key="grp")
+if read(alice, "alpha", "grp") != b"group":
+    fail("the owner class, 0600")
+# a directory root made 0700 in alice's bucket: even alice cannot search it
+os.mkdir(os.path.join(M, "alpha", "rootonly"), 0o700)
+with open(os.path.join(M, "alpha", "rootonly", "f"), "wb") as f:
+    f.write(b"root's")
+denied(None, alice.get_object, Bucket="alpha", Key="rootonly/f")
+denied(None, alice.get_object, Bucket="alpha", Key="rootonly/missing")
+denied(None, alice.put_object, Bucket="alpha", Key="rootonly/g", Body=b"x")
+denied(None, alice.delete_object, Bucket="alpha", Key="rootonly/f")
+r = alice.delete_objects(Bucket="alpha", Delete={"Objects": [{"Key": "rootonly/f"}]})
+if [e["Code"] for e in r.get("Errors", [])] != ["AccessDenied"]:
+    fail("DeleteObjects of a key below a 0700 directory: %s" % r)
+if read(root, "alpha", "rootonly/f") != b"root's":
+    fail("root reads it")
+# a directory alice owns but may not write: no new keys below it
+os.mkdir(os.path.join(M, "alpha", "ro"), 0o555)
+os.chown(os.path.join(M, "alpha", "ro"), 1001, 1001)
+denied(None, alice.put_object, Bucket="alpha", Key="ro/new", Body=b"x")
+os.chmod(os.path.join(M, "alpha", "ro"), 0o755)
+allowed(alice.put_object, Bucket="alpha", Key="ro/new", Body=b"x")
+
+step("bucket policies and PublicAccessBlock: 501 NotImplemented, never ignored")
+doc = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",' \
+      '"Action":"s3:GetObject","Resource":"arn:aws:s3:::alpha/*"}]}'
+denied("NotImplemented", alice.put_bucket_policy, Bucket="alpha", Policy=doc)
+denied("NotImplemented", alice.get_bucket_policy, Bucket="alpha")
+denied("NotImplemented", alice.delete_bucket_policy, Bucket="alpha")
+denied("NotImplemented", alice.put_public_access_block, Bucket="alpha",
+       PublicAccessBlockConfiguration={"BlockPublicAcls": True})
+denied("NotImplemented", alice.get_public_access_block, Bucket="alpha")
+denied(None, anon.get_object, Bucket="alpha", Key="doc")
+
+step("presigned URLs act for their signer")
+u = bob.generate_presigned_url("get_object", Params={"Bucket": "alpha", "Key": "doc"}, ExpiresIn=60)
+try:
+    urllib.request.urlopen(u)
+    fail("bob's presigned URL read alice's object")
+except urllib.error.HTTPError as e:
+    if e.code != 403 or b"<Code>AccessDenied</Code>" not in e.read():
+        fail("bob's presigned URL: %d" % e.code)
+u = alice.generate_presigned_url("get_object", Params={"Bucket": "alpha", "Key": "doc"}, ExpiresIn=60)
+if urllib.request.urlopen(u).read() != b"alice's":
+    fail("alice's presigned URL")
+
+print("ok: %d steps" % steps, flush=True)
