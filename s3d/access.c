@@ -7,10 +7,11 @@
  * POSIX owner: the user of the same uid owns it, and a user of uid 0 (the
  * cluster's administrator) passes every check, as root does on the mount.
  * A request is allowed when both faces allow it:
- *  - S3: the bucket's owner may do everything to the bucket and to every
- *    object in it, an object's owner everything to the object; anyone
- *    else what a grant of the element's ACL gives (a user by name, all
- *    users, or every signed user).
+ *  - S3: a Deny of the bucket's policy (policy.c) refuses; else the
+ *    bucket's owner may do everything to the bucket and to every object
+ *    in it, an object's owner everything to the object; anyone else
+ *    what an Allow of the policy or a grant of the element's ACL gives
+ *    (a user by name, all users, or every signed user).
  *  - POSIX: the user's uid and gid against the modes, as ag_may and
  *    ag_may_path rule (search on every directory on a key's way, read on
  *    an object read, write on the directory a write changes).
@@ -172,15 +173,45 @@ int s3_allowed(struct s3_req *r, const struct ag_attr *a, unsigned perm)
 	return (granted(r, &acl) & perm) == perm;
 }
 
-/* The S3 half for an object: its owner, its bucket's owner, a grant. */
-static int object_allowed(struct s3_req *r, const struct ag_attr *bucket,
-			  const struct ag_attr *a, unsigned perm)
+/* The S3 half of the rule (see the top of the file): the administrator;
+ * a Deny of the bucket's policy; the bucket's owner, a's owner; an Allow
+ * of the policy; a grant of perm in a's ACL (perm 0: none suffices).
+ * key is NULL for the bucket itself. */
+static int s3_half(struct s3_req *r, const struct ag_attr *bucket,
+		   const char *bname, const struct ag_attr *a, unsigned perm,
+		   const char *action, const char *key)
 {
-	return s3_owns(r, bucket) || s3_allowed(r, a, perm);
+	enum s3_verdict v;
+
+	if (!r->anonymous && !r->user.uid)
+		return 1;
+	v = s3_policy_decide(r, bucket, bname, action, key);
+	if (v == S3_POLICY_DENY)
+		return 0;
+	if (s3_owns(r, bucket) || s3_owns(r, a) || v == S3_POLICY_ALLOW)
+		return 1;
+	return perm && s3_allowed(r, a, perm);
+}
+
+/* May r's user list the bucket (both halves)? */
+static int may_list(struct s3_req *r, const struct ag_attr *bucket,
+		    const char *bname)
+{
+	return s3_half(r, bucket, bname, bucket, S3_PERM_READ,
+		       "s3:ListBucket", NULL) &&
+	       s3_may(r, bucket, AG_MAY_READ | AG_MAY_EXEC);
+}
+
+static const char *object_action(unsigned perm)
+{
+	return perm == S3_PERM_READ_ACP ? "s3:GetObjectAcl"
+	       : perm == S3_PERM_WRITE_ACP ? "s3:PutObjectAcl"
+					   : "s3:GetObject";
 }
 
 enum s3_err s3_object_access(struct s3_req *r, const struct ag_attr *bucket,
-			     const char *key, struct ag_attr *a, unsigned perm)
+			     const char *bname, const char *key,
+			     struct ag_attr *a, unsigned perm)
 {
 	int rc;
 
@@ -191,12 +222,11 @@ enum s3_err s3_object_access(struct s3_req *r, const struct ag_attr *bucket,
 	if (rc == -ENOTDIR || rc == -EISDIR)
 		rc = -ENOENT;
 	if (rc == -ENOENT)
-		return s3_allowed(r, bucket, S3_PERM_READ) &&
-		       s3_may(r, bucket, AG_MAY_READ | AG_MAY_EXEC)
-			       ? S3_NO_SUCH_KEY : S3_ACCESS_DENIED;
+		return may_list(r, bucket, bname) ? S3_NO_SUCH_KEY
+						  : S3_ACCESS_DENIED;
 	if (rc)
 		return s3_errno(rc, 1);
-	if (!object_allowed(r, bucket, a, perm))
+	if (!s3_half(r, bucket, bname, a, perm, object_action(perm), key))
 		return S3_ACCESS_DENIED;
 	if (perm == S3_PERM_READ && !s3_may(r, a, AG_MAY_READ))
 		return S3_ACCESS_DENIED;
@@ -204,18 +234,20 @@ enum s3_err s3_object_access(struct s3_req *r, const struct ag_attr *bucket,
 }
 
 enum s3_err s3_may_write_key(struct s3_req *r, const struct ag_attr *bucket,
-			     const char *key)
+			     const char *key, const char *action)
 {
 	int rc;
 
-	if (!s3_allowed(r, bucket, S3_PERM_WRITE))
+	if (!s3_half(r, bucket, r->bucket, bucket, S3_PERM_WRITE, action,
+		     *key ? key : NULL))
 		return S3_ACCESS_DENIED;
 	rc = ag_may_path(r->c, bucket, key, r->user.uid, r->user.gid,
 			 AG_MAY_WRITE | AG_MAY_EXEC);
 	return rc == -EACCES ? S3_ACCESS_DENIED : s3_errno(rc, 1);
 }
 
-enum s3_err s3_authorize(struct s3_req *r, enum s3_need need)
+enum s3_err s3_authorize(struct s3_req *r, enum s3_need need,
+			 const char *action)
 {
 	struct ag_attr b;
 	/* the ACL headers a write may carry: refused before a body is read */
@@ -232,20 +264,16 @@ enum s3_err s3_authorize(struct s3_req *r, enum s3_need need)
 		return e;
 	switch (need) {
 	case S3_NEED_READ:
-		return s3_allowed(r, &b, S3_PERM_READ) &&
+		return s3_half(r, &b, r->bucket, &b, S3_PERM_READ, action,
+			       NULL) &&
 		       s3_may(r, &b, AG_MAY_READ | AG_MAY_EXEC)
 			       ? S3_OK : S3_ACCESS_DENIED;
 	case S3_NEED_WRITE:
-		return s3_may_write_key(r, &b, r->key);
-	case S3_NEED_READ_ACP:
-		return s3_allowed(r, &b, S3_PERM_READ_ACP) ? S3_OK
-							   : S3_ACCESS_DENIED;
-	case S3_NEED_WRITE_ACP:
-		return s3_allowed(r, &b, S3_PERM_WRITE_ACP) ? S3_OK
-							    : S3_ACCESS_DENIED;
+		return s3_may_write_key(r, &b, r->key, action);
 	case S3_NEED_OWNER:
 	default:
-		return s3_owns(r, &b) ? S3_OK : S3_ACCESS_DENIED;
+		return s3_half(r, &b, r->bucket, &b, 0, action, NULL)
+			       ? S3_OK : S3_ACCESS_DENIED;
 	}
 }
 
@@ -435,32 +463,43 @@ enum s3_err s3_acl_check(struct s3_req *r)
 	return s3_acl_from_headers(r, &acl, &given);
 }
 
-/* Whether acl grants anyone but the owner WRITE: such a bucket lets
- * them make and remove names in it, which its mode must then let
- * others do too. */
-static int others_write(const struct s3_acl *acl)
+int s3_bucket_opened(struct s3_req *r, const struct ag_attr *b)
 {
+	struct s3_acl acl;
 	int i;
 
-	for (i = 0; i < acl->n; i++)
-		if (acl->g[i].perm & S3_PERM_WRITE)
+	if (s3_policy_writes(r, b))
+		return 1;
+	if (s3_acl_load(r, b->ino, &acl))
+		return 0;
+	for (i = 0; i < acl.n; i++)
+		if (acl.g[i].perm & S3_PERM_WRITE)
 			return 1;
 	return 0;
+}
+
+int s3_bucket_mode_follow(struct s3_req *r, const struct ag_attr *b,
+			  int was_open)
+{
+	struct ag_attr in = { 0 }, now;
+	int open = s3_bucket_opened(r, b), rc;
+
+	if (open == was_open)
+		return 0;
+	rc = ag_getattr(r->c, b->ino, &now);
+	if (rc)
+		return rc;
+	in.mode = open ? now.mode | 0033 : now.mode & ~(uint32_t)0022;
+	return ag_setattr(r->c, b->ino, AG_SET_MODE, &in, NULL);
 }
 
 int s3_bucket_acl_set(struct s3_req *r, const struct ag_attr *b,
 		      const struct s3_acl *acl)
 {
-	struct s3_acl old;
-	struct ag_attr in = { 0 };
-	int rc = s3_acl_load(r, b->ino, &old);
+	int was_open = s3_bucket_opened(r, b);
+	int rc = s3_acl_store(r, NULL, b->ino, acl);
 
-	if (!rc)
-		rc = s3_acl_store(r, NULL, b->ino, acl);
-	if (rc || others_write(acl) == others_write(&old))
-		return rc;
-	in.mode = others_write(acl) ? b->mode | 0033 : b->mode & ~(uint32_t)0022;
-	return ag_setattr(r->c, b->ino, AG_SET_MODE, &in, NULL);
+	return rc ? rc : s3_bucket_mode_follow(r, b, was_open);
 }
 
 /* ---- GetBucketAcl, PutBucketAcl, GetObjectAcl, PutObjectAcl ---- */
@@ -474,10 +513,13 @@ static enum s3_err acl_target(struct s3_req *r, unsigned perm,
 		return e;
 	if (!*r->key) {
 		*a = *bucket;
-		return s3_allowed(r, bucket, perm) ? S3_OK : S3_ACCESS_DENIED;
+		return s3_half(r, bucket, r->bucket, bucket, perm,
+			       perm == S3_PERM_READ_ACP ? "s3:GetBucketAcl"
+							: "s3:PutBucketAcl",
+			       NULL) ? S3_OK : S3_ACCESS_DENIED;
 	}
 	e = s3_key_check(r->key);
-	return e ? e : s3_object_access(r, bucket, r->key, a, perm);
+	return e ? e : s3_object_access(r, bucket, r->bucket, r->key, a, perm);
 }
 
 int s3_get_acl(struct s3_req *r)

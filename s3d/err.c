@@ -81,6 +81,10 @@ static const struct {
 			     "Couldn't parse the specified URI." },
 	[S3_BUCKET_TAKEN] = { 409, "BucketAlreadyExists",
 			      "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again." },
+	[S3_MALFORMED_POLICY] = { 400, "MalformedPolicy",
+				  "Policies must be valid JSON and the first byte must be '{'" },
+	[S3_NO_SUCH_POLICY] = { 404, "NoSuchBucketPolicy",
+				"The bucket policy does not exist" },
 	[S3_ILLEGAL_LOCATION] = { 400, "IllegalLocationConstraintException",
 				  "The location constraint is incompatible for the region specific endpoint this request was sent to." },
 };

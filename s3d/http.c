@@ -30,41 +30,60 @@ static const struct route {
 	const char *header; /* a header that must be present, or NULL */
 	int (*run)(struct s3_req *r);
 	enum s3_need need;  /* checked before it runs (access.c) */
+	const char *action; /* its name in bucket policies */
 } routes[] = {
-	{ "GET", SERVICE, NULL, NULL, NULL, s3_list_buckets, S3_NEED_SIGNED },
-	{ "GET", BUCKET, "location", NULL, NULL, s3_bucket_location,
-	  S3_NEED_READ },
-	{ "GET", BUCKET, "versioning", NULL, NULL, s3_bucket_versioning,
-	  S3_NEED_READ },
-	{ "GET", BUCKET, "acl", NULL, NULL, s3_get_acl, S3_NEED_NONE },
-	{ "PUT", BUCKET, "acl", NULL, NULL, s3_put_acl, S3_NEED_NONE },
-	{ "GET", BUCKET, "uploads", NULL, NULL, s3_list_uploads, S3_NEED_READ },
-	{ "GET", BUCKET, "versions", NULL, NULL, s3_list_objects, S3_NEED_READ },
-	{ "GET", BUCKET, NULL, NULL, NULL, s3_list_objects, S3_NEED_READ },
-	{ "HEAD", BUCKET, NULL, NULL, NULL, s3_head_bucket, S3_NEED_READ },
-	{ "PUT", BUCKET, NULL, NULL, NULL, s3_create_bucket, S3_NEED_SIGNED },
-	{ "DELETE", BUCKET, NULL, NULL, NULL, s3_delete_bucket, S3_NEED_OWNER },
-	{ "POST", BUCKET, "delete", NULL, NULL, s3_delete_objects,
-	  S3_NEED_WRITE },
-	{ "POST", OBJECT, "uploads", NULL, NULL, s3_create_upload,
-	  S3_NEED_WRITE },
-	{ "POST", OBJECT, "uploadId", NULL, NULL, s3_complete_upload,
-	  S3_NEED_WRITE },
-	{ "PUT", OBJECT, "uploadId", "partNumber", NULL, s3_upload_part,
-	  S3_NEED_WRITE },
-	{ "GET", OBJECT, "uploadId", NULL, NULL, s3_list_parts, S3_NEED_WRITE },
-	{ "DELETE", OBJECT, "uploadId", NULL, NULL, s3_abort_upload,
-	  S3_NEED_WRITE },
-	{ "GET", OBJECT, "acl", "versionId", NULL, s3_get_acl, S3_NEED_NONE },
-	{ "PUT", OBJECT, "acl", "versionId", NULL, s3_put_acl, S3_NEED_NONE },
-	{ "PUT", OBJECT, NULL, NULL, "x-amz-copy-source", s3_copy_object,
-	  S3_NEED_WRITE },
-	{ "PUT", OBJECT, NULL, NULL, NULL, s3_put_object, S3_NEED_WRITE },
-	{ "GET", OBJECT, NULL, "versionId", NULL, s3_get_object, S3_NEED_NONE },
-	{ "HEAD", OBJECT, NULL, "versionId", NULL, s3_get_object,
-	  S3_NEED_NONE },
-	{ "DELETE", OBJECT, NULL, "versionId", NULL, s3_delete_object,
-	  S3_NEED_WRITE },
+#define R(method, level, param, also, header, run, need, action) \
+	{ method, level, param, also, header, run, S3_NEED_##need, action }
+	R("GET", SERVICE, NULL, NULL, NULL, s3_list_buckets, SIGNED,
+	  "s3:ListAllMyBuckets"),
+	R("GET", BUCKET, "location", NULL, NULL, s3_bucket_location, READ,
+	  "s3:GetBucketLocation"),
+	R("GET", BUCKET, "versioning", NULL, NULL, s3_bucket_versioning, READ,
+	  "s3:GetBucketVersioning"),
+	/* ACLs and policies: the handler checks (access.c, policy.c) */
+	R("GET", BUCKET, "acl", NULL, NULL, s3_get_acl, NONE, NULL),
+	R("PUT", BUCKET, "acl", NULL, NULL, s3_put_acl, NONE, NULL),
+	R("GET", BUCKET, "policy", NULL, NULL, s3_get_policy, NONE, NULL),
+	R("PUT", BUCKET, "policy", NULL, NULL, s3_put_policy, NONE, NULL),
+	R("DELETE", BUCKET, "policy", NULL, NULL, s3_delete_policy, NONE,
+	  NULL),
+	R("GET", BUCKET, "uploads", NULL, NULL, s3_list_uploads, READ,
+	  "s3:ListBucketMultipartUploads"),
+	R("GET", BUCKET, "versions", NULL, NULL, s3_list_objects, READ,
+	  "s3:ListBucketVersions"),
+	R("GET", BUCKET, NULL, NULL, NULL, s3_list_objects, READ,
+	  "s3:ListBucket"),
+	R("HEAD", BUCKET, NULL, NULL, NULL, s3_head_bucket, READ,
+	  "s3:ListBucket"),
+	R("PUT", BUCKET, NULL, NULL, NULL, s3_create_bucket, SIGNED,
+	  "s3:CreateBucket"),
+	R("DELETE", BUCKET, NULL, NULL, NULL, s3_delete_bucket, OWNER,
+	  "s3:DeleteBucket"),
+	/* each key is checked as a DeleteObject (object.c) */
+	R("POST", BUCKET, "delete", NULL, NULL, s3_delete_objects, NONE,
+	  NULL),
+	R("POST", OBJECT, "uploads", NULL, NULL, s3_create_upload, WRITE,
+	  "s3:PutObject"),
+	R("POST", OBJECT, "uploadId", NULL, NULL, s3_complete_upload, WRITE,
+	  "s3:PutObject"),
+	R("PUT", OBJECT, "uploadId", "partNumber", NULL, s3_upload_part, WRITE,
+	  "s3:PutObject"),
+	R("GET", OBJECT, "uploadId", NULL, NULL, s3_list_parts, WRITE,
+	  "s3:ListMultipartUploadParts"),
+	R("DELETE", OBJECT, "uploadId", NULL, NULL, s3_abort_upload, WRITE,
+	  "s3:AbortMultipartUpload"),
+	R("GET", OBJECT, "acl", "versionId", NULL, s3_get_acl, NONE, NULL),
+	R("PUT", OBJECT, "acl", "versionId", NULL, s3_put_acl, NONE, NULL),
+	R("PUT", OBJECT, NULL, NULL, "x-amz-copy-source", s3_copy_object,
+	  WRITE, "s3:PutObject"),
+	R("PUT", OBJECT, NULL, NULL, NULL, s3_put_object, WRITE,
+	  "s3:PutObject"),
+	/* the object is checked where it is found (s3_object_access) */
+	R("GET", OBJECT, NULL, "versionId", NULL, s3_get_object, NONE, NULL),
+	R("HEAD", OBJECT, NULL, "versionId", NULL, s3_get_object, NONE, NULL),
+	R("DELETE", OBJECT, NULL, "versionId", NULL, s3_delete_object, WRITE,
+	  "s3:DeleteObject"),
+#undef R
 };
 
 /* Every query parameter that names a subresource or a variant of an
@@ -747,7 +766,7 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 		s3_error(&r, S3_INVALID_ARGUMENT, "Invalid version id specified");
 		goto out;
 	}
-	e = s3_authorize(&r, rt->need);
+	e = s3_authorize(&r, rt->need, rt->action);
 	if (e) {
 		s3_error(&r, e, NULL);
 		goto out;

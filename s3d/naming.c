@@ -96,7 +96,7 @@ enum s3_err s3_object_find(struct s3_req *r, const char *bname,
 		e = s3_key_check(key);
 	if (e)
 		return e;
-	return s3_object_access(r, bucket, key, a, S3_PERM_READ);
+	return s3_object_access(r, bucket, bname, key, a, S3_PERM_READ);
 }
 
 enum s3_err s3_key_free(struct s3_req *r, uint64_t bucket, const char *key)

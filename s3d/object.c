@@ -596,7 +596,7 @@ static enum s3_err delete_key(struct s3_req *r, struct ag_attr *bucket,
 	int rc;
 
 	if (!e)
-		e = s3_may_write_key(r, bucket, key);
+		e = s3_may_write_key(r, bucket, key, "s3:DeleteObject");
 	if (e)
 		return e;
 	if (cond == AG_EXPECT_ETAG)

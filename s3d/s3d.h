@@ -67,6 +67,8 @@ enum s3_err {
 	S3_INVALID_URI,
 	S3_ILLEGAL_LOCATION,
 	S3_BUCKET_TAKEN,
+	S3_MALFORMED_POLICY,
+	S3_NO_SUCH_POLICY,
 	S3_ERR_COUNT
 };
 
@@ -331,7 +333,9 @@ enum s3_need {
 	S3_NEED_NONE, S3_NEED_SIGNED, S3_NEED_READ, S3_NEED_WRITE,
 	S3_NEED_READ_ACP, S3_NEED_WRITE_ACP, S3_NEED_OWNER,
 };
-enum s3_err s3_authorize(struct s3_req *r, enum s3_need need);
+/* action: the policy's name of the operation ("s3:ListBucket"). */
+enum s3_err s3_authorize(struct s3_req *r, enum s3_need need,
+			 const char *action);
 /* Whether r's user owns a (by uid; uid 0 owns everything), whether a's
  * mode grants it want (AG_MAY_*), whether owner or ACL give it perm. */
 int s3_owns(struct s3_req *r, const struct ag_attr *a);
@@ -340,10 +344,12 @@ int s3_allowed(struct s3_req *r, const struct ag_attr *a, unsigned perm);
 /* Find key in bucket for an operation that needs perm of it: S3_OK and
  * its attributes, AccessDenied, or NoSuchKey to a user who may list. */
 enum s3_err s3_object_access(struct s3_req *r, const struct ag_attr *bucket,
-			     const char *key, struct ag_attr *a, unsigned perm);
-/* May r's user make, replace or remove key in bucket? */
+			     const char *bname, const char *key,
+			     struct ag_attr *a, unsigned perm);
+/* May r's user make, replace or remove key in r's bucket (action
+ * "s3:PutObject", "s3:DeleteObject", ...)? */
 enum s3_err s3_may_write_key(struct s3_req *r, const struct ag_attr *bucket,
-			     const char *key);
+			     const char *key, const char *action);
 int s3_acl_load(struct s3_req *r, uint64_t ino, struct s3_acl *acl);
 /* The ACL x-amz-acl or x-amz-grant-* ask for (*given: some header did). */
 enum s3_err s3_acl_from_headers(struct s3_req *r, struct s3_acl *acl,
@@ -357,8 +363,30 @@ int s3_acl_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
 /* A bucket's ACL, and the mode that lets others write when it does. */
 int s3_bucket_acl_set(struct s3_req *r, const struct ag_attr *b,
 		      const struct s3_acl *acl);
+/* Whether the ACL or the policy of bucket b lets anyone but its owner
+ * write (make and remove names in it): its mode must then let others
+ * too (g+wx, o+wx), and no longer when neither does. After a change,
+ * s3_bucket_mode_follow sets the mode if the answer changed from
+ * was_open (the answer before). */
+int s3_bucket_opened(struct s3_req *r, const struct ag_attr *b);
+int s3_bucket_mode_follow(struct s3_req *r, const struct ag_attr *b,
+			  int was_open);
 int s3_get_acl(struct s3_req *r);   /* ?acl of a bucket or an object */
 int s3_put_acl(struct s3_req *r);
+
+/* ---- policy.c: bucket policies ---- */
+#define S3_POLICY_XATTR "agora.policy" /* private, as S3_ACL_XATTR */
+enum s3_verdict { S3_POLICY_NONE, S3_POLICY_ALLOW, S3_POLICY_DENY };
+/* What the policy of bucket b (named bname) says of r's user doing
+ * action to key (NULL: the bucket itself). */
+enum s3_verdict s3_policy_decide(struct s3_req *r, const struct ag_attr *b,
+				 const char *bname, const char *action,
+				 const char *key);
+/* Whether the policy of b has an Allow of PutObject or DeleteObject. */
+int s3_policy_writes(struct s3_req *r, const struct ag_attr *b);
+int s3_get_policy(struct s3_req *r);
+int s3_put_policy(struct s3_req *r);
+int s3_delete_policy(struct s3_req *r);
 
 /* Operations, one group per file; http.c dispatches with one table. */
 int s3_list_buckets(struct s3_req *r);      /* bucket.c */

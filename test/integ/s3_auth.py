@@ -5,6 +5,7 @@
 # canned ACLs, Get/Put of bucket and object ACLs with grants, the modes
 # of the POSIX face (read through the mount at $M), and the policy
 # subresources that answer 501. Started by s3_auth.sh.
+import json
 import os
 import subprocess
 import sys
@@ -101,8 +102,10 @@ denied(None, bob.get_object, Bucket="alpha", Key="doc")
 denied(None, bob.head_object, Bucket="alpha", Key="doc")
 denied(None, bob.put_object, Bucket="alpha", Key="doc", Body=b"bob's")
 denied(None, bob.delete_object, Bucket="alpha", Key="doc")
-# POST ?delete is refused as a whole
-denied(None, bob.delete_objects, Bucket="alpha", Delete={"Objects": [{"Key": "doc"}]})
+# POST ?delete answers for each key, as AWS does
+r = bob.delete_objects(Bucket="alpha", Delete={"Objects": [{"Key": "doc"}, {"Key": "nothere"}]})
+if sorted(e["Code"] for e in r.get("Errors", [])) != ["AccessDenied", "AccessDenied"] or r.get("Deleted"):
+    fail("bob's DeleteObjects in alice's bucket: %s" % r)
 denied(None, bob.create_multipart_upload, Bucket="alpha", Key="mp")
 denied(None, bob.copy_object, Bucket="alpha", Key="copy", CopySource="alpha/doc")
 denied(None, bob.delete_bucket, Bucket="alpha")
@@ -264,16 +267,116 @@ denied(None, alice.put_object, Bucket="alpha", Key="ro/new", Body=b"x")
 os.chmod(os.path.join(M, "alpha", "ro"), 0o755)
 allowed(alice.put_object, Bucket="alpha", Key="ro/new", Body=b"x")
 
-step("bucket policies and PublicAccessBlock: 501 NotImplemented, never ignored")
-doc = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",' \
-      '"Action":"s3:GetObject","Resource":"arn:aws:s3:::alpha/*"}]}'
-denied("NotImplemented", alice.put_bucket_policy, Bucket="alpha", Policy=doc)
-denied("NotImplemented", alice.get_bucket_policy, Bucket="alpha")
-denied("NotImplemented", alice.delete_bucket_policy, Bucket="alpha")
+step("bucket policies: the owner's alone to read, put and delete; bad ones refused")
+alice.create_bucket(Bucket="pol")
+alice.put_object(Bucket="pol", Key="public/a", Body=b"pa")
+alice.put_object(Bucket="pol", Key="private/b", Body=b"pb")
+denied("NoSuchBucketPolicy", alice.get_bucket_policy, Bucket="pol")
+ARN = "arn:aws:s3:::pol"
+
+
+def stmt(sid, effect, principal, action, resource, condition=None):
+    s = {"Sid": sid, "Effect": effect, "Principal": principal, "Action": action,
+         "Resource": resource}
+    if condition:
+        s["Condition"] = condition
+    return s
+
+
+def policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+read_public = stmt("AnyoneReadsPublic", "Allow", "*", "s3:GetObject", ARN + "/public/*")
+bob_lists = stmt("BobListsPublic", "Allow", {"AWS": ["bob"]}, ["s3:ListBucket"], ARN,
+                 {"StringLike": {"s3:prefix": "public/*"}})
+bob_writes = stmt("BobWrites", "Allow", {"AWS": "arn:aws:iam::000000000000:user/bob"},
+                  "s3:Put*", ARN + "/bob/*")
+no_delete = stmt("NoOneDeletesPublic", "Deny", "*", "s3:DeleteObject", ARN + "/public/?")
+
+
+def carol_from(op, cidr):
+    return stmt("CarolFrom", "Deny", {"AWS": "carol"}, "s3:*", [ARN, ARN + "/*"],
+                {op: {"aws:SourceIp": cidr}})
+
+
+doc = policy(read_public, bob_lists, bob_writes, no_delete, carol_from("IpAddress", "127.0.0.0/8"))
+for c in (bob, carol, anon):
+    denied(None, c.put_bucket_policy, Bucket="pol", Policy=doc)
+allowed(alice.put_bucket_policy, Bucket="pol", Policy=doc)
+if mode("/pol") != 0o777:
+    fail("a policy letting bob write: the bucket's mode is %o" % mode("/pol"))
+if json.loads(alice.get_bucket_policy(Bucket="pol")["Policy"]) != json.loads(doc):
+    fail("GetBucketPolicy gives another document")
+for c in (bob, anon):
+    denied(None, c.get_bucket_policy, Bucket="pol")
+    denied(None, c.delete_bucket_policy, Bucket="pol")
+for bad, code in (("{not json", "MalformedPolicy"), ("[]", "MalformedPolicy"),
+                  (policy(stmt("x", "Maybe", "*", "s3:GetObject", ARN + "/*")), "MalformedPolicy"),
+                  (policy(stmt("x", "Allow", "*", "s3:GetObject", "arn:aws:s3:::alpha/*")),
+                   "MalformedPolicy"),
+                  (json.dumps({"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "bob"},
+                                              "Action": "s3:*", "Resource": ARN}]}), "NotImplemented"),
+                  (policy(stmt("x", "Allow", "*", "s3:GetObject", ARN + "/*",
+                               {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}})),
+                   "NotImplemented"),
+                  (policy(carol_from("IpAddress", "300.1.2.3/8")), "MalformedPolicy")):
+    denied(code, alice.put_bucket_policy, Bucket="pol", Policy=bad)
+if json.loads(alice.get_bucket_policy(Bucket="pol")["Policy"]) != json.loads(doc):
+    fail("a refused policy replaced the one in force")
+
+step("bucket policies: Allow by principal, action and resource wildcards; s3:prefix")
+for c in (anon, bob):
+    if read(c, "pol", "public/a") != b"pa":
+        fail("Allow * of s3:GetObject on pol/public/*")
+    denied(None, c.get_object, Bucket="pol", Key="private/b")
+    denied(None, c.put_object, Bucket="pol", Key="public/new", Body=b"x")
+denied(None, anon.get_object, Bucket="pol", Key="public/missing")  # may not list: no NoSuchKey
+allowed(bob.list_objects_v2, Bucket="pol", Prefix="public/")
+denied(None, bob.list_objects_v2, Bucket="pol", Prefix="private/")
+denied(None, bob.list_objects_v2, Bucket="pol")
+denied(None, anon.list_objects_v2, Bucket="pol", Prefix="public/")
+allowed(bob.put_object, Bucket="pol", Key="bob/mine", Body=b"bob's")
+denied(None, bob.put_object, Bucket="pol", Key="elsewhere", Body=b"x")
+denied(None, anon.put_object, Bucket="pol", Key="bob/anon", Body=b"x")
+st = os.stat(os.path.join(M, "pol", "bob", "mine"))
+if st.st_uid != 1002:
+    fail("bob's object through a policy belongs to uid %d" % st.st_uid)
+
+step("bucket policies: an explicit Deny wins, over the owner, an Allow and a grant")
+denied(None, alice.delete_object, Bucket="pol", Key="public/a")
+r = alice.delete_objects(Bucket="pol", Delete={"Objects": [{"Key": "public/a"}]})
+if [e["Code"] for e in r.get("Errors", [])] != ["AccessDenied"]:
+    fail("DeleteObjects under a Deny: %s" % r)
+alice.put_object(Bucket="pol", Key="public/long", Body=b"l")
+allowed(alice.delete_object, Bucket="pol", Key="public/long")  # "?" is one character
+alice.put_object_acl(Bucket="pol", Key="public/a", GrantRead='id="carol"')
+denied(None, carol.get_object, Bucket="pol", Key="public/a")  # from 127.0.0.1
+alice.put_bucket_policy(Bucket="pol", Policy=policy(read_public, carol_from("NotIpAddress", "10.0.0.0/8")))
+if mode("/pol") != 0o755:
+    fail("no policy letting others write: the bucket's mode is %o" % mode("/pol"))
+denied(None, carol.get_object, Bucket="pol", Key="public/a")
+alice.put_bucket_policy(Bucket="pol", Policy=policy(read_public, carol_from("IpAddress", "10.0.0.0/8")))
+if read(carol, "pol", "public/a") != b"pa":
+    fail("a Deny for another address applied")
+alice.put_bucket_policy(Bucket="pol", Policy=policy(
+    read_public, stmt("TLSOnly", "Deny", "*", "s3:*", ARN + "/*",
+                      {"Bool": {"aws:SecureTransport": "false"}})))
+denied(None, anon.get_object, Bucket="pol", Key="public/a")
+denied(None, alice.get_object, Bucket="pol", Key="private/b")
+if read(root, "pol", "private/b") != b"pb":
+    fail("the administrator passes a Deny")
+allowed(alice.delete_bucket_policy, Bucket="pol")
+denied("NoSuchBucketPolicy", alice.get_bucket_policy, Bucket="pol")
+denied(None, anon.get_object, Bucket="pol", Key="public/a")
+if read(alice, "pol", "private/b") != b"pb":
+    fail("the owner after the policy went")
+
+step("PublicAccessBlock: 501 NotImplemented, never ignored")
 denied("NotImplemented", alice.put_public_access_block, Bucket="alpha",
        PublicAccessBlockConfiguration={"BlockPublicAcls": True})
 denied("NotImplemented", alice.get_public_access_block, Bucket="alpha")
-denied(None, anon.get_object, Bucket="alpha", Key="doc")
+denied("NotImplemented", alice.delete_public_access_block, Bucket="alpha")
 
 step("presigned URLs act for their signer")
 u = bob.generate_presigned_url("get_object", Params={"Bucket": "alpha", "Key": "doc"}, ExpiresIn=60)
