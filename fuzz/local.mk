@@ -13,7 +13,8 @@
 AGORA_FUZZ_REPLAYS = \
 	fuzz/replay_txn fuzz/replay_rpc fuzz/replay_label fuzz/replay_commit \
 	fuzz/replay_page fuzz/replay_config fuzz/replay_http \
-	fuzz/replay_sigv4 fuzz/replay_range fuzz/replay_xml fuzz/replay_body
+	fuzz/replay_sigv4 fuzz/replay_range fuzz/replay_xml fuzz/replay_body \
+	fuzz/replay_policy
 
 # The gateway's modules without its main, for the s3d targets.
 fuzz_libfuzzs3d_a_SOURCES = $(S3D_MODULE_SOURCES)
@@ -40,13 +41,15 @@ fuzz_replay_xml_SOURCES = fuzz/fuzz_xml.c $(FUZZ_REPLAY)
 fuzz_replay_xml_LDADD = $(FUZZ_S3D_LIBS)
 fuzz_replay_body_SOURCES = fuzz/fuzz_body.c $(FUZZ_REQUEST) $(FUZZ_REPLAY)
 fuzz_replay_body_LDADD = $(FUZZ_S3D_LIBS)
+fuzz_replay_policy_SOURCES = fuzz/fuzz_policy.c $(FUZZ_REPLAY)
+fuzz_replay_policy_LDADD = $(FUZZ_S3D_LIBS)
 
 if FUZZING
 # The libFuzzer programs: the same targets, libFuzzer's main.
 AGORA_FUZZERS = \
 	fuzz/fuzz_txn fuzz/fuzz_rpc fuzz/fuzz_label fuzz/fuzz_commit \
 	fuzz/fuzz_page fuzz/fuzz_config fuzz/fuzz_http fuzz/fuzz_sigv4 \
-	fuzz/fuzz_range fuzz/fuzz_xml fuzz/fuzz_body
+	fuzz/fuzz_range fuzz/fuzz_xml fuzz/fuzz_body fuzz/fuzz_policy
 noinst_PROGRAMS += $(AGORA_FUZZERS)
 FUZZ_LINK = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 fuzz_fuzz_txn_SOURCES = fuzz/fuzz_txn.c fuzz/fuzz.h
@@ -76,6 +79,9 @@ fuzz_fuzz_xml_LDFLAGS = $(FUZZ_LINK)
 fuzz_fuzz_body_SOURCES = fuzz/fuzz_body.c $(FUZZ_REQUEST) fuzz/fuzz.h
 fuzz_fuzz_body_LDADD = $(FUZZ_S3D_LIBS)
 fuzz_fuzz_body_LDFLAGS = $(FUZZ_LINK)
+fuzz_fuzz_policy_SOURCES = fuzz/fuzz_policy.c fuzz/fuzz.h
+fuzz_fuzz_policy_LDADD = $(FUZZ_S3D_LIBS)
+fuzz_fuzz_policy_LDFLAGS = $(FUZZ_LINK)
 # the s3d targets' library is built with everything else here
 noinst_LIBRARIES += fuzz/libfuzzs3d.a
 else

@@ -12,7 +12,7 @@
 set -u
 
 : "${AGORA_BUILDDIR:?}" "${AGORA_SRCDIR:?}"
-names=${AGORA_FUZZ_TARGETS:-"txn rpc label commit page config http sigv4 range xml body"}
+names=${AGORA_FUZZ_TARGETS:-"txn rpc label commit page config http sigv4 range xml body policy"}
 runs=${AGORA_FUZZ_RUNS:-1000000}
 seconds=${AGORA_FUZZ_SECONDS:-1800}
 

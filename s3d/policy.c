@@ -534,8 +534,8 @@ static int statements(const struct jval *doc, const struct jval **list)
 	return s->n;
 }
 
-static enum s3_err policy_check(const char *doc, size_t len,
-				const char *bucket, const char **detail)
+enum s3_err s3_policy_check(const char *doc, size_t len, const char *bucket,
+			    const char **detail)
 {
 	const struct jval *list;
 	struct jval root;
@@ -790,7 +790,7 @@ int s3_put_policy(struct s3_req *r)
 	rc = s3_read_small_body(r, POLICY_MAX + 1, &body, &len);
 	if (rc)
 		return s3_error(r, (enum s3_err)-rc, NULL);
-	e = policy_check(body, len, r->bucket, &detail);
+	e = s3_policy_check(body, len, r->bucket, &detail);
 	if (!e) {
 		int was_open = s3_bucket_opened(r, &b);
 

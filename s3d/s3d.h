@@ -382,6 +382,11 @@ enum s3_verdict { S3_POLICY_NONE, S3_POLICY_ALLOW, S3_POLICY_DENY };
 enum s3_verdict s3_policy_decide(struct s3_req *r, const struct ag_attr *b,
 				 const char *bname, const char *action,
 				 const char *key);
+/* Whether doc (len bytes, untrusted) is a policy of the subset served
+ * for bucket: S3_OK, S3_MALFORMED_POLICY or S3_NOT_IMPLEMENTED (*detail
+ * may say why). */
+enum s3_err s3_policy_check(const char *doc, size_t len, const char *bucket,
+			    const char **detail);
 /* Whether the policy of b has an Allow of PutObject or DeleteObject. */
 int s3_policy_writes(struct s3_req *r, const struct ag_attr *b);
 int s3_get_policy(struct s3_req *r);
