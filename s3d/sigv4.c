@@ -412,7 +412,17 @@ enum s3_err s3_auth_with(struct s3_req *r,
 	} else if (h) {
 		return S3_AUTH_MALFORMED; /* V2 signatures are not served */
 	} else {
-		/* no one: the permissions decide (access.c) */
+		/* no one: the permissions decide (access.c). The body is
+		 * what x-amz-content-sha256 says (a hash, or aws-chunked
+		 * with no signatures), never signed chunks no key checks */
+		const char *ph = s3_header(r, "x-amz-content-sha256");
+
+		if (ph && !strncmp(ph, "STREAMING-AWS4-", 15))
+			return S3_ACCESS_DENIED;
+		if (ph && strlen(ph) >= sizeof(r->payload_hash))
+			return S3_INVALID_ARGUMENT;
+		if (ph)
+			payload = ph;
 		memset(&r->user, 0, sizeof(r->user));
 		r->user.uid = r->user.gid = S3_NOBODY;
 		r->anonymous = 1;

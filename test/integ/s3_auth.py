@@ -5,6 +5,7 @@
 # canned ACLs, Get/Put of bucket and object ACLs with grants, the modes
 # of the POSIX face (read through the mount at $M), and the policy
 # subresources that answer 501. Started by s3_auth.sh.
+import hashlib
 import json
 import os
 import subprocess
@@ -174,6 +175,28 @@ if mode("/drop") != 0o777:
     fail("a public-read-write bucket's mode: %o" % mode("/drop"))
 allowed(bob.put_object, Bucket="drop", Key="from-bob", Body=b"bob")
 allowed(anon.put_object, Bucket="drop", Key="from-anon", Body=b"anon")
+
+
+def anon_put(key, body, sha):
+    req = urllib.request.Request("%s/drop/%s" % (URL, key), data=body, method="PUT",
+                                 headers={"x-amz-content-sha256": sha})
+    try:
+        return urllib.request.urlopen(req).status, ""
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+# an anonymous body is checked against the hash it names; signed chunks
+# cannot be, and are refused
+got = anon_put("hashed", b"anon", hashlib.sha256(b"anon").hexdigest())
+if got[0] != 200:
+    fail("anonymous PUT with its SHA-256: %s" % (got,))
+got = anon_put("badhash", b"anon", hashlib.sha256(b"other").hexdigest())
+if got[0] != 400 or "XAmzContentSHA256Mismatch" not in got[1]:
+    fail("anonymous PUT with another SHA-256: %s" % (got,))
+got = anon_put("chunked", b"0;chunk-signature=00\r\n\r\n", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+if got[0] != 403 or "AccessDenied" not in got[1]:
+    fail("anonymous signed chunks: %s" % (got,))
 st = os.stat(os.path.join(M, "drop", "from-bob"))
 if (st.st_uid, st.st_gid) != (1002, 1002):
     fail("bob's object belongs to %d:%d" % (st.st_uid, st.st_gid))
