@@ -279,8 +279,6 @@ enum s3_err s3_authorize(struct s3_req *r, enum s3_need need,
 
 /* ---- ACLs from requests ---- */
 
-/* The user name uid stands for (the first user of that uid), or the
- * number. */
 struct uid_name {
 	uint32_t uid;
 	char *out;
@@ -297,7 +295,7 @@ static int uid_match(void *arg, const struct ag_user *u)
 	return 1;
 }
 
-static void owner_name(struct s3_req *r, uint32_t uid, char *out, size_t size)
+void s3_owner_name(struct s3_req *r, uint32_t uid, char *out, size_t size)
 {
 	struct uid_name n = { uid, out, size };
 
@@ -535,7 +533,7 @@ int s3_get_acl(struct s3_req *r)
 		return s3_error(r, e, NULL);
 	if (s3_acl_load(r, a.ino, &acl))
 		return s3_error(r, S3_INTERNAL, NULL);
-	owner_name(r, a.uid, owner, sizeof(owner));
+	s3_owner_name(r, a.uid, owner, sizeof(owner));
 	s3_xml_init(&x);
 	s3_xml_raw(&x, "<AccessControlPolicy " S3_NS "><Owner>");
 	s3_xml_text(&x, "ID", owner);
@@ -586,7 +584,7 @@ static enum s3_err grant_xml(struct s3_req *r, const struct ag_attr *a,
 	if (!s3_xml_next(&p, gv + gl, "ID", &iv, &il)) {
 		if (s3_xml_unescape(iv, il, id, sizeof(id)) < 0)
 			return S3_INVALID_ARGUMENT;
-		owner_name(r, a->uid, owner, sizeof(owner));
+		s3_owner_name(r, a->uid, owner, sizeof(owner));
 		if (!strcmp(id, owner))
 			return S3_OK;
 		return grant_user(r, acl, perm, id);

@@ -30,6 +30,9 @@ struct lister {
 	const char *prefix, *delim;
 	char start_after[S3_KEY_MAX + 2];
 	int max_keys, count, truncated, url, owner;
+	int named;                        /* owner_uid's name is known */
+	uint32_t owner_uid;
+	char owner_name[80];
 	char last[S3_KEY_MAX + 2];        /* last key or prefix emitted */
 	char last_cp[S3_KEY_MAX + 2];
 	struct s3_xml contents, prefixes;
@@ -146,9 +149,18 @@ static int emit_key(struct lister *l, const char *key, uint64_t ino)
 	s3_xml_text(x, "LastModified", date);
 	s3_xml_text(x, "ETag", etag);
 	s3_xml_raw(x, "<Size>%" PRIu64 "</Size>", a.size);
-	if (l->owner)
-		s3_xml_raw(x, "<Owner><ID>%" PRIu32 "</ID><DisplayName>%" PRIu32
-			   "</DisplayName></Owner>", a.uid, a.uid);
+	if (l->owner) {
+		/* one name lookup per owner met in a row, not per key */
+		if (!l->named || l->owner_uid != a.uid)
+			s3_owner_name(l->r, a.uid, l->owner_name,
+				      sizeof(l->owner_name));
+		l->named = 1;
+		l->owner_uid = a.uid;
+		s3_xml_raw(x, "<Owner>");
+		s3_xml_text(x, "ID", l->owner_name);
+		s3_xml_text(x, "DisplayName", l->owner_name);
+		s3_xml_raw(x, "</Owner>");
+	}
 	s3_xml_raw(x, "<StorageClass>STANDARD</StorageClass></%s>", tag);
 	return 0;
 }

@@ -340,6 +340,9 @@ enum s3_err s3_authorize(struct s3_req *r, enum s3_need need,
  * mode grants it want (AG_MAY_*), whether owner or ACL give it perm. */
 int s3_owns(struct s3_req *r, const struct ag_attr *a);
 int s3_may(struct s3_req *r, const struct ag_attr *a, unsigned want);
+/* The ID and DisplayName of the owner of uid: the name of its (first)
+ * user, else the number. */
+void s3_owner_name(struct s3_req *r, uint32_t uid, char *out, size_t size);
 int s3_allowed(struct s3_req *r, const struct ag_attr *a, unsigned perm);
 /* Find key in bucket for an operation that needs perm of it: S3_OK and
  * its attributes, AccessDenied, or NoSuchKey to a user who may list. */

@@ -91,6 +91,10 @@ def grants(c, **kw):
 step("a bucket is its owner's: owner allowed, others AccessDenied, missing keys hidden")
 alice.create_bucket(Bucket="alpha")
 alice.put_object(Bucket="alpha", Key="doc", Body=b"alice's")
+owners = {o["Key"]: o["Owner"]["ID"] for o in
+          alice.list_objects_v2(Bucket="alpha", FetchOwner=True)["Contents"]}
+if owners != {"doc": "alice"} or alice.list_buckets()["Owner"]["ID"] != "alice":
+    fail("the owner's ID in listings: %s" % owners)
 if "alpha" not in buckets(alice) or "alpha" in buckets(bob) or "alpha" in buckets(carol):
     fail("ListBuckets: alice %s, bob %s" % (buckets(alice), buckets(bob)))
 allowed(alice.head_bucket, Bucket="alpha")
