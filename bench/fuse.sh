@@ -33,30 +33,16 @@ bench_name=fuse
 size_arg=${AGORA_BENCH_SIZE:-1G}
 files=${AGORA_BENCH_FILES:-20000}
 secs=${AGORA_BENCH_SECS:-5}
-pt_src=${PASSTHROUGH_LL_SRC:-/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c}
-fused=$build/fused/agora-fused
 
 size=$(numfmt --from=iec "${size_arg%[bB]}" 2>/dev/null) ||
 	die "AGORA_BENCH_SIZE=$size_arg: not a size"
-[ -x "$fused" ] || die "$fused not built"
 command -v fio >/dev/null || die "fio not installed"
-command -v fusermount3 >/dev/null || die "fusermount3 (fuse3) not installed"
-[ -f "$pt_src" ] || die "no $pt_src: install libfuse3-dev"
 can_drop_caches || say "note: cannot drop caches (not root): reads may come from the page cache"
 
 # ---- the two file systems ------------------------------------------------
-# passthrough_ll.c includes passthrough_helpers.h from its own directory
-# shellcheck disable=SC2046 # pkg-config's flags are words
-gcc -O2 -o "$T/passthrough_ll" "$pt_src" $(pkg-config --cflags --libs fuse3) ||
-	die "cannot build passthrough_ll from $pt_src"
 drive_size=$(( (size * (runs + 2) + (1 << 30)) >> 30 ))G
 cluster_start "$drive_size"
-mkdir -p "$T/agora" "$T/pt" "$T/pt-src"
-
-"$fused" -c "$conf" -o "log=$T/fused.log,pidfile=$T/fused.pid${AGORA_FUSED_OPTS:+,$AGORA_FUSED_OPTS}" \
-	"$T/agora" 2>>"$T/fused.log" || die "agora-fused exited $?"
-bench_mounts+=("$T/agora")
-bench_pids+=("$(cat "$T/fused.pid")")
+fused_start "$T/agora"
 # passthrough_ll keeps a descriptor open per inode it knows: give it room
 # for the metadata run, or make the run fit the limit
 # (the rates are per second: a smaller run still compares)
@@ -69,11 +55,7 @@ if ! (ulimit -n "$want_fds") 2>/dev/null; then
 	say "note: cannot raise the descriptor limit: passthrough_ll's metadata run makes $files_pt files"
 	want_fds=$(ulimit -Hn)
 fi
-(ulimit -n "$want_fds" && exec "$T/passthrough_ll" -o "source=$T/pt-src" "$T/pt") \
-	>"$T/pt.log" 2>&1 || die "passthrough_ll exited $?"
-bench_mounts+=("$T/pt")
-mountpoint -q "$T/agora" || die "agora-fused did not mount"
-mountpoint -q "$T/pt" || die "passthrough_ll did not mount"
+pt_fds=$want_fds passthrough_start "$T/pt-src" "$T/pt"
 
 fss=(agora pt)
 if [ "${AGORA_BENCH_GLUSTER:-1}" = 0 ]; then

@@ -113,6 +113,38 @@ CONF
 	bench_pids+=("$pid")
 }
 
+# passthrough_start SRC MNT: build libfuse's passthrough_ll (the FUSE
+# ceiling) from $pt_src into $T once, and mount SRC on MNT with it, with
+# room for $pt_fds descriptors (it keeps one per inode it knows).
+pt_src=${PASSTHROUGH_LL_SRC:-/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c}
+passthrough_start() {
+	command -v fusermount3 >/dev/null || die "fusermount3 (fuse3) not installed"
+	[ -f "$pt_src" ] || die "no $pt_src: install libfuse3-dev"
+	# passthrough_ll.c includes passthrough_helpers.h from its own directory
+	# shellcheck disable=SC2046 # pkg-config's flags are words
+	[ -x "$T/passthrough_ll" ] ||
+		gcc -O2 -o "$T/passthrough_ll" "$pt_src" $(pkg-config --cflags --libs fuse3) ||
+		die "cannot build passthrough_ll from $pt_src"
+	mkdir -p "$1" "$2"
+	(ulimit -n "${pt_fds:-$(ulimit -n)}" && exec "$T/passthrough_ll" -o "source=$1" "$2") \
+		>>"$T/pt.log" 2>&1 || die "passthrough_ll exited $?"
+	bench_mounts+=("$2")
+	mountpoint -q "$2" || die "passthrough_ll did not mount"
+}
+
+# fused_start MNT: mount the cluster on MNT with agora-fused
+# ($AGORA_FUSED_OPTS: extra -o options).
+fused_start() {
+	local fused=$build/fused/agora-fused
+	[ -x "$fused" ] || die "$fused not built"
+	mkdir -p "$1"
+	"$fused" -c "$conf" -o "log=$T/fused.log,pidfile=$T/fused.pid${AGORA_FUSED_OPTS:+,$AGORA_FUSED_OPTS}" \
+		"$1" 2>>"$T/fused.log" || die "agora-fused exited $?"
+	bench_mounts+=("$1")
+	bench_pids+=("$(cat "$T/fused.pid")")
+	mountpoint -q "$1" || die "agora-fused did not mount"
+}
+
 # timed COMMAND...: run it; wall and cpu (user + sys, its children's
 # included) seconds in $wall and $cpu. Its own stderr still goes to stderr.
 timed() {

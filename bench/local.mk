@@ -27,4 +27,5 @@ bench_civet_null_SOURCES = bench/civet_null.c
 bench_civet_null_LDADD = $(CIVETWEB_LIBS) -lpthread
 
 EXTRA_DIST += bench/lib.sh bench/fuse.sh bench/s3.sh bench/meta.sh \
-	bench/reduce.sh bench/gluster.sh bench/ceph.sh bench/heal.sh
+	bench/reduce.sh bench/gluster.sh bench/ceph.sh bench/heal.sh \
+	bench/cpa.sh
