@@ -70,13 +70,18 @@
  *   56  8  lazy_since: first generation of the unsynced run the
  *          record ends (0: none; see agora-format(5))
  *   64  4  npages: pages listed below (at most 502)
+ *   68  4  ndata: chunks listed after the pages (0: none)
  *   72  8n addresses of the pages this commit wrote
+ *   72 + 8n  16 each: chunks its transactions stored without a sync:
+ *          data address u64, stored length u32, crc32c u32 (in the room
+ *          the pages leave: 8 npages + 16 ndata <= 4020)
  *   4092 4 crc32c of bytes [0, 4092)
  * A commit writes its pages and its record in one flush of every drive,
  * so after a crash the record may be on a drive while some of its pages
  * are not: a record that lists pages counts only when each of them has a
- * good copy written by its generation. (A commit of more pages than fit
- * lists none and writes its record only after its pages are durable.)
+ * good copy written by its generation, and each chunk it lists reads
+ * back with its crc. (A commit of more pages than fit lists none and
+ * writes its record only after its pages are durable.)
  * Which record is the state of the cluster is commit.h's rule; the
  * offsets are commit.c's codec.
  *

@@ -31,7 +31,9 @@
 #define REC_TIME 48
 #define REC_LAZY_SINCE 56
 #define REC_NPAGES 64
-#define REC_PAGES 72 /* npages u64 addresses */
+#define REC_NDATA 68
+#define REC_PAGES 72 /* npages u64 addresses, then ndata data entries */
+#define DATA_LEN 16  /* address u64, length u32, crc32c u32 */
 #define REC_CRC (AG_BLOCK - 4) /* crc32c of the bytes before it */
 
 _Static_assert(REC_PAGES + 8 * AG_COMMIT_PAGES <= REC_CRC,
@@ -53,12 +55,22 @@ void ag_commit_encode(uint8_t *b, const struct ag_commit_rec *r)
 	put_le32(b + REC_NPAGES, r->npages);
 	for (i = 0; i < r->npages && i < AG_COMMIT_PAGES; i++)
 		put_le64(b + REC_PAGES + 8 * i, r->pages[i]);
+	if (ag_commit_fits(r->npages, r->ndata)) {
+		uint8_t *d = b + REC_PAGES + 8 * r->npages;
+
+		put_le32(b + REC_NDATA, r->ndata);
+		for (i = 0; i < r->ndata; i++, d += DATA_LEN) {
+			put_le64(d, r->data[i].addr);
+			put_le32(d + 8, r->data[i].len);
+			put_le32(d + 12, r->data[i].crc);
+		}
+	}
 	put_le32(b + REC_CRC, ag_crc32c(b, REC_CRC));
 }
 
 /* Every field of block b into r, believed or not (the remains of a
- * damaged copy are read so too); -AG_ECORRUPT, the page list unread, when
- * npages is more than a record can list. */
+ * damaged copy are read so too); -AG_ECORRUPT, the lists unread, when
+ * npages and ndata are more than a record can list. */
 static int read_fields(const uint8_t *b, struct ag_commit_rec *r)
 {
 	uint32_t i;
@@ -71,10 +83,21 @@ static int read_fields(const uint8_t *b, struct ag_commit_rec *r)
 	r->time_ns = get_le64(b + REC_TIME);
 	r->lazy_since = get_le64(b + REC_LAZY_SINCE);
 	r->npages = get_le32(b + REC_NPAGES);
-	if (r->npages > AG_COMMIT_PAGES)
+	r->ndata = get_le32(b + REC_NDATA);
+	if (!ag_commit_fits(r->npages, r->ndata)) {
+		r->npages = r->ndata = 0;
 		return -AG_ECORRUPT;
+	}
 	for (i = 0; i < r->npages; i++)
 		r->pages[i] = get_le64(b + REC_PAGES + 8 * i);
+	for (i = 0; i < r->ndata; i++) {
+		const uint8_t *d = b + REC_PAGES + 8 * r->npages +
+				   DATA_LEN * i;
+
+		r->data[i].addr = get_le64(d);
+		r->data[i].len = get_le32(d + 8);
+		r->data[i].crc = get_le32(d + 12);
+	}
 	return 0;
 }
 
@@ -239,15 +262,15 @@ static int newer(const struct ag_commit_rec *a, const struct ag_commit_rec *b)
 	return a->gen > b->gen || (a->gen == b->gen && a->epoch > b->epoch);
 }
 
-/* 1 when r's pages are on the drives, 0 when one was never written,
- * -1 when one is damaged on every mirror. */
+/* 1 when r's pages and data are on the drives, 0 when one was never
+ * written, -1 when a page is damaged on every mirror. */
 static int landed(const struct ag_commit_rec *r,
 		  int (*check)(void *arg, const struct ag_commit_rec *r),
 		  void *arg)
 {
 	int rc;
 
-	if (!check || !r->npages)
+	if (!check || (!r->npages && !r->ndata))
 		return 1;
 	rc = check(arg, r);
 	return rc < 0 ? -1 : rc > 0;
@@ -285,7 +308,7 @@ static int stands_for(struct ag_drives *ds, const struct ag_commit_bad *b,
 			  ag_commit_slot_off(b->slot)))
 		goto out;
 	memset(r, 0, sizeof(*r));
-	if (read_fields(blk, r) || !r->npages)
+	if (read_fields(blk, r) || (!r->npages && !r->ndata))
 		goto out;
 	r->gen = g; /* the pages must say g, whatever the remains say */
 	rc = check(arg, r) != 0;

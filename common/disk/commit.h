@@ -13,9 +13,11 @@
  * highest generation, then the highest fencing epoch, among the records
  * that decode (magic, crc, this cluster's uuid, their own slot) and are
  * whole: each page they list has a good copy written by their
- * generation, and every record of the unsynced run they end is on the
- * drives, its pages too (a record that lists no pages was written once
- * its pages were durable: its own pages need no check). ag_commit_pick is the rule's one
+ * generation, each chunk of data they list reads back with its crc, and
+ * every record of the unsynced run they end is on the drives, its pages
+ * and data too (a record that lists no pages was written once its pages
+ * were durable: its own pages need no check; one that lists no data
+ * names only data synced before it was written). ag_commit_pick is the rule's one
  * implementation.
  *
  * Why a torn commit loses. Each copy of a record or a page is one aligned
@@ -59,7 +61,11 @@
  * Unsynced runs. A lazy commit writes its record and pages without a
  * sync; lazy_since names the first generation of the run of unsynced
  * commits that it ends, and it counts only with every record of that run
- * (see torn, above). The run and the last synced record before it must
+ * (see torn, above). Data too may be written without a sync, before the
+ * transaction that points at it: a record lists the chunks of its
+ * transactions that no sync covered yet, and counts only when they read
+ * back, so that a power cut never leaves a record pointing at data the
+ * drives lost (the check callback of ag_commit_pick verifies both). The run and the last synced record before it must
  * all stay in the ring: ag_commit_may_be_lazy says when a run must end.
  */
 #ifndef AG_COMMIT_H
@@ -74,6 +80,17 @@
 /* Pages a commit record can list (see format.h). */
 #define AG_COMMIT_PAGES 502
 
+/* Data a record names: chunk bytes that a client wrote without a sync,
+ * each stored at a data address (stripe.h) with its crc32c. After the
+ * record's pages, 16 bytes each, in the bytes the pages leave free. */
+struct ag_commit_data {
+	uint64_t addr;
+	uint32_t len;
+	uint32_t crc;
+};
+
+#define AG_COMMIT_DATA_MAX 251 /* with no page listed */
+
 struct ag_commit_rec {
 	uint64_t gen;
 	uint64_t root;
@@ -86,7 +103,17 @@ struct ag_commit_rec {
 	uint64_t lazy_since;
 	uint32_t npages; /* pages written with the record, to check */
 	uint64_t pages[AG_COMMIT_PAGES];
+	/* chunks its transactions stored unsynced, to check too */
+	uint32_t ndata;
+	struct ag_commit_data data[AG_COMMIT_DATA_MAX];
 };
+
+/* Whether a record listing npages pages can list ndata chunks too. */
+static inline int ag_commit_fits(uint32_t npages, uint32_t ndata)
+{
+	return npages <= AG_COMMIT_PAGES &&
+	       72 + 8ull * npages + 16ull * ndata <= AG_BLOCK - 4;
+}
 
 /* The ring slot of generation gen's record. */
 static inline uint32_t ag_commit_slot(uint64_t gen)

@@ -580,6 +580,8 @@ int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
 	size_t i;
 	int rc;
 
+	if (rec->ndata && !ag_commit_fits(ps->nqueue, rec->ndata))
+		return -E2BIG;
 	if (ps->nqueue > AG_COMMIT_PAGES) {
 		/* too many to list: pages first, then the record, durable */
 		if (lazy)

@@ -48,7 +48,8 @@ int ag_pagestore_flush(struct ag_pagestore *ps);
  * one (a commit of too many pages to list takes two flushes). Lazy: write
  * them all but sync nothing (rec->lazy_since says since when nothing was
  * synced); -EAGAIN, with nothing written, for a commit of too many pages
- * to list, which must be durable. */
+ * to list, which must be durable; -E2BIG, with nothing written, when the
+ * data rec lists (rec->ndata) does not fit beside its pages. */
 int ag_pagestore_commit(struct ag_pagestore *ps, struct ag_commit_rec *rec,
 			int lazy);
 /* A check for ag_commit_pick (arg: the page store): 1 when every page

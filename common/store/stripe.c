@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "commit.h"
 #include "drive.h"
 #include "ec.h"
 #include "format.h"
@@ -980,4 +981,35 @@ int ag_packer_take(struct ag_packer *p, struct ag_stripe_done **list, int *n)
 void ag_packer_stop(struct ag_packer *p)
 {
 	leave(p, "stopped");
+}
+
+int ag_stripes_check_data(struct ag_drives *ds, const struct ag_commit_rec *r)
+{
+	struct ag_stripes *s;
+	uint8_t *buf = NULL;
+	uint32_t i, max = 0;
+	int rc;
+
+	if (!r->ndata)
+		return 1;
+	for (i = 0; i < r->ndata; i++)
+		max = AG_MAX(max, r->data[i].len);
+	rc = ag_stripes_new(ds, &s);
+	if (rc)
+		return rc == -ENOMEM ? rc : 0;
+	buf = malloc(max ? max : 1);
+	rc = buf ? 1 : -ENOMEM;
+	/* a chunk that no way of reading gives back was lost with the
+	 * cache of a drive: the record that names it is torn */
+	for (i = 0; rc > 0 && i < r->ndata; i++)
+		if (ag_stripes_read(s, r->data[i].addr, buf, r->data[i].len,
+				    r->data[i].crc))
+			rc = 0;
+	if (!rc)
+		AG_WARN("commit %llu names data that is not on the drives "
+			"(chunk at %#llx)", (unsigned long long)r->gen,
+			(unsigned long long)r->data[i - 1].addr);
+	free(buf);
+	ag_stripes_free(s);
+	return rc;
 }

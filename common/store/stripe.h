@@ -33,6 +33,7 @@
 
 struct ag_stripes;
 struct ag_packer;
+struct ag_commit_rec;
 
 /* A stripe that reached the drives: the tree records its strip crcs, or
  * for a mirrored stripe how much of it is written. */
@@ -55,6 +56,13 @@ void ag_stripes_free(struct ag_stripes *s);
  * the range leaves its segment. */
 int ag_stripes_read(struct ag_stripes *s, uint64_t addr, void *buf,
 		    size_t len, uint32_t crc);
+
+/* Whether the data that commit record r lists (commit.h) is on ds: each
+ * chunk reads back with its crc, rebuilt from the other strips or copies
+ * if need be. 1 yes (or r lists none), 0 when one does not (a torn
+ * commit: the record must not stand), -ENOMEM. With the page store's
+ * check, what ag_commit_pick asks of a record. */
+int ag_stripes_check_data(struct ag_drives *ds, const struct ag_commit_rec *r);
 
 /* Read len bytes of payload at addr as they are on the drives, with no
  * check and no rebuild: the pieces on each drive in one read, all drives

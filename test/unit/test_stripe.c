@@ -3,7 +3,8 @@
  * of files: packed runs of random length read back by address and crc,
  * stripe crcs match the drives, reads survive missing drives, failing
  * reads, lost writes and corrupt strips (and give up past m), degraded
- * packing, concurrent readers. Its throughput figures are
+ * packing, concurrent readers; a commit record that names a chunk
+ * stands only while the chunk reads back. Its throughput figures are
  * bench/bench_stripe's.
  */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "format.h"
 #include "stripes.h"
 #include "util.h"
@@ -648,6 +650,95 @@ static void test_mirrored(struct cluster *c)
 	free(buf);
 }
 
+/* ag_commit_pick's check of records that list no pages: their data. */
+static int data_check(void *arg, const struct ag_commit_rec *r)
+{
+	return ag_stripes_check_data(arg, r);
+}
+
+/* Write zeros over segment seg of drive d. */
+static int zero_segment(struct ag_drives *ds, int d, uint32_t seg)
+{
+	const struct ag_label *l = &ds->label;
+	uint8_t *z = ag_alloc_aligned(l->segment_size);
+	int rc;
+
+	if (!z)
+		return -ENOMEM;
+	memset(z, 0, l->segment_size);
+	rc = ag_drive_write(ds, d, z, l->segment_size,
+			    ag_slot_offset(l, seg, 0, 0));
+	free(z);
+	return rc;
+}
+
+/* A lazy commit record names a chunk written without a sync: it stands
+ * while the chunk reads back (from any copy), and once the drives lost
+ * the chunk (a power cut before the sync), the record before it is the
+ * state. */
+static void test_commit_data(struct cluster *c)
+{
+	static struct ag_commit_rec r, got, back;
+	struct ag_drives *ds = c->f.ds;
+	struct ag_stripe_done *list;
+	uint8_t enc[AG_BLOCK], data[5000];
+	uint64_t addr;
+	int rc, i, n;
+
+	fill_random(&rng, data, sizeof(data));
+	ag_packer_start(c->p, 20, 0);
+	rc = ag_packer_add(c->p, data, sizeof(data), &addr);
+	if (!rc)
+		rc = ag_packer_flush(c->p);
+	ag_packer_take(c->p, &list, &n);
+	free(list);
+	ag_packer_stop(c->p);
+	ok(!rc && n == 1, "a chunk of 5000 bytes written mirrored, unsynced");
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.uuid, ds->label.uuid, 16);
+	r.epoch = 1;
+	r.gen = 1;
+	r.time_ns = ag_now_ns();
+	rc = ag_commit_write(ds, &r);
+	r.gen = 2;
+	r.lazy_since = 2;
+	r.ndata = 1;
+	r.data[0].addr = addr;
+	r.data[0].len = sizeof(data);
+	r.data[0].crc = ag_crc32c(data, sizeof(data));
+	if (!rc)
+		rc = ag_commit_write(ds, &r);
+	ag_commit_encode(enc, &r);
+	ok(!rc && !ag_commit_decode(enc, sizeof(enc), &back) &&
+	   back.ndata == 1 && back.data[0].addr == addr &&
+	   back.data[0].len == sizeof(data) && back.data[0].crc == r.data[0].crc,
+	   "records 1 and 2 written, 2 lazy and naming the chunk (%s)",
+	   ag_strerror(rc));
+	ok(ag_commit_fits(0, AG_COMMIT_DATA_MAX) &&
+	   !ag_commit_fits(0, AG_COMMIT_DATA_MAX + 1) &&
+	   ag_commit_fits(500, 1) && !ag_commit_fits(501, 1) &&
+	   ag_commit_fits(AG_COMMIT_PAGES, 0),
+	   "a record lists data in the room its pages leave");
+	rc = ag_commit_read_latest(ds, &got, data_check, ds);
+	ok(!rc && got.gen == 2, "with the chunk on the drives, 2 is the state");
+
+	rc = zero_segment(ds, ag_slot_drive(&ds->label, 0), 20);
+	if (!rc)
+		rc = ag_commit_read_latest(ds, &got, data_check, ds);
+	ok(!rc && got.gen == 2, "with its first copy lost, 2 still stands "
+	   "(the chunk reads back from another)");
+
+	for (i = 0; i < NDRIVES && !rc; i++)
+		rc = zero_segment(ds, i, 20);
+	ag_log_set_level(0);
+	if (!rc)
+		rc = ag_commit_read_latest(ds, &got, data_check, ds);
+	ag_log_set_level(3);
+	ok(!rc && got.gen == 1, "with every copy of the chunk lost, 2 is "
+	   "torn: 1 is the state (%llu)", (unsigned long long)got.gen);
+}
+
 /* Large pieces (1 MiB, 4 stripes each) across segments on a cluster of
  * their own: every one reads back, and with a drive missing, rebuilt. */
 static void test_big_pieces(const char *base)
@@ -785,6 +876,7 @@ int main(void)
 	test_threads(&c);
 	test_degraded_packing(&c);
 	ag_drive_fault_hook = NULL;
+	test_commit_data(&c);
 	READ_ALL(c.s, l, 0, "everything still reads back at the end");
 	for (i = 0; i < nruns; i++)
 		free(runs[i].data);
