@@ -34,6 +34,7 @@
 #include "config.h"
 #include "format.h"
 #include "rpc.h"
+#include "stripe.h"
 #include "util.h"
 
 #define MAX_CONNS 1024
@@ -252,6 +253,9 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 			send_reply(i, type, id, &r);
 			return 0;
 		}
+		/* a lazy client does not sync the chunks it stored */
+		if (type == AG_RPC_TXN_LAZY && !res.status && !res.replay)
+			ag_meta_note_unsynced(m, body, len);
 		r.status = res.status;
 		r.flags = res.replay;
 		r.ino = res.ino;
@@ -661,6 +665,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	ag_meta_set_data_check(ag_stripes_check_data);
 	rc = ag_meta_open_flags(cfg, flags, &m);
 	if (rc) {
 		AG_ERR("cannot open the cluster: %s", ag_strerror(rc));

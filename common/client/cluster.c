@@ -64,6 +64,14 @@ static int state_shared(struct ag_cluster *c)
 	return rc;
 }
 
+int ag_cl_check_commit(void *arg, const struct ag_commit_rec *r)
+{
+	struct ag_cluster *c = arg;
+	int rc = ag_pagestore_check_commit(c->ps, r);
+
+	return rc > 0 ? ag_stripes_check_data(c->ds, r) : rc;
+}
+
 int ag_cluster_refresh(struct ag_cluster *c)
 {
 	struct ag_commit_rec rec;
@@ -79,8 +87,7 @@ int ag_cluster_refresh(struct ag_cluster *c)
 	/* no metad: the drives still say what is committed (metad writes
 	 * a commit there before it acknowledges it), so reads, listings
 	 * and stats go on without it; only changes wait for it */
-	rc = ag_commit_read_latest(c->ds, &rec, ag_pagestore_check_commit,
-				   c->ps);
+	rc = ag_commit_read_latest(c->ds, &rec, ag_cl_check_commit, c);
 	if (rc == -AG_ELOST && (c->flags & AG_OPEN_DAMAGED))
 		rc = 0; /* fsck and status say what it lost */
 	if (rc)
@@ -431,7 +438,10 @@ void ag_cl_txn_stripes(struct ag_cluster *c, struct ag_txn *t,
 /* One round of sealing: flush the packer, sync the drives without
  * pack_lock (others go on packing meanwhile), and record in t the
  * stripes written. Every writer that asked before the round began is
- * durable after it. */
+ * durable after it. A lazy handle (a file system) syncs nothing: its
+ * commits are durable only once metad syncs them, and metad lists the
+ * chunks of such a commit in its record until then (commit.h), so the
+ * stripes need only be on the drives, as they are once flushed. */
 static int seal_round(struct ag_cluster *c, struct ag_txn *t)
 {
 	uint64_t upto = c->seal_wanted;
@@ -442,7 +452,8 @@ static int seal_round(struct ag_cluster *c, struct ag_txn *t)
 		rc = ag_packer_flush(c->packer);
 	if (!rc)
 		rc = ag_packer_take(c->packer, &done, &n);
-	if (!rc && (n || c->nretired || c->unsynced)) {
+	if (!rc && (n || c->nretired || c->unsynced) &&
+	    !(c->flags & AG_OPEN_LAZY)) {
 		/* data before the metadata that points at it */
 		c->sealing = 1;
 		c->unsynced = 1; /* until a sync succeeds */

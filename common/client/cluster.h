@@ -108,6 +108,11 @@ void ag_cl_close(struct ag_cluster *c);
 int ag_cl_open_none(struct ag_cluster *c);
 int ag_cl_open_has(struct ag_cluster *c, uint64_t ino);
 
+/* The check of a commit record for ag_commit_pick (arg: the handle):
+ * its pages (ag_pagestore_check_commit), then the data it lists
+ * (ag_stripes_check_data). */
+int ag_cl_check_commit(void *arg, const struct ag_commit_rec *r);
+
 /* A read handle on the newest root this cluster handle knows. */
 int ag_cl_tree(struct ag_cluster *c, struct ag_tree **tp);
 /* The same for a short read: the calling thread's tree, kept while the

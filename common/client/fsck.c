@@ -763,8 +763,8 @@ static int check_rings(struct fsck *f)
 
 	if (!scan)
 		return -ENOMEM;
-	rc = ag_commit_pick(f->c->ds, &rec, scan, ag_pagestore_check_commit,
-			    f->c->ps);
+	rc = ag_commit_pick(f->c->ds, &rec, scan, ag_cl_check_commit,
+			    f->c);
 	if (rc && rc != -ENOENT)
 		goto out;
 	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++) {
@@ -893,8 +893,8 @@ static int ring_status(struct ag_cluster *c, struct ag_status *st)
 
 	if (!scan)
 		return -ENOMEM;
-	rc = ag_commit_pick(c->ds, &rec, scan, ag_pagestore_check_commit,
-			    c->ps);
+	rc = ag_commit_pick(c->ds, &rec, scan, ag_cl_check_commit,
+			    c);
 	for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++)
 		if (scan->bad[i].drive < AG_MAX_DRIVES)
 			st->drives[scan->bad[i].drive].bad_records++;

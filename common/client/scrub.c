@@ -479,8 +479,8 @@ static int scrub_rings(struct scrub *s)
 
 	if (!scan || !rec || !block)
 		goto out;
-	rc = ag_commit_pick(s->c->ds, rec, scan, ag_pagestore_check_commit,
-			    s->c->ps);
+	rc = ag_commit_pick(s->c->ds, rec, scan, ag_cl_check_commit,
+			    s->c);
 	if (rc && rc != -ENOENT)
 		goto out;
 	rc = 0;

@@ -24,6 +24,8 @@
 #include "config.h"
 
 struct ag_meta;
+struct ag_drives;
+struct ag_commit_rec;
 
 struct ag_meta_result {
 	int status;      /* 0 or negative errno of the failed op */
@@ -55,6 +57,18 @@ void ag_meta_close(struct ag_meta *m);
  * outcome in *res, or -AG_EPROTO when the bytes are malformed. */
 int ag_meta_apply(struct ag_meta *m, const uint8_t *txn, size_t len,
 		  struct ag_meta_result *res);
+
+/* The chunks that the transaction txn (applied, not a replay) stored:
+ * its client wrote them without a sync (a lazy handle), so the commit of
+ * the open batch names them in its record, or syncs every drive before
+ * it writes the record when there are more than a record holds. */
+void ag_meta_note_unsynced(struct ag_meta *m, const uint8_t *txn, size_t len);
+/* How a commit record's data (commit.h) is checked when the newest whole
+ * record is picked: the data plane's ag_stripes_check_data, which lives
+ * a layer above; metad gives it before it opens the cluster. Without
+ * one, data lists are not checked. */
+void ag_meta_set_data_check(int (*check)(struct ag_drives *ds,
+					 const struct ag_commit_rec *r));
 
 /* Longest a lazy commit waits for its sync. */
 #define AG_LAZY_SYNC_NS (1000ull * 1000000ull)

@@ -15,6 +15,7 @@
 #include "apply.h"
 #include "format.h"
 #include "meta_int.h"
+#include "txn.h"
 #include "util.h"
 
 /* Inode numbers are recorded this many ahead: a create then seldom
@@ -317,6 +318,56 @@ static int fresh_epochs(struct ag_meta *m, uint32_t had_epoch,
 	return 0;
 }
 
+static int (*data_check)(struct ag_drives *ds, const struct ag_commit_rec *r);
+
+void ag_meta_set_data_check(int (*check)(struct ag_drives *ds,
+					 const struct ag_commit_rec *r))
+{
+	data_check = check;
+}
+
+/* ag_commit_pick's check (arg: m): the pages a record lists, then its
+ * data. */
+static int check_commit(void *arg, const struct ag_commit_rec *r)
+{
+	struct ag_meta *m = arg;
+	int rc = ag_pagestore_check_commit(m->ps, r);
+
+	return rc > 0 && r->ndata && data_check ? data_check(m->ds, r) : rc;
+}
+
+static int note_chunks(void *arg, const struct ag_op *op)
+{
+	struct ag_meta *m = arg;
+	struct ag_write_ext e;
+	uint32_t i;
+
+	if (op->type != AG_OP_WRITE)
+		return 0;
+	for (i = 0; i < op->u.write.next; i++) {
+		ag_write_ext_get(&op->u.write, i, &e);
+		if (!e.has_loc)
+			continue;
+		if (m->nunsynced == AG_COMMIT_DATA_MAX) {
+			m->too_many = 1;
+			return 1;
+		}
+		m->unsynced[m->nunsynced].addr = e.addr;
+		m->unsynced[m->nunsynced].len = e.clen;
+		m->unsynced[m->nunsynced++].crc = e.crc;
+	}
+	return 0;
+}
+
+void ag_meta_note_unsynced(struct ag_meta *m, const uint8_t *txn, size_t len)
+{
+	uint64_t client, txid;
+
+	if (!m->too_many &&
+	    ag_txn_decode(txn, len, &client, &txid, note_chunks, m) < 0)
+		m->too_many = 1; /* it was applied: it cannot be malformed */
+}
+
 /* The newest whole commit into m->rec; a damaged newer one stops us
  * unless the operator accepted to lose it (commit.h has the rule). */
 static int pick_commit(struct ag_meta *m)
@@ -327,8 +378,7 @@ static int pick_commit(struct ag_meta *m)
 
 	if (!scan)
 		return -ENOMEM;
-	rc = ag_commit_pick(m->ds, &m->rec, scan, ag_pagestore_check_commit,
-			    m->ps);
+	rc = ag_commit_pick(m->ds, &m->rec, scan, check_commit, m);
 	lost = scan->lost_gen;
 	if (rc) {
 		AG_ERR("no valid commit record on the drives: %s",
@@ -374,8 +424,8 @@ static void wipe_damaged(struct ag_meta *m)
 
 	if (!scan)
 		return;
-	if (!ag_commit_pick(m->ds, &rec, scan, ag_pagestore_check_commit,
-			    m->ps) && rec.gen == m->rec.gen) {
+	if (!ag_commit_pick(m->ds, &rec, scan, check_commit, m) &&
+	    rec.gen == m->rec.gen) {
 		for (i = 0; i < AG_MIN(scan->nbad, AG_COMMIT_BAD_MAX); i++)
 			if (ag_commit_wipe(m->ds, scan->bad[i].drive,
 					   scan->bad[i].slot))
@@ -636,12 +686,26 @@ int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 	rc = write_counters(m);
 	if (!rc)
 		rc = ag_tree_flush(m->tree, rec.gen, &rec.root);
+	/* data before the record that points at it: listed in the record,
+	 * which stands only if it is on the drives, or synced first */
+	rec.ndata = m->too_many ? 0 : m->nunsynced;
+	memcpy(rec.data, m->unsynced, rec.ndata * sizeof(rec.data[0]));
+	if (!rc && m->too_many)
+		rc = sync_drives(m, rec.gen);
 	/* pages first, then the record that makes them the cluster's state */
 	if (!rc) {
 		rc = ag_pagestore_commit(m->ps, &rec, lazy);
+		if (rc == -E2BIG) { /* no room beside the pages */
+			rec.ndata = 0;
+			rc = sync_drives(m, rec.gen);
+			if (!rc)
+				rc = ag_pagestore_commit(m->ps, &rec, lazy);
+		}
 		if (rc == -EAGAIN) /* too big to be lazy */
 			rc = ag_pagestore_commit(m->ps, &rec, lazy = 0);
 	}
+	m->nunsynced = 0;
+	m->too_many = 0;
 	if (rc) {
 		ag_pagestore_discard(m->ps);
 		AG_ERR("commit of generation %llu failed: %s; reloading",

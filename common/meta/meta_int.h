@@ -86,6 +86,12 @@ struct ag_meta {
 	int accept_rollback;      /* AG_META_ACCEPT_ROLLBACK was given */
 	uint64_t lost_gen;        /* the damaged generation it accepted to
 				   * lose: commits go on past it (0: none) */
+	/* chunks the open batch's lazy transactions stored unsynced
+	 * (ag_meta_note_unsynced): its record lists them, or, past what a
+	 * record holds (too_many), the commit syncs them first */
+	struct ag_commit_data unsynced[AG_COMMIT_DATA_MAX];
+	uint32_t nunsynced;
+	int too_many;
 };
 
 /* The state of one transaction being applied. */

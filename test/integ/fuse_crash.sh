@@ -5,7 +5,11 @@
 # metad has reaped what the dead gateway held (its orphans and leases).
 # Then the same without fsync, killing agora-metad and then agora-fused:
 # the mount's changes are lazy (written, not synced), and no process
-# death may lose one that returned.
+# death may lose one that returned. Last, a copy of many small files as
+# cp -a makes it (data, mode, times), whose closes sync nothing: with
+# agora-metad and then agora-fused killed under it, every file whose
+# close returned reads back byte for byte, and no commit record names
+# data that is not on the drives.
 . "$(dirname "$0")/lib.sh"
 
 M=$T/mnt
@@ -138,6 +142,79 @@ wait_gone "$FUSED_PID" 10 || fail "agora-fused survived SIGKILL"
 wait "$wpid" 2>/dev/null || true
 fusermount3 -uz "$M" || fail "lazy unmount of the dead mount"
 lazy_check f
+
+# A copy of a source tree, file by file as cp -a does it: create, write,
+# chmod, set the times, close; each logged with its digest once its
+# close returned. Files come from this project's sources, again and again.
+cat >"$T/copy.py" <<'PY'
+import hashlib, os, sys
+mnt, log, tag, src = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+files = sorted(os.path.join(r, f) for r, _, fs in os.walk(src) for f in fs)
+d = os.path.join(mnt, "copy-" + tag)
+os.mkdir(d)
+with open(log, "w", buffering=1) as out:
+    i = 0
+    while True:
+        path = files[i % len(files)]
+        data = open(path, "rb").read() + b"%d" % i
+        st = os.stat(path)
+        name = "c%d-%s" % (i, os.path.basename(path))
+        fd = os.open(os.path.join(d, name), os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        os.write(fd, data)
+        os.fchmod(fd, st.st_mode & 0o777)
+        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.close(fd)
+        out.write("%s %s\n" % (name, hashlib.sha256(data).hexdigest()))
+        i += 1
+PY
+
+# copy_check TAG: every file the copy logged reads back with its digest.
+copy_check() {
+	local n=0 name sum
+	while read -r name sum; do
+		ag get "/copy-$1/$name" "$T/got" 2>/dev/null ||
+			fail "/copy-$1/$name: closed, then lost"
+		[ "$(sha256sum <"$T/got" | cut -d' ' -f1)" = "$sum" ] ||
+			fail "/copy-$1/$name: content differs"
+		n=$((n + 1))
+	done <"$T/copy-$1"
+	[ "$n" -gt 0 ] || fail "the copy made nothing: $(tail -n 3 "$T/copy.err")"
+	say "all $n copied files are there, byte for byte"
+}
+
+# copy_start TAG: mount, copy for 2 s (pid in wpid).
+copy_start() {
+	fused_start "$M"
+	python3 "$T/copy.py" "$M" "$T/copy-$1" "$1" "$AGORA_SRCDIR/common" \
+		2>"$T/copy.err" &
+	wpid=$!
+	started_pids+=("$wpid")
+	sleep 2
+}
+
+step "kill -9 agora-metad under a copy of many small files; restart it"
+copy_start m
+metad_kill
+metad_start
+sleep 1
+kill "$wpid"
+wait "$wpid" 2>/dev/null || true
+copy_check m
+fused_stop "$M"
+
+step "kill -9 agora-fused under a copy of many small files"
+copy_start f
+kill -KILL "$FUSED_PID"
+wait_gone "$FUSED_PID" 10 || fail "agora-fused survived SIGKILL"
+wait "$wpid" 2>/dev/null || true
+fusermount3 -uz "$M" || fail "lazy unmount of the dead mount"
+copy_check f
+metad_kill
+metad_start
+copy_check f
+if grep -q "names data that is not on the drives" "$T/metad.log"; then
+	fail "a commit named data that was not on the drives: $(grep -m1 "names data" "$T/metad.log")"
+fi
 
 step "fsck is clean once metad has reaped the dead gateways' orphans"
 sleep 7 # lease_timeout is 3 s in the test config
