@@ -13,9 +13,35 @@
 
 #include "fused.h"
 
-static struct ag_file *file_of(struct fuse_file_info *fi)
+/* The core's file object of fi. A handle from before a restart of the
+ * gateway (fh.c) names nothing here yet: the file is opened again under
+ * that number, so the kernel's open files go on working. */
+static int file_of(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   struct ag_file **fp)
 {
-	return (struct ag_file *)(uintptr_t)fi->fh;
+	struct ag_file *f = gw_fh_get(fi->fh), *held;
+	int rc;
+
+	if (f) {
+		*fp = f;
+		return 0;
+	}
+	rc = ag_file_open(gw_of(req)->c, ino, &f);
+	if (rc)
+		return rc;
+	held = gw_fh_adopt(fi->fh, f, ino);
+	if (held != f)
+		ag_file_close(f);
+	*fp = held;
+	return held ? 0 : -ENOMEM;
+}
+
+/* Close the file of a handle the kernel let go of (or never got). */
+static int file_drop(struct fuse_file_info *fi)
+{
+	struct ag_file *f = gw_fh_drop(fi->fh);
+
+	return f ? ag_file_close(f) : 0;
 }
 
 /* Open the core's file object for a and fill fi. */
@@ -40,7 +66,11 @@ static int open_file(fuse_req_t req, const struct ag_attr *a,
 	rc = ag_file_open(c, a->ino, &f);
 	if (rc)
 		return rc;
-	fi->fh = (uintptr_t)f;
+	fi->fh = gw_fh_new(f, a->ino);
+	if (!fi->fh) {
+		ag_file_close(f);
+		return -ENOMEM;
+	}
 	/* the page cache may hold what another gateway has replaced since:
 	 * drop it at open (close-to-open consistency) */
 	fi->keep_cache = 0;
@@ -67,7 +97,7 @@ void gw_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		ag_file_close(file_of(fi)); /* the caller was interrupted */
+		file_drop(fi); /* the caller was interrupted */
 }
 
 void gw_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -93,21 +123,23 @@ void gw_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	gw_entry(req, &a, &e);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		ag_file_close(file_of(fi));
+		file_drop(fi);
 }
 
 void gw_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
 	char *buf = malloc(size ? size : 1);
+	struct ag_file *f;
 	ssize_t n;
 
-	(void)ino;
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = ag_file_read(file_of(fi), off, buf, size);
+	n = file_of(req, ino, fi, &f);
+	if (!n)
+		n = ag_file_read(f, off, buf, size);
 	if (n < 0)
 		gw_reply_err(req, (int)n);
 	else
@@ -118,13 +150,14 @@ void gw_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void gw_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	      off_t off, struct fuse_file_info *fi)
 {
+	struct ag_file *f;
+	ssize_t n = file_of(req, ino, fi, &f);
+
 	/* O_APPEND: the kernel's offset is its cached size, which another
 	 * gateway's appends have outdated; the core places the bytes */
-	ssize_t n = fi->flags & O_APPEND
-			    ? ag_file_append(file_of(fi), buf, size)
-			    : ag_file_write(file_of(fi), off, buf, size);
-
-	(void)ino;
+	if (!n)
+		n = fi->flags & O_APPEND ? ag_file_append(f, buf, size)
+					 : ag_file_write(f, off, buf, size);
 	if (n < 0)
 		gw_reply_err(req, (int)n);
 	else
@@ -133,22 +166,31 @@ void gw_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 
 void gw_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	gw_reply_err(req, ag_file_flush(file_of(fi)));
+	struct ag_file *f;
+	int rc = file_of(req, ino, fi, &f);
+
+	gw_reply_err(req, rc ? rc : ag_file_flush(f));
 }
 
 void gw_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	gw_reply_err(req, ag_file_close(file_of(fi)));
+	gw_reply_err(req, file_drop(fi));
 }
 
 void gw_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	      struct fuse_file_info *fi)
 {
+	struct ag_file *f;
+	int rc;
+
 	(void)datasync;
-	gw_reply_err(req, fi ? ag_file_fsync(file_of(fi)) :
-			       ag_file_sync(gw_of(req)->c, ino));
+	if (!fi) {
+		gw_reply_err(req, ag_file_sync(gw_of(req)->c, ino));
+		return;
+	}
+	rc = file_of(req, ino, fi, &f);
+	gw_reply_err(req, rc ? rc : ag_file_fsync(f));
 }
 
 void gw_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,

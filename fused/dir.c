@@ -116,16 +116,15 @@ static void dir_free(struct dir_handle *d)
 	free(d);
 }
 
-void gw_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* A listing of ino, as opendir takes it. */
+static int dir_open(struct ag_cluster *c, fuse_ino_t ino,
+		    struct dir_handle **dp)
 {
-	struct ag_cluster *c = gw_of(req)->c;
 	struct dir_handle *d = calloc(1, sizeof(*d));
 	int rc;
 
-	if (!d) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	if (!d)
+		return -ENOMEM;
 	pthread_mutex_init(&d->lock, NULL);
 	d->ino = ino;
 	/* a listing shows what other gateways committed before it */
@@ -134,12 +133,53 @@ void gw_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = dir_load(c, d);
 	if (rc) {
 		dir_free(d);
+		return rc;
+	}
+	*dp = d;
+	return 0;
+}
+
+void gw_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_handle *d;
+	int rc = dir_open(gw_of(req)->c, ino, &d);
+
+	if (!rc) {
+		fi->fh = gw_fh_new(d, ino);
+		if (!fi->fh) {
+			dir_free(d);
+			rc = -ENOMEM;
+		}
+	}
+	if (rc) {
 		gw_reply_err(req, rc);
 		return;
 	}
-	fi->fh = (uintptr_t)d;
 	if (fuse_reply_open(req, fi) == -ENOENT)
+		dir_free(gw_fh_drop(fi->fh));
+}
+
+/* The listing of fi; one opened before a restart of the gateway is
+ * listed again under its number (fh.c). Offsets are hashes of names, so
+ * a listing read halfway goes on where it was. */
+static int dir_of(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		  struct dir_handle **dp)
+{
+	struct dir_handle *d = gw_fh_get(fi->fh), *held;
+	int rc;
+
+	if (d) {
+		*dp = d;
+		return 0;
+	}
+	rc = dir_open(gw_of(req)->c, ino, &d);
+	if (rc)
+		return rc;
+	held = gw_fh_adopt(fi->fh, d, ino);
+	if (held != d)
 		dir_free(d);
+	*dp = held;
+	return held ? 0 : -ENOMEM;
 }
 
 /* First entry with a cookie above off. */
@@ -188,17 +228,18 @@ static long add_entry(fuse_req_t req, char *buf, size_t room, int plus,
 	return n > room ? 0 : (long)n;
 }
 
-static void list(fuse_req_t req, size_t size, off_t off,
+static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi, int plus)
 {
-	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct dir_handle *d;
 	char *buf = malloc(size);
 	size_t pos = 0, i;
 	long n;
-	int rc = 0;
+	int rc = dir_of(req, ino, fi, &d);
 
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+	if (rc || !buf) {
+		gw_reply_err(req, rc ? rc : -ENOMEM);
+		free(buf);
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
@@ -242,21 +283,19 @@ static void list(fuse_req_t req, size_t size, off_t off,
 void gw_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
-	(void)ino;
-	list(req, size, off, fi, 0);
+	list(req, ino, size, off, fi, 0);
 }
 
 void gw_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	(void)ino;
-	list(req, size, off, fi, 1);
+	list(req, ino, size, off, fi, 1);
 }
 
 void gw_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	dir_free((struct dir_handle *)(uintptr_t)fi->fh);
+	dir_free(gw_fh_drop(fi->fh));
 	fuse_reply_err(req, 0);
 }
 

@@ -37,6 +37,40 @@ void gw_entry(fuse_req_t req, const struct ag_attr *a,
 	      struct fuse_entry_param *e);
 void gw_reply_entry(fuse_req_t req, int rc, const struct ag_attr *a);
 
+/* fh.c: the numbers of open files and directories (fi->fh). gw_fh_new
+ * files obj (of inode ino) under a new number (0: no memory); gw_fh_get
+ * finds it (NULL: a number of an earlier process, or none); gw_fh_adopt
+ * files obj under an earlier process's number and returns what that
+ * number names now (another thread's object if it came first; NULL: no
+ * memory); gw_fh_drop forgets the number and returns its object;
+ * gw_fh_inodes gives the inodes open now, sorted, each once (count, or
+ * -ENOMEM; free *inos). */
+uint64_t gw_fh_new(void *obj, uint64_t ino);
+void *gw_fh_get(uint64_t fh);
+void *gw_fh_adopt(uint64_t fh, void *obj, uint64_t ino);
+void *gw_fh_drop(uint64_t fh);
+ssize_t gw_fh_inodes(uint64_t **inos);
+int gw_fh_any(void);
+
+/* notify.c: tell the kernel of open files another gateway changed. */
+struct gw_notify;
+int gw_notify_start(struct fuse_session *se, struct ag_cluster *c,
+		    struct gw_notify **np);
+void gw_notify_stop(struct gw_notify *n);
+
+/* keep.c: the keeper of -o keep_mount. gw_keep serves the mounted
+ * session se in gateway processes it forks, serve(arg, fd, takeover,
+ * ready_fd) each (fd: the connection; takeover: an earlier gateway served
+ * it; one byte on ready_fd once serving), another whenever one exits,
+ * until unmounted or told to stop; it reports on report_fd (-d) once the
+ * first serves, and unmounts at the end. gw_takeover sets up a gateway's
+ * session on a connection an earlier one served. */
+typedef int (*gw_serve_fn)(void *arg, int fuse_fd, int takeover,
+			   int ready_fd);
+int gw_keep(struct fuse_session *se, gw_serve_fn serve, void *arg,
+	    int report_fd, const char *log);
+int gw_takeover(struct fuse_session *se);
+
 /* node.c, data.c, dir.c: the handlers, gathered in main.c's table. */
 void gw_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void gw_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);

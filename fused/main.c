@@ -6,7 +6,10 @@
  * Opens the cluster, mounts, and (without -f) detaches once the mount is
  * ready, so that when the command returns the mount point works. Serves
  * requests on several threads; SIGTERM, SIGINT and SIGHUP unmount
- * cleanly, committing what open files still buffer.
+ * cleanly, committing what open files still buffer. With -o keep_mount a
+ * keeper process holds the mount and the gateway runs in a child it
+ * starts again when it exits (keep.c): SIGUSR1 to the keeper restarts the
+ * gateway without unmounting.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +94,7 @@ struct options {
 	double entry_timeout, attr_timeout;
 	int readahead_kb;
 	int no_default_permissions;
+	int keep_mount;
 	int help;
 };
 
@@ -104,6 +108,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("attr_timeout=%lf", attr_timeout),
 	OPT("readahead_kb=%d", readahead_kb),
 	OPT("no_default_permissions", no_default_permissions),
+	OPT("keep_mount", keep_mount),
 	OPT("-h", help),
 	OPT("--help", help),
 	FUSE_OPT_END
@@ -120,6 +125,8 @@ static void usage(const char *prog)
 	       "  -o readahead_kb=KB     kernel read-ahead of the mount (default\n"
 	       "                         1024; 0 leaves the kernel's)\n"
 	       "  -o no_default_permissions  do not let the kernel check access\n"
+	       "  -o keep_mount          keep the mount when the gateway restarts\n"
+	       "                         (SIGUSR1 restarts it; for NFS/SMB exports)\n"
 	       "  -o log=FILE            messages to FILE once detached\n"
 	       "  -o pidfile=FILE        write the daemon's pid to FILE\n\n",
 	       prog);
@@ -165,16 +172,156 @@ static void report(int fd, int status, const char *log)
 		fprintf(stderr, "agora-fused: cannot chdir to /\n");
 }
 
+/* What a gateway process needs to serve: the options and libfuse's
+ * arguments (copied before the keeper's session took its own). */
+struct run {
+	struct options *o;
+	struct fuse_cmdline_opts *cl;
+	struct fuse_args *args;
+};
+
+static int write_pidfile(const char *path)
+{
+	FILE *pf;
+
+	if (!path)
+		return 0;
+	pf = fopen(path, "w");
+	if (!pf || fprintf(pf, "%d\n", (int)getpid()) < 0 || fclose(pf)) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Open the cluster and serve until unmounted or signalled: on the mount
+ * point (mounting it, then reporting on report_fd as -d wants), or on the
+ * keeper's connection fuse_fd (>= 0; taken over from an earlier gateway
+ * when takeover), then writing one byte on report_fd once serving. */
+static int gateway(void *arg, int fuse_fd, int takeover, int report_fd)
+{
+	const struct run *r = arg;
+	const struct options *o = r->o;
+	struct fuse_loop_config *lc = NULL;
+	struct fuse_session *se = NULL;
+	struct gw_notify *notify = NULL;
+	struct gw g = { 0 };
+	char fdpath[32];
+	int rc, mounted = 0, dupfd;
+
+	/* after the fork: the handle runs a heartbeat thread */
+	rc = ag_cluster_open(o->config, AG_OPEN_WATCH | AG_OPEN_LAZY, &g.c);
+	if (rc) {
+		fprintf(stderr, "agora-fused: %s: %s\n", o->config,
+			ag_strerror(rc));
+		rc = 1;
+		goto out;
+	}
+	rc = 1;
+	g.kernel_checks = !o->no_default_permissions;
+	g.entry_timeout = o->entry_timeout;
+	g.attr_timeout = o->attr_timeout;
+	se = fuse_session_new(r->args, &gw_ops, sizeof(gw_ops), &g);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se))
+		goto out;
+	if (fuse_fd >= 0) {
+		/* libfuse takes /dev/fd/N as a connection mounted already,
+		 * and closes N (ours alone) at the end */
+		dupfd = dup(fuse_fd);
+		if (dupfd < 0)
+			goto out;
+		snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", dupfd);
+		if (fuse_session_mount(se, fdpath)) {
+			close(dupfd);
+			goto out;
+		}
+		if (takeover && gw_takeover(se))
+			goto out;
+		if (write(report_fd, "", 1) != 1)
+			goto out;
+		close(report_fd);
+	} else {
+		if (fuse_session_mount(se, r->cl->mountpoint))
+			goto out;
+		mounted = 1;
+		set_readahead(r->cl->mountpoint, o->readahead_kb);
+		if (write_pidfile(o->pidfile))
+			goto out;
+		report(report_fd, 0, o->log);
+	}
+	report_fd = -1;
+	rc = gw_notify_start(se, g.c, &notify);
+	if (rc)
+		fprintf(stderr, "agora-fused: no change notices to the kernel: "
+			"%s\n", ag_strerror(rc));
+	rc = 1;
+	lc = fuse_loop_cfg_create();
+	if (!lc)
+		goto out;
+	fuse_loop_cfg_set_clone_fd(lc, r->cl->clone_fd);
+	fuse_loop_cfg_set_max_threads(lc, r->cl->max_threads);
+	if (r->cl->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(lc, r->cl->max_idle_threads);
+	rc = fuse_session_loop_mt(se, lc) ? 1 : 0;
+out:
+	if (report_fd >= 0 && fuse_fd < 0)
+		report(report_fd, 1, o->log);
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	gw_notify_stop(notify);
+	if (mounted)
+		fuse_session_unmount(se);
+	if (se) {
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+	}
+	ag_cluster_close(g.c);
+	return rc;
+}
+
+/* -o keep_mount: mount here, and serve in gateway processes (keep.c). */
+static int keep(struct run *r, int report_fd)
+{
+	struct fuse_args own = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	int rc = 1, i, mounted = 0;
+
+	/* the keeper's session takes the mount options out of args; the
+	 * gateways parse the same arguments again */
+	for (i = 0; i < r->args->argc; i++)
+		if (fuse_opt_add_arg(&own, r->args->argv[i]))
+			goto out;
+	se = fuse_session_new(&own, &gw_ops, sizeof(gw_ops), NULL);
+	if (!se || fuse_session_mount(se, r->cl->mountpoint))
+		goto out;
+	mounted = 1;
+	set_readahead(r->cl->mountpoint, r->o->readahead_kb);
+	if (write_pidfile(r->o->pidfile))
+		goto out;
+	rc = gw_keep(se, gateway, r, report_fd, r->o->log);
+	report_fd = -1; /* reported */
+	mounted = 0;    /* and unmounted */
+out:
+	if (report_fd >= 0)
+		report(report_fd, 1, r->o->log);
+	if (mounted)
+		fuse_session_unmount(se);
+	if (se)
+		fuse_session_destroy(se);
+	fuse_opt_free_args(&own);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { .entry_timeout = 1, .attr_timeout = 1,
 			     .readahead_kb = 1024 };
 	struct fuse_cmdline_opts cl = { 0 };
-	struct fuse_loop_config *lc = NULL;
-	struct fuse_session *se = NULL;
-	struct gw g = { 0 };
-	int rc = 1, fd = -1, mounted = 0;
+	struct run r = { &o, &cl, &args };
+	int rc = 1, fd = -1;
 
 	if (fuse_opt_parse(&args, &o, option_spec, NULL) ||
 	    fuse_parse_cmdline(&args, &cl)) {
@@ -196,6 +343,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "agora-fused: need -c CONFIG and a mount "
 			"point (see --help)\n");
 		goto out;
+	}
+	if (o.keep_mount) {
+		/* a gateway started later runs after the chdir to / */
+		char *abs = realpath(o.config, NULL);
+
+		if (!abs) {
+			perror(o.config);
+			goto out;
+		}
+		free(o.config);
+		o.config = abs;
 	}
 	if (!o.no_default_permissions &&
 	    fuse_opt_add_arg(&args, "-odefault_permissions"))
@@ -221,58 +379,11 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* after the fork: the handle runs a heartbeat thread */
-	rc = ag_cluster_open(o.config, AG_OPEN_WATCH | AG_OPEN_LAZY, &g.c);
-	if (rc) {
-		fprintf(stderr, "agora-fused: %s: %s\n", o.config,
-			ag_strerror(rc));
-		rc = 1;
-		goto out;
-	}
-	rc = 1;
-	g.kernel_checks = !o.no_default_permissions;
-	g.entry_timeout = o.entry_timeout;
-	g.attr_timeout = o.attr_timeout;
-	se = fuse_session_new(&args, &gw_ops, sizeof(gw_ops), &g);
-	if (!se)
-		goto out;
-	if (fuse_set_signal_handlers(se))
-		goto out;
-	if (fuse_session_mount(se, cl.mountpoint))
-		goto out;
-	mounted = 1;
-	set_readahead(cl.mountpoint, o.readahead_kb);
-	if (o.pidfile) {
-		FILE *pf = fopen(o.pidfile, "w");
-
-		if (!pf || fprintf(pf, "%d\n", (int)getpid()) < 0 ||
-		    fclose(pf)) {
-			perror(o.pidfile);
-			goto out;
-		}
-	}
-	report(fd, 0, o.log);
+	rc = o.keep_mount ? keep(&r, fd) : gateway(&r, -1, 0, fd);
 	fd = -1;
-	lc = fuse_loop_cfg_create();
-	if (!lc)
-		goto out;
-	fuse_loop_cfg_set_clone_fd(lc, cl.clone_fd);
-	fuse_loop_cfg_set_max_threads(lc, cl.max_threads);
-	if (cl.max_idle_threads != UINT_MAX)
-		fuse_loop_cfg_set_idle_threads(lc, cl.max_idle_threads);
-	rc = fuse_session_loop_mt(se, lc) ? 1 : 0;
 out:
 	if (fd >= 0)
 		report(fd, 1, o.log);
-	if (lc)
-		fuse_loop_cfg_destroy(lc);
-	if (mounted)
-		fuse_session_unmount(se);
-	if (se) {
-		fuse_remove_signal_handlers(se);
-		fuse_session_destroy(se);
-	}
-	ag_cluster_close(g.c);
 	free(cl.mountpoint);
 	free(o.config);
 	free(o.log);
