@@ -7,6 +7,11 @@
  * sorted by cookie; a read at offset X goes on with the first entry whose
  * cookie is above X. So an offset handed out by one opendir means the
  * same place in any later one, whatever was added or removed meanwhile.
+ *
+ * An NFS server reads a large directory in many opendirs (ganesha: one
+ * per chunk of names, and more for lookups): the sorted listings of the
+ * last few directories are kept, shared by every opendir that finds the
+ * directory's mtime and ctime as they were when it was listed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,13 +28,28 @@ struct dent {
 	char *name;
 };
 
-struct dir_handle {
-	pthread_mutex_t lock;  /* protects everything below */
+/* The names of one directory sorted by cookie, as of (mtime, ctime);
+ * read-only once listed, freed with its last reference. */
+struct listing {
 	uint64_t ino, parent;
+	int64_t mtime, ctime;
 	struct dent *e;
 	size_t n, cap;
+	int refs;              /* under kept_lock */
+};
+
+struct dir_handle {
+	pthread_mutex_t lock;  /* protects everything below */
+	uint64_t ino;
+	struct listing *l;
 	int read_once;         /* a read at offset 0 after this re-lists */
 };
+
+#define LISTINGS_KEPT 8
+
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct listing *kept[LISTINGS_KEPT];
+static unsigned kept_next; /* the slot to replace next */
 
 /* FNV-1a, folded to 63 bits and kept clear of the reserved offsets. */
 static uint64_t cookie_of(const char *name, size_t len)
@@ -54,55 +74,133 @@ static int by_cookie(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static void dir_clear(struct dir_handle *d)
+static void listing_put(struct listing *l)
 {
 	size_t i;
+	int last;
 
-	for (i = 0; i < d->n; i++)
-		free(d->e[i].name);
-	d->n = 0;
+	if (!l)
+		return;
+	pthread_mutex_lock(&kept_lock);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&kept_lock);
+	if (!last)
+		return;
+	for (i = 0; i < l->n; i++)
+		free(l->e[i].name);
+	free(l->e);
+	free(l);
 }
 
 static int add_dent(void *arg, const char *name, size_t nlen, uint64_t ino,
 		    unsigned type)
 {
-	struct dir_handle *d = arg;
+	struct listing *l = arg;
 	struct dent *e;
 
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 64;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
 
-		e = realloc(d->e, cap * sizeof(*e));
+		e = realloc(l->e, cap * sizeof(*e));
 		if (!e)
 			return -ENOMEM;
-		d->e = e;
-		d->cap = cap;
+		l->e = e;
+		l->cap = cap;
 	}
-	e = &d->e[d->n];
+	e = &l->e[l->n];
 	e->name = strndup(name, nlen);
 	if (!e->name)
 		return -ENOMEM;
 	e->cookie = cookie_of(name, nlen);
 	e->ino = ino;
 	e->type = type;
-	d->n++;
+	l->n++;
+	return 0;
+}
+
+/* A kept listing of a as it is now, with a reference; or NULL. */
+static struct listing *kept_find(const struct ag_attr *a)
+{
+	struct listing *l = NULL;
+	unsigned i;
+
+	pthread_mutex_lock(&kept_lock);
+	for (i = 0; i < LISTINGS_KEPT && !l; i++)
+		if (kept[i] && kept[i]->ino == a->ino &&
+		    kept[i]->mtime == a->mtime && kept[i]->ctime == a->ctime)
+			l = kept[i];
+	if (l)
+		l->refs++;
+	pthread_mutex_unlock(&kept_lock);
+	return l;
+}
+
+/* Keep l (a new listing), in place of an older one of its directory or
+ * of the slot used longest ago. */
+static void kept_add(struct listing *l)
+{
+	struct listing *old;
+	unsigned i, slot = LISTINGS_KEPT;
+
+	pthread_mutex_lock(&kept_lock);
+	for (i = 0; i < LISTINGS_KEPT && slot == LISTINGS_KEPT; i++)
+		if (kept[i] && kept[i]->ino == l->ino)
+			slot = i;
+	if (slot == LISTINGS_KEPT)
+		slot = kept_next++ % LISTINGS_KEPT;
+	old = kept[slot];
+	kept[slot] = l;
+	l->refs++;
+	pthread_mutex_unlock(&kept_lock);
+	listing_put(old);
+}
+
+/* The listing of directory ino as it is now: kept, or listed. */
+static int listing_get(struct ag_cluster *c, uint64_t ino,
+		       struct listing **lp)
+{
+	struct listing *l;
+	struct ag_attr a;
+	int rc = ag_getattr(c, ino, &a);
+
+	if (rc)
+		return rc;
+	l = kept_find(&a);
+	if (l) {
+		*lp = l;
+		return 0;
+	}
+	/* stamped with the attributes read before the names: a change in
+	 * between makes a listing newer than its stamp, never older */
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->refs = 1;
+	l->ino = ino;
+	l->parent = a.parent ? a.parent : ino;
+	l->mtime = a.mtime;
+	l->ctime = a.ctime;
+	rc = ag_readdir(c, ino, NULL, add_dent, l);
+	if (rc) {
+		listing_put(l);
+		return rc;
+	}
+	if (l->n) /* l->e may be NULL */
+		qsort(l->e, l->n, sizeof(*l->e), by_cookie);
+	kept_add(l);
+	*lp = l;
 	return 0;
 }
 
 static int dir_load(struct ag_cluster *c, struct dir_handle *d)
 {
-	struct ag_attr a;
-	int rc = ag_getattr(c, d->ino, &a);
+	struct listing *l;
+	int rc = listing_get(c, d->ino, &l);
 
 	if (rc)
 		return rc;
-	d->parent = a.parent ? a.parent : d->ino;
-	dir_clear(d);
-	rc = ag_readdir(c, d->ino, NULL, add_dent, d);
-	if (rc)
-		return rc;
-	if (d->n) /* d->e may be NULL */
-		qsort(d->e, d->n, sizeof(*d->e), by_cookie);
+	listing_put(d->l);
+	d->l = l;
 	return 0;
 }
 
@@ -110,8 +208,7 @@ static void dir_free(struct dir_handle *d)
 {
 	if (!d)
 		return;
-	dir_clear(d);
-	free(d->e);
+	listing_put(d->l);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
@@ -183,7 +280,7 @@ static int dir_of(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 }
 
 /* First entry with a cookie above off. */
-static size_t first_after(const struct dir_handle *d, uint64_t off)
+static size_t first_after(const struct listing *d, uint64_t off)
 {
 	size_t lo = 0, hi = d->n;
 
@@ -256,14 +353,15 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (!rc && off == 1) {
 		n = add_entry(req, buf + pos, size - pos, plus, "..",
-			      d->parent, S_IFDIR >> 12, 2, 1);
+			      d->l->parent, S_IFDIR >> 12, 2, 1);
 		if (n > 0) {
 			pos += n;
 			off = 2;
 		}
 	}
-	for (i = off < 2 ? d->n : first_after(d, off); !rc && i < d->n; i++) {
-		const struct dent *e = &d->e[i];
+	for (i = off < 2 ? d->l->n : first_after(d->l, off);
+	     !rc && i < d->l->n; i++) {
+		const struct dent *e = &d->l->e[i];
 
 		n = add_entry(req, buf + pos, size - pos, plus, e->name,
 			      e->ino, e->type, e->cookie, 0);
