@@ -63,9 +63,11 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_fuse.sh \
 	test/integ/s3_crash.sh \
 	test/integ/s3_tls.sh \
-	test/integ/s3_slowloris.sh
+	test/integ/s3_slowloris.sh \
+	test/integ/nfs.sh \
+	test/integ/smb.sh
 
-check_PROGRAMS += $(AGORA_UNIT_TESTS) test/integ/fsx
+check_PROGRAMS += $(AGORA_UNIT_TESTS) test/integ/fsx test/integ/nfs_tool
 
 test_unit_test_cdc_SOURCES = test/unit/test_cdc.c test/unit/tap.h
 test_unit_test_delta_SOURCES = test/unit/test_delta.c test/unit/tap.h
@@ -92,6 +94,10 @@ test_unit_test_space_SOURCES = test/unit/test_space.c test/unit/tap.h
 # fsx runs against a mount (test/integ/fuse_fsx.sh): no libagora
 test_integ_fsx_SOURCES = test/integ/fsx.c
 test_integ_fsx_LDADD =
+# nfs_tool is an NFS client (libnfs) for test/integ/nfs.sh: no libagora
+test_integ_nfs_tool_SOURCES = test/integ/nfs_tool.c
+test_integ_nfs_tool_CFLAGS = $(AM_CFLAGS) $(NFS_CFLAGS)
+test_integ_nfs_tool_LDADD = $(NFS_LIBS)
 
 # The layer order of common/LAYERS, in includes and in the built objects'
 # calls (test/check-layers.sh).

@@ -31,6 +31,7 @@ PIDFILE=$T/metad.pid
 NDRIVES=6
 started_pids=()
 started_mounts=()
+started_netns=()
 steps=0
 
 # Every sanitizer report of a program the test starts (a build with
@@ -87,6 +88,9 @@ cleanup() {
 			kill -TERM "$pid" 2>/dev/null
 			wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null
 		fi
+	done
+	for mnt in "${started_netns[@]}"; do
+		ip netns delete "$mnt" 2>/dev/null
 	done
 	# the daemons have exited (and run the leak check): any report fails
 	if sanitizer_reports >"$T/sanitizer-reports.txt"; then
@@ -350,4 +354,64 @@ awsc() { timeout "$AGORA_TIMEOUT" aws --endpoint-url "$S3_URL" "$@"; }
 # fsck_clean: the cluster checks clean.
 fsck_clean() {
 	ag fsck >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out"; fail "fsck found damage"; }
+}
+
+# ---- network namespaces (the NFS and SMB tests) ----
+
+# netns_pair: two network namespaces joined by a veth pair, so that a
+# server listens in one and nowhere else: $NS_SRV (address $SRV_ADDR)
+# and $NS_CLI (the clients, $CLI_ADDR). Nothing is added to this host's
+# own interfaces. Skips the test when namespaces cannot be made here.
+netns_pair() {
+	local tag=ag$$
+	command -v ip >/dev/null || skip "no ip (iproute2)"
+	NS_SRV=$tag-srv NS_CLI=$tag-cli SRV_ADDR=192.168.77.1 CLI_ADDR=192.168.77.2
+	ip netns add "$NS_SRV" 2>"$T/netns.err" ||
+		skip "cannot make a network namespace: $(cat "$T/netns.err")"
+	started_netns+=("$NS_SRV")
+	ip netns add "$NS_CLI" || fail "ip netns add $NS_CLI exited $?"
+	started_netns+=("$NS_CLI")
+	ip link add "$tag-s" type veth peer name "$tag-c" ||
+		fail "ip link add veth exited $?"
+	ip link set "$tag-s" netns "$NS_SRV" && ip link set "$tag-c" netns "$NS_CLI" ||
+		fail "cannot move the veth pair into the namespaces"
+	ip -n "$NS_SRV" addr add "$SRV_ADDR/24" dev "$tag-s" &&
+		ip -n "$NS_SRV" link set "$tag-s" up && ip -n "$NS_SRV" link set lo up &&
+		ip -n "$NS_CLI" addr add "$CLI_ADDR/24" dev "$tag-c" &&
+		ip -n "$NS_CLI" link set "$tag-c" up && ip -n "$NS_CLI" link set lo up ||
+		fail "cannot set up the veth pair"
+	say "network namespaces $NS_SRV ($SRV_ADDR) and $NS_CLI ($CLI_ADDR)"
+}
+
+# client CMD...: CMD in the clients' namespace, with a time limit.
+client() { timeout "$AGORA_TIMEOUT" ip netns exec "$NS_CLI" "$@"; }
+
+# gateway_child KEEPER: the pid of the gateway process serving a
+# keep_mount mount under its keeper (the pid fused_start gave), waiting
+# up to 10 s for one; 1 when there is none.
+gateway_child() {
+	local i pid
+	for ((i = 0; i < 100; i++)); do
+		pid=$(pgrep -P "$1" | head -n 1) && [ -n "$pid" ] &&
+			{ echo "$pid"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# elapsed_since T0: seconds since T0 (date +%s.%N), to 3 decimals.
+elapsed_since() { python3 -c "import sys, time; print('%.3f' % (time.time() - float(sys.argv[1])))" "$1"; }
+
+# eventually SECONDS COMMAND...: 0 once COMMAND succeeds, trying every
+# 0.05 s; 1 if it still fails after SECONDS (what another gateway's
+# kernel caches, names and attributes for 1 s, may take to show).
+eventually() {
+	local until
+	until=$(python3 -c "import sys, time; print(time.time() + float(sys.argv[1]))" "$1")
+	shift
+	until "$@"; do
+		python3 -c "import sys, time; sys.exit(time.time() > float(sys.argv[1]))" "$until" ||
+			return 1
+		sleep 0.05
+	done
 }
