@@ -24,6 +24,13 @@
 #   AGORA_BUILD=dir    build directory (default: build/ at the top of the tree)
 #   AGORA_SKIP_DEPS=1  do not check or install packages
 #   AGORA_JOBS=n       parallel make jobs (default 2)
+#   AGORA_EXPORTS=nfs,smb  also export the mount (as root), with the
+#                      example configs of contrib/: over NFS with
+#                      nfs-ganesha (NFSv4 on 127.0.0.1:2049, and NFSv3 when
+#                      rpcbind runs here) and over SMB with Samba (share
+#                      "agora" on 127.0.0.1:445, user root, password in
+#                      work/smb-credentials); the mount is then made with
+#                      allow_other,keep_mount
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -146,6 +153,7 @@ do_start() {
 	s3_start
 	cleaner_start
 	scrubber_start
+	exports_start
 	cat <<EOF
 
 Agora is running.
@@ -156,7 +164,7 @@ Agora is running.
   mount        $mount_msg
   cleaner      $cleaner_msg
   scrubber     $scrubber_msg
-
+$exports_msg
 Try it:
   $agora -c $conf put /etc/services /demo/services
   $agora -c $conf ls -l /demo
@@ -267,8 +275,12 @@ fuse_start() {
 		return
 	fi
 	mkdir -p "$mnt"
-	if "$fused" -c "$conf" \
-		-o log="$work/agora-fused.log",pidfile="$fused_pidfile" "$mnt"; then
+	# NFS and SMB servers: others than the mounting user get in, and
+	# the mount (its device, the kernel's handles) outlives a restart
+	# of agora-fused
+	local opts=log="$work/agora-fused.log",pidfile="$fused_pidfile"
+	[ -z "${AGORA_EXPORTS:-}" ] || opts+=,allow_other,keep_mount
+	if "$fused" -c "$conf" -o "$opts" "$mnt"; then
 		mount_msg="$mnt (agora-fused; fusermount3 -u $mnt to unmount)"
 		say "mounted the cluster on $mnt"
 	else
@@ -293,8 +305,118 @@ fuse_stop() {
 	rm -f "$fused_pidfile"
 }
 
+# ---- NFS (nfs-ganesha) and SMB (Samba) exports of the mount ----
+
+ganesha_dir=$work/ganesha
+samba_dir=$work/samba
+smb_creds=$work/smb-credentials
+exports_msg=""
+nl=$'\n'
+
+ganesha_start() {
+	local protos=4 how="(NFSv4 only: no rpcbind runs here for NFSv3)"
+	if ! command -v ganesha.nfsd >/dev/null; then
+		exports_msg+="  NFS          none (nfs-ganesha is not installed)$nl"
+		return 0
+	fi
+	if [ -s "$ganesha_dir/ganesha.pid" ] && kill -0 "$(cat "$ganesha_dir/ganesha.pid")" 2>/dev/null; then
+		exports_msg+="  NFS          nfs-ganesha pid $(cat "$ganesha_dir/ganesha.pid") (already running)$nl"
+		return 0
+	fi
+	if command -v rpcinfo >/dev/null && rpcinfo -p 127.0.0.1 >/dev/null 2>&1; then
+		protos="3, 4"
+		how="nfs-ls 'nfs://127.0.0.1$mnt?version=3&mountport=20048'"
+	fi
+	mkdir -p "$ganesha_dir/recov"
+	sed -e "s|/mnt/agora|$mnt|" \
+		-e "s|RecoveryRoot = .*|RecoveryRoot = $ganesha_dir/recov;|" \
+		-e "s|Protocols = 3, 4;|Protocols = $protos;|" \
+		-e "s|^NFS_CORE_PARAM {|NFS_CORE_PARAM {\n\t# this machine only\n\tBind_addr = 127.0.0.1;|" \
+		"$root/contrib/ganesha-agora.conf" >"$ganesha_dir/ganesha.conf"
+	if ganesha.nfsd -f "$ganesha_dir/ganesha.conf" -L "$ganesha_dir/ganesha.log" \
+		-p "$ganesha_dir/ganesha.pid"; then
+		exports_msg+="  NFS          nfs-ganesha, config $ganesha_dir/ganesha.conf$nl"
+		exports_msg+="               nfs-ls 'nfs://127.0.0.1/agora?version=4'$nl"
+		exports_msg+="               $how$nl"
+	else
+		exports_msg+="  NFS          none (ganesha.nfsd failed: see $ganesha_dir/ganesha.log)$nl"
+	fi
+}
+
+samba_start() {
+	local pass
+	if ! command -v smbd >/dev/null; then
+		exports_msg+="  SMB          none (samba is not installed)$nl"
+		return 0
+	fi
+	mkdir -p "$samba_dir"/{private,lock,state,cache,pid,ncalrpc}
+	sed "s|/mnt/agora|$mnt|" "$root/contrib/smb-agora.conf" >"$samba_dir/share.conf"
+	cat >"$samba_dir/smb.conf" <<EOF
+# written by contrib/agora-start.sh: the share is in $samba_dir/share.conf
+[global]
+	private dir = $samba_dir/private
+	lock directory = $samba_dir/lock
+	state directory = $samba_dir/state
+	cache directory = $samba_dir/cache
+	pid directory = $samba_dir/pid
+	ncalrpc dir = $samba_dir/ncalrpc
+	log file = $samba_dir/smbd.log
+	interfaces = lo
+	bind interfaces only = yes
+	include = $samba_dir/share.conf
+EOF
+	if [ ! -s "$smb_creds" ]; then
+		(umask 077 && head -c 12 /dev/urandom | base64 | tr -d '/+=' >"$smb_creds")
+	fi
+	pass=$(cat "$smb_creds")
+	if ! printf '%s\n%s\n' "$pass" "$pass" |
+		smbpasswd -c "$samba_dir/smb.conf" -s -a root >/dev/null; then
+		exports_msg+="  SMB          none (smbpasswd failed)$nl"
+		return 0
+	fi
+	if smbd_pid >/dev/null; then
+		exports_msg+="  SMB          smbd pid $(smbd_pid) (already running)$nl"
+	elif smbd -D -s "$samba_dir/smb.conf"; then
+		exports_msg+="  SMB          smbd, config $samba_dir/smb.conf$nl"
+		exports_msg+="               smbclient //127.0.0.1/agora -U root%'$pass' -c ls$nl"
+	else
+		exports_msg+="  SMB          none (smbd failed: see $samba_dir/smbd.log)$nl"
+	fi
+}
+
+# smbd_pid: the pid of our smbd, if it runs (smbd names its pid file
+# after its config file).
+smbd_pid() {
+	local f
+	for f in "$samba_dir"/pid/smbd*.pid; do
+		[ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && { cat "$f"; return 0; }
+	done
+	return 1
+}
+
+exports_start() {
+	[ -n "${AGORA_EXPORTS:-}" ] || return 0
+	if ! mountpoint -q "$mnt" 2>/dev/null; then
+		exports_msg="  exports      none (nothing is mounted)$nl"
+		return 0
+	fi
+	case ",$AGORA_EXPORTS," in *,nfs,*) ganesha_start ;; esac
+	case ",$AGORA_EXPORTS," in *,smb,*) samba_start ;; esac
+}
+
+# Before the unmount: the servers hold files of the mount.
+exports_stop() {
+	local f
+	stop_pidfile nfs-ganesha "$ganesha_dir/ganesha.pid"
+	for f in "$samba_dir"/pid/smbd*.pid; do
+		[ -e "$f" ] && stop_pidfile smbd "$f"
+	done
+	return 0
+}
+
 do_stop() {
 	local pid n=100
+	exports_stop
 	cleaner_stop
 	scrubber_stop
 	fuse_stop
