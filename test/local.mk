@@ -25,7 +25,8 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_txn \
 	test/unit/test_clean \
 	test/unit/test_config \
-	test/unit/test_space
+	test/unit/test_space \
+	test/unit/test_fh
 
 AGORA_INTEG_TESTS = \
 	test/integ/basic.sh \
@@ -91,6 +92,10 @@ test_unit_test_clean_SOURCES = test/unit/test_clean.c test/unit/tap.h \
 	test/unit/fixture.h
 test_unit_test_config_SOURCES = test/unit/test_config.c test/unit/tap.h
 test_unit_test_space_SOURCES = test/unit/test_space.c test/unit/tap.h
+# agora-fused's handle numbers: the module alone, no libagora
+test_unit_test_fh_SOURCES = test/unit/test_fh.c test/unit/tap.h fused/fh.c
+test_unit_test_fh_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fused
+test_unit_test_fh_LDADD =
 # fsx runs against a mount (test/integ/fuse_fsx.sh): no libagora
 test_integ_fsx_SOURCES = test/integ/fsx.c
 test_integ_fsx_LDADD =
