@@ -11,7 +11,8 @@
 # across restarts of agora-fused (kill -9, and SIGUSR1 to the keeper of
 # -o keep_mount); a file rewritten through another gateway seen over NFS
 # within 2 s; a listing of AGORA_NFS_FILES files (2,000; 20,000 in the
-# long tier) over NFSv3 under 2 s.
+# long tier) over NFSv3 under 2 s while ganesha's attribute cache is warm
+# (the listing after both caches expired is reported).
 . "$(dirname "$0")/lib.sh"
 
 NFS_TOOL=$AGORA_BUILDDIR/test/integ/nfs_tool
@@ -197,14 +198,18 @@ import os, sys
 for i in range(int(sys.argv[2])):
     open(os.path.join(sys.argv[1], "f%06d" % i), "w").close()
 PY
+# twice in a row (ganesha's attribute cache warm), then once after it
+# and the kernel's have expired (each entry's attributes asked of the
+# mount again): the best must be under 2 s, all are reported
 best=
-for try in 1 2 3; do
+for try in warm-1 warm-2 cold; do
+	[ "$try" = cold ] && sleep 2.5
 	t0=$(date +%s.%N)
 	client nfs-ls "$(v3 /many)" >"$T/many" || fail "nfs-ls exited $?"
 	took=$(elapsed_since "$t0")
 	n=$(wc -l <"$T/many")
 	[ "$n" -eq "$AGORA_NFS_FILES" ] || fail "nfs-ls listed $n of $AGORA_NFS_FILES files"
-	say "listing $n files over NFSv3: $took s"
+	say "listing $n files over NFSv3 ($try): $took s"
 	best=$(python3 -c "import sys; print(min(float(x) for x in sys.argv[1:] if x))" $took $best)
 done
 python3 -c "import sys; sys.exit(float(sys.argv[1]) >= 2)" "$best" ||
