@@ -111,7 +111,7 @@ AGORA_CHECKS = test/check-layers.sh
 TESTS += $(AGORA_CHECKS) $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
 EXTRA_DIST += $(AGORA_CHECKS) $(AGORA_INTEG_TESTS) test/integ/lib.sh \
 	test/run-all.sh test/integ/s3_env.sh test/integ/s3test.py \
-	test/integ/s3_auth.py
+	test/integ/s3_auth_rules.py
 
 # Unit tests (no extension) speak TAP: one result per test point.
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \

@@ -1,7 +1,7 @@
 # test/integ/s3_auth.sh - S3 tenants and permissions with four users and
 # no one: owners, canned ACLs, grants, the modes the mount sets (a 0600
 # file and a 0700 directory made over FUSE stay their owner's), anonymous
-# requests; boto3 in s3_auth.py, awscli here. Every rule is checked both
+# requests; boto3 in s3_auth_rules.py, awscli here. Every rule is checked both
 # ways, and each refusal names the error code it expects.
 # shellcheck source=test/integ/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -90,10 +90,10 @@ got=$(as bob s3api list-objects-v2 --bucket alice-fs --query 'Contents[].Key' --
 got=$(as alice s3api list-objects-v2 --bucket alice-fs --query 'Contents[].Key' --output text)
 [ "$got" = "private/	private/f	top600	top644" ] || fail "alice's listing: $got"
 
-step "boto3: every rule both ways (s3_auth.py)"
+step "boto3: every rule both ways (s3_auth_rules.py)"
 export M AGORA CONF
-timeout $((AGORA_TIMEOUT * 5)) python3 "$(dirname "${BASH_SOURCE[0]}")/s3_auth.py" ||
-	fail "s3_auth.py exited $?"
+timeout $((AGORA_TIMEOUT * 5)) python3 "$(dirname "${BASH_SOURCE[0]}")/s3_auth_rules.py" ||
+	fail "s3_auth_rules.py exited $?"
 
 s3d_alive
 fused_stop "$M"

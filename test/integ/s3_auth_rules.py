@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# test/integ/s3_auth.py - the permission rules of agora-s3d through boto3,
+# test/integ/s3_auth_rules.py - the permission rules of agora-s3d through boto3,
 # each both ways, with the users s3_auth.sh makes (alice 1001:1001, bob
 # 1002:1002, carol 1003:1001, root 0:0) and anonymous requests: owners,
 # canned ACLs, Get/Put of bucket and object ACLs with grants, the modes
