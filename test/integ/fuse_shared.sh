@@ -129,6 +129,8 @@ for i in 1 2 3; do echo "line $i" >>"$B/own"; done
 step "O_TRUNC through a mount racing an S3 PUT of the same key: one whole body wins"
 s3d_start
 mkdir "$A/race"
+# the S3 user owns the bucket the mount made (its S3 owner is its uid)
+chown 1000:1000 "$A/race"
 python3 - "$A/race" "$B/race" "$rounds" <<'PY' || fail "O_TRUNC against PUT"
 import os, random, sys, threading, boto3, botocore.config
 da, db, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]) * 5

@@ -48,7 +48,7 @@ sed -e "s|/mnt/agora|$M|" -e "s|RecoveryRoot = .*|RecoveryRoot = $T/recov;|" \
 ganesha_start() {
 	local i
 	rm -f "$T/rpcbind.pid"
-	ip netns exec "$NS_SRV" sh -c '
+	ns_daemon "$NS_SRV" "$M" sh -c '
 		mount --bind "$1/run" /run || exit 1
 		rpcbind -f & echo $! >"$1/rpcbind.pid"
 		sleep 0.3

@@ -21,6 +21,8 @@ mkdata "$T/big" $((3 << 20)) random
 cp "$T/big" "$M/bkt/d/big"
 echo hello >"$M/bkt/small"
 for i in $(seq 1 50); do echo "$i" >"$M/bkt/d/f$i"; done
+# the S3 user owns the bucket the mount made (an element's S3 owner is its uid)
+chown -R 1000:1000 "$M/bkt"
 
 # timed LIMIT WHAT COMMAND...: the command succeeds within LIMIT seconds
 timed() {

@@ -46,7 +46,7 @@ cat >"$T/smb.conf" <<CONF
 CONF
 printf 'agora-test\nagora-test\n' | smbpasswd -c "$T/smb.conf" -s -a root >/dev/null ||
 	fail "smbpasswd -a root exited $?"
-ip netns exec "$NS_SRV" smbd -F -s "$T/smb.conf" >"$T/smbd.out" 2>&1 &
+ns_daemon "$NS_SRV" "$M" smbd -F -s "$T/smb.conf" >"$T/smbd.out" 2>&1 &
 SMBD_PID=$!
 started_pids+=("$SMBD_PID")
 
