@@ -256,10 +256,12 @@ int ag_commit_ring_scan(struct ag_drives *ds,
 	return 0;
 }
 
-/* The order of the rule: generation, then fencing epoch. */
+/* The order of the rule: fencing epoch, then generation. A metad that
+ * lost its lease may still write records of its epoch after its
+ * successor's first one, of generations as high as it likes: they lose. */
 static int newer(const struct ag_commit_rec *a, const struct ag_commit_rec *b)
 {
-	return a->gen > b->gen || (a->gen == b->gen && a->epoch > b->epoch);
+	return a->epoch > b->epoch || (a->epoch == b->epoch && a->gen > b->gen);
 }
 
 /* 1 when r's pages and data are on the drives, 0 when one was never

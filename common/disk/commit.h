@@ -10,7 +10,7 @@
  * root of tree N and lists the pages N wrote.
  *
  * The rule. The state of the cluster is the newest whole record: the
- * highest generation, then the highest fencing epoch, among the records
+ * highest fencing epoch, then the highest generation, among the records
  * that decode (magic, crc, this cluster's uuid, their own slot) and are
  * whole: each page they list has a good copy written by their
  * generation, each chunk of data they list reads back with its crc, and
@@ -51,8 +51,13 @@
  *
  * What the epochs mean. The fencing epoch is the metad's: each start
  * (and each reload after a failed commit) takes one above every record
- * on the drives (ag_commit_ring_scan), so when it reuses a generation
- * that a rolled-back commit had also written, its record wins the tie.
+ * on the drives (ag_commit_ring_scan) and above the lease it took
+ * (lease.h), so its records win over those of commits it rolled back,
+ * and over every record a metad that lost its lease writes after it:
+ * those may have higher generations, the epoch comes first. A metad
+ * that takes over writes a record at once (the fence) and skips a
+ * generation for it, so that the one commit its predecessor may have
+ * had under way cannot overwrite the fence's ring slot.
  * The page epoch goes into page addresses (format.h): a metad takes one
  * that no page of a rolled-back commit has, so no cache keyed by address
  * serves such a page for a new one. A record says the page epoch of the
