@@ -6,6 +6,7 @@
  *   offset             size              contents
  *   0                  4096              drive label
  *   4096               16 * 4096         commit ring: slot = generation % 16
+ *   AG_LEASE_OFF       4096              the active metad's lease
  *   AG_REBUILD_OFF     4096              rebuild cursor (a drive being
  *                                        rebuilt; zeros otherwise)
  *   AG_DATA_START      nsegments * seg   segments (the same rows on all drives)
@@ -85,6 +86,21 @@
  * Which record is the state of the cluster is commit.h's rule; the
  * offsets are commit.c's codec.
  *
+ * Lease block (4096 bytes at AG_LEASE_OFF, right after the ring; every
+ * present drive; the lease is the copy of the highest epoch, then
+ * renewal count; rules in lease.h; zeros: nobody holds it):
+ *   0   8  magic "AGORALSE"
+ *   8   16 cluster uuid
+ *   24  4  fencing epoch of the holder
+ *   28  4  flags (1: released by a metad that stopped)
+ *   32  8  renewal count
+ *   40  8  lease duration (nanoseconds, on the holder's clock)
+ *   48  16 holder's boot id
+ *   64  4  holder's pid
+ *   68  4  reserved (0)
+ *   72  128 holder's address in `metad =`, NUL-terminated
+ *   4092 4 crc32c of bytes [0, 4092)
+ *
  * Page header (first AG_PAGE_HDR = 32 bytes of every metadata page; as
  * code, page.h):
  *   0   4  crc32c of bytes [4, page size)
@@ -110,6 +126,8 @@
 #define AG_PAGE_MAGIC "AGPG"
 #define AG_COMMIT_OFF 4096u
 #define AG_COMMIT_SLOTS 16u
+#define AG_LEASE_MAGIC "AGORALSE"
+#define AG_LEASE_OFF (AG_COMMIT_OFF + AG_COMMIT_SLOTS * AG_BLOCK)
 #define AG_DATA_START (1u << 20)
 /* Rebuild cursor (4096 bytes at AG_REBUILD_OFF, on a drive that agora
  * drive replace is rebuilding; rebuild.c's codec):
@@ -124,7 +142,7 @@
  *   4092 4 crc32c of bytes [0, 4092)
  * A rebuild that ends writes zeros over it. */
 #define AG_REBUILD_MAGIC "AGORAREB"
-#define AG_REBUILD_OFF (AG_COMMIT_OFF + AG_COMMIT_SLOTS * AG_BLOCK)
+#define AG_REBUILD_OFF (AG_LEASE_OFF + AG_BLOCK)
 #define AG_PAGE_SIZE 4096u
 #define AG_PAGE_COPIES 3
 #define AG_MIN_DRIVES 3

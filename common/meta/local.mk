@@ -1,11 +1,12 @@
 # common/meta/local.mk - libagora's meta/ layers (common/LAYERS):
 # the metadata: record encodings of the tree, transactions, what agora-metad
 # does with them (segment space, applying, reference counts, committing,
-# holds), and the wire to it.
+# holds, the active metad's lease), and the wire to it.
 
 common_libagora_a_SOURCES += \
 	common/meta/keys.c common/meta/keys.h common/meta/txn.c \
 	common/meta/txn.h common/meta/space.c common/meta/space.h \
 	common/meta/apply.c common/meta/apply.h common/meta/apply_int.h \
 	common/meta/refs.c common/meta/meta.c common/meta/meta_int.h \
-	common/meta/holds.c common/meta/rpc.c common/meta/rpc.h
+	common/meta/holds.c common/meta/lease.c common/meta/lease.h \
+	common/meta/rpc.c common/meta/rpc.h
