@@ -40,7 +40,8 @@ struct ag_meta_result {
 int ag_meta_mkfs(const struct ag_config *cfg, int force);
 
 /* Open the cluster for committing: newest commit record, tree, segment
- * state. Takes an exclusive lock so one metad runs per cluster. Fails
+ * state. Takes an exclusive lock so one metad runs per cluster on this
+ * host (agora-metad holds the lease instead: ag_meta_open_leased). Fails
  * with -AG_ELOST, naming the generation in the log, when a newer commit
  * than the newest whole one is damaged on every copy (commit.h). */
 int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp);
@@ -51,6 +52,11 @@ int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp);
 				     * damaged record copies */
 int ag_meta_open_flags(const struct ag_config *cfg, int flags,
 		       struct ag_meta **mp);
+/* The same for the metad that holds the lease of lease_epoch (lease.h):
+ * no lock, a fencing epoch of at least lease_epoch, and a first durable
+ * commit (the fence, commit.h) before it returns. */
+int ag_meta_open_leased(const struct ag_config *cfg, int flags,
+			uint32_t lease_epoch, struct ag_meta **mp);
 void ag_meta_close(struct ag_meta *m);
 
 /* Apply one encoded transaction to the open batch. Returns 0 with the

@@ -312,7 +312,7 @@ static int fresh_epochs(struct ag_meta *m, uint32_t had_epoch,
 		epoch = had_epoch;
 		page_epoch = had_page_epoch;
 	}
-	m->rec.epoch = AG_MAX(m->rec.epoch, epoch) + 1;
+	m->rec.epoch = AG_MAX(AG_MAX(m->rec.epoch, epoch) + 1, m->lease_epoch);
 	if (page_epoch && !ag_page_epoch_ahead(m->space.epoch, page_epoch))
 		m->space.epoch = page_epoch % AG_MAX_PAGE_SLOTS + 1;
 	return 0;
@@ -509,9 +509,12 @@ static int lock_cluster(struct ag_meta *m)
 {
 	int i;
 
-	/* one metad per cluster: an exclusive lock on the first present
-	 * drive (a lease with a fencing epoch recorded on the drives is
-	 * what many gateways on many hosts will use) */
+	/* one metad per cluster. agora-metad holds the lease (lease.h),
+	 * which works across hosts and fences; an in-process metad, which
+	 * has none, locks the first present drive against another on this
+	 * host */
+	if (m->lease_epoch)
+		return 0;
 	for (i = 0; i < m->ds->n; i++) {
 		if (m->ds->d[i].state != AG_DRIVE_OK)
 			continue;
@@ -528,7 +531,8 @@ static int lock_cluster(struct ag_meta *m)
 	return -AG_ENOQUORUM;
 }
 
-static int meta_new(const struct ag_config *cfg, struct ag_meta **mp)
+static int meta_new(const struct ag_config *cfg, uint32_t lease_epoch,
+		    struct ag_meta **mp)
 {
 	struct ag_meta *m = calloc(1, sizeof(*m));
 	int rc;
@@ -540,6 +544,7 @@ static int meta_new(const struct ag_config *cfg, struct ag_meta **mp)
 	m->fill_want = m->fill_done = AG_SEG_NONE;
 	m->cfg = cfg;
 	m->lock_fd = -1;
+	m->lease_epoch = lease_epoch;
 	m->started = ag_mono_ns();
 	rc = ag_drives_open(cfg, &m->ds);
 	if (!rc)
@@ -565,8 +570,14 @@ int ag_meta_open(const struct ag_config *cfg, struct ag_meta **mp)
 int ag_meta_open_flags(const struct ag_config *cfg, int flags,
 		       struct ag_meta **mp)
 {
+	return ag_meta_open_leased(cfg, flags, 0, mp);
+}
+
+int ag_meta_open_leased(const struct ag_config *cfg, int flags,
+			uint32_t lease_epoch, struct ag_meta **mp)
+{
 	struct ag_meta *m;
-	int rc = meta_new(cfg, &m);
+	int rc = meta_new(cfg, lease_epoch, &m);
 
 	if (rc)
 		return rc;
@@ -580,11 +591,20 @@ int ag_meta_open_flags(const struct ag_config *cfg, int flags,
 			AG_WARN("no free segment for metadata: the cluster is "
 				"full");
 	}
-	if (!rc && m->lost_gen) {
+	if (!rc && (m->lost_gen || lease_epoch)) {
 		uint64_t gen, root;
 
-		/* make the rollback the drives' state before anyone reads
-		 * them: a durable commit past the lost generation */
+		if (lease_epoch) {
+			/* the fence (commit.h): the metad we take over from
+			 * may have one commit under way, of the generation
+			 * after the state and of its page epoch: ours go
+			 * past both */
+			m->rec.gen++;
+			m->synced_gen = m->rec.gen;
+			m->space.epoch = m->space.epoch % AG_MAX_PAGE_SLOTS + 1;
+		}
+		/* make the rollback, or the fence, the drives' state before
+		 * anyone reads them: a durable commit of our epoch */
 		m->pending = 1;
 		rc = ag_meta_commit(m, 0, &gen, &root);
 		if (!rc)
@@ -620,7 +640,7 @@ int ag_meta_mkfs(const struct ag_config *cfg, int force)
 	rc = ag_drives_format(cfg, force, &label);
 	if (rc)
 		return rc;
-	rc = meta_new(cfg, &m);
+	rc = meta_new(cfg, 0, &m);
 	if (rc)
 		return rc;
 	memcpy(m->rec.uuid, m->ds->label.uuid, 16);

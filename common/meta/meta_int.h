@@ -79,6 +79,7 @@ struct ag_meta {
 	struct ag_stats_rec stats;
 	int pending;              /* transactions applied since commit */
 	int lock_fd;
+	uint32_t lease_epoch;     /* of agora-metad's lease (0: none) */
 	struct client_seen clients[MAX_CLIENTS];
 	int nclients;
 	struct ag_holds holds;
