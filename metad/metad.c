@@ -10,6 +10,18 @@
  * A batch of lazy transactions only is written and not synced; a durable
  * transaction, a SYNC request or the timer syncs it later.
  *
+ * Several agora-metad may serve one cluster (`metad = ADDR,ADDR,...`):
+ * one is active, the others stand by. A standby neither listens nor
+ * touches the cluster; it looks at the lease on the drives (lease.h)
+ * until it takes it, then opens the cluster with the lease's fencing
+ * epoch (which commits the fence) and listens on its own address. The
+ * active one commits only while it holds the lease and answers a
+ * commit only when it still held it once the commit was written: one
+ * that lost it (it was stopped, or cut off from the drives for longer
+ * than its lease) drops its connections unanswered, stops listening
+ * and stands by again. Its clients resend to the new one by
+ * idempotency id.
+ *
  * A client that sends garbage or an oversized frame is disconnected;
  * everyone else goes on. Replies are buffered per connection so a slow
  * reader never stalls the loop. A frame's body is held only as its bytes
@@ -33,6 +45,7 @@
 #include "apply.h"
 #include "config.h"
 #include "format.h"
+#include "lease.h"
 #include "rpc.h"
 #include "stripe.h"
 #include "util.h"
@@ -79,6 +92,8 @@ struct waiter {
 };
 
 static volatile sig_atomic_t stopping;
+static struct ag_lease *lease;
+static int lease_lost;     /* serve() must step down */
 static struct conn conns[MAX_CONNS];
 static int nconns;
 static struct waiter *waiters;
@@ -437,7 +452,18 @@ static void commit_and_answer(struct ag_meta *m)
 
 	if (!nwaiters && !ag_meta_pending(m))
 		return;
+	/* fenced: nothing is committed without the lease, and nothing is
+	 * answered that was written after it ran out (a successor may
+	 * have started from a state without it) */
+	if (!ag_lease_held(lease)) {
+		lease_lost = 1;
+		return;
+	}
 	rc = ag_meta_commit(m, !durable_wanted(), &gen, &root);
+	if (!ag_lease_held(lease)) {
+		lease_lost = 1;
+		return;
+	}
 	if (!rc && gen != old_gen)
 		notify_watchers(gen, root);
 	if (!rc)
@@ -570,6 +596,19 @@ static void drop_stalled(uint64_t silence_ns)
 	}
 }
 
+/* Step down: every connection dropped, its transactions unanswered (the
+ * clients resend them to the active metad). */
+static void drop_all(void)
+{
+	int i;
+
+	for (i = 0; i < nconns; i++)
+		if (conns[i].fd >= 0)
+			conn_close(i);
+	nconns = 0;
+	nwaiters = 0;
+}
+
 static int serve(struct ag_meta *m, int lfd, int batch_max,
 		 uint64_t silence_ns)
 {
@@ -577,7 +616,11 @@ static int serve(struct ag_meta *m, int lfd, int batch_max,
 	size_t last_batch = 0;
 	int i, rc;
 
-	while (!stopping) {
+	while (!stopping && !lease_lost) {
+		if (!ag_lease_held(lease)) {
+			lease_lost = 1;
+			break;
+		}
 		rc = poll_and_read(m, lfd, batch_max, 1000000000ull, 1);
 		if (rc)
 			return rc;
@@ -585,6 +628,8 @@ static int serve(struct ag_meta *m, int lfd, int batch_max,
 		if (txns_waiting())
 			last_batch = txns_waiting();
 		commit_and_answer(m);
+		if (lease_lost)
+			break;
 		for (i = 0; i < nconns; i++)
 			if (conns[i].fd >= 0 && conns[i].out_len &&
 			    conn_flush(&conns[i]))
@@ -596,16 +641,87 @@ static int serve(struct ag_meta *m, int lfd, int batch_max,
 			drop_stalled(silence_ns);
 		}
 	}
-	commit_and_answer(m);
+	if (!lease_lost)
+		commit_and_answer(m);
+	if (lease_lost) {
+		AG_ERR("lost the lease at generation %llu: stepping down, %zu "
+		       "request%s left unanswered", (unsigned long long)
+		       ag_meta_gen(m), nwaiters, nwaiters == 1 ? "" : "s");
+		drop_all();
+	}
 	return 0;
+}
+
+/* This metad's address: -l ADDR, which must be in the list, or the
+ * list's only one. */
+static const char *own_address(const struct ag_config *cfg,
+			       const char *listen_addr, char *buf, size_t len)
+{
+	const char *comma = strchr(cfg->metad, ',');
+	size_t n = strlen(listen_addr ? listen_addr : "");
+	const char *p;
+
+	if (!listen_addr) {
+		if (comma) {
+			AG_ERR("metad = lists several addresses: say which is "
+			       "this one's with -l ADDR");
+			return NULL;
+		}
+		snprintf(buf, len, "%s", cfg->metad);
+		return buf;
+	}
+	for (p = cfg->metad; p; p = strchr(p, ',') ? strchr(p, ',') + 1
+						 : NULL)
+		if (!strncmp(p, listen_addr, n) && (!p[n] || p[n] == ','))
+			break;
+	if (!p) {
+		AG_ERR("-l %s: not an address of metad = %s", listen_addr,
+		       cfg->metad);
+		return NULL;
+	}
+	snprintf(buf, len, "%s", listen_addr);
+	return buf;
+}
+
+/* Stand by until this metad takes the lease: 0, or -errno (-EBUSY when
+ * another must not be waited for), or 1 when told to stop. ready_fd is
+ * told once the first look is done, so that `agora-metad -d` of a
+ * standby returns. */
+static int stand_by(int *ready_fd, int keep_stderr)
+{
+	char holder[AG_LEASE_ADDR_MAX] = "", told[AG_LEASE_ADDR_MAX] = "";
+	int rc;
+
+	while (!stopping) {
+		rc = ag_lease_try_take(lease, holder, sizeof(holder));
+		if (rc == -EBUSY || rc == -ENOMEM)
+			return rc;
+		if (rc == 1)
+			return 0;
+		if (rc < 0)
+			AG_WARN("cannot take the lease: %s; trying again",
+				ag_strerror(rc));
+		else if (strcmp(told, holder)) {
+			AG_INFO("standing by: %s is the active metad", holder);
+			snprintf(told, sizeof(told), "%s", holder);
+		}
+		if (*ready_fd >= 0) {
+			ag_daemon_ready(*ready_fd, 0, keep_stderr);
+			*ready_fd = -1;
+		}
+		usleep((useconds_t)(ag_lease_poll_ns(lease) / 1000));
+	}
+	return 1;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: agora-metad -c CONFIG [-d] [-p PIDFILE] "
+	fprintf(f, "usage: agora-metad -c CONFIG [-d] [-p PIDFILE] [-l ADDR] "
 		   "[--accept-rollback]\n"
 		   "  -c CONFIG   cluster configuration (agora.conf(5))\n"
-		   "  -d          detach once ready, write the pid file\n"
+		   "  -d          detach once ready (active or standing by), "
+		   "write the pid file\n"
+		   "  -l ADDR     this metad's address among those of metad =\n"
 		   "  -p PIDFILE  pid file (default: [metad] pidfile)\n"
 		   "  -v          log debug messages\n"
 		   "  --accept-rollback\n"
@@ -616,22 +732,27 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	const char *cfgfile = NULL, *pidfile = NULL, *sock;
+	const char *cfgfile = NULL, *pidfile = NULL, *listen_addr = NULL;
+	const char *self;
+	char selfbuf[AG_LEASE_ADDR_MAX];
 	struct ag_config *cfg = NULL;
 	struct ag_meta *m = NULL;
 	static const struct option longopts[] = {
 		{ "accept-rollback", no_argument, NULL, 'R' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, daemonize = 0, lfd = -1, ready_fd = -1, rc, flags = 0;
+	int wrote_pid = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	while ((opt = getopt_long(argc, argv, "c:dp:vh", longopts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "c:dl:p:vh", longopts, NULL)) !=
 	       -1) {
 		switch (opt) {
 		case 'R': flags |= AG_META_ACCEPT_ROLLBACK; break;
 		case 'c': cfgfile = optarg; break;
 		case 'd': daemonize = 1; break;
+		case 'l': listen_addr = optarg; break;
 		case 'p': pidfile = optarg; break;
 		case 'v': ag_log_set_level(7); break;
 		case 'h': usage(stdout); return 0;
@@ -644,6 +765,11 @@ int main(int argc, char **argv)
 	}
 	if (ag_config_load(cfgfile, &cfg))
 		return 2;
+	self = own_address(cfg, listen_addr, selfbuf, sizeof(selfbuf));
+	if (!self) {
+		ag_config_free(cfg);
+		return 2;
+	}
 	if (!pidfile)
 		pidfile = cfg->pidfile;
 	if (cfg->log) {
@@ -666,16 +792,10 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	ag_meta_set_data_check(ag_stripes_check_data);
-	rc = ag_meta_open_flags(cfg, flags, &m);
+	rc = ag_lease_new(cfg, self,
+			  (uint64_t)cfg->active_lease_ms * 1000000ull, &lease);
 	if (rc) {
 		AG_ERR("cannot open the cluster: %s", ag_strerror(rc));
-		goto out;
-	}
-	sock = cfg->metad;
-	lfd = ag_rpc_listen(sock);
-	if (lfd < 0) {
-		rc = lfd;
-		AG_ERR("cannot listen on %s: %s", sock, ag_strerror(rc));
 		goto out;
 	}
 	if (pidfile) {
@@ -684,22 +804,60 @@ int main(int argc, char **argv)
 		if (f) {
 			fprintf(f, "%d\n", (int)getpid());
 			fclose(f);
+			wrote_pid = 1;
 		}
 	}
-	AG_INFO("serving %s at generation %llu", sock,
-		(unsigned long long)ag_meta_gen(m));
-	ag_daemon_ready(ready_fd, 0, cfg->log != NULL);
-	rc = serve(m, lfd, cfg->batch_max > 0 ? cfg->batch_max : 256,
-		   (uint64_t)cfg->lease_timeout * 1000000000ull);
-	AG_INFO("stopping at generation %llu", (unsigned long long)ag_meta_gen(m));
-	if (pidfile)
-		unlink(pidfile);
-	if (!strncmp(sock, "unix:", 5))
-		unlink(sock + 5);
+	while (!stopping) {
+		rc = stand_by(&ready_fd, cfg->log != NULL);
+		if (rc == 1) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			goto out;
+		rc = ag_meta_open_leased(cfg, flags, ag_lease_epoch(lease), &m);
+		if (rc) {
+			AG_ERR("cannot open the cluster: %s", ag_strerror(rc));
+			goto out;
+		}
+		lfd = ag_rpc_listen(self);
+		if (lfd < 0) {
+			rc = lfd;
+			AG_ERR("cannot listen on %s: %s", self, ag_strerror(rc));
+			goto out;
+		}
+		AG_INFO("serving %s at generation %llu (fencing epoch %u)",
+			self, (unsigned long long)ag_meta_gen(m),
+			ag_lease_epoch(lease));
+		if (ready_fd >= 0) {
+			ag_daemon_ready(ready_fd, 0, cfg->log != NULL);
+			ready_fd = -1;
+		}
+		lease_lost = 0;
+		rc = serve(m, lfd, cfg->batch_max > 0 ? cfg->batch_max : 256,
+			   (uint64_t)cfg->lease_timeout * 1000000000ull);
+		close(lfd);
+		lfd = -1;
+		if (!strncmp(self, "unix:", 5))
+			unlink(self + 5);
+		if (rc || !lease_lost)
+			break;
+		/* stand by again, without a word more to the drives */
+		ag_meta_close(m);
+		m = NULL;
+		ag_lease_drop(lease, 0);
+	}
+	if (m)
+		AG_INFO("stopping at generation %llu",
+			(unsigned long long)ag_meta_gen(m));
 out:
+	if (wrote_pid)
+		unlink(pidfile);
 	if (lfd >= 0)
 		close(lfd);
+	/* the last sync first, then the lease goes to a standby */
 	ag_meta_close(m);
+	ag_lease_free(lease);
 	ag_config_free(cfg);
 	return rc ? 1 : 0;
 }

@@ -40,6 +40,7 @@ static const struct key_desc keys[] = {
 	{ "metad", "log", K_STR, F(log) },
 	{ "metad", "batch_max", K_INT, F(batch_max) },
 	{ "metad", "lease_timeout", K_INT, F(lease_timeout) },
+	{ "metad", "active_lease_ms", K_INT, F(active_lease_ms) },
 	{ "clean", "free_pct", K_INT, F(clean_free_pct) },
 	{ "clean", "mirrored_pct", K_INT, F(clean_mirrored_pct) },
 	{ "clean", "interval", K_INT, F(clean_interval) },
@@ -130,6 +131,7 @@ static void set_defaults(struct ag_config *c)
 	c->metad_timeout = 60;
 	c->batch_max = 256;
 	c->lease_timeout = 30;
+	c->active_lease_ms = 2000;
 	c->clean_free_pct = 20;
 	c->clean_mirrored_pct = 10;
 	c->clean_interval = 60;
@@ -248,6 +250,10 @@ int ag_config_load(const char *file, struct ag_config **cp)
 	if (!rc && c->metad_timeout < 1) {
 		AG_ERR("%s: [cluster] metad_timeout must be 1 second or more",
 		       file);
+		rc = -EINVAL;
+	}
+	if (!rc && c->active_lease_ms < 200) {
+		AG_ERR("%s: [metad] active_lease_ms must be 200 or more", file);
 		rc = -EINVAL;
 	}
 	if (rc) {

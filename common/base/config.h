@@ -19,7 +19,9 @@ struct ag_config {
 	char *drives[AG_MAX_DRIVES];
 	int ec_k, ec_m;
 	uint64_t drive_size;
-	char *metad;        /* "unix:PATH" or "HOST:PORT" */
+	/* "unix:PATH" or "HOST:PORT", or several, comma-separated: the
+	 * agora-metad instances of which one is active */
+	char *metad;
 	uint32_t chunk_min, chunk_avg, chunk_max;
 	uint32_t strip_size;
 	uint64_t segment_size;
@@ -31,6 +33,7 @@ struct ag_config {
 	char *log;
 	int batch_max;
 	int lease_timeout;
+	int active_lease_ms; /* the active metad's lease (lease.h) */
 	/* [clean]: when agora clean --watch cleans (agora.conf(5)) */
 	int clean_free_pct;     /* free space below this share, in % */
 	int clean_mirrored_pct; /* mirrored stripes above this share of the
