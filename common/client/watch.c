@@ -114,8 +114,10 @@ int ag_watch_start(struct ag_cluster *c, struct ag_watch **wp)
 	int rc;
 
 	*wp = NULL;
-	if (strncmp(c->cfg->metad, "unix:", 5))
-		return 0; /* no shortcut over TCP */
+	/* no shortcut over TCP, nor with several metad: a stopped one
+	 * would look like one with nothing to say */
+	if (strncmp(c->cfg->metad, "unix:", 5) || strchr(c->cfg->metad, ','))
+		return 0;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;

@@ -1,11 +1,23 @@
 /*
  * rpc.c - sockets and frames between clients and agora-metad.
+ *
+ * With several metad addresses (`metad = A,B,...`) only the active one
+ * listens. A client connects to the one that last answered, else to the
+ * next of the list that takes the connection. A metad that stopped
+ * (SIGSTOP, a hung host) still takes connections, its kernel does, but
+ * answers nothing: a call that hears nothing for STALL_MS on such a link
+ * asks the other addresses whether one answers at once (a WATCH, which
+ * an active metad answers without waiting for a commit), and moves there
+ * when one does, resending its calls (idempotent by transaction id). A
+ * busy active metad is never left so: no other one answers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +31,14 @@
 #include "util.h"
 
 #define PATIENCE_NS (60ull * 1000000000ull) /* unless set otherwise */
+#define MAX_ADDRS 16
+#define CONNECT_MS 1000 /* a connect that takes longer has failed */
+#define STALL_MS 1000   /* silence that makes a caller look elsewhere */
+#define PROBE_MS 300    /* how long a probed metad has to answer */
+/* how long a metad never reached is waited for: one of a list may be
+ * taking over from another (the lease, lease.h, runs out first) */
+#define ABSENT_NS (1000000000ull)
+#define ABSENT_LIST_NS (15ull * 1000000000ull)
 
 /* One connection to metad. Any number of calls share it: each sends its
  * frame whole under write_lock, then waits for the reply with its id.
@@ -28,6 +48,7 @@
  * closed when the last user lets go. */
 struct link {
 	int fd;
+	int addr;                /* its index in ag_rpc.addrs */
 	int refs;
 	int dead;
 	int reading;             /* a waiter is reading the socket */
@@ -47,7 +68,10 @@ struct pending {
 };
 
 struct ag_rpc {
-	char *addr;
+	char *addr;           /* the list as given */
+	char *addrs[MAX_ADDRS];
+	int naddrs;
+	atomic_int cur;       /* the address tried first */
 	int was_connected; /* a lost metad is waited for; an absent one not */
 	uint64_t patience_ns; /* how long a call waits for a lost metad */
 	uint64_t next_id;
@@ -144,6 +168,32 @@ static int resolve(const char *addr, struct sockaddr_storage *sa,
 	return 0;
 }
 
+/* connect(), given up after CONNECT_MS (a host that does not answer at
+ * all would hold it for minutes): 0, or -1 with errno set. */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int flags = fcntl(fd, F_GETFL), err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK))
+		return connect(fd, sa, len);
+	if (!connect(fd, sa, len))
+		goto done;
+	if (errno != EINPROGRESS)
+		return -1;
+	if (poll(&pfd, 1, CONNECT_MS) != 1) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) || err) {
+		errno = err ? err : ECONNREFUSED;
+		return -1;
+	}
+done:
+	return fcntl(fd, F_SETFL, flags) ? -1 : 0;
+}
+
 /* A socket bound and listening (listen) or connected to addr. */
 static int open_socket(const char *addr, int listening)
 {
@@ -165,7 +215,7 @@ static int open_socket(const char *addr, int listening)
 		unlink(((struct sockaddr_un *)&sa)->sun_path); /* stale */
 	if (listening ? bind(fd, (struct sockaddr *)&sa, len) ||
 			listen(fd, 128)
-		      : connect(fd, (struct sockaddr *)&sa, len)) {
+		      : connect_within(fd, (struct sockaddr *)&sa, len)) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -217,6 +267,41 @@ int ag_rpc_read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
+/* r->addr's comma-separated addresses into r->addrs (the first
+ * MAX_ADDRS). */
+static int split_addrs(struct ag_rpc *r)
+{
+	const char *p = r->addr;
+
+	while (p && r->naddrs < MAX_ADDRS) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n) {
+			r->addrs[r->naddrs] = strndup(p, n);
+			if (!r->addrs[r->naddrs])
+				return -ENOMEM;
+			r->naddrs++;
+		}
+		p = e ? e + 1 : NULL;
+	}
+	if (!r->naddrs) { /* an empty list fails to connect, as ever */
+		r->addrs[0] = strdup(r->addr);
+		if (!r->addrs[0])
+			return -ENOMEM;
+		r->naddrs = 1;
+	}
+	return 0;
+}
+
+static void ag_rpc_free_addrs(struct ag_rpc *r)
+{
+	int i;
+
+	for (i = 0; i < r->naddrs; i++)
+		free(r->addrs[i]);
+}
+
 int ag_rpc_new(const char *addr, struct ag_rpc **rp)
 {
 	struct ag_rpc *r = calloc(1, sizeof(*r));
@@ -226,6 +311,10 @@ int ag_rpc_new(const char *addr, struct ag_rpc **rp)
 	r->addr = strdup(addr);
 	if (!r->addr) {
 		free(r);
+		return -ENOMEM;
+	}
+	if (split_addrs(r)) {
+		ag_rpc_free(r);
 		return -ENOMEM;
 	}
 	r->next_id = 1;
@@ -273,8 +362,80 @@ void ag_rpc_free(struct ag_rpc *r)
 	if (r->link)
 		link_break(r, r->link);
 	pthread_mutex_destroy(&r->lock);
+	ag_rpc_free_addrs(r);
 	free(r->addr);
 	free(r);
+}
+
+/* Reads and writes on fd give up after STALL_MS (then EAGAIN): the
+ * caller looks for another active metad, and goes on waiting if none. */
+static void set_stall_timeout(int fd)
+{
+	struct timeval tv = { .tv_sec = STALL_MS / 1000,
+			      .tv_usec = (STALL_MS % 1000) * 1000 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Whether a metad of the list other than the one at index skip answers
+ * a WATCH within PROBE_MS: it is active, and r->cur names it. */
+static int another_answers(struct ag_rpc *r, int skip)
+{
+	uint8_t hdr[AG_RPC_HDR];
+	int i, fd, found = 0;
+
+	for (i = 0; i < r->naddrs && !found; i++) {
+		struct pollfd pfd = { .events = POLLIN };
+
+		if (i == skip)
+			continue;
+		fd = ag_rpc_connect(r->addrs[i]);
+		if (fd < 0)
+			continue;
+		put_le32(hdr, 12);
+		put_le32(hdr + 4, AG_RPC_WATCH);
+		put_le64(hdr + 8, 1);
+		pfd.fd = fd;
+		found = !ag_rpc_write_all(fd, hdr, sizeof(hdr)) &&
+			poll(&pfd, 1, PROBE_MS) == 1 &&
+			recv(fd, hdr, sizeof(hdr), MSG_DONTWAIT) > 0;
+		close(fd);
+		if (found) {
+			atomic_store(&r->cur, i);
+			AG_WARN("agora-metad at %s does not answer, %s does: "
+				"moving there", r->addrs[skip], r->addrs[i]);
+		}
+	}
+	return found;
+}
+
+/* Whole buffers on a link, as ag_rpc_read_all and ag_rpc_write_all, but
+ * a stall (the socket's timeout, set when there are other addresses) is
+ * a broken link (-EPIPE) when another metad answers, and goes on waiting
+ * when none does. */
+static int link_io(struct ag_rpc *r, struct link *l, void *buf, size_t len,
+		   int writing)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = writing ? send(l->fd, p, len, MSG_NOSIGNAL)
+				    : read(l->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (another_answers(r, l->addr))
+				return -EPIPE;
+			continue;
+		}
+		if (n <= 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 /* The current link, connecting when there is none. Under r->lock. */
@@ -283,16 +444,28 @@ static int link_get(struct ag_rpc *r, struct link **lp)
 	struct link *l = r->link;
 
 	if (!l) {
-		int fd = ag_rpc_connect(r->addr);
+		int fd = -ENOENT, i, first = atomic_load(&r->cur), a = first;
 
+		/* the one that answered last, then the others in turn: only
+		 * the active one listens */
+		for (i = 0; i < r->naddrs; i++) {
+			a = (first + i) % r->naddrs;
+			fd = ag_rpc_connect(r->addrs[a]);
+			if (fd >= 0)
+				break;
+		}
 		if (fd < 0)
 			return fd;
+		atomic_store(&r->cur, a);
+		if (r->naddrs > 1)
+			set_stall_timeout(fd);
 		l = calloc(1, sizeof(*l));
 		if (!l) {
 			close(fd);
 			return -ENOMEM;
 		}
 		l->fd = fd;
+		l->addr = a;
 		l->refs = 1; /* r->link's */
 		pthread_mutex_init(&l->write_lock, NULL);
 		r->link = l;
@@ -314,12 +487,12 @@ static int read_reply(struct ag_rpc *r, struct link *l)
 	uint64_t id;
 	int rc;
 
-	rc = ag_rpc_read_all(l->fd, hdr, sizeof(hdr));
+	rc = link_io(r, l, hdr, sizeof(hdr), 0);
 	if (rc)
 		return rc;
 	if (ag_rpc_reply_header(hdr, &type, &id, &npages))
 		return -EPIPE;
-	rc = ag_rpc_read_all(l->fd, body, sizeof(body));
+	rc = link_io(r, l, body, sizeof(body), 0);
 	if (rc || ag_rpc_reply_decode(body, sizeof(body), &reply))
 		return -EPIPE;
 	if (npages && !l->pages) {
@@ -327,8 +500,8 @@ static int read_reply(struct ag_rpc *r, struct link *l)
 		if (!l->pages)
 			return -EPIPE;
 	}
-	if (npages && ag_rpc_read_all(l->fd, l->pages,
-				      (size_t)npages * AG_PAGE_SIZE))
+	if (npages && link_io(r, l, l->pages, (size_t)npages * AG_PAGE_SIZE,
+			      0))
 		return -EPIPE;
 	/* the pages are cached before the caller learns of its commit: it
 	 * is about to read them */
@@ -351,8 +524,8 @@ static int read_reply(struct ag_rpc *r, struct link *l)
 	return 0;
 }
 
-static int send_frame(struct link *l, uint32_t type, uint64_t id,
-		      const void *payload, size_t len)
+static int send_frame(struct ag_rpc *r, struct link *l, uint32_t type,
+		      uint64_t id, const void *payload, size_t len)
 {
 	uint8_t hdr[AG_RPC_HDR];
 	int rc;
@@ -361,9 +534,9 @@ static int send_frame(struct link *l, uint32_t type, uint64_t id,
 	put_le32(hdr + 4, type);
 	put_le64(hdr + 8, id);
 	pthread_mutex_lock(&l->write_lock);
-	rc = ag_rpc_write_all(l->fd, hdr, sizeof(hdr));
+	rc = link_io(r, l, hdr, sizeof(hdr), 1);
 	if (!rc && len)
-		rc = ag_rpc_write_all(l->fd, payload, len);
+		rc = link_io(r, l, (void *)payload, len, 1);
 	pthread_mutex_unlock(&l->write_lock);
 	return rc;
 }
@@ -385,7 +558,7 @@ static int call_once(struct ag_rpc *r, uint32_t type, const void *payload,
 	l->pending = &p;
 	pthread_mutex_unlock(&r->lock);
 
-	rc = send_frame(l, type, p.id, payload, len);
+	rc = send_frame(r, l, type, p.id, payload, len);
 
 	pthread_mutex_lock(&r->lock);
 	if (rc)
@@ -446,10 +619,11 @@ int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,
 			break;
 		/* metad is restarting: the same transaction id is safe to
 		 * send again, it is applied at most once */
-		if (ag_mono_ns() - start > (r->was_connected
-						    ? r->patience_ns
-						    : AG_MIN(r->patience_ns,
-							     PATIENCE_NS / 60)))
+		if (ag_mono_ns() - start >
+		    (r->was_connected ? r->patience_ns
+				      : AG_MIN(r->patience_ns,
+					       r->naddrs > 1 ? ABSENT_LIST_NS
+							     : ABSENT_NS)))
 			break;
 		if (tries++ == 3)
 			AG_WARN("agora-metad at %s does not answer; retrying",
