@@ -26,7 +26,8 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_clean \
 	test/unit/test_config \
 	test/unit/test_space \
-	test/unit/test_fh
+	test/unit/test_fh \
+	test/unit/test_lease
 
 AGORA_INTEG_TESTS = \
 	test/integ/basic.sh \
@@ -97,6 +98,8 @@ test_unit_test_space_SOURCES = test/unit/test_space.c test/unit/tap.h
 test_unit_test_fh_SOURCES = test/unit/test_fh.c test/unit/tap.h fused/fh.c
 test_unit_test_fh_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fused
 test_unit_test_fh_LDADD =
+test_unit_test_lease_SOURCES = test/unit/test_lease.c test/unit/tap.h \
+	test/unit/drives.h
 # fsx runs against a mount (test/integ/fuse_fsx.sh): no libagora
 test_integ_fsx_SOURCES = test/integ/fsx.c
 test_integ_fsx_LDADD =
