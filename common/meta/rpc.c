@@ -589,9 +589,14 @@ out:
 	return rc;
 }
 
+/* No metad there now: a lost link, or none to be had at any address
+ * (refused, no socket, a host that does not answer or cannot be
+ * reached). */
 static int lost(int rc)
 {
-	return rc == -EPIPE || rc == -ECONNREFUSED || rc == -ENOENT;
+	return rc == -EPIPE || rc == -ECONNREFUSED || rc == -ENOENT ||
+	       rc == -ECONNRESET || rc == -ETIMEDOUT || rc == -EHOSTUNREACH ||
+	       rc == -ENETUNREACH;
 }
 
 int ag_rpc_try(struct ag_rpc *r, uint32_t type, const void *payload,
