@@ -26,39 +26,16 @@ while [ "$PB" = "$PA" ]; do PB=$(free_port); done
 A=127.0.0.1:$PA
 B=127.0.0.1:$PB
 sed -i "s|^metad = .*|metad = $A,$B|" "$CONF"
-# one config per metad for its log and pid file; the rest is the same
-for x in a b; do
-	sed -e "s|^pidfile = .*|pidfile = $T/metad-$x.pid|" \
-		-e "s|^log = .*|log = $T/metad-$x.log|" "$CONF" >"$T/metad-$x.conf"
-done
+metad_ha_conf a b
 ag mkfs >/dev/null || fail "mkfs exited $?"
 
 # start_one a|b: that metad, detached (active or standing by)
 start_one() {
-	local x=$1 addr pid
-	[ "$x" = a ] && addr=$A || addr=$B
-	rm -f "$T/metad-$x.pid"
-	timeout "$AGORA_TIMEOUT" "$METAD" -c "$T/metad-$x.conf" -l "$addr" -d ||
-		fail "agora-metad -l $addr -d exited $?"
-	pid=$(cat "$T/metad-$x.pid")
-	kill -0 "$pid" 2>/dev/null || fail "agora-metad $x (pid $pid) is not running"
-	started_pids+=("$pid")
-	eval "PID_$x=$pid"
-}
-
-# serving a|b N: that metad has said N times that it serves (the Nth
-# takeover of its life), within SECONDS (default 20)
-serving() {
-	local x=$1 n=$2 i
-	for ((i = 0; i < ${3:-20} * 20; i++)); do
-		[ "$(grep -c 'serving 127' "$T/metad-$x.log" 2>/dev/null)" -ge "$n" ] && return 0
-		sleep 0.05
-	done
-	return 1
+	[ "$1" = a ] && metad_ha_start a "$A" || metad_ha_start b "$B"
 }
 
 start_one a
-serving a 1 5 || fail "the first agora-metad does not serve: $(tail -n 3 "$T/metad-a.log")"
+metad_serving a 1 5 || fail "the first agora-metad does not serve: $(tail -n 3 "$T/metad-a.log")"
 start_one b
 sleep 0.5
 grep -q "standing by: $A is the active metad" "$T/metad-b.log" ||
@@ -110,7 +87,6 @@ mkdata "$T/obj" 30000 random
 PUTTER=$!
 started_pids+=("$PUTTER")
 
-now() { python3 -c 'import time; print("%.6f" % time.clock_gettime(time.CLOCK_MONOTONIC))'; }
 # resumed T0 SECONDS: the time from T0 until a durable write that began
 # after it completed, within SECONDS; fails when none came
 resumed() {
@@ -136,10 +112,10 @@ for ((r = 0; r < 2 * rounds; r++)); do
 	sleep 1
 	pid=$(eval echo "\$PID_$active")
 	kill -KILL "$pid"
-	t0=$(now)
+	t0=$(mono_now)
 	wait_gone "$pid" 10 || fail "agora-metad survived SIGKILL"
 	[ "$other" = a ] && na=$((na + 1)) || nb=$((nb + 1))
-	serving "$other" "$([ "$other" = a ] && echo $na || echo $nb)" 20 ||
+	metad_serving "$other" "$([ "$other" = a ] && echo $na || echo $nb)" 20 ||
 		fail "the standby did not take over: $(tail -n 3 "$T/metad-$other.log")"
 	dt=$(resumed "$t0" 30) || fail "no write completed within 30 s of the kill"
 	times+=("$dt")
@@ -180,9 +156,9 @@ PY
 }
 old_epoch=$(grep -o 'fencing epoch [0-9]*' "$T/metad-$active.log" | tail -n 1 | awk '{ print $3 }')
 kill -STOP "$pid"
-t0=$(now)
+t0=$(mono_now)
 [ "$other" = a ] && na=$((na + 1)) || nb=$((nb + 1))
-serving "$other" "$([ "$other" = a ] && echo $na || echo $nb)" 20 ||
+metad_serving "$other" "$([ "$other" = a ] && echo $na || echo $nb)" 20 ||
 	{ kill -CONT "$pid"; fail "the standby did not take over from a stopped metad: $(tail -n 3 "$T/metad-$other.log")"; }
 dt=$(resumed "$t0" 30) || { kill -CONT "$pid"; fail "no write completed within 30 s of the SIGSTOP"; }
 say "$active stopped, $other serves, writes flow again after $dt s"

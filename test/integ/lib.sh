@@ -208,6 +208,47 @@ metad_kill() {
 	wait_gone "$METAD_PID" 10 || fail "agora-metad survived SIGKILL"
 }
 
+# ---- several agora-metad (failover) ----
+
+# metad_ha_conf NAME...: $T/metad-NAME.conf for each, $CONF with its own
+# log and pid file ($T/metad-NAME.log, .pid).
+metad_ha_conf() {
+	local x
+	for x in "$@"; do
+		sed -e "s|^pidfile = .*|pidfile = $T/metad-$x.pid|" \
+			-e "s|^log = .*|log = $T/metad-$x.log|" "$CONF" >"$T/metad-$x.conf"
+	done
+}
+
+# metad_ha_start NAME ADDR [WRAPPER...]: that metad at ADDR, detached
+# (serving or standing by), run through WRAPPER when given (ip netns
+# exec NS); its pid in PID_NAME.
+metad_ha_start() {
+	local x=$1 addr=$2 pid
+	shift 2
+	rm -f "$T/metad-$x.pid"
+	timeout "$AGORA_TIMEOUT" "$@" "$METAD" -c "$T/metad-$x.conf" -l "$addr" -d ||
+		fail "agora-metad -l $addr -d exited $?"
+	pid=$(cat "$T/metad-$x.pid")
+	kill -0 "$pid" 2>/dev/null || fail "agora-metad $x (pid $pid) is not running"
+	started_pids+=("$pid")
+	eval "PID_$x=$pid"
+}
+
+# metad_serving NAME N [SECONDS]: 0 once that metad has said N times
+# that it serves (its Nth takeover), within SECONDS (default 20).
+metad_serving() {
+	local x=$1 n=$2 i
+	for ((i = 0; i < ${3:-20} * 20; i++)); do
+		[ "$(grep -c 'agora info: serving ' "$T/metad-$x.log" 2>/dev/null)" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# mono_now: this host's monotonic clock, in seconds.
+mono_now() { python3 -c 'import time; print("%.6f" % time.clock_gettime(time.CLOCK_MONOTONIC))'; }
+
 # mkdata FILE SIZE KIND: test content; KIND is random, text (compressible)
 # or zero.
 mkdata() {
