@@ -99,7 +99,10 @@ resumed() {
 	return 1
 }
 
-sleep 1
+for ((i = 0; i < 200; i++)); do
+	[ -s "$T/acked" ] && break
+	sleep 0.1
+done
 [ -s "$T/acked" ] || fail "no write completed before any failover: $(tail -n 3 "$T/writer.err")"
 
 step "kill -9 of the active agora-metad, $((2 * rounds)) times"
