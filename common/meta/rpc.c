@@ -180,6 +180,10 @@ static int connect_within(int fd, const struct sockaddr *sa, socklen_t len)
 		return connect(fd, sa, len);
 	if (!connect(fd, sa, len))
 		goto done;
+	/* a Unix socket whose listener's backlog is full says EAGAIN:
+	 * to the caller, a metad not there now */
+	if (errno == EAGAIN)
+		errno = ECONNREFUSED;
 	if (errno != EINPROGRESS)
 		return -1;
 	if (poll(&pfd, 1, CONNECT_MS) != 1) {
