@@ -18,6 +18,7 @@
 #include "drive.h"
 #include "format.h"
 #include "lease.h"
+#include "pool.h"
 #include "util.h"
 
 /* The lease block's fields (format.h): byte offsets. */
@@ -113,44 +114,70 @@ static int majority(const struct ag_drives *ds)
 	return ds->n / 2 + 1;
 }
 
+/* The drives' part of read_copies and write_copies, all at once (the
+ * time a renewal takes counts against the lease): drive i's block is
+ * blocks + i * AG_BLOCK. */
+struct lease_io {
+	uint8_t *blocks;
+	int writing;
+};
+
+static int lease_io_one(struct ag_drives *ds, int i, void *arg)
+{
+	struct lease_io *io = arg;
+	uint8_t *b = io->blocks + (size_t)i * AG_BLOCK;
+	int rc;
+
+	if (ds->d[i].state != AG_DRIVE_OK)
+		return 1;
+	if (!io->writing)
+		return ag_drive_read(ds, i, b, AG_BLOCK, AG_LEASE_OFF);
+	rc = ag_drive_write(ds, i, b, AG_BLOCK, AG_LEASE_OFF);
+	return rc ? rc : ag_drive_sync(ds, i);
+}
+
 /* Every present drive's copy into c[] (valid[i] 1 where one decodes);
  * the index of the lease (highest epoch, then renewal count), -1 when
  * no drive has one, or -ENOMEM. */
 static int read_copies(struct ag_lease *l, struct copy *c, int *valid)
 {
-	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
-	int i, best = -1;
+	struct lease_io io = {
+		.blocks = ag_alloc_aligned((size_t)l->ds->n * AG_BLOCK),
+	};
+	int rc[AG_MAX_DRIVES], i, best = -1;
 
-	if (!b)
+	if (!io.blocks)
 		return -ENOMEM;
+	ag_pool_run(l->ds, lease_io_one, &io, rc);
 	for (i = 0; i < l->ds->n; i++) {
-		valid[i] = l->ds->d[i].state == AG_DRIVE_OK &&
-			   !ag_drive_read(l->ds, i, b, AG_BLOCK, AG_LEASE_OFF) &&
-			   !decode(b, l->ds->label.uuid, &c[i]);
+		valid[i] = !rc[i] && !decode(io.blocks + (size_t)i * AG_BLOCK,
+					    l->ds->label.uuid, &c[i]);
 		if (valid[i] && (best < 0 || c[i].epoch > c[best].epoch ||
 				 (c[i].epoch == c[best].epoch &&
 				  c[i].seq > c[best].seq)))
 			best = i;
 	}
-	free(b);
+	free(io.blocks);
 	return best;
 }
 
 /* Write c to every present drive and sync: how many took it. */
 static int write_copies(struct ag_lease *l, const struct copy *c)
 {
-	uint8_t *b = ag_alloc_aligned(AG_BLOCK);
-	int i, n = 0;
+	struct lease_io io = {
+		.blocks = ag_alloc_aligned((size_t)l->ds->n * AG_BLOCK),
+		.writing = 1,
+	};
+	int rc[AG_MAX_DRIVES], i, n = 0;
 
-	if (!b)
+	if (!io.blocks)
 		return 0;
-	encode(b, l->ds->label.uuid, c);
 	for (i = 0; i < l->ds->n; i++)
-		if (l->ds->d[i].state == AG_DRIVE_OK &&
-		    !ag_drive_write(l->ds, i, b, AG_BLOCK, AG_LEASE_OFF) &&
-		    !ag_drive_sync(l->ds, i))
-			n++;
-	free(b);
+		encode(io.blocks + (size_t)i * AG_BLOCK, l->ds->label.uuid, c);
+	ag_pool_run(l->ds, lease_io_one, &io, rc);
+	for (i = 0; i < l->ds->n; i++)
+		n += !rc[i];
+	free(io.blocks);
 	return n;
 }
 
@@ -287,6 +314,18 @@ static int renew(struct ag_lease *l)
 	int valid[AG_MAX_DRIVES];
 	uint64_t start = ag_mono_ns();
 
+	/* Only a renewal that starts while we hold may extend: a standby
+	 * takes over a whole duration after the last write it saw, and
+	 * this one then ends half a duration after it started, before
+	 * that, however late its write lands. One that starts after we
+	 * ran out must not even write: a successor may be taking over. */
+	if (start >= atomic_load(&l->valid_until)) {
+		AG_ERR("the metad lease ran out before it was renewed (a stall "
+		       "of over %llu ms): this metad no longer holds it",
+		       (unsigned long long)(l->duration_ns / 2000000));
+		atomic_store(&l->lost, 1);
+		return -EPERM;
+	}
 	if (read_copies(l, c, valid) == -ENOMEM)
 		return 0; /* try again next time: the time runs meanwhile */
 	other = superseding(l, c, valid);
@@ -319,7 +358,7 @@ static void *renewer_main(void *arg)
 		pthread_mutex_unlock(&l->lock);
 		if (renew(l))
 			return NULL;
-		at = ag_mono_ns() + l->duration_ns / 4;
+		at = ag_mono_ns() + l->duration_ns / 8;
 		pthread_mutex_lock(&l->lock);
 		ts.tv_sec = (time_t)(at / 1000000000ull);
 		ts.tv_nsec = (long)(at % 1000000000ull);
@@ -358,7 +397,7 @@ static int take(struct ag_lease *l, const struct copy *cur, int have_cur)
 	start = ag_mono_ns();
 	if (write_copies(l, &l->mine) < majority(l->ds))
 		return -AG_ENOQUORUM;
-	usleep((useconds_t)(l->duration_ns / 4 / 1000));
+	usleep((useconds_t)(l->duration_ns / 8 / 1000));
 	if (read_copies(l, c, valid) == -ENOMEM)
 		return -ENOMEM;
 	for (i = 0; i < l->ds->n; i++)

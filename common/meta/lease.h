@@ -11,17 +11,19 @@
  * (missing ones count against it) took it and synced.
  *
  * Time. No two hosts' clocks are compared. The holder renews every
- * quarter duration and counts itself the holder until half a duration
- * after the start of its last renewal that a majority took, on its own
- * monotonic clock; a standby takes the lease only after it saw the same
- * lease (epoch, renewal count, holder) unchanged for a whole duration on
- * its own monotonic clock. So the holder has stopped writing half a
- * duration before a standby may start, as long as the two clocks run at
+ * eighth of a duration and counts itself the holder until half a
+ * duration after the start of its last renewal that a majority took, on
+ * its own monotonic clock; a renewal that starts once that has passed
+ * writes nothing and the lease is lost. A standby takes the lease only
+ * after it saw the same lease (epoch, renewal count, holder) unchanged
+ * for a whole duration on its own monotonic clock. So the holder stops
+ * counting itself the holder half a duration before a standby may start,
+ * however late a renewal's write lands, as long as the two clocks run at
  * rates within a factor of two of each other.
  *
  * Taking it. A standby writes a lease with an epoch above the lease's
- * and above every commit record's (ag_commit_ring_scan), waits a quarter
- * duration for a rival that took it at the same moment, and reads the
+ * and above every commit record's (ag_commit_ring_scan), waits an eighth
+ * of a duration for a rival that took it at the same moment, and reads the
  * lease back: it is the holder when a majority holds its copy. The
  * metad that then opens the cluster writes with that fencing epoch; a
  * holder that sees a copy of a higher epoch, or of its own epoch by

@@ -1,6 +1,6 @@
 /*
  * test_lease.c - unit test of the active metad's lease
- * (common/meta/lease.c) on six drive files, with leases of 300 ms.
+ * (common/meta/lease.c) on six drive files, with leases of 800 ms.
  *
  * A fresh cluster's lease is taken at once; a standby never takes one
  * that is renewed, and takes one left to expire only after it saw it
@@ -24,7 +24,7 @@
 #include "tap.h"
 #include "util.h"
 
-#define DURATION_NS (300ull * 1000000ull)
+#define DURATION_NS (800ull * 1000000ull)
 
 static void boot_id(uint8_t *id)
 {
