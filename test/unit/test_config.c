@@ -81,7 +81,8 @@ static void test_good(void)
 	   c->segment_size == 4 << 20 && c->zstd_level == 1 &&
 	   c->page_cache == 64 << 20 && c->chunk_cache == 256 << 20 &&
 	   c->metad_timeout == 60 && c->batch_max == 256 &&
-	   c->lease_timeout == 30 && !c->pidfile && !c->log,
+	   c->lease_timeout == 30 && c->active_lease_ms == 2000 &&
+	   !c->pidfile && !c->log,
 	   "defaults as agora.conf(5) gives them");
 	ok(!msg[0], "nothing logged");
 	ag_config_free(c);
@@ -106,6 +107,7 @@ static void test_good(void)
 		  "log = /var/log/m.log ; why\n"
 		  "batch_max = 16\n"
 		  "lease_timeout = 7\n"
+		  "active_lease_ms = 750\n"
 		  "[s3]\n"
 		  "listen = 127.0.0.1:9000\n"
 		  "anything = goes here\n",
@@ -123,7 +125,8 @@ static void test_good(void)
 	   c->page_cache == 1ull << 40 && c->chunk_cache == 0,
 	   "sizes: 2G 8K 32KiB 1MB 4096 16m 1T 0");
 	ok(c->zstd_level == -3 && c->metad_timeout == 5 &&
-	   c->batch_max == 16 && c->lease_timeout == 7, "integers");
+	   c->batch_max == 16 && c->lease_timeout == 7 &&
+	   c->active_lease_ms == 750, "integers");
 	ok(!strcmp(c->pidfile, "/run/p#id") && !strcmp(c->log, "/var/log/m.log"),
 	   "a # inside a value stays; one after white space starts a comment");
 	ok(!strcmp(c->path, conf), "path kept");
@@ -169,6 +172,8 @@ static const struct bad bads[] = {
 	{ "[cluster]\ndrives = /d\n", -EINVAL, { "[cluster] metad is missing" } },
 	{ BASE "metad_timeout = 0\n", -EINVAL,
 	  { "metad_timeout must be 1 second or more" } },
+	{ BASE "[metad]\nactive_lease_ms = 199\n", -EINVAL,
+	  { "active_lease_ms must be 200 or more" } },
 };
 
 static void test_bad(void)
