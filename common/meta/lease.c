@@ -205,24 +205,43 @@ static void read_boot_id(uint8_t *id)
 	}
 }
 
-/* Whether pid is a live process (not gone, not a zombie) of this host. */
-static int process_alive(uint32_t pid)
+/* The "(comm) S" part of /proc/PID/stat (PID 0: ours) into buf; 0, or
+ * -1 when there is none. */
+static int proc_stat(uint32_t pid, char *buf, size_t len)
 {
-	char path[64], buf[512], *p;
+	char path[64];
 	FILE *f;
 	size_t n;
 
-	if (!pid || (kill((pid_t)pid, 0) && errno == ESRCH))
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/stat");
 	f = fopen(path, "re");
 	if (!f)
-		return 1; /* no /proc: believe kill */
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+		return -1;
+	n = fread(buf, 1, len - 1, f);
 	fclose(f);
 	buf[n] = 0;
+	return strchr(buf, '(') && strrchr(buf, ')') ? 0 : -1;
+}
+
+/* Whether pid is a live process of this host running what we run (not
+ * gone, not a zombie, not another program that got the pid since). */
+static int process_alive(uint32_t pid)
+{
+	char buf[512], self[512], *p, *q;
+
+	if (!pid || (kill((pid_t)pid, 0) && errno == ESRCH))
+		return 0;
+	if (proc_stat(pid, buf, sizeof(buf)) || proc_stat(0, self, sizeof(self)))
+		return 1; /* no /proc: believe kill */
 	p = strrchr(buf, ')');
-	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+	if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+		return 0;
+	q = strrchr(self, ')');
+	*p = *q = 0;
+	return !strcmp(strchr(buf, '('), strchr(self, '('));
 }
 
 /* Whether addr is one of the `metad =` list's. */

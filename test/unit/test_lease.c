@@ -9,9 +9,11 @@
  * drives has lost the lease for good. Copies written by hand (format.h's
  * byte table) stand for holders that are other processes of this host: a
  * live one at the taker's own address or at one metad = does not list is
- * refused (-EBUSY), a dead one at its own address is taken over at once.
+ * refused (-EBUSY), a dead one at its own address, or one whose pid now
+ * runs another program, is taken over at once.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,19 @@ static uint64_t take_within(struct ag_lease *l, uint64_t max_ns)
 	return 0;
 }
 
+/* A live process of this host running what we run (a child that
+ * sleeps until killed). */
+static pid_t live_pid(void)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		pause();
+		_exit(0);
+	}
+	return p;
+}
+
 /* A pid that was a process of this host and is no more. */
 static uint32_t dead_pid(void)
 {
@@ -112,6 +127,7 @@ int main(void)
 	uint32_t ea, eb;
 	uint64_t t;
 	int rc, i, took = 0;
+	pid_t live = -1, other;
 
 	rc = drive_files_open(&c, NULL, "lease", 6, "4+2", "16M");
 	if (!ok(!rc, "six drive files (%s)", ag_strerror(rc)))
@@ -167,24 +183,37 @@ int main(void)
 	ag_lease_free(a);
 	a = NULL;
 	rc = ag_lease_new(c.cfg, "unix:a", DURATION_NS, &a);
+	live = live_pid();
 	if (!rc)
-		rc = put_lease(&c, 50, (uint32_t)getppid(), "unix:a");
+		rc = live > 0 ? put_lease(&c, 50, (uint32_t)live, "unix:a")
+			      : -errno;
 	ok(!rc && ag_lease_try_take(a, NULL, 0) == -EBUSY,
 	   "a live holder at our own address is not waited for (-EBUSY)");
-	rc = put_lease(&c, 51, (uint32_t)getppid(), "unix:elsewhere");
+	rc = put_lease(&c, 51, (uint32_t)live, "unix:elsewhere");
 	ok(!rc && ag_lease_try_take(b, NULL, 0) == -EBUSY,
 	   "nor one at an address metad = does not list (-EBUSY)");
-	rc = put_lease(&c, 52, (uint32_t)getppid(), "unix:b");
+	rc = put_lease(&c, 52, (uint32_t)live, "unix:b");
 	ok(!rc && ag_lease_try_take(a, holder, sizeof(holder)) == 0 &&
 	   !strcmp(holder, "unix:b"),
 	   "one at another listed address is waited for");
-	rc = put_lease(&c, 53, dead_pid(), "unix:a");
+	other = (pid_t)getppid(); /* alive, but another program */
+	rc = put_lease(&c, 53, (uint32_t)other, "unix:a");
 	if (!rc)
 		rc = ag_lease_try_take(a, NULL, 0);
 	ok(rc == 1 && ag_lease_epoch(a) == 54,
+	   "one whose pid now runs another program is taken at once");
+	ag_lease_drop(a, 1);
+	rc = put_lease(&c, 60, dead_pid(), "unix:a");
+	if (!rc)
+		rc = ag_lease_try_take(a, NULL, 0);
+	ok(rc == 1 && ag_lease_epoch(a) == 61,
 	   "our own dead predecessor's lease is taken at once, epoch %u",
 	   ag_lease_epoch(a));
 out:
+	if (live > 0) {
+		kill(live, SIGKILL);
+		waitpid(live, NULL, 0);
+	}
 	ag_lease_free(a);
 	ag_lease_free(b);
 	drive_files_close(&c);
