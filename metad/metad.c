@@ -657,12 +657,8 @@ static int serve(struct ag_meta *m, int lfd, int batch_max,
 static const char *own_address(const struct ag_config *cfg,
 			       const char *listen_addr, char *buf, size_t len)
 {
-	const char *comma = strchr(cfg->metad, ',');
-	size_t n = strlen(listen_addr ? listen_addr : "");
-	const char *p;
-
 	if (!listen_addr) {
-		if (comma) {
+		if (strchr(cfg->metad, ',')) {
 			AG_ERR("metad = lists several addresses: say which is "
 			       "this one's with -l ADDR");
 			return NULL;
@@ -670,11 +666,7 @@ static const char *own_address(const struct ag_config *cfg,
 		snprintf(buf, len, "%s", cfg->metad);
 		return buf;
 	}
-	for (p = cfg->metad; p; p = strchr(p, ',') ? strchr(p, ',') + 1
-						 : NULL)
-		if (!strncmp(p, listen_addr, n) && (!p[n] || p[n] == ','))
-			break;
-	if (!p) {
+	if (!ag_config_metad_has(cfg, listen_addr)) {
 		AG_ERR("-l %s: not an address of metad = %s", listen_addr,
 		       cfg->metad);
 		return NULL;

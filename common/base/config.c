@@ -264,6 +264,22 @@ int ag_config_load(const char *file, struct ag_config **cp)
 	return 0;
 }
 
+int ag_config_metad_has(const struct ag_config *c, const char *addr)
+{
+	size_t n = strlen(addr);
+	const char *p = c->metad;
+
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && !strncmp(p, addr, n))
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
 void ag_config_free(struct ag_config *c)
 {
 	int i;

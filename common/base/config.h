@@ -48,5 +48,7 @@ struct ag_config {
  * unknown key, logs file:line and returns -EINVAL. */
 int ag_config_load(const char *file, struct ag_config **cp);
 void ag_config_free(struct ag_config *c);
+/* Whether addr is one of the addresses the metad key lists. */
+int ag_config_metad_has(const struct ag_config *c, const char *addr);
 
 #endif

@@ -244,23 +244,6 @@ static int process_alive(uint32_t pid)
 	return !strcmp(strchr(buf, '('), strchr(self, '('));
 }
 
-/* Whether addr is one of the `metad =` list's. */
-static int listed(const struct ag_config *cfg, const char *addr)
-{
-	size_t n = strlen(addr);
-	const char *p = cfg->metad;
-
-	while (p && *p) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-
-		if (len == n && !strncmp(p, addr, n))
-			return 1;
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
-
 int ag_lease_new(const struct ag_config *cfg, const char *self,
 		 uint64_t duration_ns, struct ag_lease **lp)
 {
@@ -460,7 +443,7 @@ int ag_lease_try_take(struct ag_lease *l, char *holder, size_t len)
 		int alive = process_alive(cur->pid);
 
 		if (alive && (!strcmp(cur->addr, l->self) ||
-			      !listed(l->cfg, cur->addr))) {
+			      !ag_config_metad_has(l->cfg, cur->addr))) {
 			AG_ERR("another agora-metad already serves this "
 			       "cluster (pid %u at %s holds its lease)",
 			       cur->pid, cur->addr);

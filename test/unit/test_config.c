@@ -238,6 +238,27 @@ static void test_sizes(void)
 	}
 }
 
+/* The metad key as a list of several agora-metad. */
+static void test_metad_list(void)
+{
+	struct ag_config *c = NULL;
+	char msg[1024];
+	int rc = load("[cluster]\ndrives = /d\n"
+		      "metad = unix:/a,127.0.0.1:7000,unix:/b\n",
+		      &c, msg, sizeof(msg));
+
+	ok(!rc && c && ag_config_metad_has(c, "unix:/a") &&
+	   ag_config_metad_has(c, "127.0.0.1:7000") &&
+	   ag_config_metad_has(c, "unix:/b"),
+	   "each address of a metad list is one of it");
+	ok(c && !ag_config_metad_has(c, "unix:/") &&
+	   !ag_config_metad_has(c, "127.0.0.1:700") &&
+	   !ag_config_metad_has(c, "unix:/a,127.0.0.1:7000") &&
+	   !ag_config_metad_has(c, ""),
+	   "parts, runs of them and nothing are not");
+	ag_config_free(c);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -250,6 +271,7 @@ int main(void)
 	test_bad();
 	test_missing_file();
 	test_sizes();
+	test_metad_list();
 	unlink(conf);
 	unlink(errlog);
 	rmdir(dir);
