@@ -114,7 +114,7 @@ test_integ_nfs_tool_LDADD = $(NFS_LIBS)
 AGORA_CHECKS = test/check-layers.sh
 
 TESTS += $(AGORA_CHECKS) $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
-EXTRA_DIST += $(AGORA_CHECKS) $(AGORA_INTEG_TESTS) test/integ/lib.sh \
+EXTRA_DIST += $(AGORA_CHECKS) $(AGORA_INTEG_TESTS) test/integ/lib.sh test/integ/netns_run.sh \
 	test/run-all.sh test/integ/s3_env.sh test/integ/s3test.py \
 	test/integ/s3_auth_rules.py
 

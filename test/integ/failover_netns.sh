@@ -52,9 +52,9 @@ B=10.77.0.2:7000
 sed -i "s|^metad = .*|metad = $A,$B|" "$CONF"
 metad_ha_conf a b
 ag mkfs >/dev/null || fail "mkfs exited $?"
-metad_ha_start a "$A" ip netns exec "$ns-m1"
+metad_ha_start a "$A" sh "$NETNS_RUN" "$ns-m1" ""
 metad_serving a 1 5 || fail "agora-metad in m1 does not serve: $(tail -n 3 "$T/metad-a.log")"
-metad_ha_start b "$B" ip netns exec "$ns-m2"
+metad_ha_start b "$B" sh "$NETNS_RUN" "$ns-m2" ""
 # from here on the agora tool runs on the first client host
 ag() { timeout "$AGORA_TIMEOUT" ip netns exec "$ns-g1" "$AGORA" -c "$CONF" "$@"; }
 ag put /etc/hostname /first ||
@@ -64,7 +64,7 @@ ag put /etc/hostname /first ||
 # with its start and end time when it succeeded
 mkdata "$T/obj" 40000 random
 put_loop() {
-	ip netns exec "$ns-$1" bash -c '
+	sh "$NETNS_RUN" "$ns-$1" "" bash -c '
 		i=0
 		while [ ! -e "$0/stop" ]; do
 			t0=$(python3 -c "import time; print(\"%.6f\" % time.clock_gettime(time.CLOCK_MONOTONIC))")
@@ -110,9 +110,9 @@ for ((r = 0; r < 2 * rounds; r++)); do
 	times+=("$dt")
 	say "round $r: $active killed, $other serves, puts succeed again after $dt s"
 	if [ "$active" = a ]; then
-		metad_ha_start a "$A" ip netns exec "$ns-m1"
+		metad_ha_start a "$A" sh "$NETNS_RUN" "$ns-m1" ""
 	else
-		metad_ha_start b "$B" ip netns exec "$ns-m2"
+		metad_ha_start b "$B" sh "$NETNS_RUN" "$ns-m2" ""
 	fi
 	active=$other
 done

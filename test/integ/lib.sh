@@ -428,24 +428,10 @@ netns_pair() {
 client() { timeout "$AGORA_TIMEOUT" ip netns exec "$NS_CLI" "$@"; }
 
 # ns_daemon NS KEEP CMD...: CMD, a daemon that lives through the test, in
-# network namespace NS. ip netns exec gives it a mount namespace of its
-# own holding a copy of every mount there is at that moment; where / is
-# a private mount, a FUSE mount of a test running beside this one would
-# live on in that copy after its unmount, and its agora-fused would never
-# see its session end. So every FUSE mount but KEEP (the one the daemon
-# serves, or "") is detached there first.
-ns_daemon() {
-	local ns=$1 keep=$2
-	shift 2
-	exec ip netns exec "$ns" sh -c '
-		keep=$1
-		shift
-		awk '"'"'$3 ~ /^fuse/ { print $2 }'"'"' /proc/self/mounts |
-			while read -r m; do
-				[ "$m" = "$keep" ] || umount -l "$m" 2>/dev/null
-			done
-		exec "$@"' sh "$keep" "$@"
-}
+# network namespace NS, with no copy of other tests' FUSE mounts
+# (netns_run.sh says why).
+NETNS_RUN="$(dirname "${BASH_SOURCE[0]}")/netns_run.sh"
+ns_daemon() { exec sh "$NETNS_RUN" "$@"; }
 
 # gateway_child KEEPER: the pid of the gateway process serving a
 # keep_mount mount under its keeper (the pid fused_start gave), waiting
