@@ -712,7 +712,8 @@ int ag_tree_put(struct ag_tree *t, const void *key, size_t klen,
 		e[i] = (struct ent){ .k1 = key, .k1len = klen, .v = val,
 				     .vlen = vlen };
 		rc = rebalance(t, &p, p.depth - 1, m,
-			       found ? 0 : run_cut(&p, e, m, i), 0);
+			       found ? ag_node_grow_cut(t, e, m, i)
+				     : run_cut(&p, e, m, i), 0);
 	}
 	bury(t);
 	return rc;

@@ -37,9 +37,11 @@
  * a key that breaks the prefix sorts at an edge and can go alone.
  *
  * A page splits in the middle (by bytes), except after an insert that
- * continues a run of keys (node.c, ag_node_run_cut): the cut then goes
- * right after the new entry, at the leaf and at each parent the split
- * reaches, so a run of inserts leaves full pages behind it.
+ * continues a run of keys (node.c, ag_node_run_cut) or a value that grew
+ * in place past half a page (ag_node_grow_cut): the cut then goes right
+ * after that entry, at the leaf and at each parent the split reaches,
+ * so a run of inserts, or of records completed in the order they were
+ * made, leaves full pages behind it.
  *
  * Separators pushed up by a leaf split are the shortest prefix of the
  * right page's first key that still sorts above the left page's last key
@@ -208,6 +210,10 @@ size_t ag_node_piece_cost(const struct ag_tree *t, const struct ent *e,
  * leaf is the last of the tree. */
 int ag_node_run_cut(const struct ent *e, int m, int i, const uint8_t *upper,
 		    size_t ulen, int rightmost);
+/* The cut a leaf holding e[0..m) splits at after e[i] grew in place:
+ * i + 1 when what lies before fills half a page, else 0 (node.c). */
+int ag_node_grow_cut(const struct ag_tree *t, const struct ent *e, int m,
+		     int i);
 /* Cut e[0..m) into 1 or 2 pages at cut[]: their number, or -errno. A
  * target cut (not 0) is met as nearly as the sizes allow; 0 balances. */
 int ag_node_partition(struct ag_tree *t, const struct ent *e, int m,

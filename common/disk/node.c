@@ -359,6 +359,28 @@ int ag_node_run_cut(const struct ent *e, int m, int i, const uint8_t *upper,
 }
 
 /*
+ * Where a leaf that overflowed when e[i] grew in place is best cut, for
+ * ag_node_partition(): i + 1 when the entries up to e[i] fill half a
+ * page, 0 (balance) otherwise. Records made small and completed later
+ * (an inode created empty, then given its size, times and etag) grow in
+ * the order they were made: the records before the one that grew are
+ * done growing, those after it will grow next, so the left page stays
+ * full and the right one has room for them. A balanced split there left
+ * two pages half full behind every run of new files.
+ */
+int ag_node_grow_cut(const struct ag_tree *t, const struct ent *e, int m,
+		     int i)
+{
+	size_t before = NODE_HDR;
+
+	if (i < 0 || i >= m)
+		return 0;
+	for (int j = 0; j <= i; j++)
+		before += 2 + LCELL + klen(e + j) + e[j].vlen;
+	return 2 * before >= t->cap ? i + 1 : 0;
+}
+
+/*
  * Cut e[0..m) into pages: one if it fits, else the two that balance best,
  * or, given a target cut (a run of inserts, ag_node_run_cut(), at a leaf
  * or at the parents of pages it split), the two whose cut is nearest to
