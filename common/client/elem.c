@@ -107,8 +107,10 @@ static int usable_name(struct ag_cluster *c, uint64_t parent,
 static int tree_lookup(struct ag_tree *t, uint64_t parent, const char *name,
 		       size_t nlen, struct ag_attr *a)
 {
-	uint8_t k[AG_KEYBUF], v[16];
+	uint8_t k[AG_KEYBUF], v[AG_DIRENT_LEN];
 	size_t vl = sizeof(v);
+	unsigned type;
+	uint64_t ino;
 	int rc = ag_tree_get(t, k, ag_key_dirent(k, parent, name, nlen), v,
 			     &vl);
 
@@ -121,11 +123,11 @@ static int tree_lookup(struct ag_tree *t, uint64_t parent, const char *name,
 			return prc;
 		return S_ISDIR(p.mode) ? -ENOENT : -ENOTDIR;
 	}
-	if (rc)
-		return rc;
-	if (vl != 9)
+	if (rc == -ERANGE)
 		return AG_CORRUPT("directory entry");
-	return tree_getattr(t, get_le64(v), a);
+	if (rc || (rc = ag_dirent_decode(v, vl, parent, &ino, &type)))
+		return rc;
+	return tree_getattr(t, ino, a);
 }
 
 int ag_getattr(struct ag_cluster *c, uint64_t ino, struct ag_attr *a)
@@ -279,10 +281,10 @@ static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
 	if (rc)
 		return rc;
 	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
-		const uint8_t *vb = cv;
 		const char *name;
 		size_t nlen;
-		uint64_t parent;
+		uint64_t parent, ino;
+		unsigned type;
 
 		if (ag_key_dirent_decode(ck, ckl, &parent, &name, &nlen) ||
 		    parent != dir || !nlen) {
@@ -291,11 +293,13 @@ static int tree_readdir(struct ag_tree *t, uint64_t dir, const char *after,
 		}
 		if (after && nlen == alen && !memcmp(name, after, alen))
 			continue;
-		if (cvl != 9 || nlen > AG_NAME_MAX) {
+		if (nlen > AG_NAME_MAX) {
 			rc = AG_CORRUPT("directory entry");
 			break;
 		}
-		rc = cb(arg, name, nlen, get_le64(vb), vb[8]);
+		rc = ag_dirent_decode(cv, cvl, dir, &ino, &type);
+		if (!rc)
+			rc = cb(arg, name, nlen, ino, type);
 		if (rc)
 			break;
 	}

@@ -226,9 +226,10 @@ static void rec_dirent(struct fsck *f, const uint8_t *k, size_t kl,
 	struct entry *pe, *ce;
 	const char *name = NULL;
 	size_t nlen = 0;
+	unsigned type;
 
 	if (ag_key_dirent_decode(k, kl, &parent, &name, &nlen) || !nlen ||
-	    vl != 9) {
+	    ag_dirent_decode(v, vl, parent, &ino, &type)) {
 		problem(f, "directory entry in %llu is malformed",
 			(unsigned long long)parent);
 		return;
@@ -237,7 +238,6 @@ static void rec_dirent(struct fsck *f, const uint8_t *k, size_t kl,
 	    memchr(name, 0, nlen))
 		problem(f, "directory %llu holds an invalid name",
 			(unsigned long long)parent);
-	ino = get_le64(v);
 	pe = map_get(&f->inodes, &parent, 8, 0);
 	ce = map_get(&f->inodes, &ino, 8, 0);
 	if (!pe || !S_ISDIR(pe->mode)) {
@@ -251,7 +251,7 @@ static void rec_dirent(struct fsck *f, const uint8_t *k, size_t kl,
 			(unsigned long long)ino);
 		return;
 	}
-	if (v[8] != ((ce->mode & S_IFMT) >> 12))
+	if (type != ((ce->mode & S_IFMT) >> 12))
 		problem(f, "entry '%.*s' in %llu has the wrong type",
 			(int)nlen, name, (unsigned long long)parent);
 	ce->a++;

@@ -151,26 +151,24 @@ int ag_tx_inode_put(struct tx *tx, const struct ag_attr *in)
 static int dirent_get(struct tx *tx, uint64_t parent, const char *name,
 		      size_t nlen, uint64_t *ino)
 {
-	uint8_t k[AG_KEYBUF], v[16];
+	uint8_t k[AG_KEYBUF], v[AG_DIRENT_LEN];
 	size_t vl = sizeof(v);
+	unsigned type;
 	int rc = ag_tx_get(tx, k, ag_key_dirent(k, parent, name, nlen), v, &vl);
 
-	if (rc)
-		return rc;
-	if (vl != 9)
+	if (rc == -ERANGE)
 		return AG_CORRUPT("dirent value length %zu", vl);
-	*ino = get_le64(v);
-	return 0;
+	return rc ? rc : ag_dirent_decode(v, vl, parent, ino, &type);
 }
 
 static int dirent_put(struct tx *tx, uint64_t parent, const char *name,
 		      size_t nlen, const struct ag_attr *in)
 {
-	uint8_t k[AG_KEYBUF], v[9];
+	uint8_t k[AG_KEYBUF], v[AG_DIRENT_LEN];
 
-	put_le64(v, in->ino);
-	v[8] = (uint8_t)((in->mode & S_IFMT) >> 12);
-	return ag_tx_put(tx, k, ag_key_dirent(k, parent, name, nlen), v, 9);
+	return ag_tx_put(tx, k, ag_key_dirent(k, parent, name, nlen), v,
+			 ag_dirent_encode(v, parent, in->ino,
+					  (in->mode & S_IFMT) >> 12));
 }
 
 static int dirent_del(struct tx *tx, uint64_t parent, const char *name,
@@ -903,7 +901,7 @@ static int apply_op(struct tx *tx, const struct ag_op *op)
 int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 		  struct ag_meta_result *res)
 {
-	uint8_t k[AG_KEYBUF], v[AG_CLIENT_HDR + AG_TXN_WINDOW * AG_CLIENT_ENTRY];
+	uint8_t k[AG_KEYBUF], v[AG_CLIENT_REC_MAX];
 	size_t kl, vl = sizeof(v);
 	const struct ag_client_entry *done;
 	struct ag_client_rec cr = { 0 };

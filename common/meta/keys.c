@@ -18,7 +18,6 @@ enum {
 	SEGMENT_KEY_LEN = KEY_AFTER_U32,
 	ID_KEY_LEN = KEY_AFTER_U64,  /* INODE, CLIENT, ORPHAN, SIMILAR */
 	STRIPE_KEY_LEN = KEY_AFTER_U32 + 4,
-	EXTENT_KEY_LEN = KEY_AFTER_U64 + 8,
 	CHUNK_KEY_LEN = KEY_ID + 32,
 };
 #define STATS_NAME "all"
@@ -64,12 +63,40 @@ size_t ag_key_xattr(uint8_t *buf, uint64_t ino, const char *name, size_t nlen)
 	return KEY_AFTER_U64 + nlen;
 }
 
+/* An integer in a key as a count byte and that many big-endian bytes,
+ * the first not 0 (keys.h): shorter for small values, in numeric order
+ * all the same, since a longer count is a larger value. */
+static size_t ordered_put(uint8_t *p, uint64_t x)
+{
+	size_t n = 0;
+
+	for (uint64_t y = x; y; y >>= 8)
+		n++;
+	p[0] = (uint8_t)n;
+	for (size_t i = 0; i < n; i++)
+		p[n - i] = (uint8_t)(x >> (8 * i));
+	return 1 + n;
+}
+
+/* The integer ordered_put wrote at p[0..len): -1 unless it fills len
+ * exactly in its one encoding. */
+static int ordered_get(const uint8_t *p, size_t len, uint64_t *x)
+{
+	uint64_t v = 0;
+
+	if (!len || p[0] > 8 || len != 1u + p[0] || (p[0] && !p[1]))
+		return -1;
+	for (size_t i = 1; i < len; i++)
+		v = v << 8 | p[i];
+	*x = v;
+	return 0;
+}
+
 size_t ag_key_extent(uint8_t *buf, uint64_t ino, uint64_t off)
 {
 	buf[0] = AG_K_EXTENT;
 	put_be64(buf + KEY_ID, ino);
-	put_be64(buf + KEY_AFTER_U64, off);
-	return EXTENT_KEY_LEN;
+	return KEY_AFTER_U64 + ordered_put(buf + KEY_AFTER_U64, off);
 }
 
 size_t ag_key_chunk(uint8_t *buf, const uint8_t sha[32])
@@ -212,11 +239,13 @@ int ag_key_extent_decode(const void *k, size_t kl, uint64_t *ino,
 			 uint64_t *off)
 {
 	const uint8_t *b = k;
+	uint64_t o;
 
-	if (kl != EXTENT_KEY_LEN || key_is(k, kl, AG_K_EXTENT, 0))
+	if (key_is(k, kl, AG_K_EXTENT, KEY_AFTER_U64 + 1) ||
+	    ordered_get(b + KEY_AFTER_U64, kl - KEY_AFTER_U64, &o))
 		return -EINVAL;
 	*ino = get_be64(b + KEY_ID);
-	*off = get_be64(b + KEY_AFTER_U64);
+	*off = o;
 	return 0;
 }
 
@@ -486,6 +515,29 @@ int ag_inode_decode(const uint8_t *v, size_t len, uint64_t ino,
 	return 0;
 }
 
+/* ---- DIRENT ---- */
+
+size_t ag_dirent_encode(uint8_t *v, uint64_t parent, uint64_t ino,
+			unsigned type)
+{
+	v[0] = (uint8_t)type;
+	return 1 + varint_put(v + 1, zigzag(ino - parent));
+}
+
+int ag_dirent_decode(const uint8_t *v, size_t len, uint64_t parent,
+		     uint64_t *ino, unsigned *type)
+{
+	const uint8_t *p = v + 1, *end = v + len;
+	uint64_t z;
+
+	if (len < 2 || len > AG_DIRENT_LEN || v[0] > 0xf ||
+	    varint_get(&p, end, &z) || p != end)
+		return AG_CORRUPT("directory entry of %zu bytes", len);
+	*ino = parent + unzigzag(z);
+	*type = v[0];
+	return 0;
+}
+
 /* ---- EXTENT ---- */
 
 size_t ag_extent_encode(uint8_t *v, const struct ag_extent *e)
@@ -586,55 +638,50 @@ int ag_stats_rec_decode(const uint8_t *v, size_t len, struct ag_stats_rec *s)
 	return 0;
 }
 
-static void client_entry_decode(const uint8_t *p, struct ag_client_entry *e)
+/* The fields of a CLIENT value into *cr; -1 when it does not parse. */
+static int client_fields(const uint8_t *p, const uint8_t *end,
+			 struct ag_client_rec *cr)
 {
-	e->txid = get_le64(p);
-	e->ino = get_le64(p + 8);
-	e->seg = get_le32(p + 16);
-	e->fill = get_le64(p + 20);
+	uint64_t gen, n;
+
+	if (varint_get(&p, end, &gen) || varint_get(&p, end, &n) ||
+	    n > AG_TXN_WINDOW)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		struct ag_client_entry *e = &cr->e[i];
+
+		if (varint_get(&p, end, &e->txid) ||
+		    varint_get(&p, end, &e->ino) ||
+		    varint_get32(&p, end, &e->seg) ||
+		    varint_get(&p, end, &e->fill))
+			return -1;
+	}
+	cr->n = (uint32_t)n;
+	return p == end ? 0 : -1;
 }
 
 void ag_client_rec_decode(const uint8_t *v, size_t len,
 			  struct ag_client_rec *cr)
 {
-	uint32_t i, n;
-
-	cr->n = 0;
-	if (len == AG_CLIENT_LEGACY_LEN) {
-		cr->n = 1;
-		cr->e[0].txid = get_le64(v);
-		cr->e[0].ino = get_le64(v + 16);
-		cr->e[0].seg = get_le32(v + 24);
-		cr->e[0].fill = get_le64(v + 28);
-		return;
-	}
-	if (len < AG_CLIENT_HDR)
-		return;
-	n = get_le32(v + 8);
-	if (n > AG_TXN_WINDOW || len != AG_CLIENT_HDR + (size_t)n * AG_CLIENT_ENTRY)
-		return;
-	for (i = 0; i < n; i++)
-		client_entry_decode(v + AG_CLIENT_HDR + i * AG_CLIENT_ENTRY, &cr->e[i]);
-	cr->n = n;
+	if (client_fields(v, v + len, cr))
+		cr->n = 0;
 }
 
 size_t ag_client_rec_encode(uint8_t *v, const struct ag_client_rec *cr,
 			    uint64_t gen)
 {
-	uint32_t i;
+	size_t n = varint_put(v, gen);
 
-	put_le64(v, gen);
-	put_le32(v + 8, cr->n);
-	put_le32(v + 12, 0);
-	for (i = 0; i < cr->n; i++) {
-		uint8_t *p = v + AG_CLIENT_HDR + i * AG_CLIENT_ENTRY;
+	n += varint_put(v + n, cr->n);
+	for (uint32_t i = 0; i < cr->n; i++) {
+		const struct ag_client_entry *e = &cr->e[i];
 
-		put_le64(p, cr->e[i].txid);
-		put_le64(p + 8, cr->e[i].ino);
-		put_le32(p + 16, cr->e[i].seg);
-		put_le64(p + 20, cr->e[i].fill);
+		n += varint_put(v + n, e->txid);
+		n += varint_put(v + n, e->ino);
+		n += varint_put(v + n, e->seg);
+		n += varint_put(v + n, e->fill);
 	}
-	return AG_CLIENT_HDR + (size_t)cr->n * AG_CLIENT_ENTRY;
+	return n;
 }
 
 const struct ag_client_entry *

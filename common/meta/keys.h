@@ -5,19 +5,23 @@
  * A key starts with one type byte; integers in keys are big-endian so that
  * memcmp order is numeric order (all extents of a file are adjacent and in
  * offset order; all entries of a directory are adjacent and in byte order
- * of their names, which is S3's listing order). Values are little-endian.
+ * of their names, which is S3's listing order). An extent's offset is
+ * a count byte n (0 to 8) and n big-endian bytes, the first not 0: one
+ * byte for offset 0, and still numeric order. Values are little-endian
+ * or varints (below).
  *
  *   type  key                               value
  *   0x01  SUPER  | name                     counters (next inode number)
  *   0x02  SEGMENT| seg u32                  struct ag_seg_rec (40 bytes)
  *   0x03  INODE  | ino u64                  struct ag_attr (varints, <= 128)
- *   0x04  DIRENT | parent u64 | name        ino u64, type u8 (9 bytes)
+ *   0x04  DIRENT | parent u64 | name        type u8, ino (2 to 11 bytes)
  *   0x05  XATTR  | ino u64 | name           raw value
- *   0x06  EXTENT | ino u64 | offset u64     struct ag_extent (34 to 42 bytes)
+ *   0x06  EXTENT | ino u64 | offset (1-9)   struct ag_extent (34 to 42 bytes)
  *   0x07  CHUNK  | sha256 (32)              struct ag_chunk_rec (32 bytes,
  *                                           64 for a delta)
  *   0x08  STRIPE | seg u32 | stripe u32     crc32c u32 per strip (k+m)
  *   0x09  CLIENT | client id u64            answers of its last transactions
+ *                                           (varints)
  *   0x0a  STATS  | "all"                    struct ag_stats_rec
  *   0x0b  ORPHAN | ino u64                  client u64: an inode with no name yet
  *                                           (being written) or no name left
@@ -114,6 +118,17 @@ struct ag_seg_rec {
 #define AG_INODE_IMPLICIT 0x1 /* directory made by an S3 PUT of a deeper key */
 #define AG_INODE_ETAG 0x2     /* etag holds the MD5 of the current content */
 
+/* value of a DIRENT record (format 3): u8 type (the S_IFMT bits of the
+ * inode's mode >> 12), zigzag varint ino - parent (as for INODE): a
+ * file's inode number is near its directory's. AG_DIRENT_LEN is the
+ * longest encoding. */
+#define AG_DIRENT_LEN 11
+size_t ag_dirent_encode(uint8_t *v, uint64_t parent, uint64_t ino,
+			unsigned type);
+/* -AG_ECORRUPT for a value of another layout. */
+int ag_dirent_decode(const uint8_t *v, size_t len, uint64_t parent,
+		     uint64_t *ino, unsigned *type);
+
 /* value of an EXTENT record (format 2): varint len, varint chunk
  * offset, sha256 [32] (varints as for INODE; AG_EXTENT_LEN is the
  * longest encoding, a u32 field over 32 bits or another length is
@@ -166,19 +181,17 @@ struct ag_stats_rec {
 };
 #define AG_STATS_REC_LEN 40
 
-/* value of a CLIENT record: what the client's most recent transactions were
- * answered with, so that a retry gets the same answer and is not applied
- * again. A client keeps at most AG_TXN_WINDOW transactions in flight and
- * sends id t only once t - AG_TXN_WINDOW is answered, so a retry is
- * either among the AG_TXN_WINDOW highest ids recorded or was never
- * applied, even when retries arrive out of order.
- *   0 generation u64   8 count u32   12 0 u32
- *   16 + 28 i: txid u64, inode u64, segment u32, fill u64
- * (A 36-byte record is the first format: one entry, with the generation
- * after its txid.) */
-#define AG_CLIENT_HDR 16
-#define AG_CLIENT_ENTRY 28
-#define AG_CLIENT_LEGACY_LEN 36
+/* value of a CLIENT record (format 3): what the client's most recent
+ * transactions were answered with, so that a retry gets the same answer
+ * and is not applied again. A client keeps at most AG_TXN_WINDOW
+ * transactions in flight and sends id t only once t - AG_TXN_WINDOW is
+ * answered, so a retry is either among the AG_TXN_WINDOW highest ids
+ * recorded or was never applied, even when retries arrive out of order.
+ * Varints (as for INODE):
+ *   varint generation, varint count (<= AG_TXN_WINDOW), then per entry:
+ *   varint txid, varint inode, varint segment (u32), varint fill
+ * AG_CLIENT_REC_MAX is the longest encoding. */
+#define AG_CLIENT_REC_MAX (2 * 10 + AG_TXN_WINDOW * (3 * 10 + 5))
 
 struct ag_client_entry {
 	uint64_t txid, ino, fill;
@@ -190,12 +203,12 @@ struct ag_client_rec {
 	struct ag_client_entry e[AG_TXN_WINDOW];
 };
 
-/* Decode a CLIENT value into *cr; a value of neither layout decodes as
- * no entries. */
+/* Decode a CLIENT value into *cr; a value that does not parse decodes
+ * as no entries. */
 void ag_client_rec_decode(const uint8_t *v, size_t len,
 			  struct ag_client_rec *cr);
-/* Encode *cr at generation gen into v (AG_CLIENT_HDR + AG_TXN_WINDOW *
- * AG_CLIENT_ENTRY bytes); returns the length. */
+/* Encode *cr at generation gen into v (AG_CLIENT_REC_MAX bytes); returns
+ * the length. */
 size_t ag_client_rec_encode(uint8_t *v, const struct ag_client_rec *cr,
 			    uint64_t gen);
 /* The entry of txid, or NULL. */

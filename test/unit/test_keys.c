@@ -4,11 +4,13 @@
  * and a decoder refuses a key of another kind, of a wrong length, or cut
  * short, without reading past the length it is given (each key is
  * decoded from a heap copy of exactly its length, so ASan sees an
- * overread); the values of the CLIENT, CHUNK and SIMILAR records; and
+ * overread); extent offsets of every length, in order; the values of
+ * the DIRENT, CLIENT, CHUNK and SIMILAR records; and
  * the variable-length INODE and EXTENT values: every field round-trips,
  * usual values take no bytes, and a value cut short, too long, or with
  * an unknown field is refused as corrupt.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,8 +142,88 @@ static void test_fixed_kinds(uint64_t *rng)
 
 		ag_key_extent(k1, 7, 0x00ff);
 		ag_key_extent(k2, 7, 0x0100);
-		ok(memcmp(k1, k2, 17) < 0, "extent keys sort by offset");
+		ok(memcmp(k1, k2, 11) < 0, "extent keys sort by offset");
 	}
+}
+
+/* Extent offsets take a count byte and the bytes they need, and their
+ * keys still sort in numeric order across every length; an offset
+ * written with a leading zero byte (a second encoding of it) is refused. */
+static void test_extent_keys(void)
+{
+	static const uint64_t offs[] = { 0, 1, 0xff, 0x100, 0xffff, 0x10000,
+					 1ull << 22, 1ull << 40, 1ull << 56,
+					 UINT64_MAX };
+	uint8_t k1[AG_KEYBUF], k2[AG_KEYBUF];
+	size_t l1, l2, n = sizeof(offs) / sizeof(offs[0]);
+	uint64_t a, b;
+	int sorted = 1;
+
+	ok(ag_key_extent(k1, 7, 0) == 10 && ag_key_extent(k1, 7, 4 << 20) == 13 &&
+	   ag_key_extent(k1, 7, UINT64_MAX) == 18,
+	   "an extent key at offset 0 takes 10 bytes, at 4 MiB 13, at "
+	   "2^64 - 1 18");
+	for (size_t i = 0; i + 1 < n; i++) {
+		int c;
+
+		l1 = ag_key_extent(k1, 7, offs[i]);
+		l2 = ag_key_extent(k2, 7, offs[i + 1]);
+		c = memcmp(k1, k2, l1 < l2 ? l1 : l2);
+		if (c > 0 || (c == 0 && l1 >= l2))
+			sorted = 0;
+		if (ag_key_extent_decode(k2, l2, &a, &b) || a != 7 ||
+		    b != offs[i + 1])
+			sorted = 0;
+	}
+	ok(sorted, "extent keys of offsets 0 to 2^64 - 1 sort in numeric "
+	   "order and round-trip");
+	l1 = ag_key_extent(k1, 7, 0);
+	l2 = ag_key_extent(k2, 8, 0);
+	ok(memcmp(k1, k2, l1) < 0 && l1 == l2,
+	   "all extents of inode 7 sort before inode 8's");
+	l1 = ag_key_extent(k1, 7, 0x42);
+	k1[l1 - 2] = 2;	/* count 2: 0x00 0x42 */
+	k1[l1 - 1] = 0;
+	k1[l1] = 0x42;
+	ok(ag_key_extent_decode(k1, l1 + 1, &a, &b) == -EINVAL,
+	   "an offset with a leading zero byte: -EINVAL");
+	k1[l1 - 2] = 9;
+	ok(ag_key_extent_decode(k1, l1 + 8, &a, &b) == -EINVAL,
+	   "an offset count over 8: -EINVAL");
+}
+
+/* The DIRENT value: type and inode round-trip, an inode near its
+ * directory takes one byte, and a value cut short, too long or of an
+ * unknown type is corrupt. */
+static void test_dirent_rec(void)
+{
+	static const uint64_t inos[] = { 2, 1, 1000, 0, UINT64_MAX,
+					 1ull << 63 };
+	uint8_t v[AG_DIRENT_LEN + 1];
+	uint64_t ino;
+	unsigned type;
+	size_t len;
+	int all = 1;
+
+	for (size_t i = 0; i < sizeof(inos) / sizeof(inos[0]); i++) {
+		len = ag_dirent_encode(v, 900, inos[i], 0x8);
+		if (len > AG_DIRENT_LEN || ag_dirent_decode(v, len, 900, &ino,
+							    &type) ||
+		    ino != inos[i] || type != 0x8)
+			all = 0;
+	}
+	ok(all, "dirent values round-trip for inodes far either side");
+	len = ag_dirent_encode(v, 900, 903, 0x4);
+	ok(len == 2, "an entry for inode 903 in directory 900: %zu bytes "
+	   "(9 in format 2)", len);
+	ok(ag_dirent_decode(v, 1, 900, &ino, &type) == -AG_ECORRUPT,
+	   "dirent value without its inode: -AG_ECORRUPT");
+	v[len] = 0;
+	ok(ag_dirent_decode(v, len + 1, 900, &ino, &type) == -AG_ECORRUPT,
+	   "dirent value with a byte left over: -AG_ECORRUPT");
+	v[0] = 0x10;
+	ok(ag_dirent_decode(v, len, 900, &ino, &type) == -AG_ECORRUPT,
+	   "dirent value of type 0x10: -AG_ECORRUPT");
 }
 
 static void test_named_kinds(uint64_t *rng)
@@ -205,12 +287,12 @@ static void test_type(void)
 	ok(decode_all(k, 0) == 0, "an empty key is no kind");
 }
 
-/* The CLIENT value: the window round-trips, the first one-entry layout
- * still reads, a value of another length reads as no entries, and a full
- * window gives up its lowest id for a higher one only. */
+/* The CLIENT value: the window round-trips, a value that does not
+ * parse reads as no entries, and a full window gives up its lowest id
+ * for a higher one only. */
 static void test_client_rec(void)
 {
-	uint8_t v[AG_CLIENT_HDR + AG_TXN_WINDOW * AG_CLIENT_ENTRY];
+	uint8_t v[AG_CLIENT_REC_MAX + 1];
 	struct ag_client_rec cr = { 0 }, back;
 	struct ag_client_entry e;
 	const struct ag_client_entry *f;
@@ -223,7 +305,9 @@ static void test_client_rec(void)
 		ag_client_rec_add(&cr, &e);
 	}
 	len = ag_client_rec_encode(v, &cr, 42);
-	ok(len == sizeof(v), "client record of a full window: %zu bytes", len);
+	ok(len <= AG_CLIENT_REC_MAX && len < 16 + 28 * AG_TXN_WINDOW / 3,
+	   "client record of a full window: %zu bytes (%u in format 2)", len,
+	   16 + 28 * AG_TXN_WINDOW);
 	ag_client_rec_decode(v, len, &back);
 	f = ag_client_rec_find(&back, 131);
 	ok(back.n == AG_TXN_WINDOW && f && f->ino == 7 * 31 && f->seg == 31 &&
@@ -241,16 +325,22 @@ static void test_client_rec(void)
 	   "client record: a higher id takes the lowest one's place");
 	ag_client_rec_decode(v, len - 1, &back);
 	ok(back.n == 0, "client record one byte short: no entries");
-	memset(v, 0, AG_CLIENT_LEGACY_LEN);
-	v[0] = 5;	/* txid */
-	v[8] = 9;	/* generation */
-	v[16] = 6;	/* inode */
-	v[24] = 3;	/* segment */
-	v[28] = 4;	/* fill */
-	ag_client_rec_decode(v, AG_CLIENT_LEGACY_LEN, &back);
-	f = ag_client_rec_find(&back, 5);
-	ok(back.n == 1 && f && f->ino == 6 && f->seg == 3 && f->fill == 4,
-	   "client record of the first layout: one entry");
+	v[len] = 0;
+	ag_client_rec_decode(v, len + 1, &back);
+	ok(back.n == 0, "client record with a byte left over: no entries");
+	cr.n = 1;
+	cr.e[0] = (struct ag_client_entry){ .txid = UINT64_MAX,
+					    .ino = UINT64_MAX,
+					    .seg = UINT32_MAX,
+					    .fill = UINT64_MAX };
+	len = ag_client_rec_encode(v, &cr, UINT64_MAX);
+	ag_client_rec_decode(v, len, &back);
+	f = ag_client_rec_find(&back, UINT64_MAX);
+	ok(len <= AG_CLIENT_REC_MAX && back.n == 1 && f &&
+		   f->ino == UINT64_MAX && f->seg == UINT32_MAX &&
+		   f->fill == UINT64_MAX,
+	   "client record of the largest values: %zu bytes, round trip",
+	   len);
 }
 
 /* Encode a into a heap buffer of exactly its length, decode it back from
@@ -519,6 +609,8 @@ int main(void)
 		test_named_kinds(&rng);
 	}
 	test_type();
+	test_extent_keys();
+	test_dirent_rec();
 	test_client_rec();
 	test_inode_rec(&rng);
 	test_extent_rec();
