@@ -858,6 +858,100 @@ int ag_tree_seek(struct ag_tree *t, const void *key, size_t klen,
 	return 0;
 }
 
+/* ---- rewriting ---- */
+
+struct rewrite_walk {
+	struct ag_tree *t;
+	int (*pick)(uint64_t addr, void *arg);
+	void *arg;
+	uint64_t picked;
+};
+
+/* Dirty the node at depth d of the path to key low (the lowest key of its
+ * range, so the path leads to that node), and the path above it. */
+static int dirty_at(struct ag_tree *t, const uint8_t *low, size_t lowlen,
+		    int d)
+{
+	struct path p;
+	int found, rc = descend(t, low, lowlen, &p, &found);
+
+	if (rc)
+		return rc;
+	if (d >= p.depth)
+		return -AG_ECORRUPT;
+	p.depth = d + 1;
+	cow_path(t, &p);
+	return 0;
+}
+
+/* The children of branch n at depth d, whose range starts at low: pick
+ * and dirty them, and go down into those that are branches. */
+static int rewrite_children(struct rewrite_walk *w, struct node *n, int d,
+			    const uint8_t *low, size_t lowlen)
+{
+	struct ag_tree *t = w->t;
+	uint8_t key[AG_KEY_MAX];
+	int level = nlevel(n->buf), rc;
+
+	for (unsigned i = 0; i < nkeys(n->buf); i++) {
+		uint64_t a = child(n->buf, i);
+		size_t kl = lowlen;
+		struct node *c;
+
+		if (i == 0) {
+			cpy(key, low, lowlen);
+		} else {
+			const uint8_t *cell = n->buf + slot(n->buf, i);
+
+			kl = get_le16(cell);
+			cpy(key, cell + BCELL, kl);
+		}
+		if (!(a & VBIT) && w->pick(a, w->arg)) {
+			w->picked++;
+			if ((rc = dirty_at(t, key, kl, d + 1)))
+				return rc;
+			a = child(n->buf, i);
+		}
+		if (level == 1)
+			continue;
+		/* n's buffer stays put: loads here evict nothing (trimming
+		 * happens at public entry points only) */
+		if ((rc = ag_tree_load(t, a, level - 1, &c)) ||
+		    (rc = rewrite_children(w, c, d + 1, key, kl)))
+			return rc;
+	}
+	return 0;
+}
+
+int ag_tree_rewrite(struct ag_tree *t, int (*pick)(uint64_t addr, void *arg),
+		    void *arg, uint64_t *picked)
+{
+	struct rewrite_walk w = { .t = t, .pick = pick, .arg = arg };
+	struct node *r;
+	int rc = 0;
+
+	if (!t || !pick)
+		return -EINVAL;
+	ag_tree_trim(t);
+	if (picked)
+		*picked = 0;
+	if (!t->root)
+		return 0;
+	if (!(t->root & VBIT) && pick(t->root, arg)) {
+		w.picked++;
+		if ((rc = dirty_at(t, NULL, 0, 0)))
+			goto out;
+	}
+	if ((rc = ag_tree_load(t, t->root, -1, &r)))
+		goto out;
+	if (nlevel(r->buf))
+		rc = rewrite_children(&w, r, 0, NULL, 0);
+out:
+	if (picked)
+		*picked = w.picked;
+	return rc;
+}
+
 /* ---- walking ---- */
 
 struct walk {

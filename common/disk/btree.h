@@ -118,6 +118,16 @@ void ag_cursor_free(struct ag_cursor *c);
 int ag_tree_walk(struct ag_tree *t,
 		 int (*cb)(uint64_t addr, int level, void *arg), void *arg);
 
+/* Dirty every page of the tree whose address pick(addr, arg) says 1 to,
+ * and the pages on the way to it: the next ag_tree_flush() writes them
+ * at new addresses and releases the old ones, as any change does. This
+ * is how the space a few live pages pin is emptied (compaction); the
+ * tree's contents do not change. Only branch pages and the leaves picked
+ * are read. *picked (may be NULL) counts the pages picked. 0 or -errno
+ * (the pages dirtied so far stay dirty). */
+int ag_tree_rewrite(struct ag_tree *t, int (*pick)(uint64_t addr, void *arg),
+		    void *arg, uint64_t *picked);
+
 /* How full the pages of a tree are, for measuring what metadata costs:
  * pages and the bytes of them in use (page header, node header, key
  * prefix, slots and live cells), leaves and branches apart. */
