@@ -42,6 +42,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/geometry.sh \
 	test/integ/foreign.sh \
 	test/integ/format_version.sh \
+	test/integ/meta_compact.sh \
 	test/integ/full.sh \
 	test/integ/clean.sh \
 	test/integ/reduce.sh \

@@ -1007,6 +1007,10 @@ void ag_meta_tick(struct ag_meta *m)
 	ag_drives_check(m->ds);
 	reap_orphans(m, now, timeout);
 	reap_clients(m, now, 4 * timeout);
+	/* a mostly dead metadata segment: its live pages go elsewhere with
+	 * the next commit, and commits go on until it is free again */
+	if (ag_space_compact(sp, m->tree) || ag_space_compact_busy(sp))
+		m->pending++;
 	harvest(m);
 	if (m->synced_gen != m->rec.gen &&
 	    now - m->unsynced_since >= AG_LAZY_SYNC_NS)

@@ -1,5 +1,8 @@
 /*
- * space.c - segment and page-slot bookkeeping for metad (see space.h).
+ * space.c - segment and page-slot bookkeeping for metad (see space.h):
+ * which segments are free, metadata or data, which page slots of the
+ * metadata segments are in use, reuse rounds, and the compaction of
+ * mostly dead metadata segments.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,7 +51,7 @@ int ag_space_init(struct ag_space *sp, const struct ag_label *l)
 	sp->ndrives = l->ndrives;
 	sp->seg_bytes = l->segment_size;
 	sp->pages = calloc(((uint64_t)sp->nseg * sp->pages_per_seg + 7) / 8, 1);
-	sp->cur_meta = sp->spare_meta = AG_SEG_NONE;
+	sp->cur_meta = sp->spare_meta = sp->compacting = AG_SEG_NONE;
 	sp->lanes = l->ndrives % AG_PAGE_COPIES ? l->ndrives :
 		    l->ndrives / AG_PAGE_COPIES;
 	sp->last_round = ag_mono_ns();
@@ -193,7 +196,8 @@ static uint32_t roomy_meta(const struct ag_space *sp, uint32_t want)
 		uint32_t f = sp->pages_per_seg - sp->meta_live[s];
 
 		if (sp->state[s] == AG_SEG_META && s != sp->cur_meta &&
-		    s != sp->spare_meta && f > best_free) {
+		    s != sp->spare_meta && s != sp->compacting &&
+		    f > best_free) {
 			best = s;
 			best_free = f;
 		}
@@ -288,6 +292,72 @@ int ag_space_page_alloc(void *ctx, uint64_t *addr)
 			return -ENOSPC;
 		ag_space_use_meta(sp, s);
 	}
+}
+
+/* ---- compaction ---- */
+
+uint32_t ag_space_compact_pick(struct ag_space *sp)
+{
+	uint32_t s, best = AG_SEG_NONE, room = 0;
+	uint32_t most = sp->pages_per_seg / AG_META_COMPACT_SHARE;
+
+	if (sp->compacting != AG_SEG_NONE) {
+		s = sp->compacting;
+		if (sp->state[s] == AG_SEG_META && sp->meta_live[s])
+			return AG_SEG_NONE;
+		sp->compacting = AG_SEG_NONE;
+	}
+	for (s = 0; s < sp->nseg; s++) {
+		if (sp->state[s] != AG_SEG_META)
+			continue;
+		room += sp->pages_per_seg - sp->meta_live[s];
+		if (s == sp->cur_meta || s == sp->spare_meta ||
+		    !sp->meta_live[s] || sp->meta_live[s] > most)
+			continue;
+		if (best == AG_SEG_NONE || sp->meta_live[s] < sp->meta_live[best])
+			best = s;
+	}
+	if (best == AG_SEG_NONE)
+		return AG_SEG_NONE;
+	room -= sp->pages_per_seg - sp->meta_live[best];
+	if (room < 2 * sp->meta_live[best] + AG_META_COMPACT_SLACK)
+		return AG_SEG_NONE;
+	sp->compacting = best;
+	return best;
+}
+
+static int in_segment(uint64_t addr, void *arg)
+{
+	return AG_ADDR_SEG(addr) == *(const uint32_t *)arg;
+}
+
+int ag_space_compact(struct ag_space *sp, struct ag_tree *t)
+{
+	uint32_t s = ag_space_compact_pick(sp);
+	uint64_t picked;
+	int rc;
+
+	if (s == AG_SEG_NONE)
+		return 0;
+	rc = ag_tree_rewrite(t, in_segment, &s, &picked);
+	if (rc)
+		return rc;
+	AG_INFO("metadata segment %u: %u slots in use, %llu pages of the "
+		"tree move out of it", s, sp->meta_live[s],
+		(unsigned long long)picked);
+	/* a segment whose slots only wait for their round has nothing to
+	 * move, but still needs the commits that carry the round */
+	return picked ? (int)AG_MIN(picked, (uint64_t)INT32_MAX) : 1;
+}
+
+int ag_space_compact_busy(const struct ag_space *sp)
+{
+	uint32_t s = sp->compacting;
+
+	if (s != AG_SEG_NONE && sp->state[s] == AG_SEG_META &&
+	    sp->meta_live[s])
+		return 1;
+	return s != AG_SEG_NONE && ag_space_segments_waiting(sp);
 }
 
 static int grow(uint64_t **a, uint64_t **b, uint32_t *cap, uint32_t need)

@@ -18,6 +18,15 @@
  * in the tree (SUPER "page_epoch") and moves on at every metad start, so
  * an epoch is not reused for some 65,000 rounds; clients drop cached
  * pages long before that.
+ *
+ * Compaction: a metadata segment comes back only once none of its slots
+ * is in use, and a few live pages would pin a segment forever. When one
+ * is mostly dead and the others have room for what lives in it, its
+ * live pages are dirtied in the tree (ag_tree_rewrite): the next commit
+ * writes them elsewhere, as it writes any page it changed, the segment
+ * takes no new page meanwhile, and it drains and returns to free through
+ * the reuse rounds like any other. Nothing is written in place, so a
+ * crash at any point leaves a committed tree, the old one or the new.
  */
 #ifndef AG_SPACE_H
 #define AG_SPACE_H
@@ -41,6 +50,8 @@ struct ag_space {
 	uint64_t *owner;      /* DATA: client holding the lease, 0 sealed */
 	uint64_t *fill;       /* DATA: payload offset past all data in it */
 	uint32_t cur_meta, spare_meta;
+	uint32_t compacting;  /* META being drained by compaction, or
+			       * AG_SEG_NONE: it takes no new page */
 	/* Page p of a segment lies on drives 3p .. 3p + 2 (mod N), which
 	 * depend on p mod lanes (N / gcd(N, 3)). A commit takes its pages
 	 * from one lane: then it writes, and syncs, 3 drives, not all N. */
@@ -130,6 +141,25 @@ void ag_space_use_meta(struct ag_space *sp, uint32_t seg);
 /* The lane the next commit's pages come from (by its generation, so that
  * commits in a row spread over the drives). */
 void ag_space_set_lane(struct ag_space *sp, uint64_t gen);
+
+/* A metadata segment is compacted when at most one slot in
+ * AG_META_COMPACT_SHARE is in use in it and the other metadata segments
+ * have room for twice that, and AG_META_COMPACT_SLACK pages more (the
+ * pages on the way to the ones that move are written too). */
+#define AG_META_COMPACT_SHARE 2
+#define AG_META_COMPACT_SLACK 16
+/* The metadata segment to compact now (the emptiest that qualifies; it
+ * then takes no new page until it has drained), or AG_SEG_NONE: none
+ * does, or one is still draining. */
+uint32_t ag_space_compact_pick(struct ag_space *sp);
+/* Pick a segment and dirty its live pages in t (metad's write handle):
+ * the number of pages picked (the caller commits them), 0 when there is
+ * nothing to compact, or -errno. */
+int ag_space_compact(struct ag_space *sp, struct ag_tree *t);
+/* 1 while a compaction has a segment draining, or drained metadata
+ * segments wait for their reuse round: commits must go on for the
+ * rounds that return it, even on an idle cluster. */
+int ag_space_compact_busy(const struct ag_space *sp);
 
 /* Pager callbacks: ctx is the struct ag_space. */
 int ag_space_page_alloc(void *ctx, uint64_t *addr);

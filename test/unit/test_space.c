@@ -11,6 +11,9 @@
  * that takes its page addresses from the allocator, as metad's does, and
  * ag_space_load rebuilds the same state from that tree alone. Metadata
  * segments are filled a step at a time, ahead of the slots handed out.
+ * Compaction: a segment that a few live pages pin after most of the
+ * tree was deleted is picked, its pages move out with the next flush,
+ * it drains in the round after, and the tree reads the same.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -352,6 +355,128 @@ static void test_load(void)
 	free(m.addr);
 }
 
+static void mem_init(struct mem_pager *m, struct ag_space *sp)
+{
+	m->sp = sp;
+	m->pps = sp->pages_per_seg;
+	m->pages = calloc((size_t)NSEG * m->pps, AG_PAGE_SIZE);
+	m->addr = calloc((size_t)NSEG * m->pps, sizeof(uint64_t));
+	m->pg = (struct ag_pager){ .page_size = AG_PAGE_SIZE, .ctx = m,
+				   .read = mem_read, .write = mem_write,
+				   .alloc = mem_alloc,
+				   .release = mem_release };
+}
+
+/* Pages of the tree in segment seg. */
+struct seg_count {
+	uint32_t seg, n;
+};
+
+static int count_in_seg(uint64_t addr, int level, void *arg)
+{
+	struct seg_count *c = arg;
+
+	if (level >= 0 && AG_ADDR_SEG(addr) == c->seg)
+		c->n++;
+	return 0;
+}
+
+static uint32_t pages_in(struct ag_tree *t, uint32_t seg)
+{
+	struct seg_count c = { .seg = seg };
+
+	return ag_tree_walk(t, count_in_seg, &c) ? UINT32_MAX : c.n;
+}
+
+/* Flush t as generation gen and run the reuse round that covers it. */
+static uint32_t commit_round(struct ag_space *sp, struct ag_tree *t,
+			     uint64_t gen, uint32_t *drained)
+{
+	uint64_t root;
+
+	if (ag_tree_flush(t, gen, &root))
+		return UINT32_MAX;
+	ag_space_committed(sp, gen);
+	clock_past_rounds(sp);
+	if (!ag_space_round_due(sp, gen))
+		return 0;
+	return ag_space_round_done(sp, drained, NSEG);
+}
+
+static void test_compact(void)
+{
+	struct ag_label l = small_label();
+	struct ag_space sp;
+	struct mem_pager m;
+	struct ag_tree *t = NULL;
+	uint8_t k[AG_KEYBUF], v[AG_INODE_LEN], got[AG_INODE_LEN];
+	uint32_t drained[NSEG], n, live, i;
+	uint64_t ino;
+	int rc = 0, same = 1, rc2;
+
+	ag_space_init(&sp, &l);
+	mem_init(&m, &sp);
+	sp.state[1] = sp.state[2] = sp.state[3] = AG_SEG_META;
+	ag_space_use_meta(&sp, 1);
+	rc = ag_tree_open(&t, &m.pg, 0);
+	memset(v, 0x5a, sizeof(v));
+	for (ino = 1; !rc && ino <= 600; ino++)
+		rc = ag_tree_put(t, k, ag_key_inode(k, ino), v, sizeof(v));
+	n = rc ? UINT32_MAX : commit_round(&sp, t, 1, drained);
+	live = sp.meta_live[1];
+	ok(!rc && n != UINT32_MAX && live > 16 && pages_in(t, 1) == live,
+	   "600 inodes fill %u of segment 1's 32 slots", live);
+	ag_space_use_meta(&sp, 2);
+	ok(ag_space_compact_pick(&sp) == AG_SEG_NONE,
+	   "a segment more than half in use is not compacted");
+
+	/* most of the tree goes; the leaves of the last inodes, untouched,
+	 * stay where they were written */
+	for (ino = 1; !rc && ino <= 540; ino++)
+		rc = ag_tree_del(t, k, ag_key_inode(k, ino));
+	n = rc ? UINT32_MAX : commit_round(&sp, t, 2, drained);
+	live = sp.meta_live[1];
+	ok(!rc && n != UINT32_MAX && live > 0 && live <= 16 &&
+	   pages_in(t, 1) == live,
+	   "after deleting 540 of them, %u live pages pin segment 1", live);
+
+	rc = ag_space_compact(&sp, t);
+	ok(rc == (int)live && sp.compacting == 1,
+	   "segment 1 is compacted: its %u pages are dirtied (%d)", live, rc);
+	ok(ag_space_roomy_meta(&sp) != 1 && ag_space_compact_busy(&sp),
+	   "while it drains, no page goes to it");
+	ok(ag_space_compact_pick(&sp) == AG_SEG_NONE,
+	   "one segment is compacted at a time");
+	n = commit_round(&sp, t, 3, drained);
+	for (i = 0, same = 0; n != UINT32_MAX && i < n; i++)
+		same |= drained[i] == 1;
+	ok(same && !sp.meta_live[1] && !pages_in(t, 1),
+	   "the flush moves them out and the round drains segment 1");
+	same = 1;
+	for (ino = 1; ino <= 600 && same; ino++) {
+		size_t vl = sizeof(got);
+
+		rc2 = ag_tree_get(t, k, ag_key_inode(k, ino), got, &vl);
+		same = ino <= 540 ? rc2 == -ENOENT
+				  : !rc2 && vl == sizeof(v) &&
+					    !memcmp(got, v, vl);
+	}
+	ok(same, "the tree reads the same: 60 inodes, the others -ENOENT");
+	sp.state[1] = AG_SEG_FREE;	/* what metad records for it */
+	ok(ag_space_compact_pick(&sp) == AG_SEG_NONE &&
+	   sp.compacting == AG_SEG_NONE,
+	   "once it is free, the compaction is over and none is due");
+	for (i = 0, live = 0; i < NSEG; i++)
+		live += sp.meta_live[i];
+	ok(live == pages_in(t, 2) + pages_in(t, 3),
+	   "the %u slots in use are the tree's pages in segments 2 and 3",
+	   live);
+	ag_tree_close(t);
+	ag_space_destroy(&sp);
+	free(m.pages);
+	free(m.addr);
+}
+
 /* What fill_holes was asked, in order. */
 struct fills {
 	uint32_t n, bad_seg, gaps;
@@ -416,5 +541,6 @@ int main(void)
 	test_segments();
 	test_fill_steps();
 	test_load();
+	test_compact();
 	return tap_done();
 }
