@@ -12,13 +12,17 @@
 #     `agora fsck -v`: bytes of one copy of the tree's pages per inode,
 #     how full the pages are, and the records' bytes by type;
 #   - the same tree copied with `cp -a` through agora-fused, COPIES
-#     times, and the same report for the files it added.
+#     times, and the same report for the files it added;
+#   - the `agora put` copies removed: the metadata segments before, and
+#     once metad has compacted them (when their count has not moved for
+#     5 seconds), after.
 #
 # Environment (and those of bench/lib.sh):
 #   AGORA_BENCH_TREE=dir    the tree to store (default: the files git
 #                           tracks in this repository)
 #   AGORA_BENCH_COPIES=3    copies of it, each way
 #   AGORA_BENCH_FUSE=0      skip the cp -a part
+#   AGORA_BENCH_COMPACT=0   skip the removal and compaction part
 bench_name=meta
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -83,3 +87,27 @@ if [ "${AGORA_BENCH_FUSE:-1}" != 0 ]; then
 	say "cp -a: $(((meta_bytes - put_bytes) / (meta_inodes - put_inodes))) bytes of metadata per inode added"
 fi
 say "drives now hold $(drive_blocks) bytes"
+
+# meta_segments: metadata segments, as agora status -b says.
+meta_segments() {
+	ag status -b | awk '$1 == "meta_segments" { print $2 }'
+}
+
+if [ "${AGORA_BENCH_COMPACT:-1}" != 0 ]; then
+	segs_before=$(meta_segments)
+	for ((i = 1; i <= copies; i++)); do
+		ag rm -r "/put$i" >/dev/null || die "agora rm -r /put$i failed"
+	done
+	segs=$(meta_segments) still=0
+	for ((t = 0; t < 120 && still < 5; t++)); do
+		sleep 1
+		now=$(meta_segments)
+		if [ "$now" = "$segs" ]; then
+			still=$((still + 1))
+		else
+			segs=$now still=0
+		fi
+	done
+	meta_report "agora put copies removed"
+	say "metadata segments: $segs_before before the removal, $segs once compacted ($t s)"
+fi
