@@ -296,17 +296,23 @@ int ag_space_page_alloc(void *ctx, uint64_t *addr)
 
 /* ---- compaction ---- */
 
+/* A compaction's segment still has slots in use. */
+static int draining(const struct ag_space *sp)
+{
+	uint32_t s = sp->compacting;
+
+	return s != AG_SEG_NONE && sp->state[s] == AG_SEG_META &&
+	       sp->meta_live[s];
+}
+
 uint32_t ag_space_compact_pick(struct ag_space *sp)
 {
 	uint32_t s, best = AG_SEG_NONE, room = 0;
 	uint32_t most = sp->pages_per_seg / AG_META_COMPACT_SHARE;
 
-	if (sp->compacting != AG_SEG_NONE) {
-		s = sp->compacting;
-		if (sp->state[s] == AG_SEG_META && sp->meta_live[s])
-			return AG_SEG_NONE;
-		sp->compacting = AG_SEG_NONE;
-	}
+	if (draining(sp))
+		return AG_SEG_NONE;
+	sp->compacting = AG_SEG_NONE;
 	for (s = 0; s < sp->nseg; s++) {
 		if (sp->state[s] != AG_SEG_META)
 			continue;
@@ -326,38 +332,45 @@ uint32_t ag_space_compact_pick(struct ag_space *sp)
 	return best;
 }
 
-static int in_segment(uint64_t addr, void *arg)
+/* What ag_tree_rewrite picks: pages of segment seg, budget of them. */
+struct compact_batch {
+	uint32_t seg, budget;
+};
+
+static int in_batch(uint64_t addr, void *arg)
 {
-	return AG_ADDR_SEG(addr) == *(const uint32_t *)arg;
+	struct compact_batch *b = arg;
+
+	if (AG_ADDR_SEG(addr) != b->seg || !b->budget)
+		return 0;
+	b->budget--;
+	return 1;
 }
 
 int ag_space_compact(struct ag_space *sp, struct ag_tree *t)
 {
-	uint32_t s = ag_space_compact_pick(sp);
+	struct compact_batch b = { .seg = sp->compacting,
+				   .budget = AG_META_COMPACT_BATCH };
 	uint64_t picked;
 	int rc;
 
-	if (s == AG_SEG_NONE)
+	if (!draining(sp))
+		b.seg = ag_space_compact_pick(sp);
+	if (b.seg == AG_SEG_NONE)
 		return 0;
-	rc = ag_tree_rewrite(t, in_segment, &s, &picked);
-	if (rc)
+	rc = ag_tree_rewrite(t, in_batch, &b, &picked);
+	if (rc || !picked)
 		return rc;
 	AG_INFO("metadata segment %u: %u slots in use, %llu pages of the "
-		"tree move out of it", s, sp->meta_live[s],
+		"tree move out of it", b.seg, sp->meta_live[b.seg],
 		(unsigned long long)picked);
-	/* a segment whose slots only wait for their round has nothing to
-	 * move, but still needs the commits that carry the round */
-	return picked ? (int)AG_MIN(picked, (uint64_t)INT32_MAX) : 1;
+	return (int)picked;
 }
 
 int ag_space_compact_busy(const struct ag_space *sp)
 {
-	uint32_t s = sp->compacting;
-
-	if (s != AG_SEG_NONE && sp->state[s] == AG_SEG_META &&
-	    sp->meta_live[s])
-		return 1;
-	return s != AG_SEG_NONE && ag_space_segments_waiting(sp);
+	return draining(sp) || (sp->compacting != AG_SEG_NONE &&
+				ag_space_segments_waiting(sp));
 }
 
 static int grow(uint64_t **a, uint64_t **b, uint32_t *cap, uint32_t need)

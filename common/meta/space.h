@@ -148,13 +148,18 @@ void ag_space_set_lane(struct ag_space *sp, uint64_t gen);
  * pages on the way to the ones that move are written too). */
 #define AG_META_COMPACT_SHARE 2
 #define AG_META_COMPACT_SLACK 16
+/* Pages moved out of it per call of ag_space_compact, so that a commit
+ * that carries them stays small enough to be lazy (commit.h). */
+#define AG_META_COMPACT_BATCH 256
 /* The metadata segment to compact now (the emptiest that qualifies; it
  * then takes no new page until it has drained), or AG_SEG_NONE: none
  * does, or one is still draining. */
 uint32_t ag_space_compact_pick(struct ag_space *sp);
-/* Pick a segment and dirty its live pages in t (metad's write handle):
- * the number of pages picked (the caller commits them), 0 when there is
- * nothing to compact, or -errno. */
+/* Dirty up to AG_META_COMPACT_BATCH live pages in t (metad's write
+ * handle) of the segment being compacted, or of the one
+ * ag_space_compact_pick picks when none is: the number of pages picked
+ * (the caller commits them), 0 when there is nothing to move, or
+ * -errno. */
 int ag_space_compact(struct ag_space *sp, struct ag_tree *t);
 /* 1 while a compaction has a segment draining, or drained metadata
  * segments wait for their reuse round: commits must go on for the

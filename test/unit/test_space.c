@@ -447,6 +447,9 @@ static void test_compact(void)
 	   "while it drains, no page goes to it");
 	ok(ag_space_compact_pick(&sp) == AG_SEG_NONE,
 	   "one segment is compacted at a time");
+	ok(ag_space_compact(&sp, t) == 0 && sp.compacting == 1,
+	   "called again before the commit, it goes on with segment 1 and "
+	   "finds nothing left to move");
 	n = commit_round(&sp, t, 3, drained);
 	for (i = 0, same = 0; n != UINT32_MAX && i < n; i++)
 		same |= drained[i] == 1;
