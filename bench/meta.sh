@@ -15,7 +15,8 @@
 #     times, and the same report for the files it added;
 #   - the `agora put` copies removed: the metadata segments before, and
 #     once metad has compacted them (when their count has not moved for
-#     5 seconds), after.
+#     15 seconds: metad compacts a segment 10 s after its last new page),
+#     after.
 #
 # Environment (and those of bench/lib.sh):
 #   AGORA_BENCH_TREE=dir    the tree to store (default: the files git
@@ -99,7 +100,7 @@ if [ "${AGORA_BENCH_COMPACT:-1}" != 0 ]; then
 		ag rm -r "/put$i" >/dev/null || die "agora rm -r /put$i failed"
 	done
 	segs=$(meta_segments) still=0
-	for ((t = 0; t < 120 && still < 5; t++)); do
+	for ((t = 0; t < 180 && still < 15; t++)); do
 		sleep 1
 		now=$(meta_segments)
 		if [ "$now" = "$segs" ]; then
@@ -109,5 +110,5 @@ if [ "${AGORA_BENCH_COMPACT:-1}" != 0 ]; then
 		fi
 	done
 	meta_report "agora put copies removed"
-	say "metadata segments: $segs_before before the removal, $segs once compacted ($t s)"
+	say "metadata segments: $segs_before before the removal, $segs once compacted (stable after $t s)"
 fi

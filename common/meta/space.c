@@ -48,6 +48,8 @@ int ag_space_init(struct ag_space *sp, const struct ag_label *l)
 	sp->owner = calloc(sp->nseg, sizeof(uint64_t));
 	sp->fill = calloc(sp->nseg, sizeof(uint64_t));
 	sp->filled = calloc(sp->nseg, sizeof(uint64_t));
+	sp->last_taken = calloc(sp->nseg, sizeof(uint64_t));
+	sp->cooling_in = calloc(sp->nseg, sizeof(uint32_t));
 	sp->ndrives = l->ndrives;
 	sp->seg_bytes = l->segment_size;
 	sp->pages = calloc(((uint64_t)sp->nseg * sp->pages_per_seg + 7) / 8, 1);
@@ -57,7 +59,7 @@ int ag_space_init(struct ag_space *sp, const struct ag_label *l)
 	sp->last_round = ag_mono_ns();
 	if (!sp->state || !sp->recorded || !sp->reusable || !sp->free_gen ||
 	    !sp->meta_live || !sp->owner || !sp->fill || !sp->filled ||
-	    !sp->pages) {
+	    !sp->last_taken || !sp->cooling_in || !sp->pages) {
 		ag_space_destroy(sp);
 		return -ENOMEM;
 	}
@@ -75,6 +77,8 @@ void ag_space_destroy(struct ag_space *sp)
 	free(sp->owner);
 	free(sp->fill);
 	free(sp->filled);
+	free(sp->last_taken);
+	free(sp->cooling_in);
 	free(sp->pages);
 	free(sp->released);
 	free(sp->cooling);
@@ -251,6 +255,7 @@ static int take_slot(struct ag_space *sp, uint32_t j, uint64_t *addr)
 			continue;
 		fill_for(sp, s, p);
 		set_bit(sp, s, p, 1);
+		sp->last_taken[s] = ag_mono_ns();
 		sp->meta_live[s]++;
 		sp->lane_next[j] = p + sp->lanes;
 		*addr = AG_PAGE_ADDR(s, sp->epoch, p);
@@ -305,31 +310,45 @@ static int draining(const struct ag_space *sp)
 	       sp->meta_live[s];
 }
 
-uint32_t ag_space_compact_pick(struct ag_space *sp)
+/* The segment compaction would take (space.h), or AG_SEG_NONE; with
+ * live_only, as if the pages cooling in each were released already. */
+static uint32_t pick(const struct ag_space *sp, int live_only)
 {
-	uint32_t s, best = AG_SEG_NONE, room = 0;
+	uint32_t s, best = AG_SEG_NONE, best_used = 0, room = 0;
 	uint32_t most = sp->pages_per_seg / AG_META_COMPACT_SHARE;
+	uint64_t now = ag_mono_ns();
 
-	if (draining(sp))
-		return AG_SEG_NONE;
-	sp->compacting = AG_SEG_NONE;
 	for (s = 0; s < sp->nseg; s++) {
+		uint32_t used = sp->meta_live[s];
+
 		if (sp->state[s] != AG_SEG_META)
 			continue;
-		room += sp->pages_per_seg - sp->meta_live[s];
-		if (s == sp->cur_meta || s == sp->spare_meta ||
-		    !sp->meta_live[s] || sp->meta_live[s] > most)
+		if (live_only)
+			used -= AG_MIN(used, sp->cooling_in[s]);
+		room += sp->pages_per_seg - used;
+		if (s == sp->cur_meta || s == sp->spare_meta || !used ||
+		    used > most ||
+		    (sp->last_taken[s] &&
+		     now - sp->last_taken[s] < AG_META_COMPACT_COLD_NS))
 			continue;
-		if (best == AG_SEG_NONE || sp->meta_live[s] < sp->meta_live[best])
+		if (best == AG_SEG_NONE || used < best_used) {
 			best = s;
+			best_used = used;
+		}
 	}
 	if (best == AG_SEG_NONE)
 		return AG_SEG_NONE;
-	room -= sp->pages_per_seg - sp->meta_live[best];
-	if (room < 2 * sp->meta_live[best] + AG_META_COMPACT_SLACK)
+	room -= sp->pages_per_seg - best_used;
+	return room < 2 * best_used + AG_META_COMPACT_SLACK ? AG_SEG_NONE
+							     : best;
+}
+
+uint32_t ag_space_compact_pick(struct ag_space *sp)
+{
+	if (draining(sp))
 		return AG_SEG_NONE;
-	sp->compacting = best;
-	return best;
+	sp->compacting = pick(sp, 0);
+	return sp->compacting;
 }
 
 /* What ag_tree_rewrite picks: pages of segment seg, budget of them. */
@@ -369,8 +388,13 @@ int ag_space_compact(struct ag_space *sp, struct ag_tree *t)
 
 int ag_space_compact_busy(const struct ag_space *sp)
 {
-	return draining(sp) || (sp->compacting != AG_SEG_NONE &&
-				ag_space_segments_waiting(sp));
+	if (draining(sp) || (sp->compacting != AG_SEG_NONE &&
+			     ag_space_segments_waiting(sp)))
+		return 1;
+	/* what stands between a segment and its compaction is a round:
+	 * the commits that carry it release nothing that makes another
+	 * (their pages are in the current segment) */
+	return sp->ncooling && pick(sp, 1) != AG_SEG_NONE;
 }
 
 static int grow(uint64_t **a, uint64_t **b, uint32_t *cap, uint32_t need)
@@ -413,8 +437,12 @@ void ag_space_committed(struct ag_space *sp, uint64_t gen)
 	if (!grow(&sp->cooling, &sp->cooling_gen, &sp->cooling_cap,
 		  sp->ncooling + sp->nreleased)) {
 		for (i = 0; i < sp->nreleased; i++) {
+			uint32_t s = AG_ADDR_SEG(sp->released[i]);
+
 			sp->cooling[sp->ncooling] = sp->released[i];
 			sp->cooling_gen[sp->ncooling++] = gen;
+			if (s < sp->nseg)
+				sp->cooling_in[s]++;
 		}
 	}
 	sp->nreleased = 0;
@@ -470,6 +498,8 @@ uint32_t ag_space_round_done(struct ag_space *sp, uint32_t *drained,
 			continue;
 		}
 		s = AG_ADDR_SEG(a);
+		if (s < sp->nseg && sp->cooling_in[s])
+			sp->cooling_in[s]--;
 		if (s < sp->nseg && AG_PAGE_SLOT(a) < sp->pages_per_seg &&
 		    bit(sp, s, AG_PAGE_SLOT(a))) {
 			set_bit(sp, s, AG_PAGE_SLOT(a), 0);

@@ -52,6 +52,9 @@ struct ag_space {
 	uint32_t cur_meta, spare_meta;
 	uint32_t compacting;  /* META being drained by compaction, or
 			       * AG_SEG_NONE: it takes no new page */
+	uint64_t *last_taken; /* META: monotonic ns a slot was last handed
+			       * out there (0: not since the start) */
+	uint32_t *cooling_in; /* slots of the segment among the cooling */
 	/* Page p of a segment lies on drives 3p .. 3p + 2 (mod N), which
 	 * depend on p mod lanes (N / gcd(N, 3)). A commit takes its pages
 	 * from one lane: then it writes, and syncs, 3 drives, not all N. */
@@ -143,11 +146,15 @@ void ag_space_use_meta(struct ag_space *sp, uint32_t seg);
 void ag_space_set_lane(struct ag_space *sp, uint64_t gen);
 
 /* A metadata segment is compacted when at most one slot in
- * AG_META_COMPACT_SHARE is in use in it and the other metadata segments
+ * AG_META_COMPACT_SHARE is in use in it, the other metadata segments
  * have room for twice that, and AG_META_COMPACT_SLACK pages more (the
- * pages on the way to the ones that move are written too). */
+ * pages on the way to the ones that move are written too), and no slot
+ * of it was handed out for AG_META_COMPACT_COLD_NS: while metadata grows
+ * or churns, the allocator fills the holes of roomy segments itself, and
+ * moving their live pages out would only write them twice. */
 #define AG_META_COMPACT_SHARE 2
 #define AG_META_COMPACT_SLACK 16
+#define AG_META_COMPACT_COLD_NS (10ull * 1000000000ull)
 /* Pages moved out of it per call of ag_space_compact, so that a commit
  * that carries them stays small enough to be lazy (commit.h). */
 #define AG_META_COMPACT_BATCH 256
@@ -161,9 +168,10 @@ uint32_t ag_space_compact_pick(struct ag_space *sp);
  * (the caller commits them), 0 when there is nothing to move, or
  * -errno. */
 int ag_space_compact(struct ag_space *sp, struct ag_tree *t);
-/* 1 while a compaction has a segment draining, or drained metadata
- * segments wait for their reuse round: commits must go on for the
- * rounds that return it, even on an idle cluster. */
+/* 1 while commits must go on for a compaction, even on an idle
+ * cluster, for the reuse rounds it waits for: its segment drains, the
+ * segment it drained waits for its round, or a segment would be
+ * compacted once the pages cooling in it are released. */
 int ag_space_compact_busy(const struct ag_space *sp);
 
 /* Pager callbacks: ctx is the struct ag_space. */

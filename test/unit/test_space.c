@@ -440,6 +440,9 @@ static void test_compact(void)
 	   pages_in(t, 1) == live,
 	   "after deleting 540 of them, %u live pages pin segment 1", live);
 
+	ok(ag_space_compact_pick(&sp) == AG_SEG_NONE,
+	   "a segment slots were handed out of a moment ago is not compacted");
+	sp.last_taken[1] = 1;	/* long ago */
 	rc = ag_space_compact(&sp, t);
 	ok(rc == (int)live && sp.compacting == 1,
 	   "segment 1 is compacted: its %u pages are dirtied (%d)", live, rc);
