@@ -47,6 +47,7 @@ static const struct key_desc keys[] = {
 	{ "clean", "rate", K_INT, F(clean_rate) },
 	{ "scrub", "rate", K_INT, F(scrub_rate) },
 	{ "scrub", "interval", K_INT, F(scrub_interval) },
+	{ "events", "keep", K_INT, F(events_keep) },
 };
 #undef F
 
@@ -198,8 +199,8 @@ struct load {
 	const char *file;
 };
 
-/* One key of [cluster], [metad], [clean] or [scrub]; other sections are
- * the gateways'. */
+/* One key of [cluster], [metad], [clean], [scrub] or [events]; other
+ * sections are the gateways'. */
 static int load_key(void *arg, const char *section, const char *key,
 		    char *val, int lineno)
 {
@@ -213,7 +214,8 @@ static int load_key(void *arg, const char *section, const char *key,
 			break;
 	if (i == AG_ARRAY_LEN(keys)) {
 		if (strcmp(section, "cluster") && strcmp(section, "metad") &&
-		    strcmp(section, "clean") && strcmp(section, "scrub"))
+		    strcmp(section, "clean") && strcmp(section, "scrub") &&
+		    strcmp(section, "events"))
 			return 0;
 		AG_ERR("%s:%d: unknown key '%s' in [%s]", l->file, lineno,
 		       key, section);

@@ -42,6 +42,9 @@ struct ag_config {
 	int clean_rate;         /* MB/s a cleaning copies at most (0: any) */
 	int scrub_rate;         /* MB/s a background scrub reads at most */
 	int scrub_interval;     /* seconds from one background scrub to the next */
+	/* [events] */
+	int events_keep;        /* events the log keeps past every trigger's
+				 * cursor (0: the default, 100000) */
 };
 
 /* Read FILE into *cp (freed with ag_config_free). On a syntax error or an

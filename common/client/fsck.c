@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "cluster.h"
+#include "event.h"
 #include "ec.h"
 #include "file_int.h"
 #include "format.h"
@@ -602,6 +603,12 @@ static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 			break;
 		case AG_K_SIMILAR:
 			rec_similar(f, k, ckl, cv, cvl);
+			break;
+		case AG_K_EVENT:
+		case AG_K_TRIGGER:
+		case AG_K_CURSOR:
+			if (ag_event_record_check(ck, ckl, cv, cvl))
+				problem(f, "malformed event or trigger record");
 			break;
 		default:
 			if (type < 0)

@@ -94,6 +94,8 @@ void ag_tx_rollback(struct tx *tx)
 {
 	size_t i = tx->nundo;
 
+	if (tx->events) /* it may have named directories that now go */
+		ag_evlog_forget(tx->m);
 	while (i--) {
 		struct undo *u = &tx->undo[i];
 
@@ -117,6 +119,7 @@ void ag_tx_free(struct tx *tx)
 	}
 	free(tx->undo);
 	free(tx->made);
+	ag_tx_events_free(tx);
 }
 
 /* ---- records ---- */
@@ -860,7 +863,7 @@ static int op_expect(struct tx *tx, const struct ag_op_expect *o)
 	return 0;
 }
 
-static int apply_op(struct tx *tx, const struct ag_op *op)
+static int apply_one(struct tx *tx, const struct ag_op *op)
 {
 	switch (op->type) {
 	case AG_OP_MKNODE:
@@ -894,8 +897,23 @@ static int apply_op(struct tx *tx, const struct ag_op *op)
 		return ag_tx_move(tx, &op->u.move);
 	case AG_OP_CLEAN_LEASE:
 		return ag_tx_clean_lease(tx);
+	case AG_OP_EVENT:
+		return ag_tx_event_op(tx, &op->u.event);
+	case AG_OP_TRIGGER:
+		return ag_tx_trigger(tx, &op->u.trigger);
 	}
 	return -EINVAL;
+}
+
+/* An op, and the event it makes (evlog.c). */
+static int apply_op(struct tx *tx, const struct ag_op *op)
+{
+	struct ag_event_look look;
+	int rc;
+
+	ag_tx_event_before(tx, op, &look);
+	rc = apply_one(tx, op);
+	return rc ? rc : ag_tx_event_after(tx, op, &look);
 }
 
 int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
@@ -955,6 +973,8 @@ again:
 		ag_tx_free(&tx);
 		return rc;
 	}
+	if (!rc)
+		rc = ag_tx_events_append(&tx);
 	if (!rc && txid) {
 		struct ag_client_entry e = { .txid = txid, .ino = tx.last_ino,
 					  .seg = tx.seg, .fill = tx.fill };

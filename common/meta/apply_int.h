@@ -40,4 +40,26 @@ int ag_tx_seg_release(struct tx *tx, const struct ag_op_seg *o);
 int ag_tx_move(struct tx *tx, const struct ag_op_move *o);
 int ag_tx_clean_lease(struct tx *tx);
 
+/* ---- the event log (evlog.c) ---- */
+
+/* What an op's names held before it ran, for the event it makes. */
+struct ag_event_look {
+	uint64_t dir, dir2; /* the op's directories, resolved */
+	uint64_t ino;       /* what the (source) name held, or 0 */
+	uint32_t mode;
+	uint64_t size;
+	int orphan;         /* LINK: the inode had no name */
+};
+void ag_tx_event_before(struct tx *tx, const struct ag_op *op,
+			struct ag_event_look *l);
+/* Note the event op made (it succeeded); 0 or -ENOMEM. */
+int ag_tx_event_after(struct tx *tx, const struct ag_op *op,
+		      const struct ag_event_look *l);
+int ag_tx_event_op(struct tx *tx, const struct ag_op_event *o);
+int ag_tx_trigger(struct tx *tx, const struct ag_op_trigger *o);
+/* After the last op: append the transaction's events to the log and
+ * trim it. */
+int ag_tx_events_append(struct tx *tx);
+void ag_tx_events_free(struct tx *tx);
+
 #endif

@@ -28,7 +28,16 @@
  *                                           (unlinked while open)
  *   0x0c  SIMILAR| super-feature u64        sha256 (32) of a chunk stored
  *                                           whole that has it (delta.h)
- *   0x0d..0x1f   reserved (users, events, triggers)
+ *   0x0d  EVENT  | seq u64                  struct ag_event (event.h): one
+ *                                           change a commit made
+ *   0x0e  TRIGGER| name                     a trigger's definition (event.h);
+ *                                           the empty name: the deliverer's
+ *                                           lease
+ *   0x0f  CURSOR | name                     the next event seq of the
+ *                                           trigger, failures, dead count
+ *         CURSOR | name | 0x00 | seq u64    a dead letter: an event the
+ *                                           trigger gave up on
+ *   0x10..0x1f   reserved
  *
  * S3 users take no type of their own (0x10 stays free): each is an XATTR
  * record of the root directory, "agora.s3.user.ACCESS" (agora.h), so it
@@ -57,6 +66,9 @@ enum ag_key_type {
 	AG_K_STATS = 0x0a,
 	AG_K_ORPHAN = 0x0b,
 	AG_K_SIMILAR = 0x0c,
+	AG_K_EVENT = 0x0d,   /* keys and values: event.h */
+	AG_K_TRIGGER = 0x0e,
+	AG_K_CURSOR = 0x0f,
 };
 
 #define AG_NAME_MAX 255

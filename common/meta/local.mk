@@ -4,7 +4,8 @@
 # holds, the active metad's lease), and the wire to it.
 
 common_libagora_a_SOURCES += \
-	common/meta/keys.c common/meta/keys.h common/meta/txn.c \
+	common/meta/keys.c common/meta/keys.h common/meta/event.c \
+	common/meta/event.h common/meta/evlog.c common/meta/txn.c \
 	common/meta/txn.h common/meta/space.c common/meta/space.h \
 	common/meta/apply.c common/meta/apply.h common/meta/apply_int.h \
 	common/meta/refs.c common/meta/meta.c common/meta/meta_int.h \

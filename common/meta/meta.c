@@ -464,6 +464,7 @@ static int reload(struct ag_meta *m)
 	uint32_t s;
 	int rc;
 
+	ag_evlog_forget(m);
 	ag_tree_close(m->tree);
 	m->tree = NULL;
 	ag_space_destroy(&m->space);
@@ -1034,6 +1035,7 @@ void ag_meta_close(struct ag_meta *m)
 	pthread_mutex_destroy(&m->sync_lock);
 	pthread_cond_destroy(&m->sync_cond);
 	ag_tree_close(m->tree);
+	ag_evlog_close(m);
 	ag_holds_free(&m->holds);
 	ag_space_destroy(&m->space);
 	ag_pagestore_free(m->ps);

@@ -93,6 +93,8 @@ struct ag_meta {
 	struct ag_commit_data unsynced[AG_COMMIT_DATA_MAX];
 	uint32_t nunsynced;
 	int too_many;
+	struct ag_event_paths *evpaths; /* directory paths for events
+					 * (evlog.c) */
 };
 
 /* The state of one transaction being applied. */
@@ -109,6 +111,8 @@ struct tx {
 	uint32_t nmade, made_cap;
 	uint32_t seg;
 	uint64_t fill;
+	struct ag_tx_events *events; /* evlog.c: made, not yet appended */
+	uint32_t proto;           /* of the events (EVENT ORIGIN) */
 };
 
 /* Segment record changes that keep space's in-memory mirror in step. */
@@ -117,6 +121,10 @@ int ag_tx_seg_put(struct tx *tx, uint32_t seg, const struct ag_seg_rec *r);
 int ag_tx_seal_segment(struct tx *tx, uint32_t seg, uint64_t fill);
 /* Destroy an orphan inode with its data (nothing if it was named again). */
 int ag_tx_drop_orphan(struct tx *tx, uint64_t ino);
+/* The directory paths evlog.c keeps: forgotten when the tree may have
+ * gone back (a rollback, a reload), freed with m. */
+void ag_evlog_forget(struct ag_meta *m);
+void ag_evlog_close(struct ag_meta *m);
 /* Undo every change of the transaction; then free it. */
 void ag_tx_rollback(struct tx *tx);
 void ag_tx_free(struct tx *tx);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "btree.h"
+#include "event.h"
 #include "keys.h"
 #include "txn.h"
 #include "util.h"
@@ -66,6 +67,7 @@ void ag_txn_reset(struct ag_txn *t, uint64_t client, uint64_t txid)
 	t->nops = 0;
 	t->error = 0;
 	t->write_at = 0;
+	t->origin = 0;
 	if (reserve(t, AG_TXN_HDR))
 		return;
 	t->len = AG_TXN_HDR;
@@ -220,6 +222,22 @@ static const struct field move_fields[] = {
 	/* 4: u32 reserved, 0 */
 };
 
+static const struct field event_fields[] = {
+	FIELD(struct ag_op_event, kind, 0),
+	FIELD(struct ag_op_event, proto, 4),
+	FIELD(struct ag_op_event, ino, 8),
+};
+
+static const struct field trigger_fields[] = {
+	FIELD(struct ag_op_trigger, action, 0),
+	FIELD(struct ag_op_trigger, nlen, 4),
+	FIELD(struct ag_op_trigger, vlen, 8),
+	/* 12: u32 reserved, 0 */
+	FIELD(struct ag_op_trigger, seq, 16),
+	FIELD(struct ag_op_trigger, token, 24),
+	FIELD(struct ag_op_trigger, ttl, 32),
+};
+
 /* One entry of a MOVE, after the op's fixed part: the one codec of it. */
 _Static_assert(AG_MOVE_SF == 4, "one field per super-feature below");
 static const struct field move_ent_fields[] = {
@@ -286,6 +304,10 @@ static const struct op_layout layouts[] = {
 	[AG_OP_MOVE] = { "move", 8, FIELDS(move_fields), {
 		VAR(struct ag_op_move, n, ents, AG_MOVE_ENT_LEN) } },
 	[AG_OP_CLEAN_LEASE] = { "clean_lease", 0, NULL, 0, { { 0 } } },
+	[AG_OP_EVENT] = { "event", 16, FIELDS(event_fields), { { 0 } } },
+	[AG_OP_TRIGGER] = { "trigger", 40, FIELDS(trigger_fields), {
+		VAR(struct ag_op_trigger, nlen, name, 1),
+		VAR(struct ag_op_trigger, vlen, value, 1) } },
 };
 
 static const struct op_layout *layout_of(uint16_t type)
@@ -660,6 +682,27 @@ int ag_txn_move(struct ag_txn *t, const struct ag_move_ent *ents, uint32_t n)
 int ag_txn_clean_lease(struct ag_txn *t)
 {
 	return op_encode(t, AG_OP_CLEAN_LEASE, NULL) ? 0 : t->error;
+}
+
+int ag_txn_event(struct ag_txn *t, uint32_t kind, uint32_t proto,
+		 uint64_t ino)
+{
+	struct ag_op_event o = { .kind = kind, .proto = proto, .ino = ino };
+
+	if (kind == AG_EV_ORIGIN && t->origin)
+		return t->error;
+	if (!op_encode(t, AG_OP_EVENT, &o))
+		return t->error;
+	if (kind == AG_EV_ORIGIN)
+		t->origin = 1;
+	return 0;
+}
+
+int ag_txn_trigger(struct ag_txn *t, const struct ag_op_trigger *o)
+{
+	if (o->nlen > AG_TRIGGER_NAME_MAX || o->vlen > AG_VAL_MAX)
+		return t->error ? t->error : (t->error = -EINVAL);
+	return op_encode(t, AG_OP_TRIGGER, o) ? 0 : t->error;
 }
 
 /* ---- the decoder ---- */

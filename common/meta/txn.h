@@ -52,6 +52,10 @@
  *                72 reference sha256[32]   104 u64 super-features[4]
  *                (AG_MOVE_ENT_LEN = 136 bytes)
  *   CLEAN_LEASE  (empty)
+ *   EVENT        0 u32 kind   4 u32 proto   8 u64 ino
+ *   TRIGGER      0 u32 action   4 u32 nlen   8 u32 vlen   12 u32 reserved
+ *                16 u64 seq   24 u64 token   32 u64 ttl ns
+ *                40 name[nlen] value[vlen]
  *
  * What the fields mean is said at the structs below, which are what the
  * encoder takes and the decoder fills, one member per field.
@@ -98,6 +102,9 @@ enum ag_op_type {
 	AG_OP_CLEAN_LEASE = 16, /* a lease for the cleaner: a free segment,
 				 * which may be one of the cleaner's reserve
 				 * (space.h) */
+	AG_OP_EVENT = 17,   /* the protocol of the transaction's events, or
+			     * an event no other op says (event.h) */
+	AG_OP_TRIGGER = 18, /* triggers, their cursors and lease */
 };
 
 /* MKNODE flags */
@@ -291,6 +298,38 @@ struct ag_op_seg {
 	uint64_t fill;
 };
 
+/* EVENT: kind AG_EV_ORIGIN says that the events of this transaction
+ * came through protocol proto (AG_PROTO_*, agora.h), the gateway being
+ * its client; AG_EV_CLOSED that ino was written and closed (metad adds
+ * its name, size and ETag). metad makes the other events from the ops
+ * themselves. */
+struct ag_op_event {
+	uint32_t kind, proto;
+	uint64_t ino;
+};
+
+/* TRIGGER (event.h has the records): ADD puts trigger name with the
+ * definition value, its cursor at the next event (-EEXIST when there
+ * is one); REMOVE drops it, its cursor and dead letters (-ENOENT);
+ * LEASE takes the deliverer's lease for token for ttl ns, when it is
+ * free, expired or token's (-EBUSY otherwise), and ttl 0 gives it back;
+ * CURSOR sets name's cursor to value (struct ag_trigger_cursor), never
+ * backwards; DEAD records value as the dead letter of event seq. CURSOR
+ * and DEAD need the lease held by token (-EBUSY). */
+#define AG_TRIG_ADD 1
+#define AG_TRIG_REMOVE 2
+#define AG_TRIG_LEASE 3
+#define AG_TRIG_CURSOR 4
+#define AG_TRIG_DEAD 5
+struct ag_op_trigger {
+	uint32_t action;
+	const char *name;
+	uint32_t nlen;
+	const void *value;
+	uint32_t vlen;
+	uint64_t seq, token, ttl;
+};
+
 struct ag_op {
 	enum ag_op_type type;
 	union {
@@ -306,6 +345,8 @@ struct ag_op {
 		struct ag_op_stripe stripe;
 		struct ag_op_seg seg;
 		struct ag_op_move move;
+		struct ag_op_event event;
+		struct ag_op_trigger trigger;
 		uint64_t ino;
 	} u;
 };
@@ -317,6 +358,7 @@ struct ag_txn {
 	uint32_t nops;
 	int error; /* sticky: the first failed append poisons the txn */
 	size_t write_at; /* offset of the open WRITE op, 0 if none */
+	int origin;      /* an EVENT ORIGIN op is in */
 };
 
 #define AG_TXN_HDR 20
@@ -358,6 +400,12 @@ int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino);
 /* A MOVE of the n entries of ents (n > 0). */
 int ag_txn_move(struct ag_txn *t, const struct ag_move_ent *ents, uint32_t n);
 int ag_txn_clean_lease(struct ag_txn *t);
+/* An EVENT op. Kind AG_EV_ORIGIN goes in once per transaction: a second
+ * does nothing (the commit adds it, and a retried commit sends the same
+ * bytes). */
+int ag_txn_event(struct ag_txn *t, uint32_t kind, uint32_t proto,
+		 uint64_t ino);
+int ag_txn_trigger(struct ag_txn *t, const struct ag_op_trigger *o);
 
 /* Decoder (metad side): iterate the ops of an encoded transaction. Its
  * input comes from the network: every length is checked against the
