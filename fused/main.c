@@ -217,6 +217,7 @@ static int gateway(void *arg, int fuse_fd, int takeover, int report_fd)
 		rc = 1;
 		goto out;
 	}
+	ag_cluster_set_origin(g.c, AG_PROTO_FUSE);
 	rc = 1;
 	g.kernel_checks = !o->no_default_permissions;
 	g.entry_timeout = o->entry_timeout;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agora.h"
+#include "agora_events.h"
 #include "apply.h"
 #include "config.h"
 #include "util.h"
@@ -973,6 +974,13 @@ static int cmd_user(struct ag_cluster *c, const char *cfg, int argc,
 	return 0;
 }
 
+static int cmd_trigger(struct ag_cluster *c, const char *cfg, int argc,
+		       char **argv)
+{
+	(void)cfg;
+	return agora_cmd_trigger(c, opt_watch, opt_verbose, argc, argv);
+}
+
 static const struct cmd cmds[] = {
 	{ "mkfs", "mkfs [--force]", 0, 0, 0, cmd_mkfs },
 	{ "status", "status [-b]", 0, 0, 3, cmd_status },
@@ -992,6 +1000,8 @@ static const struct cmd cmds[] = {
 	{ "reduce", "reduce [--rate MB/s] [-v]", 0, 0, 2, cmd_reduce },
 	{ "user", "user add NAME [--uid N --gid N] [--key ACCESS --secret "
 	  "SECRET] | list | remove NAME", 1, 2, 2, cmd_user },
+	{ "events", AGORA_EVENTS_USAGE, 0, 0, 2, agora_cmd_events },
+	{ "trigger", AGORA_TRIGGER_USAGE, 1, 2, 2, cmd_trigger },
 };
 
 static void usage(FILE *f)
@@ -1016,6 +1026,7 @@ int main(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'M' },
 		{ "destage-only", no_argument, NULL, 'D' },
 		{ "watch", no_argument, NULL, 'W' },
+		AGORA_EVENTS_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfg = NULL;
@@ -1042,7 +1053,11 @@ int main(int argc, char **argv)
 		case 'M': opt_rate_mb = strtod(optarg, NULL); break;
 		case 'D': opt_destage_only = 1; break;
 		case 'W': opt_watch = 1; break;
-		default: usage(stderr); return 2;
+		default:
+			if (!agora_events_opt(opt, optarg))
+				break;
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!cfg || optind >= argc) {
@@ -1076,6 +1091,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (c)
+		ag_cluster_set_origin(c, AG_PROTO_AGORA);
 	rc = cmd->run(c, cfg, nargs, argv + optind + 1);
 	ag_cluster_close(c);
 	return rc;

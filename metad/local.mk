@@ -4,4 +4,4 @@
 sbin_PROGRAMS += metad/agora-metad metad/agora
 
 metad_agora_metad_SOURCES = metad/metad.c
-metad_agora_SOURCES = metad/agora.c
+metad_agora_SOURCES = metad/agora.c metad/agora_events.c metad/agora_events.h

@@ -220,6 +220,7 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	ag_cluster_set_origin(c, AG_PROTO_S3);
 	snprintf(threads, sizeof(threads), "%d", conf.threads);
 	opts[n++] = "listening_ports";
 	opts[n++] = conf.listen;

@@ -644,4 +644,46 @@ int ag_user_remove(struct ag_cluster *c, const char *name);
 int ag_user_list(struct ag_cluster *c,
 		 int (*cb)(void *arg, const struct ag_user *u), void *arg);
 
+/* ---- events and triggers (events.c, trigger.c; agora(8)) ---- */
+
+/* The protocol a handle's changes come through, which the events of its
+ * commits carry (0: none said, "core"). NFS and SMB arrive through the
+ * mount: fuse. */
+#define AG_PROTO_FUSE 1
+#define AG_PROTO_S3 2
+#define AG_PROTO_AGORA 3
+void ag_cluster_set_origin(struct ag_cluster *c, unsigned proto);
+/* Print the events of the log from sequence since on (0: the oldest
+ * kept), one JSON object a line, to out. With follow, wait for the
+ * commits that come next (metad tells, no polling) and print theirs,
+ * until an error or *stop becomes non-zero (stop may be NULL). */
+int ag_events_print(struct ag_cluster *c, uint64_t since, int follow,
+		    volatile int *stop, FILE *out);
+
+/* A trigger: the events of kinds on ("created,closed", NULL: closed)
+ * whose path starts with prefix and ends with suffix (NULL: any) run
+ * exec (through sh -c) or are POSTed to webhook, one of the two. */
+struct ag_trigger_spec {
+	const char *name, *prefix, *suffix, *on, *exec, *webhook;
+};
+/* -EEXIST when name is taken, -EINVAL for a bad name or kind. A new
+ * trigger sees the events committed after it. */
+int ag_trigger_add(struct ag_cluster *c, const struct ag_trigger_spec *s);
+int ag_trigger_remove(struct ag_cluster *c, const char *name);
+/* One line per trigger: name, kinds, prefix, suffix, action, cursor,
+ * dead letters; then the dead letters. */
+int ag_trigger_print(struct ag_cluster *c, FILE *out);
+struct ag_deliver_opts {
+	int watch;        /* go on as commits come, until *stop */
+	int max_failures; /* a dead letter after this many (0: 5) */
+	int retry_ms;     /* first back-off, doubled each time (0: 200) */
+	int lease_s;      /* the deliverer's lease (0: 10) */
+	int verbose;
+	volatile int *stop;
+	FILE *out;        /* what was delivered, a line each (NULL: none) */
+};
+/* Deliver what the triggers have not had yet, each trigger in order,
+ * at least once. -EBUSY when another deliverer holds the lease. */
+int ag_trigger_run(struct ag_cluster *c, const struct ag_deliver_opts *o);
+
 #endif

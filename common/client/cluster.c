@@ -9,6 +9,7 @@
 
 #include "chunkcache.h"
 #include "cluster.h"
+#include "event.h"
 #include "format.h"
 #include "keys.h"
 #include "util.h"
@@ -618,6 +619,8 @@ static int commit(struct ag_cluster *c, struct ag_txn *t,
 
 	if (!r)
 		r = &tmp;
+	if (c->proto) /* the events of t came through c's protocol */
+		ag_txn_event(t, AG_EV_ORIGIN, c->proto, 0);
 	if (t->error)
 		return t->error;
 	if (!c->rpc)

@@ -86,6 +86,7 @@ struct ag_cluster {
 	 * list, so no list sent can miss a hold metad already has */
 	pthread_rwlock_t hold_lock;
 	struct ag_watch *watch;      /* watch.c; NULL: ask metad each time */
+	unsigned proto;              /* AG_PROTO_* its events carry */
 	pthread_t heartbeat;         /* keeps leases and orphans alive */
 	int heartbeat_running;
 	pthread_mutex_t hb_lock;
@@ -197,5 +198,12 @@ void ag_cl_set_state(struct ag_cluster *c, uint64_t gen, uint64_t root);
 int ag_watch_start(struct ag_cluster *c, struct ag_watch **wp);
 void ag_watch_stop(struct ag_watch *w);
 int ag_watch_fresh(struct ag_watch *w);
+/* For a reader that follows commits (agora events --follow, the
+ * deliverer): with *fd < 0, open a watching connection of its own into
+ * *fd and move c to the newest generation; else wait up to timeout_ms
+ * for the next commit and move c to it. 1 when c moved, 0 on timeout,
+ * -errno when the connection failed (*fd is then closed and -1). The
+ * caller closes *fd. */
+int ag_watch_wait(struct ag_cluster *c, int *fd, int timeout_ms);
 
 #endif

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "event.h"
 #include "file_int.h"
 #include "keys.h"
 #include "openfile.h"
@@ -68,6 +69,8 @@ struct ag_file {
 	struct ag_sink *sink;      /* protected by lock; held while streaming */
 	/* what getattr reports while bytes are dirty */
 	atomic_int has_dirty;
+	/* written since the last close said so (a "closed" event) */
+	atomic_int wrote;
 	atomic_uint_fast64_t vsize;
 	atomic_int_fast64_t vmtime;
 };
@@ -551,6 +554,7 @@ static int end_dirty(struct ag_file *f, uint64_t end)
 		atomic_store(&f->vsize, end);
 	atomic_store(&f->vmtime, (int64_t)ag_now_ns());
 	atomic_store(&f->has_dirty, 1);
+	atomic_store(&f->wrote, 1);
 	if (f->dirty >= AG_COMMIT_EVERY || f->nr > MAX_RANGES)
 		return flush_locked(f, 0);
 	return 0;
@@ -726,6 +730,17 @@ static void file_put(struct ag_file *f, int last_close)
 	file_free(f);
 }
 
+/* A close after writes: the event log says so ("closed", event.h). */
+static void closed(struct ag_file *f)
+{
+	struct ag_txn t;
+
+	ag_cl_txn(f->c, &t);
+	ag_txn_event(&t, AG_EV_CLOSED, f->c->proto, f->ino);
+	ag_cl_commit(f->c, &t, NULL);
+	ag_txn_release(&t);
+}
+
 int ag_file_close(struct ag_file *f)
 {
 	int rc;
@@ -740,6 +755,8 @@ int ag_file_close(struct ag_file *f)
 		ranges_drop(f, 0, f->nr);
 		recount(f);
 		pthread_mutex_unlock(&f->lock);
+	} else if (atomic_exchange(&f->wrote, 0)) {
+		closed(f);
 	}
 	file_put(f, 1);
 	return rc;

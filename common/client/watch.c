@@ -51,11 +51,11 @@ static int read_notice(int fd, uint32_t want, struct ag_rpc_reply *r)
 }
 
 /* Connect and ask to watch; the socket, or -errno. */
-static int subscribe(struct ag_watch *w)
+static int subscribe_cluster(struct ag_cluster *c)
 {
 	uint8_t hdr[AG_RPC_HDR];
 	struct ag_rpc_reply r;
-	int fd = ag_rpc_connect(w->c->cfg->metad), rc;
+	int fd = ag_rpc_connect(c->cfg->metad), rc;
 
 	if (fd < 0)
 		return fd;
@@ -69,8 +69,13 @@ static int subscribe(struct ag_watch *w)
 		close(fd);
 		return rc;
 	}
-	ag_cl_set_state(w->c, r.gen, r.root);
+	ag_cl_set_state(c, r.gen, r.root);
 	return fd;
+}
+
+static int subscribe(struct ag_watch *w)
+{
+	return subscribe_cluster(w->c);
 }
 
 static void *watch_main(void *arg)
@@ -159,4 +164,33 @@ int ag_watch_fresh(struct ag_watch *w)
 	if (fd < 0 || ioctl(fd, FIONREAD, &pending) || pending)
 		return 0;
 	return !atomic_load(&w->busy) && atomic_load(&w->fd) == fd;
+}
+
+int ag_watch_wait(struct ag_cluster *c, int *fd, int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	struct ag_rpc_reply r;
+	int rc;
+
+	if (*fd < 0) {
+		rc = subscribe_cluster(c);
+		if (rc < 0)
+			return rc;
+		*fd = rc;
+		return 1; /* the state is the newest now */
+	}
+	pfd.fd = *fd;
+	rc = poll(&pfd, 1, timeout_ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (!rc)
+		return 0;
+	rc = read_notice(*fd, AG_RPC_NOTIFY | AG_RPC_REPLY, &r);
+	if (rc) {
+		close(*fd);
+		*fd = -1;
+		return rc;
+	}
+	ag_cl_set_state(c, r.gen, r.root);
+	return 1;
 }
