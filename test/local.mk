@@ -23,6 +23,7 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_openfile \
 	test/unit/test_keys \
 	test/unit/test_txn \
+	test/unit/test_event \
 	test/unit/test_clean \
 	test/unit/test_config \
 	test/unit/test_space \
@@ -70,7 +71,8 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_tls.sh \
 	test/integ/s3_slowloris.sh \
 	test/integ/nfs.sh \
-	test/integ/smb.sh
+	test/integ/smb.sh \
+	test/integ/events.sh
 
 check_PROGRAMS += $(AGORA_UNIT_TESTS) test/integ/fsx test/integ/nfs_tool
 
@@ -92,6 +94,7 @@ test_unit_test_openfile_SOURCES = test/unit/test_openfile.c test/unit/tap.h \
 	test/unit/fixture.h
 test_unit_test_keys_SOURCES = test/unit/test_keys.c test/unit/tap.h
 test_unit_test_txn_SOURCES = test/unit/test_txn.c test/unit/tap.h
+test_unit_test_event_SOURCES = test/unit/test_event.c test/unit/tap.h
 test_unit_test_clean_SOURCES = test/unit/test_clean.c test/unit/tap.h \
 	test/unit/fixture.h
 test_unit_test_config_SOURCES = test/unit/test_config.c test/unit/tap.h
@@ -117,7 +120,8 @@ AGORA_CHECKS = test/check-layers.sh
 TESTS += $(AGORA_CHECKS) $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
 EXTRA_DIST += $(AGORA_CHECKS) $(AGORA_INTEG_TESTS) test/integ/lib.sh test/integ/netns_run.sh \
 	test/run-all.sh test/integ/s3_env.sh test/integ/s3test.py \
-	test/integ/s3_auth_rules.py
+	test/integ/s3_auth_rules.py \
+	test/integ/events_hook.py
 
 # Unit tests (no extension) speak TAP: one result per test point.
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \
