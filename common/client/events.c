@@ -75,9 +75,19 @@ static int view_fill(struct ag_tree *t, struct ag_event_paths *p,
 	return 0;
 }
 
+/* Whether path lies under a private name (agora.h): multipart upload
+ * parts, which are no elements of anyone's namespace. */
+static int path_private(const char *path)
+{
+	size_t l = strlen(AG_UPLOADS_DIR);
+
+	return path[0] == '/' && !strncmp(path + 1, AG_UPLOADS_DIR, l) &&
+	       (path[1 + l] == '/' || !path[1 + l]);
+}
+
 static int read_batch(struct ag_tree *t, struct ag_event_paths *p,
 		      uint64_t since, struct ag_event_view *vs, size_t max,
-		      size_t *n)
+		      size_t *n, uint64_t *next)
 {
 	uint8_t k[AG_KEYBUF], val[AG_EVENT_LEN_MAX];
 	size_t kl = ag_key_event(k, since), ckl, cvl;
@@ -86,6 +96,7 @@ static int read_batch(struct ag_tree *t, struct ag_event_paths *p,
 	int rc = ag_tree_seek(t, k, kl, &c);
 
 	*n = 0;
+	*next = since;
 	if (rc)
 		return rc;
 	while (*n < max && (rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl)) == 1) {
@@ -106,7 +117,9 @@ static int read_batch(struct ag_tree *t, struct ag_event_paths *p,
 		rc = view_fill(t, p, seq, val, cvl, &vs[*n]);
 		if (rc)
 			break;
-		(*n)++;
+		*next = seq + 1;
+		if (!path_private(vs[*n].path) && !path_private(vs[*n].opath))
+			(*n)++;
 	}
 	ag_cursor_free(c);
 	return rc < 0 ? rc : 0;
@@ -114,11 +127,12 @@ static int read_batch(struct ag_tree *t, struct ag_event_paths *p,
 
 int ag_events_read(struct ag_cluster *c, struct ag_event_paths *p,
 		   uint64_t since, struct ag_event_view *vs, size_t max,
-		   size_t *n)
+		   size_t *n, uint64_t *next)
 {
 	struct ag_tree *t;
 
-	return (int)AG_CL_READ(c, t, read_batch(t, p, since, vs, max, n));
+	return (int)AG_CL_READ(c, t,
+			       read_batch(t, p, since, vs, max, n, next));
 }
 
 /* ---- JSON ---- */
@@ -259,6 +273,7 @@ int ag_events_print(struct ag_cluster *c, uint64_t since, int follow,
 	struct ag_event_view *vs;
 	char line[3 * PATH_MAX];
 	uint64_t next = since;
+	uint64_t after;
 	size_t n, i;
 	int fd = -1, rc;
 
@@ -270,7 +285,7 @@ int ag_events_print(struct ag_cluster *c, uint64_t since, int follow,
 	else if (!rc)
 		rc = ag_cluster_refresh(c);
 	while (!rc && !(stop && *stop)) {
-		rc = ag_events_read(c, p, next, vs, BATCH, &n);
+		rc = ag_events_read(c, p, next, vs, BATCH, &n, &after);
 		for (i = 0; !rc && i < n; i++) {
 			int len = ag_event_json(&vs[i], line, sizeof(line));
 
@@ -278,10 +293,11 @@ int ag_events_print(struct ag_cluster *c, uint64_t since, int follow,
 				rc = len;
 			else if (fprintf(out, "%s\n", line) < 0)
 				rc = -EIO;
-			next = vs[i].e.seq + 1;
 		}
-		if (rc || n == BATCH)
+		if (rc || after > next) {
+			next = after; /* read on: there may be more */
 			continue;
+		}
 		if (fflush(out))
 			rc = -EIO;
 		if (!follow)

@@ -26,11 +26,13 @@ struct ag_event_view {
 };
 
 /* Up to max events from seq since on, at the newest root c knows, into
- * vs[0..*n). *n 0: none yet. Events trimmed from the log are passed by
- * (the first returned may be after since). */
+ * vs[0..*n), and in *next the seq to read on from: since when there
+ * were none. Events trimmed from the log are passed by (the first
+ * returned may be after since), and so are those of private names
+ * (multipart upload parts, agora.h). */
 int ag_events_read(struct ag_cluster *c, struct ag_event_paths *p,
 		   uint64_t since, struct ag_event_view *vs, size_t max,
-		   size_t *n);
+		   size_t *n, uint64_t *next);
 /* The JSON object of v (one line, no newline) in buf of cap bytes; its
  * length, or -ENOSPC. */
 int ag_event_json(const struct ag_event_view *v, char *buf, size_t cap);

@@ -615,12 +615,13 @@ static int cursor_sync(struct deliverer *dl, struct trig *tr)
 static int catch_up(struct deliverer *dl, struct ag_event_paths *p,
 		    struct trig *tr, struct ag_event_view *vs, int *fd)
 {
-	uint64_t synced = ag_mono_ns();
+	uint64_t synced = ag_mono_ns(), from, after;
 	size_t n, i;
 	int rc;
 
 	do {
-		rc = ag_events_read(dl->c, p, tr->cur.next, vs, BATCH, &n);
+		from = tr->cur.next;
+		rc = ag_events_read(dl->c, p, from, vs, BATCH, &n, &after);
 		for (i = 0; !rc && i < n; i++) {
 			if (dl->o->stop && *dl->o->stop)
 				break;
@@ -633,11 +634,14 @@ static int catch_up(struct deliverer *dl, struct ag_event_paths *p,
 				synced = ag_mono_ns();
 			}
 		}
+		/* and past what the read passed by */
+		if (!rc && i == n && after > tr->cur.next)
+			tr->cur.next = after;
 		/* the notices of the commits read meanwhile: metad drops a
 		 * watcher that does not read them */
 		while (!rc && *fd >= 0 && ag_watch_wait(dl->c, fd, 0) == 1)
 			;
-	} while (!rc && n == BATCH && !(dl->o->stop && *dl->o->stop));
+	} while (!rc && after > from && !(dl->o->stop && *dl->o->stop));
 	/* past events delivered or that did not match: the log may go */
 	return rc ? rc : cursor_sync(dl, tr);
 }

@@ -35,7 +35,7 @@
 
 #define EVENTS_KEEP_DEFAULT 100000
 /* the oldest events an append may trim, past the number it appends */
-#define TRIM_EXTRA 8
+#define TRIM_EXTRA 64
 /* dead letters a REMOVE drops at most (more are left to fsck) */
 #define DEAD_MAX 100000
 
@@ -427,7 +427,7 @@ static int lowest_cursor(struct tx *tx, uint64_t *low)
 /* Drop up to max of the oldest events below bound. */
 static int trim(struct tx *tx, uint64_t bound, size_t max)
 {
-	uint64_t seqs[64];
+	uint64_t seqs[128];
 	uint8_t k[AG_KEYBUF];
 	size_t kl = ag_key_event(k, 0), ckl, cvl, n = 0, i;
 	const void *ck, *cv;

@@ -229,4 +229,26 @@ deliverer_start
 sleep 1
 expect_fail "a deliverer beside the first" "busy" ag trigger run
 deliverer_stop
+
+step "the log is trimmed to [events] keep, never below a trigger's cursor"
+fused_stop "$M"
+s3d_stop
+metad_stop
+printf '\n[events]\nkeep = 20\n' >>"$CONF"
+metad_start
+for tr in thumb hook-ok hook-bad; do ag trigger remove "$tr" || fail "trigger remove $tr"; done
+ag trigger add held --prefix /evb/trim/ --exec true || fail "trigger add held"
+held_from=$(ag trigger list | sed -n 's/^held .* next=\([0-9]*\) .*/\1/p')
+ag mkdir /evb/trim || fail "mkdir"
+for ((i = 0; i < 40; i++)); do ag mkdir "/evb/trim/d$i" || fail "mkdir $i"; done
+events_json
+first=$(head -n 1 "$T/ev" | sed 's/^{"seq":\([0-9]*\),.*/\1/')
+[ "$first" -le "$held_from" ] ||
+	fail "the log was trimmed to $first, past the cursor of a trigger at $held_from"
+ag trigger remove held || fail "trigger remove held"
+for ((i = 0; i < 40; i++)); do ag rm "/evb/trim/d$i" || fail "rm $i"; done
+events_json
+kept=$(wc -l <"$T/ev")
+say "$kept events kept of keep = 20"
+[ "$kept" -ge 20 ] && [ "$kept" -le 30 ] || fail "$kept events kept, keep = 20"
 fsck_clean
