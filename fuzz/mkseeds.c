@@ -16,6 +16,7 @@
 #include "btree.h"
 #include "commit.h"
 #include "drive.h"
+#include "event.h"
 #include "format.h"
 #include "rpc.h"
 #include "txn.h"
@@ -74,6 +75,9 @@ static void txn_seeds(void)
 				  .len = 4096 };
 	struct ag_op_expect ex = { .parent = 1, .cond = AG_EXPECT_ETAG,
 				   .name = "file", .nlen = 4 };
+	struct ag_op_trigger tr = { .action = AG_TRIG_CURSOR, .name = "t",
+				    .nlen = 1, .value = "0123456789abcdef",
+				    .vlen = 16, .token = 3 };
 	uint32_t crcs[3] = { 1, 2, 3 };
 	struct ag_txn t;
 
@@ -109,6 +113,11 @@ static void txn_seeds(void)
 	ag_txn_seg_release(&t, 3, 1 << 20);
 	ag_txn_drop_orphan(&t, 9);
 	save_txn("space", &t);
+	ag_txn_reset(&t, 42, 6);
+	ag_txn_event(&t, AG_EV_ORIGIN, 2, 0);
+	ag_txn_event(&t, AG_EV_CLOSED, 2, 5);
+	ag_txn_trigger(&t, &tr);
+	save_txn("events", &t);
 	ag_txn_release(&t);
 }
 

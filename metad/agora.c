@@ -1001,6 +1001,7 @@ static const struct cmd cmds[] = {
 	{ "user", "user add NAME [--uid N --gid N] [--key ACCESS --secret "
 	  "SECRET] | list | remove NAME", 1, 2, 2, cmd_user },
 	{ "events", AGORA_EVENTS_USAGE, 0, 0, 2, agora_cmd_events },
+	{ "catalog", AGORA_CATALOG_USAGE, 0, 0, 2, agora_cmd_catalog },
 	{ "trigger", AGORA_TRIGGER_USAGE, 1, 2, 2, cmd_trigger },
 };
 

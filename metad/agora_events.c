@@ -1,8 +1,9 @@
 /*
  * agora_events.c - agora events (the event log as JSON lines, or
- * followed as commits come) and agora trigger (add, list, remove, run
- * the deliverer): option parsing and printing over the core's calls
- * (events.c, trigger.c). SIGINT and SIGTERM stop a follower or a
+ * followed as commits come), agora trigger (add, list, remove, run the
+ * deliverer) and agora catalog (a SQLite catalog kept from the log):
+ * option parsing and printing over the core's calls (events.c,
+ * trigger.c, catalog.c). SIGINT and SIGTERM stop a follower or a
  * watching deliverer between two events.
  */
 #include <errno.h>
@@ -16,7 +17,7 @@
 static struct {
 	int follow;
 	unsigned long long since;
-	const char *prefix, *suffix, *on, *exec, *webhook;
+	const char *prefix, *suffix, *on, *exec, *webhook, *db;
 	int failures, retry_ms, lease_s;
 } opts;
 
@@ -35,6 +36,7 @@ int agora_events_opt(int opt, const char *arg)
 	case 0x107: opts.failures = atoi(arg); break;
 	case 0x108: opts.retry_ms = atoi(arg); break;
 	case 0x109: opts.lease_s = atoi(arg); break;
+	case 0x10a: opts.db = arg; break;
 	default: return -1;
 	}
 	return 0;
@@ -72,6 +74,25 @@ int agora_cmd_events(struct ag_cluster *c, const char *cfg, int argc,
 	catch_stop();
 	rc = ag_events_print(c, opts.since, opts.follow, &stop, stdout);
 	return rc ? fail("events", rc) : 0;
+}
+
+int agora_cmd_catalog(struct ag_cluster *c, const char *cfg, int argc,
+		      char **argv)
+{
+	int rc;
+
+	(void)cfg;
+	(void)argc;
+	(void)argv;
+	if (!opts.db) {
+		fprintf(stderr, "usage: agora -c CONFIG %s\n",
+			AGORA_CATALOG_USAGE);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	catch_stop();
+	rc = ag_catalog_run(c, opts.db, opts.follow, &stop, stdout);
+	return rc ? fail("catalog", rc) : 0;
 }
 
 int agora_cmd_trigger(struct ag_cluster *c, int watch, int verbose, int argc,

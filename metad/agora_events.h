@@ -1,6 +1,7 @@
 /*
- * agora_events.h - the agora tool's commands of the event log and of
- * triggers (agora_events.c): agora events, agora trigger.
+ * agora_events.h - the agora tool's commands of the event log, of
+ * triggers and of the catalog (agora_events.c): agora events, agora
+ * trigger, agora catalog.
  */
 #ifndef AG_AGORA_EVENTS_H
 #define AG_AGORA_EVENTS_H
@@ -21,7 +22,8 @@
 	{ "webhook", required_argument, NULL, 0x106 },                \
 	{ "failures", required_argument, NULL, 0x107 },               \
 	{ "retry", required_argument, NULL, 0x108 },                  \
-	{ "lease", required_argument, NULL, 0x109 }
+	{ "lease", required_argument, NULL, 0x109 },                  \
+	{ "db", required_argument, NULL, 0x10a }
 int agora_events_opt(int opt, const char *arg);
 
 #define AGORA_EVENTS_USAGE "events [--follow] [--since SEQ]"
@@ -30,6 +32,10 @@ int agora_events_opt(int opt, const char *arg);
 	"--exec CMD|--webhook URL | list | remove NAME | run [--watch] " \
 	"[--failures N] [--retry MS] [--lease S] [-v]"
 
+#define AGORA_CATALOG_USAGE "catalog --db FILE [--follow]"
+
+int agora_cmd_catalog(struct ag_cluster *c, const char *cfg, int argc,
+		      char **argv);
 int agora_cmd_events(struct ag_cluster *c, const char *cfg, int argc,
 		     char **argv);
 /* watch: the tool's --watch; verbose: -v */

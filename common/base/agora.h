@@ -685,5 +685,11 @@ struct ag_deliver_opts {
 /* Deliver what the triggers have not had yet, each trigger in order,
  * at least once. -EBUSY when another deliverer holds the lease. */
 int ag_trigger_run(struct ag_cluster *c, const struct ag_deliver_opts *o);
+/* Keep the SQLite database db (made when missing) a catalog of the
+ * namespace: built by a walk the first time, then brought up to date
+ * from the event log; with follow, kept so as commits come, until an
+ * error or *stop. A line of what it did goes to out (may be NULL). */
+int ag_catalog_run(struct ag_cluster *c, const char *db, int follow,
+		   volatile int *stop, FILE *out);
 
 #endif

@@ -12,4 +12,5 @@ common_libagora_a_SOURCES += \
 	common/client/uploads.c common/client/handle.c common/client/fsck.c \
 	common/client/scrub.c common/client/scrub.h \
 	common/client/rebuild.c common/client/clean.c common/client/usage.c \
-	common/client/events.c common/client/events.h common/client/trigger.c
+	common/client/events.c common/client/events.h common/client/trigger.c \
+	common/client/catalog.c

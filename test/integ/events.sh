@@ -261,6 +261,39 @@ sleep 1
 expect_fail "a deliverer beside the first" "busy" ag trigger run
 deliverer_stop
 
+step "agora catalog: a walk, then kept from the log, equal to a new walk"
+command -v sqlite3 >/dev/null || skip "no sqlite3 command"
+ag catalog --db "$T/cat.db" >"$T/cat.out" || fail "catalog exited $?"
+say "$(head -n 1 "$T/cat.out")"
+mkdir -p "$M/evb/cat/sub"
+echo one >"$M/evb/cat/sub/f"
+mv "$M/evb/cat/sub" "$M/evb/cat/moved"
+echo two >"$M/evb/cat/moved/g"
+rm -r "$M/evb/fuse"
+awsc s3api put-object --bucket evb --key cat/s3obj --body "$T/a" >/dev/null || fail "put"
+ag catalog --db "$T/cat.db" >"$T/cat.out" || fail "catalog (again) exited $?"
+ag catalog --db "$T/fresh.db" >/dev/null || fail "catalog (fresh) exited $?"
+q="select ino, path, parent, name, type, size, mode, uid, gid, etag from elements order by path"
+sqlite3 "$T/cat.db" "$q" >"$T/cat.rows"
+sqlite3 "$T/fresh.db" "$q" >"$T/fresh.rows"
+cmp -s "$T/cat.rows" "$T/fresh.rows" ||
+	fail "the catalog kept from the log differs from a new walk: $(diff "$T/cat.rows" "$T/fresh.rows" | head -n 5)"
+grep -q '|/evb/cat/moved/f|' "$T/cat.rows" || fail "the renamed directory's file is not under its new path"
+! grep -q '/evb/fuse' "$T/cat.rows" || fail "a removed directory is still in the catalog"
+[ "$(sqlite3 "$T/cat.db" "select size from elements where path = '/evb/cat/s3obj'")" = $((1 << 20)) ] ||
+	fail "the S3 object's size in the catalog"
+"$AGORA" -c "$CONF" catalog --db "$T/cat.db" --follow >"$T/catf.out" 2>&1 &
+cat_pid=$!
+started_pids+=("$cat_pid")
+sleep 1
+echo three >"$M/evb/cat/followed"
+t0=$(date +%s%N)
+in_catalog() { [ "$(sqlite3 "$T/cat.db" "select count(*) from elements where path = '/evb/cat/followed'" 2>/dev/null)" = 1 ]; }
+wait_for 10 in_catalog || fail "the following catalog did not get the new file: $(cat "$T/catf.out")"
+say "the catalog followed a new file within $((($(date +%s%N) - t0) / 1000000)) ms"
+kill -TERM "$cat_pid"
+wait_gone "$cat_pid" 10 || fail "catalog --follow ignored SIGTERM"
+
 step "the log is trimmed to [events] keep, never below a trigger's cursor"
 # the gateways stay: they wait for the restarted agora-metad
 metad_stop
