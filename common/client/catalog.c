@@ -197,7 +197,8 @@ static int walk_dir(struct catalog *k, struct ag_tree *t, uint64_t dir,
 	while ((rc = ag_cursor_next(cur, &ck, &ckl, &cv, &cvl)) == 1) {
 		struct ag_attr a;
 		const char *name;
-		uint64_t parent;
+		uint64_t parent, ino;
+		unsigned type;
 		size_t nlen;
 
 		if (ag_key_dirent_decode(ck, ckl, &parent, &name, &nlen) ||
@@ -205,13 +206,13 @@ static int walk_dir(struct catalog *k, struct ag_tree *t, uint64_t dir,
 			rc = 0;
 			break;
 		}
-		if (cvl != 9 || (dir == AG_ROOT &&
-				 ag_name_private(dir, name, nlen)))
+		if (ag_dirent_decode(cv, cvl, dir, &ino, &type) ||
+		    (dir == AG_ROOT && ag_name_private(dir, name, nlen)))
 			continue;
 		if ((size_t)snprintf(child, sizeof(child), "%s/%.*s", path,
 				     (int)nlen, name) >= sizeof(child))
 			continue;
-		rc = inode_get(t, get_le64(cv), &a);
+		rc = inode_get(t, ino, &a);
 		if (!rc)
 			rc = row_put(k, &a, child);
 		if (!rc && S_ISDIR(a.mode))

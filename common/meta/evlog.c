@@ -113,14 +113,16 @@ static uint64_t real_ino(struct tx *tx, uint64_t ino)
 static uint64_t entry_of(struct tx *tx, uint64_t dir, const char *name,
 			 size_t nlen)
 {
-	uint8_t k[AG_KEYBUF], v[16];
+	uint8_t k[AG_KEYBUF], v[AG_DIRENT_LEN];
 	size_t vl = sizeof(v);
+	uint64_t ino;
+	unsigned type;
 
 	if (!dir || !nlen || nlen > AG_NAME_MAX ||
 	    ag_tx_get(tx, k, ag_key_dirent(k, dir, name, nlen), v, &vl) ||
-	    vl != 9)
+	    ag_dirent_decode(v, vl, dir, &ino, &type))
 		return 0;
-	return get_le64(v);
+	return ino;
 }
 
 /* ---- events from ops ---- */
