@@ -342,8 +342,9 @@ int ag_event_name_in_dir(struct ag_tree *t, uint64_t dir, uint64_t ino,
 	if (rc)
 		return rc;
 	while ((rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl)) == 1) {
-		uint64_t parent;
+		uint64_t parent, child;
 		const char *name;
+		unsigned type;
 		size_t nlen;
 
 		if (ag_key_dirent_decode(ck, ckl, &parent, &name, &nlen) ||
@@ -351,7 +352,8 @@ int ag_event_name_in_dir(struct ag_tree *t, uint64_t dir, uint64_t ino,
 			rc = 0;
 			break;
 		}
-		if (cvl == 9 && get_le64(cv) == ino && nlen < cap) {
+		if (!ag_dirent_decode(cv, cvl, dir, &child, &type) &&
+		    child == ino && nlen < cap) {
 			memcpy(buf, name, nlen);
 			buf[nlen] = 0;
 			break;
