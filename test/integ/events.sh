@@ -266,6 +266,8 @@ command -v sqlite3 >/dev/null || skip "no sqlite3 command"
 ag catalog --db "$T/cat.db" >"$T/cat.out" || fail "catalog exited $?"
 say "$(head -n 1 "$T/cat.out")"
 mkdir -p "$M/evb/cat/sub"
+# the S3 user (uid 1000) writes into cat/ below
+chown 1000:1000 "$M/evb/cat"
 echo one >"$M/evb/cat/sub/f"
 mv "$M/evb/cat/sub" "$M/evb/cat/moved"
 echo two >"$M/evb/cat/moved/g"

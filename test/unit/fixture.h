@@ -37,7 +37,8 @@ static inline void fixture_write_config(void)
 	fprintf(f, "\nec = 4+2\ndrive_size = 128M\nmetad = unix:%s/metad.sock\n"
 		   "chunk_min = 1K\nchunk_avg = 4K\nchunk_max = 16K\n"
 		   "strip_size = 16K\nsegment_size = 1M\n"
-		   "[metad]\nlease_timeout = 30\n", dir);
+		   "[metad]\nlease_timeout = 30\n"
+		   "[events]\nkeep = 64\n", dir);
 	fclose(f);
 }
 
