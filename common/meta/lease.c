@@ -181,8 +181,7 @@ static int write_copies(struct ag_lease *l, const struct copy *c)
 	return n;
 }
 
-/* This boot's id (/proc/sys/kernel/random/boot_id, its hex digits). */
-static void read_boot_id(uint8_t *id)
+void ag_lease_boot_id(uint8_t *id)
 {
 	char s[64] = "";
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
@@ -264,7 +263,7 @@ int ag_lease_new(const struct ag_config *cfg, const char *self,
 	l->cfg = cfg;
 	strcpy(l->self, self);
 	l->duration_ns = duration_ns;
-	read_boot_id(l->boot);
+	ag_lease_boot_id(l->boot);
 	l->pid = (uint32_t)getpid();
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_condattr_init(&ca);

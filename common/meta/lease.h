@@ -52,6 +52,9 @@ int ag_lease_new(const struct ag_config *cfg, const char *self,
 /* Release the lease if held (written so that a standby takes over at
  * once), stop renewing, close. */
 void ag_lease_free(struct ag_lease *l);
+/* This boot's id, 16 bytes (/proc/sys/kernel/random/boot_id, its hex
+ * digits): what a lease names its holder's host by. */
+void ag_lease_boot_id(uint8_t *id);
 
 /* One look at the lease by a metad that does not hold it: 1 when it has
  * taken it now (ag_lease_epoch says its epoch; the renewer runs), 0

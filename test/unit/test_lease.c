@@ -28,29 +28,6 @@
 
 #define DURATION_NS (800ull * 1000000ull)
 
-static void boot_id(uint8_t *id)
-{
-	char s[64] = "";
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	int i, n = 0;
-
-	memset(id, 0, 16);
-	if (f) {
-		if (!fgets(s, sizeof(s), f))
-			s[0] = 0;
-		fclose(f);
-	}
-	for (i = 0; s[i] && n < 32; i++) {
-		int v = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' :
-			s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 : -1;
-
-		if (v >= 0) {
-			id[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
-			n++;
-		}
-	}
-}
-
 /* A lease copy by hand, format.h's table, onto every drive. */
 static int put_lease(struct drive_files *c, uint32_t epoch, uint32_t pid,
 		     const char *addr)
@@ -66,7 +43,7 @@ static int put_lease(struct drive_files *c, uint32_t epoch, uint32_t pid,
 	put_le32(b + 24, epoch);
 	put_le64(b + 32, 1);
 	put_le64(b + 40, DURATION_NS);
-	boot_id(b + 48);
+	ag_lease_boot_id(b + 48);
 	put_le32(b + 64, pid);
 	memcpy(b + 72, addr, strlen(addr));
 	put_le32(b + AG_BLOCK - 4, ag_crc32c(b, AG_BLOCK - 4));
