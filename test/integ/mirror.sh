@@ -26,7 +26,9 @@ fused_stop "$mnt"
 after=$(raw_used)
 say "drive space in use: $before before, $after after"
 # padded to whole 4+2 stripes of 64K strips they would take 200 x 384K
-[ $((after - before)) -lt $((32 << 20)) ] ||
+# (75 MiB); shared, they take a few segments (32 MiB here, 48 once in a
+# loaded full run, where closes no longer syncing spread them over more)
+[ $((after - before)) -lt $((60 << 20)) ] ||
 	fail "200 small files took $((after - before)) bytes of drive space"
 for ((i = 0; i < 200; i++)); do
 	same "$T/s$i" "/small/s$i"
