@@ -137,6 +137,10 @@ int ag_may_path(struct ag_cluster *c, const struct ag_attr *dir,
 	size_t n;
 	int rc;
 
+	/* uid 0 passes every directory (ag_may): no walk, no lookups on
+	 * each of its requests */
+	if (!uid && S_ISDIR(dir->mode))
+		return 0;
 	for (;;) {
 		const char *after;
 
