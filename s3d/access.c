@@ -213,6 +213,16 @@ enum s3_err s3_object_access(struct s3_req *r, const struct ag_attr *bucket,
 			     const char *bname, const char *key,
 			     struct ag_attr *a, unsigned perm)
 {
+	return s3_object_access_as(r, bucket, bname, key, a, perm,
+				   object_action(perm));
+}
+
+enum s3_err s3_object_access_as(struct s3_req *r,
+				const struct ag_attr *bucket,
+				const char *bname, const char *key,
+				struct ag_attr *a, unsigned perm,
+				const char *action)
+{
 	int rc;
 
 	/* the way first: a 0700 directory hides what is below it */
@@ -226,11 +236,19 @@ enum s3_err s3_object_access(struct s3_req *r, const struct ag_attr *bucket,
 						  : S3_ACCESS_DENIED;
 	if (rc)
 		return s3_errno(rc, 1);
-	if (!s3_half(r, bucket, bname, a, perm, object_action(perm), key))
+	if (!s3_half(r, bucket, bname, a, perm, action, key))
 		return S3_ACCESS_DENIED;
 	if (perm == S3_PERM_READ && !s3_may(r, a, AG_MAY_READ))
 		return S3_ACCESS_DENIED;
 	return S3_OK;
+}
+
+enum s3_err s3_bucket_owner_or_policy(struct s3_req *r,
+				      const struct ag_attr *b,
+				      const char *action)
+{
+	return s3_half(r, b, r->bucket, b, 0, action, NULL) ? S3_OK
+							     : S3_ACCESS_DENIED;
 }
 
 enum s3_err s3_may_write_key(struct s3_req *r, const struct ag_attr *bucket,

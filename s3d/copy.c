@@ -1,7 +1,9 @@
 /*
  * copy.c - CopyObject: the new element shares the source's chunks
- * (ag_writer_clone), so no object data is read or written. Metadata is
- * copied (directive COPY) or taken from the request (REPLACE).
+ * (ag_writer_clone), so no object data is read or written. Metadata and
+ * tags are each copied (directive COPY, the default) or taken from the
+ * request (REPLACE). A copy onto itself that changes neither is refused,
+ * as AWS does: it would change nothing but the date.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -64,17 +66,39 @@ enum s3_err s3_copy_range(const char *range, uint64_t size, uint64_t *off,
 	return S3_OK;
 }
 
+/* A directive header: 0 COPY (or absent), 1 REPLACE, -1 neither. */
+static int directive(struct s3_req *r, const char *name)
+{
+	const char *v = s3_header(r, name);
+
+	if (!v || !strcasecmp(v, "COPY"))
+		return 0;
+	return strcasecmp(v, "REPLACE") ? -1 : 1;
+}
+
+/* Whether the copy's destination is its source. */
+static int onto_itself(struct s3_req *r, const struct ag_attr *bucket,
+		       const struct ag_attr *src)
+{
+	struct ag_attr dst;
+
+	return !ag_object_find(r->c, bucket->ino, r->key, &dst) &&
+	       dst.ino == src->ino;
+}
+
 int s3_copy_object(struct s3_req *r)
 {
 	struct ag_attr bucket, src, a;
-	const char *dir = s3_header(r, "x-amz-metadata-directive");
+	int replace = directive(r, "x-amz-metadata-directive");
+	int replace_tags = directive(r, "x-amz-tagging-directive");
 	struct ag_writer *w = NULL;
-	char etag[48], date[40];
+	char etag[48], date[40], *tags = NULL;
+	const char *detail = NULL;
 	uint64_t off, len;
 	uint8_t md5[16];
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	struct s3_xml x;
-	int replace, rc, cond = 0;
+	int rc, cond = 0;
 
 	if (!e)
 		e = s3_key_check(r->key);
@@ -94,13 +118,27 @@ int s3_copy_object(struct s3_req *r)
 			  S3_PRECONDITION_FAILED);
 	if (e)
 		return s3_error(r, e, NULL);
-	replace = dir && !strcasecmp(dir, "REPLACE");
-	if (dir && !replace && strcasecmp(dir, "COPY"))
+	if (replace < 0)
 		return s3_error(r, S3_INVALID_ARGUMENT,
 				"Unknown metadata directive.");
-	e = s3_key_free(r, bucket.ino, r->key);
-	if (e)
-		return s3_error(r, e, NULL);
+	if (replace_tags < 0)
+		return s3_error(r, S3_INVALID_ARGUMENT,
+				"Unknown tagging directive.");
+	if (!replace && !replace_tags && onto_itself(r, &bucket, &src))
+		return s3_error(r, S3_INVALID_REQUEST,
+				"This copy request is illegal because it is "
+				"trying to copy an object to itself without "
+				"changing the object's metadata, storage "
+				"class, website redirect location or "
+				"encryption attributes.");
+	if (replace_tags)
+		e = s3_tags_header(r, &tags, &detail);
+	if (!e)
+		e = s3_key_free(r, bucket.ino, r->key);
+	if (e) {
+		free(tags);
+		return s3_error(r, e, detail);
+	}
 	rc = ag_writer_new(r->c, 0644, r->user.uid, r->user.gid, &w);
 	if (!rc && len)
 		rc = ag_writer_clone(w, src.ino, off, len);
@@ -109,6 +147,10 @@ int s3_copy_object(struct s3_req *r)
 			     : s3_meta_copy(r, src.ino, w);
 	if (!rc && !replace)
 		rc = s3_acl_store_request(r, w, 0);
+	if (!rc)
+		rc = replace_tags ? s3_tags_store(r, w, 0, tags)
+				  : s3_tags_copy(r, src.ino, w);
+	free(tags);
 	/* the same bytes: the source's MD5 stays right (not a multipart
 	 * one, whose "-N" form a copy does not keep) */
 	if (!rc && (src.flags & AG_ATTR_ETAG) && !strchr(etag, '-'))

@@ -87,6 +87,10 @@ static const struct {
 				"The bucket policy does not exist" },
 	[S3_ILLEGAL_LOCATION] = { 400, "IllegalLocationConstraintException",
 				  "The location constraint is incompatible for the region specific endpoint this request was sent to." },
+	[S3_INVALID_TAG] = { 400, "InvalidTag",
+			     "The tag provided was not a valid tag." },
+	[S3_NO_SUCH_TAG_SET] = { 404, "NoSuchTagSet",
+				 "The TagSet does not exist." },
 };
 
 const char *s3_err_code(enum s3_err e)

@@ -47,6 +47,15 @@ static const struct route {
 	R("PUT", BUCKET, "policy", NULL, NULL, s3_put_policy, NONE, NULL),
 	R("DELETE", BUCKET, "policy", NULL, NULL, s3_delete_policy, NONE,
 	  NULL),
+	/* tags: the handler checks (tagging.c) */
+	R("GET", BUCKET, "tagging", NULL, NULL, s3_get_tagging, NONE, NULL),
+	R("PUT", BUCKET, "tagging", NULL, NULL, s3_put_tagging, NONE, NULL),
+	R("DELETE", BUCKET, "tagging", NULL, NULL, s3_delete_tagging, NONE,
+	  NULL),
+	R("GET", OBJECT, "tagging", NULL, NULL, s3_get_tagging, NONE, NULL),
+	R("PUT", OBJECT, "tagging", NULL, NULL, s3_put_tagging, NONE, NULL),
+	R("DELETE", OBJECT, "tagging", NULL, NULL, s3_delete_tagging, NONE,
+	  NULL),
 	R("GET", BUCKET, "uploads", NULL, NULL, s3_list_uploads, READ,
 	  "s3:ListBucketMultipartUploads"),
 	R("GET", BUCKET, "versions", NULL, NULL, s3_list_objects, READ,
@@ -123,7 +132,6 @@ static const struct refused {
 	{ "x-amz-copy-source-server-side-encryption-customer-key", { NULL } },
 	{ "x-amz-copy-source-server-side-encryption-customer-key-MD5",
 	  { NULL } },
-	{ "x-amz-tagging", { "" } },
 	{ "x-amz-object-lock-mode", { NULL } },
 	{ "x-amz-object-lock-retain-until-date", { NULL } },
 	{ "x-amz-object-lock-legal-hold", { "OFF" } },
@@ -188,7 +196,7 @@ void s3_uri_encode(const char *src, size_t len, int keep_slash, char *out)
 	*out = 0;
 }
 
-static int hexval(int ch)
+int s3_hexval(int ch)
 {
 	if (ch >= '0' && ch <= '9')
 		return ch - '0';
@@ -205,7 +213,8 @@ int s3_uri_decode(char *s)
 
 	for (; *s; s++) {
 		if (*s == '%') {
-			int h = hexval(s[1]), l = h < 0 ? -1 : hexval(s[2]);
+			int h = s3_hexval(s[1]);
+			int l = h < 0 ? -1 : s3_hexval(s[2]);
 
 			if (h < 0 || l < 0 || (h | l) == 0)
 				return -1;

@@ -37,7 +37,8 @@ int s3_create_upload(struct s3_req *r)
 {
 	struct ag_attr bucket, up;
 	enum s3_err e = s3_bucket_get(r, &bucket);
-	char id[AG_UPLOAD_ID_LEN + 1];
+	char id[AG_UPLOAD_ID_LEN + 1], *tags = NULL;
+	const char *detail = NULL;
 	struct s3_xml x;
 	int rc;
 
@@ -45,12 +46,17 @@ int s3_create_upload(struct s3_req *r)
 		e = s3_key_check(r->key);
 	if (!e && r->key[strlen(r->key) - 1] == '/')
 		e = S3_INVALID_ARGUMENT;
+	if (!e)
+		e = s3_tags_header(r, &tags, &detail);
 	if (e)
-		return s3_error(r, e, NULL);
+		return s3_error(r, e, detail);
 	rc = ag_upload_create(r->c, r->bucket, r->key, r->user.uid,
 			      r->user.gid, id, &up);
 	if (!rc)
 		rc = s3_meta_store(r, NULL, up.ino);
+	if (!rc) /* kept on the upload until it completes */
+		rc = s3_tags_store(r, NULL, up.ino, tags);
+	free(tags);
 	if (rc)
 		return s3_error(r, s3_errno(rc, 1), NULL);
 	upload_xml_head(r, &x, "InitiateMultipartUploadResult");
@@ -218,8 +224,10 @@ int s3_complete_upload(struct s3_req *r)
 		e = S3_MALFORMED_XML;
 	if (!rc && !e)
 		rc = s3_meta_copy(r, up.ino, ag_upload_build_writer(ub));
-	if (!rc && !e) /* the ACL CreateMultipartUpload asked for */
+	if (!rc && !e) /* the ACL and tags CreateMultipartUpload asked for */
 		rc = s3_acl_copy(r, up.ino, ag_upload_build_writer(ub));
+	if (!rc && !e)
+		rc = s3_tags_copy(r, up.ino, ag_upload_build_writer(ub));
 	if (!rc && !e)
 		e = s3_key_free(r, bucket.ino, r->key);
 	/* a failed condition leaves the upload, to be completed again */

@@ -164,30 +164,37 @@ int s3_put_object(struct s3_req *r)
 	struct s3_body b;
 	uint8_t md5[16];
 	enum s3_err e = s3_bucket_get(r, &bucket);
+	const char *detail = NULL;
+	char *tags = NULL;
 	int rc, cond = 0;
 
 	if (!e)
 		e = s3_key_check(r->key);
 	if (!e)
 		e = s3_write_condition(r, &cond, md5);
+	if (!e)
+		e = s3_tags_header(r, &tags, &detail);
 	if (e)
-		return s3_error(r, e, NULL);
-	if (r->key[strlen(r->key) - 1] == '/')
+		return s3_error(r, e, detail);
+	if (r->key[strlen(r->key) - 1] == '/') {
+		free(tags);
 		return cond ? s3_error(r, S3_NOT_IMPLEMENTED, NULL)
 			    : put_dir_marker(r, &bucket);
-	e = s3_body_open(&b, r);
-	if (e) {
-		s3_body_close(&b);
-		return s3_error(r, e, NULL);
 	}
-	e = s3_key_free(r, bucket.ino, r->key);
+	e = s3_body_open(&b, r);
+	if (!e)
+		e = s3_key_free(r, bucket.ino, r->key);
 	if (e) {
+		free(tags);
 		s3_body_close(&b);
 		return s3_error(r, e, NULL);
 	}
 	rc = s3_put_stream(r, &b, &w, &e);
 	if (!rc)
 		rc = s3_meta_store(r, w, 0);
+	if (!rc)
+		rc = s3_tags_store(r, w, 0, tags);
+	free(tags);
 	if (!rc && b.sum != S3_SUM_NONE) {
 		char xn[64];
 
@@ -429,11 +436,18 @@ static void object_headers(struct s3_req *r, const struct ag_attr *a,
 			char hn[300];
 			int j;
 
-			if (n < 0)
+			if (n < 0 && strcmp(p, S3_TAGS_XATTR)) /* may be long */
 				continue;
 			if (!strncmp(p, "user.", 5)) {
 				snprintf(hn, sizeof(hn), "x-amz-meta-%s", p + 5);
 				add_header(hdr, size, hn, val, n);
+				continue;
+			}
+			if (!strcmp(p, S3_TAGS_XATTR)) {
+				snprintf(hn, sizeof(hn), "%d",
+					 s3_tags_count(r, a->ino));
+				add_header(hdr, size, "x-amz-tagging-count",
+					   hn, strlen(hn));
 				continue;
 			}
 			if (strncmp(p, S3_XATTR_PREFIX, strlen(S3_XATTR_PREFIX)))

@@ -69,6 +69,8 @@ enum s3_err {
 	S3_BUCKET_TAKEN,
 	S3_MALFORMED_POLICY,
 	S3_NO_SUCH_POLICY,
+	S3_INVALID_TAG,
+	S3_NO_SUCH_TAG_SET,
 	S3_ERR_COUNT
 };
 
@@ -166,6 +168,8 @@ int s3_write(struct s3_req *r, const void *data, size_t len);
 int s3_reply_flush(struct s3_req *r);
 /* Percent-encode src as SigV4 does (slash kept when keep_slash). */
 void s3_uri_encode(const char *src, size_t len, int keep_slash, char *out);
+/* The value of a hex digit, -1 for anything else. */
+int s3_hexval(int ch);
 /* Decode %XX in place; -1 on a bad escape or an encoded NUL. */
 int s3_uri_decode(char *s);
 /* HTTP date (RFC 1123) and ISO 8601 of nanoseconds since 1970. */
@@ -349,6 +353,16 @@ int s3_allowed(struct s3_req *r, const struct ag_attr *a, unsigned perm);
 enum s3_err s3_object_access(struct s3_req *r, const struct ag_attr *bucket,
 			     const char *bname, const char *key,
 			     struct ag_attr *a, unsigned perm);
+/* The same for an operation a policy names action. */
+enum s3_err s3_object_access_as(struct s3_req *r,
+				const struct ag_attr *bucket,
+				const char *bname, const char *key,
+				struct ag_attr *a, unsigned perm,
+				const char *action);
+/* Whether r's user owns bucket b or its policy allows action. */
+enum s3_err s3_bucket_owner_or_policy(struct s3_req *r,
+				      const struct ag_attr *b,
+				      const char *action);
 /* May r's user make, replace or remove key in r's bucket (action
  * "s3:PutObject", "s3:DeleteObject", ...)? */
 enum s3_err s3_may_write_key(struct s3_req *r, const struct ag_attr *bucket,
@@ -395,6 +409,23 @@ int s3_policy_writes(struct s3_req *r, const struct ag_attr *b);
 int s3_get_policy(struct s3_req *r);
 int s3_put_policy(struct s3_req *r);
 int s3_delete_policy(struct s3_req *r);
+
+/* ---- tagging.c: tags of objects and buckets ---- */
+#define S3_TAGS_XATTR "agora.tags" /* private, as S3_ACL_XATTR */
+/* The tag set x-amz-tagging asks for, checked and encoded (*set
+ * malloc'd, NULL without the header), or the error to answer with. */
+enum s3_err s3_tags_header(struct s3_req *r, char **set,
+			   const char **detail);
+/* Store an encoded set (NULL: none) in the writer's element or on ino;
+ * copy src's into the writer. */
+int s3_tags_store(struct s3_req *r, struct ag_writer *w, uint64_t ino,
+		  const char *set);
+int s3_tags_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
+/* How many tags ino has (0 on an error: a header, not an answer). */
+int s3_tags_count(struct s3_req *r, uint64_t ino);
+int s3_get_tagging(struct s3_req *r);
+int s3_put_tagging(struct s3_req *r);
+int s3_delete_tagging(struct s3_req *r);
 
 /* Operations, one group per file; http.c dispatches with one table. */
 int s3_list_buckets(struct s3_req *r);      /* bucket.c */

@@ -61,6 +61,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/fuse_fsx.sh \
 	test/integ/s3_basic.sh \
 	test/integ/s3_boto.py \
+	test/integ/s3_tagging.py \
 	test/integ/s3_clients.sh \
 	test/integ/s3_cross.sh \
 	test/integ/s3_auth.sh \

@@ -274,7 +274,7 @@ for path in ("/bad?versioning", "/nosuchbucket?versioning"):
     expect(r, 501, "NotImplemented")
 if "nosuchbucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
     fail("PUT ?versioning created a bucket")
-bucket_sub = ("tagging", "lifecycle", "cors", "encryption", "object-lock",
+bucket_sub = ("lifecycle", "cors", "encryption", "object-lock",
               "website", "logging", "notification", "replication", "accelerate",
               "requestPayment", "ownershipControls", "publicAccessBlock", "intelligent-tiering",
               "analytics", "metrics", "inventory", "policyStatus", "versioning")
@@ -285,7 +285,7 @@ for sub in bucket_sub:
         body = b"<x/>" if method == "PUT" else b""
         r = request(method, "/bad?" + sub, {"Content-Length": str(len(body))}, body)
         expect(r, 501, "NotImplemented")
-for sub in ("tagging", "retention", "legal-hold"):
+for sub in ("retention", "legal-hold"):
     for method in ("PUT", "GET", "DELETE"):
         body = b"<x/>" if method == "PUT" else b""
         r = request(method, "/bad/subkey?" + sub, {"Content-Length": str(len(body))}, body)
@@ -322,7 +322,6 @@ ssec = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
         "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(b"k" * 32).digest()).decode()}
 refused = [ssec, {"x-amz-server-side-encryption": "AES256"},
            {"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "k"},
-           {"x-amz-tagging": "team=storage"},
            {"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z"},
            {"x-amz-object-lock-legal-hold": "ON"}, {"x-amz-storage-class": "GLACIER"}]
 for hdrs in refused:

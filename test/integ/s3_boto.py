@@ -155,8 +155,9 @@ expect_error("NotImplemented", 501, s3.put_object, Bucket="cond", Key="k2",
 if body_of("k") != b"two":
     fail("conditional PUTs left %r" % body_of("k"))
 src = {"Bucket": "cond", "Key": "k"}
+# (onto itself, so it must replace something to be a copy at all)
 expect_error("PreconditionFailed", 412, s3.copy_object, Bucket="cond", Key="k",
-             CopySource=src, IfNoneMatch="*")
+             CopySource=src, IfNoneMatch="*", MetadataDirective="REPLACE")
 s3.copy_object(Bucket="cond", Key="copy", CopySource=src, IfNoneMatch="*")
 expect_error("PreconditionFailed", 412, s3.copy_object, Bucket="cond",
              Key="copy", CopySource=src, IfMatch=e1)
