@@ -91,6 +91,8 @@ static const struct {
 			     "The tag provided was not a valid tag." },
 	[S3_NO_SUCH_TAG_SET] = { 404, "NoSuchTagSet",
 				 "The TagSet does not exist." },
+	[S3_INVALID_PART_NUMBER] = { 416, "InvalidPartNumber",
+				     "The requested partnumber is not satisfiable" },
 };
 
 const char *s3_err_code(enum s3_err e)

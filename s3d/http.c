@@ -90,6 +90,12 @@ static const struct route {
 	/* the object is checked where it is found (s3_object_access) */
 	R("GET", OBJECT, NULL, "versionId", NULL, s3_get_object, NONE, NULL),
 	R("HEAD", OBJECT, NULL, "versionId", NULL, s3_get_object, NONE, NULL),
+	R("GET", OBJECT, "partNumber", "versionId", NULL, s3_get_object, NONE,
+	  NULL),
+	R("HEAD", OBJECT, "partNumber", "versionId", NULL, s3_get_object, NONE,
+	  NULL),
+	R("GET", OBJECT, "attributes", "versionId", NULL,
+	  s3_get_object_attributes, NONE, NULL),
 	R("DELETE", OBJECT, NULL, "versionId", NULL, s3_delete_object, WRITE,
 	  "s3:DeleteObject"),
 #undef R

@@ -158,6 +158,45 @@ int s3_abort_upload(struct s3_req *r)
 	return s3_reply_head(r, 204, NULL, -1);
 }
 
+static int complete_reply(struct s3_req *r, const char *etag)
+{
+	struct s3_xml x;
+
+	s3_xml_init(&x);
+	s3_xml_raw(&x, "<CompleteMultipartUploadResult xmlns=\"http://s3."
+		   "amazonaws.com/doc/2006-03-01/\">");
+	s3_xml_raw(&x, "<Location>/%s/", r->bucket);
+	s3_xml_raw(&x, "</Location>");
+	s3_xml_text(&x, "Bucket", r->bucket);
+	s3_xml_text(&x, "Key", r->key);
+	s3_xml_text(&x, "ETag", etag);
+	s3_xml_raw(&x, "</CompleteMultipartUploadResult>");
+	return s3_xml_reply(r, 200, &x);
+}
+
+/* CompleteMultipartUpload of an upload already completed: as on AWS, a
+ * client retrying one whose answer it lost gets 200 and the ETag again,
+ * while the key still holds what that upload made (the parts claim
+ * names it: parts.c); else NoSuchUpload. */
+static int completed_again(struct s3_req *r, const struct ag_attr *bucket)
+{
+	char id[AG_UPLOAD_ID_LEN + 1], etag[AG_ETAG_MAX], *body = NULL;
+	const char *want = s3_param(r, "uploadId");
+	unsigned nparts;
+	struct ag_attr a;
+	size_t len;
+	int rc = s3_read_small_body(r, 1 << 20, &body, &len);
+
+	free(body);
+	if (rc)
+		return s3_error(r, (enum s3_err)-rc, NULL);
+	if (!want || ag_object_find(r->c, bucket->ino, r->key, &a) ||
+	    ag_object_parts(r->c, &a, &nparts, id) || !nparts ||
+	    strcmp(id, want) || s3_etag(r, &a, etag))
+		return s3_error(r, S3_NO_SUCH_UPLOAD, NULL);
+	return complete_reply(r, etag);
+}
+
 /* The answer to a part the core refused (ag_upload_build_add). */
 static enum s3_err part_refused(int rc)
 {
@@ -183,10 +222,11 @@ int s3_complete_upload(struct s3_req *r)
 	size_t len, vl, pvl;
 	uint8_t cond_md5[16];
 	int rc, n = 0, found, cond = 0;
-	struct s3_xml x;
 
 	if (!e)
 		e = find_upload(r, &up);
+	if (e == S3_NO_SUCH_UPLOAD)
+		return completed_again(r, &bucket);
 	if (!e)
 		e = s3_write_condition(r, &cond, cond_md5);
 	if (e)
@@ -202,7 +242,8 @@ int s3_complete_upload(struct s3_req *r)
 	}
 	p = v;
 	end = v + vl;
-	rc = ag_upload_build_new(r->c, &up, r->user.uid, r->user.gid, &ub);
+	rc = ag_upload_build_new(r->c, &up, s3_param(r, "uploadId"),
+				 r->user.uid, r->user.gid, &ub);
 	while (!rc && !e &&
 	       (found = s3_xml_next(&p, end, "Part", &pv, &pvl)) == 0) {
 		uint8_t md5[16];
@@ -244,16 +285,7 @@ int s3_complete_upload(struct s3_req *r)
 		return s3_error(r, e ? e : rc == -EISDIR ? S3_KEY_CONFLICT
 					       : s3_errno(rc, 1), NULL);
 	ag_upload_drop(r->c, &up, s3_param(r, "uploadId"));
-	s3_xml_init(&x);
-	s3_xml_raw(&x, "<CompleteMultipartUploadResult xmlns=\"http://s3."
-		   "amazonaws.com/doc/2006-03-01/\">");
-	s3_xml_raw(&x, "<Location>/%s/", r->bucket);
-	s3_xml_raw(&x, "</Location>");
-	s3_xml_text(&x, "Bucket", r->bucket);
-	s3_xml_text(&x, "Key", r->key);
-	s3_xml_text(&x, "ETag", etag);
-	s3_xml_raw(&x, "</CompleteMultipartUploadResult>");
-	return s3_xml_reply(r, 200, &x);
+	return complete_reply(r, etag);
 }
 
 struct part_list {

@@ -521,11 +521,47 @@ static int send_data(struct s3_req *r, uint64_t ino, uint64_t off,
 
 #define HDR_MAX 16384
 
+/* GET or HEAD with partNumber: the bytes of that part of an object
+ * completed from parts (206, with x-amz-mp-parts-count), or all of any
+ * other object for part 1 (200). */
+static enum s3_err part_range(struct s3_req *r, const struct ag_attr *a,
+			      int *ranged, uint64_t *from, uint64_t *to,
+			      char *hdr)
+{
+	const char *v = s3_param(r, "partNumber");
+	uint64_t off, len;
+	unsigned nparts;
+	char *end;
+	long part = strtol(v, &end, 10);
+	int rc;
+
+	if (!*v || *end || part < 1 || part > AG_PARTS_MAX)
+		return S3_INVALID_ARGUMENT;
+	if (s3_header(r, "Range"))
+		return S3_INVALID_REQUEST;
+	rc = ag_object_parts(r->c, a, &nparts, NULL);
+	if (!rc)
+		rc = ag_object_part(r->c, a, (unsigned)part, &off, &len);
+	if (rc == -ERANGE)
+		return S3_INVALID_PART_NUMBER;
+	if (rc == -ENODATA) /* completed before the sizes were kept */
+		return S3_NOT_IMPLEMENTED;
+	if (rc)
+		return s3_errno(rc, 1);
+	*ranged = nparts && len;
+	*from = off;
+	*to = off + len - 1;
+	if (nparts)
+		snprintf(hdr + strlen(hdr), HDR_MAX - strlen(hdr),
+			 "x-amz-mp-parts-count: %u\r\n", nparts);
+	return S3_OK;
+}
+
 /* The reply to GET or HEAD of a, into the heap buffer hdr (HDR_MAX). */
 static int get_reply(struct s3_req *r, const struct ag_attr *a,
 		     const char *etag, char *hdr)
 {
-	int head = !strcmp(r->method, "HEAD"), ranged;
+	int head = !strcmp(r->method, "HEAD"), ranged = 0;
 	enum s3_err e = s3_conditions(r, "", etag, a->mtime, S3_NOT_MODIFIED);
 	uint64_t from = 0, to = 0, len;
 	char date[64];
@@ -538,9 +574,16 @@ static int get_reply(struct s3_req *r, const struct ag_attr *a,
 		return s3_reply_head(r, 304, hdr, -1);
 	if (e)
 		return s3_error(r, e, NULL);
-	ranged = s3_range_parse(s3_header(r, "Range"), a->size, &from, &to);
-	if (ranged < 0)
-		return s3_error(r, S3_INVALID_RANGE, NULL);
+	if (s3_param(r, "partNumber")) {
+		e = part_range(r, a, &ranged, &from, &to, hdr);
+		if (e)
+			return s3_error(r, e, NULL);
+	} else {
+		ranged = s3_range_parse(s3_header(r, "Range"), a->size, &from,
+					&to);
+		if (ranged < 0)
+			return s3_error(r, S3_INVALID_RANGE, NULL);
+	}
 	object_headers(r, a, !ranged, hdr, HDR_MAX);
 	len = a->size;
 	if (ranged) {

@@ -71,6 +71,7 @@ enum s3_err {
 	S3_NO_SUCH_POLICY,
 	S3_INVALID_TAG,
 	S3_NO_SUCH_TAG_SET,
+	S3_INVALID_PART_NUMBER,
 	S3_ERR_COUNT
 };
 
@@ -423,6 +424,7 @@ int s3_tags_store(struct s3_req *r, struct ag_writer *w, uint64_t ino,
 int s3_tags_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
 /* How many tags ino has (0 on an error: a header, not an answer). */
 int s3_tags_count(struct s3_req *r, uint64_t ino);
+int s3_get_object_attributes(struct s3_req *r); /* attributes.c */
 int s3_get_tagging(struct s3_req *r);
 int s3_put_tagging(struct s3_req *r);
 int s3_delete_tagging(struct s3_req *r);

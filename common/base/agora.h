@@ -535,10 +535,23 @@ void ag_etag_format(const uint8_t md5[16], unsigned nparts,
 		    char out[AG_ETAG_MAX]);
 /* The ETag of a multipart completion, in w's publishing transaction:
  * md5 (of the parts' MD5s) and the part count (1 to AG_PARTS_MAX) that
- * makes ag_object_etag answer "MD5-N". */
+ * makes ag_object_etag answer "MD5-N", with the upload's ID and the
+ * parts' sizes when given (NULL: not known). (parts.c) */
 #define AG_PARTS_MAX 10000
+#define AG_UPLOAD_ID_LEN 32
 int ag_object_set_parts(struct ag_writer *w, const uint8_t md5[16],
-			unsigned nparts);
+			unsigned nparts, const char *upload_id,
+			const uint64_t *sizes);
+/* Of an object as a reads it: its part count (0: not completed from
+ * parts, or its data changed since) and the ID of the upload that
+ * completed it (upload_id NULL, or "" when not known). */
+int ag_object_parts(struct ag_cluster *c, const struct ag_attr *a,
+		    unsigned *nparts, char upload_id[AG_UPLOAD_ID_LEN + 1]);
+/* The bytes [*off, *off + *len) of part (1-based; part 1 of any other
+ * object is all of it): -ERANGE when it has no such part, -ENODATA when
+ * the sizes of its parts were not kept. */
+int ag_object_part(struct ag_cluster *c, const struct ag_attr *a,
+		   unsigned part, uint64_t *off, uint64_t *len);
 /* The xattrs in which an S3 write states what it knew of the bytes: the
  * part count, and a checksum per algorithm (AG_XATTR_CHECKSUM_PREFIX and
  * its name, "crc32", ...). They hold while the ETag flag does, and the
@@ -553,8 +566,7 @@ int ag_object_set_parts(struct ag_writer *w, const uint8_t md5[16],
  * AG_OPEN_PRIVATE. An upload is named by its ID (AG_UPLOAD_ID_LEN hex
  * digits) and answers only for the bucket and key it was started for;
  * up (its attributes) is where the metadata the object will get are
- * kept, as xattrs. */
-#define AG_UPLOAD_ID_LEN 32
+ * kept, as xattrs. AG_UPLOAD_ID_LEN is above (the parts claim). */
 /* Start an upload of key in bucket (names, not checked): its new ID in
  * id, its attributes in *up. */
 int ag_upload_create(struct ag_cluster *c, const char *bucket,
@@ -594,7 +606,7 @@ int ag_upload_list(struct ag_cluster *c, const char *bucket,
 struct ag_upload_build;
 #define AG_UPLOAD_MIN_PART (5ull << 20) /* every part but the last */
 int ag_upload_build_new(struct ag_cluster *c, const struct ag_attr *up,
-			uint32_t uid, uint32_t gid,
+			const char *id, uint32_t uid, uint32_t gid,
 			struct ag_upload_build **bp);
 /* Add part number part, whose MD5 the client gives: -EINVAL when not
  * above the last one added, -ERANGE when the last one added is smaller

@@ -359,9 +359,7 @@ int ag_object_etag(struct ag_cluster *c, const struct ag_attr *a,
 		0xe9, 0x80, 0x09, 0x98, 0xec, 0xf8, 0x42, 0x7e,
 	};
 	uint8_t md5[16];
-	char parts[8]; /* a count up to AG_PARTS_MAX */
 	unsigned nparts = 0;
-	ssize_t n = 0;
 	int rc;
 
 	if (S_ISDIR(a->mode)) {
@@ -372,28 +370,11 @@ int ag_object_etag(struct ag_cluster *c, const struct ag_attr *a,
 	if (rc)
 		return rc;
 	/* the multipart form only while the data is what was completed */
-	if (a->flags & AG_ATTR_ETAG)
-		n = ag_getxattr(c, a->ino, AG_XATTR_PARTS, parts,
-				sizeof(parts) - 1);
-	if (n > 0) {
-		parts[n] = 0;
-		if ((size_t)n == strspn(parts, "0123456789"))
-			nparts = (unsigned)strtoul(parts, NULL, 10);
-	}
-	ag_etag_format(md5, nparts <= AG_PARTS_MAX ? nparts : 0, out);
+	rc = ag_object_parts(c, a, &nparts, NULL);
+	if (rc)
+		return rc;
+	ag_etag_format(md5, nparts, out);
 	return 0;
-}
-
-int ag_object_set_parts(struct ag_writer *w, const uint8_t md5[16],
-			unsigned nparts)
-{
-	char count[16];
-
-	if (!nparts || nparts > AG_PARTS_MAX)
-		return -EINVAL;
-	ag_writer_set_etag(w, md5);
-	snprintf(count, sizeof(count), "%u", nparts);
-	return ag_writer_setxattr(w, AG_XATTR_PARTS, count, strlen(count));
 }
 
 /* ---- users ---- */

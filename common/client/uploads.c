@@ -262,21 +262,27 @@ struct ag_upload_build {
 	struct ag_writer *w;
 	EVP_MD_CTX *md5s;  /* of the parts' MD5s, in order */
 	unsigned last;     /* number of the part added last, 0: none */
-	uint64_t last_size;
 	unsigned n;
+	uint64_t *sizes;   /* of the n parts added, for the parts claim */
+	unsigned cap;
+	char id[AG_UPLOAD_ID_LEN + 1];
 };
 
 int ag_upload_build_new(struct ag_cluster *c, const struct ag_attr *up,
-			uint32_t uid, uint32_t gid,
+			const char *id, uint32_t uid, uint32_t gid,
 			struct ag_upload_build **bp)
 {
-	struct ag_upload_build *b = calloc(1, sizeof(*b));
+	struct ag_upload_build *b;
 	int rc;
 
+	if (strlen(id) != AG_UPLOAD_ID_LEN)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	b->c = c;
 	b->up = *up;
+	memcpy(b->id, id, AG_UPLOAD_ID_LEN + 1);
 	b->md5s = EVP_MD_CTX_new();
 	rc = b->md5s && EVP_DigestInit_ex(b->md5s, EVP_md5(), NULL) ? 0
 								     : -ENOMEM;
@@ -300,8 +306,17 @@ int ag_upload_build_add(struct ag_upload_build *b, unsigned part,
 	if (part <= b->last)
 		return -EINVAL;
 	/* every part but the last has the minimum size */
-	if (b->n && b->last_size < AG_UPLOAD_MIN_PART)
+	if (b->n && b->sizes[b->n - 1] < AG_UPLOAD_MIN_PART)
 		return -ERANGE;
+	if (b->n == b->cap) {
+		unsigned cap = b->cap ? 2 * b->cap : 16;
+		uint64_t *sizes = realloc(b->sizes, cap * sizeof(*sizes));
+
+		if (!sizes)
+			return -ENOMEM;
+		b->sizes = sizes;
+		b->cap = cap;
+	}
 	b->last = part;
 	/* the part's MD5 as ag_etag finds it: it may hash (and store) it
 	 * now for a part copied by reference */
@@ -313,8 +328,7 @@ int ag_upload_build_add(struct ag_upload_build *b, unsigned part,
 	rc = a.size ? ag_writer_clone(b->w, a.ino, 0, a.size) : 0;
 	if (rc)
 		return rc;
-	b->last_size = a.size;
-	b->n++;
+	b->sizes[b->n++] = a.size;
 	return 0;
 }
 
@@ -335,7 +349,7 @@ int ag_upload_build_commit(struct ag_upload_build *b, uint64_t dir,
 		return -EINVAL;
 	if (!EVP_DigestFinal_ex(b->md5s, sum, &ml))
 		return -EIO;
-	rc = ag_object_set_parts(b->w, sum, b->n);
+	rc = ag_object_set_parts(b->w, sum, b->n, b->id, b->sizes);
 	if (!rc)
 		rc = ag_object_commit(b->w, dir, key, uid, gid, a);
 	/* the ETag as committed, not read back: a racing PUT may already
@@ -351,5 +365,6 @@ void ag_upload_build_free(struct ag_upload_build *b)
 		return;
 	ag_writer_free(b->w);
 	EVP_MD_CTX_free(b->md5s);
+	free(b->sizes);
 	free(b);
 }

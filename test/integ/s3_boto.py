@@ -7,7 +7,7 @@
 import os
 import subprocess
 
-from s3test import client, done, fail, stage, step
+from s3test import client, done, expect_error, fail, stage, step
 
 stage(__file__)
 
@@ -25,19 +25,6 @@ from botocore.exceptions import ClientError  # noqa: E402
 URL = os.environ["S3_URL"]
 T = os.environ["T"]
 
-
-def expect_error(code, status, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        st = e.response["ResponseMetadata"]["HTTPStatusCode"]
-        if (code and got != code) or st != status:
-            fail("%s: expected %s/%d, got %s/%d" % (fn.__name__, code, status, got, st))
-        if code and not e.response["ResponseMetadata"].get("RequestId"):
-            fail("%s: error without a request id" % fn.__name__)
-        return
-    fail("%s: succeeded, expected %s" % (fn.__name__, code))
 
 
 s3 = client()

@@ -8,7 +8,7 @@
 import os
 import subprocess
 
-from s3test import client, done, fail, stage, step
+from s3test import client, done, expect_error, fail, stage, step
 
 stage(__file__)
 
@@ -17,17 +17,6 @@ from botocore.exceptions import ClientError  # noqa: E402
 URL = os.environ["S3_URL"]
 s3 = client()
 
-
-def expect_error(code, status, fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        st = e.response["ResponseMetadata"]["HTTPStatusCode"]
-        if got != code or st != status:
-            fail("%s %s: expected %s/%d, got %s/%d" % (fn.__name__, kw, code, status, got, st))
-        return
-    fail("%s %s: succeeded, expected %s" % (fn.__name__, kw, code))
 
 
 def tags_of(**kw):

@@ -1,7 +1,8 @@
 # test/integ/s3test.py - what the Python S3 tests (s3_*.py) share: the
 # stage (started directly by make check, a test re-runs itself through
 # s3_env.sh, which makes a cluster and starts agora-s3d), step and FAIL
-# lines as lib.sh prints them, and boto3 clients of the test user.
+# lines as lib.sh prints them, boto3 clients of the test user, and the
+# check of an expected error.
 import os
 import sys
 
@@ -29,6 +30,24 @@ def done():
 def fail(what):
     print("FAIL: " + what, flush=True)
     sys.exit(1)
+
+
+def expect_error(code, status, fn, *a, **kw):
+    """fn(*a, **kw) must fail with S3 error code (any, when None) and HTTP
+    status, and say its request id."""
+    from botocore.exceptions import ClientError
+
+    try:
+        fn(*a, **kw)
+    except ClientError as e:
+        got = e.response["Error"]["Code"]
+        st = e.response["ResponseMetadata"]["HTTPStatusCode"]
+        if (code and got != code) or st != status:
+            fail("%s %s: expected %s/%d, got %s/%d" % (fn.__name__, kw, code, status, got, st))
+        if code and not e.response["ResponseMetadata"].get("RequestId"):
+            fail("%s: error without a request id" % fn.__name__)
+        return
+    fail("%s %s: succeeded, expected %s" % (fn.__name__, kw, code))
 
 
 def client(**cfg):

@@ -512,33 +512,48 @@ static int put_part(struct ag_cluster *c, const struct ag_attr *up,
 /* A completion takes the parts in order, all but the last of the
  * minimum size, each with the MD5 its client names. */
 static void test_upload_build(struct ag_cluster *c, const struct ag_attr *up,
-			      uint64_t bucket)
+			      const char *id, uint64_t bucket)
 {
 	struct ag_upload_build *b = NULL;
 	uint8_t m1[16], m2[16], bad[16] = { 0 };
-	char etag[AG_ETAG_MAX];
+	char etag[AG_ETAG_MAX], got_id[AG_UPLOAD_ID_LEN + 1];
+	uint64_t off = 0, len = 0;
+	unsigned nparts = 0;
 	struct ag_attr a;
 
 	ok(!put_part(c, up, 1, 'a', AG_UPLOAD_MIN_PART, m1) &&
 	   !put_part(c, up, 2, 'b', 10, m2), "two parts");
-	ok(!ag_upload_build_new(c, up, 0, 0, &b) &&
+	ok(!ag_upload_build_new(c, up, id, 0, 0, &b) &&
 	   ag_upload_build_add(b, 2, bad) == -ENOENT, "a wrong MD5 is refused");
 	ag_upload_build_free(b);
-	ok(!ag_upload_build_new(c, up, 0, 0, &b) &&
+	ok(!ag_upload_build_new(c, up, id, 0, 0, &b) &&
 	   !ag_upload_build_add(b, 2, m2) &&
 	   ag_upload_build_add(b, 1, m1) == -EINVAL, "so is a part out of order");
 	ag_upload_build_free(b);
-	ok(!ag_upload_build_new(c, up, 0, 0, &b) &&
+	ok(!ag_upload_build_new(c, up, id, 0, 0, &b) &&
 	   !ag_upload_build_add(b, 2, m2) &&
 	   ag_upload_build_add(b, 3, m2) == -ERANGE,
 	   "and a small part that is not the last");
 	ag_upload_build_free(b);
-	ok(!ag_upload_build_new(c, up, 0, 0, &b) &&
+	ok(!ag_upload_build_new(c, up, id, 0, 0, &b) &&
 	   !ag_upload_build_add(b, 1, m1) && !ag_upload_build_add(b, 2, m2) &&
 	   !ag_upload_build_commit(b, bucket, "big/one", 0, 0, &a, etag) &&
 	   strstr(etag, "-2\"") && a.size == AG_UPLOAD_MIN_PART + 10,
 	   "the object of two parts has the -2 ETag and their bytes");
 	ag_upload_build_free(b);
+	ok(!ag_object_parts(c, &a, &nparts, got_id) && nparts == 2 &&
+	   !strcmp(got_id, id), "it knows its parts and its upload");
+	ok(!ag_object_part(c, &a, 1, &off, &len) && off == 0 &&
+	   len == AG_UPLOAD_MIN_PART &&
+	   !ag_object_part(c, &a, 2, &off, &len) &&
+	   off == AG_UPLOAD_MIN_PART && len == 10 &&
+	   ag_object_part(c, &a, 3, &off, &len) == -ERANGE &&
+	   ag_object_part(c, &a, 0, &off, &len) == -ERANGE,
+	   "and where each part is");
+	ok(ag_write(c, a.ino, 0, "x", 1) == 1 && !ag_getattr(c, a.ino, &a) &&
+	   !ag_object_parts(c, &a, &nparts, got_id) && nparts == 0 &&
+	   !ag_object_part(c, &a, 1, &off, &len) && len == a.size,
+	   "no longer once its data changed: part 1 is all of it");
 	ok(!ag_object_remove(c, bucket, "big/one", 0, NULL), "remove it");
 }
 
@@ -591,7 +606,7 @@ static void test_objects(void)
 	   "removing the marker prunes a");
 
 	ok(!ag_writer_new(s3, 0644, 0, 0, &w) && !ag_writer_write(w, "p", 1) &&
-	   !ag_object_set_parts(w, md5, 3) &&
+	   !ag_object_set_parts(w, md5, 3, NULL, NULL) &&
 	   !ag_object_commit(w, bk.ino, "mp", 0, 0, &f), "a completed upload");
 	ag_writer_free(w);
 	ok(!ag_object_etag(s3, &f, etag) &&
@@ -606,7 +621,7 @@ static void test_objects(void)
 	   !ag_upload_find(s3, id, "bk", "k", &a) &&
 	   ag_upload_find(s3, id, "bk", "other", &a) == -ENOENT,
 	   "an upload is found for its bucket and key only");
-	test_upload_build(s3, &up, bk.ino);
+	test_upload_build(s3, &up, id, bk.ino);
 	ok(!ag_user_add(s3, &u), "an S3 user");
 	ag_cluster_refresh(posix);
 	ok(ag_lookup(posix, AG_ROOT, AG_UPLOADS_DIR, &a) == -ENOENT &&
