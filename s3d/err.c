@@ -93,6 +93,11 @@ static const struct {
 				 "The TagSet does not exist." },
 	[S3_INVALID_PART_NUMBER] = { 416, "InvalidPartNumber",
 				     "The requested partnumber is not satisfiable" },
+	[S3_BAD_REQUEST] = { 400, "BadRequest", "Bad Request" },
+	[S3_CORS_FORBIDDEN] = { 403, "AccessForbidden",
+				"CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec." },
+	[S3_NO_SUCH_CORS] = { 404, "NoSuchCORSConfiguration",
+			      "The CORS configuration does not exist" },
 };
 
 const char *s3_err_code(enum s3_err e)

@@ -47,6 +47,12 @@ static const struct route {
 	R("PUT", BUCKET, "policy", NULL, NULL, s3_put_policy, NONE, NULL),
 	R("DELETE", BUCKET, "policy", NULL, NULL, s3_delete_policy, NONE,
 	  NULL),
+	/* CORS: the handler checks (cors.c); a preflight is anyone's */
+	R("GET", BUCKET, "cors", NULL, NULL, s3_get_cors, NONE, NULL),
+	R("PUT", BUCKET, "cors", NULL, NULL, s3_put_cors, NONE, NULL),
+	R("DELETE", BUCKET, "cors", NULL, NULL, s3_delete_cors, NONE, NULL),
+	R("OPTIONS", BUCKET, NULL, NULL, NULL, s3_cors_preflight, NONE, NULL),
+	R("OPTIONS", OBJECT, NULL, NULL, NULL, s3_cors_preflight, NONE, NULL),
 	/* tags: the handler checks (tagging.c) */
 	R("GET", BUCKET, "tagging", NULL, NULL, s3_get_tagging, NONE, NULL),
 	R("PUT", BUCKET, "tagging", NULL, NULL, s3_put_tagging, NONE, NULL),
@@ -332,13 +338,13 @@ int s3_reply_head(struct s3_req *r, int status, const char *extra,
 		     "Server: AgoraS3\r\n"
 		     "x-amz-request-id: %s\r\n"
 		     "x-amz-id-2: %s\r\n"
-		     "%s%s%s%s\r\n",
+		     "%s%s%s%s%s\r\n",
 		     status, mg_get_response_code_text(r->conn, status), date,
 		     r->request_id, r->request_id, clen,
 		     r->must_close ? "Connection: close\r\n" : "",
 		     /* SlowDown: when to come back */
 		     status == 503 ? "Retry-After: 1\r\n" : "",
-		     extra ? extra : "");
+		     r->cors ? r->cors : "", extra ? extra : "");
 	if (n < 0) {
 		r->head = NULL;
 		r->must_close = 1; /* no answer can be given: hang up */
@@ -575,6 +581,7 @@ void s3_req_free(struct s3_req *r)
 	free(r->raw_path);
 	free(r->bucket);
 	free(r->key);
+	free(r->cors);
 	free(r->head);
 }
 
@@ -759,6 +766,9 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 		s3_error(&r, e, NULL);
 		goto out;
 	}
+	/* a browser reads the answer only with the bucket's CORS headers,
+	 * errors included */
+	s3_cors_prepare(&r);
 	e = s3_auth(&r);
 	if (e) {
 		s3_error(&r, e, NULL);

@@ -246,6 +246,12 @@ int main(int argc, char **argv)
 	 * and delayed ACKs add 40 ms to every small reply */
 	opts[n++] = "tcp_nodelay";
 	opts[n++] = "1";
+	/* civetweb answers CORS preflights itself, allowing everything,
+	 * unless these are empty: each bucket's rules decide (cors.c) */
+	opts[n++] = "access_control_allow_methods";
+	opts[n++] = "";
+	opts[n++] = "access_control_allow_origin";
+	opts[n++] = "";
 	if (*conf.certificate) {
 		opts[n++] = "ssl_certificate";
 		opts[n++] = conf.certificate;

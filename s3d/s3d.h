@@ -72,6 +72,9 @@ enum s3_err {
 	S3_INVALID_TAG,
 	S3_NO_SUCH_TAG_SET,
 	S3_INVALID_PART_NUMBER,
+	S3_BAD_REQUEST,
+	S3_CORS_FORBIDDEN,
+	S3_NO_SUCH_CORS,
 	S3_ERR_COUNT
 };
 
@@ -122,6 +125,7 @@ struct s3_req {
 	const char *mem_body;
 	size_t mem_left;
 	char *head;             /* status and headers not sent yet */
+	char *cors;             /* Access-Control-* lines of every reply */
 	size_t head_len;
 	/* from authentication, for the body reader */
 	char payload_hash[80];  /* x-amz-content-sha256 or UNSIGNED-PAYLOAD */
@@ -425,6 +429,16 @@ int s3_tags_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
 /* How many tags ino has (0 on an error: a header, not an answer). */
 int s3_tags_count(struct s3_req *r, uint64_t ino);
 int s3_get_object_attributes(struct s3_req *r); /* attributes.c */
+
+/* ---- cors.c: cross-origin requests ---- */
+#define S3_CORS_XATTR "agora.cors" /* private, as S3_ACL_XATTR */
+/* For a request with Origin to a bucket whose CORS rules allow it: set
+ * r->cors, the headers every reply to it carries. */
+void s3_cors_prepare(struct s3_req *r);
+int s3_cors_preflight(struct s3_req *r); /* OPTIONS */
+int s3_get_cors(struct s3_req *r);
+int s3_put_cors(struct s3_req *r);
+int s3_delete_cors(struct s3_req *r);
 int s3_get_tagging(struct s3_req *r);
 int s3_put_tagging(struct s3_req *r);
 int s3_delete_tagging(struct s3_req *r);
