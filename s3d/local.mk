@@ -11,6 +11,7 @@ S3D_MODULE_SOURCES = \
 	s3d/xml.c \
 	s3d/sigv4.c \
 	s3d/access.c \
+	s3d/json.c \
 	s3d/policy.c \
 	s3d/body.c \
 	s3d/naming.c \

@@ -38,304 +38,7 @@
 #include "s3d.h"
 
 #define POLICY_MAX (20 << 10) /* AWS's limit for a bucket policy */
-#define JSON_DEPTH 16
 #define ARN_S3 "arn:aws:s3:::"
-
-/* ---- a small JSON reader ---- */
-
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jval {
-	enum jtype t;
-	char *s;             /* J_STR: decoded; J_NUM, J_BOOL: as written */
-	int n;               /* J_ARR: items; J_OBJ: members */
-	struct jval *items;  /* J_ARR: n values; J_OBJ: n keys, n values */
-};
-
-struct jparse {
-	const char *p, *end;
-	int depth;
-};
-
-static void jfree(struct jval *v)
-{
-	int i, count = v->t == J_OBJ ? 2 * v->n : v->n;
-
-	for (i = 0; v->items && i < count; i++)
-		jfree(&v->items[i]);
-	free(v->items);
-	free(v->s);
-	memset(v, 0, sizeof(*v));
-}
-
-static void jspace(struct jparse *j)
-{
-	while (j->p < j->end && strchr(" \t\r\n", *j->p))
-		j->p++;
-}
-
-static void put_utf8(char **o, unsigned cp)
-{
-	char *q = *o;
-
-	if (cp < 0x80) {
-		*q++ = (char)cp;
-	} else if (cp < 0x800) {
-		*q++ = (char)(0xc0 | cp >> 6);
-		*q++ = (char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*q++ = (char)(0xe0 | cp >> 12);
-		*q++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*q++ = (char)(0x80 | (cp & 0x3f));
-	} else {
-		*q++ = (char)(0xf0 | cp >> 18);
-		*q++ = (char)(0x80 | (cp >> 12 & 0x3f));
-		*q++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*q++ = (char)(0x80 | (cp & 0x3f));
-	}
-	*o = q;
-}
-
-static int hex4(const char *p, unsigned *out)
-{
-	unsigned v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		int c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* A string at j->p ('"'): decoded into a new NUL-ended buffer. */
-static int jstring(struct jparse *j, char **out)
-{
-	const char *p = j->p + 1;
-	char *buf, *o;
-
-	buf = malloc((size_t)(j->end - p) + 1);
-	if (!buf)
-		return -ENOMEM;
-	o = buf;
-	while (p < j->end && *p != '"') {
-		unsigned cp, lo;
-
-		if ((unsigned char)*p < 0x20)
-			goto bad;
-		if (*p != '\\') {
-			*o++ = *p++;
-			continue;
-		}
-		if (++p == j->end)
-			goto bad;
-		switch (*p) {
-		case '"': case '\\': case '/': *o++ = *p; break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
-		case 'n': *o++ = '\n'; break;
-		case 'r': *o++ = '\r'; break;
-		case 't': *o++ = '\t'; break;
-		case 'u':
-			if (j->end - p < 5 || hex4(p + 1, &cp) || !cp)
-				goto bad;
-			p += 4;
-			if (cp >= 0xd800 && cp < 0xdc00) {
-				if (j->end - p < 7 || p[1] != '\\' || p[2] != 'u' ||
-				    hex4(p + 3, &lo) || lo < 0xdc00 || lo > 0xdfff)
-					goto bad;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				p += 6;
-			} else if (cp >= 0xdc00 && cp < 0xe000) {
-				goto bad;
-			}
-			put_utf8(&o, cp);
-			break;
-		default:
-			goto bad;
-		}
-		p++;
-	}
-	if (p == j->end)
-		goto bad;
-	*o = 0;
-	j->p = p + 1;
-	*out = buf;
-	return 0;
-bad:
-	free(buf);
-	return -EINVAL;
-}
-
-static int jvalue(struct jparse *j, struct jval *v);
-
-/* Append one more slot (two for an object: key and value). */
-static int jgrow(struct jval *v, int per)
-{
-	struct jval *n = realloc(v->items, (size_t)(v->n + 1) * per *
-					   sizeof(*n));
-
-	if (!n)
-		return -ENOMEM;
-	memset(n + v->n * per, 0, per * sizeof(*n));
-	v->items = n;
-	return 0;
-}
-
-static int jcontainer(struct jparse *j, struct jval *v, char close)
-{
-	int per = close == '}' ? 2 : 1, rc;
-
-	if (++j->depth > JSON_DEPTH)
-		return -EINVAL;
-	j->p++;
-	jspace(j);
-	if (j->p < j->end && *j->p == close) {
-		j->p++;
-		j->depth--;
-		return 0;
-	}
-	for (;;) {
-		struct jval *slot;
-
-		rc = jgrow(v, per);
-		if (rc)
-			return rc;
-		slot = &v->items[v->n * per];
-		v->n++;
-		jspace(j);
-		if (per == 2) {
-			if (j->p == j->end || *j->p != '"')
-				return -EINVAL;
-			slot->t = J_STR;
-			rc = jstring(j, &slot->s);
-			if (rc)
-				return rc;
-			jspace(j);
-			if (j->p == j->end || *j->p++ != ':')
-				return -EINVAL;
-			slot++;
-		}
-		rc = jvalue(j, slot);
-		if (rc)
-			return rc;
-		jspace(j);
-		if (j->p == j->end)
-			return -EINVAL;
-		if (*j->p == close) {
-			j->p++;
-			j->depth--;
-			return 0;
-		}
-		if (*j->p++ != ',')
-			return -EINVAL;
-	}
-}
-
-static int jword(struct jparse *j, struct jval *v, enum jtype t,
-		 const char *accept)
-{
-	size_t n = 0;
-
-	while (j->p + n < j->end && strchr(accept, j->p[n]) && j->p[n])
-		n++;
-	if (!n)
-		return -EINVAL;
-	v->t = t;
-	v->s = strndup(j->p, n);
-	if (!v->s)
-		return -ENOMEM;
-	j->p += n;
-	if (t == J_BOOL && strcmp(v->s, "true") && strcmp(v->s, "false"))
-		return -EINVAL;
-	if (t == J_NULL && strcmp(v->s, "null"))
-		return -EINVAL;
-	return 0;
-}
-
-static int jvalue(struct jparse *j, struct jval *v)
-{
-	jspace(j);
-	if (j->p == j->end)
-		return -EINVAL;
-	switch (*j->p) {
-	case '{':
-		v->t = J_OBJ;
-		return jcontainer(j, v, '}');
-	case '[':
-		v->t = J_ARR;
-		return jcontainer(j, v, ']');
-	case '"':
-		v->t = J_STR;
-		return jstring(j, &v->s);
-	case 't': case 'f':
-		return jword(j, v, J_BOOL, "truefals");
-	case 'n':
-		return jword(j, v, J_NULL, "nul");
-	default:
-		return jword(j, v, J_NUM, "0123456789+-.eE");
-	}
-}
-
-/* Parse the whole of [doc, doc + len): 0, -EINVAL, -ENOMEM. */
-static int jparse(const char *doc, size_t len, struct jval *v)
-{
-	struct jparse j = { doc, doc + len, 0 };
-	int rc;
-
-	memset(v, 0, sizeof(*v));
-	if (memchr(doc, 0, len))
-		return -EINVAL;
-	rc = jvalue(&j, v);
-	jspace(&j);
-	if (!rc && j.p != j.end)
-		rc = -EINVAL;
-	if (rc)
-		jfree(v);
-	return rc;
-}
-
-static const struct jval *jget(const struct jval *o, const char *key)
-{
-	int i;
-
-	if (o->t != J_OBJ)
-		return NULL;
-	for (i = 0; i < o->n; i++)
-		if (!strcmp(o->items[2 * i].s, key))
-			return &o->items[2 * i + 1];
-	return NULL;
-}
-
-/* A string or a list of strings: how many, and the i-th. */
-static int jstrings(const struct jval *v)
-{
-	int i;
-
-	if (v->t == J_STR)
-		return 1;
-	if (v->t != J_ARR || !v->n)
-		return -1;
-	for (i = 0; i < v->n; i++)
-		if (v->items[i].t != J_STR)
-			return -1;
-	return v->n;
-}
-
-static const char *jstr_at(const struct jval *v, int i)
-{
-	return v->t == J_STR ? v->s : v->items[i].s;
-}
 
 /* ---- the subset: checked once, when the policy is put ---- */
 
@@ -405,22 +108,22 @@ static int parse_cidr(const char *s, unsigned char addr[16], int *bits)
 	return 0;
 }
 
-static enum s3_err check_condition(const struct jval *c, const char **detail)
+static enum s3_err check_condition(const struct s3_jval *c, const char **detail)
 {
 	int i, k;
 
-	if (c->t != J_OBJ)
+	if (c->t != S3_J_OBJ)
 		return S3_MALFORMED_POLICY;
 	for (i = 0; i < c->n; i++) {
-		const struct jval *keys = &c->items[2 * i + 1];
+		const struct s3_jval *keys = &c->items[2 * i + 1];
 
-		if (keys->t != J_OBJ)
+		if (keys->t != S3_J_OBJ)
 			return S3_MALFORMED_POLICY;
 		for (k = 0; k < keys->n; k++) {
 			const struct cond_op *op =
 				cond_op(c->items[2 * i].s, keys->items[2 * k].s);
-			const struct jval *vals = &keys->items[2 * k + 1];
-			int n = jstrings(vals), m;
+			const struct s3_jval *vals = &keys->items[2 * k + 1];
+			int n = s3_json_strings(vals), m;
 
 			if (!op) {
 				*detail = "Only IpAddress and NotIpAddress "
@@ -437,7 +140,8 @@ static enum s3_err check_condition(const struct jval *c, const char **detail)
 				unsigned char a[16];
 				int bits;
 
-				if (parse_cidr(jstr_at(vals, m), a, &bits))
+				if (parse_cidr(s3_json_str_at(vals, m), a,
+					       &bits))
 					return S3_MALFORMED_POLICY;
 			}
 		}
@@ -445,19 +149,19 @@ static enum s3_err check_condition(const struct jval *c, const char **detail)
 	return S3_OK;
 }
 
-static enum s3_err check_principal(const struct jval *p)
+static enum s3_err check_principal(const struct s3_jval *p)
 {
 	int i;
 
-	if (p->t == J_STR)
+	if (p->t == S3_J_STR)
 		return strcmp(p->s, "*") ? S3_MALFORMED_POLICY : S3_OK;
-	if (p->t != J_OBJ || !p->n)
+	if (p->t != S3_J_OBJ || !p->n)
 		return S3_MALFORMED_POLICY;
 	for (i = 0; i < p->n; i++) {
 		if (strcmp(p->items[2 * i].s, "AWS") &&
 		    strcmp(p->items[2 * i].s, "CanonicalUser"))
 			return S3_NOT_IMPLEMENTED; /* Service, Federated */
-		if (jstrings(&p->items[2 * i + 1]) < 0)
+		if (s3_json_strings(&p->items[2 * i + 1]) < 0)
 			return S3_MALFORMED_POLICY;
 	}
 	return S3_OK;
@@ -473,14 +177,14 @@ static int in_bucket(const char *res, const char *bucket)
 	       (!res[al + bl] || res[al + bl] == '/');
 }
 
-static enum s3_err check_statement(const struct jval *s, const char *bucket,
+static enum s3_err check_statement(const struct s3_jval *s, const char *bucket,
 				   const char **detail)
 {
-	const struct jval *v;
+	const struct s3_jval *v;
 	size_t k;
 	int i, n;
 
-	if (s->t != J_OBJ)
+	if (s->t != S3_J_OBJ)
 		return S3_MALFORMED_POLICY;
 	for (i = 0; i < s->n; i++) {
 		for (k = 0; k < S3_ARRAY_LEN(stmt_keys); k++)
@@ -492,43 +196,43 @@ static enum s3_err check_statement(const struct jval *s, const char *bucket,
 			return S3_NOT_IMPLEMENTED;
 		}
 	}
-	v = jget(s, "Effect");
-	if (!v || v->t != J_STR ||
+	v = s3_json_get(s, "Effect");
+	if (!v || v->t != S3_J_STR ||
 	    (strcmp(v->s, "Allow") && strcmp(v->s, "Deny")))
 		return S3_MALFORMED_POLICY;
-	v = jget(s, "Principal");
+	v = s3_json_get(s, "Principal");
 	if (!v)
 		return S3_MALFORMED_POLICY;
 	if (check_principal(v))
 		return check_principal(v);
-	v = jget(s, "Action");
-	if (!v || jstrings(v) < 0)
+	v = s3_json_get(s, "Action");
+	if (!v || s3_json_strings(v) < 0)
 		return S3_MALFORMED_POLICY;
-	v = jget(s, "Resource");
-	n = v ? jstrings(v) : -1;
+	v = s3_json_get(s, "Resource");
+	n = v ? s3_json_strings(v) : -1;
 	if (n < 0)
 		return S3_MALFORMED_POLICY;
 	for (i = 0; i < n; i++)
-		if (!in_bucket(jstr_at(v, i), bucket)) {
+		if (!in_bucket(s3_json_str_at(v, i), bucket)) {
 			*detail = "Policy has invalid resource";
 			return S3_MALFORMED_POLICY;
 		}
-	v = jget(s, "Condition");
+	v = s3_json_get(s, "Condition");
 	return v ? check_condition(v, detail) : S3_OK;
 }
 
 /* The statements of a parsed policy: how many, and the i-th. */
-static int statements(const struct jval *doc, const struct jval **list)
+static int statements(const struct s3_jval *doc, const struct s3_jval **list)
 {
-	const struct jval *s = jget(doc, "Statement");
+	const struct s3_jval *s = s3_json_get(doc, "Statement");
 
 	if (!s)
 		return -1;
-	if (s->t == J_OBJ) {
+	if (s->t == S3_J_OBJ) {
 		*list = s;
 		return 1;
 	}
-	if (s->t != J_ARR || !s->n)
+	if (s->t != S3_J_ARR || !s->n)
 		return -1;
 	*list = s->items;
 	return s->n;
@@ -537,17 +241,17 @@ static int statements(const struct jval *doc, const struct jval **list)
 enum s3_err s3_policy_check(const char *doc, size_t len, const char *bucket,
 			    const char **detail)
 {
-	const struct jval *list;
-	struct jval root;
+	const struct s3_jval *list;
+	struct s3_jval root;
 	enum s3_err e = S3_OK;
 	int i, n, rc;
 
 	if (len > POLICY_MAX)
 		return S3_MALFORMED_POLICY;
-	rc = jparse(doc, len, &root);
+	rc = s3_json_parse(doc, len, &root);
 	if (rc)
 		return rc == -ENOMEM ? S3_INTERNAL : S3_MALFORMED_POLICY;
-	n = root.t == J_OBJ ? statements(&root, &list) : -1;
+	n = root.t == S3_J_OBJ ? statements(&root, &list) : -1;
 	if (n < 0)
 		e = S3_MALFORMED_POLICY;
 	for (i = 0; !e && i < root.n; i++)
@@ -557,7 +261,7 @@ enum s3_err s3_policy_check(const char *doc, size_t len, const char *bucket,
 			e = S3_MALFORMED_POLICY;
 	for (i = 0; !e && i < n; i++)
 		e = check_statement(&list[i], bucket, detail);
-	jfree(&root);
+	s3_json_free(&root);
 	return e;
 }
 
@@ -569,18 +273,18 @@ struct context {
 	char resource[S3_KEY_MAX + 128];
 };
 
-static int principal_matches(const struct jval *p, struct s3_req *r)
+static int principal_matches(const struct s3_jval *p, struct s3_req *r)
 {
 	int i, k, n;
 
-	if (p->t == J_STR)
+	if (p->t == S3_J_STR)
 		return 1; /* "*", as checked */
 	for (i = 0; i < p->n; i++) {
-		const struct jval *v = &p->items[2 * i + 1];
+		const struct s3_jval *v = &p->items[2 * i + 1];
 
-		n = jstrings(v);
+		n = s3_json_strings(v);
 		for (k = 0; k < n; k++) {
-			const char *who = jstr_at(v, k), *u;
+			const char *who = s3_json_str_at(v, k), *u;
 
 			if (!strcmp(who, "*"))
 				return 1;
@@ -596,12 +300,13 @@ static int principal_matches(const struct jval *p, struct s3_req *r)
 	return 0;
 }
 
-static int any_matches(const struct jval *v, const char *s, int nocase)
+static int any_matches(const struct s3_jval *v, const char *s, int nocase)
 {
-	int i, n = jstrings(v);
+	int i, n = s3_json_strings(v);
 
 	for (i = 0; i < n; i++)
-		if (!fnmatch(jstr_at(v, i), s, nocase ? FNM_CASEFOLD : 0))
+		if (!fnmatch(s3_json_str_at(v, i), s,
+			     nocase ? FNM_CASEFOLD : 0))
 			return 1;
 	return 0;
 }
@@ -622,21 +327,21 @@ static int ip_matches(const char *cidr, const char *remote)
 /* Whether one operator's key holds: a missing key holds only for the
  * negated operators. */
 static int cond_holds(const struct context *cx, const struct cond_op *op,
-		      const struct jval *vals)
+		      const struct s3_jval *vals)
 {
 	const char *remote = cx->r->ri->remote_addr;
 	const char *prefix = NULL;
-	int i, n = jstrings(vals), any = 0;
+	int i, n = s3_json_strings(vals), any = 0;
 
 	if (!strcmp(op->key, "aws:SecureTransport")) {
 		for (i = 0; i < n; i++)
-			any |= !strcasecmp(jstr_at(vals, i),
+			any |= !strcasecmp(s3_json_str_at(vals, i),
 					   cx->r->ri->is_ssl ? "true" : "false");
 		return any;
 	}
 	if (!strcmp(op->key, "aws:SourceIp")) {
 		for (i = 0; i < n; i++)
-			any |= ip_matches(jstr_at(vals, i), remote);
+			any |= ip_matches(s3_json_str_at(vals, i), remote);
 		return op->negated ? !any : any;
 	}
 	if (!strcmp(cx->action, "s3:ListBucket"))
@@ -647,17 +352,17 @@ static int cond_holds(const struct context *cx, const struct cond_op *op,
 		return op->negated;
 	for (i = 0; i < n; i++)
 		any |= strstr(op->op, "Like")
-			       ? !fnmatch(jstr_at(vals, i), prefix, 0)
-			       : !strcmp(jstr_at(vals, i), prefix);
+			       ? !fnmatch(s3_json_str_at(vals, i), prefix, 0)
+			       : !strcmp(s3_json_str_at(vals, i), prefix);
 	return op->negated ? !any : any;
 }
 
-static int conditions_hold(const struct context *cx, const struct jval *c)
+static int conditions_hold(const struct context *cx, const struct s3_jval *c)
 {
 	int i, k;
 
 	for (i = 0; c && i < c->n; i++) {
-		const struct jval *keys = &c->items[2 * i + 1];
+		const struct s3_jval *keys = &c->items[2 * i + 1];
 
 		for (k = 0; k < keys->n; k++) {
 			const struct cond_op *op =
@@ -670,17 +375,17 @@ static int conditions_hold(const struct context *cx, const struct jval *c)
 	return 1;
 }
 
-static int statement_applies(const struct context *cx, const struct jval *s)
+static int statement_applies(const struct context *cx, const struct s3_jval *s)
 {
-	return principal_matches(jget(s, "Principal"), cx->r) &&
-	       any_matches(jget(s, "Action"), cx->action, 1) &&
-	       any_matches(jget(s, "Resource"), cx->resource, 0) &&
-	       conditions_hold(cx, jget(s, "Condition"));
+	return principal_matches(s3_json_get(s, "Principal"), cx->r) &&
+	       any_matches(s3_json_get(s, "Action"), cx->action, 1) &&
+	       any_matches(s3_json_get(s, "Resource"), cx->resource, 0) &&
+	       conditions_hold(cx, s3_json_get(s, "Condition"));
 }
 
 /* The parsed policy of bucket b: 0, 1 when it has none, or -errno. */
 static int policy_load(struct s3_req *r, const struct ag_attr *b,
-		       struct jval *root)
+		       struct s3_jval *root)
 {
 	char *doc = malloc(POLICY_MAX);
 	ssize_t len;
@@ -689,8 +394,9 @@ static int policy_load(struct s3_req *r, const struct ag_attr *b,
 	if (!doc)
 		return -ENOMEM;
 	len = ag_getxattr(r->c, b->ino, S3_POLICY_XATTR, doc, POLICY_MAX);
-	rc = len == -ENODATA ? 1 : len < 0 ? (int)len
-					    : jparse(doc, (size_t)len, root);
+	rc = len == -ENODATA ? 1
+	     : len < 0 ? (int)len
+			     : s3_json_parse(doc, (size_t)len, root);
 	free(doc);
 	return rc;
 }
@@ -701,8 +407,8 @@ enum s3_verdict s3_policy_decide(struct s3_req *r, const struct ag_attr *b,
 {
 	enum s3_verdict v = S3_POLICY_NONE;
 	struct context cx = { .r = r, .action = action };
-	const struct jval *list;
-	struct jval root;
+	const struct s3_jval *list;
+	struct s3_jval root;
 	int i, n, rc = policy_load(r, b, &root);
 
 	if (rc)
@@ -712,32 +418,33 @@ enum s3_verdict s3_policy_decide(struct s3_req *r, const struct ag_attr *b,
 		 key ? "/" : "", key ? key : "");
 	n = statements(&root, &list);
 	for (i = 0; i < n && v != S3_POLICY_DENY; i++) {
-		const struct jval *eff = jget(&list[i], "Effect");
+		const struct s3_jval *eff = s3_json_get(&list[i], "Effect");
 
 		if (!statement_applies(&cx, &list[i]))
 			continue;
 		v = !strcmp(eff->s, "Deny") ? S3_POLICY_DENY : S3_POLICY_ALLOW;
 	}
-	jfree(&root);
+	s3_json_free(&root);
 	return v;
 }
 
 int s3_policy_writes(struct s3_req *r, const struct ag_attr *b)
 {
-	const struct jval *list;
-	struct jval root;
+	const struct s3_jval *list;
+	struct s3_jval root;
 	int i, n, writes = 0;
 
 	if (policy_load(r, b, &root))
 		return 0;
 	n = statements(&root, &list);
-	for (i = 0; i < n && !writes; i++)
-		writes = !strcmp(jget(&list[i], "Effect")->s, "Allow") &&
-			 (any_matches(jget(&list[i], "Action"), "s3:PutObject",
-				      1) ||
-			  any_matches(jget(&list[i], "Action"),
-				      "s3:DeleteObject", 1));
-	jfree(&root);
+	for (i = 0; i < n && !writes; i++) {
+		const struct s3_jval *action = s3_json_get(&list[i], "Action");
+
+		writes = !strcmp(s3_json_get(&list[i], "Effect")->s, "Allow") &&
+			 (any_matches(action, "s3:PutObject", 1) ||
+			  any_matches(action, "s3:DeleteObject", 1));
+	}
+	s3_json_free(&root);
 	return writes;
 }
 

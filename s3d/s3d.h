@@ -396,6 +396,26 @@ int s3_bucket_mode_follow(struct s3_req *r, const struct ag_attr *b,
 int s3_get_acl(struct s3_req *r);   /* ?acl of a bucket or an object */
 int s3_put_acl(struct s3_req *r);
 
+/* ---- json.c: a small JSON reader ---- */
+enum s3_jtype { S3_J_NULL, S3_J_BOOL, S3_J_NUM, S3_J_STR, S3_J_ARR, S3_J_OBJ };
+struct s3_jval {
+	enum s3_jtype t;
+	char *s;               /* S3_J_STR: decoded; S3_J_NUM, S3_J_BOOL: as
+				* written */
+	int n;                 /* S3_J_ARR: items; S3_J_OBJ: members */
+	struct s3_jval *items; /* S3_J_ARR: n values; S3_J_OBJ: n keys, then
+				* n values, interleaved */
+};
+/* Parse the whole of [doc, doc + len): 0, -EINVAL, -ENOMEM. */
+int s3_json_parse(const char *doc, size_t len, struct s3_jval *v);
+void s3_json_free(struct s3_jval *v);
+/* The value of member key of object o, NULL when absent or no object. */
+const struct s3_jval *s3_json_get(const struct s3_jval *o, const char *key);
+/* A string or a non-empty list of strings: how many (-1: neither), and
+ * the i-th. */
+int s3_json_strings(const struct s3_jval *v);
+const char *s3_json_str_at(const struct s3_jval *v, int i);
+
 /* ---- policy.c: bucket policies ---- */
 #define S3_POLICY_XATTR "agora.policy" /* private, as S3_ACL_XATTR */
 enum s3_verdict { S3_POLICY_NONE, S3_POLICY_ALLOW, S3_POLICY_DENY };
