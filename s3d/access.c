@@ -361,7 +361,7 @@ static enum s3_err grant_group(struct s3_acl *acl, unsigned perm,
 	return S3_INVALID_ARGUMENT;
 }
 
-static enum s3_err canned(const char *name, struct s3_acl *acl)
+enum s3_err s3_acl_canned(const char *name, struct s3_acl *acl)
 {
 	if (!strcmp(name, "private") ||
 	    !strcmp(name, "bucket-owner-full-control") ||
@@ -422,7 +422,7 @@ enum s3_err s3_acl_from_headers(struct s3_req *r, struct s3_acl *acl,
 	acl->n = 0;
 	*given = c != NULL;
 	if (c)
-		e = canned(c, acl);
+		e = s3_acl_canned(c, acl);
 	for (i = 0; !e && i < S3_ARRAY_LEN(perms); i++) {
 		const char *v = s3_header(r, perms[i].header);
 

@@ -98,6 +98,14 @@ static const struct {
 				"CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec." },
 	[S3_NO_SUCH_CORS] = { 404, "NoSuchCORSConfiguration",
 			      "The CORS configuration does not exist" },
+	[S3_MALFORMED_POST] = { 400, "MalformedPOSTRequest",
+				"The body of your POST request is not well-formed multipart/form-data." },
+	[S3_NOT_FORM] = { 412, "PreconditionFailed",
+			  "Bucket POST must be of the enclosure-type multipart/form-data" },
+	[S3_INVALID_POLICY_DOCUMENT] = { 400, "InvalidPolicyDocument",
+					 "The content of the form does not meet the conditions specified in the policy document." },
+	[S3_ENTITY_TOO_LARGE] = { 400, "EntityTooLarge",
+				  "Your proposed upload exceeds the maximum allowed size" },
 };
 
 const char *s3_err_code(enum s3_err e)

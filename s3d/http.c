@@ -77,6 +77,8 @@ static const struct route {
 	/* each key is checked as a DeleteObject (object.c) */
 	R("POST", BUCKET, "delete", NULL, NULL, s3_delete_objects, NONE,
 	  NULL),
+	/* a browser form: the handler checks its policy (post.c) */
+	R("POST", BUCKET, NULL, NULL, NULL, s3_post_object, NONE, NULL),
 	R("POST", OBJECT, "uploads", NULL, NULL, s3_create_upload, WRITE,
 	  "s3:PutObject"),
 	R("POST", OBJECT, "uploadId", NULL, NULL, s3_complete_upload, WRITE,

@@ -136,30 +136,34 @@ static void lower(char *s)
 			*s += 'a' - 'A';
 }
 
+int s3_meta_store_field(struct s3_req *r, struct ag_writer *w, uint64_t ino,
+			const char *field, const char *value)
+{
+	char name[300] = "";
+	int j;
+
+	if (!strncasecmp(field, "x-amz-meta-", 11)) {
+		snprintf(name, sizeof(name), "user.%s", field + 11);
+	} else {
+		for (j = 0; s3_stored_headers[j]; j++)
+			if (!strcasecmp(field, s3_stored_headers[j]))
+				snprintf(name, sizeof(name),
+					 S3_XATTR_PREFIX "%s", field);
+	}
+	if (!name[0])
+		return 0;
+	lower(name);
+	return w ? ag_writer_setxattr(w, name, value, strlen(value))
+		 : ag_setxattr(r->c, ino, name, value, strlen(value), 0);
+}
+
 int s3_meta_store(struct s3_req *r, struct ag_writer *w, uint64_t ino)
 {
-	char name[300];
 	int i, rc;
 
 	for (i = 0; i < r->ri->num_headers; i++) {
-		const struct mg_header *h = &r->ri->http_headers[i];
-		int j;
-
-		name[0] = 0;
-		if (!strncasecmp(h->name, "x-amz-meta-", 11)) {
-			snprintf(name, sizeof(name), "user.%s", h->name + 11);
-		} else {
-			for (j = 0; s3_stored_headers[j]; j++)
-				if (!strcasecmp(h->name, s3_stored_headers[j]))
-					snprintf(name, sizeof(name),
-						 S3_XATTR_PREFIX "%s", h->name);
-		}
-		if (!name[0])
-			continue;
-		lower(name);
-		rc = w ? ag_writer_setxattr(w, name, h->value, strlen(h->value))
-		       : ag_setxattr(r->c, ino, name, h->value,
-				     strlen(h->value), 0);
+		rc = s3_meta_store_field(r, w, ino, r->ri->http_headers[i].name,
+					 r->ri->http_headers[i].value);
 		if (rc)
 			return rc;
 	}

@@ -75,6 +75,10 @@ enum s3_err {
 	S3_BAD_REQUEST,
 	S3_CORS_FORBIDDEN,
 	S3_NO_SUCH_CORS,
+	S3_MALFORMED_POST,
+	S3_NOT_FORM,
+	S3_INVALID_POLICY_DOCUMENT,
+	S3_ENTITY_TOO_LARGE,
 	S3_ERR_COUNT
 };
 
@@ -223,6 +227,13 @@ enum s3_err s3_auth_with(struct s3_req *r,
 			 int (*user_get)(void *arg, const char *access,
 					 struct ag_user *u),
 			 void *arg);
+/* A browser POST form's signature (SigV4): the user of credential
+ * ("AK/YYYYMMDD/region/s3/aws4_request") becomes r's when signature is
+ * the HMAC of the base64 policy with that user's signing key. S3_OK,
+ * S3_AUTH_MALFORMED, S3_INVALID_ACCESS_KEY or S3_SIGNATURE_MISMATCH. */
+enum s3_err s3_auth_post(struct s3_req *r, const char *credential,
+			 const char *amz_date, const char *policy,
+			 const char *signature);
 /* HMAC-SHA256 and SHA-256 helpers for the chunked body reader. */
 void s3_sha256_hex(const void *data, size_t len, char out[65]);
 void s3_hmac(const uint8_t *key, size_t klen, const void *data, size_t len,
@@ -302,6 +313,10 @@ void s3_etag_store(struct s3_req *r, uint64_t bucket, const char *key);
  * the request: in the writer's publishing transaction when w, else on
  * ino. */
 int s3_meta_store(struct s3_req *r, struct ag_writer *w, uint64_t ino);
+/* The same for one header or form field (0, storing nothing, when it is
+ * none of the stored ones). */
+int s3_meta_store_field(struct s3_req *r, struct ag_writer *w, uint64_t ino,
+			const char *field, const char *value);
 /* Copy every metadata xattr of src into the writer's element (not its
  * ACL: a copy has the one its request asks for). */
 int s3_meta_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
@@ -373,6 +388,9 @@ enum s3_err s3_bucket_owner_or_policy(struct s3_req *r,
 enum s3_err s3_may_write_key(struct s3_req *r, const struct ag_attr *bucket,
 			     const char *key, const char *action);
 int s3_acl_load(struct s3_req *r, uint64_t ino, struct s3_acl *acl);
+/* The grants of a canned ACL ("public-read", ...) added to acl;
+ * InvalidArgument for a name there is not. */
+enum s3_err s3_acl_canned(const char *name, struct s3_acl *acl);
 /* The ACL x-amz-acl or x-amz-grant-* ask for (*given: some header did). */
 enum s3_err s3_acl_from_headers(struct s3_req *r, struct s3_acl *acl,
 				int *given);
@@ -449,6 +467,7 @@ int s3_tags_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
 /* How many tags ino has (0 on an error: a header, not an answer). */
 int s3_tags_count(struct s3_req *r, uint64_t ino);
 int s3_get_object_attributes(struct s3_req *r); /* attributes.c */
+int s3_post_object(struct s3_req *r);           /* post.c */
 
 /* ---- cors.c: cross-origin requests ---- */
 #define S3_CORS_XATTR "agora.cors" /* private, as S3_ACL_XATTR */

@@ -368,6 +368,32 @@ static int cluster_user(void *arg, const char *access, struct ag_user *u)
 	return ag_user_get(arg, access, u);
 }
 
+enum s3_err s3_auth_post(struct s3_req *r, const char *credential,
+			 const char *amz_date, const char *policy,
+			 const char *signature)
+{
+	struct auth a = { 0 };
+	uint8_t key[32], mac[32];
+	char sig[65];
+
+	if (parse_credential(&a, credential, strlen(credential)) ||
+	    strcmp(a.service, "s3") || strlen(amz_date) != 16 ||
+	    strncmp(amz_date, a.date, 8))
+		return S3_AUTH_MALFORMED;
+	if (ag_user_get(r->c, a.access, &r->user))
+		return S3_INVALID_ACCESS_KEY;
+	signing_key(r->user.secret, &a, key);
+	s3_hmac(key, 32, policy, strlen(policy), mac);
+	s3_hex(mac, 32, sig);
+	if (strlen(signature) != 64 || CRYPTO_memcmp(sig, signature, 64)) {
+		memset(&r->user, 0, sizeof(r->user));
+		r->user.uid = r->user.gid = S3_NOBODY;
+		return S3_SIGNATURE_MISMATCH;
+	}
+	r->anonymous = 0;
+	return S3_OK;
+}
+
 enum s3_err s3_auth(struct s3_req *r)
 {
 	return s3_auth_with(r, cluster_user, r->c);
