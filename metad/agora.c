@@ -878,6 +878,41 @@ static int cmd_clean(struct ag_cluster *c, const char *cfg, int argc,
 	return clean_once(c, &o, "clean");
 }
 
+/* Apply the buckets' lifecycle rules (lifecycle.c): once, or with
+ * --watch every [lifecycle] interval seconds until killed (a run killed
+ * at any moment removes only what a rule expires). A day is [lifecycle]
+ * day seconds long. */
+static int cmd_lifecycle(struct ag_cluster *c, const char *cfg, int argc,
+			 char **argv)
+{
+	struct ag_lifecycle_report r;
+	struct ag_config *conf;
+	int rc = ag_config_load(cfg, &conf);
+
+	(void)argc;
+	(void)argv;
+	if (rc)
+		return fail("lifecycle", rc);
+	do {
+		rc = ag_lifecycle_run(c, conf->lifecycle_day, &r);
+		if (rc < 0)
+			fprintf(stderr, "agora: lifecycle: %s\n",
+				ag_strerror(rc));
+		else if (!opt_watch || opt_verbose || r.expired || r.aborted)
+			printf("lifecycle: %llu buckets with rules, %llu "
+			       "objects looked at, %llu expired, %llu uploads "
+			       "aborted\n", (unsigned long long)r.buckets,
+			       (unsigned long long)r.objects,
+			       (unsigned long long)r.expired,
+			       (unsigned long long)r.aborted);
+		fflush(stdout);
+		if (opt_watch)
+			sleep((unsigned)AG_MAX(conf->lifecycle_interval, 1));
+	} while (opt_watch);
+	ag_config_free(conf);
+	return rc < 0 ? 2 : 0;
+}
+
 /* Similarity reduction of what is stored already: the cleaner moves the
  * chunks never through its similarity stage, which makes deltas of them
  * or indexes them for later ones (clean.c). */
@@ -998,6 +1033,7 @@ static const struct cmd cmds[] = {
 	{ "clean", "clean [--rate MB/s] [--destage-only] [--watch] [-v]", 0, 0,
 	  2, cmd_clean },
 	{ "reduce", "reduce [--rate MB/s] [-v]", 0, 0, 2, cmd_reduce },
+	{ "lifecycle", "lifecycle [--watch] [-v]", 0, 0, 2, cmd_lifecycle },
 	{ "user", "user add NAME [--uid N --gid N] [--key ACCESS --secret "
 	  "SECRET] | list | remove NAME", 1, 2, 2, cmd_user },
 	{ "events", AGORA_EVENTS_USAGE, 0, 0, 2, agora_cmd_events },

@@ -106,6 +106,8 @@ static const struct {
 					 "The content of the form does not meet the conditions specified in the policy document." },
 	[S3_ENTITY_TOO_LARGE] = { 400, "EntityTooLarge",
 				  "Your proposed upload exceeds the maximum allowed size" },
+	[S3_NO_SUCH_LIFECYCLE] = { 404, "NoSuchLifecycleConfiguration",
+				   "The lifecycle configuration does not exist" },
 };
 
 const char *s3_err_code(enum s3_err e)

@@ -47,6 +47,11 @@ static const struct route {
 	R("PUT", BUCKET, "policy", NULL, NULL, s3_put_policy, NONE, NULL),
 	R("DELETE", BUCKET, "policy", NULL, NULL, s3_delete_policy, NONE,
 	  NULL),
+	/* lifecycle: the handler checks (lifecycle.c) */
+	R("GET", BUCKET, "lifecycle", NULL, NULL, s3_get_lifecycle, NONE, NULL),
+	R("PUT", BUCKET, "lifecycle", NULL, NULL, s3_put_lifecycle, NONE, NULL),
+	R("DELETE", BUCKET, "lifecycle", NULL, NULL, s3_delete_lifecycle, NONE,
+	  NULL),
 	/* CORS: the handler checks (cors.c); a preflight is anyone's */
 	R("GET", BUCKET, "cors", NULL, NULL, s3_get_cors, NONE, NULL),
 	R("PUT", BUCKET, "cors", NULL, NULL, s3_put_cors, NONE, NULL),

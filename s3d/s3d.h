@@ -79,6 +79,7 @@ enum s3_err {
 	S3_NOT_FORM,
 	S3_INVALID_POLICY_DOCUMENT,
 	S3_ENTITY_TOO_LARGE,
+	S3_NO_SUCH_LIFECYCLE,
 	S3_ERR_COUNT
 };
 
@@ -454,7 +455,7 @@ int s3_put_policy(struct s3_req *r);
 int s3_delete_policy(struct s3_req *r);
 
 /* ---- tagging.c: tags of objects and buckets ---- */
-#define S3_TAGS_XATTR "agora.tags" /* private, as S3_ACL_XATTR */
+#define S3_TAGS_XATTR AG_XATTR_TAGS /* private, as S3_ACL_XATTR */
 /* The tag set x-amz-tagging asks for, checked and encoded (*set
  * malloc'd, NULL without the header), or the error to answer with. */
 enum s3_err s3_tags_header(struct s3_req *r, char **set,
@@ -464,10 +465,23 @@ enum s3_err s3_tags_header(struct s3_req *r, char **set,
 int s3_tags_store(struct s3_req *r, struct ag_writer *w, uint64_t ino,
 		  const char *set);
 int s3_tags_copy(struct s3_req *r, uint64_t src, struct ag_writer *w);
+/* One <Tag> (its inner bytes) checked and added to the set being built
+ * in out (a string: zeroed, not s3_xml_init), *n tags so far, at most
+ * max. */
+enum s3_err s3_tag_from_xml(const char *tag, size_t tagl, struct s3_xml *out,
+			    int *n, int max, const char **detail);
+/* The next tag of an encoded set at *p, decoded: 0, 1 at its end, -1
+ * malformed. */
+#define S3_TAG_BYTES 1024 /* a decoded key or value: 256 units are <= 768 */
+int s3_tags_next(const char **p, char key[S3_TAG_BYTES],
+		 char value[S3_TAG_BYTES]);
 /* How many tags ino has (0 on an error: a header, not an answer). */
 int s3_tags_count(struct s3_req *r, uint64_t ino);
 int s3_get_object_attributes(struct s3_req *r); /* attributes.c */
 int s3_post_object(struct s3_req *r);           /* post.c */
+int s3_get_lifecycle(struct s3_req *r);         /* lifecycle.c */
+int s3_put_lifecycle(struct s3_req *r);
+int s3_delete_lifecycle(struct s3_req *r);
 
 /* ---- cors.c: cross-origin requests ---- */
 #define S3_CORS_XATTR "agora.cors" /* private, as S3_ACL_XATTR */

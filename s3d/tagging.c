@@ -28,7 +28,7 @@
 #define BUCKET_TAGS_MAX 50
 #define KEY_UNITS 128
 #define VALUE_UNITS 256
-#define TAG_BYTES 1024 /* a decoded key or value: 256 units are <= 768 */
+#define TAG_BYTES S3_TAG_BYTES
 #define S3_NS "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
 
 /* Length in UTF-16 units of a UTF-8 string: 2 for a 4-byte sequence. */
@@ -195,12 +195,33 @@ static enum s3_err tags_from_header(const char *h, struct s3_xml *out,
 	return e;
 }
 
+enum s3_err s3_tag_from_xml(const char *tag, size_t tagl, struct s3_xml *out,
+			    int *n, int max, const char **detail)
+{
+	char key[TAG_BYTES], value[TAG_BYTES];
+	const char *q = tag, *kv, *vv;
+	size_t kvl, vvl;
+
+	if (s3_xml_next(&q, tag + tagl, "Key", &kv, &kvl) ||
+	    (q = tag, s3_xml_next(&q, tag + tagl, "Value", &vv, &vvl)) ||
+	    s3_xml_unescape(kv, kvl, key, sizeof(key)) < 0 ||
+	    s3_xml_unescape(vv, vvl, value, sizeof(value)) < 0)
+		return S3_MALFORMED_XML;
+	return tag_add(out, n, max, key, strlen(key), value, strlen(value),
+		       detail);
+}
+
+int s3_tags_next(const char **p, char key[S3_TAG_BYTES],
+		 char value[S3_TAG_BYTES])
+{
+	return tags_next(p, key, value);
+}
+
 /* The set of a <Tagging> request body. */
 static enum s3_err tags_from_xml(const char *body, size_t len, int max,
 				 struct s3_xml *out, const char **detail)
 {
 	const char *p = body, *end = body + len, *v, *set, *tag;
-	char key[TAG_BYTES], value[TAG_BYTES];
 	size_t vl, setl, tagl;
 	enum s3_err e = S3_OK;
 	int n = 0, found;
@@ -210,18 +231,8 @@ static enum s3_err tags_from_xml(const char *body, size_t len, int max,
 		return S3_MALFORMED_XML;
 	p = set;
 	while (!e && !(found = s3_xml_next(&p, set + setl, "Tag", &tag,
-					   &tagl))) {
-		const char *q = tag, *kv, *vv;
-		size_t kvl, vvl;
-
-		if (s3_xml_next(&q, tag + tagl, "Key", &kv, &kvl) ||
-		    (q = tag, s3_xml_next(&q, tag + tagl, "Value", &vv, &vvl)) ||
-		    s3_xml_unescape(kv, kvl, key, sizeof(key)) < 0 ||
-		    s3_xml_unescape(vv, vvl, value, sizeof(value)) < 0)
-			return S3_MALFORMED_XML;
-		e = tag_add(out, &n, max, key, strlen(key), value,
-			    strlen(value), detail);
-	}
+					   &tagl)))
+		e = s3_tag_from_xml(tag, tagl, out, &n, max, detail);
 	if (!e && found < 0)
 		e = S3_MALFORMED_XML;
 	return e;

@@ -65,6 +65,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_parts.py \
 	test/integ/s3_cors.py \
 	test/integ/s3_post.py \
+	test/integ/s3_lifecycle.py \
 	test/integ/s3_clients.sh \
 	test/integ/s3_cross.sh \
 	test/integ/s3_auth.sh \

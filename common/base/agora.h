@@ -559,6 +559,46 @@ int ag_object_part(struct ag_cluster *c, const struct ag_attr *a,
 #define AG_XATTR_PARTS "agora.s3.parts"
 #define AG_XATTR_CHECKSUM_PREFIX "agora.s3.checksum-"
 
+/* ---- S3 lifecycle (lifecycle.c) ----
+ *
+ * A bucket's lifecycle rules, kept by the core in its directory's private
+ * xattr AG_XATTR_LIFECYCLE, and the run that applies them. An object's
+ * tags are the xattr AG_XATTR_TAGS ("k=v&k=v", the gateway's encoding;
+ * a rule's tags are parts of that same form). */
+#define AG_XATTR_LIFECYCLE "agora.lifecycle"
+#define AG_XATTR_TAGS "agora.tags"
+struct ag_lifecycle_rule {
+	char id[256];
+	int enabled;
+	char prefix[1025];   /* of the keys it applies to ("": all) */
+	char *tags;          /* parts every object's tag set must hold */
+	int expire_days;     /* objects expire this many days after their
+			      * mtime; 0: not by age */
+	int64_t expire_date; /* or once this time (s since 1970) passed */
+	int abort_days;      /* uploads are dropped this many days after
+			      * they began; 0: never */
+};
+int ag_lifecycle_get(struct ag_cluster *c, uint64_t bucket,
+		     struct ag_lifecycle_rule **rules, int *n);
+/* n rules replace the bucket's (none: no rules); tags may be NULL. */
+int ag_lifecycle_set(struct ag_cluster *c, uint64_t bucket,
+		     const struct ag_lifecycle_rule *rules, int n);
+void ag_lifecycle_free(struct ag_lifecycle_rule *rules, int n);
+/* The codec of the xattr, for the tests. */
+int ag_lifecycle_encode(const struct ag_lifecycle_rule *rules, int n,
+			char **out, size_t *len);
+int ag_lifecycle_decode(const char *buf, size_t len,
+			struct ag_lifecycle_rule **rules, int *n);
+struct ag_lifecycle_report {
+	uint64_t buckets;  /* with rules */
+	uint64_t objects;  /* looked at */
+	uint64_t expired;  /* removed */
+	uint64_t aborted;  /* uploads dropped */
+};
+/* Apply every bucket's rules now, a day being day_seconds long. */
+int ag_lifecycle_run(struct ag_cluster *c, int64_t day_seconds,
+		     struct ag_lifecycle_report *report);
+
 /* ---- S3 multipart uploads (uploads.c) ----
  *
  * Where an upload and its parts live, decided by the core; they are

@@ -47,6 +47,8 @@ static const struct key_desc keys[] = {
 	{ "clean", "rate", K_INT, F(clean_rate) },
 	{ "scrub", "rate", K_INT, F(scrub_rate) },
 	{ "scrub", "interval", K_INT, F(scrub_interval) },
+	{ "lifecycle", "interval", K_INT, F(lifecycle_interval) },
+	{ "lifecycle", "day", K_INT, F(lifecycle_day) },
 	{ "events", "keep", K_INT, F(events_keep) },
 };
 #undef F
@@ -139,6 +141,8 @@ static void set_defaults(struct ag_config *c)
 	c->clean_rate = 0;
 	c->scrub_rate = 50;
 	c->scrub_interval = 86400;
+	c->lifecycle_interval = 3600;
+	c->lifecycle_day = 86400;
 }
 
 int ag_config_walk(const char *file,

@@ -42,6 +42,9 @@ struct ag_config {
 	int clean_rate;         /* MB/s a cleaning copies at most (0: any) */
 	int scrub_rate;         /* MB/s a background scrub reads at most */
 	int scrub_interval;     /* seconds from one background scrub to the next */
+	/* [lifecycle]: agora lifecycle --watch */
+	int lifecycle_interval; /* seconds between two runs */
+	int lifecycle_day;      /* seconds a lifecycle rule's day lasts */
 	/* [events] */
 	int events_keep;        /* events the log keeps past every trigger's
 				 * cursor (0: the default, 100000) */

@@ -13,4 +13,4 @@ common_libagora_a_SOURCES += \
 	common/client/scrub.c common/client/scrub.h \
 	common/client/rebuild.c common/client/clean.c common/client/usage.c \
 	common/client/events.c common/client/events.h common/client/trigger.c \
-	common/client/catalog.c
+	common/client/catalog.c common/client/lifecycle.c

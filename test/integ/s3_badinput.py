@@ -274,7 +274,7 @@ for path in ("/bad?versioning", "/nosuchbucket?versioning"):
     expect(r, 501, "NotImplemented")
 if "nosuchbucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
     fail("PUT ?versioning created a bucket")
-bucket_sub = ("lifecycle", "encryption", "object-lock",
+bucket_sub = ("encryption", "object-lock",
               "website", "logging", "notification", "replication", "accelerate",
               "requestPayment", "ownershipControls", "publicAccessBlock", "intelligent-tiering",
               "analytics", "metrics", "inventory", "policyStatus", "versioning")
