@@ -85,6 +85,10 @@ void gw_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (!rc)
 		rc = ag_file_getattr(c, ino, &a); /* with buffered writes */
+	/* an object encrypted over S3: its bytes are ciphertext here, and
+	 * a write would break it */
+	if (!rc && S_ISREG(a.mode) && !ag_sse_get(c, ino, NULL))
+		rc = -EACCES;
 	if (!rc)
 		rc = open_file(req, &a, fi);
 	/* the name the kernel looked up now names another inode (replaced

@@ -439,6 +439,8 @@ static int cmd_get(struct ag_cluster *c, const char *cfg, int argc,
 		return fail(path, rc);
 	if (S_ISDIR(a.mode))
 		return fail(path, -EISDIR);
+	if (!ag_sse_get(c, a.ino, NULL)) /* only S3 has its key */
+		return fail(path, -EACCES);
 	fd = strcmp(local, "-") ? open(local, O_WRONLY | O_CREAT | O_TRUNC |
 					      O_CLOEXEC, 0644)
 				: STDOUT_FILENO;

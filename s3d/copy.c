@@ -45,6 +45,8 @@ enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
 		return e;
 	if (S_ISDIR(a->mode))
 		return S3_NO_SUCH_KEY;
+	if (!ag_sse_get(r->c, a->ino, NULL)) /* its bytes need its key */
+		return S3_NOT_IMPLEMENTED;
 	return s3_copy_range(range, a->size, off, len);
 }
 

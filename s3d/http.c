@@ -138,26 +138,28 @@ static const char *const subresources[] = {
 static const struct refused {
 	const char *name;
 	const char *ok[3];  /* values meaning what we do, case-insensitive */
+	int sse;            /* served by PutObject, GetObject, HeadObject */
 } refused_headers[] = {
-	{ "x-amz-server-side-encryption", { NULL } },
-	{ "x-amz-server-side-encryption-aws-kms-key-id", { NULL } },
-	{ "x-amz-server-side-encryption-bucket-key-enabled", { "false" } },
-	{ "x-amz-server-side-encryption-context", { NULL } },
-	{ "x-amz-server-side-encryption-customer-algorithm", { NULL } },
-	{ "x-amz-server-side-encryption-customer-key", { NULL } },
-	{ "x-amz-server-side-encryption-customer-key-MD5", { NULL } },
+	{ "x-amz-server-side-encryption", { NULL }, 1 },
+	{ "x-amz-server-side-encryption-aws-kms-key-id", { NULL }, 0 },
+	{ "x-amz-server-side-encryption-bucket-key-enabled", { "false" }, 0 },
+	{ "x-amz-server-side-encryption-context", { NULL }, 0 },
+	{ "x-amz-server-side-encryption-customer-algorithm", { NULL }, 1 },
+	{ "x-amz-server-side-encryption-customer-key", { NULL }, 1 },
+	{ "x-amz-server-side-encryption-customer-key-MD5", { NULL }, 1 },
 	{ "x-amz-copy-source-server-side-encryption-customer-algorithm",
-	  { NULL } },
-	{ "x-amz-copy-source-server-side-encryption-customer-key", { NULL } },
+	  { NULL }, 0 },
+	{ "x-amz-copy-source-server-side-encryption-customer-key", { NULL },
+	  0 },
 	{ "x-amz-copy-source-server-side-encryption-customer-key-MD5",
-	  { NULL } },
-	{ "x-amz-object-lock-mode", { NULL } },
-	{ "x-amz-object-lock-retain-until-date", { NULL } },
-	{ "x-amz-object-lock-legal-hold", { "OFF" } },
-	{ "x-amz-bucket-object-lock-enabled", { "false" } },
-	{ "x-amz-object-ownership", { "BucketOwnerEnforced" } },
-	{ "x-amz-storage-class", { "STANDARD" } },
-	{ "x-amz-write-offset-bytes", { NULL } },
+	  { NULL }, 0 },
+	{ "x-amz-object-lock-mode", { NULL }, 0 },
+	{ "x-amz-object-lock-retain-until-date", { NULL }, 0 },
+	{ "x-amz-object-lock-legal-hold", { "OFF" }, 0 },
+	{ "x-amz-bucket-object-lock-enabled", { "false" }, 0 },
+	{ "x-amz-object-ownership", { "BucketOwnerEnforced" }, 0 },
+	{ "x-amz-storage-class", { "STANDARD" }, 0 },
+	{ "x-amz-write-offset-bytes", { NULL }, 0 },
 };
 
 /* As mg_get_header (the first field of that name, in any case), read
@@ -649,9 +651,13 @@ static const struct route *find_route(struct s3_req *r, enum s3_err *e)
 	return NULL;
 }
 
-/* A header asking for what the gateway does not do: its name, or NULL. */
-static const char *refused_header(struct s3_req *r)
+/* A header asking for what route rt does not do: its name, or NULL.
+ * Encryption is served by a plain PUT (not a copy) and by reads (sse.c). */
+static const char *refused_header(struct s3_req *r, const struct route *rt)
 {
+	int sse_served = rt->run == s3_get_object ||
+			 (rt->run == s3_put_object &&
+			  !s3_header(r, "x-amz-copy-source"));
 	size_t i, j;
 
 	for (i = 0; i < S3_ARRAY_LEN(refused_headers); i++) {
@@ -659,7 +665,7 @@ static const char *refused_header(struct s3_req *r)
 		const char *v = s3_header(r, h->name);
 		int ok = 0;
 
-		if (!v)
+		if (!v || (h->sse && sse_served))
 			continue;
 		for (j = 0; j < S3_ARRAY_LEN(h->ok) && h->ok[j]; j++)
 			ok |= !strcasecmp(v, h->ok[j]);
@@ -786,7 +792,7 @@ int s3_http_handle(struct mg_connection *conn, void *arg)
 		s3_error(&r, e, NULL);
 		goto out;
 	}
-	if ((h = refused_header(&r))) {
+	if ((h = refused_header(&r, rt))) {
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "The header %s (with this value) "

@@ -9,10 +9,12 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "s3d.h"
@@ -89,6 +91,7 @@ static int set_key(struct s3_conf *s, const char *key, char *val)
 	STR(region)
 	STR(pidfile)
 	STR(log)
+	STR(sse_key_file)
 #undef STR
 	if (!strcmp(key, "threads")) {
 		s->threads = atoi(val);
@@ -118,6 +121,49 @@ static int s3_key(void *arg, const char *section, const char *key, char *val,
 	return set_key(arg, key, val) ? lineno : 0;
 }
 
+/* The SSE-S3 key: 64 hex digits (a newline may follow) in a file that
+ * only its owner may read. */
+static int load_cluster_key(struct s3_conf *s)
+{
+	const char *f = s->sse_key_file;
+	char buf[80];
+	struct stat st;
+	FILE *fp = fopen(f, "r");
+	size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
+	int i, ok = fp && !fstat(fileno(fp), &st);
+
+	if (fp)
+		fclose(fp);
+	if (!ok) {
+		fprintf(stderr, "agora-s3d: sse_key_file %s: %s\n", f,
+			strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		fprintf(stderr, "agora-s3d: sse_key_file %s: readable by "
+			"others (chmod 600 it)\n", f);
+		return -1;
+	}
+	buf[n] = 0;
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = 0;
+	for (i = 0; i < 32 && n == 64; i++) {
+		unsigned v;
+
+		if (sscanf(buf + 2 * i, "%2x", &v) != 1)
+			break;
+		s->cluster_key[i] = (uint8_t)v;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (i != 32) {
+		fprintf(stderr, "agora-s3d: sse_key_file %s: not 64 hex "
+			"digits\n", f);
+		return -1;
+	}
+	s->has_cluster_key = 1;
+	return 0;
+}
+
 static int load_conf(const char *file, struct s3_conf *s)
 {
 	int rc;
@@ -142,7 +188,7 @@ static int load_conf(const char *file, struct s3_conf *s)
 		return -1;
 	if (!*s->listen)
 		snprintf(s->listen, sizeof(s->listen), "127.0.0.1:9000");
-	return 0;
+	return *s->sse_key_file ? load_cluster_key(s) : 0;
 }
 
 static void usage(FILE *f)

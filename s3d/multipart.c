@@ -113,7 +113,7 @@ int s3_upload_part(struct s3_req *r)
 			s3_body_close(&b);
 			return s3_error(r, e, NULL);
 		}
-		rc = s3_put_stream(r, &b, &w, &e);
+		rc = s3_put_stream(r, &b, NULL, &w, &e);
 		s3_body_close(&b);
 	}
 	if (!rc)

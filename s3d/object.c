@@ -63,10 +63,23 @@ static void *pump_main(void *arg)
 	return NULL;
 }
 
-int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
+/* The bytes the body will give: what SSE sizes its blocks by. */
+static uint64_t body_size(struct s3_req *r)
+{
+	const char *d = s3_header(r, "x-amz-decoded-content-length");
+
+	if (d)
+		return strtoull(d, NULL, 10);
+	return r->ri->content_length > 0 ? (uint64_t)r->ri->content_length
+					 : 0;
+}
+
+int s3_put_stream(struct s3_req *r, struct s3_body *b,
+		  const struct s3_sse *sse, struct ag_writer **wp,
 		  enum s3_err *e)
 {
 	struct pump p = { .b = b };
+	struct ag_crypt_writer *cw = NULL;
 	struct ag_writer *w = NULL;
 	pthread_t thr;
 	int i = 0, rc, last = 0;
@@ -79,6 +92,9 @@ int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.cond, NULL);
 	rc = ag_writer_new(r->c, 0644, r->user.uid, r->user.gid, &w);
+	if (!rc && sse && sse->kind)
+		rc = ag_crypt_writer_new(w, sse->kind, sse->key, body_size(r),
+					 &cw);
 	if (!rc && pthread_create(&thr, NULL, pump_main, &p))
 		rc = -EAGAIN;
 	if (rc)
@@ -99,7 +115,8 @@ int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
 		/* a short buffer is the last one: the reader met the end */
 		last = n < PUMP_SIZE;
 		if (n)
-			rc = ag_writer_write(w, p.buf[i], n);
+			rc = cw ? ag_crypt_write(cw, p.buf[i], n)
+				: ag_writer_write(w, p.buf[i], n);
 		pthread_mutex_lock(&p.lock);
 		p.full[i] = 0;
 		pthread_cond_broadcast(&p.cond);
@@ -111,7 +128,10 @@ int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
 	pthread_cond_broadcast(&p.cond);
 	pthread_mutex_unlock(&p.lock);
 	pthread_join(thr, NULL);
+	if (!rc && cw)
+		rc = ag_crypt_writer_finish(cw);
 out:
+	ag_crypt_writer_free(cw);
 	pthread_cond_destroy(&p.cond);
 	pthread_mutex_destroy(&p.lock);
 	free(p.buf[0]);
@@ -124,9 +144,11 @@ out:
 }
 
 static int reply_etag(struct s3_req *r, const uint8_t md5[16],
-		      const struct s3_body *b)
+		      const struct s3_body *b, const struct s3_sse *sse)
 {
-	char hdr[512], hex[33];
+	char hdr[1024], hex[33];
+	uint8_t key_md5[16];
+	unsigned ml = 16;
 	int n;
 
 	s3_hex(md5, 16, hex);
@@ -134,6 +156,10 @@ static int reply_etag(struct s3_req *r, const uint8_t md5[16],
 	if (b->sum != S3_SUM_NONE)
 		snprintf(hdr + n, sizeof(hdr) - n, "x-amz-checksum-%s: %s\r\n",
 			 b->sum_name, b->sum_b64);
+	if (sse->kind) {
+		EVP_Digest(sse->key, 32, key_md5, &ml, EVP_md5(), NULL);
+		s3_sse_headers(sse->kind, key_md5, hdr, sizeof(hdr));
+	}
 	return s3_reply_head(r, 200, hdr, 0);
 }
 
@@ -162,6 +188,7 @@ int s3_put_object(struct s3_req *r)
 	struct ag_attr bucket, a;
 	struct ag_writer *w = NULL;
 	struct s3_body b;
+	struct s3_sse sse;
 	uint8_t md5[16];
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	const char *detail = NULL;
@@ -172,6 +199,8 @@ int s3_put_object(struct s3_req *r)
 		e = s3_key_check(r->key);
 	if (!e)
 		e = s3_write_condition(r, &cond, md5);
+	if (!e)
+		e = s3_sse_request(r, &sse, &detail);
 	if (!e)
 		e = s3_tags_header(r, &tags, &detail);
 	if (e)
@@ -189,7 +218,7 @@ int s3_put_object(struct s3_req *r)
 		s3_body_close(&b);
 		return s3_error(r, e, NULL);
 	}
-	rc = s3_put_stream(r, &b, &w, &e);
+	rc = s3_put_stream(r, &b, &sse, &w, &e);
 	if (!rc)
 		rc = s3_meta_store(r, w, 0);
 	if (!rc)
@@ -220,7 +249,8 @@ int s3_put_object(struct s3_req *r)
 		return s3_error(r, e, NULL);
 	}
 	/* the writer stored the MD5 of what it was given as the ETag */
-	rc = reply_etag(r, a.etag, &b);
+	rc = reply_etag(r, a.etag, &b, &sse);
+	OPENSSL_cleanse(&sse, sizeof(sse));
 	s3_body_close(&b);
 	return rc;
 }
@@ -493,8 +523,11 @@ static void object_headers(struct s3_req *r, const struct ag_attr *a,
 		add_header(hdr, size, "Content-Type", "binary/octet-stream", 19);
 }
 
-static int send_data(struct s3_req *r, uint64_t ino, uint64_t off,
-		     uint64_t len)
+/* Send bytes [off, off + len) of a, decrypted with key when es (the
+ * object is encrypted). */
+static int send_data(struct s3_req *r, const struct ag_attr *a, uint64_t off,
+		     uint64_t len, const struct ag_sse *es,
+		     const uint8_t *key)
 {
 	/* a small object needs a small buffer: a 4 MiB one per GET is an
 	 * mmap and a munmap each time */
@@ -503,8 +536,9 @@ static int send_data(struct s3_req *r, uint64_t ino, uint64_t off,
 	if (!buf)
 		return -ENOMEM;
 	while (len) {
-		ssize_t n = ag_read(r->c, ino, off,
-				    buf, len < 4 * IO_SIZE ? len : 4 * IO_SIZE);
+		size_t want = len < 4 * IO_SIZE ? len : 4 * IO_SIZE;
+		ssize_t n = es ? ag_crypt_read(r->c, a, es, key, off, buf, want)
+			       : ag_read(r->c, a->ino, off, buf, want);
 
 		if (n <= 0) {
 			free(buf);
@@ -557,13 +591,55 @@ static enum s3_err part_range(struct s3_req *r, const struct ag_attr *a,
 	return S3_OK;
 }
 
+/* The key that reads a (*key NULL when it is not encrypted: es->kind
+ * 0), from what the request gives. */
+static enum s3_err read_key(struct s3_req *r, const struct ag_attr *a,
+			    struct ag_sse *es, struct s3_sse *given,
+			    const uint8_t **key, const char **detail)
+{
+	enum s3_err e = s3_sse_request(r, given, detail);
+	int rc;
+
+	*key = NULL;
+	memset(es, 0, sizeof(*es));
+	if (e)
+		return e;
+	if (given->kind == AG_SSE_CLUSTER) {
+		*detail = "x-amz-server-side-encryption is not taken by a "
+			  "read.";
+		return S3_INVALID_ARGUMENT;
+	}
+	rc = ag_sse_get(r->c, a->ino, es);
+	if (rc == -ENODATA) {
+		es->kind = 0;
+		if (given->kind) {
+			*detail = "The encryption parameters are not "
+				  "applicable to this object.";
+			return S3_INVALID_REQUEST;
+		}
+		return S3_OK;
+	}
+	if (rc)
+		return s3_errno(rc, 1);
+	e = s3_sse_key_for(r, es, given, key);
+	if (e == S3_INVALID_REQUEST)
+		*detail = "The object was stored using a form of Server Side "
+			  "Encryption. The correct parameters must be "
+			  "provided to retrieve the object.";
+	return e;
+}
+
 /* The reply to GET or HEAD of a, into the heap buffer hdr (HDR_MAX). */
 static int get_reply(struct s3_req *r, const struct ag_attr *a,
 		     const char *etag, char *hdr)
 {
-	int head = !strcmp(r->method, "HEAD"), ranged = 0;
+	int head = !strcmp(r->method, "HEAD"), ranged = 0, rc = 0;
 	enum s3_err e = s3_conditions(r, "", etag, a->mtime, S3_NOT_MODIFIED);
 	uint64_t from = 0, to = 0, len;
+	const char *detail = NULL;
+	const uint8_t *key = NULL;
+	struct s3_sse given;
+	struct ag_sse es;
 	char date[64];
 
 	s3_http_date(a->mtime, date, sizeof(date));
@@ -574,15 +650,22 @@ static int get_reply(struct s3_req *r, const struct ag_attr *a,
 		return s3_reply_head(r, 304, hdr, -1);
 	if (e)
 		return s3_error(r, e, NULL);
+	e = read_key(r, a, &es, &given, &key, &detail);
+	if (e)
+		goto out;
+	if (es.kind)
+		s3_sse_headers(es.kind, es.key_md5, hdr, HDR_MAX);
 	if (s3_param(r, "partNumber")) {
 		e = part_range(r, a, &ranged, &from, &to, hdr);
 		if (e)
-			return s3_error(r, e, NULL);
+			goto out;
 	} else {
 		ranged = s3_range_parse(s3_header(r, "Range"), a->size, &from,
 					&to);
-		if (ranged < 0)
-			return s3_error(r, S3_INVALID_RANGE, NULL);
+		if (ranged < 0) {
+			e = S3_INVALID_RANGE;
+			goto out;
+		}
 	}
 	object_headers(r, a, !ranged, hdr, HDR_MAX);
 	len = a->size;
@@ -594,13 +677,15 @@ static int get_reply(struct s3_req *r, const struct ag_attr *a,
 		add_header(hdr, HDR_MAX, "Content-Range", cr, strlen(cr));
 		len = to - from + 1;
 	}
-	s3_reply_head(r, ranged ? 206 : 200, hdr, (int64_t)len);
-	if (head || !len)
-		return 0;
+	rc = s3_reply_head(r, ranged ? 206 : 200, hdr, (int64_t)len);
 	/* a read failing half-way leaves a short body: the client sees a
 	 * length mismatch, which is the only way HTTP has to say so */
-	send_data(r, a->ino, from, len);
-	return 0;
+	if (!head && len)
+		send_data(r, a, from, len, es.kind ? &es : NULL, key);
+out:
+	OPENSSL_cleanse(&given, sizeof(given));
+	ag_sse_free(&es);
+	return e ? s3_error(r, e, detail) : rc;
 }
 
 int s3_get_object(struct s3_req *r)

@@ -19,6 +19,7 @@
 
 struct mg_connection;
 struct mg_request_info;
+struct s3_sse;
 
 /* System xattrs (a namespace the kernel keeps FUSE clients out of). */
 #define S3_XATTR_PREFIX "agora.s3."
@@ -99,6 +100,9 @@ struct s3_conf {
 	int header_ms;         /* a request's headers (and a TLS handshake)
 				* must be in within this */
 	int keep_alive_ms;     /* an idle connection is closed after this */
+	char sse_key_file[512]; /* the SSE-S3 cluster key, outside the drives */
+	uint8_t cluster_key[32];
+	int has_cluster_key;
 };
 
 struct s3_param {
@@ -297,9 +301,10 @@ int s3_range_parse(const char *h, uint64_t size, uint64_t *from,
  * S3_INVALID_RANGE. (copy.c) */
 enum s3_err s3_copy_range(const char *range, uint64_t size, uint64_t *off,
 			  uint64_t *len);
-/* Stream the body into a new writer (*wp, to commit or free); on a bad
- * body the S3 error is in *e. */
-int s3_put_stream(struct s3_req *r, struct s3_body *b, struct ag_writer **wp,
+/* Stream the body into a new writer (*wp, to commit or free), encrypted
+ * when sse (not NULL) asks; on a bad body the S3 error is in *e. */
+int s3_put_stream(struct s3_req *r, struct s3_body *b,
+		  const struct s3_sse *sse, struct ag_writer **wp,
 		  enum s3_err *e);
 /* S3_KEY_CONFLICT when key in bucket cannot be an object (a file on its
  * way, a directory there), told before a body is read; the publishing
@@ -482,6 +487,23 @@ int s3_post_object(struct s3_req *r);           /* post.c */
 int s3_get_lifecycle(struct s3_req *r);         /* lifecycle.c */
 int s3_put_lifecycle(struct s3_req *r);
 int s3_delete_lifecycle(struct s3_req *r);
+
+/* ---- sse.c: server-side encryption in requests and answers ---- */
+struct s3_sse {
+	int kind;        /* 0 none, AG_SSE_CUSTOMER, AG_SSE_CLUSTER */
+	uint8_t key[32];
+};
+/* What the request's SSE headers ask for (kind 0: nothing), checked. */
+enum s3_err s3_sse_request(struct s3_req *r, struct s3_sse *sse,
+			   const char **detail);
+/* The key that reads an object stored as stored says, from what the
+ * request gave: InvalidRequest when the request's kind is not the
+ * object's, AccessDenied for another customer key. */
+enum s3_err s3_sse_key_for(struct s3_req *r, const struct ag_sse *stored,
+			   const struct s3_sse *given, const uint8_t **key);
+/* The headers that tell how an object is encrypted, appended to hdr. */
+void s3_sse_headers(int kind, const uint8_t key_md5[16], char *hdr,
+		    size_t size);
 
 /* ---- cors.c: cross-origin requests ---- */
 #define S3_CORS_XATTR "agora.cors" /* private, as S3_ACL_XATTR */

@@ -559,6 +559,46 @@ int ag_object_part(struct ag_cluster *c, const struct ag_attr *a,
 #define AG_XATTR_PARTS "agora.s3.parts"
 #define AG_XATTR_CHECKSUM_PREFIX "agora.s3.checksum-"
 
+/* ---- server-side encryption (crypt.c) ----
+ *
+ * An element written through an ag_crypt_writer holds AES-256-GCM
+ * ciphertext (its size the plaintext's), read back with the key through
+ * ag_crypt_read only; AG_XATTR_SSE says how, and its presence makes the
+ * other faces refuse the element (its bytes mean nothing to them). */
+#define AG_XATTR_SSE "agora.sse"
+#define AG_XATTR_SSE_TAGS "agora.sse.tags"
+#define AG_SSE_BLOCKS_MAX 3840 /* their tags fit one xattr */
+enum { AG_SSE_CUSTOMER = 1, AG_SSE_CLUSTER = 2 };
+struct ag_sse {
+	int kind;            /* AG_SSE_* */
+	uint8_t key_md5[16]; /* of the key it was written with */
+	uint8_t salt[16];
+	uint32_t block;
+	uint64_t blocks;
+	uint8_t *tags;       /* 16 bytes per block */
+};
+struct ag_crypt_writer;
+/* Encrypt what goes through it into w, with key (32 bytes); size_hint
+ * (the bytes to come, or 0) sizes the blocks: more than it allows is
+ * -EFBIG. */
+int ag_crypt_writer_new(struct ag_writer *w, int kind, const uint8_t key[32],
+			uint64_t size_hint, struct ag_crypt_writer **cwp);
+int ag_crypt_write(struct ag_crypt_writer *cw, const void *p, size_t n);
+/* The last block, AG_XATTR_SSE and the tags in w's publishing
+ * transaction, and the MD5 of the plaintext as its ETag. */
+int ag_crypt_writer_finish(struct ag_crypt_writer *cw);
+void ag_crypt_writer_free(struct ag_crypt_writer *cw);
+/* How ino is encrypted (s NULL: whether it is): 0, -ENODATA when it is
+ * not; free with ag_sse_free. */
+int ag_sse_get(struct ag_cluster *c, uint64_t ino, struct ag_sse *s);
+void ag_sse_free(struct ag_sse *s);
+int ag_sse_key_matches(const struct ag_sse *s, const uint8_t key[32]);
+/* Plaintext bytes [off, off + len) of a: the count, -EACCES for another
+ * key, -EBADMSG for bytes that are not what was written. */
+ssize_t ag_crypt_read(struct ag_cluster *c, const struct ag_attr *a,
+		      const struct ag_sse *s, const uint8_t key[32],
+		      uint64_t off, void *buf, size_t len);
+
 /* ---- S3 lifecycle (lifecycle.c) ----
  *
  * A bucket's lifecycle rules, kept by the core in its directory's private

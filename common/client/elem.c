@@ -646,6 +646,17 @@ ssize_t ag_getxattr(struct ag_cluster *c, uint64_t ino, const char *name,
 	return AG_CL_READ(c, t, tree_getxattr(t, ino, name, nlen, buf, size));
 }
 
+ssize_t ag_elem_getxattr_any(struct ag_cluster *c, uint64_t ino,
+			     const char *name, void *buf, size_t size)
+{
+	struct ag_tree *t;
+	size_t nlen = strnlen(name, AG_NAME_MAX + 1);
+
+	if (!nlen || nlen > AG_NAME_MAX)
+		return -ERANGE;
+	return AG_CL_READ(c, t, tree_getxattr(t, ino, name, nlen, buf, size));
+}
+
 int ag_setxattr(struct ag_cluster *c, uint64_t ino, const char *name,
 		const void *val, size_t len, int flags)
 {

@@ -1,6 +1,7 @@
 /*
- * elem.h - what elem.c lends to the modules above it (objects.c): the
- * one path walker and its name splitter. Nothing outside common/
+ * elem.h - what elem.c lends to the modules above it (objects.c,
+ * crypt.c): the one path walker, its name splitter, and xattrs read
+ * past the private names' veil. Nothing outside common/
  * includes it.
  */
 #ifndef AG_ELEM_H
@@ -30,6 +31,11 @@ typedef int (*ag_walk_cb)(void *arg, uint64_t dir, const char *name,
  * not a directory. Private names stay hidden from an ordinary handle. */
 int ag_walk(struct ag_cluster *c, uint64_t dir, const char *path,
 	    ag_walk_cb step, void *arg, struct ag_attr *a);
+
+/* ag_getxattr of any name, private ones too, whatever the handle: for
+ * the core's own marks that every face must heed (crypt.c). */
+ssize_t ag_elem_getxattr_any(struct ag_cluster *c, uint64_t ino,
+			     const char *name, void *buf, size_t size);
 
 /* Whether (parent, name) names a non-directory open on this handle: its
  * last name going, it must stay as an orphan (AG_UNLINK_KEEP). */

@@ -509,6 +509,52 @@ static int put_part(struct ag_cluster *c, const struct ag_attr *up,
 	return rc;
 }
 
+/* An encrypted element reads back only with its key, and a changed byte
+ * of its ciphertext is reported, never returned. */
+static void test_crypt(struct ag_cluster *c)
+{
+	uint8_t key[32], other[32], *in = malloc(3 << 20);
+	uint8_t *out = malloc(3 << 20);
+	struct ag_crypt_writer *cw = NULL;
+	struct ag_writer *w = NULL;
+	struct ag_sse s = { 0 };
+	struct ag_attr a;
+	size_t i, n = (2 << 20) + 777;
+
+	for (i = 0; i < 32; i++) {
+		key[i] = (uint8_t)tap_rand(&seed);
+		other[i] = (uint8_t)(key[i] ^ 1);
+	}
+	for (i = 0; in && i < n; i++)
+		in[i] = (uint8_t)tap_rand(&seed);
+	ok(in && out && !ag_writer_new(c, 0644, 0, 0, &w) &&
+	   !ag_crypt_writer_new(w, AG_SSE_CUSTOMER, key, n, &cw) &&
+	   !ag_crypt_write(cw, in, 1000) &&
+	   !ag_crypt_write(cw, in + 1000, n - 1000) &&
+	   !ag_crypt_writer_finish(cw) &&
+	   !ag_writer_commit(w, AG_ROOT, "sealed", &a) && a.size == n,
+	   "an encrypted element of three blocks, its size the plaintext's");
+	ag_crypt_writer_free(cw);
+	ag_writer_free(w);
+	ok(!ag_sse_get(c, a.ino, &s) && s.blocks == 3 &&
+	   ag_crypt_read(c, &a, &s, key, 0, out, n) == (ssize_t)n &&
+	   !memcmp(in, out, n) &&
+	   ag_crypt_read(c, &a, &s, key, (1 << 20) - 5, out, 10) == 10 &&
+	   !memcmp(in + (1 << 20) - 5, out, 10),
+	   "it reads back whole and across a block's edge with its key");
+	ok(ag_crypt_read(c, &a, &s, other, 0, out, 10) == -EACCES,
+	   "another key: EACCES");
+	ok(ag_write(c, a.ino, 1500000, "x", 1) == 1 &&
+	   !ag_getattr(c, a.ino, &a) &&
+	   ag_crypt_read(c, &a, &s, key, (1 << 20) + 10, out, 10) == -EBADMSG &&
+	   ag_crypt_read(c, &a, &s, key, 0, out, 10) == 10,
+	   "a changed byte fails its block (EBADMSG), the others still read");
+	ag_sse_free(&s);
+	ok(!ag_unlink(c, AG_ROOT, "sealed"), "remove it");
+	free(in);
+	free(out);
+}
+
 /* The lifecycle rules' codec: fields with tabs, newlines and '%' come
  * back as they were, and a torn or forged line is refused. */
 static void test_lifecycle_codec(void)
@@ -1312,6 +1358,7 @@ int main(void)
 		test_clone(c);
 		test_etag(c);
 		test_expect(c);
+		test_crypt(c);
 		test_stale_listing();
 		ag_cluster_close(c);
 		test_objects();
