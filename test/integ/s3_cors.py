@@ -7,7 +7,7 @@ import os
 import urllib.error
 import urllib.request
 
-from s3test import client, done, expect_error, fail, stage, step
+from s3test import aws, client, done, expect_error, fail, stage, step
 
 stage(__file__)
 
@@ -119,6 +119,16 @@ if len(s3.get_bucket_cors(Bucket=B)["CORSRules"]) != 2:
 st, _ = http("PUT", "/web?cors", {"Content-Length": "0"})
 if st != 403:
     fail("anonymous PutBucketCors: %d" % st)
+
+step("awscli: put-bucket-cors and get-bucket-cors")
+aws("put-bucket-cors", "--bucket", B, "--cors-configuration",
+    '{"CORSRules":[{"AllowedOrigins":["https://cli.example"],"AllowedMethods":["GET"]}]}')
+got = aws("get-bucket-cors", "--bucket", B)["CORSRules"]
+if got != [{"AllowedOrigins": ["https://cli.example"], "AllowedMethods": ["GET"]}]:
+    fail("awscli get-bucket-cors: %s" % got)
+st, h = preflight("https://cli.example", "GET")
+if st != 200 or h["Access-Control-Allow-Origin"] != "https://cli.example":
+    fail("preflight after awscli's rules: %d" % st)
 
 step("DeleteBucketCors: preflights are refused again")
 s3.delete_bucket_cors(Bucket=B)

@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 
-from s3test import client, done, expect_error, fail, stage, step
+from s3test import aws, client, done, expect_error, fail, stage, step
 
 stage(__file__)
 
@@ -124,6 +124,11 @@ expect_error("AccessDenied", 403, oscar.get_bucket_lifecycle_configuration, Buck
 expect_error("AccessDenied", 403, oscar.delete_bucket_lifecycle, Bucket=B)
 expect_error("AccessDenied", 403, oscar.put_bucket_lifecycle_configuration, Bucket=B,
              LifecycleConfiguration={"Rules": rules[:1]})
+
+step("awscli: get-bucket-lifecycle-configuration shows the rules")
+got = aws("get-bucket-lifecycle-configuration", "--bucket", B)["Rules"]
+if [r["ID"] for r in got] != ["logs", "temp", "old", "uploads", "off"]:
+    fail("awscli lifecycle rules: %s" % got)
 
 step("DeleteBucketLifecycle: nothing expires any more")
 s3.delete_bucket_lifecycle(Bucket=B)

@@ -8,7 +8,7 @@
 import hashlib
 import os
 
-from s3test import client, done, expect_error, fail, stage, step
+from s3test import aws, client, done, expect_error, fail, stage, step
 
 stage(__file__)
 
@@ -91,6 +91,17 @@ expect_error("InvalidArgument", 400, s3.get_object_attributes, Bucket=B, Key="mp
              ObjectAttributes=["Colour"])
 expect_error("NoSuchKey", 404, s3.get_object_attributes, Bucket=B, Key="missing",
              ObjectAttributes=["ETag"])
+
+step("awscli: get-object-attributes and get-object --part-number")
+got = aws("get-object-attributes", "--bucket", B, "--key", "mp", "--object-attributes",
+          "ObjectParts", "ObjectSize")
+if got["ObjectSize"] != sum(len(b) for b in bodies) or got["ObjectParts"]["TotalPartsCount"] != 3:
+    fail("awscli get-object-attributes: %s" % got)
+got = aws("get-object", "--bucket", B, "--key", "mp", "--part-number", "3",
+          os.path.join(os.environ["T"], "part3"))
+with open(os.path.join(os.environ["T"], "part3"), "rb") as f:
+    if f.read() != bodies[2] or got["PartsCount"] != 3:
+        fail("awscli get-object --part-number 3")
 
 step("a copy of the object is no completed upload: no parts, no repeated completion")
 s3.copy_object(Bucket=B, Key="copy", CopySource={"Bucket": B, "Key": "mp"})

@@ -8,7 +8,7 @@
 import os
 import subprocess
 
-from s3test import client, done, expect_error, fail, stage, step
+from s3test import aws, client, done, expect_error, fail, stage, step
 
 stage(__file__)
 
@@ -173,14 +173,10 @@ if tags_of(Bucket=B, Key="a") != {"again": "yes"}:
     fail("mallory's refused requests changed the tags")
 
 step("awscli: put-object-tagging and get-object-tagging")
-env = dict(os.environ, AWS_PAGER="")
-aws = ["timeout", "60", "aws", "--endpoint-url", URL, "s3api"]
-subprocess.run(aws + ["put-object-tagging", "--bucket", B, "--key", "plain", "--tagging",
-                      "TagSet=[{Key=cli,Value=yes}]"], check=True, env=env)
-out = subprocess.run(aws + ["get-object-tagging", "--bucket", B, "--key", "plain", "--query",
-                            "TagSet[0].Value", "--output", "text"],
-                     check=True, env=env, capture_output=True, text=True).stdout.strip()
-if out != "yes":
-    fail("awscli get-object-tagging: %s" % out)
+aws("put-object-tagging", "--bucket", B, "--key", "plain", "--tagging",
+    "TagSet=[{Key=cli,Value=yes}]")
+got = aws("get-object-tagging", "--bucket", B, "--key", "plain")["TagSet"]
+if got != [{"Key": "cli", "Value": "yes"}]:
+    fail("awscli get-object-tagging: %s" % got)
 
 done()

@@ -50,6 +50,23 @@ def expect_error(code, status, fn, *a, **kw):
     fail("%s %s: succeeded, expected %s" % (fn.__name__, kw, code))
 
 
+def aws(*args):
+    """awscli's s3api as the test user: its output, parsed as JSON when
+    there is some."""
+    import json
+    import subprocess
+
+    out = subprocess.run(["timeout", "60", "aws", "--endpoint-url", os.environ["S3_URL"],
+                          "s3api"] + list(args), capture_output=True, text=True,
+                         env=dict(os.environ, AWS_PAGER="",
+                                  AWS_ACCESS_KEY_ID=os.environ["S3_ACCESS"],
+                                  AWS_SECRET_ACCESS_KEY=os.environ["S3_SECRET"],
+                                  AWS_DEFAULT_REGION="us-east-1"))
+    if out.returncode:
+        fail("aws s3api %s: exit %d: %s" % (" ".join(args), out.returncode, out.stderr.strip()))
+    return json.loads(out.stdout) if out.stdout.strip() else None
+
+
 def client(**cfg):
     """boto3 for the test user: path-style, SigV4, no retries."""
     import boto3
