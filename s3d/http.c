@@ -652,11 +652,15 @@ static const struct route *find_route(struct s3_req *r, enum s3_err *e)
 }
 
 /* A header asking for what route rt does not do: its name, or NULL.
- * Encryption is served by a plain PUT (not a copy) and by reads (sse.c). */
+ * Encryption is served by reads, a plain PUT and a multipart upload's
+ * parts (not copies: sse.c). */
 static const char *refused_header(struct s3_req *r, const struct route *rt)
 {
 	int sse_served = rt->run == s3_get_object ||
-			 (rt->run == s3_put_object &&
+			 rt->run == s3_create_upload ||
+			 rt->run == s3_complete_upload ||
+			 ((rt->run == s3_put_object ||
+			   rt->run == s3_upload_part) &&
 			  !s3_header(r, "x-amz-copy-source"));
 	size_t i, j;
 

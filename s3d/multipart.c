@@ -39,6 +39,7 @@ int s3_create_upload(struct s3_req *r)
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	char id[AG_UPLOAD_ID_LEN + 1], *tags = NULL;
 	const char *detail = NULL;
+	struct s3_sse sse;
 	struct s3_xml x;
 	int rc;
 
@@ -46,6 +47,8 @@ int s3_create_upload(struct s3_req *r)
 		e = s3_key_check(r->key);
 	if (!e && r->key[strlen(r->key) - 1] == '/')
 		e = S3_INVALID_ARGUMENT;
+	if (!e)
+		e = s3_sse_request(r, &sse, &detail);
 	if (!e)
 		e = s3_tags_header(r, &tags, &detail);
 	if (e)
@@ -56,12 +59,28 @@ int s3_create_upload(struct s3_req *r)
 		rc = s3_meta_store(r, NULL, up.ino);
 	if (!rc) /* kept on the upload until it completes */
 		rc = s3_tags_store(r, NULL, up.ino, tags);
+	if (!rc)
+		rc = s3_sse_upload_mark(r, up.ino, &sse);
 	free(tags);
 	if (rc)
 		return s3_error(r, s3_errno(rc, 1), NULL);
 	upload_xml_head(r, &x, "InitiateMultipartUploadResult");
 	s3_xml_text(&x, "UploadId", id);
 	s3_xml_raw(&x, "</InitiateMultipartUploadResult>");
+	if (sse.kind) {
+		char hdr[256] = "";
+		uint8_t md5[16];
+		unsigned ml = 16;
+
+		EVP_Digest(sse.key, 32, md5, &ml, EVP_md5(), NULL);
+		s3_sse_headers(sse.kind, md5, hdr, sizeof(hdr));
+		OPENSSL_cleanse(&sse, sizeof(sse));
+		rc = x.error ? s3_error(r, S3_INTERNAL, NULL)
+			     : s3_reply_body(r, 200, "application/xml", hdr,
+					     x.buf, x.len);
+		s3_xml_free(&x);
+		return rc;
+	}
 	return s3_xml_reply(r, 200, &x);
 }
 
@@ -84,8 +103,11 @@ int s3_upload_part(struct s3_req *r)
 	struct s3_body b;
 	enum s3_err e = s3_bucket_get(r, &bucket);
 	int pn = part_number(r), copy = s3_header(r, "x-amz-copy-source") != NULL;
+	const char *detail = NULL;
+	struct s3_sse sse = { 0 };
+	int sse_kind = 0;
 	uint64_t off, len;
-	char etag[48], hdr[256];
+	char etag[48], hdr[512];
 	int rc;
 
 	if (!e)
@@ -94,8 +116,13 @@ int s3_upload_part(struct s3_req *r)
 		e = S3_INVALID_ARGUMENT;
 	if (!e && copy)
 		e = s3_copy_source(r, &src, &off, &len);
+	if (!e && copy &&
+	    ag_getxattr(r->c, up.ino, AG_XATTR_SSE_UPLOAD, NULL, 0) >= 0)
+		e = S3_NOT_IMPLEMENTED; /* into an encrypted upload */
+	if (!e && !copy)
+		e = s3_sse_for_part(r, up.ino, &sse, &detail);
 	if (e)
-		return s3_error(r, e, NULL);
+		return s3_error(r, e, detail);
 	memset(&b, 0, sizeof(b));
 	if (copy) {
 		rc = ag_writer_new(r->c, 0600, r->user.uid, r->user.gid, &w);
@@ -113,7 +140,9 @@ int s3_upload_part(struct s3_req *r)
 			s3_body_close(&b);
 			return s3_error(r, e, NULL);
 		}
-		rc = s3_put_stream(r, &b, NULL, &w, &e);
+		rc = s3_put_stream(r, &b, &sse, &w, &e);
+		sse_kind = sse.kind;
+		OPENSSL_cleanse(&sse, sizeof(sse));
 		s3_body_close(&b);
 	}
 	if (!rc)
@@ -139,6 +168,14 @@ int s3_upload_part(struct s3_req *r)
 	if (b.sum != S3_SUM_NONE)
 		snprintf(hdr + strlen(hdr), sizeof(hdr) - strlen(hdr),
 			 "x-amz-checksum-%s: %s\r\n", b.sum_name, b.sum_b64);
+	if (sse_kind) {
+		struct ag_sse ps;
+
+		if (!ag_sse_get(r->c, a.ino, &ps)) {
+			s3_sse_headers(sse_kind, ps.key_md5, hdr, sizeof(hdr));
+			ag_sse_free(&ps);
+		}
+	}
 	return s3_reply_head(r, 200, hdr, 0);
 }
 
@@ -221,6 +258,7 @@ int s3_complete_upload(struct s3_req *r)
 	const char *p, *end, *v, *pv;
 	size_t len, vl, pvl;
 	uint8_t cond_md5[16];
+	const char *detail = NULL;
 	int rc, n = 0, found, cond = 0;
 
 	if (!e)
@@ -229,8 +267,15 @@ int s3_complete_upload(struct s3_req *r)
 		return completed_again(r, &bucket);
 	if (!e)
 		e = s3_write_condition(r, &cond, cond_md5);
+	if (!e && (s3_header(r, "x-amz-server-side-encryption-customer-key") ||
+		   s3_header(r, "x-amz-server-side-encryption"))) {
+		struct s3_sse sse; /* clients may repeat the key: it must fit */
+
+		e = s3_sse_for_part(r, up.ino, &sse, &detail);
+		OPENSSL_cleanse(&sse, sizeof(sse));
+	}
 	if (e)
-		return s3_error(r, e, NULL);
+		return s3_error(r, e, detail);
 	rc = s3_read_small_body(r, 1 << 20, &body, &len);
 	if (rc)
 		return s3_error(r, (enum s3_err)-rc, NULL);
@@ -281,9 +326,17 @@ int s3_complete_upload(struct s3_req *r)
 		rc = ag_upload_build_commit(ub, bucket.ino, r->key, r->user.uid,
 					    r->user.gid, &a, etag);
 	ag_upload_build_free(ub);
+	if (!e && rc == -EFBIG) {
+		e = S3_ENTITY_TOO_LARGE;
+		detail = "An encrypted object holds at most 3840 blocks of its "
+			 "parts (1 MiB for parts under 3.75 GiB).";
+	} else if (!e && rc == -EPERM) {
+		e = S3_INVALID_REQUEST;
+		detail = "The parts are not all encrypted with one key.";
+	}
 	if (rc || e)
 		return s3_error(r, e ? e : rc == -EISDIR ? S3_KEY_CONFLICT
-					       : s3_errno(rc, 1), NULL);
+					       : s3_errno(rc, 1), detail);
 	ag_upload_drop(r->c, &up, s3_param(r, "uploadId"));
 	return complete_reply(r, etag);
 }

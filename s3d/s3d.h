@@ -501,6 +501,12 @@ enum s3_err s3_sse_request(struct s3_req *r, struct s3_sse *sse,
  * object's, AccessDenied for another customer key. */
 enum s3_err s3_sse_key_for(struct s3_req *r, const struct ag_sse *stored,
 			   const struct s3_sse *given, const uint8_t **key);
+/* CreateMultipartUpload: mark the upload up as encrypted as sse says
+ * (nothing when it says nothing). UploadPart: the key its part is
+ * encrypted with (sse->kind 0: none), from the mark and the request. */
+int s3_sse_upload_mark(struct s3_req *r, uint64_t up, const struct s3_sse *sse);
+enum s3_err s3_sse_for_part(struct s3_req *r, uint64_t up, struct s3_sse *sse,
+			    const char **detail);
 /* The headers that tell how an object is encrypted, appended to hdr. */
 void s3_sse_headers(int kind, const uint8_t key_md5[16], char *hdr,
 		    size_t size);

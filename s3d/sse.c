@@ -7,9 +7,13 @@
  * key is used for this request only and never stored (the core keeps
  * its MD5). SSE-S3: x-amz-server-side-encryption AES256, with the
  * cluster key of [s3] sse_key_file (held outside the drives); without
- * one configured, 501. aws:kms is 501. Served on PutObject and on
- * GetObject and HeadObject; every other operation refuses these headers
- * with 501 (http.c), and a copy of an encrypted source is refused too.
+ * one configured, 501. aws:kms is 501. Served on PutObject, GetObject
+ * and HeadObject, and on multipart uploads: CreateMultipartUpload marks
+ * the upload (AG_XATTR_SSE_UPLOAD, the kind and the key's MD5), each
+ * UploadPart encrypts its part with the key the mark names (an SSE-C
+ * part must bring it), and completion joins the parts' segments (the
+ * core's). Every other operation refuses these headers with 501
+ * (http.c), and a copy of an encrypted source is refused too.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -109,6 +113,63 @@ enum s3_err s3_sse_key_for(struct s3_req *r, const struct ag_sse *stored,
 	    !ag_sse_key_matches(stored, r->conf->cluster_key))
 		return S3_INTERNAL; /* the key it was written with is gone */
 	*key = r->conf->cluster_key;
+	return S3_OK;
+}
+
+int s3_sse_upload_mark(struct s3_req *r, uint64_t up, const struct s3_sse *sse)
+{
+	char mark[64], md5hex[33];
+	uint8_t md5[16];
+	unsigned ml = 16;
+
+	if (!sse->kind)
+		return 0;
+	EVP_Digest(sse->key, 32, md5, &ml, EVP_md5(), NULL);
+	s3_hex(md5, 16, md5hex);
+	snprintf(mark, sizeof(mark), "%d %s", sse->kind, md5hex);
+	return ag_setxattr(r->c, up, AG_XATTR_SSE_UPLOAD, mark, strlen(mark),
+			   0);
+}
+
+enum s3_err s3_sse_for_part(struct s3_req *r, uint64_t up, struct s3_sse *sse,
+			    const char **detail)
+{
+	char mark[64], md5hex[33], have[33];
+	ssize_t n = ag_getxattr(r->c, up, AG_XATTR_SSE_UPLOAD, mark,
+				sizeof(mark) - 1);
+	enum s3_err e = s3_sse_request(r, sse, detail);
+	uint8_t md5[16];
+	unsigned ml = 16;
+	int kind;
+
+	if (e)
+		return e;
+	if (n == -ENODATA) {
+		if (!sse->kind)
+			return S3_OK;
+		*detail = "The upload was not started with encryption.";
+		return S3_INVALID_REQUEST;
+	}
+	if (n < 0)
+		return s3_errno((int)n, 1);
+	mark[n] = 0;
+	if (sscanf(mark, "%d %32s", &kind, md5hex) != 2)
+		return S3_INTERNAL;
+	if (kind == AG_SSE_CLUSTER && !sse->kind && r->conf->has_cluster_key) {
+		sse->kind = AG_SSE_CLUSTER;
+		memcpy(sse->key, r->conf->cluster_key, 32);
+	}
+	if (sse->kind != kind) {
+		*detail = "The upload was started with another form of "
+			  "Server Side Encryption: its parts need the same.";
+		return S3_INVALID_REQUEST;
+	}
+	EVP_Digest(sse->key, 32, md5, &ml, EVP_md5(), NULL);
+	s3_hex(md5, 16, have);
+	if (strcmp(have, md5hex)) {
+		*detail = "The key is not the one the upload was started with.";
+		return kind == AG_SSE_CUSTOMER ? S3_ACCESS_DENIED : S3_INTERNAL;
+	}
 	return S3_OK;
 }
 

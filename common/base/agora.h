@@ -567,13 +567,23 @@ int ag_object_part(struct ag_cluster *c, const struct ag_attr *a,
  * other faces refuse the element (its bytes mean nothing to them). */
 #define AG_XATTR_SSE "agora.sse"
 #define AG_XATTR_SSE_TAGS "agora.sse.tags"
+/* on a multipart upload begun encrypted: "KIND KEYMD5" (sse.c) */
+#define AG_XATTR_SSE_UPLOAD "agora.sse.upload"
 #define AG_SSE_BLOCKS_MAX 3840 /* their tags fit one xattr */
+#define AG_XATTR_SSE_MAX 65536 /* the description of the segments too */
 enum { AG_SSE_CUSTOMER = 1, AG_SSE_CLUSTER = 2 };
+struct ag_sse_seg {
+	uint64_t off, size;  /* of its plaintext in the element */
+	uint8_t salt[16];
+	uint32_t block;
+	uint64_t tag0;       /* its first block's tag, in tags */
+};
 struct ag_sse {
 	int kind;            /* AG_SSE_* */
 	uint8_t key_md5[16]; /* of the key it was written with */
-	uint8_t salt[16];
-	uint32_t block;
+	uint32_t nseg;
+	struct ag_sse_seg *seg;
+	uint64_t size;       /* the segments' bytes */
 	uint64_t blocks;
 	uint8_t *tags;       /* 16 bytes per block */
 };
@@ -588,6 +598,9 @@ int ag_crypt_write(struct ag_crypt_writer *cw, const void *p, size_t n);
  * transaction, and the MD5 of the plaintext as its ETag. */
 int ag_crypt_writer_finish(struct ag_crypt_writer *cw);
 void ag_crypt_writer_free(struct ag_crypt_writer *cw);
+/* Store how an element is encrypted, in w's publishing transaction:
+ * -EFBIG when its tags or segments would not fit. */
+int ag_sse_put(struct ag_writer *w, const struct ag_sse *s);
 /* How ino is encrypted (s NULL: whether it is): 0, -ENODATA when it is
  * not; free with ag_sse_free. */
 int ag_sse_get(struct ag_cluster *c, uint64_t ino, struct ag_sse *s);
@@ -691,7 +704,9 @@ int ag_upload_build_new(struct ag_cluster *c, const struct ag_attr *up,
 /* Add part number part, whose MD5 the client gives: -EINVAL when not
  * above the last one added, -ERANGE when the last one added is smaller
  * than AG_UPLOAD_MIN_PART, -ENOENT when part was not uploaded or has
- * another MD5. */
+ * another MD5. Encrypted parts (crypt.c) make an encrypted object: all
+ * of them with one key (-EPERM otherwise), AG_SSE_BLOCKS_MAX blocks in
+ * all (-EFBIG). */
 int ag_upload_build_add(struct ag_upload_build *b, unsigned part,
 			const uint8_t md5[16]);
 /* The writer of the object, for its metadata and its condition

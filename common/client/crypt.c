@@ -4,15 +4,19 @@
  * size, so that listings, HEAD and ranges need nothing else.
  *
  * The element holds the ciphertext of each block at the block's own
- * offset (GCM does not change lengths); its xattr AG_XATTR_SSE says
- * "KIND KEYMD5 SALT BLOCK" (kind 1 a customer's key, 2 the cluster's;
- * the MD5 of that key and a random 16-byte salt in hex; the block size)
- * and AG_XATTR_SSE_TAGS holds the 16-byte GCM tag of every block, in
- * order. The key of the element is HMAC-SHA256(key, "agora sse" salt),
- * the IV of block i its big-endian 64-bit number and four zero bytes:
- * no IV is ever used twice under one key. Blocks are 1 MiB, or a power
- * of two more when the size given at the start needs it to keep the tags
- * within one xattr (AG_SSE_BLOCKS_MAX blocks). The key itself is never
+ * offset (GCM does not change lengths). It is made of segments, one for
+ * an object PUT whole, one per part for an object completed from parts
+ * (each part was encrypted alone, and completion clones their bytes):
+ * the xattr AG_XATTR_SSE says "KIND KEYMD5 N" and then, for each of the
+ * N segments, " SIZE SALT BLOCK" (kind 1 a customer's key, 2 the
+ * cluster's; the MD5 of that key and each segment's random 16-byte salt
+ * in hex; its plaintext bytes and block size), and AG_XATTR_SSE_TAGS
+ * holds the 16-byte GCM tag of every block of every segment, in order.
+ * A segment's key is HMAC-SHA256(key, "agora sse" salt), the IV of its
+ * block i the big-endian 64-bit i and four zero bytes: no IV is ever
+ * used twice under one key. Blocks are 1 MiB, or a power of two more
+ * when the size given at the start needs it to keep the tags within one
+ * xattr (AG_SSE_BLOCKS_MAX blocks in all). The key itself is never
  * stored; a read with another key is -EACCES (its MD5 differs), a block
  * whose tag does not match -EBADMSG.
  *
@@ -42,7 +46,7 @@ struct ag_crypt_writer {
 	uint32_t block;
 	uint8_t *buf;         /* the block being filled */
 	size_t fill;
-	uint64_t blocks;
+	uint64_t blocks, size;
 	uint8_t *tags;
 	EVP_MD_CTX *md5;      /* of the plaintext: the ETag */
 };
@@ -176,6 +180,7 @@ int ag_crypt_write(struct ag_crypt_writer *cw, const void *p, size_t n)
 
 	if (!EVP_DigestUpdate(cw->md5, p, n))
 		return -EIO;
+	cw->size += n;
 	while (!rc && n) {
 		size_t take = cw->block - cw->fill;
 
@@ -193,7 +198,8 @@ int ag_crypt_write(struct ag_crypt_writer *cw, const void *p, size_t n)
 
 int ag_crypt_writer_finish(struct ag_crypt_writer *cw)
 {
-	char desc[128], md5hex[33], salthex[33];
+	struct ag_sse_seg seg = { .size = cw->size, .block = cw->block };
+	struct ag_sse s = { .kind = cw->kind, .nseg = 1, .seg = &seg };
 	uint8_t md5[16];
 	unsigned ml = 16;
 	int rc = 0;
@@ -206,16 +212,39 @@ int ag_crypt_writer_finish(struct ag_crypt_writer *cw)
 		rc = -EIO;
 	if (rc)
 		return rc;
-	hex(cw->key_md5, 16, md5hex);
-	hex(cw->salt, 16, salthex);
-	snprintf(desc, sizeof(desc), "%d %s %s %u", cw->kind, md5hex, salthex,
-		 cw->block);
-	rc = ag_writer_setxattr(cw->w, AG_XATTR_SSE, desc, strlen(desc));
-	if (!rc)
-		rc = ag_writer_setxattr(cw->w, AG_XATTR_SSE_TAGS, cw->tags,
-					16 * cw->blocks);
+	memcpy(s.key_md5, cw->key_md5, 16);
+	memcpy(seg.salt, cw->salt, 16);
+	s.blocks = cw->blocks;
+	s.tags = cw->tags;
+	rc = ag_sse_put(cw->w, &s);
 	if (!rc)
 		ag_writer_set_etag(cw->w, md5); /* of what the client sent */
+	return rc;
+}
+
+int ag_sse_put(struct ag_writer *w, const struct ag_sse *s)
+{
+	size_t cap = 64 + (size_t)s->nseg * 80, n;
+	char *desc = malloc(cap), salthex[33];
+	uint32_t i;
+	int rc;
+
+	if (!desc)
+		return -ENOMEM;
+	hex(s->key_md5, 16, salthex);
+	n = (size_t)snprintf(desc, cap, "%d %s %u", s->kind, salthex, s->nseg);
+	for (i = 0; i < s->nseg; i++) {
+		hex(s->seg[i].salt, 16, salthex);
+		n += (size_t)snprintf(desc + n, cap - n, " %" PRIu64 " %s %u",
+				      s->seg[i].size, salthex,
+				      s->seg[i].block);
+	}
+	rc = n > AG_XATTR_SSE_MAX || s->blocks > AG_SSE_BLOCKS_MAX ? -EFBIG
+	     : ag_writer_setxattr(w, AG_XATTR_SSE, desc, n);
+	if (!rc)
+		rc = ag_writer_setxattr(w, AG_XATTR_SSE_TAGS, s->tags,
+					16 * s->blocks);
+	free(desc);
 	return rc;
 }
 
@@ -230,46 +259,87 @@ void ag_crypt_writer_free(struct ag_crypt_writer *cw)
 	free(cw);
 }
 
+/* The segments of a description, after its "KIND KEYMD5 N". */
+static int segments_parse(const char *p, struct ag_sse *s)
+{
+	uint64_t at = 0, blocks = 0;
+	uint32_t i;
+
+	s->seg = calloc(s->nseg ? s->nseg : 1, sizeof(*s->seg));
+	if (!s->seg)
+		return -ENOMEM;
+	for (i = 0; i < s->nseg; i++) {
+		struct ag_sse_seg *g = &s->seg[i];
+		char salthex[33];
+		unsigned long long size;
+		unsigned block;
+		int used = 0;
+
+		if (sscanf(p, " %llu %32s %u%n", &size, salthex, &block,
+			   &used) != 3 || strlen(salthex) != 32 ||
+		    unhex(salthex, g->salt, 16) || block < BLOCK_MIN ||
+		    (block & (block - 1)))
+			return -EBADMSG;
+		p += used;
+		g->off = at;
+		g->size = size;
+		g->block = block;
+		g->tag0 = blocks;
+		at += size;
+		blocks += size ? (size + block - 1) / block : 1;
+	}
+	s->size = at;
+	return *p || blocks != s->blocks ? -EBADMSG : 0;
+}
+
 int ag_sse_get(struct ag_cluster *c, uint64_t ino, struct ag_sse *s)
 {
-	char desc[128], md5hex[33], salthex[33];
+	char *desc, md5hex[33];
 	/* seen through every handle: the mount must refuse the element */
-	ssize_t n = ag_elem_getxattr_any(c, ino, AG_XATTR_SSE, desc,
-					 sizeof(desc) - 1);
-	unsigned block;
+	ssize_t n = ag_elem_getxattr_any(c, ino, AG_XATTR_SSE, NULL, 0);
+	int used = 0, rc;
 
-	if (n < 0)
-		return (int)n; /* -ENODATA: not encrypted */
-	desc[n] = 0;
-	if (!s)
-		return 0;
+	if (n < 0 || !s)
+		return n < 0 ? (int)n : 0; /* -ENODATA: not encrypted */
 	memset(s, 0, sizeof(*s));
-	if (sscanf(desc, "%d %32s %32s %u", &s->kind, md5hex, salthex,
-		   &block) != 4 || strlen(md5hex) != 32 ||
-	    strlen(salthex) != 32 || unhex(md5hex, s->key_md5, 16) ||
-	    unhex(salthex, s->salt, 16) || block < BLOCK_MIN ||
-	    (block & (block - 1)))
-		return -EBADMSG;
-	s->block = block;
-	n = ag_elem_getxattr_any(c, ino, AG_XATTR_SSE_TAGS, NULL, 0);
-	if (n < 0 || n % 16)
-		return n < 0 ? (int)n : -EBADMSG;
-	s->tags = malloc(n ? n : 1);
-	if (!s->tags)
+	desc = malloc(n + 1);
+	if (!desc)
 		return -ENOMEM;
-	n = ag_elem_getxattr_any(c, ino, AG_XATTR_SSE_TAGS, s->tags, n);
-	if (n < 0) {
-		ag_sse_free(s);
-		return (int)n;
+	n = ag_elem_getxattr_any(c, ino, AG_XATTR_SSE, desc, n);
+	rc = n < 0 ? (int)n : 0;
+	if (!rc) {
+		desc[n] = 0;
+		if (sscanf(desc, "%d %32s %u%n", &s->kind, md5hex, &s->nseg,
+			   &used) != 3 || strlen(md5hex) != 32 ||
+		    unhex(md5hex, s->key_md5, 16) || !s->nseg ||
+		    s->nseg > AG_SSE_BLOCKS_MAX)
+			rc = -EBADMSG;
 	}
-	s->blocks = (uint64_t)n / 16;
-	return 0;
+	n = rc ? 0 : ag_elem_getxattr_any(c, ino, AG_XATTR_SSE_TAGS, NULL, 0);
+	if (!rc && (n < 0 || n % 16))
+		rc = n < 0 ? (int)n : -EBADMSG;
+	if (!rc && !(s->tags = malloc(n ? n : 1)))
+		rc = -ENOMEM;
+	if (!rc)
+		n = ag_elem_getxattr_any(c, ino, AG_XATTR_SSE_TAGS, s->tags, n);
+	if (!rc && n < 0)
+		rc = (int)n;
+	if (!rc) {
+		s->blocks = (uint64_t)n / 16;
+		rc = segments_parse(desc + used, s);
+	}
+	free(desc);
+	if (rc)
+		ag_sse_free(s);
+	return rc;
 }
 
 void ag_sse_free(struct ag_sse *s)
 {
 	free(s->tags);
+	free(s->seg);
 	s->tags = NULL;
+	s->seg = NULL;
 }
 
 int ag_sse_key_matches(const struct ag_sse *s, const uint8_t key[32])
@@ -280,34 +350,61 @@ int ag_sse_key_matches(const struct ag_sse *s, const uint8_t key[32])
 	return !memcmp(md5, s->key_md5, 16);
 }
 
+/* The segment holding plaintext byte off. */
+static const struct ag_sse_seg *segment_at(const struct ag_sse *s,
+					   uint64_t off)
+{
+	uint32_t lo = 0, hi = s->nseg;
+
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (s->seg[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &s->seg[lo];
+}
+
 ssize_t ag_crypt_read(struct ag_cluster *c, const struct ag_attr *a,
 		      const struct ag_sse *s, const uint8_t key[32],
 		      uint64_t off, void *buf, size_t len)
 {
+	const struct ag_sse_seg *g = NULL;
 	uint8_t k[32], *blk = NULL;
+	uint32_t have = 0;
 	size_t done = 0;
-	int rc;
+	int rc = 0;
 
 	if (!ag_sse_key_matches(s, key))
 		return -EACCES;
+	if (s->size != a->size)
+		return -EBADMSG; /* the bytes are not those encrypted */
 	if (off >= a->size)
 		return 0;
 	if (len > a->size - off)
 		len = (size_t)(a->size - off);
-	rc = derive(key, s->salt, k);
-	blk = malloc(s->block);
-	if (!rc && !blk)
-		rc = -ENOMEM;
 	while (!rc && done < len) {
-		uint64_t i = (off + done) / s->block, start = i * s->block;
-		size_t n = (size_t)(a->size - start < s->block
-					    ? a->size - start
-					    : s->block),
-		       got = 0, skip = (size_t)(off + done - start), take;
+		const struct ag_sse_seg *at = segment_at(s, off + done);
+		uint64_t rel = off + done - at->off, i = rel / at->block;
+		uint64_t start = at->off + i * at->block;
+		size_t n = (size_t)(at->size - i * at->block < at->block
+					    ? at->size - i * at->block
+					    : at->block),
+		       got = 0, skip = (size_t)(rel - i * at->block), take;
 
-		if (i >= s->blocks) {
-			rc = -EBADMSG; /* more bytes than tags */
-			break;
+		if (at != g) { /* a segment's key, and room for its blocks */
+			g = at;
+			rc = derive(key, g->salt, k);
+			if (!rc && g->block > have) {
+				free(blk);
+				blk = malloc(g->block);
+				have = blk ? g->block : 0;
+				rc = blk ? 0 : -ENOMEM;
+			}
+			if (rc)
+				break;
 		}
 		while (!rc && got < n) {
 			ssize_t r = ag_read(c, a->ino, start + got, blk + got,
@@ -319,7 +416,7 @@ ssize_t ag_crypt_read(struct ag_cluster *c, const struct ag_attr *a,
 				got += (size_t)r;
 		}
 		if (!rc)
-			rc = gcm(k, i, blk, n, s->tags + 16 * i, 0);
+			rc = gcm(k, i, blk, n, s->tags + 16 * (g->tag0 + i), 0);
 		if (rc)
 			break;
 		take = n - skip < len - done ? n - skip : len - done;

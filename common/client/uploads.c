@@ -266,7 +266,46 @@ struct ag_upload_build {
 	uint64_t *sizes;   /* of the n parts added, for the parts claim */
 	unsigned cap;
 	char id[AG_UPLOAD_ID_LEN + 1];
+	struct ag_sse sse; /* the encrypted parts' segments (crypt.c) */
+	unsigned encrypted;
 };
+
+/* Add the segments of an encrypted part (p) to those of the object:
+ * every part must be encrypted, with the same key. */
+static int sse_add(struct ag_upload_build *b, const struct ag_sse *p)
+{
+	struct ag_sse *s = &b->sse;
+	struct ag_sse_seg *seg;
+	uint8_t *tags;
+	uint32_t i;
+
+	if (b->encrypted != b->n ||
+	    (b->encrypted && (s->kind != p->kind ||
+			      memcmp(s->key_md5, p->key_md5, 16))))
+		return -EPERM;
+	if (s->blocks + p->blocks > AG_SSE_BLOCKS_MAX)
+		return -EFBIG;
+	seg = realloc(s->seg, (s->nseg + p->nseg) * sizeof(*seg));
+	if (seg)
+		s->seg = seg;
+	tags = seg ? realloc(s->tags, 16 * (s->blocks + p->blocks)) : NULL;
+	if (!tags)
+		return -ENOMEM;
+	s->tags = tags;
+	memcpy(s->tags + 16 * s->blocks, p->tags, 16 * p->blocks);
+	for (i = 0; i < p->nseg; i++) {
+		s->seg[s->nseg + i] = p->seg[i];
+		s->seg[s->nseg + i].off += s->size;
+		s->seg[s->nseg + i].tag0 += s->blocks;
+	}
+	s->kind = p->kind;
+	memcpy(s->key_md5, p->key_md5, 16);
+	s->nseg += p->nseg;
+	s->blocks += p->blocks;
+	s->size += p->size;
+	b->encrypted++;
+	return 0;
+}
 
 int ag_upload_build_new(struct ag_cluster *c, const struct ag_attr *up,
 			const char *id, uint32_t uid, uint32_t gid,
@@ -299,6 +338,7 @@ int ag_upload_build_new(struct ag_cluster *c, const struct ag_attr *up,
 int ag_upload_build_add(struct ag_upload_build *b, unsigned part,
 			const uint8_t md5[16])
 {
+	struct ag_sse ps = { 0 };
 	struct ag_attr a;
 	uint8_t have[16];
 	int rc;
@@ -325,7 +365,14 @@ int ag_upload_build_add(struct ag_upload_build *b, unsigned part,
 		return -ENOENT;
 	if (!EVP_DigestUpdate(b->md5s, have, 16))
 		return -EIO;
-	rc = a.size ? ag_writer_clone(b->w, a.ino, 0, a.size) : 0;
+	rc = ag_sse_get(b->c, a.ino, &ps);
+	if (!rc)
+		rc = sse_add(b, &ps);
+	else if (rc == -ENODATA)
+		rc = b->encrypted ? -EPERM : 0;
+	ag_sse_free(&ps);
+	if (!rc)
+		rc = a.size ? ag_writer_clone(b->w, a.ino, 0, a.size) : 0;
 	if (rc)
 		return rc;
 	b->sizes[b->n++] = a.size;
@@ -350,6 +397,8 @@ int ag_upload_build_commit(struct ag_upload_build *b, uint64_t dir,
 	if (!EVP_DigestFinal_ex(b->md5s, sum, &ml))
 		return -EIO;
 	rc = ag_object_set_parts(b->w, sum, b->n, b->id, b->sizes);
+	if (!rc && b->encrypted)
+		rc = ag_sse_put(b->w, &b->sse);
 	if (!rc)
 		rc = ag_object_commit(b->w, dir, key, uid, gid, a);
 	/* the ETag as committed, not read back: a racing PUT may already
@@ -366,5 +415,6 @@ void ag_upload_build_free(struct ag_upload_build *b)
 	ag_writer_free(b->w);
 	EVP_MD_CTX_free(b->md5s);
 	free(b->sizes);
+	ag_sse_free(&b->sse);
 	free(b);
 }

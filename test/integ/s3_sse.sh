@@ -37,6 +37,16 @@ got=$(awsc s3api head-object --bucket sec --key cli.bin --query ServerSideEncryp
 awsc s3 cp --no-progress s3://sec/cli.bin "$T/back.bin" >/dev/null || fail "cp back"
 cmp -s "$T/plain.bin" "$T/back.bin" || fail "SSE-S3 bytes differ"
 
+step "awscli: s3 cp --sse-c of a 20 MiB file (a multipart upload) and back"
+head -c 32 /dev/urandom >"$T/c.key"
+head -c $((20 << 20)) /dev/urandom >"$T/big.bin"
+awsc s3 cp --no-progress --sse-c AES256 --sse-c-key "fileb://$T/c.key" "$T/big.bin" s3://sec/big.bin \
+	>/dev/null || fail "cp --sse-c"
+expect_fail "cp back without the key" "400|Bad Request|InvalidRequest" awsc s3 cp s3://sec/big.bin "$T/x"
+awsc s3 cp --no-progress --sse-c AES256 --sse-c-key "fileb://$T/c.key" s3://sec/big.bin "$T/big.back" \
+	>/dev/null || fail "cp back with the key"
+cmp -s "$T/big.bin" "$T/big.back" || fail "SSE-C multipart bytes differ"
+
 step "boto3: SSE-C and SSE-S3, right, wrong and missing keys (s3_sse_cases.py)"
 export M AGORA CONF T
 timeout $((AGORA_TIMEOUT * 5)) python3 "$(dirname "${BASH_SOURCE[0]}")/s3_sse_cases.py" ||

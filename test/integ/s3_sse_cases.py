@@ -56,18 +56,43 @@ expect_error("InvalidRequest", 400, s3.get_object, Bucket=B, Key="s.bin", **ssec
 expect_error("NotImplemented", 501, s3.put_object, Bucket=B, Key="kms", Body=b"x",
              ServerSideEncryption="aws:kms")
 
-step("not served with encryption: multipart uploads, copies of encrypted objects (501)")
-expect_error("NotImplemented", 501, s3.create_multipart_upload, Bucket=B, Key="mp", **ssec)
+step("SSE-C multipart: each part with the key, the object read whole, by range and by part")
+up = s3.create_multipart_upload(Bucket=B, Key="mp.bin", **ssec)["UploadId"]
+p1, p2 = os.urandom(5 << 20), os.urandom(300000)
+e1 = s3.upload_part(Bucket=B, Key="mp.bin", UploadId=up, PartNumber=1, Body=p1, **ssec)["ETag"]
+expect_error("InvalidRequest", 400, s3.upload_part, Bucket=B, Key="mp.bin", UploadId=up,
+             PartNumber=2, Body=p2)
+expect_error("AccessDenied", 403, s3.upload_part, Bucket=B, Key="mp.bin", UploadId=up,
+             PartNumber=2, Body=p2, SSECustomerAlgorithm="AES256", SSECustomerKey=other)
+e2 = s3.upload_part(Bucket=B, Key="mp.bin", UploadId=up, PartNumber=2, Body=p2, **ssec)["ETag"]
+s3.complete_multipart_upload(Bucket=B, Key="mp.bin", UploadId=up, MultipartUpload={
+    "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+whole = p1 + p2
+if s3.get_object(Bucket=B, Key="mp.bin", **ssec)["Body"].read() != whole:
+    fail("SSE-C multipart GET")
+g = s3.get_object(Bucket=B, Key="mp.bin", Range="bytes=%d-%d" % ((5 << 20) - 10, (5 << 20) + 10),
+                  **ssec)
+if g["Body"].read() != whole[(5 << 20) - 10:(5 << 20) + 11]:
+    fail("SSE-C multipart range across the parts")
+if s3.get_object(Bucket=B, Key="mp.bin", PartNumber=2, **ssec)["Body"].read() != p2:
+    fail("SSE-C multipart partNumber=2")
+expect_error("InvalidRequest", 400, s3.get_object, Bucket=B, Key="mp.bin")
+
+step("not served with encryption: copies of encrypted objects, copies into encrypted uploads (501)")
 expect_error("NotImplemented", 501, s3.copy_object, Bucket=B, Key="copy",
              CopySource={"Bucket": B, "Key": "s.bin"})
 expect_error("NotImplemented", 501, s3.copy_object, Bucket=B, Key="copy",
              CopySource={"Bucket": B, "Key": "c.bin"}, CopySourceSSECustomerAlgorithm="AES256",
              CopySourceSSECustomerKey=key)
+up = s3.create_multipart_upload(Bucket=B, Key="mp2", **ssec)["UploadId"]
+expect_error("NotImplemented", 501, s3.upload_part_copy, Bucket=B, Key="mp2", UploadId=up,
+             PartNumber=1, CopySource={"Bucket": B, "Key": "plain"}, **ssec)
+s3.abort_multipart_upload(Bucket=B, Key="mp2", UploadId=up)
 
 step("the drives hold none of the plaintext of the encrypted objects, and do hold a plain one's")
 plain = os.urandom(200000)
 s3.put_object(Bucket=B, Key="visible", Body=plain)
-probes = [body[i:i + 48] for i in range(0, len(body) - 48, 262144)]
+probes = [x[i:i + 48] for x in (body, whole) for i in range(0, len(x) - 48, 262144)]
 seen_plain = seen_secret = 0
 for d in sorted(glob.glob(os.path.join(T, "d[0-9]*"))):
     with open(d, "rb") as f:
