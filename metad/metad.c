@@ -46,6 +46,7 @@
 #include "config.h"
 #include "format.h"
 #include "lease.h"
+#include "net.h"
 #include "rpc.h"
 #include "stripe.h"
 #include "util.h"
@@ -142,7 +143,7 @@ static void conn_close(int i)
 {
 	struct conn *c = &conns[i];
 
-	close(c->fd);
+	ag_net_close(c->fd);
 	body_drop(c);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
@@ -152,8 +153,8 @@ static void conn_close(int i)
 static int conn_flush(struct conn *c)
 {
 	while (c->out_len) {
-		ssize_t n = send(c->fd, c->out, c->out_len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = ag_net_send(c->fd, c->out, c->out_len,
+					MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -331,15 +332,15 @@ static int conn_read(struct ag_meta *m, int i, int budget)
 		ssize_t n;
 
 		if (c->hdr_got < AG_RPC_HDR) {
-			n = recv(c->fd, c->hdr + c->hdr_got,
-				 AG_RPC_HDR - c->hdr_got, MSG_DONTWAIT);
+			n = ag_net_recv(c->fd, c->hdr + c->hdr_got,
+					AG_RPC_HDR - c->hdr_got, MSG_DONTWAIT);
 		} else {
 			if (c->body_got == c->body_cap && body_grow(c))
 				return -1;
 			if (c->starved)
 				return 0;
-			n = recv(c->fd, c->body + c->body_got,
-				 c->body_cap - c->body_got, MSG_DONTWAIT);
+			n = ag_net_recv(c->fd, c->body + c->body_got,
+					c->body_cap - c->body_got, MSG_DONTWAIT);
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -486,17 +487,17 @@ static void commit_and_answer(struct ag_meta *m)
 
 static int accept_conn(int lfd)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd = ag_net_accept(lfd);
 	int i;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	for (i = 0; i < nconns; i++)
 		if (conns[i].fd < 0)
 			break;
 	if (i == MAX_CONNS) {
 		AG_WARN("too many connections; refusing one");
-		close(fd);
+		ag_net_close(fd);
 		return -EMFILE;
 	}
 	if (i == nconns)
@@ -513,8 +514,6 @@ static int poll_and_read(struct ag_meta *m, int lfd, int budget,
 			 uint64_t timeout_ns, int want_out)
 {
 	static struct pollfd pfd[MAX_CONNS + 1];
-	struct timespec ts = { .tv_sec = timeout_ns / 1000000000ull,
-			       .tv_nsec = timeout_ns % 1000000000ull };
 	int n = 0, i, rc;
 
 	/* the starved try again whenever some budget came back (their
@@ -532,9 +531,9 @@ static int poll_and_read(struct ag_meta *m, int lfd, int budget,
 				(want_out && conns[i].out_len ? POLLOUT : 0);
 		n++;
 	}
-	rc = ppoll(pfd, n, &ts, NULL);
+	rc = ag_net_poll(pfd, n, (int64_t)timeout_ns);
 	if (rc < 0)
-		return errno == EINTR ? 0 : -errno;
+		return rc == -EINTR ? 0 : rc;
 	if (rc > 0 && (pfd[0].revents & POLLIN))
 		accept_conn(lfd);
 	for (i = 0; rc > 0 && i < nconns; i++) {
@@ -758,7 +757,11 @@ int main(int argc, char **argv)
 	if (ag_config_load(cfgfile, &cfg))
 		return 2;
 	self = own_address(cfg, listen_addr, selfbuf, sizeof(selfbuf));
-	if (!self) {
+	/* an address this build cannot listen on is refused before the
+	 * lease is taken (ag_net_check says why) */
+	if (!self || ag_net_check(self)) {
+		if (self)
+			AG_ERR("cannot listen on %s", self);
 		ag_config_free(cfg);
 		return 2;
 	}
@@ -828,7 +831,7 @@ int main(int argc, char **argv)
 		lease_lost = 0;
 		rc = serve(m, lfd, cfg->batch_max > 0 ? cfg->batch_max : 256,
 			   (uint64_t)cfg->lease_timeout * 1000000000ull);
-		close(lfd);
+		ag_net_close(lfd);
 		lfd = -1;
 		if (!strncmp(self, "unix:", 5))
 			unlink(self + 5);
@@ -846,7 +849,7 @@ out:
 	if (wrote_pid)
 		unlink(pidfile);
 	if (lfd >= 0)
-		close(lfd);
+		ag_net_close(lfd);
 	/* the last sync first, then the lease goes to a standby */
 	ag_meta_close(m);
 	ag_lease_free(lease);

@@ -19,6 +19,7 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_stripe \
 	test/unit/test_chunkcache \
 	test/unit/test_core \
+	test/unit/test_net \
 	test/unit/test_rpc \
 	test/unit/test_openfile \
 	test/unit/test_keys \
@@ -95,6 +96,7 @@ test_unit_test_stripe_SOURCES = test/unit/test_stripe.c test/unit/stripes.h \
 	test/unit/drives.h test/unit/tap.h
 test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h \
 	test/unit/fixture.h
+test_unit_test_net_SOURCES = test/unit/test_net.c test/unit/tap.h
 test_unit_test_rpc_SOURCES = test/unit/test_rpc.c test/unit/tap.h
 test_unit_test_openfile_SOURCES = test/unit/test_openfile.c test/unit/tap.h \
 	test/unit/fixture.h

@@ -418,8 +418,7 @@ int ag_catalog_run(struct ag_cluster *c, const char *db, int follow,
 	}
 	if (!rc && out)
 		fprintf(out, "catalog at event %" PRIu64 "\n", next);
-	if (fd >= 0)
-		close(fd);
+	ag_watch_close(fd);
 	sqlite3_finalize(k.put);
 	sqlite3_finalize(k.del);
 	sqlite3_finalize(k.del_below);

@@ -203,7 +203,8 @@ int ag_watch_fresh(struct ag_watch *w);
  * *fd and move c to the newest generation; else wait up to timeout_ms
  * for the next commit and move c to it. 1 when c moved, 0 on timeout,
  * -errno when the connection failed (*fd is then closed and -1). The
- * caller closes *fd. */
+ * caller closes *fd with ag_watch_close (it may be an rsocket, net.h). */
 int ag_watch_wait(struct ag_cluster *c, int *fd, int timeout_ms);
+void ag_watch_close(int fd);
 
 #endif

@@ -311,8 +311,7 @@ int ag_events_print(struct ag_cluster *c, uint64_t since, int follow,
 		else if (rc < 0 && fd < 0)
 			rc = ag_watch_wait(c, &fd, 0) < 0 ? -ENOTCONN : 0;
 	}
-	if (fd >= 0)
-		close(fd);
+	ag_watch_close(fd);
 	ag_event_paths_free(p);
 	free(vs);
 	return rc;

@@ -677,8 +677,7 @@ static int run_rounds(struct deliverer *dl, struct trig *ts,
 		if (w < 0)
 			rc = ag_watch_wait(dl->c, &fd, 0) < 0 ? -ENOTCONN : 0;
 	}
-	if (fd >= 0)
-		close(fd);
+	ag_watch_close(fd);
 	return rc;
 }
 

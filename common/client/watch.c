@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "net.h"
 #include "rpc.h"
 #include "util.h"
 
@@ -66,7 +67,7 @@ static int subscribe_cluster(struct ag_cluster *c)
 	if (!rc)
 		rc = read_notice(fd, AG_RPC_WATCH | AG_RPC_REPLY, &r);
 	if (rc) {
-		close(fd);
+		ag_net_close(fd);
 		return rc;
 	}
 	ag_cl_set_state(c, r.gen, r.root);
@@ -96,7 +97,7 @@ static void *watch_main(void *arg)
 			atomic_store(&w->fd, fd);
 		}
 		pfd.fd = fd;
-		if (poll(&pfd, 1, STOP_CHECK_MS) <= 0)
+		if (ag_net_poll(&pfd, 1, STOP_CHECK_MS * 1000000ll) <= 0)
 			continue;
 		/* busy before the bytes leave the socket: a reader that sees
 		 * the socket empty sees busy until the state is applied */
@@ -108,7 +109,7 @@ static void *watch_main(void *arg)
 			atomic_store(&w->fd, -1);
 		atomic_store(&w->busy, 0);
 		if (rc)
-			close(fd);
+			ag_net_close(fd);
 	}
 	return NULL;
 }
@@ -146,11 +147,11 @@ void ag_watch_stop(struct ag_watch *w)
 	atomic_store(&w->stop, 1);
 	fd = atomic_load(&w->fd);
 	if (fd >= 0)
-		shutdown(fd, SHUT_RDWR); /* wakes the thread's poll */
+		ag_net_shutdown(fd); /* wakes the thread's poll */
 	pthread_join(w->thread, NULL);
 	fd = atomic_load(&w->fd);
 	if (fd >= 0)
-		close(fd);
+		ag_net_close(fd);
 	free(w);
 }
 
@@ -180,17 +181,24 @@ int ag_watch_wait(struct ag_cluster *c, int *fd, int timeout_ms)
 		return 1; /* the state is the newest now */
 	}
 	pfd.fd = *fd;
-	rc = poll(&pfd, 1, timeout_ms);
+	rc = ag_net_poll(&pfd, 1, timeout_ms < 0 ? -1 :
+				  timeout_ms * 1000000ll);
 	if (rc < 0)
-		return errno == EINTR ? 0 : -errno;
+		return rc == -EINTR ? 0 : rc;
 	if (!rc)
 		return 0;
 	rc = read_notice(*fd, AG_RPC_NOTIFY | AG_RPC_REPLY, &r);
 	if (rc) {
-		close(*fd);
+		ag_net_close(*fd);
 		*fd = -1;
 		return rc;
 	}
 	ag_cl_set_state(c, r.gen, r.root);
 	return 1;
+}
+
+void ag_watch_close(int fd)
+{
+	if (fd >= 0)
+		ag_net_close(fd);
 }

@@ -12,21 +12,17 @@
  * busy active metad is never left so: no other one answers.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "format.h"
+#include "net.h"
 #include "rpc.h"
 #include "util.h"
 
@@ -137,104 +133,14 @@ int ag_rpc_reply_header(const uint8_t *hdr, uint32_t *type, uint64_t *id,
 	return 0;
 }
 
-/* Resolve "unix:PATH" or "HOST:PORT" into sa (capacity *len). */
-static int resolve(const char *addr, struct sockaddr_storage *sa,
-		   socklen_t *len)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
-	const char *colon = strrchr(addr, ':');
-	char host[256];
-
-	memset(sa, 0, sizeof(*sa));
-	if (!strncmp(addr, "unix:", 5)) {
-		struct sockaddr_un *un = (struct sockaddr_un *)sa;
-
-		if (strlen(addr + 5) >= sizeof(un->sun_path))
-			return -ENAMETOOLONG;
-		un->sun_family = AF_UNIX;
-		strcpy(un->sun_path, addr + 5);
-		*len = sizeof(*un);
-		return 0;
-	}
-	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, addr, colon - addr);
-	host[colon - addr] = 0;
-	if (getaddrinfo(host, colon + 1, &hints, &ai))
-		return -EINVAL;
-	memcpy(sa, ai->ai_addr, ai->ai_addrlen);
-	*len = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return 0;
-}
-
-/* connect(), given up after CONNECT_MS (a host that does not answer at
- * all would hold it for minutes): 0, or -1 with errno set. */
-static int connect_within(int fd, const struct sockaddr *sa, socklen_t len)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	int flags = fcntl(fd, F_GETFL), err = 0;
-	socklen_t elen = sizeof(err);
-
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK))
-		return connect(fd, sa, len);
-	if (!connect(fd, sa, len))
-		goto done;
-	/* a Unix socket whose listener's backlog is full says EAGAIN:
-	 * to the caller, a metad not there now */
-	if (errno == EAGAIN)
-		errno = ECONNREFUSED;
-	if (errno != EINPROGRESS)
-		return -1;
-	if (poll(&pfd, 1, CONNECT_MS) != 1) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) || err) {
-		errno = err ? err : ECONNREFUSED;
-		return -1;
-	}
-done:
-	return fcntl(fd, F_SETFL, flags) ? -1 : 0;
-}
-
-/* A socket bound and listening (listen) or connected to addr. */
-static int open_socket(const char *addr, int listening)
-{
-	struct sockaddr_storage sa;
-	socklen_t len;
-	int fd, rc, one = 1;
-
-	rc = resolve(addr, &sa, &len);
-	if (rc)
-		return rc;
-	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (sa.ss_family != AF_UNIX)
-		setsockopt(fd, listening ? SOL_SOCKET : IPPROTO_TCP,
-			   listening ? SO_REUSEADDR : TCP_NODELAY, &one,
-			   sizeof(one));
-	else if (listening)
-		unlink(((struct sockaddr_un *)&sa)->sun_path); /* stale */
-	if (listening ? bind(fd, (struct sockaddr *)&sa, len) ||
-			listen(fd, 128)
-		      : connect_within(fd, (struct sockaddr *)&sa, len)) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
-
 int ag_rpc_listen(const char *addr)
 {
-	return open_socket(addr, 1);
+	return ag_net_listen(addr);
 }
 
 int ag_rpc_connect(const char *addr)
 {
-	return open_socket(addr, 0);
+	return ag_net_connect(addr, CONNECT_MS);
 }
 
 int ag_rpc_write_all(int fd, const void *buf, size_t len)
@@ -242,7 +148,7 @@ int ag_rpc_write_all(int fd, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = ag_net_send(fd, p, len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -259,7 +165,7 @@ int ag_rpc_read_all(int fd, void *buf, size_t len)
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n = ag_net_recv(fd, p, len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -332,7 +238,7 @@ static void link_put(struct link *l)
 {
 	if (--l->refs)
 		return;
-	close(l->fd);
+	ag_net_close(l->fd);
 	pthread_mutex_destroy(&l->write_lock);
 	free(l->pages);
 	free(l);
@@ -346,7 +252,7 @@ static void link_break(struct ag_rpc *r, struct link *l)
 	if (l->dead)
 		return;
 	l->dead = 1;
-	shutdown(l->fd, SHUT_RDWR); /* wakes a reader blocked on it */
+	ag_net_shutdown(l->fd); /* wakes a reader blocked on it */
 	while ((p = l->pending)) {
 		l->pending = p->next;
 		p->rc = -EPIPE;
@@ -371,17 +277,6 @@ void ag_rpc_free(struct ag_rpc *r)
 	free(r);
 }
 
-/* Reads and writes on fd give up after STALL_MS (then EAGAIN): the
- * caller looks for another active metad, and goes on waiting if none. */
-static void set_stall_timeout(int fd)
-{
-	struct timeval tv = { .tv_sec = STALL_MS / 1000,
-			      .tv_usec = (STALL_MS % 1000) * 1000 };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
 /* Whether a metad of the list other than the one at index skip answers
  * a WATCH within PROBE_MS: it is active, and r->cur names it. */
 static int another_answers(struct ag_rpc *r, int skip)
@@ -402,9 +297,9 @@ static int another_answers(struct ag_rpc *r, int skip)
 		put_le64(hdr + 8, 1);
 		pfd.fd = fd;
 		found = !ag_rpc_write_all(fd, hdr, sizeof(hdr)) &&
-			poll(&pfd, 1, PROBE_MS) == 1 &&
-			recv(fd, hdr, sizeof(hdr), MSG_DONTWAIT) > 0;
-		close(fd);
+			ag_net_poll(&pfd, 1, PROBE_MS * 1000000ll) == 1 &&
+			ag_net_recv(fd, hdr, sizeof(hdr), MSG_DONTWAIT) > 0;
+		ag_net_close(fd);
 		if (found) {
 			atomic_store(&r->cur, i);
 			AG_WARN("agora-metad at %s does not answer, %s does: "
@@ -424,8 +319,8 @@ static int link_io(struct ag_rpc *r, struct link *l, void *buf, size_t len,
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = writing ? send(l->fd, p, len, MSG_NOSIGNAL)
-				    : read(l->fd, p, len);
+		ssize_t n = writing ? ag_net_send(l->fd, p, len, 0)
+				    : ag_net_recv(l->fd, p, len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -461,11 +356,14 @@ static int link_get(struct ag_rpc *r, struct link **lp)
 		if (fd < 0)
 			return fd;
 		atomic_store(&r->cur, a);
+		/* reads and writes give up after STALL_MS (then EAGAIN):
+		 * the caller looks for another active metad, and goes on
+		 * waiting if none */
 		if (r->naddrs > 1)
-			set_stall_timeout(fd);
+			ag_net_set_stall(fd, STALL_MS);
 		l = calloc(1, sizeof(*l));
 		if (!l) {
-			close(fd);
+			ag_net_close(fd);
 			return -ENOMEM;
 		}
 		l->fd = fd;

@@ -1,6 +1,7 @@
 /*
  * rpc.h - the wire between libagora clients and agora-metad:
- * length-prefixed binary frames over a Unix or TCP stream socket.
+ * length-prefixed binary frames over a Unix, TCP or RDMA (rsockets)
+ * stream, whichever the address names (net.h).
  *
  * Frame (little-endian):
  *   0 u32 length of what follows (12 + payload), at most AG_RPC_MAX
@@ -67,7 +68,9 @@ int ag_rpc_reply_decode(const uint8_t *p, size_t len, struct ag_rpc_reply *r);
 int ag_rpc_reply_header(const uint8_t *hdr, uint32_t *type, uint64_t *id,
 			uint32_t *npages);
 
-/* Listen on "unix:PATH" or "HOST:PORT"; returns the socket or -errno. */
+/* Listen on "unix:PATH", "HOST:PORT" or "rdma:HOST:PORT" (net.h);
+ * returns the socket or -errno. The socket is one of net.h's: used
+ * through the ag_net_* calls only. */
 int ag_rpc_listen(const char *addr);
 /* Connect to the same forms; returns the socket or -errno. */
 int ag_rpc_connect(const char *addr);
