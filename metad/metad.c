@@ -759,9 +759,10 @@ int main(int argc, char **argv)
 	self = own_address(cfg, listen_addr, selfbuf, sizeof(selfbuf));
 	/* an address this build cannot listen on is refused before the
 	 * lease is taken (ag_net_check says why) */
-	if (!self || ag_net_check(self)) {
-		if (self)
-			AG_ERR("cannot listen on %s", self);
+	rc = self ? ag_net_check(self) : -EINVAL;
+	if (self && rc)
+		AG_ERR("cannot listen on %s: %s", self, ag_strerror(rc));
+	if (rc) {
 		ag_config_free(cfg);
 		return 2;
 	}

@@ -13,6 +13,10 @@
 #  5. make check-dist in build-check/: the release tarball (make
 #     distcheck) builds, installs and passes the unit tests and a smoke
 #     test of each face; one result;
+#  5b. build in build-rdma/ with --enable-werror --with-rdma (the metad
+#     RPC over rsockets) and run the tests of the transport there
+#     (rdma_tests below): they need no RDMA device, but for rdma.sh's
+#     put/get over rdma:, which skips, saying why, where there is none;
 #  6. with AGORA_LONG=1, build in build-tsan/ with --enable-tsan
 #     (ThreadSanitizer) and run the unit tests and the integration tests
 #     of the threaded paths there (tsan_tests below), at their fast-tier
@@ -142,6 +146,11 @@ tsan_tests="test/unit/test_core test/unit/test_stripe test/integ/concurrent.sh \
 test/integ/fuse_basic.sh test/integ/fuse_shared.sh test/integ/fuse_fsx.sh \
 test/integ/s3_basic.sh test/integ/s3_boto.py"
 
+# What the --with-rdma build runs: the transport's unit tests, the RPC's
+# and, through a metad, rdma.sh and basic.sh (over a Unix socket).
+rdma_tests="test/unit/test_net test/unit/test_rpc test/integ/rdma.sh \
+test/integ/basic.sh"
+
 # UBSan reports stop the program, so undefined behaviour fails its test.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -153,6 +162,9 @@ if autoreconf -fi; then
 	# operations take over 3 minutes under ASan, 30,000 one
 	phase_args=(AGORA_LONG=0 AGORA_FSX_OPS=30000)
 	phase "asan" "$root/build-asan" check --enable-asan
+	# the rsockets transport: it builds, and the RPC's tests pass
+	phase_args=(AGORA_LONG=0 "TESTS=$rdma_tests")
+	phase "rdma" "$root/build-rdma" check --enable-werror --with-rdma
 	if [ "$AGORA_LONG" = 1 ]; then
 		# the threaded paths: metad's group commit and drive pool, the
 		# mount's and the S3 gateway's worker threads, the packer
