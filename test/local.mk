@@ -51,6 +51,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/protocol.sh \
 	test/integ/nometad.sh \
 	test/integ/rdma.sh \
+	test/integ/contrib.sh \
 	test/integ/concurrent.sh \
 	test/integ/fuse_basic.sh \
 	test/integ/fuse_cross.sh \
