@@ -1,6 +1,7 @@
 # contrib/local.mk - what contrib/ installs for a deployment: the systemd
 # units of the daemons (contrib/systemd/, with the programs' installed
-# paths) and an example of /etc/default/agora, which they read.
+# paths), an example of /etc/default/agora, which they read, and the
+# NVMe-oF scripts that export the drives and connect them.
 
 agora_units = contrib/systemd/agora-metad.service \
 	contrib/systemd/agora-fused@.service contrib/systemd/agora-s3d.service
@@ -25,3 +26,6 @@ contrib/systemd/agora-s3d.service: $(srcdir)/contrib/systemd/agora-s3d.service.i
 $(agora_units):
 	$(AM_V_GEN)$(MKDIR_P) contrib/systemd && \
 	$(agora_unit_edit) $(srcdir)/$@.in >$@.tmp && mv $@.tmp $@
+
+nvmfdir = $(docdir)/examples
+dist_nvmf_SCRIPTS = contrib/agora-nvmf-export.sh contrib/agora-nvmf-connect.sh
