@@ -769,14 +769,37 @@ int ag_events_print(struct ag_cluster *c, uint64_t since, int follow,
 
 /* A trigger: the events of kinds on ("created,closed", NULL: closed)
  * whose path starts with prefix and ends with suffix (NULL: any) run
- * exec (through sh -c) or are POSTed to webhook, one of the two. */
+ * exec (through sh -c) or are POSTed to webhook, one of the two. A
+ * webhook POSTs the form of the event it says: a CloudEvent, or the
+ * S3 event notification ({"Records": [...]}) of a bucket's
+ * NotificationConfiguration element (topic, queue or cloud function,
+ * as agora-s3d took it), of regular files only: a closed event is
+ * ObjectCreated:Put, a deleted one ObjectRemoved:Delete. */
+#define AG_TRIGGER_FORM_CLOUDEVENT 0
+#define AG_TRIGGER_FORM_S3_TOPIC 1
+#define AG_TRIGGER_FORM_S3_QUEUE 2
+#define AG_TRIGGER_FORM_S3_FUNCTION 3
+#define AG_TRIGGER_FORM_MAX 3
 struct ag_trigger_spec {
 	const char *name, *prefix, *suffix, *on, *exec, *webhook;
+	int form; /* AG_TRIGGER_FORM_*; an exec's is 0 */
 };
 /* -EEXIST when name is taken, -EINVAL for a bad name or kind. A new
  * trigger sees the events committed after it. */
 int ag_trigger_add(struct ag_cluster *c, const struct ag_trigger_spec *s);
 int ag_trigger_remove(struct ag_cluster *c, const char *name);
+/* In one transaction: remove every trigger whose name starts with
+ * group, and add the n of specs (each named within group too, or
+ * -EINVAL). A trigger added again starts over at the next event. */
+int ag_trigger_replace(struct ag_cluster *c, const char *group,
+		       const struct ag_trigger_spec *specs, size_t n);
+/* fn(arg, s) for each trigger whose name starts with group, in the
+ * order of names (s's strings last until fn returns; s->on lists its
+ * kinds, "closed,deleted"); a non-zero return of fn stops the walk
+ * and is returned. */
+int ag_trigger_list(struct ag_cluster *c, const char *group,
+		    int (*fn)(void *arg, const struct ag_trigger_spec *s),
+		    void *arg);
 /* One line per trigger: name, kinds, prefix, suffix, action, cursor,
  * dead letters; then the dead letters. */
 int ag_trigger_print(struct ag_cluster *c, FILE *out);

@@ -17,18 +17,28 @@
  * dead letter and the trigger goes on. Every cursor transaction renews
  * the lease and needs it held: a deliverer that lost it stops there.
  *
+ * A webhook POSTs the event as a CloudEvent, or, for a trigger that an
+ * S3 bucket's notification configuration made (agora-s3d), as the S3
+ * event notification: {"Records": [one record]}, of regular files
+ * only, a closed event as ObjectCreated:Put and a deleted one as
+ * ObjectRemoved:Delete.
+ *
  * The deliverer ignores SIGPIPE (a command that does not read its input
  * must not kill it).
  */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agora.h"
@@ -93,17 +103,20 @@ static int commit_trigger(struct ag_cluster *c, const struct ag_op_trigger *o)
 	return rc;
 }
 
-int ag_trigger_add(struct ag_cluster *c, const struct ag_trigger_spec *s)
+/* The ADD op of s into *o, its value in v (AG_TRIGGER_FIXED +
+ * AG_TRIGGER_TEXT_MAX bytes). */
+static int add_op(const struct ag_trigger_spec *s, uint8_t *v,
+		  struct ag_op_trigger *o)
 {
-	uint8_t v[AG_TRIGGER_FIXED + AG_TRIGGER_TEXT_MAX];
 	struct ag_trigger_def d = { 0 };
-	struct ag_op_trigger o = { .action = AG_TRIG_ADD };
 	const char *target = s->exec ? s->exec : s->webhook;
 	const char *prefix = s->prefix ? s->prefix : "";
 	const char *suffix = s->suffix ? s->suffix : "";
 	int rc = ag_trigger_name_check(s->name, strlen(s->name));
 
-	if (rc || !target || (s->exec && s->webhook) || !*target)
+	if (rc || !target || (s->exec && s->webhook) || !*target ||
+	    s->form < 0 || s->form > AG_TRIGGER_FORM_MAX ||
+	    (s->form && !s->webhook))
 		return -EINVAL;
 	rc = on_parse(s->on, &d.on);
 	if (rc)
@@ -112,17 +125,29 @@ int ag_trigger_add(struct ag_cluster *c, const struct ag_trigger_spec *s)
 	    AG_TRIGGER_TEXT_MAX)
 		return -ENAMETOOLONG;
 	d.action = s->exec ? AG_TRIGGER_EXEC : AG_TRIGGER_WEBHOOK;
+	d.form = (uint8_t)s->form;
 	d.prefix = prefix;
 	d.plen = (uint16_t)strlen(prefix);
 	d.suffix = suffix;
 	d.slen = (uint16_t)strlen(suffix);
 	d.target = target;
 	d.tlen = (uint16_t)strlen(target);
-	o.name = s->name;
-	o.nlen = (uint32_t)strlen(s->name);
-	o.value = v;
-	o.vlen = (uint32_t)ag_trigger_encode(v, &d);
-	return commit_trigger(c, &o);
+	memset(o, 0, sizeof(*o));
+	o->action = AG_TRIG_ADD;
+	o->name = s->name;
+	o->nlen = (uint32_t)strlen(s->name);
+	o->value = v;
+	o->vlen = (uint32_t)ag_trigger_encode(v, &d);
+	return 0;
+}
+
+int ag_trigger_add(struct ag_cluster *c, const struct ag_trigger_spec *s)
+{
+	uint8_t v[AG_TRIGGER_FIXED + AG_TRIGGER_TEXT_MAX];
+	struct ag_op_trigger o;
+	int rc = add_op(s, v, &o);
+
+	return rc ? rc : commit_trigger(c, &o);
 }
 
 int ag_trigger_remove(struct ag_cluster *c, const char *name)
@@ -199,16 +224,19 @@ static int load_all(struct ag_cluster *c, struct trig *ts, size_t *n)
 	return rc ? rc : (int)AG_CL_READ(c, t, load(t, ts, n));
 }
 
-static void kinds_print(uint32_t on, FILE *out)
+/* The kinds of on, "created,closed", into buf (KINDS_TEXT bytes). */
+#define KINDS_TEXT 64
+static void kinds_text(uint32_t on, char *buf)
 {
-	const char *sep = "";
+	size_t len = 0;
 	unsigned k;
 
+	buf[0] = 0;
 	for (k = AG_EV_CREATED; k < AG_EV_KINDS; k++)
-		if (on & (1u << k)) {
-			fprintf(out, "%s%s", sep, ag_event_kind_name(k));
-			sep = ",";
-		}
+		if (on & (1u << k))
+			len += (size_t)snprintf(buf + len, KINDS_TEXT - len,
+						"%s%s", len ? "," : "",
+						ag_event_kind_name(k));
 }
 
 /* The dead letters, one line each. */
@@ -252,11 +280,12 @@ int ag_trigger_print(struct ag_cluster *c, FILE *out)
 	for (i = 0; !rc && i < n; i++) {
 		const struct trig *tr = &ts[i];
 
-		fprintf(out, "%s on=", tr->name);
-		kinds_print(tr->d.on, out);
-		fprintf(out, " prefix=%.*s suffix=%.*s %s=%s next=%" PRIu64
+		char kinds[KINDS_TEXT];
+
+		kinds_text(tr->d.on, kinds);
+		fprintf(out, "%s on=%s prefix=%.*s suffix=%.*s %s=%s next=%" PRIu64
 			" failures=%" PRIu32 " dead=%" PRIu32 "\n",
-			(int)tr->d.plen, tr->d.prefix, (int)tr->d.slen,
+			tr->name, kinds, (int)tr->d.plen, tr->d.prefix, (int)tr->d.slen,
 			tr->d.suffix, tr->d.action == AG_TRIGGER_EXEC
 					      ? "exec" : "webhook",
 			tr->target, tr->cur.next, tr->cur.failures,
@@ -264,6 +293,82 @@ int ag_trigger_print(struct ag_cluster *c, FILE *out)
 	}
 	if (!rc)
 		rc = (int)AG_CL_READ(c, t, dead_print(t, out));
+	free(ts);
+	return rc;
+}
+
+int ag_trigger_replace(struct ag_cluster *c, const char *group,
+		       const struct ag_trigger_spec *specs, size_t n)
+{
+	uint8_t v[AG_TRIGGER_FIXED + AG_TRIGGER_TEXT_MAX];
+	struct trig *ts = malloc(TRIGGERS_MAX * sizeof(*ts));
+	size_t gl = strlen(group), nt = 0, ops = 0, i;
+	struct ag_op_trigger o;
+	struct ag_txn t;
+	int rc = ts ? 0 : -ENOMEM;
+
+	for (i = 0; !rc && i < n; i++)
+		if (strncmp(specs[i].name, group, gl))
+			rc = -EINVAL;
+	if (!rc)
+		rc = load_all(c, ts, &nt);
+	if (rc)
+		goto out;
+	ag_cl_txn(c, &t);
+	for (i = 0; i < nt; i++)
+		if (!strncmp(ts[i].name, group, gl)) {
+			memset(&o, 0, sizeof(o));
+			o.action = AG_TRIG_REMOVE;
+			o.name = ts[i].name;
+			o.nlen = (uint32_t)strlen(ts[i].name);
+			ag_txn_trigger(&t, &o);
+			ops++;
+		}
+	/* the txn copies each op's value as it takes it: one buffer */
+	for (i = 0; !rc && i < n; i++) {
+		rc = add_op(&specs[i], v, &o);
+		if (!rc)
+			rc = ag_txn_trigger(&t, &o);
+		ops++;
+	}
+	if (!rc && ops)
+		rc = ag_cl_commit(c, &t, NULL);
+	ag_txn_release(&t);
+out:
+	free(ts);
+	return rc;
+}
+
+int ag_trigger_list(struct ag_cluster *c, const char *group,
+		    int (*fn)(void *arg, const struct ag_trigger_spec *s),
+		    void *arg)
+{
+	char prefix[AG_TRIGGER_TEXT_MAX + 1], suffix[AG_TRIGGER_TEXT_MAX + 1];
+	char kinds[KINDS_TEXT];
+	struct trig *ts = malloc(TRIGGERS_MAX * sizeof(*ts));
+	size_t gl = strlen(group), n = 0, i;
+	int rc = ts ? load_all(c, ts, &n) : -ENOMEM;
+
+	for (i = 0; !rc && i < n; i++) {
+		const struct trig *tr = &ts[i];
+		struct ag_trigger_spec s = { .name = tr->name, .on = kinds,
+					     .prefix = prefix,
+					     .suffix = suffix,
+					     .form = tr->d.form };
+
+		if (strncmp(tr->name, group, gl))
+			continue;
+		memcpy(prefix, tr->d.prefix, tr->d.plen);
+		prefix[tr->d.plen] = 0;
+		memcpy(suffix, tr->d.suffix, tr->d.slen);
+		suffix[tr->d.slen] = 0;
+		kinds_text(tr->d.on, kinds);
+		if (tr->d.action == AG_TRIGGER_EXEC)
+			s.exec = tr->target;
+		else
+			s.webhook = tr->target;
+		rc = fn(arg, &s);
+	}
 	free(ts);
 	return rc;
 }
@@ -352,15 +457,32 @@ static int cursor_put(struct deliverer *dl, struct trig *tr,
 	return rc;
 }
 
+/* The length of "/bucket/" at the start of path, or 0 when path names
+ * no object (the root, a bucket). */
+static size_t bucket_part(const char *path)
+{
+	const char *slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
+
+	return slash && slash > path + 1 && slash[1] ? (size_t)(slash + 1 - path)
+						   : 0;
+}
+
 static int matches(const struct trig *tr, const struct ag_event_view *v)
 {
-	size_t pl = strlen(v->path);
+	size_t pl = strlen(v->path), least = 0;
 
 	if (v->e.kind >= 32 || !(tr->d.on & (1u << v->e.kind)) || !pl)
 		return 0;
+	if (tr->d.form) {
+		/* S3 notifies of objects: regular files, their suffix
+		 * within the key */
+		least = bucket_part(v->path);
+		if (!least || v->e.ftype != (S_IFREG >> 12))
+			return 0;
+	}
 	if (tr->d.plen > pl || memcmp(v->path, tr->d.prefix, tr->d.plen))
 		return 0;
-	return tr->d.slen <= pl &&
+	return tr->d.slen <= pl - least &&
 	       !memcmp(v->path + pl - tr->d.slen, tr->d.suffix, tr->d.slen);
 }
 
@@ -388,6 +510,113 @@ static int cloudevent(struct deliverer *dl, const struct ag_event_view *v)
 	n = snprintf(dl->ce + len, sizeof(dl->ce) - len, ",\"data\":%s}",
 		     data);
 	return n < 0 || (size_t)n >= sizeof(dl->ce) - len ? -ENOSPC : 0;
+}
+
+/* Append s to dl->ce at *len as S3 writes a key in an event: percent-
+ * encoded but for unreserved characters and '/', a space as '+'. */
+static int s3_key_add(struct deliverer *dl, size_t *len, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (*len + 4 > sizeof(dl->ce))
+			return -ENOSPC;
+		if (isalnum(ch) || strchr("-_.~/", ch)) {
+			dl->ce[(*len)++] = (char)ch;
+		} else if (ch == ' ') {
+			dl->ce[(*len)++] = '+';
+		} else {
+			dl->ce[(*len)++] = '%';
+			dl->ce[(*len)++] = hex[ch >> 4];
+			dl->ce[(*len)++] = hex[ch & 15];
+		}
+	}
+	dl->ce[*len] = 0;
+	return 0;
+}
+
+/* Append to dl->ce at *len, as snprintf does. */
+static int ce_add(struct deliverer *dl, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int ce_add(struct deliverer *dl, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dl->ce + *len, sizeof(dl->ce) - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(dl->ce) - *len)
+		return -ENOSPC;
+	*len += (size_t)n;
+	return 0;
+}
+
+/* The S3 event notification of v for tr into dl->ce: one record, of
+ * the shape AWS sends (event version 2.1). Its configurationId is the
+ * trigger's name past its second dot (agora-s3d names the triggers of
+ * a bucket s3.HASH.ID), its sequencer the event's seq in hex, which
+ * orders the events of a key as S3's does. */
+static int s3_record(struct deliverer *dl, const struct trig *tr,
+		     const struct ag_event_view *v)
+{
+	const char *id = strchr(tr->name, '.'), *key;
+	size_t bl = bucket_part(v->path), len = 0;
+	time_t secs = (time_t)(v->e.time / 1000000000);
+	char when[40], etag[33] = "", bucket[NAME_MAX + 1];
+	char arn[NAME_MAX + 16];
+	struct tm tm;
+	int rc, j;
+
+	id = id && strchr(id + 1, '.') ? strchr(id + 1, '.') + 1 : tr->name;
+	key = v->path + bl;
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03dZ",
+		 (int)(v->e.time % 1000000000 / 1000000));
+	for (j = 0; j < 16 && (v->e.flags & AG_EVENT_ETAG); j++)
+		snprintf(etag + 2 * j, 3, "%02x", v->e.etag[j]);
+	rc = ce_add(dl, &len,
+		    "{\"Records\":[{\"eventVersion\":\"2.1\","
+		    "\"eventSource\":\"agora:s3\",\"awsRegion\":\"\","
+		    "\"eventTime\":\"%s\",\"eventName\":\"%s\","
+		    "\"userIdentity\":{\"principalId\":\"%s\"},"
+		    "\"requestParameters\":{\"sourceIPAddress\":\"\"},"
+		    "\"responseElements\":{\"x-amz-request-id\":\"%016" PRIX64
+		    "\"},\"s3\":{\"s3SchemaVersion\":\"1.0\","
+		    "\"configurationId\":", when,
+		    v->e.kind == AG_EV_DELETED ? "ObjectRemoved:Delete"
+					       : "ObjectCreated:Put",
+		    ag_event_proto_name(v->e.proto), v->e.seq);
+	if (!rc)
+		rc = ag_json_str(dl->ce, sizeof(dl->ce), &len, id);
+	snprintf(bucket, sizeof(bucket), "%.*s", (int)(bl - 2), v->path + 1);
+	snprintf(arn, sizeof(arn), "arn:aws:s3:::%s", bucket);
+	if (!rc)
+		rc = ce_add(dl, &len, ",\"bucket\":{\"name\":");
+	if (!rc)
+		rc = ag_json_str(dl->ce, sizeof(dl->ce), &len, bucket);
+	if (!rc)
+		rc = ce_add(dl, &len, ",\"ownerIdentity\":{\"principalId\":"
+			    "\"\"},\"arn\":");
+	if (!rc)
+		rc = ag_json_str(dl->ce, sizeof(dl->ce), &len, arn);
+	if (!rc)
+		rc = ce_add(dl, &len, "},\"object\":{\"key\":\"");
+	if (!rc)
+		rc = s3_key_add(dl, &len, key);
+	if (!rc && v->e.kind != AG_EV_DELETED)
+		rc = ce_add(dl, &len, "\",\"size\":%" PRIu64, v->e.size);
+	else if (!rc)
+		rc = ce_add(dl, &len, "\"");
+	if (!rc && etag[0])
+		rc = ce_add(dl, &len, ",\"eTag\":\"%s\"", etag);
+	if (!rc)
+		rc = ce_add(dl, &len, ",\"sequencer\":\"%016" PRIX64
+			    "\"}}}]}", v->e.seq);
+	return rc;
 }
 
 /* The environment of an exec: ours, then the event's. Built before the
@@ -504,8 +733,9 @@ static int deliver_webhook(struct deliverer *dl, const struct trig *tr)
 
 	if (!curl)
 		return -ENOMEM;
-	hdrs = curl_slist_append(hdrs,
-				 "Content-Type: application/cloudevents+json");
+	hdrs = curl_slist_append(hdrs, tr->d.form
+			? "Content-Type: application/json"
+			: "Content-Type: application/cloudevents+json");
 	curl_easy_setopt(curl, CURLOPT_URL, tr->target);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, dl->ce);
@@ -545,7 +775,7 @@ static int deliver(struct deliverer *dl, struct trig *tr,
 	int max = dl->o->max_failures > 0 ? dl->o->max_failures : 5;
 	uint64_t first = dl->o->retry_ms > 0 ? (uint64_t)dl->o->retry_ms : 200;
 	struct ag_trigger_cursor cur = tr->cur;
-	int rc = cloudevent(dl, v);
+	int rc = tr->d.form ? s3_record(dl, tr, v) : cloudevent(dl, v);
 
 	if (rc)
 		return rc;

@@ -177,7 +177,7 @@ int ag_key_trigger_decode(const void *k, size_t kl, const char **name,
 }
 
 enum {
-	TR_ON = 0, TR_ACTION = 4, TR_PLEN = 8, TR_SLEN = 10, TR_TLEN = 12,
+	TR_ON = 0, TR_ACTION = 4, TR_FORM = 5, TR_PLEN = 8, TR_SLEN = 10, TR_TLEN = 12,
 };
 
 size_t ag_trigger_encode(uint8_t *v, const struct ag_trigger_def *d)
@@ -190,6 +190,7 @@ size_t ag_trigger_encode(uint8_t *v, const struct ag_trigger_def *d)
 	memset(v, 0, AG_TRIGGER_FIXED);
 	put_le32(v + TR_ON, d->on);
 	v[TR_ACTION] = d->action;
+	v[TR_FORM] = d->form;
 	put_le16(v + TR_PLEN, d->plen);
 	put_le16(v + TR_SLEN, d->slen);
 	put_le16(v + TR_TLEN, d->tlen);
@@ -205,12 +206,16 @@ int ag_trigger_decode(const uint8_t *v, size_t len, struct ag_trigger_def *d)
 		return AG_CORRUPT("trigger value of %zu bytes", len);
 	d->on = get_le32(v + TR_ON);
 	d->action = v[TR_ACTION];
+	d->form = v[TR_FORM];
 	d->plen = get_le16(v + TR_PLEN);
 	d->slen = get_le16(v + TR_SLEN);
 	d->tlen = get_le16(v + TR_TLEN);
 	if (len != (size_t)AG_TRIGGER_FIXED + d->plen + d->slen + d->tlen ||
 	    (d->action != AG_TRIGGER_EXEC && d->action != AG_TRIGGER_WEBHOOK))
 		return AG_CORRUPT("trigger value of %zu bytes", len);
+	if (d->form > AG_TRIGGER_FORM_MAX ||
+	    (d->form && d->action != AG_TRIGGER_WEBHOOK))
+		return AG_CORRUPT("trigger of form %u", d->form);
 	d->prefix = (const char *)v + AG_TRIGGER_FIXED;
 	d->suffix = d->prefix + d->plen;
 	d->target = d->suffix + d->slen;

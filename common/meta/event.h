@@ -27,7 +27,8 @@
  *            at the commit, "/a/b"; else the names in parent and old
  *            parent, for paths longer than the record holds)
  *   TRIGGER  0 u32 on (bits 1 << kind)   4 u8 action (AG_TRIGGER_EXEC,
- *            _WEBHOOK)   5 u8 reserved[3]   8 u16 plen   10 u16 slen
+ *            _WEBHOOK)   5 u8 form (AG_TRIGGER_FORM_*: what a webhook
+ *            POSTs)   6 u8 reserved[2]   8 u16 plen   10 u16 slen
  *            12 u16 tlen   14 u16 reserved   16 prefix suffix target
  *   lease    0 u64 client   8 i64 expiry ns (metad's clock)   16 u64 token
  *   CURSOR   0 u64 next seq to deliver   8 u32 failures of that event
@@ -101,6 +102,7 @@ int ag_event_decode(const uint8_t *v, size_t len, struct ag_event *e);
 struct ag_trigger_def {
 	uint32_t on;       /* 1 << AG_EV_* */
 	uint8_t action;    /* AG_TRIGGER_EXEC or _WEBHOOK */
+	uint8_t form;      /* AG_TRIGGER_FORM_* (agora.h); an exec's 0 */
 	const char *prefix, *suffix, *target; /* not NUL-terminated */
 	uint16_t plen, slen, tlen;
 };

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agora.h"
 #include "base.h"
 #include "event.h"
 #include "keys.h"
@@ -168,6 +169,19 @@ static void test_records(void)
 	v[4] = 9;
 	ok(ag_trigger_decode(v, len, &g) == -AG_ECORRUPT,
 	   "a definition of an unknown action is corrupt");
+	d.form = AG_TRIGGER_FORM_S3_QUEUE;
+	len = ag_trigger_encode(v, &d);
+	ok(!ag_trigger_decode(v, len, &g) && g.form == AG_TRIGGER_FORM_S3_QUEUE,
+	   "a webhook's S3 form round-trips");
+	v[5] = AG_TRIGGER_FORM_MAX + 1;
+	ok(ag_trigger_decode(v, len, &g) == -AG_ECORRUPT,
+	   "a definition of an unknown form is corrupt");
+	d.action = AG_TRIGGER_EXEC;
+	len = ag_trigger_encode(v, &d);
+	ok(ag_trigger_decode(v, len, &g) == -AG_ECORRUPT,
+	   "an exec of an S3 form is corrupt");
+	d.action = AG_TRIGGER_WEBHOOK;
+	d.form = 0;
 	d.tlen = AG_TRIGGER_TEXT_MAX;
 	ok(!ag_trigger_encode(v, &d), "a definition too long is not encoded");
 
