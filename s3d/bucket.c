@@ -233,7 +233,11 @@ int s3_delete_bucket(struct s3_req *r)
 	if (rc)
 		return s3_error(r, rc == -ENOTEMPTY ? S3_BUCKET_NOT_EMPTY
 						    : s3_errno(rc, 0), NULL);
-	return s3_reply_head(r, 204, NULL, -1);
+	/* the bucket is gone whatever this says: a new one of its name
+	 * must not inherit its notifications */
+	rc = s3_notification_drop(r);
+	return rc ? s3_error(r, s3_errno(rc, 0), NULL)
+		  : s3_reply_head(r, 204, NULL, -1);
 }
 
 int s3_bucket_location(struct s3_req *r)

@@ -67,6 +67,11 @@ static const struct route {
 	R("PUT", OBJECT, "tagging", NULL, NULL, s3_put_tagging, NONE, NULL),
 	R("DELETE", OBJECT, "tagging", NULL, NULL, s3_delete_tagging, NONE,
 	  NULL),
+	/* notifications: kept as triggers (notify.c) */
+	R("GET", BUCKET, "notification", NULL, NULL, s3_get_notification,
+	  OWNER, "s3:GetBucketNotification"),
+	R("PUT", BUCKET, "notification", NULL, NULL, s3_put_notification,
+	  OWNER, "s3:PutBucketNotification"),
 	R("GET", BUCKET, "uploads", NULL, NULL, s3_list_uploads, READ,
 	  "s3:ListBucketMultipartUploads"),
 	R("GET", BUCKET, "versions", NULL, NULL, s3_list_objects, READ,

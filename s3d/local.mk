@@ -13,6 +13,7 @@ S3D_MODULE_SOURCES = \
 	s3d/access.c \
 	s3d/json.c \
 	s3d/policy.c \
+	s3d/notify.c \
 	s3d/body.c \
 	s3d/naming.c \
 	s3d/bucket.c \

@@ -524,6 +524,12 @@ int s3_get_tagging(struct s3_req *r);
 int s3_put_tagging(struct s3_req *r);
 int s3_delete_tagging(struct s3_req *r);
 
+/* ---- notify.c: bucket notifications, kept as triggers ---- */
+int s3_get_notification(struct s3_req *r);
+int s3_put_notification(struct s3_req *r);
+/* Drop the notification configuration of r's bucket (DeleteBucket). */
+int s3_notification_drop(struct s3_req *r);
+
 /* Operations, one group per file; http.c dispatches with one table. */
 int s3_list_buckets(struct s3_req *r);      /* bucket.c */
 int s3_create_bucket(struct s3_req *r);

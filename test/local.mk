@@ -81,7 +81,8 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_slowloris.sh \
 	test/integ/nfs.sh \
 	test/integ/smb.sh \
-	test/integ/events.sh
+	test/integ/events.sh \
+	test/integ/s3_notify.sh
 
 check_PROGRAMS += $(AGORA_UNIT_TESTS) test/integ/fsx test/integ/nfs_tool
 

@@ -99,19 +99,6 @@ grep -q '"type":"closed","path":"/evb/fuse/followed"' "$T/follow" ||
 kill -TERM "$follow_pid"
 wait_gone "$follow_pid" 10 || fail "the follower ignored SIGTERM"
 
-# deliverer_start [OPTION...]: agora trigger run --watch in the
-# background, its pid in DELIVER_PID, its output in $T/deliver.log
-deliverer_start() {
-	# no timeout(1) in between: SIGKILL must reach the deliverer
-	"$AGORA" -c "$CONF" trigger run --watch --lease 2 "$@" \
-		>>"$T/deliver.log" 2>&1 &
-	DELIVER_PID=$!
-	started_pids+=("$DELIVER_PID")
-}
-deliverer_stop() {
-	kill -TERM "$DELIVER_PID" 2>/dev/null || fail "the deliverer died: $(tail -n 3 "$T/deliver.log")"
-	wait_gone "$DELIVER_PID" 20 || fail "the deliverer ignored SIGTERM"
-}
 # seen_at_least N: the exec trigger "count" ran N times or more
 seen_at_least() { [ "$(cat "$T/seen" 2>/dev/null | wc -l)" -ge "$1" ]; }
 # wait_for SECONDS COMMAND...: until COMMAND succeeds
@@ -218,10 +205,7 @@ ag trigger list >"$T/list" || fail "trigger list"
 expect_fail "removing it again" "No such file" ag trigger remove count
 
 step "webhooks: a working endpoint gets each event, a failing one retries, then a dead letter"
-HOOK_PORT=$(free_port)
-python3 "$AGORA_SRCDIR/test/integ/events_hook.py" "$HOOK_PORT" "$T/hook" >"$T/hook.log" 2>&1 &
-started_pids+=("$!")
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$HOOK_PORT/ok" -d '{}' || fail "the listener did not start"
+hook_start
 rm -f "$T/hook.ok"
 ag trigger add hook-ok --prefix /evb/hook/ --on created,closed --webhook "http://127.0.0.1:$HOOK_PORT/ok" ||
 	fail "trigger add hook-ok"

@@ -397,6 +397,32 @@ fsck_clean() {
 	ag fsck >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out"; fail "fsck found damage"; }
 }
 
+# ---- triggers (the event tests) ----
+
+# deliverer_start [OPTION...]: agora trigger run --watch in the
+# background, its pid in DELIVER_PID, its output in $T/deliver.log
+deliverer_start() {
+	# no timeout(1) in between: SIGKILL must reach the deliverer
+	"$AGORA" -c "$CONF" trigger run --watch --lease 2 "$@" \
+		>>"$T/deliver.log" 2>&1 &
+	DELIVER_PID=$!
+	started_pids+=("$DELIVER_PID")
+}
+deliverer_stop() {
+	kill -TERM "$DELIVER_PID" 2>/dev/null || fail "the deliverer died: $(tail -n 3 "$T/deliver.log")"
+	wait_gone "$DELIVER_PID" 20 || fail "the deliverer ignored SIGTERM"
+}
+
+# hook_start: events_hook.py listening on 127.0.0.1:$HOOK_PORT, what
+# it is POSTed in $T/hook.ok (a line each) and $T/hook.fail.
+hook_start() {
+	HOOK_PORT=$(free_port)
+	python3 "$AGORA_SRCDIR/test/integ/events_hook.py" "$HOOK_PORT" "$T/hook" >"$T/hook.log" 2>&1 &
+	started_pids+=("$!")
+	eventually 10 curl -s -o /dev/null "http://127.0.0.1:$HOOK_PORT/ok" -d '{}' ||
+		fail "the webhook listener did not start"
+}
+
 # ---- network namespaces (the NFS and SMB tests) ----
 
 # netns_pair: two network namespaces joined by a veth pair, so that a
