@@ -459,6 +459,118 @@ client() { timeout "$AGORA_TIMEOUT" ip netns exec "$NS_CLI" "$@"; }
 NETNS_RUN="$(dirname "${BASH_SOURCE[0]}")/netns_run.sh"
 ns_daemon() { exec sh "$NETNS_RUN" "$@"; }
 
+# ---- nfs-ganesha and Samba re-exporting a mount (netns_pair first) ----
+
+# ganesha_require: skip the test unless ganesha (FSAL VFS), rpcbind and
+# libnfs's nfs-ls and nfs-cp are here.
+ganesha_require() {
+	command -v ganesha.nfsd >/dev/null || skip "nfs-ganesha is not installed"
+	ls /usr/lib/*/ganesha/libfsalvfs.so >/dev/null 2>&1 ||
+		skip "nfs-ganesha-vfs (FSAL VFS) is not installed"
+	command -v nfs-ls >/dev/null && command -v nfs-cp >/dev/null ||
+		skip "libnfs-utils (nfs-ls, nfs-cp) is not installed"
+	command -v rpcbind >/dev/null || skip "rpcbind is not installed (NFSv3)"
+}
+
+# ganesha_conf MOUNT: $T/ganesha.conf, the shipped config exporting
+# MOUNT, only the paths changed; v3 PATH and v4 PATH then give the
+# libnfs URL of PATH under the export (PATH starts with "/").
+ganesha_conf() {
+	GANESHA_MNT=$1
+	mkdir -p "$T/run" "$T/recov"
+	sed -e "s|/mnt/agora|$GANESHA_MNT|" -e "s|RecoveryRoot = .*|RecoveryRoot = $T/recov;|" \
+		"$AGORA_SRCDIR/contrib/ganesha-agora.conf" >"$T/ganesha.conf"
+	Q3="nfsport=2049&mountport=20048&version=3"
+	V3="nfs://$SRV_ADDR$GANESHA_MNT"
+	V4="nfs://$SRV_ADDR/agora"
+}
+v3() { printf '%s%s?%s' "$V3" "$1" "$Q3"; }
+v4() { printf '%s%s?version=4' "$V4" "$1"; }
+
+# ganesha_start: rpcbind and ganesha in the server namespace, sharing a
+# /run of their own; waits until the export answers.
+ganesha_start() {
+	local i
+	rm -f "$T/rpcbind.pid"
+	ns_daemon "$NS_SRV" "$GANESHA_MNT" sh -c '
+		mount --bind "$1/run" /run || exit 1
+		rpcbind -f & echo $! >"$1/rpcbind.pid"
+		sleep 0.3
+		exec ganesha.nfsd -F -f "$1/ganesha.conf" -L "$1/ganesha.log" -p "$1/ganesha.pid" -N NIV_EVENT
+	' sh "$T" >>"$T/ganesha.out" 2>&1 &
+	GANESHA_PID=$!
+	started_pids+=("$GANESHA_PID")
+	for ((i = 0; i < 50; i++)); do
+		[ -s "$T/rpcbind.pid" ] && break
+		sleep 0.1
+	done
+	RPCBIND_PID=$(cat "$T/rpcbind.pid")
+	started_pids+=("$RPCBIND_PID")
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$GANESHA_PID" 2>/dev/null ||
+			fail "ganesha.nfsd exited: $(tail -n 3 "$T/ganesha.log" "$T/ganesha.out")"
+		client nfs-ls "$V3/" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	[ "$i" -lt 200 ] || fail "ganesha does not answer after 20 s"
+	say "ganesha running, pid $GANESHA_PID (rpcbind $RPCBIND_PID)"
+}
+
+ganesha_stop() {
+	kill -TERM "$GANESHA_PID" "$RPCBIND_PID" 2>/dev/null
+	wait_gone "$GANESHA_PID" 20 || fail "ganesha ignored SIGTERM for 20 s"
+	wait_gone "$RPCBIND_PID" 10 || kill -KILL "$RPCBIND_PID"
+}
+
+# smbd_require: skip the test unless smbd, smbclient and vfs_fileid
+# are here.
+smbd_require() {
+	command -v smbd >/dev/null || skip "samba (smbd) is not installed"
+	command -v smbclient >/dev/null || skip "smbclient is not installed"
+	ls /usr/lib/*/samba/vfs/fileid.so >/dev/null 2>&1 ||
+		skip "samba-vfs-modules (vfs_fileid) is not installed"
+}
+
+# smbd_start MOUNT: smbd in the server namespace sharing MOUNT with the
+# shipped share (only the path changed) and this test's own
+# directories, as user root, password agora-test; waits until it
+# answers. Its pid in SMBD_PID.
+smbd_start() {
+	local mnt=$1 i
+	mkdir -p "$T/smb"/{private,lock,state,cache,pid,ncalrpc}
+	sed "s|/mnt/agora|$mnt|" "$AGORA_SRCDIR/contrib/smb-agora.conf" >"$T/smb/share.conf"
+	cat >"$T/smb.conf" <<CONF
+[global]
+	private dir = $T/smb/private
+	lock directory = $T/smb/lock
+	state directory = $T/smb/state
+	cache directory = $T/smb/cache
+	pid directory = $T/smb/pid
+	ncalrpc dir = $T/smb/ncalrpc
+	log file = $T/smbd.log
+	interfaces = $SRV_ADDR/24
+	bind interfaces only = yes
+	include = $T/smb/share.conf
+CONF
+	printf 'agora-test\nagora-test\n' | smbpasswd -c "$T/smb.conf" -s -a root >/dev/null ||
+		fail "smbpasswd -a root exited $?"
+	ns_daemon "$NS_SRV" "$mnt" smbd -F -s "$T/smb.conf" >"$T/smbd.out" 2>&1 &
+	SMBD_PID=$!
+	started_pids+=("$SMBD_PID")
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$SMBD_PID" 2>/dev/null || fail "smbd exited: $(tail -n 3 "$T/smbd.out" "$T/smbd.log")"
+		smb 'ls' >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+	[ "$i" -lt 100 ] || fail "smbd does not answer after 20 s"
+	say "smbd running, pid $SMBD_PID"
+}
+
+# smb CMDS: smbclient commands on the share, from the clients' namespace
+smb() {
+	client smbclient "//$SRV_ADDR/agora" -U root%agora-test -m SMB3 -c "$1"
+}
+
 # gateway_child KEEPER: the pid of the gateway process serving a
 # keep_mount mount under its keeper (the pid fused_start gave), waiting
 # up to 10 s for one; 1 when there is none.

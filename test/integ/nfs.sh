@@ -17,12 +17,7 @@
 
 NFS_TOOL=$AGORA_BUILDDIR/test/integ/nfs_tool
 [ -x "$NFS_TOOL" ] || fail "$NFS_TOOL not built"
-command -v ganesha.nfsd >/dev/null || skip "nfs-ganesha is not installed"
-ls /usr/lib/*/ganesha/libfsalvfs.so >/dev/null 2>&1 ||
-	skip "nfs-ganesha-vfs (FSAL VFS) is not installed"
-command -v nfs-ls >/dev/null && command -v nfs-cp >/dev/null ||
-	skip "libnfs-utils (nfs-ls, nfs-cp) is not installed"
-command -v rpcbind >/dev/null || skip "rpcbind is not installed (NFSv3)"
+ganesha_require
 
 : "${AGORA_NFS_FILES:=2000}"
 [ "$AGORA_LONG" = 1 ] && AGORA_NFS_FILES=20000
@@ -38,53 +33,7 @@ KEEPER=$FUSED_PID
 fused_start "$M2" # another gateway on the same cluster
 netns_pair
 
-# ganesha with the shipped config, only the paths changed
-mkdir -p "$T/run" "$T/recov"
-sed -e "s|/mnt/agora|$M|" -e "s|RecoveryRoot = .*|RecoveryRoot = $T/recov;|" \
-	"$AGORA_SRCDIR/contrib/ganesha-agora.conf" >"$T/ganesha.conf"
-
-# ganesha_start: rpcbind and ganesha in the server namespace, sharing a
-# /run of their own; waits until the export answers.
-ganesha_start() {
-	local i
-	rm -f "$T/rpcbind.pid"
-	ns_daemon "$NS_SRV" "$M" sh -c '
-		mount --bind "$1/run" /run || exit 1
-		rpcbind -f & echo $! >"$1/rpcbind.pid"
-		sleep 0.3
-		exec ganesha.nfsd -F -f "$1/ganesha.conf" -L "$1/ganesha.log" -p "$1/ganesha.pid" -N NIV_EVENT
-	' sh "$T" >>"$T/ganesha.out" 2>&1 &
-	GANESHA_PID=$!
-	started_pids+=("$GANESHA_PID")
-	for ((i = 0; i < 50; i++)); do
-		[ -s "$T/rpcbind.pid" ] && break
-		sleep 0.1
-	done
-	RPCBIND_PID=$(cat "$T/rpcbind.pid")
-	started_pids+=("$RPCBIND_PID")
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$GANESHA_PID" 2>/dev/null ||
-			fail "ganesha.nfsd exited: $(tail -n 3 "$T/ganesha.log" "$T/ganesha.out")"
-		client nfs-ls "$V3/" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	[ "$i" -lt 200 ] || fail "ganesha does not answer after 20 s"
-	say "ganesha running, pid $GANESHA_PID (rpcbind $RPCBIND_PID)"
-}
-
-ganesha_stop() {
-	kill -TERM "$GANESHA_PID" "$RPCBIND_PID" 2>/dev/null
-	wait_gone "$GANESHA_PID" 20 || fail "ganesha ignored SIGTERM for 20 s"
-	wait_gone "$RPCBIND_PID" 10 || kill -KILL "$RPCBIND_PID"
-}
-
-# v3 PATH / v4 PATH: the libnfs URL of PATH under the export (PATH
-# starts with "/"; query after it).
-Q3="nfsport=2049&mountport=20048&version=3"
-V3="nfs://$SRV_ADDR$M"
-V4="nfs://$SRV_ADDR/agora"
-v3() { printf '%s%s?%s' "$V3" "$1" "$Q3"; }
-v4() { printf '%s%s?version=4' "$V4" "$1"; }
+ganesha_conf "$M"
 
 mkdir "$M/exp"
 printf 'hello nfs\n' >"$M/exp/hello.txt"

@@ -10,10 +10,7 @@
 # the client does not notice.
 . "$(dirname "$0")/lib.sh"
 
-command -v smbd >/dev/null || skip "samba (smbd) is not installed"
-command -v smbclient >/dev/null || skip "smbclient is not installed"
-ls /usr/lib/*/samba/vfs/fileid.so >/dev/null 2>&1 ||
-	skip "samba-vfs-modules (vfs_fileid) is not installed"
+smbd_require
 command -v getfattr >/dev/null || skip "attr (getfattr) is not installed"
 
 M=$T/mnt
@@ -27,40 +24,7 @@ KEEPER=$FUSED_PID
 fused_start "$M2" # another gateway on the same cluster
 netns_pair
 
-# smbd with the shipped share, only the path changed, and this test's
-# own directories
-mkdir -p "$T/smb"/{private,lock,state,cache,pid,ncalrpc}
-sed "s|/mnt/agora|$M|" "$AGORA_SRCDIR/contrib/smb-agora.conf" >"$T/smb/share.conf"
-cat >"$T/smb.conf" <<CONF
-[global]
-	private dir = $T/smb/private
-	lock directory = $T/smb/lock
-	state directory = $T/smb/state
-	cache directory = $T/smb/cache
-	pid directory = $T/smb/pid
-	ncalrpc dir = $T/smb/ncalrpc
-	log file = $T/smbd.log
-	interfaces = $SRV_ADDR/24
-	bind interfaces only = yes
-	include = $T/smb/share.conf
-CONF
-printf 'agora-test\nagora-test\n' | smbpasswd -c "$T/smb.conf" -s -a root >/dev/null ||
-	fail "smbpasswd -a root exited $?"
-ns_daemon "$NS_SRV" "$M" smbd -F -s "$T/smb.conf" >"$T/smbd.out" 2>&1 &
-SMBD_PID=$!
-started_pids+=("$SMBD_PID")
-
-# smb CMDS: smbclient commands on the share, from the clients' namespace
-smb() {
-	client smbclient "//$SRV_ADDR/agora" -U root%agora-test -m SMB3 -c "$1"
-}
-for ((i = 0; i < 100; i++)); do
-	kill -0 "$SMBD_PID" 2>/dev/null || fail "smbd exited: $(tail -n 3 "$T/smbd.out" "$T/smbd.log")"
-	smb 'ls' >/dev/null 2>&1 && break
-	sleep 0.2
-done
-[ "$i" -lt 100 ] || fail "smbd does not answer after 20 s"
-say "smbd running, pid $SMBD_PID"
+smbd_start "$M"
 
 mkdir "$M/share"
 printf 'hello smb\n' >"$M/share/hello.txt"
