@@ -82,7 +82,8 @@ AGORA_INTEG_TESTS = \
 	test/integ/nfs.sh \
 	test/integ/smb.sh \
 	test/integ/events.sh \
-	test/integ/s3_notify.sh
+	test/integ/s3_notify.sh \
+	test/integ/pipeline_demo.sh
 
 check_PROGRAMS += $(AGORA_UNIT_TESTS) test/integ/fsx test/integ/nfs_tool
 
