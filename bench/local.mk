@@ -28,4 +28,4 @@ bench_civet_null_LDADD = $(CIVETWEB_LIBS) -lpthread
 
 EXTRA_DIST += bench/lib.sh bench/fuse.sh bench/s3.sh bench/meta.sh \
 	bench/reduce.sh bench/gluster.sh bench/ceph.sh bench/heal.sh \
-	bench/cpa.sh bench/nfs.sh
+	bench/cpa.sh bench/nfs.sh bench/events.sh
