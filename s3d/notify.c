@@ -321,12 +321,12 @@ static int config_print(void *arg, const struct ag_trigger_spec *s)
 	if (*prefix || *s->suffix) {
 		s3_xml_raw(x, "<Filter><S3Key>");
 		if (*prefix) {
-			s3_xml_raw(x, "<FilterRule><Name>prefix</Name>");
+			s3_xml_raw(x, "<FilterRule><Name>Prefix</Name>");
 			s3_xml_text(x, "Value", prefix);
 			s3_xml_raw(x, "</FilterRule>");
 		}
 		if (*s->suffix) {
-			s3_xml_raw(x, "<FilterRule><Name>suffix</Name>");
+			s3_xml_raw(x, "<FilterRule><Name>Suffix</Name>");
 			s3_xml_text(x, "Value", s->suffix);
 			s3_xml_raw(x, "</FilterRule>");
 		}

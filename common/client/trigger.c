@@ -281,15 +281,20 @@ int ag_trigger_print(struct ag_cluster *c, FILE *out)
 		const struct trig *tr = &ts[i];
 
 		char kinds[KINDS_TEXT];
+		static const char *const forms[] = {
+			[AG_TRIGGER_FORM_S3_TOPIC] = " form=s3-topic",
+			[AG_TRIGGER_FORM_S3_QUEUE] = " form=s3-queue",
+			[AG_TRIGGER_FORM_S3_FUNCTION] = " form=s3-function",
+		};
 
 		kinds_text(tr->d.on, kinds);
-		fprintf(out, "%s on=%s prefix=%.*s suffix=%.*s %s=%s next=%" PRIu64
-			" failures=%" PRIu32 " dead=%" PRIu32 "\n",
-			tr->name, kinds, (int)tr->d.plen, tr->d.prefix, (int)tr->d.slen,
-			tr->d.suffix, tr->d.action == AG_TRIGGER_EXEC
-					      ? "exec" : "webhook",
-			tr->target, tr->cur.next, tr->cur.failures,
-			tr->cur.dead);
+		fprintf(out, "%s on=%s prefix=%.*s suffix=%.*s %s=%s%s next=%"
+			PRIu64 " failures=%" PRIu32 " dead=%" PRIu32 "\n",
+			tr->name, kinds, (int)tr->d.plen, tr->d.prefix,
+			(int)tr->d.slen, tr->d.suffix,
+			tr->d.action == AG_TRIGGER_EXEC ? "exec" : "webhook",
+			tr->target, tr->d.form ? forms[tr->d.form] : "",
+			tr->cur.next, tr->cur.failures, tr->cur.dead);
 	}
 	if (!rc)
 		rc = (int)AG_CL_READ(c, t, dead_print(t, out));

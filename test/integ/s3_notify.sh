@@ -40,9 +40,9 @@ notify_put nbk '{
     "Events": ["s3:ObjectRemoved:*"]}]
 }' || fail "put-bucket-notification-configuration"
 ag trigger list >"$T/list" || fail "trigger list"
-grep -qE "^s3\.[0-9a-f]{16}\.jpegs on=closed prefix=/nbk/in/ suffix=\.jpg webhook=$HOOK " "$T/list" ||
+grep -qE "^s3\.[0-9a-f]{16}\.jpegs on=closed prefix=/nbk/in/ suffix=\.jpg webhook=$HOOK form=s3-topic " "$T/list" ||
 	fail "no trigger for the topic: $(cat "$T/list")"
-grep -qE "^s3\.[0-9a-f]{16}\.gone on=deleted prefix=/nbk/ suffix= webhook=$HOOK " "$T/list" ||
+grep -qE "^s3\.[0-9a-f]{16}\.gone on=deleted prefix=/nbk/ suffix= webhook=$HOOK form=s3-queue " "$T/list" ||
 	fail "no trigger for the queue: $(cat "$T/list")"
 awsc s3api get-bucket-notification-configuration --bucket nbk >"$T/got.json" || fail "get"
 python3 - "$T/got.json" "$HOOK" <<'PY' || fail "the configuration read back: $(cat "$T/got.json")"
