@@ -386,6 +386,8 @@ struct deliverer {
 	uint64_t token;
 	uint64_t lease_ns;
 	uint64_t renewed; /* monotonic ns of the last renewal */
+	CURL *curl;       /* the webhooks' handle: its connections stay
+			   * open from one POST to the next */
 	char ce[CE_MAX];  /* the CloudEvent being delivered */
 	char err[ERR_MAX];
 };
@@ -732,10 +734,15 @@ static int deliver_exec(struct deliverer *dl, const struct trig *tr,
 static int deliver_webhook(struct deliverer *dl, const struct trig *tr)
 {
 	struct curl_slist *hdrs = NULL;
-	CURL *curl = curl_easy_init();
 	long code = 0;
+	CURL *curl;
 	CURLcode cc;
 
+	if (dl->curl)
+		curl_easy_reset(dl->curl); /* keeps the live connections */
+	else
+		dl->curl = curl_easy_init();
+	curl = dl->curl;
 	if (!curl)
 		return -ENOMEM;
 	hdrs = curl_slist_append(hdrs, tr->d.form
@@ -750,7 +757,6 @@ static int deliver_webhook(struct deliverer *dl, const struct trig *tr)
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(curl);
 	if (cc != CURLE_OK) {
 		snprintf(dl->err, sizeof(dl->err), "%s",
 			 curl_easy_strerror(cc));
@@ -951,6 +957,8 @@ int ag_trigger_run(struct ag_cluster *c, const struct ag_deliver_opts *o)
 	rc = run_rounds(dl, ts, vs, p);
 	lease(dl, 0);
 out:
+	if (dl && dl->curl)
+		curl_easy_cleanup(dl->curl);
 	ag_event_paths_free(p);
 	free(vs);
 	free(ts);
