@@ -31,6 +31,7 @@
 
 #define BATCH 64
 #define FOLLOW_WAIT_MS 500
+#define CATALOG_CACHE_KIB "262144" /* SQLite's page cache, at most */
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS elements ("
@@ -378,6 +379,11 @@ int ag_catalog_run(struct ag_cluster *c, const char *db, int follow,
 
 	if (!rc && sqlite3_open(db, &k.db) != SQLITE_OK)
 		rc = sql_err(&k, db);
+	/* the build is one transaction of every row: with SQLite's
+	 * default cache (2 MiB) it wrote and read back most pages of the
+	 * database as it grew, each row's about once */
+	if (!rc)
+		rc = exec(&k, "PRAGMA cache_size = -" CATALOG_CACHE_KIB);
 	if (!rc)
 		rc = exec(&k, schema);
 	if (!rc)
