@@ -5,7 +5,7 @@
 # created over S3 and over the mount, and removed, filtered by prefix
 # and suffix, with the key URL-encoded, the size, the ETag S3 answered
 # and an increasing sequencer; what is not served is refused with the
-# error it names; an empty configuration and DeleteBucket drop the
+# error it names, and another user's request with AccessDenied; an empty configuration and DeleteBucket drop the
 # triggers.
 # shellcheck source=test/integ/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -120,6 +120,10 @@ expect_fail "two configurations of one Id" "InvalidArgument" notify_put nbk \
 	'{"QueueConfigurations": [{"Id": "x", "QueueArn": "'"$HOOK"'", "Events": ["s3:ObjectRemoved:*"]},
 	                          {"Id": "x", "QueueArn": "'"$HOOK"'", "Events": ["s3:ObjectRemoved:*"]}]}'
 expect_fail "a bucket that is not there" "NoSuchBucket" notify_put nothere '{}'
+read -r other_access other_secret < <(ag user add other --uid 1001 --gid 1001) || fail "user add other"
+expect_fail "a user who does not own the bucket" "AccessDenied" \
+	env AWS_ACCESS_KEY_ID="$other_access" AWS_SECRET_ACCESS_KEY="$other_secret" \
+	aws --endpoint-url "$S3_URL" s3api get-bucket-notification-configuration --bucket nbk
 [ "$(ag trigger list | grep -c '^s3\.')" = 2 ] || fail "a refused PUT changed the triggers: $(ag trigger list)"
 
 step "an Id left out is made up; an empty configuration drops every trigger"
