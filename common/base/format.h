@@ -39,7 +39,7 @@
  *
  * Drive label (4096 bytes at offset 0):
  *   0   8  magic "AGORADRV"
- *   8   4  format version (AG_FORMAT_VERSION: 3; a drive of another
+ *   8   4  format version (AG_FORMAT_VERSION: 4; a drive of another
  *          version is refused, never read or written)
  *   12  4  drive index
  *   16  16 cluster uuid
@@ -116,10 +116,10 @@
 
 #include <stdint.h>
 
-/* 2: variable-length INODE and EXTENT values (keys.h). Drives of
- * format 1 are refused at open: their data is copied out with the
- * Agora that wrote them. */
-#define AG_FORMAT_VERSION 3
+/* 2: variable-length INODE and EXTENT values (keys.h); 4: EVENT values
+ * of varints (event.h). Drives of another format are refused at open:
+ * their data is copied out with the Agora that wrote them. */
+#define AG_FORMAT_VERSION 4
 #define AG_BLOCK 4096u
 #define AG_LABEL_MAGIC "AGORADRV"
 #define AG_COMMIT_MAGIC "AGORACMT"

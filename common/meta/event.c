@@ -67,65 +67,89 @@ int ag_key_event_decode(const void *k, size_t kl, uint64_t *seq)
 	return 0;
 }
 
-enum {
-	EV_KIND = 0, EV_PROTO = 1, EV_FTYPE = 2, EV_FLAGS = 3, EV_NLEN = 4,
-	EV_OLEN = 6, EV_GATEWAY = 8, EV_INO = 16, EV_PARENT = 24,
-	EV_OPARENT = 32, EV_SIZE = 40, EV_TIME = 48, EV_GEN = 56, EV_ETAG = 64,
-};
+/* The first two bytes of a value: kind and protocol, file type and
+ * flags, four bits each. */
+#define EV_NIBBLE 0xf
 
 size_t ag_event_encode(uint8_t *v, const struct ag_event *e)
 {
 	uint16_t nlen = AG_MIN(e->nlen, AG_EVENT_TEXT_MAX);
 	uint16_t olen = AG_MIN(e->olen, AG_EVENT_TEXT_MAX - nlen);
+	uint8_t *p = v;
 
-	v[EV_KIND] = e->kind;
-	v[EV_PROTO] = e->proto;
-	v[EV_FTYPE] = e->ftype;
-	v[EV_FLAGS] = e->flags;
-	put_le16(v + EV_NLEN, nlen);
-	put_le16(v + EV_OLEN, olen);
-	put_le64(v + EV_GATEWAY, e->gateway);
-	put_le64(v + EV_INO, e->ino);
-	put_le64(v + EV_PARENT, e->parent);
-	put_le64(v + EV_OPARENT, e->oparent);
-	put_le64(v + EV_SIZE, e->size);
-	put_le64(v + EV_TIME, (uint64_t)e->time);
-	put_le64(v + EV_GEN, e->gen);
-	memcpy(v + EV_ETAG, e->etag, 16);
+	/* every kind, protocol, file type (S_IFMT >> 12) and flag fits
+	 * four bits */
+	*p++ = (uint8_t)((e->kind & EV_NIBBLE) | (e->proto & EV_NIBBLE) << 4);
+	*p++ = (uint8_t)((e->ftype & EV_NIBBLE) | (e->flags & EV_NIBBLE) << 4);
+	p += ag_varint_put(p, nlen);
+	p += ag_varint_put(p, olen);
+	put_le64(p, e->gateway); /* a random id: a varint would be longer */
+	p += 8;
+	p += ag_varint_put(p, e->ino);
+	p += ag_varint_put(p, ag_zigzag(e->parent - e->ino));
+	p += ag_varint_put(p, ag_zigzag(e->oparent - e->parent));
+	p += ag_varint_put(p, e->size);
+	put_le64(p, (uint64_t)e->time);
+	p += 8;
+	p += ag_varint_put(p, e->gen);
+	if (e->flags & AG_EVENT_ETAG) {
+		memcpy(p, e->etag, 16);
+		p += 16;
+	}
 	if (nlen)
-		memcpy(v + AG_EVENT_FIXED, e->name, nlen);
+		memcpy(p, e->name, nlen);
+	p += nlen;
 	if (olen)
-		memcpy(v + AG_EVENT_FIXED + nlen, e->oname, olen);
-	return AG_EVENT_FIXED + nlen + olen;
+		memcpy(p, e->oname, olen);
+	p += olen;
+	return (size_t)(p - v);
 }
 
 int ag_event_decode(const uint8_t *v, size_t len, struct ag_event *e)
 {
-	uint16_t nlen, olen;
+	const uint8_t *p = v, *end = v + len;
+	uint64_t nlen, olen, dparent, doparent;
 
-	if (len < AG_EVENT_FIXED)
+	if (len < 2)
 		return AG_CORRUPT("event value of %zu bytes", len);
-	nlen = get_le16(v + EV_NLEN);
-	olen = get_le16(v + EV_OLEN);
-	if (len != (size_t)AG_EVENT_FIXED + nlen + olen ||
-	    nlen + olen > AG_EVENT_TEXT_MAX)
-		return AG_CORRUPT("event value of %zu bytes, names %u + %u",
-				  len, nlen, olen);
-	e->kind = v[EV_KIND];
-	e->proto = v[EV_PROTO];
-	e->ftype = v[EV_FTYPE];
-	e->flags = v[EV_FLAGS];
-	e->nlen = nlen;
-	e->olen = olen;
-	e->gateway = get_le64(v + EV_GATEWAY);
-	e->ino = get_le64(v + EV_INO);
-	e->parent = get_le64(v + EV_PARENT);
-	e->oparent = get_le64(v + EV_OPARENT);
-	e->size = get_le64(v + EV_SIZE);
-	e->time = (int64_t)get_le64(v + EV_TIME);
-	e->gen = get_le64(v + EV_GEN);
-	memcpy(e->etag, v + EV_ETAG, 16);
-	e->name = (const char *)v + AG_EVENT_FIXED;
+	e->kind = v[0] & EV_NIBBLE;
+	e->proto = v[0] >> 4;
+	e->ftype = v[1] & EV_NIBBLE;
+	e->flags = v[1] >> 4;
+	p += 2;
+	if (ag_varint_get(&p, end, &nlen) || ag_varint_get(&p, end, &olen) ||
+	    nlen > AG_EVENT_TEXT_MAX || olen > AG_EVENT_TEXT_MAX - nlen ||
+	    end - p < 8)
+		return AG_CORRUPT("event value of %zu bytes: bad head", len);
+	e->gateway = get_le64(p);
+	p += 8;
+	if (ag_varint_get(&p, end, &e->ino) ||
+	    ag_varint_get(&p, end, &dparent) ||
+	    ag_varint_get(&p, end, &doparent) ||
+	    ag_varint_get(&p, end, &e->size) || end - p < 8)
+		return AG_CORRUPT("event value of %zu bytes: bad fields", len);
+	e->parent = e->ino + ag_unzigzag(dparent);
+	e->oparent = e->parent + ag_unzigzag(doparent);
+	e->time = (int64_t)get_le64(p);
+	p += 8;
+	if (ag_varint_get(&p, end, &e->gen))
+		return AG_CORRUPT("event value of %zu bytes: bad generation",
+				  len);
+	memset(e->etag, 0, 16);
+	if (e->flags & AG_EVENT_ETAG) {
+		if (end - p < 16)
+			return AG_CORRUPT("event value of %zu bytes: no etag",
+					  len);
+		memcpy(e->etag, p, 16);
+		p += 16;
+	}
+	if ((size_t)(end - p) != nlen + olen)
+		return AG_CORRUPT("event value of %zu bytes, names %llu + %llu",
+				  len, (unsigned long long)nlen,
+				  (unsigned long long)olen);
+	e->nlen = (uint16_t)nlen;
+	e->olen = (uint16_t)olen;
+	e->name = (const char *)p;
 	e->oname = e->name + nlen;
 	return 0;
 }

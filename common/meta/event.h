@@ -17,15 +17,22 @@
  * taken for another trigger's.
  *
  * Values (little-endian):
- *   EVENT    0 u8 kind   1 u8 proto   2 u8 file type (mode >> 12)
- *            3 u8 flags (AG_EVENT_ETAG)   4 u16 nlen   6 u16 olen
- *            8 u64 gateway (the client id that committed it)   16 u64 ino
- *            24 u64 parent   32 u64 old parent (renamed)   40 u64 size
- *            48 i64 time ns   56 u64 generation of the commit
- *            64 etag[16]   80 name[nlen] old name[olen]
+ *   EVENT    (format 4; varints and zigzag varints as in keys.h)
+ *            u8 kind | protocol << 4
+ *            u8 file type (mode >> 12) | flags << 4 (AG_EVENT_ETAG,
+ *               AG_EVENT_PATH)
+ *            varint nlen   varint olen
+ *            u64 gateway (the client id that committed it)
+ *            varint ino   zigzag parent - ino
+ *            zigzag old parent (renamed) - parent   varint size
+ *            i64 time ns   varint generation of the commit
+ *            etag[16] (only with AG_EVENT_ETAG; else all zero)
+ *            name[nlen] old name[olen]
  *            (with AG_EVENT_PATH, the names are the paths from the root
  *            at the commit, "/a/b"; else the names in parent and old
- *            parent, for paths longer than the record holds)
+ *            parent, for paths longer than the record holds). A value
+ *            whose fields run past its end or whose names do not end it
+ *            exactly is corrupt.
  *   TRIGGER  0 u32 on (bits 1 << kind)   4 u8 action (AG_TRIGGER_EXEC,
  *            _WEBHOOK)   5 u8 form (AG_TRIGGER_FORM_*: what a webhook
  *            POSTs)   6 u8 reserved[2]   8 u16 plen   10 u16 slen
@@ -60,10 +67,13 @@ enum ag_event_kind {
 
 #define AG_EVENT_ETAG 0x1 /* etag holds the MD5 of the content */
 #define AG_EVENT_PATH 0x2 /* name and old name are whole paths */
-#define AG_EVENT_FIXED 80
+/* The longest encoding of an event's fields before its names: the two
+ * bytes, the name lengths (two bytes each at most), five more varints,
+ * the gateway, the time and the etag. */
+#define AG_EVENT_HEAD_MAX (2 + 2 * 2 + 4 * 10 + 10 + 2 * 8 + 16)
 #define AG_EVENT_NAME_MAX 255
-/* name and old name together */
-#define AG_EVENT_TEXT_MAX (1024 - AG_EVENT_FIXED)
+/* name and old name together, so that a value stays within AG_VAL_MAX */
+#define AG_EVENT_TEXT_MAX (1024 - AG_EVENT_HEAD_MAX)
 
 struct ag_event {
 	uint64_t seq;       /* from the key */
@@ -76,7 +86,7 @@ struct ag_event {
 				   * input) */
 	uint16_t nlen, olen;
 };
-#define AG_EVENT_LEN_MAX (AG_EVENT_FIXED + AG_EVENT_TEXT_MAX)
+#define AG_EVENT_LEN_MAX (AG_EVENT_HEAD_MAX + AG_EVENT_TEXT_MAX)
 
 /* The name of a kind ("created" ...), or NULL; and back: the kind of a
  * name, or -EINVAL. */

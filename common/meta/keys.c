@@ -318,9 +318,9 @@ int ag_seg_rec_decode(const uint8_t *v, size_t len, struct ag_seg_rec *r)
 /* ---- varints: 7 bits a byte, low first, the top bit saying more
  * follow (LEB128); at most 10 bytes for a u64 ---- */
 
-#define VARINT_MAX 10
+#define VARINT_MAX AG_VARINT_MAX
 
-static size_t varint_put(uint8_t *p, uint64_t x)
+size_t ag_varint_put(uint8_t *p, uint64_t x)
 {
 	size_t n = 0;
 
@@ -332,9 +332,7 @@ static size_t varint_put(uint8_t *p, uint64_t x)
 	return n;
 }
 
-/* The varint at *p (before end) into *x, *p past it; -1 when it runs
- * past end, is longer than 10 bytes or overflows 64 bits. */
-static int varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x)
+int ag_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x)
 {
 	uint64_t v = 0;
 
@@ -352,23 +350,22 @@ static int varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x)
 	return -1;
 }
 
-static int varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *x)
+int ag_varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *x)
 {
 	uint64_t v;
 
-	if (varint_get(p, end, &v) || v > UINT32_MAX)
+	if (ag_varint_get(p, end, &v) || v > UINT32_MAX)
 		return -1;
 	*x = (uint32_t)v;
 	return 0;
 }
 
-/* Signed differences as unsigned varints, small either way. */
-static uint64_t zigzag(uint64_t diff)
+uint64_t ag_zigzag(uint64_t diff)
 {
 	return (diff << 1) ^ (uint64_t)-(int64_t)(diff >> 63);
 }
 
-static uint64_t unzigzag(uint64_t z)
+uint64_t ag_unzigzag(uint64_t z)
 {
 	return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
 }
@@ -413,35 +410,35 @@ size_t ag_inode_encode(uint8_t *v, const struct ag_attr *in)
 	present |= in->flags ? IN_FLAGS : 0;
 	present |= memcmp(in->etag, zero_etag, 16) ? IN_ETAG : 0;
 	present |= in->parent ? IN_PARENT : 0;
-	n = varint_put(v, present);
-	n += varint_put(v + n, in->mode);
-	n += varint_put(v + n, zigzag(mtime));
+	n = ag_varint_put(v, present);
+	n += ag_varint_put(v + n, in->mode);
+	n += ag_varint_put(v + n, ag_zigzag(mtime));
 	if (present & IN_UID)
-		n += varint_put(v + n, in->uid);
+		n += ag_varint_put(v + n, in->uid);
 	if (present & IN_GID)
-		n += varint_put(v + n, in->gid);
+		n += ag_varint_put(v + n, in->gid);
 	if (present & IN_NLINK)
-		n += varint_put(v + n, in->nlink);
+		n += ag_varint_put(v + n, in->nlink);
 	if (present & IN_SIZE)
-		n += varint_put(v + n, in->size);
+		n += ag_varint_put(v + n, in->size);
 	if (present & IN_ATIME)
-		n += varint_put(v + n, zigzag((uint64_t)in->atime - mtime));
+		n += ag_varint_put(v + n, ag_zigzag((uint64_t)in->atime - mtime));
 	if (present & IN_CTIME)
-		n += varint_put(v + n, zigzag(ctime - mtime));
+		n += ag_varint_put(v + n, ag_zigzag(ctime - mtime));
 	if (present & IN_BTIME)
-		n += varint_put(v + n, zigzag((uint64_t)in->btime - ctime));
+		n += ag_varint_put(v + n, ag_zigzag((uint64_t)in->btime - ctime));
 	if (present & IN_GEN)
-		n += varint_put(v + n, in->generation);
+		n += ag_varint_put(v + n, in->generation);
 	if (present & IN_RDEV)
-		n += varint_put(v + n, in->rdev);
+		n += ag_varint_put(v + n, in->rdev);
 	if (present & IN_FLAGS)
-		n += varint_put(v + n, in->flags);
+		n += ag_varint_put(v + n, in->flags);
 	if (present & IN_ETAG) {
 		memcpy(v + n, in->etag, 16);
 		n += 16;
 	}
 	if (present & IN_PARENT)
-		n += varint_put(v + n, zigzag(in->ino - in->parent));
+		n += ag_varint_put(v + n, ag_zigzag(in->ino - in->parent));
 	return n;
 }
 
@@ -454,40 +451,40 @@ static int inode_fields(const uint8_t *p, const uint8_t *end, uint64_t ino,
 	memset(in, 0, sizeof(*in));
 	in->ino = ino;
 	in->nlink = 1;
-	if (varint_get(&p, end, &present) || (present & ~(uint64_t)IN_ALL) ||
-	    varint_get32(&p, end, &in->mode) || varint_get(&p, end, &x))
+	if (ag_varint_get(&p, end, &present) || (present & ~(uint64_t)IN_ALL) ||
+	    ag_varint_get32(&p, end, &in->mode) || ag_varint_get(&p, end, &x))
 		return -1;
-	in->mtime = (int64_t)unzigzag(x);
+	in->mtime = (int64_t)ag_unzigzag(x);
 	in->atime = in->ctime = in->mtime;
-	if ((present & IN_UID) && varint_get32(&p, end, &in->uid))
+	if ((present & IN_UID) && ag_varint_get32(&p, end, &in->uid))
 		return -1;
-	if ((present & IN_GID) && varint_get32(&p, end, &in->gid))
+	if ((present & IN_GID) && ag_varint_get32(&p, end, &in->gid))
 		return -1;
-	if ((present & IN_NLINK) && varint_get32(&p, end, &in->nlink))
+	if ((present & IN_NLINK) && ag_varint_get32(&p, end, &in->nlink))
 		return -1;
-	if ((present & IN_SIZE) && varint_get(&p, end, &in->size))
+	if ((present & IN_SIZE) && ag_varint_get(&p, end, &in->size))
 		return -1;
 	if (present & IN_ATIME) {
-		if (varint_get(&p, end, &x))
+		if (ag_varint_get(&p, end, &x))
 			return -1;
-		in->atime = (int64_t)((uint64_t)in->mtime + unzigzag(x));
+		in->atime = (int64_t)((uint64_t)in->mtime + ag_unzigzag(x));
 	}
 	if (present & IN_CTIME) {
-		if (varint_get(&p, end, &x))
+		if (ag_varint_get(&p, end, &x))
 			return -1;
-		in->ctime = (int64_t)((uint64_t)in->mtime + unzigzag(x));
+		in->ctime = (int64_t)((uint64_t)in->mtime + ag_unzigzag(x));
 	}
 	in->btime = in->ctime;
 	if (present & IN_BTIME) {
-		if (varint_get(&p, end, &x))
+		if (ag_varint_get(&p, end, &x))
 			return -1;
-		in->btime = (int64_t)((uint64_t)in->ctime + unzigzag(x));
+		in->btime = (int64_t)((uint64_t)in->ctime + ag_unzigzag(x));
 	}
-	if ((present & IN_GEN) && varint_get(&p, end, &in->generation))
+	if ((present & IN_GEN) && ag_varint_get(&p, end, &in->generation))
 		return -1;
-	if ((present & IN_RDEV) && varint_get(&p, end, &in->rdev))
+	if ((present & IN_RDEV) && ag_varint_get(&p, end, &in->rdev))
 		return -1;
-	if ((present & IN_FLAGS) && varint_get32(&p, end, &in->flags))
+	if ((present & IN_FLAGS) && ag_varint_get32(&p, end, &in->flags))
 		return -1;
 	if (present & IN_ETAG) {
 		if (end - p < 16)
@@ -496,9 +493,9 @@ static int inode_fields(const uint8_t *p, const uint8_t *end, uint64_t ino,
 		p += 16;
 	}
 	if (present & IN_PARENT) {
-		if (varint_get(&p, end, &x))
+		if (ag_varint_get(&p, end, &x))
 			return -1;
-		in->parent = ino - unzigzag(x);
+		in->parent = ino - ag_unzigzag(x);
 	}
 	return p == end ? 0 : -1;
 }
@@ -521,7 +518,7 @@ size_t ag_dirent_encode(uint8_t *v, uint64_t parent, uint64_t ino,
 			unsigned type)
 {
 	v[0] = (uint8_t)type;
-	return 1 + varint_put(v + 1, zigzag(ino - parent));
+	return 1 + ag_varint_put(v + 1, ag_zigzag(ino - parent));
 }
 
 int ag_dirent_decode(const uint8_t *v, size_t len, uint64_t parent,
@@ -531,9 +528,9 @@ int ag_dirent_decode(const uint8_t *v, size_t len, uint64_t parent,
 	uint64_t z;
 
 	if (len < 2 || len > AG_DIRENT_LEN || v[0] > 0xf ||
-	    varint_get(&p, end, &z) || p != end)
+	    ag_varint_get(&p, end, &z) || p != end)
 		return AG_CORRUPT("directory entry of %zu bytes", len);
-	*ino = parent + unzigzag(z);
+	*ino = parent + ag_unzigzag(z);
 	*type = v[0];
 	return 0;
 }
@@ -542,9 +539,9 @@ int ag_dirent_decode(const uint8_t *v, size_t len, uint64_t parent,
 
 size_t ag_extent_encode(uint8_t *v, const struct ag_extent *e)
 {
-	size_t n = varint_put(v, e->len);
+	size_t n = ag_varint_put(v, e->len);
 
-	n += varint_put(v + n, e->coff);
+	n += ag_varint_put(v + n, e->coff);
 	memcpy(v + n, e->sha, 32);
 	return n + 32;
 }
@@ -556,7 +553,7 @@ int ag_extent_decode(const uint8_t *k, size_t klen, const uint8_t *v,
 	uint64_t ino;
 
 	if (ag_key_extent_decode(k, klen, &ino, &e->off) ||
-	    varint_get32(&p, end, &e->len) || varint_get32(&p, end, &e->coff) ||
+	    ag_varint_get32(&p, end, &e->len) || ag_varint_get32(&p, end, &e->coff) ||
 	    end - p != 32)
 		return AG_CORRUPT("extent record");
 	memcpy(e->sha, p, 32);
@@ -644,16 +641,16 @@ static int client_fields(const uint8_t *p, const uint8_t *end,
 {
 	uint64_t gen, n;
 
-	if (varint_get(&p, end, &gen) || varint_get(&p, end, &n) ||
+	if (ag_varint_get(&p, end, &gen) || ag_varint_get(&p, end, &n) ||
 	    n > AG_TXN_WINDOW)
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {
 		struct ag_client_entry *e = &cr->e[i];
 
-		if (varint_get(&p, end, &e->txid) ||
-		    varint_get(&p, end, &e->ino) ||
-		    varint_get32(&p, end, &e->seg) ||
-		    varint_get(&p, end, &e->fill))
+		if (ag_varint_get(&p, end, &e->txid) ||
+		    ag_varint_get(&p, end, &e->ino) ||
+		    ag_varint_get32(&p, end, &e->seg) ||
+		    ag_varint_get(&p, end, &e->fill))
 			return -1;
 	}
 	cr->n = (uint32_t)n;
@@ -670,16 +667,16 @@ void ag_client_rec_decode(const uint8_t *v, size_t len,
 size_t ag_client_rec_encode(uint8_t *v, const struct ag_client_rec *cr,
 			    uint64_t gen)
 {
-	size_t n = varint_put(v, gen);
+	size_t n = ag_varint_put(v, gen);
 
-	n += varint_put(v + n, cr->n);
+	n += ag_varint_put(v + n, cr->n);
 	for (uint32_t i = 0; i < cr->n; i++) {
 		const struct ag_client_entry *e = &cr->e[i];
 
-		n += varint_put(v + n, e->txid);
-		n += varint_put(v + n, e->ino);
-		n += varint_put(v + n, e->seg);
-		n += varint_put(v + n, e->fill);
+		n += ag_varint_put(v + n, e->txid);
+		n += ag_varint_put(v + n, e->ino);
+		n += ag_varint_put(v + n, e->seg);
+		n += ag_varint_put(v + n, e->fill);
 	}
 	return n;
 }

@@ -103,6 +103,20 @@ struct ag_seg_rec {
 };
 #define AG_SEG_REC_LEN 40
 
+/* Varints, the one codec of the records that use them (keys.c): LEB128,
+ * 7 bits a byte, low first, the top bit saying more follow; at most
+ * AG_VARINT_MAX bytes for a u64. ag_varint_put writes x at p and returns
+ * its length; ag_varint_get reads the varint at *p (before end) into *x
+ * and moves *p past it: -1 when it runs past end, is longer than
+ * AG_VARINT_MAX bytes or overflows (for get32: 32 bits). A zigzag varint
+ * holds a signed difference, small either way. */
+#define AG_VARINT_MAX 10
+size_t ag_varint_put(uint8_t *p, uint64_t x);
+int ag_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x);
+int ag_varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *x);
+uint64_t ag_zigzag(uint64_t diff);
+uint64_t ag_unzigzag(uint64_t z);
+
 /* value of an INODE record (format 2; varints are LEB128, 7 bits a
  * byte, low first; a zigzag varint holds a signed difference, 2x for
  * x >= 0 and -2x - 1 below):

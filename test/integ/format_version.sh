@@ -3,13 +3,13 @@
 # format version (an older Agora's) are refused: every tool and daemon
 # that opens the cluster exits non-zero and says which format the drive
 # has, which this Agora reads, and what to do; and nothing is written to
-# the drives. The label is rewritten with version 2 (the format before
-# this one: other DIRENT, EXTENT and CLIENT records) and a valid
+# the drives. The label is rewritten with version 3 (the format before
+# this one: other EVENT records) and a valid
 # checksum, so the refusal is for the version and not for damage.
 . "$(dirname "$0")/lib.sh"
 
 write_conf
-want="formatted with on-drive format 2; this Agora reads format 3: copy the data out"
+want="formatted with on-drive format 3; this Agora reads format 4: copy the data out"
 
 step "a cluster with a file"
 ag mkfs >/dev/null || fail "mkfs exited $?"
@@ -44,8 +44,8 @@ for path in sys.argv[2:]:
 PY
 }
 
-step "drives relabelled with format 2 are refused by every program"
-relabel 2 || fail "cannot relabel the drives"
+step "drives relabelled with format 3 are refused by every program"
+relabel 3 || fail "cannot relabel the drives"
 sums_before=$(md5sum "$T"/d[0-9])
 expect_fail "agora ls" "$want" ag ls /
 expect_fail "agora fsck" "$want" ag fsck
@@ -62,7 +62,7 @@ grep -q "$want" "$T/metad.log" || fail "agora-metad -d did not say why"
 mkdir -p "$T/mnt"
 expect_fail "agora-fused" "$want" \
 	timeout "$AGORA_TIMEOUT" "$FUSED" -c "$CONF" -f "$T/mnt"
-mountpoint -q "$T/mnt" && fail "agora-fused mounted drives of format 2"
+mountpoint -q "$T/mnt" && fail "agora-fused mounted drives of format 3"
 cat >>"$CONF" <<CONF
 
 [s3]
@@ -77,8 +77,8 @@ expect_fail "agora mkfs without --force" "already holds an Agora label" \
 [ "$(md5sum "$T"/d[0-9])" = "$sums_before" ] ||
 	fail "a refused program wrote to the drives"
 
-step "the same drives labelled back with format 3 read as before"
-relabel 3 || fail "cannot relabel the drives"
+step "the same drives labelled back with format 4 read as before"
+relabel 4 || fail "cannot relabel the drives"
 metad_start
 same "$T/f" /f
 fsck_clean

@@ -50,8 +50,10 @@ static void test_event_value(void)
 
 	memset(e.etag, 0xab, 16);
 	len = ag_event_encode(v, &e);
-	ok(len == AG_EVENT_FIXED + 12, "an event of two 6-byte paths is %zu "
-	   "bytes", len);
+	/* 2 + 1 + 1 + 8 (gateway) + 2 (ino) + 2 (parent) + 1 (old parent)
+	 * + 6 (size) + 8 (time) + 1 (generation) + 16 (etag) + 12 */
+	ok(len == 60, "an event of two 6-byte paths and an etag is %zu bytes",
+	   len);
 	ok(!event_from_copy(v, len, &d, &copy) && d.kind == e.kind &&
 	   d.proto == 2 && d.ftype == 8 && d.flags == e.flags &&
 	   d.gateway == e.gateway && d.ino == 4100 && d.parent == 7 &&
@@ -70,10 +72,38 @@ static void test_event_value(void)
 	ok(event_from_copy(v, len + 1, &d, &copy) == -AG_ECORRUPT,
 	   "an event one byte too long is corrupt");
 	free(copy);
-	put_le16(v + 4, AG_EVENT_TEXT_MAX);
+	v[2] = 7; /* nlen */
 	ok(event_from_copy(v, len, &d, &copy) == -AG_ECORRUPT,
 	   "an event whose name length runs past it is corrupt");
 	free(copy);
+	v[2] = 6;
+	v[1] &= 0x0f; /* no AG_EVENT_ETAG: the etag's bytes are left over */
+	ok(event_from_copy(v, len, &d, &copy) == -AG_ECORRUPT,
+	   "an event with bytes left over past its names is corrupt");
+	free(copy);
+	v[1] |= AG_EVENT_ETAG << 4;
+
+	/* a common event: no etag, whole paths, fields near each other */
+	{
+		struct ag_event c = {
+			.kind = AG_EV_METADATA, .proto = AG_PROTO_FUSE,
+			.ftype = 8, .flags = AG_EVENT_PATH,
+			.gateway = 0xae17c3f552b6ba8dull, .ino = 14100,
+			.parent = 14099, .oparent = 14099, .size = 182,
+			.gen = 54510, .time = 1796276073587587486ll,
+			.name = "/v001/.ci/run", .nlen = 13,
+		};
+
+		len = ag_event_encode(v, &c);
+		ok(len == 2 + 2 + 8 + 2 + 1 + 1 + 2 + 8 + 3 + 13 &&
+		   !event_from_copy(v, len, &d, &copy) && d.ino == 14100 &&
+		   d.parent == 14099 && d.oparent == 14099 && d.size == 182 &&
+		   d.gen == 54510 && d.time == c.time && d.nlen == 13 &&
+		   !memcmp(d.name, c.name, 13) && !d.etag[0] && !d.etag[15],
+		   "an event without etag takes %zu bytes and round-trips",
+		   len);
+		free(copy);
+	}
 
 	/* the names share AG_EVENT_TEXT_MAX: the old one is cut to fit */
 	{
@@ -85,8 +115,9 @@ static void test_event_value(void)
 		e.oname = big;
 		e.olen = 100;
 		len = ag_event_encode(v, &e);
-		ok(len == AG_EVENT_LEN_MAX &&
-		   !event_from_copy(v, len, &d, &copy) && d.olen == 4,
+		ok(len <= AG_EVENT_LEN_MAX &&
+		   !event_from_copy(v, len, &d, &copy) && d.olen == 4 &&
+		   d.nlen + d.olen == AG_EVENT_TEXT_MAX,
 		   "names too long for the record are cut to fit (%zu)", len);
 		free(copy);
 	}
