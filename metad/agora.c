@@ -818,6 +818,10 @@ static void clean_report(const struct ag_clean_report *r)
 		printf("deltas    %llu chunks stored as deltas, %.1f MB "
 		       "saved\n", (unsigned long long)r->deltas,
 		       r->saved / 1e6);
+	if (r->recompressed)
+		printf("cold      %llu chunks compressed again, %.1f MB "
+		       "saved\n", (unsigned long long)r->recompressed,
+		       r->recompress_saved / 1e6);
 	fflush(stdout);
 }
 

@@ -467,6 +467,9 @@ struct ag_clean_report {
 				   * cleaner meanwhile */
 	uint64_t unreadable;      /* chunks left where they are: no good copy */
 	uint64_t deltas, saved;   /* copies made deltas, stored bytes saved */
+	uint64_t recompressed, recompress_saved; /* copies kept whole but
+						  * compressed again, the
+						  * bytes that saved */
 	uint64_t free_before, free_after;         /* free segments */
 	uint64_t mirrored_before, mirrored_after; /* bytes mirrored stripes
 						   * hold */

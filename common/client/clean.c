@@ -30,8 +30,12 @@
  * put through it as it moves: a delta against a chunk the SIMILAR index
  * names for one of its super-features, when that saves enough
  * (ag_delta_keep_room), or else stored as it was and indexed, so that
- * later versions find it. The MOVE entry says which (txn.h), and metad
- * takes the delta only while its reference is still stored whole. With
+ * later versions find it. A chunk kept whole is compressed again from
+ * its plain bytes at AG_DELTA_COLD_LEVEL, and that frame stored when it
+ * is smaller (the write path's level is for speed; a chunk leaving the
+ * write buffer is cold), and deltas are made at that level too. The
+ * MOVE entry says which (txn.h), and metad takes the delta only while
+ * its reference is still stored whole. With
  * reduce set (agora reduce), the chunks never through the stage are the
  * only ones moved, from every sealed segment.
  *
@@ -118,7 +122,8 @@ struct cleaner {
 	size_t buf_cap;
 	struct ag_delta_ctx *dctx;   /* the similarity stage's */
 	uint8_t *plain, *dbuf;       /* a chunk's plain bytes, its delta */
-	size_t plain_cap, dbuf_cap;
+	uint8_t *zbuf;               /* its cold frame */
+	size_t plain_cap, dbuf_cap, zbuf_cap;
 	struct run_index idx;        /* what this run indexed so far */
 	struct ag_pace pace;
 	uint64_t total, start_ns, shown_ns;
@@ -341,7 +346,8 @@ static void count_lost(struct cleaner *cl, size_t n)
 /* The bytes the copy of a MOVE entry takes. */
 static uint64_t copy_len(const struct ag_move_ent *e)
 {
-	return e->flags & AG_MOVE_DELTA ? e->new_clen : e->clen;
+	return e->flags & (AG_MOVE_DELTA | AG_MOVE_ZSTD) ? e->new_clen :
+							    e->clen;
 }
 
 static int grow(uint8_t **buf, size_t *cap, size_t len)
@@ -478,13 +484,14 @@ static int run_index_put(struct run_index *x, uint64_t sf,
 }
 
 /* Try the chunk this run (cl->idx) or else the SIMILAR index names for
- * super-feature sf as the reference of lc's plain bytes (cl->plain): 1 with the delta in
+ * super-feature sf as the reference of lc's plain bytes (cl->plain),
+ * which take whole bytes stored whole: 1 with the delta in
  * cl->dbuf and e, 0 when there is none worth keeping (an index entry
  * gone stale, a reference tried already, one that changed or cannot be
  * read all leave the chunk whole), or -errno. */
 static int try_reference(struct cleaner *cl, struct ag_tree *t,
 			 const struct live_chunk *lc, uint64_t sf,
-			 uint8_t tried[][32], int *ntried,
+			 size_t whole, uint8_t tried[][32], int *ntried,
 			 struct ag_move_ent *e)
 {
 	uint8_t k[AG_KEYBUF], v[AG_SIMILAR_LEN], ref[32], *rp;
@@ -512,8 +519,8 @@ static int try_reference(struct cleaner *cl, struct ag_tree *t,
 	    ag_read_reference(cl->c, t, ref, &rp, &rlen))
 		return 0;
 	rc = ag_delta_encode(cl->dctx, rp, rlen, cl->plain, lc->rec.ulen,
-			     cl->l->zstd_level, cl->dbuf,
-			     ag_delta_keep_room(lc->rec.clen), &dlen);
+			     AG_DELTA_COLD_LEVEL, cl->dbuf,
+			     ag_delta_keep_room(whole), &dlen);
 	free(rp);
 	if (rc == -ENOSPC)
 		return 0;
@@ -535,12 +542,15 @@ static int similarity(struct cleaner *cl, const struct live_chunk *lc,
 	uint8_t tried[AG_DELTA_SF][32];
 	struct ag_delta_sf sf;
 	struct ag_tree *t;
+	size_t zlen = 0;
 	int i, ntried = 0, rc;
 
 	_Static_assert(AG_DELTA_SF == AG_MOVE_SF, "a MOVE indexes them all");
 	rc = grow(&cl->plain, &cl->plain_cap, lc->rec.ulen);
 	if (!rc)
 		rc = grow(&cl->dbuf, &cl->dbuf_cap, lc->rec.clen);
+	if (!rc)
+		rc = grow(&cl->zbuf, &cl->zbuf_cap, lc->rec.clen);
 	if (!rc && !cl->dctx)
 		rc = ag_delta_ctx_new(&cl->dctx);
 	if (!rc)
@@ -552,15 +562,32 @@ static int similarity(struct cleaner *cl, const struct live_chunk *lc,
 	if (ag_read_chunk_decode(cl->c, t, &lc->rec, stored, cl->plain))
 		goto out;
 	e->flags = AG_MOVE_INDEX;
+	/* the cold frame, kept only when smaller than the present bytes */
+	rc = lc->rec.clen > 1 ?
+		     ag_delta_compress(cl->dctx, cl->plain, lc->rec.ulen,
+				       AG_DELTA_COLD_LEVEL, cl->zbuf,
+				       lc->rec.clen - 1, &zlen) :
+		     -ENOSPC;
+	if (rc && rc != -ENOSPC)
+		goto out;
+	rc = 0;
 	/* too short to have features: through the stage, nothing to index */
 	if (ag_delta_features(cl->plain, lc->rec.ulen, &sf))
-		goto out;
+		goto whole;
 	memcpy(e->sf, sf.sf, sizeof(e->sf));
 	for (i = 0; !rc && i < AG_DELTA_SF; i++)
-		rc = try_reference(cl, t, lc, sf.sf[i], tried, &ntried, e);
+		rc = try_reference(cl, t, lc, sf.sf[i],
+				   zlen ? zlen : lc->rec.clen, tried, &ntried,
+				   e);
 	for (i = 0; !rc && i < AG_DELTA_SF; i++) /* stored whole: indexed */
 		rc = run_index_put(&cl->idx, sf.sf[i], lc->sha);
 	rc = rc < 0 ? rc : 0;
+whole:
+	if (!rc && zlen && !(e->flags & AG_MOVE_DELTA)) {
+		e->flags |= AG_MOVE_ZSTD;
+		e->new_clen = (uint32_t)zlen;
+		e->new_crc = ag_crc32c(cl->zbuf, zlen);
+	}
 out:
 	ag_cl_tree_done(t);
 	return rc;
@@ -590,6 +617,10 @@ static int store_elsewhere(struct cleaner *cl, const struct live_chunk *lc,
 		stored = cl->dbuf;
 		cl->r->deltas++;
 		cl->r->saved += e.clen - len;
+	} else if (e.flags & AG_MOVE_ZSTD) {
+		stored = cl->zbuf;
+		cl->r->recompressed++;
+		cl->r->recompress_saved += e.clen - len;
 	}
 	if (cl->leased && ag_packer_room(cl->p) < len) {
 		rc = commit_copies(cl, 1);
@@ -824,6 +855,7 @@ out:
 	free(cl.buf);
 	free(cl.plain);
 	free(cl.dbuf);
+	free(cl.zbuf);
 	ag_delta_ctx_free(cl.dctx);
 	free(cl.idx.sf);
 	free(cl.idx.sha);

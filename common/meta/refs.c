@@ -579,7 +579,8 @@ static int move_chunk(struct tx *tx, const struct ag_move_ent *e)
 {
 	const struct ag_label *l = &tx->m->ds->label;
 	int delta = !!(e->flags & AG_MOVE_DELTA);
-	uint32_t new_clen = delta ? e->new_clen : e->clen;
+	int rebytes = !!(e->flags & (AG_MOVE_DELTA | AG_MOVE_ZSTD));
+	uint32_t new_clen = rebytes ? e->new_clen : e->clen;
 	struct ag_chunk_rec c;
 	uint64_t old_addr;
 	int rc;
@@ -588,8 +589,8 @@ static int move_chunk(struct tx *tx, const struct ag_move_ent *e)
 	    AG_ADDR_IDX(e->new_addr) + (uint64_t)new_clen >
 		    ag_segment_payload(l))
 		return -ESTALE;
-	if (e->flags & ~(AG_MOVE_DELTA | AG_MOVE_INDEX) ||
-	    (delta && e->flags & AG_MOVE_INDEX))
+	if (e->flags & ~(AG_MOVE_DELTA | AG_MOVE_INDEX | AG_MOVE_ZSTD) ||
+	    (delta && e->flags & (AG_MOVE_INDEX | AG_MOVE_ZSTD)))
 		return -EINVAL;
 	rc = chunk_get(tx, e->sha, &c);
 	if (rc == -ENOENT)
@@ -605,14 +606,18 @@ static int move_chunk(struct tx *tx, const struct ag_move_ent *e)
 			return rc;
 		c.flags = (c.flags & ~AG_CHUNK_ZSTD) | AG_CHUNK_DELTA;
 		memcpy(c.ref, e->ref, 32);
-		c.crc = e->new_crc;
-		tx->stats.stored -= c.clen;
-		tx->stats.stored += new_clen;
-		c.clen = new_clen;
 	} else if (e->flags & AG_MOVE_INDEX) {
 		rc = similar_put(tx, e->sha, e->sf);
 		if (rc)
 			return rc;
+	}
+	if (e->flags & AG_MOVE_ZSTD)
+		c.flags |= AG_CHUNK_ZSTD;
+	if (rebytes) {
+		c.crc = e->new_crc;
+		tx->stats.stored -= c.clen;
+		tx->stats.stored += new_clen;
+		c.clen = new_clen;
 	}
 	if (e->flags)
 		c.flags |= AG_CHUNK_REDUCED;

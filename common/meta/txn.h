@@ -271,7 +271,11 @@ struct ag_op_stripe {
  * only such a chunk may be another delta's reference), else it is
  * garbage as above. AG_MOVE_INDEX: the copy is byte for byte, and the
  * chunk is indexed under its non-zero super-features sf (SIMILAR,
- * keys.h). Either marks the chunk AG_CHUNK_REDUCED. */
+ * keys.h). Either marks the chunk AG_CHUNK_REDUCED. AG_MOVE_ZSTD (not
+ * with AG_MOVE_DELTA): the copy is the chunk's plain bytes as a new zstd
+ * frame of new_clen bytes (crc new_crc), which the record then names
+ * (AG_CHUNK_ZSTD), so a chunk kept whole is compressed again as it
+ * moves (delta.h, AG_DELTA_COLD_LEVEL). */
 #define AG_MOVE_SF 4
 struct ag_move_ent {
 	uint8_t sha[32];
@@ -283,6 +287,7 @@ struct ag_move_ent {
 };
 #define AG_MOVE_DELTA 0x2 /* = AG_CHUNK_DELTA */
 #define AG_MOVE_INDEX 0x4
+#define AG_MOVE_ZSTD 0x8
 
 /* MOVE: n entries (ag_move_ent_get). */
 struct ag_op_move {

@@ -1,6 +1,6 @@
 /*
- * delta.c - super-features of chunks and zstd deltas against a reference
- * (delta.h).
+ * delta.c - super-features of chunks, zstd deltas against a reference
+ * and the cold compression of whole chunks (delta.h).
  *
  * The feature hash is a gear hash like cdc.c's but with a table of its
  * own (splitmix64 from the seed "AgoraSim"): on cdc.c's table the sampled
@@ -189,12 +189,26 @@ static int window_log(size_t rlen, size_t len)
 	return wl;
 }
 
+/* One frame of src[0..len) into dst[0..cap) with cctx's parameters:
+ * -ENOSPC when it does not fit. */
+static int compress_frame(ZSTD_CCtx *cctx, const void *src, size_t len,
+			  void *dst, size_t cap, size_t *out)
+{
+	size_t n = ZSTD_compress2(cctx, dst, cap, src, len);
+
+	if (ZSTD_isError(n))
+		return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall
+			       ? -ENOSPC
+			       : -ENOMEM;
+	*out = n;
+	return 0;
+}
+
 int ag_delta_encode(struct ag_delta_ctx *ctx, const void *ref, size_t rlen,
 		    const void *src, size_t len, int level, void *dst,
 		    size_t cap, size_t *dlen)
 {
 	struct ag_delta_ctx *own = NULL;
-	size_t n;
 	int rc = 0;
 
 	if (len > AG_DELTA_MAX || rlen > AG_DELTA_MAX)
@@ -220,13 +234,34 @@ int ag_delta_encode(struct ag_delta_ctx *ctx, const void *ref, size_t rlen,
 		rc = -EINVAL;
 		goto out;
 	}
-	n = ZSTD_compress2(ctx->cctx, dst, cap, src, len);
-	if (ZSTD_isError(n))
-		rc = ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall
-			     ? -ENOSPC
-			     : -ENOMEM;
-	else
-		*dlen = n;
+	rc = compress_frame(ctx->cctx, src, len, dst, cap, dlen);
+out:
+	ag_delta_ctx_free(own);
+	return rc;
+}
+
+int ag_delta_compress(struct ag_delta_ctx *ctx, const void *src, size_t len,
+		      int level, void *dst, size_t cap, size_t *zlen)
+{
+	struct ag_delta_ctx *own = NULL;
+	int rc = 0;
+
+	if (!ctx) {
+		rc = ag_delta_ctx_new(&own);
+		if (rc)
+			return rc;
+		ctx = own;
+	}
+	ZSTD_CCtx_reset(ctx->cctx, ZSTD_reset_session_and_parameters);
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(ctx->cctx,
+						ZSTD_c_compressionLevel,
+						level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(ctx->cctx,
+						ZSTD_c_contentSizeFlag, 1))) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = compress_frame(ctx->cctx, src, len, dst, cap, zlen);
 out:
 	ag_delta_ctx_free(own);
 	return rc;

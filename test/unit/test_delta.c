@@ -3,12 +3,14 @@
  * round-trip against references of every size, an identical or one-byte
  * edited chunk makes a tiny delta, an unrelated one none worth keeping,
  * damage and a wrong reference are -AG_ECORRUPT; super-features survive
- * small edits and are not shared by unrelated data. Speed is
- * bench/bench_delta's.
+ * small edits and are not shared by unrelated data; the cold frame of a
+ * chunk is a plain zstd frame, smaller than the write path's, made only
+ * when it fits. Speed is bench/bench_delta's.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "delta.h"
 #include "keys.h" /* AG_CHUNK_LIMIT */
@@ -289,6 +291,81 @@ static void test_features(void)
 	free(b);
 }
 
+/* Source-like bytes: words of a small vocabulary, so that there are
+ * matches to find, as in real text (fill_text's letters have none, and
+ * compress no better at a higher level). */
+static void fill_words(uint8_t *p, size_t n)
+{
+	static const char *const words[] = {
+		"static ", "int ", "return ", "struct ", "const ", "uint8_t ",
+		"size_t ", "if (", "rc", " = ", ";\n", "\t", "len", "buf",
+		"->", "for (i = 0; i < n; i++)", "{\n", "}\n", "goto out;\n",
+		"NULL", "ctx", "free(", ")", ", ", "0", "1", "/* ", " */",
+	};
+	size_t i = 0, nw = sizeof(words) / sizeof(words[0]);
+
+	while (i < n) {
+		const char *w = words[tap_rand(&rng) % nw];
+
+		while (*w && i < n)
+			p[i++] = (uint8_t)*w++;
+	}
+}
+
+/* The cold frame: any zstd reader decodes it alone (no prefix left from
+ * a delta made before on the same context), it carries its content size
+ * and on text it is smaller than level 1's; a cap it cannot meet is
+ * -ENOSPC. */
+static void test_cold(struct ag_delta_ctx *ctx)
+{
+	static const size_t sizes[] = { 1, 100, 4096, 65536, 1u << 20 };
+	size_t len = 1u << 20, cap = ag_delta_bound(len), i, zlen, dlen, n;
+	uint8_t *src = malloc(len), *ref = malloc(len), *z = malloc(cap);
+	uint8_t *back = malloc(len);
+	size_t cold = 0, warm = 0;
+	int bad = 0;
+
+	if (!src || !ref || !z || !back) {
+		ok(0, "cold frame buffers");
+		goto out;
+	}
+	fill_words(src, len);
+	fill_text(ref, len);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t m = sizes[i];
+
+		/* a delta first, so that a prefix left behind would show */
+		if (ag_delta_encode(ctx, ref, m, src, m, 3, z, cap, &dlen) ||
+		    ag_delta_compress(ctx, src, m, AG_DELTA_COLD_LEVEL, z, cap,
+				      &zlen)) {
+			bad++;
+			continue;
+		}
+		n = ZSTD_decompress(back, m, z, zlen);
+		bad += ZSTD_isError(n) || n != m || memcmp(back, src, m) ||
+		       ZSTD_getFrameContentSize(z, zlen) != m;
+		cold += zlen;
+		warm += ZSTD_compress(back, len, src, m, 1);
+	}
+	ok(!bad, "cold frames of 1 B to 1 MiB decode alone to their bytes "
+	   "(%d did not)", bad);
+	ok(cold < warm, "cold frames of source-like text take %zu bytes, "
+	   "level 1's %zu",
+	   cold, warm);
+	fill_random(src, 65536);
+	ok(ag_delta_compress(ctx, src, 65536, AG_DELTA_COLD_LEVEL, z, 65535,
+			     &zlen) == -ENOSPC,
+	   "random bytes given less room than their length: -ENOSPC");
+	ok(ag_delta_compress(NULL, src, 100, 1, z, cap, &zlen) == 0 &&
+	   ZSTD_decompress(back, 100, z, zlen) == 100 &&
+	   !memcmp(back, src, 100), "a cold frame without a context");
+out:
+	free(src);
+	free(ref);
+	free(z);
+	free(back);
+}
+
 int main(void)
 {
 	struct ag_delta_ctx *ctx = NULL;
@@ -299,6 +376,7 @@ int main(void)
 	test_gain(ctx);
 	test_damage(ctx);
 	test_features();
+	test_cold(ctx);
 	ag_delta_ctx_free(ctx);
 	ag_delta_ctx_free(NULL);
 	return tap_done();
