@@ -12,6 +12,9 @@
  * whose files were mostly removed, and a reader that kept the old root
  * and reads a moved chunk's old place after it was written over gets
  * -AG_ECORRUPT, never other bytes, and reads right at the newest root.
+ * And the cold frame: agora reduce stores a chunk of text it keeps whole
+ * compressed again, smaller, readable and fsck-clean, and metad refuses a
+ * MOVE that says both a delta and a new frame (-EINVAL).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -365,6 +368,104 @@ static void test_clean(struct ag_cluster *c)
 	free(data);
 }
 
+/* Source-like text: words of a small vocabulary, which zstd compresses
+ * better at the cold level than at the write path's. */
+static void fill_words(uint8_t *buf, size_t len)
+{
+	static const char *const words[] = {
+		"static ", "int ", "return ", "struct ", "const ", "if (",
+		"rc", " = ", ";\n", "\t", "len", "buf", "->", "{\n", "}\n",
+		"goto out;\n", "NULL", "free(", ")", ", ", "0", "/* ", " */",
+	};
+	size_t i = 0, nw = sizeof(words) / sizeof(words[0]);
+
+	while (i < len) {
+		const char *w = words[tap_rand(&rng) % nw];
+
+		while (*w && i < len)
+			buf[i++] = (uint8_t)*w++;
+	}
+}
+
+/* The similarity stage stores a chunk it keeps whole compressed again at
+ * AG_DELTA_COLD_LEVEL when that is smaller; metad refuses a MOVE that
+ * says both a delta and a new frame. */
+static void test_cold(struct ag_cluster *c)
+{
+	enum { LEN = 48 << 10 };
+	struct ag_clean_opts o = { .out = stderr, .reduce = 1 };
+	uint8_t *data = malloc(LEN), sha[32];
+	struct ag_chunk_rec before, after;
+	struct ag_clean_report r;
+	struct ag_move_ent e = { 0 };
+	struct ag_cluster *w = NULL;
+	struct ag_packer *p = NULL;
+	struct ag_attr a;
+	struct ag_txn t;
+	uint64_t addr;
+	uint32_t seg;
+	int rc;
+
+	if (!ok(data != NULL, "a buffer"))
+		return;
+	fill_words(data, LEN);
+	/* written by a client of its own, whose close seals its segment
+	 * (the cleaner takes only sealed ones) */
+	memset(&before, 0, sizeof(before));
+	rc = ag_cluster_open(conf, 0, &w);
+	if (!rc) {
+		rc = put_file(w, "text", data, LEN, &a);
+		ag_cluster_close(w);
+	}
+	if (!rc)
+		rc = first_chunk(c, a.ino, sha, &before);
+	ok(!rc && before.flags == AG_CHUNK_ZSTD,
+	   "a file of text: its first chunk a zstd frame of %u bytes",
+	   before.clen);
+
+	/* a delta and a new frame at once: refused, the chunk stays */
+	ok(!ag_packer_new(c->stripes, &p) && !clean_lease(c, p, &seg) &&
+	   !copy_chunk(c, p, &before, &addr, &t), "a copy of it");
+	memcpy(e.sha, sha, 32);
+	e.old_addr = before.addr;
+	e.new_addr = addr;
+	e.clen = before.clen;
+	e.crc = before.crc;
+	e.flags = AG_MOVE_DELTA | AG_MOVE_ZSTD;
+	e.new_clen = before.clen;
+	e.new_crc = before.crc;
+	memcpy(e.ref, sha, 32);
+	ag_txn_move(&t, &e, 1);
+	rc = ag_cl_commit(c, &t, NULL);
+	ag_txn_release(&t);
+	ok(rc == -EINVAL && !chunk_now(c, sha, &after) &&
+	   after.addr == before.addr,
+	   "a MOVE of a delta that is also a new frame: -EINVAL (%d), the "
+	   "chunk stays", rc);
+	ag_cl_txn(c, &t);
+	ag_txn_seg_release(&t, seg, ag_packer_fill(p));
+	ok(!ag_cl_commit(c, &t, NULL), "release the cleaner's segment");
+	ag_txn_release(&t);
+	ag_packer_stop(p);
+	ag_packer_free(p);
+
+	rc = ag_clean(c, &o, &r);
+	ok(!rc && r.recompressed && r.recompress_saved,
+	   "agora reduce: %llu chunks compressed again, %llu bytes saved",
+	   (unsigned long long)r.recompressed,
+	   (unsigned long long)r.recompress_saved);
+	memset(&after, 0, sizeof(after));
+	rc = chunk_now(c, sha, &after);
+	ok(!rc && after.clen < before.clen &&
+	   after.flags == (AG_CHUNK_ZSTD | AG_CHUNK_REDUCED) &&
+	   after.ulen == before.ulen,
+	   "the text's first chunk: %u bytes stored where it took %u (flags %#x)",
+	   after.clen, before.clen, after.flags);
+	ok(same_file(c, a.ino, data, LEN), "the file reads back the same");
+	ok(ag_fsck(c, stderr, 0) == 0, "fsck clean after compressing again");
+	free(data);
+}
+
 int main(void)
 {
 	struct ag_cluster *c = NULL;
@@ -378,6 +479,7 @@ int main(void)
 	if (ok(!ag_cluster_open(conf, 0, &c), "cluster opens")) {
 		test_move(c);
 		test_clean(c);
+		test_cold(c);
 		ag_cluster_close(c);
 	}
 	fixture_stop_metad();
