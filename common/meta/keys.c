@@ -320,7 +320,7 @@ int ag_seg_rec_decode(const uint8_t *v, size_t len, struct ag_seg_rec *r)
 
 #define VARINT_MAX AG_VARINT_MAX
 
-size_t ag_varint_put(uint8_t *p, uint64_t x)
+static size_t varint_put(uint8_t *p, uint64_t x)
 {
 	size_t n = 0;
 
@@ -332,7 +332,9 @@ size_t ag_varint_put(uint8_t *p, uint64_t x)
 	return n;
 }
 
-int ag_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x)
+/* The varint at *p (before end) into *x, *p past it; -1 when it runs
+ * past end, is longer than 10 bytes or overflows 64 bits. */
+static int varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x)
 {
 	uint64_t v = 0;
 
@@ -350,24 +352,47 @@ int ag_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x)
 	return -1;
 }
 
-int ag_varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *x)
+static int varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *x)
 {
 	uint64_t v;
 
-	if (ag_varint_get(p, end, &v) || v > UINT32_MAX)
+	if (varint_get(p, end, &v) || v > UINT32_MAX)
 		return -1;
 	*x = (uint32_t)v;
 	return 0;
 }
 
-uint64_t ag_zigzag(uint64_t diff)
+/* Signed differences as unsigned varints, small either way. */
+static uint64_t zigzag(uint64_t diff)
 {
 	return (diff << 1) ^ (uint64_t)-(int64_t)(diff >> 63);
 }
 
-uint64_t ag_unzigzag(uint64_t z)
+static uint64_t unzigzag(uint64_t z)
 {
 	return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+}
+
+/* The same codec for the records of the modules beside this one
+ * (keys.h). */
+size_t ag_varint_put(uint8_t *p, uint64_t x)
+{
+	return varint_put(p, x);
+}
+
+int ag_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x)
+{
+	return varint_get(p, end, x);
+}
+
+uint64_t ag_zigzag(uint64_t diff)
+{
+	return zigzag(diff);
+}
+
+uint64_t ag_unzigzag(uint64_t z)
+{
+	return unzigzag(z);
 }
 
 /* ---- INODE ---- */
@@ -410,35 +435,35 @@ size_t ag_inode_encode(uint8_t *v, const struct ag_attr *in)
 	present |= in->flags ? IN_FLAGS : 0;
 	present |= memcmp(in->etag, zero_etag, 16) ? IN_ETAG : 0;
 	present |= in->parent ? IN_PARENT : 0;
-	n = ag_varint_put(v, present);
-	n += ag_varint_put(v + n, in->mode);
-	n += ag_varint_put(v + n, ag_zigzag(mtime));
+	n = varint_put(v, present);
+	n += varint_put(v + n, in->mode);
+	n += varint_put(v + n, zigzag(mtime));
 	if (present & IN_UID)
-		n += ag_varint_put(v + n, in->uid);
+		n += varint_put(v + n, in->uid);
 	if (present & IN_GID)
-		n += ag_varint_put(v + n, in->gid);
+		n += varint_put(v + n, in->gid);
 	if (present & IN_NLINK)
-		n += ag_varint_put(v + n, in->nlink);
+		n += varint_put(v + n, in->nlink);
 	if (present & IN_SIZE)
-		n += ag_varint_put(v + n, in->size);
+		n += varint_put(v + n, in->size);
 	if (present & IN_ATIME)
-		n += ag_varint_put(v + n, ag_zigzag((uint64_t)in->atime - mtime));
+		n += varint_put(v + n, zigzag((uint64_t)in->atime - mtime));
 	if (present & IN_CTIME)
-		n += ag_varint_put(v + n, ag_zigzag(ctime - mtime));
+		n += varint_put(v + n, zigzag(ctime - mtime));
 	if (present & IN_BTIME)
-		n += ag_varint_put(v + n, ag_zigzag((uint64_t)in->btime - ctime));
+		n += varint_put(v + n, zigzag((uint64_t)in->btime - ctime));
 	if (present & IN_GEN)
-		n += ag_varint_put(v + n, in->generation);
+		n += varint_put(v + n, in->generation);
 	if (present & IN_RDEV)
-		n += ag_varint_put(v + n, in->rdev);
+		n += varint_put(v + n, in->rdev);
 	if (present & IN_FLAGS)
-		n += ag_varint_put(v + n, in->flags);
+		n += varint_put(v + n, in->flags);
 	if (present & IN_ETAG) {
 		memcpy(v + n, in->etag, 16);
 		n += 16;
 	}
 	if (present & IN_PARENT)
-		n += ag_varint_put(v + n, ag_zigzag(in->ino - in->parent));
+		n += varint_put(v + n, zigzag(in->ino - in->parent));
 	return n;
 }
 
@@ -451,40 +476,40 @@ static int inode_fields(const uint8_t *p, const uint8_t *end, uint64_t ino,
 	memset(in, 0, sizeof(*in));
 	in->ino = ino;
 	in->nlink = 1;
-	if (ag_varint_get(&p, end, &present) || (present & ~(uint64_t)IN_ALL) ||
-	    ag_varint_get32(&p, end, &in->mode) || ag_varint_get(&p, end, &x))
+	if (varint_get(&p, end, &present) || (present & ~(uint64_t)IN_ALL) ||
+	    varint_get32(&p, end, &in->mode) || varint_get(&p, end, &x))
 		return -1;
-	in->mtime = (int64_t)ag_unzigzag(x);
+	in->mtime = (int64_t)unzigzag(x);
 	in->atime = in->ctime = in->mtime;
-	if ((present & IN_UID) && ag_varint_get32(&p, end, &in->uid))
+	if ((present & IN_UID) && varint_get32(&p, end, &in->uid))
 		return -1;
-	if ((present & IN_GID) && ag_varint_get32(&p, end, &in->gid))
+	if ((present & IN_GID) && varint_get32(&p, end, &in->gid))
 		return -1;
-	if ((present & IN_NLINK) && ag_varint_get32(&p, end, &in->nlink))
+	if ((present & IN_NLINK) && varint_get32(&p, end, &in->nlink))
 		return -1;
-	if ((present & IN_SIZE) && ag_varint_get(&p, end, &in->size))
+	if ((present & IN_SIZE) && varint_get(&p, end, &in->size))
 		return -1;
 	if (present & IN_ATIME) {
-		if (ag_varint_get(&p, end, &x))
+		if (varint_get(&p, end, &x))
 			return -1;
-		in->atime = (int64_t)((uint64_t)in->mtime + ag_unzigzag(x));
+		in->atime = (int64_t)((uint64_t)in->mtime + unzigzag(x));
 	}
 	if (present & IN_CTIME) {
-		if (ag_varint_get(&p, end, &x))
+		if (varint_get(&p, end, &x))
 			return -1;
-		in->ctime = (int64_t)((uint64_t)in->mtime + ag_unzigzag(x));
+		in->ctime = (int64_t)((uint64_t)in->mtime + unzigzag(x));
 	}
 	in->btime = in->ctime;
 	if (present & IN_BTIME) {
-		if (ag_varint_get(&p, end, &x))
+		if (varint_get(&p, end, &x))
 			return -1;
-		in->btime = (int64_t)((uint64_t)in->ctime + ag_unzigzag(x));
+		in->btime = (int64_t)((uint64_t)in->ctime + unzigzag(x));
 	}
-	if ((present & IN_GEN) && ag_varint_get(&p, end, &in->generation))
+	if ((present & IN_GEN) && varint_get(&p, end, &in->generation))
 		return -1;
-	if ((present & IN_RDEV) && ag_varint_get(&p, end, &in->rdev))
+	if ((present & IN_RDEV) && varint_get(&p, end, &in->rdev))
 		return -1;
-	if ((present & IN_FLAGS) && ag_varint_get32(&p, end, &in->flags))
+	if ((present & IN_FLAGS) && varint_get32(&p, end, &in->flags))
 		return -1;
 	if (present & IN_ETAG) {
 		if (end - p < 16)
@@ -493,9 +518,9 @@ static int inode_fields(const uint8_t *p, const uint8_t *end, uint64_t ino,
 		p += 16;
 	}
 	if (present & IN_PARENT) {
-		if (ag_varint_get(&p, end, &x))
+		if (varint_get(&p, end, &x))
 			return -1;
-		in->parent = ino - ag_unzigzag(x);
+		in->parent = ino - unzigzag(x);
 	}
 	return p == end ? 0 : -1;
 }
@@ -518,7 +543,7 @@ size_t ag_dirent_encode(uint8_t *v, uint64_t parent, uint64_t ino,
 			unsigned type)
 {
 	v[0] = (uint8_t)type;
-	return 1 + ag_varint_put(v + 1, ag_zigzag(ino - parent));
+	return 1 + varint_put(v + 1, zigzag(ino - parent));
 }
 
 int ag_dirent_decode(const uint8_t *v, size_t len, uint64_t parent,
@@ -528,9 +553,9 @@ int ag_dirent_decode(const uint8_t *v, size_t len, uint64_t parent,
 	uint64_t z;
 
 	if (len < 2 || len > AG_DIRENT_LEN || v[0] > 0xf ||
-	    ag_varint_get(&p, end, &z) || p != end)
+	    varint_get(&p, end, &z) || p != end)
 		return AG_CORRUPT("directory entry of %zu bytes", len);
-	*ino = parent + ag_unzigzag(z);
+	*ino = parent + unzigzag(z);
 	*type = v[0];
 	return 0;
 }
@@ -539,9 +564,9 @@ int ag_dirent_decode(const uint8_t *v, size_t len, uint64_t parent,
 
 size_t ag_extent_encode(uint8_t *v, const struct ag_extent *e)
 {
-	size_t n = ag_varint_put(v, e->len);
+	size_t n = varint_put(v, e->len);
 
-	n += ag_varint_put(v + n, e->coff);
+	n += varint_put(v + n, e->coff);
 	memcpy(v + n, e->sha, 32);
 	return n + 32;
 }
@@ -553,7 +578,7 @@ int ag_extent_decode(const uint8_t *k, size_t klen, const uint8_t *v,
 	uint64_t ino;
 
 	if (ag_key_extent_decode(k, klen, &ino, &e->off) ||
-	    ag_varint_get32(&p, end, &e->len) || ag_varint_get32(&p, end, &e->coff) ||
+	    varint_get32(&p, end, &e->len) || varint_get32(&p, end, &e->coff) ||
 	    end - p != 32)
 		return AG_CORRUPT("extent record");
 	memcpy(e->sha, p, 32);
@@ -641,16 +666,16 @@ static int client_fields(const uint8_t *p, const uint8_t *end,
 {
 	uint64_t gen, n;
 
-	if (ag_varint_get(&p, end, &gen) || ag_varint_get(&p, end, &n) ||
+	if (varint_get(&p, end, &gen) || varint_get(&p, end, &n) ||
 	    n > AG_TXN_WINDOW)
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {
 		struct ag_client_entry *e = &cr->e[i];
 
-		if (ag_varint_get(&p, end, &e->txid) ||
-		    ag_varint_get(&p, end, &e->ino) ||
-		    ag_varint_get32(&p, end, &e->seg) ||
-		    ag_varint_get(&p, end, &e->fill))
+		if (varint_get(&p, end, &e->txid) ||
+		    varint_get(&p, end, &e->ino) ||
+		    varint_get32(&p, end, &e->seg) ||
+		    varint_get(&p, end, &e->fill))
 			return -1;
 	}
 	cr->n = (uint32_t)n;
@@ -667,16 +692,16 @@ void ag_client_rec_decode(const uint8_t *v, size_t len,
 size_t ag_client_rec_encode(uint8_t *v, const struct ag_client_rec *cr,
 			    uint64_t gen)
 {
-	size_t n = ag_varint_put(v, gen);
+	size_t n = varint_put(v, gen);
 
-	n += ag_varint_put(v + n, cr->n);
+	n += varint_put(v + n, cr->n);
 	for (uint32_t i = 0; i < cr->n; i++) {
 		const struct ag_client_entry *e = &cr->e[i];
 
-		n += ag_varint_put(v + n, e->txid);
-		n += ag_varint_put(v + n, e->ino);
-		n += ag_varint_put(v + n, e->seg);
-		n += ag_varint_put(v + n, e->fill);
+		n += varint_put(v + n, e->txid);
+		n += varint_put(v + n, e->ino);
+		n += varint_put(v + n, e->seg);
+		n += varint_put(v + n, e->fill);
 	}
 	return n;
 }

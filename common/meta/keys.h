@@ -108,12 +108,11 @@ struct ag_seg_rec {
  * AG_VARINT_MAX bytes for a u64. ag_varint_put writes x at p and returns
  * its length; ag_varint_get reads the varint at *p (before end) into *x
  * and moves *p past it: -1 when it runs past end, is longer than
- * AG_VARINT_MAX bytes or overflows (for get32: 32 bits). A zigzag varint
- * holds a signed difference, small either way. */
+ * AG_VARINT_MAX bytes or overflows. A zigzag varint holds a signed
+ * difference, small either way. */
 #define AG_VARINT_MAX 10
 size_t ag_varint_put(uint8_t *p, uint64_t x);
 int ag_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *x);
-int ag_varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *x);
 uint64_t ag_zigzag(uint64_t diff);
 uint64_t ag_unzigzag(uint64_t z);
 
