@@ -44,16 +44,43 @@ static void elem_path(struct ag_tree *t, struct ag_event_paths *p,
 	snprintf(out + len, PATH_MAX - len, "/%s", name);
 }
 
+/* The whole name of the event read last, for the next one's front-coded
+ * name (event.h). */
+struct name_chain {
+	char name[AG_EVENT_TEXT_MAX];
+	size_t len;
+	uint64_t seq;
+	int have;
+};
+
+/* Make e's name (event seq) whole into buf, and remember it. */
+static int chain_join(struct name_chain *ch, uint64_t seq,
+		      struct ag_event *e, char *buf)
+{
+	int have = ch->have && ch->seq + 1 == seq;
+	int rc = ag_event_join(e, have ? ch->name : NULL, ch->len, buf);
+
+	ch->have = !rc;
+	if (rc)
+		return rc;
+	if (buf != ch->name)
+		memcpy(ch->name, buf, e->nlen);
+	ch->len = e->nlen;
+	ch->seq = seq;
+	return 0;
+}
+
 static int view_fill(struct ag_tree *t, struct ag_event_paths *p,
-		     uint64_t seq, const void *val, size_t vl,
-		     struct ag_event_view *v)
+		     struct name_chain *ch, uint64_t seq, const void *val,
+		     size_t vl, struct ag_event_view *v)
 {
 	int rc = ag_event_decode(val, vl, &v->e);
 
+	if (!rc)
+		rc = chain_join(ch, seq, &v->e, v->name);
 	if (rc)
 		return rc;
 	v->e.seq = seq;
-	memcpy(v->name, v->e.name, v->e.nlen);
 	v->name[v->e.nlen] = 0;
 	memcpy(v->oname, v->e.oname, v->e.olen);
 	v->oname[v->e.olen] = 0;
@@ -90,7 +117,9 @@ static int read_batch(struct ag_tree *t, struct ag_event_paths *p,
 		      size_t *n, uint64_t *next)
 {
 	uint8_t k[AG_KEYBUF], val[AG_EVENT_LEN_MAX];
-	size_t kl = ag_key_event(k, since), ckl, cvl;
+	/* from the anchor before since: names need those before them */
+	size_t kl = ag_key_event(k, since - since % AG_EVENT_ANCHOR), ckl, cvl;
+	struct name_chain ch = { .have = 0 };
 	const void *ck, *cv;
 	struct ag_cursor *c;
 	int rc = ag_tree_seek(t, k, kl, &c);
@@ -114,7 +143,17 @@ static int read_batch(struct ag_tree *t, struct ag_event_paths *p,
 		/* the cursor's bytes last only to its next step, and paths
 		 * are read meanwhile */
 		memcpy(val, cv, cvl);
-		rc = view_fill(t, p, seq, val, cvl, &vs[*n]);
+		if (seq < since) {
+			struct ag_event e;
+
+			rc = ag_event_decode(val, cvl, &e);
+			if (!rc)
+				rc = chain_join(&ch, seq, &e, ch.name);
+			if (rc)
+				break;
+			continue;
+		}
+		rc = view_fill(t, p, &ch, seq, val, cvl, &vs[*n]);
 		if (rc)
 			break;
 		*next = seq + 1;

@@ -71,17 +71,24 @@ int ag_key_event_decode(const void *k, size_t kl, uint64_t *seq)
  * flags, four bits each. */
 #define EV_NIBBLE 0xf
 
-size_t ag_event_encode(uint8_t *v, const struct ag_event *e)
+size_t ag_event_encode(uint8_t *v, const struct ag_event *e,
+			const char *prev, size_t plen)
 {
 	uint16_t nlen = AG_MIN(e->nlen, AG_EVENT_TEXT_MAX);
 	uint16_t olen = AG_MIN(e->olen, AG_EVENT_TEXT_MAX - nlen);
+	uint16_t shared = 0;
 	uint8_t *p = v;
+
+	while (prev && shared < nlen && shared < plen &&
+	       e->name[shared] == prev[shared])
+		shared++;
 
 	/* every kind, protocol, file type (S_IFMT >> 12) and flag fits
 	 * four bits */
 	*p++ = (uint8_t)((e->kind & EV_NIBBLE) | (e->proto & EV_NIBBLE) << 4);
 	*p++ = (uint8_t)((e->ftype & EV_NIBBLE) | (e->flags & EV_NIBBLE) << 4);
-	p += ag_varint_put(p, nlen);
+	p += ag_varint_put(p, shared);
+	p += ag_varint_put(p, nlen - shared);
 	p += ag_varint_put(p, olen);
 	put_le64(p, e->gateway); /* a random id: a varint would be longer */
 	p += 8;
@@ -96,9 +103,9 @@ size_t ag_event_encode(uint8_t *v, const struct ag_event *e)
 		memcpy(p, e->etag, 16);
 		p += 16;
 	}
-	if (nlen)
-		memcpy(p, e->name, nlen);
-	p += nlen;
+	if (nlen > shared)
+		memcpy(p, e->name + shared, nlen - shared);
+	p += nlen - shared;
 	if (olen)
 		memcpy(p, e->oname, olen);
 	p += olen;
@@ -108,7 +115,7 @@ size_t ag_event_encode(uint8_t *v, const struct ag_event *e)
 int ag_event_decode(const uint8_t *v, size_t len, struct ag_event *e)
 {
 	const uint8_t *p = v, *end = v + len;
-	uint64_t nlen, olen, dparent, doparent;
+	uint64_t shared, nlen, olen, dparent, doparent;
 
 	if (len < 2)
 		return AG_CORRUPT("event value of %zu bytes", len);
@@ -117,9 +124,10 @@ int ag_event_decode(const uint8_t *v, size_t len, struct ag_event *e)
 	e->ftype = v[1] & EV_NIBBLE;
 	e->flags = v[1] >> 4;
 	p += 2;
-	if (ag_varint_get(&p, end, &nlen) || ag_varint_get(&p, end, &olen) ||
-	    nlen > AG_EVENT_TEXT_MAX || olen > AG_EVENT_TEXT_MAX - nlen ||
-	    end - p < 8)
+	if (ag_varint_get(&p, end, &shared) || ag_varint_get(&p, end, &nlen) ||
+	    ag_varint_get(&p, end, &olen) || shared > AG_EVENT_TEXT_MAX ||
+	    nlen > AG_EVENT_TEXT_MAX - shared ||
+	    olen > AG_EVENT_TEXT_MAX - shared - nlen || end - p < 8)
 		return AG_CORRUPT("event value of %zu bytes: bad head", len);
 	e->gateway = get_le64(p);
 	p += 8;
@@ -147,10 +155,29 @@ int ag_event_decode(const uint8_t *v, size_t len, struct ag_event *e)
 		return AG_CORRUPT("event value of %zu bytes, names %llu + %llu",
 				  len, (unsigned long long)nlen,
 				  (unsigned long long)olen);
+	e->shared = (uint16_t)shared;
 	e->nlen = (uint16_t)nlen;
 	e->olen = (uint16_t)olen;
 	e->name = (const char *)p;
 	e->oname = e->name + nlen;
+	return 0;
+}
+
+int ag_event_join(struct ag_event *e, const char *prev, size_t plen,
+		  char *buf)
+{
+	if (e->shared > (prev ? plen : 0))
+		return AG_CORRUPT("event shares %u bytes of a name of %zu",
+				  e->shared, prev ? plen : 0);
+	/* both fit: the decoder checked shared + nlen. prev may be buf
+	 * itself (a reader's name of the event before): its first shared
+	 * bytes are then in place, and only those are kept */
+	memmove(buf + e->shared, e->name, e->nlen);
+	if (e->shared && prev != buf)
+		memmove(buf, prev, e->shared);
+	e->name = buf;
+	e->nlen = (uint16_t)(e->nlen + e->shared);
+	e->shared = 0;
 	return 0;
 }
 

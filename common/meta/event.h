@@ -21,7 +21,7 @@
  *            u8 kind | protocol << 4
  *            u8 file type (mode >> 12) | flags << 4 (AG_EVENT_ETAG,
  *               AG_EVENT_PATH)
- *            varint nlen   varint olen
+ *            varint shared   varint nlen   varint olen
  *            u64 gateway (the client id that committed it)
  *            varint ino   zigzag parent - ino
  *            zigzag old parent (renamed) - parent   varint size
@@ -30,9 +30,14 @@
  *            name[nlen] old name[olen]
  *            (with AG_EVENT_PATH, the names are the paths from the root
  *            at the commit, "/a/b"; else the names in parent and old
- *            parent, for paths longer than the record holds). A value
- *            whose fields run past its end or whose names do not end it
- *            exactly is corrupt.
+ *            parent, for paths longer than the record holds). The name
+ *            is front-coded: it is the first shared bytes of the name
+ *            of event seq - 1, then the nlen bytes stored. An event whose
+ *            seq is a multiple of AG_EVENT_ANCHOR, or whose predecessor
+ *            is not recorded, shares none, so a reader that starts at
+ *            such an anchor has every name, and the log is trimmed
+ *            only to anchors. A value whose fields run past its end or
+ *            whose names do not end it exactly is corrupt.
  *   TRIGGER  0 u32 on (bits 1 << kind)   4 u8 action (AG_TRIGGER_EXEC,
  *            _WEBHOOK)   5 u8 form (AG_TRIGGER_FORM_*: what a webhook
  *            POSTs)   6 u8 reserved[2]   8 u16 plen   10 u16 slen
@@ -68,9 +73,12 @@ enum ag_event_kind {
 #define AG_EVENT_ETAG 0x1 /* etag holds the MD5 of the content */
 #define AG_EVENT_PATH 0x2 /* name and old name are whole paths */
 /* The longest encoding of an event's fields before its names: the two
- * bytes, the name lengths (two bytes each at most), five more varints,
- * the gateway, the time and the etag. */
-#define AG_EVENT_HEAD_MAX (2 + 2 * 2 + 4 * 10 + 10 + 2 * 8 + 16)
+ * bytes, the shared and name lengths (two bytes each at most), five
+ * more varints, the gateway, the time and the etag. */
+#define AG_EVENT_HEAD_MAX (2 + 3 * 2 + 4 * 10 + 10 + 2 * 8 + 16)
+/* Events whose seq is a multiple of this share no bytes of their name
+ * with the event before: the log is read and trimmed from them. */
+#define AG_EVENT_ANCHOR 16
 #define AG_EVENT_NAME_MAX 255
 /* name and old name together, so that a value stays within AG_VAL_MAX */
 #define AG_EVENT_TEXT_MAX (1024 - AG_EVENT_HEAD_MAX)
@@ -85,6 +93,9 @@ struct ag_event {
 				   * value decoded (or the encoder's
 				   * input) */
 	uint16_t nlen, olen;
+	/* decoded: the first bytes of the name that are those of the event
+	 * before's, not in name (ag_event_join) */
+	uint16_t shared;
 };
 #define AG_EVENT_LEN_MAX (AG_EVENT_HEAD_MAX + AG_EVENT_TEXT_MAX)
 
@@ -99,12 +110,23 @@ const char *ag_event_proto_name(unsigned proto);
 #define AG_EVENT_KEY_LEN 9
 size_t ag_key_event(uint8_t *buf, uint64_t seq);
 int ag_key_event_decode(const void *k, size_t kl, uint64_t *seq);
-/* Encode e into v (AG_EVENT_LEN_MAX bytes); returns the length. The
- * names must fit in AG_EVENT_TEXT_MAX together (the old one is cut). */
-size_t ag_event_encode(uint8_t *v, const struct ag_event *e);
-/* Decode a value into *e (names point into v); seq is left as it was.
+/* Encode e (its whole name) into v (AG_EVENT_LEN_MAX bytes), its name
+ * front-coded against prev[0..plen), the whole name of the event before
+ * (NULL: none, for an anchor or an event with no recorded predecessor);
+ * returns the length. The names must fit in AG_EVENT_TEXT_MAX together
+ * (the old one is cut). */
+size_t ag_event_encode(uint8_t *v, const struct ag_event *e,
+			const char *prev, size_t plen);
+/* Decode a value into *e (names point into v; the name is what follows
+ * e->shared bytes of the event before's); seq is left as it was.
  * -AG_ECORRUPT when the lengths do not add up. */
 int ag_event_decode(const uint8_t *v, size_t len, struct ag_event *e);
+/* Make e's name whole: prev[0..plen) is the whole name of the event
+ * before (NULL: none), buf (AG_EVENT_TEXT_MAX bytes) receives the name
+ * and e->name points at it. -AG_ECORRUPT when e shares more than prev
+ * has. */
+int ag_event_join(struct ag_event *e, const char *prev, size_t plen,
+		  char *buf);
 
 #define AG_TRIGGER_NAME_MAX 64
 #define AG_TRIGGER_EXEC 1

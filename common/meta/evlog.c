@@ -426,7 +426,9 @@ static int lowest_cursor(struct tx *tx, uint64_t *low)
 	return rc;
 }
 
-/* Drop up to max of the oldest events below bound. */
+/* Drop up to max of the oldest events below bound, whole runs from one
+ * anchor to the next only (event.h): an event's name may need those
+ * before it back to its anchor. */
 static int trim(struct tx *tx, uint64_t bound, size_t max)
 {
 	uint64_t seqs[128];
@@ -436,7 +438,10 @@ static int trim(struct tx *tx, uint64_t bound, size_t max)
 	struct ag_cursor *c;
 	int rc;
 
+	_Static_assert(AG_ARRAY_LEN(seqs) > AG_EVENT_ANCHOR,
+		       "a trim takes a whole run at least");
 	max = AG_MIN(max, AG_ARRAY_LEN(seqs));
+	bound -= bound % AG_EVENT_ANCHOR;
 	rc = ag_tree_seek(tx->m->tree, k, kl, &c);
 	if (rc)
 		return rc;
@@ -448,31 +453,82 @@ static int trim(struct tx *tx, uint64_t bound, size_t max)
 	ag_cursor_free(c);
 	if (rc < 0)
 		return rc;
+	/* stopped by max, perhaps within a run: only the runs it took
+	 * whole go */
+	if (n == max && n) {
+		uint64_t upto = seqs[n - 1] + 1;
+
+		upto -= upto % AG_EVENT_ANCHOR;
+		while (n && seqs[n - 1] >= upto)
+			n--;
+	}
 	/* the tree is changed only with no cursor open on it */
 	for (i = 0, rc = 0; !rc && i < n; i++)
 		rc = ag_tx_del(tx, k, ag_key_event(k, seqs[i]));
 	return rc;
 }
 
+/* The whole name of event seq into buf (AG_EVENT_TEXT_MAX bytes) and
+ * *len, read from its anchor on; *have 0 when seq is not recorded (or
+ * its name cannot be made whole: the next event then shares nothing
+ * with it, and stands alone). */
+static int name_of(struct tx *tx, uint64_t seq, char *buf, size_t *len,
+		   int *have)
+{
+	uint8_t k[AG_KEYBUF], v[AG_EVENT_LEN_MAX];
+	uint64_t s;
+	int rc;
+
+	*have = 0;
+	if (!seq)
+		return 0;
+	for (s = seq - seq % AG_EVENT_ANCHOR; s <= seq; s++) {
+		struct ag_event e;
+		size_t vl = sizeof(v);
+
+		rc = ag_tx_get(tx, k, ag_key_event(k, s), v, &vl);
+		if (rc == -ENOENT || (!rc && ag_event_decode(v, vl, &e))) {
+			*have = 0;
+			continue;
+		}
+		if (rc)
+			return rc;
+		*have = !ag_event_join(&e, *have ? buf : NULL, *len, buf);
+		*len = e.nlen;
+	}
+	return 0;
+}
+
 int ag_tx_events_append(struct tx *tx)
 {
 	struct ag_tx_events *ev = tx->events;
 	uint8_t k[AG_KEYBUF], v[AG_EVENT_LEN_MAX];
+	char prev[AG_EVENT_TEXT_MAX];
 	uint64_t next, keep, low;
-	size_t i, appended = 0;
-	int rc;
+	size_t i, appended = 0, plen = 0;
+	int rc, have = 0;
 
 	if (!ev || !ev->count)
 		return 0;
 	rc = seq_get(tx, &next);
+	/* names are front-coded against the event before's (event.h) */
+	if (!rc)
+		rc = name_of(tx, next - 1, prev, &plen, &have);
 	for (i = 0; !rc && i < ev->count; i++) {
 		struct ag_event e;
 
 		if (redundant(ev, i))
 			continue;
 		event_of(tx, &ev->n[i], &e);
+		if (next % AG_EVENT_ANCHOR == 0)
+			have = 0;
 		rc = ag_tx_put(tx, k, ag_key_event(k, next), v,
-			       ag_event_encode(v, &e));
+			       ag_event_encode(v, &e, have ? prev : NULL,
+					       plen));
+		/* the name as the record holds it: cut to the room */
+		plen = AG_MIN(e.nlen, AG_EVENT_TEXT_MAX);
+		memcpy(prev, e.name, plen);
+		have = 1;
 		next++;
 		appended++;
 		/* the paths below a directory that moved or went changed */

@@ -49,10 +49,11 @@ static void test_event_value(void)
 	int bad = 0;
 
 	memset(e.etag, 0xab, 16);
-	len = ag_event_encode(v, &e);
-	/* 2 + 1 + 1 + 8 (gateway) + 2 (ino) + 2 (parent) + 1 (old parent)
-	 * + 6 (size) + 8 (time) + 1 (generation) + 16 (etag) + 12 */
-	ok(len == 60, "an event of two 6-byte paths and an etag is %zu bytes",
+	len = ag_event_encode(v, &e, NULL, 0);
+	/* 2 + 1 + 1 + 1 (shared, name and old name lengths) + 8 (gateway)
+	 * + 2 (ino) + 2 (parent) + 1 (old parent) + 6 (size) + 8 (time)
+	 * + 1 (generation) + 16 (etag) + 12 */
+	ok(len == 61, "an event of two 6-byte paths and an etag is %zu bytes",
 	   len);
 	ok(!event_from_copy(v, len, &d, &copy) && d.kind == e.kind &&
 	   d.proto == 2 && d.ftype == 8 && d.flags == e.flags &&
@@ -72,11 +73,11 @@ static void test_event_value(void)
 	ok(event_from_copy(v, len + 1, &d, &copy) == -AG_ECORRUPT,
 	   "an event one byte too long is corrupt");
 	free(copy);
-	v[2] = 7; /* nlen */
+	v[3] = 7; /* nlen */
 	ok(event_from_copy(v, len, &d, &copy) == -AG_ECORRUPT,
 	   "an event whose name length runs past it is corrupt");
 	free(copy);
-	v[2] = 6;
+	v[3] = 6;
 	v[1] &= 0x0f; /* no AG_EVENT_ETAG: the etag's bytes are left over */
 	ok(event_from_copy(v, len, &d, &copy) == -AG_ECORRUPT,
 	   "an event with bytes left over past its names is corrupt");
@@ -94,14 +95,59 @@ static void test_event_value(void)
 			.name = "/v001/.ci/run", .nlen = 13,
 		};
 
-		len = ag_event_encode(v, &c);
-		ok(len == 2 + 2 + 8 + 2 + 1 + 1 + 2 + 8 + 3 + 13 &&
+		len = ag_event_encode(v, &c, NULL, 0);
+		ok(len == 2 + 3 + 8 + 2 + 1 + 1 + 2 + 8 + 3 + 13 &&
 		   !event_from_copy(v, len, &d, &copy) && d.ino == 14100 &&
 		   d.parent == 14099 && d.oparent == 14099 && d.size == 182 &&
 		   d.gen == 54510 && d.time == c.time && d.nlen == 13 &&
 		   !memcmp(d.name, c.name, 13) && !d.etag[0] && !d.etag[15],
 		   "an event without etag takes %zu bytes and round-trips",
 		   len);
+		free(copy);
+	}
+
+	/* front-coded names: the bytes shared with the event before's name
+	 * are not stored, and come back from it */
+	{
+		static const char before[] = "/v001/usr/src/include/a.h";
+		struct ag_event c = {
+			.kind = AG_EV_CLOSED, .flags = AG_EVENT_PATH,
+			.name = "/v001/usr/src/include/b.h", .nlen = 25,
+			.oname = "", .olen = 0,
+		};
+		char buf[AG_EVENT_TEXT_MAX];
+		size_t whole = ag_event_encode(v, &c, NULL, 0);
+
+		len = ag_event_encode(v, &c, before, sizeof(before) - 1);
+		ok(len == whole - 22 && !event_from_copy(v, len, &d, &copy) &&
+		   d.shared == 22 && d.nlen == 3 &&
+		   !ag_event_join(&d, before, sizeof(before) - 1, buf) &&
+		   d.nlen == 25 && d.name == buf && !memcmp(buf, c.name, 25),
+		   "a name sharing 22 bytes with the one before takes 22 "
+		   "bytes less (%zu, %zu) and is made whole from it", len,
+		   whole);
+		free(copy);
+		ok(!event_from_copy(v, len, &d, &copy) &&
+		   ag_event_join(&d, NULL, 0, buf) == -AG_ECORRUPT,
+		   "it cannot be made whole without the name before: "
+		   "-AG_ECORRUPT");
+		free(copy);
+		ok(!event_from_copy(v, len, &d, &copy) &&
+		   ag_event_join(&d, before, 21, buf) == -AG_ECORRUPT,
+		   "nor from a name shorter than what it shares: "
+		   "-AG_ECORRUPT");
+		free(copy);
+		/* the reader's own buffer as the name before */
+		memcpy(buf, before, sizeof(before) - 1);
+		ok(!event_from_copy(v, len, &d, &copy) &&
+		   !ag_event_join(&d, buf, sizeof(before) - 1, buf) &&
+		   d.nlen == 25 && !memcmp(buf, c.name, 25),
+		   "made whole in the buffer that holds the name before");
+		free(copy);
+		len = ag_event_encode(v, &c, c.name, 25);
+		ok(!event_from_copy(v, len, &d, &copy) && d.shared == 25 &&
+		   d.nlen == 0 && len == whole - 25,
+		   "the same name as the event before's stores none of it");
 		free(copy);
 	}
 
@@ -114,7 +160,7 @@ static void test_event_value(void)
 		e.nlen = AG_EVENT_TEXT_MAX - 4;
 		e.oname = big;
 		e.olen = 100;
-		len = ag_event_encode(v, &e);
+		len = ag_event_encode(v, &e, NULL, 0);
 		ok(len <= AG_EVENT_LEN_MAX &&
 		   !event_from_copy(v, len, &d, &copy) && d.olen == 4 &&
 		   d.nlen + d.olen == AG_EVENT_TEXT_MAX,
