@@ -118,6 +118,12 @@ struct fsck {
 	uint64_t cur_gen;
 	int have_stats;
 	struct ag_stats_rec stats;
+	/* the event seen last and its whole name, for the next one's
+	 * front-coded name (event.h) */
+	uint64_t ev_seq;
+	int ev_have;
+	size_t ev_len;
+	char ev_name[AG_EVENT_TEXT_MAX];
 	struct rec_bytes {
 		uint64_t n, key, val;
 	} bytes[AG_K_ORPHAN + 2]; /* by type; the last: unknown types */
@@ -363,6 +369,28 @@ static void rec_chunk(struct fsck *f, const uint8_t *k, size_t kl,
 /* An entry of the similarity index: it must be well formed; one naming
  * a chunk that is gone or a delta is stale (keys.h). CHUNK records sort
  * before SIMILAR ones, so every chunk has been seen. */
+/* An event's name is made whole from the one before's: an anchor, or an
+ * event after a gap, shares none (event.h). */
+static void rec_event(struct fsck *f, const void *k, size_t kl,
+		      const void *v, size_t vl)
+{
+	struct ag_event e;
+	uint64_t seq;
+	int have;
+
+	if (ag_key_event_decode(k, kl, &seq) || ag_event_decode(v, vl, &e))
+		return; /* ag_event_record_check reports it */
+	have = f->ev_have && f->ev_seq + 1 == seq &&
+	       seq % AG_EVENT_ANCHOR != 0;
+	f->ev_have = !ag_event_join(&e, have ? f->ev_name : NULL, f->ev_len,
+				    f->ev_name);
+	if (!f->ev_have)
+		problem(f, "event %llu shares %u bytes of a name it cannot "
+			"have", (unsigned long long)seq, e.shared);
+	f->ev_seq = seq;
+	f->ev_len = e.nlen;
+}
+
 static void rec_similar(struct fsck *f, const uint8_t *k, size_t kl,
 			const void *v, size_t vl)
 {
@@ -609,6 +637,8 @@ static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 		case AG_K_CURSOR:
 			if (ag_event_record_check(ck, ckl, cv, cvl))
 				problem(f, "malformed event or trigger record");
+			else if (type == AG_K_EVENT)
+				rec_event(f, ck, ckl, cv, cvl);
 			break;
 		default:
 			if (type < 0)
