@@ -28,6 +28,11 @@
 # destages the mirrored stripes (the write buffer) into full erasure-coded
 # ones and cleans mostly dead segments; the row below it is the footprint
 # then, and the CPU seconds the cleaner and agora-metad spent on it.
+# Below the table, for each Agora row, the stages (agora status -b): the
+# logical bytes, what is left after deduplication, after similarity
+# (deltas) and after compression, each with the share of the logical
+# bytes that stage removed, then the metadata and the garbage that make
+# the one-copy footprint with them.
 # Every figure is the median of the runs.
 #
 # Environment:
@@ -153,6 +158,10 @@ agora_footprint() {
 	# the stripes that hold nearly all of it
 	fpp=$((f[protected_bytes] + garbage * 3 / 2))
 	meta=${f[meta_bytes]}
+	stage_logical=${f[logical_bytes]}
+	stage_dedup=${f[unique_bytes]}
+	stage_similar=${f[similar_bytes]}
+	stage_zstd=${f[stored_bytes]}
 	[ "${f[logical_bytes]}" -ge "$ds_bytes" ] ||
 		die "the cluster holds ${f[logical_bytes]} logical bytes, the dataset has $ds_bytes"
 }
@@ -326,6 +335,14 @@ note() {
 	fig[$1,fpp]+=" $fpp"
 	fig[$1,meta]+=" $meta"
 	fig[$1,garbage]+=" $garbage"
+	case $1 in
+	fuse* | s3*)
+		fig[$1,logical]+=" $stage_logical"
+		fig[$1,dedup]+=" $stage_dedup"
+		fig[$1,similar]+=" $stage_similar"
+		fig[$1,zstd]+=" $stage_zstd"
+		;;
+	esac
 	if [ "$wall" = - ]; then
 		fig[$1,mbps]+=" -"
 		fig[$1,fps]+=" -"
@@ -398,6 +415,20 @@ for set in $datasets; do
 			"$(mb "$(med "$tool" garbage)")" \
 			"$(ratio "$f1" "$restic_fp")" "$(ratio "$f1" "$borg_fp")" \
 			"$(med "$tool" mbps)" "$(med "$tool" fps)" "$(med "$tool" cpu)"
+	done
+	# what each stage of Agora's leaves, and the share of the logical
+	# bytes it removed
+	for tool in "${done_tools[@]}"; do
+		case $tool in fuse* | s3*) ;; *) continue ;; esac
+		lg=$(med "$tool" logical)
+		share() { awk -v a="$1" -v b="$2" -v l="$lg" 'BEGIN {
+			printf "%.1f (-%.1f %%)", b / 1e6, (l > 0 ? 100 * (a - b) / l : 0) }'; }
+		say "$(tool_name "$tool"): logical $(mb "$lg") MB, after dedup" \
+			"$(share "$lg" "$(med "$tool" dedup)")," \
+			"similarity $(share "$(med "$tool" dedup)" "$(med "$tool" similar)")," \
+			"compression $(share "$(med "$tool" similar)" "$(med "$tool" zstd)");" \
+			"+ metadata $(mb "$(med "$tool" meta)") + garbage" \
+			"$(mb "$(med "$tool" garbage)") = $(mb "$(med "$tool" fp1)") MB one copy"
 	done
 	rm -rf "$ds"
 done
