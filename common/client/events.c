@@ -44,34 +44,35 @@ static void elem_path(struct ag_tree *t, struct ag_event_paths *p,
 	snprintf(out + len, PATH_MAX - len, "/%s", name);
 }
 
-/* The whole name of the event read last, for the next one's front-coded
- * name (event.h). */
-struct name_chain {
+/* The event read last, whole, for the next one, which is coded against
+ * it (event.h). */
+struct event_chain {
+	struct ag_event e;
 	char name[AG_EVENT_TEXT_MAX];
-	size_t len;
 	uint64_t seq;
 	int have;
 };
 
-/* Make e's name (event seq) whole into buf, and remember it. */
-static int chain_join(struct name_chain *ch, uint64_t seq,
+/* Make e (event seq) whole, its name into buf, and remember it. */
+static int chain_join(struct event_chain *ch, uint64_t seq,
 		      struct ag_event *e, char *buf)
 {
 	int have = ch->have && ch->seq + 1 == seq;
-	int rc = ag_event_join(e, have ? ch->name : NULL, ch->len, buf);
+	int rc = ag_event_join(e, have ? &ch->e : NULL, buf);
 
 	ch->have = !rc;
 	if (rc)
 		return rc;
 	if (buf != ch->name)
 		memcpy(ch->name, buf, e->nlen);
-	ch->len = e->nlen;
+	ch->e = *e;
+	ch->e.name = ch->name;
 	ch->seq = seq;
 	return 0;
 }
 
 static int view_fill(struct ag_tree *t, struct ag_event_paths *p,
-		     struct name_chain *ch, uint64_t seq, const void *val,
+		     struct event_chain *ch, uint64_t seq, const void *val,
 		     size_t vl, struct ag_event_view *v)
 {
 	int rc = ag_event_decode(val, vl, &v->e);
@@ -119,7 +120,7 @@ static int read_batch(struct ag_tree *t, struct ag_event_paths *p,
 	uint8_t k[AG_KEYBUF], val[AG_EVENT_LEN_MAX];
 	/* from the anchor before since: names need those before them */
 	size_t kl = ag_key_event(k, since - since % AG_EVENT_ANCHOR), ckl, cvl;
-	struct name_chain ch = { .have = 0 };
+	struct event_chain ch = { .have = 0 };
 	const void *ck, *cv;
 	struct ag_cursor *c;
 	int rc = ag_tree_seek(t, k, kl, &c);

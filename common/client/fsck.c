@@ -118,11 +118,11 @@ struct fsck {
 	uint64_t cur_gen;
 	int have_stats;
 	struct ag_stats_rec stats;
-	/* the event seen last and its whole name, for the next one's
-	 * front-coded name (event.h) */
+	/* the event seen last, whole, for the next one, which is coded
+	 * against it (event.h) */
 	uint64_t ev_seq;
 	int ev_have;
-	size_t ev_len;
+	struct ag_event ev;
 	char ev_name[AG_EVENT_TEXT_MAX];
 	struct rec_bytes {
 		uint64_t n, key, val;
@@ -369,8 +369,8 @@ static void rec_chunk(struct fsck *f, const uint8_t *k, size_t kl,
 /* An entry of the similarity index: it must be well formed; one naming
  * a chunk that is gone or a delta is stale (keys.h). CHUNK records sort
  * before SIMILAR ones, so every chunk has been seen. */
-/* An event's name is made whole from the one before's: an anchor, or an
- * event after a gap, shares none (event.h). */
+/* An event is made whole from the one before: an anchor, or an event
+ * after a gap, is not coded against one (event.h). */
 static void rec_event(struct fsck *f, const void *k, size_t kl,
 		      const void *v, size_t vl)
 {
@@ -382,13 +382,13 @@ static void rec_event(struct fsck *f, const void *k, size_t kl,
 		return; /* ag_event_record_check reports it */
 	have = f->ev_have && f->ev_seq + 1 == seq &&
 	       seq % AG_EVENT_ANCHOR != 0;
-	f->ev_have = !ag_event_join(&e, have ? f->ev_name : NULL, f->ev_len,
-				    f->ev_name);
+	f->ev_have = !ag_event_join(&e, have ? &f->ev : NULL, f->ev_name);
 	if (!f->ev_have)
-		problem(f, "event %llu shares %u bytes of a name it cannot "
-			"have", (unsigned long long)seq, e.shared);
+		problem(f, "event %llu is coded against an event before that "
+			"it cannot have", (unsigned long long)seq);
+	f->ev = e;
+	f->ev.name = f->ev_name;
 	f->ev_seq = seq;
-	f->ev_len = e.nlen;
 }
 
 static void rec_similar(struct fsck *f, const uint8_t *k, size_t kl,

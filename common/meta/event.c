@@ -71,34 +71,60 @@ int ag_key_event_decode(const void *k, size_t kl, uint64_t *seq)
  * flags, four bits each. */
 #define EV_NIBBLE 0xf
 
+/* Bits of the flags nibble that say how the value is coded, not what
+ * happened: the fields are relative to the event before's, and (so
+ * coded) the gateway is stored, being another. */
+#define EV_REL 0x4
+#define EV_GATEWAY 0x8
+#define EV_CODING (EV_REL | EV_GATEWAY)
+
 size_t ag_event_encode(uint8_t *v, const struct ag_event *e,
-			const char *prev, size_t plen)
+			const struct ag_event *prev)
 {
 	uint16_t nlen = AG_MIN(e->nlen, AG_EVENT_TEXT_MAX);
 	uint16_t olen = AG_MIN(e->olen, AG_EVENT_TEXT_MAX - nlen);
+	unsigned coding = 0;
 	uint16_t shared = 0;
 	uint8_t *p = v;
 
-	while (prev && shared < nlen && shared < plen &&
-	       e->name[shared] == prev[shared])
-		shared++;
-
+	if (prev) {
+		while (shared < nlen && shared < prev->nlen &&
+		       e->name[shared] == prev->name[shared])
+			shared++;
+		coding = EV_REL | (e->gateway != prev->gateway ? EV_GATEWAY : 0);
+	}
 	/* every kind, protocol, file type (S_IFMT >> 12) and flag fits
 	 * four bits */
 	*p++ = (uint8_t)((e->kind & EV_NIBBLE) | (e->proto & EV_NIBBLE) << 4);
-	*p++ = (uint8_t)((e->ftype & EV_NIBBLE) | (e->flags & EV_NIBBLE) << 4);
+	*p++ = (uint8_t)((e->ftype & EV_NIBBLE) |
+			 ((e->flags & ~EV_CODING) | coding) << 4);
 	p += ag_varint_put(p, shared);
 	p += ag_varint_put(p, nlen - shared);
 	p += ag_varint_put(p, olen);
-	put_le64(p, e->gateway); /* a random id: a varint would be longer */
-	p += 8;
-	p += ag_varint_put(p, e->ino);
-	p += ag_varint_put(p, ag_zigzag(e->parent - e->ino));
+	/* a random id: a varint would be longer */
+	if (!(coding & EV_REL) || coding & EV_GATEWAY) {
+		put_le64(p, e->gateway);
+		p += 8;
+	}
+	if (coding & EV_REL) {
+		/* events come in runs of one directory, one file */
+		p += ag_varint_put(p, ag_zigzag(e->parent - prev->parent));
+		p += ag_varint_put(p, ag_zigzag(e->ino - e->parent));
+	} else {
+		p += ag_varint_put(p, e->ino);
+		p += ag_varint_put(p, ag_zigzag(e->parent - e->ino));
+	}
 	p += ag_varint_put(p, ag_zigzag(e->oparent - e->parent));
 	p += ag_varint_put(p, e->size);
-	put_le64(p, (uint64_t)e->time);
-	p += 8;
-	p += ag_varint_put(p, e->gen);
+	if (coding & EV_REL) {
+		p += ag_varint_put(p, ag_zigzag((uint64_t)e->time -
+						(uint64_t)prev->time));
+		p += ag_varint_put(p, ag_zigzag(e->gen - prev->gen));
+	} else {
+		put_le64(p, (uint64_t)e->time);
+		p += 8;
+		p += ag_varint_put(p, e->gen);
+	}
 	if (e->flags & AG_EVENT_ETAG) {
 		memcpy(p, e->etag, 16);
 		p += 16;
@@ -115,34 +141,61 @@ size_t ag_event_encode(uint8_t *v, const struct ag_event *e,
 int ag_event_decode(const uint8_t *v, size_t len, struct ag_event *e)
 {
 	const uint8_t *p = v, *end = v + len;
-	uint64_t shared, nlen, olen, dparent, doparent;
+	uint64_t shared, nlen, olen, x, dparent, doparent, t;
+	unsigned coding;
 
 	if (len < 2)
 		return AG_CORRUPT("event value of %zu bytes", len);
 	e->kind = v[0] & EV_NIBBLE;
 	e->proto = v[0] >> 4;
 	e->ftype = v[1] & EV_NIBBLE;
-	e->flags = v[1] >> 4;
+	coding = (v[1] >> 4) & EV_CODING;
+	e->flags = (v[1] >> 4) & ~EV_CODING;
+	e->rel = !!(coding & EV_REL);
 	p += 2;
+	if (coding == EV_GATEWAY)
+		return AG_CORRUPT("event value with a gateway bit alone");
 	if (ag_varint_get(&p, end, &shared) || ag_varint_get(&p, end, &nlen) ||
 	    ag_varint_get(&p, end, &olen) || shared > AG_EVENT_TEXT_MAX ||
 	    nlen > AG_EVENT_TEXT_MAX - shared ||
-	    olen > AG_EVENT_TEXT_MAX - shared - nlen || end - p < 8)
+	    olen > AG_EVENT_TEXT_MAX - shared - nlen)
 		return AG_CORRUPT("event value of %zu bytes: bad head", len);
-	e->gateway = get_le64(p);
-	p += 8;
-	if (ag_varint_get(&p, end, &e->ino) ||
-	    ag_varint_get(&p, end, &dparent) ||
+	e->gateway = 0;
+	e->gw_set = !e->rel || coding & EV_GATEWAY;
+	if (e->gw_set) {
+		if (end - p < 8)
+			return AG_CORRUPT("event value of %zu bytes: no "
+					  "gateway", len);
+		e->gateway = get_le64(p);
+		p += 8;
+	}
+	if (ag_varint_get(&p, end, &x) || ag_varint_get(&p, end, &dparent) ||
 	    ag_varint_get(&p, end, &doparent) ||
-	    ag_varint_get(&p, end, &e->size) || end - p < 8)
+	    ag_varint_get(&p, end, &e->size))
 		return AG_CORRUPT("event value of %zu bytes: bad fields", len);
-	e->parent = e->ino + ag_unzigzag(dparent);
-	e->oparent = e->parent + ag_unzigzag(doparent);
-	e->time = (int64_t)get_le64(p);
-	p += 8;
-	if (ag_varint_get(&p, end, &e->gen))
-		return AG_CORRUPT("event value of %zu bytes: bad generation",
-				  len);
+	if (e->rel) {
+		/* as stored: ag_event_join makes them whole */
+		e->parent = x;
+		e->ino = dparent;
+		e->oparent = doparent;
+		if (ag_varint_get(&p, end, &t) ||
+		    ag_varint_get(&p, end, &e->gen))
+			return AG_CORRUPT("event value of %zu bytes: bad "
+					  "time", len);
+		e->time = (int64_t)t;
+	} else {
+		e->ino = x;
+		e->parent = e->ino + ag_unzigzag(dparent);
+		e->oparent = e->parent + ag_unzigzag(doparent);
+		if (end - p < 8)
+			return AG_CORRUPT("event value of %zu bytes: no time",
+					  len);
+		e->time = (int64_t)get_le64(p);
+		p += 8;
+		if (ag_varint_get(&p, end, &e->gen))
+			return AG_CORRUPT("event value of %zu bytes: bad "
+					  "generation", len);
+	}
 	memset(e->etag, 0, 16);
 	if (e->flags & AG_EVENT_ETAG) {
 		if (end - p < 16)
@@ -163,18 +216,32 @@ int ag_event_decode(const uint8_t *v, size_t len, struct ag_event *e)
 	return 0;
 }
 
-int ag_event_join(struct ag_event *e, const char *prev, size_t plen,
+int ag_event_join(struct ag_event *e, const struct ag_event *prev,
 		  char *buf)
 {
-	if (e->shared > (prev ? plen : 0))
-		return AG_CORRUPT("event shares %u bytes of a name of %zu",
-				  e->shared, prev ? plen : 0);
-	/* both fit: the decoder checked shared + nlen. prev may be buf
-	 * itself (a reader's name of the event before): its first shared
-	 * bytes are then in place, and only those are kept */
+	size_t plen = prev ? prev->nlen : 0;
+
+	if (e->shared > plen || (e->rel && !prev))
+		return AG_CORRUPT("event coded against %s event before",
+				  prev ? "a shorter name of the" : "no");
+	if (e->rel) {
+		e->parent = prev->parent + ag_unzigzag(e->parent);
+		e->ino = e->parent + ag_unzigzag(e->ino);
+		e->oparent = e->parent + ag_unzigzag(e->oparent);
+		e->time = (int64_t)((uint64_t)prev->time +
+				    ag_unzigzag((uint64_t)e->time));
+		e->gen = prev->gen + ag_unzigzag(e->gen);
+		if (!e->gw_set)
+			e->gateway = prev->gateway;
+		e->rel = 0;
+		e->gw_set = 1;
+	}
+	/* both fit: the decoder checked shared + nlen. prev's name may be
+	 * buf itself (a reader's name of the event before): its first
+	 * shared bytes are then in place, and only those are kept */
 	memmove(buf + e->shared, e->name, e->nlen);
-	if (e->shared && prev != buf)
-		memmove(buf, prev, e->shared);
+	if (e->shared && prev->name != buf)
+		memmove(buf, prev->name, e->shared);
 	e->name = buf;
 	e->nlen = (uint16_t)(e->nlen + e->shared);
 	e->shared = 0;

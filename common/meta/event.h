@@ -26,6 +26,12 @@
  *            varint ino   zigzag parent - ino
  *            zigzag old parent (renamed) - parent   varint size
  *            i64 time ns   varint generation of the commit
+ *            or, with flag bit 0x4 (coded against the event before,
+ *            its fields here written p.field):
+ *            u64 gateway (only with flag bit 0x8; else p.gateway)
+ *            zigzag parent - p.parent   zigzag ino - parent
+ *            zigzag old parent - parent   varint size
+ *            zigzag time - p.time   zigzag generation - p.generation
  *            etag[16] (only with AG_EVENT_ETAG; else all zero)
  *            name[nlen] old name[olen]
  *            (with AG_EVENT_PATH, the names are the paths from the root
@@ -34,7 +40,8 @@
  *            is front-coded: it is the first shared bytes of the name
  *            of event seq - 1, then the nlen bytes stored. An event whose
  *            seq is a multiple of AG_EVENT_ANCHOR, or whose predecessor
- *            is not recorded, shares none, so a reader that starts at
+ *            is not recorded, shares none and is not coded against it
+ *            (bit 0x4 clear; 0x8 alone is corrupt), so a reader that starts at
  *            such an anchor has every name, and the log is trimmed
  *            only to anchors. A value whose fields run past its end or
  *            whose names do not end it exactly is corrupt.
@@ -73,9 +80,9 @@ enum ag_event_kind {
 #define AG_EVENT_ETAG 0x1 /* etag holds the MD5 of the content */
 #define AG_EVENT_PATH 0x2 /* name and old name are whole paths */
 /* The longest encoding of an event's fields before its names: the two
- * bytes, the shared and name lengths (two bytes each at most), five
- * more varints, the gateway, the time and the etag. */
-#define AG_EVENT_HEAD_MAX (2 + 3 * 2 + 4 * 10 + 10 + 2 * 8 + 16)
+ * bytes, the shared and name lengths (two bytes each at most), the
+ * gateway, six more varints (relative: the time is one) and the etag. */
+#define AG_EVENT_HEAD_MAX (2 + 3 * 2 + 8 + 6 * 10 + 16)
 /* Events whose seq is a multiple of this share no bytes of their name
  * with the event before: the log is read and trimmed from them. */
 #define AG_EVENT_ANCHOR 16
@@ -94,8 +101,12 @@ struct ag_event {
 				   * input) */
 	uint16_t nlen, olen;
 	/* decoded: the first bytes of the name that are those of the event
-	 * before's, not in name (ag_event_join) */
+	 * before's, not in name; whether ino, parent, old parent, time and
+	 * generation are still as stored, relative to the event before's,
+	 * and whether the gateway was stored (else it is the event
+	 * before's); ag_event_join makes the event whole */
 	uint16_t shared;
+	uint8_t rel, gw_set;
 };
 #define AG_EVENT_LEN_MAX (AG_EVENT_HEAD_MAX + AG_EVENT_TEXT_MAX)
 
@@ -110,22 +121,21 @@ const char *ag_event_proto_name(unsigned proto);
 #define AG_EVENT_KEY_LEN 9
 size_t ag_key_event(uint8_t *buf, uint64_t seq);
 int ag_key_event_decode(const void *k, size_t kl, uint64_t *seq);
-/* Encode e (its whole name) into v (AG_EVENT_LEN_MAX bytes), its name
- * front-coded against prev[0..plen), the whole name of the event before
- * (NULL: none, for an anchor or an event with no recorded predecessor);
- * returns the length. The names must fit in AG_EVENT_TEXT_MAX together
- * (the old one is cut). */
+/* Encode e (whole) into v (AG_EVENT_LEN_MAX bytes), coded against prev,
+ * the whole event before (NULL: none, for an anchor or an event with no
+ * recorded predecessor); returns the length. The names must fit in
+ * AG_EVENT_TEXT_MAX together (the old one is cut). */
 size_t ag_event_encode(uint8_t *v, const struct ag_event *e,
-			const char *prev, size_t plen);
-/* Decode a value into *e (names point into v; the name is what follows
- * e->shared bytes of the event before's); seq is left as it was.
- * -AG_ECORRUPT when the lengths do not add up. */
+			const struct ag_event *prev);
+/* Decode a value into *e as it is stored (names point into v; see
+ * shared and rel); seq is left as it was. -AG_ECORRUPT when the lengths
+ * do not add up. */
 int ag_event_decode(const uint8_t *v, size_t len, struct ag_event *e);
-/* Make e's name whole: prev[0..plen) is the whole name of the event
- * before (NULL: none), buf (AG_EVENT_TEXT_MAX bytes) receives the name
- * and e->name points at it. -AG_ECORRUPT when e shares more than prev
- * has. */
-int ag_event_join(struct ag_event *e, const char *prev, size_t plen,
+/* Make e whole from prev, the whole event before (NULL: none): buf
+ * (AG_EVENT_TEXT_MAX bytes) receives the name and e->name points at it;
+ * prev->name may be buf. -AG_ECORRUPT when e is coded against an event
+ * before and there is none, or shares more of its name than it has. */
+int ag_event_join(struct ag_event *e, const struct ag_event *prev,
 		  char *buf);
 
 #define AG_TRIGGER_NAME_MAX 64

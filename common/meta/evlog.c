@@ -468,12 +468,12 @@ static int trim(struct tx *tx, uint64_t bound, size_t max)
 	return rc;
 }
 
-/* The whole name of event seq into buf (AG_EVENT_TEXT_MAX bytes) and
- * *len, read from its anchor on; *have 0 when seq is not recorded (or
- * its name cannot be made whole: the next event then shares nothing
- * with it, and stands alone). */
-static int name_of(struct tx *tx, uint64_t seq, char *buf, size_t *len,
-		   int *have)
+/* Event seq made whole into *e (its name in buf, AG_EVENT_TEXT_MAX
+ * bytes), read from its anchor on; *have 0 when seq is not recorded (or
+ * cannot be made whole: the next event is then not coded against it,
+ * and stands alone). */
+static int event_at(struct tx *tx, uint64_t seq, struct ag_event *e,
+		    char *buf, int *have)
 {
 	uint8_t k[AG_KEYBUF], v[AG_EVENT_LEN_MAX];
 	uint64_t s;
@@ -483,18 +483,18 @@ static int name_of(struct tx *tx, uint64_t seq, char *buf, size_t *len,
 	if (!seq)
 		return 0;
 	for (s = seq - seq % AG_EVENT_ANCHOR; s <= seq; s++) {
-		struct ag_event e;
+		struct ag_event x;
 		size_t vl = sizeof(v);
 
 		rc = ag_tx_get(tx, k, ag_key_event(k, s), v, &vl);
-		if (rc == -ENOENT || (!rc && ag_event_decode(v, vl, &e))) {
+		if (rc == -ENOENT || (!rc && ag_event_decode(v, vl, &x))) {
 			*have = 0;
 			continue;
 		}
 		if (rc)
 			return rc;
-		*have = !ag_event_join(&e, *have ? buf : NULL, *len, buf);
-		*len = e.nlen;
+		*have = !ag_event_join(&x, *have ? e : NULL, buf);
+		*e = x;
 	}
 	return 0;
 }
@@ -503,17 +503,18 @@ int ag_tx_events_append(struct tx *tx)
 {
 	struct ag_tx_events *ev = tx->events;
 	uint8_t k[AG_KEYBUF], v[AG_EVENT_LEN_MAX];
-	char prev[AG_EVENT_TEXT_MAX];
+	char name[AG_EVENT_TEXT_MAX];
+	struct ag_event prev = { .name = name };
 	uint64_t next, keep, low;
-	size_t i, appended = 0, plen = 0;
+	size_t i, appended = 0;
 	int rc, have = 0;
 
 	if (!ev || !ev->count)
 		return 0;
 	rc = seq_get(tx, &next);
-	/* names are front-coded against the event before's (event.h) */
+	/* each event is coded against the one before (event.h) */
 	if (!rc)
-		rc = name_of(tx, next - 1, prev, &plen, &have);
+		rc = event_at(tx, next - 1, &prev, name, &have);
 	for (i = 0; !rc && i < ev->count; i++) {
 		struct ag_event e;
 
@@ -523,11 +524,12 @@ int ag_tx_events_append(struct tx *tx)
 		if (next % AG_EVENT_ANCHOR == 0)
 			have = 0;
 		rc = ag_tx_put(tx, k, ag_key_event(k, next), v,
-			       ag_event_encode(v, &e, have ? prev : NULL,
-					       plen));
+			       ag_event_encode(v, &e, have ? &prev : NULL));
 		/* the name as the record holds it: cut to the room */
-		plen = AG_MIN(e.nlen, AG_EVENT_TEXT_MAX);
-		memcpy(prev, e.name, plen);
+		prev = e;
+		prev.nlen = AG_MIN(e.nlen, AG_EVENT_TEXT_MAX);
+		memcpy(name, e.name, prev.nlen);
+		prev.name = name;
 		have = 1;
 		next++;
 		appended++;

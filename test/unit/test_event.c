@@ -49,7 +49,7 @@ static void test_event_value(void)
 	int bad = 0;
 
 	memset(e.etag, 0xab, 16);
-	len = ag_event_encode(v, &e, NULL, 0);
+	len = ag_event_encode(v, &e, NULL);
 	/* 2 + 1 + 1 + 1 (shared, name and old name lengths) + 8 (gateway)
 	 * + 2 (ino) + 2 (parent) + 1 (old parent) + 6 (size) + 8 (time)
 	 * + 1 (generation) + 16 (etag) + 12 */
@@ -95,7 +95,7 @@ static void test_event_value(void)
 			.name = "/v001/.ci/run", .nlen = 13,
 		};
 
-		len = ag_event_encode(v, &c, NULL, 0);
+		len = ag_event_encode(v, &c, NULL);
 		ok(len == 2 + 3 + 8 + 2 + 1 + 1 + 2 + 8 + 3 + 13 &&
 		   !event_from_copy(v, len, &d, &copy) && d.ino == 14100 &&
 		   d.parent == 14099 && d.oparent == 14099 && d.size == 182 &&
@@ -106,48 +106,79 @@ static void test_event_value(void)
 		free(copy);
 	}
 
-	/* front-coded names: the bytes shared with the event before's name
-	 * are not stored, and come back from it */
+	/* coded against the event before: the bytes of the name shared
+	 * with its name and its gateway are not stored, its other fields
+	 * are differences; all come back from it */
 	{
-		static const char before[] = "/v001/usr/src/include/a.h";
-		struct ag_event c = {
-			.kind = AG_EV_CLOSED, .flags = AG_EVENT_PATH,
-			.name = "/v001/usr/src/include/b.h", .nlen = 25,
-			.oname = "", .olen = 0,
+		struct ag_event b = {
+			.kind = AG_EV_CREATED, .flags = AG_EVENT_PATH,
+			.gateway = 0xae17c3f552b6ba8dull, .ino = 14100,
+			.parent = 14099, .oparent = 14099, .gen = 54510,
+			.time = 1796276073587587486ll,
+			.name = "/v001/usr/src/include/a.h", .nlen = 25,
 		};
+		struct ag_event c = b;
 		char buf[AG_EVENT_TEXT_MAX];
-		size_t whole = ag_event_encode(v, &c, NULL, 0);
+		size_t whole;
 
-		len = ag_event_encode(v, &c, before, sizeof(before) - 1);
-		ok(len == whole - 22 && !event_from_copy(v, len, &d, &copy) &&
-		   d.shared == 22 && d.nlen == 3 &&
-		   !ag_event_join(&d, before, sizeof(before) - 1, buf) &&
-		   d.nlen == 25 && d.name == buf && !memcmp(buf, c.name, 25),
-		   "a name sharing 22 bytes with the one before takes 22 "
-		   "bytes less (%zu, %zu) and is made whole from it", len,
-		   whole);
+		c.kind = AG_EV_CLOSED;
+		c.name = "/v001/usr/src/include/b.h";
+		c.ino = 14101;
+		c.size = 300;
+		c.gen = 54512;
+		c.time = b.time + 350000;
+		c.oname = "";
+		whole = ag_event_encode(v, &c, NULL);
+		len = ag_event_encode(v, &c, &b);
+		ok(!event_from_copy(v, len, &d, &copy) && d.shared == 22 &&
+		   d.nlen == 3 && d.rel && !ag_event_join(&d, &b, buf) &&
+		   d.nlen == 25 && d.name == buf && !memcmp(buf, c.name, 25) &&
+		   d.ino == 14101 && d.parent == 14099 &&
+		   d.oparent == 14099 && d.gen == 54512 && d.time == c.time &&
+		   d.gateway == b.gateway && d.size == 300 && !d.rel &&
+		   d.flags == AG_EVENT_PATH,
+		   "an event coded against the one before takes %zu bytes "
+		   "(%zu alone) and is made whole from it", len, whole);
+		ok(len <= whole - 22 - 8 - 8, "its name's 22 shared bytes, "
+		   "its gateway and most of its time are not stored");
 		free(copy);
 		ok(!event_from_copy(v, len, &d, &copy) &&
-		   ag_event_join(&d, NULL, 0, buf) == -AG_ECORRUPT,
-		   "it cannot be made whole without the name before: "
+		   ag_event_join(&d, NULL, buf) == -AG_ECORRUPT,
+		   "it cannot be made whole without the event before: "
 		   "-AG_ECORRUPT");
 		free(copy);
+		b.nlen = 21;
 		ok(!event_from_copy(v, len, &d, &copy) &&
-		   ag_event_join(&d, before, 21, buf) == -AG_ECORRUPT,
-		   "nor from a name shorter than what it shares: "
+		   ag_event_join(&d, &b, buf) == -AG_ECORRUPT,
+		   "nor from one whose name is shorter than what it shares: "
 		   "-AG_ECORRUPT");
 		free(copy);
-		/* the reader's own buffer as the name before */
-		memcpy(buf, before, sizeof(before) - 1);
+		b.nlen = 25;
+		/* the reader's own buffer holds the name before */
+		memcpy(buf, b.name, 25);
+		b.name = buf;
 		ok(!event_from_copy(v, len, &d, &copy) &&
-		   !ag_event_join(&d, buf, sizeof(before) - 1, buf) &&
-		   d.nlen == 25 && !memcmp(buf, c.name, 25),
+		   !ag_event_join(&d, &b, buf) && d.nlen == 25 &&
+		   !memcmp(buf, c.name, 25),
 		   "made whole in the buffer that holds the name before");
 		free(copy);
-		len = ag_event_encode(v, &c, c.name, 25);
+		/* another gateway is stored */
+		c.gateway = 7;
+		len = ag_event_encode(v, &c, &b);
+		ok(!event_from_copy(v, len, &d, &copy) &&
+		   !ag_event_join(&d, &b, buf) && d.gateway == 7,
+		   "another gateway than the event before's is stored");
+		free(copy);
+		v[1] = (uint8_t)((v[1] & 0x0f) | 0x80);
+		ok(event_from_copy(v, len, &d, &copy) == -AG_ECORRUPT,
+		   "a gateway bit without the relative one: -AG_ECORRUPT");
+		free(copy);
+		c.gateway = b.gateway;
+		c.name = b.name;
+		len = ag_event_encode(v, &c, &b);
 		ok(!event_from_copy(v, len, &d, &copy) && d.shared == 25 &&
-		   d.nlen == 0 && len == whole - 25,
-		   "the same name as the event before's stores none of it");
+		   d.nlen == 0, "the same name as the event before's stores "
+		   "none of it");
 		free(copy);
 	}
 
@@ -160,7 +191,7 @@ static void test_event_value(void)
 		e.nlen = AG_EVENT_TEXT_MAX - 4;
 		e.oname = big;
 		e.olen = 100;
-		len = ag_event_encode(v, &e, NULL, 0);
+		len = ag_event_encode(v, &e, NULL);
 		ok(len <= AG_EVENT_LEN_MAX &&
 		   !event_from_copy(v, len, &d, &copy) && d.olen == 4 &&
 		   d.nlen + d.olen == AG_EVENT_TEXT_MAX,
