@@ -188,15 +188,31 @@ static void path_of(struct tx *tx, uint64_t dir, const char *name,
 		out[0] = 0;
 }
 
+/* The event appended last, whole, with the bytes of its record: the
+ * next append codes against it without reading back to its anchor when
+ * the record at its seq is still those bytes (the transaction that
+ * appended it committed; the records before it never change). */
+struct ag_evlast {
+	uint64_t seq; /* 0: none */
+	size_t vlen;
+	uint8_t v[AG_EVENT_LEN_MAX];
+	struct ag_event e;
+	char name[AG_EVENT_TEXT_MAX];
+};
+
 void ag_evlog_forget(struct ag_meta *m)
 {
 	ag_event_paths_forget(m->evpaths);
+	if (m->evlast)
+		m->evlast->seq = 0;
 }
 
 void ag_evlog_close(struct ag_meta *m)
 {
 	ag_event_paths_free(m->evpaths);
 	m->evpaths = NULL;
+	free(m->evlast);
+	m->evlast = NULL;
 }
 
 /* A note of kind with the name name[0..nlen) in dir. */
@@ -469,23 +485,35 @@ static int trim(struct tx *tx, uint64_t bound, size_t max)
 }
 
 /* Event seq made whole into *e (its name in buf, AG_EVENT_TEXT_MAX
- * bytes), read from its anchor on; *have 0 when seq is not recorded (or
- * cannot be made whole: the next event is then not coded against it,
- * and stands alone). */
+ * bytes): the one appended last when its record is unchanged, else read
+ * from its anchor on; *have 0 when seq is not recorded (or cannot be
+ * made whole: the next event is then not coded against it, and stands
+ * alone). */
 static int event_at(struct tx *tx, uint64_t seq, struct ag_event *e,
 		    char *buf, int *have)
 {
 	uint8_t k[AG_KEYBUF], v[AG_EVENT_LEN_MAX];
+	const struct ag_evlast *last = tx->m->evlast;
+	size_t vl = sizeof(v);
 	uint64_t s;
 	int rc;
 
 	*have = 0;
 	if (!seq)
 		return 0;
+	if (last && last->seq == seq &&
+	    !ag_tx_get(tx, k, ag_key_event(k, seq), v, &vl) &&
+	    vl == last->vlen && !memcmp(v, last->v, vl)) {
+		*e = last->e;
+		memcpy(buf, last->name, last->e.nlen);
+		e->name = buf;
+		*have = 1;
+		return 0;
+	}
 	for (s = seq - seq % AG_EVENT_ANCHOR; s <= seq; s++) {
 		struct ag_event x;
-		size_t vl = sizeof(v);
 
+		vl = sizeof(v);
 		rc = ag_tx_get(tx, k, ag_key_event(k, s), v, &vl);
 		if (rc == -ENOENT || (!rc && ag_event_decode(v, vl, &x))) {
 			*have = 0;
@@ -497,6 +525,27 @@ static int event_at(struct tx *tx, uint64_t seq, struct ag_event *e,
 		*e = x;
 	}
 	return 0;
+}
+
+/* Keep event seq (whole, its record v[0..vl)) as the one appended last;
+ * without memory, nothing is kept and the next append reads back. */
+static void remember(struct ag_meta *m, uint64_t seq, const uint8_t *v,
+		     size_t vl, const struct ag_event *e)
+{
+	struct ag_evlast *last = m->evlast;
+
+	if (!last)
+		last = m->evlast = malloc(sizeof(*last));
+	if (!last)
+		return;
+	last->seq = seq;
+	last->vlen = vl;
+	memcpy(last->v, v, vl);
+	last->e = *e;
+	memcpy(last->name, e->name, e->nlen);
+	last->e.name = last->name;
+	last->e.oname = NULL; /* not coded against */
+	last->e.olen = 0;
 }
 
 int ag_tx_events_append(struct tx *tx)
@@ -517,20 +566,22 @@ int ag_tx_events_append(struct tx *tx)
 		rc = event_at(tx, next - 1, &prev, name, &have);
 	for (i = 0; !rc && i < ev->count; i++) {
 		struct ag_event e;
+		size_t vl;
 
 		if (redundant(ev, i))
 			continue;
 		event_of(tx, &ev->n[i], &e);
 		if (next % AG_EVENT_ANCHOR == 0)
 			have = 0;
-		rc = ag_tx_put(tx, k, ag_key_event(k, next), v,
-			       ag_event_encode(v, &e, have ? &prev : NULL));
+		vl = ag_event_encode(v, &e, have ? &prev : NULL);
+		rc = ag_tx_put(tx, k, ag_key_event(k, next), v, vl);
 		/* the name as the record holds it: cut to the room */
 		prev = e;
 		prev.nlen = AG_MIN(e.nlen, AG_EVENT_TEXT_MAX);
 		memcpy(name, e.name, prev.nlen);
 		prev.name = name;
 		have = 1;
+		remember(tx->m, next, v, vl, &prev);
 		next++;
 		appended++;
 		/* the paths below a directory that moved or went changed */

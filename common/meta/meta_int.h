@@ -95,6 +95,7 @@ struct ag_meta {
 	int too_many;
 	struct ag_event_paths *evpaths; /* directory paths for events
 					 * (evlog.c) */
+	struct ag_evlast *evlast; /* the event appended last (evlog.c) */
 };
 
 /* The state of one transaction being applied. */
@@ -121,8 +122,8 @@ int ag_tx_seg_put(struct tx *tx, uint32_t seg, const struct ag_seg_rec *r);
 int ag_tx_seal_segment(struct tx *tx, uint32_t seg, uint64_t fill);
 /* Destroy an orphan inode with its data (nothing if it was named again). */
 int ag_tx_drop_orphan(struct tx *tx, uint64_t ino);
-/* The directory paths evlog.c keeps: forgotten when the tree may have
- * gone back (a rollback, a reload), freed with m. */
+/* The directory paths and the last event evlog.c keeps: forgotten when
+ * the tree may have gone back (a rollback, a reload), freed with m. */
 void ag_evlog_forget(struct ag_meta *m);
 void ag_evlog_close(struct ag_meta *m);
 /* Undo every change of the transaction; then free it. */
