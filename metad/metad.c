@@ -168,6 +168,15 @@ static int conn_flush(struct conn *c)
 	return 0;
 }
 
+/* How many generations up to gen are not synced yet: a lazy client
+ * keeps its transactions until this says they are durable. */
+static uint32_t unsynced_upto(struct ag_meta *m, uint64_t gen)
+{
+	uint64_t synced = ag_meta_synced_gen(m);
+
+	return synced >= gen ? 0 : (uint32_t)AG_MIN(gen - synced, UINT32_MAX);
+}
+
 /* Queue a reply, followed by npages pushed pages. */
 static void send_reply_pages(int i, uint32_t type, uint64_t id,
 			     const struct ag_rpc_reply *r, const uint8_t *pages,
@@ -285,6 +294,7 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 		ag_meta_holds_set(m, get_le64(body), body + 8, len / 8 - 1);
 		r.gen = ag_meta_gen(m);
 		r.root = ag_meta_root(m);
+		r.unsynced = unsynced_upto(m, r.gen);
 		send_reply(i, type, id, &r);
 		return 0;
 	case AG_RPC_HOLD:
@@ -301,6 +311,7 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 			return add_waiter(i, type, id, &r) ? -1 : 0;
 		r.gen = ag_meta_gen(m);
 		r.root = ag_meta_root(m);
+		r.unsynced = unsynced_upto(m, r.gen);
 		send_reply(i, type, id, &r);
 		return 0;
 	case AG_RPC_WATCH:
@@ -309,6 +320,7 @@ static int handle_frame(struct ag_meta *m, int i, uint32_t type, uint64_t id,
 		conns[i].watching = 1;
 		r.gen = ag_meta_gen(m);
 		r.root = ag_meta_root(m);
+		r.unsynced = unsynced_upto(m, r.gen);
 		send_reply(i, type, id, &r);
 		return 0;
 	case AG_RPC_STATE:
@@ -447,7 +459,7 @@ static void commit_and_answer(struct ag_meta *m)
 {
 	static uint8_t *push;
 	uint64_t old_gen = ag_meta_gen(m), gen, root;
-	uint32_t npush = 0;
+	uint32_t npush = 0, lag;
 	size_t w;
 	int rc;
 
@@ -469,6 +481,7 @@ static void commit_and_answer(struct ag_meta *m)
 		notify_watchers(gen, root);
 	if (!rc)
 		npush = pages_to_push(m, old_gen, gen, &push);
+	lag = unsynced_upto(m, gen);
 	for (w = 0; w < nwaiters; w++) {
 		struct waiter *wt = &waiters[w];
 		int txn = is_txn(wt->type);
@@ -479,6 +492,7 @@ static void commit_and_answer(struct ag_meta *m)
 			wt->reply.status = rc;
 		wt->reply.gen = gen;
 		wt->reply.root = root;
+		wt->reply.unsynced = lag;
 		send_reply_pages(wt->conn, wt->type, wt->id, &wt->reply, push,
 				 txn ? npush : 0);
 	}

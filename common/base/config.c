@@ -41,6 +41,7 @@ static const struct key_desc keys[] = {
 	{ "metad", "batch_max", K_INT, F(batch_max) },
 	{ "metad", "lease_timeout", K_INT, F(lease_timeout) },
 	{ "metad", "active_lease_ms", K_INT, F(active_lease_ms) },
+	{ "metad", "lazy_sync_ms", K_INT, F(lazy_sync_ms) },
 	{ "clean", "free_pct", K_INT, F(clean_free_pct) },
 	{ "clean", "mirrored_pct", K_INT, F(clean_mirrored_pct) },
 	{ "clean", "interval", K_INT, F(clean_interval) },
@@ -135,6 +136,7 @@ static void set_defaults(struct ag_config *c)
 	c->batch_max = 256;
 	c->lease_timeout = 30;
 	c->active_lease_ms = 2000;
+	c->lazy_sync_ms = 1000;
 	c->clean_free_pct = 20;
 	c->clean_mirrored_pct = 10;
 	c->clean_interval = 60;

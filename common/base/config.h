@@ -34,6 +34,7 @@ struct ag_config {
 	int batch_max;
 	int lease_timeout;
 	int active_lease_ms; /* the active metad's lease (lease.h) */
+	int lazy_sync_ms;    /* longest a lazy commit waits for its sync */
 	/* [clean]: when agora clean --watch cleans (agora.conf(5)) */
 	int clean_free_pct;     /* free space below this share, in % */
 	int clean_mirrored_pct; /* mirrored stripes above this share of the

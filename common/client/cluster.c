@@ -12,9 +12,12 @@
 #include "event.h"
 #include "format.h"
 #include "keys.h"
+#include "unsynced.h"
 #include "util.h"
 
 static int retire(struct ag_cluster *c);
+static int commit(struct ag_cluster *c, struct ag_txn *t,
+		  struct ag_rpc_reply *r, int wait, int lazy);
 
 static atomic_uint_fast64_t next_instance = 1; /* ag_cluster.instance */
 
@@ -26,6 +29,13 @@ void ag_cl_set_state(struct ag_cluster *c, uint64_t gen, uint64_t root)
 		c->root = root;
 	}
 	pthread_mutex_unlock(&c->state_lock);
+}
+
+/* What any reply of metad says: its state, and what is durable. */
+static void learn(struct ag_cluster *c, const struct ag_rpc_reply *r)
+{
+	ag_cl_set_state(c, r->gen, r->root);
+	ag_unsynced_synced(c->lazy_kept, r);
 }
 
 /* Ask metad for the newest state. Threads that want it at the same time
@@ -53,7 +63,7 @@ static int state_shared(struct ag_cluster *c)
 		 * not there (ag_cluster_refresh reads the drives instead) */
 		rc = ag_rpc_try(c->rpc, AG_RPC_STATE, NULL, 0, &r);
 		if (!rc)
-			ag_cl_set_state(c, r.gen, r.root);
+			learn(c, &r);
 		pthread_mutex_lock(&c->rf_lock);
 		c->rf_busy = 0;
 		c->rf_done = mine;
@@ -105,7 +115,11 @@ int ag_cluster_sync(struct ag_cluster *c)
 	if (!c->rpc)
 		return 0;
 	rc = ag_rpc_call(c->rpc, AG_RPC_SYNC, NULL, 0, &r);
-	return rc ? rc : r.status;
+	if (rc || r.status)
+		return rc ? rc : r.status;
+	r.unsynced = 0; /* everything up to r.gen */
+	learn(c, &r);
+	return 0;
 }
 
 uint64_t ag_cluster_generation(struct ag_cluster *c)
@@ -148,7 +162,7 @@ static int ping(struct ag_cluster *c)
 	rc = ag_rpc_try(c->rpc, AG_RPC_PING, msg, len, &r);
 	pthread_rwlock_unlock(&c->hold_lock);
 	if (!rc)
-		ag_cl_set_state(c, r.gen, r.root);
+		learn(c, &r);
 	if (msg != one)
 		free(msg);
 	return rc;
@@ -170,7 +184,7 @@ int ag_cl_hold(struct ag_cluster *c, uint64_t ino, int hold)
 	rc = ag_rpc_try(c->rpc, AG_RPC_HOLD, msg, sizeof(msg), &r);
 	if (rc)
 		return rc;
-	ag_cl_set_state(c, r.gen, r.root);
+	learn(c, &r);
 	return r.status;
 }
 
@@ -271,6 +285,15 @@ int ag_cl_open(const char *config, int flags, const struct ag_open_ops *ops,
 			goto fail;
 		ag_rpc_set_page_sink(c->rpc, adopt_page, c->ps);
 		ag_rpc_set_patience(c->rpc, (unsigned)c->cfg->metad_timeout);
+		if (flags & AG_OPEN_LAZY) {
+			/* what metad's host could still lose goes again to
+			 * every metad we reach */
+			rc = ag_unsynced_new(&c->lazy_kept);
+			if (rc)
+				goto fail;
+			ag_rpc_set_greeter(c->rpc, ag_unsynced_greet,
+					   c->lazy_kept);
+		}
 	}
 	rc = ag_cluster_refresh(c);
 	if (rc) {
@@ -336,6 +359,7 @@ void ag_cl_close(struct ag_cluster *c)
 	ag_chunk_cache_free(c->cache);
 	ag_stripes_free(c->stripes);
 	ag_rpc_free(c->rpc);
+	ag_unsynced_free(c->lazy_kept);
 	ag_pagestore_free(c->ps);
 	ag_drives_close(c->ds);
 	ag_config_free(c->cfg);
@@ -385,7 +409,10 @@ static int lease(struct ag_cluster *c)
 
 	ag_cl_txn(c, &t);
 	ag_txn_seg_lease(&t);
-	rc = ag_cl_commit(c, &t, &r);
+	/* durable even on a lazy handle: a lease lost with metad's host
+	 * and taken again would be another segment, under chunks already
+	 * packed into this one */
+	rc = commit(c, &t, &r, 1, 0);
 	ag_txn_release(&t);
 	if (rc)
 		return rc;
@@ -610,8 +637,35 @@ void ag_cl_txn(struct ag_cluster *c, struct ag_txn *t)
 	ag_txn_init(t, c->client_id, 0);
 }
 
+/* Before lazy transaction txid of len bytes goes out: sync while a kept
+ * one would fall out of what metad remembers (unsynced.h). */
+static int make_room(struct ag_cluster *c, uint64_t txid, size_t len)
+{
+	int rc = 0;
+
+	while (!rc && !ag_unsynced_room(c->lazy_kept, txid, len))
+		rc = ag_cluster_sync(c);
+	return rc;
+}
+
+/* Lazy transaction txid was applied with reply r: keep it until it is
+ * synced, or sync it now when it cannot be kept. It is applied either
+ * way: a failed sync leaves it as lazy as it ever was, not undone. */
+static void keep(struct ag_cluster *c, uint64_t txid, const struct ag_txn *t,
+		 const struct ag_rpc_reply *r)
+{
+	int rc;
+
+	if (!ag_unsynced_keep(c->lazy_kept, txid, t->buf, t->len, r))
+		return;
+	rc = ag_cluster_sync(c);
+	if (rc)
+		AG_WARN("a transaction too big to keep could not be synced: "
+			"%s", ag_strerror(rc));
+}
+
 static int commit(struct ag_cluster *c, struct ag_txn *t,
-		  struct ag_rpc_reply *r, int wait)
+		  struct ag_rpc_reply *r, int wait, int lazy)
 {
 	struct ag_rpc_reply tmp;
 	uint64_t txid;
@@ -632,11 +686,15 @@ static int commit(struct ag_cluster *c, struct ag_txn *t,
 	c->txid_busy[txid % AG_TXN_WINDOW] = 1;
 	pthread_mutex_unlock(&c->txid_lock);
 	ag_txn_set_id(t, c->client_id, txid);
-	rc = (wait ? ag_rpc_call : ag_rpc_try)(c->rpc,
-					       c->flags & AG_OPEN_LAZY
-						       ? AG_RPC_TXN_LAZY
-						       : AG_RPC_TXN,
-					       t->buf, t->len, r);
+	rc = lazy ? make_room(c, txid, t->len) : 0;
+	if (!rc)
+		rc = (wait ? ag_rpc_call : ag_rpc_try)(
+			c->rpc, lazy ? AG_RPC_TXN_LAZY : AG_RPC_TXN, t->buf,
+			t->len, r);
+	/* kept before its id is free again, so that no later id goes out
+	 * while it would leave the window unseen */
+	if (!rc && lazy && !r->status)
+		keep(c, txid, t, r);
 	pthread_mutex_lock(&c->txid_lock);
 	c->txid_busy[txid % AG_TXN_WINDOW] = 0;
 	pthread_cond_broadcast(&c->txid_cond);
@@ -644,18 +702,18 @@ static int commit(struct ag_cluster *c, struct ag_txn *t,
 	if (rc)
 		return rc;
 	if (r->gen)
-		ag_cl_set_state(c, r->gen, r->root);
+		learn(c, r);
 	return r->status;
 }
 
 int ag_cl_commit(struct ag_cluster *c, struct ag_txn *t,
 		 struct ag_rpc_reply *r)
 {
-	return commit(c, t, r, 1);
+	return commit(c, t, r, 1, !!c->lazy_kept);
 }
 
 int ag_cl_commit_try(struct ag_cluster *c, struct ag_txn *t,
 		     struct ag_rpc_reply *r)
 {
-	return commit(c, t, r, 0);
+	return commit(c, t, r, 0, !!c->lazy_kept);
 }

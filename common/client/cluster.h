@@ -24,6 +24,7 @@
 
 struct ag_chunk_cache;
 struct ag_open_files;
+struct ag_unsynced;
 
 /* The files a gateway holds open (openfile.c) live a layer above this
  * one. What the handle needs of them it reaches through these, which the
@@ -54,6 +55,9 @@ struct ag_cluster {
 	struct ag_pager pager;
 	struct ag_stripes *stripes;
 	struct ag_rpc *rpc;          /* NULL when opened read-only */
+	/* a lazy handle's answered transactions not synced yet
+	 * (unsynced.h); NULL on others */
+	struct ag_unsynced *lazy_kept;
 	struct ag_cdc cdc;
 	uint64_t client_id;
 	/* txid t goes out only once t - AG_TXN_WINDOW is answered: metad

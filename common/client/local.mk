@@ -5,6 +5,7 @@
 
 common_libagora_a_SOURCES += \
 	common/client/cluster.c common/client/cluster.h common/client/watch.c \
+	common/client/unsynced.c common/client/unsynced.h \
 	common/client/elem.c common/client/elem.h common/client/acl.c \
 	common/client/file_int.h common/client/read.c common/client/sink.c \
 	common/client/writer.c common/client/write.c common/client/openfile.c \

@@ -405,7 +405,19 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 			return rc;
 	}
 	memset(&in, 0, sizeof(in));
-	in.ino = tx->m->next_ino++;
+	if (tx->want_ino) {
+		/* the inode a lost commit made, which its client was told of
+		 * (txn.h): a restarted count never gave it to another */
+		rc = ag_tx_inode_get(tx, tx->want_ino, &dir);
+		if (rc != -ENOENT)
+			return rc ? rc : -EEXIST;
+		in.ino = tx->want_ino;
+		tx->want_ino = 0;
+		if (in.ino >= tx->m->next_ino)
+			tx->m->next_ino = in.ino + 1;
+	} else {
+		in.ino = tx->m->next_ino++;
+	}
 	in.mode = o->mode;
 	in.uid = o->uid;
 	in.gid = o->gid;
@@ -901,6 +913,11 @@ static int apply_one(struct tx *tx, const struct ag_op *op)
 		return ag_tx_event_op(tx, &op->u.event);
 	case AG_OP_TRIGGER:
 		return ag_tx_trigger(tx, &op->u.trigger);
+	case AG_OP_INO:
+		if (op->u.ino <= AG_ROOT_INO || (op->u.ino & AG_TXN_MADE_BIT))
+			return -EINVAL;
+		tx->want_ino = op->u.ino;
+		return 0;
 	}
 	return -EINVAL;
 }

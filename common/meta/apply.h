@@ -10,7 +10,7 @@
  * at all. Results are only sent to clients after that. A lazy commit
  * skips the sync: every reader sees it and it survives the death of any
  * process, and the next sync (in the background, at most
- * AG_COMMIT_SLOTS - 1 commits or about AG_LAZY_SYNC_NS later) makes it
+ * AG_COMMIT_SLOTS - 1 commits or [metad] lazy_sync_ms later) makes it
  * survive a power cut too.
  *
  * Not thread-safe: metad calls it from one thread.
@@ -76,9 +76,6 @@ void ag_meta_note_unsynced(struct ag_meta *m, const uint8_t *txn, size_t len);
 void ag_meta_set_data_check(int (*check)(struct ag_drives *ds,
 					 const struct ag_commit_rec *r));
 
-/* Longest a lazy commit waits for its sync. */
-#define AG_LAZY_SYNC_NS (1000ull * 1000000ull)
-
 /* Commit the open batch: durable, with every commit before it, or lazy
  * (written, not synced). *gen and *root describe the result (the current
  * ones when nothing was applied; a durable call then syncs what lazy
@@ -101,6 +98,8 @@ uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max,
 int ag_meta_pending(const struct ag_meta *m);
 
 uint64_t ag_meta_gen(const struct ag_meta *m);
+/* The newest generation known durable (synced), at most ag_meta_gen. */
+uint64_t ag_meta_synced_gen(struct ag_meta *m);
 uint64_t ag_meta_root(const struct ag_meta *m);
 
 /* A client was heard from (its leases stay valid). */
@@ -117,7 +116,7 @@ void ag_meta_release(struct ag_meta *m, uint64_t client, uint64_t ino);
 void ag_meta_holds_set(struct ag_meta *m, uint64_t client,
 		       const uint8_t *inos, size_t n);
 /* Housekeeping between batches: expire leases of silent clients, free
- * drained segments, sync lazy commits that waited AG_LAZY_SYNC_NS. Adds
+ * drained segments, sync lazy commits that waited lazy_sync_ms. Adds
  * work to the open batch. */
 void ag_meta_tick(struct ag_meta *m);
 

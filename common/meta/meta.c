@@ -203,6 +203,12 @@ static void harvest(struct ag_meta *m)
 	pthread_mutex_unlock(&m->sync_lock);
 }
 
+uint64_t ag_meta_synced_gen(struct ag_meta *m)
+{
+	harvest(m);
+	return m->synced_gen;
+}
+
 /* Make every commit so far durable. */
 static int sync_all(struct ag_meta *m)
 {
@@ -1014,7 +1020,8 @@ void ag_meta_tick(struct ag_meta *m)
 		m->pending++;
 	harvest(m);
 	if (m->synced_gen != m->rec.gen &&
-	    now - m->unsynced_since >= AG_LAZY_SYNC_NS)
+	    now - m->unsynced_since >=
+		    (uint64_t)AG_MAX(m->cfg->lazy_sync_ms, 0) * 1000000ull)
 		sync_soon(m, m->rec.gen);
 }
 

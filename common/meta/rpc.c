@@ -75,7 +75,23 @@ struct ag_rpc {
 	struct link *link;
 	void (*page_sink)(void *arg, const void *page);
 	void *page_arg;
+	int (*greet)(void *arg, struct ag_rpc_greeting *g);
+	void *greet_arg;
 };
+
+/* A connection being greeted (ag_rpc_set_greeter), not yet shared. */
+struct ag_rpc_greeting {
+	struct ag_rpc *r;
+	struct link *l;
+};
+
+void ag_rpc_set_greeter(struct ag_rpc *r,
+			int (*greet)(void *arg, struct ag_rpc_greeting *g),
+			void *arg)
+{
+	r->greet = greet;
+	r->greet_arg = arg;
+}
 
 void ag_rpc_set_patience(struct ag_rpc *r, unsigned seconds)
 {
@@ -98,7 +114,7 @@ void ag_rpc_reply_encode(uint8_t *p, const struct ag_rpc_reply *r)
 	put_le64(p + 16, r->root);
 	put_le64(p + 24, r->ino);
 	put_le32(p + 32, r->seg);
-	put_le32(p + 36, 0);
+	put_le32(p + 36, r->unsynced);
 	put_le64(p + 40, r->fill);
 }
 
@@ -112,6 +128,7 @@ int ag_rpc_reply_decode(const uint8_t *p, size_t len, struct ag_rpc_reply *r)
 	r->root = get_le64(p + 16);
 	r->ino = get_le64(p + 24);
 	r->seg = get_le32(p + 32);
+	r->unsynced = get_le32(p + 36);
 	r->fill = get_le64(p + 40);
 	return 0;
 }
@@ -370,6 +387,15 @@ static int link_get(struct ag_rpc *r, struct link **lp)
 		l->addr = a;
 		l->refs = 1; /* r->link's */
 		pthread_mutex_init(&l->write_lock, NULL);
+		if (r->greet) {
+			struct ag_rpc_greeting g = { r, l };
+			int rc = r->greet(r->greet_arg, &g);
+
+			if (rc) {
+				link_put(l);
+				return rc;
+			}
+		}
 		r->link = l;
 		r->was_connected = 1;
 	}
@@ -378,33 +404,47 @@ static int link_get(struct ag_rpc *r, struct link **lp)
 	return 0;
 }
 
+/* Read one reply frame off l: its type, id and reply, its pushed pages
+ * in l->pages (*npages of them). 0 or -EPIPE (the link is broken). */
+static int read_frame(struct ag_rpc *r, struct link *l, uint32_t *type,
+		      uint64_t *id, struct ag_rpc_reply *reply,
+		      uint32_t *npages)
+{
+	uint8_t hdr[AG_RPC_HDR], body[AG_RPC_REPLY_LEN];
+	int rc;
+
+	rc = link_io(r, l, hdr, sizeof(hdr), 0);
+	if (rc)
+		return rc;
+	if (ag_rpc_reply_header(hdr, type, id, npages))
+		return -EPIPE;
+	rc = link_io(r, l, body, sizeof(body), 0);
+	if (rc || ag_rpc_reply_decode(body, sizeof(body), reply))
+		return -EPIPE;
+	if (*npages && !l->pages) {
+		l->pages = malloc((size_t)AG_RPC_PUSH_MAX * AG_PAGE_SIZE);
+		if (!l->pages)
+			return -EPIPE;
+	}
+	if (*npages && link_io(r, l, l->pages,
+			       (size_t)*npages * AG_PAGE_SIZE, 0))
+		return -EPIPE;
+	return 0;
+}
+
 /* Read one reply off l and give it to its caller. The reader runs
  * without r->lock; 0 or -EPIPE (the link is broken). */
 static int read_reply(struct ag_rpc *r, struct link *l)
 {
-	uint8_t hdr[AG_RPC_HDR], body[AG_RPC_REPLY_LEN];
 	struct ag_rpc_reply reply;
 	struct pending **pp, *p;
 	uint32_t type, npages, i;
 	uint64_t id;
 	int rc;
 
-	rc = link_io(r, l, hdr, sizeof(hdr), 0);
+	rc = read_frame(r, l, &type, &id, &reply, &npages);
 	if (rc)
 		return rc;
-	if (ag_rpc_reply_header(hdr, &type, &id, &npages))
-		return -EPIPE;
-	rc = link_io(r, l, body, sizeof(body), 0);
-	if (rc || ag_rpc_reply_decode(body, sizeof(body), &reply))
-		return -EPIPE;
-	if (npages && !l->pages) {
-		l->pages = malloc((size_t)AG_RPC_PUSH_MAX * AG_PAGE_SIZE);
-		if (!l->pages)
-			return -EPIPE;
-	}
-	if (npages && link_io(r, l, l->pages, (size_t)npages * AG_PAGE_SIZE,
-			      0))
-		return -EPIPE;
 	/* the pages are cached before the caller learns of its commit: it
 	 * is about to read them */
 	for (i = 0; r->page_sink && i < npages; i++)
@@ -440,6 +480,26 @@ static int send_frame(struct ag_rpc *r, struct link *l, uint32_t type,
 	if (!rc && len)
 		rc = link_io(r, l, (void *)payload, len, 1);
 	pthread_mutex_unlock(&l->write_lock);
+	return rc;
+}
+
+int ag_rpc_greet_call(struct ag_rpc_greeting *g, uint32_t type,
+		      const void *payload, size_t len,
+		      struct ag_rpc_reply *reply)
+{
+	uint64_t id = g->r->next_id++, got;
+	uint32_t rtype, npages;
+	int rc;
+
+	if (len > AG_RPC_MAX - 12)
+		return -E2BIG;
+	rc = send_frame(g->r, g->l, type, id, payload, len);
+	/* no page sink: the page cache's locks are not taken under
+	 * r->lock, and the pages only save reads */
+	if (!rc)
+		rc = read_frame(g->r, g->l, &rtype, &got, reply, &npages);
+	if (!rc && (got != id || rtype != (type | AG_RPC_REPLY)))
+		rc = -EPIPE; /* nobody else has asked anything on it */
 	return rc;
 }
 

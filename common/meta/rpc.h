@@ -24,7 +24,9 @@
  * A reply has the request's type with AG_RPC_REPLY set, the same request
  * id, and the payload struct ag_rpc_reply (40 bytes):
  *   0 i32 status   4 u32 flags (1: replayed)   8 u64 generation
- *   16 u64 root    24 u64 inode made   32 u32 segment leased  36 u32 0
+ *   16 u64 root    24 u64 inode made   32 u32 segment leased
+ *   36 u32 unsynced: how many of the generations up to this one metad
+ *      has not synced yet (its lazy commits; 0: all are durable)
  *   40 u64 fill of the segment leased
  * A TXN or TXN_LAZY reply may carry after it up to AG_RPC_PUSH_MAX
  * metadata pages (AG_PAGE_SIZE each): the pages of the commit that holds the
@@ -57,6 +59,7 @@ struct ag_rpc_reply {
 	uint32_t flags;
 	uint64_t gen, root, ino;
 	uint32_t seg;
+	uint32_t unsynced; /* generations gen - unsynced and older are durable */
 	uint64_t fill;
 };
 
@@ -90,6 +93,22 @@ void ag_rpc_set_patience(struct ag_rpc *r, unsigned seconds);
 void ag_rpc_set_page_sink(struct ag_rpc *r,
 			  void (*sink)(void *arg, const void *page),
 			  void *arg);
+/* What a new connection sends before any call goes out on it: greet is
+ * called with each connection made (the first one too), under the
+ * client's lock, so every call waits for it; whatever it sends with
+ * ag_rpc_greet_call reaches metad first, in order. A non-zero return
+ * drops the connection: the call that made it fails as on a lost one
+ * (-EPIPE, and ag_rpc_call tries again). */
+struct ag_rpc_greeting;
+void ag_rpc_set_greeter(struct ag_rpc *r,
+			int (*greet)(void *arg, struct ag_rpc_greeting *g),
+			void *arg);
+/* One request on the connection being greeted, and its reply (pages
+ * pushed with it are dropped). */
+int ag_rpc_greet_call(struct ag_rpc_greeting *g, uint32_t type,
+		      const void *payload, size_t len,
+		      struct ag_rpc_reply *reply);
+
 /* Send one request and wait for its reply; retries for up to the
  * configured patience when the connection fails. */
 int ag_rpc_call(struct ag_rpc *r, uint32_t type, const void *payload,

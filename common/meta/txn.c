@@ -308,6 +308,7 @@ static const struct op_layout layouts[] = {
 	[AG_OP_TRIGGER] = { "trigger", 40, FIELDS(trigger_fields), {
 		VAR(struct ag_op_trigger, nlen, name, 1),
 		VAR(struct ag_op_trigger, vlen, value, 1) } },
+	[AG_OP_INO] = { "ino", 8, FIELDS(drop_orphan_fields), { { 0 } } },
 };
 
 static const struct op_layout *layout_of(uint16_t type)
@@ -657,6 +658,26 @@ int ag_txn_expect(struct ag_txn *t, const struct ag_op_expect *o)
 int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino)
 {
 	return op_encode(t, AG_OP_DROP_ORPHAN, &ino) ? 0 : t->error;
+}
+
+int ag_txn_with_ino(const uint8_t *buf, size_t len, uint64_t ino,
+		    uint8_t **out, size_t *outlen)
+{
+	size_t op = 8 + 8; /* op header, then the inode */
+	uint8_t *p = malloc(len + op);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, buf, AG_TXN_HDR);
+	put_le32(p + 16, get_le32(buf + 16) + 1);
+	put_le16(p + AG_TXN_HDR, AG_OP_INO);
+	put_le16(p + AG_TXN_HDR + 2, 0);
+	put_le32(p + AG_TXN_HDR + 4, 8);
+	put_le64(p + AG_TXN_HDR + 8, ino);
+	memcpy(p + AG_TXN_HDR + op, buf + AG_TXN_HDR, len - AG_TXN_HDR);
+	*out = p;
+	*outlen = len + op;
+	return 0;
 }
 
 int ag_txn_move(struct ag_txn *t, const struct ag_move_ent *ents, uint32_t n)

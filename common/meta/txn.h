@@ -56,6 +56,7 @@
  *   TRIGGER      0 u32 action   4 u32 nlen   8 u32 vlen   12 u32 reserved
  *                16 u64 seq   24 u64 token   32 u64 ttl ns
  *                40 name[nlen] value[vlen]
+ *   INO          0 u64 ino
  *
  * What the fields mean is said at the structs below, which are what the
  * encoder takes and the decoder fills, one member per field.
@@ -105,6 +106,7 @@ enum ag_op_type {
 	AG_OP_EVENT = 17,   /* the protocol of the transaction's events, or
 			     * an event no other op says (event.h) */
 	AG_OP_TRIGGER = 18, /* triggers, their cursors and lease */
+	AG_OP_INO = 19,     /* the inode number the next MKNODE makes */
 };
 
 /* MKNODE flags */
@@ -297,7 +299,12 @@ struct ag_op_move {
 
 /* SEG_RELEASE: the client hands back its lease on seg, whose data ends
  * at payload offset fill. (SEG_LEASE asks for a lease and carries
- * nothing; DROP_ORPHAN carries the inode, op->u.ino.) */
+ * nothing; DROP_ORPHAN carries the inode, op->u.ino, and so does INO:
+ * the next MKNODE of the transaction makes that inode, which must not
+ * exist (-EEXIST), instead of a new number. A lazy transaction sent
+ * again to the metad that took over from one whose host died (its
+ * commit lost) so makes the inode its client was told of, and the
+ * transactions after it that name that inode still mean it.) */
 struct ag_op_seg {
 	uint32_t seg;
 	uint64_t fill;
@@ -402,6 +409,11 @@ int ag_txn_stripe(struct ag_txn *t, uint32_t seg, uint32_t stripe,
 int ag_txn_seg_lease(struct ag_txn *t);
 int ag_txn_seg_release(struct ag_txn *t, uint32_t seg, uint64_t fill);
 int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino);
+/* A copy of the encoded transaction buf (len bytes, well-formed) with an
+ * INO op of ino before its first op: *out, freed by the caller, of
+ * *outlen bytes. -ENOMEM. */
+int ag_txn_with_ino(const uint8_t *buf, size_t len, uint64_t ino,
+		    uint8_t **out, size_t *outlen);
 /* A MOVE of the n entries of ents (n > 0). */
 int ag_txn_move(struct ag_txn *t, const struct ag_move_ent *ents, uint32_t n);
 int ag_txn_clean_lease(struct ag_txn *t);
