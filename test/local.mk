@@ -58,6 +58,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/fuse_shared.sh \
 	test/integ/fuse_crash.sh \
 	test/integ/failover.sh \
+	test/integ/failover_lazy.sh \
 	test/integ/failover_netns.sh \
 	test/integ/fuse_posix.sh \
 	test/integ/fuse_diff.py \

@@ -55,9 +55,13 @@
  * (lease.h), so its records win over those of commits it rolled back,
  * and over every record a metad that lost its lease writes after it:
  * those may have higher generations, the epoch comes first. A metad
- * that takes over writes a record at once (the fence) and skips a
- * generation for it, so that the one commit its predecessor may have
- * had under way cannot overwrite the fence's ring slot.
+ * that takes over writes a record at once (the fence) and skips
+ * AG_COMMIT_SLOTS + 1 generations for it: the one commit its
+ * predecessor may have had under way cannot overwrite the fence's ring
+ * slot, and every generation of a lazy run that the death of the
+ * predecessor's host lost (shorter than the ring) is below the fence,
+ * so a client that read one moves on to the successor's state, newer
+ * by generation too.
  * The page epoch goes into page addresses (format.h): a metad takes one
  * that no page of a rolled-back commit has, so no cache keyed by address
  * serves such a page for a new one. A record says the page epoch of the

@@ -604,9 +604,10 @@ int ag_meta_open_leased(const struct ag_config *cfg, int flags,
 		if (lease_epoch) {
 			/* the fence (commit.h): the metad we take over from
 			 * may have one commit under way, of the generation
-			 * after the state and of its page epoch: ours go
-			 * past both */
-			m->rec.gen++;
+			 * after the state and of its page epoch, and its
+			 * host's death may have lost a lazy run, shorter
+			 * than the ring: ours go past all of them */
+			m->rec.gen += AG_COMMIT_SLOTS + 1;
 			m->synced_gen = m->rec.gen;
 			m->space.epoch = m->space.epoch % AG_MAX_PAGE_SLOTS + 1;
 		}
