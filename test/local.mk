@@ -21,6 +21,7 @@ AGORA_UNIT_TESTS = \
 	test/unit/test_core \
 	test/unit/test_net \
 	test/unit/test_rpc \
+	test/unit/test_unsynced \
 	test/unit/test_openfile \
 	test/unit/test_keys \
 	test/unit/test_txn \
@@ -103,6 +104,7 @@ test_unit_test_core_SOURCES = test/unit/test_core.c test/unit/tap.h \
 	test/unit/fixture.h
 test_unit_test_net_SOURCES = test/unit/test_net.c test/unit/tap.h
 test_unit_test_rpc_SOURCES = test/unit/test_rpc.c test/unit/tap.h
+test_unit_test_unsynced_SOURCES = test/unit/test_unsynced.c test/unit/tap.h
 test_unit_test_openfile_SOURCES = test/unit/test_openfile.c test/unit/tap.h \
 	test/unit/fixture.h
 test_unit_test_keys_SOURCES = test/unit/test_keys.c test/unit/tap.h

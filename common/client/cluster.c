@@ -660,8 +660,8 @@ static void keep(struct ag_cluster *c, uint64_t txid, const struct ag_txn *t,
 		return;
 	rc = ag_cluster_sync(c);
 	if (rc)
-		AG_WARN("a transaction too big to keep could not be synced: "
-			"%s", ag_strerror(rc));
+		AG_WARN("a transaction too big to keep was not synced: %s",
+			ag_strerror(rc));
 }
 
 static int commit(struct ag_cluster *c, struct ag_txn *t,

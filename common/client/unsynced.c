@@ -16,8 +16,8 @@
 /* One transaction kept. */
 struct kept {
 	uint64_t txid;
-	uint64_t gen;  /* of the commit that holds it, as last answered */
-	uint64_t ino;  /* the inode its one MKNODE made (0: none to pin) */
+	uint64_t gen; /* of the commit that holds it, as last answered */
+	uint64_t ino; /* the inode its one MKNODE made (0: none to pin) */
 	uint8_t *buf;
 	size_t len;
 };
@@ -220,10 +220,9 @@ int ag_unsynced_greet(void *arg, struct ag_rpc_greeting *g)
 		u->k[j++] = *e;
 	}
 	u->n = j;
-	if (!rc && last.gen)
-		forget_upto(u, last.unsynced > last.gen ? 0
-							: last.gen - last.unsynced);
 	pthread_mutex_unlock(&u->lock);
+	if (!rc && last.gen)
+		ag_unsynced_synced(u, &last);
 	if (sent && !rc)
 		AG_INFO("%u unsynced transactions sent again to agora-metad: "
 			"%u applied again, %u already there, %u refused",

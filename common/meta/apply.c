@@ -408,7 +408,9 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 	if (tx->want_ino) {
 		/* the inode a lost commit made, which its client was told of
 		 * (txn.h): a restarted count never gave it to another */
-		rc = ag_tx_inode_get(tx, tx->want_ino, &dir);
+		struct ag_attr taken;
+
+		rc = ag_tx_inode_get(tx, tx->want_ino, &taken);
 		if (rc != -ENOENT)
 			return rc ? rc : -EEXIST;
 		in.ino = tx->want_ino;

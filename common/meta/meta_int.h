@@ -114,7 +114,7 @@ struct tx {
 	uint64_t fill;
 	struct ag_tx_events *events; /* evlog.c: made, not yet appended */
 	uint32_t proto;           /* of the events (EVENT ORIGIN) */
-	uint64_t want_ino;        /* an INO op's, for the next MKNODE */
+	uint64_t want_ino;	  /* an INO op's, for the next MKNODE */
 };
 
 /* Segment record changes that keep space's in-memory mirror in step. */

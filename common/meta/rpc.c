@@ -426,8 +426,8 @@ static int read_frame(struct ag_rpc *r, struct link *l, uint32_t *type,
 		if (!l->pages)
 			return -EPIPE;
 	}
-	if (*npages && link_io(r, l, l->pages,
-			       (size_t)*npages * AG_PAGE_SIZE, 0))
+	if (*npages &&
+	    link_io(r, l, l->pages, (size_t)*npages * AG_PAGE_SIZE, 0))
 		return -EPIPE;
 	return 0;
 }

@@ -660,6 +660,11 @@ int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino)
 	return op_encode(t, AG_OP_DROP_ORPHAN, &ino) ? 0 : t->error;
 }
 
+int ag_txn_ino(struct ag_txn *t, uint64_t ino)
+{
+	return op_encode(t, AG_OP_INO, &ino) ? 0 : t->error;
+}
+
 int ag_txn_with_ino(const uint8_t *buf, size_t len, uint64_t ino,
 		    uint8_t **out, size_t *outlen)
 {

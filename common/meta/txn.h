@@ -409,6 +409,8 @@ int ag_txn_stripe(struct ag_txn *t, uint32_t seg, uint32_t stripe,
 int ag_txn_seg_lease(struct ag_txn *t);
 int ag_txn_seg_release(struct ag_txn *t, uint32_t seg, uint64_t fill);
 int ag_txn_drop_orphan(struct ag_txn *t, uint64_t ino);
+/* An INO op: the next MKNODE of t makes inode ino. */
+int ag_txn_ino(struct ag_txn *t, uint64_t ino);
 /* A copy of the encoded transaction buf (len bytes, well-formed) with an
  * INO op of ino before its first op: *out, freed by the caller, of
  * *outlen bytes. -ENOMEM. */

@@ -4,7 +4,11 @@
  * many threads' calls answered out of order on one connection, pushed
  * pages delivered before the call returns, a malformed reply breaking
  * the link (ag_rpc_try fails, ag_rpc_call reconnects and resends the
- * same request), an absent server failing fast, oversized payloads.
+ * same request), an absent server failing fast, oversized payloads; the
+ * greeting of a new connection: a lazy handle's kept transactions
+ * (unsynced.c) go first on every new connection, in the order metad
+ * applied them, a lone MKNODE's with its inode pinned (INO), and a
+ * greeter that fails drops the connection.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +20,8 @@
 #include "format.h"
 #include "rpc.h"
 #include "tap.h"
+#include "txn.h"
+#include "unsynced.h"
 #include "util.h"
 
 #define THREADS 8
@@ -24,7 +30,7 @@
 struct req {
 	uint32_t type;
 	uint64_t id;
-	uint8_t payload[64];
+	uint8_t payload[512];
 	size_t len;
 };
 
@@ -35,13 +41,14 @@ enum step {
 	ANSWER_REVERSED, /* read THREADS requests, answer them last first */
 	PUSH_PAGES,      /* answer one TXN with two pushed pages */
 	BAD_REPLY,       /* answer one request with an unasked-for id */
+	ANSWER_THREE,    /* answer three requests, then hang up */
 };
 
 struct server {
 	int lfd;
 	enum step steps[4];
 	int nsteps;
-	struct req seen[THREADS + 4];
+	struct req seen[THREADS + 8];
 	int nseen;
 	pthread_t thr;
 };
@@ -63,13 +70,17 @@ static int read_req(int fd, struct req *q)
 }
 
 /* Reply to q: status 0, gen = the payload's length, ino = its first
- * byte, root = q's id; npages pages of byte i + 1 after it. */
+ * byte, root = q's id, none of it synced for a lazy transaction; npages
+ * pages of byte i + 1 after it. */
 static int reply(int fd, const struct req *q, uint64_t id, int npages)
 {
 	uint8_t *f;
 	size_t n = AG_RPC_HDR + AG_RPC_REPLY_LEN + (size_t)npages * AG_PAGE_SIZE;
 	struct ag_rpc_reply r = { .gen = q->len, .root = q->id,
-				  .ino = q->len ? q->payload[0] : 0 };
+				  .ino = q->len ? q->payload[0] : 0,
+				  .unsynced = q->type == AG_RPC_TXN_LAZY
+						      ? (uint32_t)q->len
+						      : 0 };
 	int i, rc;
 
 	f = calloc(1, n);
@@ -120,6 +131,11 @@ static void *server_main(void *arg)
 				reply(fd, q + j, q[j].id, 0);
 			while (read_req(fd, q + THREADS) == 0)
 				;
+			break;
+		case ANSWER_THREE:
+			for (j = 0; j < 3 && !read_req(fd, q + j); j++)
+				reply(fd, q + j, q[j].id, 0);
+			s->nseen += j;
 			break;
 		case BAD_REPLY:
 			if (!read_req(fd, q)) {
@@ -182,14 +198,15 @@ static void test_codec(void)
 {
 	struct ag_rpc_reply a = { .status = -5, .flags = 1, .gen = 7,
 				  .root = 1ull << 40, .ino = 99, .seg = 12,
-				  .fill = 1ull << 33 }, b;
+				  .unsynced = 3, .fill = 1ull << 33 }, b;
 	uint8_t buf[AG_RPC_REPLY_LEN];
 
 	ag_rpc_reply_encode(buf, &a);
 	ok(!ag_rpc_reply_decode(buf, sizeof(buf), &b) &&
 		   b.status == a.status && b.flags == a.flags &&
 		   b.gen == a.gen && b.root == a.root && b.ino == a.ino &&
-		   b.seg == a.seg && b.fill == a.fill,
+		   b.seg == a.seg && b.unsynced == a.unsynced &&
+		   b.fill == a.fill,
 	   "reply encodes and decodes to the same fields");
 	ok(ag_rpc_reply_decode(buf, sizeof(buf) - 1, &b) == -AG_EPROTO,
 	   "a short reply is refused with AG_EPROTO");
@@ -281,6 +298,101 @@ static void test_broken(const char *addr)
 	ag_rpc_free(r);
 }
 
+/* The ops of the encoded transaction p: their types into types (up to
+ * max), the INO op's inode into *ino; how many. */
+static int op_types(const uint8_t *p, size_t len, int *types, int max,
+		    uint64_t *ino)
+{
+	struct ag_txn_iter it;
+	struct ag_op op;
+	uint64_t client, txid;
+	int n = 0;
+
+	if (ag_txn_parse(p, len, &client, &txid, &it))
+		return -1;
+	while (n < max && ag_txn_next(&it, &op) == 1) {
+		if (op.type == AG_OP_INO)
+			*ino = op.u.ino;
+		types[n++] = op.type;
+	}
+	return n;
+}
+
+static int refuse(void *arg, struct ag_rpc_greeting *g)
+{
+	(void)arg;
+	(void)g;
+	return -EPIPE;
+}
+
+static void test_greeting(const char *addr)
+{
+	struct server s = { .steps = { ANSWER_THREE, ANSWER_THREE,
+				       ANSWER_ONE },
+			    .nsteps = 3 };
+	struct ag_op_mknode file = { .parent = 1, .mode = 0100644,
+				     .name = "f", .nlen = 1 };
+	struct ag_op_mknode dir = { .parent = 1, .mode = 040755,
+				    .flags = AG_MKNODE_EXIST_OK, .name = "d",
+				    .nlen = 1 };
+	struct ag_rpc_reply rep, ra = { .gen = 11, .ino = 4100, .unsynced = 1 },
+				 rb = { .gen = 10, .ino = 4101, .unsynced = 1 };
+	struct ag_txn a, b;
+	struct ag_unsynced *u = NULL;
+	struct ag_rpc *r = NULL;
+	uint64_t ino = 0;
+	int types[4], n, i, right = 1;
+
+	ag_txn_init(&a, 5, 1);
+	ag_txn_mknode(&a, &file);
+	ag_txn_init(&b, 5, 2);
+	ag_txn_mknode(&b, &dir);
+	if (!ok(!server_start(&s, addr), "scripted server for greetings"))
+		return;
+	ok(!ag_rpc_new(addr, &r) && !ag_unsynced_new(&u), "handles made");
+	ag_rpc_set_greeter(r, ag_unsynced_greet, u);
+	/* b was applied in an older generation than a */
+	ok(!ag_unsynced_keep(u, 1, a.buf, a.len, &ra) &&
+		   !ag_unsynced_keep(u, 2, b.buf, b.len, &rb),
+	   "two lazy transactions kept");
+	ok(!ag_rpc_call(r, AG_RPC_STATE, NULL, 0, &rep),
+	   "a call on a new connection");
+	ok(s.nseen >= 3 && s.seen[0].type == AG_RPC_TXN_LAZY &&
+		   s.seen[1].type == AG_RPC_TXN_LAZY &&
+		   s.seen[2].type == AG_RPC_STATE,
+	   "the kept transactions went first, lazy, then the call");
+	ok(s.nseen >= 3 && s.seen[0].len == b.len &&
+		   !memcmp(s.seen[0].payload, b.buf, b.len),
+	   "the older one first, as it was (a MKNODE that may find a directory is not pinned)");
+	n = s.nseen >= 3 ? op_types(s.seen[1].payload, s.seen[1].len, types,
+				    4, &ino) : -1;
+	ok(n == 2 && types[0] == AG_OP_INO && types[1] == AG_OP_MKNODE &&
+		   ino == 4100,
+	   "then the lone MKNODE, after an INO op of the inode it made (%llu)",
+	   (unsigned long long)ino);
+	/* the server hung up: the next call connects and greets again */
+	ok(!ag_rpc_call(r, AG_RPC_STATE, NULL, 0, &rep) && s.nseen == 6,
+	   "the next call reconnects");
+	for (i = 0; i < 3 && s.nseen == 6; i++)
+		right &= s.seen[3 + i].type == s.seen[i].type &&
+			 s.seen[3 + i].len == s.seen[i].len &&
+			 !memcmp(s.seen[3 + i].payload, s.seen[i].payload,
+				 s.seen[i].len);
+	ok(right && ag_unsynced_count(u) == 2,
+	   "and sends the same again: kept until a reply says they are synced");
+	/* the server hung up again: this finds the link broken */
+	ag_rpc_try(r, AG_RPC_STATE, NULL, 0, &rep);
+	ag_rpc_set_greeter(r, refuse, NULL);
+	ok(ag_rpc_try(r, AG_RPC_STATE, NULL, 0, &rep) == -ENOTCONN &&
+		   s.nseen == 6,
+	   "a greeter that fails drops the connection: ENOTCONN, nothing sent");
+	ag_rpc_free(r);
+	server_stop(&s);
+	ag_unsynced_free(u);
+	ag_txn_release(&a);
+	ag_txn_release(&b);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test_rpc.XXXXXX", addr[64];
@@ -292,6 +404,8 @@ int main(void)
 	test_calls(addr);
 	unlink(addr + 5);
 	test_broken(addr);
+	unlink(addr + 5);
+	test_greeting(addr);
 	unlink(addr + 5);
 	rmdir(dir);
 	return tap_done();

@@ -606,6 +606,39 @@ static void test_builder_errors(void)
 	ag_txn_release(&t);
 }
 
+/* An INO op put before the ops of a transaction already encoded is the
+ * same as one appended first: the frame a lazy client sends again. */
+static void test_ino(void)
+{
+	struct ag_op_mknode o = { .parent = 1, .mode = 0100644, .name = "f",
+				  .nlen = 1 };
+	struct ag_txn t, want;
+	struct ag_txn_iter it;
+	struct ag_op op;
+	uint64_t client, txid;
+	uint8_t *p = NULL;
+	size_t len = 0;
+	int rc;
+
+	ag_txn_init(&t, 7, 9);
+	ag_txn_mknode(&t, &o);
+	ag_txn_init(&want, 7, 9);
+	ag_txn_ino(&want, 4242);
+	ag_txn_mknode(&want, &o);
+	rc = ag_txn_with_ino(t.buf, t.len, 4242, &p, &len);
+	ok(!rc && len == want.len && !memcmp(p, want.buf, len),
+	   "an INO op put in front is the frame with the op appended first");
+	rc = p ? ag_txn_parse(p, len, &client, &txid, &it) : -1;
+	ok(!rc && client == 7 && txid == 9 && ag_txn_next(&it, &op) == 1 &&
+		   op.type == AG_OP_INO && op.u.ino == 4242 &&
+		   ag_txn_next(&it, &op) == 1 && op.type == AG_OP_MKNODE &&
+		   ag_txn_next(&it, &op) == 0,
+	   "it decodes: INO 4242, then the MKNODE, then the end");
+	free(p);
+	ag_txn_release(&t);
+	ag_txn_release(&want);
+}
+
 int main(void)
 {
 	uint64_t rng = tap_seed() | 1;
@@ -617,5 +650,6 @@ int main(void)
 	test_mutations(&rng, getenv("AG_LONG") ? 2000000 : 100000);
 	test_builder_errors();
 	test_move();
+	test_ino();
 	return tap_done();
 }
