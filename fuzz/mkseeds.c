@@ -118,6 +118,10 @@ static void txn_seeds(void)
 	ag_txn_event(&t, AG_EV_CLOSED, 2, 5);
 	ag_txn_trigger(&t, &tr);
 	save_txn("events", &t);
+	ag_txn_reset(&t, 42, 7);
+	ag_txn_ino(&t, 4100);
+	ag_txn_mknode(&t, &mk);
+	save_txn("pinned", &t);
 	ag_txn_release(&t);
 }
 
