@@ -10,6 +10,11 @@
  * an active metad answers without waiting for a commit), and moves there
  * when one does, resending its calls (idempotent by transaction id). A
  * busy active metad is never left so: no other one answers.
+ *
+ * A new link is greeted before anyone else may use it (a lazy handle
+ * sends the transactions it keeps until they are synced, unsynced.h):
+ * under r->lock, one call at a time, and a failed greeting is a link
+ * that broke.
  */
 #include <errno.h>
 #include <poll.h>
