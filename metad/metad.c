@@ -95,6 +95,7 @@ struct waiter {
 static volatile sig_atomic_t stopping;
 static struct ag_lease *lease;
 static int lease_lost;     /* serve() must step down */
+static const char *step_down_why = "lost the lease";
 static struct conn conns[MAX_CONNS];
 static int nconns;
 static struct waiter *waiters;
@@ -477,6 +478,15 @@ static void commit_and_answer(struct ag_meta *m)
 		lease_lost = 1;
 		return;
 	}
+	if (rc && ag_meta_broken(m)) {
+		/* the drives went away under us (our host lost its
+		 * storage network): a standby that still has them takes
+		 * over once our lease runs out, which no renewal makes
+		 * longer now; our clients go there */
+		step_down_why = "cannot read the cluster's state";
+		lease_lost = 1;
+		return;
+	}
 	if (!rc && gen != old_gen)
 		notify_watchers(gen, root);
 	if (!rc)
@@ -657,8 +667,8 @@ static int serve(struct ag_meta *m, int lfd, int batch_max,
 	if (!lease_lost)
 		commit_and_answer(m);
 	if (lease_lost) {
-		AG_ERR("lost the lease at generation %llu: stepping down, %zu "
-		       "request%s left unanswered", (unsigned long long)
+		AG_ERR("%s at generation %llu: stepping down, %zu request%s "
+		       "left unanswered", step_down_why, (unsigned long long)
 		       ag_meta_gen(m), nwaiters, nwaiters == 1 ? "" : "s");
 		drop_all();
 	}
@@ -844,6 +854,7 @@ int main(int argc, char **argv)
 			ready_fd = -1;
 		}
 		lease_lost = 0;
+		step_down_why = "lost the lease";
 		rc = serve(m, lfd, cfg->batch_max > 0 ? cfg->batch_max : 256,
 			   (uint64_t)cfg->lease_timeout * 1000000000ull);
 		ag_net_close(lfd);

@@ -950,6 +950,10 @@ int ag_meta_apply(struct ag_meta *m, const uint8_t *buf, size_t len,
 
 again:
 	memset(res, 0, sizeof(*res));
+	if (ag_meta_broken(m)) {
+		res->status = -EIO;
+		return 0;
+	}
 	memset(&tx, 0, sizeof(tx));
 	tx.m = m;
 	tx.now = (int64_t)ag_now_ns();

@@ -94,6 +94,10 @@ int ag_meta_reclaim(struct ag_meta *m);
  * a commit with more, else none; 0 when one cannot be read. */
 uint32_t ag_meta_commit_pages(struct ag_meta *m, uint8_t *buf, uint32_t max,
 			      int part);
+/* Non-zero once a failed commit could not reload the state from the
+ * drives (they went away): the engine then applies and commits nothing
+ * (-EIO), and its daemon must let go of it (close it, open again). */
+int ag_meta_broken(const struct ag_meta *m);
 /* Non-zero when transactions wait in the open batch. */
 int ag_meta_pending(const struct ag_meta *m);
 

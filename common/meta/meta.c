@@ -690,6 +690,8 @@ int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 	uint32_t drained[64], n, i;
 	int rc, round;
 
+	if (m->broken)
+		return -EIO;
 	if (!m->pending && !ag_tree_dirty(m->tree)) {
 		rc = lazy ? 0 : sync_all(m);
 		goto done;
@@ -741,6 +743,8 @@ int ag_meta_commit(struct ag_meta *m, int lazy, uint64_t *gen,
 		ag_space_abort(&m->space);
 		if (reload(m) == 0)
 			ensure_meta_segments(m);
+		else
+			m->broken = 1;
 		return rc;
 	}
 	if (!lazy)
@@ -923,9 +927,16 @@ int ag_meta_hold(struct ag_meta *m, uint64_t client, uint64_t ino)
 {
 	uint8_t k[AG_KEYBUF], v[AG_VAL_MAX];
 	size_t vl = sizeof(v);
-	int rc = ag_tree_get(m->tree, k, ag_key_inode(k, ino), v, &vl);
+	int rc = m->broken ? -EIO
+			   : ag_tree_get(m->tree, k, ag_key_inode(k, ino), v,
+					 &vl);
 
 	return rc ? rc : ag_holds_add(&m->holds, client, ino);
+}
+
+int ag_meta_broken(const struct ag_meta *m)
+{
+	return m->broken;
 }
 
 void ag_meta_release(struct ag_meta *m, uint64_t client, uint64_t ino)
@@ -994,6 +1005,8 @@ void ag_meta_tick(struct ag_meta *m)
 	uint64_t timeout = (uint64_t)m->cfg->lease_timeout * 1000000000ull;
 	uint32_t s;
 
+	if (m->broken)
+		return;
 	for (s = 0; s < sp->nseg; s++) {
 		struct tx tx = { .m = m };
 

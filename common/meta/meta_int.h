@@ -87,6 +87,9 @@ struct ag_meta {
 	int accept_rollback;      /* AG_META_ACCEPT_ROLLBACK was given */
 	uint64_t lost_gen;        /* the damaged generation it accepted to
 				   * lose: commits go on past it (0: none) */
+	int broken;               /* a failed commit could not reload the
+				   * state (the drives went away): nothing
+				   * more is applied or committed */
 	/* chunks the open batch's lazy transactions stored unsynced
 	 * (ag_meta_note_unsynced): its record lists them, or, past what a
 	 * record holds (too_many), the commit syncs them first */

@@ -135,28 +135,6 @@ step "SIGSTOP of the active agora-metad, then SIGCONT"
 [ "$active" = a ] && other=b || other=a
 pid=$(eval echo "\$PID_$active")
 sleep 1
-# the rings and lease blocks of every drive, as they are
-snapshot() {
-	python3 - "$T" "$NDRIVES" <<'PY'
-import hashlib, struct, sys
-t, n = sys.argv[1], int(sys.argv[2])
-for d in range(n):
-    with open("%s/d%d" % (t, d), "rb") as f:
-        f.seek(4096)
-        ring = f.read(17 * 4096)
-    for s in range(17):
-        b = ring[s * 4096:(s + 1) * 4096]
-        if b[:8] == b"AGORACMT":
-            gen, = struct.unpack_from("<Q", b, 8)
-            epoch, = struct.unpack_from("<I", b, 24)
-            print("d%d record slot %d gen %d epoch %d %s" % (d, s, gen, epoch, hashlib.sha1(b).hexdigest()))
-        elif b[:8] == b"AGORALSE":
-            epoch, = struct.unpack_from("<I", b, 24)
-            seq, = struct.unpack_from("<Q", b, 32)
-            addr = b[72:200].split(b"\0")[0].decode()
-            print("d%d lease epoch %d seq %d holder %s" % (d, epoch, seq, addr))
-PY
-}
 old_epoch=$(grep -o 'fencing epoch [0-9]*' "$T/metad-$active.log" | tail -n 1 | awk '{ print $3 }')
 kill -STOP "$pid"
 t0=$(mono_now)
@@ -165,7 +143,7 @@ metad_serving "$other" "$([ "$other" = a ] && echo $na || echo $nb)" 20 ||
 	{ kill -CONT "$pid"; fail "the standby did not take over from a stopped metad: $(tail -n 3 "$T/metad-$other.log")"; }
 dt=$(resumed "$t0" 30) || { kill -CONT "$pid"; fail "no write completed within 30 s of the SIGSTOP"; }
 say "$active stopped, $other serves, writes flow again after $dt s"
-snapshot >"$T/before-cont"
+ring_snapshot >"$T/before-cont"
 ag put "$T/obj" /during-stop || { kill -CONT "$pid"; fail "put while the old metad is stopped exited $?"; }
 kill -CONT "$pid"
 for ((i = 0; i < 100; i++)); do
@@ -176,7 +154,7 @@ grep -q "stepping down" "$T/metad-$active.log" ||
 	fail "the old metad did not step down: $(tail -n 3 "$T/metad-$active.log")"
 kill -0 "$pid" 2>/dev/null || fail "the old metad died instead of standing by"
 sleep 3 # the old one's renewer and loop had their chance to write
-snapshot >"$T/after-cont"
+ring_snapshot >"$T/after-cont"
 # whatever changed since is the new one's doing: its epoch, never the old's
 if diff "$T/before-cont" "$T/after-cont" | grep '^>' | grep -E " epoch $old_epoch( |$)"; then
 	fail "the fenced metad (epoch $old_epoch) wrote to the drives after SIGCONT"

@@ -246,6 +246,33 @@ metad_serving() {
 	return 1
 }
 
+# ring_snapshot [PREFIX]: one line per commit record and lease copy on
+# the drives PREFIX0..PREFIX5 (default $T/d): its slot, generation or
+# sequence, fencing epoch, and a digest of the record. A metad that
+# wrote nothing between two snapshots leaves no line of its epoch in the
+# difference.
+ring_snapshot() {
+	python3 - "${1:-$T/d}" "$NDRIVES" <<'PY'
+import hashlib, struct, sys
+prefix, n = sys.argv[1], int(sys.argv[2])
+for d in range(n):
+    with open("%s%d" % (prefix, d), "rb") as f:
+        f.seek(4096)
+        ring = f.read(17 * 4096)
+    for s in range(17):
+        b = ring[s * 4096:(s + 1) * 4096]
+        if b[:8] == b"AGORACMT":
+            gen, = struct.unpack_from("<Q", b, 8)
+            epoch, = struct.unpack_from("<I", b, 24)
+            print("d%d record slot %d gen %d epoch %d %s" % (d, s, gen, epoch, hashlib.sha1(b).hexdigest()))
+        elif b[:8] == b"AGORALSE":
+            epoch, = struct.unpack_from("<I", b, 24)
+            seq, = struct.unpack_from("<Q", b, 32)
+            addr = b[72:200].split(b"\0")[0].decode()
+            print("d%d lease epoch %d seq %d holder %s" % (d, epoch, seq, addr))
+PY
+}
+
 # mono_now: this host's monotonic clock, in seconds.
 mono_now() { python3 -c 'import time; print("%.6f" % time.clock_gettime(time.CLOCK_MONOTONIC))'; }
 
