@@ -190,7 +190,10 @@ int ag_cl_hold(struct ag_cluster *c, uint64_t ino, int hold)
 
 /* Tell metad we are alive a few times per lease timeout, so that our
  * segment leases and our open orphans outlive quiet periods; and look
- * for drives that went away meanwhile. */
+ * for drives that went away meanwhile. While a lazy handle keeps
+ * transactions, every second: the answer says when they are synced, and
+ * after a failover the ping is what reaches the new metad and sends them
+ * again, so a quiet mount's changes are back within about a second. */
 static void *heartbeat_main(void *arg)
 {
 	struct ag_cluster *c = arg;
@@ -201,7 +204,9 @@ static void *heartbeat_main(void *arg)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += period;
+		ts.tv_sec += c->lazy_kept && ag_unsynced_count(c->lazy_kept)
+				     ? 1
+				     : period;
 		if (pthread_cond_timedwait(&c->hb_cond, &c->hb_lock, &ts) == 0 ||
 		    c->closing)
 			continue;
@@ -656,8 +661,16 @@ static void keep(struct ag_cluster *c, uint64_t txid, const struct ag_txn *t,
 {
 	int rc;
 
-	if (!ag_unsynced_keep(c->lazy_kept, txid, t->buf, t->len, r))
+	if (!ag_unsynced_keep(c->lazy_kept, txid, t->buf, t->len, r)) {
+		/* the first one kept: the heartbeat goes to its faster pace
+		 * now, not at the end of a long wait */
+		if (ag_unsynced_count(c->lazy_kept) == 1) {
+			pthread_mutex_lock(&c->hb_lock);
+			pthread_cond_signal(&c->hb_cond);
+			pthread_mutex_unlock(&c->hb_lock);
+		}
 		return;
+	}
 	rc = ag_cluster_sync(c);
 	if (rc)
 		AG_WARN("a transaction too big to keep was not synced: %s",

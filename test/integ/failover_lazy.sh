@@ -25,8 +25,9 @@ while [ "$PB" = "$PA" ]; do PB=$(free_port); done
 A=127.0.0.1:$PA
 B=127.0.0.1:$PB
 sed -i "s|^metad = .*|metad = $A,$B|" "$CONF"
-# a lazy commit waits for a durable one, a SYNC or the ring's end
-sed -i 's|^lease_timeout = .*|&\nlazy_sync_ms = 600000|' "$CONF"
+# a lazy commit waits for a durable one, a SYNC or the ring's end; the
+# clients' heartbeat as by default (every 10 s)
+sed -i 's|^lease_timeout = .*|lease_timeout = 30\nlazy_sync_ms = 600000|' "$CONF"
 metad_ha_conf a b
 ag mkfs >/dev/null || fail "mkfs exited $?"
 metad_ha_start a "$A"
@@ -132,10 +133,16 @@ ring_restore
 expect_fail "/lazy on the drives after the host's death" "No such file|ENOENT" ag ls /lazy
 kill -CONT "$PID_b"
 metad_serving b 1 20 || fail "the standby did not take over: $(tail -n 3 "$T/metad-b.log")"
+t0=$(mono_now)
 
 step "the mount sends what it kept to the new metad: every file is back"
 eventually 30 seen_by_tool lazy $n ||
 	fail "the lazy files are lost: $(ag ls /lazy 2>&1 | head -n 3)"
+dt=$(python3 -c "import sys, time; print('%.2f' % (time.clock_gettime(time.CLOCK_MONOTONIC) - float(sys.argv[1])))" "$t0")
+say "the lazy files are back $dt s after the takeover"
+# a quiet mount's heartbeat comes every second while it keeps any, not
+# every 10 s
+awk -v t="$dt" 'BEGIN { exit !(t <= 5) }' || fail "the lazy files came back only after $dt s"
 expect_files lazy $n
 grep -h "unsynced transactions sent again" "$T/fused-mnt.log" | tail -n 1 | sed 's/^/# /'
 grep -q "unsynced transactions sent again to agora-metad: [0-9]* applied again, [0-9]* already there, 0 refused" \
