@@ -561,6 +561,11 @@ int ag_object_part(struct ag_cluster *c, const struct ag_attr *a,
  * core drops them when it stores the ETag of data changed since. */
 #define AG_XATTR_PARTS "agora.s3.parts"
 #define AG_XATTR_CHECKSUM_PREFIX "agora.s3.checksum-"
+/* The version an element of a versioned bucket is (keys.h, stamps), and
+ * a bucket directory's versioning state ("Enabled" or "Suspended";
+ * absent: never enabled). versions.c reads and sets them. */
+#define AG_XATTR_VERSION "agora.s3.version"
+#define AG_XATTR_VERSIONING "agora.s3.versioning"
 
 /* ---- server-side encryption (crypt.c) ----
  *

@@ -151,7 +151,7 @@ int ag_tx_inode_put(struct tx *tx, const struct ag_attr *in)
 			 ag_inode_encode(v, in));
 }
 
-static int dirent_get(struct tx *tx, uint64_t parent, const char *name,
+int ag_tx_dirent_get(struct tx *tx, uint64_t parent, const char *name,
 		      size_t nlen, uint64_t *ino)
 {
 	uint8_t k[AG_KEYBUF], v[AG_DIRENT_LEN];
@@ -164,7 +164,7 @@ static int dirent_get(struct tx *tx, uint64_t parent, const char *name,
 	return rc ? rc : ag_dirent_decode(v, vl, parent, ino, &type);
 }
 
-static int dirent_put(struct tx *tx, uint64_t parent, const char *name,
+int ag_tx_dirent_put(struct tx *tx, uint64_t parent, const char *name,
 		      size_t nlen, const struct ag_attr *in)
 {
 	uint8_t k[AG_KEYBUF], v[AG_DIRENT_LEN];
@@ -201,7 +201,8 @@ static int dir_empty(struct tx *tx, uint64_t dir)
 	else if (rc == 0)
 		rc = 1;
 	ag_cursor_free(c);
-	return rc;
+	/* a bucket's versions hold it as its keys do */
+	return rc == 1 ? !ag_tx_has_versions(tx, dir) : rc;
 }
 
 static int name_valid(const char *name, size_t nlen)
@@ -270,7 +271,7 @@ static int destroy_inode(struct tx *tx, const struct ag_attr *in)
 }
 
 /* One name of in went away. */
-static int drop_link(struct tx *tx, struct ag_attr *in, uint32_t flags)
+int ag_tx_drop_link(struct tx *tx, struct ag_attr *in, uint32_t flags)
 {
 	uint8_t k[AG_KEYBUF], v[8];
 	uint64_t holder;
@@ -295,7 +296,7 @@ static int drop_link(struct tx *tx, struct ag_attr *in, uint32_t flags)
 	return rc ? rc : ag_tx_inode_put(tx, in);
 }
 
-static int touch_dir(struct tx *tx, struct ag_attr *dir, int nlink_delta)
+int ag_tx_touch_dir(struct tx *tx, struct ag_attr *dir, int nlink_delta)
 {
 	dir->nlink += nlink_delta;
 	dir->mtime = dir->ctime = tx->now;
@@ -379,7 +380,7 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 		rc = get_dir(tx, o->parent, &dir);
 		if (rc)
 			return rc;
-		rc = dirent_get(tx, dir.ino, o->name, o->nlen, &existing);
+		rc = ag_tx_dirent_get(tx, dir.ino, o->name, o->nlen, &existing);
 		if (!rc) {
 			struct ag_attr ex;
 
@@ -446,10 +447,10 @@ static int op_mknode(struct tx *tx, const struct ag_op_mknode *o)
 		put_le64(v, tx->client);
 		return ag_tx_put(tx, k, ag_key_orphan(k, in.ino), v, 8);
 	}
-	rc = dirent_put(tx, dir.ino, o->name, o->nlen, &in);
+	rc = ag_tx_dirent_put(tx, dir.ino, o->name, o->nlen, &in);
 	if (rc)
 		return rc;
-	return touch_dir(tx, &dir, S_ISDIR(o->mode) ? 1 : 0);
+	return ag_tx_touch_dir(tx, &dir, S_ISDIR(o->mode) ? 1 : 0);
 }
 
 static int op_unlink(struct tx *tx, const struct ag_op_unlink *o);
@@ -468,7 +469,7 @@ static int prune(struct tx *tx, const struct ag_op_unlink *o)
 	if (!rc)
 		rc = get_dir(tx, o->parent, &dir);
 	if (!rc)
-		rc = dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
+		rc = ag_tx_dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
 	if (!rc)
 		rc = ag_tx_inode_get(tx, ino, &in);
 	if (rc == -ENOENT || rc == -ENOTDIR || rc == -EINVAL)
@@ -498,7 +499,7 @@ static int op_unlink(struct tx *tx, const struct ag_op_unlink *o)
 	rc = get_dir(tx, o->parent, &dir);
 	if (rc)
 		return rc;
-	rc = dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
+	rc = ag_tx_dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
 	if (rc)
 		return rc;
 	rc = ag_tx_inode_get(tx, ino, &in);
@@ -518,10 +519,10 @@ static int op_unlink(struct tx *tx, const struct ag_op_unlink *o)
 	rc = dirent_del(tx, dir.ino, o->name, o->nlen);
 	if (rc)
 		return rc;
-	rc = touch_dir(tx, &dir, is_dir(&in) ? -1 : 0);
+	rc = ag_tx_touch_dir(tx, &dir, is_dir(&in) ? -1 : 0);
 	if (rc)
 		return rc;
-	return drop_link(tx, &in, o->flags);
+	return ag_tx_drop_link(tx, &in, o->flags);
 }
 
 /* -EINVAL when dir is ancestor or the directory itself of ino's new
@@ -564,12 +565,12 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 	if (!rc)
 		rc = get_dir(tx, o->dst, &ddir);
 	if (!rc)
-		rc = dirent_get(tx, o->src, o->sname, o->slen, &sino);
+		rc = ag_tx_dirent_get(tx, o->src, o->sname, o->slen, &sino);
 	if (!rc)
 		rc = ag_tx_inode_get(tx, sino, &src);
 	if (rc)
 		return rc;
-	rc = dirent_get(tx, o->dst, o->dname, o->dlen, &dino);
+	rc = ag_tx_dirent_get(tx, o->dst, o->dname, o->dlen, &dino);
 	if (rc && rc != -ENOENT)
 		return rc;
 	have_dst = !rc;
@@ -593,9 +594,9 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 			if (rc)
 				return rc;
 		}
-		rc = dirent_put(tx, o->src, o->sname, o->slen, &dst);
+		rc = ag_tx_dirent_put(tx, o->src, o->sname, o->slen, &dst);
 		if (!rc)
-			rc = dirent_put(tx, o->dst, o->dname, o->dlen, &src);
+			rc = ag_tx_dirent_put(tx, o->dst, o->dname, o->dlen, &src);
 		if (rc)
 			return rc;
 		src.ctime = dst.ctime = tx->now;
@@ -611,8 +612,8 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 		if (!rc)
 			rc = ag_tx_inode_put(tx, &dst);
 		if (!rc && !same_dir)
-			rc = touch_dir(tx, &ddir, 0);
-		return rc ? rc : touch_dir(tx, &sdir, 0);
+			rc = ag_tx_touch_dir(tx, &ddir, 0);
+		return rc ? rc : ag_tx_touch_dir(tx, &sdir, 0);
 	}
 	if (have_dst) {
 		if (o->flags & AG_RENAME_NOREPLACE)
@@ -629,14 +630,14 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 				return -ENOTEMPTY;
 			ddir.nlink--;
 		}
-		rc = drop_link(tx, &dst, (o->flags & AG_RENAME_KEEP) ?
+		rc = ag_tx_drop_link(tx, &dst, (o->flags & AG_RENAME_KEEP) ?
 				   AG_UNLINK_KEEP : 0);
 		if (rc)
 			return rc;
 	}
 	rc = dirent_del(tx, o->src, o->sname, o->slen);
 	if (!rc)
-		rc = dirent_put(tx, o->dst, o->dname, o->dlen, &src);
+		rc = ag_tx_dirent_put(tx, o->dst, o->dname, o->dlen, &src);
 	if (rc)
 		return rc;
 	src.ctime = tx->now;
@@ -646,10 +647,10 @@ static int op_rename(struct tx *tx, const struct ag_op_rename *o)
 	if (rc)
 		return rc;
 	if (same_dir)
-		return touch_dir(tx, &sdir, have_dst && is_dir(&dst) ? -1 : 0);
-	rc = touch_dir(tx, &sdir, is_dir(&src) ? -1 : 0);
+		return ag_tx_touch_dir(tx, &sdir, have_dst && is_dir(&dst) ? -1 : 0);
+	rc = ag_tx_touch_dir(tx, &sdir, is_dir(&src) ? -1 : 0);
 	if (!rc)
-		rc = touch_dir(tx, &ddir, is_dir(&src) ? 1 : 0);
+		rc = ag_tx_touch_dir(tx, &ddir, is_dir(&src) ? 1 : 0);
 	return rc;
 }
 
@@ -671,7 +672,7 @@ static int op_link(struct tx *tx, const struct ag_op_link *o)
 	rc = get_dir(tx, o->parent, &dir);
 	if (rc)
 		return rc;
-	rc = dirent_get(tx, dir.ino, o->name, o->nlen, &existing);
+	rc = ag_tx_dirent_get(tx, dir.ino, o->name, o->nlen, &existing);
 	if (!rc) {
 		if (!(o->flags & AG_LINK_REPLACE))
 			return -EEXIST;
@@ -684,7 +685,7 @@ static int op_link(struct tx *tx, const struct ag_op_link *o)
 			return rc;
 		if (is_dir(&old))
 			return -EISDIR;
-		rc = drop_link(tx, &old, 0);
+		rc = ag_tx_drop_link(tx, &old, 0);
 	} else if (rc == -ENOENT) {
 		rc = 0;
 	}
@@ -700,9 +701,9 @@ static int op_link(struct tx *tx, const struct ag_op_link *o)
 	in.ctime = tx->now;
 	rc = ag_tx_inode_put(tx, &in);
 	if (!rc)
-		rc = dirent_put(tx, dir.ino, o->name, o->nlen, &in);
+		rc = ag_tx_dirent_put(tx, dir.ino, o->name, o->nlen, &in);
 	if (!rc)
-		rc = touch_dir(tx, &dir, 0);
+		rc = ag_tx_touch_dir(tx, &dir, 0);
 	if (!rc)
 		tx->last_ino = in.ino; /* what the ops after it mean by 0 */
 	return rc;
@@ -859,7 +860,7 @@ static int op_expect(struct tx *tx, const struct ag_op_expect *o)
 	if (!rc)
 		rc = get_dir(tx, o->parent, &dir);
 	if (!rc)
-		rc = dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
+		rc = ag_tx_dirent_get(tx, dir.ino, o->name, o->nlen, &ino);
 	if (rc == -ENOENT)
 		return o->cond == AG_EXPECT_ABSENT ? 0 : -ENOENT;
 	if (rc)
@@ -920,6 +921,8 @@ static int apply_one(struct tx *tx, const struct ag_op *op)
 			return -EINVAL;
 		tx->want_ino = op->u.ino;
 		return 0;
+	case AG_OP_VERSION:
+		return ag_tx_version(tx, &op->u.version);
 	}
 	return -EINVAL;
 }

@@ -25,6 +25,25 @@ int ag_tx_get(struct tx *tx, const void *k, size_t kl, void *v, size_t *vl);
 int ag_tx_inode_get(struct tx *tx, uint64_t ino, struct ag_attr *in);
 int ag_tx_inode_put(struct tx *tx, const struct ag_attr *in);
 
+/* ---- the namespace (apply.c), for verapply.c ---- */
+
+/* The inode (parent, name) names: 0, -ENOENT, or -errno. */
+int ag_tx_dirent_get(struct tx *tx, uint64_t parent, const char *name,
+		     size_t nlen, uint64_t *ino);
+int ag_tx_dirent_put(struct tx *tx, uint64_t parent, const char *name,
+		     size_t nlen, const struct ag_attr *in);
+/* One name of in went away (flags AG_UNLINK_KEEP or 0): its nlink
+ * drops, and at 0 it is destroyed, or an orphan while open. */
+int ag_tx_drop_link(struct tx *tx, struct ag_attr *in, uint32_t flags);
+/* dir changed: its times, and nlink by nlink_delta. */
+int ag_tx_touch_dir(struct tx *tx, struct ag_attr *dir, int nlink_delta);
+
+/* ---- versions (verapply.c) ---- */
+
+int ag_tx_version(struct tx *tx, const struct ag_op_version *o);
+/* 1 when bucket holds VERSION records, 0 when not, or -errno. */
+int ag_tx_has_versions(struct tx *tx, uint64_t bucket);
+
 /* ---- data (refs.c): each returns 0 or -errno ---- */
 
 /* Remove file bytes [start, end) of ino from its extent map: extents

@@ -293,6 +293,63 @@ int ag_key_similar_decode(const void *k, size_t kl, uint64_t *sf)
 	return id_key_decode(k, kl, AG_K_SIMILAR, sf);
 }
 
+/* ---- VERSION ---- */
+
+int ag_key_version(uint8_t *buf, uint64_t bucket, const char *key,
+		   size_t klen, uint64_t seq)
+{
+	if (!klen || klen > AG_VERSION_KEY_MAX || memchr(key, 0, klen))
+		return -EINVAL;
+	ag_key_version_prefix(buf, bucket, key, klen);
+	buf[KEY_AFTER_U64 + klen] = 0;
+	put_be64(buf + KEY_AFTER_U64 + klen + 1, ~seq);
+	return (int)(KEY_AFTER_U64 + klen + 9);
+}
+
+size_t ag_key_version_prefix(uint8_t *buf, uint64_t bucket, const char *key,
+			     size_t klen)
+{
+	buf[0] = AG_K_VERSION;
+	put_be64(buf + KEY_ID, bucket);
+	memcpy(buf + KEY_AFTER_U64, key, klen);
+	return KEY_AFTER_U64 + klen;
+}
+
+int ag_key_version_decode(const void *k, size_t kl, uint64_t *bucket,
+			  const char **key, size_t *klen, uint64_t *seq)
+{
+	const uint8_t *b = k;
+	size_t n;
+
+	if (key_is(k, kl, AG_K_VERSION, KEY_AFTER_U64 + 10))
+		return -EINVAL;
+	n = kl - KEY_AFTER_U64 - 9;
+	if (n > AG_VERSION_KEY_MAX || b[KEY_AFTER_U64 + n] ||
+	    memchr(b + KEY_AFTER_U64, 0, n))
+		return -EINVAL;
+	*bucket = get_be64(b + KEY_ID);
+	*key = (const char *)b + KEY_AFTER_U64;
+	*klen = n;
+	*seq = ~get_be64(b + KEY_AFTER_U64 + n + 1);
+	return 0;
+}
+
+void ag_version_stamp_encode(uint8_t *v, uint64_t seq, uint8_t flags)
+{
+	v[0] = flags;
+	put_le64(v + 1, seq);
+}
+
+int ag_version_stamp_decode(const uint8_t *v, size_t len, uint64_t *seq,
+			    uint8_t *flags)
+{
+	if (len != AG_VERSION_STAMP_LEN || (v[0] & ~AG_VERSION_NULL))
+		return AG_CORRUPT("version stamp");
+	*flags = v[0];
+	*seq = get_le64(v + 1);
+	return 0;
+}
+
 void ag_seg_rec_encode(uint8_t *v, const struct ag_seg_rec *r)
 {
 	memset(v, 0, AG_SEG_REC_LEN);
@@ -802,5 +859,30 @@ int ag_extent_digest(struct ag_tree *t, uint64_t ino, uint64_t start,
 	if (rc < 0)
 		return rc;
 	*digest = h;
+	return 0;
+}
+
+size_t ag_version_rec_encode(uint8_t *v, const struct ag_version_rec *r)
+{
+	size_t n = 1;
+
+	v[0] = r->flags;
+	n += varint_put(v + n, r->ino);
+	n += varint_put(v + n, (uint64_t)r->mtime);
+	return n;
+}
+
+int ag_version_rec_decode(const uint8_t *v, size_t len,
+			  struct ag_version_rec *r)
+{
+	const uint8_t *p = v + 1, *end = v + len;
+	uint64_t mtime;
+
+	if (!len || (v[0] & ~(AG_VERSION_MARKER | AG_VERSION_NULL)) ||
+	    varint_get(&p, end, &r->ino) || varint_get(&p, end, &mtime) ||
+	    p != end || !(v[0] & AG_VERSION_MARKER) != !!r->ino)
+		return AG_CORRUPT("version record");
+	r->flags = v[0];
+	r->mtime = (int64_t)mtime;
 	return 0;
 }

@@ -37,9 +37,13 @@
  *                                           trigger, failures, dead count
  *         CURSOR | name | 0x00 | seq u64    a dead letter: an event the
  *                                           trigger gave up on
- *   0x10..0x1f   reserved
+ *   0x10  VERSION| bucket u64 | key | 0x00  a noncurrent version of an S3 key
+ *         | ~seq u64                    of a versioned bucket, or a delete
+ *                                       marker: u8 flags, varint ino
+ *                                       (0 for a marker), varint mtime ns
+ *   0x11..0x1f   reserved
  *
- * S3 users take no type of their own (0x10 stays free): each is an XATTR
+ * S3 users take no type of their own: each is an XATTR
  * record of the root directory, "agora.s3.user.ACCESS" (agora.h), so it
  * is written in one transaction, known to every gateway at the next
  * commit and hidden from the mount, with nothing new to apply or check.
@@ -51,6 +55,7 @@
 #include <stdint.h>
 
 #include "base.h" /* struct ag_attr, AG_ROOT */
+#include "btree.h" /* AG_KEY_MAX */
 #include "format.h" /* AG_TXN_WINDOW */
 
 enum ag_key_type {
@@ -69,6 +74,7 @@ enum ag_key_type {
 	AG_K_EVENT = 0x0d,   /* keys and values: event.h */
 	AG_K_TRIGGER = 0x0e,
 	AG_K_CURSOR = 0x0f,
+	AG_K_VERSION = 0x10, /* versions.h has what they mean */
 };
 
 #define AG_NAME_MAX 255
@@ -308,6 +314,50 @@ int ag_key_client_decode(const void *k, size_t kl, uint64_t *client);
 int ag_key_stats_decode(const void *k, size_t kl);
 int ag_key_orphan_decode(const void *k, size_t kl, uint64_t *ino);
 int ag_key_similar_decode(const void *k, size_t kl, uint64_t *sf);
+
+/* VERSION records (keys.h table): the versions of one key are adjacent,
+ * newest first (the sequence is stored inverted), and the keys of a
+ * bucket in S3's bytewise order (a key holds no NUL, so "a" and its
+ * versions sort before "a/b"). A noncurrent version is an element no
+ * DIRENT names: its VERSION record is its one name (it counts in its
+ * nlink), so it lives until that record goes. A delete marker has no
+ * element (ino 0). seq is the version's number, unique in the cluster
+ * (metad takes it from the inode counter); its id is seq in 16 hex
+ * digits, or "null" with AG_VERSION_NULL. Keys take at most
+ * AG_VERSION_KEY_MAX bytes, so that the record fits a tree key. */
+#define AG_VERSION_KEY_MAX (AG_KEY_MAX - 18)
+#define AG_VERSION_MARKER 0x1 /* a delete marker: no element */
+#define AG_VERSION_NULL 0x2   /* the version whose id is "null" */
+#define AG_VERSION_LEN 21
+struct ag_version_rec {
+	uint64_t seq;   /* from the key */
+	uint64_t ino;   /* 0 for a marker */
+	int64_t mtime;  /* a marker's time; an element's own otherwise */
+	uint8_t flags;  /* AG_VERSION_* */
+};
+/* -EINVAL for an empty key, one with a NUL or longer than
+ * AG_VERSION_KEY_MAX; the key's length otherwise. */
+int ag_key_version(uint8_t *buf, uint64_t bucket, const char *key,
+		   size_t klen, uint64_t seq);
+/* The prefix of the records of (bucket, key), all its versions; with
+ * klen 0, of every key of bucket. */
+size_t ag_key_version_prefix(uint8_t *buf, uint64_t bucket, const char *key,
+			     size_t klen);
+int ag_key_version_decode(const void *k, size_t kl, uint64_t *bucket,
+			  const char **key, size_t *klen, uint64_t *seq);
+size_t ag_version_rec_encode(uint8_t *v, const struct ag_version_rec *r);
+/* -AG_ECORRUPT for a value of another layout (a marker with an element,
+ * an element without one, unknown flags, bytes left over). */
+int ag_version_rec_decode(const uint8_t *v, size_t len,
+			  struct ag_version_rec *r);
+/* The current element of a key in a versioned bucket carries its
+ * version in the private xattr AG_XATTR_VERSION (agora.h): u8 flags
+ * (AG_VERSION_NULL or 0), u64 seq little-endian. An element without it
+ * was written before versioning was enabled: the "null" version. */
+#define AG_VERSION_STAMP_LEN 9
+void ag_version_stamp_encode(uint8_t *v, uint64_t seq, uint8_t flags);
+int ag_version_stamp_decode(const uint8_t *v, size_t len, uint64_t *seq,
+			    uint8_t *flags);
 
 void ag_seg_rec_encode(uint8_t *v, const struct ag_seg_rec *r);
 int ag_seg_rec_decode(const uint8_t *v, size_t len, struct ag_seg_rec *r);

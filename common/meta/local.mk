@@ -9,7 +9,7 @@ common_libagora_a_SOURCES += \
 	common/meta/event.h common/meta/evlog.c common/meta/txn.c \
 	common/meta/txn.h common/meta/space.c common/meta/space.h \
 	common/meta/apply.c common/meta/apply.h common/meta/apply_int.h \
-	common/meta/refs.c common/meta/meta.c common/meta/meta_int.h \
+	common/meta/refs.c common/meta/verapply.c common/meta/meta.c common/meta/meta_int.h \
 	common/meta/holds.c common/meta/lease.c common/meta/lease.h \
 	common/meta/net.c common/meta/net.h common/meta/rpc.c \
 	common/meta/rpc.h

@@ -238,6 +238,15 @@ static const struct field trigger_fields[] = {
 	FIELD(struct ag_op_trigger, ttl, 32),
 };
 
+static const struct field version_fields[] = {
+	FIELD(struct ag_op_version, bucket, 0),
+	FIELD(struct ag_op_version, ino, 8),
+	FIELD(struct ag_op_version, seq, 16),
+	FIELD(struct ag_op_version, action, 24),
+	FIELD(struct ag_op_version, flags, 28),
+	FIELD(struct ag_op_version, klen, 32),
+};
+
 /* One entry of a MOVE, after the op's fixed part: the one codec of it. */
 _Static_assert(AG_MOVE_SF == 4, "one field per super-feature below");
 static const struct field move_ent_fields[] = {
@@ -309,6 +318,8 @@ static const struct op_layout layouts[] = {
 		VAR(struct ag_op_trigger, nlen, name, 1),
 		VAR(struct ag_op_trigger, vlen, value, 1) } },
 	[AG_OP_INO] = { "ino", 8, FIELDS(drop_orphan_fields), { { 0 } } },
+	[AG_OP_VERSION] = { "version", 36, FIELDS(version_fields), {
+		VAR(struct ag_op_version, klen, key, 1) } },
 };
 
 static const struct op_layout *layout_of(uint16_t type)
@@ -729,6 +740,13 @@ int ag_txn_trigger(struct ag_txn *t, const struct ag_op_trigger *o)
 	if (o->nlen > AG_TRIGGER_NAME_MAX || o->vlen > AG_VAL_MAX)
 		return t->error ? t->error : (t->error = -EINVAL);
 	return op_encode(t, AG_OP_TRIGGER, o) ? 0 : t->error;
+}
+
+int ag_txn_version(struct ag_txn *t, const struct ag_op_version *o)
+{
+	if (o->klen > AG_KEY_MAX)
+		return t->error ? t->error : (t->error = -ENAMETOOLONG);
+	return op_encode(t, AG_OP_VERSION, o) ? 0 : t->error;
 }
 
 /* ---- the decoder ---- */

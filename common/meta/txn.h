@@ -57,6 +57,8 @@
  *                16 u64 seq   24 u64 token   32 u64 ttl ns
  *                40 name[nlen] value[vlen]
  *   INO          0 u64 ino
+ *   VERSION      0 u64 bucket   8 u64 ino   16 u64 seq   24 u32 action
+ *                28 u32 flags   32 u32 klen   36 key[klen]
  *
  * What the fields mean is said at the structs below, which are what the
  * encoder takes and the decoder fills, one member per field.
@@ -107,6 +109,7 @@ enum ag_op_type {
 			     * an event no other op says (event.h) */
 	AG_OP_TRIGGER = 18, /* triggers, their cursors and lease */
 	AG_OP_INO = 19,     /* the inode number the next MKNODE makes */
+	AG_OP_VERSION = 20, /* versions of an S3 key (keys.h VERSION) */
 };
 
 /* MKNODE flags */
@@ -342,6 +345,43 @@ struct ag_op_trigger {
 	uint64_t seq, token, ttl;
 };
 
+/* VERSION: what happens to the versions of key in the bucket directory
+ * bucket (the path key names below it, walked by metad):
+ *   KEEP     the element the key names now (a regular file) gets a
+ *            VERSION record, so that an UNLINK or a LINK_REPLACE after
+ *            it in the transaction leaves it a noncurrent version. An
+ *            element without a stamp gets a new seq and is the "null"
+ *            version. With AG_VERSION_SUSPENDED a null current element
+ *            is not kept (what follows replaces it) and a noncurrent
+ *            null version goes: a suspended bucket has one null version.
+ *            No element, or not a file: nothing is kept.
+ *   STAMP    ino (0: the transaction's current inode) becomes version
+ *            new seq of the key (AG_VERSION_NULL in flags: the null
+ *            one), as its AG_XATTR_VERSION says.
+ *   MARKER   a delete marker with a new seq becomes the newest version;
+ *            AG_VERSION_SUSPENDED: the null one, in place of any other.
+ *   DROP     the version seq goes, with its element unless something
+ *            else names it (-ENOENT when there is no such version).
+ *   RESTORE  when the key names nothing and its newest version is an
+ *            element (not a marker), that element is named by the key
+ *            again (its directories must exist; they are the ones an
+ *            S3 PUT of the key would make); else nothing.
+ * Keys of one transaction's VERSION ops are checked as metad walks them
+ * (-ENOENT when a directory on the way is missing, -EINVAL for a key
+ * that is no S3 key or longer than AG_VERSION_KEY_MAX). */
+#define AG_VERSION_KEEP 1
+#define AG_VERSION_STAMP 2
+#define AG_VERSION_MARK 3
+#define AG_VERSION_DROP 4
+#define AG_VERSION_RESTORE 5
+#define AG_VERSION_SUSPENDED 0x100 /* a flag of KEEP and MARKER */
+struct ag_op_version {
+	uint64_t bucket, ino, seq;
+	uint32_t action, flags;
+	const char *key;   /* not NUL-terminated */
+	uint32_t klen;
+};
+
 struct ag_op {
 	enum ag_op_type type;
 	union {
@@ -359,6 +399,7 @@ struct ag_op {
 		struct ag_op_move move;
 		struct ag_op_event event;
 		struct ag_op_trigger trigger;
+		struct ag_op_version version;
 		uint64_t ino;
 	} u;
 };
@@ -425,6 +466,7 @@ int ag_txn_clean_lease(struct ag_txn *t);
 int ag_txn_event(struct ag_txn *t, uint32_t kind, uint32_t proto,
 		 uint64_t ino);
 int ag_txn_trigger(struct ag_txn *t, const struct ag_op_trigger *o);
+int ag_txn_version(struct ag_txn *t, const struct ag_op_version *o);
 
 /* Decoder (metad side): iterate the ops of an encoded transaction. Its
  * input comes from the network: every length is checked against the
