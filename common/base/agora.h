@@ -659,6 +659,68 @@ struct ag_lifecycle_report {
 /* Apply every bucket's rules now, a day being day_seconds long. */
 int ag_lifecycle_run(struct ag_cluster *c, int64_t day_seconds,
 		     struct ag_lifecycle_report *report);
+/* ---- S3 versioning (versions.c) ----
+ *
+ * A bucket's versioning is off until enabled; then suspended or enabled
+ * again, never off. While it is on, ag_object_commit keeps the element a
+ * key named as a noncurrent version and ag_object_remove adds a delete
+ * marker (the element removed becomes a noncurrent version); each new
+ * element is stamped with a version id. Suspended, new elements and
+ * markers are the "null" version, which replaces the key's null version.
+ * Ids are AG_VERSION_ID_MAX - 1 hex digits, or "null". In a versioned
+ * bucket a key takes at most AG_VERSION_KEY_LEN bytes (-ENAMETOOLONG). */
+#define AG_VERSIONING_OFF 0
+#define AG_VERSIONING_ENABLED 1
+#define AG_VERSIONING_SUSPENDED 2
+#define AG_VERSION_ID_MAX 17
+#define AG_VERSION_KEY_LEN 270
+#define AG_VER_MARKER 0x1 /* a delete marker */
+#define AG_VER_NULL 0x2   /* the version "null" */
+struct ag_version {
+	uint64_t seq;         /* order: a higher seq is newer */
+	uint64_t ino;         /* its element; 0 for a marker */
+	int64_t mtime;        /* a marker's time (an element has its own) */
+	unsigned flags;       /* AG_VER_* */
+	int latest;           /* the key's newest version */
+	char id[AG_VERSION_ID_MAX];
+};
+/* The bucket directory's state, AG_VERSIONING_*. */
+int ag_versioning_get(struct ag_cluster *c, uint64_t bucket, int *state);
+/* ENABLED or SUSPENDED (-EINVAL for OFF: once on, never off). */
+int ag_versioning_set(struct ag_cluster *c, uint64_t bucket, int state);
+/* The version of a key's current element a: latest. */
+int ag_version_current(struct ag_cluster *c, const struct ag_attr *a,
+		       struct ag_version *v);
+/* Version id of key in bucket: 0 with *v, and its element's attributes
+ * in *a unless it is a marker; -ENOENT when there is no such version,
+ * -EINVAL for an id that is no version id. */
+int ag_version_find(struct ag_cluster *c, uint64_t bucket, const char *key,
+		    const char *id, struct ag_version *v, struct ag_attr *a);
+/* Remove version id of key for good (the current element, a noncurrent
+ * version or a marker; *v says which it was); when the key's current
+ * element or newest marker went, its newest remaining element becomes
+ * current, with the implicit directories (uid, gid) it needs. */
+int ag_version_remove(struct ag_cluster *c, uint64_t bucket, const char *key,
+		      const char *id, uint32_t uid, uint32_t gid,
+		      struct ag_version *v);
+/* The newest noncurrent version or marker of key: 0, -ENOENT. */
+int ag_version_newest(struct ag_cluster *c, uint64_t bucket, const char *key,
+		      struct ag_version *v);
+/* One noncurrent version or marker met by ag_version_scan. */
+struct ag_version_ent {
+	char key[AG_VERSION_KEY_LEN + 1];
+	struct ag_version v;
+};
+/* Up to max noncurrent versions and markers of bucket's keys, in key
+ * order and newest first, after (after_key, after_seq): the versions
+ * of after_key older than after_seq (after_seq 0: none of after_key),
+ * then those of the keys after it (after_key "": from the start).
+ * Their count, or -errno. */
+int ag_version_scan(struct ag_cluster *c, uint64_t bucket,
+		    const char *after_key, uint64_t after_seq,
+		    struct ag_version_ent *out, int max);
+/* The seq of an id ("null": 0 with *null set), or -EINVAL. */
+int ag_version_id_parse(const char *id, uint64_t *seq, int *null);
 
 /* ---- S3 multipart uploads (uploads.c) ----
  *

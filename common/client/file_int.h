@@ -164,5 +164,14 @@ void ag_sink_abort(struct ag_sink *s);
 int ag_writer_commit_under(struct ag_writer *w, const struct ag_txn *dirs,
 			   uint64_t parent, const char *name,
 			   struct ag_attr *a);
+/* The publishing commit keeps what key names in the bucket directory
+ * bucket as a noncurrent version (a VERSION KEEP before the LINK, with
+ * flags AG_VERSION_SUSPENDED or 0, txn.h) and stamps the element it
+ * publishes as the key's newest version (the null one in a suspended
+ * bucket). Used by versions.c, which decides. */
+int ag_writer_version(struct ag_writer *w, uint64_t bucket, const char *key,
+		      uint32_t flags);
+/* The handle w writes through. */
+struct ag_cluster *ag_writer_cluster(struct ag_writer *w);
 
 #endif

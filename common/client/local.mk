@@ -11,6 +11,7 @@ common_libagora_a_SOURCES += \
 	common/client/writer.c common/client/write.c common/client/openfile.c \
 	common/client/openfile.h common/client/objects.c common/client/parts.c \
 	common/client/crypt.c \
+	common/client/objects_int.h common/client/versions.c \
 	common/client/uploads.c common/client/handle.c common/client/fsck.c \
 	common/client/scrub.c common/client/scrub.h \
 	common/client/rebuild.c common/client/clean.c common/client/usage.c \

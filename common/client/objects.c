@@ -23,6 +23,7 @@
 #include "elem.h"
 #include "file_int.h"
 #include "keys.h"
+#include "objects_int.h"
 #include "txn.h"
 #include "util.h"
 
@@ -92,6 +93,22 @@ int ag_object_find(struct ag_cluster *c, uint64_t dir, const char *key,
 	return 0;
 }
 
+/* In a versioned bucket, the commit of w keeps what key names as a
+ * noncurrent version. */
+static int keep_version(struct ag_cluster *c, struct ag_writer *w,
+			uint64_t bucket, const char *key)
+{
+	int state, rc = ag_versioning_get(c, bucket, &state);
+
+	if (rc || state == AG_VERSIONING_OFF)
+		return rc;
+	if (strlen(key) > AG_VERSION_KEY_LEN)
+		return -ENAMETOOLONG;
+	return ag_writer_version(w, bucket, key,
+				 state == AG_VERSIONING_SUSPENDED
+				 ? AG_VERSION_SUSPENDED : 0);
+}
+
 int ag_object_commit(struct ag_writer *w, uint64_t dir, const char *key,
 		     uint32_t uid, uint32_t gid, struct ag_attr *a)
 {
@@ -102,6 +119,8 @@ int ag_object_commit(struct ag_writer *w, uint64_t dir, const char *key,
 
 	if (!rc && names_dir(key))
 		rc = -EISDIR;
+	if (!rc)
+		rc = keep_version(ag_writer_cluster(w), w, dir, key);
 	if (!rc)
 		rc = ag_writer_commit_under(w, &dirs, dir, name, a);
 	ag_txn_release(&dirs);
@@ -161,9 +180,20 @@ static int note_step(void *arg, uint64_t dir, const char *name, size_t nlen,
 	return 0;
 }
 
-int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
-		     int cond, const uint8_t md5[16])
+/* How remove_key removes a file: as it is, as the newest noncurrent
+ * version of its key under a new delete marker (a versioned bucket),
+ * or for good with the key's newest noncurrent version restored. */
+enum removal { REMOVE_PLAIN, REMOVE_MARK, REMOVE_SUSPENDED, REMOVE_FOR_GOOD };
+
+static int remove_key(struct ag_cluster *c, uint64_t dir, const char *key,
+		      int cond, const uint8_t md5[16], enum removal how,
+		      uint32_t uid, uint32_t gid)
 {
+	struct ag_op_version vo = {
+		.bucket = dir, .key = key, .klen = (uint32_t)strlen(key),
+		.flags = how == REMOVE_SUSPENDED ? AG_VERSION_SUSPENDED : 0,
+	};
+	int versioned = how == REMOVE_MARK || how == REMOVE_SUSPENDED;
 	struct key_path *kp = calloc(1, sizeof(*kp));
 	struct ag_attr a;
 	struct ag_txn t;
@@ -174,6 +204,23 @@ int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
 		return -ENOMEM;
 	ag_cl_txn(c, &t);
 	rc = ag_object_find(c, dir, key, &a);
+	if (versioned && !names_dir(key)) {
+		if (vo.klen > AG_VERSION_KEY_LEN) {
+			rc = -ENAMETOOLONG;
+			goto out;
+		}
+		/* a key with no object gets its delete marker all the
+		 * same, as S3 does; a condition then names nothing */
+		if ((rc == -ENOENT || rc == -ENOTDIR) && !cond) {
+			vo.action = AG_VERSION_MARK;
+			ag_txn_version(&t, &vo);
+			rc = t.error ? t.error : ag_cl_commit(c, &t, NULL);
+			goto out;
+		}
+		vo.action = AG_VERSION_KEEP;
+		if (!rc && S_ISREG(a.mode))
+			ag_txn_version(&t, &vo);
+	}
 	if (!rc && cond && (S_ISDIR(a.mode) || (cond != AG_EXPECT_FILE &&
 						cond != AG_EXPECT_ETAG)))
 		rc = -EINVAL;
@@ -207,6 +254,10 @@ int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
 			o.flags |= AG_UNLINK_KEEP;
 		ag_txn_unlink(&t, &o);
 	}
+	if (how == REMOVE_FOR_GOOD) {
+		rc = ag_object_restore_ops(&t, dir, key, uid, gid);
+		goto commit;
+	}
 	/* deepest first, in the same transaction: each goes only if the
 	 * removal left it an empty implicit directory (AG_UNLINK_PRUNE) */
 	while (i-- > 0) {
@@ -218,10 +269,79 @@ int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
 
 		ag_txn_unlink(&t, &o);
 	}
-	rc = ag_cl_commit(c, &t, NULL);
+	if (versioned && !S_ISDIR(a.mode)) {
+		vo.action = AG_VERSION_MARK;
+		ag_txn_version(&t, &vo);
+	}
+	rc = t.error;
+commit:
+	if (!rc)
+		rc = ag_cl_commit(c, &t, NULL);
 out:
 	ag_txn_release(&t);
 	free(kp);
+	return rc;
+}
+
+int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
+		     int cond, const uint8_t md5[16])
+{
+	int state, rc = ag_versioning_get(c, dir, &state);
+
+	if (rc)
+		return rc;
+	return remove_key(c, dir, key, cond, md5,
+			  state == AG_VERSIONING_ENABLED ? REMOVE_MARK
+			  : state == AG_VERSIONING_SUSPENDED ? REMOVE_SUSPENDED
+			  : REMOVE_PLAIN, 0, 0);
+}
+
+int ag_object_remove_current(struct ag_cluster *c, uint64_t bucket,
+			     const char *key, uint32_t uid, uint32_t gid)
+{
+	return remove_key(c, bucket, key, 0, NULL, REMOVE_FOR_GOOD, uid, gid);
+}
+
+int ag_object_restore_ops(struct ag_txn *t, uint64_t bucket, const char *key,
+			  uint32_t uid, uint32_t gid)
+{
+	struct ag_op_version vo = { .bucket = bucket, .key = key,
+				    .klen = (uint32_t)strlen(key),
+				    .action = AG_VERSION_RESTORE };
+	const char **names = malloc(KEY_DEPTH * sizeof(*names)), *last;
+	size_t *lens = malloc(KEY_DEPTH * sizeof(*lens));
+	struct ag_txn dirs;
+	struct ag_txn_iter it;
+	struct ag_op op;
+	uint64_t client, txid;
+	size_t n;
+	int rc = key_dirs(key, bucket, uid, gid, &dirs, &last, &n), i, nd = 0;
+
+	if (!names || !lens)
+		rc = -ENOMEM;
+	if (!rc)
+		rc = ag_txn_parse(dirs.buf, dirs.len, &client, &txid, &it);
+	while (!rc && nd < KEY_DEPTH && (rc = ag_txn_next(&it, &op)) == 1) {
+		names[nd] = op.u.mknode.name;
+		lens[nd++] = op.u.mknode.nlen;
+		rc = ag_txn_mknode(t, &op.u.mknode);
+	}
+	if (!rc)
+		rc = ag_txn_version(t, &vo);
+	/* the directories made are MKNODE 0.. of t (it holds none before
+	 * them): each goes again, deepest first, if nothing came into it */
+	for (i = nd - 1; !rc && i >= 0; i--) {
+		struct ag_op_unlink o = {
+			.parent = i ? AG_TXN_MADE(i - 1) : bucket,
+			.name = names[i], .nlen = (uint32_t)lens[i],
+			.flags = AG_UNLINK_PRUNE,
+		};
+
+		rc = ag_txn_unlink(t, &o);
+	}
+	ag_txn_release(&dirs);
+	free(names);
+	free(lens);
 	return rc;
 }
 

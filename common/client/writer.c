@@ -36,6 +36,7 @@ struct ag_writer {
 	uint8_t etag[16];
 	uint32_t mode, uid, gid; /* of the MKNODE */
 	struct ag_txn xattrs; /* SETXATTR ops held for the publishing txn */
+	struct ag_txn keep;   /* its VERSION KEEP op, or none */
 	int expect;          /* AG_EXPECT_* of the publishing txn, or 0 */
 	uint8_t expect_etag[16];
 	int error;
@@ -68,6 +69,7 @@ int ag_writer_new(struct ag_cluster *c, uint32_t mode, uint32_t uid,
 	w->gid = gid;
 	rc = ag_sink_init(&w->s, c);
 	ag_txn_init(&w->xattrs, 0, 0);
+	ag_txn_init(&w->keep, 0, 0);
 	w->md5 = EVP_MD_CTX_new();
 	if (!rc && (!w->md5 || !EVP_DigestInit_ex(w->md5, EVP_md5(), NULL)))
 		rc = -ENOMEM;
@@ -325,6 +327,49 @@ static int writer_dirs(struct ag_writer *w, const struct ag_txn *dirs)
 	return rc;
 }
 
+struct ag_cluster *ag_writer_cluster(struct ag_writer *w)
+{
+	return w->s.c;
+}
+
+int ag_writer_version(struct ag_writer *w, uint64_t bucket, const char *key,
+		      uint32_t flags)
+{
+	struct ag_op_version o = { .bucket = bucket,
+				   .action = AG_VERSION_KEEP,
+				   .flags = flags, .key = key,
+				   .klen = (uint32_t)strlen(key) };
+
+	ag_txn_reset(&w->keep, 0, 0);
+	return ag_txn_version(&w->keep, &o);
+}
+
+/* The held KEEP op (before the LINK), or with stamp_ino the STAMP of the
+ * element published (after it): the new version is null where the kept
+ * one was asked for in a suspended bucket. */
+static int writer_versions(struct ag_writer *w, int stamp, uint64_t ino)
+{
+	struct ag_txn_iter it;
+	struct ag_op op;
+	uint64_t client, txid;
+	int rc;
+
+	if (!w->keep.nops)
+		return w->keep.error;
+	rc = ag_txn_parse(w->keep.buf, w->keep.len, &client, &txid, &it);
+	if (!rc && (rc = ag_txn_next(&it, &op)) == 1) {
+		if (stamp) {
+			op.u.version.action = AG_VERSION_STAMP;
+			op.u.version.ino = ino;
+			op.u.version.flags = op.u.version.flags &
+					     AG_VERSION_SUSPENDED
+					     ? AG_VERSION_NULL : 0;
+		}
+		rc = ag_txn_version(&w->s.txn, &op.u.version);
+	}
+	return rc;
+}
+
 int ag_writer_commit(struct ag_writer *w, uint64_t parent, const char *name,
 		     struct ag_attr *a)
 {
@@ -367,9 +412,13 @@ int ag_writer_commit_under(struct ag_writer *w, const struct ag_txn *dirs,
 	if (!rc && w->expect)
 		rc = writer_expect(w, parent, name, o.nlen);
 	if (!rc)
+		rc = writer_versions(w, 0, 0);
+	if (!rc)
 		rc = ag_txn_link(&w->s.txn, &o);
 	if (!rc)
 		rc = writer_attrs(w, o.ino);
+	if (!rc)
+		rc = writer_versions(w, 1, o.ino);
 	if (!rc)
 		rc = ag_sink_commit(&w->s, &r);
 	if (rc)
@@ -395,6 +444,7 @@ void ag_writer_free(struct ag_writer *w)
 	}
 	ag_sink_destroy(&w->s);
 	ag_txn_release(&w->xattrs);
+	ag_txn_release(&w->keep);
 	EVP_MD_CTX_free(w->md5);
 	free(w->buf);
 	free(w);
