@@ -33,7 +33,6 @@
 
 #include "s3d.h"
 
-#define S3_NS "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
 #define GROUPS_URI "http://acs.amazonaws.com/groups/global/"
 #define XSI "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\""
 
@@ -236,6 +235,23 @@ enum s3_err s3_object_access_as(struct s3_req *r,
 						  : S3_ACCESS_DENIED;
 	if (rc)
 		return s3_errno(rc, 1);
+	return s3_element_access_as(r, bucket, bname, key, a, perm, action);
+}
+
+enum s3_err s3_element_access(struct s3_req *r, const struct ag_attr *bucket,
+			      const char *bname, const char *key,
+			      const struct ag_attr *a, unsigned perm)
+{
+	return s3_element_access_as(r, bucket, bname, key, a, perm,
+				    object_action(perm));
+}
+
+enum s3_err s3_element_access_as(struct s3_req *r,
+				 const struct ag_attr *bucket,
+				 const char *bname, const char *key,
+				 const struct ag_attr *a, unsigned perm,
+				 const char *action)
+{
 	if (!s3_half(r, bucket, bname, a, perm, action, key))
 		return S3_ACCESS_DENIED;
 	if (perm == S3_PERM_READ && !s3_may(r, a, AG_MAY_READ))

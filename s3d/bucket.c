@@ -14,7 +14,6 @@
 
 #include "s3d.h"
 
-#define S3_NS "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
 
 static int valid_bucket(const char *b)
 {
@@ -254,18 +253,5 @@ int s3_bucket_location(struct s3_req *r)
 	else
 		s3_xml_raw(&x, "<LocationConstraint " S3_NS ">%s"
 			   "</LocationConstraint>", r->conf->region);
-	return s3_xml_reply(r, 200, &x);
-}
-
-int s3_bucket_versioning(struct s3_req *r)
-{
-	struct ag_attr a;
-	enum s3_err e = s3_bucket_get(r, &a);
-	struct s3_xml x;
-
-	if (e)
-		return s3_error(r, e, NULL);
-	s3_xml_init(&x);
-	s3_xml_raw(&x, "<VersioningConfiguration " S3_NS "/>");
 	return s3_xml_reply(r, 200, &x);
 }

@@ -29,9 +29,9 @@ enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
 	src = strdup(h[0] == '/' ? h + 1 : h);
 	if (!src)
 		return S3_INTERNAL;
-	q = strchr(src, '?'); /* ?versionId=: every version is "null" */
+	q = strchr(src, '?'); /* ?versionId=: that version's bytes */
 	if (q)
-		*q = 0;
+		*q++ = 0;
 	slash = strchr(src, '/');
 	if (!slash || s3_uri_decode(src)) {
 		free(src);
@@ -39,7 +39,11 @@ enum s3_err s3_copy_source(struct s3_req *r, struct ag_attr *a,
 	}
 	slash = strchr(src, '/');
 	*slash = 0;
-	e = s3_object_find(r, src, slash + 1, &bucket, a);
+	if (q && !strncmp(q, "versionId=", 10))
+		e = s3_version_lookup(r, src, slash + 1, q + 10, &bucket, a,
+				      NULL);
+	else
+		e = s3_object_find(r, src, slash + 1, &bucket, a);
 	free(src);
 	if (e)
 		return e;
@@ -170,6 +174,7 @@ int s3_copy_object(struct s3_req *r)
 	if (rc)
 		return s3_error(r, rc == -EISDIR ? S3_KEY_CONFLICT
 						  : s3_errno(rc, 1), NULL);
+	s3_version_note(r, bucket.ino, &a);
 	s3_iso_date(a.mtime, date, sizeof(date));
 	s3_xml_init(&x);
 	s3_xml_raw(&x, "<CopyObjectResult>");

@@ -85,6 +85,8 @@ static const struct {
 				  "Policies must be valid JSON and the first byte must be '{'" },
 	[S3_NO_SUCH_POLICY] = { 404, "NoSuchBucketPolicy",
 				"The bucket policy does not exist" },
+	[S3_NO_SUCH_VERSION] = { 404, "NoSuchVersion",
+				 "The specified version does not exist." },
 	[S3_ILLEGAL_LOCATION] = { 400, "IllegalLocationConstraintException",
 				  "The location constraint is incompatible for the region specific endpoint this request was sent to." },
 	[S3_INVALID_TAG] = { 400, "InvalidTag",

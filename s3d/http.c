@@ -40,6 +40,8 @@ static const struct route {
 	  "s3:GetBucketLocation"),
 	R("GET", BUCKET, "versioning", NULL, NULL, s3_bucket_versioning, READ,
 	  "s3:GetBucketVersioning"),
+	R("PUT", BUCKET, "versioning", NULL, NULL, s3_put_bucket_versioning,
+	  OWNER, "s3:PutBucketVersioning"),
 	/* ACLs and policies: the handler checks (access.c, policy.c) */
 	R("GET", BUCKET, "acl", NULL, NULL, s3_get_acl, NONE, NULL),
 	R("PUT", BUCKET, "acl", NULL, NULL, s3_put_acl, NONE, NULL),
@@ -352,9 +354,9 @@ int s3_reply_head(struct s3_req *r, int status, const char *extra,
 		     "Server: AgoraS3\r\n"
 		     "x-amz-request-id: %s\r\n"
 		     "x-amz-id-2: %s\r\n"
-		     "%s%s%s%s%s\r\n",
+		     "%s%s%s%s%s%s\r\n",
 		     status, mg_get_response_code_text(r->conn, status), date,
-		     r->request_id, r->request_id, clen,
+		     r->request_id, r->request_id, r->version_hdr, clen,
 		     r->must_close ? "Connection: close\r\n" : "",
 		     /* SlowDown: when to come back */
 		     status == 503 ? "Retry-After: 1\r\n" : "",
@@ -719,12 +721,16 @@ static enum s3_err check_framing(struct s3_req *r, const char **detail)
 	return S3_OK;
 }
 
-/* Only the one version an unversioned bucket has, "null", is served. */
+/* A versionId that is no version id at all (versions.c finds the
+ * others, or says there is no such version). */
 static enum s3_err check_version(struct s3_req *r)
 {
 	const char *v = s3_param(r, "versionId");
+	uint64_t seq;
+	int null;
 
-	return v && strcmp(v, "null") ? S3_INVALID_ARGUMENT : S3_OK;
+	return v && ag_version_id_parse(v, &seq, &null) ? S3_INVALID_ARGUMENT
+						       : S3_OK;
 }
 
 enum s3_err s3_req_decode(struct s3_req *r, const char **detail)

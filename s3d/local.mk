@@ -26,7 +26,8 @@ S3D_MODULE_SOURCES = \
 	s3d/cors.c \
 	s3d/post.c \
 	s3d/lifecycle.c \
-	s3d/sse.c
+	s3d/sse.c \
+	s3d/versioning.c
 s3d_agora_s3d_SOURCES = s3d/main.c $(S3D_MODULE_SOURCES)
 
 # libagora-tls.so (see s3d/tlscompat.c), soname libssl.so: agora-s3d

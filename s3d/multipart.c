@@ -338,6 +338,7 @@ int s3_complete_upload(struct s3_req *r)
 		return s3_error(r, e ? e : rc == -EISDIR ? S3_KEY_CONFLICT
 					       : s3_errno(rc, 1), detail);
 	ag_upload_drop(r->c, &up, s3_param(r, "uploadId"));
+	s3_version_note(r, bucket.ino, &a);
 	return complete_reply(r, etag);
 }
 

@@ -248,6 +248,7 @@ int s3_put_object(struct s3_req *r)
 			e = rc == -EISDIR ? S3_KEY_CONFLICT : s3_errno(rc, 1);
 		return s3_error(r, e, NULL);
 	}
+	s3_version_note(r, bucket.ino, &a);
 	/* the writer stored the MD5 of what it was given as the ETag */
 	rc = reply_etag(r, a.etag, &b, &sse);
 	OPENSSL_cleanse(&sse, sizeof(sse));
@@ -691,10 +692,15 @@ out:
 int s3_get_object(struct s3_req *r)
 {
 	struct ag_attr bucket, a;
-	enum s3_err e = find_object(r, &bucket, &a);
+	enum s3_err e = s3_param(r, "versionId") ? s3_version_get(r, &bucket, &a)
+						: find_object(r, &bucket, &a);
 	char etag[48], *hdr;
 	int rc;
 
+	if (e == S3_NO_SUCH_KEY)
+		s3_version_note_marker(r, bucket.ino, r->key);
+	else if (!e && !s3_param(r, "versionId"))
+		s3_version_note(r, bucket.ino, &a);
 	if (e)
 		return s3_error(r, e, NULL);
 	if (S_ISDIR(a.mode))
@@ -767,25 +773,47 @@ int s3_delete_object(struct s3_req *r)
 	struct ag_attr bucket;
 	uint8_t md5[16];
 	enum s3_err e = s3_bucket_get(r, &bucket);
+	const char *id = s3_param(r, "versionId");
 	int cond;
 
 	if (!e)
 		e = delete_condition(r, &cond, md5);
-	if (!e)
+	if (!e && id)
+		e = cond ? S3_NOT_IMPLEMENTED
+			 : s3_version_delete(r, &bucket, r->key, id);
+	else if (!e)
 		e = delete_key(r, &bucket, r->key, cond, md5);
+	if (!e && !id)
+		s3_version_note_marker(r, bucket.ino, r->key);
 	if (e)
 		return s3_error(r, e, NULL);
 	return s3_reply_head(r, 204, NULL, -1);
+}
+
+/* What a DeleteObjects entry says of the marker a delete made or
+ * removed, from the version headers it would have answered with. */
+static void deleted_marker(struct s3_xml *x, const char *hdr)
+{
+	const char *id = strstr(hdr, "x-amz-version-id: ");
+	char buf[AG_VERSION_ID_MAX];
+
+	if (!strstr(hdr, "x-amz-delete-marker: true") || !id)
+		return;
+	id += strlen("x-amz-version-id: ");
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(id, "\r"), id);
+	s3_xml_raw(x, "<DeleteMarker>true</DeleteMarker>");
+	s3_xml_text(x, "DeleteMarkerVersionId", buf);
 }
 
 int s3_delete_objects(struct s3_req *r)
 {
 	struct ag_attr bucket;
 	enum s3_err e = s3_bucket_get(r, &bucket);
-	char *body = NULL, key[S3_KEY_MAX + 1];
+	char *body = NULL, key[S3_KEY_MAX + 1], vid[AG_VERSION_ID_MAX + 1];
 	const char *p, *end, *obj, *v;
 	size_t len, ol, vl;
-	int rc, quiet = 0, count = 0, found;
+	uint64_t seq;
+	int rc, quiet = 0, count = 0, found, null;
 	struct s3_xml x;
 
 	if (e)
@@ -819,17 +847,38 @@ int s3_delete_objects(struct s3_req *r)
 			found = -1;
 			break;
 		}
-		e = delete_key(r, &bucket, key, 0, NULL);
+		q = obj;
+		vid[0] = 0;
+		if (!s3_xml_next(&q, obj + ol, "VersionId", &v, &vl) &&
+		    s3_xml_unescape(v, vl, vid, sizeof(vid)) < 0) {
+			found = -1;
+			break;
+		}
+		r->version_hdr[0] = 0;
+		if (*vid && ag_version_id_parse(vid, &seq, &null))
+			e = S3_NO_SUCH_VERSION;
+		else if (*vid)
+			e = s3_version_delete(r, &bucket, key, vid);
+		else
+			e = delete_key(r, &bucket, key, 0, NULL);
+		if (!e && !*vid)
+			s3_version_note_marker(r, bucket.ino, key);
 		if (e) {
 			s3_xml_raw(&x, "<Error>");
 			s3_xml_text(&x, "Key", key);
+			if (*vid)
+				s3_xml_text(&x, "VersionId", vid);
 			s3_xml_text(&x, "Code", s3_err_code(e));
 			s3_xml_raw(&x, "</Error>");
 		} else if (!quiet) {
 			s3_xml_raw(&x, "<Deleted>");
 			s3_xml_text(&x, "Key", key);
+			if (*vid)
+				s3_xml_text(&x, "VersionId", vid);
+			deleted_marker(&x, r->version_hdr);
 			s3_xml_raw(&x, "</Deleted>");
 		}
+		r->version_hdr[0] = 0;
 	}
 	free(body);
 	if (found < 0 || !count) {

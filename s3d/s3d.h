@@ -81,6 +81,7 @@ enum s3_err {
 	S3_INVALID_POLICY_DOCUMENT,
 	S3_ENTITY_TOO_LARGE,
 	S3_NO_SUCH_LIFECYCLE,
+	S3_NO_SUCH_VERSION,
 	S3_ERR_COUNT
 };
 
@@ -136,11 +137,17 @@ struct s3_req {
 	char *head;             /* status and headers not sent yet */
 	char *cors;             /* Access-Control-* lines of every reply */
 	size_t head_len;
+	/* x-amz-version-id (and x-amz-delete-marker) lines that every
+	 * reply to r carries (versioning.c), or "" */
+	char version_hdr[96];
 	/* from authentication, for the body reader */
 	char payload_hash[80];  /* x-amz-content-sha256 or UNSIGNED-PAYLOAD */
 	char amz_date[17], scope[128], seed_signature[65];
 	uint8_t signing_key[32];
 };
+
+/* The namespace of S3's XML documents, as an attribute. */
+#define S3_NS "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
 
 /* ---- err.c ---- */
 /* Reply with the S3 error document; resource names the bucket or key. */
@@ -389,6 +396,16 @@ enum s3_err s3_object_access_as(struct s3_req *r,
 enum s3_err s3_bucket_owner_or_policy(struct s3_req *r,
 				      const struct ag_attr *b,
 				      const char *action);
+/* The permission half of s3_object_access(_as), for an element a of
+ * key already found (a noncurrent version). */
+enum s3_err s3_element_access(struct s3_req *r, const struct ag_attr *bucket,
+			      const char *bname, const char *key,
+			      const struct ag_attr *a, unsigned perm);
+enum s3_err s3_element_access_as(struct s3_req *r,
+				 const struct ag_attr *bucket,
+				 const char *bname, const char *key,
+				 const struct ag_attr *a, unsigned perm,
+				 const char *action);
 /* May r's user make, replace or remove key in r's bucket (action
  * "s3:PutObject", "s3:DeleteObject", ...)? */
 enum s3_err s3_may_write_key(struct s3_req *r, const struct ag_attr *bucket,
@@ -543,6 +560,31 @@ int s3_delete_object(struct s3_req *r);
 int s3_delete_objects(struct s3_req *r);
 int s3_copy_object(struct s3_req *r);       /* copy.c */
 int s3_list_objects(struct s3_req *r);      /* list.c: v1, v2, versions */
+/* versioning.c */
+int s3_put_bucket_versioning(struct s3_req *r);
+/* The version headers of v for every reply to r. */
+void s3_version_header(struct s3_req *r, const struct ag_version *v);
+/* The same for the current element a of a key of bucket, when the
+ * bucket is versioned. */
+void s3_version_note(struct s3_req *r, uint64_t bucket,
+		     const struct ag_attr *a);
+/* After a miss of key in a versioned bucket: when the key's newest
+ * version is a delete marker, the headers that say so. */
+void s3_version_note_marker(struct s3_req *r, uint64_t bucket,
+			    const char *key);
+/* Version id of bname/key, to be read by r's user: S3_OK and its
+ * element in *a (and *v when vp), or the error (a marker: 405). */
+enum s3_err s3_version_lookup(struct s3_req *r, const char *bname,
+			      const char *key, const char *id,
+			      struct ag_attr *bucket, struct ag_attr *a,
+			      struct ag_version *vp);
+/* GET or HEAD ?versionId: the version's element in *a (headers set),
+ * or the error (a marker: 405 with its headers). */
+enum s3_err s3_version_get(struct s3_req *r, struct ag_attr *bucket,
+			   struct ag_attr *a);
+/* DELETE ?versionId of key. */
+enum s3_err s3_version_delete(struct s3_req *r, const struct ag_attr *bucket,
+			      const char *key, const char *id);
 int s3_create_upload(struct s3_req *r);     /* multipart.c */
 int s3_upload_part(struct s3_req *r);
 int s3_complete_upload(struct s3_req *r);
