@@ -8,6 +8,11 @@
  * a scan waits in a small sorted pending list until the scan passes
  * "name/", and is walked then. With delimiter "/" a directory below the
  * prefix is a CommonPrefix and is not walked at all.
+ *
+ * ListObjectVersions walks the same way for the current versions and
+ * merges in the noncurrent ones and the delete markers, which the core
+ * scans in the same key order (ag_version_scan): before each key the
+ * walk meets, the records of the keys before it; after it, its own.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,7 +41,18 @@ struct lister {
 	char last[S3_KEY_MAX + 2];        /* last key or prefix emitted */
 	char last_cp[S3_KEY_MAX + 2];
 	struct s3_xml contents, prefixes;
+	/* VERSIONS: the records scanned and not yet merged, vbuf[vi..vn),
+	 * the scan's position after them, the id emitted last */
+	uint64_t bucket;
+	struct ag_attr battr;
+	struct ag_version_ent *vbuf;
+	int vi, vn, vdone;
+	char vafter[AG_VERSION_KEY_LEN + 1];
+	uint64_t vafter_seq;
+	char last_vid[AG_VERSION_ID_MAX];
 };
+
+#define VBATCH 64
 
 struct entry {
 	char name[256];
@@ -105,8 +121,137 @@ static int emit_prefix(struct lister *l, const char *cp)
 	return 0;
 }
 
+static void owner_xml(struct lister *l, struct s3_xml *x, uint32_t uid)
+{
+	/* one name lookup per owner met in a row, not per key */
+	if (!l->named || l->owner_uid != uid)
+		s3_owner_name(l->r, uid, l->owner_name, sizeof(l->owner_name));
+	l->named = 1;
+	l->owner_uid = uid;
+	s3_xml_raw(x, "<Owner>");
+	s3_xml_text(x, "ID", l->owner_name);
+	s3_xml_text(x, "DisplayName", l->owner_name);
+	s3_xml_raw(x, "</Owner>");
+}
+
+/* The next record not merged yet, or NULL after the last (or on an
+ * error, which ends the records: the listing shows what it read). */
+static struct ag_version_ent *next_record(struct lister *l)
+{
+	int n;
+
+	if (l->vi < l->vn)
+		return &l->vbuf[l->vi];
+	if (l->vdone || !l->vbuf)
+		return NULL;
+	n = ag_version_scan(l->r->c, l->bucket, l->vafter, l->vafter_seq,
+			    l->vbuf, VBATCH);
+	l->vi = 0;
+	l->vn = n > 0 ? n : 0;
+	l->vdone = n < VBATCH;
+	if (n <= 0)
+		return NULL;
+	snprintf(l->vafter, sizeof(l->vafter), "%s", l->vbuf[n - 1].key);
+	l->vafter_seq = l->vbuf[n - 1].v.seq;
+	return l->vbuf;
+}
+
+/* Emit record e: 0, or 1 when the listing is full. latest: the key has
+ * no current element and e is its newest version. */
+static int emit_record(struct lister *l, const struct ag_version_ent *e,
+		       int latest)
+{
+	size_t pl = strlen(l->prefix);
+	int marker = e->v.flags & AG_VER_MARKER;
+	const char *tag = marker ? "DeleteMarker" : "Version";
+	struct s3_xml *x = &l->contents;
+	char etag[48], date[40];
+	struct ag_attr a = { .mtime = e->v.mtime };
+
+	if (strncmp(e->key, l->prefix, pl) || strcmp(e->key, l->start_after) < 0)
+		return 0;
+	if (*l->delim) {
+		const char *d = strstr(e->key + pl, l->delim);
+
+		if (d) {
+			char cp[S3_KEY_MAX + 2];
+			size_t n = d - e->key + strlen(l->delim);
+
+			memcpy(cp, e->key, n);
+			cp[n] = 0;
+			return emit_prefix(l, cp);
+		}
+	}
+	/* what hides a key's current version hides its old ones */
+	if (ag_may_path(l->r->c, &l->battr, e->key, l->r->user.uid,
+			l->r->user.gid, 0))
+		return 0;
+	if (!marker && (ag_getattr(l->r->c, e->v.ino, &a) ||
+			s3_etag(l->r, &a, etag)))
+		return 0; /* removed since the scan saw it */
+	if (full(l))
+		return 1;
+	l->count++;
+	snprintf(l->last, sizeof(l->last), "%s", e->key);
+	snprintf(l->last_vid, sizeof(l->last_vid), "%s", e->v.id);
+	s3_iso_date(a.mtime, date, sizeof(date));
+	s3_xml_raw(x, "<%s>", tag);
+	key_text(l, x, "Key", e->key);
+	s3_xml_text(x, "VersionId", e->v.id);
+	s3_xml_text(x, "IsLatest", latest ? "true" : "false");
+	s3_xml_text(x, "LastModified", date);
+	if (!marker) {
+		s3_xml_text(x, "ETag", etag);
+		s3_xml_raw(x, "<Size>%" PRIu64 "</Size>", a.size);
+	}
+	owner_xml(l, x, marker ? l->r->user.uid : a.uid);
+	if (!marker)
+		s3_xml_raw(x, "<StorageClass>STANDARD</StorageClass>");
+	s3_xml_raw(x, "</%s>", tag);
+	return 0;
+}
+
+static int emit_current(struct lister *l, const char *key, uint64_t ino);
+
+/* Merge the records of the keys before key (NULL: all that are left),
+ * which have no current element; with own, then key's own records. */
+static int merge_records(struct lister *l, const char *key, int own)
+{
+	struct ag_version_ent *e;
+	char prev[AG_VERSION_KEY_LEN + 1] = "";
+	int rc = 0;
+
+	if (l->kind != VERSIONS)
+		return 0;
+	while (!rc && (e = next_record(l))) {
+		int c = key ? strcmp(e->key, key) : -1;
+		int first = strcmp(e->key, prev) != 0;
+
+		if (c > 0 || (c == 0 && !own))
+			break;
+		if (!key && strncmp(e->key, l->prefix, strlen(l->prefix)) > 0)
+			break; /* past every key the prefix takes */
+		snprintf(prev, sizeof(prev), "%s", e->key);
+		rc = emit_record(l, e, c < 0 && first &&
+					   strcmp(e->key, l->start_after));
+		if (!rc)
+			l->vi++;
+	}
+	return rc;
+}
+
 /* One key (a file, or "dir/" of an explicit directory). */
 static int emit_key(struct lister *l, const char *key, uint64_t ino)
+{
+	int rc = merge_records(l, key, 0);
+
+	if (!rc)
+		rc = emit_current(l, key, ino);
+	return rc ? rc : merge_records(l, key, 1);
+}
+
+/* The current version of key. */
+static int emit_current(struct lister *l, const char *key, uint64_t ino)
 {
 	size_t pl = strlen(l->prefix);
 	struct ag_attr a;
@@ -143,24 +288,20 @@ static int emit_key(struct lister *l, const char *key, uint64_t ino)
 	s3_iso_date(a.mtime, date, sizeof(date));
 	s3_xml_raw(x, "<%s>", tag);
 	key_text(l, x, "Key", key);
-	if (l->kind == VERSIONS)
-		s3_xml_raw(x, "<VersionId>null</VersionId>"
-			   "<IsLatest>true</IsLatest>");
+	if (l->kind == VERSIONS) {
+		struct ag_version v;
+
+		if (ag_version_current(l->r->c, &a, &v))
+			snprintf(v.id, sizeof(v.id), "null");
+		snprintf(l->last_vid, sizeof(l->last_vid), "%s", v.id);
+		s3_xml_text(x, "VersionId", v.id);
+		s3_xml_raw(x, "<IsLatest>true</IsLatest>");
+	}
 	s3_xml_text(x, "LastModified", date);
 	s3_xml_text(x, "ETag", etag);
 	s3_xml_raw(x, "<Size>%" PRIu64 "</Size>", a.size);
-	if (l->owner) {
-		/* one name lookup per owner met in a row, not per key */
-		if (!l->named || l->owner_uid != a.uid)
-			s3_owner_name(l->r, a.uid, l->owner_name,
-				      sizeof(l->owner_name));
-		l->named = 1;
-		l->owner_uid = a.uid;
-		s3_xml_raw(x, "<Owner>");
-		s3_xml_text(x, "ID", l->owner_name);
-		s3_xml_text(x, "DisplayName", l->owner_name);
-		s3_xml_raw(x, "</Owner>");
-	}
+	if (l->owner)
+		owner_xml(l, x, a.uid);
 	s3_xml_raw(x, "<StorageClass>STANDARD</StorageClass></%s>", tag);
 	return 0;
 }
@@ -347,6 +488,43 @@ static int token_decode(const char *t, char *out, size_t size)
 	return 0;
 }
 
+/* Where the merged records start: after the version version-id-marker
+ * names of key-marker (without it, after all of key-marker), or at the
+ * first key the prefix takes. */
+static enum s3_err versions_start(struct lister *l, const struct ag_attr *b)
+{
+	const char *vm = s3_param(l->r, "version-id-marker");
+	struct ag_version v;
+	struct ag_attr a;
+
+	l->bucket = b->ino;
+	l->battr = *b;
+	l->vbuf = malloc(VBATCH * sizeof(*l->vbuf));
+	if (!l->vbuf)
+		return S3_INTERNAL;
+	if (vm && *vm && !*l->start_after)
+		return S3_INVALID_ARGUMENT; /* a version of no key */
+	if (!*l->start_after) {
+		snprintf(l->vafter, sizeof(l->vafter), "%.*s",
+			 AG_VERSION_KEY_LEN, l->prefix);
+		l->vafter_seq = UINT64_MAX; /* all of a key named prefix */
+		return S3_OK;
+	}
+	/* a longer marker is no key of a versioned bucket: from its
+	 * first bytes on, and emit_record passes the keys before it */
+	snprintf(l->vafter, sizeof(l->vafter), "%.*s", AG_VERSION_KEY_LEN,
+		 l->start_after);
+	l->vafter_seq = 0;
+	if (!vm || !*vm)
+		return S3_OK;
+	if (ag_version_find(l->r->c, b->ino, l->start_after, vm, &v, &a))
+		return S3_INVALID_ARGUMENT;
+	/* after the current element: all of the key's records; after a
+	 * record: those older than it */
+	l->vafter_seq = v.latest && v.ino ? UINT64_MAX : v.seq;
+	return S3_OK;
+}
+
 int s3_list_objects(struct s3_req *r)
 {
 	struct lister l = { .r = r, .max_keys = 1000 };
@@ -390,7 +568,16 @@ int s3_list_objects(struct s3_req *r)
 	memset(&l.prefixes, 0, sizeof(l.prefixes));
 	s3_xml_raw(&l.contents, "%s", "");
 	s3_xml_raw(&l.prefixes, "%s", "");
+	if (l.kind == VERSIONS) {
+		e = versions_start(&l, &bucket);
+		if (e)
+			return s3_error(r, e, NULL);
+	}
 	rc = l.max_keys ? list_all(&l, bucket.ino) : 0;
+	/* the records after the last key the walk met */
+	if (!rc && l.max_keys && !l.truncated)
+		rc = merge_records(&l, NULL, 0);
+	free(l.vbuf);
 	if (rc < 0) {
 		s3_xml_free(&l.contents);
 		s3_xml_free(&l.prefixes);
@@ -431,10 +618,11 @@ int s3_list_objects(struct s3_req *r)
 		}
 	} else {
 		key_text(&l, &x, "KeyMarker", l.start_after);
-		s3_xml_text(&x, "VersionIdMarker", "");
+		s3_xml_text(&x, "VersionIdMarker",
+			    (v = s3_param(r, "version-id-marker")) ? v : "");
 		if (l.truncated) {
 			key_text(&l, &x, "NextKeyMarker", l.last);
-			s3_xml_text(&x, "NextVersionIdMarker", "null");
+			s3_xml_text(&x, "NextVersionIdMarker", l.last_vid);
 		}
 	}
 	s3_xml_raw(&x, "%s%s</%s>", l.contents.buf ? l.contents.buf : "",
