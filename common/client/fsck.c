@@ -543,6 +543,39 @@ static void rec_orphan(struct fsck *f, uint64_t ino)
 	f->orphans++;
 }
 
+/* A VERSION record names its element as a directory entry does (the
+ * element's one name, counted in its nlink); a marker names nothing. */
+static void rec_version(struct fsck *f, const void *k, size_t kl,
+			const uint8_t *v, size_t vl)
+{
+	struct ag_version_rec r;
+	struct entry *be, *e;
+	uint64_t bucket, seq;
+	const char *key;
+	size_t klen;
+
+	if (ag_key_version_decode(k, kl, &bucket, &key, &klen, &seq) ||
+	    ag_version_rec_decode(v, vl, &r)) {
+		problem(f, "version record is malformed");
+		return;
+	}
+	be = map_get(&f->inodes, &bucket, 8, 0);
+	if (!be || !S_ISDIR(be->mode))
+		problem(f, "version of '%.*s' is in %llu, which is not a "
+			"directory", (int)klen, key,
+			(unsigned long long)bucket);
+	if (!r.ino)
+		return;
+	e = map_get(&f->inodes, &r.ino, 8, 0);
+	if (!e || !S_ISREG(e->mode)) {
+		problem(f, "version of '%.*s' names %s inode %llu", (int)klen,
+			key, e ? "a non-file" : "missing",
+			(unsigned long long)r.ino);
+		return;
+	}
+	e->a++;
+}
+
 static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 {
 	const struct ag_label *l = &f->c->ds->label;
@@ -639,6 +672,9 @@ static int scan_records(struct fsck *f, struct ag_tree *t, int check_data)
 				problem(f, "malformed event or trigger record");
 			else if (type == AG_K_EVENT)
 				rec_event(f, ck, ckl, cv, cvl);
+			break;
+		case AG_K_VERSION:
+			rec_version(f, ck, ckl, cv, cvl);
 			break;
 		default:
 			if (type < 0)
