@@ -1,0 +1,103 @@
+# test/integ/s3_versioning.sh - S3 versioning as users call it: boto3
+# (s3_versions_boto.py) and awscli with two users, the mount's writes,
+# renames and unlinks in a versioned bucket, fsck, and the space that
+# comes back once every version is deleted.
+# shellcheck source=test/integ/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+command -v aws >/dev/null || skip "awscli is not installed"
+python3 -c 'import boto3' 2>/dev/null || skip "python3-boto3 is not installed"
+[ -x "$AGORA_BUILDDIR/fused/agora-fused" ] || skip "agora-fused is not built"
+
+M=$T/mnt
+write_conf
+ag mkfs >/dev/null || fail "mkfs"
+metad_start
+s3d_start
+fused_start "$M"
+export AWS_PAGER=""
+
+ag user add alice --uid 1001 --gid 1001 --key ALICEKEY --secret alicesecret >/dev/null ||
+	fail "user add alice"
+ag user add bob --uid 1002 --gid 1002 --key BOBKEY --secret bobsecret >/dev/null ||
+	fail "user add bob"
+as() {
+	local who=$1
+	shift
+	AWS_ACCESS_KEY_ID=${who^^}KEY AWS_SECRET_ACCESS_KEY=${who}secret awsc "$@"
+}
+
+step "boto3: versions, markers, ids, paging, suspend (s3_versions_boto.py)"
+BUCKET=vboto timeout $((AGORA_TIMEOUT * 5)) python3 \
+	"$(dirname "${BASH_SOURCE[0]}")/s3_versions_boto.py" ||
+	fail "s3_versions_boto.py exited $?"
+
+step "awscli: enable, overwrite, list versions, get one by id"
+as alice s3 mb s3://vcli >/dev/null || fail "mb"
+as alice s3api put-bucket-versioning --bucket vcli \
+	--versioning-configuration Status=Enabled || fail "put-bucket-versioning"
+got=$(as alice s3api get-bucket-versioning --bucket vcli --query Status --output text)
+[ "$got" = Enabled ] || fail "get-bucket-versioning: $got"
+expect_fail "bob get-bucket-versioning" "AccessDenied" \
+	as bob s3api get-bucket-versioning --bucket vcli
+for i in 1 2 3; do
+	echo "cli $i" >"$T/v$i"
+	as alice s3 cp --no-progress "$T/v$i" s3://vcli/obj >/dev/null || fail "cp $i"
+done
+ids=$(as alice s3api list-object-versions --bucket vcli --query 'Versions[].VersionId' --output text)
+[ "$(wc -w <<<"$ids")" = 3 ] || fail "list-object-versions: $ids"
+first=$(awk '{print $3}' <<<"$ids")
+as alice s3api get-object --bucket vcli --key obj --version-id "$first" "$T/x" >/dev/null ||
+	fail "get-object --version-id"
+cmp -s "$T/x" "$T/v1" || fail "the oldest version reads $(cat "$T/x")"
+expect_fail "bob get-object --version-id" "AccessDenied" \
+	as bob s3api get-object --bucket vcli --key obj --version-id "$first" "$T/x"
+
+step "the mount: a write over an object keeps the old one as a version"
+stat "$M/vcli/obj" >/dev/null || fail "the object is not in the mount"
+echo "from the mount" >"$M/vcli/obj"
+cmp -s "$M/vcli/obj" <(echo "from the mount") || fail "the mount reads $(cat "$M/vcli/obj")"
+n=$(as alice s3api list-object-versions --bucket vcli --query 'length(Versions)' --output text)
+[ "$n" = 4 ] || fail "versions after a write through the mount: $n"
+as alice s3 cp --no-progress s3://vcli/obj "$T/x" >/dev/null || fail "GET after the mount's write"
+cmp -s "$T/x" <(echo "from the mount") || fail "S3 reads $(cat "$T/x") after the mount's write"
+echo "cli 3" | cmp -s - <(as alice s3api get-object --bucket vcli --key obj \
+	--version-id "$(as alice s3api list-object-versions --bucket vcli \
+		--query 'Versions[1].VersionId' --output text)" /dev/stdout 2>/dev/null | head -1) ||
+	fail "the version the mount wrote over is not the one before"
+
+step "the mount: unlink and rename over an object leave versions"
+rm "$M/vcli/obj" || fail "rm through the mount"
+expect_fail "GET after an unlink through the mount" "404" as alice s3 cp s3://vcli/obj "$T/x"
+n=$(as alice s3api list-object-versions --bucket vcli --query 'length(Versions)' --output text)
+[ "$n" = 4 ] || fail "versions after an unlink through the mount: $n"
+m=$(as alice s3api list-object-versions --bucket vcli --query 'length(DeleteMarkers)' --output text)
+[ "$m" = 1 ] || fail "an unlink through the mount left $m delete markers"
+echo "renamed in" >"$M/vcli/tmp"
+as alice s3 cp --no-progress "$T/v1" s3://vcli/target >/dev/null || fail "cp target"
+mv "$M/vcli/tmp" "$M/vcli/target" || fail "rename over through the mount"
+n=$(as alice s3api list-object-versions --bucket vcli --prefix target --query 'length(Versions)' --output text)
+[ "$n" = 2 ] || fail "versions of a key renamed over: $n"
+
+s3d_alive
+step "fsck is clean with versions and markers"
+fsck_clean
+
+step "deleting every version frees the space; then the bucket can go"
+before=$(ag usage 2>/dev/null | awk '/^logical/ {print $2}')
+as alice s3 rb s3://vcli 2>"$T/rb.err" && fail "a bucket holding versions was removed"
+grep -q BucketNotEmpty "$T/rb.err" || fail "rb of a bucket with versions: $(cat "$T/rb.err")"
+for b in vcli vboto; do
+	as alice s3api list-object-versions --bucket $b \
+		--query '[Versions[].[Key,VersionId], DeleteMarkers[].[Key,VersionId]][][]' \
+		--output text >"$T/all" || fail "list $b"
+	while read -r key vid; do
+		[ -n "$key" ] && [ "$key" != None ] || continue
+		as alice s3api delete-object --bucket $b --key "$key" --version-id "$vid" >/dev/null ||
+			fail "delete $b/$key $vid"
+	done <"$T/all"
+	as alice s3 rb s3://$b >/dev/null || fail "rb $b after deleting every version"
+done
+fused_stop "$M"
+s3d_stop
+fsck_clean
+grep -q ' 0 orphans' "$T/fsck.out" || say "fsck: $(tail -n 2 "$T/fsck.out")"
