@@ -54,6 +54,12 @@ static int open_file(fuse_req_t req, const struct ag_attr *a,
 
 	if (S_ISDIR(a->mode))
 		return -EISDIR;
+	/* in a versioned bucket, what the file holds now stays a version */
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		rc = ag_version_before_write(c, a->ino);
+		if (rc)
+			return rc;
+	}
 	/* the kernel has checked write access; an empty file (one just
 	 * made by create) needs no commit */
 	if ((fi->flags & O_TRUNC) && a->size) {

@@ -149,7 +149,6 @@ void gw_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	int rc;
 
-	(void)fi;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	if (to_set & FUSE_SET_ATTR_MODE) {
@@ -186,7 +185,13 @@ void gw_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	/* FUSE_SET_ATTR_CTIME: the core sets ctime to the commit time of
 	 * every change, which is what the kernel asks for */
-	rc = ag_file_setattr(g->c, ino, mask, &in, &out);
+	rc = 0;
+	/* a truncate by name (one through an open file kept its version
+	 * at open) */
+	if ((mask & AG_SET_SIZE) && !fi)
+		rc = ag_version_before_write(g->c, ino);
+	if (!rc)
+		rc = ag_file_setattr(g->c, ino, mask, &in, &out);
 	if (rc) {
 		gw_reply_err(req, rc);
 		return;
@@ -282,7 +287,8 @@ void gw_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 
 void gw_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	gw_reply_err(req, ag_unlink(gw_of(req)->c, parent, name));
+	/* in a versioned bucket: a delete marker, as S3's DELETE */
+	gw_reply_err(req, ag_version_unlink(gw_of(req)->c, parent, name));
 }
 
 void gw_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -303,8 +309,8 @@ void gw_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		f |= AG_RENAME_NOREPLACE;
 	if (flags & RENAME_EXCHANGE)
 		f |= AG_RENAME_EXCHANGE;
-	gw_reply_err(req, ag_rename(gw_of(req)->c, parent, name, newparent,
-				    newname, f));
+	gw_reply_err(req, ag_version_rename(gw_of(req)->c, parent, name,
+					    newparent, newname, f));
 }
 
 void gw_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,

@@ -721,6 +721,22 @@ int ag_version_scan(struct ag_cluster *c, uint64_t bucket,
 		    struct ag_version_ent *out, int max);
 /* The seq of an id ("null": 0 with *null set), or -EINVAL. */
 int ag_version_id_parse(const char *id, uint64_t *seq, int *null);
+/* The mount's face (agora-fused): ag_unlink, but a file of a versioned
+ * bucket is removed as an S3 DELETE removes it (kept as a noncurrent
+ * version under a new delete marker; the directories stay). */
+int ag_version_unlink(struct ag_cluster *c, uint64_t parent,
+		      const char *name);
+/* ag_rename, but a file it replaces in a versioned bucket is kept as a
+ * noncurrent version, and the file renamed in becomes the key's newest
+ * version. The source key is left as it is (no marker). */
+int ag_version_rename(struct ag_cluster *c, uint64_t sparent,
+		      const char *sname, uint64_t dparent, const char *dname,
+		      unsigned flags);
+/* Before ino's bytes change in place (opened for writing, truncated):
+ * when it is the current element of a key of a versioned bucket, a copy
+ * sharing its chunks becomes the noncurrent version it was, and ino the
+ * key's newest version. 0 when there is nothing to keep. */
+int ag_version_before_write(struct ag_cluster *c, uint64_t ino);
 
 /* ---- S3 multipart uploads (uploads.c) ----
  *

@@ -570,6 +570,14 @@ int ag_unlink_if(struct ag_cluster *c, uint64_t parent, const char *name,
 int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
 	      uint64_t dparent, const char *dname, unsigned flags)
 {
+	return ag_rename_with(c, sparent, sname, dparent, dname, flags, NULL,
+			      NULL);
+}
+
+int ag_rename_with(struct ag_cluster *c, uint64_t sparent, const char *sname,
+		   uint64_t dparent, const char *dname, unsigned flags,
+		   const struct ag_txn *before, const struct ag_txn *after)
+{
 	struct ag_op_rename o = { .src = sparent, .dst = dparent,
 				  .sname = sname, .dname = dname,
 				  .flags = flags };
@@ -588,7 +596,9 @@ int ag_rename(struct ag_cluster *c, uint64_t sparent, const char *sname,
 	o.slen = sl;
 	o.dlen = dl;
 	ag_cl_txn(c, &t);
+	ag_txn_append(&t, before);
 	ag_txn_rename(&t, &o);
+	ag_txn_append(&t, after);
 	return commit_get(c, &t, 0, NULL);
 }
 

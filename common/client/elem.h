@@ -33,7 +33,8 @@ int ag_walk(struct ag_cluster *c, uint64_t dir, const char *path,
 	    ag_walk_cb step, void *arg, struct ag_attr *a);
 
 /* ag_getxattr of any name, private ones too, whatever the handle: for
- * the core's own marks that every face must heed (crypt.c). */
+ * the core's own marks that every face must heed (crypt.c; versions.c:
+ * a bucket's versioning and a version stamp, also for the mount). */
 ssize_t ag_elem_getxattr_any(struct ag_cluster *c, uint64_t ino,
 			     const char *name, void *buf, size_t size);
 
@@ -41,5 +42,12 @@ ssize_t ag_elem_getxattr_any(struct ag_cluster *c, uint64_t ino,
  * last name going, it must stay as an orphan (AG_UNLINK_KEEP). */
 int ag_elem_open_here(struct ag_cluster *c, uint64_t parent,
 		      const char *name);
+
+/* ag_rename with the ops of before ahead of the RENAME and those of
+ * after it, in one transaction (either may be NULL). */
+struct ag_txn;
+int ag_rename_with(struct ag_cluster *c, uint64_t sparent, const char *sname,
+		   uint64_t dparent, const char *dname, unsigned flags,
+		   const struct ag_txn *before, const struct ag_txn *after);
 
 #endif

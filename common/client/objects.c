@@ -184,22 +184,27 @@ static int note_step(void *arg, uint64_t dir, const char *name, size_t nlen,
  * version of its key under a new delete marker (a versioned bucket),
  * or for good with the key's newest noncurrent version restored. */
 enum removal { REMOVE_PLAIN, REMOVE_MARK, REMOVE_SUSPENDED, REMOVE_FOR_GOOD };
+#define REMOVE_NO_PRUNE 0x100 /* or'ed in: the directories stay */
 
 static int remove_key(struct ag_cluster *c, uint64_t dir, const char *key,
-		      int cond, const uint8_t md5[16], enum removal how,
+		      int cond, const uint8_t md5[16], unsigned how,
 		      uint32_t uid, uint32_t gid)
 {
 	struct ag_op_version vo = {
 		.bucket = dir, .key = key, .klen = (uint32_t)strlen(key),
-		.flags = how == REMOVE_SUSPENDED ? AG_VERSION_SUSPENDED : 0,
+		.flags = (how & ~REMOVE_NO_PRUNE) == REMOVE_SUSPENDED
+				 ? AG_VERSION_SUSPENDED : 0,
 	};
-	int versioned = how == REMOVE_MARK || how == REMOVE_SUSPENDED;
+	int prune = !(how & REMOVE_NO_PRUNE);
+	int versioned;
 	struct key_path *kp = calloc(1, sizeof(*kp));
 	struct ag_attr a;
 	struct ag_txn t;
 	char name[AG_NAME_MAX + 1];
 	int rc, i;
 
+	how &= ~REMOVE_NO_PRUNE;
+	versioned = how == REMOVE_MARK || how == REMOVE_SUSPENDED;
 	if (!kp)
 		return -ENOMEM;
 	ag_cl_txn(c, &t);
@@ -260,7 +265,7 @@ static int remove_key(struct ag_cluster *c, uint64_t dir, const char *key,
 	}
 	/* deepest first, in the same transaction: each goes only if the
 	 * removal left it an empty implicit directory (AG_UNLINK_PRUNE) */
-	while (i-- > 0) {
+	while (prune && i-- > 0) {
 		struct ag_op_unlink o = {
 			.parent = kp->step[i].dir, .name = kp->step[i].name,
 			.nlen = (uint32_t)kp->step[i].nlen,
@@ -294,6 +299,15 @@ int ag_object_remove(struct ag_cluster *c, uint64_t dir, const char *key,
 			  state == AG_VERSIONING_ENABLED ? REMOVE_MARK
 			  : state == AG_VERSIONING_SUSPENDED ? REMOVE_SUSPENDED
 			  : REMOVE_PLAIN, 0, 0);
+}
+
+int ag_object_remove_marked(struct ag_cluster *c, uint64_t bucket,
+			    const char *key, int state)
+{
+	return remove_key(c, bucket, key, 0, NULL,
+			  (state == AG_VERSIONING_SUSPENDED ? REMOVE_SUSPENDED
+							    : REMOVE_MARK) |
+			  REMOVE_NO_PRUNE, 0, 0);
 }
 
 int ag_object_remove_current(struct ag_cluster *c, uint64_t bucket,

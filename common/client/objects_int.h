@@ -22,4 +22,10 @@ int ag_object_restore_ops(struct ag_txn *t, uint64_t bucket, const char *key,
 int ag_object_remove_current(struct ag_cluster *c, uint64_t bucket,
 			     const char *key, uint32_t uid, uint32_t gid);
 
+/* Remove the file key names as a DELETE of a bucket in versioning state
+ * state does (a delete marker over the kept element), leaving its
+ * directories: what the mount's unlink does in a versioned bucket. */
+int ag_object_remove_marked(struct ag_cluster *c, uint64_t bucket,
+			    const char *key, int state);
+
 #endif

@@ -44,8 +44,8 @@ static const char *const state_names[] = {
 int ag_versioning_get(struct ag_cluster *c, uint64_t bucket, int *state)
 {
 	char val[16];
-	ssize_t n = ag_getxattr(c, bucket, AG_XATTR_VERSIONING, val,
-				sizeof(val) - 1);
+	ssize_t n = ag_elem_getxattr_any(c, bucket, AG_XATTR_VERSIONING, val,
+					sizeof(val) - 1);
 	int i;
 
 	*state = AG_VERSIONING_OFF;
@@ -95,7 +95,8 @@ int ag_version_current(struct ag_cluster *c, const struct ag_attr *a,
 		       struct ag_version *v)
 {
 	uint8_t st[AG_VERSION_STAMP_LEN + 1], flags;
-	ssize_t n = ag_getxattr(c, a->ino, AG_XATTR_VERSION, st, sizeof(st));
+	ssize_t n = ag_elem_getxattr_any(c, a->ino, AG_XATTR_VERSION, st,
+					 sizeof(st));
 	int rc = 0;
 
 	memset(v, 0, sizeof(*v));
@@ -307,4 +308,190 @@ int ag_version_remove(struct ag_cluster *c, uint64_t bucket, const char *key,
 		rc = ag_cl_commit(c, &t, NULL);
 	ag_txn_release(&t);
 	return rc;
+}
+
+/* ---- the mount's writes, unlinks and renames ---- */
+
+/* The bucket directory that dir is or is below (its ancestors' parents
+ * lead there): 0 and *bucket, or -ENOENT for the root itself. */
+static int bucket_of(struct ag_cluster *c, uint64_t dir, uint64_t *bucket)
+{
+	struct ag_attr a;
+	int depth, rc;
+
+	for (depth = 0; depth < 4096; depth++) {
+		if (dir == AG_ROOT)
+			return -ENOENT;
+		rc = ag_getattr(c, dir, &a);
+		if (rc)
+			return rc;
+		if (a.parent == AG_ROOT) {
+			*bucket = dir;
+			return 0;
+		}
+		dir = a.parent;
+	}
+	return -ELOOP;
+}
+
+struct name_find {
+	uint64_t ino;
+	char *out;
+};
+
+static int match_ino(void *arg, const char *name, size_t nlen, uint64_t ino,
+		     unsigned type)
+{
+	struct name_find *nf = arg;
+
+	(void)type;
+	if (ino != nf->ino)
+		return 0;
+	memcpy(nf->out, name, nlen);
+	nf->out[nlen] = 0;
+	return 1;
+}
+
+/* The name of ino in dir, into out (AG_NAME_MAX + 1): a scan of dir,
+ * which only a versioned bucket's mount writes pay. */
+static int name_in(struct ag_cluster *c, uint64_t dir, uint64_t ino,
+		   char *out)
+{
+	struct name_find nf = { .ino = ino, .out = out };
+	int rc = ag_readdir(c, dir, NULL, match_ino, &nf);
+
+	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
+}
+
+/* The key (parent, name) is in a versioned bucket, and that bucket's
+ * state: 0 with *state OFF when it is in none or an unversioned one. */
+static int versioned_key(struct ag_cluster *c, uint64_t parent,
+			 const char *name, uint64_t *bucket, char *key,
+			 int *state)
+{
+	char part[AG_NAME_MAX + 1];
+	size_t len = strlen(name), pl;
+	uint64_t dir = parent;
+	int rc = bucket_of(c, parent, bucket);
+
+	*state = AG_VERSIONING_OFF;
+	if (rc == -ENOENT)
+		return 0; /* a bucket itself, not a key */
+	if (!rc)
+		rc = ag_versioning_get(c, *bucket, state);
+	if (rc || *state == AG_VERSIONING_OFF)
+		return rc;
+	if (len > AG_VERSION_KEY_LEN)
+		return -ENAMETOOLONG;
+	memmove(key, name, len + 1);
+	while (dir != *bucket) {
+		struct ag_attr a;
+
+		rc = ag_getattr(c, dir, &a);
+		if (!rc)
+			rc = name_in(c, a.parent, dir, part);
+		if (rc)
+			return rc;
+		pl = strlen(part);
+		if (pl + 1 + len > AG_VERSION_KEY_LEN)
+			return -ENAMETOOLONG;
+		memmove(key + pl + 1, key, len + 1);
+		memcpy(key, part, pl);
+		key[pl] = '/';
+		len += pl + 1;
+		dir = a.parent;
+	}
+	return 0;
+}
+
+int ag_version_unlink(struct ag_cluster *c, uint64_t parent, const char *name)
+{
+	char *key = malloc(AG_VERSION_KEY_LEN + 1);
+	struct ag_attr a;
+	uint64_t bucket;
+	int state, rc;
+
+	if (!key)
+		return -ENOMEM;
+	rc = versioned_key(c, parent, name, &bucket, key, &state);
+	if (!rc && state != AG_VERSIONING_OFF &&
+	    !ag_lookup(c, parent, name, &a) && S_ISREG(a.mode))
+		rc = ag_object_remove_marked(c, bucket, key, state);
+	else if (!rc)
+		rc = ag_unlink(c, parent, name);
+	free(key);
+	return rc;
+}
+
+int ag_version_rename(struct ag_cluster *c, uint64_t sparent,
+		      const char *sname, uint64_t dparent, const char *dname,
+		      unsigned flags)
+{
+	char *key = malloc(AG_VERSION_KEY_LEN + 1);
+	struct ag_op_version o = { .action = AG_VERSION_KEEP };
+	struct ag_txn before, after;
+	struct ag_attr src;
+	int state, rc;
+
+	if (!key)
+		return -ENOMEM;
+	ag_txn_init(&before, 0, 0);
+	ag_txn_init(&after, 0, 0);
+	rc = versioned_key(c, dparent, dname, &o.bucket, key, &state);
+	if (!rc && state != AG_VERSIONING_OFF &&
+	    !(flags & AG_RENAME_EXCHANGE) &&
+	    !ag_lookup(c, sparent, sname, &src) && S_ISREG(src.mode)) {
+		/* what the target named is kept; what comes in is the
+		 * key's newest version */
+		o.key = key;
+		o.klen = (uint32_t)strlen(key);
+		o.flags = state == AG_VERSIONING_SUSPENDED
+				  ? AG_VERSION_SUSPENDED : 0;
+		ag_txn_version(&before, &o);
+		o.action = AG_VERSION_STAMP;
+		o.ino = src.ino;
+		o.flags = state == AG_VERSIONING_SUSPENDED ? AG_VERSION_NULL
+							   : 0;
+		ag_txn_version(&after, &o);
+	}
+	if (!rc)
+		rc = ag_rename_with(c, sparent, sname, dparent, dname, flags,
+				    &before, &after);
+	ag_txn_release(&before);
+	ag_txn_release(&after);
+	free(key);
+	return rc;
+}
+
+int ag_version_before_write(struct ag_cluster *c, uint64_t ino)
+{
+	char *key = malloc(AG_VERSION_KEY_LEN + 1);
+	char name[AG_NAME_MAX + 1];
+	struct ag_op_version o = { .action = AG_VERSION_SNAPSHOT };
+	struct ag_attr a;
+	struct ag_txn t;
+	int state, rc;
+
+	if (!key)
+		return -ENOMEM;
+	rc = ag_getattr(c, ino, &a);
+	if (rc || !S_ISREG(a.mode) || !a.nlink || a.parent == AG_ROOT)
+		goto out;
+	/* a is named in the directory it was made in (a.parent), unless
+	 * it was linked elsewhere since: then it is no key's element */
+	rc = name_in(c, a.parent, ino, name);
+	if (!rc)
+		rc = versioned_key(c, a.parent, name, &o.bucket, key, &state);
+	if (rc || state == AG_VERSIONING_OFF)
+		goto out;
+	o.key = key;
+	o.klen = (uint32_t)strlen(key);
+	o.flags = state == AG_VERSIONING_SUSPENDED ? AG_VERSION_SUSPENDED : 0;
+	ag_cl_txn(c, &t);
+	ag_txn_version(&t, &o);
+	rc = t.error ? t.error : ag_cl_commit(c, &t, NULL);
+	ag_txn_release(&t);
+out:
+	free(key);
+	return rc == -ENOENT ? 0 : rc;
 }

@@ -742,6 +742,26 @@ int ag_txn_trigger(struct ag_txn *t, const struct ag_op_trigger *o)
 	return op_encode(t, AG_OP_TRIGGER, o) ? 0 : t->error;
 }
 
+int ag_txn_append(struct ag_txn *t, const struct ag_txn *ops)
+{
+	size_t n;
+
+	if (!ops || !ops->nops)
+		return t->error;
+	if (ops->error)
+		return t->error ? t->error : (t->error = ops->error);
+	if (t->write_at || ops->write_at)
+		return t->error ? t->error : (t->error = -EINVAL);
+	n = ops->len - AG_TXN_HDR;
+	if (reserve(t, n))
+		return t->error;
+	memcpy(t->buf + t->len, ops->buf + AG_TXN_HDR, n);
+	t->len += n;
+	t->nops += ops->nops;
+	put_le32(t->buf + TXN_NOPS, t->nops);
+	return 0;
+}
+
 int ag_txn_version(struct ag_txn *t, const struct ag_op_version *o)
 {
 	if (o->klen > AG_KEY_MAX)

@@ -366,6 +366,12 @@ struct ag_op_trigger {
  *            element (not a marker), that element is named by the key
  *            again (its directories must exist; they are the ones an
  *            S3 PUT of the key would make); else nothing.
+ *   SNAPSHOT the element key names is about to change in place (a
+ *            write through the mount): a new element sharing its extents
+ *            and xattrs becomes the noncurrent version it was, and it
+ *            gets a new seq (SUSPENDED: the null one; when it is the
+ *            null version already, or an empty element with no seq,
+ *            one just made, nothing is kept).
  * Keys of one transaction's VERSION ops are checked as metad walks them
  * (-ENOENT when a directory on the way is missing, -EINVAL for a key
  * that is no S3 key or longer than AG_VERSION_KEY_MAX). */
@@ -374,6 +380,7 @@ struct ag_op_trigger {
 #define AG_VERSION_MARK 3
 #define AG_VERSION_DROP 4
 #define AG_VERSION_RESTORE 5
+#define AG_VERSION_SNAPSHOT 6
 #define AG_VERSION_SUSPENDED 0x100 /* a flag of KEEP and MARKER */
 struct ag_op_version {
 	uint64_t bucket, ino, seq;
@@ -467,6 +474,9 @@ int ag_txn_event(struct ag_txn *t, uint32_t kind, uint32_t proto,
 		 uint64_t ino);
 int ag_txn_trigger(struct ag_txn *t, const struct ag_op_trigger *o);
 int ag_txn_version(struct ag_txn *t, const struct ag_op_version *o);
+/* Append the ops of ops (none may be an open WRITE, nor in t), as they
+ * are: their inode numbers 0 and AG_TXN_MADE then count in t. */
+int ag_txn_append(struct ag_txn *t, const struct ag_txn *ops);
 
 /* Decoder (metad side): iterate the ops of an encoded transaction. Its
  * input comes from the network: every length is checked against the

@@ -202,9 +202,18 @@ static int keep(struct tx *tx, const struct ag_op_version *o)
 	return ag_tx_inode_put(tx, &in);
 }
 
-static int stamp(struct tx *tx, const struct ag_op_version *o)
+static int stamp_put(struct tx *tx, uint64_t ino, uint8_t flags)
 {
 	uint8_t k[AG_KEYBUF], v[AG_VERSION_STAMP_LEN];
+
+	ag_version_stamp_encode(v, tx->m->next_ino++, flags);
+	return ag_tx_put(tx, k, ag_key_xattr(k, ino, AG_XATTR_VERSION,
+					     strlen(AG_XATTR_VERSION)),
+			 v, sizeof(v));
+}
+
+static int stamp(struct tx *tx, const struct ag_op_version *o)
+{
 	struct ag_attr in;
 	int rc = ag_tx_inode_get(tx, o->ino, &in);
 
@@ -212,11 +221,116 @@ static int stamp(struct tx *tx, const struct ag_op_version *o)
 		return rc;
 	if (!S_ISREG(in.mode))
 		return -EINVAL;
-	ag_version_stamp_encode(v, tx->m->next_ino++,
-				(uint8_t)(o->flags & AG_VERSION_NULL));
-	return ag_tx_put(tx, k, ag_key_xattr(k, in.ino, AG_XATTR_VERSION,
-					     strlen(AG_XATTR_VERSION)),
-			 v, sizeof(v));
+	return stamp_put(tx, in.ino, (uint8_t)(o->flags & AG_VERSION_NULL));
+}
+
+/* Every xattr record of from (pieces of long values too) for to as
+ * well, but the version stamp. */
+static int copy_xattrs(struct tx *tx, uint64_t from, uint64_t to)
+{
+	uint8_t k[AG_KEYBUF], stamp_key[AG_KEYBUF];
+	size_t pl = ag_key_xattr(k, from, "", 0);
+	size_t sl = ag_key_xattr(stamp_key, from, AG_XATTR_VERSION,
+				 strlen(AG_XATTR_VERSION));
+	struct xrec { uint8_t k[AG_KEYBUF], v[AG_VAL_MAX]; size_t kl, vl; } *x = NULL;
+	size_t n = 0, cap = 0, i;
+	struct ag_cursor *c;
+	const void *ck, *cv;
+	size_t ckl, cvl;
+	int rc = ag_tree_seek(tx->m->tree, k, pl, &c);
+
+	if (rc)
+		return rc;
+	while ((rc = ag_cursor_next(c, &ck, &ckl, &cv, &cvl)) == 1) {
+		if (ckl < pl || memcmp(ck, k, pl))
+			break;
+		if (ckl == sl && !memcmp(ck, stamp_key, sl))
+			continue;
+		if (n == cap) {
+			struct xrec *nx;
+
+			cap = cap ? 2 * cap : 8;
+			nx = realloc(x, cap * sizeof(*x));
+			if (!nx) {
+				rc = -ENOMEM;
+				break;
+			}
+			x = nx;
+		}
+		memcpy(x[n].k, ck, ckl);
+		memcpy(x[n].v, cv, cvl);
+		put_be64(x[n].k + 1, to); /* XATTR | ino | name...: keys.h */
+		x[n].kl = ckl;
+		x[n++].vl = cvl;
+	}
+	ag_cursor_free(c);
+	for (i = 0; rc >= 0 && i < n; i++)
+		rc = ag_tx_put(tx, x[i].k, x[i].kl, x[i].v, x[i].vl);
+	free(x);
+	return rc < 0 ? rc : 0;
+}
+
+/* The element key names is about to be written in place (through the
+ * mount): a copy of it, sharing its extents, becomes the noncurrent
+ * version it was, and the element the key's newest version. */
+static int snapshot(struct tx *tx, const struct ag_op_version *o)
+{
+	struct ag_version_rec r = { 0 };
+	struct ag_attr cur, copy;
+	struct ag_op_clone cl = { 0 };
+	const char *name;
+	size_t nlen;
+	uint64_t dir, ino;
+	int rc = key_parent(tx, o, &dir, &name, &nlen);
+
+	if (!rc)
+		rc = ag_tx_dirent_get(tx, dir, name, nlen, &ino);
+	if (!rc)
+		rc = ag_tx_inode_get(tx, ino, &cur);
+	if (rc)
+		return rc;
+	if (!S_ISREG(cur.mode))
+		return -EINVAL;
+	rc = stamp_get(tx, cur.ino, &r.seq, &r.flags);
+	if (rc == -ENOENT && !cur.size) /* just made: nothing to keep */
+		return stamp_put(tx, cur.ino, o->flags & AG_VERSION_SUSPENDED
+						? AG_VERSION_NULL : 0);
+	if (rc == -ENOENT) {
+		r.seq = tx->m->next_ino++;
+		r.flags = AG_VERSION_NULL;
+	} else if (rc) {
+		return rc;
+	}
+	if (o->flags & AG_VERSION_SUSPENDED) {
+		rc = drop_null(tx, o);
+		if (rc || (r.flags & AG_VERSION_NULL))
+			return rc; /* the write replaces the null version */
+	}
+	copy = cur;
+	copy.ino = tx->m->next_ino++;
+	copy.nlink = 1; /* its VERSION record */
+	copy.size = 0;
+	rc = ag_tx_inode_put(tx, &copy);
+	if (rc)
+		return rc;
+	tx->stats.inodes++;
+	cl.src = cur.ino;
+	cl.dst = copy.ino;
+	cl.len = cur.size;
+	rc = cur.size ? ag_tx_clone(tx, &cl) : 0;
+	if (!rc) {
+		copy.size = cur.size; /* the clone's times and ETag: the
+				       * original's */
+		rc = ag_tx_inode_put(tx, &copy);
+	}
+	if (!rc)
+		rc = copy_xattrs(tx, cur.ino, copy.ino);
+	r.ino = copy.ino;
+	r.mtime = cur.mtime;
+	if (!rc)
+		rc = put_record(tx, o, &r);
+	return rc ? rc : stamp_put(tx, cur.ino, o->flags & AG_VERSION_SUSPENDED
+						? AG_VERSION_NULL : 0);
 }
 
 static int marker(struct tx *tx, const struct ag_op_version *o)
@@ -299,6 +413,8 @@ int ag_tx_version(struct tx *tx, const struct ag_op_version *o)
 		return drop(tx, o);
 	case AG_VERSION_RESTORE:
 		return restore(tx, o);
+	case AG_VERSION_SNAPSHOT:
+		return snapshot(tx, o);
 	}
 	return -EINVAL;
 }
