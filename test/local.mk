@@ -75,6 +75,7 @@ AGORA_INTEG_TESTS = \
 	test/integ/s3_clients.sh \
 	test/integ/s3_cross.sh \
 	test/integ/s3_auth.sh \
+	test/integ/s3_versioning.sh \
 	test/integ/s3_badinput.py \
 	test/integ/s3_race.sh \
 	test/integ/s3_fuse.sh \
@@ -136,6 +137,7 @@ TESTS += $(AGORA_CHECKS) $(AGORA_UNIT_TESTS) $(AGORA_INTEG_TESTS)
 EXTRA_DIST += $(AGORA_CHECKS) $(AGORA_INTEG_TESTS) test/integ/lib.sh test/integ/netns_run.sh \
 	test/run-all.sh test/integ/s3_env.sh test/integ/s3test.py \
 	test/integ/s3_auth_rules.py test/integ/s3_sse_cases.py \
+	test/integ/s3_versions_boto.py \
 	test/integ/events_hook.py
 
 # Unit tests (no extension) speak TAP: one result per test point.

@@ -381,7 +381,7 @@ static int restore(struct tx *tx, const struct ag_op_version *o)
 		return rc; /* the key names something: nothing to restore */
 	rc = scan_key(tx, o, 0, &f, 1);
 	if (rc <= 0 || (f.rec.flags & AG_VERSION_MARKER))
-		return rc;
+		return rc < 0 ? rc : 0; /* no version, or a marker on top */
 	rc = ag_tx_inode_get(tx, f.rec.ino, &in);
 	if (!rc)
 		rc = ag_tx_del(tx, f.key, f.kl);
