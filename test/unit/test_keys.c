@@ -5,7 +5,9 @@
  * short, without reading past the length it is given (each key is
  * decoded from a heap copy of exactly its length, so ASan sees an
  * overread); extent offsets of every length, in order; the values of
- * the DIRENT, CLIENT, CHUNK and SIMILAR records; and
+ * the DIRENT, CLIENT, CHUNK and SIMILAR records; VERSION keys (a key's
+ * versions adjacent and newest first, "a" before "a/b", keys with a NUL
+ * or too long refused) and their values and stamps; and
  * the variable-length INODE and EXTENT values: every field round-trips,
  * usual values take no bytes, and a value cut short, too long, or with
  * an unknown field is refused as corrupt.
@@ -27,6 +29,7 @@ enum {
 	D_DIRENT = 1 << 3, D_XATTR = 1 << 4, D_EXTENT = 1 << 5,
 	D_CHUNK = 1 << 6, D_STRIPE = 1 << 7, D_CLIENT = 1 << 8,
 	D_STATS = 1 << 9, D_ORPHAN = 1 << 10, D_SIMILAR = 1 << 11,
+	D_VERSION = 1 << 12,
 };
 
 static unsigned decode_all(const uint8_t *k, size_t kl)
@@ -54,6 +57,8 @@ static unsigned decode_all(const uint8_t *k, size_t kl)
 	got |= ag_key_stats_decode(copy, kl) ? 0 : D_STATS;
 	got |= ag_key_orphan_decode(copy, kl, &a) ? 0 : D_ORPHAN;
 	got |= ag_key_similar_decode(copy, kl, &a) ? 0 : D_SIMILAR;
+	got |= ag_key_version_decode(copy, kl, &a, &name, &nlen, &b)
+		       ? 0 : D_VERSION;
 	free(copy);
 	return got;
 }
@@ -599,6 +604,108 @@ static void test_chunk_rec(uint64_t *rng)
 	   "a similar record of 31 bytes: -AG_ECORRUPT");
 }
 
+static int key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c ? c : (al > bl) - (al < bl);
+}
+
+static void test_version_keys(uint64_t *rng)
+{
+	uint8_t k[AG_KEYBUF], k2[AG_KEYBUF], k3[AG_KEYBUF];
+	char longkey[AG_VERSION_KEY_MAX + 2];
+	uint64_t bucket = tap_rand(rng), seq = tap_rand(rng) | 1, b, q;
+	const char *key;
+	size_t klen;
+	int kl, kl2, kl3;
+
+	kl = ag_key_version(k, bucket, "a/b", 3, seq);
+	ok(kl == 3 + 18 && !ag_key_version_decode(k, (size_t)kl, &b, &key,
+						   &klen, &q) &&
+	   b == bucket && klen == 3 && !memcmp(key, "a/b", 3) && q == seq,
+	   "version round trip (seq %llu)", (unsigned long long)seq);
+	check_exclusive("version", k, (size_t)kl, D_VERSION, 19);
+	/* newer first within a key, and a key before the keys it prefixes */
+	kl2 = ag_key_version(k2, bucket, "a/b", 3, seq + 1);
+	ok(key_cmp(k2, (size_t)kl2, k, (size_t)kl) < 0,
+	   "version: a newer version of a key sorts first");
+	kl3 = ag_key_version(k3, bucket, "a/b/c", 5, 1);
+	ok(key_cmp(k, (size_t)kl, k3, (size_t)kl3) < 0,
+	   "version: all of \"a/b\" sorts before \"a/b/c\"");
+	kl3 = ag_key_version(k3, bucket, "a/b-", 4, UINT64_MAX);
+	ok(key_cmp(k, (size_t)kl, k3, (size_t)kl3) < 0,
+	   "version: all of \"a/b\" sorts before \"a/b-\"");
+	klen = ag_key_version_prefix(k3, bucket, "a/b", 3);
+	ok(klen == 12 && !memcmp(k3, k, klen), "version: the key's prefix");
+	/* refused: empty, a NUL inside, one byte too long */
+	ok(ag_key_version(k3, bucket, "", 0, seq) == -EINVAL,
+	   "version: an empty key is refused (EINVAL)");
+	ok(ag_key_version(k3, bucket, "a\0b", 3, seq) == -EINVAL,
+	   "version: a key with a NUL is refused (EINVAL)");
+	memset(longkey, 'x', sizeof(longkey));
+	ok(ag_key_version(k3, bucket, longkey, AG_VERSION_KEY_MAX, seq) ==
+		   AG_VERSION_KEY_MAX + 18 &&
+	   AG_VERSION_KEY_MAX + 18 == AG_KEY_MAX,
+	   "version: the longest key fills a tree key");
+	ok(ag_key_version(k3, bucket, longkey, AG_VERSION_KEY_MAX + 1, seq) ==
+		   -EINVAL,
+	   "version: a key one byte longer is refused (EINVAL)");
+	/* a decoder refuses what has no separator before the seq */
+	k[kl - 9] = 'x';
+	ok(ag_key_version_decode(k, (size_t)kl, &b, &key, &klen, &q) == -EINVAL,
+	   "version: no NUL before the seq is refused (EINVAL)");
+}
+
+static void test_version_rec(uint64_t *rng)
+{
+	struct ag_version_rec r = { .ino = tap_rand(rng) >> 1,
+				    .mtime = (int64_t)(tap_rand(rng) >> 2),
+				    .flags = AG_VERSION_NULL }, got;
+	struct ag_version_rec m = { .mtime = 12345,
+				    .flags = AG_VERSION_MARKER }, bad;
+	uint8_t v[AG_VERSION_LEN + 1], st[AG_VERSION_STAMP_LEN + 1], flags;
+	uint64_t seq;
+	size_t n;
+
+	r.ino |= 1;
+	n = ag_version_rec_encode(v, &r);
+	ok(n <= AG_VERSION_LEN && !ag_version_rec_decode(v, n, &got) &&
+	   got.ino == r.ino && got.mtime == r.mtime && got.flags == r.flags,
+	   "version value round trip (%zu bytes)", n);
+	ok(ag_version_rec_decode(v, n - 1, &got) == -AG_ECORRUPT,
+	   "version value cut short is corrupt");
+	v[n] = 0;
+	ok(ag_version_rec_decode(v, n + 1, &got) == -AG_ECORRUPT,
+	   "version value with a byte left over is corrupt");
+	v[0] |= AG_VERSION_MARKER;
+	ok(ag_version_rec_decode(v, n, &got) == -AG_ECORRUPT,
+	   "a marker with an element is corrupt");
+	v[0] = 0x80;
+	ok(ag_version_rec_decode(v, n, &got) == -AG_ECORRUPT,
+	   "an unknown flag is corrupt");
+	n = ag_version_rec_encode(v, &m);
+	ok(n == 4 && !ag_version_rec_decode(v, n, &got) && !got.ino &&
+	   got.mtime == 12345 && got.flags == AG_VERSION_MARKER,
+	   "a marker round trips in %zu bytes", n);
+	bad = m;
+	bad.flags = 0;
+	n = ag_version_rec_encode(v, &bad);
+	ok(ag_version_rec_decode(v, n, &got) == -AG_ECORRUPT,
+	   "a version without an element is corrupt");
+	ag_version_stamp_encode(st, 0x1234567890ull, AG_VERSION_NULL);
+	ok(!ag_version_stamp_decode(st, AG_VERSION_STAMP_LEN, &seq, &flags) &&
+	   seq == 0x1234567890ull && flags == AG_VERSION_NULL,
+	   "version stamp round trip");
+	ok(ag_version_stamp_decode(st, AG_VERSION_STAMP_LEN - 1, &seq,
+				   &flags) == -AG_ECORRUPT,
+	   "a stamp cut short is corrupt");
+	st[0] = AG_VERSION_MARKER;
+	ok(ag_version_stamp_decode(st, AG_VERSION_STAMP_LEN, &seq, &flags) ==
+		   -AG_ECORRUPT,
+	   "a stamp of a marker is corrupt");
+}
+
 int main(void)
 {
 	uint64_t rng = tap_seed() | 1;
@@ -615,5 +722,7 @@ int main(void)
 	test_inode_rec(&rng);
 	test_extent_rec();
 	test_chunk_rec(&rng);
+	test_version_keys(&rng);
+	test_version_rec(&rng);
 	return tap_done();
 }
