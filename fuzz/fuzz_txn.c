@@ -42,6 +42,9 @@ static int touch_op(void *arg, const struct ag_op *op)
 	case AG_OP_EXPECT:
 		fuzz_touch(op->u.expect.name, op->u.expect.nlen);
 		break;
+	case AG_OP_VERSION:
+		fuzz_touch(op->u.version.key, op->u.version.klen);
+		break;
 	case AG_OP_STRIPE:
 		fuzz_touch(op->u.stripe.crcs, 4 * (size_t)op->u.stripe.n);
 		break;

@@ -217,6 +217,9 @@ static int collect(void *arg, const struct ag_op *op)
 	case AG_OP_EXPECT:
 		inside(s, op->u.expect.name, op->u.expect.nlen);
 		break;
+	case AG_OP_VERSION:
+		inside(s, op->u.version.key, op->u.version.klen);
+		break;
 	case AG_OP_MOVE:
 		inside(s, op->u.move.ents,
 		       (uint64_t)op->u.move.n * AG_MOVE_ENT_LEN);
@@ -639,6 +642,52 @@ static void test_ino(void)
 	ag_txn_release(&want);
 }
 
+/* The VERSION op round trips field by field (36 fixed bytes, then the
+ * key); ag_txn_append carries ops whole, a frame of one op more per op
+ * appended; a key longer than a tree key is refused before it is sent. */
+static void test_version_op(void)
+{
+	const struct ag_op_version vo = {
+		.bucket = 0x1001, .ino = 0x1002, .seq = 0x1003,
+		.action = AG_VERSION_SNAPSHOT, .flags = AG_VERSION_SUSPENDED,
+		.key = "dir/key", .klen = 7,
+	};
+	char longkey[AG_KEY_MAX + 1];
+	struct ag_op_version too_long = vo;
+	struct ag_txn t, more;
+	struct seen s;
+	int rc;
+
+	ag_txn_init(&t, 1, 2);
+	ag_txn_version(&t, &vo);
+	ok(!t.error && t.len == AG_TXN_HDR + 8 + 36 + 7,
+	   "version op: %zu bytes", t.len);
+	rc = decode_copy(t.buf, t.len, &s);
+	ok(!rc && s.nops == 1 && s.ops[0].type == AG_OP_VERSION &&
+	   s.ops[0].u.version.bucket == vo.bucket &&
+	   s.ops[0].u.version.ino == vo.ino &&
+	   s.ops[0].u.version.seq == vo.seq &&
+	   s.ops[0].u.version.action == vo.action &&
+	   s.ops[0].u.version.flags == vo.flags &&
+	   s.ops[0].u.version.klen == vo.klen && !s.outside,
+	   "version op fields");
+	ag_txn_init(&more, 0, 0);
+	ag_txn_unlink(&more, &ul);
+	ag_txn_version(&more, &vo);
+	ag_txn_append(&t, &more);
+	rc = decode_copy(t.buf, t.len, &s);
+	ok(!rc && !t.error && t.nops == 3 && s.nops == 3 &&
+	   s.ops[1].type == AG_OP_UNLINK && s.ops[2].type == AG_OP_VERSION,
+	   "append: the ops of another transaction follow, as they were");
+	ag_txn_release(&more);
+	memset(longkey, 'k', sizeof(longkey));
+	too_long.key = longkey;
+	too_long.klen = sizeof(longkey);
+	ok(ag_txn_version(&t, &too_long) == -ENAMETOOLONG,
+	   "version op: a key longer than a tree key is refused (ENAMETOOLONG)");
+	ag_txn_release(&t);
+}
+
 int main(void)
 {
 	uint64_t rng = tap_seed() | 1;
@@ -651,5 +700,6 @@ int main(void)
 	test_builder_errors();
 	test_move();
 	test_ino();
+	test_version_op();
 	return tap_done();
 }
