@@ -75,6 +75,10 @@ void ag_tx_event_before(struct tx *tx, const struct ag_op *op,
 int ag_tx_event_after(struct tx *tx, const struct ag_op *op,
 		      const struct ag_event_look *l);
 int ag_tx_event_op(struct tx *tx, const struct ag_op_event *o);
+/* A "created" event of ino named name in dir, for a change no op's own
+ * event says (a version restored as its key's current one). */
+int ag_tx_event_created(struct tx *tx, uint64_t ino, uint64_t dir,
+			const char *name, size_t nlen);
 int ag_tx_trigger(struct tx *tx, const struct ag_op_trigger *o);
 /* After the last op: append the transaction's events to the log and
  * trim it. */

@@ -230,6 +230,12 @@ static int note_named(struct tx *tx, uint8_t kind, uint64_t ino, uint64_t dir,
 	return 0;
 }
 
+int ag_tx_event_created(struct tx *tx, uint64_t ino, uint64_t dir,
+			const char *name, size_t nlen)
+{
+	return note_named(tx, AG_EV_CREATED, ino, dir, name, nlen);
+}
+
 int ag_tx_event_after(struct tx *tx, const struct ag_op *op,
 		      const struct ag_event_look *l)
 {

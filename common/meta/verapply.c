@@ -397,7 +397,10 @@ static int restore(struct tx *tx, const struct ag_op_version *o)
 		rc = ag_tx_touch_dir(tx, &dir, 0);
 	if (!rc)
 		tx->last_ino = in.ino;
-	return rc;
+	/* the key names an element again: the event log says so, as for
+	 * any new name (the other actions change no name, or leave that
+	 * to the UNLINK or LINK beside them) */
+	return rc ? rc : ag_tx_event_created(tx, in.ino, dino, name, nlen);
 }
 
 int ag_tx_version(struct tx *tx, const struct ag_op_version *o)

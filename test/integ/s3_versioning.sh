@@ -72,6 +72,25 @@ n=$(as alice s3api list-object-versions --bucket vcli --query 'length(Versions)'
 [ "$n" = 4 ] || fail "versions after an unlink through the mount: $n"
 m=$(as alice s3api list-object-versions --bucket vcli --query 'length(DeleteMarkers)' --output text)
 [ "$m" = 1 ] || fail "an unlink through the mount left $m delete markers"
+# created_events: how many "created" events the log has for /vcli/obj
+created_events() {
+	ag events | python3 -c '
+import json, sys
+print(sum(1 for l in sys.stdin
+          if json.loads(l)["type"] == "created" and json.loads(l)["path"] == "/vcli/obj"))'
+}
+before=$(created_events)
+mk=$(as alice s3api list-object-versions --bucket vcli --query 'DeleteMarkers[0].VersionId' --output text)
+as alice s3api delete-object --bucket vcli --key obj --version-id "$mk" >/dev/null ||
+	fail "delete the marker the mount's unlink made"
+cmp -s "$M/vcli/obj" <(echo "from the mount") || fail "the mount reads $(cat "$M/vcli/obj" 2>&1) after the marker went"
+# the key names an element again: the event log says so (the catalog
+# and triggers follow it)
+after=$(created_events)
+[ "$after" = $((before + 1)) ] ||
+	fail "created events of /vcli/obj: $before, then $after when the marker went"
+
+rm "$M/vcli/obj" || fail "rm through the mount, again"
 echo "renamed in" >"$M/vcli/tmp"
 as alice s3 cp --no-progress "$T/v1" s3://vcli/target >/dev/null || fail "cp target"
 mv "$M/vcli/tmp" "$M/vcli/target" || fail "rename over through the mount"
