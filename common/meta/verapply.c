@@ -139,6 +139,22 @@ static int drop_null(struct tx *tx, const struct ag_op_version *o)
 	return rc < 0 ? rc : 0;
 }
 
+/* A key has one null version: before the current element r becomes a
+ * noncurrent version, the null one it would join goes when r is null
+ * too, or when the bucket is suspended (what follows is null then).
+ * 1 when r itself is not to be kept (suspended, and r is null: what
+ * follows replaces it), 0, or -errno. */
+static int one_null(struct tx *tx, const struct ag_op_version *o,
+		    const struct ag_version_rec *r)
+{
+	int suspended = (o->flags & AG_VERSION_SUSPENDED) != 0;
+	int rc = 0;
+
+	if (suspended || (r->flags & AG_VERSION_NULL))
+		rc = drop_null(tx, o);
+	return rc ? rc : suspended && (r->flags & AG_VERSION_NULL);
+}
+
 static int put_record(struct tx *tx, const struct ag_op_version *o,
 		      const struct ag_version_rec *r)
 {
@@ -188,11 +204,9 @@ static int keep(struct tx *tx, const struct ag_op_version *o)
 	} else if (rc) {
 		return rc;
 	}
-	if (o->flags & AG_VERSION_SUSPENDED) {
-		rc = drop_null(tx, o);
-		if (rc || (r.flags & AG_VERSION_NULL))
-			return rc; /* the null current one is replaced */
-	}
+	rc = one_null(tx, o, &r);
+	if (rc)
+		return rc < 0 ? rc : 0; /* the null current one is replaced */
 	r.ino = in.ino;
 	r.mtime = in.mtime;
 	rc = put_record(tx, o, &r);
@@ -301,11 +315,9 @@ static int snapshot(struct tx *tx, const struct ag_op_version *o)
 	} else if (rc) {
 		return rc;
 	}
-	if (o->flags & AG_VERSION_SUSPENDED) {
-		rc = drop_null(tx, o);
-		if (rc || (r.flags & AG_VERSION_NULL))
-			return rc; /* the write replaces the null version */
-	}
+	rc = one_null(tx, o, &r);
+	if (rc)
+		return rc < 0 ? rc : 0; /* the write replaces the null version */
 	copy = cur;
 	copy.ino = tx->m->next_ino++;
 	copy.nlink = 1; /* its VERSION record */
