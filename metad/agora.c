@@ -297,6 +297,9 @@ static int cmd_put(struct ag_cluster *c, const char *cfg, int argc,
 			break;
 		rc = ag_writer_write(w, buf, n);
 	}
+	/* in a versioned bucket, as an S3 PUT: the file replaced stays */
+	if (!rc)
+		rc = ag_version_prepare(w, parent, namebuf);
 	if (!rc)
 		rc = ag_writer_commit(w, parent, namebuf, NULL);
 out:
@@ -609,8 +612,9 @@ static int remove_path(struct ag_cluster *c, uint64_t parent, const char *name)
 
 	if (rc)
 		return rc;
+	/* in a versioned bucket, as an S3 DELETE: a delete marker */
 	if (!S_ISDIR(a.mode))
-		return ag_unlink(c, parent, name);
+		return ag_version_unlink(c, parent, name);
 	if (opt_recursive) {
 		rc = remove_tree(c, a.ino);
 		if (rc)

@@ -737,6 +737,11 @@ int ag_version_rename(struct ag_cluster *c, uint64_t sparent,
  * sharing its chunks becomes the noncurrent version it was, and ino the
  * key's newest version. 0 when there is nothing to keep. */
 int ag_version_before_write(struct ag_cluster *c, uint64_t ino);
+/* Before ag_writer_commit(w, parent, name): when that is a key of a
+ * versioned bucket, the commit keeps what it replaces as a noncurrent
+ * version and its element is the key's newest (the agora tool's put). */
+int ag_version_prepare(struct ag_writer *w, uint64_t parent,
+		       const char *name);
 
 /* ---- S3 multipart uploads (uploads.c) ----
  *

@@ -495,3 +495,21 @@ out:
 	free(key);
 	return rc == -ENOENT ? 0 : rc;
 }
+
+int ag_version_prepare(struct ag_writer *w, uint64_t parent, const char *name)
+{
+	char *key = malloc(AG_VERSION_KEY_LEN + 1);
+	uint64_t bucket;
+	int state, rc;
+
+	if (!key)
+		return -ENOMEM;
+	rc = versioned_key(ag_writer_cluster(w), parent, name, &bucket, key,
+			   &state);
+	if (!rc && state != AG_VERSIONING_OFF)
+		rc = ag_writer_version(w, bucket, key,
+				       state == AG_VERSIONING_SUSPENDED
+				       ? AG_VERSION_SUSPENDED : 0);
+	free(key);
+	return rc;
+}

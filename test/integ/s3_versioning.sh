@@ -97,6 +97,15 @@ mv "$M/vcli/tmp" "$M/vcli/target" || fail "rename over through the mount"
 n=$(as alice s3api list-object-versions --bucket vcli --prefix target --query 'length(Versions)' --output text)
 [ "$n" = 2 ] || fail "versions of a key renamed over: $n"
 
+step "agora put and agora rm in a versioned bucket: a version, then a delete marker"
+echo "from agora put" >"$T/put"
+ag put "$T/put" /vcli/target || fail "agora put"
+n=$(as alice s3api list-object-versions --bucket vcli --prefix target --query 'length(Versions)' --output text)
+[ "$n" = 3 ] || fail "versions of a key agora put wrote over: $n"
+ag rm /vcli/target || fail "agora rm"
+m=$(as alice s3api list-object-versions --bucket vcli --prefix target --query 'length(DeleteMarkers)' --output text)
+[ "$m" = 1 ] || fail "agora rm left $m delete markers"
+
 s3d_alive
 step "fsck is clean with versions and markers"
 fsck_clean
