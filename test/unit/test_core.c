@@ -753,6 +753,124 @@ static int put_if(struct ag_cluster *c, const char *name, const char *data,
 
 /* Conditions of a commit are decided in it; a failed one changes
  * nothing, and an EXPECT op cut short is a malformed frame. */
+/* The body of version id of key, into buf (size bytes): its length,
+ * or -errno. */
+static ssize_t version_body(struct ag_cluster *c, uint64_t bucket,
+			    const char *key, const char *id, char *buf,
+			    size_t size)
+{
+	struct ag_version v;
+	struct ag_attr a;
+	int rc = ag_version_find(c, bucket, key, id, &v, &a);
+
+	if (rc)
+		return rc;
+	if (v.flags & AG_VER_MARKER)
+		return -EISDIR;
+	return ag_read(c, a.ino, 0, buf, size);
+}
+
+/* Versioning in the core: a key's versions newest first with their
+ * bytes, a marker over a removed key, a marker removed brings the key
+ * back, a version removed for good, suspended writes replacing the
+ * null version; fsck clean at each step, and a bucket holding versions
+ * not empty until the last goes. */
+static void test_versions(void)
+{
+	struct ag_version_ent *e = calloc(16, sizeof(*e));
+	struct ag_cluster *c = NULL;
+	char ids[3][AG_VERSION_ID_MAX], buf[64], longkey[AG_VERSION_KEY_LEN + 2];
+	struct ag_version v;
+	struct ag_attr bk, a;
+	int state = -1, i, n;
+	ssize_t len;
+
+	/* the S3 gateway's handle: the state is a private xattr */
+	if (!e || !ok(!ag_cluster_open(conf, AG_OPEN_PRIVATE, &c),
+		      "versioning: a private handle"))
+		goto out;
+	ok(!ag_mkdir(c, AG_ROOT, "vb", 0755, 0, 0, &bk) &&
+	   !ag_versioning_get(c, bk.ino, &state) && state == AG_VERSIONING_OFF,
+	   "versioning: a new bucket is not versioned");
+	ok(ag_versioning_set(c, bk.ino, AG_VERSIONING_OFF) == -EINVAL,
+	   "versioning: it cannot be turned off (EINVAL)");
+	ok(!put_key(c, bk.ino, "d/k", "v0") &&
+	   !ag_versioning_set(c, bk.ino, AG_VERSIONING_ENABLED) &&
+	   !ag_versioning_get(c, bk.ino, &state) &&
+	   state == AG_VERSIONING_ENABLED, "versioning: enabled");
+	for (i = 0; i < 3; i++) {
+		char data[8];
+
+		snprintf(data, sizeof(data), "v%d", i + 1);
+		if (put_key(c, bk.ino, "d/k", data) ||
+		    ag_object_find(c, bk.ino, "d/k", &a) ||
+		    ag_version_current(c, &a, &v))
+			break;
+		memcpy(ids[i], v.id, sizeof(v.id));
+	}
+	ok(i == 3 && strcmp(ids[0], ids[1]) < 0 && strcmp(ids[1], ids[2]) < 0 &&
+	   strcmp(ids[0], "null"), "versioning: each PUT a new, later id");
+	n = ag_version_scan(c, bk.ino, "", 0, e, 16);
+	ok(n == 3 && !strcmp(e[0].v.id, ids[1]) && !strcmp(e[1].v.id, ids[0]) &&
+	   !strcmp(e[2].v.id, "null") && !strcmp(e[0].key, "d/k"),
+	   "versioning: the noncurrent ones, newest first (%d)", n);
+	len = version_body(c, bk.ino, "d/k", ids[0], buf, sizeof(buf));
+	ok(len == 2 && !memcmp(buf, "v1", 2), "versioning: version 1 reads v1");
+	len = version_body(c, bk.ino, "d/k", "null", buf, sizeof(buf));
+	ok(len == 2 && !memcmp(buf, "v0", 2),
+	   "versioning: what was there before is version null");
+	ok(ag_version_find(c, bk.ino, "d/k", "00000000000fffff", &v, &a) ==
+		   -ENOENT &&
+	   ag_version_find(c, bk.ino, "d/k", "nonsense", &v, &a) == -EINVAL,
+	   "versioning: no such version (ENOENT), no version id (EINVAL)");
+	ok(fsck_clean(c), "versioning: fsck clean with versions");
+
+	ok(!ag_object_remove(c, bk.ino, "d/k", 0, NULL) &&
+	   ag_object_find(c, bk.ino, "d/k", &a) == -ENOENT &&
+	   !ag_version_newest(c, bk.ino, "d/k", &v) &&
+	   (v.flags & AG_VER_MARKER), "versioning: a delete leaves a marker");
+	ok(ag_resolve(c, "/vb/d", &a) == -ENOENT,
+	   "versioning: the implicit directory went with the key");
+	ok(!ag_version_remove(c, bk.ino, "d/k", v.id, 0, 0, &v) &&
+	   version_body(c, bk.ino, "d/k", ids[2], buf, sizeof(buf)) == 2 &&
+	   !ag_object_find(c, bk.ino, "d/k", &a) &&
+	   !ag_version_current(c, &a, &v) && !strcmp(v.id, ids[2]),
+	   "versioning: the marker removed, the key is back, in its directory");
+	ok(!ag_version_remove(c, bk.ino, "d/k", ids[2], 0, 0, &v) &&
+	   !ag_object_find(c, bk.ino, "d/k", &a) &&
+	   !ag_version_current(c, &a, &v) && !strcmp(v.id, ids[1]),
+	   "versioning: the current one removed, the one before is current");
+	ok(ag_version_remove(c, bk.ino, "d/k", ids[2], 0, 0, &v) == -ENOENT,
+	   "versioning: a version removed is gone (ENOENT)");
+	memset(longkey, 'x', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = 0;
+	ok(put_key(c, bk.ino, longkey, "x") == -ENAMETOOLONG,
+	   "versioning: a key over %d bytes is refused (ENAMETOOLONG)",
+	   AG_VERSION_KEY_LEN);
+
+	ok(!ag_versioning_set(c, bk.ino, AG_VERSIONING_SUSPENDED) &&
+	   !put_key(c, bk.ino, "d/k", "s1") && !put_key(c, bk.ino, "d/k", "s2"),
+	   "versioning: suspended writes");
+	n = ag_version_scan(c, bk.ino, "", 0, e, 16);
+	ok(!ag_object_find(c, bk.ino, "d/k", &a) &&
+	   !ag_version_current(c, &a, &v) && !strcmp(v.id, "null") &&
+	   n == 2 && !strcmp(e[0].v.id, ids[1]) && !strcmp(e[1].v.id, ids[0]),
+	   "versioning: suspended, the null version is replaced (%d kept)", n);
+	ok(ag_rmdir(c, AG_ROOT, "vb") == -ENOTEMPTY,
+	   "versioning: a bucket with versions is not empty (ENOTEMPTY)");
+	ok(!ag_version_remove(c, bk.ino, "d/k", "null", 0, 0, &v) &&
+	   !ag_version_remove(c, bk.ino, "d/k", ids[1], 0, 0, &v) &&
+	   !ag_version_remove(c, bk.ino, "d/k", ids[0], 0, 0, &v) &&
+	   ag_version_scan(c, bk.ino, "", 0, e, 16) == 0 &&
+	   ag_object_find(c, bk.ino, "d/k", &a) == -ENOENT &&
+	   !ag_rmdir(c, AG_ROOT, "vb"),
+	   "versioning: every version removed, the bucket goes");
+	ok(fsck_clean(c), "versioning: fsck clean after");
+out:
+	ag_cluster_close(c);
+	free(e);
+}
+
 static void test_expect(struct ag_cluster *c)
 {
 	static const uint8_t md5_abc[16] = {
@@ -1405,6 +1523,7 @@ int main(void)
 		test_stale_listing();
 		ag_cluster_close(c);
 		test_objects();
+		test_versions();
 	}
 	fixture_stop_metad();
 	test_retries();
