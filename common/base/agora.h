@@ -659,6 +659,7 @@ struct ag_lifecycle_report {
 /* Apply every bucket's rules now, a day being day_seconds long. */
 int ag_lifecycle_run(struct ag_cluster *c, int64_t day_seconds,
 		     struct ag_lifecycle_report *report);
+
 /* ---- S3 versioning (versions.c) ----
  *
  * A bucket's versioning is off until enabled; then suspended or enabled
