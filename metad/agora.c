@@ -908,13 +908,16 @@ static int cmd_lifecycle(struct ag_cluster *c, const char *cfg, int argc,
 		if (rc < 0)
 			fprintf(stderr, "agora: lifecycle: %s\n",
 				ag_strerror(rc));
-		else if (!opt_watch || opt_verbose || r.expired || r.aborted)
+		else if (!opt_watch || opt_verbose || r.expired ||
+			 r.aborted || r.noncurrent)
 			printf("lifecycle: %llu buckets with rules, %llu "
 			       "objects looked at, %llu expired, %llu uploads "
-			       "aborted\n", (unsigned long long)r.buckets,
+			       "aborted, %llu noncurrent versions removed\n",
+			       (unsigned long long)r.buckets,
 			       (unsigned long long)r.objects,
 			       (unsigned long long)r.expired,
-			       (unsigned long long)r.aborted);
+			       (unsigned long long)r.aborted,
+			       (unsigned long long)r.noncurrent);
 		fflush(stdout);
 		if (opt_watch)
 			sleep((unsigned)AG_MAX(conf->lifecycle_interval, 1));

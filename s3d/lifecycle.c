@@ -5,10 +5,10 @@
  *
  * Served: rules with an ID, a Status, a Filter (Prefix, Tag, or And of a
  * Prefix and Tags; or the older Prefix of the rule), Expiration by Days
- * or Date, and AbortIncompleteMultipartUpload. What needs what is not
- * here (transitions to other storage classes, noncurrent versions,
- * expired delete markers, object size filters) is refused with 501,
- * never stored and ignored.
+ * or Date, AbortIncompleteMultipartUpload, and NoncurrentVersionExpiration
+ * by NoncurrentDays. What needs what is not here (transitions to other
+ * storage classes, NewerNoncurrentVersions, expired delete markers,
+ * object size filters) is refused with 501, never stored and ignored.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,7 +25,7 @@
 
 static const char *const refused[] = {
 	"Transition", "NoncurrentVersionTransition",
-	"NoncurrentVersionExpiration", "ObjectSizeGreaterThan",
+	"NewerNoncurrentVersions", "ObjectSizeGreaterThan",
 	"ObjectSizeLessThan",
 };
 
@@ -137,8 +137,8 @@ static enum s3_err rule_read(const char *v, size_t vl, int index,
 	memset(rule, 0, sizeof(*rule));
 	for (i = 0; i < S3_ARRAY_LEN(refused); i++)
 		if (has(v, vl, refused[i])) {
-			*detail = "Transitions, noncurrent versions and size "
-				  "filters in lifecycle rules are not "
+			*detail = "Transitions, NewerNoncurrentVersions and "
+				  "size filters in lifecycle rules are not "
 				  "implemented.";
 			return S3_NOT_IMPLEMENTED;
 		}
@@ -194,7 +194,16 @@ static enum s3_err rule_read(const char *v, size_t vl, int index,
 			return S3_INVALID_REQUEST;
 		}
 	}
-	if (!rule->expire_days && !rule->expire_date && !rule->abort_days) {
+	p = v;
+	if (!s3_xml_next(&p, v + vl, "NoncurrentVersionExpiration", &x, &xl) &&
+	    (text(x, xl, "NoncurrentDays", num, sizeof(num)) ||
+	     positive(num, &rule->noncurrent_days))) {
+		*detail = "'NoncurrentDays' for NoncurrentVersionExpiration "
+			  "action must be a positive integer";
+		return S3_INVALID_ARGUMENT;
+	}
+	if (!rule->expire_days && !rule->expire_date && !rule->abort_days &&
+	    !rule->noncurrent_days) {
 		*detail = "At least one action needs to be specified in a "
 			  "rule";
 		return S3_INVALID_REQUEST;
@@ -266,6 +275,10 @@ static void rule_xml(struct s3_xml *x, const struct ag_lifecycle_rule *r)
 		s3_xml_text(x, "Date", date);
 		s3_xml_raw(x, "</Expiration>");
 	}
+	if (r->noncurrent_days)
+		s3_xml_raw(x, "<NoncurrentVersionExpiration><NoncurrentDays>%d"
+			   "</NoncurrentDays></NoncurrentVersionExpiration>",
+			   r->noncurrent_days);
 	if (r->abort_days)
 		s3_xml_raw(x, "<AbortIncompleteMultipartUpload>"
 			   "<DaysAfterInitiation>%d</DaysAfterInitiation>"

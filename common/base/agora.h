@@ -638,6 +638,8 @@ struct ag_lifecycle_rule {
 	int64_t expire_date; /* or once this time (s since 1970) passed */
 	int abort_days;      /* uploads are dropped this many days after
 			      * they began; 0: never */
+	int noncurrent_days; /* versions are removed this many days after
+			      * they became noncurrent; 0: never */
 };
 int ag_lifecycle_get(struct ag_cluster *c, uint64_t bucket,
 		     struct ag_lifecycle_rule **rules, int *n);
@@ -655,6 +657,7 @@ struct ag_lifecycle_report {
 	uint64_t objects;  /* looked at */
 	uint64_t expired;  /* removed */
 	uint64_t aborted;  /* uploads dropped */
+	uint64_t noncurrent; /* noncurrent versions removed */
 };
 /* Apply every bucket's rules now, a day being day_seconds long. */
 int ag_lifecycle_run(struct ag_cluster *c, int64_t day_seconds,

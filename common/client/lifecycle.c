@@ -3,11 +3,14 @@
  * the core, and the run that applies them (agora lifecycle [--watch]).
  *
  * A bucket's rules are the private xattr AG_XATTR_LIFECYCLE of its
- * directory, one rule a line: "ID STATUS PREFIX TAGS DAYS DATE ABORT",
+ * directory, one rule a line: "ID STATUS PREFIX TAGS DAYS DATE ABORT
+ * NONCURRENT",
  * tab-separated, ID and PREFIX with bytes below 0x20 and '%' as %XX,
  * STATUS 1 (enabled) or 0, TAGS the parts an object's tag set
  * (AG_XATTR_TAGS) must all hold, in that set's own form, DAYS and ABORT
- * counts of days (0: none) and DATE seconds since 1970 (0: none).
+ * counts of days (0: none) and DATE seconds since 1970 (0: none),
+ * NONCURRENT the days a version is kept once it is no longer current
+ * (0: for ever; a line without it is an older one's, 0).
  *
  * A run walks every bucket that has rules: a regular file whose key
  * starts with an enabled rule's prefix and whose tags hold the rule's
@@ -15,7 +18,9 @@
  * is removed as an S3 DELETE removes it (ag_object_remove, on condition
  * that its stored ETag is still the one looked at, so an object written
  * again meanwhile stays); an upload of a key with the prefix is dropped
- * ABORT days after it was started. A day is day_seconds long (86400;
+ * ABORT days after it was started; in a versioned bucket, a noncurrent
+ * version (or delete marker) is removed for good NONCURRENT days after
+ * the version that followed it was made. A day is day_seconds long (86400;
  * agora.conf's [lifecycle] day shortens it for tests). Runs are
  * idempotent: two at once, or one killed at any point, remove nothing
  * that a rule does not expire.
@@ -58,9 +63,9 @@ int ag_lifecycle_encode(const struct ag_lifecycle_rule *rules, int n,
 		escape(f, r->id);
 		fprintf(f, "\t%d\t", r->enabled ? 1 : 0);
 		escape(f, r->prefix);
-		fprintf(f, "\t%s\t%d\t%" PRId64 "\t%d\n",
+		fprintf(f, "\t%s\t%d\t%" PRId64 "\t%d\t%d\n",
 			r->tags ? r->tags : "", r->expire_days,
-			r->expire_date, r->abort_days);
+			r->expire_date, r->abort_days, r->noncurrent_days);
 	}
 	return fclose(f) ? -ENOMEM : 0;
 }
@@ -93,24 +98,27 @@ static int unescape(const char *s, size_t n, char *out, size_t size)
 static int decode_line(const char *line, size_t len,
 		       struct ag_lifecycle_rule *r)
 {
-	const char *f[7];
-	size_t fl[7];
+	const char *f[8];
+	size_t fl[8];
 	char num[32];
-	int i;
+	int i, nf;
 
 	memset(r, 0, sizeof(*r));
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 8; i++) {
 		const char *tab = memchr(line, '\t', len);
 
 		f[i] = line;
 		fl[i] = tab ? (size_t)(tab - line) : len;
 		if (!tab && i < 6)
 			return -EINVAL;
-		if (tab) {
-			len -= fl[i] + 1;
-			line = tab + 1;
-		}
+		if (!tab)
+			break;
+		len -= fl[i] + 1;
+		line = tab + 1;
 	}
+	if (i == 8)
+		return -EINVAL; /* more fields than a rule has */
+	nf = i + 1;
 	if (unescape(f[0], fl[0], r->id, sizeof(r->id)) ||
 	    unescape(f[2], fl[2], r->prefix, sizeof(r->prefix)))
 		return -EINVAL;
@@ -118,7 +126,7 @@ static int decode_line(const char *line, size_t len,
 	r->tags = strndup(f[3], fl[3]);
 	if (!r->tags)
 		return -ENOMEM;
-	for (i = 4; i < 7; i++) {
+	for (i = 4; i < nf; i++) {
 		long long v;
 		char *end;
 
@@ -133,8 +141,10 @@ static int decode_line(const char *line, size_t len,
 			r->expire_days = (int)v;
 		else if (i == 5)
 			r->expire_date = v;
-		else
+		else if (i == 6)
 			r->abort_days = (int)v;
+		else
+			r->noncurrent_days = (int)v;
 	}
 	return 0;
 }
@@ -229,7 +239,7 @@ struct run {
 	struct ag_cluster *c;
 	uint64_t bucket;
 	struct ag_lifecycle_rule *rules;
-	int n;
+	int n, noncurrent; /* some rule expires noncurrent versions */
 	int64_t now, day; /* ns */
 	struct ag_lifecycle_report *report;
 };
@@ -397,9 +407,85 @@ static int upload_visit(void *arg, const char *id, const char *key,
 	return 0;
 }
 
+/* Whether a version of key, noncurrent since (ns), has outlived a rule. */
+static int noncurrent_expires(const struct run *run, const char *key,
+			      int64_t since, uint64_t ino)
+{
+	char *tags = ino ? object_tags(run->c, ino) : strdup("");
+	int i, hit = 0;
+
+	for (i = 0; tags && !hit && i < run->n; i++) {
+		const struct ag_lifecycle_rule *r = &run->rules[i];
+
+		hit = r->enabled && r->noncurrent_days &&
+		      !strncmp(key, r->prefix, strlen(r->prefix)) &&
+		      tags_hold(r->tags, tags) &&
+		      since + (int64_t)r->noncurrent_days * run->day <=
+			      run->now;
+	}
+	free(tags);
+	return hit;
+}
+
+/* When a key's version was made: its element's mtime, a marker's own. */
+static int64_t made(struct run *run, const struct ag_version *v)
+{
+	struct ag_attr a;
+
+	if (!v->ino)
+		return v->mtime;
+	return ag_getattr(run->c, v->ino, &a) ? 0 : a.mtime;
+}
+
+/* Remove the noncurrent versions a rule says have been so long enough:
+ * a version became noncurrent when the one after it (newer, or the
+ * current element) was made. */
+static int noncurrent_visit(struct run *run)
+{
+	enum { BATCH = 64 };
+	struct ag_version_ent *e = malloc(BATCH * sizeof(*e));
+	char key[AG_VERSION_KEY_LEN + 1] = "";
+	char after[AG_VERSION_KEY_LEN + 1] = "";
+	uint64_t after_seq = 0;
+	int64_t since = 0; /* when the next newer version of key was made */
+	int n, i, rc = 0;
+
+	if (!e)
+		return -ENOMEM;
+	while ((n = ag_version_scan(run->c, run->bucket, after, after_seq, e,
+				    BATCH)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct ag_version_ent *x = &e[i];
+			struct ag_version v;
+			struct ag_attr cur;
+			int64_t t = made(run, &x->v);
+
+			if (strcmp(x->key, key)) { /* a new key */
+				snprintf(key, sizeof(key), "%s", x->key);
+				since = ag_object_find(run->c, run->bucket,
+						       key, &cur)
+						? 0
+						: cur.mtime;
+			}
+			if (!x->v.latest && since &&
+			    noncurrent_expires(run, key, since, x->v.ino) &&
+			    !ag_version_remove(run->c, run->bucket, key,
+					       x->v.id, 0, 0, &v))
+				run->report->noncurrent++;
+			since = t;
+		}
+		snprintf(after, sizeof(after), "%s", e[n - 1].key);
+		after_seq = e[n - 1].v.seq;
+	}
+	if (n < 0)
+		rc = n;
+	free(e);
+	return rc;
+}
+
 static int bucket_visit(struct run *run, const char *bname, uint64_t ino)
 {
-	int rc = ag_lifecycle_get(run->c, ino, &run->rules, &run->n);
+	int rc = ag_lifecycle_get(run->c, ino, &run->rules, &run->n), i;
 
 	if (rc == -ENODATA)
 		return 0;
@@ -407,7 +493,13 @@ static int bucket_visit(struct run *run, const char *bname, uint64_t ino)
 		return rc;
 	run->bucket = ino;
 	run->report->buckets++;
+	run->noncurrent = 0;
+	for (i = 0; i < run->n; i++)
+		run->noncurrent |= run->rules[i].enabled &&
+				   run->rules[i].noncurrent_days;
 	rc = walk(run, ino, "");
+	if (!rc && run->noncurrent)
+		rc = noncurrent_visit(run);
 	if (!rc)
 		rc = ag_upload_list(run->c, bname, upload_visit, run);
 	ag_lifecycle_free(run->rules, run->n);

@@ -87,12 +87,15 @@ if s3.list_multipart_uploads(Bucket=B).get("Uploads"):
     fail("the upload is still there")
 expect_error("NoSuchUpload", 404, s3.list_parts, Bucket=B, Key="big", UploadId=up)
 
-step("configurations refused: transitions and noncurrent versions 501, bad days, dates, IDs, tags with abort")
+step("configurations refused: transitions and newer-noncurrent counts 501, bad days, dates, IDs, tags with abort")
 bad = [
     ([{"ID": "t", "Filter": {"Prefix": ""}, "Status": "Enabled",
        "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]}], "NotImplemented", 501),
     ([{"ID": "n", "Filter": {"Prefix": ""}, "Status": "Enabled",
-       "NoncurrentVersionExpiration": {"NoncurrentDays": 3}}], "NotImplemented", 501),
+       "NoncurrentVersionExpiration": {"NoncurrentDays": 3, "NewerNoncurrentVersions": 2}}],
+     "NotImplemented", 501),
+    ([{"ID": "n0", "Filter": {"Prefix": ""}, "Status": "Enabled",
+       "NoncurrentVersionExpiration": {"NoncurrentDays": 0}}], "InvalidArgument", 400),
     ([{"ID": "z", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 0}}],
      "InvalidArgument", 400),
     ([{"ID": "d", "Filter": {"Prefix": ""}, "Status": "Enabled",
@@ -137,4 +140,36 @@ time.sleep(3.5)
 out = run()
 if "0 buckets with rules" not in out or keys() != ["data/plain", "keep/k", "logs/new", "old/one"]:
     fail("after delete: %s %s" % (out, keys()))
+step("a versioned bucket: noncurrent versions go NoncurrentDays after they stopped being current")
+V = "history"
+s3.create_bucket(Bucket=V)
+s3.put_bucket_versioning(Bucket=V, VersioningConfiguration={"Status": "Enabled"})
+s3.put_bucket_lifecycle_configuration(Bucket=V, LifecycleConfiguration={"Rules": [
+    {"ID": "old-versions", "Filter": {"Prefix": ""}, "Status": "Enabled",
+     "NoncurrentVersionExpiration": {"NoncurrentDays": 2}}]})
+got = s3.get_bucket_lifecycle_configuration(Bucket=V)["Rules"][0]
+if got.get("NoncurrentVersionExpiration") != {"NoncurrentDays": 2}:
+    fail("noncurrent rule: %s" % got)
+ids = [s3.put_object(Bucket=V, Key="k", Body=b"v%d" % i)["VersionId"] for i in range(3)]
+
+
+def versions():
+    r = s3.list_object_versions(Bucket=V)
+    return [v["VersionId"] for v in r.get("Versions", [])], \
+        [m["VersionId"] for m in r.get("DeleteMarkers", [])]
+
+
+if "0 noncurrent versions removed" not in run() or versions()[0] != ids[::-1]:
+    fail("versions went before their days: %s" % (versions(),))
+time.sleep(2.5)
+ids.append(s3.put_object(Bucket=V, Key="k", Body=b"v3")["VersionId"])
+out = run()
+if "2 noncurrent versions removed" not in out or versions() != ([ids[3], ids[2]], []):
+    fail("after 2.5 days: %s %s" % (out, versions()))
+marker = s3.delete_object(Bucket=V, Key="k")["VersionId"]
+time.sleep(2.5)
+out = run()
+if "2 noncurrent versions removed" not in out or versions() != ([], [marker]):
+    fail("after the delete: %s %s" % (out, versions()))
+
 done()

@@ -563,7 +563,7 @@ static void test_lifecycle_codec(void)
 		{ .id = "a\tb%c", .enabled = 1, .prefix = "logs/\n",
 		  .tags = "k=v&x=%26", .expire_days = 3 },
 		{ .id = "two", .prefix = "", .expire_date = 1577836800,
-		  .abort_days = 7 },
+		  .abort_days = 7, .noncurrent_days = 5 },
 	};
 	static const char negative[] = "x\t1\t\t\t-1\t0\t0\n";
 	static const char nul[] = "x\t1\t%00\t\t1\t0\t0\n";
@@ -578,7 +578,8 @@ static void test_lifecycle_codec(void)
 	   !strcmp(out[0].prefix, in[0].prefix) &&
 	   !strcmp(out[0].tags, in[0].tags) && out[0].expire_days == 3 &&
 	   !out[1].enabled && !*out[1].tags &&
-	   out[1].expire_date == 1577836800 && out[1].abort_days == 7,
+	   out[1].expire_date == 1577836800 && out[1].abort_days == 7 &&
+	   out[1].noncurrent_days == 5 && !out[0].noncurrent_days,
 	   "lifecycle rules round-trip through their xattr");
 	ag_lifecycle_free(out, n);
 	ok(ag_lifecycle_decode(buf, len / 2, &out, &n) == -EINVAL && !out &&
