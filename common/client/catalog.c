@@ -32,6 +32,7 @@
 #define BATCH 64
 #define FOLLOW_WAIT_MS 500
 #define CATALOG_CACHE_KIB "262144" /* SQLite's page cache, at most */
+#define CATALOG_BUSY_MS 30000 /* how long a write waits for readers */
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS elements ("
@@ -382,6 +383,10 @@ int ag_catalog_run(struct ag_cluster *c, const char *db, int follow,
 	/* the build is one transaction of every row: with SQLite's
 	 * default cache (2 MiB) it wrote and read back most pages of the
 	 * database as it grew, each row's about once */
+	/* a reader holding the database (sqlite3 in a shell, a report)
+	 * makes a write wait, not fail: the catalog would stop following */
+	if (!rc && sqlite3_busy_timeout(k.db, CATALOG_BUSY_MS) != SQLITE_OK)
+		rc = sql_err(&k, db);
 	if (!rc)
 		rc = exec(&k, "PRAGMA cache_size = -" CATALOG_CACHE_KIB);
 	if (!rc)
