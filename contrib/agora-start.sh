@@ -278,7 +278,7 @@ fuse_start() {
 	# NFS and SMB servers: others than the mounting user get in, and
 	# the mount (its device, the kernel's handles) outlives a restart
 	# of agora-fused
-	local opts=log="$work/agora-fused.log",pidfile="$fused_pidfile"
+	local opts="log=$work/agora-fused.log,pidfile=$fused_pidfile"
 	[ -z "${AGORA_EXPORTS:-}" ] || opts+=,allow_other,keep_mount
 	if "$fused" -c "$conf" -o "$opts" "$mnt"; then
 		mount_msg="$mnt (agora-fused; fusermount3 -u $mnt to unmount)"

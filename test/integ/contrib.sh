@@ -57,8 +57,10 @@ connect_sh=$contrib/agora-nvmf-connect.sh
 nqn=nqn.2026-01.org.agora:test
 
 if command -v shellcheck >/dev/null; then
-	step "the NVMe-oF scripts pass shellcheck"
-	shellcheck "$export_sh" "$connect_sh" >"$T/shellcheck.out" 2>&1 ||
+	step "every contrib/ script passes shellcheck"
+	shellcheck "$export_sh" "$connect_sh" "$contrib/agora-start.sh" \
+		"$contrib/thumbnail-hook.sh" "$contrib/install-deps.sh" \
+		>"$T/shellcheck.out" 2>&1 ||
 		fail "shellcheck: $(head -n 5 "$T/shellcheck.out")"
 	ran=$((ran + 1))
 else
