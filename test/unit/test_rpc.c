@@ -133,9 +133,12 @@ static void *server_main(void *arg)
 				;
 			break;
 		case ANSWER_THREE:
-			for (j = 0; j < 3 && !read_req(fd, q + j); j++)
+			/* counted before the reply: the client reads nseen
+			 * as soon as its call returns */
+			for (j = 0; j < 3 && !read_req(fd, q + j); j++) {
+				s->nseen++;
 				reply(fd, q + j, q[j].id, 0);
-			s->nseen += j;
+			}
 			break;
 		case BAD_REPLY:
 			if (!read_req(fd, q)) {
